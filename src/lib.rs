@@ -1,0 +1,8 @@
+//! envk: a typed environment-description language compiled to Kubernetes,
+//! Prometheus and Argo CD manifests. See ARCHITECTURE.md for the map.
+
+pub mod diag;
+pub mod driver;
+pub mod source;
+pub mod suggest;
+pub mod syntax;

@@ -1,0 +1,162 @@
+//! The `envk` command line: argument parsing and printing, nothing else.
+//!
+//! Exit codes: 0 ok, 1 the program has errors (or warnings under
+//! `--deny warnings`), 2 usage or I/O error.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+
+use envk::diag::{self, Code};
+use envk::driver;
+
+#[derive(Parser)]
+#[command(
+    name = "envk",
+    version,
+    about = "Type-check environment descriptions (.env.k) and compile them to Kubernetes, Prometheus and Argo CD manifests",
+    propagate_version = true
+)]
+struct Cli {
+    /// When to colour diagnostics.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    color: Color,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and check .env.k files; print every problem found.
+    Check {
+        /// Files, or folders searched for *.env.k files.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+
+        /// How to print diagnostics: `human` (rustc-style) or `json` (one
+        /// object per line on stdout, for CI tools).
+        #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+        message_format: MessageFormat,
+
+        /// Treat warnings as errors: `--deny warnings`.
+        #[arg(long, value_enum, value_name = "LINT")]
+        deny: Option<Deny>,
+    },
+    /// Explain a diagnostic code, such as E0101, with an example and the fix.
+    Explain {
+        /// The code, as printed in a diagnostic (E0101).
+        code: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum MessageFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Deny {
+    Warnings,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check {
+            paths,
+            message_format,
+            deny,
+        } => check(&paths, message_format, deny, cli.color),
+        Command::Explain { code } => explain(&code),
+    }
+}
+
+fn check(paths: &[PathBuf], format: MessageFormat, deny: Option<Deny>, color: Color) -> ExitCode {
+    let run = match driver::check(paths) {
+        Ok(run) => run,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let failed = run.has_errors() || (deny.is_some() && !run.diagnostics.is_empty());
+    let printed = match format {
+        MessageFormat::Json => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(diag::render_json(&run.sources, &run.diagnostics).as_bytes())
+                .and_then(|()| stdout.flush())
+        }
+        MessageFormat::Human => {
+            let mut stderr = StandardStream::stderr(color_choice(color));
+            diag::render_human(&mut stderr, &run.sources, &run.diagnostics).and_then(|()| {
+                if run.diagnostics.is_empty() {
+                    Ok(())
+                } else if failed {
+                    writeln!(
+                        stderr,
+                        "error: could not check: {}",
+                        diag::summary(&run.diagnostics)
+                    )
+                } else {
+                    writeln!(stderr, "warning: {}", diag::summary(&run.diagnostics))
+                }
+            })
+        }
+    };
+    if let Err(error) = printed {
+        // A closed pipe (`envk check … | head`) is not worth a second error.
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot print diagnostics: {error}");
+        }
+        return ExitCode::from(2);
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn explain(code: &str) -> ExitCode {
+    match Code::parse(code) {
+        Some(code) => {
+            print!("{}", code.explanation());
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!(
+                "error: `{code}` is not an envk diagnostic code; codes look like E0101 (known: {})",
+                Code::ALL
+                    .iter()
+                    .map(|code| code.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `auto` colours only a terminal that is not `TERM=dumb` and when
+/// `NO_COLOR` is unset (termcolor checks the last two).
+fn color_choice(color: Color) -> ColorChoice {
+    match color {
+        Color::Always => ColorChoice::Always,
+        Color::Never => ColorChoice::Never,
+        Color::Auto if std::io::stderr().is_terminal() => ColorChoice::Auto,
+        Color::Auto => ColorChoice::Never,
+    }
+}

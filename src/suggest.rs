@@ -1,0 +1,67 @@
+//! "Did you mean …?": the closest known name to a misspelt one.
+
+/// The candidate closest to `word` by edit distance (adjacent swaps count
+/// once), if it is close enough to be a plausible typo: at most a third of
+/// the word's length, and never more than 3 edits. Ties go to the earliest
+/// candidate, so results do not depend on anything but the input order.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).clamp(1, 3);
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        if candidate == word {
+            continue;
+        }
+        let distance = edit_distance(word, candidate);
+        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, candidate)| candidate)
+}
+
+/// Optimal string alignment distance, case-insensitive for ASCII letters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let b: Vec<char> = b.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let width = b.len() + 1;
+    let mut table = vec![0usize; (a.len() + 1) * width];
+    for (i, row) in table.chunks_mut(width).enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in table.iter_mut().take(width).enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (table[(i - 1) * width + j] + 1)
+                .min(table[i * width + j - 1] + 1)
+                .min(table[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(table[(i - 2) * width + j - 2] + 1);
+            }
+            table[i * width + j] = best;
+        }
+    }
+    table[a.len() * width + b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_typos_but_not_strangers() {
+        let items = [
+            "import", "cluster", "tier", "role", "let", "env", "for", "alert",
+        ];
+        assert_eq!(closest("clustr", items), Some("cluster"));
+        assert_eq!(closest("clsuter", items), Some("cluster"));
+        assert_eq!(closest("Tier", items), Some("tier"));
+        assert_eq!(closest("namespace", items), None);
+        assert_eq!(
+            closest("prod-clster", ["prod-cluster", "dev-cluster"]),
+            Some("prod-cluster")
+        );
+    }
+}

@@ -1,0 +1,501 @@
+//! The syntax tree: what the user wrote, with a span on every node.
+//!
+//! Invariant: the tree mirrors the source and decides nothing. Names are not
+//! resolved, units are not checked against what a field expects, and
+//! generic `key = value` fields are kept as written; `src/resolve` and
+//! `src/check` give them meaning.
+
+use crate::source::Span;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ast {
+    pub items: Vec<Item>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub kind: ItemKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ItemKind {
+    Import(Import),
+    Cluster(Cluster),
+    Tier(Tier),
+    Role(Role),
+    Let(Let),
+    Env(Env),
+    For(For),
+    AlertTemplate(AlertTemplate),
+}
+
+/// `import "std/alerts"`, `import "./clusters.env.k"`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Import {
+    pub path: StringLit,
+}
+
+/// `cluster prod-cluster { server = "…" … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cluster {
+    pub name: Name,
+    pub body: Block,
+}
+
+/// `tier sandbox extends standard { … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tier {
+    pub name: Name,
+    pub extends: Option<Ident>,
+    pub body: Block,
+}
+
+/// `role devops-engineer { allow […] on […] }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Role {
+    pub name: Name,
+    pub body: Block,
+}
+
+/// `let small = quota { … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Let {
+    pub name: Ident,
+    pub value: Expr,
+}
+
+/// `env NAME on CLUSTER tier TIER { … }` (one namespace) or `env NAME { …
+/// stage … }` (a family; `placement` is `None`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Env {
+    pub name: Name,
+    pub placement: Option<Placement>,
+    pub body: Block,
+}
+
+/// `on CLUSTER tier TIER`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Placement {
+    pub cluster: Ident,
+    pub tier: Ident,
+    pub span: Span,
+}
+
+/// `for team in ["a", "b"] { env "${team}" { … } }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct For {
+    pub var: Ident,
+    pub iterable: Expr,
+    pub items: Vec<Item>,
+}
+
+/// `alert HighPodMemoryUsage(threshold: ratio = 90%) { expr = `…` … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertTemplate {
+    pub name: Name,
+    pub params: Vec<Param>,
+    pub body: Block,
+}
+
+/// `threshold: ratio = 90%`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    pub name: Ident,
+    pub ty: Ident,
+    pub default: Option<Expr>,
+    pub span: Span,
+}
+
+/// A plain identifier: `prod-cluster`, `requests`, `HighPodMemoryUsage`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ident {
+    pub text: String,
+    pub span: Span,
+}
+
+/// The name of a declaration: an identifier, or a string where
+/// interpolation is needed (`env "${team}" { … }`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Name {
+    Ident(Ident),
+    Str(StringLit),
+}
+
+impl Name {
+    pub fn span(&self) -> Span {
+        match self {
+            Name::Ident(ident) => ident.span,
+            Name::Str(string) => string.span,
+        }
+    }
+}
+
+/// `{ … }`: fields and statements.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StmtKind {
+    Field(Field),
+    Grant(Grant),
+    Ingress(Ingress),
+    Egress(Egress),
+    Stage(Stage),
+    Alert(AlertUse),
+    Quota(Quota),
+    Limits(Limits),
+    Allow(Allow),
+    Forbid(Forbid),
+    Require(Require),
+    Accept(Accept),
+}
+
+/// `key = value` or `key { … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Field {
+    pub key: Key,
+    pub value: FieldValue,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FieldValue {
+    Expr(Expr),
+    Block(Block),
+}
+
+/// `requests.cpu` (a dotted path) or `"kubernetes.io/managed-by"` (a string,
+/// for label and annotation keys that are not identifiers).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Key {
+    Path(Vec<Ident>),
+    Str(StringLit),
+}
+
+impl Key {
+    pub fn span(&self) -> Span {
+        match self {
+            Key::Path(segments) => {
+                let first = segments.first().expect("a key path has a segment").span;
+                let last = segments.last().expect("a key path has a segment").span;
+                first.to(last)
+            }
+            Key::Str(string) => string.span,
+        }
+    }
+}
+
+/// `grant ROLE to user|group|serviceaccount "…" [as NAME]`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grant {
+    pub role: Ident,
+    pub subject_kind: SubjectKind,
+    pub subject_kind_span: Span,
+    pub subject: StringLit,
+    pub binding_name: Option<Name>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubjectKind {
+    User,
+    Group,
+    ServiceAccount,
+}
+
+/// `ingress allow from environment production on tcp 8080`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ingress {
+    pub from: Peer,
+    /// Empty: every port.
+    pub ports: Vec<Port>,
+}
+
+/// `egress allow to any on tcp 443` or `egress allow dns`
+#[derive(Clone, Debug, PartialEq)]
+pub enum Egress {
+    Dns,
+    To { peer: Peer, ports: Vec<Port> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Peer {
+    pub kind: PeerKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PeerKind {
+    /// `any`: no restriction on the peer (egress only).
+    Any,
+    /// `environment production`: namespaces labelled with that environment.
+    Environment(Ident),
+    /// `env payments-prod`: one env's namespace.
+    Env(Name),
+}
+
+/// `tcp 8080`
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Port {
+    pub protocol: Protocol,
+    pub number: u16,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+/// `stage prod on prod-cluster tier critical { … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stage {
+    pub name: Name,
+    pub placement: Placement,
+    pub body: Block,
+}
+
+/// `alert PodCrashLooping { for = 5m }` inside an env: use of a template.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertUse {
+    pub template: Ident,
+    pub args: Option<Block>,
+}
+
+/// `quota NAME { … }`, `quota { … }` or `quota = EXPR`
+#[derive(Clone, Debug, PartialEq)]
+pub enum Quota {
+    Block { name: Option<Name>, body: Block },
+    Expr(Expr),
+}
+
+/// `limits NAME container { … }`, `limits container { … }` or `limits = EXPR`
+#[derive(Clone, Debug, PartialEq)]
+pub enum Limits {
+    Block {
+        name: Option<Name>,
+        kind: LimitKind,
+        kind_span: Span,
+        body: Block,
+    },
+    Expr(Expr),
+}
+
+/// The LimitRange item type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitKind {
+    Container,
+    Pod,
+    PersistentVolumeClaim,
+}
+
+/// `allow [get, list] on [pods, "pods/log"]`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Allow {
+    pub verbs: List,
+    pub resources: List,
+}
+
+/// `forbid verbs […]`, `forbid resources […]`, `forbid wildcards`
+#[derive(Clone, Debug, PartialEq)]
+pub enum Forbid {
+    Verbs(List),
+    Resources(List),
+    Wildcards,
+}
+
+/// `require alerts [HighPodMemoryUsage, PodCrashLooping]`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Require {
+    pub alerts: List,
+}
+
+/// `accept from [production, staging]`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Accept {
+    pub environments: List,
+}
+
+/// `[a, b, c]`
+#[derive(Clone, Debug, PartialEq)]
+pub struct List {
+    pub items: Vec<Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    Number(Number),
+    Bool(bool),
+    Str(StringLit),
+    List(List),
+    Record(Record),
+    /// A reference to a `let`, a declared item, or an enum value such as
+    /// `production`; resolution decides which.
+    Name(Ident),
+    /// `small * 2`
+    Mul(Box<Expr>, Box<Expr>),
+}
+
+/// `{ … }`, `quota { … }` or `limits container { … }` used as a value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub tag: Option<RecordTag>,
+    pub body: Block,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordTag {
+    Quota,
+    Limits(LimitKind),
+}
+
+/// A number exactly as written, in its unit: `200m` is mantissa 200, scale
+/// 0, suffix `m`; `0.5` is mantissa 5, scale 1. Whether `m` means
+/// milli-cores or minutes is decided by the field that receives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Number {
+    pub mantissa: u128,
+    /// Digits after the decimal point.
+    pub scale: u32,
+    pub suffix: Suffix,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suffix {
+    None,
+    Percent,
+    /// `m`: milli (cpu) or minutes (duration).
+    Milli,
+    Kilo,
+    Mega,
+    Giga,
+    Tera,
+    Peta,
+    Exa,
+    Kibi,
+    Mebi,
+    Gibi,
+    Tebi,
+    Pebi,
+    Exbi,
+    Millisecond,
+    Second,
+    Hour,
+    Day,
+    Week,
+    Year,
+}
+
+impl Suffix {
+    pub const ALL: &'static [Suffix] = &[
+        Suffix::None,
+        Suffix::Percent,
+        Suffix::Milli,
+        Suffix::Kilo,
+        Suffix::Mega,
+        Suffix::Giga,
+        Suffix::Tera,
+        Suffix::Peta,
+        Suffix::Exa,
+        Suffix::Kibi,
+        Suffix::Mebi,
+        Suffix::Gibi,
+        Suffix::Tebi,
+        Suffix::Pebi,
+        Suffix::Exbi,
+        Suffix::Millisecond,
+        Suffix::Second,
+        Suffix::Hour,
+        Suffix::Day,
+        Suffix::Week,
+        Suffix::Year,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Suffix::None => "",
+            Suffix::Percent => "%",
+            Suffix::Milli => "m",
+            Suffix::Kilo => "k",
+            Suffix::Mega => "M",
+            Suffix::Giga => "G",
+            Suffix::Tera => "T",
+            Suffix::Peta => "P",
+            Suffix::Exa => "E",
+            Suffix::Kibi => "Ki",
+            Suffix::Mebi => "Mi",
+            Suffix::Gibi => "Gi",
+            Suffix::Tebi => "Ti",
+            Suffix::Pebi => "Pi",
+            Suffix::Exbi => "Ei",
+            Suffix::Millisecond => "ms",
+            Suffix::Second => "s",
+            Suffix::Hour => "h",
+            Suffix::Day => "d",
+            Suffix::Week => "w",
+            Suffix::Year => "y",
+        }
+    }
+
+    /// Whether the suffix may start or continue a compound duration such as
+    /// `1h30m`.
+    pub fn is_time(self) -> bool {
+        matches!(
+            self,
+            Suffix::Milli
+                | Suffix::Millisecond
+                | Suffix::Second
+                | Suffix::Hour
+                | Suffix::Day
+                | Suffix::Week
+                | Suffix::Year
+        )
+    }
+}
+
+/// `"…"` or `` `…` ``: text with `${name}` interpolations. Escapes are
+/// already decoded, and `$${` is already a literal `${`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StringLit {
+    pub parts: Vec<StrPart>,
+    pub raw: bool,
+    pub span: Span,
+}
+
+impl StringLit {
+    /// The text when there is no interpolation.
+    pub fn as_plain(&self) -> Option<String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                StrPart::Text(text) => out.push_str(text),
+                StrPart::Interp(_) => return None,
+            }
+        }
+        Some(out)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StrPart {
+    Text(String),
+    /// `${team}` or `${env.name}`: the dotted path, each segment an ident.
+    Interp(Vec<Ident>),
+}

@@ -1,0 +1,754 @@
+//! Builds the AST from pest's parse tree.
+//!
+//! Each function takes the pair of one grammar rule and asserts which rule it
+//! got (as jj's fileset parser does): a mismatch is a bug in the grammar or
+//! here, never a user error, and the property tests exercise every path.
+//! User errors that the grammar accepts on purpose (error productions, loose
+//! literals) are reported here as diagnostics.
+
+use pest::iterators::Pair;
+
+use super::ast::*;
+use super::literal::{self, NumberError};
+use super::parser::Rule;
+use crate::diag::{Code, Diagnostic};
+use crate::source::Span;
+
+type P<'i> = Pair<'i, Rule>;
+
+pub(super) struct Builder<'d> {
+    /// Global offset of the text pest parsed.
+    pub base: u32,
+    pub diagnostics: &'d mut Vec<Diagnostic>,
+}
+
+#[track_caller]
+fn expect_rule(pair: &P, rule: Rule) {
+    assert_eq!(
+        pair.as_rule(),
+        rule,
+        "grammar and AST builder disagree at {:?}",
+        pair.as_span()
+    );
+}
+
+#[track_caller]
+fn unexpected(pair: &P) -> ! {
+    panic!(
+        "grammar and AST builder disagree: unexpected {:?} at {:?}",
+        pair.as_rule(),
+        pair.as_span()
+    )
+}
+
+/// Keywords and punctuation: the children that carry no information once the
+/// rule that holds them is known.
+fn is_token(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::kw_import
+            | Rule::kw_cluster
+            | Rule::kw_tier
+            | Rule::kw_extends
+            | Rule::kw_role
+            | Rule::kw_let
+            | Rule::kw_env
+            | Rule::kw_for
+            | Rule::kw_in
+            | Rule::kw_alert
+            | Rule::kw_on
+            | Rule::kw_grant
+            | Rule::kw_to
+            | Rule::kw_as
+            | Rule::kw_ingress
+            | Rule::kw_egress
+            | Rule::kw_allow
+            | Rule::kw_from
+            | Rule::kw_stage
+            | Rule::kw_quota
+            | Rule::kw_limits
+            | Rule::kw_forbid
+            | Rule::kw_require
+            | Rule::kw_alerts
+            | Rule::kw_accept
+            | Rule::lbrace
+            | Rule::rbrace
+            | Rule::lbracket
+            | Rule::rbracket
+            | Rule::lparen
+            | Rule::rparen
+            | Rule::comma
+            | Rule::assign
+            | Rule::colon
+            | Rule::star
+    )
+}
+
+/// The children of a pair that carry information, in order.
+fn children<'i>(pair: P<'i>) -> impl Iterator<Item = P<'i>> {
+    pair.into_inner().filter(|child| !is_token(child.as_rule()))
+}
+
+#[track_caller]
+fn next<'i>(parts: &mut impl Iterator<Item = P<'i>>) -> P<'i> {
+    parts
+        .next()
+        .expect("grammar and AST builder disagree: a required child is missing")
+}
+
+impl Builder<'_> {
+    fn span(&self, pair: &P) -> Span {
+        let span = pair.as_span();
+        Span::new(
+            self.base + span.start() as u32,
+            self.base + span.end() as u32,
+        )
+    }
+
+    fn report(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    pub fn item(&mut self, pair: P) -> Item {
+        expect_rule(&pair, Rule::item);
+        let inner = next(&mut pair.into_inner());
+        self.item_kind(inner)
+    }
+
+    fn item_kind(&mut self, pair: P) -> Item {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::import => {
+                let mut parts = children(pair);
+                ItemKind::Import(Import {
+                    path: self.string_lit(next(&mut parts)),
+                })
+            }
+            Rule::cluster => {
+                let mut parts = children(pair);
+                ItemKind::Cluster(Cluster {
+                    name: self.decl_name(next(&mut parts)),
+                    body: self.block(next(&mut parts)),
+                })
+            }
+            Rule::tier => {
+                let mut parts = children(pair);
+                let name = self.decl_name(next(&mut parts));
+                let mut rest = next(&mut parts);
+                let extends = if rest.as_rule() == Rule::name_ref {
+                    let parent = self.name_ref(rest);
+                    rest = next(&mut parts);
+                    Some(parent)
+                } else {
+                    None
+                };
+                ItemKind::Tier(Tier {
+                    name,
+                    extends,
+                    body: self.block(rest),
+                })
+            }
+            Rule::role => {
+                let mut parts = children(pair);
+                ItemKind::Role(Role {
+                    name: self.decl_name(next(&mut parts)),
+                    body: self.block(next(&mut parts)),
+                })
+            }
+            Rule::let_decl => {
+                let mut parts = children(pair);
+                ItemKind::Let(Let {
+                    name: self.ident(next(&mut parts)),
+                    value: self.expr(next(&mut parts)),
+                })
+            }
+            Rule::env => {
+                let mut parts = children(pair);
+                let name = self.decl_name(next(&mut parts));
+                let mut rest = next(&mut parts);
+                let placement = if rest.as_rule() == Rule::placement {
+                    let placement = self.placement(rest);
+                    rest = next(&mut parts);
+                    placement
+                } else {
+                    None
+                };
+                ItemKind::Env(Env {
+                    name,
+                    placement,
+                    body: self.block(rest),
+                })
+            }
+            Rule::for_item => {
+                let mut parts = children(pair);
+                let var = self.ident(next(&mut parts));
+                let iterable = self.expr(next(&mut parts));
+                let items = parts.map(|item| self.item_kind(item)).collect();
+                ItemKind::For(For {
+                    var,
+                    iterable,
+                    items,
+                })
+            }
+            Rule::alert_template => {
+                let mut parts = children(pair);
+                let name = self.decl_name(next(&mut parts));
+                let mut rest = next(&mut parts);
+                let params = if rest.as_rule() == Rule::params {
+                    let params = children(rest).map(|param| self.param(param)).collect();
+                    rest = next(&mut parts);
+                    params
+                } else {
+                    Vec::new()
+                };
+                ItemKind::AlertTemplate(AlertTemplate {
+                    name,
+                    params,
+                    body: self.block(rest),
+                })
+            }
+            _ => unexpected(&pair),
+        };
+        Item { kind, span }
+    }
+
+    fn param(&mut self, pair: P) -> Param {
+        expect_rule(&pair, Rule::param);
+        let span = self.span(&pair);
+        let mut parts = children(pair);
+        Param {
+            name: self.ident(next(&mut parts)),
+            ty: self.ident(next(&mut parts)),
+            default: parts.next().map(|default| self.expr(default)),
+            span,
+        }
+    }
+
+    /// `None` after reporting a placement that has no cluster.
+    fn placement(&mut self, pair: P) -> Option<Placement> {
+        expect_rule(&pair, Rule::placement);
+        let span = self.span(&pair);
+        let mut parts = children(pair);
+        let first = next(&mut parts);
+        if first.as_rule() == Rule::missing_on {
+            let missing_span = self.span(&first);
+            let tier = self.name_ref(next(&mut children(first)));
+            self.report(
+                Diagnostic::new(
+                    Code::E0111,
+                    Span::new(missing_span.start, missing_span.start),
+                    "missing `on CLUSTER` before `tier`",
+                )
+                .label("expected `on CLUSTER` here")
+                .help(format!(
+                    "an env lives on one cluster: write `on CLUSTER tier {}`",
+                    tier.text
+                )),
+            );
+            return None;
+        }
+        Some(Placement {
+            cluster: self.name_ref(first),
+            tier: self.name_ref(next(&mut parts)),
+            span,
+        })
+    }
+
+    fn block(&mut self, pair: P) -> Block {
+        expect_rule(&pair, Rule::block);
+        let span = self.span(&pair);
+        let stmts = children(pair).filter_map(|stmt| self.stmt(stmt)).collect();
+        Block { stmts, span }
+    }
+
+    fn stmt(&mut self, pair: P) -> Option<Stmt> {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let kind = match rule {
+            Rule::field => {
+                let mut parts = children(pair);
+                let key = self.key(next(&mut parts));
+                let value = next(&mut parts);
+                let value = match value.as_rule() {
+                    Rule::block => FieldValue::Block(self.block(value)),
+                    _ => FieldValue::Expr(self.expr(value)),
+                };
+                StmtKind::Field(Field { key, value })
+            }
+            Rule::grant => {
+                let mut parts = children(pair);
+                let role = self.name_ref(next(&mut parts));
+                let kind = next(&mut parts);
+                let subject_kind_span = self.span(&kind);
+                let keyword = next(&mut kind.into_inner());
+                let subject_kind = match keyword.as_rule() {
+                    Rule::kw_user => SubjectKind::User,
+                    Rule::kw_group => SubjectKind::Group,
+                    Rule::kw_serviceaccount => SubjectKind::ServiceAccount,
+                    _ => unexpected(&keyword),
+                };
+                let subject = self.string_lit(next(&mut parts));
+                let binding_name = parts.next().map(|name| self.decl_name(name));
+                StmtKind::Grant(Grant {
+                    role,
+                    subject_kind,
+                    subject_kind_span,
+                    subject,
+                    binding_name,
+                })
+            }
+            Rule::ingress => {
+                let mut parts = children(pair);
+                let from = self.peer(next(&mut parts));
+                let ports = parts
+                    .next()
+                    .map(|ports| self.ports(ports))
+                    .unwrap_or_default();
+                StmtKind::Ingress(Ingress { from, ports })
+            }
+            Rule::egress => {
+                let mut parts = children(pair);
+                let first = next(&mut parts);
+                if first.as_rule() == Rule::kw_dns {
+                    StmtKind::Egress(Egress::Dns)
+                } else {
+                    let peer = self.peer(first);
+                    let ports = parts
+                        .next()
+                        .map(|ports| self.ports(ports))
+                        .unwrap_or_default();
+                    StmtKind::Egress(Egress::To { peer, ports })
+                }
+            }
+            Rule::stage => {
+                let mut parts = children(pair);
+                let name = self.decl_name(next(&mut parts));
+                let placement = self.placement(next(&mut parts));
+                let body = self.block(next(&mut parts));
+                StmtKind::Stage(Stage {
+                    name,
+                    placement: placement?,
+                    body,
+                })
+            }
+            Rule::alert_use => {
+                let mut parts = children(pair);
+                StmtKind::Alert(AlertUse {
+                    template: self.name_ref(next(&mut parts)),
+                    args: parts.next().map(|args| self.block(args)),
+                })
+            }
+            Rule::quota_stmt => {
+                let mut parts = children(pair);
+                let first = next(&mut parts);
+                let quota = match first.as_rule() {
+                    Rule::expr => Quota::Expr(self.expr(first)),
+                    Rule::decl_name => Quota::Block {
+                        name: Some(self.decl_name(first)),
+                        body: self.block(next(&mut parts)),
+                    },
+                    _ => Quota::Block {
+                        name: None,
+                        body: self.block(first),
+                    },
+                };
+                StmtKind::Quota(quota)
+            }
+            Rule::limits_stmt => {
+                let mut parts = children(pair);
+                let first = next(&mut parts);
+                let limits = match first.as_rule() {
+                    Rule::expr => Limits::Expr(self.expr(first)),
+                    _ => {
+                        let (name, kind) = if first.as_rule() == Rule::decl_name {
+                            (Some(self.decl_name(first)), next(&mut parts))
+                        } else {
+                            (None, first)
+                        };
+                        let kind_span = self.span(&kind);
+                        Limits::Block {
+                            name,
+                            kind: self.limit_kind(kind),
+                            kind_span,
+                            body: self.block(next(&mut parts)),
+                        }
+                    }
+                };
+                StmtKind::Limits(limits)
+            }
+            Rule::allow => {
+                let mut parts = children(pair);
+                StmtKind::Allow(Allow {
+                    verbs: self.list(next(&mut parts)),
+                    resources: self.list(next(&mut parts)),
+                })
+            }
+            Rule::forbid => {
+                let mut parts = children(pair);
+                let what = next(&mut parts);
+                let forbid = match what.as_rule() {
+                    Rule::kw_verbs => Forbid::Verbs(self.list(next(&mut parts))),
+                    Rule::kw_resources => Forbid::Resources(self.list(next(&mut parts))),
+                    Rule::kw_wildcards => Forbid::Wildcards,
+                    _ => unexpected(&what),
+                };
+                StmtKind::Forbid(forbid)
+            }
+            Rule::require => {
+                let mut parts = children(pair);
+                StmtKind::Require(Require {
+                    alerts: self.list(next(&mut parts)),
+                })
+            }
+            Rule::accept => {
+                let mut parts = children(pair);
+                StmtKind::Accept(Accept {
+                    environments: self.list(next(&mut parts)),
+                })
+            }
+            Rule::stray_comma => {
+                self.report(
+                    Diagnostic::new(Code::E0106, span, "unexpected `,` between fields")
+                        .label("remove this comma")
+                        .help("fields in a block are separated by spaces or new lines; commas separate the items of `[…]` lists and port lists only"),
+                );
+                return None;
+            }
+            _ => unexpected(&pair),
+        };
+        Some(Stmt { kind, span })
+    }
+
+    fn key(&mut self, pair: P) -> Key {
+        expect_rule(&pair, Rule::key);
+        let inner = next(&mut pair.into_inner());
+        match inner.as_rule() {
+            Rule::key_path => {
+                let start = self.span(&inner).start;
+                let mut offset = 0u32;
+                let segments = inner
+                    .as_str()
+                    .split('.')
+                    .map(|segment| {
+                        let begin = start + offset;
+                        offset += segment.len() as u32 + 1;
+                        Ident {
+                            text: segment.to_string(),
+                            span: Span::new(begin, begin + segment.len() as u32),
+                        }
+                    })
+                    .collect();
+                Key::Path(segments)
+            }
+            Rule::string_lit => Key::Str(self.string_lit(inner)),
+            _ => unexpected(&inner),
+        }
+    }
+
+    fn peer(&mut self, pair: P) -> Peer {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let keyword = next(&mut inner);
+        let kind = match keyword.as_rule() {
+            Rule::kw_any => PeerKind::Any,
+            Rule::kw_environment => PeerKind::Environment(self.name_ref(next(&mut inner))),
+            Rule::kw_env => PeerKind::Env(self.decl_name(next(&mut inner))),
+            _ => unexpected(&keyword),
+        };
+        Peer { kind, span }
+    }
+
+    fn ports(&mut self, pair: P) -> Vec<Port> {
+        expect_rule(&pair, Rule::port_list);
+        children(pair).filter_map(|port| self.port(port)).collect()
+    }
+
+    fn port(&mut self, pair: P) -> Option<Port> {
+        expect_rule(&pair, Rule::port);
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let first = next(&mut inner);
+        let (protocol, number) = if first.as_rule() == Rule::protocol {
+            let protocol = match first.as_str() {
+                "tcp" => Protocol::Tcp,
+                "udp" => Protocol::Udp,
+                "sctp" => Protocol::Sctp,
+                _ => unexpected(&first),
+            };
+            (Some(protocol), next(&mut inner))
+        } else {
+            (None, first)
+        };
+        let number_span = self.span(&number);
+        let text = number.as_str();
+        let value = text.parse::<u32>().ok().filter(|n| (1..=65535).contains(n));
+        let Some(protocol) = protocol else {
+            self.report(
+                Diagnostic::new(Code::E0105, span, format!("port `{text}` has no protocol"))
+                    .label("expected `tcp`, `udp` or `sctp` before the number")
+                    .help(format!("write `tcp {text}`")),
+            );
+            return None;
+        };
+        match value {
+            Some(value) => Some(Port {
+                protocol,
+                number: value as u16,
+                span,
+            }),
+            None => {
+                let why = if text.bytes().all(|b| b.is_ascii_digit()) {
+                    "ports are numbers from 1 to 65535"
+                } else {
+                    "a port is a whole number without a unit"
+                };
+                self.report(
+                    Diagnostic::new(Code::E0105, number_span, format!("invalid port `{text}`"))
+                        .label(why)
+                        .help("write a port such as `tcp 8080`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn limit_kind(&mut self, pair: P) -> LimitKind {
+        expect_rule(&pair, Rule::limit_kind);
+        let keyword = next(&mut pair.into_inner());
+        match keyword.as_rule() {
+            Rule::kw_container => LimitKind::Container,
+            Rule::kw_pod => LimitKind::Pod,
+            Rule::kw_persistentvolumeclaim => LimitKind::PersistentVolumeClaim,
+            _ => unexpected(&keyword),
+        }
+    }
+
+    fn expr(&mut self, pair: P) -> Expr {
+        expect_rule(&pair, Rule::expr);
+        let mut operands = children(pair).map(|operand| self.operand(operand));
+        let first = operands
+            .next()
+            .expect("grammar and AST builder disagree: an expression has an operand");
+        operands.fold(first, |left, right| Expr {
+            span: left.span.to(right.span),
+            kind: ExprKind::Mul(Box::new(left), Box::new(right)),
+        })
+    }
+
+    fn operand(&mut self, pair: P) -> Expr {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::number => ExprKind::Number(self.number(&pair)),
+            Rule::bool => ExprKind::Bool(pair.as_str() == "true"),
+            Rule::string_lit => ExprKind::Str(self.string_lit(pair)),
+            Rule::list => ExprKind::List(self.list(pair)),
+            Rule::record => {
+                let mut parts = children(pair);
+                let first = next(&mut parts);
+                let (tag, body) = if first.as_rule() == Rule::record_tag {
+                    let mut tag_parts = first.into_inner();
+                    let keyword = next(&mut tag_parts);
+                    let tag = match keyword.as_rule() {
+                        Rule::kw_quota => RecordTag::Quota,
+                        Rule::kw_limits => RecordTag::Limits(self.limit_kind(next(&mut tag_parts))),
+                        _ => unexpected(&keyword),
+                    };
+                    (Some(tag), next(&mut parts))
+                } else {
+                    (None, first)
+                };
+                ExprKind::Record(Record {
+                    tag,
+                    body: self.block(body),
+                })
+            }
+            Rule::name_ref => ExprKind::Name(self.name_ref(pair)),
+            _ => unexpected(&pair),
+        };
+        Expr { kind, span }
+    }
+
+    fn list(&mut self, pair: P) -> List {
+        expect_rule(&pair, Rule::list);
+        let span = self.span(&pair);
+        let items = children(pair).map(|item| self.expr(item)).collect();
+        List { items, span }
+    }
+
+    fn number(&mut self, pair: &P) -> Number {
+        let span = self.span(pair);
+        match literal::number(pair.as_str()) {
+            Ok(number) => number,
+            Err(error) => {
+                let text = pair.as_str();
+                let diagnostic = match error {
+                    NumberError::UnknownUnit { unit, suggestion } => {
+                        let unit_start = span.end - unit.len() as u32;
+                        let diagnostic = Diagnostic::new(
+                            Code::E0104,
+                            Span::new(unit_start, span.end),
+                            format!("unknown unit `{unit}` in `{text}`"),
+                        )
+                        .label("not a unit envk knows");
+                        match suggestion {
+                            Some(suggested) => diagnostic.help(format!(
+                                "did you mean `{}{suggested}`? {}",
+                                &text[..text.len() - unit.len()],
+                                UNITS_HELP
+                            )),
+                            None => diagnostic.help(UNITS_HELP),
+                        }
+                    }
+                    NumberError::TooLarge => {
+                        Diagnostic::new(Code::E0104, span, format!("number `{text}` is too large"))
+                            .label("more than 38 significant digits")
+                            .help(
+                                "write the value with a larger unit, such as `Ti` instead of `Mi`",
+                            )
+                    }
+                    NumberError::BadDuration { reason } => {
+                        Diagnostic::new(Code::E0104, span, format!("invalid duration `{text}`"))
+                            .label("not a duration")
+                            .help(reason)
+                    }
+                };
+                self.report(diagnostic);
+                Number {
+                    mantissa: 0,
+                    scale: 0,
+                    suffix: Suffix::None,
+                }
+            }
+        }
+    }
+
+    fn ident(&mut self, pair: P) -> Ident {
+        expect_rule(&pair, Rule::ident);
+        Ident {
+            text: pair.as_str().to_string(),
+            span: self.span(&pair),
+        }
+    }
+
+    fn name_ref(&mut self, pair: P) -> Ident {
+        expect_rule(&pair, Rule::name_ref);
+        self.ident(next(&mut pair.into_inner()))
+    }
+
+    fn decl_name(&mut self, pair: P) -> Name {
+        expect_rule(&pair, Rule::decl_name);
+        let inner = next(&mut pair.into_inner());
+        match inner.as_rule() {
+            Rule::ident => Name::Ident(self.ident(inner)),
+            Rule::string_lit => Name::Str(self.string_lit(inner)),
+            _ => unexpected(&inner),
+        }
+    }
+
+    fn string_lit(&mut self, pair: P) -> StringLit {
+        expect_rule(&pair, Rule::string_lit);
+        let string = next(&mut pair.into_inner());
+        let span = self.span(&string);
+        let raw = match string.as_rule() {
+            Rule::string => false,
+            Rule::raw_string => true,
+            _ => unexpected(&string),
+        };
+        let mut parts: Vec<StrPart> = Vec::new();
+        let push_text = |parts: &mut Vec<StrPart>, text: &str| match parts.last_mut() {
+            Some(StrPart::Text(last)) => last.push_str(text),
+            _ => parts.push(StrPart::Text(text.to_string())),
+        };
+        for part in string.into_inner() {
+            let part_span = self.span(&part);
+            match part.as_rule() {
+                Rule::str_text | Rule::raw_text => push_text(&mut parts, part.as_str()),
+                Rule::escaped_dollar => push_text(&mut parts, "${"),
+                Rule::escape => match literal::escape(part.as_str()) {
+                    Ok(c) => push_text(&mut parts, c.encode_utf8(&mut [0; 4])),
+                    Err(why) => self.report(
+                        Diagnostic::new(
+                            Code::E0108,
+                            part_span,
+                            format!("invalid escape `{}`", part.as_str()),
+                        )
+                        .label("not a valid escape")
+                        .help(why),
+                    ),
+                },
+                Rule::interp => {
+                    let path = next(&mut part.into_inner());
+                    let start = self.span(&path).start;
+                    let mut offset = 0u32;
+                    let segments = path
+                        .as_str()
+                        .split('.')
+                        .map(|segment| {
+                            let begin = start + offset;
+                            offset += segment.len() as u32 + 1;
+                            Ident {
+                                text: segment.to_string(),
+                                span: Span::new(begin, begin + segment.len() as u32),
+                            }
+                        })
+                        .collect();
+                    parts.push(StrPart::Interp(segments));
+                }
+                Rule::bad_interp => {
+                    let text = part.as_str();
+                    let (message, label) = if text.ends_with('}') {
+                        (
+                            format!("invalid interpolation `{text}`"),
+                            "`${…}` holds a name such as `${team}`",
+                        )
+                    } else {
+                        (
+                            "unterminated interpolation".to_string(),
+                            "this `${` has no closing `}`",
+                        )
+                    };
+                    self.report(
+                        Diagnostic::new(Code::E0109, part_span, message)
+                            .label(label)
+                            .help("to write a literal `${` (as in a relabel replacement `$${1}:9100`), double the dollar: `$${`"),
+                    );
+                }
+                Rule::unterminated => {
+                    let quote = Span::new(span.start, span.start + 1);
+                    self.report(unterminated_string(quote, part_span, raw));
+                }
+                _ => unexpected(&part),
+            }
+        }
+        StringLit { parts, raw, span }
+    }
+}
+
+/// E0103, shared with the parse-failure path in `mod.rs`, which finds an
+/// unterminated string that made its item fail.
+pub(super) fn unterminated_string(quote: Span, end: Span, raw: bool) -> Diagnostic {
+    let (message, help) = if raw {
+        (
+            "unterminated raw string",
+            "close the raw string with a backtick",
+        )
+    } else {
+        (
+            "unterminated string",
+            "close the string with `\"` before the end of the line; a raw string (`` `…` ``) may span lines",
+        )
+    };
+    Diagnostic::new(Code::E0103, quote, message)
+        .label("this string is never closed")
+        .secondary(
+            end,
+            if raw {
+                "the file ends here"
+            } else {
+                "the line ends here"
+            },
+        )
+        .help(help)
+}
+
+const UNITS_HELP: &str = "memory: `Ki` `Mi` `Gi` `Ti` `Pi` `Ei` (powers of 1024) or `k` `M` `G` `T` `P` `E` (powers of 1000); cpu: `m` (milli-cores); durations: `ms` `s` `m` `h` `d` `w` `y`; ratios: `%`";

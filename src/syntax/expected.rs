@@ -1,0 +1,162 @@
+//! Human names for grammar rules, for "expected …" messages.
+//!
+//! The match is exhaustive on purpose (no `_` arm): a new rule in the grammar
+//! does not compile until it says how users should read it.
+
+use super::parser::Rule;
+
+const FIELD_OR_STATEMENT: &str = "a field or statement";
+
+/// The keywords a block statement starts with.
+const STATEMENT_KEYWORDS: &[Rule] = &[
+    Rule::kw_grant,
+    Rule::kw_ingress,
+    Rule::kw_egress,
+    Rule::kw_stage,
+    Rule::kw_alert,
+    Rule::kw_quota,
+    Rule::kw_limits,
+    Rule::kw_allow,
+    Rule::kw_forbid,
+    Rule::kw_require,
+    Rule::kw_accept,
+];
+
+/// How a rule reads in "expected …", or `None` when it should not be listed
+/// (error productions and the insides of literals).
+pub(super) fn describe(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::EOI => "end of file",
+        Rule::file
+        | Rule::item
+        | Rule::import
+        | Rule::cluster
+        | Rule::tier
+        | Rule::role
+        | Rule::let_decl
+        | Rule::env
+        | Rule::for_item
+        | Rule::alert_template => "an item",
+        Rule::placement => "`on`",
+        Rule::params => "`(`",
+        Rule::param => "a parameter",
+        Rule::block => "`{`",
+        Rule::field
+        | Rule::key
+        | Rule::key_path
+        | Rule::grant
+        | Rule::ingress
+        | Rule::egress
+        | Rule::stage
+        | Rule::alert_use
+        | Rule::quota_stmt
+        | Rule::limits_stmt
+        | Rule::allow
+        | Rule::forbid
+        | Rule::require
+        | Rule::accept => FIELD_OR_STATEMENT,
+        Rule::subject_kind => "a subject kind (`user`, `group` or `serviceaccount`)",
+        Rule::limit_kind => "a limit kind (`container`, `pod` or `persistentvolumeclaim`)",
+        Rule::ingress_peer => "a source (`environment NAME` or `env NAME`)",
+        Rule::egress_peer => "a destination (`any`, `environment NAME` or `env NAME`)",
+        Rule::port_list | Rule::port => "a port such as `tcp 8080`",
+        Rule::expr | Rule::record | Rule::record_tag => "a value",
+        Rule::list => "a list `[…]`",
+        Rule::bool => "a boolean",
+        Rule::number => "a number",
+        Rule::ident | Rule::name_ref | Rule::decl_name | Rule::interp_path => "a name",
+        Rule::string_lit | Rule::string | Rule::raw_string => "a string",
+        Rule::protocol => "a protocol (`tcp`, `udp` or `sctp`)",
+        Rule::kw_import => "`import`",
+        Rule::kw_cluster => "`cluster`",
+        Rule::kw_tier => "`tier`",
+        Rule::kw_extends => "`extends`",
+        Rule::kw_role => "`role`",
+        Rule::kw_let => "`let`",
+        Rule::kw_env => "`env`",
+        Rule::kw_for => "`for`",
+        Rule::kw_in => "`in`",
+        Rule::kw_alert => "`alert`",
+        Rule::kw_on => "`on`",
+        Rule::kw_grant => "`grant`",
+        Rule::kw_to => "`to`",
+        Rule::kw_as => "`as`",
+        Rule::kw_ingress => "`ingress`",
+        Rule::kw_egress => "`egress`",
+        Rule::kw_allow => "`allow`",
+        Rule::kw_from => "`from`",
+        Rule::kw_dns => "`dns`",
+        Rule::kw_any => "`any`",
+        Rule::kw_environment => "`environment`",
+        Rule::kw_stage => "`stage`",
+        Rule::kw_quota => "`quota`",
+        Rule::kw_limits => "`limits`",
+        Rule::kw_forbid => "`forbid`",
+        Rule::kw_verbs => "`verbs`",
+        Rule::kw_resources => "`resources`",
+        Rule::kw_wildcards => "`wildcards`",
+        Rule::kw_require => "`require`",
+        Rule::kw_alerts => "`alerts`",
+        Rule::kw_accept => "`accept`",
+        Rule::kw_user => "`user`",
+        Rule::kw_group => "`group`",
+        Rule::kw_serviceaccount => "`serviceaccount`",
+        Rule::kw_container => "`container`",
+        Rule::kw_pod => "`pod`",
+        Rule::kw_persistentvolumeclaim => "`persistentvolumeclaim`",
+        Rule::lbrace => "`{`",
+        Rule::rbrace => "`}`",
+        Rule::lbracket => "`[`",
+        Rule::rbracket => "`]`",
+        Rule::lparen => "`(`",
+        Rule::rparen => "`)`",
+        Rule::comma => "`,`",
+        Rule::assign => "`=`",
+        Rule::colon => "`:`",
+        // `*` may follow any value; listing it everywhere is noise.
+        Rule::star
+        | Rule::WHITESPACE
+        | Rule::COMMENT
+        | Rule::for_body
+        | Rule::stmt
+        | Rule::operand
+        | Rule::ident_char
+        | Rule::missing_on
+        | Rule::stray_comma
+        | Rule::reserved
+        | Rule::str_text
+        | Rule::raw_text
+        | Rule::escape
+        | Rule::escaped_dollar
+        | Rule::interp
+        | Rule::bad_interp
+        | Rule::unterminated => return None,
+    })
+}
+
+/// "`}`, a field or statement" → "a field or statement or `}`", with
+/// punctuation last and duplicates removed, in a stable order.
+pub(super) fn list(rules: &[Rule]) -> String {
+    // pest reports the keyword of a statement that failed on its first token
+    // rather than the statement; "a field or statement" already covers them.
+    let statement_expected = rules
+        .iter()
+        .any(|&rule| describe(rule) == Some(FIELD_OR_STATEMENT));
+    let mut names: Vec<&str> = Vec::new();
+    let listed = rules
+        .iter()
+        .filter(|&&rule| !(statement_expected && STATEMENT_KEYWORDS.contains(&rule)))
+        .filter_map(|&rule| describe(rule));
+    for name in listed {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    // Words before punctuation reads better: "a value or `]`".
+    names.sort_by_key(|name| name.starts_with('`'));
+    match names.as_slice() {
+        [] => "something else".to_string(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}

@@ -1,0 +1,525 @@
+//! The syntax stage: text to AST.
+//!
+//! Entry point: [`parse`]. It never panics and never stops at the first
+//! error: the file is parsed one top-level item at a time, and after a
+//! broken item parsing resumes at the next line that starts (in column 0)
+//! with an item keyword, so several broken items give several diagnostics.
+//!
+//! Knows nothing of Kubernetes, of other files, or of what names mean.
+
+pub mod ast;
+mod build;
+mod expected;
+mod literal;
+mod parser;
+pub mod spans;
+
+use pest::Parser as _;
+use pest::error::{ErrorVariant, InputLocation};
+
+use crate::diag::{Code, Diagnostic};
+use crate::source::SourceFile;
+use crate::suggest;
+use ast::Ast;
+use build::Builder;
+use parser::{EnvkParser, Rule};
+
+/// Keywords that start a top-level item.
+pub const ITEM_KEYWORDS: &[&str] = &[
+    "import", "cluster", "tier", "role", "let", "env", "for", "alert",
+];
+
+/// Deepest nesting of `{`, `[` and `(` accepted. Real programs stay under
+/// ten; the bound keeps the recursive descent far from the stack's end.
+pub const MAX_NESTING: usize = 64;
+
+/// Parses one file. Spans in the AST and diagnostics are global (see
+/// `source::Span`).
+pub fn parse(file: &SourceFile) -> (Ast, Vec<Diagnostic>) {
+    let text = file.text();
+    let mut items = Vec::new();
+    let mut diagnostics = Vec::new();
+    let mut pos = skip_trivia(text, 0);
+    while pos < text.len() {
+        let resume = next_item_line(text, pos);
+        if let Some(deep) = too_deep(text, pos, resume) {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0110,
+                    file.span(deep..deep + 1),
+                    format!("nesting deeper than {MAX_NESTING} levels"),
+                )
+                .label("this delimiter is too deeply nested")
+                .help("flatten the structure with `let` bindings"),
+            );
+            pos = skip_trivia(text, resume);
+            continue;
+        }
+        match EnvkParser::parse(Rule::item, &text[pos..]) {
+            Ok(mut pairs) => {
+                let pair = pairs
+                    .next()
+                    .expect("a successful parse of `item` yields one pair");
+                let end = pos + pair.as_span().end();
+                let mut builder = Builder {
+                    base: file.base() + pos as u32,
+                    diagnostics: &mut diagnostics,
+                };
+                items.push(builder.item(pair));
+                pos = end;
+            }
+            Err(error) => {
+                let at = pos
+                    + match error.location {
+                        InputLocation::Pos(at) => at,
+                        InputLocation::Span((at, _)) => at,
+                    };
+                let expected = match &error.variant {
+                    ErrorVariant::ParsingError { positives, .. } => positives.clone(),
+                    ErrorVariant::CustomError { .. } => Vec::new(),
+                };
+                diagnostics.push(syntax_error(file, pos, at, &expected));
+                pos = if at >= text.len() {
+                    text.len()
+                } else {
+                    next_item_line(text, line_start(text, at).max(pos))
+                };
+            }
+        }
+        pos = skip_trivia(text, pos);
+    }
+    (Ast { items }, diagnostics)
+}
+
+/// Turns a pest failure into the most specific diagnostic we can give.
+fn syntax_error(file: &SourceFile, item_start: usize, at: usize, expected: &[Rule]) -> Diagnostic {
+    let text = file.text();
+    let found = Token::at(text, at);
+    let found_span = file.span(found.range.clone());
+
+    // An unclosed string swallows the rest of its line, delimiters and all;
+    // whatever fails after it is a consequence.
+    if let Some((quote, end, raw)) = unterminated_string(text, item_start, at) {
+        return build::unterminated_string(file.span(quote..quote + 1), file.span(end..end), raw);
+    }
+
+    if let Some(unclosed) = unclosed_delimiter(text, item_start, at, &found) {
+        let (line, _) = file.line_col(unclosed.open);
+        let open = text.as_bytes()[unclosed.open] as char;
+        let close = closing(open);
+        let diagnostic = Diagnostic::new(
+            Code::E0102,
+            file.span(unclosed.open..unclosed.open + 1),
+            format!("unclosed `{open}`"),
+        )
+        .label(format!("this `{open}` is never closed"))
+        .secondary(
+            found_span,
+            match found.kind {
+                TokenKind::End => format!("expected `{close}` before the end of the file"),
+                _ => format!("expected `{close}` before {}", found.describe(text)),
+            },
+        );
+        return match unclosed.misread_close {
+            Some(close_at) => {
+                let (close_line, _) = file.line_col(close_at);
+                diagnostic
+                    .secondary(
+                        file.span(close_at..close_at + 1),
+                        format!("this `{close}` closes the `{open}` of line {line}, but is indented like an outer block"),
+                    )
+                    .help(format!("add `{close}` where the block of line {line} ends, before line {close_line}"))
+            }
+            None => diagnostic.help(format!("add `{close}` where the block of line {line} ends")),
+        };
+    }
+
+    if at == item_start {
+        return match found.kind {
+            TokenKind::Word => {
+                let diagnostic = Diagnostic::new(
+                    Code::E0107,
+                    found_span,
+                    format!("expected an item, found {}", found.describe(text)),
+                )
+                .label("not an item keyword");
+                match suggest::closest(found.text(text), ITEM_KEYWORDS.iter().copied()) {
+                    Some(keyword) => diagnostic.help(format!("did you mean `{keyword}`?")),
+                    None => diagnostic.help(ITEMS_HELP),
+                }
+            }
+            TokenKind::Punct if found.text(text) == "}" => {
+                Diagnostic::new(Code::E0101, found_span, "unexpected `}`")
+                    .label("this `}` closes no block")
+                    .help("remove it, or look for a block above that was closed twice")
+            }
+            _ => Diagnostic::new(
+                Code::E0101,
+                found_span,
+                format!("expected an item, found {}", found.describe(text)),
+            )
+            .label("expected an item")
+            .help(ITEMS_HELP),
+        };
+    }
+
+    let wanted = expected::list(expected);
+    let diagnostic = Diagnostic::new(
+        Code::E0101,
+        found_span,
+        format!("expected {wanted}, found {}", found.describe(text)),
+    )
+    .label(format!("expected {wanted}"));
+    match hint(text, at, &found, expected) {
+        Some(help) => diagnostic.help(help),
+        None => diagnostic,
+    }
+}
+
+const ITEMS_HELP: &str =
+    "a file is made of `import`, `cluster`, `tier`, `role`, `let`, `env`, `for` and `alert` items";
+
+/// Extra advice for the mistakes people make most.
+fn hint(text: &str, at: usize, found: &Token, expected: &[Rule]) -> Option<String> {
+    let found_text = found.text(text);
+    let expects = |rule: Rule| expected.contains(&rule);
+    if found_text == ":" && expects(Rule::assign) {
+        return Some("fields are written `key = value`".to_string());
+    }
+    if expects(Rule::number)
+        && previous_word(text, at).is_some_and(|w| ["tcp", "udp", "sctp"].contains(&w))
+    {
+        return Some(
+            "a port is a number from 1 to 65535, such as `tcp 8080`; named ports are not supported"
+                .to_string(),
+        );
+    }
+    if found_text == ";" {
+        return Some(
+            "envk has no semicolons: separate fields with spaces or new lines".to_string(),
+        );
+    }
+    if expects(Rule::assign) && (expects(Rule::block) || expects(Rule::lbrace)) {
+        // `grnat devops to …` parses `grnat` as a field key, then fails.
+        let before = previous_word(text, at)?;
+        let statements = [
+            "grant", "ingress", "egress", "stage", "alert", "quota", "limits", "allow", "forbid",
+            "require", "accept",
+        ];
+        let keyword = suggest::closest(before, statements)?;
+        return Some(format!(
+            "`{before}` is read as a field name; did you mean the statement `{keyword}`?"
+        ));
+    }
+    None
+}
+
+/// The word that ends right before `at`, skipping spaces.
+fn previous_word(text: &str, at: usize) -> Option<&str> {
+    let before = text[..at].trim_end();
+    let start = before
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .map_or(0, |i| i + 1);
+    let word = &before[start..];
+    (!word.is_empty()).then_some(word)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum TokenKind {
+    End,
+    Word,
+    Number,
+    Str,
+    Punct,
+}
+
+/// The token at an error position, for "found …".
+struct Token {
+    kind: TokenKind,
+    range: std::ops::Range<usize>,
+}
+
+impl Token {
+    fn at(text: &str, at: usize) -> Token {
+        let rest = &text[at..];
+        let Some(first) = rest.chars().next() else {
+            return Token {
+                kind: TokenKind::End,
+                range: text.len()..text.len(),
+            };
+        };
+        let run = |accept: fn(char) -> bool| {
+            rest.char_indices()
+                .find(|&(_, c)| !accept(c))
+                .map_or(rest.len(), |(i, _)| i)
+        };
+        let (kind, len) = if first.is_ascii_alphabetic() || first == '_' {
+            (
+                TokenKind::Word,
+                run(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+            )
+        } else if first.is_ascii_digit() {
+            (
+                TokenKind::Number,
+                run(|c| c.is_ascii_alphanumeric() || c == '.' || c == '%' || c == '_'),
+            )
+        } else if first == '"' || first == '`' {
+            (TokenKind::Str, 1)
+        } else {
+            (TokenKind::Punct, first.len_utf8())
+        };
+        Token {
+            kind,
+            range: at..at + len,
+        }
+    }
+
+    fn text<'t>(&self, text: &'t str) -> &'t str {
+        &text[self.range.clone()]
+    }
+
+    fn describe(&self, text: &str) -> String {
+        match self.kind {
+            TokenKind::End => "end of file".to_string(),
+            TokenKind::Str => "a string".to_string(),
+            TokenKind::Word | TokenKind::Number | TokenKind::Punct => {
+                let token = self.text(text);
+                match token.char_indices().nth(40) {
+                    Some((cut, _)) => format!("`{}…`", &token[..cut]),
+                    None => format!("`{token}`"),
+                }
+            }
+        }
+    }
+}
+
+/// Where the next top-level item is likely to start after `from`'s line: the
+/// next line that begins, in column 0, with an item keyword. The end of the
+/// text if there is none.
+fn next_item_line(text: &str, from: usize) -> usize {
+    let mut line = match text[from..].find('\n') {
+        Some(newline) => from + newline + 1,
+        None => return text.len(),
+    };
+    while line < text.len() {
+        let rest = &text[line..];
+        if starts_with_item_keyword(rest) {
+            return line;
+        }
+        line = match rest.find('\n') {
+            Some(newline) => line + newline + 1,
+            None => text.len(),
+        };
+    }
+    text.len()
+}
+
+fn starts_with_item_keyword(line: &str) -> bool {
+    ITEM_KEYWORDS.iter().any(|keyword| {
+        line.strip_prefix(keyword).is_some_and(|after| {
+            let after_keyword = after.trim_start_matches([' ', '\t']);
+            after.starts_with([' ', '\t'])
+                && !after_keyword.starts_with('=')
+                && !after_keyword.starts_with(':')
+        })
+    })
+}
+
+fn line_start(text: &str, at: usize) -> usize {
+    text[..at].rfind('\n').map_or(0, |newline| newline + 1)
+}
+
+/// Skips whitespace and `//` comments.
+fn skip_trivia(text: &str, mut pos: usize) -> usize {
+    let bytes = text.as_bytes();
+    loop {
+        while pos < bytes.len() && matches!(bytes[pos], b' ' | b'\t' | b'\r' | b'\n') {
+            pos += 1;
+        }
+        if bytes[pos..].starts_with(b"//") {
+            pos = text[pos..]
+                .find('\n')
+                .map_or(text.len(), |newline| pos + newline);
+        } else {
+            return pos;
+        }
+    }
+}
+
+fn closing(open: char) -> char {
+    match open {
+        '{' => '}',
+        '[' => ']',
+        _ => ')',
+    }
+}
+
+enum Scan {
+    Delimiter(usize, u8),
+    /// A string that reaches the end of its line (`"`) or of the file (raw).
+    UnterminatedString {
+        quote: usize,
+        end: usize,
+        raw: bool,
+    },
+}
+
+/// Walks `text[from..to]` over delimiters, skipping strings and comments,
+/// until `visit` returns false.
+fn walk_delimiters(text: &str, from: usize, to: usize, mut visit: impl FnMut(Scan) -> bool) {
+    let bytes = text.as_bytes();
+    let mut i = from;
+    while i < to {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = text[i..].find('\n').map_or(to, |newline| i + newline);
+            }
+            b'"' => {
+                let quote = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' && bytes.get(i + 1) != Some(&b'\n') {
+                        2
+                    } else {
+                        1
+                    };
+                }
+                let end = i.min(bytes.len());
+                if (i >= bytes.len() || bytes[i] == b'\n')
+                    && !visit(Scan::UnterminatedString {
+                        quote,
+                        end,
+                        raw: false,
+                    })
+                {
+                    return;
+                }
+                i += 1;
+            }
+            b'`' => {
+                let quote = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'`' {
+                    i += 1;
+                }
+                if i >= bytes.len()
+                    && !visit(Scan::UnterminatedString {
+                        quote,
+                        end: i,
+                        raw: true,
+                    })
+                {
+                    return;
+                }
+                i += 1;
+            }
+            byte @ (b'{' | b'[' | b'(' | b'}' | b']' | b')') => {
+                if !visit(Scan::Delimiter(i, byte)) {
+                    return;
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+}
+
+/// The first string starting in `text[from..to]` that is never closed:
+/// (opening quote, where it ends, raw).
+fn unterminated_string(text: &str, from: usize, to: usize) -> Option<(usize, usize, bool)> {
+    let mut found = None;
+    walk_delimiters(text, from, to, |event| match event {
+        Scan::UnterminatedString { quote, end, raw } => {
+            found = Some((quote, end, raw));
+            false
+        }
+        Scan::Delimiter(..) => true,
+    });
+    found
+}
+
+/// The first opening delimiter in `text[from..to]` nested deeper than
+/// `MAX_NESTING`, counted from `from`.
+fn too_deep(text: &str, from: usize, to: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut found = None;
+    walk_delimiters(text, from, to, |event| {
+        let Scan::Delimiter(at, byte) = event else {
+            return true;
+        };
+        match byte {
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    found = Some(at);
+                    return false;
+                }
+            }
+            _ => depth = depth.saturating_sub(1),
+        }
+        true
+    });
+    found
+}
+
+struct Unclosed {
+    open: usize,
+    /// The closer that, judging by its indentation, was meant for an outer
+    /// block, so `open` is the one really left unclosed.
+    misread_close: Option<usize>,
+}
+
+/// When parsing stopped at the end of the file or at the next item while a
+/// delimiter was still open, that delimiter is the real error.
+fn unclosed_delimiter(text: &str, item_start: usize, at: usize, found: &Token) -> Option<Unclosed> {
+    let at_next_item = at == line_start(text, at) && starts_with_item_keyword(&text[at..]);
+    if found.kind != TokenKind::End && !at_next_item {
+        return None;
+    }
+    let indent = |offset: usize| {
+        let start = line_start(text, offset);
+        text[start..]
+            .bytes()
+            .take_while(|b| *b == b' ' || *b == b'\t')
+            .count()
+    };
+    let first_on_line = |offset: usize| text[line_start(text, offset)..offset].trim().is_empty();
+    let mut stack: Vec<usize> = Vec::new();
+    // (opener, closer): a closer alone on its line, indented like an outer
+    // opener's line rather than like the opener it actually closes.
+    let mut misread: Option<(usize, usize)> = None;
+    walk_delimiters(text, item_start, at, |event| {
+        let Scan::Delimiter(offset, byte) = event else {
+            return true;
+        };
+        match byte {
+            b'{' | b'[' | b'(' => stack.push(offset),
+            _ => {
+                if let Some(open) = stack.pop() {
+                    if misread.is_none()
+                        && first_on_line(offset)
+                        && indent(offset) != indent(open)
+                        && stack.iter().any(|&outer| indent(outer) == indent(offset))
+                    {
+                        misread = Some((open, offset));
+                    }
+                }
+            }
+        }
+        true
+    });
+    let innermost = *stack.last()?;
+    Some(match misread {
+        Some((open, close)) => Unclosed {
+            open,
+            misread_close: Some(close),
+        },
+        None => Unclosed {
+            open: innermost,
+            misread_close: None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+//! Every span of a syntax tree, in source order.
+//!
+//! Used by tests that check spans lie inside their file, and by anything that
+//! compares trees "ignoring spans" (the formatter's round trip).
+
+use super::ast::*;
+use crate::source::Span;
+
+/// Calls `f` on every span in the tree.
+pub fn for_each_span_mut(ast: &mut Ast, f: &mut impl FnMut(&mut Span)) {
+    for item in &mut ast.items {
+        item_spans(item, f);
+    }
+}
+
+/// Every span in the tree, copied out.
+pub fn all_spans(ast: &Ast) -> Vec<Span> {
+    let mut ast = ast.clone();
+    let mut spans = Vec::new();
+    for_each_span_mut(&mut ast, &mut |span| spans.push(*span));
+    spans
+}
+
+fn item_spans(item: &mut Item, f: &mut impl FnMut(&mut Span)) {
+    f(&mut item.span);
+    match &mut item.kind {
+        ItemKind::Import(import) => string_spans(&mut import.path, f),
+        ItemKind::Cluster(cluster) => {
+            name_spans(&mut cluster.name, f);
+            block_spans(&mut cluster.body, f);
+        }
+        ItemKind::Tier(tier) => {
+            name_spans(&mut tier.name, f);
+            if let Some(parent) = &mut tier.extends {
+                f(&mut parent.span);
+            }
+            block_spans(&mut tier.body, f);
+        }
+        ItemKind::Role(role) => {
+            name_spans(&mut role.name, f);
+            block_spans(&mut role.body, f);
+        }
+        ItemKind::Let(binding) => {
+            f(&mut binding.name.span);
+            expr_spans(&mut binding.value, f);
+        }
+        ItemKind::Env(env) => {
+            name_spans(&mut env.name, f);
+            if let Some(placement) = &mut env.placement {
+                placement_spans(placement, f);
+            }
+            block_spans(&mut env.body, f);
+        }
+        ItemKind::For(for_loop) => {
+            f(&mut for_loop.var.span);
+            expr_spans(&mut for_loop.iterable, f);
+            for item in &mut for_loop.items {
+                item_spans(item, f);
+            }
+        }
+        ItemKind::AlertTemplate(template) => {
+            name_spans(&mut template.name, f);
+            for param in &mut template.params {
+                f(&mut param.span);
+                f(&mut param.name.span);
+                f(&mut param.ty.span);
+                if let Some(default) = &mut param.default {
+                    expr_spans(default, f);
+                }
+            }
+            block_spans(&mut template.body, f);
+        }
+    }
+}
+
+fn placement_spans(placement: &mut Placement, f: &mut impl FnMut(&mut Span)) {
+    f(&mut placement.span);
+    f(&mut placement.cluster.span);
+    f(&mut placement.tier.span);
+}
+
+fn name_spans(name: &mut Name, f: &mut impl FnMut(&mut Span)) {
+    match name {
+        Name::Ident(ident) => f(&mut ident.span),
+        Name::Str(string) => string_spans(string, f),
+    }
+}
+
+fn string_spans(string: &mut StringLit, f: &mut impl FnMut(&mut Span)) {
+    f(&mut string.span);
+    for part in &mut string.parts {
+        match part {
+            StrPart::Text(_) => {}
+            StrPart::Interp(path) => path.iter_mut().for_each(|ident| f(&mut ident.span)),
+        }
+    }
+}
+
+fn block_spans(block: &mut Block, f: &mut impl FnMut(&mut Span)) {
+    f(&mut block.span);
+    for stmt in &mut block.stmts {
+        f(&mut stmt.span);
+        match &mut stmt.kind {
+            StmtKind::Field(field) => {
+                match &mut field.key {
+                    Key::Path(segments) => segments.iter_mut().for_each(|ident| f(&mut ident.span)),
+                    Key::Str(string) => string_spans(string, f),
+                }
+                match &mut field.value {
+                    FieldValue::Expr(expr) => expr_spans(expr, f),
+                    FieldValue::Block(block) => block_spans(block, f),
+                }
+            }
+            StmtKind::Grant(grant) => {
+                f(&mut grant.role.span);
+                f(&mut grant.subject_kind_span);
+                string_spans(&mut grant.subject, f);
+                if let Some(name) = &mut grant.binding_name {
+                    name_spans(name, f);
+                }
+            }
+            StmtKind::Ingress(ingress) => {
+                peer_spans(&mut ingress.from, f);
+                ingress.ports.iter_mut().for_each(|port| f(&mut port.span));
+            }
+            StmtKind::Egress(egress) => match egress {
+                Egress::Dns => {}
+                Egress::To { peer, ports } => {
+                    peer_spans(peer, f);
+                    ports.iter_mut().for_each(|port| f(&mut port.span));
+                }
+            },
+            StmtKind::Stage(stage) => {
+                name_spans(&mut stage.name, f);
+                placement_spans(&mut stage.placement, f);
+                block_spans(&mut stage.body, f);
+            }
+            StmtKind::Alert(alert) => {
+                f(&mut alert.template.span);
+                if let Some(args) = &mut alert.args {
+                    block_spans(args, f);
+                }
+            }
+            StmtKind::Quota(quota) => match quota {
+                Quota::Block { name, body } => {
+                    if let Some(name) = name {
+                        name_spans(name, f);
+                    }
+                    block_spans(body, f);
+                }
+                Quota::Expr(expr) => expr_spans(expr, f),
+            },
+            StmtKind::Limits(limits) => match limits {
+                Limits::Block {
+                    name,
+                    kind: _,
+                    kind_span,
+                    body,
+                } => {
+                    if let Some(name) = name {
+                        name_spans(name, f);
+                    }
+                    f(kind_span);
+                    block_spans(body, f);
+                }
+                Limits::Expr(expr) => expr_spans(expr, f),
+            },
+            StmtKind::Allow(allow) => {
+                list_spans(&mut allow.verbs, f);
+                list_spans(&mut allow.resources, f);
+            }
+            StmtKind::Forbid(forbid) => match forbid {
+                Forbid::Verbs(list) | Forbid::Resources(list) => list_spans(list, f),
+                Forbid::Wildcards => {}
+            },
+            StmtKind::Require(require) => list_spans(&mut require.alerts, f),
+            StmtKind::Accept(accept) => list_spans(&mut accept.environments, f),
+        }
+    }
+}
+
+fn peer_spans(peer: &mut Peer, f: &mut impl FnMut(&mut Span)) {
+    f(&mut peer.span);
+    match &mut peer.kind {
+        PeerKind::Any => {}
+        PeerKind::Environment(ident) => f(&mut ident.span),
+        PeerKind::Env(name) => name_spans(name, f),
+    }
+}
+
+fn list_spans(list: &mut List, f: &mut impl FnMut(&mut Span)) {
+    f(&mut list.span);
+    list.items.iter_mut().for_each(|item| expr_spans(item, f));
+}
+
+fn expr_spans(expr: &mut Expr, f: &mut impl FnMut(&mut Span)) {
+    f(&mut expr.span);
+    match &mut expr.kind {
+        ExprKind::Number(_) | ExprKind::Bool(_) => {}
+        ExprKind::Str(string) => string_spans(string, f),
+        ExprKind::List(list) => list_spans(list, f),
+        ExprKind::Record(record) => block_spans(&mut record.body, f),
+        ExprKind::Name(ident) => f(&mut ident.span),
+        ExprKind::Mul(left, right) => {
+            expr_spans(left, f);
+            expr_spans(right, f);
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The `envk` binary end to end: exit codes, output streams and formats.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn envk(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_envk"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("the envk binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("utf-8 stdout")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("utf-8 stderr")
+}
+
+/// A scratch folder of this test's own under the target directory.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch folder");
+    dir
+}
+
+#[test]
+fn a_clean_program_prints_nothing_and_exits_0() {
+    let output = envk(&["check", "examples/enterprise.env.k"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "");
+    assert_eq!(stderr(&output), "");
+}
+
+#[test]
+fn folders_are_searched_for_env_k_files() {
+    let output = envk(&["check", "examples"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let dir = scratch("folder-search");
+    std::fs::create_dir_all(dir.join("nested")).unwrap();
+    std::fs::write(dir.join("nested/bad.env.k"), "clustr x { }\n").unwrap();
+    std::fs::write(dir.join("ignored.txt"), "clustr x { }\n").unwrap();
+    let output = envk(&["--color", "never", "check", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output).matches("error[E0107]").count(),
+        1,
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn three_syntax_errors_give_three_diagnostics_and_exit_1() {
+    let output = envk(&[
+        "--color",
+        "never",
+        "check",
+        "tests/ui/syntax/three_errors.env.k",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    let headers = err
+        .lines()
+        .filter(|line| line.starts_with("error[E0101]: "))
+        .count();
+    assert_eq!(headers, 3, "{err}");
+    assert!(
+        err.contains("--> tests/ui/syntax/three_errors.env.k:3:14"),
+        "{err}"
+    );
+    assert!(
+        err.trim_end().ends_with("error: could not check: 3 errors"),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}'), "no colour with --color never");
+}
+
+#[test]
+fn json_format_prints_one_object_per_diagnostic_on_stdout() {
+    let output = envk(&[
+        "check",
+        "--message-format",
+        "json",
+        "tests/ui/syntax/two_errors.env.k",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr(&output), "", "JSON mode keeps stderr for I/O errors");
+    let lines: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is a JSON object"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let first = &lines[0];
+    assert_eq!(first["file"], "tests/ui/syntax/two_errors.env.k");
+    assert_eq!(first["line"], 5);
+    assert_eq!(first["column"], 14);
+    assert_eq!(first["code"], "E0101");
+    assert_eq!(first["severity"], "error");
+    assert!(first["byte_end"].as_u64() > first["byte_start"].as_u64());
+    assert_eq!(lines[1]["code"], "E0104");
+}
+
+#[test]
+fn colour_follows_the_flag() {
+    let always = envk(&[
+        "--color",
+        "always",
+        "check",
+        "tests/ui/syntax/bad_unit.env.k",
+    ]);
+    assert!(
+        stderr(&always).contains('\u{1b}'),
+        "escape codes with --color always"
+    );
+    // Not a terminal: auto means no colour.
+    let auto = envk(&["check", "tests/ui/syntax/bad_unit.env.k"]);
+    assert!(!stderr(&auto).contains('\u{1b}'));
+}
+
+#[test]
+fn an_unreadable_path_is_a_clear_error_and_exit_2() {
+    let output = envk(&["check", "does/not/exist.env.k"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: cannot read `does/not/exist.env.k`: no such file or directory\n"
+    );
+    let dir = scratch("not-utf8");
+    let file = dir.join("latin1.env.k");
+    std::fs::write(&file, b"cluster caf\xe9 { }\n").unwrap();
+    let output = envk(&["check", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("is not UTF-8 text (invalid byte at offset 11)"),
+        "{}",
+        stderr(&output)
+    );
+    let empty = scratch("empty-folder");
+    let output = envk(&["check", empty.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no `*.env.k` files in"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(
+        envk(&["check"]).status.code(),
+        Some(2),
+        "a path is required"
+    );
+    assert_eq!(envk(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        envk(&["--color", "sometimes", "check", "x"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn version_and_help() {
+    let version = envk(&["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(
+        stdout(&version),
+        format!("envk {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    for subcommand in ["check", "explain"] {
+        let help = envk(&["help", subcommand]);
+        assert_eq!(help.status.code(), Some(0));
+        assert!(
+            stdout(&help).contains(&format!("Usage: envk {subcommand}")),
+            "{}",
+            stdout(&help)
+        );
+    }
+    let check_help = stdout(&envk(&["check", "--help"]));
+    assert!(check_help.contains("--message-format"));
+    assert!(check_help.contains("--deny"));
+}
+
+#[test]
+fn explain_prints_the_long_form_of_every_code() {
+    for code in envk::diag::Code::ALL {
+        let output = envk(&["explain", code.as_str()]);
+        assert_eq!(output.status.code(), Some(0));
+        assert_eq!(stdout(&output), code.explanation());
+    }
+    let lower = envk(&["explain", "e0102"]);
+    assert!(stdout(&lower).starts_with("# E0102"));
+    let unknown = envk(&["explain", "E9999"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("`E9999` is not an envk diagnostic code"));
+}

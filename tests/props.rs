@@ -1,0 +1,226 @@
+//! Property tests of the syntax stage: no input panics the parser, every
+//! span it produces lies inside its file on a character boundary, and one
+//! broken item costs only that item.
+//!
+//! Run longer with `PROPTEST_CASES=10000 cargo test --release --test props`.
+
+use proptest::prelude::*;
+
+use envk::diag::Diagnostic;
+use envk::source::{SourceMap, Span};
+use envk::syntax::{self, ast::Ast, spans};
+
+fn parse(text: &str) -> (SourceMap, Ast, Vec<Diagnostic>) {
+    let mut sources = SourceMap::new();
+    // A file before the one under test, so global offsets are not local ones.
+    sources.add("first.env.k", "tier t { }\n");
+    let id = sources.add("input.env.k", text);
+    let (ast, diagnostics) = syntax::parse(sources.file(id));
+    (sources, ast, diagnostics)
+}
+
+fn assert_spans_valid(sources: &SourceMap, ast: &Ast, diagnostics: &[Diagnostic]) {
+    let file = sources.files().last().expect("input file");
+    let text = file.text();
+    let check = |span: Span, what: &str| {
+        assert!(span.start <= span.end, "{what} span {span:?} is reversed");
+        assert!(
+            span.start >= file.base() && span.end as usize <= file.base() as usize + text.len(),
+            "{what} span {span:?} outside the file (base {}, len {})",
+            file.base(),
+            text.len()
+        );
+        let local = file.local(span);
+        assert!(
+            text.is_char_boundary(local.start) && text.is_char_boundary(local.end),
+            "{what} span {span:?} splits a character"
+        );
+    };
+    for span in spans::all_spans(ast) {
+        check(span, "AST");
+    }
+    for diagnostic in diagnostics {
+        check(diagnostic.primary.span, "primary");
+        for label in &diagnostic.secondary {
+            check(label.span, "secondary");
+        }
+    }
+    // Rendering touches every span too.
+    let _ = envk::diag::render_plain(sources, diagnostics);
+}
+
+/// Words and symbols of the language, and near misses of them.
+fn token() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "import",
+            "cluster",
+            "tier",
+            "role",
+            "let",
+            "env",
+            "for",
+            "in",
+            "alert",
+            "on",
+            "grant",
+            "to",
+            "as",
+            "user",
+            "group",
+            "serviceaccount",
+            "ingress",
+            "egress",
+            "allow",
+            "from",
+            "dns",
+            "any",
+            "environment",
+            "stage",
+            "quota",
+            "limits",
+            "container",
+            "pod",
+            "forbid",
+            "verbs",
+            "resources",
+            "wildcards",
+            "require",
+            "alerts",
+            "accept",
+            "extends",
+            "tcp",
+            "udp",
+            "true",
+            "false",
+            "requests.cpu",
+            "limits.memory",
+            "prod-cluster",
+            "x",
+            "{",
+            "}",
+            "[",
+            "]",
+            "(",
+            ")",
+            ",",
+            "=",
+            ":",
+            "*",
+            ".",
+            ";",
+            "@",
+            "\n",
+            "\n\n",
+            "//c\n",
+            "\"",
+            "`",
+            "${",
+            "}",
+            "$${",
+            "\\",
+            "%",
+            "-",
+            "é",
+            "\u{1F600}",
+            "\r\n",
+        ])
+        .prop_map(str::to_string),
+        "[a-z][a-z0-9-]{0,8}",
+        "[0-9]{1,4}(\\.[0-9]{1,3})?(m|Mi|Gi|Gb|s|h|%|ms|1h30m|x)?",
+        "\"[a-z ${}\\\\]{0,10}\"?",
+        "`[a-z\n${}]{0,10}`?",
+    ]
+}
+
+fn soup() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        (token(), prop::sample::select(vec![" ", "", "\n", "  "])),
+        0..60,
+    )
+    .prop_map(|parts| parts.into_iter().map(|(t, sep)| t + sep).collect())
+}
+
+const ENTERPRISE: &str = include_str!("../examples/enterprise.env.k");
+
+/// A simple, valid, single-line item of each kind, without strings.
+fn valid_item() -> impl Strategy<Value = String> {
+    let name = "[a-z][a-z0-9]{0,6}";
+    prop_oneof![
+        name.prop_map(|n| format!("cluster {n} {{ environment = production capacity {{ cpu = 4 }} }}")),
+        name.prop_map(|n| format!("tier {n} {{ pod_security = baseline forbid wildcards }}")),
+        name.prop_map(|n| format!("role {n} {{ allow [get, list] on [pods] }}")),
+        name.prop_map(|n| format!("let {n} = quota {{ requests.cpu = 2 pods = 10 }}")),
+        name.prop_map(|n| format!("env {n} on c tier t {{ egress allow dns ingress allow from environment production on tcp 8080 }}")),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_text_never_panics(text in any::<String>()) {
+        let (sources, ast, diagnostics) = parse(&text);
+        assert_spans_valid(&sources, &ast, &diagnostics);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let text = String::from_utf8_lossy(&bytes);
+        let (sources, ast, diagnostics) = parse(&text);
+        assert_spans_valid(&sources, &ast, &diagnostics);
+    }
+
+    #[test]
+    fn token_soup_never_panics(text in soup()) {
+        let (sources, ast, diagnostics) = parse(&text);
+        assert_spans_valid(&sources, &ast, &diagnostics);
+    }
+
+    #[test]
+    fn mutated_examples_never_panic(
+        edits in prop::collection::vec((0..ENTERPRISE.len(), 0usize..40, token()), 1..6)
+    ) {
+        let mut text = ENTERPRISE.to_string();
+        for (at, delete, insert) in edits {
+            let mut at = at.min(text.len());
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let mut end = (at + delete).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.replace_range(at..end, &insert);
+        }
+        let (sources, ast, diagnostics) = parse(&text);
+        assert_spans_valid(&sources, &ast, &diagnostics);
+    }
+
+    /// Recovery: `@` inserted anywhere in one item of a file whose items
+    /// each start a line gives one error and costs at most that item.
+    #[test]
+    fn one_broken_item_costs_only_that_item(
+        items in prop::collection::vec(valid_item(), 1..8),
+        broken in any::<prop::sample::Index>(),
+        at in any::<prop::sample::Index>(),
+    ) {
+        let broken = broken.index(items.len());
+        let mut lines = items.clone();
+        let item = &mut lines[broken];
+        let cut = at.index(item.len());
+        item.insert_str(cut, " @ ");
+        let text = lines.join("\n") + "\n";
+        let (sources, ast, diagnostics) = parse(&text);
+        assert_spans_valid(&sources, &ast, &diagnostics);
+        prop_assert_eq!(diagnostics.len(), 1, "{}", envk::diag::render_plain(&sources, &diagnostics));
+        // The broken item may survive as a shorter valid item (`let a = q @ uota …`).
+        prop_assert!(ast.items.len() == items.len() || ast.items.len() == items.len() - 1);
+    }
+
+    #[test]
+    fn valid_items_parse_clean(items in prop::collection::vec(valid_item(), 0..8)) {
+        let text = items.join("\n");
+        let (sources, ast, diagnostics) = parse(&text);
+        prop_assert!(diagnostics.is_empty(), "{}", envk::diag::render_plain(&sources, &diagnostics));
+        prop_assert_eq!(ast.items.len(), items.len());
+    }
+}

@@ -1,0 +1,135 @@
+//! UI tests: every `tests/ui/**/*.env.k` is checked, and its rendered
+//! diagnostics (no colour, path relative to the crate) must equal the
+//! `.stderr` file beside it. `ENVK_BLESS=1 cargo test --test ui` rewrites the
+//! expected files; review the diff before committing it.
+//!
+//! Each case also says inline where its diagnostics belong, Typst-style: a
+//! comment `// error[E0101]` (or `warning[…]`) on the line of the primary
+//! span. The test fails if a diagnostic has no annotation or an annotation
+//! has no diagnostic, so a message can never drift to the wrong line
+//! unnoticed.
+
+use std::path::{Path, PathBuf};
+
+use envk::diag::{self, Diagnostic};
+use envk::driver;
+use envk::source::SourceMap;
+
+fn cases(folder: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", folder.display()))
+        .map(|entry| entry.expect("readable folder entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            cases(&path, out);
+        } else if path.to_string_lossy().ends_with(".env.k") {
+            out.push(path);
+        }
+    }
+}
+
+/// `(line, "error", "E0101")` for each annotation in the case's text.
+fn annotations(text: &str) -> Vec<(usize, String, String)> {
+    let mut found = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let Some(comment) = line.rfind("// ") else {
+            continue;
+        };
+        for word in line[comment + 3..].split_whitespace() {
+            for severity in ["error", "warning"] {
+                if let Some(code) = word
+                    .strip_prefix(severity)
+                    .and_then(|rest| rest.strip_prefix('['))
+                    .and_then(|rest| rest.strip_suffix(']'))
+                {
+                    found.push((index + 1, severity.to_string(), code.to_string()));
+                }
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn located(sources: &SourceMap, diagnostics: &[Diagnostic]) -> Vec<(usize, String, String)> {
+    let mut found: Vec<_> = diagnostics
+        .iter()
+        .map(|d| {
+            let file = sources.file_of(d.primary.span);
+            let (line, _) = file.line_col(file.local(d.primary.span).start);
+            (
+                line,
+                d.severity.as_str().to_string(),
+                d.code.as_str().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn ui_cases_render_as_expected() {
+    let root = Path::new("tests/ui");
+    let mut all = Vec::new();
+    cases(root, &mut all);
+    assert!(
+        all.len() >= 15,
+        "expected the UI suite, found {} cases",
+        all.len()
+    );
+    let bless = std::env::var_os("ENVK_BLESS").is_some_and(|v| v == "1");
+    let mut failures = Vec::new();
+    for case in &all {
+        let run = driver::check(std::slice::from_ref(case))
+            .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        let rendered = diag::render_plain(&run.sources, &run.diagnostics);
+        let text = std::fs::read_to_string(case).expect("case was just read by the driver");
+        let expected_marks = annotations(&text);
+        let actual_marks = located(&run.sources, &run.diagnostics);
+        if expected_marks != actual_marks {
+            failures.push(format!(
+                "{}: annotations {expected_marks:?} but diagnostics at {actual_marks:?}",
+                case.display()
+            ));
+        }
+        let stderr = case.with_extension("").with_extension("stderr");
+        if bless {
+            std::fs::write(&stderr, &rendered).expect("write blessed output");
+            continue;
+        }
+        match std::fs::read_to_string(&stderr) {
+            Ok(expected) if expected == rendered => {}
+            Ok(expected) => failures.push(format!(
+                "{}: output differs from {}\n--- expected\n{expected}\n--- actual\n{rendered}",
+                case.display(),
+                stderr.display()
+            )),
+            Err(_) => failures.push(format!(
+                "{}: no {} (run with ENVK_BLESS=1 to create it)\n{rendered}",
+                case.display(),
+                stderr.display()
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_syntax_code_has_a_ui_case() {
+    let mut all = Vec::new();
+    cases(Path::new("tests/ui"), &mut all);
+    let texts: String = all
+        .iter()
+        .map(|case| std::fs::read_to_string(case).expect("readable case"))
+        .collect();
+    for code in diag::Code::ALL {
+        assert!(
+            texts.contains(&format!("[{}]", code.as_str())),
+            "no UI case exercises {}",
+            code.as_str()
+        );
+    }
+}
