@@ -562,7 +562,7 @@ impl Builder<'_> {
                     body: self.block(body),
                 })
             }
-            Rule::name_ref => ExprKind::Name(self.name_ref(pair)),
+            Rule::value_ref => ExprKind::Name(self.name_ref(pair)),
             _ => unexpected(&pair),
         };
         Expr { kind, span }
@@ -590,12 +590,21 @@ impl Builder<'_> {
                             format!("unknown unit `{unit}` in `{text}`"),
                         )
                         .label("not a unit envk knows");
+                        let number = &text[..text.len() - unit.len()];
+                        let is_bytes = unit.len() == 2 && unit.ends_with(['b', 'B']);
                         match suggestion {
-                            Some(suggested) => diagnostic.help(format!(
-                                "did you mean `{}{suggested}`? {}",
-                                &text[..text.len() - unit.len()],
-                                UNITS_HELP
+                            Some("") => diagnostic.help(
+                                "digit separators are not supported: write the digits together, or use a unit (`1k`, `2Gi`)",
+                            ),
+                            // `20Gb`: gibibytes is what Kubernetes users
+                            // usually mean, gigabytes what the letters say.
+                            Some(binary) if is_bytes => diagnostic.help(format!(
+                                "did you mean `{number}{binary}` ({binary}B, powers of 1024) or `{number}{}` (decimal)? {UNITS_HELP}",
+                                &binary[..1]
                             )),
+                            Some(suggested) => {
+                                diagnostic.help(format!("did you mean `{number}{suggested}`? {UNITS_HELP}"))
+                            }
                             None => diagnostic.help(UNITS_HELP),
                         }
                     }
@@ -623,7 +632,11 @@ impl Builder<'_> {
     }
 
     fn ident(&mut self, pair: P) -> Ident {
-        expect_rule(&pair, Rule::ident);
+        assert!(
+            matches!(pair.as_rule(), Rule::ident | Rule::label),
+            "grammar and AST builder disagree: {:?} is not a name",
+            pair.as_rule()
+        );
         Ident {
             text: pair.as_str().to_string(),
             span: self.span(&pair),
@@ -631,15 +644,23 @@ impl Builder<'_> {
     }
 
     fn name_ref(&mut self, pair: P) -> Ident {
-        expect_rule(&pair, Rule::name_ref);
-        self.ident(next(&mut pair.into_inner()))
+        assert!(
+            matches!(pair.as_rule(), Rule::name_ref | Rule::value_ref),
+            "grammar and AST builder disagree: {:?} is not a reference",
+            pair.as_rule()
+        );
+        let ident = pair
+            .into_inner()
+            .find(|inner| matches!(inner.as_rule(), Rule::ident | Rule::label))
+            .expect("a reference holds a name");
+        self.ident(ident)
     }
 
     fn decl_name(&mut self, pair: P) -> Name {
         expect_rule(&pair, Rule::decl_name);
         let inner = next(&mut pair.into_inner());
         match inner.as_rule() {
-            Rule::ident => Name::Ident(self.ident(inner)),
+            Rule::label => Name::Ident(self.ident(inner)),
             Rule::string_lit => Name::Str(self.string_lit(inner)),
             _ => unexpected(&inner),
         }
@@ -662,7 +683,10 @@ impl Builder<'_> {
         for part in string.into_inner() {
             let part_span = self.span(&part);
             match part.as_rule() {
-                Rule::str_text | Rule::raw_text => push_text(&mut parts, part.as_str()),
+                Rule::str_text => push_text(&mut parts, part.as_str()),
+                // A file checked out with CRLF line ends must give the same
+                // output as with LF.
+                Rule::raw_text => push_text(&mut parts, &part.as_str().replace("\r\n", "\n")),
                 Rule::escaped_dollar => push_text(&mut parts, "${"),
                 Rule::escape => match literal::escape(part.as_str()) {
                     Ok(c) => push_text(&mut parts, c.encode_utf8(&mut [0; 4])),

@@ -64,7 +64,12 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         Rule::list => "a list `[…]`",
         Rule::bool => "a boolean",
         Rule::number => "a number",
-        Rule::ident | Rule::name_ref | Rule::decl_name | Rule::interp_path => "a name",
+        Rule::ident
+        | Rule::label
+        | Rule::name_ref
+        | Rule::value_ref
+        | Rule::decl_name
+        | Rule::interp_path => "a name",
         Rule::string_lit | Rule::string | Rule::raw_string => "a string",
         Rule::protocol => "a protocol (`tcp`, `udp` or `sctp`)",
         Rule::kw_import => "`import`",
@@ -123,7 +128,7 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::ident_char
         | Rule::missing_on
         | Rule::stray_comma
-        | Rule::reserved
+        | Rule::value_keyword
         | Rule::str_text
         | Rule::raw_text
         | Rule::escape

@@ -56,9 +56,11 @@ pub fn number(text: &str) -> Result<Number, NumberError> {
             suffix,
         });
     }
-    if rest.bytes().any(|b| b.is_ascii_digit())
-        && rest.starts_with(|c: char| c.is_ascii_alphabetic())
-    {
+    let starts_with_time_unit = ["ms", "s", "m", "h", "d", "w", "y"].iter().any(|unit| {
+        rest.strip_prefix(unit)
+            .is_some_and(|after| after.starts_with(|c: char| c.is_ascii_digit()))
+    });
+    if starts_with_time_unit {
         if scale != 0 {
             return Err(NumberError::BadDuration {
                 reason: "a compound duration is made of whole numbers, such as `1h30m`",
@@ -149,9 +151,10 @@ fn suggest_unit(unit: &str) -> Option<&'static str> {
     let mut chars = lower.chars();
     let first = chars.next()?;
     match chars.as_str() {
-        // `Gb`, `GB`, `GiB`, `gi`, `Mib`: byte units written the usual way
-        // elsewhere; Kubernetes writes `Gi`.
-        "b" | "ib" | "i" => binary(first),
+        // `GiB`, `gi`, `Mib`: binary byte units written the usual way
+        // elsewhere; Kubernetes writes `Gi`. (`GB` is handled by the caller,
+        // which offers both readings.)
+        "ib" | "i" | "b" => binary(first),
         "" if first == 'k' => Some("k"),
         _ => match lower.as_str() {
             "min" | "mins" | "minute" | "minutes" => Some("m"),
@@ -160,6 +163,7 @@ fn suggest_unit(unit: &str) -> Option<&'static str> {
             "day" | "days" => Some("d"),
             "percent" | "pct" => Some("%"),
             "mcpu" | "millicores" | "millicore" => Some("m"),
+            _ if unit.starts_with('_') => Some(""),
             _ => None,
         },
     }
@@ -227,6 +231,9 @@ mod tests {
             other => panic!("{text}: {other:?}"),
         };
         assert_eq!(unit("20Gb"), ("Gb".to_string(), Some("Gi")));
+        assert_eq!(unit("20GB"), ("GB".to_string(), Some("Gi")));
+        assert_eq!(unit("1e6"), ("e6".to_string(), None));
+        assert_eq!(unit("1_000"), ("_000".to_string(), Some("")));
         assert_eq!(unit("20GiB"), ("GiB".to_string(), Some("Gi")));
         assert_eq!(unit("1K"), ("K".to_string(), Some("k")));
         assert_eq!(unit("5min"), ("min".to_string(), Some("m")));

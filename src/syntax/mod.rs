@@ -79,10 +79,15 @@ pub fn parse(file: &SourceFile) -> (Ast, Vec<Diagnostic>) {
                     ErrorVariant::CustomError { .. } => Vec::new(),
                 };
                 diagnostics.push(syntax_error(file, pos, at, &expected));
+                let error_line = line_start(text, at);
                 pos = if at >= text.len() {
                     text.len()
+                } else if error_line > pos && starts_with_item_keyword(&text[error_line..]) {
+                    // The item ran into the next one (a missing `}`): that
+                    // next item is intact, so parse it.
+                    error_line
                 } else {
-                    next_item_line(text, line_start(text, at).max(pos))
+                    next_item_line(text, error_line.max(pos))
                 };
             }
         }
@@ -104,6 +109,13 @@ fn syntax_error(file: &SourceFile, item_start: usize, at: usize, expected: &[Rul
     }
 
     if let Some(unclosed) = unclosed_delimiter(text, item_start, at, &found) {
+        // Point at the item that the open block ran into, not at whichever
+        // of its tokens pest tripped on.
+        let found = match found.kind {
+            TokenKind::End => found,
+            _ => Token::at(text, line_start(text, at)),
+        };
+        let found_span = file.span(found.range.clone());
         let (line, _) = file.line_col(unclosed.open);
         let open = text.as_bytes()[unclosed.open] as char;
         let close = closing(open);
@@ -159,7 +171,10 @@ fn syntax_error(file: &SourceFile, item_start: usize, at: usize, expected: &[Rul
                 format!("expected an item, found {}", found.describe(text)),
             )
             .label("expected an item")
-            .help(ITEMS_HELP),
+            .help(match found.text(text) {
+                "/" | "#" => COMMENTS_HELP,
+                _ => ITEMS_HELP,
+            }),
         };
     }
 
@@ -175,6 +190,8 @@ fn syntax_error(file: &SourceFile, item_start: usize, at: usize, expected: &[Rul
         None => diagnostic,
     }
 }
+
+const COMMENTS_HELP: &str = "comments start with `//` and run to the end of the line";
 
 const ITEMS_HELP: &str =
     "a file is made of `import`, `cluster`, `tier`, `role`, `let`, `env`, `for` and `alert` items";
@@ -193,6 +210,26 @@ fn hint(text: &str, at: usize, found: &Token, expected: &[Rule]) -> Option<Strin
             "a port is a number from 1 to 65535, such as `tcp 8080`; named ports are not supported"
                 .to_string(),
         );
+    }
+    if found_text == "/" && expects(Rule::assign) {
+        return Some("quote a key that contains `/`: `\"app.kubernetes.io/name\" = …`".to_string());
+    }
+    if found_text == "/" || found_text == "#" {
+        return Some(COMMENTS_HELP.to_string());
+    }
+    if found.kind == TokenKind::Number
+        && expects(Rule::assign)
+        && previous_word(text, at).is_some_and(|word| ["tcp", "udp", "sctp"].contains(&word))
+    {
+        return Some("separate ports with commas: `tcp 80, tcp 443`".to_string());
+    }
+    if expects(Rule::block) || expects(Rule::lbrace) {
+        let mut words = text[..at].split_whitespace().rev();
+        if let (Some(name), Some(keyword @ ("quota" | "limits"))) = (words.next(), words.next()) {
+            return Some(format!(
+                "to use a value declared with `let`, write `{keyword} = {name}`"
+            ));
+        }
     }
     if found_text == ";" {
         return Some(
@@ -472,7 +509,8 @@ struct Unclosed {
 /// When parsing stopped at the end of the file or at the next item while a
 /// delimiter was still open, that delimiter is the real error.
 fn unclosed_delimiter(text: &str, item_start: usize, at: usize, found: &Token) -> Option<Unclosed> {
-    let at_next_item = at == line_start(text, at) && starts_with_item_keyword(&text[at..]);
+    let error_line = line_start(text, at);
+    let at_next_item = error_line > item_start && starts_with_item_keyword(&text[error_line..]);
     if found.kind != TokenKind::End && !at_next_item {
         return None;
     }

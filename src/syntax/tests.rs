@@ -481,3 +481,57 @@ fn the_design_example_parses() {
     let ast = parse_clean(text);
     assert_eq!(ast.items.len(), 11);
 }
+
+#[test]
+fn common_label_keys_and_digit_names_are_allowed() {
+    let ast = parse_clean(
+        "cluster 3rd-dc { }\nenv web on 3rd-dc tier t { labels { tier = \"frontend\" role = \"api\" env = \"x\" } }\n",
+    );
+    let ItemKind::Env(env) = &ast.items[1].kind else {
+        panic!("env")
+    };
+    assert_eq!(
+        env.placement.as_ref().map(|p| p.cluster.text.as_str()),
+        Some("3rd-dc")
+    );
+}
+
+#[test]
+fn an_unclosed_block_does_not_cost_the_next_item() {
+    let (ast, diagnostics) = parse_text(
+        "env a on c tier t {\n  x = 1\nenv b on c tier t { y = 1, }\nenv d on c tier t { z = 1, }\n",
+    );
+    let codes: Vec<Code> = diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, [Code::E0102, Code::E0106, Code::E0106]);
+    assert_eq!(ast.items.len(), 2, "env b and env d are parsed");
+}
+
+#[test]
+fn raw_strings_read_the_same_with_crlf_line_ends() {
+    let lf = parse_clean("let x = `a\nb`\n");
+    let crlf = parse_clean("let x = `a\r\nb`\r\n");
+    let text = |ast: &Ast| match &ast.items[0].kind {
+        ItemKind::Let(Let {
+            value: Expr {
+                kind: ExprKind::Str(s),
+                ..
+            },
+            ..
+        }) => s.as_plain(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(text(&lf), text(&crlf));
+}
+
+#[test]
+fn quota_and_limits_are_not_value_names() {
+    let (_, diagnostics) = parse_text("let quota = 1\n");
+    assert_eq!(diagnostics.len(), 1);
+    let (_, diagnostics) = parse_text("let x = limits { a = 1 }\n");
+    assert_eq!(diagnostics.len(), 1);
+    let position = diagnostics[0].primary.span.start;
+    assert_eq!(
+        position, 15,
+        "points at the `{{` where a limit kind is expected"
+    );
+}
