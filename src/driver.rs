@@ -8,17 +8,22 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::diag::Diagnostic;
+use crate::model::Model;
+use crate::resolve::imports::{self, FileSystem, Loader};
 use crate::source::{FileId, LoadError, SourceMap};
-use crate::syntax::{self, ast::Ast};
+use crate::syntax::ast::Ast;
+use crate::{check as checker, resolve};
 
 /// The file extension envk reads when given a folder.
 pub const EXTENSION: &str = ".env.k";
 
-/// What one run produced: every file it read and every diagnostic.
+/// What one run produced: every file it read, every diagnostic, and the
+/// Model when the program has no errors.
 pub struct Run {
     pub sources: SourceMap,
     pub files: Vec<(FileId, Ast)>,
     pub diagnostics: Vec<Diagnostic>,
+    pub model: Option<Model>,
 }
 
 impl Run {
@@ -55,26 +60,42 @@ impl fmt::Display for InputError {
     }
 }
 
-/// `envk check`: reads the files and folders given and checks them.
+/// `envk check`: reads the files and folders given, and everything they
+/// import, as one program, and checks it.
 pub fn check(paths: &[PathBuf]) -> Result<Run, InputError> {
     let inputs = collect_inputs(paths)?;
+    check_with(&inputs, &FileSystem)
+}
+
+/// Checks the program made of `roots` and their imports, read by `loader`.
+/// Stops after syntax errors (resolving a broken tree would only report
+/// their consequences) and after name errors that leave nothing to type.
+pub fn check_with(roots: &[PathBuf], loader: &dyn Loader) -> Result<Run, InputError> {
     let mut sources = SourceMap::new();
-    let mut ids = Vec::with_capacity(inputs.len());
-    for path in &inputs {
-        ids.push(sources.load(path).map_err(InputError::Load)?);
+    let (program, mut diagnostics) =
+        imports::load_program(roots, loader, &mut sources).map_err(InputError::Load)?;
+    let mut model = None;
+    if !diagnostics.iter().any(Diagnostic::is_error) {
+        let resolved = resolve::resolve(&program, &mut diagnostics);
+        let checked = checker::check(&resolved, &sources, &mut diagnostics);
+        if !diagnostics.iter().any(Diagnostic::is_error) {
+            model = Some(checked);
+        }
     }
-    let mut diagnostics = Vec::new();
-    let mut files = Vec::with_capacity(ids.len());
-    for id in ids {
-        let (ast, mut found) = syntax::parse(sources.file(id));
-        diagnostics.append(&mut found);
-        files.push((id, ast));
-    }
+    dedup(&mut diagnostics);
     Ok(Run {
         sources,
-        files,
+        files: program.files,
         diagnostics,
+        model,
     })
+}
+
+/// The same diagnostic reached twice (a shared `let` used by two envs, say)
+/// is shown once.
+fn dedup(diagnostics: &mut Vec<Diagnostic>) {
+    let mut seen = std::collections::HashSet::new();
+    diagnostics.retain(|d| seen.insert((d.code, d.primary.span, d.message.clone())));
 }
 
 /// Files as given, and for each folder every `*.env.k` below it (hidden

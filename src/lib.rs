@@ -1,8 +1,11 @@
 //! envk: a typed environment-description language compiled to Kubernetes,
 //! Prometheus and Argo CD manifests. See ARCHITECTURE.md for the map.
 
+pub mod check;
 pub mod diag;
 pub mod driver;
+pub mod model;
+pub mod resolve;
 pub mod source;
 pub mod suggest;
 pub mod syntax;

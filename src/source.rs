@@ -168,7 +168,7 @@ impl fmt::Display for LoadError {
 }
 
 /// `std::io::Error`'s Display adds "(os error 2)"; users want the reason.
-fn io_reason(error: &std::io::Error) -> String {
+pub(crate) fn io_reason(error: &std::io::Error) -> String {
     use std::io::ErrorKind;
     match error.kind() {
         ErrorKind::NotFound => "no such file or directory".to_string(),
@@ -217,6 +217,11 @@ impl SourceMap {
             path: path.to_path_buf(),
             error,
         })?;
+        self.add_bytes(path, bytes)
+    }
+
+    /// Adds a file read by some loader; `path` names it in diagnostics.
+    pub fn add_bytes(&mut self, path: &Path, bytes: Vec<u8>) -> Result<FileId, LoadError> {
         if self.next_base() as u64 + bytes.len() as u64 >= MAX_TOTAL_BYTES {
             return Err(LoadError::TooLarge {
                 path: path.to_path_buf(),

@@ -37,7 +37,7 @@ fn a_clean_program_prints_nothing_and_exits_0() {
 
 #[test]
 fn folders_are_searched_for_env_k_files() {
-    let output = envk(&["check", "examples"]);
+    let output = envk(&["check", "examples/multi-team"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let dir = scratch("folder-search");
     std::fs::create_dir_all(dir.join("nested")).unwrap();

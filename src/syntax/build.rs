@@ -32,6 +32,28 @@ fn expect_rule(pair: &P, rule: Rule) {
     );
 }
 
+/// Where a pair's own text ends: the end of its last child, for rules that
+/// skip whitespace; its own end for atomic ones.
+fn content_end(pair: &P) -> usize {
+    let atomic = matches!(
+        pair.as_rule(),
+        Rule::string
+            | Rule::raw_string
+            | Rule::interp
+            | Rule::number
+            | Rule::key_path
+            | Rule::ident
+            | Rule::label
+    );
+    if atomic {
+        return pair.as_span().end();
+    }
+    match pair.clone().into_inner().last() {
+        Some(last) => content_end(&last),
+        None => pair.as_span().end(),
+    }
+}
+
 #[track_caller]
 fn unexpected(pair: &P) -> ! {
     panic!(
@@ -97,11 +119,14 @@ fn next<'i>(parts: &mut impl Iterator<Item = P<'i>>) -> P<'i> {
 }
 
 impl Builder<'_> {
+    /// The pair's span without trailing whitespace: pest's implicit
+    /// whitespace before an optional part that then did not match stays in
+    /// the enclosing rule, so the end is taken from the last child.
     fn span(&self, pair: &P) -> Span {
-        let span = pair.as_span();
+        let start = pair.as_span().start();
         Span::new(
-            self.base + span.start() as u32,
-            self.base + span.end() as u32,
+            self.base + start as u32,
+            self.base + content_end(pair) as u32,
         )
     }
 

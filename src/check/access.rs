@@ -1,0 +1,416 @@
+//! Roles, grants and what tiers forbid (E05xx).
+//!
+//! Invariants established here: every resource a role names is a real,
+//! namespaced Kubernetes resource (its API group inferred from the
+//! catalog), every verb is an RBAC verb, every grant names a declared role,
+//! and no env's tier forbids a verb, resource or wildcard that a role
+//! granted there contains.
+
+use std::collections::HashMap;
+
+use super::catalog;
+use super::fields;
+use super::units::Diags;
+use super::{Checker, TierFacts};
+use crate::diag::{Code, Diagnostic};
+use crate::model::{self, Binding, PolicyRule, Subject, SubjectKind};
+use crate::resolve::value::interpolate;
+use crate::resolve::{Decl, EnvDecl, check_dns_label};
+use crate::source::Span;
+use crate::suggest;
+use crate::syntax::ast::{self, StmtKind};
+
+/// A role with where each verb and resource was written.
+pub(crate) struct RoleFacts {
+    pub verbs: Vec<(String, Span)>,
+    pub resources: Vec<(String, Span)>,
+}
+
+/// Whether `name` is a known verb (or resource); reports it if not.
+pub(crate) fn known(verb: bool, name: &str, span: Span, diagnostics: &mut Diags) -> bool {
+    if name == "*" {
+        return true;
+    }
+    if verb {
+        if catalog::is_verb(name) {
+            return true;
+        }
+        let diagnostic = Diagnostic::new(Code::E0502, span, format!("unknown verb `{name}`"))
+            .label("not an RBAC verb");
+        diagnostics.push(
+            match suggest::closest(name, catalog::VERBS.iter().copied()) {
+                Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
+                None => diagnostic.help(format!(
+                    "the verbs are {}, and `\"*\"` for all",
+                    catalog::VERBS
+                        .iter()
+                        .map(|v| format!("`{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            },
+        );
+        return false;
+    }
+    if catalog::resource(name).is_some() {
+        return true;
+    }
+    let diagnostic = Diagnostic::new(Code::E0501, span, format!("unknown resource `{name}`"))
+        .label("not a Kubernetes resource envk knows");
+    let singular_plural = catalog::resource(&format!("{name}s")).map(|r| r.name);
+    diagnostics.push(match singular_plural.or_else(|| suggest::closest(name, catalog::resource_names())) {
+        Some(close) => diagnostic.help(format!("did you mean `{close}`? RBAC names resources in the plural, lowercase")),
+        None => diagnostic.help("RBAC names resources in the plural, lowercase (`deployments`), and subresources as strings (`\"pods/log\"`)"),
+    });
+    false
+}
+
+fn list_item_text(
+    checker: &Checker,
+    item: &ast::Expr,
+    what: &str,
+    diagnostics: &mut Diags,
+) -> Option<String> {
+    checker.name_in_list(item, what, diagnostics)
+}
+
+/// Types a role: its `allow` lines, one RBAC rule per API group.
+pub(crate) fn role(
+    checker: &mut Checker,
+    decl: &Decl<ast::Role>,
+    diagnostics: &mut Diags,
+) -> Option<model::Role> {
+    let mut rules = Vec::new();
+    let mut facts = RoleFacts {
+        verbs: Vec::new(),
+        resources: Vec::new(),
+    };
+    let mut ok = true;
+    for stmt in &decl.node.body.stmts {
+        let StmtKind::Allow(allow) = &stmt.kind else {
+            diagnostics.push(fields::misplaced(
+                stmt,
+                "a role",
+                match &stmt.kind {
+                    StmtKind::Field(_) => {
+                        "no role: a role holds only `allow [VERBS] on [RESOURCES]` lines"
+                    }
+                    _ => "an env or a tier",
+                },
+            ));
+            ok = false;
+            continue;
+        };
+        let mut verbs: Vec<String> = Vec::new();
+        for item in &allow.verbs.items {
+            let Some(verb) = list_item_text(checker, item, "a verb", diagnostics) else {
+                ok = false;
+                continue;
+            };
+            if !known(true, &verb, item.span, diagnostics) {
+                ok = false;
+                continue;
+            }
+            facts.verbs.push((verb.clone(), item.span));
+            if !verbs.contains(&verb) {
+                verbs.push(verb);
+            }
+        }
+        // Resources grouped by API group, groups in order of first mention.
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for item in &allow.resources.items {
+            let Some(resource) = list_item_text(checker, item, "a resource", diagnostics) else {
+                ok = false;
+                continue;
+            };
+            if !known(false, &resource, item.span, diagnostics) {
+                ok = false;
+                continue;
+            }
+            let group = if resource == "*" {
+                "*".to_string()
+            } else {
+                let info = catalog::resource(&resource).expect("known() accepted it");
+                if !info.namespaced {
+                    diagnostics.push(
+                        Diagnostic::new(Code::E0507, item.span, format!("`{resource}` is not namespaced"))
+                            .label("a cluster-wide resource")
+                            .help("an env's role is a namespaced Role, which cannot grant cluster-wide resources; those need a ClusterRole, which envk does not manage"),
+                    );
+                    ok = false;
+                    continue;
+                }
+                info.group.to_string()
+            };
+            facts.resources.push((resource.clone(), item.span));
+            match groups.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, resources)) => {
+                    if !resources.contains(&resource) {
+                        resources.push(resource);
+                    }
+                }
+                None => groups.push((group, vec![resource])),
+            }
+        }
+        if verbs.is_empty() || groups.is_empty() {
+            if ok {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0306,
+                        stmt.span,
+                        "an `allow` line that allows nothing",
+                    )
+                    .label("no verbs or no resources")
+                    .help("write at least one verb and one resource: `allow [get] on [pods]`"),
+                );
+                ok = false;
+            }
+            continue;
+        }
+        for (group, resources) in groups {
+            rules.push(PolicyRule {
+                api_groups: vec![group],
+                resources,
+                verbs: verbs.clone(),
+            });
+        }
+    }
+    if !ok {
+        return None;
+    }
+    checker.role_facts.insert(decl.name.clone(), facts);
+    Some(model::Role {
+        name: decl.name.clone(),
+        rules,
+        source: checker.source(decl.name_span),
+    })
+}
+
+/// An env's grants: bindings (one per binding name, subjects merged), the
+/// roles to emit in its namespace, and the tier's forbids.
+pub(crate) fn env_grants(
+    checker: &Checker,
+    decl: &EnvDecl,
+    tier: &TierFacts,
+    grants: &[(&ast::Grant, Span, crate::resolve::value::Vars)],
+    env: &mut model::Env,
+    diagnostics: &mut Diags,
+) {
+    let mut binding_spans: HashMap<String, Span> = HashMap::new();
+    for (grant, span, vars) in grants {
+        let scope = checker.scope(vars);
+        let Some(role_decl) = checker.resolved.roles.get(&grant.role.text) else {
+            diagnostics.push(checker.resolved.roles.unknown(&grant.role, Code::E0503));
+            continue;
+        };
+        let Some(facts) = checker.role_facts.get(&role_decl.name) else {
+            continue; // the role itself has errors, already reported
+        };
+        forbids(role_decl, facts, tier, *span, diagnostics);
+        let Some(subject_text) = interpolate(&grant.subject, &scope, diagnostics) else {
+            continue;
+        };
+        let Some(subject) = subject(grant, &subject_text, &decl.name, diagnostics) else {
+            continue;
+        };
+        let binding_name = match &grant.binding_name {
+            Some(name) => match super::quota::object_name(checker, name, &scope, diagnostics) {
+                Some(name) => name,
+                None => continue,
+            },
+            None => {
+                let name = format!("{}-{}-binding", decl.name, role_decl.name);
+                if let Err(why) = check_dns_label(&name) {
+                    diagnostics.push(
+                        crate::resolve::dns_diagnostic(&name, grant.role.span, &why)
+                            .help("name the binding yourself: `grant ROLE to … as SHORT-NAME`"),
+                    );
+                    continue;
+                }
+                name
+            }
+        };
+        if !env.roles.contains(&role_decl.name) {
+            env.roles.push(role_decl.name.clone());
+        }
+        match env.bindings.iter_mut().find(|b| b.name == binding_name) {
+            Some(binding) if binding.role == role_decl.name => {
+                if !binding.subjects.contains(&subject) {
+                    binding.subjects.push(subject);
+                }
+            }
+            Some(binding) => diagnostics.push(
+                Diagnostic::new(
+                    Code::E0508,
+                    grant.binding_name.as_ref().map_or(*span, |n| n.span()),
+                    format!("binding `{binding_name}` is used for two roles"),
+                )
+                .label(format!("binds `{}` here", role_decl.name))
+                .secondary(
+                    binding_spans[&binding_name],
+                    format!("binds `{}` here", binding.role),
+                )
+                .help(
+                    "a RoleBinding refers to one role: give this grant another name with `as NAME`",
+                ),
+            ),
+            None => {
+                binding_spans.insert(binding_name.clone(), *span);
+                env.bindings.push(Binding {
+                    name: binding_name,
+                    role: role_decl.name.clone(),
+                    subjects: vec![subject],
+                    source: checker.source(*span),
+                });
+            }
+        }
+    }
+}
+
+fn subject(
+    grant: &ast::Grant,
+    text: &str,
+    namespace: &str,
+    diagnostics: &mut Diags,
+) -> Option<Subject> {
+    let invalid = |why: &str, help: &str| {
+        Diagnostic::new(
+            Code::E0508,
+            grant.subject.span,
+            format!("invalid subject `{text}`"),
+        )
+        .label(why.to_string())
+        .help(help.to_string())
+    };
+    match grant.subject_kind {
+        ast::SubjectKind::User | ast::SubjectKind::Group => {
+            if text.trim().is_empty() || text.trim() != text {
+                diagnostics.push(invalid(
+                    "empty, or with spaces around it",
+                    "write the name as your identity provider reports it",
+                ));
+                return None;
+            }
+            Some(Subject {
+                kind: if grant.subject_kind == ast::SubjectKind::User {
+                    SubjectKind::User
+                } else {
+                    SubjectKind::Group
+                },
+                name: text.to_string(),
+                namespace: None,
+            })
+        }
+        ast::SubjectKind::ServiceAccount => {
+            let (account_namespace, name) = match text.split_once('/') {
+                Some((ns, name)) => (ns, name),
+                None => (namespace, text),
+            };
+            for part in [account_namespace, name] {
+                if let Err(why) = check_dns_label(part) {
+                    diagnostics.push(invalid(
+                        &why,
+                        "a service account is `NAME` (in this env's namespace) or `NAMESPACE/NAME`",
+                    ));
+                    return None;
+                }
+            }
+            Some(Subject {
+                kind: SubjectKind::ServiceAccount,
+                name: name.to_string(),
+                namespace: Some(account_namespace.to_string()),
+            })
+        }
+    }
+}
+
+/// The tier's forbidden verbs, resources and wildcards against one role
+/// granted in one of its envs.
+fn forbids(
+    role: &Decl<ast::Role>,
+    facts: &RoleFacts,
+    tier: &TierFacts,
+    grant_span: Span,
+    diagnostics: &mut Diags,
+) {
+    let tier_name = &tier.model.name;
+    if tier.model.forbid_wildcards {
+        let wildcard = facts
+            .verbs
+            .iter()
+            .map(|(v, s)| ("verb", v, s))
+            .chain(facts.resources.iter().map(|(r, s)| ("resource", r, s)))
+            .find(|(_, name, _)| name.as_str() == "*");
+        if let Some((what, _, span)) = wildcard {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0506,
+                    grant_span,
+                    format!(
+                        "role `{}` grants every {what} (`\"*\"`), which tier `{tier_name}` forbids",
+                        role.name
+                    ),
+                )
+                .label("granted here")
+                .secondary(*span, "the wildcard")
+                .secondary(
+                    tier.wildcards_span.unwrap_or(tier.name_span),
+                    "forbidden here",
+                )
+                .help(format!(
+                    "list the {what}s the role needs instead of `\"*\"`, or grant another role"
+                )),
+            );
+        }
+    }
+    for (verb, span) in &facts.verbs {
+        let forbidden = tier.model.forbid_verbs.iter().find(|f| *f == verb);
+        if let Some(forbidden) = forbidden {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0504,
+                    grant_span,
+                    format!(
+                        "role `{}` grants the verb `{verb}`, which tier `{tier_name}` forbids",
+                        role.name
+                    ),
+                )
+                .label("granted here")
+                .secondary(*span, format!("`{verb}` is allowed here"))
+                .secondary(
+                    tier.forbid_spans
+                        .get(forbidden)
+                        .copied()
+                        .unwrap_or(tier.name_span),
+                    "forbidden here",
+                )
+                .help(format!(
+                    "remove `{verb}` from role `{}`, or grant a role without it",
+                    role.name
+                )),
+            );
+        }
+    }
+    for (resource, span) in &facts.resources {
+        let forbidden = tier.model.forbid_resources.iter().find(|f| {
+            resource == *f
+                || resource == "*"
+                || resource
+                    .strip_prefix(f.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        });
+        if let Some(forbidden) = forbidden {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0505,
+                    grant_span,
+                    format!("role `{}` grants access to `{forbidden}`, which tier `{tier_name}` forbids", role.name),
+                )
+                .label("granted here")
+                .secondary(*span, if resource == "*" { "`\"*\"` includes it".to_string() } else { format!("`{resource}` is allowed here") })
+                .secondary(tier.forbid_spans.get(forbidden).copied().unwrap_or(tier.name_span), "forbidden here")
+                .help(format!("remove `{resource}` from role `{}`, or grant a role without it", role.name)),
+            );
+        }
+    }
+}

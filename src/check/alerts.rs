@@ -1,0 +1,665 @@
+//! Alert templates and the rules envs make of them (E07xx).
+//!
+//! Invariants established here: every alert expression is PromQL that
+//! parses once its parameters and namespace are filled in, and selects
+//! only its own namespace; every parameter an env passes exists and has
+//! the template's type; every alert a tier requires is used by its envs.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use promql_parser::label::MatchOp;
+use promql_parser::parser::{self as promql, Expr as PromExpr};
+
+use super::fields::{self, Fields, field_value};
+use super::units::{self, Diags};
+use super::{Checker, EnvDraft, TierFacts};
+use crate::diag::{Code, Diagnostic};
+use crate::model::{self, Dimension, Duration, Ratio};
+use crate::resolve::value::{Scope, Value, Vars};
+use crate::resolve::{Decl, EnvDecl};
+use crate::source::Span;
+use crate::suggest;
+use crate::syntax::ast::{self, Block, FieldValue};
+
+const BODY_FIELDS: &[&str] = &[
+    "expr",
+    "severity",
+    "summary",
+    "description",
+    "labels",
+    "annotations",
+];
+const SEVERITIES: &[&str] = &["info", "warning", "critical"];
+const PARAM_TYPES: &[&str] = &[
+    "ratio", "duration", "count", "string", "cpu", "memory", "bool",
+];
+/// Variables every template body sees, besides its parameters.
+const CONTEXT: &[&str] = &["namespace", "cluster", "environment", "tier"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ParamType {
+    Ratio,
+    Duration,
+    Count,
+    Text,
+    Cpu,
+    Memory,
+    Bool,
+}
+
+#[derive(Clone, Debug)]
+enum ParamValue {
+    Ratio(Ratio),
+    Duration(Duration),
+    Count(u64),
+    Text(String),
+    Quantity(Dimension, u64),
+    Bool(bool),
+}
+
+impl ParamValue {
+    /// How the value reads inside PromQL and annotations.
+    fn text(&self) -> String {
+        match self {
+            ParamValue::Ratio(ratio) => ratio.to_string(),
+            ParamValue::Duration(duration) => duration.to_string(),
+            ParamValue::Count(count) => count.to_string(),
+            ParamValue::Text(text) => text.clone(),
+            // Prometheus compares raw numbers: cores and bytes.
+            ParamValue::Quantity(Dimension::Cpu, millis) => Ratio {
+                numerator: *millis as u128,
+                scale: 3,
+            }
+            .to_string(),
+            ParamValue::Quantity(_, value) => value.to_string(),
+            ParamValue::Bool(value) => value.to_string(),
+        }
+    }
+}
+
+struct Param {
+    name: String,
+    ty: ParamType,
+    default: Option<ParamValue>,
+}
+
+/// A template that checked clean at its declaration.
+pub(crate) struct Template<'a> {
+    name_span: Span,
+    params: Vec<Param>,
+    body: &'a Block,
+    vars: Vars,
+}
+
+fn typed(ty: ParamType, value: &Value, diagnostics: &mut Diags) -> Option<ParamValue> {
+    Some(match ty {
+        ParamType::Ratio => ParamValue::Ratio(units::ratio(value, diagnostics)?),
+        ParamType::Duration => ParamValue::Duration(units::duration(value, diagnostics)?),
+        ParamType::Count => ParamValue::Count(units::count(value, diagnostics)?),
+        ParamType::Text => ParamValue::Text(units::string(value, diagnostics)?),
+        ParamType::Cpu => ParamValue::Quantity(Dimension::Cpu, units::cpu(value, diagnostics)?),
+        ParamType::Memory => {
+            ParamValue::Quantity(Dimension::Memory, units::memory(value, diagnostics)?)
+        }
+        ParamType::Bool => ParamValue::Bool(units::boolean(value, diagnostics)?),
+    })
+}
+
+/// A value that stands for a parameter without a default, when the body is
+/// checked once at its declaration.
+fn sample(ty: ParamType) -> ParamValue {
+    match ty {
+        ParamType::Ratio => ParamValue::Ratio(Ratio {
+            numerator: 5,
+            scale: 1,
+        }),
+        ParamType::Duration => ParamValue::Duration(Duration(300_000)),
+        ParamType::Count => ParamValue::Count(1),
+        ParamType::Text => ParamValue::Text("sample".to_string()),
+        ParamType::Cpu => ParamValue::Quantity(Dimension::Cpu, 1000),
+        ParamType::Memory => ParamValue::Quantity(Dimension::Memory, 1 << 30),
+        ParamType::Bool => ParamValue::Bool(true),
+    }
+}
+
+/// Types a template's parameters and checks its body once, with its
+/// defaults (or samples) and a sample namespace.
+pub(crate) fn template<'a>(
+    checker: &Checker<'_, 'a>,
+    decl: &Decl<'a, ast::AlertTemplate>,
+    diagnostics: &mut Diags,
+) -> Option<Template<'a>> {
+    let scope = checker.scope(&decl.vars);
+    let mut params: Vec<Param> = Vec::new();
+    let mut ok = true;
+    for param in &decl.node.params {
+        if params.iter().any(|p| p.name == param.name.text) {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0304,
+                    param.name.span,
+                    format!("parameter `{}` is declared twice", param.name.text),
+                )
+                .label("declared again here")
+                .help("give each parameter its own name"),
+            );
+            ok = false;
+            continue;
+        }
+        let ty = match param.ty.text.as_str() {
+            "ratio" => ParamType::Ratio,
+            "duration" => ParamType::Duration,
+            "count" => ParamType::Count,
+            "string" => ParamType::Text,
+            "cpu" => ParamType::Cpu,
+            "memory" => ParamType::Memory,
+            "bool" => ParamType::Bool,
+            other => {
+                let diagnostic = Diagnostic::new(
+                    Code::E0707,
+                    param.ty.span,
+                    format!("unknown parameter type `{other}`"),
+                )
+                .label("not a type a parameter can have");
+                diagnostics.push(match suggest::closest(other, PARAM_TYPES.iter().copied()) {
+                    Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
+                    None => diagnostic
+                        .help(format!("parameter types are {}", fields::list(PARAM_TYPES))),
+                });
+                ok = false;
+                continue;
+            }
+        };
+        if param.name.text == "for" && ty != ParamType::Duration {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0705,
+                    param.ty.span,
+                    "the `for` parameter must be a duration",
+                )
+                .label("`for` is the rule's `for:`, how long the condition must hold")
+                .help("declare it as `for: duration = 5m`"),
+            );
+            ok = false;
+            continue;
+        }
+        let default = match &param.default {
+            Some(expr) => {
+                let Some(value) = crate::resolve::value::eval(expr, &scope, diagnostics) else {
+                    ok = false;
+                    continue;
+                };
+                match typed(ty, &value, diagnostics) {
+                    Some(value) => Some(value),
+                    None => {
+                        ok = false;
+                        continue;
+                    }
+                }
+            }
+            None => None,
+        };
+        params.push(Param {
+            name: param.name.text.clone(),
+            ty,
+            default,
+        });
+    }
+    let context = format!("alert template `{}`", decl.name);
+    let reported = diagnostics.len();
+    let body_fields =
+        Fields::read_only_fields(&decl.node.body, BODY_FIELDS, &context, &scope, diagnostics);
+    if diagnostics.len() > reported {
+        ok = false;
+    }
+    for required in ["expr", "severity"] {
+        if body_fields.get(required).is_none() {
+            diagnostics.push(fields::missing(
+                required,
+                decl.name_span,
+                &context,
+                if required == "expr" {
+                    "`up{namespace=\"${namespace}\"} == 0`"
+                } else {
+                    "warning"
+                },
+            ));
+            ok = false;
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let template = Template {
+        name_span: decl.name_span,
+        params,
+        body: &decl.node.body,
+        vars: decl.vars.clone(),
+    };
+    // Check the body once here, so a broken template is reported at its
+    // declaration and not at every env that uses it.
+    let values: Vec<(String, ParamValue)> = template
+        .params
+        .iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.default.clone().unwrap_or_else(|| sample(p.ty)),
+            )
+        })
+        .collect();
+    let mut vars = (*decl.vars).clone();
+    for name in CONTEXT {
+        vars.push((name.to_string(), format!("sample-{name}")));
+    }
+    let sample_namespace = "sample-namespace".to_string();
+    instantiate(
+        checker,
+        &decl.name,
+        &template,
+        &values,
+        &vars,
+        &sample_namespace,
+        None,
+        diagnostics,
+    )?;
+    Some(template)
+}
+
+/// Fills in a template: the rule's expression, labels and annotations.
+/// `use_span` is where an env uses it (None when checking the declaration).
+#[allow(clippy::too_many_arguments)]
+fn instantiate(
+    checker: &Checker,
+    name: &str,
+    template: &Template,
+    values: &[(String, ParamValue)],
+    context: &[(String, String)],
+    namespace: &str,
+    use_span: Option<Span>,
+    diagnostics: &mut Diags,
+) -> Option<InstantiatedRule> {
+    let mut vars: Vec<(String, String)> = (*template.vars).clone();
+    vars.extend(context.iter().cloned());
+    vars.extend(values.iter().map(|(n, v)| (n.clone(), v.text())));
+    let scope = Scope::new(Rc::new(vars), &checker.resolved.lets);
+    let context_name = format!("alert template `{name}`");
+    let body_fields = Fields::read(
+        template.body,
+        BODY_FIELDS,
+        &context_name,
+        &scope,
+        diagnostics,
+    );
+    let mut ok = true;
+    let mut expr = None;
+    let mut labels = BTreeMap::new();
+    let mut annotations = BTreeMap::new();
+    for entry in &body_fields.entries {
+        let Some(value) = field_value(entry, &scope, diagnostics) else {
+            ok = false;
+            continue;
+        };
+        match entry.key.as_str() {
+            "expr" => {
+                let Some(text) = units::string(&value, diagnostics) else {
+                    ok = false;
+                    continue;
+                };
+                match check_promql(&text, namespace, value.span(), use_span, diagnostics) {
+                    true => expr = Some(text),
+                    false => ok = false,
+                }
+            }
+            "severity" => match units::word(&value, SEVERITIES, "a severity", diagnostics) {
+                Some(severity) => {
+                    labels.insert("severity".to_string(), severity);
+                }
+                None => ok = false,
+            },
+            "summary" | "description" => match units::string(&value, diagnostics) {
+                Some(text) => {
+                    annotations.insert(entry.key.clone(), text);
+                }
+                None => ok = false,
+            },
+            "labels" | "annotations" => {
+                let target = if entry.key == "labels" {
+                    &mut labels
+                } else {
+                    &mut annotations
+                };
+                let Some((record, vars)) =
+                    fields::record(value, &format!("a block of {}", entry.key), diagnostics)
+                else {
+                    ok = false;
+                    continue;
+                };
+                let inner = Scope::new(vars, &checker.resolved.lets);
+                let map =
+                    Fields::read_only_fields(record.body, &[], &entry.key, &inner, diagnostics);
+                for item in &map.entries {
+                    match field_value(item, &inner, diagnostics)
+                        .and_then(|v| units::string(&v, diagnostics))
+                    {
+                        Some(text) => {
+                            target.insert(item.key.clone(), text);
+                        }
+                        None => ok = false,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let for_ = values.iter().find_map(|(n, v)| match (n.as_str(), v) {
+        ("for", ParamValue::Duration(d)) => Some(*d),
+        _ => None,
+    });
+    (ok && expr.is_some()).then(|| InstantiatedRule {
+        expr: expr.expect("checked above"),
+        for_,
+        labels,
+        annotations,
+    })
+}
+
+struct InstantiatedRule {
+    expr: String,
+    for_: Option<Duration>,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+}
+
+/// Parses an alert expression and checks that it selects only `namespace`.
+fn check_promql(
+    text: &str,
+    namespace: &str,
+    expr_span: Span,
+    use_span: Option<Span>,
+    diagnostics: &mut Diags,
+) -> bool {
+    let parsed = match promql::parse(text) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            let first_line = error.lines().next().unwrap_or("").trim().to_string();
+            let mut diagnostic = Diagnostic::new(
+                Code::E0701,
+                expr_span,
+                "the alert expression is not valid PromQL",
+            )
+            .label(first_line)
+            .note(format!("the expression, filled in: {text}"))
+            .help("check the expression with `promtool` or in the Prometheus UI");
+            if let Some(use_span) = use_span {
+                diagnostic = diagnostic.secondary(use_span, "with the parameters given here");
+            }
+            diagnostics.push(diagnostic);
+            return false;
+        }
+    };
+    if scoped(&parsed, namespace) {
+        return true;
+    }
+    let mut diagnostic = Diagnostic::new(Code::E0702, expr_span, "the alert expression is not scoped to its namespace")
+        .label(format!("no selector here is limited to `namespace=\"{namespace}\"`"))
+        .note(format!("the expression, filled in: {text}"))
+        .help("add `namespace=\"${namespace}\"` to the metric's selector, such as `up{namespace=\"${namespace}\"}`, so the alert only ever sees its own env");
+    if let Some(use_span) = use_span {
+        diagnostic = diagnostic.secondary(use_span, "with the parameters given here");
+    }
+    diagnostics.push(diagnostic);
+    false
+}
+
+/// Whether every series an expression can return comes from `namespace`.
+/// A selector is scoped by an exact `namespace="…"` matcher; `a or b` needs
+/// both sides; `and`/`unless` keep the left side's series; other binary
+/// operations between vectors match series on both sides, so one scoped
+/// side is enough.
+fn scoped(expr: &PromExpr, namespace: &str) -> bool {
+    match expr {
+        PromExpr::VectorSelector(selector) => selector_scoped(selector, namespace),
+        PromExpr::MatrixSelector(matrix) => selector_scoped(&matrix.vs, namespace),
+        PromExpr::Aggregate(aggregate) => scoped(&aggregate.expr, namespace),
+        PromExpr::Unary(unary) => scoped(&unary.expr, namespace),
+        PromExpr::Paren(paren) => scoped(&paren.expr, namespace),
+        PromExpr::Subquery(subquery) => scoped(&subquery.expr, namespace),
+        PromExpr::Call(call) => call.args.args.iter().any(|arg| scoped(arg, namespace)),
+        PromExpr::Binary(binary) => {
+            let left = scoped(&binary.lhs, namespace);
+            let right = scoped(&binary.rhs, namespace);
+            if binary.op.is_set_operator() {
+                match binary.op.to_string().as_str() {
+                    "or" => left && right,
+                    _ => left,
+                }
+            } else {
+                left || right
+            }
+        }
+        PromExpr::NumberLiteral(_) | PromExpr::StringLiteral(_) | PromExpr::Extension(_) => false,
+    }
+}
+
+fn selector_scoped(selector: &promql::VectorSelector, namespace: &str) -> bool {
+    let exact = |matchers: &[promql_parser::label::Matcher]| {
+        matchers.iter().any(|m| {
+            m.name == "namespace" && matches!(m.op, MatchOp::Equal) && m.value == namespace
+        })
+    };
+    let or_groups = &selector.matchers.or_matchers;
+    if !or_groups.is_empty() {
+        return or_groups.iter().all(|group| exact(group));
+    }
+    exact(&selector.matchers.matchers)
+}
+
+/// An env's alert rules: its uses of templates, filled in, plus the check
+/// that it uses every alert its tier requires.
+pub(crate) fn env_alerts(
+    checker: &Checker,
+    decl: &EnvDecl,
+    tier: &TierFacts,
+    draft: &EnvDraft,
+    vars: &Vars,
+    env: &mut model::Env,
+    diagnostics: &mut Diags,
+) {
+    let scope = checker.scope(vars);
+    for (alert, span) in &draft.alerts {
+        let Some(template_decl) = checker
+            .resolved
+            .templates
+            .lookup(&alert.template, diagnostics)
+        else {
+            continue;
+        };
+        let Some(template) = checker.templates.get(&template_decl.name) else {
+            continue; // the template has errors, reported at its declaration
+        };
+        let Some(values) = arguments(
+            template,
+            &template_decl.name,
+            alert.args.as_ref(),
+            &scope,
+            *span,
+            diagnostics,
+        ) else {
+            continue;
+        };
+        let context: Vec<(String, String)> = vars
+            .iter()
+            .filter(|(name, _)| {
+                CONTEXT.contains(&name.as_str()) || name == "family" || name == "stage"
+            })
+            .cloned()
+            .collect();
+        let Some(rule) = instantiate(
+            checker,
+            &template_decl.name,
+            template,
+            &values,
+            &context,
+            &decl.name,
+            Some(*span),
+            diagnostics,
+        ) else {
+            continue;
+        };
+        let mut labels = rule.labels;
+        for (key, value) in &draft.alert_labels {
+            labels.insert(key.clone(), value.clone());
+        }
+        env.alerts.rules.push(model::AlertRule {
+            alert: template_decl.name.clone(),
+            expr: rule.expr,
+            for_: rule.for_,
+            labels,
+            annotations: rule.annotations,
+            source: checker.source(*span),
+        });
+    }
+    for required in &tier.model.require_alerts {
+        let used = draft
+            .alerts
+            .iter()
+            .any(|(alert, _)| &alert.template.text == required);
+        if !used {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0703,
+                    decl.name_span,
+                    format!("env `{}` lacks the alert `{required}`, which tier `{}` requires", decl.name, tier.model.name),
+                )
+                .label(format!("no `alert {required}` in this env"))
+                .secondary(tier.require_span.unwrap_or(tier.name_span), "required here")
+                .help(format!("add `alert {required}` to the env (with arguments in `{{ … }}` if the defaults do not fit)")),
+            );
+        }
+    }
+}
+
+/// The values of a template's parameters at one use: the arguments given,
+/// else the defaults.
+fn arguments(
+    template: &Template,
+    name: &str,
+    args: Option<&Block>,
+    scope: &Scope,
+    use_span: Span,
+    diagnostics: &mut Diags,
+) -> Option<Vec<(String, ParamValue)>> {
+    let mut given: Vec<(String, ParamValue)> = Vec::new();
+    let mut ok = true;
+    if let Some(args) = args {
+        let names: Vec<&str> = template.params.iter().map(|p| p.name.as_str()).collect();
+        for stmt in &args.stmts {
+            let ast::StmtKind::Field(field) = &stmt.kind else {
+                diagnostics.push(fields::misplaced(
+                    stmt,
+                    "the arguments of an alert",
+                    "an env",
+                ));
+                ok = false;
+                continue;
+            };
+            let Some(key) = fields::key_text(&field.key, scope, diagnostics) else {
+                ok = false;
+                continue;
+            };
+            let Some(param) = template.params.iter().find(|p| p.name == key) else {
+                let diagnostic = Diagnostic::new(
+                    Code::E0704,
+                    field.key.span(),
+                    format!("alert template `{name}` has no parameter `{key}`"),
+                )
+                .label("unknown parameter")
+                .secondary(template.name_span, "the template is declared here");
+                diagnostics.push(match suggest::closest(&key, names.iter().copied()) {
+                    Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
+                    None if names.is_empty() => {
+                        diagnostic.help(format!("`{name}` takes no parameters"))
+                    }
+                    None => diagnostic.help(format!("its parameters are {}", fields::list(&names))),
+                });
+                ok = false;
+                continue;
+            };
+            if given.iter().any(|(n, _)| *n == key) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0304,
+                        field.key.span(),
+                        format!("`{key}` is given twice"),
+                    )
+                    .label("given again here")
+                    .help("remove one of them"),
+                );
+                ok = false;
+                continue;
+            }
+            let value = match &field.value {
+                FieldValue::Expr(expr) => crate::resolve::value::eval(expr, scope, diagnostics),
+                FieldValue::Block(block) => {
+                    diagnostics.push(
+                        Diagnostic::new(
+                            Code::E0705,
+                            block.span,
+                            format!("parameter `{key}` takes a value, not a block"),
+                        )
+                        .label("a block")
+                        .help(format!("write `{key} = …`")),
+                    );
+                    None
+                }
+            };
+            let Some(value) = value else {
+                ok = false;
+                continue;
+            };
+            let mut found = Vec::new();
+            match typed(param.ty, &value, &mut found) {
+                Some(typed_value) => given.push((key, typed_value)),
+                None => {
+                    ok = false;
+                    // A unit mismatch here is a wrong argument type.
+                    for mut diagnostic in found {
+                        if diagnostic.code == Code::E0301 {
+                            diagnostic.code = Code::E0705;
+                            diagnostic.message =
+                                format!("parameter `{key}`: {}", diagnostic.message);
+                            diagnostic = diagnostic
+                                .secondary(template.name_span, "the template declares its type");
+                        }
+                        diagnostics.push(diagnostic);
+                    }
+                }
+            }
+        }
+    }
+    let mut values = Vec::new();
+    for param in &template.params {
+        match given.iter().find(|(n, _)| *n == param.name) {
+            Some((_, value)) => values.push((param.name.clone(), value.clone())),
+            None => match &param.default {
+                Some(default) => values.push((param.name.clone(), default.clone())),
+                None => {
+                    diagnostics.push(
+                        Diagnostic::new(
+                            Code::E0706,
+                            use_span,
+                            format!("alert `{name}` needs a value for `{}`", param.name),
+                        )
+                        .label(format!("`{}` has no default", param.name))
+                        .secondary(template.name_span, "the template is declared here")
+                        .help(format!("write `alert {name} {{ {} = … }}`", param.name)),
+                    );
+                    ok = false;
+                }
+            },
+        }
+    }
+    ok.then_some(values)
+}

@@ -1,0 +1,223 @@
+//! Reading the fields of a block against what the block may hold.
+//!
+//! Every block kind (cluster, capacity, quota, deploy, …) names its fields;
+//! anything else is "unknown field" with the closest known one, a field
+//! written twice is reported with both places, and statements that do not
+//! belong in the block are reported where they stand.
+
+use crate::diag::{Code, Diagnostic};
+use crate::resolve::value::{self, Record, Scope, Value, Vars};
+use crate::source::Span;
+use crate::suggest;
+use crate::syntax::ast::{Block, FieldValue, Key, Stmt, StmtKind};
+
+use super::units::Diags;
+
+/// One field as written: its key, and its value not yet typed.
+pub struct Entry<'a> {
+    pub key: String,
+    pub key_span: Span,
+    pub value: &'a FieldValue,
+    pub span: Span,
+}
+
+/// The fields of a block, checked against the allowed keys.
+pub struct Fields<'a> {
+    pub entries: Vec<Entry<'a>>,
+}
+
+/// The text of a key: `requests.cpu`, or a quoted key as written.
+pub fn key_text(key: &Key, scope: &Scope, diagnostics: &mut Diags) -> Option<String> {
+    match key {
+        Key::Path(segments) => Some(
+            segments
+                .iter()
+                .map(|ident| ident.text.as_str())
+                .collect::<Vec<_>>()
+                .join("."),
+        ),
+        Key::Str(string) => value::interpolate(string, scope, diagnostics),
+    }
+}
+
+/// The keyword a statement starts with, for "not allowed here".
+pub fn statement_keyword(kind: &StmtKind) -> &'static str {
+    match kind {
+        StmtKind::Field(_) => "a field",
+        StmtKind::Grant(_) => "`grant`",
+        StmtKind::Ingress(_) => "`ingress`",
+        StmtKind::Egress(_) => "`egress`",
+        StmtKind::Stage(_) => "`stage`",
+        StmtKind::Alert(_) => "`alert`",
+        StmtKind::Quota(_) => "`quota`",
+        StmtKind::Limits(_) => "`limits`",
+        StmtKind::Allow(_) => "`allow`",
+        StmtKind::Forbid(_) => "`forbid`",
+        StmtKind::Require(_) => "`require`",
+        StmtKind::Accept(_) => "`accept`",
+    }
+}
+
+/// "`grant` does not belong in a cluster".
+pub fn misplaced(stmt: &Stmt, context: &str, belongs: &str) -> Diagnostic {
+    let keyword = statement_keyword(&stmt.kind);
+    Diagnostic::new(
+        Code::E0302,
+        stmt.span,
+        format!("{keyword} does not belong in {context}"),
+    )
+    .label(format!("not allowed in {context}"))
+    .help(format!("{keyword} belongs in {belongs}"))
+}
+
+impl<'a> Fields<'a> {
+    /// Collects the fields of `block`. Keys outside `allowed` are reported
+    /// (E0302), as are duplicates (E0304). Statements other than fields are
+    /// left to the caller, which knows which ones belong.
+    pub fn read(
+        block: &'a Block,
+        allowed: &[&str],
+        context: &str,
+        scope: &Scope,
+        diagnostics: &mut Diags,
+    ) -> Fields<'a> {
+        let mut entries: Vec<Entry<'a>> = Vec::new();
+        for stmt in &block.stmts {
+            let StmtKind::Field(field) = &stmt.kind else {
+                continue;
+            };
+            let Some(key) = key_text(&field.key, scope, diagnostics) else {
+                continue;
+            };
+            let key_span = field.key.span();
+            if !allowed.is_empty() && !allowed.contains(&key.as_str()) {
+                diagnostics.push(unknown_field(&key, key_span, allowed, context));
+                continue;
+            }
+            if let Some(first) = entries.iter().find(|entry| entry.key == key) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0304,
+                        key_span,
+                        format!("`{key}` is set twice in {context}"),
+                    )
+                    .label("set again here")
+                    .secondary(first.key_span, "first set here")
+                    .help("remove one of them"),
+                );
+                continue;
+            }
+            entries.push(Entry {
+                key,
+                key_span,
+                value: &field.value,
+                span: stmt.span,
+            });
+        }
+        Fields { entries }
+    }
+
+    /// Like `read`, and also reports every statement in the block: for
+    /// blocks that hold only fields.
+    pub fn read_only_fields(
+        block: &'a Block,
+        allowed: &[&str],
+        context: &str,
+        scope: &Scope,
+        diagnostics: &mut Diags,
+    ) -> Fields<'a> {
+        for stmt in &block.stmts {
+            if !matches!(stmt.kind, StmtKind::Field(_)) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0302,
+                        stmt.span,
+                        format!(
+                            "{} does not belong in {context}",
+                            statement_keyword(&stmt.kind)
+                        ),
+                    )
+                    .label(format!("{context} holds only fields"))
+                    .help(format!("the fields of {context} are {}", list(allowed))),
+                );
+            }
+        }
+        Fields::read(block, allowed, context, scope, diagnostics)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Entry<'a>> {
+        self.entries.iter().find(|entry| entry.key == key)
+    }
+}
+
+pub fn list(allowed: &[&str]) -> String {
+    allowed
+        .iter()
+        .map(|key| format!("`{key}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn unknown_field(key: &str, span: Span, allowed: &[&str], context: &str) -> Diagnostic {
+    let diagnostic = Diagnostic::new(
+        Code::E0302,
+        span,
+        format!("unknown field `{key}` in {context}"),
+    )
+    .label("not a field of this block");
+    match suggest::closest(key, allowed.iter().copied()) {
+        Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
+        None => diagnostic.help(format!("the fields of {context} are {}", list(allowed))),
+    }
+}
+
+/// A missing required field, reported at the block (or item name) `at`.
+pub fn missing(key: &str, at: Span, context: &str, example: &str) -> Diagnostic {
+    Diagnostic::new(Code::E0303, at, format!("{context} has no `{key}`"))
+        .label(format!("`{key}` is required here"))
+        .help(format!("add `{key} = {example}`"))
+}
+
+/// The value of a field: an expression evaluated in `scope`, or a nested
+/// block as a record.
+pub fn field_value<'a>(
+    entry: &Entry<'a>,
+    scope: &Scope<'_, 'a>,
+    diagnostics: &mut Diags,
+) -> Option<Value<'a>> {
+    match entry.value {
+        FieldValue::Expr(expr) => value::eval(expr, scope, diagnostics),
+        FieldValue::Block(block) => Some(Value::Record(Record {
+            tag: None,
+            body: block,
+            vars: scope.vars.clone(),
+            span: block.span,
+        })),
+    }
+}
+
+/// The block of a record value, or "expected a block" at the value.
+pub fn record<'a>(
+    value: Value<'a>,
+    what: &str,
+    diagnostics: &mut Diags,
+) -> Option<(Record<'a>, Vars)> {
+    match value {
+        Value::Record(record) => {
+            let vars = record.vars.clone();
+            Some((record, vars))
+        }
+        other => {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0301,
+                    other.span(),
+                    format!("expected {what}, found {}", other.describe()),
+                )
+                .label(format!("this is {}", other.describe()))
+                .help(format!("{what} is a block of fields: `{{ … }}`")),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,895 @@
+//! The check stage: resolved declarations to the `Model`, proving on the
+//! way everything DESIGN §3 promises.
+//!
+//! Entry point: [`check`]. One file per concern: `units` (typed values),
+//! `fields` (block schemas), `quota`, `access` (with `catalog`), `network`,
+//! `alerts`, `placement`. This module types clusters and tiers, assembles
+//! each env from its layers, and runs the per-env and whole-program checks.
+//! Every problem is reported, none stops the stage; the Model it returns is
+//! only used when there were no errors.
+
+mod access;
+mod alerts;
+pub mod catalog;
+mod fields;
+mod network;
+mod placement;
+mod quota;
+mod units;
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use crate::diag::{Code, Diagnostic};
+use crate::model::{self, Environment, Model, PodSecurity, ResourceList, Source};
+use crate::resolve::value::{self, Scope, Value, Vars};
+use crate::resolve::{Decl, EnvDecl, Resolved};
+use crate::source::{SourceMap, Span};
+use crate::syntax::ast::{self, Block, ExprKind, Forbid, StmtKind};
+use fields::{Fields, field_value};
+use units::Diags;
+
+/// Checks a resolved program and builds its Model.
+pub fn check(resolved: &Resolved, sources: &SourceMap, diagnostics: &mut Diags) -> Model {
+    let mut checker = Checker {
+        resolved,
+        sources,
+        model: Model::default(),
+        cluster_facts: HashMap::new(),
+        tier_facts: HashMap::new(),
+        role_facts: HashMap::new(),
+        templates: HashMap::new(),
+        envs: Vec::new(),
+    };
+    checker.clusters(diagnostics);
+    checker.templates(diagnostics);
+    checker.tiers(diagnostics);
+    checker.roles(diagnostics);
+    checker.envs(diagnostics);
+    quota::check_capacity(&checker, diagnostics);
+    network::check_program(&checker, diagnostics);
+    placement::check_projects(&checker, diagnostics);
+    let Checker {
+        mut model, envs, ..
+    } = checker;
+    for env in envs {
+        model.envs.insert(env.model.name.clone(), env.model);
+    }
+    model
+}
+
+pub(crate) struct Checker<'r, 'a> {
+    resolved: &'r Resolved<'a>,
+    sources: &'r SourceMap,
+    model: Model,
+    cluster_facts: HashMap<String, ClusterFacts>,
+    tier_facts: HashMap<String, TierFacts>,
+    role_facts: HashMap<String, access::RoleFacts>,
+    templates: HashMap<String, alerts::Template<'a>>,
+    envs: Vec<EnvFacts>,
+}
+
+/// Spans of a cluster, for diagnostics that span several items.
+pub(crate) struct ClusterFacts {
+    environment_span: Span,
+    capacity_spans: BTreeMap<&'static str, Span>,
+}
+
+/// A tier with where each of its rules was written (possibly in a parent).
+pub(crate) struct TierFacts {
+    model: model::Tier,
+    name_span: Span,
+    environment_span: Option<Span>,
+    ceiling_spans: BTreeMap<model::QuotaKey, Span>,
+    require_span: Option<Span>,
+    forbid_spans: HashMap<String, Span>,
+    wildcards_span: Option<Span>,
+    accept_span: Option<Span>,
+}
+
+/// An env as checked: its Model and the spans later checks point at.
+pub(crate) struct EnvFacts {
+    model: model::Env,
+    name_span: Span,
+    quota: Option<quota::TypedQuota>,
+    quota_failed: bool,
+    ingress: Vec<network::RuleFacts>,
+    egress: Vec<network::RuleFacts>,
+    project_span: Option<Span>,
+}
+
+impl<'r, 'a> Checker<'r, 'a> {
+    fn source(&self, span: Span) -> Source {
+        let file = self.sources.file_of(span);
+        let (line, _) = file.line_col(file.local(span).start);
+        Source {
+            file: file.name().to_string(),
+            line,
+        }
+    }
+
+    fn scope(&self, vars: &Vars) -> Scope<'_, 'a> {
+        Scope::new(vars.clone(), &self.resolved.lets)
+    }
+
+    fn clusters(&mut self, diagnostics: &mut Diags) {
+        const FIELDS: &[&str] = &["server", "environment", "capacity", "prometheus"];
+        for decl in self.resolved.clusters.iter() {
+            let scope = self.scope(&decl.vars);
+            let context = format!("cluster `{}`", decl.name);
+            let fields =
+                Fields::read_only_fields(&decl.node.body, FIELDS, &context, &scope, diagnostics);
+            let server = fields.get("server").and_then(|entry| {
+                let value = field_value(entry, &scope, diagnostics)?;
+                units::https_url(&value, Code::E0308, "a cluster's `server`", diagnostics)
+            });
+            if fields.get("server").is_none() {
+                diagnostics.push(fields::missing(
+                    "server",
+                    decl.name_span,
+                    &context,
+                    "\"https://api.example.com\"",
+                ));
+            }
+            let (environment, environment_span) = match fields.get("environment") {
+                Some(entry) => {
+                    let value = field_value(entry, &scope, diagnostics);
+                    let environment = value
+                        .as_ref()
+                        .and_then(|value| environment(value, diagnostics));
+                    (environment, value.map_or(entry.span, |v| v.span()))
+                }
+                None => {
+                    diagnostics.push(fields::missing(
+                        "environment",
+                        decl.name_span,
+                        &context,
+                        "production",
+                    ));
+                    (None, decl.name_span)
+                }
+            };
+            let mut capacity = model::Capacity::default();
+            let mut capacity_spans = BTreeMap::new();
+            if let Some(entry) = fields.get("capacity")
+                && let Some(value) = field_value(entry, &scope, diagnostics)
+                && let Some((record, vars)) = fields::record(value, "a capacity", diagnostics)
+            {
+                let scope = self.scope(&vars);
+                let context = format!("the capacity of cluster `{}`", decl.name);
+                let fields = Fields::read_only_fields(
+                    record.body,
+                    &["cpu", "memory", "pods"],
+                    &context,
+                    &scope,
+                    diagnostics,
+                );
+                for entry in &fields.entries {
+                    let Some(value) = field_value(entry, &scope, diagnostics) else {
+                        continue;
+                    };
+                    let parsed = match entry.key.as_str() {
+                        "cpu" => units::cpu(&value, diagnostics).map(|v| capacity.cpu = Some(v)),
+                        "memory" => {
+                            units::memory(&value, diagnostics).map(|v| capacity.memory = Some(v))
+                        }
+                        _ => units::count(&value, diagnostics).map(|v| capacity.pods = Some(v)),
+                    };
+                    if parsed.is_some() {
+                        let key: &'static str = match entry.key.as_str() {
+                            "cpu" => "cpu",
+                            "memory" => "memory",
+                            _ => "pods",
+                        };
+                        capacity_spans.insert(key, value.span());
+                    }
+                }
+            }
+            let mut prometheus = model::Prometheus {
+                scrape_interval: model::Duration(15_000),
+                url: None,
+            };
+            if let Some(entry) = fields.get("prometheus")
+                && let Some(value) = field_value(entry, &scope, diagnostics)
+                && let Some((record, vars)) =
+                    fields::record(value, "a Prometheus block", diagnostics)
+            {
+                let scope = self.scope(&vars);
+                let context = format!("the prometheus block of cluster `{}`", decl.name);
+                let fields = Fields::read_only_fields(
+                    record.body,
+                    &["scrape_interval", "url"],
+                    &context,
+                    &scope,
+                    diagnostics,
+                );
+                if let Some(entry) = fields.get("scrape_interval")
+                    && let Some(value) = field_value(entry, &scope, diagnostics)
+                    && let Some(interval) = units::duration(&value, diagnostics)
+                {
+                    if interval.0 < 1_000 {
+                        diagnostics.push(
+                            Diagnostic::new(
+                                Code::E0306,
+                                value.span(),
+                                "scrape interval out of range",
+                            )
+                            .label("shorter than a second")
+                            .help("Prometheus scrapes every few seconds at most; `15s` is usual"),
+                        );
+                    }
+                    prometheus.scrape_interval = interval;
+                }
+                if let Some(entry) = fields.get("url")
+                    && let Some(value) = field_value(entry, &scope, diagnostics)
+                {
+                    prometheus.url =
+                        units::https_url(&value, Code::E0308, "a Prometheus `url`", diagnostics);
+                }
+            }
+            let (Some(server), Some(environment)) = (server, environment) else {
+                continue;
+            };
+            self.cluster_facts.insert(
+                decl.name.clone(),
+                ClusterFacts {
+                    environment_span,
+                    capacity_spans,
+                },
+            );
+            self.model.clusters.insert(
+                decl.name.clone(),
+                model::Cluster {
+                    name: decl.name.clone(),
+                    server,
+                    environment,
+                    capacity,
+                    prometheus,
+                    source: self.source(decl.name_span),
+                },
+            );
+        }
+    }
+
+    fn tiers(&mut self, diagnostics: &mut Diags) {
+        // Parents first; a cycle is reported once, at each tier in it.
+        let mut order: Vec<&Decl<'a, ast::Tier>> = Vec::new();
+        let mut state: HashMap<&str, bool> = HashMap::new(); // false: in progress
+        for decl in self.resolved.tiers.iter() {
+            self.visit_tier(decl, &mut order, &mut state, &mut Vec::new(), diagnostics);
+        }
+        for decl in order {
+            let parent = decl
+                .node
+                .extends
+                .as_ref()
+                .and_then(|parent| self.tier_facts.get(&parent.text));
+            if decl.node.extends.is_some() && parent.is_none() {
+                continue; // the parent failed; its error is reported
+            }
+            if let Some(facts) = self.tier(decl, parent, diagnostics) {
+                self.model
+                    .tiers
+                    .insert(decl.name.clone(), facts.model.clone());
+                self.tier_facts.insert(decl.name.clone(), facts);
+            }
+        }
+    }
+
+    fn visit_tier<'d>(
+        &self,
+        decl: &'d Decl<'a, ast::Tier>,
+        order: &mut Vec<&'d Decl<'a, ast::Tier>>,
+        state: &mut HashMap<&'d str, bool>,
+        path: &mut Vec<&'d str>,
+        diagnostics: &mut Diags,
+    ) where
+        'r: 'd,
+    {
+        match state.get(decl.name.as_str()) {
+            Some(true) => return,
+            Some(false) => {
+                let start = path.iter().position(|&n| n == decl.name).unwrap_or(0);
+                let mut cycle: Vec<String> =
+                    path[start..].iter().map(|n| format!("`{n}`")).collect();
+                cycle.push(format!("`{}`", decl.name));
+                let extends = decl
+                    .node
+                    .extends
+                    .as_ref()
+                    .map_or(decl.name_span, |e| e.span);
+                diagnostics.push(
+                    Diagnostic::new(Code::E0206, extends, format!("tier `{}` extends itself", decl.name))
+                        .label("this `extends` closes a cycle")
+                        .note(cycle.join(" extends "))
+                        .help("a tier can only extend tiers that do not extend it back; remove one `extends`"),
+                );
+                return;
+            }
+            None => {}
+        }
+        state.insert(&decl.name, false);
+        path.push(&decl.name);
+        if let Some(parent) = &decl.node.extends {
+            if let Some(parent_decl) = self.resolved.tiers.lookup(parent, diagnostics) {
+                self.visit_tier(parent_decl, order, state, path, diagnostics);
+            }
+        }
+        path.pop();
+        state.insert(&decl.name, true);
+        order.push(decl);
+    }
+
+    fn tier(
+        &self,
+        decl: &Decl<'a, ast::Tier>,
+        parent: Option<&TierFacts>,
+        diagnostics: &mut Diags,
+    ) -> Option<TierFacts> {
+        const FIELDS: &[&str] = &["pod_security", "environment", "ceiling", "network"];
+        let scope = self.scope(&decl.vars);
+        let context = format!("tier `{}`", decl.name);
+        let fields = Fields::read(&decl.node.body, FIELDS, &context, &scope, diagnostics);
+        let mut facts = match parent {
+            Some(parent) => TierFacts {
+                model: model::Tier {
+                    name: decl.name.clone(),
+                    source: self.source(decl.name_span),
+                    ..parent.model.clone()
+                },
+                name_span: decl.name_span,
+                environment_span: parent.environment_span,
+                ceiling_spans: parent.ceiling_spans.clone(),
+                require_span: parent.require_span,
+                forbid_spans: parent.forbid_spans.clone(),
+                wildcards_span: parent.wildcards_span,
+                accept_span: parent.accept_span,
+            },
+            None => TierFacts {
+                model: model::Tier {
+                    name: decl.name.clone(),
+                    pod_security: PodSecurity::Baseline,
+                    environment: None,
+                    ceiling: ResourceList::new(),
+                    require_alerts: Vec::new(),
+                    forbid_verbs: Vec::new(),
+                    forbid_resources: Vec::new(),
+                    forbid_wildcards: false,
+                    isolated: false,
+                    accept_from: Vec::new(),
+                    source: self.source(decl.name_span),
+                },
+                name_span: decl.name_span,
+                environment_span: None,
+                ceiling_spans: BTreeMap::new(),
+                require_span: None,
+                forbid_spans: HashMap::new(),
+                wildcards_span: None,
+                accept_span: None,
+            },
+        };
+        let mut ok = true;
+        match fields.get("pod_security") {
+            Some(entry) => {
+                let levels: Vec<&str> = PodSecurity::ALL.iter().map(|l| l.as_str()).collect();
+                match field_value(entry, &scope, diagnostics).and_then(|value| {
+                    units::word(&value, &levels, "a Pod Security level", diagnostics)
+                }) {
+                    Some(level) => {
+                        facts.model.pod_security = PodSecurity::ALL
+                            .into_iter()
+                            .find(|l| l.as_str() == level)
+                            .expect("word() only returns allowed levels");
+                    }
+                    None => ok = false,
+                }
+            }
+            None if parent.is_none() => {
+                diagnostics.push(fields::missing(
+                    "pod_security",
+                    decl.name_span,
+                    &context,
+                    "restricted",
+                ));
+                ok = false;
+            }
+            None => {}
+        }
+        if let Some(entry) = fields.get("environment") {
+            match field_value(entry, &scope, diagnostics) {
+                Some(value) => match environment(&value, diagnostics) {
+                    Some(env) => {
+                        facts.model.environment = Some(env);
+                        facts.environment_span = Some(value.span());
+                    }
+                    None => ok = false,
+                },
+                None => ok = false,
+            }
+        }
+        if let Some(entry) = fields.get("network") {
+            match field_value(entry, &scope, diagnostics).and_then(|value| {
+                units::word(&value, &["isolated", "open"], "a network mode", diagnostics)
+            }) {
+                Some(mode) => facts.model.isolated = mode == "isolated",
+                None => ok = false,
+            }
+        }
+        if let Some(entry) = fields.get("ceiling") {
+            match field_value(entry, &scope, diagnostics).and_then(|value| {
+                quota::resource_record(
+                    self,
+                    value,
+                    "a ceiling",
+                    &format!("the ceiling of tier `{}`", decl.name),
+                    diagnostics,
+                )
+            }) {
+                Some(typed) => {
+                    for (key, value) in typed.hard {
+                        facts.model.ceiling.insert(key, value);
+                    }
+                    facts.ceiling_spans.extend(typed.key_spans);
+                }
+                None => ok = false,
+            }
+        }
+        for stmt in &decl.node.body.stmts {
+            match &stmt.kind {
+                StmtKind::Field(_) => {}
+                StmtKind::Require(require) => {
+                    for item in &require.alerts.items {
+                        let Some(name) = self.name_in_list(item, "an alert template", diagnostics)
+                        else {
+                            ok = false;
+                            continue;
+                        };
+                        if self.resolved.templates.get(&name).is_none() {
+                            let ident = ast::Ident {
+                                text: name,
+                                span: item.span,
+                            };
+                            diagnostics.push(self.resolved.templates.unknown(&ident, Code::E0201));
+                            ok = false;
+                            continue;
+                        }
+                        if !facts.model.require_alerts.contains(&name) {
+                            facts.model.require_alerts.push(name);
+                        }
+                    }
+                    facts.require_span = Some(stmt.span);
+                }
+                StmtKind::Forbid(forbid) => match forbid {
+                    Forbid::Verbs(list) | Forbid::Resources(list) => {
+                        let verbs = matches!(forbid, Forbid::Verbs(_));
+                        for item in &list.items {
+                            let what = if verbs { "a verb" } else { "a resource" };
+                            let Some(name) = self.name_in_list(item, what, diagnostics) else {
+                                ok = false;
+                                continue;
+                            };
+                            if !access::known(verbs, &name, item.span, diagnostics) {
+                                ok = false;
+                                continue;
+                            }
+                            let target = if verbs {
+                                &mut facts.model.forbid_verbs
+                            } else {
+                                &mut facts.model.forbid_resources
+                            };
+                            if !target.contains(&name) {
+                                target.push(name.clone());
+                            }
+                            facts.forbid_spans.insert(name, stmt.span);
+                        }
+                    }
+                    Forbid::Wildcards => {
+                        facts.model.forbid_wildcards = true;
+                        facts.wildcards_span = Some(stmt.span);
+                    }
+                },
+                StmtKind::Accept(accept) => {
+                    let mut accepted = Vec::new();
+                    for item in &accept.environments.items {
+                        let value = value::eval(item, &scope, diagnostics);
+                        match value
+                            .as_ref()
+                            .and_then(|value| environment(value, diagnostics))
+                        {
+                            Some(env) if !accepted.contains(&env) => accepted.push(env),
+                            Some(_) => {}
+                            None => ok = false,
+                        }
+                    }
+                    facts.model.accept_from = accepted;
+                    facts.accept_span = Some(stmt.span);
+                }
+                _ => {
+                    diagnostics.push(fields::misplaced(stmt, "a tier", "an env"));
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(facts)
+    }
+
+    /// A name written in a list (`[HighPodMemoryUsage, "pods/log"]`).
+    fn name_in_list(
+        &self,
+        item: &ast::Expr,
+        what: &str,
+        diagnostics: &mut Diags,
+    ) -> Option<String> {
+        match &item.kind {
+            ExprKind::Name(ident) => Some(ident.text.clone()),
+            ExprKind::Str(string) => {
+                value::interpolate(string, &self.scope(&Rc::new(Vec::new())), diagnostics)
+            }
+            _ => {
+                diagnostics.push(
+                    Diagnostic::new(Code::E0301, item.span, format!("expected {what}"))
+                        .label("not a name")
+                        .help("write a name, or a string such as `\"pods/log\"`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn roles(&mut self, diagnostics: &mut Diags) {
+        let resolved = self.resolved;
+        for decl in resolved.roles.iter() {
+            if let Some(role) = access::role(self, decl, diagnostics) {
+                self.model.roles.insert(decl.name.clone(), role);
+            }
+        }
+    }
+
+    fn templates(&mut self, diagnostics: &mut Diags) {
+        let resolved = self.resolved;
+        for decl in resolved.templates.iter() {
+            if let Some(template) = alerts::template(self, decl, diagnostics) {
+                self.templates.insert(decl.name.clone(), template);
+            }
+        }
+    }
+
+    fn envs(&mut self, diagnostics: &mut Diags) {
+        for decl in self.resolved.envs.iter() {
+            if let Some(env) = self.env(decl, diagnostics) {
+                self.envs.push(env);
+            }
+        }
+    }
+
+    /// Assembles one env from its layers, then runs its own checks.
+    fn env(&self, decl: &EnvDecl<'a>, diagnostics: &mut Diags) -> Option<EnvFacts> {
+        let placement = decl.placement;
+        let cluster_decl = self
+            .resolved
+            .clusters
+            .lookup(&placement.cluster, diagnostics);
+        let tier_decl = self.resolved.tiers.lookup(&placement.tier, diagnostics);
+        let (cluster, tier) = match (cluster_decl, tier_decl) {
+            (Some(c), Some(t)) => (
+                self.model.clusters.get(&c.name)?,
+                self.tier_facts.get(&t.name)?,
+            ),
+            _ => return None,
+        };
+        let mut vars = (*decl.vars).clone();
+        vars.push(("namespace".to_string(), decl.name.clone()));
+        vars.push(("cluster".to_string(), cluster.name.clone()));
+        vars.push((
+            "environment".to_string(),
+            cluster.environment.as_str().to_string(),
+        ));
+        vars.push(("tier".to_string(), tier.model.name.clone()));
+        if let (Some(family), Some(stage)) = (&decl.family, &decl.stage) {
+            vars.push(("family".to_string(), family.clone()));
+            vars.push(("stage".to_string(), stage.clone()));
+        }
+        let vars: Vars = Rc::new(vars);
+        let scope = self.scope(&vars);
+
+        let mut env = model::Env {
+            name: decl.name.clone(),
+            cluster: cluster.name.clone(),
+            tier: tier.model.name.clone(),
+            environment: cluster.environment,
+            family: decl.family.clone(),
+            stage: decl.stage.clone(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            quota: None,
+            limits: None,
+            roles: Vec::new(),
+            bindings: Vec::new(),
+            network: model::Network::default(),
+            alerts: model::AlertGroup {
+                name: decl.name.clone(),
+                rules: Vec::new(),
+            },
+            deploy: None,
+            source: self.source(decl.name_span),
+        };
+        let mut draft = EnvDraft::default();
+        let context = format!("env `{}`", decl.name);
+        const FIELDS: &[&str] = &[
+            "labels",
+            "annotations",
+            "alert_group",
+            "alert_labels",
+            "deploy",
+        ];
+        for (index, layer) in decl.layers.iter().enumerate() {
+            let is_family_body = decl.family.is_some() && index == 0;
+            self.layer(
+                layer,
+                is_family_body,
+                &scope,
+                &context,
+                FIELDS,
+                &mut env,
+                &mut draft,
+                diagnostics,
+            );
+        }
+
+        placement::check_placement(self, decl, cluster, tier, diagnostics);
+        let quota = draft.quota.take();
+        let limits = draft.limits.take();
+        if !draft.quota_failed {
+            quota::check_env(
+                self,
+                decl,
+                tier,
+                quota.as_ref(),
+                limits.as_ref(),
+                diagnostics,
+            );
+        }
+        env.quota = quota.as_ref().map(|q| model::Quota {
+            name: q
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{}-quota", decl.name)),
+            hard: q.hard.clone(),
+            source: self.source(q.span),
+        });
+        env.limits = limits.map(|l| l.into_model(self, &decl.name));
+        access::env_grants(self, decl, tier, &draft.grants, &mut env, diagnostics);
+        let (ingress, egress) =
+            network::env_rules(self, decl, tier, &draft, &scope, &mut env, diagnostics);
+        alerts::env_alerts(self, decl, tier, &draft, &vars, &mut env, diagnostics);
+        let project_span =
+            placement::env_deploy(self, decl, cluster, &draft, &mut env, diagnostics);
+        Some(EnvFacts {
+            model: env,
+            name_span: decl.name_span,
+            quota,
+            quota_failed: draft.quota_failed,
+            ingress,
+            egress,
+            project_span,
+        })
+    }
+
+    /// Applies one layer (a family body or a stage body) to the env.
+    #[allow(clippy::too_many_arguments)]
+    fn layer(
+        &self,
+        layer: &'a Block,
+        is_family_body: bool,
+        scope: &Scope<'_, 'a>,
+        context: &str,
+        allowed: &[&str],
+        env: &mut model::Env,
+        draft: &mut EnvDraft<'a>,
+        diagnostics: &mut Diags,
+    ) {
+        let fields = Fields::read(layer, allowed, context, scope, diagnostics);
+        for entry in &fields.entries {
+            let Some(value) = field_value(entry, scope, diagnostics) else {
+                continue;
+            };
+            match entry.key.as_str() {
+                "labels" => self.string_map(value, "labels", &mut env.labels, true, diagnostics),
+                "annotations" => self.string_map(
+                    value,
+                    "annotations",
+                    &mut env.annotations,
+                    false,
+                    diagnostics,
+                ),
+                "alert_labels" => {
+                    let mut labels = std::mem::take(&mut draft.alert_labels);
+                    self.string_map(value, "alert labels", &mut labels, true, diagnostics);
+                    draft.alert_labels = labels;
+                }
+                "alert_group" => {
+                    if let Some(name) = units::string(&value, diagnostics) {
+                        if name.is_empty() {
+                            diagnostics.push(
+                                Diagnostic::new(
+                                    Code::E0306,
+                                    value.span(),
+                                    "an alert group needs a name",
+                                )
+                                .label("empty")
+                                .help("leave `alert_group` out to use the env's name"),
+                            );
+                        } else {
+                            env.alerts.name = name;
+                        }
+                    }
+                }
+                _ => draft.deploy.push(value),
+            }
+        }
+        for stmt in &layer.stmts {
+            match &stmt.kind {
+                StmtKind::Field(_) => {}
+                StmtKind::Stage(_) if is_family_body => {}
+                StmtKind::Stage(stage) => diagnostics.push(
+                    Diagnostic::new(Code::E0210, stage.name.span(), "a `stage` inside a stage")
+                        .label("stages cannot nest")
+                        .help("declare every stage directly in the family: `env NAME { stage a … stage b … }`"),
+                ),
+                StmtKind::Quota(quota_stmt) => {
+                    let typed = quota::quota_stmt(self, quota_stmt, stmt.span, scope, &env.name, diagnostics);
+                    draft.quota_failed = typed.is_none();
+                    draft.quota = typed;
+                }
+                StmtKind::Limits(limits_stmt) => {
+                    if let Some(typed) = quota::limits_stmt(self, limits_stmt, stmt.span, scope, &env.name, diagnostics) {
+                        draft.limits = Some(typed);
+                    }
+                }
+                StmtKind::Grant(grant) => draft.grants.push((grant, stmt.span, scope.vars.clone())),
+                StmtKind::Ingress(ingress) => draft.ingress.push((ingress, stmt.span)),
+                StmtKind::Egress(egress) => draft.egress.push((egress, stmt.span)),
+                StmtKind::Alert(alert) => {
+                    // A later layer's use of the same template replaces it.
+                    draft.alerts.retain(|(used, _)| used.template.text != alert.template.text);
+                    draft.alerts.push((alert, stmt.span));
+                }
+                StmtKind::Allow(_) => diagnostics.push(fields::misplaced(stmt, context, "a role")),
+                StmtKind::Forbid(_) | StmtKind::Require(_) | StmtKind::Accept(_) => {
+                    diagnostics.push(fields::misplaced(stmt, context, "a tier"))
+                }
+            }
+        }
+    }
+
+    /// `labels { k = "v" }`: merged into `out`, later layers winning.
+    fn string_map(
+        &self,
+        value: Value<'a>,
+        what: &str,
+        out: &mut BTreeMap<String, String>,
+        label_rules: bool,
+        diagnostics: &mut Diags,
+    ) {
+        let Some((record, vars)) =
+            fields::record(value, &format!("a block of {what}"), diagnostics)
+        else {
+            return;
+        };
+        let scope = self.scope(&vars);
+        let fields = Fields::read_only_fields(record.body, &[], what, &scope, diagnostics);
+        for entry in &fields.entries {
+            let Some(value) = field_value(entry, &scope, diagnostics) else {
+                continue;
+            };
+            let Some(text) = units::string(&value, diagnostics) else {
+                continue;
+            };
+            if let Err(why) = check_label_key(&entry.key) {
+                diagnostics.push(
+                    Diagnostic::new(Code::E0309, entry.key_span, format!("`{}` is not a valid {} key", entry.key, if label_rules { "label" } else { "annotation" }))
+                        .label(why)
+                        .help("keys are an optional DNS prefix and `/`, then up to 63 letters, digits, `-`, `_` and `.`, such as `app.kubernetes.io/name`"),
+                );
+                continue;
+            }
+            if label_rules {
+                if let Err(why) = check_label_value(&text) {
+                    diagnostics.push(
+                        Diagnostic::new(Code::E0309, value.span(), format!("`{text}` is not a valid label value"))
+                            .label(why)
+                            .help("label values are at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit"),
+                    );
+                    continue;
+                }
+                if what == "labels" && RESERVED_LABELS.contains(&entry.key.as_str()) {
+                    diagnostics.push(
+                        Diagnostic::new(Code::E0310, entry.key_span, format!("the `{}` label is set by envk", entry.key))
+                            .label("envk sets this label from the env's placement")
+                            .help("`environment` comes from the cluster, `tier` from the tier and the Pod Security labels from the tier's `pod_security`; remove this label"),
+                    );
+                    continue;
+                }
+            }
+            out.insert(entry.key.clone(), text);
+        }
+    }
+}
+
+/// Labels envk writes on every namespace itself.
+const RESERVED_LABELS: &[&str] = &[
+    "environment",
+    "tier",
+    "pod-security.kubernetes.io/enforce",
+    "pod-security.kubernetes.io/enforce-version",
+    "pod-security.kubernetes.io/audit",
+    "pod-security.kubernetes.io/warn",
+];
+
+/// What the statements of an env's layers add up to, before typing.
+#[derive(Default)]
+pub(crate) struct EnvDraft<'a> {
+    quota: Option<quota::TypedQuota>,
+    /// A quota was written but has errors: checks that need it are skipped
+    /// rather than reporting it missing.
+    quota_failed: bool,
+    limits: Option<quota::TypedLimits>,
+    grants: Vec<(&'a ast::Grant, Span, Vars)>,
+    ingress: Vec<(&'a ast::Ingress, Span)>,
+    egress: Vec<(&'a ast::Egress, Span)>,
+    alerts: Vec<(&'a ast::AlertUse, Span)>,
+    alert_labels: BTreeMap<String, String>,
+    /// `deploy` blocks of every layer, merged field by field.
+    deploy: Vec<Value<'a>>,
+}
+
+pub(crate) fn environment(value: &Value, diagnostics: &mut Diags) -> Option<Environment> {
+    let names: Vec<&str> = Environment::ALL.iter().map(|e| e.as_str()).collect();
+    units::word(value, &names, "an environment", diagnostics)
+        .and_then(|word| Environment::parse(&word))
+}
+
+/// A Kubernetes label (or annotation) key: `[prefix/]name`.
+fn check_label_key(key: &str) -> Result<(), String> {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix {
+        if prefix.is_empty() || prefix.len() > 253 {
+            return Err("the prefix before `/` must be 1 to 253 characters".to_string());
+        }
+        if !prefix
+            .split('.')
+            .all(|part| crate::resolve::check_dns_label(part).is_ok())
+        {
+            return Err("the prefix before `/` must be a lowercase DNS name".to_string());
+        }
+    }
+    check_label_value(name).map_err(|why| format!("the name part: {why}"))?;
+    if name.is_empty() {
+        return Err("the name part is empty".to_string());
+    }
+    Ok(())
+}
+
+fn check_label_value(value: &str) -> Result<(), String> {
+    if value.len() > 63 {
+        return Err(format!("{} characters; the limit is 63", value.len()));
+    }
+    if value.is_empty() {
+        return Ok(());
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err("only letters, digits, `-`, `_` and `.` are allowed".to_string());
+    }
+    if !value.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !value.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return Err("it must start and end with a letter or digit".to_string());
+    }
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! Placement and GitOps (E08xx).
+//!
+//! Invariants established here: an env of a tier bound to an environment
+//! lives on a cluster of that environment; every Argo CD project's envs
+//! share one environment, so its destinations never cross environments;
+//! every deploy repo is an https URL.
+
+use std::collections::HashMap;
+
+use super::fields::{self, Fields, field_value};
+use super::units::{self, Diags};
+use super::{Checker, EnvDraft, TierFacts};
+use crate::diag::{Code, Diagnostic};
+use crate::model::{self, Environment};
+use crate::resolve::value::Value;
+use crate::resolve::{EnvDecl, check_dns_label, dns_diagnostic};
+use crate::source::Span;
+
+/// An env's tier must allow its cluster's environment.
+pub(crate) fn check_placement(
+    checker: &Checker,
+    decl: &EnvDecl,
+    cluster: &model::Cluster,
+    tier: &TierFacts,
+    diagnostics: &mut Diags,
+) {
+    let Some(required) = tier.model.environment else {
+        return;
+    };
+    if required == cluster.environment {
+        return;
+    }
+    let cluster_facts = &checker.cluster_facts[&cluster.name];
+    diagnostics.push(
+        Diagnostic::new(
+            Code::E0801,
+            decl.placement.cluster.span,
+            format!(
+                "tier `{}` is for {} clusters, but `{}` is a {} cluster",
+                tier.model.name,
+                required.as_str(),
+                cluster.name,
+                cluster.environment.as_str()
+            ),
+        )
+        .label(format!("a {} cluster", cluster.environment.as_str()))
+        .secondary(
+            tier.environment_span.unwrap_or(tier.name_span),
+            format!("tier `{}` requires {}", tier.model.name, required.as_str()),
+        )
+        .secondary(
+            cluster_facts.environment_span,
+            format!("`{}` is {}", cluster.name, cluster.environment.as_str()),
+        )
+        .help(format!(
+            "place the env on a {} cluster, or use a tier made for {}",
+            required.as_str(),
+            cluster.environment.as_str()
+        )),
+    );
+}
+
+const DEPLOY_FIELDS: &[&str] = &["project", "repo", "revision", "path", "sync"];
+const SYNC_FIELDS: &[&str] = &["prune", "self_heal", "create_namespace"];
+
+/// Merges the `deploy` blocks of an env's layers (later fields win) and
+/// types the result. Returns where the project was named, for E0802.
+pub(crate) fn env_deploy(
+    checker: &Checker,
+    decl: &EnvDecl,
+    cluster: &model::Cluster,
+    draft: &EnvDraft,
+    env: &mut model::Env,
+    diagnostics: &mut Diags,
+) -> Option<Span> {
+    if draft.deploy.is_empty() {
+        return None;
+    }
+    let mut merged: HashMap<String, Value> = HashMap::new();
+    let mut sync: HashMap<String, Value> = HashMap::new();
+    let mut has_sync = false;
+    let mut deploy_span = None;
+    for value in &draft.deploy {
+        let Some((record, vars)) = fields::record(value.clone(), "a deploy block", diagnostics)
+        else {
+            continue;
+        };
+        deploy_span = Some(record.span);
+        let scope = checker.scope(&vars);
+        let context = format!("the deploy block of env `{}`", decl.name);
+        let entries =
+            Fields::read_only_fields(record.body, DEPLOY_FIELDS, &context, &scope, diagnostics);
+        for entry in &entries.entries {
+            let Some(value) = field_value(entry, &scope, diagnostics) else {
+                continue;
+            };
+            if entry.key == "sync" {
+                has_sync = true;
+                let Some((sync_record, sync_vars)) =
+                    fields::record(value, "a sync block", diagnostics)
+                else {
+                    continue;
+                };
+                let sync_scope = checker.scope(&sync_vars);
+                let sync_entries = Fields::read_only_fields(
+                    sync_record.body,
+                    SYNC_FIELDS,
+                    "a sync block",
+                    &sync_scope,
+                    diagnostics,
+                );
+                for sync_entry in &sync_entries.entries {
+                    if let Some(value) = field_value(sync_entry, &sync_scope, diagnostics) {
+                        sync.insert(sync_entry.key.clone(), value);
+                    }
+                }
+            } else {
+                merged.insert(entry.key.clone(), value);
+            }
+        }
+    }
+    let deploy_span = deploy_span?;
+    let mut ok = true;
+    let repo = match merged.get("repo") {
+        Some(value) => units::https_url(value, Code::E0803, "a deploy `repo`", diagnostics),
+        None => {
+            diagnostics.push(fields::missing(
+                "repo",
+                deploy_span,
+                "a deploy block",
+                "\"https://github.com/org/manifests\"",
+            ));
+            None
+        }
+    };
+    let path = match merged.get("path") {
+        Some(value) => units::string(value, diagnostics).and_then(|path| {
+            let bad = path.is_empty() || path.starts_with('/') || path.split('/').any(|part| part == "..");
+            if bad {
+                diagnostics.push(
+                    Diagnostic::new(Code::E0804, value.span(), format!("invalid deploy path `{path}`"))
+                        .label("must be a relative path inside the repository")
+                        .help("write the folder from the repository's root, such as `\"environments/production\"`"),
+                );
+                None
+            } else {
+                Some(path)
+            }
+        }),
+        None => {
+            diagnostics.push(fields::missing("path", deploy_span, "a deploy block", "\"environments/production\""));
+            None
+        }
+    };
+    let revision = match merged.get("revision") {
+        Some(value) => units::string(value, diagnostics).filter(|revision| {
+            let ok = !revision.trim().is_empty();
+            if !ok {
+                diagnostics.push(
+                    Diagnostic::new(Code::E0804, value.span(), "an empty revision")
+                        .label("no branch, tag or commit")
+                        .help("write a branch, tag or commit, or leave `revision` out for `HEAD`"),
+                );
+            }
+            ok
+        }),
+        None => Some("HEAD".to_string()),
+    };
+    let (project, project_span) = match merged.get("project") {
+        Some(value) => {
+            let text = match value {
+                Value::Word(word, _) => Some(word.clone()),
+                other => units::string(other, diagnostics),
+            };
+            let text = text.and_then(|text| match check_dns_label(&text) {
+                Ok(()) => Some(text),
+                Err(why) => {
+                    diagnostics.push(dns_diagnostic(&text, value.span(), &why));
+                    None
+                }
+            });
+            (text, value.span())
+        }
+        None => (Some(cluster.environment.as_str().to_string()), deploy_span),
+    };
+    let mut policy = model::SyncPolicy {
+        prune: false,
+        self_heal: false,
+        create_namespace: false,
+    };
+    for (key, value) in &sync {
+        match units::boolean(value, diagnostics) {
+            Some(flag) => match key.as_str() {
+                "prune" => policy.prune = flag,
+                "self_heal" => policy.self_heal = flag,
+                _ => policy.create_namespace = flag,
+            },
+            None => ok = false,
+        }
+    }
+    let (Some(repo), Some(path), Some(revision), Some(project)) = (repo, path, revision, project)
+    else {
+        return None;
+    };
+    if !ok {
+        return None;
+    }
+    env.deploy = Some(model::Deploy {
+        project,
+        repo,
+        revision,
+        path,
+        sync: has_sync.then_some(policy),
+        source: checker.source(deploy_span),
+    });
+    Some(project_span)
+}
+
+/// An Argo CD project's envs must all be of one environment.
+pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
+    let mut first: HashMap<&str, (Environment, &str, Span)> = HashMap::new();
+    for env in &checker.envs {
+        let (Some(deploy), Some(span)) = (&env.model.deploy, env.project_span) else {
+            continue;
+        };
+        match first.get(deploy.project.as_str()) {
+            None => {
+                first.insert(
+                    &deploy.project,
+                    (env.model.environment, &env.model.name, span),
+                );
+            }
+            Some(&(environment, other, other_span)) if environment != env.model.environment => {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0802,
+                        span,
+                        format!("Argo CD project `{}` would span {} and {}", deploy.project, environment.as_str(), env.model.environment.as_str()),
+                    )
+                    .label(format!("env `{}` is {}", env.model.name, env.model.environment.as_str()))
+                    .secondary(other_span, format!("env `{other}` is {}", environment.as_str()))
+                    .help(format!(
+                        "a project's destinations must stay in one environment: use `project = {}` here",
+                        env.model.environment.as_str()
+                    )),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+}

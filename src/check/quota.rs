@@ -1,0 +1,632 @@
+//! Quotas, limit ranges, tier ceilings and cluster capacity (E04xx).
+//!
+//! Invariants established here: every quota has limits ≥ requests; every
+//! LimitRange has min ≤ default_request ≤ default ≤ max, and max within
+//! its quota's limits; every env is within its tier's ceiling; on every
+//! cluster the envs together request no more than its capacity.
+
+use std::collections::BTreeMap;
+
+use super::fields::{self, Fields, field_value};
+use super::units::{self, Diags};
+use super::{Checker, TierFacts};
+use crate::diag::{Code, Diagnostic};
+use crate::model::{
+    self, Dimension, LimitKind, LimitResource, LimitValues, QuotaKey, ResourceList,
+};
+use crate::resolve::EnvDecl;
+use crate::resolve::value::{Scope, Value};
+use crate::source::Span;
+use crate::syntax::ast::{self, Number, RecordTag};
+
+/// A quota (or ceiling) with where each key's value was written.
+#[derive(Clone)]
+pub(crate) struct TypedQuota {
+    pub name: Option<String>,
+    pub hard: ResourceList,
+    pub key_spans: BTreeMap<QuotaKey, Span>,
+    /// The `quota` statement.
+    pub span: Span,
+}
+
+pub(crate) struct TypedLimits {
+    name: Option<String>,
+    kind: LimitKind,
+    items: BTreeMap<&'static str, (LimitValues, BTreeMap<LimitResource, Span>)>,
+    span: Span,
+}
+
+const LIMIT_FIELDS: &[&str] = &["default", "default_request", "max", "min"];
+
+impl TypedLimits {
+    pub fn into_model(self, checker: &Checker, env: &str) -> model::LimitRange {
+        let take = |field: &str| {
+            self.items
+                .get(field)
+                .map(|(values, _)| values.clone())
+                .unwrap_or_default()
+        };
+        model::LimitRange {
+            name: self.name.clone().unwrap_or_else(|| format!("{env}-limits")),
+            kind: self.kind,
+            default: take("default"),
+            default_request: take("default_request"),
+            max: take("max"),
+            min: take("min"),
+            source: checker.source(self.span),
+        }
+    }
+}
+
+fn quota_keys() -> Vec<&'static str> {
+    QuotaKey::ALL.iter().map(|key| key.as_str()).collect()
+}
+
+/// Types a record of quota keys (a quota or a ceiling), applying `* n`.
+pub(crate) fn resource_record(
+    checker: &Checker,
+    value: Value,
+    what: &str,
+    context: &str,
+    diagnostics: &mut Diags,
+) -> Option<TypedQuota> {
+    match value {
+        Value::Scaled {
+            base,
+            factor,
+            factor_span,
+            span,
+        } => {
+            let typed = resource_record(checker, *base, what, context, diagnostics)?;
+            scale(typed, &factor, factor_span, span, diagnostics)
+        }
+        Value::Record(record) => {
+            if let Some(RecordTag::Limits(_)) = record.tag {
+                diagnostics.push(
+                    Diagnostic::new(Code::E0301, record.span, format!("expected {what}, found a limit range"))
+                        .label("this is a limit range")
+                        .help("a limit range goes in `limits = …`; a quota is `quota { requests.cpu = … }`"),
+                );
+                return None;
+            }
+            let scope = checker.scope(&record.vars);
+            let keys = quota_keys();
+            let fields = Fields::read_only_fields(record.body, &keys, context, &scope, diagnostics);
+            let mut typed = TypedQuota {
+                name: None,
+                hard: ResourceList::new(),
+                key_spans: BTreeMap::new(),
+                span: record.span,
+            };
+            let mut ok = true;
+            for entry in &fields.entries {
+                let key = QuotaKey::parse(&entry.key).expect("Fields only keeps allowed keys");
+                let Some(value) = field_value(entry, &scope, diagnostics) else {
+                    ok = false;
+                    continue;
+                };
+                match units::quantity(key.dimension(), &value, diagnostics) {
+                    Some(quantity) => {
+                        typed.hard.insert(key, quantity);
+                        typed.key_spans.insert(key, value.span());
+                    }
+                    None => ok = false,
+                }
+            }
+            ok.then_some(typed)
+        }
+        other => {
+            diagnostics.push(
+                Diagnostic::new(Code::E0301, other.span(), format!("expected {what}, found {}", other.describe()))
+                    .label(format!("this is {}", other.describe()))
+                    .help(format!("{what} is a block such as `{{ requests.cpu = 2  pods = 20 }}`, or a `let` holding one")),
+            );
+            None
+        }
+    }
+}
+
+impl TypedQuota {
+    /// Where to point for `key`: its value when written in this quota's own
+    /// statement, else the statement (a shared `let` says nothing about
+    /// which env is at fault).
+    pub fn span_of(&self, key: QuotaKey) -> Span {
+        match self.key_spans.get(&key) {
+            Some(&span) if span.start >= self.span.start && span.end <= self.span.end => span,
+            _ => self.span,
+        }
+    }
+}
+
+/// `quota * factor`: counts round down, quantities to the nearest unit; a
+/// value that scales to 0 is an error.
+fn scale(
+    mut typed: TypedQuota,
+    factor: &Number,
+    factor_span: Span,
+    span: Span,
+    diagnostics: &mut Diags,
+) -> Option<TypedQuota> {
+    let denominator = 10u128.checked_pow(factor.scale)?;
+    let mut ok = true;
+    for (key, value) in typed.hard.iter_mut() {
+        let product = (*value as u128).checked_mul(factor.mantissa);
+        let scaled = product.map(|p| match key.dimension() {
+            Dimension::Count => p / denominator,
+            Dimension::Cpu | Dimension::Memory => (p + denominator / 2) / denominator,
+        });
+        match scaled.and_then(|s| u64::try_from(s).ok()) {
+            Some(0) if *value > 0 => {
+                ok = false;
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0306,
+                        factor_span,
+                        format!("`{}` scales to 0", key.as_str()),
+                    )
+                    .label(format!(
+                        "{} × this factor is 0",
+                        key.dimension().format(*value)
+                    ))
+                    .secondary(
+                        typed.key_spans.get(key).copied().unwrap_or(typed.span),
+                        "the value scaled",
+                    )
+                    .help("use a larger factor, or give this key a larger base value"),
+                );
+            }
+            Some(result) => *value = result,
+            None => {
+                ok = false;
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0306,
+                        factor_span,
+                        format!("`{}` is too large once scaled", key.as_str()),
+                    )
+                    .label("the product does not fit")
+                    .help("use a smaller factor"),
+                );
+            }
+        }
+    }
+    typed.span = span;
+    ok.then_some(typed)
+}
+
+/// `quota NAME { … }`, `quota { … }` or `quota = EXPR` in an env.
+pub(crate) fn quota_stmt(
+    checker: &Checker,
+    quota: &ast::Quota,
+    span: Span,
+    scope: &Scope,
+    env: &str,
+    diagnostics: &mut Diags,
+) -> Option<TypedQuota> {
+    let context = format!("the quota of env `{env}`");
+    let (name, value) = match quota {
+        ast::Quota::Block { name, body } => {
+            let name = match name {
+                Some(name) => Some(object_name(checker, name, scope, diagnostics)?),
+                None => None,
+            };
+            let value = Value::Record(crate::resolve::value::Record {
+                tag: Some(RecordTag::Quota),
+                body,
+                vars: scope.vars.clone(),
+                span: body.span,
+            });
+            (name, value)
+        }
+        ast::Quota::Expr(expr) => (None, crate::resolve::value::eval(expr, scope, diagnostics)?),
+    };
+    let mut typed = resource_record(checker, value, "a quota", &context, diagnostics)?;
+    typed.name = name;
+    typed.span = span;
+    Some(typed)
+}
+
+/// A Kubernetes object name given with `quota NAME` or `as NAME`.
+pub(crate) fn object_name(
+    checker: &Checker,
+    name: &ast::Name,
+    scope: &Scope,
+    diagnostics: &mut Diags,
+) -> Option<String> {
+    let _ = checker;
+    let text = match name {
+        ast::Name::Ident(ident) => ident.text.clone(),
+        ast::Name::Str(string) => crate::resolve::value::interpolate(string, scope, diagnostics)?,
+    };
+    match crate::resolve::check_dns_label(&text) {
+        Ok(()) => Some(text),
+        Err(why) => {
+            diagnostics.push(crate::resolve::dns_diagnostic(&text, name.span(), &why));
+            None
+        }
+    }
+}
+
+/// `limits NAME KIND { … }` or `limits = EXPR` in an env.
+pub(crate) fn limits_stmt(
+    checker: &Checker,
+    limits: &ast::Limits,
+    span: Span,
+    scope: &Scope,
+    env: &str,
+    diagnostics: &mut Diags,
+) -> Option<TypedLimits> {
+    let (name, value) = match limits {
+        ast::Limits::Block {
+            name, kind, body, ..
+        } => {
+            let name = match name {
+                Some(name) => Some(object_name(checker, name, scope, diagnostics)?),
+                None => None,
+            };
+            let value = Value::Record(crate::resolve::value::Record {
+                tag: Some(RecordTag::Limits(*kind)),
+                body,
+                vars: scope.vars.clone(),
+                span: body.span,
+            });
+            (name, value)
+        }
+        ast::Limits::Expr(expr) => (None, crate::resolve::value::eval(expr, scope, diagnostics)?),
+    };
+    let Value::Record(record) = value else {
+        diagnostics.push(
+            Diagnostic::new(Code::E0301, value.span(), format!("expected a limit range, found {}", value.describe()))
+                .label(format!("this is {}", value.describe()))
+                .help("a limit range is `limits container { default { … } max { … } }`, or a `let` holding one"),
+        );
+        return None;
+    };
+    let Some(RecordTag::Limits(kind)) = record.tag else {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0301,
+                record.span,
+                "expected a limit range, found a record without a kind",
+            )
+            .label("no `container`, `pod` or `persistentvolumeclaim`")
+            .help("write `limits container { … }`"),
+        );
+        return None;
+    };
+    let kind = match kind {
+        ast::LimitKind::Container => LimitKind::Container,
+        ast::LimitKind::Pod => LimitKind::Pod,
+        ast::LimitKind::PersistentVolumeClaim => LimitKind::PersistentVolumeClaim,
+    };
+    let context = format!("the limit range of env `{env}`");
+    let scope = checker.scope(&record.vars);
+    let fields = Fields::read_only_fields(record.body, LIMIT_FIELDS, &context, &scope, diagnostics);
+    let resources: Vec<&str> = LimitResource::ALL.iter().map(|r| r.as_str()).collect();
+    let mut items = BTreeMap::new();
+    let mut ok = true;
+    for entry in &fields.entries {
+        let Some(value) = field_value(entry, &scope, diagnostics) else {
+            ok = false;
+            continue;
+        };
+        let Some((record, vars)) = fields::record(value, "a block of resources", diagnostics)
+        else {
+            ok = false;
+            continue;
+        };
+        let inner_scope = checker.scope(&vars);
+        let inner_context = format!("`{}` of {context}", entry.key);
+        let inner = Fields::read_only_fields(
+            record.body,
+            &resources,
+            &inner_context,
+            &inner_scope,
+            diagnostics,
+        );
+        let mut values = LimitValues::new();
+        let mut spans = BTreeMap::new();
+        for resource_entry in &inner.entries {
+            let resource = LimitResource::ALL
+                .into_iter()
+                .find(|r| r.as_str() == resource_entry.key)
+                .expect("Fields only keeps allowed keys");
+            let Some(value) = field_value(resource_entry, &inner_scope, diagnostics) else {
+                ok = false;
+                continue;
+            };
+            match units::quantity(resource.dimension(), &value, diagnostics) {
+                Some(quantity) => {
+                    values.insert(resource, quantity);
+                    spans.insert(resource, value.span());
+                }
+                None => ok = false,
+            }
+        }
+        let key = LIMIT_FIELDS
+            .iter()
+            .copied()
+            .find(|f| *f == entry.key)
+            .expect("Fields only keeps allowed keys");
+        items.insert(key, (values, spans));
+    }
+    ok.then_some(TypedLimits {
+        name,
+        kind,
+        items,
+        span,
+    })
+}
+
+/// The checks of one env's quota and limit range against each other and
+/// against its tier.
+pub(crate) fn check_env(
+    checker: &Checker,
+    decl: &EnvDecl,
+    tier: &TierFacts,
+    quota: Option<&TypedQuota>,
+    limits: Option<&TypedLimits>,
+    diagnostics: &mut Diags,
+) {
+    let _ = checker;
+    if let Some(quota) = quota {
+        for request in QuotaKey::ALL {
+            let Some(limit) = request.limit_of() else {
+                continue;
+            };
+            if let (Some(&requested), Some(&limited)) =
+                (quota.hard.get(&request), quota.hard.get(&limit))
+                && limited < requested
+            {
+                let dimension = request.dimension();
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0401,
+                        quota.span_of(limit),
+                        format!("`{}` is below `{}`", limit.as_str(), request.as_str()),
+                    )
+                    .label(format!("limits {}", dimension.format(limited)))
+                    .secondary(quota.span_of(request), format!("requests {}", dimension.format(requested)))
+                    .help(format!(
+                        "a namespace can never use its requests if its limits are lower: raise `{}` to at least {}",
+                        limit.as_str(),
+                        dimension.format(requested)
+                    )),
+                );
+            }
+        }
+    }
+    if let Some(limits) = limits {
+        check_limit_order(limits, diagnostics);
+        if let (Some(quota), Some((max, max_spans))) = (quota, limits.items.get("max")) {
+            for (resource, &value) in max {
+                let Some(key) = resource.quota_limit() else {
+                    continue;
+                };
+                if let Some(&bound) = quota.hard.get(&key)
+                    && value > bound
+                {
+                    let dimension = resource.dimension();
+                    diagnostics.push(
+                        Diagnostic::new(
+                            Code::E0403,
+                            max_spans[resource],
+                            format!(
+                                "LimitRange max {} is above the quota's `{}`",
+                                resource.as_str(),
+                                key.as_str()
+                            ),
+                        )
+                        .label(format!("max {}", dimension.format(value)))
+                        .secondary(
+                            quota.span_of(key),
+                            format!(
+                                "the whole namespace may only use {}",
+                                dimension.format(bound)
+                            ),
+                        )
+                        .help(format!(
+                            "lower `max {{ {} = … }}` to at most {}",
+                            resource.as_str(),
+                            dimension.format(bound)
+                        )),
+                    );
+                }
+            }
+        }
+    }
+    let ceiling = &tier.model.ceiling;
+    if ceiling.is_empty() {
+        return;
+    }
+    let Some(quota) = quota else {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0406,
+                decl.name_span,
+                format!(
+                    "env `{}` has no quota, but tier `{}` has a ceiling",
+                    decl.name, tier.model.name
+                ),
+            )
+            .label("without a quota this namespace is unbounded")
+            .secondary(
+                tier.name_span,
+                "the tier's ceiling applies to every env in it",
+            )
+            .help("give the env a `quota { … }` within the ceiling"),
+        );
+        return;
+    };
+    for (key, &bound) in ceiling {
+        let ceiling_span = tier
+            .ceiling_spans
+            .get(key)
+            .copied()
+            .unwrap_or(tier.name_span);
+        match quota.hard.get(key) {
+            Some(&value) if value > bound => {
+                let dimension = key.dimension();
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0404,
+                        quota.span_of(*key),
+                        format!(
+                            "`{}` is above the ceiling of tier `{}`",
+                            key.as_str(),
+                            tier.model.name
+                        ),
+                    )
+                    .label(format!("{} asked", dimension.format(value)))
+                    .secondary(
+                        ceiling_span,
+                        format!("the ceiling is {}", dimension.format(bound)),
+                    )
+                    .help(format!(
+                        "lower `{}` to at most {}, or place the env in a larger tier",
+                        key.as_str(),
+                        dimension.format(bound)
+                    )),
+                );
+            }
+            Some(_) => {}
+            None => diagnostics.push(
+                Diagnostic::new(
+                    Code::E0404,
+                    quota.span,
+                    format!(
+                        "the quota of env `{}` sets no `{}`, which tier `{}` caps",
+                        decl.name,
+                        key.as_str(),
+                        tier.model.name
+                    ),
+                )
+                .label(format!("no `{}` here, so it is unbounded", key.as_str()))
+                .secondary(
+                    ceiling_span,
+                    format!("capped at {}", key.dimension().format(bound)),
+                )
+                .help(format!(
+                    "add `{} = …` to the quota, at most {}",
+                    key.as_str(),
+                    key.dimension().format(bound)
+                )),
+            ),
+        }
+    }
+}
+
+/// min ≤ default_request ≤ default ≤ max, for every resource they share.
+fn check_limit_order(limits: &TypedLimits, diagnostics: &mut Diags) {
+    for resource in LimitResource::ALL {
+        let present: Vec<(&str, u64, Span)> = LIMIT_ORDER
+            .iter()
+            .filter_map(|field| {
+                let (values, spans) = limits.items.get(field)?;
+                Some((*field, *values.get(&resource)?, spans[&resource]))
+            })
+            .collect();
+        for pair in present.windows(2) {
+            let (low_field, low, low_span) = pair[0];
+            let (high_field, high, high_span) = pair[1];
+            if low > high {
+                let dimension = resource.dimension();
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0402,
+                        high_span,
+                        format!("LimitRange `{high_field}` {} is below `{low_field}`", resource.as_str()),
+                    )
+                    .label(format!("{high_field} {}", dimension.format(high)))
+                    .secondary(low_span, format!("{low_field} {}", dimension.format(low)))
+                    .help("a limit range must satisfy min ≤ default_request ≤ default ≤ max for each resource"),
+                );
+            }
+        }
+    }
+}
+
+const LIMIT_ORDER: [&str; 4] = ["min", "default_request", "default", "max"];
+
+/// Per cluster: the envs' requests together within its capacity.
+pub(crate) fn check_capacity(checker: &Checker, diagnostics: &mut Diags) {
+    for (name, cluster) in &checker.model.clusters {
+        let facts = &checker.cluster_facts[name];
+        let on_cluster: Vec<&super::EnvFacts> = checker
+            .envs
+            .iter()
+            .filter(|env| &env.model.cluster == name && !env.quota_failed)
+            .collect();
+        let dimensions = [
+            ("cpu", QuotaKey::RequestsCpu, cluster.capacity.cpu),
+            ("memory", QuotaKey::RequestsMemory, cluster.capacity.memory),
+            ("pods", QuotaKey::Pods, cluster.capacity.pods),
+        ];
+        for (capacity_key, quota_key, capacity) in dimensions {
+            let Some(capacity) = capacity else { continue };
+            let capacity_span = facts.capacity_spans[capacity_key];
+            let mut contributors: Vec<(u64, &super::EnvFacts)> = Vec::new();
+            let mut total: u128 = 0;
+            for env in &on_cluster {
+                match env.quota.as_ref().and_then(|q| q.hard.get(&quota_key)) {
+                    Some(&value) => {
+                        total += value as u128;
+                        contributors.push((value, env));
+                    }
+                    None => diagnostics.push(
+                        Diagnostic::new(
+                            Code::E0406,
+                            env.name_span,
+                            format!("env `{}` sets no `{}`, so cluster `{name}`'s capacity cannot be checked", env.model.name, quota_key.as_str()),
+                        )
+                        .label(format!("no `{}` in this env's quota", quota_key.as_str()))
+                        .secondary(capacity_span, format!("cluster `{name}` has a {capacity_key} capacity"))
+                        .help(format!("give the env a quota with `{}`", quota_key.as_str())),
+                    ),
+                }
+            }
+            if total <= capacity as u128 {
+                continue;
+            }
+            let dimension = quota_key.dimension();
+            contributors.sort_by(|a, b| {
+                b.0.cmp(&a.0)
+                    .then_with(|| a.1.model.name.cmp(&b.1.model.name))
+            });
+            let mut diagnostic = Diagnostic::new(
+                Code::E0405,
+                capacity_span,
+                format!(
+                    "cluster `{name}` is over-committed: its envs request {} {capacity_key} in all, but its capacity is {}",
+                    dimension.format(u64::try_from(total).unwrap_or(u64::MAX)),
+                    dimension.format(capacity)
+                ),
+            )
+            .label(format!("capacity {}", dimension.format(capacity)));
+            for (value, env) in contributors.iter().take(3) {
+                let span = env
+                    .quota
+                    .as_ref()
+                    .map_or(env.name_span, |q| q.span_of(quota_key));
+                diagnostic = diagnostic.secondary(
+                    span,
+                    format!(
+                        "env `{}` requests {}",
+                        env.model.name,
+                        dimension.format(*value)
+                    ),
+                );
+            }
+            if contributors.len() > 3 {
+                diagnostic = diagnostic.note(format!(
+                    "{} envs in all request {capacity_key} on this cluster",
+                    contributors.len()
+                ));
+            }
+            diagnostics.push(diagnostic.help(format!(
+                "lower the largest requests by {} in all, or raise the cluster's capacity",
+                dimension.format(u64::try_from(total - capacity as u128).unwrap_or(u64::MAX))
+            )));
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! Units: turning values into typed quantities, exactly.
+//!
+//! cpu is integer milli-cores, memory integer bytes, durations integer
+//! milliseconds, ratios exact decimal fractions: never floats, so `0.1 +
+//! 0.2` can never decide whether a quota passes. Every mismatch names what
+//! was expected and what was found, at the value that is wrong.
+
+use crate::diag::{Code, Diagnostic};
+use crate::model::{Dimension, Duration, Quantity, Ratio};
+use crate::resolve::value::{Value, number_text};
+use crate::syntax::ast::{Number, Suffix};
+
+pub type Diags = Vec<Diagnostic>;
+
+fn mismatch(value: &Value, expected: &str, help: &str) -> Diagnostic {
+    Diagnostic::new(
+        Code::E0301,
+        value.span(),
+        format!("expected {expected}, found {}", value.describe()),
+    )
+    .label(format!("this is {}", value.describe()))
+    .help(help.to_string())
+}
+
+const CPU_HELP: &str = "cpu is written in cores (`2`, `0.5`) or milli-cores (`500m`)";
+const MEMORY_HELP: &str =
+    "memory is written with a unit: `512Mi`, `20Gi` (powers of 1024) or `1G` (powers of 1000)";
+const COUNT_HELP: &str = "a count is a whole number, such as `50`";
+const DURATION_HELP: &str = "a duration is written with a unit: `30s`, `5m`, `1h`, `1h30m`";
+const RATIO_HELP: &str = "a ratio is written as a percentage (`90%`) or a fraction (`0.9`)";
+
+/// `mantissa × 10^-scale × multiplier`, when that is a whole number.
+fn exact(number: &Number, multiplier: u128) -> Result<u128, &'static str> {
+    let scaled = number.mantissa.checked_mul(multiplier).ok_or("too large")?;
+    let denominator = 10u128
+        .checked_pow(number.scale)
+        .ok_or("too many decimals")?;
+    if scaled % denominator != 0 {
+        return Err("finer than the smallest unit");
+    }
+    Ok(scaled / denominator)
+}
+
+fn out_of_range(value: &Value, what: &str, why: &str, help: &str) -> Diagnostic {
+    Diagnostic::new(Code::E0306, value.span(), format!("{what} out of range"))
+        .label(why.to_string())
+        .help(help.to_string())
+}
+
+pub fn quantity(dimension: Dimension, value: &Value, diagnostics: &mut Diags) -> Option<Quantity> {
+    match dimension {
+        Dimension::Cpu => cpu(value, diagnostics),
+        Dimension::Memory => memory(value, diagnostics),
+        Dimension::Count => count(value, diagnostics),
+    }
+}
+
+pub fn cpu(value: &Value, diagnostics: &mut Diags) -> Option<Quantity> {
+    let Value::Number(number, _) = value else {
+        diagnostics.push(mismatch(value, "cpu", CPU_HELP));
+        return None;
+    };
+    let multiplier = match number.suffix {
+        Suffix::None => 1000,
+        Suffix::Milli => 1,
+        _ => {
+            diagnostics.push(mismatch(value, "cpu", CPU_HELP));
+            return None;
+        }
+    };
+    match exact(number, multiplier).map(u64::try_from) {
+        Ok(Ok(millis)) => Some(millis),
+        Ok(Err(_)) | Err("too large") => {
+            diagnostics.push(out_of_range(value, "cpu", "too large", CPU_HELP));
+            None
+        }
+        Err(_) => {
+            diagnostics.push(out_of_range(
+                value,
+                "cpu",
+                "cpu cannot be finer than one milli-core (`1m`)",
+                "round to whole milli-cores, such as `250m`",
+            ));
+            None
+        }
+    }
+}
+
+pub fn memory(value: &Value, diagnostics: &mut Diags) -> Option<Quantity> {
+    let Value::Number(number, _) = value else {
+        diagnostics.push(mismatch(value, "memory", MEMORY_HELP));
+        return None;
+    };
+    let multiplier: u128 = match number.suffix {
+        Suffix::None => 1,
+        Suffix::Kilo => 1_000,
+        Suffix::Mega => 1_000_000,
+        Suffix::Giga => 1_000_000_000,
+        Suffix::Tera => 1_000_000_000_000,
+        Suffix::Peta => 1_000_000_000_000_000,
+        Suffix::Exa => 1_000_000_000_000_000_000,
+        Suffix::Kibi => 1 << 10,
+        Suffix::Mebi => 1 << 20,
+        Suffix::Gibi => 1 << 30,
+        Suffix::Tebi => 1 << 40,
+        Suffix::Pebi => 1 << 50,
+        Suffix::Exbi => 1 << 60,
+        _ => {
+            diagnostics.push(mismatch(value, "memory", MEMORY_HELP));
+            return None;
+        }
+    };
+    match exact(number, multiplier).map(u64::try_from) {
+        Ok(Ok(bytes)) => Some(bytes),
+        Ok(Err(_)) | Err("too large") => {
+            diagnostics.push(out_of_range(value, "memory", "too large", MEMORY_HELP));
+            None
+        }
+        Err(_) => {
+            diagnostics.push(out_of_range(
+                value,
+                "memory",
+                "memory cannot be finer than one byte",
+                "write a whole number of bytes, or a larger unit such as `1536Mi` for `1.5Gi`",
+            ));
+            None
+        }
+    }
+}
+
+pub fn count(value: &Value, diagnostics: &mut Diags) -> Option<Quantity> {
+    match value {
+        Value::Number(number, _) if number.suffix == Suffix::None && number.scale == 0 => {
+            match u64::try_from(number.mantissa) {
+                Ok(count) => Some(count),
+                Err(_) => {
+                    diagnostics.push(out_of_range(value, "count", "too large", COUNT_HELP));
+                    None
+                }
+            }
+        }
+        Value::Number(number, _) if number.suffix == Suffix::None => {
+            diagnostics.push(out_of_range(
+                value,
+                "count",
+                "a count is a whole number",
+                COUNT_HELP,
+            ));
+            None
+        }
+        _ => {
+            diagnostics.push(mismatch(value, "a count", COUNT_HELP));
+            None
+        }
+    }
+}
+
+pub fn duration(value: &Value, diagnostics: &mut Diags) -> Option<Duration> {
+    let Value::Number(number, _) = value else {
+        diagnostics.push(mismatch(value, "a duration", DURATION_HELP));
+        return None;
+    };
+    let multiplier: u128 = match number.suffix {
+        Suffix::Millisecond => 1,
+        Suffix::Second => 1_000,
+        Suffix::Milli => 60_000,
+        Suffix::Hour => 3_600_000,
+        Suffix::Day => 24 * 3_600_000,
+        Suffix::Week => 7 * 24 * 3_600_000,
+        Suffix::Year => 365 * 24 * 3_600_000,
+        _ => {
+            diagnostics.push(mismatch(value, "a duration", DURATION_HELP));
+            return None;
+        }
+    };
+    match exact(number, multiplier).map(u64::try_from) {
+        Ok(Ok(ms)) => Some(Duration(ms)),
+        _ => {
+            diagnostics.push(out_of_range(
+                value,
+                "duration",
+                "not a whole number of milliseconds, or too long",
+                DURATION_HELP,
+            ));
+            None
+        }
+    }
+}
+
+/// A ratio between 0 and 1: `90%` or `0.9`.
+pub fn ratio(value: &Value, diagnostics: &mut Diags) -> Option<Ratio> {
+    let Value::Number(number, _) = value else {
+        diagnostics.push(mismatch(value, "a ratio", RATIO_HELP));
+        return None;
+    };
+    let ratio = match number.suffix {
+        Suffix::None => Ratio {
+            numerator: number.mantissa,
+            scale: number.scale,
+        },
+        Suffix::Percent => Ratio {
+            numerator: number.mantissa,
+            scale: number.scale + 2,
+        },
+        _ => {
+            diagnostics.push(mismatch(value, "a ratio", RATIO_HELP));
+            return None;
+        }
+    };
+    if ratio.scale > 30 || ratio.numerator > 10u128.pow(ratio.scale) {
+        diagnostics.push(out_of_range(
+            value,
+            "ratio",
+            "a ratio is between 0 and 1 (0% and 100%)",
+            RATIO_HELP,
+        ));
+        return None;
+    }
+    Some(ratio)
+}
+
+pub fn boolean(value: &Value, diagnostics: &mut Diags) -> Option<bool> {
+    match value {
+        Value::Bool(value, _) => Some(*value),
+        _ => {
+            diagnostics.push(mismatch(
+                value,
+                "`true` or `false`",
+                "write `true` or `false`",
+            ));
+            None
+        }
+    }
+}
+
+pub fn string(value: &Value, diagnostics: &mut Diags) -> Option<String> {
+    match value {
+        Value::Str(text, _) => Some(text.clone()),
+        Value::Number(..) | Value::Word(..) | Value::Bool(..) => {
+            let text = match value {
+                Value::Number(..) => number_text(value),
+                Value::Word(word, _) => word.clone(),
+                Value::Bool(b, _) => b.to_string(),
+                _ => unreachable_value(),
+            };
+            diagnostics.push(
+                mismatch(value, "a string", "strings are quoted")
+                    .help(format!("quote it: `\"{text}\"`")),
+            );
+            None
+        }
+        _ => {
+            diagnostics.push(mismatch(value, "a string", "strings are quoted: `\"…\"`"));
+            None
+        }
+    }
+}
+
+#[track_caller]
+fn unreachable_value() -> ! {
+    panic!("matched above: the value is a number, a word or a boolean")
+}
+
+/// One of a fixed set of words: `production`, `restricted`, `warning`.
+pub fn word(
+    value: &Value,
+    allowed: &[&str],
+    what: &str,
+    diagnostics: &mut Diags,
+) -> Option<String> {
+    let choices = allowed
+        .iter()
+        .map(|w| format!("`{w}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = match value {
+        Value::Word(word, _) => word,
+        Value::Str(text, _) if allowed.contains(&text.as_str()) => text,
+        _ => {
+            diagnostics.push(mismatch(
+                value,
+                what,
+                &format!("{what} is one of {choices}"),
+            ));
+            return None;
+        }
+    };
+    if allowed.contains(&text.as_str()) {
+        return Some(text.clone());
+    }
+    let diagnostic = Diagnostic::new(
+        Code::E0305,
+        value.span(),
+        format!("unknown {what} `{text}`"),
+    )
+    .label(format!("expected {choices}"));
+    diagnostics.push(
+        match crate::suggest::closest(text, allowed.iter().copied()) {
+            Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
+            None => diagnostic.help(format!("{what} is one of {choices}")),
+        },
+    );
+    None
+}
+
+/// An `https://` URL with a host.
+pub fn https_url(value: &Value, code: Code, what: &str, diagnostics: &mut Diags) -> Option<String> {
+    let text = string(value, diagnostics)?;
+    let host = text
+        .strip_prefix("https://")
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    match host {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Some(text),
+        _ => {
+            let why = if text.starts_with("http://") {
+                "plain `http://` is not allowed"
+            } else if text.contains("://") {
+                "only `https://` URLs are allowed"
+            } else {
+                "not a URL"
+            };
+            diagnostics.push(
+                Diagnostic::new(code, value.span(), format!("{what} must be an https URL"))
+                    .label(why)
+                    .help(format!(
+                        "write the full URL, such as `\"https://example.com{}\"`",
+                        if what.contains("repo") {
+                            "/org/repo"
+                        } else {
+                            ""
+                        }
+                    )),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,633 @@
+//! The checked program: plain, fully resolved data.
+//!
+//! This is the one contract between checking and emitting. Everything here
+//! has already been proven consistent by `check` (quotas, access, network,
+//! alerts, placement); emitters read it and never report user errors.
+//! No spans and no AST: each item keeps only the `Source` (file and line) it
+//! came from, for provenance in the output. Maps are ordered (BTreeMap) so
+//! that iteration order, and so output, never depends on declaration order.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Where an item was declared, for `envk.dev/source: FILE:LINE`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Source {
+    pub file: String,
+    pub line: usize,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Model {
+    pub clusters: BTreeMap<String, Cluster>,
+    pub tiers: BTreeMap<String, Tier>,
+    pub roles: BTreeMap<String, Role>,
+    /// Keyed by namespace name.
+    pub envs: BTreeMap<String, Env>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Environment {
+    Development,
+    Staging,
+    Production,
+}
+
+impl Environment {
+    pub const ALL: [Environment; 3] = [
+        Environment::Development,
+        Environment::Staging,
+        Environment::Production,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Staging => "staging",
+            Environment::Production => "production",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Environment> {
+        Environment::ALL.into_iter().find(|e| e.as_str() == text)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PodSecurity {
+    Privileged,
+    Baseline,
+    Restricted,
+}
+
+impl PodSecurity {
+    pub const ALL: [PodSecurity; 3] = [
+        PodSecurity::Privileged,
+        PodSecurity::Baseline,
+        PodSecurity::Restricted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodSecurity::Privileged => "privileged",
+            PodSecurity::Baseline => "baseline",
+            PodSecurity::Restricted => "restricted",
+        }
+    }
+}
+
+/// A Kubernetes quantity in its base unit: milli-cores for cpu, bytes for
+/// memory and storage, plain numbers for counts.
+pub type Quantity = u64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dimension {
+    Cpu,
+    Memory,
+    Count,
+}
+
+impl Dimension {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Cpu => "cpu",
+            Dimension::Memory => "memory",
+            Dimension::Count => "count",
+        }
+    }
+
+    /// Kubernetes' canonical form: `10`, `500m`, `20Gi`, `1G`, `50`.
+    pub fn format(self, value: Quantity) -> String {
+        match self {
+            Dimension::Cpu if value % 1000 == 0 => (value / 1000).to_string(),
+            Dimension::Cpu => format!("{value}m"),
+            Dimension::Memory => format_bytes(value),
+            Dimension::Count => value.to_string(),
+        }
+    }
+}
+
+fn format_bytes(bytes: u64) -> String {
+    if bytes == 0 {
+        return "0".to_string();
+    }
+    const BINARY: [(&str, u64); 6] = [
+        ("Ei", 1 << 60),
+        ("Pi", 1 << 50),
+        ("Ti", 1 << 40),
+        ("Gi", 1 << 30),
+        ("Mi", 1 << 20),
+        ("Ki", 1 << 10),
+    ];
+    const DECIMAL: [(&str, u64); 6] = [
+        ("E", 1_000_000_000_000_000_000),
+        ("P", 1_000_000_000_000_000),
+        ("T", 1_000_000_000_000),
+        ("G", 1_000_000_000),
+        ("M", 1_000_000),
+        ("k", 1_000),
+    ];
+    for (suffix, size) in BINARY.into_iter().chain(DECIMAL) {
+        if bytes % size == 0 {
+            return format!("{}{suffix}", bytes / size);
+        }
+    }
+    bytes.to_string()
+}
+
+/// The keys of a ResourceQuota's `hard` (and of a tier's ceiling), in the
+/// order Kubernetes users usually write them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum QuotaKey {
+    RequestsCpu,
+    RequestsMemory,
+    LimitsCpu,
+    LimitsMemory,
+    RequestsStorage,
+    RequestsEphemeralStorage,
+    LimitsEphemeralStorage,
+    Pods,
+    Services,
+    ServicesLoadBalancers,
+    ServicesNodePorts,
+    ConfigMaps,
+    Secrets,
+    PersistentVolumeClaims,
+    ReplicationControllers,
+}
+
+impl QuotaKey {
+    pub const ALL: [QuotaKey; 15] = [
+        QuotaKey::RequestsCpu,
+        QuotaKey::RequestsMemory,
+        QuotaKey::LimitsCpu,
+        QuotaKey::LimitsMemory,
+        QuotaKey::RequestsStorage,
+        QuotaKey::RequestsEphemeralStorage,
+        QuotaKey::LimitsEphemeralStorage,
+        QuotaKey::Pods,
+        QuotaKey::Services,
+        QuotaKey::ServicesLoadBalancers,
+        QuotaKey::ServicesNodePorts,
+        QuotaKey::ConfigMaps,
+        QuotaKey::Secrets,
+        QuotaKey::PersistentVolumeClaims,
+        QuotaKey::ReplicationControllers,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuotaKey::RequestsCpu => "requests.cpu",
+            QuotaKey::RequestsMemory => "requests.memory",
+            QuotaKey::LimitsCpu => "limits.cpu",
+            QuotaKey::LimitsMemory => "limits.memory",
+            QuotaKey::RequestsStorage => "requests.storage",
+            QuotaKey::RequestsEphemeralStorage => "requests.ephemeral-storage",
+            QuotaKey::LimitsEphemeralStorage => "limits.ephemeral-storage",
+            QuotaKey::Pods => "pods",
+            QuotaKey::Services => "services",
+            QuotaKey::ServicesLoadBalancers => "services.loadbalancers",
+            QuotaKey::ServicesNodePorts => "services.nodeports",
+            QuotaKey::ConfigMaps => "configmaps",
+            QuotaKey::Secrets => "secrets",
+            QuotaKey::PersistentVolumeClaims => "persistentvolumeclaims",
+            QuotaKey::ReplicationControllers => "replicationcontrollers",
+        }
+    }
+
+    pub fn dimension(self) -> Dimension {
+        match self {
+            QuotaKey::RequestsCpu | QuotaKey::LimitsCpu => Dimension::Cpu,
+            QuotaKey::RequestsMemory
+            | QuotaKey::LimitsMemory
+            | QuotaKey::RequestsStorage
+            | QuotaKey::RequestsEphemeralStorage
+            | QuotaKey::LimitsEphemeralStorage => Dimension::Memory,
+            QuotaKey::Pods
+            | QuotaKey::Services
+            | QuotaKey::ServicesLoadBalancers
+            | QuotaKey::ServicesNodePorts
+            | QuotaKey::ConfigMaps
+            | QuotaKey::Secrets
+            | QuotaKey::PersistentVolumeClaims
+            | QuotaKey::ReplicationControllers => Dimension::Count,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<QuotaKey> {
+        QuotaKey::ALL.into_iter().find(|key| key.as_str() == text)
+    }
+
+    /// `limits.cpu` for `requests.cpu`: the pairs that must be ordered.
+    pub fn limit_of(self) -> Option<QuotaKey> {
+        match self {
+            QuotaKey::RequestsCpu => Some(QuotaKey::LimitsCpu),
+            QuotaKey::RequestsMemory => Some(QuotaKey::LimitsMemory),
+            QuotaKey::RequestsEphemeralStorage => Some(QuotaKey::LimitsEphemeralStorage),
+            _ => None,
+        }
+    }
+}
+
+pub type ResourceList = BTreeMap<QuotaKey, Quantity>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cluster {
+    pub name: String,
+    pub server: String,
+    pub environment: Environment,
+    pub capacity: Capacity,
+    pub prometheus: Prometheus,
+    pub source: Source,
+}
+
+/// What the cluster's namespaces may request in total.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capacity {
+    pub cpu: Option<Quantity>,
+    pub memory: Option<Quantity>,
+    pub pods: Option<Quantity>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prometheus {
+    pub scrape_interval: Duration,
+    /// Where the central Prometheus federates this cluster's from.
+    pub url: Option<String>,
+}
+
+/// A whole number of milliseconds, printed the way Prometheus writes
+/// durations (`5m`, `1h30m`, `250ms`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(pub u64);
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("0s");
+        }
+        let mut rest = self.0;
+        for (unit, size) in [
+            ("y", 365 * 24 * 3_600_000),
+            ("w", 7 * 24 * 3_600_000),
+            ("d", 24 * 3_600_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+            ("ms", 1),
+        ] {
+            if rest >= size {
+                write!(f, "{}{unit}", rest / size)?;
+                rest %= size;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An exact decimal fraction: `numerator / 10^scale` (90% is 9/10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ratio {
+    pub numerator: u128,
+    pub scale: u32,
+}
+
+impl fmt::Display for Ratio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let denominator = 10u128.pow(self.scale);
+        let whole = self.numerator / denominator;
+        let fraction = self.numerator % denominator;
+        if fraction == 0 {
+            return write!(f, "{whole}");
+        }
+        let digits = format!("{fraction:0width$}", width = self.scale as usize);
+        write!(f, "{whole}.{}", digits.trim_end_matches('0'))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tier {
+    pub name: String,
+    pub pod_security: PodSecurity,
+    /// The only environment whose clusters this tier's envs may live on.
+    pub environment: Option<Environment>,
+    pub ceiling: ResourceList,
+    pub require_alerts: Vec<String>,
+    pub forbid_verbs: Vec<String>,
+    pub forbid_resources: Vec<String>,
+    pub forbid_wildcards: bool,
+    /// `network = isolated`: deny all ingress and egress that no rule allows.
+    pub isolated: bool,
+    /// Environments allowed to send traffic into this tier's envs.
+    pub accept_from: Vec<Environment>,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    pub name: String,
+    pub rules: Vec<PolicyRule>,
+    pub source: Source,
+}
+
+/// One RBAC rule: a single API group, as in the seed's Role.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyRule {
+    pub api_groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub verbs: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Env {
+    /// The namespace.
+    pub name: String,
+    pub cluster: String,
+    pub tier: String,
+    /// The cluster's environment.
+    pub environment: Environment,
+    /// For envs of a family (`env payments { stage dev … }`): `payments`, `dev`.
+    pub family: Option<String>,
+    pub stage: Option<String>,
+    /// The user's labels; emitters add `environment`, `tier` and Pod Security.
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub quota: Option<Quota>,
+    pub limits: Option<LimitRange>,
+    /// Roles granted here, each emitted as a Role in this namespace.
+    pub roles: Vec<String>,
+    pub bindings: Vec<Binding>,
+    pub network: Network,
+    pub alerts: AlertGroup,
+    pub deploy: Option<Deploy>,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quota {
+    pub name: String,
+    pub hard: ResourceList,
+    pub source: Source,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitKind {
+    Container,
+    Pod,
+    PersistentVolumeClaim,
+}
+
+impl LimitKind {
+    /// The LimitRange item `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::Container => "Container",
+            LimitKind::Pod => "Pod",
+            LimitKind::PersistentVolumeClaim => "PersistentVolumeClaim",
+        }
+    }
+}
+
+/// A resource of a LimitRange item: `cpu`, `memory`, `ephemeral-storage`,
+/// `storage`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LimitResource {
+    Cpu,
+    Memory,
+    EphemeralStorage,
+    Storage,
+}
+
+impl LimitResource {
+    pub const ALL: [LimitResource; 4] = [
+        LimitResource::Cpu,
+        LimitResource::Memory,
+        LimitResource::EphemeralStorage,
+        LimitResource::Storage,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitResource::Cpu => "cpu",
+            LimitResource::Memory => "memory",
+            LimitResource::EphemeralStorage => "ephemeral-storage",
+            LimitResource::Storage => "storage",
+        }
+    }
+
+    pub fn dimension(self) -> Dimension {
+        match self {
+            LimitResource::Cpu => Dimension::Cpu,
+            LimitResource::Memory | LimitResource::EphemeralStorage | LimitResource::Storage => {
+                Dimension::Memory
+            }
+        }
+    }
+
+    /// The quota key that bounds this resource's limits in a namespace.
+    pub fn quota_limit(self) -> Option<QuotaKey> {
+        match self {
+            LimitResource::Cpu => Some(QuotaKey::LimitsCpu),
+            LimitResource::Memory => Some(QuotaKey::LimitsMemory),
+            LimitResource::EphemeralStorage => Some(QuotaKey::LimitsEphemeralStorage),
+            LimitResource::Storage => Some(QuotaKey::RequestsStorage),
+        }
+    }
+}
+
+pub type LimitValues = BTreeMap<LimitResource, Quantity>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LimitRange {
+    pub name: String,
+    pub kind: LimitKind,
+    pub default: LimitValues,
+    pub default_request: LimitValues,
+    pub max: LimitValues,
+    pub min: LimitValues,
+    pub source: Source,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SubjectKind {
+    User,
+    Group,
+    ServiceAccount,
+}
+
+impl SubjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectKind::User => "User",
+            SubjectKind::Group => "Group",
+            SubjectKind::ServiceAccount => "ServiceAccount",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subject {
+    pub kind: SubjectKind,
+    pub name: String,
+    /// Service accounts only.
+    pub namespace: Option<String>,
+}
+
+/// A RoleBinding: every `grant` of one role under one binding name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Binding {
+    pub name: String,
+    pub role: String,
+    pub subjects: Vec<Subject>,
+    pub source: Source,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Port {
+    pub protocol: Protocol,
+    pub number: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// No restriction (egress only).
+    Any,
+    /// Namespaces labelled `environment: X`.
+    Environment(Environment),
+    /// One env's namespace.
+    Env(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkRule {
+    pub peer: Peer,
+    /// Empty: every port.
+    pub ports: Vec<Port>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Network {
+    pub ingress: Vec<NetworkRule>,
+    pub egress: Vec<NetworkRule>,
+    /// `egress allow dns`: its own NetworkPolicy to kube-system on 53.
+    pub allow_dns: bool,
+    /// `Ingress` in policyTypes: the env has ingress rules or is isolated.
+    pub restrict_ingress: bool,
+    /// `Egress` in policyTypes: the env has egress rules or is isolated.
+    pub restrict_egress: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertGroup {
+    pub name: String,
+    pub rules: Vec<AlertRule>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertRule {
+    pub alert: String,
+    pub expr: String,
+    pub for_: Option<Duration>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deploy {
+    /// The Argo CD AppProject.
+    pub project: String,
+    pub repo: String,
+    pub revision: String,
+    pub path: String,
+    /// `None`: manual sync.
+    pub sync: Option<SyncPolicy>,
+    pub source: Source,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncPolicy {
+    pub prune: bool,
+    pub self_heal: bool,
+    pub create_namespace: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_print_in_kubernetes_canonical_form() {
+        assert_eq!(Dimension::Cpu.format(10_000), "10");
+        assert_eq!(Dimension::Cpu.format(2_500), "2500m");
+        assert_eq!(Dimension::Cpu.format(200), "200m");
+        assert_eq!(Dimension::Memory.format(20 << 30), "20Gi");
+        assert_eq!(Dimension::Memory.format(256 << 20), "256Mi");
+        assert_eq!(Dimension::Memory.format(1_000_000_000), "1G");
+        assert_eq!(Dimension::Memory.format(1_500), "1500");
+        assert_eq!(Dimension::Count.format(50), "50");
+    }
+
+    #[test]
+    fn durations_and_ratios_print_as_prometheus_reads_them() {
+        assert_eq!(Duration(300_000).to_string(), "5m");
+        assert_eq!(Duration(5_400_000).to_string(), "1h30m");
+        assert_eq!(Duration(15_000).to_string(), "15s");
+        assert_eq!(Duration(250).to_string(), "250ms");
+        assert_eq!(
+            Ratio {
+                numerator: 9,
+                scale: 1
+            }
+            .to_string(),
+            "0.9"
+        );
+        assert_eq!(
+            Ratio {
+                numerator: 90,
+                scale: 2
+            }
+            .to_string(),
+            "0.9"
+        );
+        assert_eq!(
+            Ratio {
+                numerator: 5,
+                scale: 2
+            }
+            .to_string(),
+            "0.05"
+        );
+        assert_eq!(
+            Ratio {
+                numerator: 1,
+                scale: 0
+            }
+            .to_string(),
+            "1"
+        );
+    }
+}

@@ -1,0 +1,330 @@
+//! Loading a program: the files given, and every file they import.
+//!
+//! Owns the `Loader` interface (the file system in the CLI, a map in tests)
+//! and the import graph. A file reached by several paths is read once;
+//! importing it twice is harmless. A cycle of imports is an error at the
+//! import that closes it.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+use crate::diag::{Code, Diagnostic};
+use crate::source::{FileId, LoadError, STDLIB, SourceMap, Span};
+use crate::suggest;
+use crate::syntax::{self, ast};
+
+/// Where source text comes from.
+pub trait Loader {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
+
+    /// What makes two paths the same file (the canonical path on disk), so
+    /// that a file imported along two routes is read once.
+    fn identity(&self, path: &Path) -> PathBuf;
+}
+
+/// The real file system.
+pub struct FileSystem;
+
+impl Loader for FileSystem {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    fn identity(&self, path: &Path) -> PathBuf {
+        std::fs::canonicalize(path).unwrap_or_else(|_| normalize(path))
+    }
+}
+
+/// Files held in memory, for tests and tools.
+#[derive(Default)]
+pub struct InMemory {
+    files: HashMap<PathBuf, String>,
+}
+
+impl InMemory {
+    pub fn new() -> InMemory {
+        InMemory::default()
+    }
+
+    pub fn with(mut self, path: impl Into<PathBuf>, text: impl Into<String>) -> InMemory {
+        self.files.insert(normalize(&path.into()), text.into());
+        self
+    }
+}
+
+impl Loader for InMemory {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        self.files
+            .get(&normalize(path))
+            .map(|text| text.clone().into_bytes())
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+    }
+
+    fn identity(&self, path: &Path) -> PathBuf {
+        normalize(path)
+    }
+}
+
+/// `a/./b/../c` → `a/c`, without touching the disk.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Every file of a program, parsed, in the order they were reached.
+pub struct Program {
+    pub files: Vec<(FileId, ast::Ast)>,
+}
+
+struct Edge {
+    from: usize,
+    to: usize,
+    span: Span,
+}
+
+/// Reads `roots` and, transitively, what they import. A root that cannot be
+/// read is an invocation error; an import that cannot be is a diagnostic.
+pub fn load_program(
+    roots: &[PathBuf],
+    loader: &dyn Loader,
+    sources: &mut SourceMap,
+) -> Result<(Program, Vec<Diagnostic>), LoadError> {
+    let mut diagnostics = Vec::new();
+    let mut files: Vec<(FileId, ast::Ast, Option<PathBuf>)> = Vec::new();
+    let mut index_of: HashMap<PathBuf, usize> = HashMap::new();
+    let mut edges = Vec::new();
+
+    for root in roots {
+        let identity = loader.identity(root);
+        if index_of.contains_key(&identity) {
+            continue;
+        }
+        let bytes = loader.read(root).map_err(|error| LoadError::Io {
+            path: root.clone(),
+            error,
+        })?;
+        let id = sources.add_bytes(root, bytes)?;
+        let (ast, mut found) = syntax::parse(sources.file(id));
+        diagnostics.append(&mut found);
+        index_of.insert(identity, files.len());
+        files.push((id, ast, Some(root.clone())));
+    }
+
+    let mut next = 0;
+    while next < files.len() {
+        let from = next;
+        next += 1;
+        let imports: Vec<ast::StringLit> = files[from]
+            .1
+            .items
+            .iter()
+            .filter_map(|item| match &item.kind {
+                ast::ItemKind::Import(import) => Some(import.path.clone()),
+                _ => None,
+            })
+            .collect();
+        for import in imports {
+            let Some(target) = import.as_plain() else {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0203,
+                        import.span,
+                        "an import path cannot be interpolated",
+                    )
+                    .label("this path contains `${…}`")
+                    .help("write the path literally, such as `import \"./clusters.env.k\"`"),
+                );
+                continue;
+            };
+            let resolved = resolve_target(&target, files[from].2.as_deref());
+            let (identity, display) = match &resolved {
+                Target::Std(module) => (PathBuf::from(format!("<{module}>")), None),
+                Target::File(path) => (loader.identity(path), Some(path.clone())),
+                Target::Invalid(why) => {
+                    diagnostics.push(
+                        Diagnostic::new(Code::E0203, import.span, format!("cannot import `{target}`"))
+                            .label(*why)
+                            .help("import a stdlib module (`std/alerts`, `std/roles`) or a file relative to this one (`./clusters.env.k`)"),
+                    );
+                    continue;
+                }
+            };
+            if let Some(&to) = index_of.get(&identity) {
+                edges.push(Edge {
+                    from,
+                    to,
+                    span: import.span,
+                });
+                continue;
+            }
+            let loaded = match &resolved {
+                Target::Std(module) => match sources.add_stdlib(module) {
+                    Some(id) => Ok(id),
+                    None => {
+                        let known = STDLIB.iter().map(|(name, _)| *name);
+                        let diagnostic = Diagnostic::new(
+                            Code::E0203,
+                            import.span,
+                            format!("no standard library module `{module}`"),
+                        )
+                        .label("not a stdlib module");
+                        diagnostics.push(match suggest::closest(module, known) {
+                            Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
+                            None => diagnostic.help(format!(
+                                "the stdlib modules are {}",
+                                STDLIB
+                                    .iter()
+                                    .map(|(name, _)| format!("`{name}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )),
+                        });
+                        continue;
+                    }
+                },
+                Target::File(path) => loader
+                    .read(path)
+                    .map_err(|error| LoadError::Io {
+                        path: path.clone(),
+                        error,
+                    })
+                    .and_then(|bytes| sources.add_bytes(path, bytes)),
+                Target::Invalid(_) => continue,
+            };
+            match loaded {
+                Ok(id) => {
+                    let (ast, mut found) = syntax::parse(sources.file(id));
+                    diagnostics.append(&mut found);
+                    let to = files.len();
+                    index_of.insert(identity, to);
+                    files.push((id, ast, display));
+                    edges.push(Edge {
+                        from,
+                        to,
+                        span: import.span,
+                    });
+                }
+                Err(error) => diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0203,
+                        import.span,
+                        format!("cannot import `{target}`"),
+                    )
+                    .label(match &error {
+                        LoadError::Io { error, .. } => crate::source::io_reason(error),
+                        LoadError::NotUtf8 { .. } => "the file is not UTF-8 text".to_string(),
+                        LoadError::TooLarge { .. } => {
+                            "the sources of one run are limited to 4 GiB".to_string()
+                        }
+                    })
+                    .help(match &resolved {
+                        Target::File(path) => format!(
+                            "the path is relative to the importing file: it names `{}`",
+                            path.display()
+                        ),
+                        _ => "check the path".to_string(),
+                    }),
+                ),
+            }
+        }
+    }
+
+    report_cycles(sources, &files, &edges, &mut diagnostics);
+    let files = files.into_iter().map(|(id, ast, _)| (id, ast)).collect();
+    Ok((Program { files }, diagnostics))
+}
+
+enum Target {
+    Std(String),
+    File(PathBuf),
+    Invalid(&'static str),
+}
+
+fn resolve_target(target: &str, importer: Option<&Path>) -> Target {
+    if let Some(module) = target.strip_prefix("std/") {
+        return Target::Std(format!("std/{module}"));
+    }
+    if Path::new(target).is_absolute() {
+        return Target::Invalid("imports are relative to the importing file, not absolute");
+    }
+    if !(target.starts_with("./") || target.starts_with("../")) {
+        return Target::Invalid("a file import starts with `./` or `../`");
+    }
+    let Some(importer) = importer else {
+        return Target::Invalid("a stdlib module cannot import files");
+    };
+    let folder = importer.parent().unwrap_or(Path::new(""));
+    Target::File(normalize(&folder.join(target)))
+}
+
+/// An import cycle is an error at the import that closes it.
+fn report_cycles(
+    sources: &SourceMap,
+    files: &[(FileId, ast::Ast, Option<PathBuf>)],
+    edges: &[Edge],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut outgoing: Vec<Vec<&Edge>> = vec![Vec::new(); files.len()];
+    for edge in edges {
+        outgoing[edge.from].push(edge);
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        New,
+        OnStack,
+        Done,
+    }
+    let mut state = vec![State::New; files.len()];
+    let name = |index: usize| sources.file(files[index].0).name().to_string();
+    for start in 0..files.len() {
+        if state[start] != State::New {
+            continue;
+        }
+        // Iterative DFS: (file, next edge to follow); the stack is the path.
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        state[start] = State::OnStack;
+        while let Some(&mut (file, ref mut next)) = stack.last_mut() {
+            if let Some(edge) = outgoing[file].get(*next) {
+                *next += 1;
+                match state[edge.to] {
+                    State::New => {
+                        state[edge.to] = State::OnStack;
+                        stack.push((edge.to, 0));
+                    }
+                    State::OnStack => {
+                        let from = stack
+                            .iter()
+                            .position(|&(f, _)| f == edge.to)
+                            .expect("a file on the stack is on the path");
+                        let mut chain: Vec<String> = stack[from..]
+                            .iter()
+                            .map(|&(f, _)| format!("`{}`", name(f)))
+                            .collect();
+                        chain.push(format!("`{}`", name(edge.to)));
+                        diagnostics.push(
+                            Diagnostic::new(Code::E0204, edge.span, "import cycle")
+                                .label("this import closes a cycle")
+                                .note(chain.join(" imports "))
+                                .help(
+                                    "move what both files need into a third file that both import",
+                                ),
+                        );
+                    }
+                    State::Done => {}
+                }
+            } else {
+                state[file] = State::Done;
+                stack.pop();
+            }
+        }
+    }
+}

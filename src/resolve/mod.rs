@@ -1,0 +1,537 @@
+//! The resolve stage: from parsed files to the program's declarations.
+//!
+//! Entry points: [`imports::load_program`] (files and imports) and
+//! [`resolve`] (everything else): `let`s evaluated, `for` loops expanded,
+//! env families split into one env per stage, every declaration named
+//! (interpolated and checked as a DNS-1123 label where it becomes a
+//! Kubernetes name), duplicates reported with both places.
+//!
+//! Deliberately absent: types and units (`src/check`), and anything about
+//! what a field of a block means.
+
+pub mod imports;
+pub mod value;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::diag::{Code, Diagnostic};
+use crate::source::{STDLIB, Span};
+use crate::suggest;
+use crate::syntax::ast::{self, Ident, Item, ItemKind, Name, StmtKind};
+use imports::Program;
+use value::{Lets, Scope, Value, Vars};
+
+/// One declaration: its final name, where that name was written, the node,
+/// and the loop variables in scope there.
+pub struct Decl<'a, T> {
+    pub name: String,
+    pub name_span: Span,
+    pub node: &'a T,
+    pub vars: Vars,
+}
+
+/// A concrete env: one namespace. A family's stage is an env whose body is
+/// the family's body followed by the stage's.
+pub struct EnvDecl<'a> {
+    pub name: String,
+    pub name_span: Span,
+    pub placement: &'a ast::Placement,
+    /// Applied in order: later layers override scalars and extend lists.
+    pub layers: Vec<&'a ast::Block>,
+    pub vars: Vars,
+    pub family: Option<String>,
+    pub stage: Option<String>,
+}
+
+/// Every declaration of a program, by kind; each kind is its own namespace.
+pub struct Resolved<'a> {
+    pub lets: Lets<'a>,
+    pub clusters: Table<Decl<'a, ast::Cluster>>,
+    pub tiers: Table<Decl<'a, ast::Tier>>,
+    pub roles: Table<Decl<'a, ast::Role>>,
+    pub templates: Table<Decl<'a, ast::AlertTemplate>>,
+    pub envs: Table<EnvDecl<'a>>,
+}
+
+/// Declarations of one kind, in declaration order, found by name.
+pub struct Table<T> {
+    items: Vec<T>,
+    index: HashMap<String, usize>,
+    kind: &'static str,
+}
+
+pub trait Named {
+    fn name(&self) -> &str;
+    fn name_span(&self) -> Span;
+}
+
+impl<T> Named for Decl<'_, T> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn name_span(&self) -> Span {
+        self.name_span
+    }
+}
+
+impl Named for EnvDecl<'_> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn name_span(&self) -> Span {
+        self.name_span
+    }
+}
+
+impl<T: Named> Table<T> {
+    fn new(kind: &'static str) -> Table<T> {
+        Table {
+            items: Vec::new(),
+            index: HashMap::new(),
+            kind,
+        }
+    }
+
+    /// Adds a declaration, or reports it as a duplicate of the first one.
+    fn insert(&mut self, item: T, diagnostics: &mut Vec<Diagnostic>) {
+        if let Some(&first) = self.index.get(item.name()) {
+            let first_span = self.items[first].name_span();
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0202,
+                    item.name_span(),
+                    format!("{} `{}` is declared twice", self.kind, item.name()),
+                )
+                .label("declared again here")
+                .secondary(first_span, "first declared here")
+                .help(format!("rename one of them or remove the second; each {} name is used once per program", self.kind)),
+            );
+            return;
+        }
+        self.index.insert(item.name().to_string(), self.items.len());
+        self.items.push(item);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&T> {
+        self.index.get(name).map(|&i| &self.items[i])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Looks a reference up; reports an unknown name with the closest
+    /// declared one, or the stdlib module that declares it.
+    pub fn lookup(&self, ident: &Ident, diagnostics: &mut Vec<Diagnostic>) -> Option<&T> {
+        if let Some(found) = self.get(&ident.text) {
+            return Some(found);
+        }
+        diagnostics.push(self.unknown(ident, Code::E0201));
+        None
+    }
+
+    /// The "unknown name" diagnostic, with the best help we can give.
+    pub fn unknown(&self, ident: &Ident, code: Code) -> Diagnostic {
+        let diagnostic = Diagnostic::new(
+            code,
+            ident.span,
+            format!("unknown {} `{}`", self.kind, ident.text),
+        )
+        .label(format!("no {} is declared with this name", self.kind));
+        if let Some(module) = stdlib_module_declaring(self.kind, &ident.text) {
+            return diagnostic.help(format!(
+                "`{}` is in the standard library: add `import \"{module}\"`",
+                ident.text
+            ));
+        }
+        match suggest::closest(&ident.text, self.items.iter().map(|item| item.name())) {
+            Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
+            None if self.items.is_empty() => {
+                diagnostic.help(format!("no {} is declared in this program", self.kind))
+            }
+            None => diagnostic.help(format!(
+                "declared {}s: {}",
+                self.kind,
+                list_names(self.items.iter().map(|item| item.name()))
+            )),
+        }
+    }
+}
+
+fn list_names<'n>(names: impl Iterator<Item = &'n str>) -> String {
+    let mut names: Vec<&str> = names.collect();
+    names.sort_unstable();
+    let shown: Vec<String> = names.iter().take(8).map(|n| format!("`{n}`")).collect();
+    if names.len() > 8 {
+        format!("{}, …", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// Which stdlib module declares `name` as a `kind`, for "add this import".
+fn stdlib_module_declaring(kind: &str, name: &str) -> Option<&'static str> {
+    let keyword = match kind {
+        "role" => "role",
+        "alert template" => "alert",
+        _ => return None,
+    };
+    STDLIB.iter().find_map(|(module, text)| {
+        text.lines()
+            .any(|line| {
+                line.strip_prefix(keyword)
+                    .and_then(|rest| rest.strip_prefix(' '))
+                    .is_some_and(|rest| {
+                        rest.strip_prefix(name)
+                            .is_some_and(|after| after.starts_with([' ', '(', '{']))
+                    })
+            })
+            .then_some(*module)
+    })
+}
+
+/// Resolves a loaded program. Runs only on files that parsed cleanly.
+pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> Resolved<'a> {
+    let mut lets = Vec::new();
+    for (_, ast) in &program.files {
+        collect_lets(&ast.items, &mut lets);
+    }
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    let mut unique = Vec::new();
+    for (binding, span) in lets {
+        match seen.get(binding.name.text.as_str()) {
+            Some(&first) => diagnostics.push(
+                Diagnostic::new(Code::E0202, binding.name.span, format!("let `{}` is declared twice", binding.name.text))
+                    .label("declared again here")
+                    .secondary(first, "first declared here")
+                    .help("rename one of them; a `let` inside `for` is declared once per iteration, so move it out of the loop"),
+            ),
+            None => {
+                seen.insert(&binding.name.text, binding.name.span);
+                unique.push((binding, span));
+            }
+        }
+    }
+    let lets = Lets::evaluate(&unique, diagnostics);
+    let mut resolved = Resolved {
+        lets,
+        clusters: Table::new("cluster"),
+        tiers: Table::new("tier"),
+        roles: Table::new("role"),
+        templates: Table::new("alert template"),
+        envs: Table::new("env"),
+    };
+    let mut collector = Collector {
+        lets: &resolved.lets,
+        clusters: Vec::new(),
+        tiers: Vec::new(),
+        roles: Vec::new(),
+        templates: Vec::new(),
+        envs: Vec::new(),
+    };
+    for (_, ast) in &program.files {
+        collector.items(&ast.items, &Rc::new(Vec::new()), diagnostics);
+    }
+    let Collector {
+        clusters,
+        tiers,
+        roles,
+        templates,
+        envs,
+        ..
+    } = collector;
+    for decl in clusters {
+        resolved.clusters.insert(decl, diagnostics);
+    }
+    for decl in tiers {
+        resolved.tiers.insert(decl, diagnostics);
+    }
+    for decl in roles {
+        resolved.roles.insert(decl, diagnostics);
+    }
+    for decl in templates {
+        resolved.templates.insert(decl, diagnostics);
+    }
+    for decl in envs {
+        resolved.envs.insert(decl, diagnostics);
+    }
+    resolved
+}
+
+fn collect_lets<'a>(items: &'a [Item], out: &mut Vec<(&'a ast::Let, Span)>) {
+    for item in items {
+        match &item.kind {
+            ItemKind::Let(binding) => out.push((binding, item.span)),
+            ItemKind::For(for_loop) => collect_lets(&for_loop.items, out),
+            ItemKind::Import(_)
+            | ItemKind::Cluster(_)
+            | ItemKind::Tier(_)
+            | ItemKind::Role(_)
+            | ItemKind::Env(_)
+            | ItemKind::AlertTemplate(_) => {}
+        }
+    }
+}
+
+struct Collector<'l, 'a> {
+    lets: &'l Lets<'a>,
+    clusters: Vec<Decl<'a, ast::Cluster>>,
+    tiers: Vec<Decl<'a, ast::Tier>>,
+    roles: Vec<Decl<'a, ast::Role>>,
+    templates: Vec<Decl<'a, ast::AlertTemplate>>,
+    envs: Vec<EnvDecl<'a>>,
+}
+
+impl<'a> Collector<'_, 'a> {
+    fn items(&mut self, items: &'a [Item], vars: &Vars, diagnostics: &mut Vec<Diagnostic>) {
+        for item in items {
+            match &item.kind {
+                ItemKind::Import(_) | ItemKind::Let(_) => {}
+                ItemKind::Cluster(cluster) => {
+                    if let Some((name, name_span)) =
+                        self.name(&cluster.name, vars, true, diagnostics)
+                    {
+                        self.clusters.push(Decl {
+                            name,
+                            name_span,
+                            node: cluster,
+                            vars: vars.clone(),
+                        });
+                    }
+                }
+                ItemKind::Tier(tier) => {
+                    if let Some((name, name_span)) = self.name(&tier.name, vars, true, diagnostics)
+                    {
+                        self.tiers.push(Decl {
+                            name,
+                            name_span,
+                            node: tier,
+                            vars: vars.clone(),
+                        });
+                    }
+                }
+                ItemKind::Role(role) => {
+                    if let Some((name, name_span)) = self.name(&role.name, vars, true, diagnostics)
+                    {
+                        self.roles.push(Decl {
+                            name,
+                            name_span,
+                            node: role,
+                            vars: vars.clone(),
+                        });
+                    }
+                }
+                ItemKind::AlertTemplate(template) => {
+                    if let Some((name, name_span)) =
+                        self.name(&template.name, vars, false, diagnostics)
+                    {
+                        if !is_alert_name(&name) {
+                            diagnostics.push(
+                                Diagnostic::new(Code::E0205, name_span, format!("`{name}` is not a valid alert name"))
+                                    .label("Prometheus alert names are letters, digits and `_`, not starting with a digit")
+                                    .help("alert names are usually CamelCase, such as `HighPodMemoryUsage`"),
+                            );
+                        } else {
+                            self.templates.push(Decl {
+                                name,
+                                name_span,
+                                node: template,
+                                vars: vars.clone(),
+                            });
+                        }
+                    }
+                }
+                ItemKind::Env(env) => self.env(env, vars, diagnostics),
+                ItemKind::For(for_loop) => self.for_loop(for_loop, vars, diagnostics),
+            }
+        }
+    }
+
+    fn for_loop(&mut self, for_loop: &'a ast::For, vars: &Vars, diagnostics: &mut Vec<Diagnostic>) {
+        let scope = Scope::new(vars.clone(), self.lets);
+        let Some(iterable) = value::eval(&for_loop.iterable, &scope, diagnostics) else {
+            return;
+        };
+        let Value::List(elements, _) = iterable else {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0209,
+                    iterable.span(),
+                    format!("cannot loop over {}", iterable.describe()),
+                )
+                .label("expected a list")
+                .help("write the values in a list: `for team in [\"search\", \"checkout\"] { … }`"),
+            );
+            return;
+        };
+        for element in elements {
+            let text = match element {
+                Value::Str(text, _) | Value::Word(text, _) => text,
+                Value::Number(..) => value::number_text(&element),
+                other => {
+                    diagnostics.push(
+                        Diagnostic::new(
+                            Code::E0209,
+                            other.span(),
+                            format!("cannot loop over {}", other.describe()),
+                        )
+                        .label("expected a string or a name")
+                        .help("a loop variable is text, put into names with `${…}`"),
+                    );
+                    continue;
+                }
+            };
+            let mut inner = (**vars).clone();
+            inner.push((for_loop.var.text.clone(), text));
+            self.items(&for_loop.items, &Rc::new(inner), diagnostics);
+        }
+    }
+
+    fn env(&mut self, env: &'a ast::Env, vars: &Vars, diagnostics: &mut Vec<Diagnostic>) {
+        let Some((name, name_span)) = self.name(&env.name, vars, true, diagnostics) else {
+            return;
+        };
+        let stages: Vec<&'a ast::Stage> = env
+            .body
+            .stmts
+            .iter()
+            .filter_map(|stmt| match &stmt.kind {
+                StmtKind::Stage(stage) => Some(stage),
+                _ => None,
+            })
+            .collect();
+        if let Some(placement) = &env.placement {
+            for stage in &stages {
+                diagnostics.push(
+                    Diagnostic::new(Code::E0210, stage.name.span(), "a `stage` inside an env that is already placed")
+                        .label("this env has `on … tier …`, so it is one namespace, not a family")
+                        .secondary(placement.span, "placed here")
+                        .help(format!(
+                            "remove `on … tier …` after `env {name}` to make it a family of stages, or move the stage's fields into the env"
+                        )),
+                );
+            }
+            self.envs.push(EnvDecl {
+                name,
+                name_span,
+                placement,
+                layers: vec![&env.body],
+                vars: vars.clone(),
+                family: None,
+                stage: None,
+            });
+            return;
+        }
+        if stages.is_empty() {
+            diagnostics.push(
+                Diagnostic::new(Code::E0210, name_span, format!("env `{name}` is not placed on any cluster"))
+                    .label("no `on CLUSTER tier TIER` and no `stage`")
+                    .help(format!(
+                        "write `env {name} on CLUSTER tier TIER {{ … }}`, or give it stages: `stage prod on CLUSTER tier TIER {{ … }}`"
+                    )),
+            );
+            return;
+        }
+        for stage in stages {
+            let Some((stage_name, stage_span)) = self.name(&stage.name, vars, false, diagnostics)
+            else {
+                continue;
+            };
+            let full = format!("{name}-{stage_name}");
+            if let Err(why) = check_dns_label(&full) {
+                diagnostics.push(dns_diagnostic(&full, stage_span, &why));
+                continue;
+            }
+            self.envs.push(EnvDecl {
+                name: full,
+                name_span: stage_span,
+                placement: &stage.placement,
+                layers: vec![&env.body, &stage.body],
+                vars: vars.clone(),
+                family: Some(name.clone()),
+                stage: Some(stage_name),
+            });
+        }
+    }
+
+    /// The final text of a declared name; `dns` checks it as a DNS-1123 label.
+    fn name(
+        &self,
+        name: &Name,
+        vars: &Vars,
+        dns: bool,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<(String, Span)> {
+        let (text, span) = match name {
+            Name::Ident(ident) => (ident.text.clone(), ident.span),
+            Name::Str(string) => {
+                let scope = Scope::new(vars.clone(), self.lets);
+                (
+                    value::interpolate(string, &scope, diagnostics)?,
+                    string.span,
+                )
+            }
+        };
+        if dns && let Err(why) = check_dns_label(&text) {
+            diagnostics.push(dns_diagnostic(&text, span, &why));
+            return None;
+        }
+        Some((text, span))
+    }
+}
+
+fn is_alert_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A DNS-1123 label: what Kubernetes accepts as a namespace or object name.
+pub fn check_dns_label(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a name cannot be empty".to_string());
+    }
+    if name.len() > 63 {
+        return Err(format!(
+            "it is {} characters long; the limit is 63",
+            name.len()
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(if bad.is_ascii_uppercase() {
+            "it has uppercase letters; only lowercase letters, digits and `-` are allowed"
+                .to_string()
+        } else {
+            format!("`{bad}` is not allowed; only lowercase letters, digits and `-` are")
+        });
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err("it must start and end with a letter or digit".to_string());
+    }
+    Ok(())
+}
+
+pub fn dns_diagnostic(name: &str, span: Span, why: &str) -> Diagnostic {
+    let shown: String = if name.len() > 70 {
+        format!(
+            "{}…",
+            &name[..name.char_indices().nth(60).map_or(name.len(), |(i, _)| i)]
+        )
+    } else {
+        name.to_string()
+    };
+    Diagnostic::new(Code::E0205, span, format!("`{shown}` is not a valid Kubernetes name"))
+        .label(why.to_string())
+        .help("Kubernetes names are DNS-1123 labels: at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit")
+}

@@ -1,0 +1,418 @@
+//! Values: what an expression means once `let`s, loop variables and
+//! `${…}` interpolation are resolved, before any unit is checked.
+//!
+//! Records stay lazy (a block and the variables in scope where it was
+//! written): only the field that receives a record knows its schema.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::diag::{Code, Diagnostic};
+use crate::source::Span;
+use crate::suggest;
+use crate::syntax::ast::{self, Expr, ExprKind, Number, RecordTag, StrPart, StringLit};
+
+/// Variables in scope: loop variables and context such as `namespace`,
+/// each bound to text.
+pub type Vars = Rc<Vec<(String, String)>>;
+
+#[derive(Clone, Debug)]
+pub enum Value<'a> {
+    Number(Number, Span),
+    Bool(bool, Span),
+    Str(String, Span),
+    List(Vec<Value<'a>>, Span),
+    Record(Record<'a>),
+    /// A name that is no `let`: an enum value (`production`) or a reference
+    /// whose meaning the receiving field decides.
+    Word(String, Span),
+    /// `base * factor`: a record scaled by a number.
+    Scaled {
+        base: Box<Value<'a>>,
+        factor: Number,
+        factor_span: Span,
+        span: Span,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Record<'a> {
+    pub tag: Option<RecordTag>,
+    pub body: &'a ast::Block,
+    pub vars: Vars,
+    pub span: Span,
+}
+
+impl Value<'_> {
+    pub fn span(&self) -> Span {
+        match self {
+            Value::Number(_, span)
+            | Value::Bool(_, span)
+            | Value::Str(_, span)
+            | Value::List(_, span)
+            | Value::Word(_, span)
+            | Value::Scaled { span, .. } => *span,
+            Value::Record(record) => record.span,
+        }
+    }
+
+    /// "a string", "a list", …: for "expected X, found Y".
+    pub fn describe(&self) -> String {
+        match self {
+            Value::Number(number, _) => describe_number(number).to_string(),
+            Value::Bool(..) => "a boolean".to_string(),
+            Value::Str(..) => "a string".to_string(),
+            Value::List(..) => "a list".to_string(),
+            Value::Record(record) => match record.tag {
+                Some(RecordTag::Quota) => "a quota".to_string(),
+                Some(RecordTag::Limits(_)) => "a limit range".to_string(),
+                None => "a record".to_string(),
+            },
+            Value::Word(word, _) => format!("the name `{word}`"),
+            Value::Scaled { .. } => "a scaled quota".to_string(),
+        }
+    }
+}
+
+/// What a number literal looks like it measures, from its suffix.
+pub fn describe_number(number: &Number) -> &'static str {
+    use ast::Suffix::*;
+    match number.suffix {
+        None => "a number",
+        Percent => "a ratio",
+        Milli => "milli-cores or minutes",
+        Kilo | Mega | Giga | Tera | Peta | Exa | Kibi | Mebi | Gibi | Tebi | Pebi | Exbi => {
+            "memory"
+        }
+        Millisecond | Second | Hour | Day | Week | Year => "a duration",
+    }
+}
+
+/// The `let`s of a program, evaluated.
+#[derive(Default)]
+pub struct Lets<'a> {
+    values: HashMap<String, Value<'a>>,
+}
+
+impl<'a> Lets<'a> {
+    /// Evaluates every `let` in dependency order; a `let` that refers to
+    /// itself through others is reported once, at each `let` of the cycle.
+    pub fn evaluate(lets: &[(&'a ast::Let, Span)], diagnostics: &mut Vec<Diagnostic>) -> Lets<'a> {
+        let by_name: HashMap<&str, &'a ast::Let> = lets
+            .iter()
+            .map(|(binding, _)| (binding.name.text.as_str(), *binding))
+            .collect();
+        let mut evaluator = LetEvaluator {
+            by_name,
+            lets: Lets::default(),
+            in_progress: Vec::new(),
+            failed: Default::default(),
+        };
+        for (binding, _) in lets {
+            evaluator.force(binding.name.text.as_str(), diagnostics);
+        }
+        evaluator.lets
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value<'a>> {
+        self.values.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+}
+
+struct LetEvaluator<'a> {
+    by_name: HashMap<&'a str, &'a ast::Let>,
+    lets: Lets<'a>,
+    in_progress: Vec<&'a str>,
+    failed: std::collections::HashSet<&'a str>,
+}
+
+impl<'a> LetEvaluator<'a> {
+    fn force(&mut self, name: &str, diagnostics: &mut Vec<Diagnostic>) -> bool {
+        if self.lets.values.contains_key(name) {
+            return true;
+        }
+        let Some((&key, &binding)) = self.by_name.get_key_value(name) else {
+            return false;
+        };
+        if self.failed.contains(key) {
+            return false;
+        }
+        if let Some(at) = self.in_progress.iter().position(|&n| n == key) {
+            let cycle: Vec<String> = self.in_progress[at..]
+                .iter()
+                .chain(std::iter::once(&key))
+                .map(|n| format!("`{n}`"))
+                .collect();
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0207,
+                    binding.name.span,
+                    format!("`{key}` is defined in terms of itself"),
+                )
+                .label("this `let` depends on itself")
+                .note(cycle.join(" uses "))
+                .help("give one of these `let`s a value that does not refer back"),
+            );
+            self.failed.extend(self.in_progress[at..].iter().copied());
+            return false;
+        }
+        // Names this value mentions must be evaluated first.
+        self.in_progress.push(key);
+        let mut mentioned = Vec::new();
+        names_in(&binding.value, &mut mentioned);
+        for other in mentioned {
+            if self.by_name.contains_key(other) {
+                self.force(other, diagnostics);
+            }
+        }
+        self.in_progress.pop();
+        if self.failed.contains(key) {
+            return false;
+        }
+        let scope = Scope::new(Rc::new(Vec::new()), &self.lets);
+        match eval(&binding.value, &scope, diagnostics) {
+            Some(value) => {
+                self.lets.values.insert(key.to_string(), value);
+                true
+            }
+            None => {
+                self.failed.insert(key);
+                false
+            }
+        }
+    }
+}
+
+/// Names an expression refers to directly (not inside records, which are
+/// evaluated where they are used).
+fn names_in<'a>(expr: &'a Expr, out: &mut Vec<&'a str>) {
+    match &expr.kind {
+        ExprKind::Name(ident) => out.push(&ident.text),
+        ExprKind::List(list) => list.items.iter().for_each(|item| names_in(item, out)),
+        ExprKind::Mul(left, right) => {
+            names_in(left, out);
+            names_in(right, out);
+        }
+        ExprKind::Str(string) => {
+            for part in &string.parts {
+                if let StrPart::Interp(path) = part {
+                    out.push(&path[0].text);
+                }
+            }
+        }
+        ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Record(_) => {}
+    }
+}
+
+/// What names mean at one place: variables, then `let`s.
+pub struct Scope<'s, 'a> {
+    pub vars: Vars,
+    pub lets: &'s Lets<'a>,
+}
+
+impl<'s, 'a> Scope<'s, 'a> {
+    pub fn new(vars: Vars, lets: &'s Lets<'a>) -> Scope<'s, 'a> {
+        Scope { vars, lets }
+    }
+
+    /// This scope with one more variable.
+    pub fn with(&self, name: &str, text: String) -> Scope<'s, 'a> {
+        let mut vars = (*self.vars).clone();
+        vars.push((name.to_string(), text));
+        Scope {
+            vars: Rc::new(vars),
+            lets: self.lets,
+        }
+    }
+}
+
+impl Scope<'_, '_> {
+    fn lookup_text(&self, name: &str) -> Option<Result<String, String>> {
+        if let Some((_, text)) = self.vars.iter().rev().find(|(var, _)| var == name) {
+            return Some(Ok(text.clone()));
+        }
+        let value = self.lets.get(name)?;
+        Some(match value {
+            Value::Str(text, _) | Value::Word(text, _) => Ok(text.clone()),
+            Value::Number(..) => Ok(crate::resolve::value::number_text(value)),
+            Value::Bool(value, _) => Ok(value.to_string()),
+            other => Err(other.describe()),
+        })
+    }
+}
+
+/// A number as text, as written: `5m`, `0.9`, `20Gi`.
+pub fn number_text(value: &Value) -> String {
+    let Value::Number(number, _) = value else {
+        return String::new();
+    };
+    let digits = number.mantissa.to_string();
+    let scale = number.scale as usize;
+    let text = if scale == 0 {
+        digits
+    } else {
+        let padded = format!("{digits:0>width$}", width = scale + 1);
+        let (whole, fraction) = padded.split_at(padded.len() - scale);
+        format!("{whole}.{fraction}")
+    };
+    format!("{text}{}", number.suffix.as_str())
+}
+
+/// Evaluates an expression. `None` after reporting why it has no value.
+pub fn eval<'a>(
+    expr: &'a Expr,
+    scope: &Scope<'_, 'a>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Value<'a>> {
+    Some(match &expr.kind {
+        ExprKind::Number(number) => Value::Number(*number, expr.span),
+        ExprKind::Bool(value) => Value::Bool(*value, expr.span),
+        ExprKind::Str(string) => Value::Str(interpolate(string, scope, diagnostics)?, expr.span),
+        ExprKind::List(list) => {
+            let mut items = Vec::with_capacity(list.items.len());
+            let mut ok = true;
+            for item in &list.items {
+                match eval(item, scope, diagnostics) {
+                    Some(value) => items.push(value),
+                    None => ok = false,
+                }
+            }
+            if !ok {
+                return None;
+            }
+            Value::List(items, expr.span)
+        }
+        ExprKind::Record(record) => Value::Record(Record {
+            tag: record.tag,
+            body: &record.body,
+            vars: scope.vars.clone(),
+            span: expr.span,
+        }),
+        ExprKind::Name(ident) => match scope.lets.get(&ident.text) {
+            Some(value) => value.clone(),
+            None => Value::Word(ident.text.clone(), ident.span),
+        },
+        ExprKind::Mul(left, right) => {
+            let left_value = eval(left, scope, diagnostics)?;
+            let right_value = eval(right, scope, diagnostics)?;
+            // `2 * small` reads as well as `small * 2`.
+            let (base, factor) = match (left_value, right_value) {
+                (number @ Value::Number(..), other) if !matches!(other, Value::Number(..)) => {
+                    (other, number)
+                }
+                (base, factor) => (base, factor),
+            };
+            let Value::Number(number, factor_span) = factor else {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0307,
+                        factor.span(),
+                        format!("cannot multiply by {}", factor.describe()),
+                    )
+                    .label("expected a plain number")
+                    .help("`*` scales a quota by a number, as in `small * 2`"),
+                );
+                return None;
+            };
+            if number.suffix != ast::Suffix::None {
+                diagnostics.push(
+                    Diagnostic::new(Code::E0307, factor_span, "a scale factor has no unit")
+                        .label(format!("this is {}", describe_number(&number)))
+                        .help("`*` scales a quota by a plain number, as in `small * 2` or `small * 0.5`"),
+                );
+                return None;
+            }
+            match &base {
+                Value::Record(_) | Value::Scaled { .. } => {}
+                other => {
+                    diagnostics.push(
+                        Diagnostic::new(
+                            Code::E0307,
+                            other.span(),
+                            format!("cannot scale {}", other.describe()),
+                        )
+                        .label("expected a quota")
+                        .help(
+                            "`*` scales a quota record, as in `small * 2`; numbers are written out",
+                        ),
+                    );
+                    return None;
+                }
+            }
+            Value::Scaled {
+                base: Box::new(base),
+                factor: number,
+                factor_span,
+                span: expr.span,
+            }
+        }
+    })
+}
+
+/// The text of a string with its `${…}` parts filled in.
+pub fn interpolate(
+    string: &StringLit,
+    scope: &Scope,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    let mut out = String::new();
+    let mut ok = true;
+    for part in &string.parts {
+        match part {
+            StrPart::Text(text) => out.push_str(text),
+            StrPart::Interp(path) => {
+                let name: Vec<&str> = path.iter().map(|ident| ident.text.as_str()).collect();
+                let name = name.join(".");
+                let span = path[0].span.to(path[path.len() - 1].span);
+                match scope.lookup_text(&name) {
+                    Some(Ok(text)) => out.push_str(&text),
+                    Some(Err(what)) => {
+                        ok = false;
+                        diagnostics.push(
+                            Diagnostic::new(
+                                Code::E0208,
+                                span,
+                                format!("`{name}` is {what}, not text"),
+                            )
+                            .label("cannot be put into a string")
+                            .help("only strings, names and numbers can be interpolated"),
+                        );
+                    }
+                    None => {
+                        ok = false;
+                        let candidates: Vec<&str> = scope
+                            .vars
+                            .iter()
+                            .map(|(var, _)| var.as_str())
+                            .chain(scope.lets.names())
+                            .collect();
+                        let mut names = candidates.clone();
+                        names.sort_unstable();
+                        names.dedup();
+                        let diagnostic = Diagnostic::new(
+                            Code::E0208,
+                            span,
+                            format!("unknown variable `{name}`"),
+                        )
+                        .label("nothing by this name is in scope here");
+                        diagnostics.push(match suggest::closest(&name, names.iter().copied()) {
+                            Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
+                            None if names.is_empty() => diagnostic.help(
+                                "a string can use `for` variables, `let`s and, where they exist, `namespace`, `cluster`, `environment` and template parameters",
+                            ),
+                            None => diagnostic.help(format!(
+                                "in scope here: {}",
+                                names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                            )),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    ok.then_some(out)
+}
