@@ -92,6 +92,7 @@ codes! {
     E0208 => Error, "unknown variable in a string";
     E0209 => Error, "for loop over something that is not a list";
     E0210 => Error, "env without a placement";
+    E0211 => Error, "let inside a for loop";
     E0301 => Error, "mismatched types";
     E0302 => Error, "unknown field";
     E0303 => Error, "missing field";

@@ -430,6 +430,16 @@ impl LimitResource {
         }
     }
 
+    /// The quota key that bounds this resource's requests in a namespace.
+    pub fn quota_request(self) -> Option<QuotaKey> {
+        match self {
+            LimitResource::Cpu => Some(QuotaKey::RequestsCpu),
+            LimitResource::Memory => Some(QuotaKey::RequestsMemory),
+            LimitResource::EphemeralStorage => Some(QuotaKey::RequestsEphemeralStorage),
+            LimitResource::Storage => Some(QuotaKey::RequestsStorage),
+        }
+    }
+
     /// The quota key that bounds this resource's limits in a namespace.
     pub fn quota_limit(self) -> Option<QuotaKey> {
         match self {

@@ -59,6 +59,7 @@ pub(crate) fn known(verb: bool, name: &str, span: Span, diagnostics: &mut Diags)
         .label("not a Kubernetes resource envk knows");
     let singular_plural = catalog::resource(&format!("{name}s")).map(|r| r.name);
     diagnostics.push(match singular_plural.or_else(|| suggest::closest(name, catalog::resource_names())) {
+        Some(close) if name.contains('/') => diagnostic.help(format!("did you mean `{close}`?")),
         Some(close) => diagnostic.help(format!("did you mean `{close}`? RBAC names resources in the plural, lowercase")),
         None => diagnostic.help("RBAC names resources in the plural, lowercase (`deployments`), and subresources as strings (`\"pods/log\"`)"),
     });
@@ -364,34 +365,37 @@ fn forbids(
         }
     }
     for (verb, span) in &facts.verbs {
-        let forbidden = tier.model.forbid_verbs.iter().find(|f| *f == verb);
+        // `"*"` is every verb, the forbidden ones included.
+        let forbidden = tier
+            .model
+            .forbid_verbs
+            .iter()
+            .find(|f| *f == verb || verb == "*");
         if let Some(forbidden) = forbidden {
+            let allowed = if verb == "*" {
+                format!("`\"*\"` includes `{forbidden}`")
+            } else {
+                format!("`{verb}` is allowed here")
+            };
             diagnostics.push(
                 Diagnostic::new(
                     Code::E0504,
                     grant_span,
-                    format!(
-                        "role `{}` grants the verb `{verb}`, which tier `{tier_name}` forbids",
-                        role.name
-                    ),
+                    format!("role `{}` grants the verb `{forbidden}`, which tier `{tier_name}` forbids", role.name),
                 )
                 .label("granted here")
-                .secondary(*span, format!("`{verb}` is allowed here"))
-                .secondary(
-                    tier.forbid_spans
-                        .get(forbidden)
-                        .copied()
-                        .unwrap_or(tier.name_span),
-                    "forbidden here",
-                )
-                .help(format!(
-                    "remove `{verb}` from role `{}`, or grant a role without it",
-                    role.name
-                )),
+                .secondary(*span, allowed)
+                .secondary(tier.forbid_spans.get(forbidden).copied().unwrap_or(tier.name_span), "forbidden here")
+                .help(format!("list only the verbs the role needs, without `{forbidden}`, or grant a role without it")),
             );
         }
     }
     for (resource, span) in &facts.resources {
+        // A `"*"` resource is already reported as a wildcard when the tier
+        // forbids those.
+        if resource == "*" && tier.model.forbid_wildcards {
+            continue;
+        }
         let forbidden = tier.model.forbid_resources.iter().find(|f| {
             resource == *f
                 || resource == "*"
@@ -409,7 +413,11 @@ fn forbids(
                 .label("granted here")
                 .secondary(*span, if resource == "*" { "`\"*\"` includes it".to_string() } else { format!("`{resource}` is allowed here") })
                 .secondary(tier.forbid_spans.get(forbidden).copied().unwrap_or(tier.name_span), "forbidden here")
-                .help(format!("remove `{resource}` from role `{}`, or grant a role without it", role.name)),
+                .help(if resource == "*" {
+                    format!("list the resources role `{}` needs instead of `\"*\"`, or grant a role without it", role.name)
+                } else {
+                    format!("remove `{resource}` from role `{}`, or grant a role without it", role.name)
+                }),
             );
         }
     }

@@ -214,17 +214,12 @@ pub(crate) fn template<'a>(
         ok = false;
     }
     for required in ["expr", "severity"] {
-        if body_fields.get(required).is_none() {
-            diagnostics.push(fields::missing(
-                required,
-                decl.name_span,
-                &context,
-                if required == "expr" {
-                    "`up{namespace=\"${namespace}\"} == 0`"
-                } else {
-                    "warning"
-                },
-            ));
+        let example = if required == "expr" {
+            "\"up{namespace=\\\"${namespace}\\\"} == 0\""
+        } else {
+            "warning"
+        };
+        if !body_fields.require(required, decl.name_span, &context, example, diagnostics) {
             ok = false;
         }
     }
@@ -249,11 +244,13 @@ pub(crate) fn template<'a>(
             )
         })
         .collect();
+    // The context stays symbolic (`${namespace}` fills in as itself), so
+    // what the diagnostics quote reads like the template.
     let mut vars = (*decl.vars).clone();
     for name in CONTEXT {
-        vars.push((name.to_string(), format!("sample-{name}")));
+        vars.push((name.to_string(), format!("${{{name}}}")));
     }
-    let sample_namespace = "sample-namespace".to_string();
+    let sample_namespace = "${namespace}".to_string();
     instantiate(
         checker,
         &decl.name,
@@ -365,6 +362,12 @@ fn instantiate(
     })
 }
 
+/// A Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub(crate) fn is_label_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 struct InstantiatedRule {
     expr: String,
     for_: Option<Duration>,
@@ -380,45 +383,58 @@ fn check_promql(
     use_span: Option<Span>,
     diagnostics: &mut Diags,
 ) -> bool {
+    // At a use, the use is what is wrong (its arguments broke a template
+    // that checked clean); at the declaration, the expression is.
+    let located = |code: Code, message: &str, label: String| match use_span {
+        Some(use_span) => Diagnostic::new(code, use_span, message)
+            .label("with the arguments given here")
+            .secondary(expr_span, label),
+        None => Diagnostic::new(code, expr_span, message).label(label),
+    };
     let parsed = match promql::parse(text) {
         Ok(parsed) => parsed,
         Err(error) => {
             let first_line = error.lines().next().unwrap_or("").trim().to_string();
-            let mut diagnostic = Diagnostic::new(
-                Code::E0701,
-                expr_span,
-                "the alert expression is not valid PromQL",
-            )
-            .label(first_line)
-            .note(format!("the expression, filled in: {text}"))
-            .help("check the expression with `promtool` or in the Prometheus UI");
-            if let Some(use_span) = use_span {
-                diagnostic = diagnostic.secondary(use_span, "with the parameters given here");
-            }
-            diagnostics.push(diagnostic);
+            diagnostics.push(
+                located(
+                    Code::E0701,
+                    "the alert expression is not valid PromQL",
+                    first_line,
+                )
+                .note(format!("the expression, filled in: {text}"))
+                .help("check the expression with `promtool` or in the Prometheus UI"),
+            );
             return false;
         }
     };
     if scoped(&parsed, namespace) {
         return true;
     }
-    let mut diagnostic = Diagnostic::new(Code::E0702, expr_span, "the alert expression is not scoped to its namespace")
-        .label(format!("no selector here is limited to `namespace=\"{namespace}\"`"))
+    diagnostics.push(
+        located(
+            Code::E0702,
+            "the alert expression is not scoped to its namespace",
+            format!("this can return series from outside `namespace=\"{namespace}\"`"),
+        )
         .note(format!("the expression, filled in: {text}"))
-        .help("add `namespace=\"${namespace}\"` to the metric's selector, such as `up{namespace=\"${namespace}\"}`, so the alert only ever sees its own env");
-    if let Some(use_span) = use_span {
-        diagnostic = diagnostic.secondary(use_span, "with the parameters given here");
-    }
-    diagnostics.push(diagnostic);
+        .help("select the env's own series: add `namespace=\"${namespace}\"` to each metric's selector, such as `up{namespace=\"${namespace}\"}`"),
+    );
     false
 }
 
 /// Whether every series an expression can return comes from `namespace`.
-/// A selector is scoped by an exact `namespace="…"` matcher; `a or b` needs
-/// both sides; `and`/`unless` keep the left side's series; other binary
-/// operations between vectors match series on both sides, so one scoped
-/// side is enough.
+///
+/// A selector is scoped by an exact `namespace="…"` matcher. A function or
+/// aggregation returns series built from its vector argument. Between a
+/// vector and a scalar, the vector must be scoped. Between two vectors:
+/// `a or b` needs both; `and` and `unless` keep the left side's series; the
+/// other operators return the left side's series (the right's with
+/// `group_right`), and when they match on `namespace` (no `on`/`ignoring`,
+/// `ignoring` without it, or `on` with it) either side being scoped
+/// restricts the result to that namespace.
 fn scoped(expr: &PromExpr, namespace: &str) -> bool {
+    use promql::ast::{LabelModifier, VectorMatchCardinality};
+    use promql::value::ValueType;
     match expr {
         PromExpr::VectorSelector(selector) => selector_scoped(selector, namespace),
         PromExpr::MatrixSelector(matrix) => selector_scoped(&matrix.vs, namespace),
@@ -426,21 +442,55 @@ fn scoped(expr: &PromExpr, namespace: &str) -> bool {
         PromExpr::Unary(unary) => scoped(&unary.expr, namespace),
         PromExpr::Paren(paren) => scoped(&paren.expr, namespace),
         PromExpr::Subquery(subquery) => scoped(&subquery.expr, namespace),
-        PromExpr::Call(call) => call.args.args.iter().any(|arg| scoped(arg, namespace)),
+        PromExpr::Call(call) => {
+            call.func.return_type != ValueType::Scalar
+                && call
+                    .args
+                    .args
+                    .iter()
+                    .any(|arg| is_series(arg) && scoped(arg, namespace))
+        }
         PromExpr::Binary(binary) => {
+            let (left_series, right_series) = (is_series(&binary.lhs), is_series(&binary.rhs));
+            match (left_series, right_series) {
+                (true, false) => return scoped(&binary.lhs, namespace),
+                (false, true) => return scoped(&binary.rhs, namespace),
+                (false, false) => return false,
+                (true, true) => {}
+            }
             let left = scoped(&binary.lhs, namespace);
             let right = scoped(&binary.rhs, namespace);
             if binary.op.is_set_operator() {
-                match binary.op.to_string().as_str() {
+                return match binary.op.to_string().as_str() {
                     "or" => left && right,
                     _ => left,
-                }
-            } else {
-                left || right
+                };
             }
+            let modifier = binary.modifier.as_ref();
+            let matches_namespace = match modifier.and_then(|m| m.matching.as_ref()) {
+                None => true,
+                Some(LabelModifier::Exclude(labels)) => {
+                    !labels.labels.iter().any(|l| l == "namespace")
+                }
+                Some(LabelModifier::Include(labels)) => {
+                    labels.labels.iter().any(|l| l == "namespace")
+                }
+            };
+            let result_side = match modifier.map(|m| &m.card) {
+                Some(VectorMatchCardinality::OneToMany(_)) => right,
+                _ => left,
+            };
+            result_side || (matches_namespace && (left || right))
         }
         PromExpr::NumberLiteral(_) | PromExpr::StringLiteral(_) | PromExpr::Extension(_) => false,
     }
+}
+
+/// Whether an expression evaluates to series (a vector or a range), as
+/// opposed to a scalar or a string.
+fn is_series(expr: &PromExpr) -> bool {
+    use promql::value::ValueType;
+    matches!(expr.value_type(), ValueType::Vector | ValueType::Matrix)
 }
 
 fn selector_scoped(selector: &promql::VectorSelector, namespace: &str) -> bool {
@@ -468,7 +518,7 @@ pub(crate) fn env_alerts(
     diagnostics: &mut Diags,
 ) {
     let scope = checker.scope(vars);
-    for (alert, span) in &draft.alerts {
+    for (alert, span, _) in &draft.alerts {
         let Some(template_decl) = checker
             .resolved
             .templates
@@ -525,7 +575,7 @@ pub(crate) fn env_alerts(
         let used = draft
             .alerts
             .iter()
-            .any(|(alert, _)| &alert.template.text == required);
+            .any(|(alert, _, _)| &alert.template.text == required);
         if !used {
             diagnostics.push(
                 Diagnostic::new(

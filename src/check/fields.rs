@@ -24,6 +24,9 @@ pub struct Entry<'a> {
 /// The fields of a block, checked against the allowed keys.
 pub struct Fields<'a> {
     pub entries: Vec<Entry<'a>>,
+    /// Known keys that an unknown key was taken for (`enviroment` →
+    /// `environment`): already reported, so not "missing" as well.
+    misspelt: Vec<String>,
 }
 
 /// The text of a key: `requests.cpu`, or a quoted key as written.
@@ -58,6 +61,22 @@ pub fn statement_keyword(kind: &StmtKind) -> &'static str {
     }
 }
 
+/// Where a statement does belong.
+pub fn belongs(kind: &StmtKind) -> &'static str {
+    match kind {
+        StmtKind::Allow(_) => "a role",
+        StmtKind::Forbid(_) | StmtKind::Require(_) | StmtKind::Accept(_) => "a tier",
+        StmtKind::Stage(_) => "an env family (`env NAME { stage … }`)",
+        StmtKind::Field(_)
+        | StmtKind::Grant(_)
+        | StmtKind::Ingress(_)
+        | StmtKind::Egress(_)
+        | StmtKind::Alert(_)
+        | StmtKind::Quota(_)
+        | StmtKind::Limits(_) => "an env",
+    }
+}
+
 /// "`grant` does not belong in a cluster".
 pub fn misplaced(stmt: &Stmt, context: &str, belongs: &str) -> Diagnostic {
     let keyword = statement_keyword(&stmt.kind);
@@ -82,6 +101,7 @@ impl<'a> Fields<'a> {
         diagnostics: &mut Diags,
     ) -> Fields<'a> {
         let mut entries: Vec<Entry<'a>> = Vec::new();
+        let mut misspelt = Vec::new();
         for stmt in &block.stmts {
             let StmtKind::Field(field) = &stmt.kind else {
                 continue;
@@ -91,6 +111,9 @@ impl<'a> Fields<'a> {
             };
             let key_span = field.key.span();
             if !allowed.is_empty() && !allowed.contains(&key.as_str()) {
+                if let Some(close) = suggest::closest(&key, allowed.iter().copied()) {
+                    misspelt.push(close.to_string());
+                }
                 diagnostics.push(unknown_field(&key, key_span, allowed, context));
                 continue;
             }
@@ -114,7 +137,7 @@ impl<'a> Fields<'a> {
                 span: stmt.span,
             });
         }
-        Fields { entries }
+        Fields { entries, misspelt }
     }
 
     /// Like `read`, and also reports every statement in the block: for
@@ -138,7 +161,11 @@ impl<'a> Fields<'a> {
                         ),
                     )
                     .label(format!("{context} holds only fields"))
-                    .help(format!("the fields of {context} are {}", list(allowed))),
+                    .help(format!(
+                        "{} belongs in {}",
+                        statement_keyword(&stmt.kind),
+                        belongs(&stmt.kind)
+                    )),
                 );
             }
         }
@@ -147,6 +174,25 @@ impl<'a> Fields<'a> {
 
     pub fn get(&self, key: &str) -> Option<&Entry<'a>> {
         self.entries.iter().find(|entry| entry.key == key)
+    }
+
+    /// Reports a required field that is absent, unless a misspelling of it
+    /// was already reported.
+    pub fn require(
+        &self,
+        key: &str,
+        at: Span,
+        context: &str,
+        example: &str,
+        diagnostics: &mut Diags,
+    ) -> bool {
+        if self.get(key).is_some() {
+            return true;
+        }
+        if !self.misspelt.iter().any(|m| m == key) {
+            diagnostics.push(missing(key, at, context, example));
+        }
+        false
     }
 }
 

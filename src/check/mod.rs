@@ -93,6 +93,8 @@ pub(crate) struct EnvFacts {
     name_span: Span,
     quota: Option<quota::TypedQuota>,
     quota_failed: bool,
+    /// E0406 was already reported for this env's missing quota.
+    missing_quota_reported: bool,
     ingress: Vec<network::RuleFacts>,
     egress: Vec<network::RuleFacts>,
     project_span: Option<Span>,
@@ -123,14 +125,13 @@ impl<'r, 'a> Checker<'r, 'a> {
                 let value = field_value(entry, &scope, diagnostics)?;
                 units::https_url(&value, Code::E0308, "a cluster's `server`", diagnostics)
             });
-            if fields.get("server").is_none() {
-                diagnostics.push(fields::missing(
-                    "server",
-                    decl.name_span,
-                    &context,
-                    "\"https://api.example.com\"",
-                ));
-            }
+            fields.require(
+                "server",
+                decl.name_span,
+                &context,
+                "\"https://api.example.com\"",
+                diagnostics,
+            );
             let (environment, environment_span) = match fields.get("environment") {
                 Some(entry) => {
                     let value = field_value(entry, &scope, diagnostics);
@@ -140,12 +141,13 @@ impl<'r, 'a> Checker<'r, 'a> {
                     (environment, value.map_or(entry.span, |v| v.span()))
                 }
                 None => {
-                    diagnostics.push(fields::missing(
+                    fields.require(
                         "environment",
                         decl.name_span,
                         &context,
                         "production",
-                    ));
+                        diagnostics,
+                    );
                     (None, decl.name_span)
                 }
             };
@@ -227,9 +229,13 @@ impl<'r, 'a> Checker<'r, 'a> {
                         units::https_url(&value, Code::E0308, "a Prometheus `url`", diagnostics);
                 }
             }
-            let (Some(server), Some(environment)) = (server, environment) else {
+            // A cluster with a bad server is still a place for envs, so
+            // their own errors are reported too; without an environment it
+            // cannot be (placement and network depend on it).
+            let Some(environment) = environment else {
                 continue;
             };
+            let server = server.unwrap_or_default();
             self.cluster_facts.insert(
                 decl.name.clone(),
                 ClusterFacts {
@@ -252,7 +258,7 @@ impl<'r, 'a> Checker<'r, 'a> {
     }
 
     fn tiers(&mut self, diagnostics: &mut Diags) {
-        // Parents first; a cycle is reported once, at each tier in it.
+        // Parents first; a cycle is reported once, where it closes.
         let mut order: Vec<&Decl<'a, ast::Tier>> = Vec::new();
         let mut state: HashMap<&str, bool> = HashMap::new(); // false: in progress
         for decl in self.resolved.tiers.iter() {
@@ -385,12 +391,13 @@ impl<'r, 'a> Checker<'r, 'a> {
                 }
             }
             None if parent.is_none() => {
-                diagnostics.push(fields::missing(
+                fields.require(
                     "pod_security",
                     decl.name_span,
                     &context,
                     "restricted",
-                ));
+                    diagnostics,
+                );
                 ok = false;
             }
             None => {}
@@ -504,13 +511,20 @@ impl<'r, 'a> Checker<'r, 'a> {
                     facts.model.accept_from = accepted;
                     facts.accept_span = Some(stmt.span);
                 }
+                StmtKind::Allow(_) => {
+                    diagnostics.push(fields::misplaced(stmt, "a tier", "a role"));
+                    ok = false;
+                }
                 _ => {
                     diagnostics.push(fields::misplaced(stmt, "a tier", "an env"));
                     ok = false;
                 }
             }
         }
-        ok.then_some(facts)
+        // A tier with errors still describes its envs well enough to check
+        // them; its own errors are reported, and the Model is not used.
+        let _ = ok;
+        Some(facts)
     }
 
     /// A name written in a list (`[HighPodMemoryUsage, "pods/log"]`).
@@ -626,6 +640,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             let is_family_body = decl.family.is_some() && index == 0;
             self.layer(
                 layer,
+                index,
                 is_family_body,
                 &scope,
                 &context,
@@ -667,6 +682,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         Some(EnvFacts {
             model: env,
             name_span: decl.name_span,
+            missing_quota_reported: quota.is_none() && !tier.model.ceiling.is_empty(),
             quota,
             quota_failed: draft.quota_failed,
             ingress,
@@ -680,6 +696,7 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn layer(
         &self,
         layer: &'a Block,
+        index: usize,
         is_family_body: bool,
         scope: &Scope<'_, 'a>,
         context: &str,
@@ -704,7 +721,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 ),
                 "alert_labels" => {
                     let mut labels = std::mem::take(&mut draft.alert_labels);
-                    self.string_map(value, "alert labels", &mut labels, true, diagnostics);
+                    self.string_map(value, "alert labels", &mut labels, false, diagnostics);
                     draft.alert_labels = labels;
                 }
                 "alert_group" => {
@@ -727,21 +744,35 @@ impl<'r, 'a> Checker<'r, 'a> {
                 _ => draft.deploy.push(value),
             }
         }
+        // One quota and one limit range per block; a stage's replace its
+        // family's.
+        let mut quota_span: Option<Span> = None;
+        let mut limits_span: Option<Span> = None;
         for stmt in &layer.stmts {
             match &stmt.kind {
                 StmtKind::Field(_) => {}
-                StmtKind::Stage(_) if is_family_body => {}
+                // A family's stages are its envs; a stage in a placed env is
+                // reported by resolve.
+                StmtKind::Stage(_) if is_family_body || env.family.is_none() => {}
                 StmtKind::Stage(stage) => diagnostics.push(
                     Diagnostic::new(Code::E0210, stage.name.span(), "a `stage` inside a stage")
                         .label("stages cannot nest")
                         .help("declare every stage directly in the family: `env NAME { stage a … stage b … }`"),
                 ),
                 StmtKind::Quota(quota_stmt) => {
+                    if let Some(first) = quota_span.replace(stmt.span) {
+                        diagnostics.push(set_twice("quota", stmt.span, first));
+                        continue;
+                    }
                     let typed = quota::quota_stmt(self, quota_stmt, stmt.span, scope, &env.name, diagnostics);
                     draft.quota_failed = typed.is_none();
                     draft.quota = typed;
                 }
                 StmtKind::Limits(limits_stmt) => {
+                    if let Some(first) = limits_span.replace(stmt.span) {
+                        diagnostics.push(set_twice("limit range", stmt.span, first));
+                        continue;
+                    }
                     if let Some(typed) = quota::limits_stmt(self, limits_stmt, stmt.span, scope, &env.name, diagnostics) {
                         draft.limits = Some(typed);
                     }
@@ -750,9 +781,13 @@ impl<'r, 'a> Checker<'r, 'a> {
                 StmtKind::Ingress(ingress) => draft.ingress.push((ingress, stmt.span)),
                 StmtKind::Egress(egress) => draft.egress.push((egress, stmt.span)),
                 StmtKind::Alert(alert) => {
-                    // A later layer's use of the same template replaces it.
-                    draft.alerts.retain(|(used, _)| used.template.text != alert.template.text);
-                    draft.alerts.push((alert, stmt.span));
+                    // A stage's use of a template replaces the family's; two
+                    // uses in one block are two rules (say, a warning and a
+                    // critical threshold).
+                    draft
+                        .alerts
+                        .retain(|(used, _, layer)| *layer == index || used.template.text != alert.template.text);
+                    draft.alerts.push((alert, stmt.span, index));
                 }
                 StmtKind::Allow(_) => diagnostics.push(fields::misplaced(stmt, context, "a role")),
                 StmtKind::Forbid(_) | StmtKind::Require(_) | StmtKind::Accept(_) => {
@@ -785,6 +820,18 @@ impl<'r, 'a> Checker<'r, 'a> {
             let Some(text) = units::string(&value, diagnostics) else {
                 continue;
             };
+            if what == "alert labels" {
+                if !alerts::is_label_name(&entry.key) {
+                    diagnostics.push(
+                        Diagnostic::new(Code::E0309, entry.key_span, format!("`{}` is not a valid Prometheus label name", entry.key))
+                            .label("Prometheus label names are letters, digits and `_`, not starting with a digit")
+                            .help("write it with underscores, such as `cost_center`"),
+                    );
+                    continue;
+                }
+                out.insert(entry.key.clone(), text);
+                continue;
+            }
             if let Err(why) = check_label_key(&entry.key) {
                 diagnostics.push(
                     Diagnostic::new(Code::E0309, entry.key_span, format!("`{}` is not a valid {} key", entry.key, if label_rules { "label" } else { "annotation" }))
@@ -816,8 +863,16 @@ impl<'r, 'a> Checker<'r, 'a> {
     }
 }
 
+fn set_twice(what: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::new(Code::E0304, span, format!("a second {what} in one block"))
+        .label("set again here")
+        .secondary(first, "first set here")
+        .help(format!("an env has one {what}: merge the two, or move one into a stage, which replaces the family's"))
+}
+
 /// Labels envk writes on every namespace itself.
 const RESERVED_LABELS: &[&str] = &[
+    "kubernetes.io/metadata.name",
     "environment",
     "tier",
     "pod-security.kubernetes.io/enforce",
@@ -837,7 +892,8 @@ pub(crate) struct EnvDraft<'a> {
     grants: Vec<(&'a ast::Grant, Span, Vars)>,
     ingress: Vec<(&'a ast::Ingress, Span)>,
     egress: Vec<(&'a ast::Egress, Span)>,
-    alerts: Vec<(&'a ast::AlertUse, Span)>,
+    /// Each use with the index of the layer it is written in.
+    alerts: Vec<(&'a ast::AlertUse, Span, usize)>,
     alert_labels: BTreeMap<String, String>,
     /// `deploy` blocks of every layer, merged field by field.
     deploy: Vec<Value<'a>>,

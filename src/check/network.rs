@@ -42,6 +42,29 @@ fn names(environments: &[Environment]) -> String {
         .join(", ")
 }
 
+/// "tier `critical` accepts only `production`", saying when that is the
+/// default (the env's own environment) rather than an `accept from`.
+fn accepts(tier: &TierFacts, accepted: &[Environment]) -> (Span, String) {
+    match tier.accept_span {
+        Some(span) => (
+            span,
+            format!(
+                "tier `{}` accepts only {}",
+                tier.model.name,
+                names(accepted)
+            ),
+        ),
+        None => (
+            tier.name_span,
+            format!(
+                "tier `{}` has no `accept from`, so its envs accept only their own environment ({})",
+                tier.model.name,
+                names(accepted)
+            ),
+        ),
+    }
+}
+
 fn peer(peer: &ast::Peer, scope: &Scope, diagnostics: &mut Diags) -> Option<Peer> {
     Some(match &peer.kind {
         PeerKind::Any => Peer::Any,
@@ -179,7 +202,7 @@ pub(crate) fn env_rules(
                     format!("env `{}` accepts traffic from every namespace", decl.name),
                 )
                 .label("no ingress rule restricts who can connect")
-                .secondary(tier.accept_span.unwrap_or(tier.name_span), format!("tier `{}` accepts only {}", tier.model.name, names(&accepted)))
+                .secondary(accepts(tier, &accepted).0, accepts(tier, &accepted).1)
                 .help(format!(
                     "add `ingress allow from environment {}` (with the ports it serves), or make tier `{}` deny by default with `network = isolated`",
                     env.environment.as_str(),
@@ -226,7 +249,7 @@ fn not_accepted(
         format!("ingress into `{}` ({}) from {from}", env.name, env.environment.as_str()),
     )
     .label(format!("{source} may not send traffic here"))
-    .secondary(tier.accept_span.unwrap_or(tier.name_span), format!("tier `{}` accepts only {}", tier.model.name, names(accepted)))
+    .secondary(accepts(tier, accepted).0, accepts(tier, accepted).1)
     .secondary(span, "the rule")
     .help(format!(
         "remove this rule, or, if {source} really must reach this env, add it to the tier: `accept from [{}, {source}]`",
@@ -263,6 +286,10 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
                             ));
                         }
                     }
+                    // Declared but dropped for its own errors: already reported.
+                    Peer::Env(name)
+                        if !by_name.contains_key(name.as_str())
+                            && checker.resolved.envs.get(name).is_some() => {}
                     Peer::Env(name) => match by_name.get(name.as_str()) {
                         None => {
                             let help = match suggest::closest(name, by_name.keys().copied()) {

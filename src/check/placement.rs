@@ -216,36 +216,65 @@ pub(crate) fn env_deploy(
     Some(project_span)
 }
 
-/// An Argo CD project's envs must all be of one environment.
+/// An Argo CD project's envs must all be of one environment. A project
+/// named after an environment belongs to it; otherwise to the environment
+/// most of its envs share. The envs outside it are the ones reported.
 pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
-    let mut first: HashMap<&str, (Environment, &str, Span)> = HashMap::new();
+    let mut by_project: std::collections::BTreeMap<&str, Vec<(&super::EnvFacts, Span)>> =
+        Default::default();
     for env in &checker.envs {
-        let (Some(deploy), Some(span)) = (&env.model.deploy, env.project_span) else {
-            continue;
-        };
-        match first.get(deploy.project.as_str()) {
-            None => {
-                first.insert(
-                    &deploy.project,
-                    (env.model.environment, &env.model.name, span),
+        if let (Some(deploy), Some(span)) = (&env.model.deploy, env.project_span) {
+            by_project
+                .entry(&deploy.project)
+                .or_default()
+                .push((env, span));
+        }
+    }
+    for (project, envs) in by_project {
+        let home = Environment::parse(project).unwrap_or_else(|| {
+            let count = |environment: Environment| {
+                envs.iter()
+                    .filter(|(e, _)| e.model.environment == environment)
+                    .count()
+            };
+            let first = envs[0].0.model.environment;
+            Environment::ALL.into_iter().fold(first, |best, candidate| {
+                if count(candidate) > count(best) {
+                    candidate
+                } else {
+                    best
+                }
+            })
+        });
+        let home_env = envs.iter().find(|(e, _)| e.model.environment == home);
+        for (env, span) in &envs {
+            if env.model.environment == home {
+                continue;
+            }
+            let mut diagnostic = Diagnostic::new(
+                Code::E0802,
+                *span,
+                format!(
+                    "Argo CD project `{project}` would span {} and {}",
+                    home.as_str(),
+                    env.model.environment.as_str()
+                ),
+            )
+            .label(format!(
+                "env `{}` is {}",
+                env.model.name,
+                env.model.environment.as_str()
+            ));
+            if let Some((other, other_span)) = home_env {
+                diagnostic = diagnostic.secondary(
+                    *other_span,
+                    format!("env `{}` is {}", other.model.name, home.as_str()),
                 );
             }
-            Some(&(environment, other, other_span)) if environment != env.model.environment => {
-                diagnostics.push(
-                    Diagnostic::new(
-                        Code::E0802,
-                        span,
-                        format!("Argo CD project `{}` would span {} and {}", deploy.project, environment.as_str(), env.model.environment.as_str()),
-                    )
-                    .label(format!("env `{}` is {}", env.model.name, env.model.environment.as_str()))
-                    .secondary(other_span, format!("env `{other}` is {}", environment.as_str()))
-                    .help(format!(
-                        "a project's destinations must stay in one environment: use `project = {}` here",
-                        env.model.environment.as_str()
-                    )),
-                );
-            }
-            Some(_) => {}
+            diagnostics.push(diagnostic.help(format!(
+                "a project's destinations stay in one environment: use `project = {}` here",
+                env.model.environment.as_str()
+            )));
         }
     }
 }

@@ -113,6 +113,9 @@ pub(crate) fn resource_record(
                     None => ok = false,
                 }
             }
+            if ok && what == "a quota" {
+                check_limits_above_requests(&typed, diagnostics);
+            }
             ok.then_some(typed)
         }
         other => {
@@ -134,6 +137,37 @@ impl TypedQuota {
         match self.key_spans.get(&key) {
             Some(&span) if span.start >= self.span.start && span.end <= self.span.end => span,
             _ => self.span,
+        }
+    }
+}
+
+/// limits ≥ requests in one quota record, checked where the record is
+/// written (a shared `let` is reported once, at its values); scaling keeps
+/// the order.
+fn check_limits_above_requests(quota: &TypedQuota, diagnostics: &mut Diags) {
+    for request in QuotaKey::ALL {
+        let Some(limit) = request.limit_of() else {
+            continue;
+        };
+        if let (Some(&requested), Some(&limited)) =
+            (quota.hard.get(&request), quota.hard.get(&limit))
+            && limited < requested
+        {
+            let dimension = request.dimension();
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0401,
+                    quota.key_spans[&limit],
+                    format!("`{}` is below `{}`", limit.as_str(), request.as_str()),
+                )
+                .label(format!("limits {}", dimension.format(limited)))
+                .secondary(quota.key_spans[&request], format!("requests {}", dimension.format(requested)))
+                .help(format!(
+                    "a namespace can never use its requests if its limits are lower: raise `{}` to at least {}",
+                    limit.as_str(),
+                    dimension.format(requested)
+                )),
+            );
         }
     }
 }
@@ -299,10 +333,31 @@ pub(crate) fn limits_stmt(
         ast::LimitKind::Pod => LimitKind::Pod,
         ast::LimitKind::PersistentVolumeClaim => LimitKind::PersistentVolumeClaim,
     };
-    let context = format!("the limit range of env `{env}`");
+    let context = format!("the {} limit range of env `{env}`", kind.as_str());
     let scope = checker.scope(&record.vars);
-    let fields = Fields::read_only_fields(record.body, LIMIT_FIELDS, &context, &scope, diagnostics);
-    let resources: Vec<&str> = LimitResource::ALL.iter().map(|r| r.as_str()).collect();
+    // What Kubernetes accepts for each kind of LimitRange item.
+    let (allowed_fields, allowed_resources): (&[&str], &[LimitResource]) = match kind {
+        LimitKind::Container => (
+            LIMIT_FIELDS,
+            &[
+                LimitResource::Cpu,
+                LimitResource::Memory,
+                LimitResource::EphemeralStorage,
+            ],
+        ),
+        LimitKind::Pod => (
+            &["max", "min"],
+            &[
+                LimitResource::Cpu,
+                LimitResource::Memory,
+                LimitResource::EphemeralStorage,
+            ],
+        ),
+        LimitKind::PersistentVolumeClaim => (&["max", "min"], &[LimitResource::Storage]),
+    };
+    let fields =
+        Fields::read_only_fields(record.body, allowed_fields, &context, &scope, diagnostics);
+    let resources: Vec<&str> = allowed_resources.iter().map(|r| r.as_str()).collect();
     let mut items = BTreeMap::new();
     let mut ok = true;
     for entry in &fields.entries {
@@ -369,70 +424,10 @@ pub(crate) fn check_env(
     diagnostics: &mut Diags,
 ) {
     let _ = checker;
-    if let Some(quota) = quota {
-        for request in QuotaKey::ALL {
-            let Some(limit) = request.limit_of() else {
-                continue;
-            };
-            if let (Some(&requested), Some(&limited)) =
-                (quota.hard.get(&request), quota.hard.get(&limit))
-                && limited < requested
-            {
-                let dimension = request.dimension();
-                diagnostics.push(
-                    Diagnostic::new(
-                        Code::E0401,
-                        quota.span_of(limit),
-                        format!("`{}` is below `{}`", limit.as_str(), request.as_str()),
-                    )
-                    .label(format!("limits {}", dimension.format(limited)))
-                    .secondary(quota.span_of(request), format!("requests {}", dimension.format(requested)))
-                    .help(format!(
-                        "a namespace can never use its requests if its limits are lower: raise `{}` to at least {}",
-                        limit.as_str(),
-                        dimension.format(requested)
-                    )),
-                );
-            }
-        }
-    }
     if let Some(limits) = limits {
         check_limit_order(limits, diagnostics);
-        if let (Some(quota), Some((max, max_spans))) = (quota, limits.items.get("max")) {
-            for (resource, &value) in max {
-                let Some(key) = resource.quota_limit() else {
-                    continue;
-                };
-                if let Some(&bound) = quota.hard.get(&key)
-                    && value > bound
-                {
-                    let dimension = resource.dimension();
-                    diagnostics.push(
-                        Diagnostic::new(
-                            Code::E0403,
-                            max_spans[resource],
-                            format!(
-                                "LimitRange max {} is above the quota's `{}`",
-                                resource.as_str(),
-                                key.as_str()
-                            ),
-                        )
-                        .label(format!("max {}", dimension.format(value)))
-                        .secondary(
-                            quota.span_of(key),
-                            format!(
-                                "the whole namespace may only use {}",
-                                dimension.format(bound)
-                            ),
-                        )
-                        .help(format!(
-                            "lower `max {{ {} = … }}` to at most {}",
-                            resource.as_str(),
-                            dimension.format(bound)
-                        )),
-                    );
-                }
-            }
+        if let Some(quota) = quota {
+            check_limits_within_quota(limits, quota, diagnostics);
         }
     }
     let ceiling = &tier.model.ceiling;
@@ -516,6 +511,56 @@ pub(crate) fn check_env(
     }
 }
 
+/// A container's max, default limit and default request must each fit in
+/// what the whole namespace may use.
+fn check_limits_within_quota(limits: &TypedLimits, quota: &TypedQuota, diagnostics: &mut Diags) {
+    type Bound = fn(LimitResource) -> Option<QuotaKey>;
+    let bounds: [(&str, Bound); 3] = [
+        ("max", LimitResource::quota_limit),
+        ("default", LimitResource::quota_limit),
+        ("default_request", LimitResource::quota_request),
+    ];
+    for (field, bound_key) in bounds {
+        let Some((values, spans)) = limits.items.get(field) else {
+            continue;
+        };
+        for (resource, &value) in values {
+            let Some(key) = bound_key(*resource) else {
+                continue;
+            };
+            if let Some(&bound) = quota.hard.get(&key)
+                && value > bound
+            {
+                let dimension = resource.dimension();
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0403,
+                        spans[resource],
+                        format!(
+                            "LimitRange `{field}` {} is above the quota's `{}`",
+                            resource.as_str(),
+                            key.as_str()
+                        ),
+                    )
+                    .label(format!("{field} {}", dimension.format(value)))
+                    .secondary(
+                        quota.span_of(key),
+                        format!(
+                            "the whole namespace may only use {}",
+                            dimension.format(bound)
+                        ),
+                    )
+                    .help(format!(
+                        "lower `{field} {{ {} = … }}` to at most {}",
+                        resource.as_str(),
+                        dimension.format(bound)
+                    )),
+                );
+            }
+        }
+    }
+}
+
 /// min ≤ default_request ≤ default ≤ max, for every resource they share.
 fn check_limit_order(limits: &TypedLimits, diagnostics: &mut Diags) {
     for resource in LimitResource::ALL {
@@ -557,32 +602,62 @@ pub(crate) fn check_capacity(checker: &Checker, diagnostics: &mut Diags) {
             .iter()
             .filter(|env| &env.model.cluster == name && !env.quota_failed)
             .collect();
-        let dimensions = [
+        let dimensions: Vec<(&str, QuotaKey, u64)> = [
             ("cpu", QuotaKey::RequestsCpu, cluster.capacity.cpu),
             ("memory", QuotaKey::RequestsMemory, cluster.capacity.memory),
             ("pods", QuotaKey::Pods, cluster.capacity.pods),
-        ];
+        ]
+        .into_iter()
+        .filter_map(|(key, quota_key, capacity)| Some((key, quota_key, capacity?)))
+        .collect();
+        let Some(&(first_key, _, _)) = dimensions.first() else {
+            continue;
+        };
+        // An env that cannot be counted is reported once, with every key it
+        // lacks.
+        for env in &on_cluster {
+            let missing: Vec<QuotaKey> = dimensions
+                .iter()
+                .map(|&(_, key, _)| key)
+                .filter(|key| !env.quota.as_ref().is_some_and(|q| q.hard.contains_key(key)))
+                .collect();
+            if missing.is_empty() || (env.quota.is_none() && env.missing_quota_reported) {
+                continue;
+            }
+            let keys = missing
+                .iter()
+                .map(|k| format!("`{}`", k.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let (at, label) = match &env.quota {
+                Some(quota) => (quota.span, format!("this quota sets no {keys}")),
+                None => (env.name_span, "this env has no quota".to_string()),
+            };
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0406,
+                    at,
+                    format!(
+                        "env `{}` cannot be counted against cluster `{name}`'s capacity",
+                        env.model.name
+                    ),
+                )
+                .label(label)
+                .secondary(
+                    facts.capacity_spans[first_key],
+                    format!("cluster `{name}` has a capacity"),
+                )
+                .help(format!("give the env a quota with {keys}")),
+            );
+        }
         for (capacity_key, quota_key, capacity) in dimensions {
-            let Some(capacity) = capacity else { continue };
             let capacity_span = facts.capacity_spans[capacity_key];
             let mut contributors: Vec<(u64, &super::EnvFacts)> = Vec::new();
             let mut total: u128 = 0;
             for env in &on_cluster {
-                match env.quota.as_ref().and_then(|q| q.hard.get(&quota_key)) {
-                    Some(&value) => {
-                        total += value as u128;
-                        contributors.push((value, env));
-                    }
-                    None => diagnostics.push(
-                        Diagnostic::new(
-                            Code::E0406,
-                            env.name_span,
-                            format!("env `{}` sets no `{}`, so cluster `{name}`'s capacity cannot be checked", env.model.name, quota_key.as_str()),
-                        )
-                        .label(format!("no `{}` in this env's quota", quota_key.as_str()))
-                        .secondary(capacity_span, format!("cluster `{name}` has a {capacity_key} capacity"))
-                        .help(format!("give the env a quota with `{}`", quota_key.as_str())),
-                    ),
+                if let Some(&value) = env.quota.as_ref().and_then(|q| q.hard.get(&quota_key)) {
+                    total += value as u128;
+                    contributors.push((value, env));
                 }
             }
             if total <= capacity as u128 {
@@ -603,11 +678,18 @@ pub(crate) fn check_capacity(checker: &Checker, diagnostics: &mut Diags) {
                 ),
             )
             .label(format!("capacity {}", dimension.format(capacity)));
+            let mut used_spans = Vec::new();
             for (value, env) in contributors.iter().take(3) {
-                let span = env
+                // Envs that share a `let` quota share its span; name them
+                // by their own name instead, so labels do not pile up.
+                let mut span = env
                     .quota
                     .as_ref()
                     .map_or(env.name_span, |q| q.span_of(quota_key));
+                if used_spans.contains(&span) {
+                    span = env.name_span;
+                }
+                used_spans.push(span);
                 diagnostic = diagnostic.secondary(
                     span,
                     format!(
@@ -624,7 +706,7 @@ pub(crate) fn check_capacity(checker: &Checker, diagnostics: &mut Diags) {
                 ));
             }
             diagnostics.push(diagnostic.help(format!(
-                "lower the largest requests by {} in all, or raise the cluster's capacity",
+                "lower the largest requests by {} {capacity_key} in all, or raise the cluster's capacity",
                 dimension.format(u64::try_from(total - capacity as u128).unwrap_or(u64::MAX))
             )));
         }

@@ -105,6 +105,14 @@ pub fn memory(value: &Value, diagnostics: &mut Diags) -> Option<Quantity> {
         Suffix::Tebi => 1 << 40,
         Suffix::Pebi => 1 << 50,
         Suffix::Exbi => 1 << 60,
+        Suffix::Milli => {
+            let written = number_text(value);
+            let digits = written.trim_end_matches('m');
+            diagnostics.push(mismatch(value, "memory", MEMORY_HELP).help(format!(
+                "`m` means thousandths: for memory write `{digits}Mi` (mebibytes) or `{digits}M` (megabytes)"
+            )));
+            return None;
+        }
         _ => {
             diagnostics.push(mismatch(value, "memory", MEMORY_HELP));
             return None;
@@ -288,18 +296,29 @@ pub fn word(
     if allowed.contains(&text.as_str()) {
         return Some(text.clone());
     }
+    let noun = what.trim_start_matches("an ").trim_start_matches("a ");
     let diagnostic = Diagnostic::new(
         Code::E0305,
         value.span(),
-        format!("unknown {what} `{text}`"),
+        format!("unknown {noun} `{text}`"),
     )
     .label(format!("expected {choices}"));
-    diagnostics.push(
-        match crate::suggest::closest(text, allowed.iter().copied()) {
-            Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
-            None => diagnostic.help(format!("{what} is one of {choices}")),
-        },
-    );
+    // `prod` for `production`, `strict` for `restricted`: a typo, or a
+    // part of the word.
+    let close = crate::suggest::closest(text, allowed.iter().copied()).or_else(|| {
+        let lower = text.to_ascii_lowercase();
+        let mut containing = allowed
+            .iter()
+            .filter(|word| word.contains(lower.as_str()) || lower.contains(**word));
+        match (containing.next(), containing.next()) {
+            (Some(only), None) if lower.len() >= 3 => Some(*only),
+            _ => None,
+        }
+    });
+    diagnostics.push(match close {
+        Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
+        None => diagnostic.help(format!("{what} is one of {choices}")),
+    });
     None
 }
 
@@ -309,29 +328,43 @@ pub fn https_url(value: &Value, code: Code, what: &str, diagnostics: &mut Diags)
     let host = text
         .strip_prefix("https://")
         .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
-    match host {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Some(text),
-        _ => {
-            let why = if text.starts_with("http://") {
-                "plain `http://` is not allowed"
-            } else if text.contains("://") {
-                "only `https://` URLs are allowed"
-            } else {
-                "not a URL"
-            };
-            diagnostics.push(
-                Diagnostic::new(code, value.span(), format!("{what} must be an https URL"))
-                    .label(why)
-                    .help(format!(
-                        "write the full URL, such as `\"https://example.com{}\"`",
-                        if what.contains("repo") {
-                            "/org/repo"
-                        } else {
-                            ""
-                        }
-                    )),
-            );
-            None
-        }
+    if let Some(host) = host
+        && !host.is_empty()
+        && !host.contains(char::is_whitespace)
+    {
+        return Some(text);
     }
+    let why = if text.starts_with("https://") {
+        "the URL has no host"
+    } else if text.starts_with("http://") {
+        "plain `http://` is not allowed"
+    } else if text.contains("://") {
+        "only `https://` URLs are allowed"
+    } else {
+        "not a URL"
+    };
+    // `git@github.com:org/repo.git` is the SSH form of an https URL.
+    let suggestion = match text
+        .strip_prefix("git@")
+        .and_then(|rest| rest.split_once(':'))
+    {
+        Some((host, path)) => format!("https://{host}/{path}"),
+        None => match text.strip_prefix("http://") {
+            Some(rest) if !rest.is_empty() => format!("https://{rest}"),
+            _ => format!(
+                "https://example.com{}",
+                if what.contains("repo") {
+                    "/org/repo"
+                } else {
+                    ""
+                }
+            ),
+        },
+    };
+    diagnostics.push(
+        Diagnostic::new(code, value.span(), format!("{what} must be an https URL"))
+            .label(why)
+            .help(format!("write `\"{suggestion}\"`")),
+    );
+    None
 }

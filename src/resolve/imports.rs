@@ -310,14 +310,30 @@ fn report_cycles(
                             .map(|&(f, _)| format!("`{}`", name(f)))
                             .collect();
                         chain.push(format!("`{}`", name(edge.to)));
-                        diagnostics.push(
-                            Diagnostic::new(Code::E0204, edge.span, "import cycle")
-                                .label("this import closes a cycle")
+                        // Reported at the import that enters the cycle from
+                        // the file closest to the root: the file the user
+                        // is most likely looking at.
+                        let entering = if from + 1 < stack.len() {
+                            let (file, followed) = stack[from];
+                            outgoing[file][followed - 1]
+                        } else {
+                            edge
+                        };
+                        let help = if edge.from == edge.to {
+                            "a file cannot import itself: remove this import"
+                        } else {
+                            "move what both files need into a third file that both import"
+                        };
+                        let mut diagnostic =
+                            Diagnostic::new(Code::E0204, entering.span, "import cycle")
+                                .label("this import starts a cycle")
                                 .note(chain.join(" imports "))
-                                .help(
-                                    "move what both files need into a third file that both import",
-                                ),
-                        );
+                                .help(help);
+                        if entering.span != edge.span {
+                            diagnostic =
+                                diagnostic.secondary(edge.span, "and this import closes it");
+                        }
+                        diagnostics.push(diagnostic);
                     }
                     State::Done => {}
                 }

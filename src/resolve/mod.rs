@@ -59,6 +59,9 @@ pub struct Table<T> {
     items: Vec<T>,
     index: HashMap<String, usize>,
     kind: &'static str,
+    /// Names declared but rejected (an invalid name, already reported):
+    /// references to them stay silent.
+    rejected: std::collections::HashSet<String>,
 }
 
 pub trait Named {
@@ -90,6 +93,7 @@ impl<T: Named> Table<T> {
             items: Vec::new(),
             index: HashMap::new(),
             kind,
+            rejected: Default::default(),
         }
     }
 
@@ -97,6 +101,18 @@ impl<T: Named> Table<T> {
     fn insert(&mut self, item: T, diagnostics: &mut Vec<Diagnostic>) {
         if let Some(&first) = self.index.get(item.name()) {
             let first_span = self.items[first].name_span();
+            if first_span == item.name_span() {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0202,
+                        item.name_span(),
+                        format!("{} `{}` is declared twice by the same declaration", self.kind, item.name()),
+                    )
+                    .label("this name comes out the same twice")
+                    .help("a `for` loop over a list with a repeated value declares it once per repetition: remove the duplicate from the list"),
+                );
+                return;
+            }
             diagnostics.push(
                 Diagnostic::new(
                     Code::E0202,
@@ -132,10 +148,22 @@ impl<T: Named> Table<T> {
     /// Looks a reference up; reports an unknown name with the closest
     /// declared one, or the stdlib module that declares it.
     pub fn lookup(&self, ident: &Ident, diagnostics: &mut Vec<Diagnostic>) -> Option<&T> {
+        self.lookup_as(ident, Code::E0201, diagnostics)
+    }
+
+    /// `lookup`, reporting an unknown name with `code`.
+    pub fn lookup_as(
+        &self,
+        ident: &Ident,
+        code: Code,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<&T> {
         if let Some(found) = self.get(&ident.text) {
             return Some(found);
         }
-        diagnostics.push(self.unknown(ident, Code::E0201));
+        if !self.rejected.contains(&ident.text) {
+            diagnostics.push(self.unknown(ident, code));
+        }
         None
     }
 
@@ -202,18 +230,23 @@ fn stdlib_module_declaring(kind: &str, name: &str) -> Option<&'static str> {
 /// Resolves a loaded program. Runs only on files that parsed cleanly.
 pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> Resolved<'a> {
     let mut lets = Vec::new();
+    let mut rejected_lets = Vec::new();
     for (_, ast) in &program.files {
-        collect_lets(&ast.items, &mut lets);
+        collect_lets(&ast.items, None, &mut lets, &mut rejected_lets, diagnostics);
     }
     let mut seen: HashMap<&str, Span> = HashMap::new();
     let mut unique = Vec::new();
     for (binding, span) in lets {
         match seen.get(binding.name.text.as_str()) {
             Some(&first) => diagnostics.push(
-                Diagnostic::new(Code::E0202, binding.name.span, format!("let `{}` is declared twice", binding.name.text))
-                    .label("declared again here")
-                    .secondary(first, "first declared here")
-                    .help("rename one of them; a `let` inside `for` is declared once per iteration, so move it out of the loop"),
+                Diagnostic::new(
+                    Code::E0202,
+                    binding.name.span,
+                    format!("let `{}` is declared twice", binding.name.text),
+                )
+                .label("declared again here")
+                .secondary(first, "first declared here")
+                .help("rename one of them, or remove the second"),
             ),
             None => {
                 seen.insert(&binding.name.text, binding.name.span);
@@ -221,7 +254,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
             }
         }
     }
-    let lets = Lets::evaluate(&unique, diagnostics);
+    let lets = Lets::evaluate(&unique, rejected_lets, diagnostics);
     let mut resolved = Resolved {
         lets,
         clusters: Table::new("cluster"),
@@ -237,6 +270,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         roles: Vec::new(),
         templates: Vec::new(),
         envs: Vec::new(),
+        rejected: Vec::new(),
     };
     for (_, ast) in &program.files {
         collector.items(&ast.items, &Rc::new(Vec::new()), diagnostics);
@@ -247,8 +281,19 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         roles,
         templates,
         envs,
+        rejected,
         ..
     } = collector;
+    for (kind, name) in rejected {
+        let table_rejected = match kind {
+            "cluster" => &mut resolved.clusters.rejected,
+            "tier" => &mut resolved.tiers.rejected,
+            "role" => &mut resolved.roles.rejected,
+            "alert template" => &mut resolved.templates.rejected,
+            _ => &mut resolved.envs.rejected,
+        };
+        table_rejected.insert(name);
+    }
     for decl in clusters {
         resolved.clusters.insert(decl, diagnostics);
     }
@@ -267,11 +312,39 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
     resolved
 }
 
-fn collect_lets<'a>(items: &'a [Item], out: &mut Vec<(&'a ast::Let, Span)>) {
+/// The program's `let`s. A `let` inside a `for` loop is an error (E0211):
+/// its name goes to `rejected`, so that its uses stay silent.
+fn collect_lets<'a>(
+    items: &'a [Item],
+    in_loop: Option<&Ident>,
+    out: &mut Vec<(&'a ast::Let, Span)>,
+    rejected: &mut Vec<String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     for item in items {
         match &item.kind {
-            ItemKind::Let(binding) => out.push((binding, item.span)),
-            ItemKind::For(for_loop) => collect_lets(&for_loop.items, out),
+            ItemKind::Let(binding) => match in_loop {
+                None => out.push((binding, item.span)),
+                Some(var) => {
+                    diagnostics.push(
+                        Diagnostic::new(Code::E0211, binding.name.span, "a `let` inside a `for` loop")
+                            .label("a `let` is one value for the whole program")
+                            .secondary(var.span, "this loop variable cannot be used in it")
+                            .help(format!(
+                                "declare `{}` before the loop, and interpolate `${{{}}}` where the value is used",
+                                binding.name.text, var.text
+                            )),
+                    );
+                    rejected.push(binding.name.text.clone());
+                }
+            },
+            ItemKind::For(for_loop) => collect_lets(
+                &for_loop.items,
+                Some(&for_loop.var),
+                out,
+                rejected,
+                diagnostics,
+            ),
             ItemKind::Import(_)
             | ItemKind::Cluster(_)
             | ItemKind::Tier(_)
@@ -289,6 +362,8 @@ struct Collector<'l, 'a> {
     roles: Vec<Decl<'a, ast::Role>>,
     templates: Vec<Decl<'a, ast::AlertTemplate>>,
     envs: Vec<EnvDecl<'a>>,
+    /// (kind, name) of declarations whose name was invalid.
+    rejected: Vec<(&'static str, String)>,
 }
 
 impl<'a> Collector<'_, 'a> {
@@ -298,7 +373,7 @@ impl<'a> Collector<'_, 'a> {
                 ItemKind::Import(_) | ItemKind::Let(_) => {}
                 ItemKind::Cluster(cluster) => {
                     if let Some((name, name_span)) =
-                        self.name(&cluster.name, vars, true, diagnostics)
+                        self.name(&cluster.name, vars, Some("cluster"), diagnostics)
                     {
                         self.clusters.push(Decl {
                             name,
@@ -309,7 +384,8 @@ impl<'a> Collector<'_, 'a> {
                     }
                 }
                 ItemKind::Tier(tier) => {
-                    if let Some((name, name_span)) = self.name(&tier.name, vars, true, diagnostics)
+                    if let Some((name, name_span)) =
+                        self.name(&tier.name, vars, Some("tier"), diagnostics)
                     {
                         self.tiers.push(Decl {
                             name,
@@ -320,7 +396,8 @@ impl<'a> Collector<'_, 'a> {
                     }
                 }
                 ItemKind::Role(role) => {
-                    if let Some((name, name_span)) = self.name(&role.name, vars, true, diagnostics)
+                    if let Some((name, name_span)) =
+                        self.name(&role.name, vars, Some("role"), diagnostics)
                     {
                         self.roles.push(Decl {
                             name,
@@ -332,7 +409,7 @@ impl<'a> Collector<'_, 'a> {
                 }
                 ItemKind::AlertTemplate(template) => {
                     if let Some((name, name_span)) =
-                        self.name(&template.name, vars, false, diagnostics)
+                        self.name(&template.name, vars, None, diagnostics)
                     {
                         if !is_alert_name(&name) {
                             diagnostics.push(
@@ -340,6 +417,7 @@ impl<'a> Collector<'_, 'a> {
                                     .label("Prometheus alert names are letters, digits and `_`, not starting with a digit")
                                     .help("alert names are usually CamelCase, such as `HighPodMemoryUsage`"),
                             );
+                            self.rejected.push(("alert template", name));
                         } else {
                             self.templates.push(Decl {
                                 name,
@@ -397,7 +475,7 @@ impl<'a> Collector<'_, 'a> {
     }
 
     fn env(&mut self, env: &'a ast::Env, vars: &Vars, diagnostics: &mut Vec<Diagnostic>) {
-        let Some((name, name_span)) = self.name(&env.name, vars, true, diagnostics) else {
+        let Some((name, name_span)) = self.name(&env.name, vars, Some("env"), diagnostics) else {
             return;
         };
         let stages: Vec<&'a ast::Stage> = env
@@ -442,13 +520,14 @@ impl<'a> Collector<'_, 'a> {
             return;
         }
         for stage in stages {
-            let Some((stage_name, stage_span)) = self.name(&stage.name, vars, false, diagnostics)
+            let Some((stage_name, stage_span)) = self.name(&stage.name, vars, None, diagnostics)
             else {
                 continue;
             };
             let full = format!("{name}-{stage_name}");
             if let Err(why) = check_dns_label(&full) {
                 diagnostics.push(dns_diagnostic(&full, stage_span, &why));
+                self.rejected.push(("env", full));
                 continue;
             }
             self.envs.push(EnvDecl {
@@ -464,11 +543,14 @@ impl<'a> Collector<'_, 'a> {
     }
 
     /// The final text of a declared name; `dns` checks it as a DNS-1123 label.
+    /// The final text of a declared name. A name of a `kind` that becomes a
+    /// Kubernetes name is checked as a DNS-1123 label; a rejected one is
+    /// remembered so that references to it stay silent.
     fn name(
-        &self,
+        &mut self,
         name: &Name,
         vars: &Vars,
-        dns: bool,
+        kind: Option<&'static str>,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Option<(String, Span)> {
         let (text, span) = match name {
@@ -481,8 +563,11 @@ impl<'a> Collector<'_, 'a> {
                 )
             }
         };
-        if dns && let Err(why) = check_dns_label(&text) {
+        if let Some(kind) = kind
+            && let Err(why) = check_dns_label(&text)
+        {
             diagnostics.push(dns_diagnostic(&text, span, &why));
+            self.rejected.push((kind, text));
             return None;
         }
         Some((text, span))

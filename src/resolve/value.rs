@@ -44,6 +44,20 @@ pub struct Record<'a> {
 }
 
 impl Value<'_> {
+    /// The same value, located at `span`.
+    pub fn at(mut self, span: Span) -> Self {
+        match &mut self {
+            Value::Number(_, at)
+            | Value::Bool(_, at)
+            | Value::Str(_, at)
+            | Value::List(_, at)
+            | Value::Word(_, at)
+            | Value::Scaled { span: at, .. } => *at = span,
+            Value::Record(record) => record.span = span,
+        }
+        self
+    }
+
     pub fn span(&self) -> Span {
         match self {
             Value::Number(_, span)
@@ -92,12 +106,19 @@ pub fn describe_number(number: &Number) -> &'static str {
 #[derive(Default)]
 pub struct Lets<'a> {
     values: HashMap<String, Value<'a>>,
+    /// `let`s whose value has an error, already reported: their uses stay
+    /// silent instead of repeating it.
+    failed: std::collections::HashSet<String>,
 }
 
 impl<'a> Lets<'a> {
     /// Evaluates every `let` in dependency order; a `let` that refers to
     /// itself through others is reported once, at each `let` of the cycle.
-    pub fn evaluate(lets: &[(&'a ast::Let, Span)], diagnostics: &mut Vec<Diagnostic>) -> Lets<'a> {
+    pub fn evaluate(
+        lets: &[(&'a ast::Let, Span)],
+        rejected: Vec<String>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Lets<'a> {
         let by_name: HashMap<&str, &'a ast::Let> = lets
             .iter()
             .map(|(binding, _)| (binding.name.text.as_str(), *binding))
@@ -111,11 +132,22 @@ impl<'a> Lets<'a> {
         for (binding, _) in lets {
             evaluator.force(binding.name.text.as_str(), diagnostics);
         }
-        evaluator.lets
+        let mut lets = evaluator.lets;
+        lets.failed = evaluator
+            .failed
+            .into_iter()
+            .map(str::to_string)
+            .chain(rejected)
+            .collect();
+        lets
     }
 
     pub fn get(&self, name: &str) -> Option<&Value<'a>> {
         self.values.get(name)
+    }
+
+    pub fn failed(&self, name: &str) -> bool {
+        self.failed.contains(name)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -293,7 +325,9 @@ pub fn eval<'a>(
             span: expr.span,
         }),
         ExprKind::Name(ident) => match scope.lets.get(&ident.text) {
-            Some(value) => value.clone(),
+            // Where the name is used is what a type error should point at.
+            Some(value) => value.clone().at(ident.span),
+            None if scope.lets.failed(&ident.text) => return None,
             None => Value::Word(ident.text.clone(), ident.span),
         },
         ExprKind::Mul(left, right) => {
