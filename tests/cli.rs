@@ -198,3 +198,46 @@ fn explain_prints_the_long_form_of_every_code() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("`E9999` is not an envk diagnostic code"));
 }
+
+#[test]
+fn four_mistakes_give_four_precise_diagnostics() {
+    let output = envk(&[
+        "--color",
+        "never",
+        "check",
+        "tests/ui/check/four_mistakes.env.k",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    let headers: Vec<&str> = err
+        .lines()
+        .filter(|line| line.starts_with("error["))
+        .collect();
+    assert_eq!(headers.len(), 4, "{err}");
+    for code in ["E0301", "E0405", "E0506", "E0602"] {
+        assert!(
+            headers.iter().any(|h| h.contains(code)),
+            "{code} in {headers:?}"
+        );
+    }
+}
+
+#[test]
+fn warnings_fail_only_under_deny_warnings() {
+    let case = "tests/ui/network/egress_blocks_dns.env.k";
+    let output = envk(&["--color", "never", "check", case]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a warning alone does not fail"
+    );
+    assert!(stderr(&output).contains("warning[E0603]"));
+    assert!(stderr(&output).trim_end().ends_with("warning: 1 warning"));
+    let denied = envk(&["--color", "never", "check", "--deny", "warnings", case]);
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(
+        stderr(&denied)
+            .trim_end()
+            .ends_with("error: could not check: 1 warning")
+    );
+}

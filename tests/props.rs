@@ -133,6 +133,53 @@ fn token() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Edits that keep a program parseable more often than not, so that the
+/// checker, not the parser, is what they reach.
+fn checker_token() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "0",
+            "1",
+            "2",
+            "200m",
+            "64Gi",
+            "1G",
+            "0.5",
+            "90%",
+            "150%",
+            "5m",
+            "\"*\"",
+            "production",
+            "development",
+            "staging",
+            "prod",
+            "x",
+            "secrets",
+            "nodes",
+            "escalate",
+            "dns",
+            "any",
+            "critical",
+            "standard",
+            "sandbox",
+            "viewer",
+            "developer",
+            "HighPodMemoryUsage",
+            "prod-cluster",
+            "dev-cluster",
+            "small * 2",
+            "small * 0",
+            " ",
+            "-",
+            "s",
+            "e",
+        ])
+        .prop_map(str::to_string),
+        "[a-z]{1,6}",
+        "[0-9]{1,3}",
+    ]
+}
+
 fn soup() -> impl Strategy<Value = String> {
     prop::collection::vec(
         (token(), prop::sample::select(vec![" ", "", "\n", "  "])),
@@ -142,6 +189,72 @@ fn soup() -> impl Strategy<Value = String> {
 }
 
 const ENTERPRISE: &str = include_str!("../examples/enterprise.env.k");
+const MULTI_TEAM_MAIN: &str = include_str!("../examples/multi-team/main.env.k");
+
+/// Runs the whole pipeline (parse, imports, resolve, check) on one file
+/// held in memory, beside the files the multi-team example imports.
+fn check(text: &str) -> envk::driver::Run {
+    let loader = envk::resolve::imports::InMemory::new()
+        .with("input.env.k", text)
+        .with(
+            "clusters.env.k",
+            include_str!("../examples/multi-team/clusters.env.k"),
+        )
+        .with(
+            "tiers.env.k",
+            include_str!("../examples/multi-team/tiers.env.k"),
+        )
+        .with(
+            "roles.env.k",
+            include_str!("../examples/multi-team/roles.env.k"),
+        )
+        .with(
+            "teams/payments.env.k",
+            include_str!("../examples/multi-team/teams/payments.env.k"),
+        );
+    envk::driver::check_with(&[std::path::PathBuf::from("input.env.k")], &loader)
+        .expect("the input is in memory")
+}
+
+/// Like `assert_spans_valid`, for diagnostics of a whole run.
+fn assert_run_spans_valid(run: &envk::driver::Run) {
+    for diagnostic in &run.diagnostics {
+        for span in std::iter::once(diagnostic.primary.span)
+            .chain(diagnostic.secondary.iter().map(|l| l.span))
+        {
+            let file = run.sources.file_of(span);
+            let local = file.local(span);
+            assert!(
+                local.end <= file.text().len(),
+                "span {span:?} outside {}",
+                file.name()
+            );
+            assert!(
+                file.text().is_char_boundary(local.start)
+                    && file.text().is_char_boundary(local.end)
+            );
+        }
+    }
+    let _ = envk::diag::render_plain(&run.sources, &run.diagnostics);
+}
+
+/// Applies `edits` (position, characters to delete, text to insert) to
+/// `text`, keeping every cut on a character boundary.
+fn mutate(text: &str, edits: &[(usize, usize, String)]) -> String {
+    let mut text = text.to_string();
+    for (at, delete, insert) in edits {
+        let mut at = (*at).min(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let mut end = (at + delete).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.replace_range(at..end, insert);
+    }
+    text
+}
 
 /// A simple, valid, single-line item of each kind, without strings.
 fn valid_item() -> impl Strategy<Value = String> {
@@ -179,20 +292,25 @@ proptest! {
     fn mutated_examples_never_panic(
         edits in prop::collection::vec((0..ENTERPRISE.len(), 0usize..40, token()), 1..6)
     ) {
-        let mut text = ENTERPRISE.to_string();
-        for (at, delete, insert) in edits {
-            let mut at = at.min(text.len());
-            while !text.is_char_boundary(at) {
-                at -= 1;
-            }
-            let mut end = (at + delete).min(text.len());
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            text.replace_range(at..end, &insert);
-        }
+        let text = mutate(ENTERPRISE, &edits);
         let (sources, ast, diagnostics) = parse(&text);
         assert_spans_valid(&sources, &ast, &diagnostics);
+    }
+
+    /// The checker sees programs that parse but are wrong in every way a
+    /// small edit can make them: it reports, and never panics.
+    #[test]
+    fn mutated_programs_never_panic_the_checker(
+        edits in prop::collection::vec((0..8000usize, 0usize..12, checker_token()), 1..4),
+        which in any::<bool>(),
+    ) {
+        let base = if which { ENTERPRISE } else { MULTI_TEAM_MAIN };
+        let text = mutate(base, &edits);
+        let run = check(&text);
+        assert_run_spans_valid(&run);
+        if run.model.is_some() {
+            prop_assert!(!run.diagnostics.iter().any(|d| d.is_error()));
+        }
     }
 
     /// Recovery: `@` inserted anywhere in one item of a file whose items
@@ -222,5 +340,19 @@ proptest! {
         let (sources, ast, diagnostics) = parse(&text);
         prop_assert!(diagnostics.is_empty(), "{}", envk::diag::render_plain(&sources, &diagnostics));
         prop_assert_eq!(ast.items.len(), items.len());
+    }
+}
+
+/// The mutation property starts from programs the checker accepts, so that
+/// what it reports comes from the mutations.
+#[test]
+fn the_mutation_bases_check_clean() {
+    for base in [ENTERPRISE, MULTI_TEAM_MAIN] {
+        let run = check(base);
+        assert!(
+            run.diagnostics.is_empty(),
+            "{}",
+            envk::diag::render_plain(&run.sources, &run.diagnostics)
+        );
     }
 }
