@@ -372,40 +372,16 @@ impl<'a> Collector<'_, 'a> {
             match &item.kind {
                 ItemKind::Import(_) | ItemKind::Let(_) => {}
                 ItemKind::Cluster(cluster) => {
-                    if let Some((name, name_span)) =
-                        self.name(&cluster.name, vars, Some("cluster"), diagnostics)
-                    {
-                        self.clusters.push(Decl {
-                            name,
-                            name_span,
-                            node: cluster,
-                            vars: vars.clone(),
-                        });
-                    }
+                    let decl = self.decl(&cluster.name, cluster, vars, "cluster", diagnostics);
+                    self.clusters.extend(decl);
                 }
                 ItemKind::Tier(tier) => {
-                    if let Some((name, name_span)) =
-                        self.name(&tier.name, vars, Some("tier"), diagnostics)
-                    {
-                        self.tiers.push(Decl {
-                            name,
-                            name_span,
-                            node: tier,
-                            vars: vars.clone(),
-                        });
-                    }
+                    let decl = self.decl(&tier.name, tier, vars, "tier", diagnostics);
+                    self.tiers.extend(decl);
                 }
                 ItemKind::Role(role) => {
-                    if let Some((name, name_span)) =
-                        self.name(&role.name, vars, Some("role"), diagnostics)
-                    {
-                        self.roles.push(Decl {
-                            name,
-                            name_span,
-                            node: role,
-                            vars: vars.clone(),
-                        });
-                    }
+                    let decl = self.decl(&role.name, role, vars, "role", diagnostics);
+                    self.roles.extend(decl);
                 }
                 ItemKind::AlertTemplate(template) => {
                     if let Some((name, name_span)) =
@@ -543,6 +519,24 @@ impl<'a> Collector<'_, 'a> {
     }
 
     /// The final text of a declared name; `dns` checks it as a DNS-1123 label.
+    /// A declaration whose name becomes a Kubernetes name.
+    fn decl<T>(
+        &mut self,
+        name: &Name,
+        node: &'a T,
+        vars: &Vars,
+        kind: &'static str,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<Decl<'a, T>> {
+        let (name, name_span) = self.name(name, vars, Some(kind), diagnostics)?;
+        Some(Decl {
+            name,
+            name_span,
+            node,
+            vars: vars.clone(),
+        })
+    }
+
     /// The final text of a declared name. A name of a `kind` that becomes a
     /// Kubernetes name is checked as a DNS-1123 label; a rejected one is
     /// remembered so that references to it stay silent.
