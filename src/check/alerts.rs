@@ -247,7 +247,7 @@ pub(crate) fn template<'a>(
     // The context stays symbolic (`${namespace}` fills in as itself), so
     // what the diagnostics quote reads like the template.
     let mut vars = (*decl.vars).clone();
-    for name in CONTEXT {
+    for name in CONTEXT.iter().chain(&["family", "stage"]) {
         vars.push((name.to_string(), format!("${{{name}}}")));
     }
     let sample_namespace = "${namespace}".to_string();
@@ -337,6 +337,26 @@ fn instantiate(
                 let map =
                     Fields::read_only_fields(record.body, &[], &entry.key, &inner, diagnostics);
                 for item in &map.entries {
+                    if entry.key == "labels"
+                        && (!is_label_name(&item.key) || item.key == "severity")
+                    {
+                        let why = if item.key == "severity" {
+                            "`severity` is set by the template's `severity` field"
+                        } else {
+                            "Prometheus label names are letters, digits and `_`, not starting with a digit"
+                        };
+                        diagnostics.push(
+                            Diagnostic::new(
+                                Code::E0309,
+                                item.key_span,
+                                format!("`{}` cannot be a rule label", item.key),
+                            )
+                            .label(why)
+                            .help("use a label name such as `team` or `cost_center`"),
+                        );
+                        ok = false;
+                        continue;
+                    }
                     match field_value(item, &inner, diagnostics)
                         .and_then(|v| units::string(&v, diagnostics))
                     {

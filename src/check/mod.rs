@@ -821,6 +821,14 @@ impl<'r, 'a> Checker<'r, 'a> {
                 continue;
             };
             if what == "alert labels" {
+                if entry.key == "severity" {
+                    diagnostics.push(
+                        Diagnostic::new(Code::E0310, entry.key_span, "the `severity` label is set by each alert")
+                            .label("each rule's `severity` comes from its template")
+                            .help("remove it here; a template with another severity is the way to change it"),
+                    );
+                    continue;
+                }
                 if !alerts::is_label_name(&entry.key) {
                     diagnostics.push(
                         Diagnostic::new(Code::E0309, entry.key_span, format!("`{}` is not a valid Prometheus label name", entry.key))
@@ -878,7 +886,9 @@ const RESERVED_LABELS: &[&str] = &[
     "pod-security.kubernetes.io/enforce",
     "pod-security.kubernetes.io/enforce-version",
     "pod-security.kubernetes.io/audit",
+    "pod-security.kubernetes.io/audit-version",
     "pod-security.kubernetes.io/warn",
+    "pod-security.kubernetes.io/warn-version",
 ];
 
 /// What the statements of an env's layers add up to, before typing.

@@ -79,6 +79,7 @@ pub(crate) fn env_deploy(
     let mut merged: HashMap<String, Value> = HashMap::new();
     let mut sync: HashMap<String, Value> = HashMap::new();
     let mut has_sync = false;
+    let mut failed: Vec<String> = Vec::new();
     let mut deploy_span = None;
     for value in &draft.deploy {
         let Some((record, vars)) = fields::record(value.clone(), "a deploy block", diagnostics)
@@ -92,6 +93,8 @@ pub(crate) fn env_deploy(
             Fields::read_only_fields(record.body, DEPLOY_FIELDS, &context, &scope, diagnostics);
         for entry in &entries.entries {
             let Some(value) = field_value(entry, &scope, diagnostics) else {
+                // Reported already; not "missing" as well.
+                failed.push(entry.key.clone());
                 continue;
             };
             if entry.key == "sync" {
@@ -123,6 +126,7 @@ pub(crate) fn env_deploy(
     let mut ok = true;
     let repo = match merged.get("repo") {
         Some(value) => units::https_url(value, Code::E0803, "a deploy `repo`", diagnostics),
+        None if failed.iter().any(|key| key == "repo") => None,
         None => {
             diagnostics.push(fields::missing(
                 "repo",
@@ -147,6 +151,7 @@ pub(crate) fn env_deploy(
                 Some(path)
             }
         }),
+        None if failed.iter().any(|key| key == "path") => None,
         None => {
             diagnostics.push(fields::missing("path", deploy_span, "a deploy block", "\"environments/production\""));
             None

@@ -113,7 +113,7 @@ pub struct Lets<'a> {
 
 impl<'a> Lets<'a> {
     /// Evaluates every `let` in dependency order; a `let` that refers to
-    /// itself through others is reported once, at each `let` of the cycle.
+    /// itself through others is reported once, where the cycle is found.
     pub fn evaluate(
         lets: &[(&'a ast::Let, Span)],
         rejected: Vec<String>,
@@ -436,7 +436,7 @@ pub fn interpolate(
                         diagnostics.push(match suggest::closest(&name, names.iter().copied()) {
                             Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
                             None if names.is_empty() => diagnostic.help(
-                                "a string can use `for` variables, `let`s and, where they exist, `namespace`, `cluster`, `environment` and template parameters",
+                                "a string can use `for` variables, `let`s and, where they exist, `namespace`, `cluster`, `environment`, `tier`, `family`, `stage` and template parameters",
                             ),
                             None => diagnostic.help(format!(
                                 "in scope here: {}",
