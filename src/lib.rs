@@ -4,7 +4,9 @@
 pub mod check;
 pub mod diag;
 pub mod driver;
+pub mod emit;
 pub mod model;
+pub mod output;
 pub mod resolve;
 pub mod source;
 pub mod suggest;

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 
 use envk::diag::{self, Code};
-use envk::driver;
+use envk::{driver, emit, output};
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +39,34 @@ enum Command {
 
         /// How to print diagnostics: `human` (rustc-style) or `json` (one
         /// object per line on stdout, for CI tools).
+        #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+        message_format: MessageFormat,
+
+        /// Treat warnings as errors: `--deny warnings`.
+        #[arg(long, value_enum, value_name = "LINT")]
+        deny: Option<Deny>,
+    },
+    /// Check .env.k files and write the manifests they describe.
+    Build {
+        /// Files, or folders searched for *.env.k files.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+
+        /// The folder to write. It is replaced as a whole, and only if it is
+        /// new, empty, or was written by envk.
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: PathBuf,
+
+        /// Write nothing; exit 1 and list the differences if DIR is not
+        /// what this build would write (a CI drift check).
+        #[arg(long)]
+        check: bool,
+
+        /// Annotate every object with `envk.dev/source: FILE:LINE`.
+        #[arg(long)]
+        provenance: bool,
+
+        /// How to print diagnostics: `human` or `json`.
         #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
         message_format: MessageFormat,
 
@@ -78,17 +106,43 @@ fn main() -> ExitCode {
             paths,
             message_format,
             deny,
-        } => check(&paths, message_format, deny, cli.color),
+        } => match run_check(&paths, message_format, deny, cli.color) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(code) => code,
+        },
+        Command::Build {
+            paths,
+            out,
+            check,
+            provenance,
+            message_format,
+            deny,
+        } => build(
+            &paths,
+            &out,
+            check,
+            provenance,
+            message_format,
+            deny,
+            cli.color,
+        ),
         Command::Explain { code } => explain(&code),
     }
 }
 
-fn check(paths: &[PathBuf], format: MessageFormat, deny: Option<Deny>, color: Color) -> ExitCode {
+/// Checks the program and prints its diagnostics: the checked Model when
+/// the run may go on, else the exit code.
+fn run_check(
+    paths: &[PathBuf],
+    format: MessageFormat,
+    deny: Option<Deny>,
+    color: Color,
+) -> Result<Option<envk::model::Model>, ExitCode> {
     let run = match driver::check(paths) {
         Ok(run) => run,
         Err(error) => {
             eprintln!("error: {error}");
-            return ExitCode::from(2);
+            return Err(ExitCode::from(2));
         }
     };
     let failed = run.has_errors() || (deny.is_some() && !run.diagnostics.is_empty());
@@ -121,12 +175,71 @@ fn check(paths: &[PathBuf], format: MessageFormat, deny: Option<Deny>, color: Co
         if error.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("error: cannot print diagnostics: {error}");
         }
-        return ExitCode::from(2);
+        return Err(ExitCode::from(2));
     }
     if failed {
-        ExitCode::from(1)
+        Err(ExitCode::from(1))
     } else {
-        ExitCode::SUCCESS
+        Ok(run.model)
+    }
+}
+
+fn build(
+    paths: &[PathBuf],
+    out: &std::path::Path,
+    check_only: bool,
+    provenance: bool,
+    format: MessageFormat,
+    deny: Option<Deny>,
+    color: Color,
+) -> ExitCode {
+    let model = match run_check(paths, format, deny, color) {
+        Ok(Some(model)) => model,
+        Ok(None) => return ExitCode::from(1),
+        Err(code) => return code,
+    };
+    let tree = emit::emit(&model, emit::Options { provenance });
+    if check_only {
+        return match output::compare(&tree, out) {
+            Ok(differences) if differences.is_empty() => ExitCode::SUCCESS,
+            Ok(differences) => {
+                let mut stdout = std::io::stdout().lock();
+                for difference in &differences {
+                    let _ = writeln!(stdout, "{difference}");
+                }
+                let count = differences.len();
+                eprintln!(
+                    "error: `{}` is not up to date: {count} file{} differ{}; run `envk build` without `--check`",
+                    out.display(),
+                    if count == 1 { "" } else { "s" },
+                    if count == 1 { "s" } else { "" }
+                );
+                ExitCode::from(1)
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    match output::write(&tree, out) {
+        Ok(()) => {
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            eprintln!(
+                "wrote {} files for {} namespace{} on {} cluster{} to `{}`",
+                tree.files.len() + 1,
+                model.envs.len(),
+                plural(model.envs.len()),
+                model.clusters.len(),
+                plural(model.clusters.len()),
+                out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -171,7 +171,7 @@ fn version_and_help() {
         stdout(&version),
         format!("envk {}\n", env!("CARGO_PKG_VERSION"))
     );
-    for subcommand in ["check", "explain"] {
+    for subcommand in ["check", "build", "explain"] {
         let help = envk(&["help", subcommand]);
         assert_eq!(help.status.code(), Some(0));
         assert!(

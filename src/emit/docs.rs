@@ -1,0 +1,244 @@
+//! Human-facing documents, rendered with tera: a README per cluster with
+//! its environments against capacity, who can do what, and which envs can
+//! reach which.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::Tree;
+use crate::model::{Cluster, Dimension, Env, Model, Peer, Port, QuotaKey};
+
+const TEMPLATE: &str = include_str!("templates/cluster-readme.md.tera");
+
+#[derive(Serialize)]
+struct Context {
+    cluster: ClusterRow,
+    envs: Vec<EnvRow>,
+    totals: Totals,
+    capacity: Totals,
+    bindings: Vec<BindingRow>,
+    matrix: Matrix,
+}
+
+#[derive(Serialize)]
+struct ClusterRow {
+    name: String,
+    server: String,
+    environment: String,
+    source: String,
+}
+
+#[derive(Serialize)]
+struct EnvRow {
+    name: String,
+    tier: String,
+    pod_security: String,
+    cpu: String,
+    memory: String,
+    pods: String,
+}
+
+#[derive(Serialize)]
+struct Totals {
+    cpu: String,
+    memory: String,
+    pods: String,
+}
+
+#[derive(Serialize)]
+struct BindingRow {
+    env: String,
+    name: String,
+    role: String,
+    subjects: String,
+}
+
+#[derive(Serialize)]
+struct Matrix {
+    names: Vec<String>,
+    rows: Vec<MatrixRow>,
+}
+
+#[derive(Serialize)]
+struct MatrixRow {
+    from: String,
+    cells: Vec<String>,
+}
+
+pub(super) fn cluster_readme(model: &Model, cluster: &Cluster, tree: &mut Tree) {
+    let envs: Vec<&Env> = model
+        .envs
+        .values()
+        .filter(|env| env.cluster == cluster.name)
+        .collect();
+    let requested =
+        |env: &Env, key: QuotaKey| env.quota.as_ref().and_then(|q| q.hard.get(&key).copied());
+    let show = |dimension: Dimension, value: Option<u64>| {
+        value.map_or("—".to_string(), |v| dimension.format(v))
+    };
+    let total = |key: QuotaKey| {
+        let values: Vec<Option<u64>> = envs.iter().map(|env| requested(env, key)).collect();
+        // A namespace without the key is unbounded, so the sum is too.
+        let sum = values
+            .iter()
+            .try_fold(0u64, |sum, value| value.map(|v| sum.saturating_add(v)));
+        show(key.dimension(), sum)
+    };
+    let context = Context {
+        cluster: ClusterRow {
+            name: cluster.name.clone(),
+            server: cluster.server.clone(),
+            environment: cluster.environment.as_str().to_string(),
+            source: cluster.source.to_string(),
+        },
+        envs: envs
+            .iter()
+            .map(|env| EnvRow {
+                name: env.name.clone(),
+                tier: env.tier.clone(),
+                pod_security: model.tiers[&env.tier].pod_security.as_str().to_string(),
+                cpu: show(Dimension::Cpu, requested(env, QuotaKey::RequestsCpu)),
+                memory: show(Dimension::Memory, requested(env, QuotaKey::RequestsMemory)),
+                pods: show(Dimension::Count, requested(env, QuotaKey::Pods)),
+            })
+            .collect(),
+        totals: Totals {
+            cpu: total(QuotaKey::RequestsCpu),
+            memory: total(QuotaKey::RequestsMemory),
+            pods: total(QuotaKey::Pods),
+        },
+        capacity: Totals {
+            cpu: show(Dimension::Cpu, cluster.capacity.cpu),
+            memory: show(Dimension::Memory, cluster.capacity.memory),
+            pods: show(Dimension::Count, cluster.capacity.pods),
+        },
+        bindings: envs
+            .iter()
+            .flat_map(|env| {
+                env.bindings.iter().map(|binding| BindingRow {
+                    env: env.name.clone(),
+                    name: binding.name.clone(),
+                    role: binding.role.clone(),
+                    subjects: binding
+                        .subjects
+                        .iter()
+                        .map(|s| match &s.namespace {
+                            Some(namespace) => {
+                                format!("{} {namespace}/{}", s.kind.as_str(), s.name)
+                            }
+                            None => format!("{} {}", s.kind.as_str(), s.name),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+            })
+            .collect(),
+        matrix: Matrix {
+            names: envs.iter().map(|env| env.name.clone()).collect(),
+            rows: envs
+                .iter()
+                .map(|from| MatrixRow {
+                    from: from.name.clone(),
+                    cells: envs.iter().map(|to| describe(reach(from, to))).collect(),
+                })
+                .collect(),
+        },
+    };
+    let context = tera::Context::from_serialize(&context).expect("the context is plain data");
+    let readme = tera::Tera::one_off(TEMPLATE, &context, false)
+        .expect("the template is part of envk and renders");
+    tree.add(format!("{}/README.md", cluster.name), readme);
+}
+
+/// Which ports traffic may use from one env to another.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Reach {
+    None,
+    All,
+    Ports(BTreeSet<(&'static str, u16)>),
+}
+
+fn port_set(ports: &[Port]) -> Reach {
+    if ports.is_empty() {
+        Reach::All
+    } else {
+        Reach::Ports(
+            ports
+                .iter()
+                .map(|p| (p.protocol.as_str(), p.number))
+                .collect(),
+        )
+    }
+}
+
+fn union(a: Reach, b: Reach) -> Reach {
+    match (a, b) {
+        (Reach::All, _) | (_, Reach::All) => Reach::All,
+        (Reach::None, other) | (other, Reach::None) => other,
+        (Reach::Ports(mut a), Reach::Ports(b)) => {
+            a.extend(b);
+            Reach::Ports(a)
+        }
+    }
+}
+
+fn intersect(a: Reach, b: Reach) -> Reach {
+    match (a, b) {
+        (Reach::None, _) | (_, Reach::None) => Reach::None,
+        (Reach::All, other) | (other, Reach::All) => other,
+        (Reach::Ports(a), Reach::Ports(b)) => {
+            let both: BTreeSet<_> = a.intersection(&b).copied().collect();
+            if both.is_empty() {
+                Reach::None
+            } else {
+                Reach::Ports(both)
+            }
+        }
+    }
+}
+
+/// What the NetworkPolicies let through from `from`'s pods to `to`'s: the
+/// receiver's ingress and the sender's egress must both allow it.
+pub(crate) fn reach(from: &Env, to: &Env) -> Reach {
+    let matches = |peer: &Peer, other: &Env| match peer {
+        Peer::Any => true,
+        Peer::Environment(environment) => *environment == other.environment,
+        Peer::Env(name) => *name == other.name,
+    };
+    let ingress = if to.network.restrict_ingress {
+        to.network
+            .ingress
+            .iter()
+            .filter(|rule| matches(&rule.peer, from))
+            .fold(Reach::None, |reach, rule| {
+                union(reach, port_set(&rule.ports))
+            })
+    } else {
+        Reach::All
+    };
+    let egress = if from.network.restrict_egress {
+        from.network
+            .egress
+            .iter()
+            .filter(|rule| matches(&rule.peer, to))
+            .fold(Reach::None, |reach, rule| {
+                union(reach, port_set(&rule.ports))
+            })
+    } else {
+        Reach::All
+    };
+    intersect(ingress, egress)
+}
+
+fn describe(reach: Reach) -> String {
+    match reach {
+        Reach::None => "—".to_string(),
+        Reach::All => "all ports".to_string(),
+        Reach::Ports(ports) => ports
+            .iter()
+            .map(|(protocol, port)| format!("{protocol} {port}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}

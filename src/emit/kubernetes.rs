@@ -1,0 +1,319 @@
+//! Built-in Kubernetes objects, from `k8s-openapi` types: per env a
+//! Namespace, ResourceQuota, LimitRange, Roles, RoleBindings and
+//! NetworkPolicies; per cluster a kustomization listing every object.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
+};
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::Serialize;
+
+use super::{Options, Tree, annotations, yaml};
+use crate::model::{self, Cluster, Env, LimitValues, Model, Peer, Source, SubjectKind};
+
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+/// Pod Security Standards, pinned to the latest version the cluster knows.
+const POD_SECURITY_VERSION: &str = "latest";
+
+fn meta(name: &str, namespace: Option<&str>, source: &Source, options: Options) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: namespace.map(str::to_string),
+        annotations: annotations(&BTreeMap::new(), source, options),
+        ..ObjectMeta::default()
+    }
+}
+
+/// Every object of one env, added to the tree; returns their paths
+/// relative to the cluster's folder, for the kustomization.
+pub(super) fn env_objects(
+    model: &Model,
+    env: &Env,
+    options: Options,
+    tree: &mut Tree,
+) -> Vec<String> {
+    let tier = &model.tiers[&env.tier];
+    let folder = format!("namespaces/{}", env.name);
+    let mut objects: Vec<(String, String)> = Vec::new();
+
+    let mut labels = env.labels.clone();
+    labels.insert(
+        "environment".to_string(),
+        env.environment.as_str().to_string(),
+    );
+    labels.insert("tier".to_string(), env.tier.clone());
+    let level = tier.pod_security.as_str();
+    for mode in ["enforce", "audit", "warn"] {
+        labels.insert(
+            format!("pod-security.kubernetes.io/{mode}"),
+            level.to_string(),
+        );
+        labels.insert(
+            format!("pod-security.kubernetes.io/{mode}-version"),
+            POD_SECURITY_VERSION.to_string(),
+        );
+    }
+    let namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some(env.name.clone()),
+            labels: Some(labels),
+            annotations: annotations(&env.annotations, &env.source, options),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    objects.push(("namespace.yaml".to_string(), yaml(&namespace)));
+
+    if let Some(quota) = &env.quota {
+        let hard = quota
+            .hard
+            .iter()
+            .map(|(key, value)| {
+                (
+                    key.as_str().to_string(),
+                    Quantity(key.dimension().format(*value)),
+                )
+            })
+            .collect();
+        let object = ResourceQuota {
+            metadata: meta(&quota.name, Some(&env.name), &quota.source, options),
+            spec: Some(ResourceQuotaSpec {
+                hard: Some(hard),
+                ..ResourceQuotaSpec::default()
+            }),
+            ..ResourceQuota::default()
+        };
+        objects.push(("resourcequota.yaml".to_string(), yaml(&object)));
+    }
+
+    if let Some(limits) = &env.limits {
+        let values = |values: &LimitValues| {
+            (!values.is_empty()).then(|| {
+                values
+                    .iter()
+                    .map(|(resource, value)| {
+                        (
+                            resource.as_str().to_string(),
+                            Quantity(resource.dimension().format(*value)),
+                        )
+                    })
+                    .collect()
+            })
+        };
+        let object = LimitRange {
+            metadata: meta(&limits.name, Some(&env.name), &limits.source, options),
+            spec: Some(LimitRangeSpec {
+                limits: vec![LimitRangeItem {
+                    type_: limits.kind.as_str().to_string(),
+                    default: values(&limits.default),
+                    default_request: values(&limits.default_request),
+                    max: values(&limits.max),
+                    min: values(&limits.min),
+                    ..LimitRangeItem::default()
+                }],
+            }),
+        };
+        objects.push(("limitrange.yaml".to_string(), yaml(&object)));
+    }
+
+    for role_name in &env.roles {
+        let role = &model.roles[role_name];
+        let object = Role {
+            metadata: meta(&role.name, Some(&env.name), &role.source, options),
+            rules: Some(
+                role.rules
+                    .iter()
+                    .map(|rule| PolicyRule {
+                        api_groups: Some(rule.api_groups.clone()),
+                        resources: Some(rule.resources.clone()),
+                        verbs: rule.verbs.clone(),
+                        ..PolicyRule::default()
+                    })
+                    .collect(),
+            ),
+        };
+        objects.push((format!("role-{}.yaml", role.name), yaml(&object)));
+    }
+
+    for binding in &env.bindings {
+        let subjects = binding
+            .subjects
+            .iter()
+            .map(|subject| match subject.kind {
+                SubjectKind::User | SubjectKind::Group => Subject {
+                    kind: subject.kind.as_str().to_string(),
+                    name: subject.name.clone(),
+                    api_group: Some(RBAC_GROUP.to_string()),
+                    namespace: None,
+                },
+                SubjectKind::ServiceAccount => Subject {
+                    kind: subject.kind.as_str().to_string(),
+                    name: subject.name.clone(),
+                    api_group: None,
+                    namespace: subject.namespace.clone(),
+                },
+            })
+            .collect();
+        let object = RoleBinding {
+            metadata: meta(&binding.name, Some(&env.name), &binding.source, options),
+            subjects: Some(subjects),
+            role_ref: RoleRef {
+                kind: "Role".to_string(),
+                name: binding.role.clone(),
+                api_group: RBAC_GROUP.to_string(),
+            },
+        };
+        objects.push((format!("rolebinding-{}.yaml", binding.name), yaml(&object)));
+    }
+
+    let network = &env.network;
+    if network.restrict_ingress || network.restrict_egress {
+        let mut policy_types = Vec::new();
+        if network.restrict_ingress {
+            policy_types.push("Ingress".to_string());
+        }
+        if network.restrict_egress {
+            policy_types.push("Egress".to_string());
+        }
+        let ingress: Vec<NetworkPolicyIngressRule> = network
+            .ingress
+            .iter()
+            .map(|rule| NetworkPolicyIngressRule {
+                from: peer(&rule.peer),
+                ports: ports(&rule.ports),
+            })
+            .collect();
+        let egress: Vec<NetworkPolicyEgressRule> = network
+            .egress
+            .iter()
+            .map(|rule| NetworkPolicyEgressRule {
+                // `to: []`: any destination, as the seed writes it.
+                to: Some(peer(&rule.peer).unwrap_or_default()),
+                ports: ports(&rule.ports),
+            })
+            .collect();
+        let object = NetworkPolicy {
+            metadata: meta(
+                &format!("{}-network-policy", env.name),
+                Some(&env.name),
+                &env.source,
+                options,
+            ),
+            spec: Some(NetworkPolicySpec {
+                pod_selector: Some(LabelSelector::default()),
+                policy_types: Some(policy_types),
+                ingress: (!ingress.is_empty()).then_some(ingress),
+                egress: (!egress.is_empty()).then_some(egress),
+            }),
+        };
+        objects.push(("networkpolicy.yaml".to_string(), yaml(&object)));
+    }
+    if network.allow_dns {
+        let object = NetworkPolicy {
+            metadata: meta(
+                &format!("{}-allow-dns", env.name),
+                Some(&env.name),
+                &env.source,
+                options,
+            ),
+            spec: Some(NetworkPolicySpec {
+                pod_selector: Some(LabelSelector::default()),
+                policy_types: Some(vec!["Egress".to_string()]),
+                ingress: None,
+                egress: Some(vec![NetworkPolicyEgressRule {
+                    to: Some(vec![namespace_peer(
+                        "kubernetes.io/metadata.name",
+                        "kube-system",
+                    )]),
+                    ports: Some(
+                        ["UDP", "TCP"]
+                            .into_iter()
+                            .map(|protocol| NetworkPolicyPort {
+                                protocol: Some(protocol.to_string()),
+                                port: Some(IntOrString::Int(53)),
+                                end_port: None,
+                            })
+                            .collect(),
+                    ),
+                }]),
+            }),
+        };
+        objects.push(("networkpolicy-allow-dns.yaml".to_string(), yaml(&object)));
+    }
+
+    objects
+        .into_iter()
+        .map(|(file, content)| {
+            let path = format!("{folder}/{file}");
+            tree.add(format!("{}/{path}", env.cluster), content);
+            path
+        })
+        .collect()
+}
+
+fn namespace_peer(key: &str, value: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(key.to_string(), value.to_string())])),
+            match_expressions: None,
+        }),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+/// The peers of a rule; `None` for any peer.
+fn peer(peer: &Peer) -> Option<Vec<NetworkPolicyPeer>> {
+    match peer {
+        Peer::Any => None,
+        Peer::Environment(environment) => {
+            Some(vec![namespace_peer("environment", environment.as_str())])
+        }
+        Peer::Env(name) => Some(vec![namespace_peer("kubernetes.io/metadata.name", name)]),
+    }
+}
+
+/// The ports of a rule; `None` for every port.
+fn ports(ports: &[model::Port]) -> Option<Vec<NetworkPolicyPort>> {
+    (!ports.is_empty()).then(|| {
+        ports
+            .iter()
+            .map(|port| NetworkPolicyPort {
+                protocol: Some(port.protocol.as_str().to_string()),
+                port: Some(IntOrString::Int(i32::from(port.number))),
+                end_port: None,
+            })
+            .collect()
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Kustomization<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    resources: Vec<String>,
+}
+
+/// `kubectl apply -k out/CLUSTER`: every object of the cluster, sorted.
+pub(super) fn kustomization(cluster: &Cluster, mut resources: Vec<String>, tree: &mut Tree) {
+    resources.sort();
+    let kustomization = Kustomization {
+        api_version: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        resources,
+    };
+    tree.add(
+        format!("{}/kustomization.yaml", cluster.name),
+        yaml(&kustomization),
+    );
+}

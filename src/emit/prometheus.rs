@@ -1,0 +1,274 @@
+//! Prometheus: each cluster's configuration, each env's rules (as a plain
+//! rule file and as a prometheus-operator PrometheusRule), and the central
+//! federation config.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Options, Tree, annotations, yaml};
+use crate::model::{AlertRule, Cluster, Env, Model};
+
+#[derive(Serialize)]
+struct Config {
+    global: Global,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rule_files: Vec<String>,
+    scrape_configs: Vec<ScrapeConfig>,
+}
+
+#[derive(Serialize)]
+struct Global {
+    scrape_interval: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    external_labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Default)]
+struct ScrapeConfig {
+    job_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    honor_labels: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheme: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    params: BTreeMap<String, Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    kubernetes_sd_configs: Vec<KubernetesSd>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    static_configs: Vec<StaticConfig>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    relabel_configs: Vec<Relabel>,
+}
+
+#[derive(Serialize)]
+struct KubernetesSd {
+    role: String,
+}
+
+#[derive(Serialize)]
+struct StaticConfig {
+    targets: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Default)]
+struct Relabel {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    source_labels: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    regex: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replacement: Option<String>,
+}
+
+/// The scrape jobs of the seed article: node exporters (the kubelet port
+/// rewritten to node-exporter's) and pods that opt in by annotation.
+fn kubernetes_jobs() -> Vec<ScrapeConfig> {
+    vec![
+        ScrapeConfig {
+            job_name: "kubernetes-nodes".to_string(),
+            kubernetes_sd_configs: vec![KubernetesSd {
+                role: "node".to_string(),
+            }],
+            relabel_configs: vec![Relabel {
+                source_labels: vec!["__address__".to_string()],
+                regex: Some("(.*):10250".to_string()),
+                target_label: Some("__address__".to_string()),
+                replacement: Some("${1}:9100".to_string()),
+                ..Relabel::default()
+            }],
+            ..ScrapeConfig::default()
+        },
+        ScrapeConfig {
+            job_name: "kubernetes-pods".to_string(),
+            kubernetes_sd_configs: vec![KubernetesSd {
+                role: "pod".to_string(),
+            }],
+            relabel_configs: vec![Relabel {
+                source_labels: vec![
+                    "__meta_kubernetes_pod_annotation_prometheus_io_scrape".to_string(),
+                ],
+                action: Some("keep".to_string()),
+                regex: Some("true".to_string()),
+                ..Relabel::default()
+            }],
+            ..ScrapeConfig::default()
+        },
+    ]
+}
+
+/// `CLUSTER/monitoring/prometheus.yaml`.
+pub(super) fn cluster_config(model: &Model, cluster: &Cluster, tree: &mut Tree) {
+    let has_rules = model
+        .envs
+        .values()
+        .any(|env| env.cluster == cluster.name && !env.alerts.rules.is_empty());
+    let config = Config {
+        global: Global {
+            scrape_interval: cluster.prometheus.scrape_interval.to_string(),
+            external_labels: BTreeMap::from([
+                ("cluster".to_string(), cluster.name.clone()),
+                (
+                    "environment".to_string(),
+                    cluster.environment.as_str().to_string(),
+                ),
+            ]),
+        },
+        rule_files: if has_rules {
+            vec!["rules/*.rules.yaml".to_string()]
+        } else {
+            Vec::new()
+        },
+        scrape_configs: kubernetes_jobs(),
+    };
+    tree.add(
+        format!("{}/monitoring/prometheus.yaml", cluster.name),
+        yaml(&config),
+    );
+}
+
+#[derive(Serialize)]
+struct RuleFile<'a> {
+    groups: Vec<RuleGroup<'a>>,
+}
+
+#[derive(Serialize)]
+struct RuleGroup<'a> {
+    name: &'a str,
+    rules: Vec<Rule<'a>>,
+}
+
+#[derive(Serialize)]
+struct Rule<'a> {
+    alert: &'a str,
+    expr: &'a str,
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    for_: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    labels: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: &'a BTreeMap<String, String>,
+}
+
+fn group(env: &Env) -> RuleGroup<'_> {
+    RuleGroup {
+        name: &env.alerts.name,
+        rules: env.alerts.rules.iter().map(rule).collect(),
+    }
+}
+
+fn rule(rule: &AlertRule) -> Rule<'_> {
+    Rule {
+        alert: &rule.alert,
+        expr: &rule.expr,
+        for_: rule.for_.map(|d| d.to_string()),
+        labels: &rule.labels,
+        annotations: &rule.annotations,
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PrometheusRule<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    metadata: Metadata,
+    spec: RuleFile<'a>,
+}
+
+#[derive(Serialize)]
+pub(super) struct Metadata {
+    pub name: String,
+    pub namespace: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// An env's rules: `monitoring/rules/ENV.rules.yaml` for a plain
+/// Prometheus, and `monitoring/prometheusrules/ENV.yaml` for the operator.
+/// Returns the PrometheusRule's path, for the kustomization.
+pub(super) fn env_rules(env: &Env, options: Options, tree: &mut Tree) -> Option<String> {
+    if env.alerts.rules.is_empty() {
+        return None;
+    }
+    let file = RuleFile {
+        groups: vec![group(env)],
+    };
+    tree.add(
+        format!("{}/monitoring/rules/{}.rules.yaml", env.cluster, env.name),
+        yaml(&file),
+    );
+    let object = PrometheusRule {
+        api_version: "monitoring.coreos.com/v1",
+        kind: "PrometheusRule",
+        metadata: Metadata {
+            name: format!("{}-rules", env.name),
+            namespace: env.name.clone(),
+            annotations: annotations(&BTreeMap::new(), &env.source, options),
+        },
+        spec: RuleFile {
+            groups: vec![group(env)],
+        },
+    };
+    let path = format!("monitoring/prometheusrules/{}.yaml", env.name);
+    tree.add(format!("{}/{path}", env.cluster), yaml(&object));
+    Some(path)
+}
+
+/// `global/prometheus-federation.yaml`: a central Prometheus that pulls
+/// every cluster's series from its `/federate` endpoint.
+pub(super) fn federation(model: &Model, tree: &mut Tree) {
+    let scrape_configs = model
+        .clusters
+        .values()
+        .filter_map(|cluster| {
+            let url = cluster.prometheus.url.as_ref()?;
+            let rest = url.strip_prefix("https://").unwrap_or(url);
+            let (host, path) = match rest.find('/') {
+                Some(slash) => (&rest[..slash], rest[slash..].trim_end_matches('/')),
+                None => (rest, ""),
+            };
+            Some(ScrapeConfig {
+                job_name: format!("federate-{}", cluster.name),
+                honor_labels: Some(true),
+                metrics_path: Some(format!("{path}/federate")),
+                scheme: Some("https".to_string()),
+                params: BTreeMap::from([(
+                    "match[]".to_string(),
+                    vec!["{job=~\".+\"}".to_string()],
+                )]),
+                static_configs: vec![StaticConfig {
+                    targets: vec![host.to_string()],
+                    labels: BTreeMap::from([("cluster".to_string(), cluster.name.clone())]),
+                }],
+                ..ScrapeConfig::default()
+            })
+        })
+        .collect();
+    let interval = model
+        .clusters
+        .values()
+        .map(|cluster| cluster.prometheus.scrape_interval)
+        .max()
+        .unwrap_or(crate::model::Duration(60_000));
+    let config = Config {
+        global: Global {
+            scrape_interval: interval.to_string(),
+            external_labels: BTreeMap::new(),
+        },
+        rule_files: Vec::new(),
+        scrape_configs,
+    };
+    tree.add(
+        "global/prometheus-federation.yaml".to_string(),
+        yaml(&config),
+    );
+}

@@ -1,0 +1,437 @@
+//! `envk build`: the seed article reproduced, golden output trees, the
+//! atomic writer and the drift check, determinism, provenance.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use envk::driver;
+use envk::emit::{self, Options, Tree};
+use envk::output::{self, Difference, MANIFEST};
+use serde_yaml::Value;
+
+fn build(program: &str, options: Options) -> Tree {
+    let run = driver::check(&[PathBuf::from(program)]).expect("readable example");
+    let model = run.model.unwrap_or_else(|| {
+        panic!(
+            "{program} has errors:\n{}",
+            envk::diag::render_plain(&run.sources, &run.diagnostics)
+        )
+    });
+    emit::emit(&model, options)
+}
+
+fn yaml(text: &str) -> Value {
+    serde_yaml::from_str(text).expect("emitted YAML parses")
+}
+
+/// Scalars compared as text: the seed writes `regex: true` and `cpu: 2`
+/// where the schemas and envk write strings.
+fn normalize(value: &Value) -> Value {
+    match value {
+        Value::Bool(b) => Value::String(b.to_string()),
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::Sequence(items) => Value::Sequence(items.iter().map(normalize).collect()),
+        Value::Mapping(map) => Value::Mapping(
+            map.iter()
+                .map(|(k, v)| (normalize(k), normalize(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Whether everything in `expected` is in `actual`: maps may have more
+/// keys (extra labels are fine), lists must match item by item.
+fn contains(actual: &Value, expected: &Value, path: &str) -> Result<(), String> {
+    match (actual, expected) {
+        (Value::Mapping(actual), Value::Mapping(expected)) => {
+            for (key, value) in expected {
+                let key_text = serde_yaml::to_string(key).unwrap_or_default();
+                let here = format!("{path}.{}", key_text.trim());
+                match actual.get(key) {
+                    Some(found) => contains(found, value, &here)?,
+                    None => return Err(format!("{here} is missing")),
+                }
+            }
+            Ok(())
+        }
+        (Value::Sequence(actual), Value::Sequence(expected)) => {
+            if actual.len() != expected.len() {
+                return Err(format!(
+                    "{path} has {} items, the seed {}",
+                    actual.len(),
+                    expected.len()
+                ));
+            }
+            for (index, (a, e)) in actual.iter().zip(expected).enumerate() {
+                contains(a, e, &format!("{path}[{index}]"))?;
+            }
+            Ok(())
+        }
+        (actual, expected) if actual == expected => Ok(()),
+        (actual, expected) => Err(format!("{path} is {actual:?}, the seed has {expected:?}")),
+    }
+}
+
+fn identity(object: &Value) -> (String, String, String, String) {
+    let text = |value: &Value| value.as_str().unwrap_or("").to_string();
+    (
+        text(&object["apiVersion"]),
+        text(&object["kind"]),
+        text(&object["metadata"]["name"]),
+        text(&object["metadata"]["namespace"]),
+    )
+}
+
+#[test]
+fn the_enterprise_example_reproduces_every_seed_manifest() {
+    let tree = build("examples/enterprise.env.k", Options::default());
+    let ours: Vec<Value> = tree
+        .files
+        .iter()
+        .filter(|(path, _)| path.ends_with(".yaml"))
+        .map(|(_, text)| normalize(&yaml(text)))
+        .filter(|object| object.get("kind").is_some())
+        .collect();
+    let reference = include_str!("fixtures/seed/seed-manifests.yaml");
+    let mut seen = 0;
+    for document in serde_yaml::Deserializer::from_str(reference) {
+        let expected = normalize(&Value::deserialize(document).expect("seed YAML parses"));
+        let id = identity(&expected);
+        let actual = ours
+            .iter()
+            .find(|object| identity(object) == id)
+            .unwrap_or_else(|| panic!("no object {id:?} in the build"));
+        if let Err(difference) = contains(actual, &expected, &id.1) {
+            panic!("{id:?}: {difference}");
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 7, "the seed has seven objects");
+}
+
+use serde::Deserialize;
+
+#[test]
+fn the_enterprise_example_reproduces_the_seed_rules_and_scrape_jobs() {
+    let tree = build("examples/enterprise.env.k", Options::default());
+    let rules = normalize(&yaml(
+        &tree.files["prod-cluster/monitoring/rules/enterprise-prod.rules.yaml"],
+    ));
+    let seed_rules = normalize(&yaml(include_str!("fixtures/seed/seed-rules.yaml")));
+    contains(&rules, &seed_rules, "rules").unwrap_or_else(|e| panic!("{e}"));
+
+    let config = normalize(&yaml(
+        &tree.files["prod-cluster/monitoring/prometheus.yaml"],
+    ));
+    let seed = normalize(&yaml(include_str!("fixtures/seed/seed-prometheus.yaml")));
+    assert_eq!(
+        config["global"]["scrape_interval"],
+        seed["global"]["scrape_interval"]
+    );
+    let jobs = config["scrape_configs"].as_sequence().expect("scrape jobs");
+    for seed_job in seed["scrape_configs"].as_sequence().expect("seed jobs") {
+        let name = &seed_job["job_name"];
+        let job = jobs
+            .iter()
+            .find(|job| &job["job_name"] == name)
+            .unwrap_or_else(|| panic!("no job {name:?}"));
+        contains(job, seed_job, "job").unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// Every example's whole output, file by file, against `tests/golden/`.
+/// `ENVK_BLESS=1 cargo test --test build` rewrites it.
+#[test]
+fn examples_match_their_golden_trees() {
+    let bless = std::env::var_os("ENVK_BLESS").is_some_and(|v| v == "1");
+    let mut failures = Vec::new();
+    for (program, golden) in [
+        ("examples/enterprise.env.k", "tests/golden/enterprise"),
+        ("examples/multi-team", "tests/golden/multi-team"),
+    ] {
+        let tree = build(program, Options::default());
+        let golden = Path::new(golden);
+        if bless {
+            output::write(&tree, golden).expect("golden folder is envk's");
+            continue;
+        }
+        match output::compare(&tree, golden) {
+            Ok(differences) if differences.is_empty() => {}
+            Ok(differences) => failures.push(format!(
+                "{program} differs from {}:\n{}",
+                golden.display(),
+                differences
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )),
+            Err(error) => failures.push(format!("{program}: {error}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n(run ENVK_BLESS=1 cargo test --test build and review the diff)",
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn output_is_deterministic_whatever_the_declaration_order() {
+    let text = include_str!("../examples/enterprise.env.k");
+    // The same items, in reverse order.
+    let mut items: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let starts_item = ["cluster ", "tier ", "role ", "env ", "import ", "let "]
+            .iter()
+            .any(|k| line.starts_with(k));
+        if starts_item || items.is_empty() {
+            items.push(String::new());
+        }
+        let last = items.last_mut().expect("pushed above");
+        last.push_str(line);
+        last.push('\n');
+    }
+    items.reverse();
+    let reversed = items.concat();
+    let first = build("examples/enterprise.env.k", Options::default());
+    let again = build("examples/enterprise.env.k", Options::default());
+    assert_eq!(first, again, "two builds, same bytes");
+    let dir = scratch("reversed");
+    let path = dir.join("enterprise.env.k");
+    std::fs::write(&path, reversed).unwrap();
+    let shuffled = build(path.to_str().unwrap(), Options::default());
+    assert_eq!(
+        first.files.keys().collect::<Vec<_>>(),
+        shuffled.files.keys().collect::<Vec<_>>()
+    );
+    for (name, content) in &first.files {
+        if name.ends_with("README.md") {
+            // It names the file the cluster was declared in.
+            continue;
+        }
+        assert_eq!(
+            content, &shuffled.files[name],
+            "{name} depends on declaration order"
+        );
+    }
+}
+
+#[test]
+fn provenance_names_the_declaration_of_every_object() {
+    let tree = build("examples/enterprise.env.k", Options { provenance: true });
+    let mut annotated = 0;
+    for (path, text) in &tree.files {
+        if !path.ends_with(".yaml") || path.ends_with("kustomization.yaml") {
+            continue;
+        }
+        let object = yaml(text);
+        if object.get("kind").is_none() || object["kind"] == "AppProject" {
+            continue;
+        }
+        let source = object["metadata"]["annotations"][emit::SOURCE_ANNOTATION]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path} has no source annotation"));
+        let (file, line) = source.rsplit_once(':').expect("FILE:LINE");
+        assert!(
+            file == "examples/enterprise.env.k" || file.starts_with("<std/"),
+            "{path}: {source}"
+        );
+        assert!(line.parse::<usize>().is_ok_and(|l| l > 0), "{source}");
+        annotated += 1;
+    }
+    assert!(annotated >= 20, "{annotated} objects annotated");
+    let quota = yaml(&tree.files["prod-cluster/namespaces/enterprise-prod/resourcequota.yaml"]);
+    let line = quota["metadata"]["annotations"][emit::SOURCE_ANNOTATION]
+        .as_str()
+        .unwrap();
+    let text = include_str!("../examples/enterprise.env.k");
+    let number: usize = line.rsplit_once(':').unwrap().1.parse().unwrap();
+    assert!(
+        text.lines()
+            .nth(number - 1)
+            .unwrap()
+            .contains("quota prod-resource-quota"),
+        "the quota's source line is its declaration"
+    );
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("build")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+fn envk(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_envk"))
+        .args(args)
+        .output()
+        .expect("envk runs")
+}
+
+#[test]
+fn build_then_check_is_up_to_date_and_drift_is_listed() {
+    let dir = scratch("drift");
+    let out = dir.join("out");
+    let out_text = out.to_str().unwrap();
+    let first = envk(&["build", "examples/enterprise.env.k", "-o", out_text]);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(out.join(MANIFEST).exists());
+    let check = envk(&[
+        "build",
+        "--check",
+        "examples/enterprise.env.k",
+        "-o",
+        out_text,
+    ]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(check.stdout.is_empty());
+
+    std::fs::write(out.join("prod-cluster/README.md"), "edited by hand\n").unwrap();
+    std::fs::remove_file(out.join("prod-cluster/namespaces/enterprise-prod/resourcequota.yaml"))
+        .unwrap();
+    let drift = envk(&[
+        "build",
+        "--check",
+        "examples/enterprise.env.k",
+        "-o",
+        out_text,
+    ]);
+    assert_eq!(drift.status.code(), Some(1));
+    let listed = String::from_utf8(drift.stdout).unwrap();
+    assert_eq!(
+        listed,
+        "changed  prod-cluster/README.md\n\
+         added    prod-cluster/namespaces/enterprise-prod/resourcequota.yaml\n"
+    );
+    assert!(String::from_utf8_lossy(&drift.stderr).contains("is not up to date: 2 files differ"));
+
+    // A rebuild brings it back, and removes what the program no longer has.
+    let rebuilt = envk(&["build", "examples/enterprise.env.k", "-o", out_text]);
+    assert_eq!(rebuilt.status.code(), Some(0));
+    let tree = build("examples/enterprise.env.k", Options::default());
+    assert_eq!(
+        output::compare(&tree, &out).unwrap(),
+        Vec::<Difference>::new()
+    );
+}
+
+#[test]
+fn a_failed_build_leaves_the_previous_output_untouched() {
+    let dir = scratch("atomic");
+    let out = dir.join("out");
+    let out_text = out.to_str().unwrap();
+    assert_eq!(
+        envk(&["build", "examples/enterprise.env.k", "-o", out_text])
+            .status
+            .code(),
+        Some(0)
+    );
+    let before = snapshot(&out);
+
+    // An invalid program: nothing is written.
+    let broken = dir.join("broken.env.k");
+    std::fs::write(
+        &broken,
+        "cluster c { server = \"http://c\" environment = production }\n",
+    )
+    .unwrap();
+    let failed = envk(&["build", broken.to_str().unwrap(), "-o", out_text]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert_eq!(snapshot(&out), before);
+
+    // A write that fails halfway: the tree holds a file `zz` and a file
+    // `zz/inner.yaml`, so after every other file is written, the folder
+    // `zz` cannot be made.
+    let mut tree = build("examples/multi-team", Options::default());
+    tree.files.insert("zz".to_string(), "a file\n".to_string());
+    tree.files
+        .insert("zz/inner.yaml".to_string(), "kind: X\n".to_string());
+    let error = output::write(&tree, &out).expect_err("the write must fail");
+    assert!(error.to_string().contains("zz"), "{error}");
+    assert_eq!(snapshot(&out), before, "a failed write changed the output");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary folders left behind: {leftovers:?}"
+    );
+}
+
+#[test]
+fn envk_refuses_to_replace_what_it_did_not_write() {
+    let dir = scratch("foreign");
+    let tree = build("examples/enterprise.env.k", Options::default());
+
+    let foreign = dir.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    let error = output::write(&tree, &foreign).unwrap_err();
+    assert!(
+        error.to_string().contains("was not written by envk"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("notes.txt")).unwrap(),
+        "mine"
+    );
+
+    // A folder envk wrote, where someone added a file since.
+    let ours = dir.join("ours");
+    output::write(&tree, &ours).unwrap();
+    std::fs::write(ours.join("prod-cluster/extra.yaml"), "kind: ConfigMap\n").unwrap();
+    let error = output::write(&tree, &ours).unwrap_err();
+    assert!(
+        error.to_string().contains("`prod-cluster/extra.yaml`"),
+        "{error}"
+    );
+    assert!(ours.join("prod-cluster/extra.yaml").exists());
+
+    // An empty folder is fine.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    output::write(&tree, &empty).unwrap();
+    assert!(empty.join(MANIFEST).exists());
+
+    let cli = envk(&[
+        "build",
+        "examples/enterprise.env.k",
+        "-o",
+        foreign.to_str().unwrap(),
+    ]);
+    assert_eq!(cli.status.code(), Some(2));
+}
