@@ -435,3 +435,28 @@ fn envk_refuses_to_replace_what_it_did_not_write() {
     ]);
     assert_eq!(cli.status.code(), Some(2));
 }
+
+/// Values that YAML 1.1 readers (kubectl, Argo CD, Prometheus) would take
+/// for booleans, numbers or dates reach them as strings.
+#[test]
+fn yaml_1_1_lookalikes_are_quoted_in_the_output() {
+    let program = r#"
+cluster c { server = "https://c.example.com" environment = development }
+tier t { pod_security = baseline }
+env on on c tier t {
+  labels { flag = "yes"  n = "no"  size = "1_000" }
+  annotations { "example.com/when" = "12:30" }
+  ingress allow from environment development
+}
+"#;
+    let dir = scratch("yaml11");
+    let path = dir.join("program.env.k");
+    std::fs::write(&path, program).unwrap();
+    let tree = build(path.to_str().unwrap(), Options::default());
+    let namespace = &tree.files["c/namespaces/on/namespace.yaml"];
+    for quoted in ["name: 'on'", "flag: 'yes'", "'n': 'no'", "size: '1_000'", "example.com/when: '12:30'"] {
+        assert!(namespace.contains(quoted), "{quoted} in:\n{namespace}");
+    }
+    let value = yaml(namespace);
+    assert_eq!(value["metadata"]["labels"]["flag"], Value::String("yes".to_string()));
+}

@@ -16,6 +16,7 @@ mod argocd;
 mod docs;
 mod kubernetes;
 mod prometheus;
+mod yaml11;
 
 use std::collections::BTreeMap;
 
@@ -65,10 +66,12 @@ pub fn emit(model: &Model, options: Options) -> Tree {
     tree
 }
 
-/// Serializes one document. Serialization of our own plain structs cannot
-/// fail; a failure is a bug, not a user error.
+/// Serializes one document, readable alike by YAML 1.2 and 1.1 readers.
+/// Serialization of plain structs cannot fail; a failure is a bug, not a
+/// user error.
 fn yaml<T: serde::Serialize>(value: &T) -> String {
-    serde_yaml::to_string(value).expect("plain data always serializes to YAML")
+    let text = serde_yaml::to_string(value).expect("plain data always serializes to YAML");
+    yaml11::quote_for_yaml_1_1(text)
 }
 
 /// The annotations of an object: the user's, plus its source when asked.
