@@ -454,9 +454,18 @@ env on on c tier t {
     std::fs::write(&path, program).unwrap();
     let tree = build(path.to_str().unwrap(), Options::default());
     let namespace = &tree.files["c/namespaces/on/namespace.yaml"];
-    for quoted in ["name: 'on'", "flag: 'yes'", "'n': 'no'", "size: '1_000'", "example.com/when: '12:30'"] {
+    for quoted in [
+        "name: 'on'",
+        "flag: 'yes'",
+        "'n': 'no'",
+        "size: '1_000'",
+        "example.com/when: '12:30'",
+    ] {
         assert!(namespace.contains(quoted), "{quoted} in:\n{namespace}");
     }
     let value = yaml(namespace);
-    assert_eq!(value["metadata"]["labels"]["flag"], Value::String("yes".to_string()));
+    assert_eq!(
+        value["metadata"]["labels"]["flag"],
+        Value::String("yes".to_string())
+    );
 }
