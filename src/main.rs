@@ -74,6 +74,17 @@ enum Command {
         #[arg(long, value_enum, value_name = "LINT")]
         deny: Option<Deny>,
     },
+    /// Rewrite .env.k files in the canonical layout, comments kept.
+    Fmt {
+        /// Files, or folders searched for *.env.k files.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+
+        /// Write nothing; list the files that are not formatted and exit 1
+        /// if there are any.
+        #[arg(long)]
+        check: bool,
+    },
     /// Explain a diagnostic code, such as E0101, with an example and the fix.
     Explain {
         /// The code, as printed in a diagnostic (E0101).
@@ -126,6 +137,7 @@ fn main() -> ExitCode {
             deny,
             cli.color,
         ),
+        Command::Fmt { paths, check } => fmt(&paths, check, cli.color),
         Command::Explain { code } => explain(&code),
     }
 }
@@ -241,6 +253,84 @@ fn build(
             ExitCode::from(2)
         }
     }
+}
+
+fn fmt(paths: &[PathBuf], check_only: bool, color: Color) -> ExitCode {
+    let inputs = match driver::collect_inputs(paths) {
+        Ok(inputs) => inputs,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut sources = envk::source::SourceMap::new();
+    let mut unformatted = Vec::new();
+    let mut broken = Vec::new();
+    for path in &inputs {
+        let id = match sources.load(path) {
+            Ok(id) => id,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        let file = sources.file(id);
+        match envk::syntax::format::format(file) {
+            Ok(formatted) if formatted == file.text() => {}
+            Ok(formatted) => {
+                if check_only {
+                    unformatted.push(path.clone());
+                } else if let Err(error) = write_in_place(path, &formatted) {
+                    eprintln!("error: cannot write `{}`: {error}", path.display());
+                    return ExitCode::from(2);
+                } else {
+                    unformatted.push(path.clone());
+                }
+            }
+            Err(diagnostics) => broken.extend(diagnostics),
+        }
+    }
+    if !broken.is_empty() {
+        let mut stderr = StandardStream::stderr(color_choice(color));
+        let _ = diag::render_human(&mut stderr, &sources, &broken);
+        eprintln!(
+            "error: files with syntax errors are left as they are: {}",
+            diag::summary(&broken)
+        );
+        return ExitCode::from(1);
+    }
+    if check_only && !unformatted.is_empty() {
+        for path in &unformatted {
+            println!("{}", path.display());
+        }
+        eprintln!(
+            "error: {} file{} not formatted; run `envk fmt`",
+            unformatted.len(),
+            if unformatted.len() == 1 {
+                " is"
+            } else {
+                "s are"
+            }
+        );
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Replaces a file's content by renaming a complete new file over it, so an
+/// interrupted write never leaves half a file.
+fn write_in_place(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map_or("file".into(), |n| n.to_string_lossy().into_owned());
+    let temporary = path.with_file_name(format!(".{name}.envk-fmt-{}", std::process::id()));
+    std::fs::write(&temporary, content)?;
+    if let Ok(metadata) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(&temporary, metadata.permissions());
+    }
+    std::fs::rename(&temporary, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
 }
 
 fn explain(code: &str) -> ExitCode {

@@ -356,3 +356,45 @@ fn the_mutation_bases_check_clean() {
         );
     }
 }
+
+/// The tree of a text with spans zeroed, or `None` when it does not parse.
+fn tree_of(text: &str) -> Option<envk::syntax::ast::Ast> {
+    let (_, mut ast, diagnostics) = parse(text);
+    if !diagnostics.is_empty() {
+        return None;
+    }
+    spans::for_each_span_mut(&mut ast, &mut |span| *span = Span::new(0, 0));
+    Some(ast)
+}
+
+fn format(text: &str) -> Option<String> {
+    let mut sources = SourceMap::new();
+    let id = sources.add("input.env.k", text);
+    envk::syntax::format::format(sources.file(id)).ok()
+}
+
+proptest! {
+    /// `fmt(fmt(x)) == fmt(x)` and `parse(fmt(x))` equals `parse(x)`, on
+    /// every program that parses among mutated examples and generated items.
+    #[test]
+    fn formatting_is_idempotent_and_keeps_the_tree(
+        edits in prop::collection::vec((0..8000usize, 0usize..12, checker_token()), 0..3),
+        items in prop::collection::vec(valid_item(), 0..6),
+        which in 0..3usize,
+    ) {
+        let text = match which {
+            0 => mutate(ENTERPRISE, &edits),
+            1 => mutate(MULTI_TEAM_MAIN, &edits),
+            _ => items.join("\n"),
+        };
+        let Some(original) = tree_of(&text) else {
+            return Ok(());
+        };
+        let once = format(&text).expect("a text that parses formats");
+        let twice = format(&once).expect("formatted text parses");
+        prop_assert_eq!(&once, &twice);
+        prop_assert_eq!(tree_of(&once), Some(original));
+        let comments = |t: &str| t.matches("//").count();
+        prop_assert_eq!(comments(&once), comments(&text));
+    }
+}

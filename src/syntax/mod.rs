@@ -10,6 +10,7 @@
 pub mod ast;
 mod build;
 mod expected;
+pub mod format;
 mod literal;
 mod parser;
 pub mod spans;
@@ -459,6 +460,45 @@ fn walk_delimiters(text: &str, from: usize, to: usize, mut visit: impl FnMut(Sca
             _ => i += 1,
         }
     }
+}
+
+/// The local byte range of every `//` comment, in order (strings skipped):
+/// the AST has no comments, and the formatter puts these back.
+pub(crate) fn comments(text: &str) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                let end = text[i..]
+                    .find('\n')
+                    .map_or(text.len(), |newline| i + newline);
+                found.push((i, end));
+                i = end;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' && bytes.get(i + 1) != Some(&b'\n') {
+                        2
+                    } else {
+                        1
+                    };
+                }
+                i += 1;
+            }
+            b'`' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'`' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    found
 }
 
 /// The first string starting in `text[from..to]` that is never closed:

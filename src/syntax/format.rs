@@ -1,0 +1,558 @@
+//! The formatter behind `envk fmt`: a parsed file printed back in the
+//! canonical layout, with its comments.
+//!
+//! Choices, so that formatting never churns diffs: two spaces of indent; a
+//! block or list stays on one line when it was on one line, has no comment
+//! inside and fits in 100 columns, and is otherwise one statement (or item)
+//! per line; one blank line is kept where the source had one or more, none
+//! where it had none; nothing is aligned. Literals (numbers, strings) are
+//! printed exactly as written, so formatting never changes a value.
+//!
+//! Invariants (property-tested): `format` is idempotent, and the formatted
+//! text parses to the same tree as the original, spans aside.
+
+use super::ast::*;
+use super::parse;
+use crate::diag::Diagnostic;
+use crate::source::{SourceFile, Span};
+
+const WIDTH: usize = 100;
+const INDENT: &str = "  ";
+
+/// The canonical text of a file, or its syntax errors (a broken file is
+/// never reformatted).
+pub fn format(file: &SourceFile) -> Result<String, Vec<Diagnostic>> {
+    let (ast, diagnostics) = parse(file);
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    let mut printer = Printer {
+        text: file.text(),
+        base: file.base(),
+        comments: super::comments(file.text()),
+        next_comment: 0,
+        out: String::with_capacity(file.text().len()),
+        depth: 0,
+        last_end: 0,
+    };
+    printer.items(&ast.items, None);
+    printer.flush_comments(usize::MAX);
+    let mut out = printer.out;
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+struct Printer<'s> {
+    text: &'s str,
+    base: u32,
+    /// Local byte ranges of every `//` comment, in order.
+    comments: Vec<(usize, usize)>,
+    next_comment: usize,
+    out: String,
+    depth: usize,
+    /// Where what was printed last ends in the source, to keep blank lines.
+    last_end: usize,
+}
+
+impl Printer<'_> {
+    fn local(&self, span: Span) -> (usize, usize) {
+        (
+            (span.start - self.base) as usize,
+            (span.end - self.base) as usize,
+        )
+    }
+
+    fn source(&self, span: Span) -> &str {
+        let (start, end) = self.local(span);
+        &self.text[start..end]
+    }
+
+    fn column(&self) -> usize {
+        self.out.len() - self.out.rfind('\n').map_or(0, |i| i + 1)
+    }
+
+    fn newline(&mut self) {
+        while self.out.ends_with(' ') {
+            self.out.pop();
+        }
+        self.out.push('\n');
+    }
+
+    fn indent(&mut self) {
+        for _ in 0..self.depth {
+            self.out.push_str(INDENT);
+        }
+    }
+
+    /// Whether the source has an empty line between two offsets.
+    fn blank_between(&self, from: usize, to: usize) -> bool {
+        let parts: Vec<&str> = self.text[from.min(to)..to].split('\n').collect();
+        parts.len() >= 3
+            && parts[1..parts.len() - 1]
+                .iter()
+                .any(|line| line.trim().is_empty())
+    }
+
+    /// One blank line before the next thing, where the source had one.
+    fn keep_blank_line(&mut self, next: usize) {
+        let at_block_start =
+            self.out.is_empty() || self.out.ends_with("{\n") || self.out.ends_with("[\n");
+        if !at_block_start && !self.out.ends_with("\n\n") && self.blank_between(self.last_end, next)
+        {
+            self.out.push('\n');
+        }
+    }
+
+    fn has_comment_in(&self, span: Span) -> bool {
+        let (start, end) = self.local(span);
+        self.comments[self.next_comment..]
+            .iter()
+            .any(|&(s, _)| s >= start && s < end)
+    }
+
+    /// Prints the comments that start before `before`, each on its own line.
+    fn flush_comments(&mut self, before: usize) {
+        while let Some(&(start, end)) = self.comments.get(self.next_comment) {
+            if start >= before {
+                break;
+            }
+            self.next_comment += 1;
+            if !self.out.is_empty() && !self.out.ends_with('\n') {
+                self.newline();
+            }
+            self.keep_blank_line(start);
+            self.indent();
+            self.out.push_str(self.text[start..end].trim_end());
+            self.newline();
+            self.last_end = end;
+        }
+    }
+
+    /// A comment on the same source line, right after `end`: printed at the
+    /// end of the current line.
+    fn trailing_comment(&mut self, end: usize) {
+        if let Some(&(start, comment_end)) = self.comments.get(self.next_comment) {
+            let between = &self.text[end.min(start)..start];
+            if start >= end && !between.contains('\n') {
+                self.next_comment += 1;
+                self.out.push_str("  ");
+                self.out.push_str(self.text[start..comment_end].trim_end());
+                self.last_end = comment_end;
+            }
+        }
+    }
+
+    /// Items of a file or a `for` body, one per line, blank lines kept.
+    fn items(&mut self, items: &[Item], closing: Option<usize>) {
+        for item in items {
+            let (start, end) = self.local(item.span);
+            self.flush_comments(start);
+            self.keep_blank_line(start);
+            self.indent();
+            self.item(item);
+            self.last_end = end;
+            self.trailing_comment(end);
+            self.newline();
+        }
+        if let Some(closing) = closing {
+            self.flush_comments(closing);
+        }
+    }
+
+    fn item(&mut self, item: &Item) {
+        match &item.kind {
+            ItemKind::Import(import) => {
+                self.out.push_str("import ");
+                self.string(&import.path);
+            }
+            ItemKind::Cluster(cluster) => {
+                self.out.push_str("cluster ");
+                self.name(&cluster.name);
+                self.out.push(' ');
+                self.block(&cluster.body);
+            }
+            ItemKind::Tier(tier) => {
+                self.out.push_str("tier ");
+                self.name(&tier.name);
+                if let Some(parent) = &tier.extends {
+                    self.out.push_str(" extends ");
+                    self.out.push_str(&parent.text);
+                }
+                self.out.push(' ');
+                self.block(&tier.body);
+            }
+            ItemKind::Role(role) => {
+                self.out.push_str("role ");
+                self.name(&role.name);
+                self.out.push(' ');
+                self.block(&role.body);
+            }
+            ItemKind::Let(binding) => {
+                self.out.push_str("let ");
+                self.out.push_str(&binding.name.text);
+                self.out.push_str(" = ");
+                self.expr(&binding.value);
+            }
+            ItemKind::Env(env) => {
+                self.out.push_str("env ");
+                self.name(&env.name);
+                if let Some(placement) = &env.placement {
+                    self.placement(placement);
+                }
+                self.out.push(' ');
+                self.block(&env.body);
+            }
+            ItemKind::For(for_loop) => {
+                self.out.push_str("for ");
+                self.out.push_str(&for_loop.var.text);
+                self.out.push_str(" in ");
+                self.expr(&for_loop.iterable);
+                self.out.push_str(" {");
+                self.newline();
+                self.depth += 1;
+                let (_, end) = self.local(item.span);
+                self.items(&for_loop.items, Some(end));
+                self.depth -= 1;
+                self.indent();
+                self.out.push('}');
+            }
+            ItemKind::AlertTemplate(template) => {
+                self.out.push_str("alert ");
+                self.name(&template.name);
+                if !template.params.is_empty() {
+                    self.out.push('(');
+                    for (index, param) in template.params.iter().enumerate() {
+                        if index > 0 {
+                            self.out.push_str(", ");
+                        }
+                        self.out.push_str(&param.name.text);
+                        self.out.push_str(": ");
+                        self.out.push_str(&param.ty.text);
+                        if let Some(default) = &param.default {
+                            self.out.push_str(" = ");
+                            self.expr(default);
+                        }
+                    }
+                    self.out.push(')');
+                }
+                self.out.push(' ');
+                self.block(&template.body);
+            }
+        }
+    }
+
+    fn placement(&mut self, placement: &Placement) {
+        self.out.push_str(" on ");
+        self.out.push_str(&placement.cluster.text);
+        self.out.push_str(" tier ");
+        self.out.push_str(&placement.tier.text);
+    }
+
+    fn name(&mut self, name: &Name) {
+        match name {
+            Name::Ident(ident) => self.out.push_str(&ident.text),
+            Name::Str(string) => self.string(string),
+        }
+    }
+
+    fn string(&mut self, string: &StringLit) {
+        let text = self.source(string.span).to_string();
+        self.out.push_str(&text);
+    }
+
+    /// A block inline (`{ a = 1  b = 2 }`) or one statement per line.
+    fn block(&mut self, block: &Block) {
+        if block.stmts.is_empty() && !self.has_comment_in(block.span) {
+            self.out.push_str("{}");
+            return;
+        }
+        if let Some(inline) = self.inline_block(block) {
+            self.out.push_str(&inline);
+            return;
+        }
+        self.out.push('{');
+        self.newline();
+        self.depth += 1;
+        for stmt in &block.stmts {
+            let (start, end) = self.local(stmt.span);
+            self.flush_comments(start);
+            self.keep_blank_line(start);
+            self.indent();
+            self.stmt(stmt);
+            self.last_end = end;
+            self.trailing_comment(end);
+            self.newline();
+        }
+        let (_, block_end) = self.local(block.span);
+        self.flush_comments(block_end);
+        self.depth -= 1;
+        self.indent();
+        self.out.push('}');
+    }
+
+    /// The one-line form of a block, when the source had it on one line,
+    /// it has no comment, and it fits.
+    fn inline_block(&mut self, block: &Block) -> Option<String> {
+        let source = self.source(block.span);
+        if source.contains('\n') || self.has_comment_in(block.span) {
+            return None;
+        }
+        let mut inner = Printer {
+            text: self.text,
+            base: self.base,
+            comments: Vec::new(),
+            next_comment: 0,
+            out: String::new(),
+            depth: 0,
+            last_end: 0,
+        };
+        inner.out.push_str("{ ");
+        for (index, stmt) in block.stmts.iter().enumerate() {
+            if index > 0 {
+                inner.out.push_str("  ");
+            }
+            inner.stmt(stmt);
+            if inner.out.contains('\n') {
+                return None;
+            }
+        }
+        inner.out.push_str(" }");
+        (self.column() + inner.out.len() <= WIDTH).then_some(inner.out)
+    }
+
+    fn stmt(&mut self, stmt: &Stmt) {
+        match &stmt.kind {
+            StmtKind::Field(field) => {
+                match &field.key {
+                    Key::Path(segments) => {
+                        let path: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+                        self.out.push_str(&path.join("."));
+                    }
+                    Key::Str(string) => self.string(string),
+                }
+                match &field.value {
+                    FieldValue::Expr(expr) => {
+                        self.out.push_str(" = ");
+                        self.expr(expr);
+                    }
+                    FieldValue::Block(block) => {
+                        self.out.push(' ');
+                        self.block(block);
+                    }
+                }
+            }
+            StmtKind::Grant(grant) => {
+                self.out.push_str("grant ");
+                self.out.push_str(&grant.role.text);
+                self.out.push_str(" to ");
+                self.out.push_str(match grant.subject_kind {
+                    SubjectKind::User => "user",
+                    SubjectKind::Group => "group",
+                    SubjectKind::ServiceAccount => "serviceaccount",
+                });
+                self.out.push(' ');
+                self.string(&grant.subject);
+                if let Some(name) = &grant.binding_name {
+                    self.out.push_str(" as ");
+                    self.name(name);
+                }
+            }
+            StmtKind::Ingress(ingress) => {
+                self.out.push_str("ingress allow from ");
+                self.peer(&ingress.from);
+                self.ports(&ingress.ports);
+            }
+            StmtKind::Egress(egress) => match egress {
+                Egress::Dns => self.out.push_str("egress allow dns"),
+                Egress::To { peer, ports } => {
+                    self.out.push_str("egress allow to ");
+                    self.peer(peer);
+                    self.ports(ports);
+                }
+            },
+            StmtKind::Stage(stage) => {
+                self.out.push_str("stage ");
+                self.name(&stage.name);
+                self.placement(&stage.placement);
+                self.out.push(' ');
+                self.block(&stage.body);
+            }
+            StmtKind::Alert(alert) => {
+                self.out.push_str("alert ");
+                self.out.push_str(&alert.template.text);
+                if let Some(args) = &alert.args {
+                    self.out.push(' ');
+                    self.block(args);
+                }
+            }
+            StmtKind::Quota(quota) => match quota {
+                Quota::Expr(expr) => {
+                    self.out.push_str("quota = ");
+                    self.expr(expr);
+                }
+                Quota::Block { name, body } => {
+                    self.out.push_str("quota ");
+                    if let Some(name) = name {
+                        self.name(name);
+                        self.out.push(' ');
+                    }
+                    self.block(body);
+                }
+            },
+            StmtKind::Limits(limits) => match limits {
+                Limits::Expr(expr) => {
+                    self.out.push_str("limits = ");
+                    self.expr(expr);
+                }
+                Limits::Block {
+                    name, kind, body, ..
+                } => {
+                    self.out.push_str("limits ");
+                    if let Some(name) = name {
+                        self.name(name);
+                        self.out.push(' ');
+                    }
+                    self.out.push_str(limit_kind(*kind));
+                    self.out.push(' ');
+                    self.block(body);
+                }
+            },
+            StmtKind::Allow(allow) => {
+                self.out.push_str("allow ");
+                self.list(&allow.verbs);
+                self.out.push_str(" on ");
+                self.list(&allow.resources);
+            }
+            StmtKind::Forbid(forbid) => match forbid {
+                Forbid::Verbs(list) => {
+                    self.out.push_str("forbid verbs ");
+                    self.list(list);
+                }
+                Forbid::Resources(list) => {
+                    self.out.push_str("forbid resources ");
+                    self.list(list);
+                }
+                Forbid::Wildcards => self.out.push_str("forbid wildcards"),
+            },
+            StmtKind::Require(require) => {
+                self.out.push_str("require alerts ");
+                self.list(&require.alerts);
+            }
+            StmtKind::Accept(accept) => {
+                self.out.push_str("accept from ");
+                self.list(&accept.environments);
+            }
+        }
+    }
+
+    fn peer(&mut self, peer: &Peer) {
+        match &peer.kind {
+            PeerKind::Any => self.out.push_str("any"),
+            PeerKind::Environment(ident) => {
+                self.out.push_str("environment ");
+                self.out.push_str(&ident.text);
+            }
+            PeerKind::Env(name) => {
+                self.out.push_str("env ");
+                self.name(name);
+            }
+        }
+    }
+
+    fn ports(&mut self, ports: &[Port]) {
+        for (index, port) in ports.iter().enumerate() {
+            self.out.push_str(if index == 0 { " on " } else { ", " });
+            self.out.push_str(match port.protocol {
+                Protocol::Tcp => "tcp",
+                Protocol::Udp => "udp",
+                Protocol::Sctp => "sctp",
+            });
+            self.out.push(' ');
+            self.out.push_str(&port.number.to_string());
+        }
+    }
+
+    fn expr(&mut self, expr: &Expr) {
+        match &expr.kind {
+            ExprKind::Number(_) | ExprKind::Bool(_) => {
+                let text = self.source(expr.span).to_string();
+                self.out.push_str(&text);
+            }
+            ExprKind::Str(string) => self.string(string),
+            ExprKind::Name(ident) => self.out.push_str(&ident.text),
+            ExprKind::List(list) => self.list(list),
+            ExprKind::Record(record) => {
+                match record.tag {
+                    Some(RecordTag::Quota) => self.out.push_str("quota "),
+                    Some(RecordTag::Limits(kind)) => {
+                        self.out.push_str("limits ");
+                        self.out.push_str(limit_kind(kind));
+                        self.out.push(' ');
+                    }
+                    None => {}
+                }
+                self.block(&record.body);
+            }
+            ExprKind::Mul(left, right) => {
+                self.expr(left);
+                self.out.push_str(" * ");
+                self.expr(right);
+            }
+        }
+    }
+
+    /// `[a, b]` on one line when it was, has no comment and fits; else one
+    /// item per line with a trailing comma.
+    fn list(&mut self, list: &List) {
+        let source = self.source(list.span);
+        if !source.contains('\n') && !self.has_comment_in(list.span) {
+            let start = self.out.len();
+            self.out.push('[');
+            for (index, item) in list.items.iter().enumerate() {
+                if index > 0 {
+                    self.out.push_str(", ");
+                }
+                self.expr(item);
+            }
+            self.out.push(']');
+            if self.column() <= WIDTH && !self.out[start..].contains('\n') {
+                return;
+            }
+            self.out.truncate(start);
+        }
+        if list.items.is_empty() {
+            self.out.push_str("[]");
+            return;
+        }
+        self.out.push('[');
+        self.newline();
+        self.depth += 1;
+        for item in &list.items {
+            let (start, end) = self.local(item.span);
+            self.flush_comments(start);
+            self.indent();
+            self.expr(item);
+            self.out.push(',');
+            self.trailing_comment(end + usize::from(self.text[end..].starts_with(',')));
+            self.newline();
+        }
+        let (_, list_end) = self.local(list.span);
+        self.flush_comments(list_end);
+        self.depth -= 1;
+        self.indent();
+        self.out.push(']');
+    }
+}
+
+fn limit_kind(kind: LimitKind) -> &'static str {
+    match kind {
+        LimitKind::Container => "container",
+        LimitKind::Pod => "pod",
+        LimitKind::PersistentVolumeClaim => "persistentvolumeclaim",
+    }
+}
