@@ -26,7 +26,6 @@ struct ClusterRow {
     name: String,
     server: String,
     environment: String,
-    source: String,
 }
 
 #[derive(Serialize)]
@@ -90,7 +89,6 @@ pub(super) fn cluster_readme(model: &Model, cluster: &Cluster, tree: &mut Tree) 
             name: cluster.name.clone(),
             server: cluster.server.clone(),
             environment: cluster.environment.as_str().to_string(),
-            source: cluster.source.to_string(),
         },
         envs: envs
             .iter()
