@@ -308,8 +308,11 @@ proptest! {
         let text = mutate(base, &edits);
         let run = check(&text);
         assert_run_spans_valid(&run);
-        if run.model.is_some() {
+        if let Some(model) = &run.model {
             prop_assert!(!run.diagnostics.iter().any(|d| d.is_error()));
+            // Every stage: what the checker accepts, the emitters build.
+            let tree = envk::emit::emit(model, envk::emit::Options { provenance: true });
+            prop_assert!(!tree.files.is_empty());
         }
     }
 
@@ -397,4 +400,17 @@ proptest! {
         let comments = |t: &str| t.matches("//").count();
         prop_assert_eq!(comments(&once), comments(&text));
     }
+}
+
+/// A file of 10 MB parses without trouble: the parser is linear and does
+/// not recurse per item.
+#[test]
+fn a_ten_megabyte_file_parses() {
+    let item = "env team on c tier t { quota { requests.cpu = 2  pods = 10 } ingress allow from environment production on tcp 8080 }\n";
+    let text = item.repeat(10 * 1024 * 1024 / item.len() + 1);
+    assert!(text.len() >= 10 * 1024 * 1024);
+    let (sources, ast, diagnostics) = parse(&text);
+    assert!(diagnostics.is_empty());
+    assert_eq!(ast.items.len(), text.lines().count());
+    let _ = sources;
 }

@@ -1,0 +1,18 @@
+//! Any text as a whole program: every stage reports, none panics, and what
+//! the checker accepts the emitters build.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let loader = envk::resolve::imports::InMemory::new().with("fuzz.env.k", text);
+    let run = envk::driver::check_with(&[std::path::PathBuf::from("fuzz.env.k")], &loader)
+        .expect("the file is in memory");
+    let _ = envk::diag::render_plain(&run.sources, &run.diagnostics);
+    if let Some(model) = &run.model {
+        let _ = envk::emit::emit(model, envk::emit::Options { provenance: true });
+    }
+});

@@ -1,0 +1,939 @@
+//! The policy invariants of DESIGN §5, property-tested.
+//!
+//! A generator builds random well-formed programs (clusters with
+//! capacities, tiers with ceilings, forbids, isolation and accepted
+//! environments, roles, single envs and env families with quotas, limit
+//! ranges, grants, network rules, alerts and deploys), valid by
+//! construction. Every one must be accepted; its build is then parsed back
+//! from YAML, and the invariants are checked on those files with code of
+//! this test's own (a quantity parser, a NetworkPolicy evaluator), never
+//! the checker's. Then exactly one violation is injected, and the checker
+//! must reject it with the matching code, pointing into the injected text.
+//!
+//! `PROPTEST_CASES=10000 cargo test --release --test invariants` for a long
+//! run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use envk::diag::{Code, Diagnostic};
+use envk::driver;
+use envk::emit::{self, Options, Tree};
+use envk::resolve::imports::InMemory;
+use proptest::prelude::*;
+use serde_yaml::Value;
+
+/// A small deterministic generator, so that a failing case is one seed.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+const ENVIRONMENTS: [&str; 3] = ["development", "staging", "production"];
+
+#[derive(Clone, Debug)]
+struct Quota {
+    cpu_request: u64, // milli-cores
+    cpu_limit: u64,
+    memory_request: u64, // MiB
+    memory_limit: u64,
+    pods: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Tier {
+    name: String,
+    level: &'static str,
+    environment: Option<usize>,
+    has_ceiling: bool,
+    forbid_verbs: bool,
+    forbid_wildcards: bool,
+    forbid_secrets: bool,
+    isolated: bool,
+    accept: Vec<usize>,
+    requires_alerts: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Role {
+    name: String,
+    verbs: Vec<&'static str>,
+    resources: Vec<&'static str>,
+}
+
+#[derive(Clone, Debug)]
+struct Namespace {
+    name: String,
+    cluster: usize,
+    tier: usize,
+    quota: Quota,
+    limits: bool,
+    grants: Vec<usize>,
+    ingress_from: usize,
+    ingress_port: u16,
+    egress: bool,
+    alerts: bool,
+    deploy: bool,
+}
+
+/// A namespace, with its stage name when its team is a family
+/// (`team-stage`); a team of one namespace has no stage.
+type Stage = (Option<String>, Namespace);
+
+#[derive(Clone, Debug)]
+struct Program {
+    clusters: Vec<(String, usize)>,
+    tiers: Vec<Tier>,
+    roles: Vec<Role>,
+    teams: Vec<(String, Vec<Stage>)>,
+    capacity_slack: Vec<u64>,
+}
+
+impl Program {
+    fn namespaces(&self) -> impl Iterator<Item = &Namespace> {
+        self.teams
+            .iter()
+            .flat_map(|(_, stages)| stages.iter().map(|(_, ns)| ns))
+    }
+
+    fn accepted(&self, tier: usize, own: usize) -> Vec<usize> {
+        let accept = &self.tiers[tier].accept;
+        if accept.is_empty() {
+            vec![own]
+        } else {
+            accept.clone()
+        }
+    }
+}
+
+fn generate(seed: u64) -> Program {
+    let mut r = Random(seed | 1);
+    let mut clusters: Vec<(String, usize)> = (0..3).map(|e| (format!("c{e}"), e)).collect();
+    for extra in 0..r.below(2) {
+        let environment = r.below(3) as usize;
+        clusters.push((format!("x{extra}"), environment));
+    }
+    // Tier 0 fits every cluster and forbids nothing, so every namespace
+    // has a tier it may use.
+    let mut tiers = vec![Tier {
+        name: "base".to_string(),
+        level: "baseline",
+        environment: None,
+        has_ceiling: false,
+        forbid_verbs: false,
+        forbid_wildcards: false,
+        forbid_secrets: false,
+        isolated: false,
+        accept: Vec::new(),
+        requires_alerts: false,
+    }];
+    for index in 0..r.below(4) {
+        let environment = if r.chance(50) {
+            Some(r.below(3) as usize)
+        } else {
+            None
+        };
+        let accept = if r.chance(30) {
+            let mut accept: Vec<usize> = (0..3).filter(|_| r.chance(60)).collect();
+            if let Some(own) = environment
+                && !accept.contains(&own)
+            {
+                accept.push(own);
+            }
+            accept
+        } else {
+            Vec::new()
+        };
+        tiers.push(Tier {
+            name: format!("t{index}"),
+            level: ["privileged", "baseline", "restricted"][r.below(3) as usize],
+            environment,
+            has_ceiling: r.chance(50),
+            forbid_verbs: r.chance(50),
+            forbid_wildcards: r.chance(50),
+            forbid_secrets: r.chance(40),
+            isolated: r.chance(40),
+            accept,
+            requires_alerts: r.chance(40),
+        });
+    }
+    let verbs = [
+        "get", "list", "watch", "create", "update", "patch", "delete", "escalate", "bind", "*",
+    ];
+    let resources = [
+        "pods",
+        "services",
+        "configmaps",
+        "secrets",
+        "deployments",
+        "jobs",
+        "roles",
+        "pods/log",
+        "*",
+    ];
+    let roles: Vec<Role> = (0..1 + r.below(4))
+        .map(|index| {
+            let mut role_verbs: Vec<&str> =
+                verbs.iter().copied().filter(|_| r.chance(35)).collect();
+            if role_verbs.is_empty() {
+                role_verbs.push("get");
+            }
+            let mut role_resources: Vec<&str> =
+                resources.iter().copied().filter(|_| r.chance(35)).collect();
+            if role_resources.is_empty() {
+                role_resources.push("pods");
+            }
+            Role {
+                name: format!("r{index}"),
+                verbs: role_verbs,
+                resources: role_resources,
+            }
+        })
+        .collect();
+    let mut teams = Vec::new();
+    for team in 0..1 + r.below(5) {
+        let family = r.chance(50);
+        let stage_names = ["dev", "stage", "prod"];
+        let count = if family { 1 + r.below(3) as usize } else { 1 };
+        let mut stages = Vec::new();
+        for stage_name in stage_names.iter().take(count) {
+            let cluster = r.below(clusters.len() as u64) as usize;
+            let environment = clusters[cluster].1;
+            let allowed: Vec<usize> = (0..tiers.len())
+                .filter(|&t| tiers[t].environment.is_none_or(|e| e == environment))
+                .collect();
+            let tier = *r.pick(&allowed);
+            let grants: Vec<usize> = (0..roles.len())
+                .filter(|&role| {
+                    let t = &tiers[tier];
+                    let v = &roles[role].verbs;
+                    let res = &roles[role].resources;
+                    !(t.forbid_verbs && v.iter().any(|v| ["escalate", "bind", "*"].contains(v))
+                        || t.forbid_wildcards && (v.contains(&"*") || res.contains(&"*"))
+                        || t.forbid_secrets && res.iter().any(|r| ["secrets", "*"].contains(r)))
+                })
+                .filter(|_| r.chance(50))
+                .collect();
+            let accepted = if tiers[tier].accept.is_empty() {
+                vec![environment]
+            } else {
+                tiers[tier].accept.clone()
+            };
+            let cpu_request = 100 * (1 + r.below(40));
+            let memory_request = 128 * (1 + r.below(32));
+            let namespace = Namespace {
+                name: if family {
+                    format!("team{team}-{stage_name}")
+                } else {
+                    format!("team{team}")
+                },
+                cluster,
+                tier,
+                quota: Quota {
+                    cpu_request,
+                    cpu_limit: cpu_request + 100 * r.below(20),
+                    memory_request,
+                    memory_limit: memory_request + 128 * r.below(16),
+                    pods: 1 + r.below(60),
+                },
+                limits: r.chance(60),
+                grants,
+                ingress_from: *r.pick(&accepted),
+                ingress_port: *r.pick(&[80u16, 443, 8080, 9090]),
+                egress: r.chance(50),
+                alerts: tiers[tier].requires_alerts || r.chance(40),
+                deploy: r.chance(60),
+            };
+            stages.push((family.then(|| stage_name.to_string()), namespace));
+        }
+        teams.push((format!("team{team}"), stages));
+    }
+    let capacity_slack = (0..clusters.len()).map(|_| r.below(3000)).collect();
+    Program {
+        clusters,
+        tiers,
+        roles,
+        teams,
+        capacity_slack,
+    }
+}
+
+/// Per cluster: cpu (m), memory (MiB), pods requested in all.
+fn sums(program: &Program) -> Vec<(u64, u64, u64)> {
+    let mut sums = vec![(0, 0, 0); program.clusters.len()];
+    for ns in program.namespaces() {
+        let s = &mut sums[ns.cluster];
+        s.0 += ns.quota.cpu_request;
+        s.1 += ns.quota.memory_request;
+        s.2 += ns.quota.pods;
+    }
+    sums
+}
+
+/// Per tier with a ceiling: the highest quota of its namespaces, so every
+/// one is within it.
+fn ceilings(program: &Program) -> Vec<Option<Quota>> {
+    program
+        .tiers
+        .iter()
+        .enumerate()
+        .map(|(index, tier)| {
+            if !tier.has_ceiling {
+                return None;
+            }
+            let mut ceiling = Quota {
+                cpu_request: 100,
+                cpu_limit: 100,
+                memory_request: 128,
+                memory_limit: 128,
+                pods: 1,
+            };
+            for ns in program.namespaces().filter(|ns| ns.tier == index) {
+                ceiling.cpu_request = ceiling.cpu_request.max(ns.quota.cpu_request);
+                ceiling.cpu_limit = ceiling.cpu_limit.max(ns.quota.cpu_limit);
+                ceiling.memory_request = ceiling.memory_request.max(ns.quota.memory_request);
+                ceiling.memory_limit = ceiling.memory_limit.max(ns.quota.memory_limit);
+                ceiling.pods = ceiling.pods.max(ns.quota.pods);
+            }
+            Some(ceiling)
+        })
+        .collect()
+}
+
+fn quota_fields(q: &Quota) -> String {
+    format!(
+        "requests.cpu = {}m  limits.cpu = {}m  requests.memory = {}Mi  limits.memory = {}Mi  pods = {}",
+        q.cpu_request, q.cpu_limit, q.memory_request, q.memory_limit, q.pods
+    )
+}
+
+/// The program as source text; `capacity_cut` takes that much cpu (m)
+/// below what cluster 0's envs request.
+fn render(program: &Program, capacity_cut: Option<u64>) -> String {
+    let mut out = String::from("import \"std/alerts\"\n\n");
+    let sums = sums(program);
+    for (index, (name, environment)) in program.clusters.iter().enumerate() {
+        let (cpu, memory, pods) = sums[index];
+        let slack = program.capacity_slack[index];
+        let cpu_capacity = match capacity_cut {
+            Some(cut) if index == 0 => cpu.saturating_sub(cut),
+            _ => cpu + slack,
+        };
+        out.push_str(&format!(
+            "cluster {name} {{\n  server = \"https://{name}.example.com\"\n  environment = {}\n  capacity {{ cpu = {cpu_capacity}m  memory = {}Mi  pods = {} }}\n}}\n\n",
+            ENVIRONMENTS[*environment],
+            memory + slack,
+            pods + slack
+        ));
+    }
+    let ceilings = ceilings(program);
+    for (index, tier) in program.tiers.iter().enumerate() {
+        out.push_str(&format!(
+            "tier {} {{\n  pod_security = {}\n",
+            tier.name, tier.level
+        ));
+        if let Some(environment) = tier.environment {
+            out.push_str(&format!("  environment = {}\n", ENVIRONMENTS[environment]));
+        }
+        if let Some(ceiling) = &ceilings[index] {
+            out.push_str(&format!("  ceiling {{ {} }}\n", quota_fields(ceiling)));
+        }
+        if tier.forbid_verbs {
+            out.push_str("  forbid verbs [escalate, bind]\n");
+        }
+        if tier.forbid_wildcards {
+            out.push_str("  forbid wildcards\n");
+        }
+        if tier.forbid_secrets {
+            out.push_str("  forbid resources [secrets]\n");
+        }
+        if tier.isolated {
+            out.push_str("  network = isolated\n");
+        }
+        if !tier.accept.is_empty() {
+            let names: Vec<&str> = tier.accept.iter().map(|&e| ENVIRONMENTS[e]).collect();
+            out.push_str(&format!("  accept from [{}]\n", names.join(", ")));
+        }
+        if tier.requires_alerts {
+            out.push_str("  require alerts [PodCrashLooping]\n");
+        }
+        out.push_str("}\n\n");
+    }
+    for role in &program.roles {
+        let list = |items: &[&str]| {
+            items
+                .iter()
+                .map(|item| {
+                    if item.contains(['*', '/']) {
+                        format!("\"{item}\"")
+                    } else {
+                        item.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push_str(&format!(
+            "role {} {{ allow [{}] on [{}] }}\n\n",
+            role.name,
+            list(&role.verbs),
+            list(&role.resources)
+        ));
+    }
+    for (team, stages) in &program.teams {
+        let family = stages[0].0.is_some();
+        if family {
+            out.push_str(&format!(
+                "env {team} {{\n  labels {{ team = \"{team}\" }}\n"
+            ));
+        }
+        for (stage, ns) in stages {
+            let (cluster, _) = &program.clusters[ns.cluster];
+            let tier = &program.tiers[ns.tier].name;
+            let indent = if family { "    " } else { "  " };
+            match stage {
+                Some(stage) => {
+                    out.push_str(&format!("  stage {stage} on {cluster} tier {tier} {{\n"))
+                }
+                None => out.push_str(&format!("env {} on {cluster} tier {tier} {{\n", ns.name)),
+            }
+            out.push_str(&namespace_body(program, ns, indent));
+            out.push_str(if family { "  }\n" } else { "}\n\n" });
+        }
+        if family {
+            out.push_str("}\n\n");
+        }
+    }
+    out
+}
+
+fn namespace_body(program: &Program, ns: &Namespace, indent: &str) -> String {
+    let mut body = String::new();
+    let line = |body: &mut String, text: String| {
+        body.push_str(indent);
+        body.push_str(&text);
+        body.push('\n');
+    };
+    line(
+        &mut body,
+        format!("quota {{ {} }}", quota_fields(&ns.quota)),
+    );
+    if ns.limits {
+        let cpu = ns.quota.cpu_limit.min(2000);
+        let memory = ns.quota.memory_limit.min(4096);
+        line(
+            &mut body,
+            format!(
+                "limits container {{ min {{ cpu = 10m memory = 16Mi }} default_request {{ cpu = {}m memory = {}Mi }} default {{ cpu = {}m memory = {}Mi }} max {{ cpu = {cpu}m memory = {memory}Mi }} }}",
+                (cpu / 2).min(ns.quota.cpu_request).max(10),
+                (memory / 2).min(ns.quota.memory_request).max(16),
+                cpu,
+                memory
+            ),
+        );
+    }
+    for &role in &ns.grants {
+        line(
+            &mut body,
+            format!(
+                "grant {} to group \"{}-g{role}\"",
+                program.roles[role].name, ns.name
+            ),
+        );
+    }
+    line(
+        &mut body,
+        format!(
+            "ingress allow from environment {} on tcp {}",
+            ENVIRONMENTS[ns.ingress_from], ns.ingress_port
+        ),
+    );
+    if ns.egress {
+        line(&mut body, "egress allow to any on tcp 443".to_string());
+    }
+    line(&mut body, "egress allow dns".to_string());
+    if ns.alerts {
+        line(&mut body, "alert PodCrashLooping { for = 10m }".to_string());
+        line(
+            &mut body,
+            "alert HighPodMemoryUsage { threshold = 85% }".to_string(),
+        );
+    }
+    if ns.deploy {
+        line(
+            &mut body,
+            "deploy { repo = \"https://git.example.com/apps\" path = \"envs/${namespace}\" sync { prune = true self_heal = true } }"
+                .to_string(),
+        );
+    }
+    body
+}
+
+struct Checked {
+    diagnostics: Vec<Diagnostic>,
+    sources: envk::source::SourceMap,
+    tree: Option<Tree>,
+}
+
+fn check(text: &str) -> Checked {
+    let loader = InMemory::new().with("program.env.k", text);
+    let run = driver::check_with(&[PathBuf::from("program.env.k")], &loader).expect("in memory");
+    let tree = run
+        .model
+        .as_ref()
+        .map(|model| emit::emit(model, Options::default()));
+    Checked {
+        diagnostics: run.diagnostics,
+        sources: run.sources,
+        tree,
+    }
+}
+
+fn render_diagnostics(checked: &Checked) -> String {
+    envk::diag::render_plain(&checked.sources, &checked.diagnostics)
+}
+
+/// Kubernetes quantities, parsed here without envk's code: milli-cores or
+/// bytes.
+fn quantity(value: &Value) -> u128 {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => panic!("not a quantity: {other:?}"),
+    };
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let multiplier: u128 = match suffix {
+        "" => 1000, // cpu cores as milli-cores; plain byte counts never appear
+        "m" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        "k" => 1_000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        other => panic!("unexpected suffix {other} in {text}"),
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let scale = 10u128.pow(fraction.len() as u32);
+    let value: u128 = format!("{whole}{fraction}").parse().expect("digits");
+    value * multiplier / scale
+}
+
+fn objects(tree: &Tree) -> Vec<(String, Value)> {
+    tree.files
+        .iter()
+        .filter(|(path, _)| path.ends_with(".yaml") && !path.ends_with("kustomization.yaml"))
+        .map(|(path, text)| {
+            (
+                path.clone(),
+                serde_yaml::from_str::<Value>(text).expect("YAML"),
+            )
+        })
+        .filter(|(_, value)| value.get("kind").is_some())
+        .collect()
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or("")
+}
+
+/// The eight invariants of DESIGN §5 (7 and 8 in their own properties).
+fn assert_invariants(program: &Program, tree: &Tree) {
+    let objects = objects(tree);
+    let expected: BTreeMap<&str, &Namespace> = program
+        .namespaces()
+        .map(|ns| (ns.name.as_str(), ns))
+        .collect();
+    let of_kind = |kind: &'static str| objects.iter().filter(move |(_, o)| o["kind"] == kind);
+
+    // 1. One Namespace per env; every namespaced object lies in it.
+    let namespaces: BTreeMap<&str, &Value> = of_kind("Namespace")
+        .map(|(_, o)| (text(&o["metadata"]["name"]), o))
+        .collect();
+    assert_eq!(
+        namespaces.keys().copied().collect::<BTreeSet<_>>(),
+        expected.keys().copied().collect()
+    );
+    for (path, object) in &objects {
+        let Some(folder) = path
+            .split('/')
+            .nth(2)
+            .filter(|_| path.contains("/namespaces/"))
+        else {
+            continue;
+        };
+        if object["kind"] != "Namespace" {
+            assert_eq!(text(&object["metadata"]["namespace"]), folder, "{path}");
+        }
+    }
+    for (_, object) in of_kind("PrometheusRule") {
+        assert!(expected.contains_key(text(&object["metadata"]["namespace"])));
+    }
+
+    // 2. Quotas, limit ranges, capacity, ceilings.
+    let ceilings = ceilings(program);
+    let mut per_cluster: BTreeMap<usize, u128> = BTreeMap::new();
+    for (_, quota) in of_kind("ResourceQuota") {
+        let ns = expected[text(&quota["metadata"]["namespace"])];
+        let hard = &quota["spec"]["hard"];
+        assert!(quantity(&hard["limits.cpu"]) >= quantity(&hard["requests.cpu"]));
+        assert!(quantity(&hard["limits.memory"]) >= quantity(&hard["requests.memory"]));
+        *per_cluster.entry(ns.cluster).or_default() += quantity(&hard["requests.cpu"]);
+        if let Some(ceiling) = &ceilings[ns.tier] {
+            assert!(quantity(&hard["requests.cpu"]) <= ceiling.cpu_request as u128);
+            assert!(quantity(&hard["limits.memory"]) <= (ceiling.memory_limit as u128) << 20);
+        }
+    }
+    for (cluster, requested) in per_cluster {
+        let capacity = sums(program)[cluster].0 + program.capacity_slack[cluster];
+        assert!(
+            requested <= capacity as u128,
+            "cluster {cluster} over capacity"
+        );
+    }
+    for (_, range) in of_kind("LimitRange") {
+        let item = &range["spec"]["limits"][0];
+        for resource in ["cpu", "memory"] {
+            let order: Vec<u128> = ["min", "defaultRequest", "default", "max"]
+                .iter()
+                .filter_map(|field| item.get(*field).and_then(|f| f.get(resource)).map(quantity))
+                .collect();
+            assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
+        }
+    }
+
+    // 3. Pod Security equals the tier's; no forbidden verb, resource or
+    // wildcard in a role of a forbidding tier.
+    for (name, ns) in &expected {
+        let tier = &program.tiers[ns.tier];
+        let labels = &namespaces[name]["metadata"]["labels"];
+        assert_eq!(
+            text(&labels["pod-security.kubernetes.io/enforce"]),
+            tier.level
+        );
+    }
+    for (_, role) in of_kind("Role") {
+        let tier = &program.tiers[expected[text(&role["metadata"]["namespace"])].tier];
+        for rule in role["rules"].as_sequence().expect("rules") {
+            let items = |key: &str| -> Vec<&str> {
+                rule[key]
+                    .as_sequence()
+                    .map(|s| s.iter().map(text).collect())
+                    .unwrap_or_default()
+            };
+            if tier.forbid_verbs {
+                assert!(
+                    !items("verbs")
+                        .iter()
+                        .any(|v| ["escalate", "bind", "*"].contains(v))
+                );
+            }
+            if tier.forbid_wildcards {
+                assert!(!items("verbs").contains(&"*") && !items("resources").contains(&"*"));
+            }
+            if tier.forbid_secrets {
+                assert!(
+                    !items("resources")
+                        .iter()
+                        .any(|r| ["secrets", "*"].contains(r))
+                );
+            }
+        }
+    }
+
+    // 4. Reachability, computed from the NetworkPolicies: nothing reaches a
+    // namespace from an environment its tier does not accept.
+    let policies: Vec<&Value> = of_kind("NetworkPolicy").map(|(_, o)| o).collect();
+    for (to_name, to) in &expected {
+        let own: Vec<&&Value> = policies
+            .iter()
+            .filter(|p| text(&p["metadata"]["namespace"]) == *to_name)
+            .filter(|p| {
+                p["spec"]["policyTypes"]
+                    .as_sequence()
+                    .is_some_and(|t| t.iter().any(|t| t == "Ingress"))
+            })
+            .collect();
+        for (from_name, from) in &expected {
+            if from.cluster != to.cluster {
+                continue;
+            }
+            let labels = &namespaces[from_name]["metadata"]["labels"];
+            let selected = |selector: &Value| {
+                selector["matchLabels"].as_mapping().is_some_and(|wanted| {
+                    wanted.iter().all(|(key, value)| {
+                        (text(key) == "kubernetes.io/metadata.name" && text(value) == *from_name)
+                            || labels.get(text(key)) == Some(value)
+                    })
+                })
+            };
+            let reachable = own.is_empty()
+                || own.iter().any(|policy| {
+                    policy["spec"]["ingress"]
+                        .as_sequence()
+                        .is_some_and(|rules| {
+                            rules.iter().any(|rule| {
+                                rule["from"].as_sequence().is_none_or(|peers| {
+                                    peers
+                                        .iter()
+                                        .any(|peer| selected(&peer["namespaceSelector"]))
+                                })
+                            })
+                        })
+                });
+            if reachable {
+                let environment = program.clusters[from.cluster].1;
+                assert!(
+                    program
+                        .accepted(to.tier, program.clusters[to.cluster].1)
+                        .contains(&environment),
+                    "{from_name} reaches {to_name}"
+                );
+            }
+        }
+    }
+
+    // 5. Every alert expression parses and selects its own namespace.
+    for (_, rule) in of_kind("PrometheusRule") {
+        let namespace = text(&rule["metadata"]["namespace"]);
+        for group in rule["spec"]["groups"].as_sequence().unwrap() {
+            for alert in group["rules"].as_sequence().unwrap() {
+                let expr = text(&alert["expr"]);
+                promql_parser::parser::parse(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
+                assert!(
+                    expr.contains(&format!("namespace=\"{namespace}\"")),
+                    "{expr}"
+                );
+            }
+        }
+    }
+
+    // 6. Applications target their env's cluster and namespace, in a
+    // project that allows exactly its envs.
+    let projects: BTreeMap<&str, &Value> = of_kind("AppProject")
+        .map(|(_, o)| (text(&o["metadata"]["name"]), o))
+        .collect();
+    let mut used: BTreeMap<&str, BTreeSet<(String, String)>> = BTreeMap::new();
+    for (_, app) in of_kind("Application") {
+        let spec = &app["spec"];
+        let namespace = text(&spec["destination"]["namespace"]);
+        let ns = expected[namespace];
+        let server = format!("https://{}.example.com", program.clusters[ns.cluster].0);
+        assert_eq!(text(&spec["destination"]["server"]), server);
+        let project = projects[text(&spec["project"])];
+        let destinations: BTreeSet<(String, String)> = project["spec"]["destinations"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    text(&d["server"]).to_string(),
+                    text(&d["namespace"]).to_string(),
+                )
+            })
+            .collect();
+        assert!(destinations.contains(&(server.clone(), namespace.to_string())));
+        used.entry(text(&spec["project"]))
+            .or_default()
+            .insert((server, namespace.to_string()));
+    }
+    for (name, project) in &projects {
+        let destinations: BTreeSet<(String, String)> = project["spec"]["destinations"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    text(&d["server"]).to_string(),
+                    text(&d["namespace"]).to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            Some(&destinations),
+            used.get(name),
+            "project {name} allows exactly its envs"
+        );
+    }
+}
+
+/// The declarations of a program's text, in reverse order.
+fn reversed(text: &str) -> String {
+    let mut items: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if !line.starts_with([' ', '}']) && !line.is_empty() {
+            items.push(String::new());
+        }
+        if let Some(last) = items.last_mut() {
+            last.push_str(line);
+            last.push('\n');
+        }
+    }
+    items.reverse();
+    items.concat()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Every generated program is accepted, and its output keeps the
+    /// invariants (1–6); building is deterministic, also with the
+    /// declarations in another order (7).
+    #[test]
+    fn accepted_programs_keep_the_invariants(seed in any::<u64>()) {
+        let program = generate(seed);
+        let text = render(&program, None);
+        let checked = check(&text);
+        let errors: Vec<&Diagnostic> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
+        prop_assert!(errors.is_empty(), "{}\n{text}", render_diagnostics(&checked));
+        let tree = checked.tree.as_ref().expect("accepted programs are built");
+        assert_invariants(&program, tree);
+        let again = check(&text).tree.expect("built");
+        prop_assert_eq!(tree, &again);
+        let shuffled = check(&reversed(&text)).tree.expect("the same program, reordered");
+        prop_assert_eq!(tree, &shuffled);
+    }
+
+    /// Exactly one violation, injected into an accepted program, is
+    /// rejected with its code, pointing into the injected text.
+    #[test]
+    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..9usize) {
+        let program = generate(seed);
+        let (text, snippet, code) = inject(&program, kind);
+        let checked = check(&text);
+        let start = text.find(&snippet).expect("the snippet is in the text") as u32;
+        let end = start + snippet.len() as u32;
+        let base = checked.sources.files().next().map_or(0, |f| f.base());
+        let errors: Vec<&Diagnostic> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
+        prop_assert!(!errors.is_empty(), "no error for {code:?}:\n{snippet}");
+        for error in &errors {
+            prop_assert_eq!(error.code, code, "{}", render_diagnostics(&checked));
+            let (s, e) = (error.primary.span.start - base, error.primary.span.end - base);
+            prop_assert!(s >= start && e <= end, "{:?} points outside the injected text:\n{}", code, render_diagnostics(&checked));
+        }
+    }
+}
+
+/// A program with one violation: its text, the injected snippet, and the
+/// code the checker must report.
+fn inject(program: &Program, kind: usize) -> (String, String, Code) {
+    let base = render(program, None);
+    // A cluster of each environment of its own, so injected envs count
+    // against no generated cluster.
+    let clusters = "cluster inj-dev {\n  server = \"https://inj-dev.example.com\"\n  environment = development\n}\n\ncluster inj-prod {\n  server = \"https://inj-prod.example.com\"\n  environment = production\n}\n\n";
+    let env = |name: &str, cluster: &str, tier: &str, extra: &str| {
+        let environment = if cluster == "inj-prod" {
+            "production"
+        } else {
+            "development"
+        };
+        format!(
+            "env {name} on {cluster} tier {tier} {{\n  quota {{ requests.cpu = 1  limits.cpu = 2  requests.memory = 1Gi  limits.memory = 2Gi  pods = 10 }}\n  ingress allow from environment {environment}\n  egress allow dns\n{extra}}}\n"
+        )
+    };
+    match kind {
+        0 => {
+            let snippet = "quota { requests.cpu = 2  limits.cpu = 1 }".to_string();
+            let text = format!(
+                "{base}{clusters}env inj on inj-dev tier base {{\n  {snippet}\n  ingress allow from environment development\n}}\n"
+            );
+            (text, snippet, Code::E0401)
+        }
+        1 => {
+            let snippet =
+                "limits container { default { cpu = 1500m } max { cpu = 1 } }".to_string();
+            let text = format!(
+                "{base}{clusters}{}",
+                env("inj", "inj-dev", "base", &format!("  {snippet}\n"))
+            );
+            (text, snippet, Code::E0402)
+        }
+        2 => {
+            let snippet = "env inj on inj-dev tier capped {\n  quota { requests.cpu = 2  limits.cpu = 2 }\n  ingress allow from environment development\n}\n".to_string();
+            let text = format!(
+                "{base}{clusters}tier capped {{\n  pod_security = baseline\n  ceiling {{ requests.cpu = 1 }}\n}}\n\n{snippet}"
+            );
+            (text, snippet, Code::E0404)
+        }
+        3 => {
+            // Cluster 0's capacity, 1m below what its envs request (when
+            // they request anything; else a new env asks for more).
+            let requested = sums(program)[0].0;
+            if requested == 0 {
+                let snippet = "capacity { cpu = 500m }".to_string();
+                let text = format!(
+                    "{base}cluster inj {{\n  server = \"https://inj.example.com\"\n  environment = development\n  {snippet}\n}}\n\n{}",
+                    env("inj", "inj", "base", "")
+                );
+                return (text, snippet, Code::E0405);
+            }
+            let text = render(program, Some(1));
+            let snippet = format!("capacity {{ cpu = {}m", requested - 1);
+            (text, snippet, Code::E0405)
+        }
+        4 => {
+            let snippet = "grant wild to group \"ops\"".to_string();
+            let text = format!(
+                "{base}{clusters}role wild {{ allow [\"*\"] on [pods] }}\ntier locked {{\n  pod_security = baseline\n  forbid wildcards\n}}\n{}",
+                env("inj", "inj-dev", "locked", &format!("  {snippet}\n"))
+            );
+            (text, snippet, Code::E0506)
+        }
+        5 => {
+            let snippet = "grant escalator to group \"ops\"".to_string();
+            let text = format!(
+                "{base}{clusters}role escalator {{ allow [escalate] on [roles] }}\ntier locked {{\n  pod_security = baseline\n  forbid verbs [escalate]\n}}\n{}",
+                env("inj", "inj-dev", "locked", &format!("  {snippet}\n"))
+            );
+            (text, snippet, Code::E0504)
+        }
+        6 => {
+            let snippet = "from env inj-dev-team".to_string();
+            let text = format!(
+                "{base}{clusters}{}{}",
+                env("inj-dev-team", "inj-dev", "base", ""),
+                env(
+                    "inj-prod-team",
+                    "inj-prod",
+                    "base",
+                    &format!("  ingress allow {snippet} on tcp 8080\n")
+                )
+            );
+            (text, snippet, Code::E0602)
+        }
+        7 => {
+            let snippet = "expr = `up == 0`".to_string();
+            let text =
+                format!("{base}alert InjUnscoped {{\n  {snippet}\n  severity = warning\n}}\n");
+            (text, snippet, Code::E0702)
+        }
+        _ => {
+            let snippet = "env inj on inj-dev tier prod-only".to_string();
+            let text = format!(
+                "{base}{clusters}tier prod-only {{\n  pod_security = restricted\n  environment = production\n}}\n{}",
+                env("inj", "inj-dev", "prod-only", "")
+            );
+            (text, snippet, Code::E0801)
+        }
+    }
+}
