@@ -492,8 +492,16 @@ struct Checked {
 }
 
 fn check(text: &str) -> Checked {
-    let loader = InMemory::new().with("program.env.k", text);
-    let run = driver::check_with(&[PathBuf::from("program.env.k")], &loader).expect("in memory");
+    check_files(&[("program.env.k", text.to_string())])
+}
+
+/// Checks a program made of several files; the first is the root.
+fn check_files(files: &[(&str, String)]) -> Checked {
+    let mut loader = InMemory::new();
+    for (path, text) in files {
+        loader = loader.with(*path, text.clone());
+    }
+    let run = driver::check_with(&[PathBuf::from(files[0].0)], &loader).expect("in memory");
     let tree = run
         .model
         .as_ref()
@@ -777,8 +785,33 @@ fn assert_invariants(program: &Program, tree: &Tree) {
     }
 }
 
+/// The program's text in the canonical layout of `envk fmt`.
+fn formatted(text: &str) -> String {
+    let mut sources = envk::source::SourceMap::new();
+    let id = sources.add("program.env.k", text);
+    envk::syntax::format::format(sources.file(id)).expect("generated programs parse")
+}
+
+/// The program split in two files at an item boundary, the first
+/// importing the second.
+fn split(text: &str, at: usize) -> Vec<(&'static str, String)> {
+    let items = top_level_items(text);
+    let at = at % (items.len() + 1);
+    let first = format!("import \"./second.env.k\"\n{}", items[..at].concat());
+    vec![
+        ("first.env.k", first),
+        ("second.env.k", items[at..].concat()),
+    ]
+}
+
 /// The declarations of a program's text, in reverse order.
 fn reversed(text: &str) -> String {
+    let mut items = top_level_items(text);
+    items.reverse();
+    items.concat()
+}
+
+fn top_level_items(text: &str) -> Vec<String> {
     let mut items: Vec<String> = Vec::new();
     for line in text.lines() {
         if !line.starts_with([' ', '}']) && !line.is_empty() {
@@ -789,8 +822,7 @@ fn reversed(text: &str) -> String {
             last.push('\n');
         }
     }
-    items.reverse();
-    items.concat()
+    items
 }
 
 proptest! {
@@ -798,11 +830,11 @@ proptest! {
 
     /// Every generated program is accepted, and its output keeps the
     /// invariants (1–6); building is deterministic, also with the
-    /// declarations in another order (7).
+    /// declarations in another order or split across files (7).
     #[test]
-    fn accepted_programs_keep_the_invariants(seed in any::<u64>()) {
+    fn accepted_programs_keep_the_invariants(seed in any::<u64>(), cut in any::<usize>()) {
         let program = generate(seed);
-        let text = render(&program, None);
+        let text = formatted(&render(&program, None));
         let checked = check(&text);
         let errors: Vec<&Diagnostic> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
         prop_assert!(errors.is_empty(), "{}\n{text}", render_diagnostics(&checked));
@@ -812,6 +844,8 @@ proptest! {
         prop_assert_eq!(tree, &again);
         let shuffled = check(&reversed(&text)).tree.expect("the same program, reordered");
         prop_assert_eq!(tree, &shuffled);
+        let in_two_files = check_files(&split(&text, cut)).tree.expect("the same program, in two files");
+        prop_assert_eq!(tree, &in_two_files);
     }
 
     /// Exactly one violation, injected into an accepted program, is
