@@ -925,21 +925,23 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
             let snippet = format!("capacity {{ cpu = {}m", requested - 1);
             (text, snippet, Code::E0405)
         }
-        4 => {
-            let snippet = "grant wild to group \"ops\"".to_string();
+        4 | 5 => {
+            // A role granted in a tier that forbids what it allows.
+            let (role, forbid, code) = if kind == 4 {
+                ("allow [\"*\"] on [pods]", "forbid wildcards", Code::E0506)
+            } else {
+                (
+                    "allow [escalate] on [roles]",
+                    "forbid verbs [escalate]",
+                    Code::E0504,
+                )
+            };
+            let snippet = "grant forbidden to group \"ops\"".to_string();
             let text = format!(
-                "{base}{clusters}role wild {{ allow [\"*\"] on [pods] }}\ntier locked {{\n  pod_security = baseline\n  forbid wildcards\n}}\n{}",
+                "{base}{clusters}role forbidden {{ {role} }}\ntier locked {{\n  pod_security = baseline\n  {forbid}\n}}\n{}",
                 env("inj", "inj-dev", "locked", &format!("  {snippet}\n"))
             );
-            (text, snippet, Code::E0506)
-        }
-        5 => {
-            let snippet = "grant escalator to group \"ops\"".to_string();
-            let text = format!(
-                "{base}{clusters}role escalator {{ allow [escalate] on [roles] }}\ntier locked {{\n  pod_security = baseline\n  forbid verbs [escalate]\n}}\n{}",
-                env("inj", "inj-dev", "locked", &format!("  {snippet}\n"))
-            );
-            (text, snippet, Code::E0504)
+            (text, snippet, code)
         }
         6 => {
             let snippet = "from env inj-dev-team".to_string();

@@ -552,7 +552,9 @@ impl Report {
 
 /// Plain scalars that YAML 1.1 (go-yaml v2 in kubectl, Argo CD and
 /// Prometheus; PyYAML) resolves to a bool, number, null, timestamp, merge
-/// or value key (union of go-yaml v2's and PyYAML's resolvers).
+/// or value key (union of go-yaml v2's and PyYAML's resolvers). Written
+/// here again on purpose, rather than taken from `src/emit/yaml11.rs`: this
+/// check must not share a mistake with the code it checks.
 static YAML_1_1_NOT_STRING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         "^(?:",
