@@ -465,3 +465,25 @@ env on on c tier t {
         Value::String("yes".to_string())
     );
 }
+
+/// A cluster's README shows who can reach whom as a matrix while that is
+/// readable, and as each namespace's rules beyond, so it grows linearly.
+#[test]
+fn large_clusters_get_a_linear_network_summary() {
+    let mut program = String::from(
+        "cluster c { server = \"https://c.example.com\" environment = development }\ntier t { pod_security = baseline }\n",
+    );
+    for i in 0..25 {
+        program.push_str(&format!(
+            "env team-{i} on c tier t {{ ingress allow from environment development on tcp 8080 }}\n"
+        ));
+    }
+    let dir = scratch("large-readme");
+    let path = dir.join("program.env.k");
+    std::fs::write(&path, program).unwrap();
+    let tree = build(path.to_str().unwrap(), Options::default());
+    let readme = &tree.files["c/README.md"];
+    assert!(readme.contains("| Namespace | Accepts traffic from | Sends traffic to |"));
+    assert!(readme.contains("| team-7 | environment development on TCP 8080 | anywhere |"));
+    assert!(!readme.contains("from \\ to"), "no matrix of 25² cells");
+}

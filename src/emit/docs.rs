@@ -18,8 +18,22 @@ struct Context {
     totals: Totals,
     capacity: Totals,
     bindings: Vec<BindingRow>,
+    /// Every pair, for clusters small enough to read it.
     matrix: Matrix,
+    /// Otherwise each namespace's rules, which grows linearly.
+    rules: Vec<RuleRow>,
 }
+
+#[derive(Serialize)]
+struct RuleRow {
+    name: String,
+    ingress: String,
+    egress: String,
+}
+
+/// Above this many namespaces a cluster's README lists each one's rules
+/// instead of a matrix of every pair.
+const MATRIX_LIMIT: usize = 20;
 
 #[derive(Serialize)]
 struct ClusterRow {
@@ -132,15 +146,37 @@ pub(super) fn cluster_readme(model: &Model, cluster: &Cluster, tree: &mut Tree) 
                 })
             })
             .collect(),
-        matrix: Matrix {
-            names: envs.iter().map(|env| env.name.clone()).collect(),
-            rows: envs
-                .iter()
-                .map(|from| MatrixRow {
-                    from: from.name.clone(),
-                    cells: envs.iter().map(|to| describe(reach(from, to))).collect(),
+        matrix: if envs.len() <= MATRIX_LIMIT {
+            Matrix {
+                names: envs.iter().map(|env| env.name.clone()).collect(),
+                rows: envs
+                    .iter()
+                    .map(|from| MatrixRow {
+                        from: from.name.clone(),
+                        cells: envs.iter().map(|to| describe(reach(from, to))).collect(),
+                    })
+                    .collect(),
+            }
+        } else {
+            Matrix {
+                names: Vec::new(),
+                rows: Vec::new(),
+            }
+        },
+        rules: if envs.len() > MATRIX_LIMIT {
+            envs.iter()
+                .map(|env| RuleRow {
+                    name: env.name.clone(),
+                    ingress: rules(
+                        env.network.restrict_ingress,
+                        &env.network.ingress,
+                        "every namespace",
+                    ),
+                    egress: rules(env.network.restrict_egress, &env.network.egress, "anywhere"),
                 })
-                .collect(),
+                .collect()
+        } else {
+            Vec::new()
         },
     };
     let context = tera::Context::from_serialize(&context).expect("the context is plain data");
@@ -227,6 +263,28 @@ pub(crate) fn reach(from: &Env, to: &Env) -> Reach {
         Reach::All
     };
     intersect(ingress, egress)
+}
+
+/// "environment production on TCP 8080; env web on all ports".
+fn rules(restricted: bool, rules: &[crate::model::NetworkRule], open: &str) -> String {
+    if !restricted {
+        return open.to_string();
+    }
+    if rules.is_empty() {
+        return "nothing".to_string();
+    }
+    rules
+        .iter()
+        .map(|rule| {
+            let peer = match &rule.peer {
+                Peer::Any => "anywhere".to_string(),
+                Peer::Environment(environment) => format!("environment {}", environment.as_str()),
+                Peer::Env(name) => format!("env {name}"),
+            };
+            format!("{peer} on {}", describe(port_set(&rule.ports)))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn describe(reach: Reach) -> String {
