@@ -219,6 +219,12 @@ fn check(text: &str) -> envk::driver::Run {
 /// Like `assert_spans_valid`, for diagnostics of a whole run.
 fn assert_run_spans_valid(run: &envk::driver::Run) {
     for diagnostic in &run.diagnostics {
+        assert!(
+            diagnostic.help.is_some(),
+            "{} has no help line: {}",
+            diagnostic.code.as_str(),
+            diagnostic.message
+        );
         for span in std::iter::once(diagnostic.primary.span)
             .chain(diagnostic.secondary.iter().map(|l| l.span))
         {

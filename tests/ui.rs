@@ -94,6 +94,17 @@ fn ui_cases_render_as_expected() {
         let run = driver::check(std::slice::from_ref(case))
             .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
         let rendered = diag::render_plain(&run.sources, &run.diagnostics);
+        // Every diagnostic tells the user what to do about it.
+        for diagnostic in &run.diagnostics {
+            if diagnostic.help.is_none() {
+                failures.push(format!(
+                    "{}: {} `{}` has no help line",
+                    case.display(),
+                    diagnostic.code.as_str(),
+                    diagnostic.message
+                ));
+            }
+        }
         let text = std::fs::read_to_string(case).expect("case was just read by the driver");
         let expected_marks = annotations(&text);
         let actual_marks = located(&run.sources, case, &run.diagnostics);

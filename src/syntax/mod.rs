@@ -186,9 +186,31 @@ fn syntax_error(file: &SourceFile, item_start: usize, at: usize, expected: &[Rul
         format!("expected {wanted}, found {}", found.describe(text)),
     )
     .label(format!("expected {wanted}"));
-    match hint(text, at, &found, expected) {
-        Some(help) => diagnostic.help(help),
-        None => diagnostic,
+    diagnostic.help(hint(text, at, &found, expected).unwrap_or_else(|| shape_of(expected, &wanted)))
+}
+
+/// How the construct being parsed is written, from what the parser
+/// expected next: the help of an "expected …" error with no better hint.
+fn shape_of(expected: &[Rule], wanted: &str) -> String {
+    let expects = |rule: Rule| expected.contains(&rule);
+    if expects(Rule::subject_kind) {
+        "a grant is written `grant ROLE to user|group|serviceaccount \"NAME\" [as BINDING]`"
+            .to_string()
+    } else if expects(Rule::kw_dns) || expects(Rule::egress_peer) {
+        "egress is written `egress allow to any|environment NAME|env NAME [on tcp 443, …]` or `egress allow dns`".to_string()
+    } else if expects(Rule::ingress_peer) || expects(Rule::kw_from) {
+        "ingress is written `ingress allow from environment NAME|env NAME [on tcp 8080, …]`"
+            .to_string()
+    } else if expects(Rule::rbracket) {
+        "the items of a list are separated by commas, and the list ends with `]`".to_string()
+    } else if expects(Rule::expr) {
+        "give it a value, such as `10`, `2Gi`, `\"text\"`, a name, a list `[…]` or a block `{ … }`"
+            .to_string()
+    } else if expects(Rule::rbrace) {
+        "close the block with `}`, or continue it with a field (`key = value`) or a statement"
+            .to_string()
+    } else {
+        format!("write {wanted} here; `envk explain E0101` shows how to read this error")
     }
 }
 
