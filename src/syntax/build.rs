@@ -448,23 +448,7 @@ impl Builder<'_> {
         expect_rule(&pair, Rule::key);
         let inner = next(&mut pair.into_inner());
         match inner.as_rule() {
-            Rule::key_path => {
-                let start = self.span(&inner).start;
-                let mut offset = 0u32;
-                let segments = inner
-                    .as_str()
-                    .split('.')
-                    .map(|segment| {
-                        let begin = start + offset;
-                        offset += segment.len() as u32 + 1;
-                        Ident {
-                            text: segment.to_string(),
-                            span: Span::new(begin, begin + segment.len() as u32),
-                        }
-                    })
-                    .collect();
-                Key::Path(segments)
-            }
+            Rule::key_path => Key::Path(self.dotted(&inner)),
             Rule::string_lit => Key::Str(self.string_lit(inner)),
             _ => unexpected(&inner),
         }
@@ -656,6 +640,22 @@ impl Builder<'_> {
         }
     }
 
+    /// `a.b.c` (a key path or an interpolation), one ident per segment.
+    fn dotted(&self, pair: &P) -> Vec<Ident> {
+        let mut begin = self.span(pair).start;
+        pair.as_str()
+            .split('.')
+            .map(|segment| {
+                let ident = Ident {
+                    text: segment.to_string(),
+                    span: Span::new(begin, begin + segment.len() as u32),
+                };
+                begin += segment.len() as u32 + 1;
+                ident
+            })
+            .collect()
+    }
+
     fn ident(&mut self, pair: P) -> Ident {
         assert!(
             matches!(pair.as_rule(), Rule::ident | Rule::label),
@@ -727,21 +727,7 @@ impl Builder<'_> {
                 },
                 Rule::interp => {
                     let path = next(&mut part.into_inner());
-                    let start = self.span(&path).start;
-                    let mut offset = 0u32;
-                    let segments = path
-                        .as_str()
-                        .split('.')
-                        .map(|segment| {
-                            let begin = start + offset;
-                            offset += segment.len() as u32 + 1;
-                            Ident {
-                                text: segment.to_string(),
-                                span: Span::new(begin, begin + segment.len() as u32),
-                            }
-                        })
-                        .collect();
-                    parts.push(StrPart::Interp(segments));
+                    parts.push(StrPart::Interp(self.dotted(&path)));
                 }
                 Rule::bad_interp => {
                     let text = part.as_str();

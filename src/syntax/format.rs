@@ -148,16 +148,22 @@ impl Printer<'_> {
     }
 
     /// Items of a file or a `for` body, one per line, blank lines kept.
+    /// One item or statement on its own line: the comments before it, a
+    /// blank line where the source had one, then its trailing comment.
+    fn line(&mut self, span: Span, print: impl FnOnce(&mut Self)) {
+        let (start, end) = self.local(span);
+        self.flush_comments(start);
+        self.keep_blank_line(start);
+        self.indent();
+        print(self);
+        self.last_end = end;
+        self.trailing_comment(end);
+        self.newline();
+    }
+
     fn items(&mut self, items: &[Item], closing: Option<usize>) {
         for item in items {
-            let (start, end) = self.local(item.span);
-            self.flush_comments(start);
-            self.keep_blank_line(start);
-            self.indent();
-            self.item(item);
-            self.last_end = end;
-            self.trailing_comment(end);
-            self.newline();
+            self.line(item.span, |printer| printer.item(item));
         }
         if let Some(closing) = closing {
             self.flush_comments(closing);
@@ -279,14 +285,7 @@ impl Printer<'_> {
         self.newline();
         self.depth += 1;
         for stmt in &block.stmts {
-            let (start, end) = self.local(stmt.span);
-            self.flush_comments(start);
-            self.keep_blank_line(start);
-            self.indent();
-            self.stmt(stmt);
-            self.last_end = end;
-            self.trailing_comment(end);
-            self.newline();
+            self.line(stmt.span, |printer| printer.stmt(stmt));
         }
         let (_, block_end) = self.local(block.span);
         self.flush_comments(block_end);

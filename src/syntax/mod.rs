@@ -416,6 +416,8 @@ fn closing(open: char) -> char {
 
 enum Scan {
     Delimiter(usize, u8),
+    /// A `//` comment: its byte range, without the line break.
+    Comment(usize, usize),
     /// A string that reaches the end of its line (`"`) or of the file (raw).
     UnterminatedString {
         quote: usize,
@@ -424,15 +426,22 @@ enum Scan {
     },
 }
 
-/// Walks `text[from..to]` over delimiters, skipping strings and comments,
-/// until `visit` returns false.
+/// Walks `text[from..to]` lexically, reporting delimiters, comments and
+/// unterminated strings (the inside of strings is skipped) until `visit`
+/// returns false. The one place that knows how strings and comments end.
 fn walk_delimiters(text: &str, from: usize, to: usize, mut visit: impl FnMut(Scan) -> bool) {
     let bytes = text.as_bytes();
     let mut i = from;
     while i < to {
         match bytes[i] {
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                i = text[i..].find('\n').map_or(to, |newline| i + newline);
+                let end = text[i..]
+                    .find('\n')
+                    .map_or(text.len(), |newline| i + newline);
+                if !visit(Scan::Comment(i, end)) {
+                    return;
+                }
+                i = end;
             }
             b'"' => {
                 let quote = i;
@@ -487,39 +496,13 @@ fn walk_delimiters(text: &str, from: usize, to: usize, mut visit: impl FnMut(Sca
 /// The local byte range of every `//` comment, in order (strings skipped):
 /// the AST has no comments, and the formatter puts these back.
 pub(crate) fn comments(text: &str) -> Vec<(usize, usize)> {
-    let bytes = text.as_bytes();
     let mut found = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                let end = text[i..]
-                    .find('\n')
-                    .map_or(text.len(), |newline| i + newline);
-                found.push((i, end));
-                i = end;
-            }
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' && bytes.get(i + 1) != Some(&b'\n') {
-                        2
-                    } else {
-                        1
-                    };
-                }
-                i += 1;
-            }
-            b'`' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'`' {
-                    i += 1;
-                }
-                i += 1;
-            }
-            _ => i += 1,
+    walk_delimiters(text, 0, text.len(), |event| {
+        if let Scan::Comment(start, end) = event {
+            found.push((start, end));
         }
-    }
+        true
+    });
     found
 }
 
@@ -532,7 +515,7 @@ fn unterminated_string(text: &str, from: usize, to: usize) -> Option<(usize, usi
             found = Some((quote, end, raw));
             false
         }
-        Scan::Delimiter(..) => true,
+        Scan::Delimiter(..) | Scan::Comment(..) => true,
     });
     found
 }
