@@ -561,6 +561,21 @@ fn objects(tree: &Tree) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// An AppProject's (server, namespace) destinations.
+fn destinations(project: &Value) -> BTreeSet<(String, String)> {
+    project["spec"]["destinations"]
+        .as_sequence()
+        .expect("an AppProject lists destinations")
+        .iter()
+        .map(|d| {
+            (
+                text(&d["server"]).to_string(),
+                text(&d["namespace"]).to_string(),
+            )
+        })
+        .collect()
+}
+
 fn text(value: &Value) -> &str {
     value.as_str().unwrap_or("")
 }
@@ -749,34 +764,14 @@ fn assert_invariants(program: &Program, tree: &Tree) {
         let server = format!("https://{}.example.com", program.clusters[ns.cluster].0);
         assert_eq!(text(&spec["destination"]["server"]), server);
         let project = projects[text(&spec["project"])];
-        let destinations: BTreeSet<(String, String)> = project["spec"]["destinations"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                (
-                    text(&d["server"]).to_string(),
-                    text(&d["namespace"]).to_string(),
-                )
-            })
-            .collect();
+        let destinations: BTreeSet<(String, String)> = destinations(project);
         assert!(destinations.contains(&(server.clone(), namespace.to_string())));
         used.entry(text(&spec["project"]))
             .or_default()
             .insert((server, namespace.to_string()));
     }
     for (name, project) in &projects {
-        let destinations: BTreeSet<(String, String)> = project["spec"]["destinations"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                (
-                    text(&d["server"]).to_string(),
-                    text(&d["namespace"]).to_string(),
-                )
-            })
-            .collect();
+        let destinations: BTreeSet<(String, String)> = destinations(project);
         assert_eq!(
             Some(&destinations),
             used.get(name),

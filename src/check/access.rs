@@ -66,15 +66,6 @@ pub(crate) fn known(verb: bool, name: &str, span: Span, diagnostics: &mut Diags)
     false
 }
 
-fn list_item_text(
-    checker: &Checker,
-    item: &ast::Expr,
-    what: &str,
-    diagnostics: &mut Diags,
-) -> Option<String> {
-    checker.name_in_list(item, what, diagnostics)
-}
-
 /// Types a role: its `allow` lines, one RBAC rule per API group.
 pub(crate) fn role(
     checker: &mut Checker,
@@ -104,7 +95,7 @@ pub(crate) fn role(
         };
         let mut verbs: Vec<String> = Vec::new();
         for item in &allow.verbs.items {
-            let Some(verb) = list_item_text(checker, item, "a verb", diagnostics) else {
+            let Some(verb) = checker.name_in_list(item, "a verb", diagnostics) else {
                 ok = false;
                 continue;
             };
@@ -120,7 +111,7 @@ pub(crate) fn role(
         // Resources grouped by API group, groups in order of first mention.
         let mut groups: Vec<(String, Vec<String>)> = Vec::new();
         for item in &allow.resources.items {
-            let Some(resource) = list_item_text(checker, item, "a resource", diagnostics) else {
+            let Some(resource) = checker.name_in_list(item, "a resource", diagnostics) else {
                 ok = false;
                 continue;
             };
@@ -215,7 +206,7 @@ pub(crate) fn env_grants(
             continue;
         };
         let binding_name = match &grant.binding_name {
-            Some(name) => match super::quota::object_name(checker, name, &scope, diagnostics) {
+            Some(name) => match super::quota::object_name(name, &scope, diagnostics) {
                 Some(name) => name,
                 None => continue,
             },

@@ -91,8 +91,9 @@ pub fn misplaced(stmt: &Stmt, context: &str, belongs: &str) -> Diagnostic {
 
 impl<'a> Fields<'a> {
     /// Collects the fields of `block`. Keys outside `allowed` are reported
-    /// (E0302), as are duplicates (E0304). Statements other than fields are
-    /// left to the caller, which knows which ones belong.
+    /// (E0302), as are duplicates (E0304); an empty `allowed` takes any key
+    /// (maps such as `labels`). Statements other than fields are left to
+    /// the caller, which knows which ones belong.
     pub fn read(
         block: &'a Block,
         allowed: &[&str],

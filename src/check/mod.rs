@@ -655,14 +655,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         let quota = draft.quota.take();
         let limits = draft.limits.take();
         if !draft.quota_failed {
-            quota::check_env(
-                self,
-                decl,
-                tier,
-                quota.as_ref(),
-                limits.as_ref(),
-                diagnostics,
-            );
+            quota::check_env(decl, tier, quota.as_ref(), limits.as_ref(), diagnostics);
         }
         env.quota = quota.as_ref().map(|q| model::Quota {
             name: q
@@ -675,7 +668,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         env.limits = limits.map(|l| l.into_model(self, &decl.name));
         access::env_grants(self, decl, tier, &draft.grants, &mut env, diagnostics);
         let (ingress, egress) =
-            network::env_rules(self, decl, tier, &draft, &scope, &mut env, diagnostics);
+            network::env_rules(decl, tier, &draft, &scope, &mut env, diagnostics);
         alerts::env_alerts(self, decl, tier, &draft, &vars, &mut env, diagnostics);
         let project_span =
             placement::env_deploy(self, decl, cluster, &draft, &mut env, diagnostics);

@@ -96,7 +96,6 @@ fn ports(ports: &[ast::Port]) -> Vec<model::Port> {
 /// Types an env's rules, fills in its `Network`, and checks what can be
 /// checked without the other envs.
 pub(crate) fn env_rules(
-    checker: &Checker,
     decl: &EnvDecl,
     tier: &TierFacts,
     draft: &EnvDraft,
@@ -104,7 +103,6 @@ pub(crate) fn env_rules(
     env: &mut model::Env,
     diagnostics: &mut Diags,
 ) -> (Vec<RuleFacts>, Vec<RuleFacts>) {
-    let _ = checker;
     let accepted = accepted(&tier.model, env.environment);
     let mut ingress = Vec::new();
     for (rule, span) in &draft.ingress {

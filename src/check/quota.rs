@@ -241,7 +241,7 @@ pub(crate) fn quota_stmt(
     let (name, value) = match quota {
         ast::Quota::Block { name, body } => {
             let name = match name {
-                Some(name) => Some(object_name(checker, name, scope, diagnostics)?),
+                Some(name) => Some(object_name(name, scope, diagnostics)?),
                 None => None,
             };
             let value = Value::Record(crate::resolve::value::Record {
@@ -262,12 +262,10 @@ pub(crate) fn quota_stmt(
 
 /// A Kubernetes object name given with `quota NAME` or `as NAME`.
 pub(crate) fn object_name(
-    checker: &Checker,
     name: &ast::Name,
     scope: &Scope,
     diagnostics: &mut Diags,
 ) -> Option<String> {
-    let _ = checker;
     let text = match name {
         ast::Name::Ident(ident) => ident.text.clone(),
         ast::Name::Str(string) => crate::resolve::value::interpolate(string, scope, diagnostics)?,
@@ -295,7 +293,7 @@ pub(crate) fn limits_stmt(
             name, kind, body, ..
         } => {
             let name = match name {
-                Some(name) => Some(object_name(checker, name, scope, diagnostics)?),
+                Some(name) => Some(object_name(name, scope, diagnostics)?),
                 None => None,
             };
             let value = Value::Record(crate::resolve::value::Record {
@@ -416,14 +414,12 @@ pub(crate) fn limits_stmt(
 /// The checks of one env's quota and limit range against each other and
 /// against its tier.
 pub(crate) fn check_env(
-    checker: &Checker,
     decl: &EnvDecl,
     tier: &TierFacts,
     quota: Option<&TypedQuota>,
     limits: Option<&TypedLimits>,
     diagnostics: &mut Diags,
 ) {
-    let _ = checker;
     if let Some(limits) = limits {
         check_limit_order(limits, diagnostics);
         if let Some(quota) = quota {

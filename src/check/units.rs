@@ -242,31 +242,20 @@ pub fn boolean(value: &Value, diagnostics: &mut Diags) -> Option<bool> {
 }
 
 pub fn string(value: &Value, diagnostics: &mut Diags) -> Option<String> {
-    match value {
-        Value::Str(text, _) => Some(text.clone()),
-        Value::Number(..) | Value::Word(..) | Value::Bool(..) => {
-            let text = match value {
-                Value::Number(..) => number_text(value),
-                Value::Word(word, _) => word.clone(),
-                Value::Bool(b, _) => b.to_string(),
-                _ => unreachable_value(),
-            };
-            diagnostics.push(
-                mismatch(value, "a string", "strings are quoted")
-                    .help(format!("quote it: `\"{text}\"`")),
-            );
-            None
-        }
-        _ => {
-            diagnostics.push(mismatch(value, "a string", "strings are quoted: `\"…\"`"));
-            None
-        }
-    }
-}
-
-#[track_caller]
-fn unreachable_value() -> ! {
-    panic!("matched above: the value is a number, a word or a boolean")
+    // What the value reads as, when quoting it would make it a string.
+    let unquoted = match value {
+        Value::Str(text, _) => return Some(text.clone()),
+        Value::Number(..) => Some(number_text(value)),
+        Value::Word(word, _) => Some(word.clone()),
+        Value::Bool(b, _) => Some(b.to_string()),
+        Value::List(..) | Value::Record(_) | Value::Scaled { .. } => None,
+    };
+    diagnostics.push(match unquoted {
+        Some(text) => mismatch(value, "a string", "strings are quoted")
+            .help(format!("quote it: `\"{text}\"`")),
+        None => mismatch(value, "a string", "strings are quoted: `\"…\"`"),
+    });
+    None
 }
 
 /// One of a fixed set of words: `production`, `restricted`, `warning`.

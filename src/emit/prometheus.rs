@@ -181,7 +181,8 @@ struct PrometheusRule<'a> {
     api_version: &'a str,
     kind: &'a str,
     metadata: Metadata,
-    spec: RuleFile<'a>,
+    /// The same groups as the plain rule file.
+    spec: &'a RuleFile<'a>,
 }
 
 #[derive(Serialize)]
@@ -214,9 +215,7 @@ pub(super) fn env_rules(env: &Env, options: Options, tree: &mut Tree) -> Option<
             namespace: env.name.clone(),
             annotations: annotations(&BTreeMap::new(), &env.source, options),
         },
-        spec: RuleFile {
-            groups: vec![group(env)],
-        },
+        spec: &file,
     };
     let path = format!("monitoring/prometheusrules/{}.yaml", env.name);
     tree.add(format!("{}/{path}", env.cluster), yaml(&object));
