@@ -12,6 +12,7 @@ use crate::model::Model;
 use crate::resolve::imports::{self, FileSystem, Loader};
 use crate::source::{FileId, LoadError, SourceMap};
 use crate::syntax::ast::Ast;
+use crate::timings::{Phase, Timings};
 use crate::{check as checker, resolve};
 
 /// The file extension envk reads when given a folder.
@@ -24,6 +25,7 @@ pub struct Run {
     pub files: Vec<(FileId, Ast)>,
     pub diagnostics: Vec<Diagnostic>,
     pub model: Option<Model>,
+    pub timings: Timings,
 }
 
 impl Run {
@@ -72,12 +74,18 @@ pub fn check(paths: &[PathBuf]) -> Result<Run, InputError> {
 /// their consequences) and after name errors that leave nothing to type.
 pub fn check_with(roots: &[PathBuf], loader: &dyn Loader) -> Result<Run, InputError> {
     let mut sources = SourceMap::new();
+    let mut timings = Timings::default();
     let (program, mut diagnostics) =
-        imports::load_program(roots, loader, &mut sources).map_err(InputError::Load)?;
+        imports::load_program(roots, loader, &mut sources, &mut timings)
+            .map_err(InputError::Load)?;
     let mut model = None;
     if !diagnostics.iter().any(Diagnostic::is_error) {
-        let resolved = resolve::resolve(&program, &mut diagnostics);
-        let checked = checker::check(&resolved, &sources, &mut diagnostics);
+        let resolved = timings.time(Phase::Resolve, || {
+            resolve::resolve(&program, &mut diagnostics)
+        });
+        let checked = timings.time(Phase::Check, || {
+            checker::check(&resolved, &sources, &mut diagnostics)
+        });
         if !diagnostics.iter().any(Diagnostic::is_error) {
             model = Some(checked);
         }
@@ -88,6 +96,7 @@ pub fn check_with(roots: &[PathBuf], loader: &dyn Loader) -> Result<Run, InputEr
         files: program.files,
         diagnostics,
         model,
+        timings,
     })
 }
 

@@ -12,6 +12,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::source::{FileId, LoadError, STDLIB, SourceMap, Span};
 use crate::suggest;
 use crate::syntax::{self, ast};
+use crate::timings::{Phase, Timings};
 
 /// Where source text comes from.
 pub trait Loader {
@@ -97,6 +98,7 @@ pub fn load_program(
     roots: &[PathBuf],
     loader: &dyn Loader,
     sources: &mut SourceMap,
+    timings: &mut Timings,
 ) -> Result<(Program, Vec<Diagnostic>), LoadError> {
     let mut diagnostics = Vec::new();
     let mut files: Vec<(FileId, ast::Ast, Option<PathBuf>)> = Vec::new();
@@ -108,12 +110,14 @@ pub fn load_program(
         if index_of.contains_key(&identity) {
             continue;
         }
-        let bytes = loader.read(root).map_err(|error| LoadError::Io {
-            path: root.clone(),
-            error,
-        })?;
+        let bytes = timings
+            .time(Phase::Load, || loader.read(root))
+            .map_err(|error| LoadError::Io {
+                path: root.clone(),
+                error,
+            })?;
         let id = sources.add_bytes(root, bytes)?;
-        let (ast, mut found) = syntax::parse(sources.file(id));
+        let (ast, mut found) = timings.time(Phase::Parse, || syntax::parse(sources.file(id)));
         diagnostics.append(&mut found);
         index_of.insert(identity, files.len());
         files.push((id, ast, Some(root.clone())));
@@ -191,8 +195,8 @@ pub fn load_program(
                         continue;
                     }
                 },
-                Target::File(path) => loader
-                    .read(path)
+                Target::File(path) => timings
+                    .time(Phase::Load, || loader.read(path))
                     .map_err(|error| LoadError::Io {
                         path: path.clone(),
                         error,
@@ -202,7 +206,8 @@ pub fn load_program(
             };
             match loaded {
                 Ok(id) => {
-                    let (ast, mut found) = syntax::parse(sources.file(id));
+                    let (ast, mut found) =
+                        timings.time(Phase::Parse, || syntax::parse(sources.file(id)));
                     diagnostics.append(&mut found);
                     let to = files.len();
                     index_of.insert(identity, to);
