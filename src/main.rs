@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 
 use envk::diag::{self, Code};
+use envk::timings::{Phase, Timings};
 use envk::{driver, emit, output};
 
 #[derive(Parser)]
@@ -45,6 +46,11 @@ enum Command {
         /// Treat warnings as errors: `--deny warnings`.
         #[arg(long, value_enum, value_name = "LINT")]
         deny: Option<Deny>,
+
+        /// Print how long each phase took (load, parse, resolve, check) on
+        /// stderr.
+        #[arg(long)]
+        timings: bool,
     },
     /// Check .env.k files and write the manifests they describe.
     Build {
@@ -66,6 +72,12 @@ enum Command {
         #[arg(long)]
         provenance: bool,
 
+        /// `tree`: one file per object. `stream`: per cluster, one
+        /// multi-document file per group (namespaces, monitoring, Argo CD),
+        /// for fleets where many small files are the cost.
+        #[arg(long, value_enum, default_value_t = Layout::Tree)]
+        layout: Layout,
+
         /// How to print diagnostics: `human` or `json`.
         #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
         message_format: MessageFormat,
@@ -73,6 +85,11 @@ enum Command {
         /// Treat warnings as errors: `--deny warnings`.
         #[arg(long, value_enum, value_name = "LINT")]
         deny: Option<Deny>,
+
+        /// Print how long each phase took (load, parse, resolve, check, emit, write) on
+        /// stderr.
+        #[arg(long)]
+        timings: bool,
     },
     /// Rewrite .env.k files in the canonical layout, comments kept.
     Fmt {
@@ -110,6 +127,22 @@ enum Deny {
     Warnings,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Layout {
+    Tree,
+    Stream,
+}
+
+/// How a run reports: the diagnostics' format, the lint level, colour, and
+/// whether to print the phases' times.
+#[derive(Clone, Copy)]
+struct Report {
+    format: MessageFormat,
+    deny: Option<Deny>,
+    color: Color,
+    timings: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -117,26 +150,47 @@ fn main() -> ExitCode {
             paths,
             message_format,
             deny,
-        } => match run_check(&paths, message_format, deny, cli.color) {
-            Ok(_) => ExitCode::SUCCESS,
-            Err(code) => code,
-        },
+            timings,
+        } => {
+            let report = Report {
+                format: message_format,
+                deny,
+                color: cli.color,
+                timings,
+            };
+            match run_check(&paths, report) {
+                Ok((_, spent)) => {
+                    print_timings(report, &spent);
+                    ExitCode::SUCCESS
+                }
+                Err(code) => code,
+            }
+        }
         Command::Build {
             paths,
             out,
             check,
             provenance,
+            layout,
             message_format,
             deny,
-        } => build(
-            &paths,
-            &out,
-            check,
-            provenance,
-            message_format,
-            deny,
-            cli.color,
-        ),
+            timings,
+        } => {
+            let options = emit::Options {
+                provenance,
+                layout: match layout {
+                    Layout::Tree => emit::Layout::Tree,
+                    Layout::Stream => emit::Layout::Stream,
+                },
+            };
+            let report = Report {
+                format: message_format,
+                deny,
+                color: cli.color,
+                timings,
+            };
+            build(&paths, &out, check, options, report)
+        }
         Command::Fmt { paths, check } => fmt(&paths, check, cli.color),
         Command::Explain { code } => explain(&code),
     }
@@ -146,10 +200,14 @@ fn main() -> ExitCode {
 /// the run may go on, else the exit code.
 fn run_check(
     paths: &[PathBuf],
-    format: MessageFormat,
-    deny: Option<Deny>,
-    color: Color,
-) -> Result<Option<envk::model::Model>, ExitCode> {
+    report: Report,
+) -> Result<(Option<envk::model::Model>, Timings), ExitCode> {
+    let Report {
+        format,
+        deny,
+        color,
+        ..
+    } = report;
     let run = match driver::check(paths) {
         Ok(run) => run,
         Err(error) => {
@@ -190,9 +248,16 @@ fn run_check(
         return Err(ExitCode::from(2));
     }
     if failed {
+        print_timings(report, &run.timings);
         Err(ExitCode::from(1))
     } else {
-        Ok(run.model)
+        Ok((run.model, run.timings))
+    }
+}
+
+fn print_timings(report: Report, timings: &Timings) {
+    if report.timings {
+        eprint!("timings:\n{timings}");
     }
 }
 
@@ -200,19 +265,19 @@ fn build(
     paths: &[PathBuf],
     out: &std::path::Path,
     check_only: bool,
-    provenance: bool,
-    format: MessageFormat,
-    deny: Option<Deny>,
-    color: Color,
+    options: emit::Options,
+    report: Report,
 ) -> ExitCode {
-    let model = match run_check(paths, format, deny, color) {
-        Ok(Some(model)) => model,
-        Ok(None) => return ExitCode::from(1),
+    let (model, mut timings) = match run_check(paths, report) {
+        Ok((Some(model), timings)) => (model, timings),
+        Ok((None, _)) => return ExitCode::from(1),
         Err(code) => return code,
     };
-    let tree = emit::emit(&model, emit::Options { provenance });
+    let tree = timings.time(Phase::Emit, || emit::emit(&model, options));
     if check_only {
-        return match output::compare(&tree, out) {
+        let compared = timings.time(Phase::Write, || output::compare(&tree, out));
+        print_timings(report, &timings);
+        return match compared {
             Ok(differences) if differences.is_empty() => ExitCode::SUCCESS,
             Ok(differences) => {
                 let mut stdout = std::io::stdout().lock();
@@ -234,7 +299,9 @@ fn build(
             }
         };
     }
-    match output::write(&tree, out) {
+    let written = timings.time(Phase::Write, || output::write(&tree, out));
+    print_timings(report, &timings);
+    match written {
         Ok(()) => {
             let plural = |n: usize| if n == 1 { "" } else { "s" };
             eprintln!(

@@ -217,7 +217,13 @@ fn output_is_deterministic_whatever_the_declaration_order() {
 
 #[test]
 fn provenance_names_the_declaration_of_every_object() {
-    let tree = build("examples/enterprise.env.k", Options { provenance: true });
+    let tree = build(
+        "examples/enterprise.env.k",
+        Options {
+            provenance: true,
+            ..Options::default()
+        },
+    );
     let mut annotated = 0;
     for (path, text) in &tree.files {
         if !path.ends_with(".yaml") || path.ends_with("kustomization.yaml") {

@@ -317,7 +317,7 @@ proptest! {
         if let Some(model) = &run.model {
             prop_assert!(!run.diagnostics.iter().any(|d| d.is_error()));
             // Every stage: what the checker accepts, the emitters build.
-            let tree = envk::emit::emit(model, envk::emit::Options { provenance: true });
+            let tree = envk::emit::emit(model, envk::emit::Options { provenance: true, ..envk::emit::Options::default() });
             prop_assert!(!tree.files.is_empty());
         }
     }

@@ -143,7 +143,13 @@ fn build(program: &str, provenance: bool) -> Tree {
     let model = run
         .model
         .unwrap_or_else(|| panic!("{program} checks without errors"));
-    emit::emit(&model, Options { provenance })
+    emit::emit(
+        &model,
+        Options {
+            provenance,
+            ..Options::default()
+        },
+    )
 }
 
 /// Every YAML document of a file, as JSON.

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::prometheus::Metadata;
-use super::{Options, Tree, annotations, yaml};
-use crate::model::{Environment, Model};
+use super::{Options, annotations, yaml};
+use crate::model::{Env, Environment, Model};
 
 /// Where Argo CD runs, and so where its objects live.
 const ARGOCD_NAMESPACE: &str = "argocd";
@@ -95,7 +95,49 @@ struct Project {
     creates_namespaces: bool,
 }
 
-pub(super) fn emit(model: &Model, options: Options, tree: &mut Tree) {
+/// An env's Application, serialized, if it deploys.
+pub(super) fn application(model: &Model, env: &Env, options: Options) -> Option<String> {
+    let deploy = env.deploy.as_ref()?;
+    let cluster = &model.clusters[&env.cluster];
+    let destination = Destination {
+        server: cluster.server.clone(),
+        namespace: env.name.clone(),
+    };
+    let sync_policy = deploy.sync.map(|sync| SyncPolicy {
+        automated: Automated {
+            prune: sync.prune,
+            self_heal: sync.self_heal,
+        },
+        sync_options: if sync.create_namespace {
+            vec!["CreateNamespace=true".to_string()]
+        } else {
+            Vec::new()
+        },
+    });
+    let application = Application {
+        api_version: "argoproj.io/v1alpha1",
+        kind: "Application",
+        metadata: Metadata {
+            name: format!("{}-app", env.name),
+            namespace: ARGOCD_NAMESPACE.to_string(),
+            annotations: annotations(&BTreeMap::new(), &deploy.source, options),
+        },
+        spec: ApplicationSpec {
+            project: &deploy.project,
+            source: Source {
+                repo_url: &deploy.repo,
+                target_revision: &deploy.revision,
+                path: &deploy.path,
+            },
+            destination,
+            sync_policy,
+        },
+    };
+    Some(yaml(&application))
+}
+
+/// The AppProjects the Applications name: (name, document).
+pub(super) fn projects(model: &Model) -> Vec<(String, String)> {
     let mut projects: BTreeMap<&str, Project> = BTreeMap::new();
     for env in model.envs.values() {
         let Some(deploy) = &env.deploy else { continue };
@@ -104,46 +146,13 @@ pub(super) fn emit(model: &Model, options: Options, tree: &mut Tree) {
             server: cluster.server.clone(),
             namespace: env.name.clone(),
         };
-        let sync_policy = deploy.sync.map(|sync| SyncPolicy {
-            automated: Automated {
-                prune: sync.prune,
-                self_heal: sync.self_heal,
-            },
-            sync_options: if sync.create_namespace {
-                vec!["CreateNamespace=true".to_string()]
-            } else {
-                Vec::new()
-            },
-        });
-        let application = Application {
-            api_version: "argoproj.io/v1alpha1",
-            kind: "Application",
-            metadata: Metadata {
-                name: format!("{}-app", env.name),
-                namespace: ARGOCD_NAMESPACE.to_string(),
-                annotations: annotations(&BTreeMap::new(), &deploy.source, options),
-            },
-            spec: ApplicationSpec {
-                project: &deploy.project,
-                source: Source {
-                    repo_url: &deploy.repo,
-                    target_revision: &deploy.revision,
-                    path: &deploy.path,
-                },
-                destination: destination.clone(),
-                sync_policy,
-            },
-        };
-        tree.add(
-            format!("argocd/applications/{}.yaml", env.name),
-            yaml(&application),
-        );
         let project = projects.entry(&deploy.project).or_default();
         project.environment = Some(env.environment);
         project.repos.insert(deploy.repo.clone());
         project.destinations.insert(destination);
         project.creates_namespaces |= deploy.sync.is_some_and(|sync| sync.create_namespace);
     }
+    let mut documents = Vec::new();
     for (name, project) in projects {
         let environment = project.environment.map_or("", |e| e.as_str());
         let object = AppProject {
@@ -169,6 +178,7 @@ pub(super) fn emit(model: &Model, options: Options, tree: &mut Tree) {
                 },
             },
         };
-        tree.add(format!("argocd/projects/{name}.yaml"), yaml(&object));
+        documents.push((name.to_string(), yaml(&object)));
     }
+    documents
 }

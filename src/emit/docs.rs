@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::Tree;
 use crate::model::{Cluster, Dimension, Env, Model, Peer, Port, QuotaKey};
 
 const TEMPLATE: &str = include_str!("templates/cluster-readme.md.tera");
@@ -79,7 +78,7 @@ struct MatrixRow {
     cells: Vec<String>,
 }
 
-pub(super) fn cluster_readme(model: &Model, cluster: &Cluster, tree: &mut Tree) {
+pub(super) fn cluster_readme(model: &Model, cluster: &Cluster) -> String {
     let envs: Vec<&Env> = model
         .envs
         .values()
@@ -109,7 +108,7 @@ pub(super) fn cluster_readme(model: &Model, cluster: &Cluster, tree: &mut Tree) 
             .map(|env| EnvRow {
                 name: env.name.clone(),
                 tier: env.tier.clone(),
-                pod_security: model.tiers[&env.tier].pod_security.as_str().to_string(),
+                pod_security: env.pod_security.as_str().to_string(),
                 cpu: show(Dimension::Cpu, requested(env, QuotaKey::RequestsCpu)),
                 memory: show(Dimension::Memory, requested(env, QuotaKey::RequestsMemory)),
                 pods: show(Dimension::Count, requested(env, QuotaKey::Pods)),
@@ -180,9 +179,8 @@ pub(super) fn cluster_readme(model: &Model, cluster: &Cluster, tree: &mut Tree) 
         },
     };
     let context = tera::Context::from_serialize(&context).expect("the context is plain data");
-    let readme = tera::Tera::one_off(TEMPLATE, &context, false)
-        .expect("the template is part of envk and renders");
-    tree.add(format!("{}/README.md", cluster.name), readme);
+    tera::Tera::one_off(TEMPLATE, &context, false)
+        .expect("the template is part of envk and renders")
 }
 
 /// Which ports traffic may use from one env to another.

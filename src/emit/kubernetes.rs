@@ -17,8 +17,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
-use super::{Options, Tree, annotations, yaml};
-use crate::model::{self, Cluster, Env, LimitValues, Model, Peer, Source, SubjectKind};
+use super::{Options, annotations, yaml};
+use crate::model::{self, Env, LimitValues, Model, Peer, Source, SubjectKind};
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
@@ -34,16 +34,9 @@ fn meta(name: &str, namespace: Option<&str>, source: &Source, options: Options) 
     }
 }
 
-/// Every object of one env, added to the tree; returns their paths
-/// relative to the cluster's folder, for the kustomization.
-pub(super) fn env_objects(
-    model: &Model,
-    env: &Env,
-    options: Options,
-    tree: &mut Tree,
-) -> Vec<String> {
-    let tier = &model.tiers[&env.tier];
-    let folder = format!("namespaces/{}", env.name);
+/// Every object of one env, serialized: (file name in the env's folder,
+/// document), in the order they are applied.
+pub(super) fn env_objects(model: &Model, env: &Env, options: Options) -> Vec<(String, String)> {
     let mut objects: Vec<(String, String)> = Vec::new();
 
     let mut labels = env.labels.clone();
@@ -52,7 +45,7 @@ pub(super) fn env_objects(
         env.environment.as_str().to_string(),
     );
     labels.insert("tier".to_string(), env.tier.clone());
-    let level = tier.pod_security.as_str();
+    let level = env.pod_security.as_str();
     for mode in ["enforce", "audit", "warn"] {
         labels.insert(
             format!("pod-security.kubernetes.io/{mode}"),
@@ -252,13 +245,6 @@ pub(super) fn env_objects(
     }
 
     objects
-        .into_iter()
-        .map(|(file, content)| {
-            let path = format!("{folder}/{file}");
-            tree.add(format!("{}/{path}", env.cluster), content);
-            path
-        })
-        .collect()
 }
 
 fn namespace_peer(key: &str, value: &str) -> NetworkPolicyPeer {
@@ -305,15 +291,12 @@ struct Kustomization<'a> {
 }
 
 /// `kubectl apply -k out/CLUSTER`: every object of the cluster, sorted.
-pub(super) fn kustomization(cluster: &Cluster, mut resources: Vec<String>, tree: &mut Tree) {
+pub(super) fn kustomization(mut resources: Vec<String>) -> String {
     resources.sort();
     let kustomization = Kustomization {
         api_version: "kustomize.config.k8s.io/v1beta1",
         kind: "Kustomization",
         resources,
     };
-    tree.add(
-        format!("{}/kustomization.yaml", cluster.name),
-        yaml(&kustomization),
-    );
+    yaml(&kustomization)
 }

@@ -16,11 +16,12 @@ mod argocd;
 mod docs;
 mod kubernetes;
 mod prometheus;
+pub mod yaml;
 mod yaml11;
 
 use std::collections::BTreeMap;
 
-use crate::model::{Model, Source};
+use crate::model::{Cluster, Env, Model, Source};
 
 /// What `build` writes: relative path (with `/`) → content.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -39,37 +40,219 @@ impl Tree {
 pub struct Options {
     /// Annotate every object with `envk.dev/source: FILE:LINE`.
     pub provenance: bool,
+    pub layout: Layout,
+}
+
+/// How objects are spread over files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// One file per object (DESIGN §4).
+    #[default]
+    Tree,
+    /// Per cluster, one multi-document file per group of objects.
+    Stream,
 }
 
 /// The annotation that names the declaration an object came from.
 pub const SOURCE_ANNOTATION: &str = "envk.dev/source";
 
+/// Everything one env contributes, serialized.
+struct EnvDocuments<'m> {
+    env: &'m Env,
+    objects: Vec<(String, String)>,
+    rules: Option<prometheus::EnvRules>,
+    application: Option<String>,
+}
+
 /// Emits every file of the build.
+///
+/// Serializing is most of the work and each env's documents depend on that
+/// env alone, so envs are serialized on every core; the files are then put
+/// together in order, so the bytes do not depend on the threads.
 pub fn emit(model: &Model, options: Options) -> Tree {
+    let envs: Vec<&Env> = model.envs.values().collect();
+    let documents = parallel_map(&envs, |env| EnvDocuments {
+        env,
+        objects: kubernetes::env_objects(model, env, options),
+        rules: prometheus::env_rules(env, options),
+        application: argocd::application(model, env, options),
+    });
+    let mut by_cluster: BTreeMap<&str, Vec<&EnvDocuments>> = BTreeMap::new();
+    for env in &documents {
+        by_cluster.entry(&env.env.cluster).or_default().push(env);
+    }
     let mut tree = Tree::default();
     for cluster in model.clusters.values() {
-        let mut kubernetes_files = Vec::new();
-        for env in model
-            .envs
-            .values()
-            .filter(|env| env.cluster == cluster.name)
-        {
-            kubernetes_files.extend(kubernetes::env_objects(model, env, options, &mut tree));
-            kubernetes_files.extend(prometheus::env_rules(env, options, &mut tree));
+        let envs = by_cluster.remove(cluster.name.as_str()).unwrap_or_default();
+        match options.layout {
+            Layout::Tree => tree_cluster(cluster, &envs, &mut tree),
+            Layout::Stream => stream_cluster(cluster, &envs, &mut tree),
         }
-        prometheus::cluster_config(model, cluster, &mut tree);
-        kubernetes::kustomization(cluster, kubernetes_files, &mut tree);
-        docs::cluster_readme(model, cluster, &mut tree);
+        tree.add(
+            format!("{}/README.md", cluster.name),
+            docs::cluster_readme(model, cluster),
+        );
     }
-    argocd::emit(model, options, &mut tree);
-    prometheus::federation(model, &mut tree);
+    let projects = argocd::projects(model);
+    match options.layout {
+        Layout::Tree => {
+            for (name, document) in projects {
+                tree.add(format!("argocd/projects/{name}.yaml"), document);
+            }
+        }
+        Layout::Stream => {
+            if !projects.is_empty() {
+                let documents = projects.iter().map(|(_, document)| document.as_str());
+                tree.add("argocd/projects.yaml".to_string(), stream(documents));
+            }
+        }
+    }
+    tree.add(
+        "global/prometheus-federation.yaml".to_string(),
+        prometheus::federation(model),
+    );
     tree
+}
+
+/// DESIGN §4: one file per object.
+fn tree_cluster(cluster: &Cluster, envs: &[&EnvDocuments], tree: &mut Tree) {
+    let mut resources = Vec::new();
+    let mut has_rules = false;
+    for documents in envs {
+        let env = documents.env;
+        for (file, document) in &documents.objects {
+            let path = format!("namespaces/{}/{file}", env.name);
+            tree.add(format!("{}/{path}", cluster.name), document.clone());
+            resources.push(path);
+        }
+        if let Some(rules) = &documents.rules {
+            has_rules = true;
+            tree.add(
+                format!("{}/monitoring/rules/{}.rules.yaml", cluster.name, env.name),
+                rules.rule_file.clone(),
+            );
+            let path = format!("monitoring/prometheusrules/{}.yaml", env.name);
+            tree.add(
+                format!("{}/{path}", cluster.name),
+                rules.prometheus_rule.clone(),
+            );
+            resources.push(path);
+        }
+        if let Some(application) = &documents.application {
+            tree.add(
+                format!("argocd/applications/{}.yaml", env.name),
+                application.clone(),
+            );
+        }
+    }
+    tree.add(
+        format!("{}/monitoring/prometheus.yaml", cluster.name),
+        prometheus::cluster_config(cluster, has_rules.then_some("rules/*.rules.yaml")),
+    );
+    tree.add(
+        format!("{}/kustomization.yaml", cluster.name),
+        kubernetes::kustomization(resources),
+    );
+}
+
+/// Per cluster, one multi-document file per group: `namespaces.yaml`
+/// (every namespaced object), `monitoring/prometheusrules.yaml`,
+/// `argocd.yaml` (the Applications deploying to it), and one rule file
+/// with every env's group.
+fn stream_cluster(cluster: &Cluster, envs: &[&EnvDocuments], tree: &mut Tree) {
+    let name = &cluster.name;
+    let objects = envs.iter().flat_map(|documents| {
+        documents
+            .objects
+            .iter()
+            .map(|(_, document)| document.as_str())
+    });
+    let mut resources = Vec::new();
+    if envs.iter().any(|documents| !documents.objects.is_empty()) {
+        tree.add(format!("{name}/namespaces.yaml"), stream(objects));
+        resources.push("namespaces.yaml".to_string());
+    }
+    let rules: Vec<&prometheus::EnvRules> = envs
+        .iter()
+        .filter_map(|documents| documents.rules.as_ref())
+        .collect();
+    if !rules.is_empty() {
+        let mut rule_file = prometheus::RULE_FILE_HEAD.to_string();
+        rule_file.extend(rules.iter().map(|rules| rules.group_item()));
+        tree.add(format!("{name}/monitoring/rules.yaml"), rule_file);
+        let path = "monitoring/prometheusrules.yaml";
+        tree.add(
+            format!("{name}/{path}"),
+            stream(rules.iter().map(|rules| rules.prometheus_rule.as_str())),
+        );
+        resources.push(path.to_string());
+    }
+    let applications: Vec<&str> = envs
+        .iter()
+        .filter_map(|documents| documents.application.as_deref())
+        .collect();
+    if !applications.is_empty() {
+        tree.add(format!("{name}/argocd.yaml"), stream(applications));
+    }
+    tree.add(
+        format!("{name}/monitoring/prometheus.yaml"),
+        prometheus::cluster_config(cluster, (!rules.is_empty()).then_some("rules.yaml")),
+    );
+    tree.add(
+        format!("{name}/kustomization.yaml"),
+        kubernetes::kustomization(resources),
+    );
+}
+
+/// Documents joined into one YAML stream.
+fn stream<'d>(documents: impl IntoIterator<Item = &'d str>) -> String {
+    let mut text = String::new();
+    for document in documents {
+        if !text.is_empty() {
+            text.push_str("---\n");
+        }
+        text.push_str(document);
+    }
+    text
+}
+
+/// `f` over `items` on every core, in order: the items are cut into one
+/// contiguous run per thread.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Below this, starting a thread costs more than it saves.
+    const SMALL: usize = 64;
+    if threads == 1 || items.len() < SMALL {
+        return items.iter().map(f).collect();
+    }
+    let run = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(run)
+            .map(|chunk| scope.spawn(|| chunk.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().expect("an emitter thread panicked"))
+            .collect()
+    })
 }
 
 /// Serializes one document, readable alike by YAML 1.2 and 1.1 readers.
 /// Serialization of plain structs cannot fail; a failure is a bug, not a
 /// user error.
 fn yaml<T: serde::Serialize>(value: &T) -> String {
+    // Most documents are a few hundred bytes: one allocation, not five.
+    let mut text = String::with_capacity(1024);
+    match yaml::to_string_into(value, &mut text) {
+        Ok(()) => text,
+        Err(_) => slow_yaml(value),
+    }
+}
+
+/// serde_yaml, then the YAML 1.1 pass: the reference the fast serializer
+/// reproduces, and its fallback.
+pub fn slow_yaml<T: serde::Serialize>(value: &T) -> String {
     let text = serde_yaml::to_string(value).expect("plain data always serializes to YAML");
     yaml11::quote_for_yaml_1_1(text)
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Options, Tree, annotations, yaml};
+use super::{Options, annotations, yaml};
 use crate::model::{AlertRule, Cluster, Env, Model};
 
 #[derive(Serialize)]
@@ -105,12 +105,9 @@ fn kubernetes_jobs() -> Vec<ScrapeConfig> {
     ]
 }
 
-/// `CLUSTER/monitoring/prometheus.yaml`.
-pub(super) fn cluster_config(model: &Model, cluster: &Cluster, tree: &mut Tree) {
-    let has_rules = model
-        .envs
-        .values()
-        .any(|env| env.cluster == cluster.name && !env.alerts.rules.is_empty());
+/// `CLUSTER/monitoring/prometheus.yaml`, reading the rule files at
+/// `rule_files` (relative to it) if the cluster has any.
+pub(super) fn cluster_config(cluster: &Cluster, rule_files: Option<&str>) -> String {
     let config = Config {
         global: Global {
             scrape_interval: cluster.prometheus.scrape_interval.to_string(),
@@ -122,17 +119,10 @@ pub(super) fn cluster_config(model: &Model, cluster: &Cluster, tree: &mut Tree) 
                 ),
             ]),
         },
-        rule_files: if has_rules {
-            vec!["rules/*.rules.yaml".to_string()]
-        } else {
-            Vec::new()
-        },
+        rule_files: rule_files.map(str::to_string).into_iter().collect(),
         scrape_configs: kubernetes_jobs(),
     };
-    tree.add(
-        format!("{}/monitoring/prometheus.yaml", cluster.name),
-        yaml(&config),
-    );
+    yaml(&config)
 }
 
 #[derive(Serialize)]
@@ -193,20 +183,35 @@ pub(super) struct Metadata {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
-/// An env's rules: `monitoring/rules/ENV.rules.yaml` for a plain
-/// Prometheus, and `monitoring/prometheusrules/ENV.yaml` for the operator.
-/// Returns the PrometheusRule's path, for the kustomization.
-pub(super) fn env_rules(env: &Env, options: Options, tree: &mut Tree) -> Option<String> {
+/// An env's rules, serialized.
+pub(super) struct EnvRules {
+    /// A plain Prometheus rule file holding the env's one group.
+    pub rule_file: String,
+    /// The same group as a prometheus-operator PrometheusRule.
+    pub prometheus_rule: String,
+}
+
+impl EnvRules {
+    /// The rule file's group as an item of a longer `groups:` list, for a
+    /// rule file holding every group of a cluster.
+    pub fn group_item(&self) -> &str {
+        self.rule_file
+            .strip_prefix(RULE_FILE_HEAD)
+            .expect("a rule file starts with its groups")
+    }
+}
+
+/// How a serialized rule file starts: its groups follow, one `- ` item each.
+pub(super) const RULE_FILE_HEAD: &str = "groups:\n";
+
+pub(super) fn env_rules(env: &Env, options: Options) -> Option<EnvRules> {
     if env.alerts.rules.is_empty() {
         return None;
     }
     let file = RuleFile {
         groups: vec![group(env)],
     };
-    tree.add(
-        format!("{}/monitoring/rules/{}.rules.yaml", env.cluster, env.name),
-        yaml(&file),
-    );
+    let rule_file = yaml(&file);
     let object = PrometheusRule {
         api_version: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
@@ -217,14 +222,15 @@ pub(super) fn env_rules(env: &Env, options: Options, tree: &mut Tree) -> Option<
         },
         spec: &file,
     };
-    let path = format!("monitoring/prometheusrules/{}.yaml", env.name);
-    tree.add(format!("{}/{path}", env.cluster), yaml(&object));
-    Some(path)
+    Some(EnvRules {
+        rule_file,
+        prometheus_rule: yaml(&object),
+    })
 }
 
 /// `global/prometheus-federation.yaml`: a central Prometheus that pulls
 /// every cluster's series from its `/federate` endpoint.
-pub(super) fn federation(model: &Model, tree: &mut Tree) {
+pub(super) fn federation(model: &Model) -> String {
     let scrape_configs = model
         .clusters
         .values()
@@ -266,8 +272,5 @@ pub(super) fn federation(model: &Model, tree: &mut Tree) {
         rule_files: Vec::new(),
         scrape_configs,
     };
-    tree.add(
-        "global/prometheus-federation.yaml".to_string(),
-        yaml(&config),
-    );
+    yaml(&config)
 }

@@ -43,7 +43,7 @@ static YAML_1_2_TYPED: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
-fn ambiguous(scalar: &str) -> bool {
+pub(super) fn ambiguous(scalar: &str) -> bool {
     !scalar.is_empty()
         && !scalar.starts_with(['\'', '"', '|', '>', '{', '[', '&', '*', '!'])
         && YAML_1_1_TYPED.is_match(scalar)
@@ -69,10 +69,15 @@ pub(super) fn quote_for_yaml_1_1(text: String) -> String {
             _ => block_indent = None,
         }
         let mut rest = content.trim_start();
+        // The column of the node's indicator: its last dash, else the line's
+        // indent. A block scalar's lines are indented further.
+        let mut node_column = indent;
         while let Some(item) = rest.strip_prefix("- ") {
+            node_column = content.len() - rest.len();
             rest = item.trim_start();
         }
-        let (key, value) = if rest.starts_with(['\'', '"']) {
+        let quoted_key = rest.starts_with(['\'', '"']);
+        let (key, value) = if quoted_key {
             // A quoted key (or scalar): its value, if any, follows.
             (None, quoted_value(rest))
         } else {
@@ -85,7 +90,11 @@ pub(super) fn quote_for_yaml_1_1(text: String) -> String {
             }
         };
         if value.is_some_and(|v| v.starts_with(['|', '>'])) {
-            block_indent = Some(indent);
+            block_indent = Some(if key.is_some() || quoted_key {
+                content.len() - rest.len()
+            } else {
+                node_column
+            });
         }
         let mut replaced = content.to_string();
         // Right to left, so earlier offsets stay valid.

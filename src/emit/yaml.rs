@@ -1,0 +1,974 @@
+//! A serde Serializer for block YAML, written for speed.
+//!
+//! serde_yaml goes through libyaml's event emitter and then needs a second
+//! pass (`yaml11`) to quote what YAML 1.1 readers would misread; at tens of
+//! thousands of documents that is most of `build`'s time. This serializer
+//! writes the same bytes in one pass: it follows libyaml's block layout
+//! (two-space indent, sequences in a mapping not indented, `{}` and `[]`
+//! for empty collections) and its choice of scalar style, and quotes the
+//! strings that serde_yaml or the YAML 1.1 pass would quote.
+//!
+//! Whatever it cannot write byte for byte as serde_yaml would (long keys,
+//! single-quoted strings holding line breaks other than `\n`, enums with
+//! data) makes it return [`Unsupported`], and the caller falls back to
+//! serde_yaml. Tests hold it to both: its output equals serde_yaml's, and
+//! an independent YAML parser reads back exactly the value serialized.
+
+use std::fmt::{self, Write as _};
+
+use serde::ser::{self, Serialize};
+
+use super::yaml11;
+
+/// The document could not be written in exactly serde_yaml's form.
+#[derive(Debug)]
+pub struct Unsupported(String);
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not written by the fast YAML serializer: {}", self.0)
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+impl ser::Error for Unsupported {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Unsupported(msg.to_string())
+    }
+}
+
+fn unsupported<T>(what: &str) -> Result<T, Unsupported> {
+    Err(Unsupported(what.to_string()))
+}
+
+/// Appends `value` to `out` as one block YAML document (no `---`).
+pub fn to_string_into<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut String,
+) -> Result<(), Unsupported> {
+    let start = out.len();
+    let result = value.serialize(Writer {
+        out: &mut *out,
+        at: At::Top,
+    });
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// Where the next node goes, and so what precedes it.
+#[derive(Clone, Copy)]
+enum At {
+    /// The document's root.
+    Top,
+    /// After `key:`, the key at this column.
+    Key(usize),
+    /// After `- `, the dash at this column.
+    Dash(usize),
+}
+
+impl At {
+    /// The column of a mapping's keys, and whether the first key needs a
+    /// line of its own.
+    fn mapping(self) -> (usize, bool) {
+        match self {
+            At::Top => (0, false),
+            At::Key(column) => (column + 2, true),
+            At::Dash(column) => (column + 2, false),
+        }
+    }
+
+    /// The column of a sequence's dashes (a sequence in a mapping is not
+    /// indented), and whether the first item needs a line of its own.
+    fn sequence(self) -> (usize, bool) {
+        match self {
+            At::Top => (0, false),
+            At::Key(column) => (column, true),
+            At::Dash(column) => (column + 2, false),
+        }
+    }
+
+    /// The column of a block scalar's lines.
+    fn block(self) -> usize {
+        match self {
+            At::Top => 2,
+            At::Key(column) | At::Dash(column) => column + 2,
+        }
+    }
+
+    /// What goes between the indicator before the node and the node.
+    fn gap(self) -> &'static str {
+        match self {
+            At::Key(_) => " ",
+            At::Top | At::Dash(_) => "",
+        }
+    }
+}
+
+struct Writer<'o> {
+    out: &'o mut String,
+    at: At,
+}
+
+fn indent(out: &mut String, column: usize) {
+    for _ in 0..column {
+        out.push(' ');
+    }
+}
+
+impl Writer<'_> {
+    fn scalar(self, text: &str) -> Result<(), Unsupported> {
+        self.out.push_str(self.at.gap());
+        self.out.push_str(text);
+        self.out.push('\n');
+        Ok(())
+    }
+}
+
+impl<'o> ser::Serializer for Writer<'o> {
+    type Ok = ();
+    type Error = Unsupported;
+    type SerializeSeq = Collection<'o>;
+    type SerializeTuple = Collection<'o>;
+    type SerializeTupleStruct = Collection<'o>;
+    type SerializeTupleVariant = ser::Impossible<(), Unsupported>;
+    type SerializeMap = Collection<'o>;
+    type SerializeStruct = Collection<'o>;
+    type SerializeStructVariant = ser::Impossible<(), Unsupported>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Unsupported> {
+        self.scalar(if v { "true" } else { "false" })
+    }
+
+    fn serialize_i8(self, v: i8) -> Result<(), Unsupported> {
+        self.serialize_i64(v.into())
+    }
+
+    fn serialize_i16(self, v: i16) -> Result<(), Unsupported> {
+        self.serialize_i64(v.into())
+    }
+
+    fn serialize_i32(self, v: i32) -> Result<(), Unsupported> {
+        self.serialize_i64(v.into())
+    }
+
+    fn serialize_i64(self, v: i64) -> Result<(), Unsupported> {
+        self.out.push_str(self.at.gap());
+        let _ = write!(self.out, "{v}");
+        self.out.push('\n');
+        Ok(())
+    }
+
+    fn serialize_u8(self, v: u8) -> Result<(), Unsupported> {
+        self.serialize_u64(v.into())
+    }
+
+    fn serialize_u16(self, v: u16) -> Result<(), Unsupported> {
+        self.serialize_u64(v.into())
+    }
+
+    fn serialize_u32(self, v: u32) -> Result<(), Unsupported> {
+        self.serialize_u64(v.into())
+    }
+
+    fn serialize_u64(self, v: u64) -> Result<(), Unsupported> {
+        self.out.push_str(self.at.gap());
+        let _ = write!(self.out, "{v}");
+        self.out.push('\n');
+        Ok(())
+    }
+
+    fn serialize_f32(self, _: f32) -> Result<(), Unsupported> {
+        unsupported("a float")
+    }
+
+    fn serialize_f64(self, _: f64) -> Result<(), Unsupported> {
+        unsupported("a float")
+    }
+
+    fn serialize_char(self, v: char) -> Result<(), Unsupported> {
+        self.serialize_str(v.encode_utf8(&mut [0; 4]))
+    }
+
+    fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
+        let block_column = self.at.block();
+        self.out.push_str(self.at.gap());
+        write_str(self.out, v, false, block_column)?;
+        self.out.push('\n');
+        Ok(())
+    }
+
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), Unsupported> {
+        unsupported("bytes")
+    }
+
+    fn serialize_none(self) -> Result<(), Unsupported> {
+        self.scalar("null")
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Unsupported> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<(), Unsupported> {
+        self.scalar("null")
+    }
+
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Unsupported> {
+        self.scalar("null")
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), Unsupported> {
+        self.serialize_str(variant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), Unsupported> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), Unsupported> {
+        unsupported("an enum variant with data")
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Collection<'o>, Unsupported> {
+        let (column, own_line) = self.at.sequence();
+        Ok(Collection {
+            out: self.out,
+            at: self.at,
+            column,
+            own_line,
+            empty: true,
+            sequence: true,
+        })
+    }
+
+    fn serialize_tuple(self, len: usize) -> Result<Collection<'o>, Unsupported> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        len: usize,
+    ) -> Result<Collection<'o>, Unsupported> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Unsupported> {
+        unsupported("an enum variant with data")
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Collection<'o>, Unsupported> {
+        let (column, own_line) = self.at.mapping();
+        Ok(Collection {
+            out: self.out,
+            at: self.at,
+            column,
+            own_line,
+            empty: true,
+            sequence: false,
+        })
+    }
+
+    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Collection<'o>, Unsupported> {
+        self.serialize_map(Some(len))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Unsupported> {
+        unsupported("an enum variant with data")
+    }
+}
+
+/// A mapping or a sequence being written. Nothing is written until its
+/// first entry, so that an empty one becomes `{}` or `[]`.
+pub struct Collection<'o> {
+    out: &'o mut String,
+    at: At,
+    column: usize,
+    own_line: bool,
+    empty: bool,
+    sequence: bool,
+}
+
+impl Collection<'_> {
+    /// Starts an entry: a new line and indentation where needed.
+    fn entry(&mut self) {
+        if self.empty {
+            if self.own_line {
+                self.out.push('\n');
+                indent(self.out, self.column);
+            }
+            self.empty = false;
+        } else {
+            indent(self.out, self.column);
+        }
+    }
+
+    fn item<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+        self.entry();
+        self.out.push_str("- ");
+        value.serialize(Writer {
+            out: &mut *self.out,
+            at: At::Dash(self.column),
+        })
+    }
+
+    fn finish(self) -> Result<(), Unsupported> {
+        if self.empty {
+            self.out.push_str(self.at.gap());
+            self.out
+                .push_str(if self.sequence { "[]\n" } else { "{}\n" });
+        }
+        Ok(())
+    }
+}
+
+impl ser::SerializeSeq for Collection<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+        self.item(value)
+    }
+
+    fn end(self) -> Result<(), Unsupported> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTuple for Collection<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+        self.item(value)
+    }
+
+    fn end(self) -> Result<(), Unsupported> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleStruct for Collection<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+        self.item(value)
+    }
+
+    fn end(self) -> Result<(), Unsupported> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeMap for Collection<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Unsupported> {
+        self.entry();
+        key.serialize(KeyWriter {
+            out: &mut *self.out,
+        })?;
+        self.out.push(':');
+        Ok(())
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+        value.serialize(Writer {
+            out: &mut *self.out,
+            at: At::Key(self.column),
+        })
+    }
+
+    fn end(self) -> Result<(), Unsupported> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStruct for Collection<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Unsupported> {
+        self.entry();
+        write_str(self.out, key, true, 0)?;
+        self.out.push(':');
+        value.serialize(Writer {
+            out: &mut *self.out,
+            at: At::Key(self.column),
+        })
+    }
+
+    fn end(self) -> Result<(), Unsupported> {
+        self.finish()
+    }
+}
+
+/// A mapping key: a scalar on the key's line.
+struct KeyWriter<'o> {
+    out: &'o mut String,
+}
+
+macro_rules! key_number {
+    ($($method:ident: $type:ty),*) => {
+        $(fn $method(self, v: $type) -> Result<(), Unsupported> {
+            let _ = write!(self.out, "{v}");
+            Ok(())
+        })*
+    };
+}
+
+impl ser::Serializer for KeyWriter<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    type SerializeSeq = ser::Impossible<(), Unsupported>;
+    type SerializeTuple = ser::Impossible<(), Unsupported>;
+    type SerializeTupleStruct = ser::Impossible<(), Unsupported>;
+    type SerializeTupleVariant = ser::Impossible<(), Unsupported>;
+    type SerializeMap = ser::Impossible<(), Unsupported>;
+    type SerializeStruct = ser::Impossible<(), Unsupported>;
+    type SerializeStructVariant = ser::Impossible<(), Unsupported>;
+
+    key_number!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+        serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64);
+
+    fn serialize_bool(self, v: bool) -> Result<(), Unsupported> {
+        self.out.push_str(if v { "true" } else { "false" });
+        Ok(())
+    }
+
+    fn serialize_f32(self, _: f32) -> Result<(), Unsupported> {
+        unsupported("a float key")
+    }
+
+    fn serialize_f64(self, _: f64) -> Result<(), Unsupported> {
+        unsupported("a float key")
+    }
+
+    fn serialize_char(self, v: char) -> Result<(), Unsupported> {
+        self.serialize_str(v.encode_utf8(&mut [0; 4]))
+    }
+
+    fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
+        write_str(self.out, v, true, 0)
+    }
+
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), Unsupported> {
+        unsupported("a bytes key")
+    }
+
+    fn serialize_none(self) -> Result<(), Unsupported> {
+        self.out.push_str("null");
+        Ok(())
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Unsupported> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<(), Unsupported> {
+        self.serialize_none()
+    }
+
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Unsupported> {
+        self.serialize_none()
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), Unsupported> {
+        self.serialize_str(variant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), Unsupported> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), Unsupported> {
+        unsupported("an enum key")
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Unsupported> {
+        unsupported("a sequence key")
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Unsupported> {
+        unsupported("a tuple key")
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Unsupported> {
+        unsupported("a tuple key")
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Unsupported> {
+        unsupported("an enum key")
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Unsupported> {
+        unsupported("a mapping key")
+    }
+
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStruct, Unsupported> {
+        unsupported("a mapping key")
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Unsupported> {
+        unsupported("an enum key")
+    }
+}
+
+// ---------------------------------------------------------------- scalars
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
+}
+
+/// libyaml's `IS_PRINTABLE`: what may appear unescaped.
+fn printable(c: char) -> bool {
+    matches!(c, '\n' | '\u{20}'..='\u{7E}' | '\u{A0}'..='\u{D7FF}' | '\u{10000}'..)
+        || (('\u{E000}'..='\u{FFFD}').contains(&c) && c != '\u{FEFF}')
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+fn is_blank_or_break(c: Option<char>) -> bool {
+    match c {
+        None => true,
+        Some(c) => c == ' ' || c == '\t' || is_break(c),
+    }
+}
+
+/// What libyaml's `yaml_emitter_analyze_scalar` finds in a scalar.
+struct Analysis {
+    block_plain: bool,
+    single_quoted: bool,
+    block: bool,
+}
+
+fn analyze(text: &str) -> Analysis {
+    // The same walk, but over bytes where every character is one.
+    if text.is_ascii() {
+        analyze_chars(text, text.bytes().map(char::from))
+    } else {
+        analyze_chars(text, text.chars())
+    }
+}
+
+fn analyze_chars(text: &str, chars: impl Iterator<Item = char>) -> Analysis {
+    if text.is_empty() {
+        return Analysis {
+            block_plain: true,
+            single_quoted: true,
+            block: false,
+        };
+    }
+    let mut block_indicators = text.starts_with("---") || text.starts_with("...");
+    let (mut leading_space, mut leading_break) = (false, false);
+    let (mut trailing_space, mut trailing_break) = (false, false);
+    let (mut break_space, mut space_break) = (false, false);
+    let (mut previous_space, mut previous_break) = (false, false);
+    let mut line_breaks = false;
+    let mut special = false;
+    let mut preceded_by_whitespace = true;
+    let mut chars = chars.peekable();
+    let mut first = true;
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let followed_by_whitespace = is_blank_or_break(next);
+        if first {
+            match c {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => block_indicators = true,
+                '?' | ':' | '-' if followed_by_whitespace => block_indicators = true,
+                _ => {}
+            }
+        } else {
+            match c {
+                ':' if followed_by_whitespace => block_indicators = true,
+                '#' if preceded_by_whitespace => block_indicators = true,
+                _ => {}
+            }
+        }
+        if !printable(c) {
+            special = true;
+        }
+        if is_break(c) {
+            line_breaks = true;
+        }
+        let last = next.is_none();
+        if c == ' ' {
+            if first {
+                leading_space = true;
+            }
+            if last {
+                trailing_space = true;
+            }
+            if previous_break {
+                break_space = true;
+            }
+            previous_space = true;
+            previous_break = false;
+        } else if is_break(c) {
+            if first {
+                leading_break = true;
+            }
+            if last {
+                trailing_break = true;
+            }
+            if previous_space {
+                space_break = true;
+            }
+            previous_break = true;
+            previous_space = false;
+        } else {
+            previous_space = false;
+            previous_break = false;
+        }
+        preceded_by_whitespace = is_blank_or_break(Some(c));
+        first = false;
+    }
+    let mut analysis = Analysis {
+        block_plain: true,
+        single_quoted: true,
+        block: true,
+    };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        analysis.block_plain = false;
+    }
+    if trailing_space {
+        analysis.block = false;
+    }
+    if break_space {
+        analysis.block_plain = false;
+        analysis.single_quoted = false;
+    }
+    if space_break || special {
+        analysis.block_plain = false;
+        analysis.single_quoted = false;
+        analysis.block = false;
+    }
+    if line_breaks || block_indicators {
+        analysis.block_plain = false;
+    }
+    analysis
+}
+
+/// serde_yaml's choice of style for a string, then libyaml's corrections,
+/// then the YAML 1.1 pass: the style the two together write.
+fn style(text: &str, key: bool) -> Style {
+    if simple(text) {
+        // Plain for libyaml; only the typed lookalikes need quotes.
+        return if serde_yaml_types(text) || yaml_1_1_types(text) {
+            Style::Single
+        } else {
+            Style::Plain
+        };
+    }
+    let requested = if text.contains('\n') {
+        Style::Literal
+    } else if serde_yaml_types(text) {
+        Style::Single
+    } else {
+        Style::Plain
+    };
+    let analysis = analyze(text);
+    let mut style = requested;
+    if style == Style::Plain {
+        if !analysis.block_plain || (text.is_empty() && key) {
+            style = Style::Single;
+        } else if yaml_1_1_types(text) {
+            // What `yaml11::quote_for_yaml_1_1` does to a plain scalar.
+            style = Style::Single;
+        }
+    }
+    if style == Style::Single && !analysis.single_quoted {
+        style = Style::Double;
+    }
+    if style == Style::Literal && (!analysis.block || key) {
+        style = Style::Double;
+    }
+    style
+}
+
+/// Names, numbers, quantities, paths: text that libyaml writes plain (no
+/// indicator, space, break or special character), the common case, which
+/// needs no further analysis.
+fn simple(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    !bytes.is_empty()
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes.iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/' | b'@' | b'+' | b'=')
+        })
+}
+
+/// Whether a plain `text` is one that `yaml11::quote_for_yaml_1_1` quotes.
+/// Its numbers, dates and times start with a digit, a sign or a dot; its
+/// words are listed.
+fn yaml_1_1_types(text: &str) -> bool {
+    let Some(&first) = text.as_bytes().first() else {
+        return false;
+    };
+    if first.is_ascii_alphabetic() {
+        // The regex's words, less those serde_yaml quotes itself.
+        return matches!(
+            text,
+            "y" | "Y"
+                | "yes"
+                | "Yes"
+                | "YES"
+                | "n"
+                | "N"
+                | "no"
+                | "No"
+                | "NO"
+                | "on"
+                | "On"
+                | "ON"
+                | "off"
+                | "Off"
+                | "OFF"
+        );
+    }
+    (first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.' | b'~' | b'<' | b'='))
+        && yaml11::ambiguous(text)
+}
+
+/// Whether serde_yaml reads `text`, unquoted, as something other than a
+/// string (and so quotes it): its `visit_untagged_scalar`.
+fn serde_yaml_types(text: &str) -> bool {
+    if text.is_empty() || matches!(text, "~" | "null" | "Null" | "NULL") {
+        return true;
+    }
+    if matches!(text, "true" | "True" | "TRUE" | "false" | "False" | "FALSE") {
+        return true;
+    }
+    let first = text.as_bytes()[0];
+    if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
+        return false;
+    }
+    parse_int(text) || parse_float(text) || digits_but_not_number(text)
+}
+
+fn digits_but_not_number(text: &str) -> bool {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    digits.len() > 1 && digits.starts_with('0') && digits[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+fn parse_int(text: &str) -> bool {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
+        if let Some(digits) = rest.strip_prefix(prefix) {
+            if digits.starts_with(['+', '-']) {
+                return false;
+            }
+            if negative {
+                return i128::from_str_radix(&format!("-{digits}"), radix).is_ok();
+            }
+            if u128::from_str_radix(digits, radix).is_ok() {
+                return true;
+            }
+        }
+    }
+    if rest.starts_with(['+', '-']) || digits_but_not_number(text) {
+        return false;
+    }
+    if negative {
+        text.parse::<i128>().is_ok()
+    } else {
+        rest.parse::<u128>().is_ok()
+    }
+}
+
+fn parse_float(text: &str) -> bool {
+    let unsigned = match text.strip_prefix('+') {
+        Some(rest) if rest.starts_with(['+', '-']) => return false,
+        Some(rest) => rest,
+        None => text,
+    };
+    if matches!(unsigned, ".inf" | ".Inf" | ".INF")
+        || matches!(text, "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN")
+    {
+        return true;
+    }
+    unsigned.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
+/// Writes a string scalar in the style serde_yaml would. `block_column`
+/// is where a literal block's lines start.
+fn write_str(
+    out: &mut String,
+    text: &str,
+    key: bool,
+    block_column: usize,
+) -> Result<(), Unsupported> {
+    if key && (text.chars().count() > 128 || text.contains(is_break)) {
+        // libyaml writes these as complex keys: `? key`.
+        return unsupported("a long or multi-line key");
+    }
+    match style(text, key) {
+        Style::Plain => out.push_str(text),
+        Style::Single => {
+            if text.contains(is_break) {
+                return unsupported("a single-quoted string with line breaks");
+            }
+            out.push('\'');
+            for c in text.chars() {
+                if c == '\'' {
+                    out.push('\'');
+                }
+                out.push(c);
+            }
+            out.push('\'');
+        }
+        Style::Double => write_double_quoted(out, text),
+        Style::Literal => {
+            if text.contains(['\r', '\u{85}', '\u{2028}', '\u{2029}']) {
+                return unsupported("a block scalar with line breaks other than \\n");
+            }
+            out.push('|');
+            if text.starts_with([' ', '\n']) {
+                out.push('2');
+            }
+            if !text.ends_with('\n') {
+                out.push('-');
+            } else if text.len() == 1 || text[..text.len() - 1].ends_with('\n') {
+                out.push('+');
+            }
+            out.push('\n');
+            let mut line_start = true;
+            for c in text.chars() {
+                if c == '\n' {
+                    out.push('\n');
+                    line_start = true;
+                } else {
+                    if line_start {
+                        indent(out, block_column);
+                        line_start = false;
+                    }
+                    out.push(c);
+                }
+            }
+            if text.ends_with('\n') {
+                // The caller ends the node with a line break.
+                out.pop();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_double_quoted(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        if printable(c) && !is_break(c) && c != '"' && c != '\\' && c != '\u{FEFF}' {
+            out.push(c);
+            continue;
+        }
+        out.push('\\');
+        match c {
+            '\0' => out.push('0'),
+            '\u{7}' => out.push('a'),
+            '\u{8}' => out.push('b'),
+            '\t' => out.push('t'),
+            '\n' => out.push('n'),
+            '\u{B}' => out.push('v'),
+            '\u{C}' => out.push('f'),
+            '\r' => out.push('r'),
+            '\u{1B}' => out.push('e'),
+            '"' => out.push('"'),
+            '\\' => out.push('\\'),
+            '\u{85}' => out.push('N'),
+            '\u{A0}' => out.push('_'),
+            '\u{2028}' => out.push('L'),
+            '\u{2029}' => out.push('P'),
+            c if (c as u32) <= 0xFF => {
+                let _ = write!(out, "x{:02X}", c as u32);
+            }
+            c if (c as u32) <= 0xFFFF => {
+                let _ = write!(out, "u{:04X}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "U{:08X}", c as u32);
+            }
+        }
+    }
+    out.push('"');
+}
