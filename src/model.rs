@@ -242,6 +242,8 @@ pub struct Cluster {
     pub name: String,
     pub server: String,
     pub environment: Environment,
+    /// The least Pod Security level of every namespace on the cluster.
+    pub pod_security: Option<PodSecurity>,
     pub capacity: Capacity,
     pub prometheus: Prometheus,
     pub source: Source,
@@ -352,6 +354,9 @@ pub struct Env {
     pub tier: String,
     /// The cluster's environment.
     pub environment: Environment,
+    /// The level enforced on the namespace: the tier's, or the cluster's
+    /// `pod_security` where that is stricter.
+    pub pod_security: PodSecurity,
     /// For envs of a family (`env payments { stage dev … }`): `payments`, `dev`.
     pub family: Option<String>,
     pub stage: Option<String>,

@@ -103,7 +103,11 @@ struct Program {
     roles: Vec<Role>,
     teams: Vec<(String, Vec<Stage>)>,
     capacity_slack: Vec<u64>,
+    /// A cluster's `pod_security`: the least level of its namespaces.
+    pod_security_floors: Vec<Option<&'static str>>,
 }
+
+const LEVELS: [&str; 3] = ["privileged", "baseline", "restricted"];
 
 impl Program {
     fn namespaces(&self) -> impl Iterator<Item = &Namespace> {
@@ -162,7 +166,7 @@ fn generate(seed: u64) -> Program {
         };
         tiers.push(Tier {
             name: format!("t{index}"),
-            level: ["privileged", "baseline", "restricted"][r.below(3) as usize],
+            level: LEVELS[r.below(3) as usize],
             environment,
             has_ceiling: r.chance(50),
             forbid_verbs: r.chance(50),
@@ -265,12 +269,16 @@ fn generate(seed: u64) -> Program {
         teams.push((format!("team{team}"), stages));
     }
     let capacity_slack = (0..clusters.len()).map(|_| r.below(3000)).collect();
+    let pod_security_floors = (0..clusters.len())
+        .map(|_| (r.below(3) == 0).then(|| *r.pick(&LEVELS)))
+        .collect();
     Program {
         clusters,
         tiers,
         roles,
         teams,
         capacity_slack,
+        pod_security_floors,
     }
 }
 
@@ -336,8 +344,11 @@ fn render(program: &Program, capacity_cut: Option<u64>) -> String {
             _ => cpu + slack,
         };
         out.push_str(&format!(
-            "cluster {name} {{\n  server = \"https://{name}.example.com\"\n  environment = {}\n  capacity {{ cpu = {cpu_capacity}m  memory = {}Mi  pods = {} }}\n}}\n\n",
+            "cluster {name} {{\n  server = \"https://{name}.example.com\"\n  environment = {}\n{}  capacity {{ cpu = {cpu_capacity}m  memory = {}Mi  pods = {} }}\n}}\n\n",
             ENVIRONMENTS[*environment],
+            program.pod_security_floors[index]
+                .map(|level| format!("  pod_security = {level}\n"))
+                .unwrap_or_default(),
             memory + slack,
             pods + slack
         ));
@@ -645,15 +656,18 @@ fn assert_invariants(program: &Program, tree: &Tree) {
         }
     }
 
-    // 3. Pod Security equals the tier's; no forbidden verb, resource or
-    // wildcard in a role of a forbidding tier.
+    // 3. Pod Security equals the tier's, or the cluster's where that is
+    // stricter; no forbidden verb, resource or wildcard in a role of a
+    // forbidding tier.
+    let rank = |level: &str| LEVELS.iter().position(|l| *l == level).expect("a level");
     for (name, ns) in &expected {
         let tier = &program.tiers[ns.tier];
+        let level = match program.pod_security_floors[ns.cluster] {
+            Some(floor) if rank(floor) > rank(tier.level) => floor,
+            _ => tier.level,
+        };
         let labels = &namespaces[name]["metadata"]["labels"];
-        assert_eq!(
-            text(&labels["pod-security.kubernetes.io/enforce"]),
-            tier.level
-        );
+        assert_eq!(text(&labels["pod-security.kubernetes.io/enforce"]), level);
     }
     for (_, role) in of_kind("Role") {
         let tier = &program.tiers[expected[text(&role["metadata"]["namespace"])].tier];

@@ -191,8 +191,18 @@ pub(crate) fn env_grants(
     let mut binding_spans: HashMap<String, Span> = HashMap::new();
     for (grant, span, vars) in grants {
         let scope = checker.scope(vars);
-        let Some(role_decl) = checker.resolved.roles.get(&grant.role.text) else {
-            diagnostics.push(checker.resolved.roles.unknown(&grant.role, Code::E0503));
+        let role = match &grant.role {
+            ast::Name::Ident(ident) => ident.clone(),
+            ast::Name::Str(string) => match interpolate(string, &scope, diagnostics) {
+                Some(text) => ast::Ident {
+                    text,
+                    span: string.span,
+                },
+                None => continue,
+            },
+        };
+        let Some(role_decl) = checker.resolved.roles.get(&role.text) else {
+            diagnostics.push(checker.resolved.roles.unknown(&role, Code::E0503));
             continue;
         };
         let Some(facts) = checker.role_facts.get(&role_decl.name) else {
@@ -214,7 +224,7 @@ pub(crate) fn env_grants(
                 let name = format!("{}-{}-binding", decl.name, role_decl.name);
                 if let Err(why) = check_dns_label(&name) {
                     diagnostics.push(
-                        crate::resolve::dns_diagnostic(&name, grant.role.span, &why)
+                        crate::resolve::dns_diagnostic(&name, role.span, &why)
                             .help("name the binding yourself: `grant ROLE to … as SHORT-NAME`"),
                     );
                     continue;

@@ -304,7 +304,10 @@ fn instantiate(
                     ok = false;
                     continue;
                 };
-                match check_promql(&text, namespace, value.span(), use_span, diagnostics) {
+                match checker
+                    .promql
+                    .check(&text, namespace, value.span(), use_span, diagnostics)
+                {
                     true => expr = Some(text),
                     false => ok = false,
                 }
@@ -396,6 +399,94 @@ struct InstantiatedRule {
 }
 
 /// Parses an alert expression and checks that it selects only `namespace`.
+/// Expressions already checked clean, each with its env's namespace
+/// replaced by a marker: one template used by a thousand envs is parsed
+/// once, not a thousand times.
+///
+/// Replacing the namespace is sound only where it cannot change how the
+/// expression parses: when every occurrence is a whole string literal
+/// (`namespace="team-1"`), which parses the same for any DNS label, as a
+/// string or as a regex. A namespace anywhere else (`up - team-1`, or
+/// inside a longer string or regex) is checked every time. The scope check compares matchers with the namespace, and a
+/// matcher equals the namespace exactly when, replaced, it equals the
+/// marker, since the marker never occurs in an expression.
+#[derive(Default)]
+pub(crate) struct PromqlCache {
+    clean: std::cell::RefCell<std::collections::HashSet<String>>,
+}
+
+const NAMESPACE_MARKER: &str = "\u{0}namespace\u{0}";
+
+impl PromqlCache {
+    fn check(
+        &self,
+        text: &str,
+        namespace: &str,
+        expr_span: Span,
+        use_span: Option<Span>,
+        diagnostics: &mut Diags,
+    ) -> bool {
+        let key = (!namespace.is_empty()
+            && !text.contains(NAMESPACE_MARKER)
+            && only_in_strings(text, namespace))
+        .then(|| text.replace(namespace, NAMESPACE_MARKER));
+        if let Some(key) = &key
+            && self.clean.borrow().contains(key)
+        {
+            return true;
+        }
+        let clean = check_promql(text, namespace, expr_span, use_span, diagnostics);
+        if clean && let Some(key) = key {
+            self.clean.borrow_mut().insert(key);
+        }
+        clean
+    }
+}
+
+/// Whether every occurrence of `needle` in the PromQL `text` is the whole
+/// content of a string literal (`"…"` or `'…'` with backslash escapes, or
+/// `` `…` ``).
+fn only_in_strings(text: &str, needle: &str) -> bool {
+    // Counted as `str::replace` will see them, so that an occurrence the
+    // walk steps over (`"\team-1"`, where `\t` is an escape) is caught.
+    let mut whole_literals = 0;
+    let bytes = text.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut string_start = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at..].starts_with(needle.as_bytes()) {
+            let end = at + needle.len();
+            let whole = quote.is_some_and(|q| at == string_start && bytes.get(end) == Some(&q));
+            if !whole {
+                return false;
+            }
+            whole_literals += 1;
+            at = end;
+            continue;
+        }
+        let byte = bytes[at];
+        match quote {
+            Some(q) if byte == q => quote = None,
+            Some(b'"' | b'\'') if byte == b'\\' => at += 1,
+            Some(_) => {}
+            None if matches!(byte, b'"' | b'\'' | b'`') => {
+                quote = Some(byte);
+                string_start = at + 1;
+            }
+            None if byte == b'#' => {
+                // A comment runs to the end of the line.
+                while at < bytes.len() && bytes[at] != b'\n' {
+                    at += 1;
+                }
+            }
+            None => {}
+        }
+        at += 1;
+    }
+    text.matches(needle).count() == whole_literals
+}
+
 fn check_promql(
     text: &str,
     namespace: &str,
@@ -732,4 +823,31 @@ fn arguments(
         }
     }
     ok.then_some(values)
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::only_in_strings;
+
+    #[test]
+    fn only_whole_string_literals_may_stand_for_any_namespace() {
+        let ns = "team-1-dev";
+        assert!(only_in_strings(r#"up{namespace="team-1-dev"} == 0"#, ns));
+        assert!(only_in_strings(
+            r#"a{namespace='team-1-dev'} / b{namespace=`team-1-dev`}"#,
+            ns
+        ));
+        assert!(!only_in_strings(r#"up{job="x\"team-1-dev"}"#, ns));
+        assert!(!only_in_strings(r#"up{namespace=~"team-1-dev.*"}"#, ns));
+        assert!(!only_in_strings(r#"up{namespace=~"[team-1-dev]"}"#, ns));
+        assert!(!only_in_strings("up - team-1-dev", ns));
+        assert!(!only_in_strings(r#"up{a="\team-1-dev"}"#, ns));
+        // In a comment it changes nothing, but is checked every time.
+        assert!(!only_in_strings("up # team-1-dev\n", ns));
+        assert!(only_in_strings(
+            "up # \"\n > 0 and up{namespace=\"team-1-dev\"}",
+            ns
+        ));
+        assert!(only_in_strings("up", ns));
+    }
 }

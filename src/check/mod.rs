@@ -39,6 +39,7 @@ pub fn check(resolved: &Resolved, sources: &SourceMap, diagnostics: &mut Diags) 
         tier_facts: HashMap::new(),
         role_facts: HashMap::new(),
         templates: HashMap::new(),
+        promql: alerts::PromqlCache::default(),
         envs: Vec::new(),
     };
     checker.clusters(diagnostics);
@@ -66,6 +67,7 @@ pub(crate) struct Checker<'r, 'a> {
     tier_facts: HashMap<String, TierFacts>,
     role_facts: HashMap<String, access::RoleFacts>,
     templates: HashMap<String, alerts::Template<'a>>,
+    promql: alerts::PromqlCache,
     envs: Vec<EnvFacts>,
 }
 
@@ -115,7 +117,13 @@ impl<'r, 'a> Checker<'r, 'a> {
     }
 
     fn clusters(&mut self, diagnostics: &mut Diags) {
-        const FIELDS: &[&str] = &["server", "environment", "capacity", "prometheus"];
+        const FIELDS: &[&str] = &[
+            "server",
+            "environment",
+            "pod_security",
+            "capacity",
+            "prometheus",
+        ];
         for decl in self.resolved.clusters.iter() {
             let scope = self.scope(&decl.vars);
             let context = format!("cluster `{}`", decl.name);
@@ -151,6 +159,9 @@ impl<'r, 'a> Checker<'r, 'a> {
                     (None, decl.name_span)
                 }
             };
+            let pod_security = fields
+                .get("pod_security")
+                .and_then(|entry| pod_security(entry, &scope, diagnostics));
             let mut capacity = model::Capacity::default();
             let mut capacity_spans = BTreeMap::new();
             if let Some(entry) = fields.get("capacity")
@@ -249,6 +260,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     name: decl.name.clone(),
                     server,
                     environment,
+                    pod_security,
                     capacity,
                     prometheus,
                     source: self.source(decl.name_span),
@@ -376,20 +388,10 @@ impl<'r, 'a> Checker<'r, 'a> {
         };
         let mut ok = true;
         match fields.get("pod_security") {
-            Some(entry) => {
-                let levels: Vec<&str> = PodSecurity::ALL.iter().map(|l| l.as_str()).collect();
-                match field_value(entry, &scope, diagnostics).and_then(|value| {
-                    units::word(&value, &levels, "a Pod Security level", diagnostics)
-                }) {
-                    Some(level) => {
-                        facts.model.pod_security = PodSecurity::ALL
-                            .into_iter()
-                            .find(|l| l.as_str() == level)
-                            .expect("word() only returns allowed levels");
-                    }
-                    None => ok = false,
-                }
-            }
+            Some(entry) => match pod_security(entry, &scope, diagnostics) {
+                Some(level) => facts.model.pod_security = level,
+                None => ok = false,
+            },
             None if parent.is_none() => {
                 fields.require(
                     "pod_security",
@@ -611,6 +613,12 @@ impl<'r, 'a> Checker<'r, 'a> {
             cluster: cluster.name.clone(),
             tier: tier.model.name.clone(),
             environment: cluster.environment,
+            // A cluster's floor tightens the tier's level, never loosens it.
+            pod_security: cluster
+                .pod_security
+                .map_or(tier.model.pod_security, |floor| {
+                    floor.max(tier.model.pod_security)
+                }),
             family: decl.family.clone(),
             stage: decl.stage.clone(),
             labels: BTreeMap::new(),
@@ -900,6 +908,18 @@ pub(crate) struct EnvDraft<'a> {
     alert_labels: BTreeMap<String, String>,
     /// `deploy` blocks of every layer, merged field by field.
     deploy: Vec<Value<'a>>,
+}
+
+/// A `pod_security` field: `privileged`, `baseline` or `restricted`.
+fn pod_security<'a>(
+    entry: &fields::Entry<'a>,
+    scope: &Scope<'_, 'a>,
+    diagnostics: &mut Diags,
+) -> Option<PodSecurity> {
+    let levels: Vec<&str> = PodSecurity::ALL.iter().map(|l| l.as_str()).collect();
+    let value = field_value(entry, scope, diagnostics)?;
+    let level = units::word(&value, &levels, "a Pod Security level", diagnostics)?;
+    PodSecurity::ALL.into_iter().find(|l| l.as_str() == level)
 }
 
 pub(crate) fn environment(value: &Value, diagnostics: &mut Diags) -> Option<Environment> {

@@ -197,7 +197,9 @@ impl Key {
 /// `grant ROLE to user|group|serviceaccount "…" [as NAME]`
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grant {
-    pub role: Ident,
+    /// A name, or a string such as `"${team}-engineer"` for a role a `for`
+    /// loop declares.
+    pub role: Name,
     pub subject_kind: SubjectKind,
     pub subject_kind_span: Span,
     pub subject: StringLit,

@@ -302,7 +302,7 @@ impl Builder<'_> {
             }
             Rule::grant => {
                 let mut parts = children(pair);
-                let role = self.name_ref(next(&mut parts));
+                let role = self.decl_name(next(&mut parts));
                 let kind = next(&mut parts);
                 let subject_kind_span = self.span(&kind);
                 let keyword = next(&mut kind.into_inner());

@@ -347,7 +347,7 @@ impl Printer<'_> {
             }
             StmtKind::Grant(grant) => {
                 self.out.push_str("grant ");
-                self.out.push_str(&grant.role.text);
+                self.name(&grant.role);
                 self.out.push_str(" to ");
                 self.out.push_str(match grant.subject_kind {
                     SubjectKind::User => "user",

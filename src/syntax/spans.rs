@@ -112,7 +112,7 @@ fn block_spans(block: &mut Block, f: &mut impl FnMut(&mut Span)) {
                 }
             }
             StmtKind::Grant(grant) => {
-                f(&mut grant.role.span);
+                name_spans(&mut grant.role, f);
                 f(&mut grant.subject_kind_span);
                 string_spans(&mut grant.subject, f);
                 if let Some(name) = &mut grant.binding_name {

@@ -179,7 +179,7 @@ fn access_and_network_statements() {
     let StmtKind::Grant(grant) = &stmts[0] else {
         panic!("grant")
     };
-    assert_eq!(grant.role.text, "devops-engineer");
+    assert!(matches!(&grant.role, Name::Ident(role) if role.text == "devops-engineer"));
     assert_eq!(grant.subject_kind, SubjectKind::User);
     assert_eq!(text_of(&grant.subject), "a@b.c");
     assert!(matches!(&grant.binding_name, Some(Name::Ident(i)) if i.text == "devops-team-binding"));
