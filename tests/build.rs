@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use envk::driver;
-use envk::emit::{self, Options, Tree};
+use envk::emit::{self, Layout, Options, Tree};
 use envk::output::{self, Difference, MANIFEST};
 use serde_yaml::Value;
 
@@ -147,11 +147,28 @@ fn the_enterprise_example_reproduces_the_seed_rules_and_scrape_jobs() {
 fn examples_match_their_golden_trees() {
     let bless = std::env::var_os("ENVK_BLESS").is_some_and(|v| v == "1");
     let mut failures = Vec::new();
-    for (program, golden) in [
-        ("examples/enterprise.env.k", "tests/golden/enterprise"),
-        ("examples/multi-team", "tests/golden/multi-team"),
+    let stream = Options {
+        layout: Layout::Stream,
+        ..Options::default()
+    };
+    for (program, golden, options) in [
+        (
+            "examples/enterprise.env.k",
+            "tests/golden/enterprise",
+            Options::default(),
+        ),
+        (
+            "examples/multi-team",
+            "tests/golden/multi-team",
+            Options::default(),
+        ),
+        (
+            "examples/multi-team",
+            "tests/golden/multi-team-stream",
+            stream,
+        ),
     ] {
-        let tree = build(program, Options::default());
+        let tree = build(program, options);
         let golden = Path::new(golden);
         if bless {
             output::write(&tree, golden).expect("golden folder is envk's");
@@ -196,13 +213,23 @@ fn output_is_deterministic_whatever_the_declaration_order() {
     }
     items.reverse();
     let reversed = items.concat();
-    let first = build("examples/enterprise.env.k", Options::default());
-    let again = build("examples/enterprise.env.k", Options::default());
-    assert_eq!(first, again, "two builds, same bytes");
     let dir = scratch("reversed");
     let path = dir.join("enterprise.env.k");
     std::fs::write(&path, reversed).unwrap();
-    let shuffled = build(path.to_str().unwrap(), Options::default());
+    for layout in [Layout::Tree, Layout::Stream] {
+        let options = Options {
+            layout,
+            ..Options::default()
+        };
+        let first = build("examples/enterprise.env.k", options);
+        let again = build("examples/enterprise.env.k", options);
+        assert_eq!(first, again, "two builds, same bytes");
+        let shuffled = build(path.to_str().unwrap(), options);
+        same_files(&first, &shuffled);
+    }
+}
+
+fn same_files(first: &Tree, shuffled: &Tree) {
     assert_eq!(
         first.files.keys().collect::<Vec<_>>(),
         shuffled.files.keys().collect::<Vec<_>>()
@@ -211,6 +238,116 @@ fn output_is_deterministic_whatever_the_declaration_order() {
         assert_eq!(
             content, &shuffled.files[name],
             "{name} depends on declaration order"
+        );
+    }
+}
+
+/// The documents of a YAML file or stream.
+fn documents(text: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    serde_yaml::Deserializer::from_str(text)
+        .map(|document| Value::deserialize(document).expect("emitted YAML parses"))
+        .collect()
+}
+
+/// Per cluster, the stream layout holds exactly the documents of the tree
+/// layout, in namespace order, and one rule file with every env's group.
+#[test]
+fn the_stream_layout_holds_the_tree_layout_s_documents() {
+    for program in ["examples/enterprise.env.k", "examples/multi-team"] {
+        let tree = build(program, Options::default());
+        let stream = build(
+            program,
+            Options {
+                layout: Layout::Stream,
+                ..Options::default()
+            },
+        );
+        let clusters: Vec<&str> = tree
+            .files
+            .keys()
+            .filter_map(|path| path.strip_suffix("/kustomization.yaml"))
+            .collect();
+        assert!(!clusters.is_empty());
+        for cluster in clusters {
+            let in_tree = |folder: &str| -> Vec<Value> {
+                tree.files
+                    .iter()
+                    .filter(|(path, _)| path.starts_with(&format!("{folder}/")))
+                    .flat_map(|(_, text)| documents(text))
+                    .collect()
+            };
+            let in_stream = |file: &str| documents(&stream.files[file]);
+            let namespaces = format!("{cluster}/namespaces/");
+            // The tree's files sorted by path are namespace by namespace; in
+            // each namespace the stream keeps the emitters' order, so
+            // compare as sets per namespace.
+            let mut by_namespace: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (path, text) in &tree.files {
+                if let Some(rest) = path.strip_prefix(&namespaces) {
+                    let namespace = rest.split('/').next().unwrap().to_string();
+                    by_namespace
+                        .entry(namespace)
+                        .or_default()
+                        .push(serde_yaml::to_string(&yaml(text)).unwrap());
+                }
+            }
+            let mut streamed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for document in in_stream(&format!("{cluster}/namespaces.yaml")) {
+                let namespace = document["metadata"]["namespace"]
+                    .as_str()
+                    .or(document["metadata"]["name"].as_str())
+                    .unwrap()
+                    .to_string();
+                streamed
+                    .entry(namespace)
+                    .or_default()
+                    .push(serde_yaml::to_string(&document).unwrap());
+            }
+            for documents in by_namespace.values_mut().chain(streamed.values_mut()) {
+                documents.sort();
+            }
+            assert_eq!(
+                by_namespace, streamed,
+                "{program}: {cluster}/namespaces.yaml"
+            );
+            assert_eq!(
+                in_tree(&format!("{cluster}/monitoring/prometheusrules")),
+                in_stream(&format!("{cluster}/monitoring/prometheusrules.yaml")),
+                "{program}: {cluster}'s PrometheusRules"
+            );
+            let groups: Vec<Value> = in_tree(&format!("{cluster}/monitoring/rules"))
+                .into_iter()
+                .flat_map(|file| file["groups"].as_sequence().unwrap().clone())
+                .collect();
+            let combined = yaml(&stream.files[&format!("{cluster}/monitoring/rules.yaml")]);
+            assert_eq!(
+                combined["groups"].as_sequence().unwrap(),
+                &groups,
+                "{program}: {cluster}'s rule file"
+            );
+            let applications: Vec<Value> = in_tree("argocd/applications")
+                .into_iter()
+                .filter(|app| {
+                    tree.files.contains_key(&format!(
+                        "{cluster}/namespaces/{}/namespace.yaml",
+                        app["spec"]["destination"]["namespace"].as_str().unwrap()
+                    ))
+                })
+                .collect();
+            assert_eq!(
+                applications,
+                in_stream(&format!("{cluster}/argocd.yaml")),
+                "{program}: {cluster}'s Applications"
+            );
+        }
+        assert_eq!(
+            documents(&stream.files["argocd/projects.yaml"]),
+            tree.files
+                .iter()
+                .filter(|(path, _)| path.starts_with("argocd/projects/"))
+                .map(|(_, text)| yaml(text))
+                .collect::<Vec<_>>()
         );
     }
 }

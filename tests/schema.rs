@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use envk::emit::{self, Options, Tree};
+use envk::emit::{self, Layout, Options, Tree};
 use jsonschema::Validator;
 use regex::Regex;
 use serde::Deserialize;
@@ -139,17 +139,15 @@ static DURATION: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 fn build(program: &str, provenance: bool) -> Tree {
+    build_in(program, provenance, Layout::Tree)
+}
+
+fn build_in(program: &str, provenance: bool, layout: Layout) -> Tree {
     let run = envk::driver::check(&[PathBuf::from(program)]).expect("examples are readable");
     let model = run
         .model
         .unwrap_or_else(|| panic!("{program} checks without errors"));
-    emit::emit(
-        &model,
-        Options {
-            provenance,
-            ..Options::default()
-        },
-    )
+    emit::emit(&model, Options { provenance, layout })
 }
 
 /// Every YAML document of a file, as JSON.
@@ -179,7 +177,9 @@ fn file_kind(path: &str) -> Option<FileKind> {
         || (name == "prometheus.yaml" && parent.ends_with("/monitoring"))
     {
         FileKind::PrometheusConfig
-    } else if name.ends_with(".rules.yaml") && parent.ends_with("/monitoring/rules") {
+    } else if (name.ends_with(".rules.yaml") && parent.ends_with("/monitoring/rules"))
+        || (name == "rules.yaml" && parent.ends_with("/monitoring"))
+    {
         FileKind::RuleFile
     } else if name.ends_with(".yaml") {
         FileKind::Objects
@@ -666,12 +666,18 @@ fn quoted_end(text: &str, quote: char) -> usize {
 #[test]
 fn every_emitted_file_matches_its_format() {
     let mut total = Report::default();
+    let mut tree_kinds: BTreeMap<(&str, bool), BTreeMap<String, usize>> = BTreeMap::new();
     for program in EXAMPLES {
-        for provenance in [false, true] {
-            let tree = build(program, provenance);
+        for (provenance, layout) in [
+            (false, Layout::Tree),
+            (true, Layout::Tree),
+            (false, Layout::Stream),
+            (true, Layout::Stream),
+        ] {
+            let tree = build_in(program, provenance, layout);
             let mut report = Report::default();
             report.check_tree(&tree);
-            let label = format!("{program} (provenance {provenance})");
+            let label = format!("{program} (provenance {provenance}, {layout:?} layout)");
             for error in report.errors {
                 total.errors.push(format!("{label}: {error}"));
             }
@@ -681,6 +687,16 @@ fn every_emitted_file_matches_its_format() {
                 "{label}: objects carry `{}` exactly when provenance is on",
                 emit::SOURCE_ANNOTATION
             );
+            match layout {
+                Layout::Tree => {
+                    tree_kinds.insert((program, provenance), report.kinds.clone());
+                }
+                Layout::Stream => assert_eq!(
+                    Some(&report.kinds),
+                    tree_kinds.get(&(program, provenance)),
+                    "{label}: the stream layout holds the objects of the tree layout"
+                ),
+            }
             for (kind, n) in report.kinds {
                 *total.kinds.entry(kind).or_default() += n;
             }
