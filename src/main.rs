@@ -12,6 +12,11 @@ use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 
 use envk::diag::{self, Code};
 use envk::timings::{Phase, Timings};
+
+// A compiler allocates many small strings and maps; mimalloc serves them
+// faster than glibc's malloc (measured in bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use envk::{driver, emit, output};
 
 #[derive(Parser)]
@@ -159,7 +164,8 @@ fn main() -> ExitCode {
                 timings,
             };
             match run_check(&paths, report) {
-                Ok((_, spent)) => {
+                Ok((model, spent)) => {
+                    std::mem::forget(model); // freed at exit, see run_check
                     print_timings(report, &spent);
                     ExitCode::SUCCESS
                 }
@@ -251,7 +257,13 @@ fn run_check(
         print_timings(report, &run.timings);
         Err(ExitCode::from(1))
     } else {
-        Ok((run.model, run.timings))
+        let mut run = run;
+        let model = run.model.take();
+        let timings = run.timings.clone();
+        // The sources and syntax trees live until the process exits, which
+        // frees them faster than dropping them node by node.
+        std::mem::forget(run);
+        Ok((model, timings))
     }
 }
 
@@ -301,18 +313,21 @@ fn build(
     }
     let written = timings.time(Phase::Write, || output::write(&tree, out));
     print_timings(report, &timings);
+    let files = tree.files.len();
+    std::mem::forget(tree); // freed at exit, see run_check
     match written {
         Ok(()) => {
             let plural = |n: usize| if n == 1 { "" } else { "s" };
             eprintln!(
                 "wrote {} files for {} namespace{} on {} cluster{} to `{}`",
-                tree.files.len() + 1,
+                files + 1,
                 model.envs.len(),
                 plural(model.envs.len()),
                 model.clusters.len(),
                 plural(model.clusters.len()),
                 out.display()
             );
+            std::mem::forget(model);
             ExitCode::SUCCESS
         }
         Err(error) => {
