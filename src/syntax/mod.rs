@@ -21,7 +21,7 @@ use pest::error::{ErrorVariant, InputLocation};
 use crate::diag::{Code, Diagnostic};
 use crate::source::SourceFile;
 use crate::suggest;
-use ast::Ast;
+use ast::{Ast, Item};
 use build::Builder;
 use parser::{EnvkParser, Rule};
 
@@ -36,11 +36,63 @@ pub const MAX_NESTING: usize = 64;
 
 /// Parses one file. Spans in the AST and diagnostics are global (see
 /// `source::Span`).
+///
+/// A large file is cut into runs of whole items, at lines that start an
+/// item, and the runs are parsed on every core. Items parse independently,
+/// so when each run but the last parses without a diagnostic, the result is
+/// the whole file's; otherwise (a cut inside a raw string, or an item
+/// broken across a cut) the file is parsed again in one piece, so errors
+/// and their recovery never depend on the cut.
 pub fn parse(file: &SourceFile) -> (Ast, Vec<Diagnostic>) {
     let text = file.text();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Below this, starting threads costs more than it saves.
+    const LARGE: usize = 128 * 1024;
+    if threads > 1 && text.len() >= LARGE {
+        let mut cuts = vec![0];
+        for part in 1..threads {
+            let cut = next_item_line(text, text.len() * part / threads);
+            if cut > *cuts.last().expect("starts with 0") && cut < text.len() {
+                cuts.push(cut);
+            }
+        }
+        cuts.push(text.len());
+        if cuts.len() > 2 {
+            let runs: Vec<(Vec<Item>, Vec<Diagnostic>)> = std::thread::scope(|scope| {
+                let handles: Vec<_> = cuts
+                    .windows(2)
+                    .map(|run| scope.spawn(move || parse_run(file, run[0], run[1])))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|handle| handle.join().expect("a parser thread panicked"))
+                    .collect()
+            });
+            let last = runs.len() - 1;
+            if runs[..last]
+                .iter()
+                .all(|(_, diagnostics)| diagnostics.is_empty())
+            {
+                let mut items = Vec::new();
+                let mut diagnostics = Vec::new();
+                for (run_items, run_diagnostics) in runs {
+                    items.extend(run_items);
+                    diagnostics.extend(run_diagnostics);
+                }
+                return (Ast { items }, diagnostics);
+            }
+        }
+    }
+    let (items, diagnostics) = parse_run(file, 0, text.len());
+    (Ast { items }, diagnostics)
+}
+
+/// Parses the items of `file` between byte offsets `start` and `end`.
+fn parse_run(file: &SourceFile, start: usize, end: usize) -> (Vec<Item>, Vec<Diagnostic>) {
+    let text = &file.text()[..end];
     let mut items = Vec::new();
     let mut diagnostics = Vec::new();
-    let mut pos = skip_trivia(text, 0);
+    let mut pos = skip_trivia(text, start);
     while pos < text.len() {
         let resume = next_item_line(text, pos);
         if let Some(deep) = too_deep(text, pos, resume) {
@@ -94,7 +146,7 @@ pub fn parse(file: &SourceFile) -> (Ast, Vec<Diagnostic>) {
         }
         pos = skip_trivia(text, pos);
     }
-    (Ast { items }, diagnostics)
+    (items, diagnostics)
 }
 
 /// Turns a pest failure into the most specific diagnostic we can give.

@@ -535,3 +535,55 @@ fn quota_and_limits_are_not_value_names() {
         "points at the `{{` where a limit kind is expected"
     );
 }
+
+/// A large file is parsed in runs on several threads; whatever the file,
+/// the result must be the one-piece parse's, errors and recovery included.
+#[test]
+fn parsing_in_runs_gives_the_one_piece_result() {
+    let team = |i: usize| {
+        format!(
+            "role r{i} {{\n  allow [get] on [pods]\n}}\n\nenv team-{i} on c tier t {{\n  labels {{ team = \"t{i}\" }}\n  grant r{i} to user \"u{i}@example.com\"\n}}\n\n"
+        )
+    };
+    let body: String = (0..1000).map(team).collect();
+    assert!(body.len() > 128 * 1024, "large enough to be cut");
+    let middle = body.len() / 2;
+    let cut = next_item_line(&body, middle);
+    let broken = [
+        // Clean.
+        body.clone(),
+        // A missing `}` just before a cut.
+        format!(
+            "{}{}",
+            &body[..cut].trim_end().trim_end_matches('}'),
+            &body[cut..]
+        ),
+        // A raw string spanning a cut: the lines inside it are not items.
+        format!(
+            "{}let s = `\n{}`\n{}",
+            &body[..cut],
+            &body[cut..cut + 400],
+            &body[cut + 400..]
+        ),
+        // Errors in every run.
+        body.replace(
+            "allow [get] on [pods]\n}\n\nenv team-7 ",
+            "allow [get] on\n}\n\nenv team-7 ",
+        )
+        .replace("team-999 on c", "team-999 on"),
+    ];
+    for (case, text) in broken.iter().enumerate() {
+        let mut sources = SourceMap::new();
+        let id = sources.add("big.env.k", text.as_str());
+        let file = sources.file(id);
+        let (runs_ast, runs_diagnostics) = parse(file);
+        let (items, diagnostics) = parse_run(file, 0, text.len());
+        assert_eq!(runs_ast.items, items, "case {case}: items");
+        assert_eq!(
+            format!("{runs_diagnostics:?}"),
+            format!("{diagnostics:?}"),
+            "case {case}: diagnostics"
+        );
+        assert_eq!(diagnostics.is_empty(), case == 0, "case {case}");
+    }
+}
