@@ -64,6 +64,14 @@ const TRICKY: &[&str] = &[
     "`",
     "!",
     "&a",
+    "\u{2000}",
+    "\u{2000}x",
+    "-x",
+    "?x",
+    "a - b",
+    "100%",
+    "%x",
+    "50 %",
     "*a",
     "[a]",
     "{a}",
@@ -230,6 +238,19 @@ fn block_scalars_under_quoted_keys_in_sequences_end_where_the_mapping_goes_on() 
     );
     let value = Value::Sequence(vec![Value::Mapping(item)]);
     let expected = "- '': |2+\n\n  A: '2024-01-01'\n";
+    assert_eq!(fast(&value).as_deref(), Some(expected));
+    assert_eq!(slow_yaml(&value), expected);
+}
+
+#[test]
+fn keys_starting_with_unicode_spaces_keep_their_block_scalars_intact() {
+    let mut mapping = Mapping::new();
+    mapping.insert(
+        Value::String("\u{2000}".into()),
+        Value::String("x\ny".into()),
+    );
+    let value = Value::Mapping(mapping);
+    let expected = "\u{2000}: |-\n  x\n  y\n";
     assert_eq!(fast(&value).as_deref(), Some(expected));
     assert_eq!(slow_yaml(&value), expected);
 }

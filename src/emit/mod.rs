@@ -71,27 +71,38 @@ struct EnvDocuments<'m> {
 /// together in order, so the bytes do not depend on the threads.
 pub fn emit(model: &Model, options: Options) -> Tree {
     let envs: Vec<&Env> = model.envs.values().collect();
-    let documents = parallel_map(&envs, |env| EnvDocuments {
-        env,
-        objects: kubernetes::env_objects(model, env, options),
-        rules: prometheus::env_rules(env, options),
-        application: argocd::application(model, env, options),
+    // The READMEs need only the Model: they are rendered meanwhile.
+    let (documents, readmes) = std::thread::scope(|scope| {
+        let readmes = scope.spawn(|| {
+            model
+                .clusters
+                .values()
+                .map(|cluster| docs::cluster_readme(model, cluster))
+                .collect::<Vec<String>>()
+        });
+        let documents = parallel_map(&envs, |env| EnvDocuments {
+            env,
+            objects: kubernetes::env_objects(model, env, options),
+            rules: prometheus::env_rules(env, options),
+            application: argocd::application(model, env, options),
+        });
+        (
+            documents,
+            readmes.join().expect("the README thread panicked"),
+        )
     });
-    let mut by_cluster: BTreeMap<&str, Vec<&EnvDocuments>> = BTreeMap::new();
-    for env in &documents {
+    let mut by_cluster: BTreeMap<&str, Vec<EnvDocuments>> = BTreeMap::new();
+    for env in documents {
         by_cluster.entry(&env.env.cluster).or_default().push(env);
     }
     let mut tree = Tree::default();
-    for cluster in model.clusters.values() {
+    for (cluster, readme) in model.clusters.values().zip(readmes) {
         let envs = by_cluster.remove(cluster.name.as_str()).unwrap_or_default();
         match options.layout {
-            Layout::Tree => tree_cluster(cluster, &envs, &mut tree),
-            Layout::Stream => stream_cluster(cluster, &envs, &mut tree),
+            Layout::Tree => tree_cluster(cluster, envs, &mut tree),
+            Layout::Stream => stream_cluster(cluster, envs, &mut tree),
         }
-        tree.add(
-            format!("{}/README.md", cluster.name),
-            docs::cluster_readme(model, cluster),
-        );
+        tree.add(format!("{}/README.md", cluster.name), readme);
     }
     let projects = argocd::projects(model);
     match options.layout {
@@ -115,33 +126,30 @@ pub fn emit(model: &Model, options: Options) -> Tree {
 }
 
 /// DESIGN §4: one file per object.
-fn tree_cluster(cluster: &Cluster, envs: &[&EnvDocuments], tree: &mut Tree) {
+fn tree_cluster(cluster: &Cluster, envs: Vec<EnvDocuments>, tree: &mut Tree) {
     let mut resources = Vec::new();
     let mut has_rules = false;
     for documents in envs {
         let env = documents.env;
-        for (file, document) in &documents.objects {
+        for (file, document) in documents.objects {
             let path = format!("namespaces/{}/{file}", env.name);
-            tree.add(format!("{}/{path}", cluster.name), document.clone());
+            tree.add(format!("{}/{path}", cluster.name), document);
             resources.push(path);
         }
-        if let Some(rules) = &documents.rules {
+        if let Some(rules) = documents.rules {
             has_rules = true;
             tree.add(
                 format!("{}/monitoring/rules/{}.rules.yaml", cluster.name, env.name),
-                rules.rule_file.clone(),
+                rules.rule_file,
             );
             let path = format!("monitoring/prometheusrules/{}.yaml", env.name);
-            tree.add(
-                format!("{}/{path}", cluster.name),
-                rules.prometheus_rule.clone(),
-            );
+            tree.add(format!("{}/{path}", cluster.name), rules.prometheus_rule);
             resources.push(path);
         }
-        if let Some(application) = &documents.application {
+        if let Some(application) = documents.application {
             tree.add(
                 format!("argocd/applications/{}.yaml", env.name),
-                application.clone(),
+                application,
             );
         }
     }
@@ -159,7 +167,7 @@ fn tree_cluster(cluster: &Cluster, envs: &[&EnvDocuments], tree: &mut Tree) {
 /// (every namespaced object), `monitoring/prometheusrules.yaml`,
 /// `argocd.yaml` (the Applications deploying to it), and one rule file
 /// with every env's group.
-fn stream_cluster(cluster: &Cluster, envs: &[&EnvDocuments], tree: &mut Tree) {
+fn stream_cluster(cluster: &Cluster, envs: Vec<EnvDocuments>, tree: &mut Tree) {
     let name = &cluster.name;
     let objects = envs.iter().flat_map(|documents| {
         documents
@@ -205,8 +213,9 @@ fn stream_cluster(cluster: &Cluster, envs: &[&EnvDocuments], tree: &mut Tree) {
 }
 
 /// Documents joined into one YAML stream.
-fn stream<'d>(documents: impl IntoIterator<Item = &'d str>) -> String {
-    let mut text = String::new();
+fn stream<'d>(documents: impl IntoIterator<Item = &'d str> + Clone) -> String {
+    let size: usize = documents.clone().into_iter().map(|d| d.len() + 4).sum();
+    let mut text = String::with_capacity(size);
     for document in documents {
         if !text.is_empty() {
             text.push_str("---\n");

@@ -749,16 +749,27 @@ fn style(text: &str, key: bool) -> Style {
     style
 }
 
-/// Names, numbers, quantities, paths: text that libyaml writes plain (no
-/// indicator, space, break or special character), the common case, which
-/// needs no further analysis.
+/// Names, quantities, paths, expressions, sentences: printable ASCII that
+/// libyaml writes plain because it has no `:` or `#` (so no indicator
+/// inside), does not start with an indicator or `---`/`...`, and neither
+/// starts nor ends with a space. The common case, which needs no further
+/// analysis.
 fn simple(text: &str) -> bool {
     let bytes = text.as_bytes();
-    !bytes.is_empty()
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes.iter().all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/' | b'@' | b'+' | b'=')
-        })
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    let indicator_first = match first {
+        b'-' | b'?' => bytes.get(1).is_none_or(|&next| next == b' '),
+        _ => b"#,[]{}&*!|>'\"%@` :".contains(&first),
+    };
+    !indicator_first
+        && last != b' '
+        && !text.starts_with("---")
+        && !text.starts_with("...")
+        && bytes
+            .iter()
+            .all(|&b| (0x20..=0x7E).contains(&b) && b != b':' && b != b'#')
 }
 
 /// Whether a plain `text` is one that `yaml11::quote_for_yaml_1_1` quotes.
@@ -864,7 +875,7 @@ fn write_str(
     key: bool,
     block_column: usize,
 ) -> Result<(), Unsupported> {
-    if key && (text.chars().count() > 128 || text.contains(is_break)) {
+    if key && ((text.len() > 128 && text.chars().count() > 128) || text.contains(is_break)) {
         // libyaml writes these as complex keys: `? key`.
         return unsupported("a long or multi-line key");
     }

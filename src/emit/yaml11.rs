@@ -60,7 +60,9 @@ pub(super) fn quote_for_yaml_1_1(text: String) -> String {
     let mut block_indent: Option<usize> = None;
     for line in text.split_inclusive('\n') {
         let content = line.trim_end_matches('\n');
-        let indent = content.len() - content.trim_start().len();
+        // YAML indents with spaces only: a key may start with another
+        // whitespace character, such as U+2000.
+        let indent = content.len() - content.trim_start_matches(' ').len();
         match block_indent {
             Some(block) if indent > block || content.trim().is_empty() => {
                 out.push_str(line);
@@ -68,13 +70,13 @@ pub(super) fn quote_for_yaml_1_1(text: String) -> String {
             }
             _ => block_indent = None,
         }
-        let mut rest = content.trim_start();
+        let mut rest = content.trim_start_matches(' ');
         // The column of the node's indicator: its last dash, else the line's
         // indent. A block scalar's lines are indented further.
         let mut node_column = indent;
         while let Some(item) = rest.strip_prefix("- ") {
             node_column = content.len() - rest.len();
-            rest = item.trim_start();
+            rest = item.trim_start_matches(' ');
         }
         let quoted_key = rest.starts_with(['\'', '"']);
         let (key, value) = if quoted_key {
