@@ -7,6 +7,7 @@ pub mod driver;
 pub mod emit;
 pub mod model;
 pub mod output;
+pub mod parallel;
 pub mod resolve;
 pub mod source;
 pub mod suggest;

@@ -6,7 +6,7 @@
 //! the template's type; every alert a tier requires is used by its envs.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self as promql, Expr as PromExpr};
@@ -280,7 +280,7 @@ fn instantiate(
     let mut vars: Vec<(String, String)> = (*template.vars).clone();
     vars.extend(context.iter().cloned());
     vars.extend(values.iter().map(|(n, v)| (n.clone(), v.text())));
-    let scope = Scope::new(Rc::new(vars), &checker.resolved.lets);
+    let scope = Scope::new(Arc::new(vars), &checker.resolved.lets);
     let context_name = format!("alert template `{name}`");
     let body_fields = Fields::read(
         template.body,
@@ -412,7 +412,7 @@ struct InstantiatedRule {
 /// marker, since the marker never occurs in an expression.
 #[derive(Default)]
 pub(crate) struct PromqlCache {
-    clean: std::cell::RefCell<std::collections::HashSet<String>>,
+    clean: std::sync::RwLock<std::collections::HashSet<String>>,
 }
 
 const NAMESPACE_MARKER: &str = "\u{0}namespace\u{0}";
@@ -431,13 +431,20 @@ impl PromqlCache {
             && only_in_strings(text, namespace))
         .then(|| text.replace(namespace, NAMESPACE_MARKER));
         if let Some(key) = &key
-            && self.clean.borrow().contains(key)
+            && self
+                .clean
+                .read()
+                .expect("no thread panics holding it")
+                .contains(key)
         {
             return true;
         }
         let clean = check_promql(text, namespace, expr_span, use_span, diagnostics);
         if clean && let Some(key) = key {
-            self.clean.borrow_mut().insert(key);
+            self.clean
+                .write()
+                .expect("no thread panics holding it")
+                .insert(key);
         }
         clean
     }

@@ -18,7 +18,7 @@ mod quota;
 mod units;
 
 use std::collections::{BTreeMap, HashMap};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Environment, Model, PodSecurity, ResourceList, Source};
@@ -539,7 +539,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         match &item.kind {
             ExprKind::Name(ident) => Some(ident.text.clone()),
             ExprKind::Str(string) => {
-                value::interpolate(string, &self.scope(&Rc::new(Vec::new())), diagnostics)
+                value::interpolate(string, &self.scope(&Arc::new(Vec::new())), diagnostics)
             }
             _ => {
                 diagnostics.push(
@@ -570,11 +570,19 @@ impl<'r, 'a> Checker<'r, 'a> {
         }
     }
 
+    /// Each env is assembled and checked from the program's shared facts
+    /// alone, so envs are checked on every core; their diagnostics are
+    /// reported in declaration order all the same.
     fn envs(&mut self, diagnostics: &mut Diags) {
-        for decl in self.resolved.envs.iter() {
-            if let Some(env) = self.env(decl, diagnostics) {
-                self.envs.push(env);
-            }
+        let decls: Vec<&EnvDecl<'a>> = self.resolved.envs.iter().collect();
+        let checked = crate::parallel::map(&decls, |decl| {
+            let mut found = Diags::new();
+            let env = self.env(decl, &mut found);
+            (env, found)
+        });
+        for (env, found) in checked {
+            diagnostics.extend(found);
+            self.envs.extend(env);
         }
     }
 
@@ -605,7 +613,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             vars.push(("family".to_string(), family.clone()));
             vars.push(("stage".to_string(), stage.clone()));
         }
-        let vars: Vars = Rc::new(vars);
+        let vars: Vars = Arc::new(vars);
         let scope = self.scope(&vars);
 
         let mut env = model::Env {

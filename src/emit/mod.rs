@@ -80,7 +80,7 @@ pub fn emit(model: &Model, options: Options) -> Tree {
                 .map(|cluster| docs::cluster_readme(model, cluster))
                 .collect::<Vec<String>>()
         });
-        let documents = parallel_map(&envs, |env| EnvDocuments {
+        let documents = crate::parallel::map(&envs, |env| EnvDocuments {
             env,
             objects: kubernetes::env_objects(model, env, options),
             rules: prometheus::env_rules(env, options),
@@ -223,28 +223,6 @@ fn stream<'d>(documents: impl IntoIterator<Item = &'d str> + Clone) -> String {
         text.push_str(document);
     }
     text
-}
-
-/// `f` over `items` on every core, in order: the items are cut into one
-/// contiguous run per thread.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // Below this, starting a thread costs more than it saves.
-    const SMALL: usize = 64;
-    if threads == 1 || items.len() < SMALL {
-        return items.iter().map(f).collect();
-    }
-    let run = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(run)
-            .map(|chunk| scope.spawn(|| chunk.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| handle.join().expect("an emitter thread panicked"))
-            .collect()
-    })
 }
 
 /// Serializes one document, readable alike by YAML 1.2 and 1.1 readers.

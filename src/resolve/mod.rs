@@ -13,7 +13,7 @@ pub mod imports;
 pub mod value;
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::diag::{Code, Diagnostic};
 use crate::source::{STDLIB, Span};
@@ -273,7 +273,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         rejected: Vec::new(),
     };
     for (_, ast) in &program.files {
-        collector.items(&ast.items, &Rc::new(Vec::new()), diagnostics);
+        collector.items(&ast.items, &Arc::new(Vec::new()), diagnostics);
     }
     let Collector {
         clusters,
@@ -446,7 +446,7 @@ impl<'a> Collector<'_, 'a> {
             };
             let mut inner = (**vars).clone();
             inner.push((for_loop.var.text.clone(), text));
-            self.items(&for_loop.items, &Rc::new(inner), diagnostics);
+            self.items(&for_loop.items, &Arc::new(inner), diagnostics);
         }
     }
 

@@ -5,7 +5,7 @@
 //! written): only the field that receives a record knows its schema.
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::diag::{Code, Diagnostic};
 use crate::source::Span;
@@ -14,7 +14,7 @@ use crate::syntax::ast::{self, Expr, ExprKind, Number, RecordTag, StrPart, Strin
 
 /// Variables in scope: loop variables and context such as `namespace`,
 /// each bound to text.
-pub type Vars = Rc<Vec<(String, String)>>;
+pub type Vars = Arc<Vec<(String, String)>>;
 
 #[derive(Clone, Debug)]
 pub enum Value<'a> {
@@ -205,7 +205,7 @@ impl<'a> LetEvaluator<'a> {
         if self.failed.contains(key) {
             return false;
         }
-        let scope = Scope::new(Rc::new(Vec::new()), &self.lets);
+        let scope = Scope::new(Arc::new(Vec::new()), &self.lets);
         match eval(&binding.value, &scope, diagnostics) {
             Some(value) => {
                 self.lets.values.insert(key.to_string(), value);
@@ -256,7 +256,7 @@ impl<'s, 'a> Scope<'s, 'a> {
         let mut vars = (*self.vars).clone();
         vars.push((name.to_string(), text));
         Scope {
-            vars: Rc::new(vars),
+            vars: Arc::new(vars),
             lets: self.lets,
         }
     }
