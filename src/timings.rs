@@ -42,6 +42,16 @@ impl Phase {
 #[derive(Clone, Debug, Default)]
 pub struct Timings {
     spent: [Option<Duration>; 6],
+    /// The process's resident memory when the phase last ended, in bytes,
+    /// where the system tells it.
+    resident: [Option<u64>; 6],
+}
+
+/// The resident set size of this process (Linux: /proc/self/statm).
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
 }
 
 impl Timings {
@@ -50,6 +60,7 @@ impl Timings {
         let start = Instant::now();
         let result = work();
         self.add(phase, start.elapsed());
+        self.resident[phase as usize] = resident_bytes();
         result
     }
 
@@ -63,15 +74,19 @@ impl Timings {
     }
 }
 
-/// One line a phase that ran, then the total:
-/// `  parse      12.3 ms`.
+/// One line a phase that ran, with the memory resident after it, then the
+/// total: `  parse      12.3 ms     25 MiB`.
 impl fmt::Display for Timings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut total = Duration::ZERO;
         for phase in Phase::ALL {
             if let Some(spent) = self.get(phase) {
                 total += spent;
-                writeln!(f, "  {:<8} {:>9.1} ms", phase.as_str(), millis(spent))?;
+                write!(f, "  {:<8} {:>9.1} ms", phase.as_str(), millis(spent))?;
+                match self.resident[phase as usize] {
+                    Some(bytes) => writeln!(f, " {:>6} MiB", bytes >> 20)?,
+                    None => writeln!(f)?,
+                }
             }
         }
         writeln!(f, "  {:<8} {:>9.1} ms", "total", millis(total))

@@ -32,13 +32,14 @@ pub struct Fields<'a> {
 /// The text of a key: `requests.cpu`, or a quoted key as written.
 pub fn key_text(key: &Key, scope: &Scope, diagnostics: &mut Diags) -> Option<String> {
     match key {
-        Key::Path(segments) => Some(
-            segments
+        Key::Path(segments) => Some(match segments.as_slice() {
+            [only] => only.text.clone(),
+            _ => segments
                 .iter()
                 .map(|ident| ident.text.as_str())
                 .collect::<Vec<_>>()
                 .join("."),
-        ),
+        }),
         Key::Str(string) => value::interpolate(string, scope, diagnostics),
     }
 }

@@ -265,11 +265,14 @@ pub fn word(
     what: &str,
     diagnostics: &mut Diags,
 ) -> Option<String> {
-    let choices = allowed
-        .iter()
-        .map(|w| format!("`{w}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    // Only a diagnostic needs the list of choices.
+    let choices = || {
+        allowed
+            .iter()
+            .map(|w| format!("`{w}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let text = match value {
         Value::Word(word, _) => word,
         Value::Str(text, _) if allowed.contains(&text.as_str()) => text,
@@ -277,7 +280,7 @@ pub fn word(
             diagnostics.push(mismatch(
                 value,
                 what,
-                &format!("{what} is one of {choices}"),
+                &format!("{what} is one of {}", choices()),
             ));
             return None;
         }
@@ -291,7 +294,7 @@ pub fn word(
         value.span(),
         format!("unknown {noun} `{text}`"),
     )
-    .label(format!("expected {choices}"));
+    .label(format!("expected {}", choices()));
     // `prod` for `production`, `strict` for `restricted`: a typo, or a
     // part of the word.
     let close = crate::suggest::closest(text, allowed.iter().copied()).or_else(|| {
@@ -306,7 +309,7 @@ pub fn word(
     });
     diagnostics.push(match close {
         Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
-        None => diagnostic.help(format!("{what} is one of {choices}")),
+        None => diagnostic.help(format!("{what} is one of {}", choices())),
     });
     None
 }
