@@ -5,20 +5,29 @@
 /// contiguous run per thread. Few items are mapped on the calling thread,
 /// where starting threads would cost more than it saves.
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    map_runs(items, |run| run.iter().map(&f).collect::<Vec<R>>())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// `f` over contiguous runs of `items`, one run per core, the results in
+/// the order of the runs. Few items make one run, on the calling thread.
+pub fn map_runs<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
     const SMALL: usize = 64;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads == 1 || items.len() < SMALL {
-        return items.iter().map(f).collect();
+        return vec![f(items)];
     }
     let run = items.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = items
             .chunks(run)
-            .map(|chunk| scope.spawn(|| chunk.iter().map(&f).collect::<Vec<R>>()))
+            .map(|chunk| scope.spawn(|| f(chunk)))
             .collect();
         handles
             .into_iter()
-            .flat_map(|handle| handle.join().expect("a worker thread panicked"))
+            .map(|handle| handle.join().expect("a worker thread panicked"))
             .collect()
     })
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::prometheus::Metadata;
-use super::{Options, annotations, yaml};
+use super::{Documents, Options, annotations, yaml};
 use crate::model::{Env, Environment, Model};
 
 /// Where Argo CD runs, and so where its objects live.
@@ -95,9 +95,16 @@ struct Project {
     creates_namespaces: bool,
 }
 
-/// An env's Application, serialized, if it deploys.
-pub(super) fn application(model: &Model, env: &Env, options: Options) -> Option<String> {
-    let deploy = env.deploy.as_ref()?;
+/// An env's Application, if it deploys, pushed to `applications`.
+pub(super) fn application(
+    model: &Model,
+    env: &Env,
+    options: Options,
+    applications: &mut Documents,
+) {
+    let Some(deploy) = env.deploy.as_ref() else {
+        return;
+    };
     let cluster = &model.clusters[&env.cluster];
     let destination = Destination {
         server: cluster.server.clone(),
@@ -133,7 +140,7 @@ pub(super) fn application(model: &Model, env: &Env, options: Options) -> Option<
             sync_policy,
         },
     };
-    Some(yaml(&application))
+    applications.push(|| format!("{}.yaml", env.name), &application);
 }
 
 /// The AppProjects the Applications name: (name, document).

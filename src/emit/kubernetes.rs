@@ -17,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
-use super::{Options, annotations, yaml};
+use super::{Documents, Options, annotations, yaml};
 use crate::model::{self, Env, LimitValues, Model, Peer, Source, SubjectKind};
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
@@ -34,11 +34,9 @@ fn meta(name: &str, namespace: Option<&str>, source: &Source, options: Options) 
     }
 }
 
-/// Every object of one env, serialized: (file name in the env's folder,
-/// document), in the order they are applied.
-pub(super) fn env_objects(model: &Model, env: &Env, options: Options) -> Vec<(String, String)> {
-    let mut objects: Vec<(String, String)> = Vec::new();
-
+/// Every object of one env, serialized into `objects` in the order they are
+/// applied, each with its file name in the env's folder.
+pub(super) fn env_objects(model: &Model, env: &Env, options: Options, objects: &mut Documents) {
     let mut labels = env.labels.clone();
     labels.insert(
         "environment".to_string(),
@@ -65,7 +63,7 @@ pub(super) fn env_objects(model: &Model, env: &Env, options: Options) -> Vec<(St
         },
         ..Namespace::default()
     };
-    objects.push(("namespace.yaml".to_string(), yaml(&namespace)));
+    objects.push(|| "namespace.yaml".to_string(), &namespace);
 
     if let Some(quota) = &env.quota {
         let hard = quota
@@ -86,7 +84,7 @@ pub(super) fn env_objects(model: &Model, env: &Env, options: Options) -> Vec<(St
             }),
             ..ResourceQuota::default()
         };
-        objects.push(("resourcequota.yaml".to_string(), yaml(&object)));
+        objects.push(|| "resourcequota.yaml".to_string(), &object);
     }
 
     if let Some(limits) = &env.limits {
@@ -116,7 +114,7 @@ pub(super) fn env_objects(model: &Model, env: &Env, options: Options) -> Vec<(St
                 }],
             }),
         };
-        objects.push(("limitrange.yaml".to_string(), yaml(&object)));
+        objects.push(|| "limitrange.yaml".to_string(), &object);
     }
 
     for role_name in &env.roles {
@@ -135,7 +133,7 @@ pub(super) fn env_objects(model: &Model, env: &Env, options: Options) -> Vec<(St
                     .collect(),
             ),
         };
-        objects.push((format!("role-{}.yaml", role.name), yaml(&object)));
+        objects.push(|| format!("role-{}.yaml", role.name), &object);
     }
 
     for binding in &env.bindings {
@@ -166,7 +164,7 @@ pub(super) fn env_objects(model: &Model, env: &Env, options: Options) -> Vec<(St
                 api_group: RBAC_GROUP.to_string(),
             },
         };
-        objects.push((format!("rolebinding-{}.yaml", binding.name), yaml(&object)));
+        objects.push(|| format!("rolebinding-{}.yaml", binding.name), &object);
     }
 
     let network = &env.network;
@@ -209,7 +207,7 @@ pub(super) fn env_objects(model: &Model, env: &Env, options: Options) -> Vec<(St
                 egress: (!egress.is_empty()).then_some(egress),
             }),
         };
-        objects.push(("networkpolicy.yaml".to_string(), yaml(&object)));
+        objects.push(|| "networkpolicy.yaml".to_string(), &object);
     }
     if network.allow_dns {
         let object = NetworkPolicy {
@@ -241,10 +239,8 @@ pub(super) fn env_objects(model: &Model, env: &Env, options: Options) -> Vec<(St
                 }]),
             }),
         };
-        objects.push(("networkpolicy-allow-dns.yaml".to_string(), yaml(&object)));
+        objects.push(|| "networkpolicy-allow-dns.yaml".to_string(), &object);
     }
-
-    objects
 }
 
 fn namespace_peer(key: &str, value: &str) -> NetworkPolicyPeer {

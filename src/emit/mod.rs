@@ -21,7 +21,7 @@ mod yaml11;
 
 use std::collections::BTreeMap;
 
-use crate::model::{Cluster, Env, Model, Source};
+use crate::model::{Env, Model, Source};
 
 /// What `build` writes: relative path (with `/`) → content.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -56,23 +56,39 @@ pub enum Layout {
 /// The annotation that names the declaration an object came from.
 pub const SOURCE_ANNOTATION: &str = "envk.dev/source";
 
-/// Everything one env contributes, serialized.
-struct EnvDocuments<'m> {
-    env: &'m Env,
-    objects: Vec<(String, String)>,
-    rules: Option<prometheus::EnvRules>,
-    application: Option<String>,
+/// Where an emitter puts the documents it serializes.
+pub(super) enum Documents<'a> {
+    /// One string per document, with its file name: the tree layout.
+    Files(&'a mut Vec<(String, String)>),
+    /// Appended to one YAML stream: the stream layout.
+    Stream(&'a mut String),
+}
+
+impl Documents<'_> {
+    fn push<T: serde::Serialize>(&mut self, file: impl FnOnce() -> String, value: &T) {
+        match self {
+            Documents::Files(files) => files.push((file(), yaml(value))),
+            Documents::Stream(text) => {
+                if !text.is_empty() {
+                    text.push_str("---\n");
+                }
+                yaml_into(value, text);
+            }
+        }
+    }
 }
 
 /// Emits every file of the build.
 ///
 /// Serializing is most of the work and each env's documents depend on that
-/// env alone, so envs are serialized on every core; the files are then put
-/// together in order, so the bytes do not depend on the threads.
+/// env alone, so envs are serialized on every core, each thread taking a
+/// run of them; the files are then put together in env order, so the bytes
+/// do not depend on the threads.
 pub fn emit(model: &Model, options: Options) -> Tree {
     let envs: Vec<&Env> = model.envs.values().collect();
+    let mut tree = Tree::default();
     // The READMEs need only the Model: they are rendered meanwhile.
-    let (documents, readmes) = std::thread::scope(|scope| {
+    let readmes = std::thread::scope(|scope| {
         let readmes = scope.spawn(|| {
             model
                 .clusters
@@ -80,28 +96,13 @@ pub fn emit(model: &Model, options: Options) -> Tree {
                 .map(|cluster| docs::cluster_readme(model, cluster))
                 .collect::<Vec<String>>()
         });
-        let documents = crate::parallel::map(&envs, |env| EnvDocuments {
-            env,
-            objects: kubernetes::env_objects(model, env, options),
-            rules: prometheus::env_rules(env, options),
-            application: argocd::application(model, env, options),
-        });
-        (
-            documents,
-            readmes.join().expect("the README thread panicked"),
-        )
-    });
-    let mut by_cluster: BTreeMap<&str, Vec<EnvDocuments>> = BTreeMap::new();
-    for env in documents {
-        by_cluster.entry(&env.env.cluster).or_default().push(env);
-    }
-    let mut tree = Tree::default();
-    for (cluster, readme) in model.clusters.values().zip(readmes) {
-        let envs = by_cluster.remove(cluster.name.as_str()).unwrap_or_default();
         match options.layout {
-            Layout::Tree => tree_cluster(cluster, envs, &mut tree),
-            Layout::Stream => stream_cluster(cluster, envs, &mut tree),
+            Layout::Tree => tree_layout(model, &envs, options, &mut tree),
+            Layout::Stream => stream_layout(model, &envs, options, &mut tree),
         }
+        readmes.join().expect("the README thread panicked")
+    });
+    for (cluster, readme) in model.clusters.values().zip(readmes) {
         tree.add(format!("{}/README.md", cluster.name), readme);
     }
     let projects = argocd::projects(model);
@@ -125,91 +126,185 @@ pub fn emit(model: &Model, options: Options) -> Tree {
     tree
 }
 
+/// One env's files in the tree layout.
+struct EnvFiles<'m> {
+    env: &'m Env,
+    objects: Vec<(String, String)>,
+    rule_file: Option<String>,
+    prometheus_rule: Vec<(String, String)>,
+    application: Vec<(String, String)>,
+}
+
 /// DESIGN §4: one file per object.
-fn tree_cluster(cluster: &Cluster, envs: Vec<EnvDocuments>, tree: &mut Tree) {
-    let mut resources = Vec::new();
-    let mut has_rules = false;
-    for documents in envs {
-        let env = documents.env;
-        for (file, document) in documents.objects {
-            let path = format!("namespaces/{}/{file}", env.name);
-            tree.add(format!("{}/{path}", cluster.name), document);
-            resources.push(path);
+fn tree_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree) {
+    let files = crate::parallel::map(envs, |env| {
+        let mut files = EnvFiles {
+            env,
+            objects: Vec::new(),
+            rule_file: None,
+            prometheus_rule: Vec::new(),
+            application: Vec::new(),
+        };
+        kubernetes::env_objects(
+            model,
+            env,
+            options,
+            &mut Documents::Files(&mut files.objects),
+        );
+        let mut rule_file = String::new();
+        let mut prometheus_rule = Documents::Files(&mut files.prometheus_rule);
+        if prometheus::env_rules(env, options, &mut rule_file, &mut prometheus_rule) {
+            files.rule_file = Some(rule_file);
         }
-        if let Some(rules) = documents.rules {
-            has_rules = true;
-            tree.add(
-                format!("{}/monitoring/rules/{}.rules.yaml", cluster.name, env.name),
-                rules.rule_file,
-            );
-            let path = format!("monitoring/prometheusrules/{}.yaml", env.name);
-            tree.add(format!("{}/{path}", cluster.name), rules.prometheus_rule);
-            resources.push(path);
-        }
-        if let Some(application) = documents.application {
-            tree.add(
-                format!("argocd/applications/{}.yaml", env.name),
-                application,
-            );
-        }
+        argocd::application(
+            model,
+            env,
+            options,
+            &mut Documents::Files(&mut files.application),
+        );
+        files
+    });
+    let mut by_cluster: BTreeMap<&str, Vec<EnvFiles>> = BTreeMap::new();
+    for env in files {
+        by_cluster.entry(&env.env.cluster).or_default().push(env);
     }
-    tree.add(
-        format!("{}/monitoring/prometheus.yaml", cluster.name),
-        prometheus::cluster_config(cluster, has_rules.then_some("rules/*.rules.yaml")),
-    );
-    tree.add(
-        format!("{}/kustomization.yaml", cluster.name),
-        kubernetes::kustomization(resources),
-    );
+    for cluster in model.clusters.values() {
+        let mut resources = Vec::new();
+        let mut has_rules = false;
+        for files in by_cluster.remove(cluster.name.as_str()).unwrap_or_default() {
+            let env = files.env;
+            for (file, document) in files.objects {
+                let path = format!("namespaces/{}/{file}", env.name);
+                tree.add(format!("{}/{path}", cluster.name), document);
+                resources.push(path);
+            }
+            if let Some(rule_file) = files.rule_file {
+                has_rules = true;
+                tree.add(
+                    format!("{}/monitoring/rules/{}.rules.yaml", cluster.name, env.name),
+                    rule_file,
+                );
+            }
+            for (file, document) in files.prometheus_rule {
+                let path = format!("monitoring/prometheusrules/{file}");
+                tree.add(format!("{}/{path}", cluster.name), document);
+                resources.push(path);
+            }
+            for (file, document) in files.application {
+                tree.add(format!("argocd/applications/{file}"), document);
+            }
+        }
+        tree.add(
+            format!("{}/monitoring/prometheus.yaml", cluster.name),
+            prometheus::cluster_config(cluster, has_rules.then_some("rules/*.rules.yaml")),
+        );
+        tree.add(
+            format!("{}/kustomization.yaml", cluster.name),
+            kubernetes::kustomization(resources),
+        );
+    }
+}
+
+/// One cluster's streams, or a run of envs' part of them.
+#[derive(Default)]
+struct ClusterStreams {
+    namespaces: String,
+    /// Rule groups, each a `- ` item of the rule file's `groups`.
+    groups: String,
+    prometheus_rules: String,
+    applications: String,
+}
+
+impl ClusterStreams {
+    /// Appends a later run's part.
+    fn extend(&mut self, later: ClusterStreams) {
+        for (stream, part) in [
+            (&mut self.namespaces, later.namespaces),
+            (&mut self.prometheus_rules, later.prometheus_rules),
+            (&mut self.applications, later.applications),
+        ] {
+            if stream.is_empty() {
+                *stream = part;
+            } else if !part.is_empty() {
+                stream.push_str("---\n");
+                stream.push_str(&part);
+            }
+        }
+        self.groups.push_str(&later.groups);
+    }
 }
 
 /// Per cluster, one multi-document file per group: `namespaces.yaml`
 /// (every namespaced object), `monitoring/prometheusrules.yaml`,
 /// `argocd.yaml` (the Applications deploying to it), and one rule file
-/// with every env's group.
-fn stream_cluster(cluster: &Cluster, envs: Vec<EnvDocuments>, tree: &mut Tree) {
-    let name = &cluster.name;
-    let objects = envs.iter().flat_map(|documents| {
-        documents
-            .objects
-            .iter()
-            .map(|(_, document)| document.as_str())
+/// with every env's group. Each thread writes its run of envs straight
+/// into its part of the streams: no document is kept on its own.
+fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree) {
+    let runs = crate::parallel::map_runs(envs, |run| {
+        let mut streams: BTreeMap<&str, ClusterStreams> = BTreeMap::new();
+        let mut rule_file = String::new();
+        for env in run {
+            let part = streams.entry(env.cluster.as_str()).or_default();
+            kubernetes::env_objects(
+                model,
+                env,
+                options,
+                &mut Documents::Stream(&mut part.namespaces),
+            );
+            rule_file.clear();
+            let mut prometheus_rules = Documents::Stream(&mut part.prometheus_rules);
+            if prometheus::env_rules(env, options, &mut rule_file, &mut prometheus_rules) {
+                let group = rule_file
+                    .strip_prefix(prometheus::RULE_FILE_HEAD)
+                    .expect("a rule file starts with its groups");
+                part.groups.push_str(group);
+            }
+            argocd::application(
+                model,
+                env,
+                options,
+                &mut Documents::Stream(&mut part.applications),
+            );
+        }
+        streams
     });
-    let mut resources = Vec::new();
-    if envs.iter().any(|documents| !documents.objects.is_empty()) {
-        tree.add(format!("{name}/namespaces.yaml"), stream(objects));
-        resources.push("namespaces.yaml".to_string());
+    let mut streams: BTreeMap<&str, ClusterStreams> = BTreeMap::new();
+    for run in runs {
+        for (cluster, part) in run {
+            streams.entry(cluster).or_default().extend(part);
+        }
     }
-    let rules: Vec<&prometheus::EnvRules> = envs
-        .iter()
-        .filter_map(|documents| documents.rules.as_ref())
-        .collect();
-    if !rules.is_empty() {
-        let mut rule_file = prometheus::RULE_FILE_HEAD.to_string();
-        rule_file.extend(rules.iter().map(|rules| rules.group_item()));
-        tree.add(format!("{name}/monitoring/rules.yaml"), rule_file);
-        let path = "monitoring/prometheusrules.yaml";
+    for cluster in model.clusters.values() {
+        let name = &cluster.name;
+        let streams = streams.remove(name.as_str()).unwrap_or_default();
+        let mut resources = Vec::new();
+        if !streams.namespaces.is_empty() {
+            tree.add(format!("{name}/namespaces.yaml"), streams.namespaces);
+            resources.push("namespaces.yaml".to_string());
+        }
+        let has_rules = !streams.groups.is_empty();
+        if has_rules {
+            let mut rule_file =
+                String::with_capacity(prometheus::RULE_FILE_HEAD.len() + streams.groups.len());
+            rule_file.push_str(prometheus::RULE_FILE_HEAD);
+            rule_file.push_str(&streams.groups);
+            tree.add(format!("{name}/monitoring/rules.yaml"), rule_file);
+            let path = "monitoring/prometheusrules.yaml";
+            tree.add(format!("{name}/{path}"), streams.prometheus_rules);
+            resources.push(path.to_string());
+        }
+        if !streams.applications.is_empty() {
+            tree.add(format!("{name}/argocd.yaml"), streams.applications);
+        }
         tree.add(
-            format!("{name}/{path}"),
-            stream(rules.iter().map(|rules| rules.prometheus_rule.as_str())),
+            format!("{name}/monitoring/prometheus.yaml"),
+            prometheus::cluster_config(cluster, has_rules.then_some("rules.yaml")),
         );
-        resources.push(path.to_string());
+        tree.add(
+            format!("{name}/kustomization.yaml"),
+            kubernetes::kustomization(resources),
+        );
     }
-    let applications: Vec<&str> = envs
-        .iter()
-        .filter_map(|documents| documents.application.as_deref())
-        .collect();
-    if !applications.is_empty() {
-        tree.add(format!("{name}/argocd.yaml"), stream(applications));
-    }
-    tree.add(
-        format!("{name}/monitoring/prometheus.yaml"),
-        prometheus::cluster_config(cluster, (!rules.is_empty()).then_some("rules.yaml")),
-    );
-    tree.add(
-        format!("{name}/kustomization.yaml"),
-        kubernetes::kustomization(resources),
-    );
 }
 
 /// Documents joined into one YAML stream.
@@ -231,9 +326,14 @@ fn stream<'d>(documents: impl IntoIterator<Item = &'d str> + Clone) -> String {
 fn yaml<T: serde::Serialize>(value: &T) -> String {
     // Most documents are a few hundred bytes: one allocation, not five.
     let mut text = String::with_capacity(1024);
-    match yaml::to_string_into(value, &mut text) {
-        Ok(()) => text,
-        Err(_) => slow_yaml(value),
+    yaml_into(value, &mut text);
+    text
+}
+
+/// Appends one document to `out`.
+fn yaml_into<T: serde::Serialize>(value: &T, out: &mut String) {
+    if yaml::to_string_into(value, out).is_err() {
+        out.push_str(&slow_yaml(value));
     }
 }
 

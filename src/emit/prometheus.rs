@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Options, annotations, yaml};
+use super::{Documents, Options, annotations, yaml, yaml_into};
 use crate::model::{AlertRule, Cluster, Env, Model};
 
 #[derive(Serialize)]
@@ -183,35 +183,26 @@ pub(super) struct Metadata {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
-/// An env's rules, serialized.
-pub(super) struct EnvRules {
-    /// A plain Prometheus rule file holding the env's one group.
-    pub rule_file: String,
-    /// The same group as a prometheus-operator PrometheusRule.
-    pub prometheus_rule: String,
-}
-
-impl EnvRules {
-    /// The rule file's group as an item of a longer `groups:` list, for a
-    /// rule file holding every group of a cluster.
-    pub fn group_item(&self) -> &str {
-        self.rule_file
-            .strip_prefix(RULE_FILE_HEAD)
-            .expect("a rule file starts with its groups")
-    }
-}
-
-/// How a serialized rule file starts: its groups follow, one `- ` item each.
+/// How a serialized rule file starts: its groups follow, one `- ` item each,
+/// so a cluster's rule file is this head and every env's group item.
 pub(super) const RULE_FILE_HEAD: &str = "groups:\n";
 
-pub(super) fn env_rules(env: &Env, options: Options) -> Option<EnvRules> {
+/// An env's rules, if it has any: a plain Prometheus rule file holding its
+/// one group, appended to `rule_file`, and the same group as a
+/// prometheus-operator PrometheusRule, pushed to `prometheus_rules`.
+pub(super) fn env_rules(
+    env: &Env,
+    options: Options,
+    rule_file: &mut String,
+    prometheus_rules: &mut Documents,
+) -> bool {
     if env.alerts.rules.is_empty() {
-        return None;
+        return false;
     }
     let file = RuleFile {
         groups: vec![group(env)],
     };
-    let rule_file = yaml(&file);
+    yaml_into(&file, rule_file);
     let object = PrometheusRule {
         api_version: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
@@ -222,10 +213,8 @@ pub(super) fn env_rules(env: &Env, options: Options) -> Option<EnvRules> {
         },
         spec: &file,
     };
-    Some(EnvRules {
-        rule_file,
-        prometheus_rule: yaml(&object),
-    })
+    prometheus_rules.push(|| format!("{}.yaml", env.name), &object);
+    true
 }
 
 /// `global/prometheus-federation.yaml`: a central Prometheus that pulls
