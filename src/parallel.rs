@@ -16,7 +16,7 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 pub fn map_runs<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
     const SMALL: usize = 64;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads == 1 || items.len() < SMALL {
+    if threads <= 1 || items.len() < SMALL {
         return vec![f(items)];
     }
     let run = items.len().div_ceil(threads);
