@@ -241,3 +241,65 @@ fn warnings_fail_only_under_deny_warnings() {
             .ends_with("error: could not check: 1 warning")
     );
 }
+
+#[test]
+fn the_stream_layout_and_timings_from_the_command_line() {
+    let dir = scratch("stream-layout");
+    let out = dir.join("out");
+    let out_arg = out.to_str().unwrap();
+    let output = envk(&[
+        "build",
+        "--layout",
+        "stream",
+        "--timings",
+        "examples/multi-team",
+        "-o",
+        out_arg,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    for file in [
+        "prod-cluster/namespaces.yaml",
+        "prod-cluster/monitoring/prometheusrules.yaml",
+        "prod-cluster/monitoring/rules.yaml",
+        "prod-cluster/argocd.yaml",
+        "argocd/projects.yaml",
+    ] {
+        assert!(out.join(file).is_file(), "{file} written");
+    }
+    assert!(!out.join("prod-cluster/namespaces").exists(), "no tree");
+    let printed = stderr(&output);
+    let phases: Vec<&str> = printed
+        .lines()
+        .skip_while(|line| *line != "timings:")
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "load", "parse", "resolve", "check", "emit", "write", "total", "wrote"
+        ],
+        "{printed}"
+    );
+    // The same folder, built again in the stream layout, is up to date.
+    let again = envk(&[
+        "build",
+        "--check",
+        "--layout",
+        "stream",
+        "examples/multi-team",
+        "-o",
+        out_arg,
+    ]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    // Built in the tree layout instead, everything differs.
+    let tree = envk(&["build", "--check", "examples/multi-team", "-o", out_arg]);
+    assert_eq!(tree.status.code(), Some(1));
+    assert!(stdout(&tree).contains("added    prod-cluster/namespaces/"));
+    assert!(stdout(&tree).contains("removed  prod-cluster/namespaces.yaml"));
+
+    let check = envk(&["check", "--timings", "examples/multi-team"]);
+    assert_eq!(check.status.code(), Some(0));
+    assert!(stderr(&check).contains("  check "), "{}", stderr(&check));
+    assert!(!stderr(&check).contains("  emit "));
+}
