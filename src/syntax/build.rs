@@ -48,7 +48,7 @@ fn content_end(pair: &P) -> usize {
     if atomic {
         return pair.as_span().end();
     }
-    match pair.clone().into_inner().last() {
+    match pair.clone().into_inner().next_back() {
         Some(last) => content_end(&last),
         None => pair.as_span().end(),
     }
