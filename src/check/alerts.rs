@@ -636,6 +636,8 @@ pub(crate) fn env_alerts(
     diagnostics: &mut Diags,
 ) {
     let scope = checker.scope(vars);
+    // The env's variables templates may use, gathered at the first use.
+    let mut context: Option<Vec<(String, String)>> = None;
     for (alert, span, _) in &draft.alerts {
         let Some(template_decl) = checker
             .resolved
@@ -657,19 +659,20 @@ pub(crate) fn env_alerts(
         ) else {
             continue;
         };
-        let context: Vec<(String, String)> = vars
-            .iter()
-            .filter(|(name, _)| {
-                CONTEXT.contains(&name.as_str()) || name == "family" || name == "stage"
-            })
-            .cloned()
-            .collect();
+        let context = context.get_or_insert_with(|| {
+            vars.iter()
+                .filter(|(name, _)| {
+                    CONTEXT.contains(&name.as_str()) || name == "family" || name == "stage"
+                })
+                .cloned()
+                .collect::<Vec<(String, String)>>()
+        });
         let Some(rule) = instantiate(
             checker,
             &template_decl.name,
             template,
             &values,
-            &context,
+            context,
             &decl.name,
             Some(*span),
             diagnostics,

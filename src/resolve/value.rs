@@ -4,6 +4,7 @@
 //! Records stay lazy (a block and the variables in scope where it was
 //! written): only the field that receives a record knows its schema.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -263,15 +264,15 @@ impl<'s, 'a> Scope<'s, 'a> {
 }
 
 impl Scope<'_, '_> {
-    fn lookup_text(&self, name: &str) -> Option<Result<String, String>> {
+    fn lookup_text(&self, name: &str) -> Option<Result<Cow<'_, str>, String>> {
         if let Some((_, text)) = self.vars.iter().rev().find(|(var, _)| var == name) {
-            return Some(Ok(text.clone()));
+            return Some(Ok(Cow::Borrowed(text)));
         }
         let value = self.lets.get(name)?;
         Some(match value {
-            Value::Str(text, _) | Value::Word(text, _) => Ok(text.clone()),
-            Value::Number(..) => Ok(crate::resolve::value::number_text(value)),
-            Value::Bool(value, _) => Ok(value.to_string()),
+            Value::Str(text, _) | Value::Word(text, _) => Ok(Cow::Borrowed(text)),
+            Value::Number(..) => Ok(Cow::Owned(crate::resolve::value::number_text(value))),
+            Value::Bool(value, _) => Ok(Cow::Owned(value.to_string())),
             other => Err(other.describe()),
         })
     }
@@ -399,8 +400,15 @@ pub fn interpolate(
         match part {
             StrPart::Text(text) => out.push_str(text),
             StrPart::Interp(path) => {
-                let name: Vec<&str> = path.iter().map(|ident| ident.text.as_str()).collect();
-                let name = name.join(".");
+                let name: Cow<str> = match path.as_slice() {
+                    [only] => Cow::Borrowed(&only.text),
+                    _ => Cow::Owned(
+                        path.iter()
+                            .map(|ident| ident.text.as_str())
+                            .collect::<Vec<_>>()
+                            .join("."),
+                    ),
+                };
                 let span = path[0].span.to(path[path.len() - 1].span);
                 match scope.lookup_text(&name) {
                     Some(Ok(text)) => out.push_str(&text),
