@@ -125,6 +125,76 @@ impl Writer<'_> {
         self.out.push('\n');
         Ok(())
     }
+
+    fn integer(self, value: impl fmt::Display) -> Result<(), Unsupported> {
+        self.out.push_str(self.at.gap());
+        let _ = write!(self.out, "{value}");
+        self.out.push('\n');
+        Ok(())
+    }
+}
+
+impl<'o> Writer<'o> {
+    /// A sequence or mapping starting here; nothing is written yet.
+    fn collection(self, sequence: bool) -> Collection<'o> {
+        let (column, own_line) = if sequence {
+            self.at.sequence()
+        } else {
+            self.at.mapping()
+        };
+        Collection {
+            out: self.out,
+            at: self.at,
+            column,
+            own_line,
+            empty: true,
+            sequence,
+        }
+    }
+}
+
+/// Integers, as values and as keys, are written as Rust prints them.
+macro_rules! integers {
+    () => {
+        integers!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+            serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64);
+    };
+    ($($method:ident: $type:ty),*) => {
+        $(fn $method(self, v: $type) -> Result<(), Unsupported> {
+            self.integer(v)
+        })*
+    };
+}
+
+/// What values and keys serialize alike: a char as a string, `Some` and
+/// newtypes as what they hold, a unit variant as its name.
+macro_rules! forward_to_inner {
+    () => {
+        fn serialize_char(self, v: char) -> Result<(), Unsupported> {
+            self.serialize_str(v.encode_utf8(&mut [0; 4]))
+        }
+
+        fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Unsupported> {
+            value.serialize(self)
+        }
+
+        fn serialize_unit_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            variant: &'static str,
+        ) -> Result<(), Unsupported> {
+            self.serialize_str(variant)
+        }
+
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            value: &T,
+        ) -> Result<(), Unsupported> {
+            value.serialize(self)
+        }
+    };
 }
 
 impl<'o> ser::Serializer for Writer<'o> {
@@ -138,47 +208,13 @@ impl<'o> ser::Serializer for Writer<'o> {
     type SerializeStruct = Collection<'o>;
     type SerializeStructVariant = ser::Impossible<(), Unsupported>;
 
+    forward_to_inner!();
+
     fn serialize_bool(self, v: bool) -> Result<(), Unsupported> {
         self.scalar(if v { "true" } else { "false" })
     }
 
-    fn serialize_i8(self, v: i8) -> Result<(), Unsupported> {
-        self.serialize_i64(v.into())
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Unsupported> {
-        self.serialize_i64(v.into())
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Unsupported> {
-        self.serialize_i64(v.into())
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), Unsupported> {
-        self.out.push_str(self.at.gap());
-        let _ = write!(self.out, "{v}");
-        self.out.push('\n');
-        Ok(())
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), Unsupported> {
-        self.serialize_u64(v.into())
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Unsupported> {
-        self.serialize_u64(v.into())
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Unsupported> {
-        self.serialize_u64(v.into())
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), Unsupported> {
-        self.out.push_str(self.at.gap());
-        let _ = write!(self.out, "{v}");
-        self.out.push('\n');
-        Ok(())
-    }
+    integers!();
 
     fn serialize_f32(self, _: f32) -> Result<(), Unsupported> {
         unsupported("a float")
@@ -186,10 +222,6 @@ impl<'o> ser::Serializer for Writer<'o> {
 
     fn serialize_f64(self, _: f64) -> Result<(), Unsupported> {
         unsupported("a float")
-    }
-
-    fn serialize_char(self, v: char) -> Result<(), Unsupported> {
-        self.serialize_str(v.encode_utf8(&mut [0; 4]))
     }
 
     fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
@@ -208,33 +240,12 @@ impl<'o> ser::Serializer for Writer<'o> {
         self.scalar("null")
     }
 
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Unsupported> {
-        value.serialize(self)
-    }
-
     fn serialize_unit(self) -> Result<(), Unsupported> {
         self.scalar("null")
     }
 
     fn serialize_unit_struct(self, _: &'static str) -> Result<(), Unsupported> {
         self.scalar("null")
-    }
-
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<(), Unsupported> {
-        self.serialize_str(variant)
-    }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<(), Unsupported> {
-        value.serialize(self)
     }
 
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -248,15 +259,7 @@ impl<'o> ser::Serializer for Writer<'o> {
     }
 
     fn serialize_seq(self, _: Option<usize>) -> Result<Collection<'o>, Unsupported> {
-        let (column, own_line) = self.at.sequence();
-        Ok(Collection {
-            out: self.out,
-            at: self.at,
-            column,
-            own_line,
-            empty: true,
-            sequence: true,
-        })
+        Ok(self.collection(true))
     }
 
     fn serialize_tuple(self, len: usize) -> Result<Collection<'o>, Unsupported> {
@@ -282,15 +285,7 @@ impl<'o> ser::Serializer for Writer<'o> {
     }
 
     fn serialize_map(self, _: Option<usize>) -> Result<Collection<'o>, Unsupported> {
-        let (column, own_line) = self.at.mapping();
-        Ok(Collection {
-            out: self.out,
-            at: self.at,
-            column,
-            own_line,
-            empty: true,
-            sequence: false,
-        })
+        Ok(self.collection(false))
     }
 
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Collection<'o>, Unsupported> {
@@ -429,13 +424,11 @@ struct KeyWriter<'o> {
     out: &'o mut String,
 }
 
-macro_rules! key_number {
-    ($($method:ident: $type:ty),*) => {
-        $(fn $method(self, v: $type) -> Result<(), Unsupported> {
-            let _ = write!(self.out, "{v}");
-            Ok(())
-        })*
-    };
+impl KeyWriter<'_> {
+    fn integer(self, value: impl fmt::Display) -> Result<(), Unsupported> {
+        let _ = write!(self.out, "{value}");
+        Ok(())
+    }
 }
 
 impl ser::Serializer for KeyWriter<'_> {
@@ -449,8 +442,9 @@ impl ser::Serializer for KeyWriter<'_> {
     type SerializeStruct = ser::Impossible<(), Unsupported>;
     type SerializeStructVariant = ser::Impossible<(), Unsupported>;
 
-    key_number!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
-        serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64);
+    forward_to_inner!();
+
+    integers!();
 
     fn serialize_bool(self, v: bool) -> Result<(), Unsupported> {
         self.out.push_str(if v { "true" } else { "false" });
@@ -463,10 +457,6 @@ impl ser::Serializer for KeyWriter<'_> {
 
     fn serialize_f64(self, _: f64) -> Result<(), Unsupported> {
         unsupported("a float key")
-    }
-
-    fn serialize_char(self, v: char) -> Result<(), Unsupported> {
-        self.serialize_str(v.encode_utf8(&mut [0; 4]))
     }
 
     fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
@@ -482,33 +472,12 @@ impl ser::Serializer for KeyWriter<'_> {
         Ok(())
     }
 
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Unsupported> {
-        value.serialize(self)
-    }
-
     fn serialize_unit(self) -> Result<(), Unsupported> {
         self.serialize_none()
     }
 
     fn serialize_unit_struct(self, _: &'static str) -> Result<(), Unsupported> {
         self.serialize_none()
-    }
-
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<(), Unsupported> {
-        self.serialize_str(variant)
-    }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<(), Unsupported> {
-        value.serialize(self)
     }
 
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
