@@ -69,9 +69,7 @@ impl Documents<'_> {
         match self {
             Documents::Files(files) => files.push((file(), yaml(value))),
             Documents::Stream(text) => {
-                if !text.is_empty() {
-                    text.push_str("---\n");
-                }
+                next_document(text);
                 yaml_into(value, text);
             }
         }
@@ -226,7 +224,7 @@ impl ClusterStreams {
             if stream.is_empty() {
                 *stream = part;
             } else if !part.is_empty() {
-                stream.push_str("---\n");
+                next_document(stream);
                 stream.push_str(&part);
             }
         }
@@ -308,16 +306,21 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree
 }
 
 /// Documents joined into one YAML stream.
-fn stream<'d>(documents: impl IntoIterator<Item = &'d str> + Clone) -> String {
-    let size: usize = documents.clone().into_iter().map(|d| d.len() + 4).sum();
-    let mut text = String::with_capacity(size);
+fn stream<'d>(documents: impl IntoIterator<Item = &'d str>) -> String {
+    let mut text = String::new();
     for document in documents {
-        if !text.is_empty() {
-            text.push_str("---\n");
-        }
+        next_document(&mut text);
         text.push_str(document);
     }
     text
+}
+
+/// Starts the next document of a YAML stream: a `---` line, unless it is
+/// the first.
+fn next_document(stream: &mut String) {
+    if !stream.is_empty() {
+        stream.push_str("---\n");
+    }
 }
 
 /// Serializes one document, readable alike by YAML 1.2 and 1.1 readers.
