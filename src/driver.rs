@@ -78,12 +78,14 @@ pub fn check_with(roots: &[PathBuf], loader: &dyn Loader) -> Result<Run, InputEr
     let (program, mut diagnostics) =
         imports::load_program(roots, loader, &mut sources, &mut timings)
             .map_err(InputError::Load)?;
+    // Files are read and parsed in turn: the memory is noted once both end.
+    timings.record_resident(Phase::Parse);
     let mut model = None;
     if !diagnostics.iter().any(Diagnostic::is_error) {
-        let resolved = timings.time(Phase::Resolve, || {
+        let resolved = timings.phase(Phase::Resolve, || {
             resolve::resolve(&program, &mut diagnostics)
         });
-        let checked = timings.time(Phase::Check, || {
+        let checked = timings.phase(Phase::Check, || {
             checker::check(&resolved, &sources, &mut diagnostics)
         });
         if !diagnostics.iter().any(Diagnostic::is_error) {

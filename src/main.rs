@@ -12,12 +12,12 @@ use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 
 use envk::diag::{self, Code};
 use envk::timings::{Phase, Timings};
+use envk::{driver, emit, output};
 
 // A compiler allocates many small strings and maps; mimalloc serves them
 // faster than glibc's malloc (measured in bench/README.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use envk::{driver, emit, output};
 
 #[derive(Parser)]
 #[command(
@@ -43,19 +43,8 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
 
-        /// How to print diagnostics: `human` (rustc-style) or `json` (one
-        /// object per line on stdout, for CI tools).
-        #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
-        message_format: MessageFormat,
-
-        /// Treat warnings as errors: `--deny warnings`.
-        #[arg(long, value_enum, value_name = "LINT")]
-        deny: Option<Deny>,
-
-        /// Print how long each phase took (load, parse, resolve, check) on
-        /// stderr.
-        #[arg(long)]
-        timings: bool,
+        #[command(flatten)]
+        report: ReportArgs,
     },
     /// Check .env.k files and write the manifests they describe.
     Build {
@@ -83,18 +72,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Layout::Tree)]
         layout: Layout,
 
-        /// How to print diagnostics: `human` or `json`.
-        #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
-        message_format: MessageFormat,
-
-        /// Treat warnings as errors: `--deny warnings`.
-        #[arg(long, value_enum, value_name = "LINT")]
-        deny: Option<Deny>,
-
-        /// Print how long each phase took (load, parse, resolve, check, emit, write) on
-        /// stderr.
-        #[arg(long)]
-        timings: bool,
+        #[command(flatten)]
+        report: ReportArgs,
     },
     /// Rewrite .env.k files in the canonical layout, comments kept.
     Fmt {
@@ -138,8 +117,25 @@ enum Layout {
     Stream,
 }
 
-/// How a run reports: the diagnostics' format, the lint level, colour, and
-/// whether to print the phases' times.
+/// The options of `check` and `build` that say how a run reports.
+#[derive(clap::Args, Clone, Copy)]
+struct ReportArgs {
+    /// How to print diagnostics: `human` (rustc-style) or `json` (one
+    /// object per line on stdout, for CI tools).
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    message_format: MessageFormat,
+
+    /// Treat warnings as errors: `--deny warnings`.
+    #[arg(long, value_enum, value_name = "LINT")]
+    deny: Option<Deny>,
+
+    /// Print the time and resident memory of each phase (load, parse,
+    /// resolve, check, and for `build` emit and write) on stderr.
+    #[arg(long)]
+    timings: bool,
+}
+
+/// How a run reports: its options, and the colour the whole CLI uses.
 #[derive(Clone, Copy)]
 struct Report {
     format: MessageFormat,
@@ -148,21 +144,22 @@ struct Report {
     timings: bool,
 }
 
+impl Report {
+    fn new(args: ReportArgs, color: Color) -> Report {
+        Report {
+            format: args.message_format,
+            deny: args.deny,
+            color,
+            timings: args.timings,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check {
-            paths,
-            message_format,
-            deny,
-            timings,
-        } => {
-            let report = Report {
-                format: message_format,
-                deny,
-                color: cli.color,
-                timings,
-            };
+        Command::Check { paths, report } => {
+            let report = Report::new(report, cli.color);
             match run_check(&paths, report) {
                 Ok((model, spent)) => {
                     std::mem::forget(model); // freed at exit, see run_check
@@ -178,9 +175,7 @@ fn main() -> ExitCode {
             check,
             provenance,
             layout,
-            message_format,
-            deny,
-            timings,
+            report,
         } => {
             let options = emit::Options {
                 provenance,
@@ -189,13 +184,7 @@ fn main() -> ExitCode {
                     Layout::Stream => emit::Layout::Stream,
                 },
             };
-            let report = Report {
-                format: message_format,
-                deny,
-                color: cli.color,
-                timings,
-            };
-            build(&paths, &out, check, options, report)
+            build(&paths, &out, check, options, Report::new(report, cli.color))
         }
         Command::Fmt { paths, check } => fmt(&paths, check, cli.color),
         Command::Explain { code } => explain(&code),
@@ -259,7 +248,7 @@ fn run_check(
     } else {
         let mut run = run;
         let model = run.model.take();
-        let timings = run.timings.clone();
+        let timings = std::mem::take(&mut run.timings);
         // The sources and syntax trees live until the process exits, which
         // frees them faster than dropping them node by node.
         std::mem::forget(run);
@@ -285,9 +274,9 @@ fn build(
         Ok((None, _)) => return ExitCode::from(1),
         Err(code) => return code,
     };
-    let tree = timings.time(Phase::Emit, || emit::emit(&model, options));
+    let tree = timings.phase(Phase::Emit, || emit::emit(&model, options));
     if check_only {
-        let compared = timings.time(Phase::Write, || output::compare(&tree, out));
+        let compared = timings.phase(Phase::Write, || output::compare(&tree, out));
         print_timings(report, &timings);
         return match compared {
             Ok(differences) if differences.is_empty() => ExitCode::SUCCESS,
@@ -311,7 +300,7 @@ fn build(
             }
         };
     }
-    let written = timings.time(Phase::Write, || output::write(&tree, out));
+    let written = timings.phase(Phase::Write, || output::write(&tree, out));
     print_timings(report, &timings);
     let files = tree.files.len();
     std::mem::forget(tree); // freed at exit, see run_check

@@ -55,13 +55,26 @@ fn resident_bytes() -> Option<u64> {
 }
 
 impl Timings {
-    /// Runs `work`, adding the time it takes to `phase`.
+    /// Runs `work`, part of `phase`, adding the time it takes to the phase.
     pub fn time<T>(&mut self, phase: Phase, work: impl FnOnce() -> T) -> T {
         let start = Instant::now();
         let result = work();
         self.add(phase, start.elapsed());
-        self.resident[phase as usize] = resident_bytes();
         result
+    }
+
+    /// Runs `work`, the whole of `phase`: its time, and the memory resident
+    /// after it.
+    pub fn phase<T>(&mut self, phase: Phase, work: impl FnOnce() -> T) -> T {
+        let result = self.time(phase, work);
+        self.record_resident(phase);
+        result
+    }
+
+    /// Notes the memory resident at the end of `phase`. Once per phase, not
+    /// per file: reading it costs a system call.
+    pub fn record_resident(&mut self, phase: Phase) {
+        self.resident[phase as usize] = resident_bytes();
     }
 
     pub fn add(&mut self, phase: Phase, spent: Duration) {
