@@ -155,7 +155,17 @@ impl Report {
     }
 }
 
+/// mimalloc's `purge_delay` (`mi_option_purge_delay` in mimalloc 3's
+/// `mimalloc.h`; the Rust bindings name no constant for it).
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
 fn main() -> ExitCode {
+    // envk runs for well under a second and frees little before it exits:
+    // memory handed back to the OS mid-run is only faulted in and zeroed
+    // again by the next phase (bench/README.md measures it).
+    // SAFETY: sets a process-wide allocator option; mimalloc allows it at
+    // any time and no other thread exists yet.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let cli = Cli::parse();
     match cli.command {
         Command::Check { paths, report } => {

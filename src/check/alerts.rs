@@ -298,7 +298,7 @@ fn instantiate(
             ok = false;
             continue;
         };
-        match entry.key.as_str() {
+        match entry.key.as_ref() {
             "expr" => {
                 let Some(text) = units::string(&value, diagnostics) else {
                     ok = false;
@@ -320,7 +320,7 @@ fn instantiate(
             },
             "summary" | "description" => match units::string(&value, diagnostics) {
                 Some(text) => {
-                    annotations.insert(entry.key.clone(), text);
+                    annotations.insert(entry.key.to_string(), text);
                 }
                 None => ok = false,
             },
@@ -364,7 +364,7 @@ fn instantiate(
                         .and_then(|v| units::string(&v, diagnostics))
                     {
                         Some(text) => {
-                            target.insert(item.key.clone(), text);
+                            target.insert(item.key.to_string(), text);
                         }
                         None => ok = false,
                     }
@@ -792,7 +792,7 @@ fn arguments(
             };
             let mut found = Vec::new();
             match typed(param.ty, &value, &mut found) {
-                Some(typed_value) => given.push((key, typed_value)),
+                Some(typed_value) => given.push((key.into_owned(), typed_value)),
                 None => {
                     ok = false;
                     // A unit mismatch here is a wrong argument type.

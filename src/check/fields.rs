@@ -5,6 +5,8 @@
 //! written twice is reported with both places, and statements that do not
 //! belong in the block are reported where they stand.
 
+use std::borrow::Cow;
+
 use crate::diag::{Code, Diagnostic};
 use crate::resolve::value::{self, Record, Scope, Value, Vars};
 use crate::source::Span;
@@ -15,7 +17,7 @@ use super::units::Diags;
 
 /// One field as written: its key, and its value not yet typed.
 pub struct Entry<'a> {
-    pub key: String,
+    pub key: Cow<'a, str>,
     pub key_span: Span,
     pub value: &'a FieldValue,
     pub span: Span,
@@ -30,17 +32,19 @@ pub struct Fields<'a> {
 }
 
 /// The text of a key: `requests.cpu`, or a quoted key as written.
-pub fn key_text(key: &Key, scope: &Scope, diagnostics: &mut Diags) -> Option<String> {
+pub fn key_text<'a>(key: &'a Key, scope: &Scope, diagnostics: &mut Diags) -> Option<Cow<'a, str>> {
     match key {
         Key::Path(segments) => Some(match segments.as_slice() {
-            [only] => only.text.clone(),
-            _ => segments
-                .iter()
-                .map(|ident| ident.text.as_str())
-                .collect::<Vec<_>>()
-                .join("."),
+            [only] => Cow::Borrowed(only.text.as_str()),
+            _ => Cow::Owned(
+                segments
+                    .iter()
+                    .map(|ident| ident.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join("."),
+            ),
         }),
-        Key::Str(string) => value::interpolate(string, scope, diagnostics),
+        Key::Str(string) => value::interpolate(string, scope, diagnostics).map(Cow::Owned),
     }
 }
 
@@ -102,7 +106,7 @@ impl<'a> Fields<'a> {
         scope: &Scope,
         diagnostics: &mut Diags,
     ) -> Fields<'a> {
-        let mut entries: Vec<Entry<'a>> = Vec::new();
+        let mut entries: Vec<Entry<'a>> = Vec::with_capacity(block.stmts.len());
         let mut misspelt = Vec::new();
         for stmt in &block.stmts {
             let StmtKind::Field(field) = &stmt.kind else {
@@ -112,7 +116,7 @@ impl<'a> Fields<'a> {
                 continue;
             };
             let key_span = field.key.span();
-            if !allowed.is_empty() && !allowed.contains(&key.as_str()) {
+            if !allowed.is_empty() && !allowed.contains(&key.as_ref()) {
                 if let Some(close) = suggest::closest(&key, allowed.iter().copied()) {
                     misspelt.push(close.to_string());
                 }

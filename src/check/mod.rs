@@ -181,7 +181,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     let Some(value) = field_value(entry, &scope, diagnostics) else {
                         continue;
                     };
-                    let parsed = match entry.key.as_str() {
+                    let parsed = match entry.key.as_ref() {
                         "cpu" => units::cpu(&value, diagnostics).map(|v| capacity.cpu = Some(v)),
                         "memory" => {
                             units::memory(&value, diagnostics).map(|v| capacity.memory = Some(v))
@@ -189,7 +189,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                         _ => units::count(&value, diagnostics).map(|v| capacity.pods = Some(v)),
                     };
                     if parsed.is_some() {
-                        let key: &'static str = match entry.key.as_str() {
+                        let key: &'static str = match entry.key.as_ref() {
                             "cpu" => "cpu",
                             "memory" => "memory",
                             _ => "pods",
@@ -719,7 +719,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             let Some(value) = field_value(entry, scope, diagnostics) else {
                 continue;
             };
-            match entry.key.as_str() {
+            match entry.key.as_ref() {
                 "labels" => self.string_map(value, "labels", &mut env.labels, true, diagnostics),
                 "annotations" => self.string_map(
                     value,
@@ -846,7 +846,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     );
                     continue;
                 }
-                out.insert(entry.key.clone(), text);
+                out.insert(entry.key.to_string(), text);
                 continue;
             }
             if let Err(why) = check_label_key(&entry.key) {
@@ -866,7 +866,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     );
                     continue;
                 }
-                if what == "labels" && RESERVED_LABELS.contains(&entry.key.as_str()) {
+                if what == "labels" && RESERVED_LABELS.contains(&entry.key.as_ref()) {
                     diagnostics.push(
                         Diagnostic::new(Code::E0310, entry.key_span, format!("the `{}` label is set by envk", entry.key))
                             .label("envk sets this label from the env's placement")
@@ -875,7 +875,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     continue;
                 }
             }
-            out.insert(entry.key.clone(), text);
+            out.insert(entry.key.to_string(), text);
         }
     }
 }

@@ -94,7 +94,7 @@ pub(crate) fn env_deploy(
         for entry in &entries.entries {
             let Some(value) = field_value(entry, &scope, diagnostics) else {
                 // Reported already; not "missing" as well.
-                failed.push(entry.key.clone());
+                failed.push(entry.key.to_string());
                 continue;
             };
             if entry.key == "sync" {
@@ -114,11 +114,11 @@ pub(crate) fn env_deploy(
                 );
                 for sync_entry in &sync_entries.entries {
                     if let Some(value) = field_value(sync_entry, &sync_scope, diagnostics) {
-                        sync.insert(sync_entry.key.clone(), value);
+                        sync.insert(sync_entry.key.to_string(), value);
                     }
                 }
             } else {
-                merged.insert(entry.key.clone(), value);
+                merged.insert(entry.key.to_string(), value);
             }
         }
     }
