@@ -196,6 +196,54 @@ fn families_merge_their_layers_and_scale_quotas() {
     }
 }
 
+/// A `let` record is typed once for all the envs that use it; each env
+/// still gets its own scaling, its own checks and its own diagnostics.
+#[test]
+fn a_shared_let_record_means_the_same_at_every_use() {
+    let program = r#"
+cluster c {
+  server      = "https://c.example.com"
+  environment = production
+  capacity    { cpu = 100 }
+  prometheus  { scrape_interval = 15s }
+}
+tier small {
+  pod_security = restricted
+  ceiling { requests.cpu = 4 }
+}
+let base = quota { requests.cpu = 2  limits.cpu = 4 }
+let pods = limits container { max { cpu = 2 } }
+let broken = limits container { max { cpu = 2  cpu = 3 } }
+env a on c tier small { quota = base  limits = pods  ingress allow from env b }
+env b on c tier small { quota = base * 3  limits = pods  ingress allow from env a }
+env d on c tier small { quota = base * 0.5  limits = broken  ingress allow from env a }
+env e on c tier small { quota = base  limits = broken  ingress allow from env a }
+"#;
+    let run = run(&[("main.env.k", program)]);
+    let text = diag::render_plain(&run.sources, &run.diagnostics);
+    // b's scaled quota is over the ceiling; the broken let is reported for
+    // each env that uses it, naming the env.
+    assert_eq!(
+        codes(&run),
+        [Code::E0404, Code::E0304, Code::E0304],
+        "{text}"
+    );
+    assert!(text.contains("limit range of env `d`"), "{text}");
+    assert!(text.contains("limit range of env `e`"), "{text}");
+    let run = self::run(&[(
+        "main.env.k",
+        &program
+            .replace("quota = base * 3", "quota = base")
+            .replace("  cpu = 3", ""),
+    )]);
+    let model = clean(&run);
+    let cpu = |env: &str| model.envs[env].quota.as_ref().unwrap().hard[&QuotaKey::RequestsCpu];
+    assert_eq!((cpu("a"), cpu("d"), cpu("e")), (2000, 1000, 2000));
+    let max = |env: &str| model.envs[env].limits.as_ref().unwrap().max[&LimitResource::Cpu];
+    assert_eq!((max("a"), max("d")), (2000, 2000));
+    assert_eq!(model.envs["d"].limits.as_ref().unwrap().name, "d-limits");
+}
+
 #[test]
 fn the_stdlib_type_checks_when_imported() {
     let run = run(&[(

@@ -300,13 +300,14 @@ fn instantiate(
         };
         match entry.key.as_ref() {
             "expr" => {
-                let Some(text) = units::string(&value, diagnostics) else {
+                let value_span = value.span();
+                let Some(text) = units::into_string(value, diagnostics) else {
                     ok = false;
                     continue;
                 };
                 match checker
                     .promql
-                    .check(&text, namespace, value.span(), use_span, diagnostics)
+                    .check(&text, namespace, value_span, use_span, diagnostics)
                 {
                     true => expr = Some(text),
                     false => ok = false,
@@ -318,7 +319,7 @@ fn instantiate(
                 }
                 None => ok = false,
             },
-            "summary" | "description" => match units::string(&value, diagnostics) {
+            "summary" | "description" => match units::into_string(value, diagnostics) {
                 Some(text) => {
                     annotations.insert(entry.key.to_string(), text);
                 }
@@ -361,7 +362,7 @@ fn instantiate(
                         continue;
                     }
                     match field_value(item, &inner, diagnostics)
-                        .and_then(|v| units::string(&v, diagnostics))
+                        .and_then(|v| units::into_string(v, diagnostics))
                     {
                         Some(text) => {
                             target.insert(item.key.to_string(), text);
@@ -461,8 +462,9 @@ fn only_in_strings(text: &str, needle: &str) -> bool {
     let mut quote: Option<u8> = None;
     let mut string_start = 0;
     let mut at = 0;
+    let first = needle.as_bytes().first().copied();
     while at < bytes.len() {
-        if bytes[at..].starts_with(needle.as_bytes()) {
+        if Some(bytes[at]) == first && bytes[at..].starts_with(needle.as_bytes()) {
             let end = at + needle.len();
             let whole = quote.is_some_and(|q| at == string_start && bytes.get(end) == Some(&q));
             if !whole {

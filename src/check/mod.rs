@@ -40,6 +40,7 @@ pub fn check(resolved: &Resolved, sources: &SourceMap, diagnostics: &mut Diags) 
         role_facts: HashMap::new(),
         templates: HashMap::new(),
         promql: alerts::PromqlCache::default(),
+        records: RecordCaches::default(),
         envs: Vec::new(),
     };
     checker.clusters(diagnostics);
@@ -68,7 +69,70 @@ pub(crate) struct Checker<'r, 'a> {
     role_facts: HashMap<String, access::RoleFacts>,
     templates: HashMap<String, alerts::Template<'a>>,
     promql: alerts::PromqlCache,
+    records: RecordCaches,
     envs: Vec<EnvFacts>,
+}
+
+/// Typed records of `let`s, shared by the envs that use them.
+#[derive(Default)]
+pub(crate) struct RecordCaches {
+    quotas: RecordCache<quota::TypedQuota>,
+    limits: RecordCache<quota::LimitItems>,
+}
+
+/// What a record types to, for records that checked clean.
+///
+/// A record's meaning depends only on its block and the variables it
+/// closed over. One without variables (a top-level `let`, such as
+/// `let base = quota { … }` used by a thousand envs) means the same
+/// wherever it is used, so it is typed once. A record that reported
+/// anything is typed again at every use: its diagnostics name the env.
+pub(crate) struct RecordCache<T> {
+    typed: std::sync::RwLock<HashMap<(usize, &'static str), T>>,
+}
+
+impl<T> Default for RecordCache<T> {
+    fn default() -> Self {
+        RecordCache {
+            typed: Default::default(),
+        }
+    }
+}
+
+impl<T: Clone> RecordCache<T> {
+    /// `type_record`'s result for `record` read as `what`.
+    pub(crate) fn typed(
+        &self,
+        record: &value::Record,
+        what: &'static str,
+        diagnostics: &mut Diags,
+        type_record: impl FnOnce(&mut Diags) -> Option<T>,
+    ) -> Option<T> {
+        if !record.vars.is_empty() {
+            return type_record(diagnostics);
+        }
+        let key = (std::ptr::from_ref(record.body) as usize, what);
+        let cached = self
+            .typed
+            .read()
+            .expect("no thread panics holding it")
+            .get(&key)
+            .cloned();
+        if cached.is_some() {
+            return cached;
+        }
+        let before = diagnostics.len();
+        let typed = type_record(diagnostics);
+        if diagnostics.len() == before
+            && let Some(typed) = &typed
+        {
+            self.typed
+                .write()
+                .expect("no thread panics holding it")
+                .insert(key, typed.clone());
+        }
+        typed
+    }
 }
 
 /// Spans of a cluster, for diagnostics that span several items.
@@ -734,16 +798,13 @@ impl<'r, 'a> Checker<'r, 'a> {
                     draft.alert_labels = labels;
                 }
                 "alert_group" => {
-                    if let Some(name) = units::string(&value, diagnostics) {
+                    let span = value.span();
+                    if let Some(name) = units::into_string(value, diagnostics) {
                         if name.is_empty() {
                             diagnostics.push(
-                                Diagnostic::new(
-                                    Code::E0306,
-                                    value.span(),
-                                    "an alert group needs a name",
-                                )
-                                .label("empty")
-                                .help("leave `alert_group` out to use the env's name"),
+                                Diagnostic::new(Code::E0306, span, "an alert group needs a name")
+                                    .label("empty")
+                                    .help("leave `alert_group` out to use the env's name"),
                             );
                         } else {
                             env.alerts.name = name;
@@ -826,7 +887,8 @@ impl<'r, 'a> Checker<'r, 'a> {
             let Some(value) = field_value(entry, &scope, diagnostics) else {
                 continue;
             };
-            let Some(text) = units::string(&value, diagnostics) else {
+            let value_span = value.span();
+            let Some(text) = units::into_string(value, diagnostics) else {
                 continue;
             };
             if what == "alert labels" {
@@ -860,7 +922,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             if label_rules {
                 if let Err(why) = check_label_value(&text) {
                     diagnostics.push(
-                        Diagnostic::new(Code::E0309, value.span(), format!("`{text}` is not a valid label value"))
+                        Diagnostic::new(Code::E0309, value_span, format!("`{text}` is not a valid label value"))
                             .label(why)
                             .help("label values are at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit"),
                     );

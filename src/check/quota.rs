@@ -15,7 +15,7 @@ use crate::model::{
     self, Dimension, LimitKind, LimitResource, LimitValues, QuotaKey, ResourceList,
 };
 use crate::resolve::EnvDecl;
-use crate::resolve::value::{Scope, Value};
+use crate::resolve::value::{Record, Scope, Value};
 use crate::source::Span;
 use crate::syntax::ast::{self, Number, RecordTag};
 
@@ -32,7 +32,7 @@ pub(crate) struct TypedQuota {
 pub(crate) struct TypedLimits {
     name: Option<String>,
     kind: LimitKind,
-    items: BTreeMap<&'static str, (LimitValues, BTreeMap<LimitResource, Span>)>,
+    items: LimitItems,
     span: Span,
 }
 
@@ -66,7 +66,7 @@ fn quota_keys() -> Vec<&'static str> {
 pub(crate) fn resource_record(
     checker: &Checker,
     value: Value,
-    what: &str,
+    what: &'static str,
     context: &str,
     diagnostics: &mut Diags,
 ) -> Option<TypedQuota> {
@@ -89,34 +89,15 @@ pub(crate) fn resource_record(
                 );
                 return None;
             }
-            let scope = checker.scope(&record.vars);
-            let keys = quota_keys();
-            let fields = Fields::read_only_fields(record.body, &keys, context, &scope, diagnostics);
-            let mut typed = TypedQuota {
-                name: None,
-                hard: ResourceList::new(),
-                key_spans: BTreeMap::new(),
-                span: record.span,
-            };
-            let mut ok = true;
-            for entry in &fields.entries {
-                let key = QuotaKey::parse(&entry.key).expect("Fields only keeps allowed keys");
-                let Some(value) = field_value(entry, &scope, diagnostics) else {
-                    ok = false;
-                    continue;
-                };
-                match units::quantity(key.dimension(), &value, diagnostics) {
-                    Some(quantity) => {
-                        typed.hard.insert(key, quantity);
-                        typed.key_spans.insert(key, value.span());
-                    }
-                    None => ok = false,
-                }
-            }
-            if ok && what == "a quota" {
-                check_limits_above_requests(&typed, diagnostics);
-            }
-            ok.then_some(typed)
+            let mut typed =
+                checker
+                    .records
+                    .quotas
+                    .typed(&record, what, diagnostics, |diagnostics| {
+                        quota_record(checker, &record, what, context, diagnostics)
+                    })?;
+            typed.span = record.span;
+            Some(typed)
         }
         other => {
             diagnostics.push(
@@ -127,6 +108,44 @@ pub(crate) fn resource_record(
             None
         }
     }
+}
+
+/// The keys of a quota record and their values, checked.
+fn quota_record(
+    checker: &Checker,
+    record: &Record,
+    what: &str,
+    context: &str,
+    diagnostics: &mut Diags,
+) -> Option<TypedQuota> {
+    let scope = checker.scope(&record.vars);
+    let keys = quota_keys();
+    let fields = Fields::read_only_fields(record.body, &keys, context, &scope, diagnostics);
+    let mut typed = TypedQuota {
+        name: None,
+        hard: ResourceList::new(),
+        key_spans: BTreeMap::new(),
+        span: record.span,
+    };
+    let mut ok = true;
+    for entry in &fields.entries {
+        let key = QuotaKey::parse(&entry.key).expect("Fields only keeps allowed keys");
+        let Some(value) = field_value(entry, &scope, diagnostics) else {
+            ok = false;
+            continue;
+        };
+        match units::quantity(key.dimension(), &value, diagnostics) {
+            Some(quantity) => {
+                typed.hard.insert(key, quantity);
+                typed.key_spans.insert(key, value.span());
+            }
+            None => ok = false,
+        }
+    }
+    if ok && what == "a quota" {
+        check_limits_above_requests(&typed, diagnostics);
+    }
+    ok.then_some(typed)
 }
 
 impl TypedQuota {
@@ -331,6 +350,30 @@ pub(crate) fn limits_stmt(
         ast::LimitKind::Pod => LimitKind::Pod,
         ast::LimitKind::PersistentVolumeClaim => LimitKind::PersistentVolumeClaim,
     };
+    let items = checker
+        .records
+        .limits
+        .typed(&record, "limits", diagnostics, |diagnostics| {
+            limit_items(checker, &record, kind, env, diagnostics)
+        })?;
+    Some(TypedLimits {
+        name,
+        kind,
+        items,
+        span,
+    })
+}
+
+pub(crate) type LimitItems = BTreeMap<&'static str, (LimitValues, BTreeMap<LimitResource, Span>)>;
+
+/// The items of a limit range record (`default { cpu = … }`, …), checked.
+fn limit_items(
+    checker: &Checker,
+    record: &Record,
+    kind: LimitKind,
+    env: &str,
+    diagnostics: &mut Diags,
+) -> Option<LimitItems> {
     let context = format!("the {} limit range of env `{env}`", kind.as_str());
     let scope = checker.scope(&record.vars);
     // What Kubernetes accepts for each kind of LimitRange item.
@@ -403,12 +446,7 @@ pub(crate) fn limits_stmt(
             .expect("Fields only keeps allowed keys");
         items.insert(key, (values, spans));
     }
-    ok.then_some(TypedLimits {
-        name,
-        kind,
-        items,
-        span,
-    })
+    ok.then_some(items)
 }
 
 /// The checks of one env's quota and limit range against each other and

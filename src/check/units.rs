@@ -241,6 +241,14 @@ pub fn boolean(value: &Value, diagnostics: &mut Diags) -> Option<bool> {
     }
 }
 
+/// `string` for a value the caller owns: the text is moved, not copied.
+pub fn into_string(value: Value, diagnostics: &mut Diags) -> Option<String> {
+    match value {
+        Value::Str(text, _) => Some(text),
+        other => string(&other, diagnostics),
+    }
+}
+
 pub fn string(value: &Value, diagnostics: &mut Diags) -> Option<String> {
     // What the value reads as, when quoting it would make it a string.
     let unquoted = match value {
