@@ -683,8 +683,8 @@ fn analyze_chars(text: &str, chars: impl Iterator<Item = char>) -> Analysis {
 
 /// serde_yaml's choice of style for a string, then libyaml's corrections,
 /// then the YAML 1.1 pass: the style the two together write.
-fn style(text: &str, key: bool) -> Style {
-    if simple(text) {
+fn style(text: &str, simple: bool, key: bool) -> Style {
+    if simple {
         // Plain for libyaml; only the typed lookalikes need quotes.
         return if serde_yaml_types(text) || yaml_1_1_types(text) {
             Style::Single
@@ -730,15 +730,42 @@ fn simple(text: &str) -> bool {
     };
     let indicator_first = match first {
         b'-' | b'?' => bytes.get(1).is_none_or(|&next| next == b' '),
-        _ => b"#,[]{}&*!|>'\"%@` :".contains(&first),
+        b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
+        | b'"' | b'%' | b'@' | b'`' | b' ' | b':' => true,
+        _ => false,
     };
     !indicator_first
         && last != b' '
         && !text.starts_with("---")
         && !text.starts_with("...")
-        && bytes
-            .iter()
-            .all(|&b| (0x20..=0x7E).contains(&b) && b != b':' && b != b'#')
+        && plain_ascii(bytes)
+}
+
+/// Whether every byte is printable ASCII other than `:` and `#`. Most of
+/// what envk writes is such text, so it is tested eight bytes at a time.
+fn plain_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Each test is exact for whole words: a borrow or carry leaves a byte
+    // only from a byte that already fails.
+    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGH != 0;
+    let has_below_space = |word: u64| word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
+    let has_del_or_above = |word: u64| (word | word.wrapping_add(ONES)) & HIGH != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
+        if has_below_space(word)
+            || has_del_or_above(word)
+            || has_zero(word ^ (ONES * u64::from(b':')))
+            || has_zero(word ^ (ONES * u64::from(b'#')))
+        {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&b| (0x20..=0x7E).contains(&b) && b != b':' && b != b'#')
 }
 
 /// Whether a plain `text` is one that `yaml11::quote_for_yaml_1_1` quotes.
@@ -844,11 +871,15 @@ fn write_str(
     key: bool,
     block_column: usize,
 ) -> Result<(), Unsupported> {
-    if key && ((text.len() > 128 && text.chars().count() > 128) || text.contains(is_break)) {
+    let simple = simple(text);
+    if key
+        && ((text.len() > 128 && text.chars().count() > 128)
+            || (!simple && text.contains(is_break)))
+    {
         // libyaml writes these as complex keys: `? key`.
         return unsupported("a long or multi-line key");
     }
-    match style(text, key) {
+    match style(text, simple, key) {
         Style::Plain => out.push_str(text),
         Style::Single => {
             if text.contains(is_break) {
@@ -936,4 +967,34 @@ fn write_double_quoted(out: &mut String, text: &str) {
         }
     }
     out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_ascii;
+
+    #[test]
+    fn plain_ascii_agrees_with_a_byte_by_byte_test() {
+        let naive = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .all(|&b| (0x20..=0x7E).contains(&b) && b != b':' && b != b'#')
+        };
+        // Every byte value at every position of words and remainders, and
+        // next to the bytes whose borrows or carries could spill over.
+        for len in [1, 7, 8, 9, 16, 19] {
+            for at in 0..len {
+                for value in 0..=255u8 {
+                    for neighbour in [b'a', 0x00, 0x1F, 0x20, 0x7F, 0xFF] {
+                        let mut bytes = vec![b'a'; len];
+                        bytes[at] = value;
+                        if at + 1 < len {
+                            bytes[at + 1] = neighbour;
+                        }
+                        assert_eq!(plain_ascii(&bytes), naive(&bytes), "{bytes:?}");
+                    }
+                }
+            }
+        }
+    }
 }
