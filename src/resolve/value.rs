@@ -394,7 +394,17 @@ pub fn interpolate(
     scope: &Scope,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<String> {
-    let mut out = String::new();
+    // Room for the text and a name-sized value per `${…}`: most strings
+    // then need no regrowth.
+    let capacity = string
+        .parts
+        .iter()
+        .map(|part| match part {
+            StrPart::Text(text) => text.len(),
+            StrPart::Interp(_) => 16,
+        })
+        .sum();
+    let mut out = String::with_capacity(capacity);
     let mut ok = true;
     for part in &string.parts {
         match part {
