@@ -1,6 +1,8 @@
 //! Property tests of the syntax stage: no input panics the parser, every
-//! span it produces lies inside its file on a character boundary, and one
-//! broken item costs only that item.
+//! span it produces lies inside its file on a character boundary, one
+//! broken item costs only that item, and the hand-written parser of
+//! well-formed items changes nothing: every input parses exactly as with
+//! pest alone.
 //!
 //! Run longer with `PROPTEST_CASES=10000 cargo test --release --test props`.
 
@@ -16,6 +18,16 @@ fn parse(text: &str) -> (SourceMap, Ast, Vec<Diagnostic>) {
     sources.add("first.env.k", "tier t { }\n");
     let id = sources.add("input.env.k", text);
     let (ast, diagnostics) = syntax::parse(sources.file(id));
+    let (reference_ast, reference_diagnostics) = syntax::parse_with_pest_only(sources.file(id));
+    assert_eq!(
+        ast, reference_ast,
+        "the fast parser and pest disagree on {text:?}"
+    );
+    assert_eq!(
+        format!("{diagnostics:?}"),
+        format!("{reference_diagnostics:?}"),
+        "the fast parser and pest disagree on {text:?}"
+    );
     (sources, ast, diagnostics)
 }
 
@@ -191,6 +203,10 @@ fn soup() -> impl Strategy<Value = String> {
 const ENTERPRISE: &str = include_str!("../examples/enterprise.env.k");
 const MULTI_TEAM_MAIN: &str = include_str!("../examples/multi-team/main.env.k");
 
+/// Every statement and expression form, for the comparison of the fast
+/// parser with pest on its mutations.
+const ALL_FORMS: &str = include_str!("fixtures/all-forms.env.k");
+
 /// Runs the whole pipeline (parse, imports, resolve, check) on one file
 /// held in memory, beside the files the multi-team example imports.
 fn check(text: &str) -> envk::driver::Run {
@@ -290,6 +306,17 @@ proptest! {
 
     #[test]
     fn token_soup_never_panics(text in soup()) {
+        let (sources, ast, diagnostics) = parse(&text);
+        assert_spans_valid(&sources, &ast, &diagnostics);
+    }
+
+    /// The fast parser against pest (compared inside `parse`) on small
+    /// edits of a program using every form.
+    #[test]
+    fn mutated_forms_parse_as_with_pest_alone(
+        edits in prop::collection::vec((0..ALL_FORMS.len(), 0usize..6, token()), 1..4)
+    ) {
+        let text = mutate(ALL_FORMS, &edits);
         let (sources, ast, diagnostics) = parse(&text);
         assert_spans_valid(&sources, &ast, &diagnostics);
     }

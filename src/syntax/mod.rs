@@ -10,6 +10,7 @@
 pub mod ast;
 mod build;
 mod expected;
+mod fast;
 pub mod format;
 mod literal;
 mod parser;
@@ -44,6 +45,26 @@ pub const MAX_NESTING: usize = 64;
 /// broken across a cut) the file is parsed again in one piece, so errors
 /// and their recovery never depend on the cut.
 pub fn parse(file: &SourceFile) -> (Ast, Vec<Diagnostic>) {
+    parse_with(file, Parsers::FastThenPest)
+}
+
+/// `parse` with pest alone, item by item: the reference that `parse`, which
+/// reads well-formed items with a hand-written parser first, must always
+/// agree with (the tests compare the two).
+pub fn parse_with_pest_only(file: &SourceFile) -> (Ast, Vec<Diagnostic>) {
+    parse_with(file, Parsers::PestOnly)
+}
+
+/// Which parsers read each item.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Parsers {
+    /// `fast` first, pest where it gives up: what `parse` does.
+    FastThenPest,
+    /// pest alone: the reference the fast parser is tested against.
+    PestOnly,
+}
+
+fn parse_with(file: &SourceFile, parsers: Parsers) -> (Ast, Vec<Diagnostic>) {
     let text = file.text();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Below this, starting threads costs more than it saves.
@@ -61,7 +82,7 @@ pub fn parse(file: &SourceFile) -> (Ast, Vec<Diagnostic>) {
             let runs: Vec<(Vec<Item>, Vec<Diagnostic>)> = std::thread::scope(|scope| {
                 let handles: Vec<_> = cuts
                     .windows(2)
-                    .map(|run| scope.spawn(move || parse_run(file, run[0], run[1])))
+                    .map(|run| scope.spawn(move || parse_run(file, run[0], run[1], parsers)))
                     .collect();
                 handles
                     .into_iter()
@@ -83,12 +104,17 @@ pub fn parse(file: &SourceFile) -> (Ast, Vec<Diagnostic>) {
             }
         }
     }
-    let (items, diagnostics) = parse_run(file, 0, text.len());
+    let (items, diagnostics) = parse_run(file, 0, text.len(), parsers);
     (Ast { items }, diagnostics)
 }
 
 /// Parses the items of `file` between byte offsets `start` and `end`.
-fn parse_run(file: &SourceFile, start: usize, end: usize) -> (Vec<Item>, Vec<Diagnostic>) {
+fn parse_run(
+    file: &SourceFile,
+    start: usize,
+    end: usize,
+    parsers: Parsers,
+) -> (Vec<Item>, Vec<Diagnostic>) {
     let text = &file.text()[..end];
     let mut items = Vec::new();
     let mut diagnostics = Vec::new();
@@ -106,6 +132,13 @@ fn parse_run(file: &SourceFile, start: usize, end: usize) -> (Vec<Item>, Vec<Dia
                 .help("flatten the structure with `let` bindings"),
             );
             pos = skip_trivia(text, resume);
+            continue;
+        }
+        if parsers == Parsers::FastThenPest
+            && let Some((item, end)) = fast::item(text, pos, file.base())
+        {
+            items.push(item);
+            pos = skip_trivia(text, end);
             continue;
         }
         match EnvkParser::parse(Rule::item, &text[pos..]) {

@@ -577,7 +577,7 @@ fn parsing_in_runs_gives_the_one_piece_result() {
         let id = sources.add("big.env.k", text.as_str());
         let file = sources.file(id);
         let (runs_ast, runs_diagnostics) = parse(file);
-        let (items, diagnostics) = parse_run(file, 0, text.len());
+        let (items, diagnostics) = parse_run(file, 0, text.len(), Parsers::FastThenPest);
         assert_eq!(runs_ast.items, items, "case {case}: items");
         assert_eq!(
             format!("{runs_diagnostics:?}"),
@@ -585,5 +585,38 @@ fn parsing_in_runs_gives_the_one_piece_result() {
             "case {case}: diagnostics"
         );
         assert_eq!(diagnostics.is_empty(), case == 0, "case {case}");
+    }
+}
+
+/// The hand-written parser must read every well-formed item itself: one it
+/// left to pest would still parse right (`tests/parsers.rs`), only slower.
+#[test]
+fn the_fast_parser_reads_every_item_of_the_examples_and_the_stdlib() {
+    let programs = [
+        include_str!("../../examples/enterprise.env.k"),
+        include_str!("../../examples/multi-team/main.env.k"),
+        include_str!("../../stdlib/alerts.env.k"),
+        include_str!("../../stdlib/roles.env.k"),
+        include_str!("../../tests/fixtures/all-forms.env.k"),
+    ];
+    for text in programs {
+        let mut pos = skip_trivia(text, 0);
+        while pos < text.len() {
+            let Some((_, end)) = fast::item(text, pos, 0) else {
+                let line = text[..pos].lines().count() + 1;
+                panic!(
+                    "left to pest: the item at line {line}: {}",
+                    &text[pos..(pos + 200).min(text.len())]
+                );
+            };
+            pos = skip_trivia(text, end);
+        }
+        let mut sources = SourceMap::new();
+        let id = sources.add("program.env.k", text);
+        let file = sources.file(id);
+        let (ast, diagnostics) = parse(file);
+        let (reference, reference_diagnostics) = parse_with_pest_only(file);
+        assert!(diagnostics.is_empty() && reference_diagnostics.is_empty());
+        assert_eq!(ast, reference);
     }
 }

@@ -1,0 +1,902 @@
+//! A hand-written recursive-descent parser for well-formed items.
+//!
+//! pest spends about 500 instructions per byte on envk's grammar, most of
+//! a large program's `check`. This parser reads the same grammar directly
+//! from the bytes, for the common case only: it gives up (`None`) at the
+//! first thing that is not plainly well-formed (a syntax error, an error
+//! production such as a stray comma, a literal that would get a
+//! diagnostic, nesting deeper than `MAX_NESTING`), and the item is then
+//! parsed by pest, whose failures give the diagnostics. So every
+//! diagnostic still comes from the grammar and the AST builder, and where
+//! this parser succeeds it builds exactly the AST they build: the same
+//! nodes, the same spans (`syntax::tests` compares the two on every
+//! program in the repository and on generated ones).
+//!
+//! PEG choices are ordered, so an alternative is taken here only when the
+//! grammar would take it: the statement keywords are distinct words, so at
+//! most one keyword alternative can match, and when it does not parse the
+//! field alternative is tried next, as in the grammar (`limits.cpu = 2`).
+
+use super::MAX_NESTING;
+use super::ast::*;
+use super::literal;
+use crate::source::Span;
+
+/// Parses the item at `pos` of `text` (which starts at global offset
+/// `base`). Returns the item and where it ends, or `None` to leave the item
+/// to pest.
+pub(super) fn item(text: &str, pos: usize, base: u32) -> Option<(Item, usize)> {
+    let mut parser = Parser {
+        text,
+        bytes: text.as_bytes(),
+        pos,
+        base,
+        depth: 0,
+    };
+    let item = parser.item(true)?;
+    Some((item, parser.pos))
+}
+
+struct Parser<'t> {
+    text: &'t str,
+    bytes: &'t [u8],
+    pos: usize,
+    base: u32,
+    depth: usize,
+}
+
+fn is_ident_char(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-'
+}
+
+const STATEMENT_KEYWORDS: &[&str] = &[
+    "grant", "ingress", "egress", "stage", "alert", "quota", "limits", "allow", "forbid",
+    "require", "accept",
+];
+
+impl<'t> Parser<'t> {
+    fn span(&self, start: usize, end: usize) -> Span {
+        Span::new(self.base + start as u32, self.base + end as u32)
+    }
+
+    /// Whitespace and `//` comments, as the grammar's implicit trivia.
+    fn skip(&mut self) {
+        loop {
+            while self.pos < self.bytes.len()
+                && matches!(self.bytes[self.pos], b' ' | b'\t' | b'\r' | b'\n')
+            {
+                self.pos += 1;
+            }
+            if self.bytes[self.pos..].starts_with(b"//") {
+                self.pos = self.text[self.pos..]
+                    .find('\n')
+                    .map_or(self.text.len(), |newline| self.pos + newline);
+            } else {
+                return;
+            }
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// The run of identifier characters at the cursor (not consumed).
+    fn word(&self) -> &'t str {
+        let end = self.bytes[self.pos..]
+            .iter()
+            .position(|&b| !is_ident_char(b))
+            .map_or(self.bytes.len(), |n| self.pos + n);
+        &self.text[self.pos..end]
+    }
+
+    /// A keyword (`"x" ~ !ident_char`), after trivia.
+    fn keyword(&mut self, keyword: &str) -> Option<()> {
+        self.skip();
+        (self.word() == keyword).then(|| self.pos += keyword.len())
+    }
+
+    /// Whether the next token is `keyword`; nothing is consumed, so that
+    /// `pos` stays at the end of the last token (where spans end).
+    fn at_keyword(&mut self, keyword: &str) -> bool {
+        let here = self.pos;
+        self.skip();
+        let found = self.word() == keyword;
+        self.pos = here;
+        found
+    }
+
+    /// Consumes `keyword` if it is the next token.
+    fn eat_keyword(&mut self, keyword: &str) -> bool {
+        let found = self.at_keyword(keyword);
+        if found {
+            self.keyword(keyword);
+        }
+        found
+    }
+
+    fn punct(&mut self, byte: u8) -> Option<usize> {
+        self.skip();
+        (self.peek() == Some(byte)).then(|| {
+            self.pos += 1;
+            self.pos - 1
+        })
+    }
+
+    fn at_punct(&mut self, byte: u8) -> bool {
+        let here = self.pos;
+        self.skip();
+        let found = self.peek() == Some(byte);
+        self.pos = here;
+        found
+    }
+
+    /// Consumes `byte` if it is the next token.
+    fn eat_punct(&mut self, byte: u8) -> bool {
+        let found = self.at_punct(byte);
+        if found {
+            self.punct(byte);
+        }
+        found
+    }
+
+    fn nest(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_NESTING).then_some(())
+    }
+
+    fn unnest(&mut self) {
+        self.depth -= 1;
+    }
+
+    // ------------------------------------------------------------ items
+
+    fn item(&mut self, top_level: bool) -> Option<Item> {
+        self.skip();
+        let start = self.pos;
+        let kind = match self.word() {
+            "import" if top_level => {
+                self.pos += "import".len();
+                ItemKind::Import(Import {
+                    path: self.string_lit()?,
+                })
+            }
+            "cluster" => {
+                self.pos += "cluster".len();
+                ItemKind::Cluster(Cluster {
+                    name: self.decl_name()?,
+                    body: self.block()?,
+                })
+            }
+            "tier" => {
+                self.pos += "tier".len();
+                let name = self.decl_name()?;
+                let extends = if self.eat_keyword("extends") {
+                    Some(self.label()?)
+                } else {
+                    None
+                };
+                ItemKind::Tier(Tier {
+                    name,
+                    extends,
+                    body: self.block()?,
+                })
+            }
+            "role" => {
+                self.pos += "role".len();
+                ItemKind::Role(Role {
+                    name: self.decl_name()?,
+                    body: self.block()?,
+                })
+            }
+            "let" => {
+                self.pos += "let".len();
+                self.skip();
+                if matches!(self.word(), "quota" | "limits") {
+                    return None;
+                }
+                let name = self.ident()?;
+                self.punct(b'=')?;
+                ItemKind::Let(Let {
+                    name,
+                    value: self.expr()?,
+                })
+            }
+            "env" => {
+                self.pos += "env".len();
+                let name = self.decl_name()?;
+                let placement = if self.at_keyword("on") {
+                    Some(self.placement()?)
+                } else {
+                    None
+                };
+                ItemKind::Env(Env {
+                    name,
+                    placement,
+                    body: self.block()?,
+                })
+            }
+            "for" => {
+                self.pos += "for".len();
+                let var = self.ident()?;
+                self.keyword("in")?;
+                let iterable = self.expr()?;
+                self.punct(b'{')?;
+                self.nest()?;
+                let mut items = Vec::new();
+                while !self.eat_punct(b'}') {
+                    items.push(self.item(false)?);
+                }
+                self.unnest();
+                ItemKind::For(For {
+                    var,
+                    iterable,
+                    items,
+                })
+            }
+            "alert" => {
+                self.pos += "alert".len();
+                let name = self.decl_name()?;
+                let params = if self.at_punct(b'(') {
+                    self.params()?
+                } else {
+                    Vec::new()
+                };
+                ItemKind::AlertTemplate(AlertTemplate {
+                    name,
+                    params,
+                    body: self.block()?,
+                })
+            }
+            _ => return None,
+        };
+        Some(Item {
+            kind,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    fn params(&mut self) -> Option<Vec<Param>> {
+        self.punct(b'(')?;
+        let mut params = Vec::new();
+        if self.eat_punct(b')') {
+            return Some(params);
+        }
+        loop {
+            params.push(self.param()?);
+            if !self.eat_punct(b',') {
+                self.punct(b')')?;
+                return Some(params);
+            }
+            if self.eat_punct(b')') {
+                return Some(params);
+            }
+        }
+    }
+
+    fn param(&mut self) -> Option<Param> {
+        self.skip();
+        let start = self.pos;
+        let name = self.ident()?;
+        self.punct(b':')?;
+        let ty = self.ident()?;
+        let default = if self.eat_punct(b'=') {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        let end = default.as_ref().map_or(ty.span.end, |expr| expr.span.end);
+        Some(Param {
+            name,
+            ty,
+            default,
+            span: Span::new(self.base + start as u32, end),
+        })
+    }
+
+    /// `on CLUSTER tier TIER` (the cursor is at `on`).
+    fn placement(&mut self) -> Option<Placement> {
+        self.skip();
+        let start = self.pos;
+        self.keyword("on")?;
+        let cluster = self.label()?;
+        self.keyword("tier")?;
+        let tier = self.label()?;
+        Some(Placement {
+            span: Span::new(self.base + start as u32, tier.span.end),
+            cluster,
+            tier,
+        })
+    }
+
+    // ------------------------------------------------------------ blocks
+
+    fn block(&mut self) -> Option<Block> {
+        let start = self.punct(b'{')?;
+        self.nest()?;
+        let mut stmts = Vec::new();
+        while !self.eat_punct(b'}') {
+            stmts.push(self.stmt()?);
+        }
+        self.unnest();
+        Some(Block {
+            stmts,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    fn stmt(&mut self) -> Option<Stmt> {
+        self.skip();
+        let start = self.pos;
+        let word = self.word();
+        let depth = self.depth;
+        let statement = STATEMENT_KEYWORDS
+            .contains(&word)
+            .then(|| {
+                self.pos += word.len();
+                self.keyword_stmt(word)
+            })
+            .flatten();
+        let kind = match statement {
+            Some(kind) => kind,
+            None => {
+                // As the grammar does: a keyword statement that does not
+                // parse may still be a field (`limits.cpu = 2`).
+                self.pos = start;
+                self.depth = depth;
+                StmtKind::Field(self.field()?)
+            }
+        };
+        Some(Stmt {
+            kind,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    fn keyword_stmt(&mut self, keyword: &str) -> Option<StmtKind> {
+        Some(match keyword {
+            "grant" => {
+                let role = self.decl_name()?;
+                self.keyword("to")?;
+                self.skip();
+                let kind_start = self.pos;
+                let subject_kind = match self.word() {
+                    "user" => SubjectKind::User,
+                    "group" => SubjectKind::Group,
+                    "serviceaccount" => SubjectKind::ServiceAccount,
+                    _ => return None,
+                };
+                self.pos += self.word().len();
+                let subject_kind_span = self.span(kind_start, self.pos);
+                let subject = self.string_lit()?;
+                let binding_name = if self.eat_keyword("as") {
+                    Some(self.decl_name()?)
+                } else {
+                    None
+                };
+                StmtKind::Grant(Grant {
+                    role,
+                    subject_kind,
+                    subject_kind_span,
+                    subject,
+                    binding_name,
+                })
+            }
+            "ingress" => {
+                self.keyword("allow")?;
+                self.keyword("from")?;
+                let from = self.peer(false)?;
+                let ports = self.ports()?;
+                StmtKind::Ingress(Ingress { from, ports })
+            }
+            "egress" => {
+                self.keyword("allow")?;
+                if self.eat_keyword("dns") {
+                    StmtKind::Egress(Egress::Dns)
+                } else {
+                    self.keyword("to")?;
+                    let peer = self.peer(true)?;
+                    let ports = self.ports()?;
+                    StmtKind::Egress(Egress::To { peer, ports })
+                }
+            }
+            "stage" => {
+                let name = self.decl_name()?;
+                if !self.at_keyword("on") {
+                    return None; // `missing_on`, reported by the builder
+                }
+                let placement = self.placement()?;
+                StmtKind::Stage(Stage {
+                    name,
+                    placement,
+                    body: self.block()?,
+                })
+            }
+            "alert" => {
+                let template = self.label()?;
+                let args = if self.at_punct(b'{') {
+                    Some(self.block()?)
+                } else {
+                    None
+                };
+                StmtKind::Alert(AlertUse { template, args })
+            }
+            "quota" => {
+                if self.eat_punct(b'=') {
+                    StmtKind::Quota(Quota::Expr(self.expr()?))
+                } else {
+                    let name = if self.at_punct(b'{') {
+                        None
+                    } else {
+                        Some(self.decl_name()?)
+                    };
+                    StmtKind::Quota(Quota::Block {
+                        name,
+                        body: self.block()?,
+                    })
+                }
+            }
+            "limits" => {
+                if self.eat_punct(b'=') {
+                    StmtKind::Limits(Limits::Expr(self.expr()?))
+                } else {
+                    // `decl_name ~ limit_kind`, else `limit_kind`.
+                    let name = self.decl_name()?;
+                    let (name, kind, kind_span) = match self.limit_kind() {
+                        Some((kind, kind_span)) => (Some(name), kind, kind_span),
+                        None => match &name {
+                            Name::Ident(ident) => (None, limit_kind(&ident.text)?, ident.span),
+                            Name::Str(_) => return None,
+                        },
+                    };
+                    StmtKind::Limits(Limits::Block {
+                        name,
+                        kind,
+                        kind_span,
+                        body: self.block()?,
+                    })
+                }
+            }
+            "allow" => {
+                let verbs = self.list()?;
+                self.keyword("on")?;
+                StmtKind::Allow(Allow {
+                    verbs,
+                    resources: self.list()?,
+                })
+            }
+            "forbid" => {
+                self.skip();
+                let forbid = match self.word() {
+                    "verbs" => {
+                        self.pos += "verbs".len();
+                        Forbid::Verbs(self.list()?)
+                    }
+                    "resources" => {
+                        self.pos += "resources".len();
+                        Forbid::Resources(self.list()?)
+                    }
+                    "wildcards" => {
+                        self.pos += "wildcards".len();
+                        Forbid::Wildcards
+                    }
+                    _ => return None,
+                };
+                StmtKind::Forbid(forbid)
+            }
+            "require" => {
+                self.keyword("alerts")?;
+                StmtKind::Require(Require {
+                    alerts: self.list()?,
+                })
+            }
+            "accept" => {
+                self.keyword("from")?;
+                StmtKind::Accept(Accept {
+                    environments: self.list()?,
+                })
+            }
+            _ => return None,
+        })
+    }
+
+    /// `any`, `environment NAME` or `env NAME`.
+    fn peer(&mut self, egress: bool) -> Option<Peer> {
+        self.skip();
+        let start = self.pos;
+        let (kind, end) = match self.word() {
+            "any" if egress => {
+                self.pos += "any".len();
+                (PeerKind::Any, self.pos)
+            }
+            "environment" => {
+                self.pos += "environment".len();
+                let name = self.label()?;
+                let end = name.span.end;
+                return Some(Peer {
+                    kind: PeerKind::Environment(name),
+                    span: Span::new(self.base + start as u32, end),
+                });
+            }
+            "env" => {
+                self.pos += "env".len();
+                let name = self.decl_name()?;
+                let end = name.span().end;
+                return Some(Peer {
+                    kind: PeerKind::Env(name),
+                    span: Span::new(self.base + start as u32, end),
+                });
+            }
+            _ => return None,
+        };
+        Some(Peer {
+            kind,
+            span: self.span(start, end),
+        })
+    }
+
+    /// `(on port, port, …)?`
+    fn ports(&mut self) -> Option<Vec<Port>> {
+        let mut ports = Vec::new();
+        if !self.eat_keyword("on") {
+            return Some(ports);
+        }
+        loop {
+            ports.push(self.port()?);
+            if !self.eat_punct(b',') {
+                return Some(ports);
+            }
+        }
+    }
+
+    fn port(&mut self) -> Option<Port> {
+        self.skip();
+        let start = self.pos;
+        let protocol = match self.word() {
+            "tcp" => Protocol::Tcp,
+            "udp" => Protocol::Udp,
+            "sctp" => Protocol::Sctp,
+            _ => return None,
+        };
+        self.pos += self.word().len();
+        self.skip();
+        let text = self.number_text()?;
+        let number = text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=65535).contains(n))?;
+        Some(Port {
+            protocol,
+            number: number as u16,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    fn limit_kind(&mut self) -> Option<(LimitKind, Span)> {
+        self.skip();
+        let kind = limit_kind(self.word())?;
+        let start = self.pos;
+        self.pos += self.word().len();
+        Some((kind, self.span(start, self.pos)))
+    }
+
+    fn field(&mut self) -> Option<Field> {
+        let key = match self.peek()? {
+            b'"' | b'`' => Key::Str(self.string_lit()?),
+            _ => {
+                // An atomic rule: no trivia around the dots.
+                let start = self.pos;
+                self.ident_here()?;
+                while self.peek() == Some(b'.') {
+                    self.pos += 1;
+                    self.ident_here()?;
+                }
+                Key::Path(self.dotted(start, self.pos))
+            }
+        };
+        let value = if self.eat_punct(b'=') {
+            FieldValue::Expr(self.expr()?)
+        } else {
+            FieldValue::Block(self.block()?)
+        };
+        Some(Field { key, value })
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn expr(&mut self) -> Option<Expr> {
+        let mut expr = self.operand()?;
+        while self.eat_punct(b'*') {
+            let right = self.operand()?;
+            expr = Expr {
+                span: expr.span.to(right.span),
+                kind: ExprKind::Mul(Box::new(expr), Box::new(right)),
+            };
+        }
+        Some(expr)
+    }
+
+    fn operand(&mut self) -> Option<Expr> {
+        self.skip();
+        let start = self.pos;
+        let kind = match self.peek()? {
+            b'0'..=b'9' => ExprKind::Number(literal::number(self.number_text()?).ok()?),
+            b'"' | b'`' => ExprKind::Str(self.string_lit()?),
+            b'[' => ExprKind::List(self.list()?),
+            b'{' => ExprKind::Record(Record {
+                tag: None,
+                body: self.block()?,
+            }),
+            _ => match self.word() {
+                "true" | "false" => {
+                    let value = self.word() == "true";
+                    self.pos += self.word().len();
+                    ExprKind::Bool(value)
+                }
+                "quota" => {
+                    self.pos += "quota".len();
+                    ExprKind::Record(Record {
+                        tag: Some(RecordTag::Quota),
+                        body: self.block()?,
+                    })
+                }
+                "limits" => {
+                    self.pos += "limits".len();
+                    let (kind, _) = self.limit_kind()?;
+                    ExprKind::Record(Record {
+                        tag: Some(RecordTag::Limits(kind)),
+                        body: self.block()?,
+                    })
+                }
+                _ => ExprKind::Name(self.ident()?),
+            },
+        };
+        Some(Expr {
+            kind,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    fn list(&mut self) -> Option<List> {
+        let start = self.punct(b'[')?;
+        self.nest()?;
+        let mut items = Vec::new();
+        if !self.eat_punct(b']') {
+            loop {
+                items.push(self.expr()?);
+                if !self.eat_punct(b',') {
+                    self.punct(b']')?;
+                    break;
+                }
+                if self.eat_punct(b']') {
+                    break;
+                }
+            }
+        }
+        self.unnest();
+        Some(List {
+            items,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// `ASCII_DIGIT+ ~ ("." ~ ASCII_DIGIT+)? ~ (ASCII_ALPHANUMERIC | "_" | "%")*`
+    fn number_text(&mut self) -> Option<&'t str> {
+        let start = self.pos;
+        let digits = |bytes: &[u8], at: usize| {
+            bytes[at..]
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(bytes.len() - at)
+        };
+        let whole = digits(self.bytes, self.pos);
+        if whole == 0 {
+            return None;
+        }
+        self.pos += whole;
+        if self.peek() == Some(b'.') {
+            let fraction = digits(self.bytes, self.pos + 1);
+            if fraction > 0 {
+                self.pos += 1 + fraction;
+            }
+        }
+        while self
+            .peek()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'%')
+        {
+            self.pos += 1;
+        }
+        Some(&self.text[start..self.pos])
+    }
+
+    // ------------------------------------------------------------ names
+
+    /// `(ASCII_ALPHA | "_") ~ ident_char*`, after trivia.
+    fn ident(&mut self) -> Option<Ident> {
+        self.skip();
+        self.ident_here()
+    }
+
+    /// An identifier right at the cursor.
+    fn ident_here(&mut self) -> Option<Ident> {
+        if !self
+            .peek()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        {
+            return None;
+        }
+        self.name_here()
+    }
+
+    /// `(ASCII_ALPHANUMERIC | "_") ~ ident_char*`, after trivia.
+    fn label(&mut self) -> Option<Ident> {
+        self.skip();
+        if !self
+            .peek()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return None;
+        }
+        self.name_here()
+    }
+
+    fn name_here(&mut self) -> Option<Ident> {
+        let start = self.pos;
+        let word = self.word();
+        self.pos += word.len();
+        Some(Ident {
+            text: word.to_string(),
+            span: self.span(start, self.pos),
+        })
+    }
+
+    fn decl_name(&mut self) -> Option<Name> {
+        self.skip();
+        match self.peek()? {
+            b'"' | b'`' => Some(Name::Str(self.string_lit()?)),
+            _ => Some(Name::Ident(self.label()?)),
+        }
+    }
+
+    /// `a.b.c` between `start` and `end`, one ident per segment.
+    fn dotted(&self, start: usize, end: usize) -> Vec<Ident> {
+        let mut begin = start;
+        self.text[start..end]
+            .split('.')
+            .map(|segment| {
+                let ident = Ident {
+                    text: segment.to_string(),
+                    span: self.span(begin, begin + segment.len()),
+                };
+                begin += segment.len() + 1;
+                ident
+            })
+            .collect()
+    }
+
+    // ------------------------------------------------------------ strings
+
+    fn string_lit(&mut self) -> Option<StringLit> {
+        self.skip();
+        let start = self.pos;
+        let raw = match self.peek()? {
+            b'"' => false,
+            b'`' => true,
+            _ => return None,
+        };
+        let quote = self.bytes[start];
+        self.pos += 1;
+        let mut parts: Vec<StrPart> = Vec::new();
+        let push_text = |parts: &mut Vec<StrPart>, text: &str| match parts.last_mut() {
+            Some(StrPart::Text(last)) => last.push_str(text),
+            _ => parts.push(StrPart::Text(text.to_string())),
+        };
+        loop {
+            let rest = &self.bytes[self.pos..];
+            match rest.first() {
+                None => return None, // unterminated
+                Some(&b) if b == quote => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(b'\n') if !raw => return None, // unterminated
+                _ if rest.starts_with(b"$${") => {
+                    push_text(&mut parts, "${");
+                    self.pos += 3;
+                }
+                _ if rest.starts_with(b"${") => {
+                    parts.push(StrPart::Interp(self.interp()?));
+                }
+                Some(b'\\') if !raw => {
+                    let escape_start = self.pos;
+                    self.pos += 1;
+                    if self.bytes[self.pos..].starts_with(b"u{") {
+                        self.pos += 2;
+                        while let Some(&b) = self.bytes.get(self.pos) {
+                            if matches!(b, b'}' | b'"' | b'\n') {
+                                break;
+                            }
+                            self.pos += 1;
+                        }
+                        if self.peek() == Some(b'}') {
+                            self.pos += 1;
+                        }
+                    } else if let Some(c) = self.text[self.pos..].chars().next()
+                        && c != '\n'
+                    {
+                        self.pos += c.len_utf8();
+                    }
+                    let c = literal::escape(&self.text[escape_start..self.pos]).ok()?;
+                    push_text(&mut parts, c.encode_utf8(&mut [0; 4]));
+                }
+                _ => {
+                    // Text up to the quote, a `$` that starts `${`, and (in
+                    // a quoted string) a backslash or line break.
+                    let text_start = self.pos;
+                    while let Some(&b) = self.bytes.get(self.pos) {
+                        let stop = b == quote
+                            || (b == b'$' && self.bytes[self.pos..].starts_with(b"${"))
+                            || (b == b'$' && self.bytes[self.pos..].starts_with(b"$${"))
+                            || (!raw && (b == b'\\' || b == b'\n'));
+                        if stop {
+                            break;
+                        }
+                        self.pos += 1;
+                    }
+                    let text = &self.text[text_start..self.pos];
+                    if raw {
+                        push_text(&mut parts, &text.replace("\r\n", "\n"));
+                    } else {
+                        push_text(&mut parts, text);
+                    }
+                }
+            }
+        }
+        Some(StringLit {
+            parts,
+            raw,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// `"${" ~ " "* ~ interp_path ~ " "* ~ "}"`, at `${`.
+    fn interp(&mut self) -> Option<Vec<Ident>> {
+        self.pos += 2;
+        while self.peek() == Some(b' ') {
+            self.pos += 1;
+        }
+        let path_start = self.pos;
+        loop {
+            if !self
+                .peek()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            {
+                return None;
+            }
+            self.pos += self.word().len();
+            if self.peek() == Some(b'.') {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        let path_end = self.pos;
+        while self.peek() == Some(b' ') {
+            self.pos += 1;
+        }
+        if self.peek() != Some(b'}') {
+            return None;
+        }
+        self.pos += 1;
+        Some(self.dotted(path_start, path_end))
+    }
+}
+
+fn limit_kind(word: &str) -> Option<LimitKind> {
+    match word {
+        "container" => Some(LimitKind::Container),
+        "pod" => Some(LimitKind::Pod),
+        "persistentvolumeclaim" => Some(LimitKind::PersistentVolumeClaim),
+        _ => None,
+    }
+}
