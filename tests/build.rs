@@ -629,4 +629,11 @@ fn large_clusters_get_a_linear_network_summary() {
     assert!(readme.contains("| Namespace | Accepts traffic from | Sends traffic to |"));
     assert!(readme.contains("| team-7 | environment development on TCP 8080 | anywhere |"));
     assert!(!readme.contains("from \\ to"), "no matrix of 25² cells");
+    // The rows the template is given whole sit where its loops put them.
+    assert!(readme.contains("| Namespaces | 25 |"));
+    assert!(readme.contains("|---:|\n| team-0 | t | baseline | — | — | — |\n| team-1 |"));
+    assert!(readme.contains("| team-9 | t | baseline | — | — | — |\n| **all namespaces** |"));
+    assert!(readme.contains("No role is granted on this cluster.\n\n## Who can reach whom"));
+    assert!(readme.contains("pair would have 25² cells)."));
+    assert!(readme.ends_with("| team-9 | environment development on TCP 8080 | anywhere |\n\n"));
 }

@@ -1,8 +1,15 @@
 //! Human-facing documents, rendered with tera: a README per cluster with
 //! its environments against capacity, who can do what, and which envs can
 //! reach which.
+//!
+//! The template lays the document out; the rows of the tables that grow
+//! with the fleet (one per namespace or binding) are formatted here and
+//! given to it whole, since tera spends thousands of instructions per
+//! looked-up value: a cluster of a thousand namespaces rendered row by row
+//! in the template took as long as emitting all its manifests.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -13,21 +20,16 @@ const TEMPLATE: &str = include_str!("templates/cluster-readme.md.tera");
 #[derive(Serialize)]
 struct Context {
     cluster: ClusterRow,
-    envs: Vec<EnvRow>,
+    env_count: usize,
+    /// `| name | tier | … |` lines, each ending in a line break.
+    env_rows: String,
     totals: Totals,
     capacity: Totals,
-    bindings: Vec<BindingRow>,
+    binding_rows: String,
     /// Every pair, for clusters small enough to read it.
     matrix: Matrix,
     /// Otherwise each namespace's rules, which grows linearly.
-    rules: Vec<RuleRow>,
-}
-
-#[derive(Serialize)]
-struct RuleRow {
-    name: String,
-    ingress: String,
-    egress: String,
+    rule_rows: String,
 }
 
 /// Above this many namespaces a cluster's README lists each one's rules
@@ -42,28 +44,10 @@ struct ClusterRow {
 }
 
 #[derive(Serialize)]
-struct EnvRow {
-    name: String,
-    tier: String,
-    pod_security: String,
-    cpu: String,
-    memory: String,
-    pods: String,
-}
-
-#[derive(Serialize)]
 struct Totals {
     cpu: String,
     memory: String,
     pods: String,
-}
-
-#[derive(Serialize)]
-struct BindingRow {
-    env: String,
-    name: String,
-    role: String,
-    subjects: String,
 }
 
 #[derive(Serialize)]
@@ -103,17 +87,20 @@ pub(super) fn cluster_readme(model: &Model, cluster: &Cluster) -> String {
             server: cluster.server.clone(),
             environment: cluster.environment.as_str().to_string(),
         },
-        envs: envs
-            .iter()
-            .map(|env| EnvRow {
-                name: env.name.clone(),
-                tier: env.tier.clone(),
-                pod_security: env.pod_security.as_str().to_string(),
-                cpu: show(Dimension::Cpu, requested(env, QuotaKey::RequestsCpu)),
-                memory: show(Dimension::Memory, requested(env, QuotaKey::RequestsMemory)),
-                pods: show(Dimension::Count, requested(env, QuotaKey::Pods)),
-            })
-            .collect(),
+        env_count: envs.len(),
+        env_rows: envs.iter().fold(String::new(), |mut rows, env| {
+            let _ = writeln!(
+                rows,
+                "| {} | {} | {} | {} | {} | {} |",
+                env.name,
+                env.tier,
+                env.pod_security.as_str(),
+                show(Dimension::Cpu, requested(env, QuotaKey::RequestsCpu)),
+                show(Dimension::Memory, requested(env, QuotaKey::RequestsMemory)),
+                show(Dimension::Count, requested(env, QuotaKey::Pods)),
+            );
+            rows
+        }),
         totals: Totals {
             cpu: total(QuotaKey::RequestsCpu),
             memory: total(QuotaKey::RequestsMemory),
@@ -124,27 +111,26 @@ pub(super) fn cluster_readme(model: &Model, cluster: &Cluster) -> String {
             memory: show(Dimension::Memory, cluster.capacity.memory),
             pods: show(Dimension::Count, cluster.capacity.pods),
         },
-        bindings: envs
+        binding_rows: envs
             .iter()
-            .flat_map(|env| {
-                env.bindings.iter().map(|binding| BindingRow {
-                    env: env.name.clone(),
-                    name: binding.name.clone(),
-                    role: binding.role.clone(),
-                    subjects: binding
-                        .subjects
-                        .iter()
-                        .map(|s| match &s.namespace {
-                            Some(namespace) => {
-                                format!("{} {namespace}/{}", s.kind.as_str(), s.name)
-                            }
-                            None => format!("{} {}", s.kind.as_str(), s.name),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })
-            })
-            .collect(),
+            .flat_map(|env| env.bindings.iter().map(move |binding| (env, binding)))
+            .fold(String::new(), |mut rows, (env, binding)| {
+                let subjects = binding
+                    .subjects
+                    .iter()
+                    .map(|s| match &s.namespace {
+                        Some(namespace) => format!("{} {namespace}/{}", s.kind.as_str(), s.name),
+                        None => format!("{} {}", s.kind.as_str(), s.name),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let _ = writeln!(
+                    rows,
+                    "| {} | {} | {} | {subjects} |",
+                    env.name, binding.name, binding.role
+                );
+                rows
+            }),
         matrix: if envs.len() <= MATRIX_LIMIT {
             Matrix {
                 names: envs.iter().map(|env| env.name.clone()).collect(),
@@ -162,20 +148,23 @@ pub(super) fn cluster_readme(model: &Model, cluster: &Cluster) -> String {
                 rows: Vec::new(),
             }
         },
-        rules: if envs.len() > MATRIX_LIMIT {
-            envs.iter()
-                .map(|env| RuleRow {
-                    name: env.name.clone(),
-                    ingress: rules(
+        rule_rows: if envs.len() > MATRIX_LIMIT {
+            envs.iter().fold(String::new(), |mut rows, env| {
+                let _ = writeln!(
+                    rows,
+                    "| {} | {} | {} |",
+                    env.name,
+                    rules(
                         env.network.restrict_ingress,
                         &env.network.ingress,
                         "every namespace",
                     ),
-                    egress: rules(env.network.restrict_egress, &env.network.egress, "anywhere"),
-                })
-                .collect()
+                    rules(env.network.restrict_egress, &env.network.egress, "anywhere"),
+                );
+                rows
+            })
         } else {
-            Vec::new()
+            String::new()
         },
     };
     let context = tera::Context::from_serialize(&context).expect("the context is plain data");
