@@ -751,21 +751,32 @@ fn plain_ascii(bytes: &[u8]) -> bool {
     let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGH != 0;
     let has_below_space = |word: u64| word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
     let has_del_or_above = |word: u64| (word | word.wrapping_add(ONES)) & HIGH != 0;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let word = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
-        if has_below_space(word)
+    let plain = |word: u64| {
+        !(has_below_space(word)
             || has_del_or_above(word)
             || has_zero(word ^ (ONES * u64::from(b':')))
-            || has_zero(word ^ (ONES * u64::from(b'#')))
-        {
-            return false;
+            || has_zero(word ^ (ONES * u64::from(b'#'))))
+    };
+    let word_at =
+        |at: usize| u64::from_ne_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+    let len = bytes.len();
+    match len {
+        // Most scalars are short: two overlapping halves make one word.
+        0..4 => bytes
+            .iter()
+            .all(|&b| (0x20..=0x7E).contains(&b) && b != b':' && b != b'#'),
+        4..8 => {
+            let half = |at: usize| {
+                u64::from(u32::from_ne_bytes(
+                    bytes[at..at + 4].try_into().expect("four bytes"),
+                ))
+            };
+            plain(half(0) | half(len - 4) << 32)
         }
+        // Whole words, then the last eight bytes (overlapping the words
+        // already tested, which changes nothing).
+        _ => (0..len / 8).all(|word| plain(word_at(word * 8))) && plain(word_at(len - 8)),
     }
-    chunks
-        .remainder()
-        .iter()
-        .all(|&b| (0x20..=0x7E).contains(&b) && b != b':' && b != b'#')
 }
 
 /// Whether a plain `text` is one that `yaml11::quote_for_yaml_1_1` quotes.
@@ -777,24 +788,25 @@ fn yaml_1_1_types(text: &str) -> bool {
     };
     if first.is_ascii_alphabetic() {
         // The regex's words, less those serde_yaml quotes itself.
-        return matches!(
-            text,
-            "y" | "Y"
-                | "yes"
-                | "Yes"
-                | "YES"
-                | "n"
-                | "N"
-                | "no"
-                | "No"
-                | "NO"
-                | "on"
-                | "On"
-                | "ON"
-                | "off"
-                | "Off"
-                | "OFF"
-        );
+        return matches!(first, b'y' | b'Y' | b'n' | b'N' | b'o' | b'O')
+            && matches!(
+                text,
+                "y" | "Y"
+                    | "yes"
+                    | "Yes"
+                    | "YES"
+                    | "n"
+                    | "N"
+                    | "no"
+                    | "No"
+                    | "NO"
+                    | "on"
+                    | "On"
+                    | "ON"
+                    | "off"
+                    | "Off"
+                    | "OFF"
+            );
     }
     (first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.' | b'~' | b'<' | b'='))
         && yaml11::ambiguous(text)
@@ -803,17 +815,21 @@ fn yaml_1_1_types(text: &str) -> bool {
 /// Whether serde_yaml reads `text`, unquoted, as something other than a
 /// string (and so quotes it): its `visit_untagged_scalar`.
 fn serde_yaml_types(text: &str) -> bool {
-    if text.is_empty() || matches!(text, "~" | "null" | "Null" | "NULL") {
+    let Some(&first) = text.as_bytes().first() else {
         return true;
+    };
+    // Its words start with one of seven letters, its numbers with a digit,
+    // a sign or a dot (`nan` and `inf` parse, but are not finite).
+    match first {
+        b'~' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' => matches!(
+            text,
+            "~" | "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        ),
+        b'0'..=b'9' | b'+' | b'-' | b'.' => {
+            parse_int(text) || parse_float(text) || digits_but_not_number(text)
+        }
+        _ => false,
     }
-    if matches!(text, "true" | "True" | "TRUE" | "false" | "False" | "FALSE") {
-        return true;
-    }
-    let first = text.as_bytes()[0];
-    if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
-        return false;
-    }
-    parse_int(text) || parse_float(text) || digits_but_not_number(text)
 }
 
 fn digits_but_not_number(text: &str) -> bool {
@@ -982,7 +998,7 @@ mod tests {
         };
         // Every byte value at every position of words and remainders, and
         // next to the bytes whose borrows or carries could spill over.
-        for len in [1, 7, 8, 9, 16, 19] {
+        for len in [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 19] {
             for at in 0..len {
                 for value in 0..=255u8 {
                     for neighbour in [b'a', 0x00, 0x1F, 0x20, 0x7F, 0xFF] {
