@@ -155,8 +155,9 @@ impl Report {
     }
 }
 
-/// mimalloc's `purge_delay` (`mi_option_purge_delay` in mimalloc 3's
-/// `mimalloc.h`; the Rust bindings name no constant for it).
+/// mimalloc's `purge_delay` (`mi_option_purge_delay` in the `mimalloc.h`
+/// of the v2 line we build, as of v3; the Rust bindings name no constant
+/// for it).
 const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
 
 fn main() -> ExitCode {
