@@ -68,10 +68,10 @@ pub(crate) fn known(verb: bool, name: &str, span: Span, diagnostics: &mut Diags)
 
 /// Types a role: its `allow` lines, one RBAC rule per API group.
 pub(crate) fn role(
-    checker: &mut Checker,
+    checker: &Checker,
     decl: &Decl<ast::Role>,
     diagnostics: &mut Diags,
-) -> Option<model::Role> {
+) -> Option<(model::Role, RoleFacts)> {
     let mut rules = Vec::new();
     let mut facts = RoleFacts {
         verbs: Vec::new(),
@@ -170,12 +170,12 @@ pub(crate) fn role(
     if !ok {
         return None;
     }
-    checker.role_facts.insert(decl.name.clone(), facts);
-    Some(model::Role {
+    let role = model::Role {
         name: decl.name.clone(),
         rules,
         source: checker.source(decl.name_span),
-    })
+    };
+    Some((role, facts))
 }
 
 /// An env's grants: bindings (one per binding name, subjects merged), the

@@ -616,10 +616,19 @@ impl<'r, 'a> Checker<'r, 'a> {
         }
     }
 
+    /// Roles depend on nothing but themselves: checked on every core,
+    /// reported in declaration order.
     fn roles(&mut self, diagnostics: &mut Diags) {
-        let resolved = self.resolved;
-        for decl in resolved.roles.iter() {
-            if let Some(role) = access::role(self, decl, diagnostics) {
+        let decls: Vec<_> = self.resolved.roles.iter().collect();
+        let checked = crate::parallel::map(&decls, |decl| {
+            let mut found = Diags::new();
+            let role = access::role(self, decl, &mut found);
+            (role, found)
+        });
+        for (decl, (role, found)) in decls.iter().zip(checked) {
+            diagnostics.extend(found);
+            if let Some((role, facts)) = role {
+                self.role_facts.insert(decl.name.clone(), facts);
                 self.model.roles.insert(decl.name.clone(), role);
             }
         }
