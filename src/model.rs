@@ -237,6 +237,78 @@ impl QuotaKey {
 
 pub type ResourceList = BTreeMap<QuotaKey, Quantity>;
 
+/// Text keyed by text, in key order: labels and annotations. A sorted
+/// vector rather than a `BTreeMap`: these hold a handful of entries, and a
+/// B-tree's first node alone takes 540 bytes (a thousand envs and their
+/// alert rules kept 8 MB of them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TextMap(Vec<(String, String)>);
+
+impl TextMap {
+    pub fn new() -> TextMap {
+        TextMap(Vec::new())
+    }
+
+    /// Sets `key`, returning the value it replaces.
+    pub fn insert(&mut self, key: String, value: String) -> Option<String> {
+        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+            Ok(at) => Some(std::mem::replace(&mut self.0[at].1, value)),
+            Err(at) => {
+                self.0.insert(at, (key, value));
+                None
+            }
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|at| &self.0[at].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl std::ops::Index<&str> for TextMap {
+    type Output = String;
+
+    fn index(&self, key: &str) -> &String {
+        self.get(key).expect("no entry for this key")
+    }
+}
+
+impl FromIterator<(String, String)> for TextMap {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(entries: I) -> TextMap {
+        let mut map = TextMap::new();
+        for (key, value) in entries {
+            map.insert(key, value);
+        }
+        map
+    }
+}
+
+impl serde::Serialize for TextMap {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cluster {
     pub name: String,
@@ -361,8 +433,8 @@ pub struct Env {
     pub family: Option<String>,
     pub stage: Option<String>,
     /// The user's labels; emitters add `environment`, `tier` and Pod Security.
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
+    pub labels: TextMap,
+    pub annotations: TextMap,
     pub quota: Option<Quota>,
     pub limits: Option<LimitRange>,
     /// Roles granted here, each emitted as a Role in this namespace.
@@ -566,8 +638,8 @@ pub struct AlertRule {
     pub alert: String,
     pub expr: String,
     pub for_: Option<Duration>,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
+    pub labels: TextMap,
+    pub annotations: TextMap,
     pub source: Source,
 }
 
@@ -593,6 +665,26 @@ pub struct SyncPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_maps_keep_key_order_and_one_value_per_key() {
+        let mut map: TextMap = [("team", "a"), ("app", "x"), ("tier", "t")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(
+            map.insert("team".to_string(), "b".to_string()),
+            Some("a".to_string())
+        );
+        assert_eq!(map.insert("env".to_string(), "p".to_string()), None);
+        let keys: Vec<&String> = map.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["app", "env", "team", "tier"]);
+        assert_eq!(
+            (map.len(), &map["team"], map.get("nope")),
+            (4, &"b".to_string(), None)
+        );
+        assert!(map.contains_key("env") && !TextMap::new().contains_key("env"));
+    }
 
     #[test]
     fn quantities_print_in_kubernetes_canonical_form() {

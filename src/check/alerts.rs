@@ -5,7 +5,6 @@
 //! only its own namespace; every parameter an env passes exists and has
 //! the template's type; every alert a tier requires is used by its envs.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use promql_parser::label::MatchOp;
@@ -15,7 +14,7 @@ use super::fields::{self, Fields, field_value};
 use super::units::{self, Diags};
 use super::{Checker, EnvDraft, TierFacts};
 use crate::diag::{Code, Diagnostic};
-use crate::model::{self, Dimension, Duration, Ratio};
+use crate::model::{self, Dimension, Duration, Ratio, TextMap};
 use crate::resolve::value::{Scope, Value, Vars};
 use crate::resolve::{Decl, EnvDecl};
 use crate::source::Span;
@@ -291,8 +290,8 @@ fn instantiate(
     );
     let mut ok = true;
     let mut expr = None;
-    let mut labels = BTreeMap::new();
-    let mut annotations = BTreeMap::new();
+    let mut labels = TextMap::new();
+    let mut annotations = TextMap::new();
     for entry in &body_fields.entries {
         let Some(value) = field_value(entry, &scope, diagnostics) else {
             ok = false;
@@ -395,8 +394,8 @@ pub(crate) fn is_label_name(name: &str) -> bool {
 struct InstantiatedRule {
     expr: String,
     for_: Option<Duration>,
-    labels: BTreeMap<String, String>,
-    annotations: BTreeMap<String, String>,
+    labels: TextMap,
+    annotations: TextMap,
 }
 
 /// Parses an alert expression and checks that it selects only `namespace`.
@@ -682,7 +681,7 @@ pub(crate) fn env_alerts(
             continue;
         };
         let mut labels = rule.labels;
-        for (key, value) in &draft.alert_labels {
+        for (key, value) in draft.alert_labels.iter() {
             labels.insert(key.clone(), value.clone());
         }
         env.alerts.rules.push(model::AlertRule {

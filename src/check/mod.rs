@@ -653,6 +653,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             let env = self.env(decl, &mut found);
             (env, found)
         });
+        self.envs.reserve(checked.len());
         for (env, found) in checked {
             diagnostics.extend(found);
             self.envs.extend(env);
@@ -702,8 +703,8 @@ impl<'r, 'a> Checker<'r, 'a> {
                 }),
             family: decl.family.clone(),
             stage: decl.stage.clone(),
-            labels: BTreeMap::new(),
-            annotations: BTreeMap::new(),
+            labels: model::TextMap::new(),
+            annotations: model::TextMap::new(),
             quota: None,
             limits: None,
             roles: Vec::new(),
@@ -881,7 +882,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         &self,
         value: Value<'a>,
         what: &str,
-        out: &mut BTreeMap<String, String>,
+        out: &mut model::TextMap,
         label_rules: bool,
         diagnostics: &mut Diags,
     ) {
@@ -984,7 +985,7 @@ pub(crate) struct EnvDraft<'a> {
     egress: Vec<(&'a ast::Egress, Span)>,
     /// Each use with the index of the layer it is written in.
     alerts: Vec<(&'a ast::AlertUse, Span, usize)>,
-    alert_labels: BTreeMap<String, String>,
+    alert_labels: model::TextMap,
     /// `deploy` blocks of every layer, merged field by field.
     deploy: Vec<Value<'a>>,
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::prometheus::Metadata;
 use super::{Documents, Options, annotations, yaml};
-use crate::model::{Env, Environment, Model};
+use crate::model::{Env, Environment, Model, TextMap};
 
 /// Where Argo CD runs, and so where its objects live.
 const ARGOCD_NAMESPACE: &str = "argocd";
@@ -127,7 +127,7 @@ pub(super) fn application(
         metadata: Metadata {
             name: format!("{}-app", env.name),
             namespace: ARGOCD_NAMESPACE.to_string(),
-            annotations: annotations(&BTreeMap::new(), &deploy.source, options),
+            annotations: annotations(&TextMap::new(), &deploy.source, options),
         },
         spec: ApplicationSpec {
             project: &deploy.project,

@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::{Documents, Options, annotations, yaml};
-use crate::model::{self, Env, LimitValues, Model, Peer, Source, SubjectKind};
+use crate::model::{self, Env, LimitValues, Model, Peer, Source, SubjectKind, TextMap};
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
@@ -29,7 +29,7 @@ fn meta(name: &str, namespace: Option<&str>, source: &Source, options: Options) 
     ObjectMeta {
         name: Some(name.to_string()),
         namespace: namespace.map(str::to_string),
-        annotations: annotations(&BTreeMap::new(), source, options),
+        annotations: annotations(&TextMap::new(), source, options),
         ..ObjectMeta::default()
     }
 }
@@ -37,7 +37,11 @@ fn meta(name: &str, namespace: Option<&str>, source: &Source, options: Options) 
 /// Every object of one env, serialized into `objects` in the order they are
 /// applied, each with its file name in the env's folder.
 pub(super) fn env_objects(model: &Model, env: &Env, options: Options, objects: &mut Documents) {
-    let mut labels = env.labels.clone();
+    let mut labels: BTreeMap<String, String> = env
+        .labels
+        .iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
     labels.insert(
         "environment".to_string(),
         env.environment.as_str().to_string(),

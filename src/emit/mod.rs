@@ -21,7 +21,7 @@ mod yaml11;
 
 use std::collections::BTreeMap;
 
-use crate::model::{Env, Model, Source};
+use crate::model::{Env, Model, Source, TextMap};
 
 /// What `build` writes: relative path (with `/`) → content.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -349,11 +349,14 @@ pub fn slow_yaml<T: serde::Serialize>(value: &T) -> String {
 
 /// The annotations of an object: the user's, plus its source when asked.
 fn annotations(
-    base: &BTreeMap<String, String>,
+    base: &TextMap,
     source: &Source,
     options: Options,
 ) -> Option<BTreeMap<String, String>> {
-    let mut annotations = base.clone();
+    let mut annotations: BTreeMap<String, String> = base
+        .iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
     if options.provenance {
         annotations.insert(SOURCE_ANNOTATION.to_string(), source.to_string());
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{Documents, Options, annotations, yaml, yaml_into};
-use crate::model::{AlertRule, Cluster, Env, Model};
+use crate::model::{AlertRule, Cluster, Env, Model, TextMap};
 
 #[derive(Serialize)]
 struct Config {
@@ -142,10 +142,10 @@ struct Rule<'a> {
     expr: &'a str,
     #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
     for_: Option<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    labels: &'a BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    annotations: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "TextMap::is_empty")]
+    labels: &'a TextMap,
+    #[serde(skip_serializing_if = "TextMap::is_empty")]
+    annotations: &'a TextMap,
 }
 
 fn group(env: &Env) -> RuleGroup<'_> {
@@ -209,7 +209,7 @@ pub(super) fn env_rules(
         metadata: Metadata {
             name: format!("{}-rules", env.name),
             namespace: env.name.clone(),
-            annotations: annotations(&BTreeMap::new(), &env.source, options),
+            annotations: annotations(&TextMap::new(), &env.source, options),
         },
         spec: &file,
     };
