@@ -686,6 +686,9 @@ fn analyze_chars(text: &str, chars: impl Iterator<Item = char>) -> Analysis {
 fn style(text: &str, simple: bool, key: bool) -> Style {
     if simple {
         // Plain for libyaml; only the typed lookalikes need quotes.
+        if quantity_with_unit(text) {
+            return Style::Plain;
+        }
         return if serde_yaml_types(text) || yaml_1_1_types(text) {
             Style::Single
         } else {
@@ -776,6 +779,21 @@ fn plain_ascii(bytes: &[u8]) -> bool {
         // Whole words, then the last eight bytes (overlapping the words
         // already tested, which changes nothing).
         _ => (0..len / 8).all(|word| plain(word_at(word * 8))) && plain(word_at(len - 8)),
+    }
+}
+
+/// `20Gi`, `500m`, `5m`: a digit first and a letter last that is no hex
+/// digit. Neither YAML reads such text as anything but a string (numbers
+/// end in a digit, a dot, `_` or a hex digit; dates with a time have a
+/// `:`, which plain text here has not), and quantities are a good part of
+/// every manifest, so they skip the number parsers and the YAML 1.1 pattern.
+fn quantity_with_unit(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            first.is_ascii_digit() && last.is_ascii_alphabetic() && !last.is_ascii_hexdigit()
+        }
+        _ => false,
     }
 }
 
@@ -988,6 +1006,20 @@ fn write_double_quoted(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::plain_ascii;
+
+    #[test]
+    fn quantities_with_units_are_plain_and_numbers_are_not() {
+        for plain in ["20Gi", "500m", "5m", "1h30m", "10k", "2024-01-01x"] {
+            assert!(super::quantity_with_unit(plain), "{plain}");
+            assert!(
+                !super::serde_yaml_types(plain) && !super::yaml_1_1_types(plain),
+                "{plain}"
+            );
+        }
+        for typed in ["10", "0x1F", "1e5", "1.5E", "0b101", "2024-01-01", "12_000"] {
+            assert!(!super::quantity_with_unit(typed), "{typed}");
+        }
+    }
 
     #[test]
     fn plain_ascii_agrees_with_a_byte_by_byte_test() {
