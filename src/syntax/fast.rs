@@ -258,20 +258,23 @@ impl<'t> Parser<'t> {
 
     fn params(&mut self) -> Option<Vec<Param>> {
         self.punct(b'(')?;
+        // `(` counts towards the nesting bound, as in `syntax::too_deep`.
+        self.nest()?;
         let mut params = Vec::new();
-        if self.eat_punct(b')') {
-            return Some(params);
-        }
-        loop {
-            params.push(self.param()?);
-            if !self.eat_punct(b',') {
-                self.punct(b')')?;
-                return Some(params);
+        if !self.eat_punct(b')') {
+            loop {
+                params.push(self.param()?);
+                if !self.eat_punct(b',') {
+                    self.punct(b')')?;
+                    break;
+                }
+                if self.eat_punct(b')') {
+                    break;
+                }
             }
-            if self.eat_punct(b')') {
-                return Some(params);
-            }
         }
+        self.unnest();
+        Some(params)
     }
 
     fn param(&mut self) -> Option<Param> {

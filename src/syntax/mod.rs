@@ -120,6 +120,15 @@ fn parse_run(
     let mut diagnostics = Vec::new();
     let mut pos = skip_trivia(text, start);
     while pos < text.len() {
+        // The fast parser bounds nesting as `too_deep` does, counting the
+        // same delimiters, so the scans pest needs come after it.
+        if parsers == Parsers::FastThenPest
+            && let Some((item, end)) = fast::item(text, pos, file.base())
+        {
+            items.push(item);
+            pos = skip_trivia(text, end);
+            continue;
+        }
         let resume = next_item_line(text, pos);
         if let Some(deep) = too_deep(text, pos, resume) {
             diagnostics.push(
@@ -132,13 +141,6 @@ fn parse_run(
                 .help("flatten the structure with `let` bindings"),
             );
             pos = skip_trivia(text, resume);
-            continue;
-        }
-        if parsers == Parsers::FastThenPest
-            && let Some((item, end)) = fast::item(text, pos, file.base())
-        {
-            items.push(item);
-            pos = skip_trivia(text, end);
             continue;
         }
         match EnvkParser::parse(Rule::item, &text[pos..]) {

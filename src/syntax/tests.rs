@@ -475,6 +475,26 @@ fn nesting_at_the_limit_parses_and_beyond_it_is_refused() {
     );
 }
 
+/// The fast parser and `too_deep` count the same delimiters, a template's
+/// `(` included: one past the limit is refused either way.
+#[test]
+fn the_nesting_bound_counts_parameter_parentheses() {
+    let template = |lists: usize| {
+        format!(
+            "alert A(x: string = {}\"a\"{}) {{ expr = \"up\" }}",
+            "[".repeat(lists),
+            "]".repeat(lists)
+        )
+    };
+    let (ast, at_limit) = parse_text(&template(MAX_NESTING - 1));
+    assert!(at_limit.is_empty() && ast.items.len() == 1, "{at_limit:?}");
+    let (_, beyond) = parse_text(&template(MAX_NESTING));
+    assert_eq!(
+        beyond.iter().map(|d| d.code).collect::<Vec<_>>(),
+        [Code::E0110]
+    );
+}
+
 #[test]
 fn the_design_example_parses() {
     let text = include_str!("../../tests/fixtures/design-example.env.k");
