@@ -639,6 +639,7 @@ pub(crate) fn env_alerts(
     let scope = checker.scope(vars);
     // The env's variables templates may use, gathered at the first use.
     let mut context: Option<Vec<(String, String)>> = None;
+    env.alerts.rules.reserve_exact(draft.alerts.len());
     for (alert, span, _) in &draft.alerts {
         let Some(template_decl) = checker
             .resolved

@@ -104,7 +104,8 @@ pub(crate) fn env_rules(
     diagnostics: &mut Diags,
 ) -> (Vec<RuleFacts>, Vec<RuleFacts>) {
     let accepted = accepted(&tier.model, env.environment);
-    let mut ingress = Vec::new();
+    // Sized exactly: a thousand envs keep these to the end of the run.
+    let mut ingress = Vec::with_capacity(draft.ingress.len());
     for (rule, span) in &draft.ingress {
         let Some(from) = peer(&rule.from, scope, diagnostics) else {
             continue;
@@ -131,7 +132,7 @@ pub(crate) fn env_rules(
             peer_span: rule.from.span,
         });
     }
-    let mut egress = Vec::new();
+    let mut egress = Vec::with_capacity(draft.egress.len());
     let mut allow_dns = false;
     let mut first_egress_span = None;
     for (rule, span) in &draft.egress {
