@@ -427,7 +427,8 @@ impl PromqlCache {
         diagnostics: &mut Diags,
     ) -> bool {
         let key = (!namespace.is_empty()
-            && !text.contains(NAMESPACE_MARKER)
+            // No NUL at all, so certainly no marker (a byte search).
+            && !text.contains('\0')
             && only_in_strings(text, namespace))
         .then(|| text.replace(namespace, NAMESPACE_MARKER));
         if let Some(key) = &key

@@ -598,14 +598,19 @@ fn check_limits_within_quota(limits: &TypedLimits, quota: &TypedQuota, diagnosti
 /// min ≤ default_request ≤ default ≤ max, for every resource they share.
 fn check_limit_order(limits: &TypedLimits, diagnostics: &mut Diags) {
     for resource in LimitResource::ALL {
-        let present: Vec<(&str, u64, Span)> = LIMIT_ORDER
-            .iter()
-            .filter_map(|field| {
-                let (values, spans) = limits.items.get(field)?;
-                Some((*field, *values.get(&resource)?, spans[&resource]))
-            })
-            .collect();
-        for pair in present.windows(2) {
+        // At most one value per field: kept on the stack, as this runs for
+        // every resource of every env.
+        let mut present = [("", 0, Span::new(0, 0)); LIMIT_ORDER.len()];
+        let mut count = 0;
+        for field in LIMIT_ORDER {
+            if let Some((values, spans)) = limits.items.get(field)
+                && let Some(&value) = values.get(&resource)
+            {
+                present[count] = (field, value, spans[&resource]);
+                count += 1;
+            }
+        }
+        for pair in present[..count].windows(2) {
             let (low_field, low, low_span) = pair[0];
             let (high_field, high, high_span) = pair[1];
             if low > high {
