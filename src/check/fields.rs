@@ -11,7 +11,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::resolve::value::{self, Record, Scope, Value, Vars};
 use crate::source::Span;
 use crate::suggest;
-use crate::syntax::ast::{Block, FieldValue, Key, Stmt, StmtKind};
+use crate::syntax::ast::{Block, FieldValue, Key, Stmt, StmtKind, path_text};
 
 use super::units::Diags;
 
@@ -34,16 +34,7 @@ pub struct Fields<'a> {
 /// The text of a key: `requests.cpu`, or a quoted key as written.
 pub fn key_text<'a>(key: &'a Key, scope: &Scope, diagnostics: &mut Diags) -> Option<Cow<'a, str>> {
     match key {
-        Key::Path(segments) => Some(match segments.as_slice() {
-            [only] => Cow::Borrowed(only.text.as_str()),
-            _ => Cow::Owned(
-                segments
-                    .iter()
-                    .map(|ident| ident.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join("."),
-            ),
-        }),
+        Key::Path(segments) => Some(path_text(segments)),
         Key::Str(string) => value::interpolate(string, scope, diagnostics).map(Cow::Owned),
     }
 }

@@ -410,15 +410,7 @@ pub fn interpolate(
         match part {
             StrPart::Text(text) => out.push_str(text),
             StrPart::Interp(path) => {
-                let name: Cow<str> = match path.as_slice() {
-                    [only] => Cow::Borrowed(&only.text),
-                    _ => Cow::Owned(
-                        path.iter()
-                            .map(|ident| ident.text.as_str())
-                            .collect::<Vec<_>>()
-                            .join("."),
-                    ),
-                };
+                let name = ast::path_text(path);
                 let span = path[0].span.to(path[path.len() - 1].span);
                 match scope.lookup_text(&name) {
                     Some(Ok(text)) => out.push_str(&text),

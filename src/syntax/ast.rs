@@ -5,6 +5,8 @@
 //! generic `key = value` fields are kept as written; `src/resolve` and
 //! `src/check` give them meaning.
 
+use std::borrow::Cow;
+
 use crate::source::Span;
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -112,6 +114,38 @@ pub struct Param {
 pub struct Ident {
     pub text: String,
     pub span: Span,
+}
+
+impl Ident {
+    /// `a.b.c` written from global offset `start` (a key path or an
+    /// interpolation): one ident per segment.
+    pub fn dotted(path: &str, start: u32) -> Vec<Ident> {
+        let mut begin = start;
+        path.split('.')
+            .map(|segment| {
+                let ident = Ident {
+                    text: segment.to_string(),
+                    span: Span::new(begin, begin + segment.len() as u32),
+                };
+                begin += segment.len() as u32 + 1;
+                ident
+            })
+            .collect()
+    }
+}
+
+/// A dotted path as written: `requests.cpu`; borrowed when it is one
+/// segment, as most are.
+pub fn path_text(path: &[Ident]) -> Cow<'_, str> {
+    match path {
+        [only] => Cow::Borrowed(&only.text),
+        _ => Cow::Owned(
+            path.iter()
+                .map(|ident| ident.text.as_str())
+                .collect::<Vec<_>>()
+                .join("."),
+        ),
+    }
 }
 
 /// The name of a declaration: an identifier, or a string where
@@ -257,6 +291,24 @@ pub enum Protocol {
     Tcp,
     Udp,
     Sctp,
+}
+
+impl Protocol {
+    /// The protocol a word names: `tcp`, `udp` or `sctp`.
+    pub fn parse(word: &str) -> Option<Protocol> {
+        match word {
+            "tcp" => Some(Protocol::Tcp),
+            "udp" => Some(Protocol::Udp),
+            "sctp" => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+}
+
+/// A port number as written after a protocol: a whole number from 1 to
+/// 65535, else `None`.
+pub fn port_number(text: &str) -> Option<u16> {
+    text.parse::<u16>().ok().filter(|&n| n != 0)
 }
 
 /// `stage prod on prod-cluster tier critical { … }`
@@ -500,4 +552,14 @@ pub enum StrPart {
     Text(String),
     /// `${team}` or `${env.name}`: the dotted path, each segment an ident.
     Interp(Vec<Ident>),
+}
+
+impl StrPart {
+    /// Appends text to `parts`, merged into the text part before it.
+    pub fn push_text(parts: &mut Vec<StrPart>, text: &str) {
+        match parts.last_mut() {
+            Some(StrPart::Text(last)) => last.push_str(text),
+            _ => parts.push(StrPart::Text(text.to_string())),
+        }
+    }
 }

@@ -478,19 +478,14 @@ impl Builder<'_> {
         let mut inner = pair.into_inner();
         let first = next(&mut inner);
         let (protocol, number) = if first.as_rule() == Rule::protocol {
-            let protocol = match first.as_str() {
-                "tcp" => Protocol::Tcp,
-                "udp" => Protocol::Udp,
-                "sctp" => Protocol::Sctp,
-                _ => unexpected(&first),
-            };
+            let protocol = Protocol::parse(first.as_str()).unwrap_or_else(|| unexpected(&first));
             (Some(protocol), next(&mut inner))
         } else {
             (None, first)
         };
         let number_span = self.span(&number);
         let text = number.as_str();
-        let value = text.parse::<u32>().ok().filter(|n| (1..=65535).contains(n));
+        let value = port_number(text);
         let Some(protocol) = protocol else {
             self.report(
                 Diagnostic::new(Code::E0105, span, format!("port `{text}` has no protocol"))
@@ -500,9 +495,9 @@ impl Builder<'_> {
             return None;
         };
         match value {
-            Some(value) => Some(Port {
+            Some(number) => Some(Port {
                 protocol,
-                number: value as u16,
+                number,
                 span,
             }),
             None => {
@@ -642,18 +637,7 @@ impl Builder<'_> {
 
     /// `a.b.c` (a key path or an interpolation), one ident per segment.
     fn dotted(&self, pair: &P) -> Vec<Ident> {
-        let mut begin = self.span(pair).start;
-        pair.as_str()
-            .split('.')
-            .map(|segment| {
-                let ident = Ident {
-                    text: segment.to_string(),
-                    span: Span::new(begin, begin + segment.len() as u32),
-                };
-                begin += segment.len() as u32 + 1;
-                ident
-            })
-            .collect()
+        Ident::dotted(pair.as_str(), self.span(pair).start)
     }
 
     fn ident(&mut self, pair: P) -> Ident {
@@ -701,10 +685,7 @@ impl Builder<'_> {
             _ => unexpected(&string),
         };
         let mut parts: Vec<StrPart> = Vec::new();
-        let push_text = |parts: &mut Vec<StrPart>, text: &str| match parts.last_mut() {
-            Some(StrPart::Text(last)) => last.push_str(text),
-            _ => parts.push(StrPart::Text(text.to_string())),
-        };
+        let push_text = StrPart::push_text;
         for part in string.into_inner() {
             let part_span = self.span(&part);
             match part.as_rule() {

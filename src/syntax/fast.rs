@@ -61,20 +61,7 @@ impl<'t> Parser<'t> {
 
     /// Whitespace and `//` comments, as the grammar's implicit trivia.
     fn skip(&mut self) {
-        loop {
-            while self.pos < self.bytes.len()
-                && matches!(self.bytes[self.pos], b' ' | b'\t' | b'\r' | b'\n')
-            {
-                self.pos += 1;
-            }
-            if self.bytes[self.pos..].starts_with(b"//") {
-                self.pos = self.text[self.pos..]
-                    .find('\n')
-                    .map_or(self.text.len(), |newline| self.pos + newline);
-            } else {
-                return;
-            }
-        }
+        self.pos = super::skip_trivia(self.text, self.pos);
     }
 
     fn peek(&self) -> Option<u8> {
@@ -555,22 +542,13 @@ impl<'t> Parser<'t> {
     fn port(&mut self) -> Option<Port> {
         self.skip();
         let start = self.pos;
-        let protocol = match self.word() {
-            "tcp" => Protocol::Tcp,
-            "udp" => Protocol::Udp,
-            "sctp" => Protocol::Sctp,
-            _ => return None,
-        };
+        let protocol = Protocol::parse(self.word())?;
         self.pos += self.word().len();
         self.skip();
-        let text = self.number_text()?;
-        let number = text
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=65535).contains(n))?;
+        let number = port_number(self.number_text()?)?;
         Some(Port {
             protocol,
-            number: number as u16,
+            number,
             span: self.span(start, self.pos),
         })
     }
@@ -763,18 +741,7 @@ impl<'t> Parser<'t> {
 
     /// `a.b.c` between `start` and `end`, one ident per segment.
     fn dotted(&self, start: usize, end: usize) -> Vec<Ident> {
-        let mut begin = start;
-        self.text[start..end]
-            .split('.')
-            .map(|segment| {
-                let ident = Ident {
-                    text: segment.to_string(),
-                    span: self.span(begin, begin + segment.len()),
-                };
-                begin += segment.len() + 1;
-                ident
-            })
-            .collect()
+        Ident::dotted(&self.text[start..end], self.base + start as u32)
     }
 
     // ------------------------------------------------------------ strings
@@ -790,10 +757,7 @@ impl<'t> Parser<'t> {
         let quote = self.bytes[start];
         self.pos += 1;
         let mut parts: Vec<StrPart> = Vec::new();
-        let push_text = |parts: &mut Vec<StrPart>, text: &str| match parts.last_mut() {
-            Some(StrPart::Text(last)) => last.push_str(text),
-            _ => parts.push(StrPart::Text(text.to_string())),
-        };
+        let push_text = StrPart::push_text;
         loop {
             let rest = &self.bytes[self.pos..];
             match rest.first() {
