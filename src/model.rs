@@ -283,6 +283,11 @@ impl TextMap {
     pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
+
+    /// The entries as the map Kubernetes object metadata holds.
+    pub fn to_btree_map(&self) -> BTreeMap<String, String> {
+        self.0.iter().cloned().collect()
+    }
 }
 
 impl std::ops::Index<&str> for TextMap {

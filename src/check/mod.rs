@@ -616,17 +616,35 @@ impl<'r, 'a> Checker<'r, 'a> {
         }
     }
 
-    /// Roles depend on nothing but themselves: checked on every core,
-    /// reported in declaration order.
+    /// `check` of each of `decls` on every core, from the shared facts
+    /// alone; what it finds is reported in declaration order all the same.
+    fn on_every_core<D: Sync, R: Send>(
+        &self,
+        decls: &[D],
+        diagnostics: &mut Diags,
+        check: impl Fn(&Self, &D, &mut Diags) -> R + Sync,
+    ) -> Vec<R> {
+        let checked = crate::parallel::map(decls, |decl| {
+            let mut found = Diags::new();
+            let result = check(self, decl, &mut found);
+            (result, found)
+        });
+        checked
+            .into_iter()
+            .map(|(result, found)| {
+                diagnostics.extend(found);
+                result
+            })
+            .collect()
+    }
+
+    /// Roles depend on nothing but themselves.
     fn roles(&mut self, diagnostics: &mut Diags) {
         let decls: Vec<_> = self.resolved.roles.iter().collect();
-        let checked = crate::parallel::map(&decls, |decl| {
-            let mut found = Diags::new();
-            let role = access::role(self, decl, &mut found);
-            (role, found)
+        let checked = self.on_every_core(&decls, diagnostics, |checker, decl, found| {
+            access::role(checker, decl, found)
         });
-        for (decl, (role, found)) in decls.iter().zip(checked) {
-            diagnostics.extend(found);
+        for (decl, role) in decls.iter().zip(checked) {
             if let Some((role, facts)) = role {
                 self.role_facts.insert(decl.name.clone(), facts);
                 self.model.roles.insert(decl.name.clone(), role);
@@ -644,20 +662,14 @@ impl<'r, 'a> Checker<'r, 'a> {
     }
 
     /// Each env is assembled and checked from the program's shared facts
-    /// alone, so envs are checked on every core; their diagnostics are
-    /// reported in declaration order all the same.
+    /// alone.
     fn envs(&mut self, diagnostics: &mut Diags) {
         let decls: Vec<&EnvDecl<'a>> = self.resolved.envs.iter().collect();
-        let checked = crate::parallel::map(&decls, |decl| {
-            let mut found = Diags::new();
-            let env = self.env(decl, &mut found);
-            (env, found)
+        let checked = self.on_every_core(&decls, diagnostics, |checker, decl, found| {
+            checker.env(decl, found)
         });
-        self.envs.reserve(checked.len());
-        for (env, found) in checked {
-            diagnostics.extend(found);
-            self.envs.extend(env);
-        }
+        self.envs.reserve_exact(checked.len());
+        self.envs.extend(checked.into_iter().flatten());
     }
 
     /// Assembles one env from its layers, then runs its own checks.

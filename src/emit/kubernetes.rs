@@ -37,11 +37,7 @@ fn meta(name: &str, namespace: Option<&str>, source: &Source, options: Options) 
 /// Every object of one env, serialized into `objects` in the order they are
 /// applied, each with its file name in the env's folder.
 pub(super) fn env_objects(model: &Model, env: &Env, options: Options, objects: &mut Documents) {
-    let mut labels: BTreeMap<String, String> = env
-        .labels
-        .iter()
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect();
+    let mut labels = env.labels.to_btree_map();
     labels.insert(
         "environment".to_string(),
         env.environment.as_str().to_string(),

@@ -353,10 +353,7 @@ fn annotations(
     source: &Source,
     options: Options,
 ) -> Option<BTreeMap<String, String>> {
-    let mut annotations: BTreeMap<String, String> = base
-        .iter()
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect();
+    let mut annotations = base.to_btree_map();
     if options.provenance {
         annotations.insert(SOURCE_ANNOTATION.to_string(), source.to_string());
     }
