@@ -244,6 +244,43 @@ env e on c tier small { quota = base  limits = broken  ingress allow from env a 
     assert_eq!(model.envs["d"].limits.as_ref().unwrap().name, "d-limits");
 }
 
+/// A template checked clean for one env is not thereby clean for another:
+/// an argument that spells `team-1` with an escape selects team-1's series
+/// from every env that passes it, and only team-1 may.
+#[test]
+fn an_alert_checked_for_one_namespace_is_checked_again_for_the_next() {
+    let mut program = String::from(
+        r#"
+cluster dev {
+  server = "https://dev.example.com"
+  environment = development
+  capacity { cpu = 100  memory = 100Gi  pods = 1000 }
+}
+tier base { pod_security = baseline }
+let small = quota { requests.cpu = 1  requests.memory = 1Gi  pods = 10 }
+alert Watch(target: string = "$${namespace}") {
+  expr     = `up{namespace="${namespace}"} or up{namespace="${target}"}`
+  severity = warning
+}
+"#,
+    );
+    for team in 1..=6 {
+        program.push_str(&format!(
+            "env team-{team} on dev tier base {{\n  quota = small\n  ingress allow from environment development\n  alert Watch {{ target = \"\\\\x74eam-1\" }}\n}}\n"
+        ));
+    }
+    let run = run(&[("main.env.k", &program)]);
+    let text = diag::render_plain(&run.sources, &run.diagnostics);
+    assert_eq!(codes(&run), [Code::E0702; 5], "{text}");
+    assert!(!text.contains(r#"up{namespace="team-1"}"#), "{text}");
+    for team in 2..=6 {
+        assert!(
+            text.contains(&format!(r#"up{{namespace="team-{team}"}} or"#)),
+            "{text}"
+        );
+    }
+}
+
 #[test]
 fn the_stdlib_type_checks_when_imported() {
     let run = run(&[(

@@ -403,13 +403,8 @@ struct InstantiatedRule {
 /// replaced by a marker: one template used by a thousand envs is parsed
 /// once, not a thousand times.
 ///
-/// Replacing the namespace is sound only where it cannot change how the
-/// expression parses: when every occurrence is a whole string literal
-/// (`namespace="team-1"`), which parses the same for any DNS label, as a
-/// string or as a regex. A namespace anywhere else (`up - team-1`, or
-/// inside a longer string or regex) is checked every time. The scope check compares matchers with the namespace, and a
-/// matcher equals the namespace exactly when, replaced, it equals the
-/// marker, since the marker never occurs in an expression.
+/// Replacing the namespace is sound only where it cannot change what the
+/// expression means, so [`cache_key`] gives no key in every other case.
 #[derive(Default)]
 pub(crate) struct PromqlCache {
     clean: std::sync::RwLock<std::collections::HashSet<String>>,
@@ -426,11 +421,7 @@ impl PromqlCache {
         use_span: Option<Span>,
         diagnostics: &mut Diags,
     ) -> bool {
-        let key = (!namespace.is_empty()
-            // No NUL at all, so certainly no marker (a byte search).
-            && !text.contains('\0')
-            && only_in_strings(text, namespace))
-        .then(|| text.replace(namespace, NAMESPACE_MARKER));
+        let key = cache_key(text, namespace);
         if let Some(key) = &key
             && self
                 .clean
@@ -451,49 +442,67 @@ impl PromqlCache {
     }
 }
 
-/// Whether every occurrence of `needle` in the PromQL `text` is the whole
-/// content of a string literal (`"…"` or `'…'` with backslash escapes, or
-/// `` `…` ``).
-fn only_in_strings(text: &str, needle: &str) -> bool {
-    // Counted as `str::replace` will see them, so that an occurrence the
-    // walk steps over (`"\team-1"`, where `\t` is an escape) is caught.
-    let mut whole_literals = 0;
+/// `text` with each occurrence of `namespace` replaced by the marker, when
+/// every occurrence is the whole content of a string literal
+/// (`namespace="team-1"`, in `"…"`, `'…'` or `` `…` ``).
+///
+/// Such a literal parses the same for any DNS label, as a string or as a
+/// regex, and the scope check compares matchers with the namespace: a
+/// matcher equals the namespace exactly when, replaced, it is the marker.
+/// That holds only if no escape can spell the namespace (`"\x74eam-1"` is
+/// `team-1`, but would be kept as written and meet another env's
+/// namespace in the cache), so an expression with a backslash has no key;
+/// nor has one with a NUL, which could forge the marker. A namespace
+/// anywhere else (`up - team-1`, a comment, or inside a longer string or
+/// regex) gives no key either: such expressions are checked every time.
+fn cache_key(text: &str, namespace: &str) -> Option<String> {
+    let needle = namespace.as_bytes();
+    let &first = needle.first()?;
     let bytes = text.as_bytes();
+    let mut key = String::with_capacity(text.len() + 16);
+    let mut copied = 0;
     let mut quote: Option<u8> = None;
     let mut string_start = 0;
     let mut at = 0;
-    let first = needle.as_bytes().first().copied();
     while at < bytes.len() {
-        if Some(bytes[at]) == first && bytes[at..].starts_with(needle.as_bytes()) {
+        let byte = bytes[at];
+        if byte == b'\\' || byte == 0 {
+            return None;
+        }
+        if byte == first && bytes[at..].starts_with(needle) {
             let end = at + needle.len();
             let whole = quote.is_some_and(|q| at == string_start && bytes.get(end) == Some(&q));
             if !whole {
-                return false;
+                return None;
             }
-            whole_literals += 1;
+            key.push_str(&text[copied..at]);
+            key.push_str(NAMESPACE_MARKER);
+            copied = end;
             at = end;
             continue;
         }
-        let byte = bytes[at];
         match quote {
             Some(q) if byte == q => quote = None,
-            Some(b'"' | b'\'') if byte == b'\\' => at += 1,
             Some(_) => {}
             None if matches!(byte, b'"' | b'\'' | b'`') => {
                 quote = Some(byte);
                 string_start = at + 1;
             }
+            // A comment runs to the end of the line; its quotes open nothing.
             None if byte == b'#' => {
-                // A comment runs to the end of the line.
-                while at < bytes.len() && bytes[at] != b'\n' {
+                while at + 1 < bytes.len() && bytes[at + 1] != b'\n' {
                     at += 1;
+                    if bytes[at] == 0 || bytes[at] == first && bytes[at..].starts_with(needle) {
+                        return None;
+                    }
                 }
             }
             None => {}
         }
         at += 1;
     }
-    text.matches(needle).count() == whole_literals
+    key.push_str(&text[copied..]);
+    Some(key)
 }
 
 fn check_promql(
@@ -840,27 +849,53 @@ fn arguments(
 
 #[cfg(test)]
 mod cache_tests {
-    use super::only_in_strings;
+    use super::{NAMESPACE_MARKER, cache_key};
+
+    fn keyed(text: &str) -> bool {
+        cache_key(text, "team-1-dev").is_some()
+    }
 
     #[test]
     fn only_whole_string_literals_may_stand_for_any_namespace() {
-        let ns = "team-1-dev";
-        assert!(only_in_strings(r#"up{namespace="team-1-dev"} == 0"#, ns));
-        assert!(only_in_strings(
-            r#"a{namespace='team-1-dev'} / b{namespace=`team-1-dev`}"#,
-            ns
+        assert!(keyed(r#"up{namespace="team-1-dev"} == 0"#));
+        assert!(keyed(
+            r#"a{namespace='team-1-dev'} / b{namespace=`team-1-dev`}"#
         ));
-        assert!(!only_in_strings(r#"up{job="x\"team-1-dev"}"#, ns));
-        assert!(!only_in_strings(r#"up{namespace=~"team-1-dev.*"}"#, ns));
-        assert!(!only_in_strings(r#"up{namespace=~"[team-1-dev]"}"#, ns));
-        assert!(!only_in_strings("up - team-1-dev", ns));
-        assert!(!only_in_strings(r#"up{a="\team-1-dev"}"#, ns));
+        assert!(!keyed(r#"up{job="x\"team-1-dev"}"#));
+        assert!(!keyed(r#"up{namespace=~"team-1-dev.*"}"#));
+        assert!(!keyed(r#"up{namespace=~"[team-1-dev]"}"#));
+        assert!(!keyed("up - team-1-dev"));
+        assert!(!keyed(r#"up{a="\team-1-dev"}"#));
         // In a comment it changes nothing, but is checked every time.
-        assert!(!only_in_strings("up # team-1-dev\n", ns));
-        assert!(only_in_strings(
-            "up # \"\n > 0 and up{namespace=\"team-1-dev\"}",
-            ns
-        ));
-        assert!(only_in_strings("up", ns));
+        assert!(!keyed("up # team-1-dev\n"));
+        assert!(keyed("up # \"\n > 0 and up{namespace=\"team-1-dev\"}"));
+        assert!(keyed("up"));
+    }
+
+    #[test]
+    fn no_escape_can_spell_a_namespace_the_key_does_not_mark() {
+        // `\x74eam-1-dev` is `team-1-dev` to PromQL: kept as written, it
+        // would read the same in every env's key.
+        assert!(!keyed(r#"up{namespace="\x74eam-1-dev"}"#));
+        assert!(!keyed(r#"up{namespace=`\x74eam-1-dev`}"#));
+        assert!(!keyed("up{namespace=\"team-1-dev\"} or up{x=\"\0\"}"));
+    }
+
+    #[test]
+    fn the_key_is_the_text_with_each_namespace_marked() {
+        let key = cache_key(
+            r#"a{namespace="team-1-dev"} / b{namespace='team-1-dev'} # c"#,
+            "team-1-dev",
+        );
+        assert_eq!(
+            key.as_deref(),
+            Some(
+                format!(
+                    r#"a{{namespace="{NAMESPACE_MARKER}"}} / b{{namespace='{NAMESPACE_MARKER}'}} # c"#
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(cache_key("up", "").as_deref(), None);
     }
 }
