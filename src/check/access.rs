@@ -6,7 +6,7 @@
 //! and no env's tier forbids a verb, resource or wildcard that a role
 //! granted there contains.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::catalog;
 use super::fields;

@@ -89,6 +89,95 @@ pub(crate) struct Template<'a> {
     params: Vec<Param>,
     body: &'a Block,
     vars: Vars,
+    /// The body as text to fill in, when it is only that.
+    compiled: Option<Compiled<'a>>,
+}
+
+/// A template body whose fields are strings filled in from variables and
+/// a severity word, as most templates are: at a use, its text is filled in
+/// directly instead of evaluating the body in a scope built for the use.
+/// A body with anything else (`labels`, a `let`, a number) is evaluated.
+struct Compiled<'a> {
+    expr: &'a ast::StringLit,
+    expr_span: Span,
+    severity: &'a str,
+    summary: Option<&'a ast::StringLit>,
+    description: Option<&'a ast::StringLit>,
+}
+
+#[cfg(test)]
+impl Template<'_> {
+    pub(super) fn is_compiled(&self) -> bool {
+        self.compiled.is_some()
+    }
+}
+
+impl<'a> Compiled<'a> {
+    /// The body as a `Compiled`, if that is all it is. Called only for a
+    /// body that checked clean: every field is allowed and set once.
+    fn of(body: &'a Block, scope: &Scope) -> Option<Compiled<'a>> {
+        let (mut expr, mut severity, mut summary, mut description) = (None, None, None, None);
+        for stmt in &body.stmts {
+            let ast::StmtKind::Field(field) = &stmt.kind else {
+                return None;
+            };
+            let (ast::Key::Path(key), FieldValue::Expr(value)) = (&field.key, &field.value) else {
+                return None;
+            };
+            match (ast::path_text(key).as_ref(), &value.kind) {
+                ("expr", ast::ExprKind::Str(text)) => expr = Some((text, value.span)),
+                ("summary", ast::ExprKind::Str(text)) => summary = Some(text),
+                ("description", ast::ExprKind::Str(text)) => description = Some(text),
+                // A bare word, not a `let`: the severity itself.
+                ("severity", ast::ExprKind::Name(word))
+                    if scope.lets.get(&word.text).is_none()
+                        && !scope.lets.failed(&word.text)
+                        && SEVERITIES.contains(&word.text.as_str()) =>
+                {
+                    severity = Some(word.text.as_str());
+                }
+                _ => return None,
+            }
+        }
+        let (expr, expr_span) = expr?;
+        Some(Compiled {
+            expr,
+            expr_span,
+            severity: severity?,
+            summary,
+            description,
+        })
+    }
+
+    /// `text` filled in as `interpolate` would in the scope `instantiate`
+    /// builds: parameters over context over the template's own variables.
+    /// `None` when a name is none of them (a `let`, or an error the
+    /// evaluator reports).
+    fn fill(
+        text: &ast::StringLit,
+        values: &[(String, ParamValue)],
+        context: &[(String, String)],
+        vars: &[(String, String)],
+    ) -> Option<String> {
+        let mut out = String::with_capacity(text.parts.len() * 16);
+        for part in &text.parts {
+            match part {
+                ast::StrPart::Text(literal) => out.push_str(literal),
+                ast::StrPart::Interp(path) => {
+                    let name = ast::path_text(path);
+                    let named = |(var, _): &&(String, String)| *var == name;
+                    if let Some((_, value)) = values.iter().rev().find(|(var, _)| *var == name) {
+                        out.push_str(&value.text());
+                    } else if let Some((_, value)) = context.iter().rev().find(named) {
+                        out.push_str(value);
+                    } else {
+                        out.push_str(&vars.iter().rev().find(named)?.1);
+                    }
+                }
+            }
+        }
+        Some(out)
+    }
 }
 
 fn typed(ty: ParamType, value: &Value, diagnostics: &mut Diags) -> Option<ParamValue> {
@@ -225,11 +314,12 @@ pub(crate) fn template<'a>(
     if !ok {
         return None;
     }
-    let template = Template {
+    let mut template = Template {
         name_span: decl.name_span,
         params,
         body: &decl.node.body,
         vars: decl.vars.clone(),
+        compiled: None,
     };
     // Check the body once here, so a broken template is reported at its
     // declaration and not at every env that uses it.
@@ -260,6 +350,9 @@ pub(crate) fn template<'a>(
         None,
         diagnostics,
     )?;
+    if checker.compile_templates {
+        template.compiled = Compiled::of(template.body, &scope);
+    }
     Some(template)
 }
 
@@ -276,6 +369,39 @@ fn instantiate(
     use_span: Option<Span>,
     diagnostics: &mut Diags,
 ) -> Option<InstantiatedRule> {
+    if let Some(compiled) = &template.compiled {
+        let fill = |text| Compiled::fill(text, values, context, &template.vars);
+        if let Some(expr) = fill(compiled.expr) {
+            let summary = compiled.summary.map(fill);
+            let description = compiled.description.map(fill);
+            if summary.as_ref().is_none_or(Option::is_some)
+                && description.as_ref().is_none_or(Option::is_some)
+            {
+                let clean = checker.promql.check(
+                    &expr,
+                    namespace,
+                    compiled.expr_span,
+                    use_span,
+                    diagnostics,
+                );
+                let mut annotations = TextMap::new();
+                for (key, text) in [("summary", summary), ("description", description)] {
+                    if let Some(Some(text)) = text {
+                        annotations.insert(key.to_string(), text);
+                    }
+                }
+                return clean.then(|| InstantiatedRule {
+                    expr,
+                    for_: for_duration(values),
+                    labels: TextMap::from_iter([(
+                        "severity".to_string(),
+                        compiled.severity.to_string(),
+                    )]),
+                    annotations,
+                });
+            }
+        }
+    }
     let mut vars: Vec<(String, String)> = (*template.vars).clone();
     vars.extend(context.iter().cloned());
     vars.extend(values.iter().map(|(n, v)| (n.clone(), v.text())));
@@ -373,15 +499,19 @@ fn instantiate(
             _ => {}
         }
     }
-    let for_ = values.iter().find_map(|(n, v)| match (n.as_str(), v) {
-        ("for", ParamValue::Duration(d)) => Some(*d),
-        _ => None,
-    });
     (ok && expr.is_some()).then(|| InstantiatedRule {
         expr: expr.expect("checked above"),
-        for_,
+        for_: for_duration(values),
         labels,
         annotations,
+    })
+}
+
+/// The rule's `for:`, from the template's `for` parameter.
+fn for_duration(values: &[(String, ParamValue)]) -> Option<Duration> {
+    values.iter().find_map(|(n, v)| match (n.as_str(), v) {
+        ("for", ParamValue::Duration(d)) => Some(*d),
+        _ => None,
     })
 }
 
@@ -407,7 +537,7 @@ struct InstantiatedRule {
 /// expression means, so [`cache_key`] gives no key in every other case.
 #[derive(Default)]
 pub(crate) struct PromqlCache {
-    clean: std::sync::RwLock<std::collections::HashSet<String>>,
+    clean: std::sync::RwLock<foldhash::HashSet<String>>,
 }
 
 const NAMESPACE_MARKER: &str = "\u{0}namespace\u{0}";

@@ -17,7 +17,9 @@ mod placement;
 mod quota;
 mod units;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use crate::diag::{Code, Diagnostic};
@@ -31,33 +33,49 @@ use units::Diags;
 
 /// Checks a resolved program and builds its Model.
 pub fn check(resolved: &Resolved, sources: &SourceMap, diagnostics: &mut Diags) -> Model {
-    let mut checker = Checker {
-        resolved,
-        sources,
-        model: Model::default(),
-        cluster_facts: HashMap::new(),
-        tier_facts: HashMap::new(),
-        role_facts: HashMap::new(),
-        templates: HashMap::new(),
-        promql: alerts::PromqlCache::default(),
-        records: RecordCaches::default(),
-        envs: Vec::new(),
-    };
-    checker.clusters(diagnostics);
-    checker.templates(diagnostics);
-    checker.tiers(diagnostics);
-    checker.roles(diagnostics);
-    checker.envs(diagnostics);
-    quota::check_capacity(&checker, diagnostics);
-    network::check_program(&checker, diagnostics);
-    placement::check_projects(&checker, diagnostics);
-    let Checker {
-        mut model, envs, ..
-    } = checker;
-    for env in envs {
-        model.envs.insert(env.model.name.clone(), env.model);
+    Checker::new(resolved, sources, true).run(diagnostics)
+}
+
+impl<'r, 'a> Checker<'r, 'a> {
+    /// A checker that fills templates in as compiled text where it can
+    /// (`compile_templates`), or evaluates every use: the two must agree.
+    fn new(
+        resolved: &'r Resolved<'a>,
+        sources: &'r SourceMap,
+        compile_templates: bool,
+    ) -> Checker<'r, 'a> {
+        Checker {
+            resolved,
+            sources,
+            model: Model::default(),
+            cluster_facts: HashMap::new(),
+            tier_facts: HashMap::new(),
+            role_facts: HashMap::new(),
+            templates: HashMap::new(),
+            promql: alerts::PromqlCache::default(),
+            records: RecordCaches::default(),
+            envs: Vec::new(),
+            compile_templates,
+        }
     }
-    model
+
+    fn run(mut self, diagnostics: &mut Diags) -> Model {
+        self.clusters(diagnostics);
+        self.templates(diagnostics);
+        self.tiers(diagnostics);
+        self.roles(diagnostics);
+        self.envs(diagnostics);
+        quota::check_capacity(&self, diagnostics);
+        network::check_program(&self, diagnostics);
+        placement::check_projects(&self, diagnostics);
+        let Checker {
+            mut model, envs, ..
+        } = self;
+        for env in envs {
+            model.envs.insert(env.model.name.clone(), env.model);
+        }
+        model
+    }
 }
 
 pub(crate) struct Checker<'r, 'a> {
@@ -71,6 +89,7 @@ pub(crate) struct Checker<'r, 'a> {
     promql: alerts::PromqlCache,
     records: RecordCaches,
     envs: Vec<EnvFacts>,
+    compile_templates: bool,
 }
 
 /// Typed records of `let`s, shared by the envs that use them.
@@ -1063,4 +1082,189 @@ fn check_label_value(value: &str) -> Result<(), String> {
         return Err("it must start and end with a letter or digit".to_string());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::{Checker, Diags, Model};
+    use crate::diag::{self, Diagnostic};
+    use crate::resolve::imports::{self, FileSystem, InMemory, Loader};
+    use crate::source::SourceMap;
+    use crate::timings::Timings;
+
+    /// Each template's name, and whether it was compiled.
+    type Compiled = Vec<(String, bool)>;
+
+    /// Checks `root` with templates compiled or evaluated: the Model, the
+    /// diagnostics as rendered, and which templates were compiled.
+    fn checked(
+        root: &Path,
+        loader: &dyn Loader,
+        compile_templates: bool,
+    ) -> Option<(Model, String, Compiled)> {
+        let mut sources = SourceMap::new();
+        let (program, mut diagnostics) = imports::load_program(
+            &[root.to_path_buf()],
+            loader,
+            &mut sources,
+            &mut Timings::default(),
+        )
+        .ok()?;
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return None;
+        }
+        let resolved = crate::resolve::resolve(&program, &mut diagnostics);
+        let mut scratch = Diags::new();
+        let mut templates_only = Checker::new(&resolved, &sources, compile_templates);
+        templates_only.clusters(&mut scratch);
+        templates_only.templates(&mut scratch);
+        let mut compiled: Compiled = templates_only
+            .templates
+            .iter()
+            .map(|(name, template)| (name.clone(), template.is_compiled()))
+            .collect();
+        compiled.sort();
+        let model = Checker::new(&resolved, &sources, compile_templates).run(&mut diagnostics);
+        let rendered = diag::render_plain(&sources, &diagnostics);
+        Some((model, rendered, compiled))
+    }
+
+    fn env_k_files(folder: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(folder).expect("a folder of the repository") {
+            let path = entry.expect("readable").path();
+            if path.is_dir() {
+                env_k_files(&path, out);
+            } else if path.to_string_lossy().ends_with(".env.k") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// A compiled template fills in exactly what evaluating its body gives,
+    /// for every program of the repository, clean or not.
+    #[test]
+    fn compiled_templates_fill_in_what_evaluation_gives() {
+        let mut files = Vec::new();
+        for folder in [
+            "examples",
+            "stdlib",
+            "tests/ui",
+            "tests/fixtures",
+            "tests/golden",
+        ] {
+            env_k_files(Path::new(folder), &mut files);
+        }
+        let mut compared = 0;
+        let mut compiled_somewhere = false;
+        for file in &files {
+            let Some((model, rendered, compiled)) = checked(file, &FileSystem, true) else {
+                continue;
+            };
+            let (evaluated_model, evaluated_rendered, evaluated) =
+                checked(file, &FileSystem, false).expect("loads as before");
+            assert!(
+                model == evaluated_model,
+                "{}: the Models differ",
+                file.display()
+            );
+            assert_eq!(rendered, evaluated_rendered, "{}", file.display());
+            assert!(evaluated.iter().all(|(_, compiled)| !compiled));
+            compiled_somewhere |= compiled.iter().any(|(_, compiled)| *compiled);
+            compared += 1;
+        }
+        assert!(compared > 100, "only {compared} programs checked");
+        assert!(compiled_somewhere);
+    }
+
+    /// Each form a body can take, and what each name in it can be.
+    #[test]
+    fn a_body_compiles_only_when_it_is_text_filled_in_from_variables() {
+        let program = r#"
+cluster c {
+  server      = "https://c.example.com"
+  environment = production
+  capacity    { cpu = 100  memory = 100Gi  pods = 1000 }
+}
+tier t { pod_security = restricted }
+let owner = "platform"
+let small = quota { requests.cpu = 1  requests.memory = 1Gi  pods = 10 }
+let loud = critical
+
+alert Plain(for: duration = 5m, ratio: ratio = 90%) {
+  expr        = `up{namespace="${namespace}", cluster="${cluster}", tier="${tier}"} < ${ratio}`
+  severity    = warning
+  summary     = "${environment} ${family} ${stage} in ${namespace} for ${for}"
+  description = "ratio ${ratio}"
+}
+alert UsesLet {
+  expr     = `up{namespace="${namespace}", owner="${owner}"} == 0`
+  severity = info
+}
+alert SeverityLet {
+  expr     = `up{namespace="${namespace}"} == 0`
+  severity = loud
+}
+alert WithLabels {
+  expr     = `up{namespace="${namespace}"} == 0`
+  severity = critical
+  labels   { team = "${namespace}" }
+}
+alert QuotedKey {
+  expr     = `up{namespace="${namespace}"} == 0`
+  "severity" = critical
+}
+
+for team in ["a", "b"] {
+  env "${team}" {
+    quota = small
+    ingress allow from environment production
+    alert Plain
+    alert UsesLet
+    alert SeverityLet
+    alert WithLabels
+    alert QuotedKey
+    stage prod on c tier t { alert Plain { ratio = 0.5 } }
+  }
+}
+env solo on c tier t {
+  quota = small
+  ingress allow from environment production
+  alert Plain { for = 10m }
+}
+"#;
+        // `solo` has no family and no stage: evaluation reports the names
+        // the compiled text could not fill in.
+        let loader = InMemory::new().with("main.env.k", program);
+        let root = Path::new("main.env.k");
+        let (model, rendered, compiled) = checked(root, &loader, true).expect("loads");
+        let (evaluated_model, evaluated_rendered, _) =
+            checked(root, &loader, false).expect("loads");
+        assert_eq!(rendered, evaluated_rendered);
+        assert!(model == evaluated_model);
+        let names = |want: bool| -> Vec<&str> {
+            compiled
+                .iter()
+                .filter(|(_, compiled)| *compiled == want)
+                .map(|(name, _)| name.as_str())
+                .collect()
+        };
+        assert_eq!(names(true), ["Plain", "UsesLet"], "{rendered}");
+        assert_eq!(names(false), ["QuotedKey", "SeverityLet", "WithLabels"]);
+        let rules = &model.envs["a-prod"].alerts.rules;
+        assert_eq!(rendered.matches("error[E0208]").count(), 2, "{rendered}");
+        let alerts: Vec<&str> = rules.iter().map(|rule| rule.alert.as_str()).collect();
+        assert_eq!(alerts.len(), 5, "{alerts:?}");
+        let plain = rules
+            .iter()
+            .find(|rule| rule.alert == "Plain")
+            .expect("Plain");
+        assert_eq!(plain.annotations["description"], "ratio 0.5");
+        let owned = rules
+            .iter()
+            .find(|rule| rule.alert == "UsesLet")
+            .expect("UsesLet");
+        assert!(owned.expr.contains(r#"owner="platform""#), "{}", owned.expr);
+    }
 }

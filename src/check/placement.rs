@@ -5,7 +5,7 @@
 //! share one environment, so its destinations never cross environments;
 //! every deploy repo is an https URL.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::fields::{self, Fields, field_value};
 use super::units::{self, Diags};

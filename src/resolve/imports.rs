@@ -5,7 +5,7 @@
 //! importing it twice is harmless. A cycle of imports is an error at the
 //! import that closes it.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::diag::{Code, Diagnostic};

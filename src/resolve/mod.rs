@@ -12,7 +12,7 @@
 pub mod imports;
 pub mod value;
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use crate::diag::{Code, Diagnostic};
@@ -61,7 +61,7 @@ pub struct Table<T> {
     kind: &'static str,
     /// Names declared but rejected (an invalid name, already reported):
     /// references to them stay silent.
-    rejected: std::collections::HashSet<String>,
+    rejected: foldhash::HashSet<String>,
 }
 
 pub trait Named {

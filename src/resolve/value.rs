@@ -4,8 +4,8 @@
 //! Records stay lazy (a block and the variables in scope where it was
 //! written): only the field that receives a record knows its schema.
 
+use foldhash::HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::diag::{Code, Diagnostic};
@@ -109,7 +109,7 @@ pub struct Lets<'a> {
     values: HashMap<String, Value<'a>>,
     /// `let`s whose value has an error, already reported: their uses stay
     /// silent instead of repeating it.
-    failed: std::collections::HashSet<String>,
+    failed: foldhash::HashSet<String>,
 }
 
 impl<'a> Lets<'a> {
@@ -160,7 +160,7 @@ struct LetEvaluator<'a> {
     by_name: HashMap<&'a str, &'a ast::Let>,
     lets: Lets<'a>,
     in_progress: Vec<&'a str>,
-    failed: std::collections::HashSet<&'a str>,
+    failed: foldhash::HashSet<&'a str>,
 }
 
 impl<'a> LetEvaluator<'a> {
