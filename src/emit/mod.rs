@@ -214,6 +214,30 @@ struct ClusterStreams {
 }
 
 impl ClusterStreams {
+    fn is_empty(&self) -> bool {
+        self.namespaces.is_empty()
+            && self.groups.is_empty()
+            && self.prometheus_rules.is_empty()
+            && self.applications.is_empty()
+    }
+
+    /// Room for `envs` envs in all, each about the size of those written
+    /// so far: the envs of one cluster write documents of much the same
+    /// size, and a stream grown by doubling copies itself at every step and
+    /// leaves each old buffer resident.
+    fn reserve_for(&mut self, envs: usize) {
+        for stream in [
+            &mut self.namespaces,
+            &mut self.groups,
+            &mut self.prometheus_rules,
+            &mut self.applications,
+        ] {
+            // A quarter more, for names longer than the first env's:
+            // room never written is never made resident.
+            stream.reserve(stream.len() * envs * 5 / 4);
+        }
+    }
+
     /// Appends a later run's part.
     fn extend(&mut self, later: ClusterStreams) {
         for (stream, part) in [
@@ -238,11 +262,21 @@ impl ClusterStreams {
 /// with every env's group. Each thread writes its run of envs straight
 /// into its part of the streams: no document is kept on its own.
 fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree) {
+    let all_envs = envs_per_cluster(envs);
     let runs = crate::parallel::map_runs(envs, |run| {
+        // The first run's streams are the ones the later runs' parts are
+        // appended to: they are given room for every env of the cluster,
+        // so that appending copies only the later parts.
+        let room_for = if std::ptr::eq(run.as_ptr(), envs.as_ptr()) {
+            all_envs.clone()
+        } else {
+            envs_per_cluster(run)
+        };
         let mut streams: BTreeMap<&str, ClusterStreams> = BTreeMap::new();
         let mut rule_file = String::new();
         for env in run {
             let part = streams.entry(env.cluster.as_str()).or_default();
+            let first = part.is_empty();
             kubernetes::env_objects(
                 model,
                 env,
@@ -263,6 +297,9 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree
                 options,
                 &mut Documents::Stream(&mut part.applications),
             );
+            if first {
+                part.reserve_for(room_for[env.cluster.as_str()]);
+            }
         }
         streams
     });
@@ -303,6 +340,14 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree
             kubernetes::kustomization(resources),
         );
     }
+}
+
+fn envs_per_cluster<'m>(envs: &[&'m Env]) -> BTreeMap<&'m str, usize> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for env in envs {
+        *counts.entry(env.cluster.as_str()).or_default() += 1;
+    }
+    counts
 }
 
 /// Documents joined into one YAML stream.

@@ -113,9 +113,13 @@ struct Writer<'o> {
 }
 
 fn indent(out: &mut String, column: usize) {
-    for _ in 0..column {
-        out.push(' ');
+    const SPACES: &str = "                                ";
+    let mut left = column;
+    while left > SPACES.len() {
+        out.push_str(SPACES);
+        left -= SPACES.len();
     }
+    out.push_str(&SPACES[..left]);
 }
 
 impl Writer<'_> {
@@ -406,7 +410,11 @@ impl ser::SerializeStruct for Collection<'_> {
         value: &T,
     ) -> Result<(), Unsupported> {
         self.entry();
-        write_str(self.out, key, true, 0)?;
+        if plain_word(key) {
+            self.out.push_str(key);
+        } else {
+            write_str(self.out, key, true, 0)?;
+        }
         self.out.push(':');
         value.serialize(Writer {
             out: &mut *self.out,
@@ -744,6 +752,21 @@ fn simple(text: &str) -> bool {
         && plain_ascii(bytes)
 }
 
+/// A word YAML writes plain as it is, key or value: a letter, then
+/// letters, digits and `_`, that no reader takes for a boolean or null.
+/// Most struct field names are such words: for them this is `write_str`'s
+/// answer without its general analysis.
+fn plain_word(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.first().is_some_and(u8::is_ascii_alphabetic)
+        && bytes.len() <= 128
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        && !serde_yaml_types(text)
+        && !yaml_1_1_types(text)
+}
+
 /// Whether every byte is printable ASCII other than `:` and `#`. Most of
 /// what envk writes is such text, so it is tested eight bytes at a time.
 fn plain_ascii(bytes: &[u8]) -> bool {
@@ -1043,6 +1066,68 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// A word taken for plain is written as itself by the general path,
+    /// as a key and as a value: every word of up to three characters over
+    /// an alphabet with the letters of YAML's typed words, and longer ones.
+    #[test]
+    fn a_plain_word_is_what_write_str_writes_plain() {
+        let alphabet: Vec<char> = "aeflnorstuyEFLNORSTUY0159_-.~ :#".chars().collect();
+        let mut words: Vec<String> = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = words
+                .iter()
+                .flat_map(|word| alphabet.iter().map(move |c| format!("{word}{c}")))
+                .collect();
+            words.extend(longer);
+        }
+        words.extend(
+            [
+                "apiVersion",
+                "metadata",
+                "null",
+                "NULL",
+                "true",
+                "False",
+                "yes",
+                "Off",
+                "nan",
+                "inf",
+                "x1e5",
+                "e10",
+                "y_",
+                "on_",
+                "a".repeat(128).as_str(),
+                "b".repeat(129).as_str(),
+            ]
+            .map(str::to_string),
+        );
+        let mut plain = 0;
+        for word in &words {
+            if !super::plain_word(word) {
+                continue;
+            }
+            plain += 1;
+            for (key, column) in [(true, 0), (false, 4)] {
+                let mut out = String::new();
+                super::write_str(&mut out, word, key, column).expect("a word writes");
+                assert_eq!(&out, word, "key: {key}");
+            }
+        }
+        assert!(plain > 10_000, "{plain}");
+        for typed in [
+            "y",
+            "No",
+            "on",
+            "true",
+            "Null",
+            "b".repeat(129).as_str(),
+            "_a",
+            "a-b",
+        ] {
+            assert!(!super::plain_word(typed), "{typed}");
         }
     }
 }
