@@ -28,8 +28,10 @@ pub struct Model {
     pub clusters: BTreeMap<String, Cluster>,
     pub tiers: BTreeMap<String, Tier>,
     pub roles: BTreeMap<String, Role>,
-    /// Keyed by namespace name.
-    pub envs: BTreeMap<String, Env>,
+    /// Keyed by namespace name. Each env is boxed where it was checked,
+    /// on whichever core: putting the Model together then moves a pointer,
+    /// not the env's several hundred bytes.
+    pub envs: BTreeMap<String, Box<Env>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -66,6 +66,7 @@ pub(super) fn cluster_readme(model: &Model, cluster: &Cluster) -> String {
     let envs: Vec<&Env> = model
         .envs
         .values()
+        .map(Box::as_ref)
         .filter(|env| env.cluster == cluster.name)
         .collect();
     let requested =

@@ -83,7 +83,7 @@ impl Documents<'_> {
 /// run of them; the files are then put together in env order, so the bytes
 /// do not depend on the threads.
 pub fn emit(model: &Model, options: Options) -> Tree {
-    let envs: Vec<&Env> = model.envs.values().collect();
+    let envs: Vec<&Env> = model.envs.values().map(Box::as_ref).collect();
     let mut tree = Tree::default();
     // The READMEs need only the Model: they are rendered meanwhile.
     let readmes = std::thread::scope(|scope| {
