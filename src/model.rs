@@ -13,7 +13,7 @@ use std::fmt;
 /// Where an item was declared, for `envk.dev/source: FILE:LINE`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Source {
-    pub file: String,
+    pub file: std::sync::Arc<str>,
     pub line: usize,
 }
 

@@ -59,7 +59,8 @@ pub const STDLIB: &[(&str, &str)] = &[
 pub struct SourceFile {
     id: FileId,
     /// What diagnostics show: the path as the user gave it, or `<std/alerts>`.
-    name: String,
+    /// Shared, not copied, by the Model's every `Source` in the file.
+    name: std::sync::Arc<str>,
     text: String,
     /// Global offset of the first byte.
     base: u32,
@@ -73,6 +74,11 @@ impl SourceFile {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The name, shared.
+    pub fn shared_name(&self) -> std::sync::Arc<str> {
+        self.name.clone()
     }
 
     pub fn text(&self) -> &str {
@@ -203,7 +209,7 @@ impl SourceMap {
         );
         self.files.push(SourceFile {
             id,
-            name: name.into(),
+            name: name.into().into(),
             text,
             base,
             line_starts,

@@ -162,7 +162,7 @@ fn the_enterprise_model_reproduces_the_seed() {
         model.tiers["critical"].pod_security,
         PodSecurity::Restricted
     );
-    assert_eq!(env.source.file, "examples/enterprise.env.k");
+    assert_eq!(&*env.source.file, "examples/enterprise.env.k");
 }
 
 #[test]

@@ -211,7 +211,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         let file = self.sources.file_of(span);
         let (line, _) = file.line_col(file.local(span).start);
         Source {
-            file: file.name().to_string(),
+            file: file.shared_name(),
             line,
         }
     }
