@@ -156,7 +156,7 @@ impl<'a> Compiled<'a> {
     fn fill(
         text: &ast::StringLit,
         values: &[(String, ParamValue)],
-        context: &[(String, String)],
+        context: &[(&str, &str)],
         vars: &[(String, String)],
     ) -> Option<String> {
         let mut out = String::with_capacity(text.parts.len() * 16);
@@ -165,13 +165,14 @@ impl<'a> Compiled<'a> {
                 ast::StrPart::Text(literal) => out.push_str(literal),
                 ast::StrPart::Interp(path) => {
                     let name = ast::path_text(path);
-                    let named = |(var, _): &&(String, String)| *var == name;
                     if let Some((_, value)) = values.iter().rev().find(|(var, _)| *var == name) {
                         out.push_str(&value.text());
-                    } else if let Some((_, value)) = context.iter().rev().find(named) {
+                    } else if let Some((_, value)) =
+                        context.iter().rev().find(|(var, _)| *var == name)
+                    {
                         out.push_str(value);
                     } else {
-                        out.push_str(&vars.iter().rev().find(named)?.1);
+                        out.push_str(&vars.iter().rev().find(|(var, _)| *var == name)?.1);
                     }
                 }
             }
@@ -335,17 +336,24 @@ pub(crate) fn template<'a>(
         .collect();
     // The context stays symbolic (`${namespace}` fills in as itself), so
     // what the diagnostics quote reads like the template.
-    let mut vars = (*decl.vars).clone();
-    for name in CONTEXT.iter().chain(&["family", "stage"]) {
-        vars.push((name.to_string(), format!("${{{name}}}")));
-    }
+    let symbolic: Vec<(&str, String)> = CONTEXT
+        .iter()
+        .chain(&["family", "stage"])
+        .map(|name| (*name, format!("${{{name}}}")))
+        .collect();
+    let context: Vec<(&str, &str)> = decl
+        .vars
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .chain(symbolic.iter().map(|(name, value)| (*name, value.as_str())))
+        .collect();
     let sample_namespace = "${namespace}".to_string();
     instantiate(
         checker,
         &decl.name,
         &template,
         &values,
-        &vars,
+        &context,
         &sample_namespace,
         None,
         diagnostics,
@@ -364,7 +372,7 @@ fn instantiate(
     name: &str,
     template: &Template,
     values: &[(String, ParamValue)],
-    context: &[(String, String)],
+    context: &[(&str, &str)],
     namespace: &str,
     use_span: Option<Span>,
     diagnostics: &mut Diags,
@@ -403,7 +411,11 @@ fn instantiate(
         }
     }
     let mut vars: Vec<(String, String)> = (*template.vars).clone();
-    vars.extend(context.iter().cloned());
+    vars.extend(
+        context
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string())),
+    );
     vars.extend(values.iter().map(|(n, v)| (n.clone(), v.text())));
     let scope = Scope::new(Arc::new(vars), &checker.resolved.lets);
     let context_name = format!("alert template `{name}`");
@@ -586,6 +598,16 @@ impl PromqlCache {
 /// anywhere else (`up - team-1`, a comment, or inside a longer string or
 /// regex) gives no key either: such expressions are checked every time.
 fn cache_key(text: &str, namespace: &str) -> Option<String> {
+    const KEY_SPECIAL: [bool; 256] = {
+        let mut special = [false; 256];
+        let mut at = 0;
+        let bytes = b"\"'`\\#\0";
+        while at < bytes.len() {
+            special[bytes[at] as usize] = true;
+            at += 1;
+        }
+        special
+    };
     let needle = namespace.as_bytes();
     let &first = needle.first()?;
     let bytes = text.as_bytes();
@@ -596,6 +618,11 @@ fn cache_key(text: &str, namespace: &str) -> Option<String> {
     let mut at = 0;
     while at < bytes.len() {
         let byte = bytes[at];
+        // Most bytes are none of the ones the walk acts on.
+        if byte != first && !KEY_SPECIAL[usize::from(byte)] {
+            at += 1;
+            continue;
+        }
         if byte == b'\\' || byte == 0 {
             return None;
         }
@@ -778,7 +805,7 @@ pub(crate) fn env_alerts(
 ) {
     let scope = checker.scope(vars);
     // The env's variables templates may use, gathered at the first use.
-    let mut context: Option<Vec<(String, String)>> = None;
+    let mut context: Option<Vec<(&str, &str)>> = None;
     env.alerts.rules.reserve_exact(draft.alerts.len());
     for (alert, span, _) in &draft.alerts {
         let Some(template_decl) = checker
@@ -806,8 +833,8 @@ pub(crate) fn env_alerts(
                 .filter(|(name, _)| {
                     CONTEXT.contains(&name.as_str()) || name == "family" || name == "stage"
                 })
-                .cloned()
-                .collect::<Vec<(String, String)>>()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .collect()
         });
         let Some(rule) = instantiate(
             checker,
@@ -1009,6 +1036,76 @@ mod cache_tests {
         assert!(!keyed(r#"up{namespace="\x74eam-1-dev"}"#));
         assert!(!keyed(r#"up{namespace=`\x74eam-1-dev`}"#));
         assert!(!keyed("up{namespace=\"team-1-dev\"} or up{x=\"\0\"}"));
+    }
+
+    /// The walk that skips uninteresting bytes against one that looks at
+    /// every byte, over every text of up to five characters made of what
+    /// the walk reacts to.
+    #[test]
+    fn skipping_bytes_changes_no_key() {
+        fn byte_by_byte(text: &str, namespace: &str) -> Option<String> {
+            let needle = namespace.as_bytes();
+            let &first = needle.first()?;
+            let bytes = text.as_bytes();
+            let (mut key, mut copied, mut at) = (String::new(), 0, 0);
+            let (mut quote, mut string_start): (Option<u8>, usize) = (None, 0);
+            while at < bytes.len() {
+                let byte = bytes[at];
+                if byte == b'\\' || byte == 0 {
+                    return None;
+                }
+                if byte == first && bytes[at..].starts_with(needle) {
+                    let end = at + needle.len();
+                    if !quote.is_some_and(|q| at == string_start && bytes.get(end) == Some(&q)) {
+                        return None;
+                    }
+                    key.push_str(&text[copied..at]);
+                    key.push_str(NAMESPACE_MARKER);
+                    (copied, at) = (end, end);
+                    continue;
+                }
+                match quote {
+                    Some(q) if byte == q => quote = None,
+                    Some(_) => {}
+                    None if matches!(byte, b'"' | b'\'' | b'`') => {
+                        quote = Some(byte);
+                        string_start = at + 1;
+                    }
+                    None if byte == b'#' => {
+                        while at + 1 < bytes.len() && bytes[at + 1] != b'\n' {
+                            at += 1;
+                            if bytes[at] == 0
+                                || bytes[at] == first && bytes[at..].starts_with(needle)
+                            {
+                                return None;
+                            }
+                        }
+                    }
+                    None => {}
+                }
+                at += 1;
+            }
+            key.push_str(&text[copied..]);
+            Some(key)
+        }
+        let alphabet = ['"', '\'', '`', '\\', '#', '\n', 't', 'e', 'x', '\0'];
+        let mut texts = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|text| alphabet.iter().map(move |c| format!("{text}{c}")))
+                .collect();
+            texts.extend(longer);
+        }
+        for text in &texts {
+            for namespace in ["te", "t", "x"] {
+                assert_eq!(
+                    cache_key(text, namespace),
+                    byte_by_byte(text, namespace),
+                    "{text:?} {namespace}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! share one environment, so its destinations never cross environments;
 //! every deploy repo is an https URL.
 
-use foldhash::{HashMap, HashMapExt};
+use std::borrow::Cow;
 
 use super::fields::{self, Fields, field_value};
 use super::units::{self, Diags};
@@ -76,8 +76,26 @@ pub(crate) fn env_deploy(
     if draft.deploy.is_empty() {
         return None;
     }
-    let mut merged: HashMap<String, Value> = HashMap::new();
-    let mut sync: HashMap<String, Value> = HashMap::new();
+    // A handful of fields each, a later layer's replacing an earlier's,
+    // kept in the order they were first written.
+    let mut merged: Vec<(Cow<str>, Value)> = Vec::new();
+    let mut sync: Vec<(Cow<str>, Value)> = Vec::new();
+    fn set<'k, 'v>(
+        fields: &mut Vec<(Cow<'k, str>, Value<'v>)>,
+        key: Cow<'k, str>,
+        value: Value<'v>,
+    ) {
+        match fields.iter_mut().find(|(known, _)| *known == key) {
+            Some(slot) => slot.1 = value,
+            None => fields.push((key, value)),
+        }
+    }
+    fn get<'f, 'v>(fields: &'f [(Cow<str>, Value<'v>)], key: &str) -> Option<&'f Value<'v>> {
+        fields
+            .iter()
+            .find(|(known, _)| known == key)
+            .map(|(_, value)| value)
+    }
     let mut has_sync = false;
     let mut failed: Vec<String> = Vec::new();
     let mut deploy_span = None;
@@ -114,17 +132,17 @@ pub(crate) fn env_deploy(
                 );
                 for sync_entry in &sync_entries.entries {
                     if let Some(value) = field_value(sync_entry, &sync_scope, diagnostics) {
-                        sync.insert(sync_entry.key.to_string(), value);
+                        set(&mut sync, sync_entry.key.clone(), value);
                     }
                 }
             } else {
-                merged.insert(entry.key.to_string(), value);
+                set(&mut merged, entry.key.clone(), value);
             }
         }
     }
     let deploy_span = deploy_span?;
     let mut ok = true;
-    let repo = match merged.get("repo") {
+    let repo = match get(&merged, "repo") {
         Some(value) => units::https_url(value, Code::E0803, "a deploy `repo`", diagnostics),
         None if failed.iter().any(|key| key == "repo") => None,
         None => {
@@ -137,7 +155,7 @@ pub(crate) fn env_deploy(
             None
         }
     };
-    let path = match merged.get("path") {
+    let path = match get(&merged, "path") {
         Some(value) => units::string(value, diagnostics).and_then(|path| {
             let bad = path.is_empty() || path.starts_with('/') || path.split('/').any(|part| part == "..");
             if bad {
@@ -157,7 +175,7 @@ pub(crate) fn env_deploy(
             None
         }
     };
-    let revision = match merged.get("revision") {
+    let revision = match get(&merged, "revision") {
         Some(value) => units::string(value, diagnostics).filter(|revision| {
             let ok = !revision.trim().is_empty();
             if !ok {
@@ -171,7 +189,7 @@ pub(crate) fn env_deploy(
         }),
         None => Some("HEAD".to_string()),
     };
-    let (project, project_span) = match merged.get("project") {
+    let (project, project_span) = match get(&merged, "project") {
         Some(value) => {
             let text = match value {
                 Value::Word(word, _) => Some(word.clone()),
@@ -195,7 +213,7 @@ pub(crate) fn env_deploy(
     };
     for (key, value) in &sync {
         match units::boolean(value, diagnostics) {
-            Some(flag) => match key.as_str() {
+            Some(flag) => match key.as_ref() {
                 "prune" => policy.prune = flag,
                 "self_heal" => policy.self_heal = flag,
                 _ => policy.create_namespace = flag,
