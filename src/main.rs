@@ -17,7 +17,70 @@ use envk::{driver, emit, output};
 // A compiler allocates many small strings and maps; mimalloc serves them
 // faster than glibc's malloc (measured in bench/README.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: Mimalloc = Mimalloc;
+
+/// mimalloc, asked for plain blocks where their alignment is all a layout
+/// needs. The `mimalloc` crate asks for an aligned block every time, whose
+/// path checks the alignment before reaching the same free list; nearly
+/// every allocation here is a string or a small struct, aligned to at most
+/// mimalloc's guaranteed 16 bytes.
+struct Mimalloc;
+
+/// What every block `mi_malloc` returns is aligned to (`MI_MAX_ALIGN_SIZE`).
+const MI_MALLOC_ALIGN: usize = 16;
+
+impl Mimalloc {
+    fn plain(layout: std::alloc::Layout) -> bool {
+        layout.align() <= MI_MALLOC_ALIGN && layout.align() <= layout.size()
+    }
+}
+
+// SAFETY: every block is allocated and freed by mimalloc, with an alignment
+// at least the layout's: `mi_malloc`'s own where that suffices, else the
+// aligned calls. `mi_free` frees blocks of either kind.
+unsafe impl std::alloc::GlobalAlloc for Mimalloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        use libmimalloc_sys::{mi_malloc, mi_malloc_aligned};
+        // SAFETY: plain FFI calls with a size and a power-of-two alignment.
+        unsafe {
+            if Self::plain(layout) {
+                mi_malloc(layout.size()).cast()
+            } else {
+                mi_malloc_aligned(layout.size(), layout.align()).cast()
+            }
+        }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        use libmimalloc_sys::{mi_zalloc, mi_zalloc_aligned};
+        // SAFETY: as in `alloc`.
+        unsafe {
+            if Self::plain(layout) {
+                mi_zalloc(layout.size()).cast()
+            } else {
+                mi_zalloc_aligned(layout.size(), layout.align()).cast()
+            }
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, _: std::alloc::Layout) {
+        // SAFETY: `ptr` came from this allocator (GlobalAlloc's contract).
+        unsafe { libmimalloc_sys::mi_free(ptr.cast()) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        use libmimalloc_sys::{mi_realloc, mi_realloc_aligned};
+        // SAFETY: `ptr` came from this allocator with `layout`; the new
+        // block keeps the alignment the layout asks for.
+        unsafe {
+            if layout.align() <= MI_MALLOC_ALIGN && layout.align() <= new_size {
+                mi_realloc(ptr.cast(), new_size).cast()
+            } else {
+                mi_realloc_aligned(ptr.cast(), new_size, layout.align()).cast()
+            }
+        }
+    }
+}
 
 #[derive(Parser)]
 #[command(
