@@ -13,3 +13,21 @@ pub mod source;
 pub mod suggest;
 pub mod syntax;
 pub mod timings;
+
+/// Inputs for exhaustive unit tests.
+#[cfg(test)]
+pub(crate) mod test_inputs {
+    /// Every string of at most `longest` characters drawn from `alphabet`.
+    pub fn every_string(alphabet: &[char], longest: usize) -> Vec<String> {
+        let mut strings = vec![String::new()];
+        let mut last = strings.clone();
+        for _ in 0..longest {
+            last = last
+                .iter()
+                .flat_map(|text| alphabet.iter().map(move |c| format!("{text}{c}")))
+                .collect();
+            strings.extend(last.iter().cloned());
+        }
+        strings
+    }
+}

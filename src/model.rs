@@ -10,6 +10,23 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// Each Pod Security Admission mode's namespace label, and its version's:
+/// written on every namespace from its tier's `pod_security`.
+pub const POD_SECURITY_LABELS: [(&str, &str); 3] = [
+    (
+        "pod-security.kubernetes.io/enforce",
+        "pod-security.kubernetes.io/enforce-version",
+    ),
+    (
+        "pod-security.kubernetes.io/audit",
+        "pod-security.kubernetes.io/audit-version",
+    ),
+    (
+        "pod-security.kubernetes.io/warn",
+        "pod-security.kubernetes.io/warn-version",
+    ),
+];
+
 /// Where an item was declared, for `envk.dev/source: FILE:LINE`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Source {
@@ -107,12 +124,33 @@ impl Dimension {
     /// Kubernetes' canonical form: `10`, `500m`, `20Gi`, `1G`, `50`.
     pub fn format(self, value: Quantity) -> String {
         match self {
-            Dimension::Cpu if value % 1000 == 0 => (value / 1000).to_string(),
-            Dimension::Cpu => format!("{value}m"),
+            Dimension::Cpu if value % 1000 == 0 => with_suffix(value / 1000, ""),
+            Dimension::Cpu => with_suffix(value, "m"),
             Dimension::Memory => format_bytes(value),
-            Dimension::Count => value.to_string(),
+            Dimension::Count => with_suffix(value, ""),
         }
     }
+}
+
+/// `value` in decimal, then `suffix`. Written out rather than through
+/// `format!`: a build formats every quantity of every env.
+fn with_suffix(value: u64, suffix: &str) -> String {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = value;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let digits = &digits[start..];
+    let mut text = String::with_capacity(digits.len() + suffix.len());
+    text.extend(digits.iter().map(|&digit| char::from(digit)));
+    text.push_str(suffix);
+    text
 }
 
 fn format_bytes(bytes: u64) -> String {
@@ -137,10 +175,10 @@ fn format_bytes(bytes: u64) -> String {
     ];
     for (suffix, size) in BINARY.into_iter().chain(DECIMAL) {
         if bytes % size == 0 {
-            return format!("{}{suffix}", bytes / size);
+            return with_suffix(bytes / size, suffix);
         }
     }
-    bytes.to_string()
+    with_suffix(bytes, "")
 }
 
 /// The keys of a ResourceQuota's `hard` (and of a tier's ceiling), in the
@@ -672,6 +710,30 @@ pub struct SyncPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantities_are_formatted_as_rust_prints_their_numbers() {
+        let samples = (0..2000u64).chain([
+            9_999,
+            10_000,
+            123_456_789,
+            1 << 30,
+            3 << 40,
+            u64::MAX / 7,
+            u64::MAX,
+        ]);
+        for value in samples {
+            assert_eq!(with_suffix(value, ""), value.to_string());
+            assert_eq!(with_suffix(value, "Gi"), format!("{value}Gi"));
+        }
+        assert_eq!(Dimension::Cpu.format(2000), "2");
+        assert_eq!(Dimension::Cpu.format(500), "500m");
+        assert_eq!(Dimension::Memory.format(20 << 30), "20Gi");
+        assert_eq!(Dimension::Memory.format(1_500_000), "1500k");
+        assert_eq!(Dimension::Memory.format(1023), "1023");
+        assert_eq!(Dimension::Memory.format(0), "0");
+        assert_eq!(Dimension::Count.format(50), "50");
+    }
 
     #[test]
     fn text_maps_keep_key_order_and_one_value_per_key() {

@@ -228,6 +228,33 @@ fn every_tricky_string_is_written_as_serde_yaml_writes_it() {
     }
 }
 
+/// Every string of up to five characters over the ones that make `:` and
+/// `#` indicators or not, alone and as a key: URLs and `a#b` are plain,
+/// `a: b`, `a #b` and `a:` are not.
+#[test]
+fn colons_and_hashes_are_written_as_serde_yaml_writes_them() {
+    let alphabet = ['a', ':', '#', ' ', '/', '-', '1'];
+    let mut texts = vec![String::new()];
+    for _ in 0..5 {
+        let longer: Vec<String> = texts
+            .iter()
+            .flat_map(|text| alphabet.iter().map(move |c| format!("{text}{c}")))
+            .collect();
+        texts.extend(longer);
+    }
+    for text in &texts {
+        let mut keyed = Mapping::new();
+        keyed.insert(Value::String(text.clone()), Value::String(text.clone()));
+        for value in [Value::String(text.clone()), Value::Mapping(keyed)] {
+            if let Some(written) = fast(&value) {
+                assert_eq!(written, slow_yaml(&value), "{text:?}");
+            } else {
+                assert!(!must_be_fast(&value), "fell back on {text:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn block_scalars_under_quoted_keys_in_sequences_end_where_the_mapping_goes_on() {
     let mut item = Mapping::new();

@@ -1089,15 +1089,7 @@ mod cache_tests {
             Some(key)
         }
         let alphabet = ['"', '\'', '`', '\\', '#', '\n', 't', 'e', 'x', '\0'];
-        let mut texts = vec![String::new()];
-        for _ in 0..5 {
-            let longer: Vec<String> = texts
-                .iter()
-                .flat_map(|text| alphabet.iter().map(move |c| format!("{text}{c}")))
-                .collect();
-            texts.extend(longer);
-        }
-        for text in &texts {
+        for text in &crate::test_inputs::every_string(&alphabet, 5) {
             for namespace in ["te", "t", "x"] {
                 assert_eq!(
                     cache_key(text, namespace),

@@ -990,7 +990,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     );
                     continue;
                 }
-                if what == "labels" && RESERVED_LABELS.contains(&entry.key.as_ref()) {
+                if what == "labels" && reserved_label(&entry.key) {
                     diagnostics.push(
                         Diagnostic::new(Code::E0310, entry.key_span, format!("the `{}` label is set by envk", entry.key))
                             .label("envk sets this label from the env's placement")
@@ -1011,18 +1011,15 @@ fn set_twice(what: &str, span: Span, first: Span) -> Diagnostic {
         .help(format!("an env has one {what}: merge the two, or move one into a stage, which replaces the family's"))
 }
 
-/// Labels envk writes on every namespace itself.
-const RESERVED_LABELS: &[&str] = &[
-    "kubernetes.io/metadata.name",
-    "environment",
-    "tier",
-    "pod-security.kubernetes.io/enforce",
-    "pod-security.kubernetes.io/enforce-version",
-    "pod-security.kubernetes.io/audit",
-    "pod-security.kubernetes.io/audit-version",
-    "pod-security.kubernetes.io/warn",
-    "pod-security.kubernetes.io/warn-version",
-];
+/// Whether envk writes this label on every namespace itself.
+fn reserved_label(label: &str) -> bool {
+    matches!(
+        label,
+        "kubernetes.io/metadata.name" | "environment" | "tier"
+    ) || model::POD_SECURITY_LABELS
+        .iter()
+        .any(|(mode, version)| label == *mode || label == *version)
+}
 
 /// What the statements of an env's layers add up to, before typing.
 #[derive(Default)]

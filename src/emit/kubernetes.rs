@@ -44,15 +44,9 @@ pub(super) fn env_objects(model: &Model, env: &Env, options: Options, objects: &
     );
     labels.insert("tier".to_string(), env.tier.clone());
     let level = env.pod_security.as_str();
-    for mode in ["enforce", "audit", "warn"] {
-        labels.insert(
-            format!("pod-security.kubernetes.io/{mode}"),
-            level.to_string(),
-        );
-        labels.insert(
-            format!("pod-security.kubernetes.io/{mode}-version"),
-            POD_SECURITY_VERSION.to_string(),
-        );
+    for (mode, version) in model::POD_SECURITY_LABELS {
+        labels.insert(mode.to_string(), level.to_string());
+        labels.insert(version.to_string(), POD_SECURITY_VERSION.to_string());
     }
     let namespace = Namespace {
         metadata: ObjectMeta {

@@ -729,11 +729,11 @@ fn style(text: &str, simple: bool, key: bool) -> Style {
     style
 }
 
-/// Names, quantities, paths, expressions, sentences: printable ASCII that
-/// libyaml writes plain because it has no `:` or `#` (so no indicator
-/// inside), does not start with an indicator or `---`/`...`, and neither
-/// starts nor ends with a space. The common case, which needs no further
-/// analysis.
+/// Names, quantities, paths, URLs, expressions, sentences: printable ASCII
+/// that libyaml writes plain because no `:` in it is followed by a space or
+/// ends it and no `#` follows a space (so no indicator inside), it does not
+/// start with an indicator or `---`/`...`, and neither starts nor ends with
+/// a space. The common case, which needs no further analysis.
 fn simple(text: &str) -> bool {
     let bytes = text.as_bytes();
     let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
@@ -749,7 +749,18 @@ fn simple(text: &str) -> bool {
         && last != b' '
         && !text.starts_with("---")
         && !text.starts_with("...")
-        && plain_ascii(bytes)
+        && (plain_ascii(bytes) || plain_with_colons_or_hashes(bytes))
+}
+
+/// Printable ASCII in which a `:` is followed by something other than a
+/// space and a `#` follows something other than a space: `https://…`,
+/// `a#b`. Inside a plain scalar neither then starts an indicator.
+fn plain_with_colons_or_hashes(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().all(|(at, &byte)| match byte {
+        b':' => bytes.get(at + 1).is_some_and(|&next| next != b' '),
+        b'#' => at > 0 && bytes[at - 1] != b' ',
+        _ => (0x20..=0x7E).contains(&byte),
+    })
 }
 
 /// A word YAML writes plain as it is, key or value: a letter, then
@@ -1075,14 +1086,7 @@ mod tests {
     #[test]
     fn a_plain_word_is_what_write_str_writes_plain() {
         let alphabet: Vec<char> = "aeflnorstuyEFLNORSTUY0159_-.~ :#".chars().collect();
-        let mut words: Vec<String> = vec![String::new()];
-        for _ in 0..3 {
-            let longer: Vec<String> = words
-                .iter()
-                .flat_map(|word| alphabet.iter().map(move |c| format!("{word}{c}")))
-                .collect();
-            words.extend(longer);
-        }
+        let mut words = crate::test_inputs::every_string(&alphabet, 3);
         words.extend(
             [
                 "apiVersion",
