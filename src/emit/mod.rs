@@ -232,9 +232,11 @@ impl ClusterStreams {
             &mut self.prometheus_rules,
             &mut self.applications,
         ] {
-            // A quarter more, for names longer than the first env's:
-            // room never written is never made resident.
-            stream.reserve(stream.len() * envs * 5 / 4);
+            // A tenth more, for names longer than the first env's. Not
+            // more: room never written still costs resident memory where
+            // it lands in pages freed earlier (measured: a quarter more
+            // kept 6 MiB more resident at N=1000, twice as much 12 MiB).
+            stream.reserve(stream.len() * envs * 11 / 10);
         }
     }
 
