@@ -125,7 +125,7 @@ pub(super) fn application(
         api_version: "argoproj.io/v1alpha1",
         kind: "Application",
         metadata: Metadata {
-            name: format!("{}-app", env.name),
+            name: [&env.name, "-app"].concat(),
             namespace: ARGOCD_NAMESPACE.to_string(),
             annotations: annotations(&TextMap::new(), &deploy.source, options),
         },
@@ -140,7 +140,7 @@ pub(super) fn application(
             sync_policy,
         },
     };
-    applications.push(|| format!("{}.yaml", env.name), &application);
+    applications.push(|| [&env.name, ".yaml"].concat(), &application);
 }
 
 /// The AppProjects the Applications name: (name, document).

@@ -127,7 +127,7 @@ pub(super) fn env_objects(model: &Model, env: &Env, options: Options, objects: &
                     .collect(),
             ),
         };
-        objects.push(|| format!("role-{}.yaml", role.name), &object);
+        objects.push(|| ["role-", &role.name, ".yaml"].concat(), &object);
     }
 
     for binding in &env.bindings {
@@ -158,7 +158,10 @@ pub(super) fn env_objects(model: &Model, env: &Env, options: Options, objects: &
                 api_group: RBAC_GROUP.to_string(),
             },
         };
-        objects.push(|| format!("rolebinding-{}.yaml", binding.name), &object);
+        objects.push(
+            || ["rolebinding-", &binding.name, ".yaml"].concat(),
+            &object,
+        );
     }
 
     let network = &env.network;
@@ -189,7 +192,7 @@ pub(super) fn env_objects(model: &Model, env: &Env, options: Options, objects: &
             .collect();
         let object = NetworkPolicy {
             metadata: meta(
-                &format!("{}-network-policy", env.name),
+                &[&env.name, "-network-policy"].concat(),
                 Some(&env.name),
                 &env.source,
                 options,
@@ -206,7 +209,7 @@ pub(super) fn env_objects(model: &Model, env: &Env, options: Options, objects: &
     if network.allow_dns {
         let object = NetworkPolicy {
             metadata: meta(
-                &format!("{}-allow-dns", env.name),
+                &[&env.name, "-allow-dns"].concat(),
                 Some(&env.name),
                 &env.source,
                 options,

@@ -124,83 +124,100 @@ pub fn emit(model: &Model, options: Options) -> Tree {
     tree
 }
 
-/// One env's files in the tree layout.
+/// One env's files in the tree layout, each with its path in the tree.
 struct EnvFiles<'m> {
     env: &'m Env,
-    objects: Vec<(String, String)>,
-    rule_file: Option<String>,
-    prometheus_rule: Vec<(String, String)>,
-    application: Vec<(String, String)>,
+    files: Vec<(String, String)>,
+    /// What the cluster's kustomization lists: paths in its folder.
+    resources: Vec<String>,
+    has_rules: bool,
 }
 
-/// DESIGN §4: one file per object.
+/// DESIGN §4: one file per object. Paths are made where the files are, on
+/// every core: the thread that puts the tree together only files them.
 fn tree_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree) {
     let files = crate::parallel::map(envs, |env| {
+        let mut objects = Vec::new();
+        kubernetes::env_objects(model, env, options, &mut Documents::Files(&mut objects));
+        let mut rule_file = String::new();
+        let mut prometheus_rule = Vec::new();
+        let has_rules = prometheus::env_rules(
+            env,
+            options,
+            &mut rule_file,
+            &mut Documents::Files(&mut prometheus_rule),
+        );
+        let mut application = Vec::new();
+        argocd::application(model, env, options, &mut Documents::Files(&mut application));
+
+        let cluster = env.cluster.as_str();
         let mut files = EnvFiles {
             env,
-            objects: Vec::new(),
-            rule_file: None,
-            prometheus_rule: Vec::new(),
-            application: Vec::new(),
+            files: Vec::with_capacity(
+                objects.len() + prometheus_rule.len() + application.len() + 1,
+            ),
+            resources: Vec::with_capacity(objects.len() + prometheus_rule.len()),
+            has_rules,
         };
-        kubernetes::env_objects(
-            model,
-            env,
-            options,
-            &mut Documents::Files(&mut files.objects),
-        );
-        let mut rule_file = String::new();
-        let mut prometheus_rule = Documents::Files(&mut files.prometheus_rule);
-        if prometheus::env_rules(env, options, &mut rule_file, &mut prometheus_rule) {
-            files.rule_file = Some(rule_file);
+        let in_cluster = |resource: String, document: String, files: &mut EnvFiles| {
+            files
+                .files
+                .push(([cluster, "/", &resource].concat(), document));
+            files.resources.push(resource);
+        };
+        for (file, document) in objects {
+            in_cluster(
+                ["namespaces/", &env.name, "/", &file].concat(),
+                document,
+                &mut files,
+            );
         }
-        argocd::application(
-            model,
-            env,
-            options,
-            &mut Documents::Files(&mut files.application),
-        );
+        if has_rules {
+            let path = [cluster, "/monitoring/rules/", &env.name, ".rules.yaml"].concat();
+            files.files.push((path, rule_file));
+        }
+        for (file, document) in prometheus_rule {
+            in_cluster(
+                ["monitoring/prometheusrules/", &file].concat(),
+                document,
+                &mut files,
+            );
+        }
+        for (file, document) in application {
+            files
+                .files
+                .push((["argocd/applications/", &file].concat(), document));
+        }
         files
     });
     let mut by_cluster: BTreeMap<&str, Vec<EnvFiles>> = BTreeMap::new();
     for env in files {
         by_cluster.entry(&env.env.cluster).or_default().push(env);
     }
+    // Tens of thousands of paths: sorted once and the map built from them
+    // in one pass, rather than one insert each.
+    let mut all = Vec::with_capacity(envs.len() * 12);
     for cluster in model.clusters.values() {
         let mut resources = Vec::new();
         let mut has_rules = false;
         for files in by_cluster.remove(cluster.name.as_str()).unwrap_or_default() {
-            let env = files.env;
-            for (file, document) in files.objects {
-                let path = format!("namespaces/{}/{file}", env.name);
-                tree.add(format!("{}/{path}", cluster.name), document);
-                resources.push(path);
-            }
-            if let Some(rule_file) = files.rule_file {
-                has_rules = true;
-                tree.add(
-                    format!("{}/monitoring/rules/{}.rules.yaml", cluster.name, env.name),
-                    rule_file,
-                );
-            }
-            for (file, document) in files.prometheus_rule {
-                let path = format!("monitoring/prometheusrules/{file}");
-                tree.add(format!("{}/{path}", cluster.name), document);
-                resources.push(path);
-            }
-            for (file, document) in files.application {
-                tree.add(format!("argocd/applications/{file}"), document);
-            }
+            has_rules |= files.has_rules;
+            resources.extend(files.resources);
+            all.extend(files.files);
         }
-        tree.add(
+        all.push((
             format!("{}/monitoring/prometheus.yaml", cluster.name),
             prometheus::cluster_config(cluster, has_rules.then_some("rules/*.rules.yaml")),
-        );
-        tree.add(
+        ));
+        all.push((
             format!("{}/kustomization.yaml", cluster.name),
             kubernetes::kustomization(resources),
-        );
+        ));
     }
+    debug_assert!(tree.files.is_empty(), "the tree layout comes first");
+    let count = all.len();
+    tree.files = all.into_iter().collect();
+    debug_assert_eq!(tree.files.len(), count, "two objects were given one path");
 }
 
 /// One cluster's streams, or a run of envs' part of them.

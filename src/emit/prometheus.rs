@@ -207,13 +207,13 @@ pub(super) fn env_rules(
         api_version: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
         metadata: Metadata {
-            name: format!("{}-rules", env.name),
+            name: [&env.name, "-rules"].concat(),
             namespace: env.name.clone(),
             annotations: annotations(&TextMap::new(), &env.source, options),
         },
         spec: &file,
     };
-    prometheus_rules.push(|| format!("{}.yaml", env.name), &object);
+    prometheus_rules.push(|| [&env.name, ".yaml"].concat(), &object);
     true
 }
 
