@@ -803,7 +803,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             name: q
                 .name
                 .clone()
-                .unwrap_or_else(|| format!("{}-quota", decl.name)),
+                .unwrap_or_else(|| [&decl.name, "-quota"].concat()),
             hard: q.hard.clone(),
             source: self.source(q.span),
         });

@@ -39,15 +39,18 @@ pub(crate) struct TypedLimits {
 const LIMIT_FIELDS: &[&str] = &["default", "default_request", "max", "min"];
 
 impl TypedLimits {
-    pub fn into_model(self, checker: &Checker, env: &str) -> model::LimitRange {
-        let take = |field: &str| {
+    pub fn into_model(mut self, checker: &Checker, env: &str) -> model::LimitRange {
+        let mut take = |field: &str| {
             self.items
-                .get(field)
-                .map(|(values, _)| values.clone())
+                .remove(field)
+                .map(|(values, _)| values)
                 .unwrap_or_default()
         };
         model::LimitRange {
-            name: self.name.clone().unwrap_or_else(|| format!("{env}-limits")),
+            name: self
+                .name
+                .take()
+                .unwrap_or_else(|| [env, "-limits"].concat()),
             kind: self.kind,
             default: take("default"),
             default_request: take("default_request"),
@@ -597,13 +600,15 @@ fn check_limits_within_quota(limits: &TypedLimits, quota: &TypedQuota, diagnosti
 
 /// min ≤ default_request ≤ default ≤ max, for every resource they share.
 fn check_limit_order(limits: &TypedLimits, diagnostics: &mut Diags) {
+    // Each field looked up once, not once per resource.
+    let fields = LIMIT_ORDER.map(|field| (field, limits.items.get(field)));
     for resource in LimitResource::ALL {
         // At most one value per field: kept on the stack, as this runs for
         // every resource of every env.
         let mut present = [("", 0, Span::new(0, 0)); LIMIT_ORDER.len()];
         let mut count = 0;
-        for field in LIMIT_ORDER {
-            if let Some((values, spans)) = limits.items.get(field)
+        for (field, item) in fields {
+            if let Some((values, spans)) = item
                 && let Some(&value) = values.get(&resource)
             {
                 present[count] = (field, value, spans[&resource]);
