@@ -171,7 +171,9 @@ fn assemble(envs: Vec<EnvFacts>) -> BTreeMap<String, Box<model::Env>> {
         named.push((model.name.clone(), model));
         facts.push((quota, ingress, egress));
     }
-    std::thread::spawn(move || drop(facts));
+    // Where no thread can be started, the closure, and the facts with it,
+    // are dropped here instead.
+    let _ = std::thread::Builder::new().spawn(move || drop(facts));
     named.into_iter().collect()
 }
 
