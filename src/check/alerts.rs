@@ -149,6 +149,25 @@ impl<'a> Compiled<'a> {
         })
     }
 
+    /// The rule's expression and annotations filled in, as `fill` does;
+    /// `None` where any of them cannot be.
+    fn texts(
+        &self,
+        values: &[(String, ParamValue)],
+        context: &[(&str, &str)],
+        vars: &[(String, String)],
+    ) -> Option<(String, TextMap)> {
+        let fill = |text| Self::fill(text, values, context, vars);
+        let expr = fill(self.expr)?;
+        let mut annotations = TextMap::new();
+        for (key, text) in [("summary", self.summary), ("description", self.description)] {
+            if let Some(text) = text {
+                annotations.insert(key.to_string(), fill(text)?);
+            }
+        }
+        Some((expr, annotations))
+    }
+
     /// `text` filled in as `interpolate` would in the scope `instantiate`
     /// builds: parameters over context over the template's own variables.
     /// `None` when a name is none of them (a `let`, or an error the
@@ -377,38 +396,19 @@ fn instantiate(
     use_span: Option<Span>,
     diagnostics: &mut Diags,
 ) -> Option<InstantiatedRule> {
-    if let Some(compiled) = &template.compiled {
-        let fill = |text| Compiled::fill(text, values, context, &template.vars);
-        if let Some(expr) = fill(compiled.expr) {
-            let summary = compiled.summary.map(fill);
-            let description = compiled.description.map(fill);
-            if summary.as_ref().is_none_or(Option::is_some)
-                && description.as_ref().is_none_or(Option::is_some)
-            {
-                let clean = checker.promql.check(
-                    &expr,
-                    namespace,
-                    compiled.expr_span,
-                    use_span,
-                    diagnostics,
-                );
-                let mut annotations = TextMap::new();
-                for (key, text) in [("summary", summary), ("description", description)] {
-                    if let Some(Some(text)) = text {
-                        annotations.insert(key.to_string(), text);
-                    }
-                }
-                return clean.then(|| InstantiatedRule {
-                    expr,
-                    for_: for_duration(values),
-                    labels: TextMap::from_iter([(
-                        "severity".to_string(),
-                        compiled.severity.to_string(),
-                    )]),
-                    annotations,
-                });
-            }
-        }
+    if let Some(compiled) = &template.compiled
+        && let Some((expr, annotations)) = compiled.texts(values, context, &template.vars)
+    {
+        let clean =
+            checker
+                .promql
+                .check(&expr, namespace, compiled.expr_span, use_span, diagnostics);
+        return clean.then(|| InstantiatedRule {
+            expr,
+            for_: for_duration(values),
+            labels: TextMap::from_iter([("severity".to_string(), compiled.severity.to_string())]),
+            annotations,
+        });
     }
     let mut vars: Vec<(String, String)> = (*template.vars).clone();
     vars.extend(

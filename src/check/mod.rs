@@ -18,9 +18,9 @@ mod quota;
 mod units;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt};
-use std::sync::Arc;
 
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Environment, Model, PodSecurity, ResourceList, Source};
