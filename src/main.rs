@@ -29,9 +29,31 @@ struct Mimalloc;
 /// What every block `mi_malloc` returns is aligned to (`MI_MAX_ALIGN_SIZE`).
 const MI_MALLOC_ALIGN: usize = 16;
 
+type Plain = unsafe extern "C" fn(usize) -> *mut std::ffi::c_void;
+type Aligned = unsafe extern "C" fn(usize, usize) -> *mut std::ffi::c_void;
+
 impl Mimalloc {
-    fn plain(layout: std::alloc::Layout) -> bool {
-        layout.align() <= MI_MALLOC_ALIGN && layout.align() <= layout.size()
+    /// Whether `mi_malloc`'s own alignment serves `size` bytes at `align`.
+    fn plain(align: usize, size: usize) -> bool {
+        align <= MI_MALLOC_ALIGN && align <= size
+    }
+
+    /// A block for `layout` from `plain` where its alignment allows, else
+    /// from `aligned`.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc`; `plain` and `aligned` are a pair of
+    /// mimalloc's allocation calls.
+    #[inline(always)]
+    unsafe fn allocate(layout: std::alloc::Layout, plain: Plain, aligned: Aligned) -> *mut u8 {
+        // SAFETY: plain FFI calls with a size and a power-of-two alignment.
+        unsafe {
+            if Self::plain(layout.align(), layout.size()) {
+                plain(layout.size()).cast()
+            } else {
+                aligned(layout.size(), layout.align()).cast()
+            }
+        }
     }
 }
 
@@ -41,26 +63,14 @@ impl Mimalloc {
 unsafe impl std::alloc::GlobalAlloc for Mimalloc {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         use libmimalloc_sys::{mi_malloc, mi_malloc_aligned};
-        // SAFETY: plain FFI calls with a size and a power-of-two alignment.
-        unsafe {
-            if Self::plain(layout) {
-                mi_malloc(layout.size()).cast()
-            } else {
-                mi_malloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
+        // SAFETY: GlobalAlloc's contract, passed on; a pair of mimalloc's calls.
+        unsafe { Self::allocate(layout, mi_malloc, mi_malloc_aligned) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
         use libmimalloc_sys::{mi_zalloc, mi_zalloc_aligned};
         // SAFETY: as in `alloc`.
-        unsafe {
-            if Self::plain(layout) {
-                mi_zalloc(layout.size()).cast()
-            } else {
-                mi_zalloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
+        unsafe { Self::allocate(layout, mi_zalloc, mi_zalloc_aligned) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, _: std::alloc::Layout) {
@@ -73,7 +83,7 @@ unsafe impl std::alloc::GlobalAlloc for Mimalloc {
         // SAFETY: `ptr` came from this allocator with `layout`; the new
         // block keeps the alignment the layout asks for.
         unsafe {
-            if layout.align() <= MI_MALLOC_ALIGN && layout.align() <= new_size {
+            if Self::plain(layout.align(), new_size) {
                 mi_realloc(ptr.cast(), new_size).cast()
             } else {
                 mi_realloc_aligned(ptr.cast(), new_size, layout.align()).cast()
