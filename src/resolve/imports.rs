@@ -5,8 +5,9 @@
 //! importing it twice is harmless. A cycle of imports is an error at the
 //! import that closes it.
 
-use foldhash::{HashMap, HashMapExt};
 use std::path::{Component, Path, PathBuf};
+
+use foldhash::{HashMap, HashMapExt};
 
 use crate::diag::{Code, Diagnostic};
 use crate::source::{FileId, LoadError, STDLIB, SourceMap, Span};

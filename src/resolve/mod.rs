@@ -12,8 +12,9 @@
 pub mod imports;
 pub mod value;
 
-use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt};
 
 use crate::diag::{Code, Diagnostic};
 use crate::source::{STDLIB, Span};

@@ -4,9 +4,10 @@
 //! Records stay lazy (a block and the variables in scope where it was
 //! written): only the field that receives a record knows its schema.
 
-use foldhash::HashMap;
 use std::borrow::Cow;
 use std::sync::Arc;
+
+use foldhash::HashMap;
 
 use crate::diag::{Code, Diagnostic};
 use crate::source::Span;
