@@ -12,9 +12,10 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::fs;
+use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
 
-use crate::emit::Tree;
+use crate::emit::{Content, Tree};
 
 pub const MANIFEST: &str = ".envk-manifest";
 
@@ -213,11 +214,11 @@ fn write_all(tree: &Tree, root: &Path) -> Result<(), OutputError> {
     // every core, each thread making the folders of its own files. More
     // threads than cores did not help (measured). The paths are sorted, so
     // a folder's files follow one another and it is made once (making it
-    // again, where a run meets another, finds it there).
-    let files: Vec<(&String, &String)> = tree.files.iter().collect();
-    let written = crate::parallel::map_runs(&files, |run| {
+    // again, where a piece meets another, finds it there).
+    let files: Vec<(&String, &Content)> = tree.files.iter().collect();
+    let written = crate::parallel::map_pieces(&files, |piece| {
         let mut made: Option<&str> = None;
-        for (relative, content) in run {
+        for (relative, content) in piece {
             if let Some((folder, _)) = relative.rsplit_once('/')
                 && made != Some(folder)
             {
@@ -226,13 +227,35 @@ fn write_all(tree: &Tree, root: &Path) -> Result<(), OutputError> {
                 made = Some(folder);
             }
             let path = root.join(relative);
-            fs::write(&path, content).map_err(io(&path))?;
+            write_file(&path, content).map_err(io(&path))?;
         }
         Ok(())
     });
     written.into_iter().collect::<Result<(), OutputError>>()?;
     let manifest_path = root.join(MANIFEST);
     fs::write(&manifest_path, manifest(tree)).map_err(io(&manifest_path))
+}
+
+/// Creates `path` with `content`, its parts given to the kernel together.
+fn write_file(path: &Path, content: &Content) -> io::Result<()> {
+    let mut file = fs::File::create(path)?;
+    let mut slices: Vec<IoSlice> = content
+        .parts()
+        .iter()
+        .map(|part| IoSlice::new(part.as_bytes()))
+        .collect();
+    let mut rest = slices.as_mut_slice();
+    // Empty parts would make a write of nothing look like a full disk.
+    IoSlice::advance_slices(&mut rest, 0);
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => IoSlice::advance_slices(&mut rest, written),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// One difference between a build and a folder.
@@ -267,7 +290,7 @@ pub fn compare(tree: &Tree, dir: &Path) -> Result<Vec<Difference>, OutputError> 
         }
         let full = dir.join(path);
         let current = fs::read(&full).map_err(io(&full))?;
-        if current != content.as_bytes() {
+        if !content.is(&current) {
             differences.push(Difference::Changed(path.clone()));
         }
     }

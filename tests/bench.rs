@@ -253,7 +253,7 @@ fn every_object_of_the_benchmark_has_the_workload_s_content() {
             "monitoring/prometheusrules.yaml",
             "argocd.yaml",
         ] {
-            for object in documents(&tree.files[&format!("{cluster}/{file}")]) {
+            for object in documents(&tree.files[&format!("{cluster}/{file}")].text()) {
                 assert!(
                     actual.insert(key(&object), object.clone()).is_none(),
                     "{cluster}/{file}: {:?} twice",
@@ -281,7 +281,7 @@ fn every_object_of_the_benchmark_has_the_workload_s_content() {
         }
         assert_eq!(actual.len(), TEAMS * 9, "8 objects per namespace, and DNS");
 
-        let config = yaml(&tree.files[&format!("{cluster}/monitoring/prometheus.yaml")]);
+        let config = yaml(&tree.files[&format!("{cluster}/monitoring/prometheus.yaml")].text());
         assert_eq!(config["global"]["scrape_interval"], "15s");
         assert_eq!(
             config["global"]["external_labels"],

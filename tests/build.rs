@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use envk::driver;
-use envk::emit::{self, Layout, Options, Tree};
+use envk::emit::{self, Content, Layout, Options, Tree};
 use envk::output::{self, Difference, MANIFEST};
 use serde_yaml::Value;
 
@@ -91,7 +91,7 @@ fn the_enterprise_example_reproduces_every_seed_manifest() {
         .files
         .iter()
         .filter(|(path, _)| path.ends_with(".yaml"))
-        .map(|(_, text)| normalize(&yaml(text)))
+        .map(|(_, text)| normalize(&yaml(&text.text())))
         .filter(|object| object.get("kind").is_some())
         .collect();
     let reference = include_str!("fixtures/seed/seed-manifests.yaml");
@@ -117,13 +117,13 @@ use serde::Deserialize;
 fn the_enterprise_example_reproduces_the_seed_rules_and_scrape_jobs() {
     let tree = build("examples/enterprise.env.k", Options::default());
     let rules = normalize(&yaml(
-        &tree.files["prod-cluster/monitoring/rules/enterprise-prod.rules.yaml"],
+        &tree.files["prod-cluster/monitoring/rules/enterprise-prod.rules.yaml"].text(),
     ));
     let seed_rules = normalize(&yaml(include_str!("fixtures/seed/seed-rules.yaml")));
     contains(&rules, &seed_rules, "rules").unwrap_or_else(|e| panic!("{e}"));
 
     let config = normalize(&yaml(
-        &tree.files["prod-cluster/monitoring/prometheus.yaml"],
+        &tree.files["prod-cluster/monitoring/prometheus.yaml"].text(),
     ));
     let seed = normalize(&yaml(include_str!("fixtures/seed/seed-prometheus.yaml")));
     assert_eq!(
@@ -250,11 +250,27 @@ fn documents(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The benchmark's fleet of `teams` teams (three envs each), written to a
+/// scratch folder.
+fn fleet(teams: usize) -> String {
+    let output = Command::new("python3")
+        .args(["bench/gen.py", &teams.to_string(), "--form", "compact"])
+        .output()
+        .expect("python3 runs bench/gen.py");
+    assert!(output.status.success());
+    let path = scratch("fleet").join("fleet.env.k");
+    std::fs::write(&path, output.stdout).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
 /// Per cluster, the stream layout holds exactly the documents of the tree
 /// layout, in namespace order, and one rule file with every env's group.
+/// The fleet has envs enough to be serialized in many pieces, whose parts
+/// the stream files are made of.
 #[test]
 fn the_stream_layout_holds_the_tree_layout_s_documents() {
-    for program in ["examples/enterprise.env.k", "examples/multi-team"] {
+    let fleet = fleet(100);
+    for program in ["examples/enterprise.env.k", "examples/multi-team", &fleet] {
         let tree = build(program, Options::default());
         let stream = build(
             program,
@@ -263,6 +279,14 @@ fn the_stream_layout_holds_the_tree_layout_s_documents() {
                 ..Options::default()
             },
         );
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if program == fleet && cores > 1 {
+            let parts = stream.files["dev-cluster/namespaces.yaml"].parts().len();
+            assert!(
+                parts > cores,
+                "{parts} parts: the envs were not cut in pieces"
+            );
+        }
         let clusters: Vec<&str> = tree
             .files
             .keys()
@@ -274,10 +298,10 @@ fn the_stream_layout_holds_the_tree_layout_s_documents() {
                 tree.files
                     .iter()
                     .filter(|(path, _)| path.starts_with(&format!("{folder}/")))
-                    .flat_map(|(_, text)| documents(text))
+                    .flat_map(|(_, text)| documents(&text.text()))
                     .collect()
             };
-            let in_stream = |file: &str| documents(&stream.files[file]);
+            let in_stream = |file: &str| documents(&stream.files[file].text());
             let namespaces = format!("{cluster}/namespaces/");
             // The tree's files sorted by path are namespace by namespace; in
             // each namespace the stream keeps the emitters' order, so
@@ -289,7 +313,7 @@ fn the_stream_layout_holds_the_tree_layout_s_documents() {
                     by_namespace
                         .entry(namespace)
                         .or_default()
-                        .push(serde_yaml::to_string(&yaml(text)).unwrap());
+                        .push(serde_yaml::to_string(&yaml(&text.text())).unwrap());
                 }
             }
             let mut streamed: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -320,7 +344,7 @@ fn the_stream_layout_holds_the_tree_layout_s_documents() {
                 .into_iter()
                 .flat_map(|file| file["groups"].as_sequence().unwrap().clone())
                 .collect();
-            let combined = yaml(&stream.files[&format!("{cluster}/monitoring/rules.yaml")]);
+            let combined = yaml(&stream.files[&format!("{cluster}/monitoring/rules.yaml")].text());
             assert_eq!(
                 combined["groups"].as_sequence().unwrap(),
                 &groups,
@@ -342,11 +366,11 @@ fn the_stream_layout_holds_the_tree_layout_s_documents() {
             );
         }
         assert_eq!(
-            documents(&stream.files["argocd/projects.yaml"]),
+            documents(&stream.files["argocd/projects.yaml"].text()),
             tree.files
                 .iter()
                 .filter(|(path, _)| path.starts_with("argocd/projects/"))
-                .map(|(_, text)| yaml(text))
+                .map(|(_, text)| yaml(&text.text()))
                 .collect::<Vec<_>>()
         );
     }
@@ -366,7 +390,7 @@ fn provenance_names_the_declaration_of_every_object() {
         if !path.ends_with(".yaml") || path.ends_with("kustomization.yaml") {
             continue;
         }
-        let object = yaml(text);
+        let object = yaml(&text.text());
         if object.get("kind").is_none() || object["kind"] == "AppProject" {
             continue;
         }
@@ -382,7 +406,8 @@ fn provenance_names_the_declaration_of_every_object() {
         annotated += 1;
     }
     assert!(annotated >= 20, "{annotated} objects annotated");
-    let quota = yaml(&tree.files["prod-cluster/namespaces/enterprise-prod/resourcequota.yaml"]);
+    let quota =
+        yaml(&tree.files["prod-cluster/namespaces/enterprise-prod/resourcequota.yaml"].text());
     let line = quota["metadata"]["annotations"][emit::SOURCE_ANNOTATION]
         .as_str()
         .unwrap();
@@ -486,6 +511,47 @@ fn build_then_check_is_up_to_date_and_drift_is_listed() {
     );
 }
 
+/// A file made of parts is written as their concatenation, whatever the
+/// parts: empty ones, and more than one `writev` call takes (1024). The
+/// drift check compares the same bytes, and sees a change in any part.
+#[test]
+fn a_file_of_many_parts_is_written_and_compared_whole() {
+    let dir = scratch("parts");
+    let out = dir.join("out");
+    let mut parts: Vec<String> = (0..3000)
+        .map(|n| match n % 3 {
+            0 => String::new(),
+            _ => format!("- item {n}\n"),
+        })
+        .collect();
+    parts.push(String::new());
+    let whole = parts.concat();
+    let mut tree = Tree::default();
+    tree.files.insert(
+        "c/list.yaml".to_string(),
+        Content::from_parts(parts.clone()),
+    );
+    tree.files
+        .insert("c/empty.yaml".to_string(), Content::from_parts(Vec::new()));
+    output::write(&tree, &out).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.join("c/list.yaml")).unwrap(),
+        whole
+    );
+    assert_eq!(std::fs::read(out.join("c/empty.yaml")).unwrap(), b"");
+    assert_eq!(tree.files["c/list.yaml"], Content::from(whole.clone()));
+    assert_eq!(output::compare(&tree, &out).unwrap(), []);
+
+    parts[1].push('!');
+    tree.files
+        .insert("c/list.yaml".to_string(), Content::from_parts(parts));
+    assert_ne!(tree.files["c/list.yaml"], Content::from(whole));
+    assert_eq!(
+        output::compare(&tree, &out).unwrap(),
+        [Difference::Changed("c/list.yaml".to_string())]
+    );
+}
+
 #[test]
 fn a_failed_build_leaves_the_previous_output_untouched() {
     let dir = scratch("atomic");
@@ -514,9 +580,9 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
     // `zz/inner.yaml`, so after every other file is written, the folder
     // `zz` cannot be made.
     let mut tree = build("examples/multi-team", Options::default());
-    tree.files.insert("zz".to_string(), "a file\n".to_string());
+    tree.files.insert("zz".to_string(), "a file\n".into());
     tree.files
-        .insert("zz/inner.yaml".to_string(), "kind: X\n".to_string());
+        .insert("zz/inner.yaml".to_string(), "kind: X\n".into());
     let error = output::write(&tree, &out).expect_err("the write must fail");
     assert!(error.to_string().contains("zz"), "{error}");
     assert_eq!(snapshot(&out), before, "a failed write changed the output");
@@ -592,7 +658,7 @@ env on on c tier t {
     let path = dir.join("program.env.k");
     std::fs::write(&path, program).unwrap();
     let tree = build(path.to_str().unwrap(), Options::default());
-    let namespace = &tree.files["c/namespaces/on/namespace.yaml"];
+    let namespace = tree.files["c/namespaces/on/namespace.yaml"].text();
     for quoted in [
         "name: 'on'",
         "flag: 'yes'",
@@ -602,7 +668,7 @@ env on on c tier t {
     ] {
         assert!(namespace.contains(quoted), "{quoted} in:\n{namespace}");
     }
-    let value = yaml(namespace);
+    let value = yaml(&namespace);
     assert_eq!(
         value["metadata"]["labels"]["flag"],
         Value::String("yes".to_string())
@@ -625,7 +691,7 @@ fn large_clusters_get_a_linear_network_summary() {
     let path = dir.join("program.env.k");
     std::fs::write(&path, program).unwrap();
     let tree = build(path.to_str().unwrap(), Options::default());
-    let readme = &tree.files["c/README.md"];
+    let readme = tree.files["c/README.md"].text();
     assert!(readme.contains("| Namespace | Accepts traffic from | Sends traffic to |"));
     assert!(readme.contains("| team-7 | environment development on TCP 8080 | anywhere |"));
     assert!(!readme.contains("from \\ to"), "no matrix of 25² cells");

@@ -565,7 +565,7 @@ fn objects(tree: &Tree) -> Vec<(String, Value)> {
         .map(|(path, text)| {
             (
                 path.clone(),
-                serde_yaml::from_str::<Value>(text).expect("YAML"),
+                serde_yaml::from_str::<Value>(&text.text()).expect("YAML"),
             )
         })
         .filter(|(_, value)| value.get("kind").is_some())

@@ -203,7 +203,7 @@ struct Report {
 impl Report {
     fn check_tree(&mut self, tree: &Tree) {
         for (path, content) in &tree.files {
-            self.check_file(tree, path, content);
+            self.check_file(tree, path, &content.text());
         }
     }
 
@@ -734,7 +734,7 @@ fn emitted(kind: &str) -> (String, Value) {
         .iter()
         .filter(|(path, _)| matches!(file_kind(path), Some(FileKind::Objects)))
         .flat_map(|(path, content)| {
-            documents(path, content)
+            documents(path, &content.text())
                 .expect("emitted YAML parses")
                 .into_iter()
                 .map(move |object| (path.clone(), object))
@@ -828,10 +828,10 @@ fn objects_of_unknown_kinds_and_files_of_unknown_kinds_fail() {
 
     let mut tree = Tree::default();
     tree.files
-        .insert("dev/notes.txt".to_string(), "hello".to_string());
+        .insert("dev/notes.txt".to_string(), "hello".into());
     tree.files.insert(
         "dev/namespaces/x/deployment.yaml".to_string(),
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n  namespace: x\n".to_string(),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n  namespace: x\n".into(),
     );
     let mut report = Report::default();
     report.check_tree(&tree);
