@@ -207,6 +207,9 @@ pub fn write(tree: &Tree, dir: &Path) -> Result<(), OutputError> {
     }
 }
 
+/// Fewer files than this are written one per piece.
+const FEW_FILES: usize = 64;
+
 fn write_all(tree: &Tree, root: &Path) -> Result<(), OutputError> {
     fs::create_dir_all(root).map_err(io(root))?;
     // Creating files and folders is most of the cost, and files in
@@ -216,9 +219,9 @@ fn write_all(tree: &Tree, root: &Path) -> Result<(), OutputError> {
     // a folder's files follow one another and it is made once (making it
     // again, where a piece meets another, finds it there).
     let files: Vec<(&String, &Content)> = tree.files.iter().collect();
-    let written = crate::parallel::map_pieces(&files, |piece| {
+    let write_run = |run: &[(&String, &Content)]| {
         let mut made: Option<&str> = None;
-        for (relative, content) in piece {
+        for (relative, content) in run {
             if let Some((folder, _)) = relative.rsplit_once('/')
                 && made != Some(folder)
             {
@@ -230,7 +233,14 @@ fn write_all(tree: &Tree, root: &Path) -> Result<(), OutputError> {
             write_file(&path, content).map_err(io(&path))?;
         }
         Ok(())
-    });
+    };
+    // A stream build is a few files of megabytes each: each is a piece of
+    // its own, or one thread would write them all.
+    let written = if files.len() < FEW_FILES {
+        crate::parallel::map_each(&files, |file| write_run(std::slice::from_ref(file)))
+    } else {
+        crate::parallel::map_pieces(&files, write_run)
+    };
     written.into_iter().collect::<Result<(), OutputError>>()?;
     let manifest_path = root.join(MANIFEST);
     fs::write(&manifest_path, manifest(tree)).map_err(io(&manifest_path))

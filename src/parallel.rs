@@ -29,12 +29,37 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 /// threads checking envs, one ran 40% longer than the other). The calling
 /// thread is one of the workers.
 pub fn map_pieces<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = threads();
     if threads <= 1 || items.len() < SMALL {
         return vec![f(items)];
     }
     let piece = items.len().div_ceil(threads * PIECES_PER_THREAD);
-    let pieces: Vec<&[T]> = items.chunks(piece).collect();
+    on_every_core(items.chunks(piece).collect(), threads, f)
+}
+
+/// `f` over `items` on every core, each item a piece of its own, the
+/// results in input order: for a few items of much work each (a stream
+/// build's files, a few megabytes each), which [`map_pieces`] would leave
+/// to the calling thread alone.
+pub fn map_each<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = threads().min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    on_every_core(items.chunks(1).collect(), threads, |one| f(&one[0]))
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `f` over `pieces` on `threads` threads, the calling thread among them,
+/// each taking the next piece when it is done with one.
+fn on_every_core<T: Sync, R: Send>(
+    pieces: Vec<&[T]>,
+    threads: usize,
+    f: impl Fn(&[T]) -> R + Sync,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();
@@ -89,6 +114,9 @@ mod tests {
             let pieces = super::map_pieces(&items, <[usize]>::to_vec);
             assert!(pieces.iter().all(|piece| !piece.is_empty()));
             assert_eq!(pieces.concat(), items);
+
+            let each = super::map_each(&items, |&n| n * 3);
+            assert_eq!(each, items.iter().map(|n| n * 3).collect::<Vec<_>>());
         }
     }
 }

@@ -204,25 +204,26 @@ impl Documents<'_> {
 pub fn emit(model: &Model, options: Options) -> Tree {
     let envs: Vec<&Env> = model.envs.values().map(Box::as_ref).collect();
     let mut tree = Tree::default();
-    // The READMEs need only the Model: they are rendered meanwhile.
-    let readmes = std::thread::scope(|scope| {
-        let readmes = scope.spawn(|| {
-            model
+    // The READMEs and the AppProjects need only the Model, and are made
+    // from all of it: they are made meanwhile, on a thread of their own.
+    let (readmes, projects) = std::thread::scope(|scope| {
+        let whole_fleet = scope.spawn(|| {
+            let readmes: Vec<String> = model
                 .clusters
                 .values()
                 .map(|cluster| docs::cluster_readme(model, cluster))
-                .collect::<Vec<String>>()
+                .collect();
+            (readmes, argocd::projects(model))
         });
         match options.layout {
             Layout::Tree => tree_layout(model, &envs, options, &mut tree),
             Layout::Stream => stream_layout(model, &envs, options, &mut tree),
         }
-        readmes.join().expect("the README thread panicked")
+        whole_fleet.join().expect("the whole-fleet thread panicked")
     });
     for (cluster, readme) in model.clusters.values().zip(readmes) {
         tree.add(format!("{}/README.md", cluster.name), readme);
     }
-    let projects = argocd::projects(model);
     match options.layout {
         Layout::Tree => {
             for (name, document) in projects {
