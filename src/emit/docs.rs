@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::model::{Cluster, Dimension, Env, Model, Peer, Port, QuotaKey};
+use crate::model::{Cluster, Dimension, Env, Model, NetworkRule, Peer, Port, QuotaKey};
 
 const TEMPLATE: &str = include_str!("templates/cluster-readme.md.tera");
 
@@ -62,7 +62,25 @@ struct MatrixRow {
     cells: Vec<String>,
 }
 
-pub(super) fn cluster_readme(model: &Model, cluster: &Cluster) -> String {
+/// Each cluster's README, in the Model's order. The template is parsed once.
+pub(super) fn cluster_readmes(model: &Model) -> Vec<String> {
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(Vec::new());
+    tera.add_raw_template("cluster-readme.md", TEMPLATE)
+        .expect("the template is part of envk and parses");
+    model
+        .clusters
+        .values()
+        .map(|cluster| {
+            let context = tera::Context::from_serialize(cluster_context(model, cluster))
+                .expect("the context is plain data");
+            tera.render("cluster-readme.md", &context)
+                .expect("the template is part of envk and renders")
+        })
+        .collect()
+}
+
+fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
     let envs: Vec<&Env> = model
         .envs
         .values()
@@ -82,7 +100,7 @@ pub(super) fn cluster_readme(model: &Model, cluster: &Cluster) -> String {
             .try_fold(0u64, |sum, value| value.map(|v| sum.saturating_add(v)));
         show(key.dimension(), sum)
     };
-    let context = Context {
+    Context {
         cluster: ClusterRow {
             name: cluster.name.clone(),
             server: cluster.server.clone(),
@@ -151,26 +169,30 @@ pub(super) fn cluster_readme(model: &Model, cluster: &Cluster) -> String {
         },
         rule_rows: if envs.len() > MATRIX_LIMIT {
             envs.iter().fold(String::new(), |mut rows, env| {
-                let _ = writeln!(
-                    rows,
-                    "| {} | {} | {} |",
-                    env.name,
-                    rules(
-                        env.network.restrict_ingress,
-                        &env.network.ingress,
-                        "every namespace",
-                    ),
-                    rules(env.network.restrict_egress, &env.network.egress, "anywhere"),
+                let network = &env.network;
+                rows.push_str("| ");
+                rows.push_str(&env.name);
+                rows.push_str(" | ");
+                write_rules(
+                    &mut rows,
+                    network.restrict_ingress,
+                    &network.ingress,
+                    "every namespace",
                 );
+                rows.push_str(" | ");
+                write_rules(
+                    &mut rows,
+                    network.restrict_egress,
+                    &network.egress,
+                    "anywhere",
+                );
+                rows.push_str(" |\n");
                 rows
             })
         } else {
             String::new()
         },
-    };
-    let context = tera::Context::from_serialize(&context).expect("the context is plain data");
-    tera::Tera::one_off(TEMPLATE, &context, false)
-        .expect("the template is part of envk and renders")
+    }
 }
 
 /// Which ports traffic may use from one env to another.
@@ -253,36 +275,67 @@ pub(crate) fn reach(from: &Env, to: &Env) -> Reach {
     intersect(ingress, egress)
 }
 
-/// "environment production on TCP 8080; env web on all ports".
-fn rules(restricted: bool, rules: &[crate::model::NetworkRule], open: &str) -> String {
+/// Appends "environment production on TCP 8080; env web on all ports".
+/// Written in place: a row per namespace, two lists of rules each.
+fn write_rules(out: &mut String, restricted: bool, rules: &[NetworkRule], open: &str) {
     if !restricted {
-        return open.to_string();
+        out.push_str(open);
+        return;
     }
     if rules.is_empty() {
-        return "nothing".to_string();
+        out.push_str("nothing");
+        return;
     }
-    rules
-        .iter()
-        .map(|rule| {
-            let peer = match &rule.peer {
-                Peer::Any => "anywhere".to_string(),
-                Peer::Environment(environment) => format!("environment {}", environment.as_str()),
-                Peer::Env(name) => format!("env {name}"),
-            };
-            format!("{peer} on {}", describe(port_set(&rule.ports)))
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    for (index, rule) in rules.iter().enumerate() {
+        if index > 0 {
+            out.push_str("; ");
+        }
+        match &rule.peer {
+            Peer::Any => out.push_str("anywhere"),
+            Peer::Environment(environment) => {
+                out.push_str("environment ");
+                out.push_str(environment.as_str());
+            }
+            Peer::Env(name) => {
+                out.push_str("env ");
+                out.push_str(name);
+            }
+        }
+        out.push_str(" on ");
+        if rule.ports.is_empty() {
+            out.push_str("all ports");
+        } else {
+            let mut ports: Vec<(&str, u16)> = rule
+                .ports
+                .iter()
+                .map(|port| (port.protocol.as_str(), port.number))
+                .collect();
+            // In `describe`'s order, which a `Reach` set keeps.
+            ports.sort_unstable();
+            ports.dedup();
+            write_ports(out, &ports);
+        }
+    }
 }
 
 fn describe(reach: Reach) -> String {
     match reach {
         Reach::None => "—".to_string(),
         Reach::All => "all ports".to_string(),
-        Reach::Ports(ports) => ports
-            .iter()
-            .map(|(protocol, port)| format!("{protocol} {port}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        Reach::Ports(ports) => {
+            let mut text = String::new();
+            write_ports(&mut text, &ports.into_iter().collect::<Vec<_>>());
+            text
+        }
+    }
+}
+
+/// Appends "TCP 80, TCP 443".
+fn write_ports(out: &mut String, ports: &[(&str, u16)]) {
+    for (index, (protocol, number)) in ports.iter().enumerate() {
+        if index > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{protocol} {number}");
     }
 }

@@ -207,14 +207,7 @@ pub fn emit(model: &Model, options: Options) -> Tree {
     // The READMEs and the AppProjects need only the Model, and are made
     // from all of it: they are made meanwhile, on a thread of their own.
     let (readmes, projects) = std::thread::scope(|scope| {
-        let whole_fleet = scope.spawn(|| {
-            let readmes: Vec<String> = model
-                .clusters
-                .values()
-                .map(|cluster| docs::cluster_readme(model, cluster))
-                .collect();
-            (readmes, argocd::projects(model))
-        });
+        let whole_fleet = scope.spawn(|| (docs::cluster_readmes(model), argocd::projects(model)));
         match options.layout {
             Layout::Tree => tree_layout(model, &envs, options, &mut tree),
             Layout::Stream => stream_layout(model, &envs, options, &mut tree),
