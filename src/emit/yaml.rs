@@ -410,7 +410,7 @@ impl ser::SerializeStruct for Collection<'_> {
         value: &T,
     ) -> Result<(), Unsupported> {
         self.entry();
-        if plain_word(key) {
+        if plain_field_name(key) {
             self.out.push_str(key);
         } else {
             write_str(self.out, key, true, 0)?;
@@ -778,6 +778,36 @@ fn plain_word(text: &str) -> bool {
         && !yaml_1_1_types(text)
 }
 
+/// [`plain_word`] for a struct's field name, remembered by its address.
+///
+/// Field names are the `&'static str`s of serde's derives: a few dozen
+/// distinct names, written hundreds of thousands of times in a large build,
+/// where testing each again was an eighth of the build's instructions. A
+/// static string's address and length name its text for the whole run, so
+/// the remembered answer is the answer. Each thread keeps its own small
+/// table; two names sharing a slot only cost a test again.
+fn plain_field_name(key: &'static str) -> bool {
+    use std::cell::Cell;
+    const SLOTS: usize = 256;
+    thread_local! {
+        static SEEN: [Cell<(usize, usize, bool)>; SLOTS] =
+            const { [const { Cell::new((0, 0, false)) }; SLOTS] };
+    }
+    let address = key.as_ptr() as usize;
+    // Fibonacci hashing: the product's top bits.
+    let slot = (address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOTS.ilog2());
+    let slot = slot as usize;
+    SEEN.with(|seen| {
+        let (seen_address, seen_len, plain) = seen[slot].get();
+        if seen_address == address && seen_len == key.len() && address != 0 {
+            return plain;
+        }
+        let plain = plain_word(key);
+        seen[slot].set((address, key.len(), plain));
+        plain
+    })
+}
+
 /// Whether every byte is printable ASCII other than `:` and `#`. Most of
 /// what envk writes is such text, so it is tested eight bytes at a time.
 fn plain_ascii(bytes: &[u8]) -> bool {
@@ -1052,6 +1082,31 @@ mod tests {
         }
         for typed in ["10", "0x1F", "1e5", "1.5E", "0b101", "2024-01-01", "12_000"] {
             assert!(!super::quantity_with_unit(typed), "{typed}");
+        }
+    }
+
+    /// Far more names than the table has slots, plain or not, asked in turn
+    /// and again: every answer is `plain_word`'s, shared slot or not.
+    #[test]
+    fn remembered_field_names_get_plain_word_s_answer() {
+        let mut names: Vec<&'static str> = vec!["on", "yes", "null", "a b", "x:y", "api_version"];
+        for n in 0..1000 {
+            let name = match n % 4 {
+                0 => format!("field{n}"),
+                1 => format!("{n}"),
+                2 => format!("n{n} x"),
+                _ => "off".to_string(),
+            };
+            names.push(Box::leak(name.into_boxed_str()));
+        }
+        for round in 0..3 {
+            for name in names.iter().skip(round) {
+                assert_eq!(
+                    super::plain_field_name(name),
+                    super::plain_word(name),
+                    "{name}"
+                );
+            }
         }
     }
 
