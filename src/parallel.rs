@@ -54,21 +54,30 @@ fn threads() -> usize {
 }
 
 /// `f` over `pieces` on `threads` threads, the calling thread among them,
-/// each taking the next piece when it is done with one.
+/// each taking another piece when it is done with one.
 fn on_every_core<T: Sync, R: Send>(
     pieces: Vec<&[T]>,
     threads: usize,
     f: impl Fn(&[T]) -> R + Sync,
 ) -> Vec<R> {
+    // Taken in turn from each thread's share of the pieces, so threads
+    // that start together work far apart in the items: writing a tree,
+    // two threads creating files in one folder wait on its lock (measured:
+    // 5% of a tree build's samples spinning on it, and 20-40 ms less at
+    // N=1000 taken this way).
+    let share = pieces.len().div_ceil(threads);
+    let order: Vec<usize> = (0..share)
+        .flat_map(|step| (0..threads).map(move |thread| thread * share + step))
+        .filter(|&index| index < pieces.len())
+        .collect();
     let next = AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();
         loop {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            let Some(piece) = pieces.get(index) else {
+            let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
                 return done;
             };
-            done.push((index, f(piece)));
+            done.push((index, f(pieces[index])));
         }
     };
     let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
