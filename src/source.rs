@@ -201,12 +201,7 @@ impl SourceMap {
         let base = self.next_base();
         let id = FileId(self.files.len() as u32);
         let mut line_starts = vec![0u32];
-        line_starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|&(_, byte)| byte == b'\n')
-                .map(|(at, _)| at as u32 + 1),
-        );
+        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|at| at as u32 + 1));
         self.files.push(SourceFile {
             id,
             name: name.into().into(),

@@ -77,10 +77,20 @@ impl<'t> Parser<'t> {
         &self.text[self.pos..end]
     }
 
+    /// Whether the word at the cursor is `keyword`: its bytes, then no
+    /// identifier character. Where a statement tries one keyword after
+    /// another, this tests the keyword's bytes, not the whole word each time.
+    fn word_is(&self, keyword: &str) -> bool {
+        debug_assert!(keyword.bytes().all(is_ident_char), "{keyword}");
+        let rest = &self.bytes[self.pos..];
+        rest.starts_with(keyword.as_bytes())
+            && !rest.get(keyword.len()).is_some_and(|&b| is_ident_char(b))
+    }
+
     /// A keyword (`"x" ~ !ident_char`), after trivia.
     fn keyword(&mut self, keyword: &str) -> Option<()> {
         self.skip();
-        (self.word() == keyword).then(|| self.pos += keyword.len())
+        self.word_is(keyword).then(|| self.pos += keyword.len())
     }
 
     /// Whether the next token is `keyword`; nothing is consumed, so that
@@ -88,7 +98,7 @@ impl<'t> Parser<'t> {
     fn at_keyword(&mut self, keyword: &str) -> bool {
         let here = self.pos;
         self.skip();
-        let found = self.word() == keyword;
+        let found = self.word_is(keyword);
         self.pos = here;
         found
     }
