@@ -46,7 +46,18 @@ struct Parser<'t> {
 }
 
 fn is_ident_char(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-'
+    // One load instead of four ranges: words are most of what is scanned.
+    const IDENT: [bool; 256] = {
+        let mut ident = [false; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            let b = byte as u8;
+            ident[byte] = b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+            byte += 1;
+        }
+        ident
+    };
+    IDENT[usize::from(byte)]
 }
 
 const STATEMENT_KEYWORDS: &[&str] = &[
