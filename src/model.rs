@@ -451,7 +451,8 @@ pub struct Tier {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Role {
     pub name: String,
-    pub rules: Vec<PolicyRule>,
+    /// Shared by the roles of one body declared in a `for` loop.
+    pub rules: std::sync::Arc<[PolicyRule]>,
     pub source: Source,
 }
 

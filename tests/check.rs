@@ -244,6 +244,84 @@ env e on c tier small { quota = base  limits = broken  ingress allow from env a 
     assert_eq!(model.envs["d"].limits.as_ref().unwrap().name, "d-limits");
 }
 
+/// Roles declared from one body in a loop share its typing where the body
+/// reads no variable; a body that reads one (here a `let`) is typed for
+/// each role; a body with an error is never taken as clean.
+#[test]
+fn roles_of_one_body_share_its_typing_only_when_it_reads_no_variable() {
+    let program = r#"
+for team in ["a", "b", "c"] {
+  role "${team}-viewer" {
+    allow [get, list] on [pods, "services"]
+    allow [get] on [deployments]
+  }
+}
+let kind = "configmaps"
+for team in ["a", "b", "c"] {
+  role "${team}-reader" {
+    allow [get] on ["${kind}"]
+  }
+}
+"#;
+    let run = run(&[("main.env.k", program)]);
+    let model = clean(&run);
+    let rules = |role: &str| -> Vec<(String, Vec<String>, Vec<String>)> {
+        model.roles[role]
+            .rules
+            .iter()
+            .map(|rule| {
+                (
+                    rule.api_groups.concat(),
+                    rule.resources.clone(),
+                    rule.verbs.clone(),
+                )
+            })
+            .collect()
+    };
+    for team in ["a", "b", "c"] {
+        let role = format!("{team}-viewer");
+        assert_eq!(model.roles[&role].name, role);
+        assert_eq!(
+            rules(&role),
+            [
+                (
+                    String::new(),
+                    vec!["pods".to_string(), "services".to_string()],
+                    vec!["get".to_string(), "list".to_string()]
+                ),
+                (
+                    "apps".to_string(),
+                    vec!["deployments".to_string()],
+                    vec!["get".to_string()]
+                ),
+            ]
+        );
+    }
+    for team in ["a", "b", "c"] {
+        assert_eq!(
+            rules(&format!("{team}-reader")),
+            [(
+                String::new(),
+                vec!["configmaps".to_string()],
+                vec!["get".to_string()]
+            )]
+        );
+    }
+
+    let broken = r#"
+for team in ["a", "b"] {
+  role "${team}-viewer" {
+    allow [get] on [podz]
+  }
+}
+"#;
+    let run = self::run(&[("main.env.k", broken)]);
+    // Each role reports it; the two diagnostics are the same, and the
+    // driver drops one reached twice.
+    assert_eq!(codes(&run), [Code::E0501]);
+    assert!(run.model.is_none());
+}
+
 /// A template checked clean for one env is not thereby clean for another:
 /// an argument that spells `team-1` with an escape selects team-1's series
 /// from every env that passes it, and only team-1 may.

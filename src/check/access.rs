@@ -6,6 +6,8 @@
 //! and no env's tier forbids a verb, resource or wildcard that a role
 //! granted there contains.
 
+use std::sync::Arc;
+
 use foldhash::{HashMap, HashMapExt};
 
 use super::catalog;
@@ -21,6 +23,7 @@ use crate::suggest;
 use crate::syntax::ast::{self, StmtKind};
 
 /// A role with where each verb and resource was written.
+#[derive(Clone)]
 pub(crate) struct RoleFacts {
     pub verbs: Vec<(String, Span)>,
     pub resources: Vec<(String, Span)>,
@@ -71,14 +74,77 @@ pub(crate) fn role(
     checker: &Checker,
     decl: &Decl<ast::Role>,
     diagnostics: &mut Diags,
-) -> Option<(model::Role, RoleFacts)> {
+) -> Option<(model::Role, Arc<RoleFacts>)> {
+    let named = |(rules, facts): TypedRole| {
+        let role = model::Role {
+            name: decl.name.clone(),
+            rules,
+            source: checker.source(decl.name_span),
+        };
+        (role, facts)
+    };
+    let body = &decl.node.body;
+    if !reads_variables(body) {
+        let key = std::ptr::from_ref(body) as usize;
+        let cached = checker
+            .role_bodies
+            .read()
+            .expect("no thread panics holding it")
+            .get(&key)
+            .cloned();
+        if let Some(typed) = cached {
+            return Some(named(typed));
+        }
+        let before = diagnostics.len();
+        let typed = role_body(checker, body, diagnostics)?;
+        if diagnostics.len() == before {
+            checker
+                .role_bodies
+                .write()
+                .expect("no thread panics holding it")
+                .insert(key, typed.clone());
+        }
+        return Some(named(typed));
+    }
+    role_body(checker, body, diagnostics).map(named)
+}
+
+/// A role body's rules and facts: all of the role but its name.
+pub(crate) type TypedRole = (Arc<[PolicyRule]>, Arc<RoleFacts>);
+
+/// Whether anything in a role's body depends on variables: a body whose
+/// lines name their verbs and resources as written (no `${…}`) types the
+/// same wherever it is, so the roles a `for` loop declares from it, one
+/// per team, share one typing (`Checker::role_bodies`).
+fn reads_variables(body: &ast::Block) -> bool {
+    !body.stmts.iter().all(|stmt| match &stmt.kind {
+        StmtKind::Allow(allow) => {
+            allow
+                .verbs
+                .items
+                .iter()
+                .chain(&allow.resources.items)
+                .all(|item| match &item.kind {
+                    ast::ExprKind::Name(_) => true,
+                    ast::ExprKind::Str(string) => string
+                        .parts
+                        .iter()
+                        .all(|part| matches!(part, ast::StrPart::Text(_))),
+                    _ => false,
+                })
+        }
+        _ => false,
+    })
+}
+
+fn role_body(checker: &Checker, body: &ast::Block, diagnostics: &mut Diags) -> Option<TypedRole> {
     let mut rules = Vec::new();
     let mut facts = RoleFacts {
         verbs: Vec::new(),
         resources: Vec::new(),
     };
     let mut ok = true;
-    for stmt in &decl.node.body.stmts {
+    for stmt in &body.stmts {
         let StmtKind::Allow(allow) = &stmt.kind else {
             diagnostics.push(fields::misplaced(
                 stmt,
@@ -170,12 +236,7 @@ pub(crate) fn role(
     if !ok {
         return None;
     }
-    let role = model::Role {
-        name: decl.name.clone(),
-        rules,
-        source: checker.source(decl.name_span),
-    };
-    Some((role, facts))
+    Some((rules.into(), Arc::new(facts)))
 }
 
 /// An env's grants: bindings (one per binding name, subjects merged), the

@@ -51,6 +51,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             cluster_facts: HashMap::new(),
             tier_facts: HashMap::new(),
             role_facts: HashMap::new(),
+            role_bodies: Default::default(),
             templates: HashMap::new(),
             promql: alerts::PromqlCache::default(),
             records: RecordCaches::default(),
@@ -82,7 +83,9 @@ pub(crate) struct Checker<'r, 'a> {
     model: Model,
     cluster_facts: HashMap<String, ClusterFacts>,
     tier_facts: HashMap<String, TierFacts>,
-    role_facts: HashMap<String, access::RoleFacts>,
+    role_facts: HashMap<String, Arc<access::RoleFacts>>,
+    /// Typed role bodies that read no variable, by the body's address.
+    role_bodies: std::sync::RwLock<HashMap<usize, access::TypedRole>>,
     templates: HashMap<String, alerts::Template<'a>>,
     promql: alerts::PromqlCache,
     records: RecordCaches,
