@@ -23,7 +23,6 @@ use crate::suggest;
 use crate::syntax::ast::{self, StmtKind};
 
 /// A role with where each verb and resource was written.
-#[derive(Clone)]
 pub(crate) struct RoleFacts {
     pub verbs: Vec<(String, Span)>,
     pub resources: Vec<(String, Span)>,
@@ -112,10 +111,11 @@ pub(crate) fn role(
 /// A role body's rules and facts: all of the role but its name.
 pub(crate) type TypedRole = (Arc<[PolicyRule]>, Arc<RoleFacts>);
 
-/// Whether anything in a role's body depends on variables: a body whose
-/// lines name their verbs and resources as written (no `${…}`) types the
-/// same wherever it is, so the roles a `for` loop declares from it, one
-/// per team, share one typing (`Checker::role_bodies`).
+/// Whether a role's body may depend on a variable, or holds anything but
+/// `allow` lines: a body whose lines name their verbs and resources as
+/// written (no `${…}`) types the same wherever it is, so the roles a `for`
+/// loop declares from it, one per team, share one typing
+/// (`Checker::role_bodies`).
 fn reads_variables(body: &ast::Block) -> bool {
     !body.stmts.iter().all(|stmt| match &stmt.kind {
         StmtKind::Allow(allow) => {
