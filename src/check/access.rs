@@ -83,29 +83,15 @@ pub(crate) fn role(
         (role, facts)
     };
     let body = &decl.node.body;
-    if !reads_variables(body) {
-        let key = std::ptr::from_ref(body) as usize;
-        let cached = checker
-            .role_bodies
-            .read()
-            .expect("no thread panics holding it")
-            .get(&key)
-            .cloned();
-        if let Some(typed) = cached {
-            return Some(named(typed));
-        }
-        let before = diagnostics.len();
-        let typed = role_body(checker, body, diagnostics)?;
-        if diagnostics.len() == before {
-            checker
-                .role_bodies
-                .write()
-                .expect("no thread panics holding it")
-                .insert(key, typed.clone());
-        }
-        return Some(named(typed));
+    let type_body = |diagnostics: &mut Diags| role_body(checker, body, diagnostics);
+    if reads_variables(body) {
+        type_body(diagnostics).map(named)
+    } else {
+        let cache = &checker.role_bodies;
+        cache
+            .typed_once(body, "role", diagnostics, type_body)
+            .map(named)
     }
-    role_body(checker, body, diagnostics).map(named)
 }
 
 /// A role body's rules and facts: all of the role but its name.

@@ -84,8 +84,8 @@ pub(crate) struct Checker<'r, 'a> {
     cluster_facts: HashMap<String, ClusterFacts>,
     tier_facts: HashMap<String, TierFacts>,
     role_facts: HashMap<String, Arc<access::RoleFacts>>,
-    /// Typed role bodies that read no variable, by the body's address.
-    role_bodies: std::sync::RwLock<HashMap<usize, access::TypedRole>>,
+    /// Typed role bodies that read no variable.
+    role_bodies: RecordCache<access::TypedRole>,
     templates: HashMap<String, alerts::Template<'a>>,
     promql: alerts::PromqlCache,
     records: RecordCaches,
@@ -100,13 +100,15 @@ pub(crate) struct RecordCaches {
     limits: RecordCache<quota::LimitItems>,
 }
 
-/// What a record types to, for records that checked clean.
+/// What a block of the program types to, for blocks that checked clean,
+/// by the block's address (and what it was read as).
 ///
 /// A record's meaning depends only on its block and the variables it
 /// closed over. One without variables (a top-level `let`, such as
 /// `let base = quota { … }` used by a thousand envs) means the same
-/// wherever it is used, so it is typed once. A record that reported
-/// anything is typed again at every use: its diagnostics name the env.
+/// wherever it is used, so it is typed once; so is a role body that reads
+/// no variable (`access::role`). A block that reported anything is typed
+/// again at every use: its diagnostics name the env.
 pub(crate) struct RecordCache<T> {
     typed: std::sync::RwLock<HashMap<(usize, &'static str), T>>,
 }
@@ -131,7 +133,20 @@ impl<T: Clone> RecordCache<T> {
         if !record.vars.is_empty() {
             return type_record(diagnostics);
         }
-        let key = (std::ptr::from_ref(record.body) as usize, what);
+        self.typed_once(record.body, what, diagnostics, type_record)
+    }
+
+    /// `type_block`'s result for `block` read as `what`, typed at its first
+    /// use only, when it checked clean. The caller knows the block's
+    /// meaning does not depend on where it is used.
+    pub(crate) fn typed_once<B>(
+        &self,
+        block: &B,
+        what: &'static str,
+        diagnostics: &mut Diags,
+        type_block: impl FnOnce(&mut Diags) -> Option<T>,
+    ) -> Option<T> {
+        let key = (std::ptr::from_ref(block) as usize, what);
         let cached = self
             .typed
             .read()
@@ -142,7 +157,7 @@ impl<T: Clone> RecordCache<T> {
             return cached;
         }
         let before = diagnostics.len();
-        let typed = type_record(diagnostics);
+        let typed = type_block(diagnostics);
         if diagnostics.len() == before
             && let Some(typed) = &typed
         {

@@ -84,12 +84,8 @@ impl Content {
     }
 
     /// The length in bytes.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.parts().iter().map(String::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.parts().iter().all(String::is_empty)
     }
 
     /// The bytes, part after part.
@@ -131,27 +127,9 @@ impl PartialEq for Content {
 
 impl Eq for Content {}
 
-impl PartialEq<str> for Content {
-    fn eq(&self, other: &str) -> bool {
-        self.is(other.as_bytes())
-    }
-}
-
-impl PartialEq<&str> for Content {
-    fn eq(&self, other: &&str) -> bool {
-        self.is(other.as_bytes())
-    }
-}
-
 impl fmt::Debug for Content {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.text(), f)
-    }
-}
-
-impl fmt::Display for Content {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.parts().iter().try_for_each(|part| f.write_str(part))
     }
 }
 
