@@ -275,7 +275,115 @@ impl QuotaKey {
     }
 }
 
-pub type ResourceList = BTreeMap<QuotaKey, Quantity>;
+/// A key of a small fixed set (a quota key, a LimitRange resource), by
+/// which a `KeyMap` is indexed.
+pub trait TableKey: Copy + 'static {
+    /// Every key, each at its `index`.
+    const ALL: &'static [Self];
+    fn index(self) -> usize;
+}
+
+/// A value per key of a small fixed set, kept in a table indexed by the
+/// key: a quota has at most fifteen keys and a LimitRange item four, and
+/// every env copies its quota's and its limit range's tables and the spans
+/// of their keys, where a B-tree was a node to allocate, clone and free
+/// per env. Iterates in key order, like a `BTreeMap`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct KeyMap<K, V, const N: usize>([Option<V>; N], std::marker::PhantomData<K>);
+
+pub type QuotaMap<V> = KeyMap<QuotaKey, V, { QuotaKey::ALL.len() }>;
+pub type ResourceList = QuotaMap<Quantity>;
+
+impl<K: TableKey, V, const N: usize> KeyMap<K, V, N> {
+    pub const fn new() -> Self {
+        KeyMap([const { None }; N], std::marker::PhantomData)
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.0[key.index()].as_ref()
+    }
+
+    /// Sets `key`, returning the value it replaces.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.0[key.index()].replace(value)
+    }
+
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.0[key.index()].is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+
+    /// The keys set and their values, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (K, &V)> {
+        K::ALL
+            .iter()
+            .zip(&self.0)
+            .filter_map(|(&key, value)| Some((key, value.as_ref()?)))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (K, &mut V)> {
+        K::ALL
+            .iter()
+            .zip(&mut self.0)
+            .filter_map(|(&key, value)| Some((key, value.as_mut()?)))
+    }
+}
+
+impl<K: TableKey, V, const N: usize> Default for KeyMap<K, V, N> {
+    fn default() -> Self {
+        KeyMap::new()
+    }
+}
+
+impl<K: TableKey, V, const N: usize> IntoIterator for KeyMap<K, V, N> {
+    type Item = (K, V);
+    type IntoIter = std::iter::FilterMap<
+        std::iter::Zip<std::slice::Iter<'static, K>, std::array::IntoIter<Option<V>, N>>,
+        fn((&'static K, Option<V>)) -> Option<(K, V)>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        fn set<K: Copy, V>((key, value): (&K, Option<V>)) -> Option<(K, V)> {
+            Some((*key, value?))
+        }
+        K::ALL.iter().zip(self.0).filter_map(set)
+    }
+}
+
+impl<K: TableKey, V, const N: usize> Extend<(K, V)> for KeyMap<K, V, N> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, entries: I) {
+        for (key, value) in entries {
+            self.insert(key, value);
+        }
+    }
+}
+
+impl<K: TableKey, V, const N: usize> FromIterator<(K, V)> for KeyMap<K, V, N> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(entries: I) -> Self {
+        let mut map = KeyMap::new();
+        map.extend(entries);
+        map
+    }
+}
+
+impl<K: TableKey, V, const N: usize> std::ops::Index<&K> for KeyMap<K, V, N> {
+    type Output = V;
+
+    fn index(&self, key: &K) -> &V {
+        self.get(key).expect("the key is set")
+    }
+}
+
+impl<K: TableKey + std::fmt::Debug, V: std::fmt::Debug, const N: usize> std::fmt::Debug
+    for KeyMap<K, V, N>
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
 
 /// Text keyed by text, in key order: labels and annotations. A sorted
 /// vector rather than a `BTreeMap`: these hold a handful of entries, and a
@@ -574,7 +682,24 @@ impl LimitResource {
     }
 }
 
-pub type LimitValues = BTreeMap<LimitResource, Quantity>;
+impl TableKey for QuotaKey {
+    const ALL: &'static [QuotaKey] = &QuotaKey::ALL;
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl TableKey for LimitResource {
+    const ALL: &'static [LimitResource] = &LimitResource::ALL;
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+pub type LimitMap<V> = KeyMap<LimitResource, V, { LimitResource::ALL.len() }>;
+pub type LimitValues = LimitMap<Quantity>;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LimitRange {
@@ -711,6 +836,49 @@ pub struct SyncPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_map_is_indexed_and_ordered_as_its_keys_are_declared() {
+        for (at, key) in QuotaKey::ALL.into_iter().enumerate() {
+            assert_eq!(
+                key.index(),
+                at,
+                "{key:?} is not at its place in QuotaKey::ALL"
+            );
+        }
+        for (at, key) in LimitResource::ALL.into_iter().enumerate() {
+            assert_eq!(
+                key.index(),
+                at,
+                "{key:?} is not at its place in LimitResource::ALL"
+            );
+        }
+        let mut map = ResourceList::new();
+        assert!(map.is_empty());
+        let mut reference = BTreeMap::new();
+        for (n, key) in QuotaKey::ALL.into_iter().rev().step_by(2).enumerate() {
+            assert_eq!(map.insert(key, n as u64), reference.insert(key, n as u64));
+        }
+        assert_eq!(
+            map.insert(QuotaKey::Pods, 99),
+            reference.insert(QuotaKey::Pods, 99)
+        );
+        let entries = |map: &ResourceList| map.iter().map(|(k, v)| (k, *v)).collect::<Vec<_>>();
+        assert_eq!(
+            entries(&map),
+            reference.clone().into_iter().collect::<Vec<_>>()
+        );
+        assert_eq!(map.into_iter().collect::<Vec<_>>(), entries(&map));
+        for key in QuotaKey::ALL {
+            assert_eq!(map.get(&key), reference.get(&key));
+            assert_eq!(map.contains_key(&key), reference.contains_key(&key));
+        }
+        for (_, value) in map.iter_mut() {
+            *value += 1;
+        }
+        assert_eq!(map[&QuotaKey::Pods], 100);
+        assert!(!map.is_empty());
+    }
 
     #[test]
     fn quantities_are_formatted_as_rust_prints_their_numbers() {

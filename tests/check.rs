@@ -56,7 +56,7 @@ fn the_enterprise_model_reproduces_the_seed() {
     );
     let quota = env.quota.as_ref().expect("quota");
     assert_eq!(quota.name, "prod-resource-quota");
-    let hard: Vec<(QuotaKey, u64)> = quota.hard.iter().map(|(k, v)| (*k, *v)).collect();
+    let hard: Vec<(QuotaKey, u64)> = quota.hard.iter().map(|(k, v)| (k, *v)).collect();
     assert_eq!(
         hard,
         [

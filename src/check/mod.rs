@@ -206,7 +206,7 @@ pub(crate) struct TierFacts {
     model: model::Tier,
     name_span: Span,
     environment_span: Option<Span>,
-    ceiling_spans: BTreeMap<model::QuotaKey, Span>,
+    ceiling_spans: model::QuotaMap<Span>,
     require_span: Option<Span>,
     forbid_spans: HashMap<String, Span>,
     wildcards_span: Option<Span>,
@@ -481,7 +481,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 },
                 name_span: decl.name_span,
                 environment_span: parent.environment_span,
-                ceiling_spans: parent.ceiling_spans.clone(),
+                ceiling_spans: parent.ceiling_spans,
                 require_span: parent.require_span,
                 forbid_spans: parent.forbid_spans.clone(),
                 wildcards_span: parent.wildcards_span,
@@ -503,7 +503,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 },
                 name_span: decl.name_span,
                 environment_span: None,
-                ceiling_spans: BTreeMap::new(),
+                ceiling_spans: model::QuotaMap::new(),
                 require_span: None,
                 forbid_spans: HashMap::new(),
                 wildcards_span: None,
@@ -824,7 +824,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 .name
                 .clone()
                 .unwrap_or_else(|| [&decl.name, "-quota"].concat()),
-            hard: q.hard.clone(),
+            hard: q.hard,
             source: self.source(q.span),
         });
         env.limits = limits.map(|l| l.into_model(self, &decl.name));

@@ -4,15 +4,13 @@
 //! LimitRange has min ≤ default_request ≤ default ≤ max, and max within
 //! its quota's limits; every env is within its tier's ceiling; on every
 //! cluster the envs together request no more than its capacity.
-
-use std::collections::BTreeMap;
-
 use super::fields::{self, Fields, field_value};
 use super::units::{self, Diags};
 use super::{Checker, TierFacts};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{
-    self, Dimension, LimitKind, LimitResource, LimitValues, QuotaKey, ResourceList,
+    self, Dimension, LimitKind, LimitMap, LimitResource, LimitValues, QuotaKey, QuotaMap,
+    ResourceList,
 };
 use crate::resolve::EnvDecl;
 use crate::resolve::value::{Record, Scope, Value};
@@ -24,7 +22,7 @@ use crate::syntax::ast::{self, Number, RecordTag};
 pub(crate) struct TypedQuota {
     pub name: Option<String>,
     pub hard: ResourceList,
-    pub key_spans: BTreeMap<QuotaKey, Span>,
+    pub key_spans: QuotaMap<Span>,
     /// The `quota` statement.
     pub span: Span,
 }
@@ -42,7 +40,7 @@ impl TypedLimits {
     pub fn into_model(mut self, checker: &Checker, env: &str) -> model::LimitRange {
         let mut take = |field: &str| {
             self.items
-                .remove(field)
+                .take(field)
                 .map(|(values, _)| values)
                 .unwrap_or_default()
         };
@@ -127,7 +125,7 @@ fn quota_record(
     let mut typed = TypedQuota {
         name: None,
         hard: ResourceList::new(),
-        key_spans: BTreeMap::new(),
+        key_spans: QuotaMap::new(),
         span: record.span,
     };
     let mut ok = true;
@@ -225,7 +223,7 @@ fn scale(
                         key.dimension().format(*value)
                     ))
                     .secondary(
-                        typed.key_spans.get(key).copied().unwrap_or(typed.span),
+                        typed.key_spans.get(&key).copied().unwrap_or(typed.span),
                         "the value scaled",
                     )
                     .help("use a larger factor, or give this key a larger base value"),
@@ -367,7 +365,27 @@ pub(crate) fn limits_stmt(
     })
 }
 
-pub(crate) type LimitItems = BTreeMap<&'static str, (LimitValues, BTreeMap<LimitResource, Span>)>;
+/// A limit range's items (`default`, `default_request`, `max`, `min`),
+/// each with where its values were written, in `LIMIT_FIELDS` order.
+#[derive(Clone, Default)]
+pub(crate) struct LimitItems([Option<(LimitValues, LimitMap<Span>)>; LIMIT_FIELDS.len()]);
+
+impl LimitItems {
+    fn slot(field: &str) -> usize {
+        LIMIT_FIELDS
+            .iter()
+            .position(|f| *f == field)
+            .expect("a limit range field")
+    }
+
+    fn get(&self, field: &str) -> Option<&(LimitValues, LimitMap<Span>)> {
+        self.0[Self::slot(field)].as_ref()
+    }
+
+    fn take(&mut self, field: &str) -> Option<(LimitValues, LimitMap<Span>)> {
+        self.0[Self::slot(field)].take()
+    }
+}
 
 /// The items of a limit range record (`default { cpu = … }`, …), checked.
 fn limit_items(
@@ -402,7 +420,7 @@ fn limit_items(
     let fields =
         Fields::read_only_fields(record.body, allowed_fields, &context, &scope, diagnostics);
     let resources: Vec<&str> = allowed_resources.iter().map(|r| r.as_str()).collect();
-    let mut items = BTreeMap::new();
+    let mut items = LimitItems::default();
     let mut ok = true;
     for entry in &fields.entries {
         let Some(value) = field_value(entry, &scope, diagnostics) else {
@@ -424,7 +442,7 @@ fn limit_items(
             diagnostics,
         );
         let mut values = LimitValues::new();
-        let mut spans = BTreeMap::new();
+        let mut spans = LimitMap::new();
         for resource_entry in &inner.entries {
             let resource = LimitResource::ALL
                 .into_iter()
@@ -442,12 +460,7 @@ fn limit_items(
                 None => ok = false,
             }
         }
-        let key = LIMIT_FIELDS
-            .iter()
-            .copied()
-            .find(|f| *f == entry.key)
-            .expect("Fields only keeps allowed keys");
-        items.insert(key, (values, spans));
+        items.0[LimitItems::slot(&entry.key)] = Some((values, spans));
     }
     ok.then_some(items)
 }
@@ -490,19 +503,19 @@ pub(crate) fn check_env(
         );
         return;
     };
-    for (key, &bound) in ceiling {
+    for (key, &bound) in ceiling.iter() {
         let ceiling_span = tier
             .ceiling_spans
-            .get(key)
+            .get(&key)
             .copied()
             .unwrap_or(tier.name_span);
-        match quota.hard.get(key) {
+        match quota.hard.get(&key) {
             Some(&value) if value > bound => {
                 let dimension = key.dimension();
                 diagnostics.push(
                     Diagnostic::new(
                         Code::E0404,
-                        quota.span_of(*key),
+                        quota.span_of(key),
                         format!(
                             "`{}` is above the ceiling of tier `{}`",
                             key.as_str(),
@@ -561,8 +574,8 @@ fn check_limits_within_quota(limits: &TypedLimits, quota: &TypedQuota, diagnosti
         let Some((values, spans)) = limits.items.get(field) else {
             continue;
         };
-        for (resource, &value) in values {
-            let Some(key) = bound_key(*resource) else {
+        for (resource, &value) in values.iter() {
+            let Some(key) = bound_key(resource) else {
                 continue;
             };
             if let Some(&bound) = quota.hard.get(&key)
@@ -572,7 +585,7 @@ fn check_limits_within_quota(limits: &TypedLimits, quota: &TypedQuota, diagnosti
                 diagnostics.push(
                     Diagnostic::new(
                         Code::E0403,
-                        spans[resource],
+                        spans[&resource],
                         format!(
                             "LimitRange `{field}` {} is above the quota's `{}`",
                             resource.as_str(),
