@@ -264,11 +264,14 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
         .iter()
         .map(|env| (env.model.name.as_str(), env))
         .collect();
-    let environments: Vec<Environment> = checker
-        .envs
-        .iter()
-        .map(|env| env.model.environment)
-        .collect();
+    // The environments that have envs, each once: every rule naming an
+    // environment is looked up in it, so it must not grow with the envs.
+    let mut environments: Vec<Environment> = Vec::with_capacity(Environment::ALL.len());
+    for env in &checker.envs {
+        if !environments.contains(&env.model.environment) {
+            environments.push(env.model.environment);
+        }
+    }
     for env in &checker.envs {
         let tier = &checker.tier_facts[&env.model.tier];
         let accepted = accepted(&tier.model, env.model.environment);
