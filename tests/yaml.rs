@@ -190,6 +190,22 @@ proptest! {
         }
     }
 
+    /// A block mapping written as a document and moved under a key is what
+    /// serializing it as that key's value writes: how a PrometheusRule's
+    /// spec reuses its rule file's text.
+    #[test]
+    fn a_mapping_moved_under_a_key_is_the_key_s_value_serialized(value in document()) {
+        let block = matches!(&value, Value::Mapping(mapping) if !mapping.is_empty());
+        let mut field = Mapping::new();
+        field.insert(Value::String("spec".into()), value.clone());
+        let field = Value::Mapping(field);
+        if let (true, Some(alone), Some(whole)) = (block, fast(&value), fast(&field)) {
+            let mut moved = String::new();
+            yaml::block_field_into(&mut moved, "spec", &alone);
+            prop_assert_eq!(moved, whole);
+        }
+    }
+
     #[test]
     fn every_string_reads_back_alone_and_as_a_key(text in tricky_string()) {
         let mut mapping = Mapping::new();

@@ -171,6 +171,21 @@ impl Documents<'_> {
             }
         }
     }
+
+    /// One document, which `write` appends to the text it is given.
+    fn push_with(&mut self, file: impl FnOnce() -> String, write: impl FnOnce(&mut String)) {
+        match self {
+            Documents::Files(files) => {
+                let mut text = String::with_capacity(1024);
+                write(&mut text);
+                files.push((file(), text));
+            }
+            Documents::Stream(text) => {
+                next_document(text);
+                write(text);
+            }
+        }
+    }
 }
 
 /// Emits every file of the build.
