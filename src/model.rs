@@ -288,7 +288,7 @@ pub trait TableKey: Copy + 'static {
 /// every env copies its quota's and its limit range's tables and the spans
 /// of their keys, where a B-tree was a node to allocate, clone and free
 /// per env. Iterates in key order, like a `BTreeMap`.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyMap<K, V, const N: usize>([Option<V>; N], std::marker::PhantomData<K>);
 
 pub type QuotaMap<V> = KeyMap<QuotaKey, V, { QuotaKey::ALL.len() }>;
@@ -607,7 +607,7 @@ pub struct Quota {
     pub source: Source,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LimitKind {
     Container,
     Pod,

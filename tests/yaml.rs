@@ -190,12 +190,17 @@ proptest! {
         }
     }
 
-    /// A block mapping written as a document and moved under a key is what
-    /// serializing it as that key's value writes: how a PrometheusRule's
-    /// spec reuses its rule file's text.
+    /// A block mapping or sequence written as a document and put under a
+    /// key is what serializing it as that key's value writes: how a
+    /// PrometheusRule's spec reuses its rule file's text, and objects share
+    /// their specs' text.
     #[test]
-    fn a_mapping_moved_under_a_key_is_the_key_s_value_serialized(value in document()) {
-        let block = matches!(&value, Value::Mapping(mapping) if !mapping.is_empty());
+    fn a_collection_put_under_a_key_is_the_key_s_value_serialized(value in document()) {
+        let block = match &value {
+            Value::Mapping(mapping) => !mapping.is_empty(),
+            Value::Sequence(items) => !items.is_empty(),
+            _ => false,
+        };
         let mut field = Mapping::new();
         field.insert(Value::String("spec".into()), value.clone());
         let field = Value::Mapping(field);

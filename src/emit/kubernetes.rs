@@ -2,7 +2,7 @@
 //! Namespace, ResourceQuota, LimitRange, Roles, RoleBindings and
 //! NetworkPolicies; per cluster a kustomization listing every object.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
@@ -17,8 +17,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
-use super::{Documents, Options, annotations, yaml};
-use crate::model::{self, Env, LimitValues, Model, Peer, Source, SubjectKind, TextMap};
+use super::{Documents, Options, annotations, yaml, yaml_into};
+use crate::model::{
+    self, Env, LimitKind, LimitValues, Model, Peer, ResourceList, Source, SubjectKind, TextMap,
+};
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
@@ -34,9 +36,71 @@ fn meta(name: &str, namespace: Option<&str>, source: &Source, options: Options) 
     }
 }
 
+/// The serialized specs of quotas, limit ranges and roles' rules, by what
+/// they are made from, for the envs of one piece of a build.
+///
+/// A fleet has a few quota and limit range shapes and a role per team, and
+/// the envs that share one serialized it again each; now each env's object
+/// is its own head (name, namespace) followed by the shared text. None is
+/// kept for a spec the fast serializer could not write: its object is then
+/// serialized whole (`yaml::block_field_into` takes only that serializer's
+/// text).
+#[derive(Default)]
+pub(super) struct SpecTexts<'m> {
+    quotas: HashMap<ResourceList, Option<String>>,
+    limits: HashMap<LimitShape, Option<String>>,
+    /// By the address of the rules, which the Model keeps for `'m`.
+    role_rules: HashMap<usize, Option<String>>,
+    model: std::marker::PhantomData<&'m Model>,
+}
+
+type LimitShape = (LimitKind, [LimitValues; 4]);
+
+/// The text the fast serializer writes for `value`, made once per `key`.
+fn shared_text<K: std::hash::Hash + Eq, T: Serialize>(
+    texts: &mut HashMap<K, Option<String>>,
+    key: K,
+    value: impl FnOnce() -> T,
+) -> Option<&str> {
+    texts
+        .entry(key)
+        .or_insert_with(|| {
+            let mut text = String::new();
+            yaml::to_string_into(&value(), &mut text)
+                .ok()
+                .map(|()| text)
+        })
+        .as_deref()
+}
+
+/// Appends `head`, an object serialized without its last field, then that
+/// field, `key`, whose value's text is `shared`; or the `whole` object
+/// where there is no shared text.
+fn with_shared_field<T: Serialize>(
+    out: &mut String,
+    head: impl FnOnce() -> T,
+    key: &str,
+    shared: Option<&str>,
+    whole: impl FnOnce() -> T,
+) {
+    match shared {
+        Some(text) => {
+            yaml_into(&head(), out);
+            yaml::block_field_into(out, key, text);
+        }
+        None => yaml_into(&whole(), out),
+    }
+}
+
 /// Every object of one env, serialized into `objects` in the order they are
 /// applied, each with its file name in the env's folder.
-pub(super) fn env_objects(model: &Model, env: &Env, options: Options, objects: &mut Documents) {
+pub(super) fn env_objects<'m>(
+    model: &'m Model,
+    env: &'m Env,
+    options: Options,
+    objects: &mut Documents,
+    specs: &mut SpecTexts<'m>,
+) {
     let mut labels = env.labels.to_btree_map();
     labels.insert(
         "environment".to_string(),
@@ -60,25 +124,39 @@ pub(super) fn env_objects(model: &Model, env: &Env, options: Options, objects: &
     objects.push(|| "namespace.yaml".to_string(), &namespace);
 
     if let Some(quota) = &env.quota {
-        let hard = quota
-            .hard
-            .iter()
-            .map(|(key, value)| {
-                (
-                    key.as_str().to_string(),
-                    Quantity(key.dimension().format(*value)),
-                )
-            })
-            .collect();
-        let object = ResourceQuota {
+        let spec = || ResourceQuotaSpec {
+            hard: Some(
+                quota
+                    .hard
+                    .iter()
+                    .map(|(key, value)| {
+                        (
+                            key.as_str().to_string(),
+                            Quantity(key.dimension().format(*value)),
+                        )
+                    })
+                    .collect(),
+            ),
+            ..ResourceQuotaSpec::default()
+        };
+        let shared = shared_text(&mut specs.quotas, quota.hard, spec);
+        let object = |spec: Option<ResourceQuotaSpec>| ResourceQuota {
             metadata: meta(&quota.name, Some(&env.name), &quota.source, options),
-            spec: Some(ResourceQuotaSpec {
-                hard: Some(hard),
-                ..ResourceQuotaSpec::default()
-            }),
+            spec,
             ..ResourceQuota::default()
         };
-        objects.push(|| "resourcequota.yaml".to_string(), &object);
+        objects.push_with(
+            || "resourcequota.yaml".to_string(),
+            |out| {
+                with_shared_field(
+                    out,
+                    || object(None),
+                    "spec",
+                    shared,
+                    || object(Some(spec())),
+                )
+            },
+        );
     }
 
     if let Some(limits) = &env.limits {
@@ -95,39 +173,78 @@ pub(super) fn env_objects(model: &Model, env: &Env, options: Options, objects: &
                     .collect()
             })
         };
-        let object = LimitRange {
-            metadata: meta(&limits.name, Some(&env.name), &limits.source, options),
-            spec: Some(LimitRangeSpec {
-                limits: vec![LimitRangeItem {
-                    type_: limits.kind.as_str().to_string(),
-                    default: values(&limits.default),
-                    default_request: values(&limits.default_request),
-                    max: values(&limits.max),
-                    min: values(&limits.min),
-                    ..LimitRangeItem::default()
-                }],
-            }),
+        let spec = || LimitRangeSpec {
+            limits: vec![LimitRangeItem {
+                type_: limits.kind.as_str().to_string(),
+                default: values(&limits.default),
+                default_request: values(&limits.default_request),
+                max: values(&limits.max),
+                min: values(&limits.min),
+                ..LimitRangeItem::default()
+            }],
         };
-        objects.push(|| "limitrange.yaml".to_string(), &object);
+        let shape = (
+            limits.kind,
+            [
+                limits.default,
+                limits.default_request,
+                limits.max,
+                limits.min,
+            ],
+        );
+        let shared = shared_text(&mut specs.limits, shape, spec);
+        let object = |spec: Option<LimitRangeSpec>| LimitRange {
+            metadata: meta(&limits.name, Some(&env.name), &limits.source, options),
+            spec,
+        };
+        objects.push_with(
+            || "limitrange.yaml".to_string(),
+            |out| {
+                with_shared_field(
+                    out,
+                    || object(None),
+                    "spec",
+                    shared,
+                    || object(Some(spec())),
+                )
+            },
+        );
     }
 
     for role_name in &env.roles {
         let role = &model.roles[role_name];
-        let object = Role {
-            metadata: meta(&role.name, Some(&env.name), &role.source, options),
-            rules: Some(
-                role.rules
-                    .iter()
-                    .map(|rule| PolicyRule {
-                        api_groups: Some(rule.api_groups.clone()),
-                        resources: Some(rule.resources.clone()),
-                        verbs: rule.verbs.clone(),
-                        ..PolicyRule::default()
-                    })
-                    .collect(),
-            ),
+        let rules = || -> Vec<PolicyRule> {
+            role.rules
+                .iter()
+                .map(|rule| PolicyRule {
+                    api_groups: Some(rule.api_groups.clone()),
+                    resources: Some(rule.resources.clone()),
+                    verbs: rule.verbs.clone(),
+                    ..PolicyRule::default()
+                })
+                .collect()
         };
-        objects.push(|| ["role-", &role.name, ".yaml"].concat(), &object);
+        // An empty list is written `rules: []`, on the key's line.
+        let shared = match role.rules.is_empty() {
+            true => None,
+            false => shared_text(&mut specs.role_rules, role.rules.as_ptr() as usize, rules),
+        };
+        let object = |rules: Option<Vec<PolicyRule>>| Role {
+            metadata: meta(&role.name, Some(&env.name), &role.source, options),
+            rules,
+        };
+        objects.push_with(
+            || ["role-", &role.name, ".yaml"].concat(),
+            |out| {
+                with_shared_field(
+                    out,
+                    || object(None),
+                    "rules",
+                    shared,
+                    || object(Some(rules())),
+                )
+            },
+        );
     }
 
     for binding in &env.bindings {

@@ -242,60 +242,14 @@ struct EnvFiles<'m> {
 /// DESIGN §4: one file per object. Paths are made where the files are, on
 /// every core: the thread that puts the tree together only files them.
 fn tree_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree) {
-    let files = crate::parallel::map(envs, |env| {
-        let mut objects = Vec::new();
-        kubernetes::env_objects(model, env, options, &mut Documents::Files(&mut objects));
-        let mut rule_file = String::new();
-        let mut prometheus_rule = Vec::new();
-        let has_rules = prometheus::env_rules(
-            env,
-            options,
-            &mut rule_file,
-            &mut Documents::Files(&mut prometheus_rule),
-        );
-        let mut application = Vec::new();
-        argocd::application(model, env, options, &mut Documents::Files(&mut application));
-
-        let cluster = env.cluster.as_str();
-        let mut files = EnvFiles {
-            env,
-            files: Vec::with_capacity(
-                objects.len() + prometheus_rule.len() + application.len() + 1,
-            ),
-            resources: Vec::with_capacity(objects.len() + prometheus_rule.len()),
-            has_rules,
-        };
-        let in_cluster = |resource: String, document: String, files: &mut EnvFiles| {
-            files
-                .files
-                .push(([cluster, "/", &resource].concat(), document));
-            files.resources.push(resource);
-        };
-        for (file, document) in objects {
-            in_cluster(
-                ["namespaces/", &env.name, "/", &file].concat(),
-                document,
-                &mut files,
-            );
-        }
-        if has_rules {
-            let path = [cluster, "/monitoring/rules/", &env.name, ".rules.yaml"].concat();
-            files.files.push((path, rule_file));
-        }
-        for (file, document) in prometheus_rule {
-            in_cluster(
-                ["monitoring/prometheusrules/", &file].concat(),
-                document,
-                &mut files,
-            );
-        }
-        for (file, document) in application {
-            files
-                .files
-                .push((["argocd/applications/", &file].concat(), document));
-        }
-        files
+    let pieces = crate::parallel::map_pieces(envs, |piece| {
+        let mut specs = kubernetes::SpecTexts::default();
+        piece
+            .iter()
+            .map(|env| tree_files(model, env, options, &mut specs))
+            .collect::<Vec<_>>()
     });
+    let files = pieces.into_iter().flatten();
     let mut by_cluster: BTreeMap<&str, Vec<EnvFiles>> = BTreeMap::new();
     for env in files {
         by_cluster.entry(&env.env.cluster).or_default().push(env);
@@ -327,6 +281,72 @@ fn tree_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree) 
         .map(|(path, text)| (path, Content::from(text)))
         .collect();
     debug_assert_eq!(tree.files.len(), count, "two objects were given one path");
+}
+
+/// One env's files in the tree layout, with what its cluster's
+/// kustomization lists.
+fn tree_files<'m>(
+    model: &'m Model,
+    env: &'m Env,
+    options: Options,
+    specs: &mut kubernetes::SpecTexts<'m>,
+) -> EnvFiles<'m> {
+    let mut objects = Vec::new();
+    kubernetes::env_objects(
+        model,
+        env,
+        options,
+        &mut Documents::Files(&mut objects),
+        specs,
+    );
+    let mut rule_file = String::new();
+    let mut prometheus_rule = Vec::new();
+    let has_rules = prometheus::env_rules(
+        env,
+        options,
+        &mut rule_file,
+        &mut Documents::Files(&mut prometheus_rule),
+    );
+    let mut application = Vec::new();
+    argocd::application(model, env, options, &mut Documents::Files(&mut application));
+
+    let cluster = env.cluster.as_str();
+    let mut files = EnvFiles {
+        env,
+        files: Vec::with_capacity(objects.len() + prometheus_rule.len() + application.len() + 1),
+        resources: Vec::with_capacity(objects.len() + prometheus_rule.len()),
+        has_rules,
+    };
+    let in_cluster = |resource: String, document: String, files: &mut EnvFiles| {
+        files
+            .files
+            .push(([cluster, "/", &resource].concat(), document));
+        files.resources.push(resource);
+    };
+    for (file, document) in objects {
+        in_cluster(
+            ["namespaces/", &env.name, "/", &file].concat(),
+            document,
+            &mut files,
+        );
+    }
+    if has_rules {
+        let path = [cluster, "/monitoring/rules/", &env.name, ".rules.yaml"].concat();
+        files.files.push((path, rule_file));
+    }
+    for (file, document) in prometheus_rule {
+        in_cluster(
+            ["monitoring/prometheusrules/", &file].concat(),
+            document,
+            &mut files,
+        );
+    }
+    for (file, document) in application {
+        files
+            .files
+            .push((["argocd/applications/", &file].concat(), document));
+    }
+    files
 }
 
 /// A piece of envs' part of one cluster's streams.
@@ -408,6 +428,7 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree
     let pieces = crate::parallel::map_pieces(envs, |piece| {
         let room_for = envs_per_cluster(piece);
         let mut streams: BTreeMap<&str, ClusterStreams> = BTreeMap::new();
+        let mut specs = kubernetes::SpecTexts::default();
         let mut rule_file = String::new();
         for env in piece {
             let part = streams.entry(env.cluster.as_str()).or_default();
@@ -417,6 +438,7 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree
                 env,
                 options,
                 &mut Documents::Stream(&mut part.namespaces),
+                &mut specs,
             );
             rule_file.clear();
             let mut prometheus_rules = Documents::Stream(&mut part.prometheus_rules);

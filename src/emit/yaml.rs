@@ -58,22 +58,28 @@ pub fn to_string_into<T: Serialize + ?Sized>(
     result
 }
 
-/// Appends `key:` and, under it, `value`: a block mapping this serializer
-/// wrote as a document, moved two columns in. What it writes at a column
-/// is what it writes at column 0 moved over (no style depends on the
-/// column, and a literal block's lines start at its parent's column plus
-/// its own indentation), so this is the text of serializing the mapping
+/// Appends `key:` and, under it, `value`: a block mapping or sequence this
+/// serializer wrote as a document, as the last field of a top-level
+/// mapping. A sequence is not indented under its key, so it is copied as
+/// it is; a mapping is moved two columns in. What this serializer writes
+/// at a column is what it writes at column 0 moved over (no style depends
+/// on the column, and a literal block's lines start at its parent's column
+/// plus its own indentation), so this is the text of serializing the value
 /// as the field. Empty lines, which only literal blocks have, stay empty,
 /// as they are written.
 pub fn block_field_into(out: &mut String, key: &str, value: &str) {
     debug_assert!(plain_word(key), "{key} needs no quotes");
     debug_assert!(
-        value.ends_with('\n') && !value.starts_with([' ', '{']) && !value.starts_with("- "),
-        "a block mapping: {value:?}"
+        value.ends_with('\n') && !value.starts_with([' ', '{', '[']),
+        "a block collection: {value:?}"
     );
     out.reserve(key.len() + 2 + value.len() + value.len() / 16);
     out.push_str(key);
     out.push_str(":\n");
+    if value.starts_with("- ") {
+        out.push_str(value);
+        return;
+    }
     let mut rest = value;
     while !rest.is_empty() {
         let end = memchr::memchr(b'\n', rest.as_bytes()).map_or(rest.len(), |at| at + 1);
