@@ -73,23 +73,24 @@ fn shared_text<K: std::hash::Hash + Eq, T: Serialize>(
         .as_deref()
 }
 
-/// Appends `head`, an object serialized without its last field, then that
-/// field, `key`, whose value's text is `shared`; or the `whole` object
-/// where there is no shared text.
-fn with_shared_field<T: Serialize>(
-    out: &mut String,
-    head: impl FnOnce() -> T,
+/// Pushes the document `object(Some(value()))`, whose last field, `key`,
+/// holds that value: as `object(None)` followed by the field with the
+/// `shared` text of the value, where there is one.
+fn push_sharing<V, T: Serialize>(
+    objects: &mut Documents,
+    file: impl FnOnce() -> String,
+    object: impl Fn(Option<V>) -> T,
     key: &str,
     shared: Option<&str>,
-    whole: impl FnOnce() -> T,
+    value: impl FnOnce() -> V,
 ) {
-    match shared {
+    objects.push_with(file, |out| match shared {
         Some(text) => {
-            yaml_into(&head(), out);
+            yaml_into(&object(None), out);
             yaml::block_field_into(out, key, text);
         }
-        None => yaml_into(&whole(), out),
-    }
+        None => yaml_into(&object(Some(value())), out),
+    });
 }
 
 /// Every object of one env, serialized into `objects` in the order they are
@@ -145,17 +146,13 @@ pub(super) fn env_objects<'m>(
             spec,
             ..ResourceQuota::default()
         };
-        objects.push_with(
+        push_sharing(
+            objects,
             || "resourcequota.yaml".to_string(),
-            |out| {
-                with_shared_field(
-                    out,
-                    || object(None),
-                    "spec",
-                    shared,
-                    || object(Some(spec())),
-                )
-            },
+            object,
+            "spec",
+            shared,
+            spec,
         );
     }
 
@@ -197,17 +194,13 @@ pub(super) fn env_objects<'m>(
             metadata: meta(&limits.name, Some(&env.name), &limits.source, options),
             spec,
         };
-        objects.push_with(
+        push_sharing(
+            objects,
             || "limitrange.yaml".to_string(),
-            |out| {
-                with_shared_field(
-                    out,
-                    || object(None),
-                    "spec",
-                    shared,
-                    || object(Some(spec())),
-                )
-            },
+            object,
+            "spec",
+            shared,
+            spec,
         );
     }
 
@@ -233,17 +226,13 @@ pub(super) fn env_objects<'m>(
             metadata: meta(&role.name, Some(&env.name), &role.source, options),
             rules,
         };
-        objects.push_with(
+        push_sharing(
+            objects,
             || ["role-", &role.name, ".yaml"].concat(),
-            |out| {
-                with_shared_field(
-                    out,
-                    || object(None),
-                    "rules",
-                    shared,
-                    || object(Some(rules())),
-                )
-            },
+            object,
+            "rules",
+            shared,
+            rules,
         );
     }
 
