@@ -2,8 +2,9 @@
 //! Namespace, ResourceQuota, LimitRange, Roles, RoleBindings and
 //! NetworkPolicies; per cluster a kustomization listing every object.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
+use foldhash::HashMap;
 use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
 };
@@ -36,11 +37,12 @@ fn meta(name: &str, namespace: Option<&str>, source: &Source, options: Options) 
     }
 }
 
-/// The serialized specs of quotas, limit ranges and roles' rules, by what
-/// they are made from, for the envs of one piece of a build.
+/// The serialized specs of quotas, limit ranges, roles' rules and network
+/// policies, by what they are made from, for the envs of one piece of a
+/// build.
 ///
-/// A fleet has a few quota and limit range shapes and a role per team, and
-/// the envs that share one serialized it again each; now each env's object
+/// A fleet has a few quota, limit range and network shapes and a role per
+/// team, and the envs that share one serialized it again each; now each env's object
 /// is its own head (name, namespace) followed by the shared text. None is
 /// kept for a spec the fast serializer could not write: its object is then
 /// serialized whole (`yaml::block_field_into` takes only that serializer's
@@ -51,6 +53,9 @@ pub(super) struct SpecTexts<'m> {
     limits: HashMap<LimitShape, Option<String>>,
     /// By the address of the rules, which the Model keeps for `'m`.
     role_rules: HashMap<usize, Option<String>>,
+    networks: HashMap<&'m model::Network, Option<String>>,
+    /// The spec of every env's DNS policy.
+    dns: HashMap<(), Option<String>>,
     model: std::marker::PhantomData<&'m Model>,
 }
 
@@ -272,77 +277,92 @@ pub(super) fn env_objects<'m>(
 
     let network = &env.network;
     if network.restrict_ingress || network.restrict_egress {
-        let mut policy_types = Vec::new();
-        if network.restrict_ingress {
-            policy_types.push("Ingress".to_string());
-        }
-        if network.restrict_egress {
-            policy_types.push("Egress".to_string());
-        }
-        let ingress: Vec<NetworkPolicyIngressRule> = network
-            .ingress
-            .iter()
-            .map(|rule| NetworkPolicyIngressRule {
-                from: peer(&rule.peer),
-                ports: ports(&rule.ports),
-            })
-            .collect();
-        let egress: Vec<NetworkPolicyEgressRule> = network
-            .egress
-            .iter()
-            .map(|rule| NetworkPolicyEgressRule {
-                // `to: []`: any destination, as the seed writes it.
-                to: Some(peer(&rule.peer).unwrap_or_default()),
-                ports: ports(&rule.ports),
-            })
-            .collect();
-        let object = NetworkPolicy {
+        let spec = || network_spec(network);
+        let shared = shared_text(&mut specs.networks, network, spec);
+        let object = |spec: Option<NetworkPolicySpec>| NetworkPolicy {
             metadata: meta(
                 &[&env.name, "-network-policy"].concat(),
                 Some(&env.name),
                 &env.source,
                 options,
             ),
-            spec: Some(NetworkPolicySpec {
-                pod_selector: Some(LabelSelector::default()),
-                policy_types: Some(policy_types),
-                ingress: (!ingress.is_empty()).then_some(ingress),
-                egress: (!egress.is_empty()).then_some(egress),
-            }),
+            spec,
         };
-        objects.push(|| "networkpolicy.yaml".to_string(), &object);
+        let file = || "networkpolicy.yaml".to_string();
+        push_sharing(objects, file, object, "spec", shared, spec);
     }
     if network.allow_dns {
-        let object = NetworkPolicy {
+        let shared = shared_text(&mut specs.dns, (), dns_spec);
+        let object = |spec: Option<NetworkPolicySpec>| NetworkPolicy {
             metadata: meta(
                 &[&env.name, "-allow-dns"].concat(),
                 Some(&env.name),
                 &env.source,
                 options,
             ),
-            spec: Some(NetworkPolicySpec {
-                pod_selector: Some(LabelSelector::default()),
-                policy_types: Some(vec!["Egress".to_string()]),
-                ingress: None,
-                egress: Some(vec![NetworkPolicyEgressRule {
-                    to: Some(vec![namespace_peer(
-                        "kubernetes.io/metadata.name",
-                        "kube-system",
-                    )]),
-                    ports: Some(
-                        ["UDP", "TCP"]
-                            .into_iter()
-                            .map(|protocol| NetworkPolicyPort {
-                                protocol: Some(protocol.to_string()),
-                                port: Some(IntOrString::Int(53)),
-                                end_port: None,
-                            })
-                            .collect(),
-                    ),
-                }]),
-            }),
+            spec,
         };
-        objects.push(|| "networkpolicy-allow-dns.yaml".to_string(), &object);
+        let file = || "networkpolicy-allow-dns.yaml".to_string();
+        push_sharing(objects, file, object, "spec", shared, dns_spec);
+    }
+}
+
+/// The spec of an env's NetworkPolicy: what its rules allow.
+fn network_spec(network: &model::Network) -> NetworkPolicySpec {
+    let mut policy_types = Vec::new();
+    if network.restrict_ingress {
+        policy_types.push("Ingress".to_string());
+    }
+    if network.restrict_egress {
+        policy_types.push("Egress".to_string());
+    }
+    let ingress: Vec<NetworkPolicyIngressRule> = network
+        .ingress
+        .iter()
+        .map(|rule| NetworkPolicyIngressRule {
+            from: peer(&rule.peer),
+            ports: ports(&rule.ports),
+        })
+        .collect();
+    let egress: Vec<NetworkPolicyEgressRule> = network
+        .egress
+        .iter()
+        .map(|rule| NetworkPolicyEgressRule {
+            // `to: []`: any destination, as the seed writes it.
+            to: Some(peer(&rule.peer).unwrap_or_default()),
+            ports: ports(&rule.ports),
+        })
+        .collect();
+    NetworkPolicySpec {
+        pod_selector: Some(LabelSelector::default()),
+        policy_types: Some(policy_types),
+        ingress: (!ingress.is_empty()).then_some(ingress),
+        egress: (!egress.is_empty()).then_some(egress),
+    }
+}
+
+/// `egress allow dns`: to kube-system, on port 53.
+fn dns_spec() -> NetworkPolicySpec {
+    NetworkPolicySpec {
+        pod_selector: Some(LabelSelector::default()),
+        policy_types: Some(vec!["Egress".to_string()]),
+        ingress: None,
+        egress: Some(vec![NetworkPolicyEgressRule {
+            to: Some(vec![namespace_peer(
+                "kubernetes.io/metadata.name",
+                "kube-system",
+            )]),
+            ports: Some(
+                ["UDP", "TCP"]
+                    .into_iter()
+                    .map(|protocol| NetworkPolicyPort {
+                        protocol: Some(protocol.to_string()),
+                        port: Some(IntOrString::Int(53)),
+                        end_port: None,
+                    })
+                    .collect(),
+            ),
+        }]),
     }
 }
 
