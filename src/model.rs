@@ -289,71 +289,91 @@ pub trait TableKey: Copy + 'static {
 /// of their keys, where a B-tree was a node to allocate, clone and free
 /// per env. Iterates in key order, like a `BTreeMap`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct KeyMap<K, V, const N: usize>([Option<V>; N], std::marker::PhantomData<K>);
+pub struct KeyMap<K, V, const N: usize> {
+    /// Bit `i`: whether the key at index `i` is set. Unset slots hold
+    /// `V::default()` (nothing is removed), so equality and hashing may
+    /// look at every slot.
+    set: u32,
+    values: [V; N],
+    key: std::marker::PhantomData<K>,
+}
 
 pub type QuotaMap<V> = KeyMap<QuotaKey, V, { QuotaKey::ALL.len() }>;
 pub type ResourceList = QuotaMap<Quantity>;
 
-impl<K: TableKey, V, const N: usize> KeyMap<K, V, N> {
-    pub const fn new() -> Self {
-        KeyMap([const { None }; N], std::marker::PhantomData)
+impl<K: TableKey, V: Copy + Default, const N: usize> KeyMap<K, V, N> {
+    pub fn new() -> Self {
+        const { assert!(N <= 32, "one bit per key") };
+        KeyMap {
+            set: 0,
+            values: [V::default(); N],
+            key: std::marker::PhantomData,
+        }
+    }
+
+    fn has(&self, index: usize) -> bool {
+        self.set & (1 << index) != 0
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.0[key.index()].as_ref()
+        let index = key.index();
+        self.has(index).then(|| &self.values[index])
     }
 
     /// Sets `key`, returning the value it replaces.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        self.0[key.index()].replace(value)
+        let index = key.index();
+        let old = self.has(index).then_some(self.values[index]);
+        self.values[index] = value;
+        self.set |= 1 << index;
+        old
     }
 
     pub fn contains_key(&self, key: &K) -> bool {
-        self.0[key.index()].is_some()
+        self.has(key.index())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.iter().all(Option::is_none)
+        self.set == 0
     }
 
     /// The keys set and their values, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (K, &V)> {
-        K::ALL
-            .iter()
-            .zip(&self.0)
-            .filter_map(|(&key, value)| Some((key, value.as_ref()?)))
+        (0..N)
+            .filter(|&index| self.has(index))
+            .map(|index| (K::ALL[index], &self.values[index]))
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (K, &mut V)> {
+        let set = self.set;
         K::ALL
             .iter()
-            .zip(&mut self.0)
-            .filter_map(|(&key, value)| Some((key, value.as_mut()?)))
+            .zip(&mut self.values)
+            .enumerate()
+            .filter(move |(index, _)| set & (1 << index) != 0)
+            .map(|(_, (&key, value))| (key, value))
     }
 }
 
-impl<K: TableKey, V, const N: usize> Default for KeyMap<K, V, N> {
+impl<K: TableKey, V: Copy + Default, const N: usize> Default for KeyMap<K, V, N> {
     fn default() -> Self {
         KeyMap::new()
     }
 }
 
-impl<K: TableKey, V, const N: usize> IntoIterator for KeyMap<K, V, N> {
+impl<K: TableKey, V: Copy + Default, const N: usize> IntoIterator for KeyMap<K, V, N> {
     type Item = (K, V);
-    type IntoIter = std::iter::FilterMap<
-        std::iter::Zip<std::slice::Iter<'static, K>, std::array::IntoIter<Option<V>, N>>,
-        fn((&'static K, Option<V>)) -> Option<(K, V)>,
-    >;
+    type IntoIter = std::vec::IntoIter<(K, V)>;
 
     fn into_iter(self) -> Self::IntoIter {
-        fn set<K: Copy, V>((key, value): (&K, Option<V>)) -> Option<(K, V)> {
-            Some((*key, value?))
-        }
-        K::ALL.iter().zip(self.0).filter_map(set)
+        self.iter()
+            .map(|(key, &value)| (key, value))
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 }
 
-impl<K: TableKey, V, const N: usize> Extend<(K, V)> for KeyMap<K, V, N> {
+impl<K: TableKey, V: Copy + Default, const N: usize> Extend<(K, V)> for KeyMap<K, V, N> {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, entries: I) {
         for (key, value) in entries {
             self.insert(key, value);
@@ -361,7 +381,7 @@ impl<K: TableKey, V, const N: usize> Extend<(K, V)> for KeyMap<K, V, N> {
     }
 }
 
-impl<K: TableKey, V, const N: usize> FromIterator<(K, V)> for KeyMap<K, V, N> {
+impl<K: TableKey, V: Copy + Default, const N: usize> FromIterator<(K, V)> for KeyMap<K, V, N> {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(entries: I) -> Self {
         let mut map = KeyMap::new();
         map.extend(entries);
@@ -369,7 +389,7 @@ impl<K: TableKey, V, const N: usize> FromIterator<(K, V)> for KeyMap<K, V, N> {
     }
 }
 
-impl<K: TableKey, V, const N: usize> std::ops::Index<&K> for KeyMap<K, V, N> {
+impl<K: TableKey, V: Copy + Default, const N: usize> std::ops::Index<&K> for KeyMap<K, V, N> {
     type Output = V;
 
     fn index(&self, key: &K) -> &V {
@@ -377,8 +397,8 @@ impl<K: TableKey, V, const N: usize> std::ops::Index<&K> for KeyMap<K, V, N> {
     }
 }
 
-impl<K: TableKey + std::fmt::Debug, V: std::fmt::Debug, const N: usize> std::fmt::Debug
-    for KeyMap<K, V, N>
+impl<K: TableKey + std::fmt::Debug, V: Copy + Default + std::fmt::Debug, const N: usize>
+    std::fmt::Debug for KeyMap<K, V, N>
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map().entries(self.iter()).finish()
