@@ -61,38 +61,39 @@ pub(super) struct SpecTexts<'m> {
 
 type LimitShape = (LimitKind, [LimitValues; 4]);
 
-/// The text the fast serializer writes for `value`, made once per `key`.
-fn shared_text<K: std::hash::Hash + Eq, T: Serialize>(
-    texts: &mut HashMap<K, Option<String>>,
+/// The text of an object's last field, `field`, holding `value`, made
+/// once per `key` from what the fast serializer writes for the value.
+fn shared_field<'t, K: std::hash::Hash + Eq, T: Serialize>(
+    texts: &'t mut HashMap<K, Option<String>>,
     key: K,
+    field: &str,
     value: impl FnOnce() -> T,
-) -> Option<&str> {
+) -> Option<&'t str> {
     texts
         .entry(key)
         .or_insert_with(|| {
             let mut text = String::new();
-            yaml::to_string_into(&value(), &mut text)
-                .ok()
-                .map(|()| text)
+            yaml::to_string_into(&value(), &mut text).ok()?;
+            let mut field_text = String::with_capacity(field.len() + 2 + text.len() * 5 / 4);
+            yaml::block_field_into(&mut field_text, field, &text);
+            Some(field_text)
         })
         .as_deref()
 }
 
-/// Pushes the document `object(Some(value()))`, whose last field, `key`,
-/// holds that value: as `object(None)` followed by the field with the
-/// `shared` text of the value, where there is one.
+/// Pushes the document `object(Some(value()))`: as `object(None)` followed
+/// by its last field's `shared` text (`shared_field`), where there is one.
 fn push_sharing<V, T: Serialize>(
     objects: &mut Documents,
     file: impl FnOnce() -> String,
     object: impl Fn(Option<V>) -> T,
-    key: &str,
     shared: Option<&str>,
     value: impl FnOnce() -> V,
 ) {
     objects.push_with(file, |out| match shared {
-        Some(text) => {
+        Some(field) => {
             yaml_into(&object(None), out);
-            yaml::block_field_into(out, key, text);
+            out.push_str(field);
         }
         None => yaml_into(&object(Some(value())), out),
     });
@@ -145,7 +146,7 @@ pub(super) fn env_objects<'m>(
             ),
             ..ResourceQuotaSpec::default()
         };
-        let shared = shared_text(&mut specs.quotas, quota.hard, spec);
+        let shared = shared_field(&mut specs.quotas, quota.hard, "spec", spec);
         let object = |spec: Option<ResourceQuotaSpec>| ResourceQuota {
             metadata: meta(&quota.name, Some(&env.name), &quota.source, options),
             spec,
@@ -155,7 +156,6 @@ pub(super) fn env_objects<'m>(
             objects,
             || "resourcequota.yaml".to_string(),
             object,
-            "spec",
             shared,
             spec,
         );
@@ -194,7 +194,7 @@ pub(super) fn env_objects<'m>(
                 limits.min,
             ],
         );
-        let shared = shared_text(&mut specs.limits, shape, spec);
+        let shared = shared_field(&mut specs.limits, shape, "spec", spec);
         let object = |spec: Option<LimitRangeSpec>| LimitRange {
             metadata: meta(&limits.name, Some(&env.name), &limits.source, options),
             spec,
@@ -203,7 +203,6 @@ pub(super) fn env_objects<'m>(
             objects,
             || "limitrange.yaml".to_string(),
             object,
-            "spec",
             shared,
             spec,
         );
@@ -225,7 +224,12 @@ pub(super) fn env_objects<'m>(
         // An empty list is written `rules: []`, on the key's line.
         let shared = match role.rules.is_empty() {
             true => None,
-            false => shared_text(&mut specs.role_rules, role.rules.as_ptr() as usize, rules),
+            false => shared_field(
+                &mut specs.role_rules,
+                role.rules.as_ptr() as usize,
+                "rules",
+                rules,
+            ),
         };
         let object = |rules: Option<Vec<PolicyRule>>| Role {
             metadata: meta(&role.name, Some(&env.name), &role.source, options),
@@ -235,7 +239,6 @@ pub(super) fn env_objects<'m>(
             objects,
             || ["role-", &role.name, ".yaml"].concat(),
             object,
-            "rules",
             shared,
             rules,
         );
@@ -278,7 +281,7 @@ pub(super) fn env_objects<'m>(
     let network = &env.network;
     if network.restrict_ingress || network.restrict_egress {
         let spec = || network_spec(network);
-        let shared = shared_text(&mut specs.networks, network, spec);
+        let shared = shared_field(&mut specs.networks, network, "spec", spec);
         let object = |spec: Option<NetworkPolicySpec>| NetworkPolicy {
             metadata: meta(
                 &[&env.name, "-network-policy"].concat(),
@@ -289,10 +292,10 @@ pub(super) fn env_objects<'m>(
             spec,
         };
         let file = || "networkpolicy.yaml".to_string();
-        push_sharing(objects, file, object, "spec", shared, spec);
+        push_sharing(objects, file, object, shared, spec);
     }
     if network.allow_dns {
-        let shared = shared_text(&mut specs.dns, (), dns_spec);
+        let shared = shared_field(&mut specs.dns, (), "spec", dns_spec);
         let object = |spec: Option<NetworkPolicySpec>| NetworkPolicy {
             metadata: meta(
                 &[&env.name, "-allow-dns"].concat(),
@@ -303,7 +306,7 @@ pub(super) fn env_objects<'m>(
             spec,
         };
         let file = || "networkpolicy-allow-dns.yaml".to_string();
-        push_sharing(objects, file, object, "spec", shared, dns_spec);
+        push_sharing(objects, file, object, shared, dns_spec);
     }
 }
 

@@ -80,15 +80,17 @@ pub fn block_field_into(out: &mut String, key: &str, value: &str) {
         out.push_str(value);
         return;
     }
-    let mut rest = value;
-    while !rest.is_empty() {
-        let end = memchr::memchr(b'\n', rest.as_bytes()).map_or(rest.len(), |at| at + 1);
-        let (line, after) = rest.split_at(end);
-        if line != "\n" {
+    let mut line_start = 0;
+    for line_end in memchr::memchr_iter(b'\n', value.as_bytes()) {
+        if line_end > line_start {
             out.push_str("  ");
         }
-        out.push_str(line);
-        rest = after;
+        out.push_str(&value[line_start..=line_end]);
+        line_start = line_end + 1;
+    }
+    if line_start < value.len() {
+        out.push_str("  ");
+        out.push_str(&value[line_start..]);
     }
 }
 
