@@ -417,6 +417,18 @@ impl TextMap {
         TextMap(Vec::new())
     }
 
+    /// Room for `entries` entries: an alert rule's labels and annotations,
+    /// kept for thousands of rules, hold one or two, where a vector's
+    /// first growth makes room for four.
+    pub fn with_capacity(entries: usize) -> TextMap {
+        TextMap(Vec::with_capacity(entries))
+    }
+
+    /// Room for `entries` more entries, and no more.
+    pub fn reserve_exact(&mut self, entries: usize) {
+        self.0.reserve_exact(entries);
+    }
+
     /// Sets `key`, returning the value it replaces.
     pub fn insert(&mut self, key: String, value: String) -> Option<String> {
         match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
@@ -468,7 +480,8 @@ impl std::ops::Index<&str> for TextMap {
 
 impl FromIterator<(String, String)> for TextMap {
     fn from_iter<I: IntoIterator<Item = (String, String)>>(entries: I) -> TextMap {
-        let mut map = TextMap::new();
+        let entries = entries.into_iter();
+        let mut map = TextMap::with_capacity(entries.size_hint().0);
         for (key, value) in entries {
             map.insert(key, value);
         }

@@ -159,7 +159,7 @@ impl<'a> Compiled<'a> {
     ) -> Option<(String, TextMap)> {
         let fill = |text| Self::fill(text, values, context, vars);
         let expr = fill(self.expr)?;
-        let mut annotations = TextMap::new();
+        let mut annotations = TextMap::with_capacity(2);
         for (key, text) in [("summary", self.summary), ("description", self.description)] {
             if let Some(text) = text {
                 annotations.insert(key.to_string(), fill(text)?);
@@ -849,6 +849,7 @@ pub(crate) fn env_alerts(
             continue;
         };
         let mut labels = rule.labels;
+        labels.reserve_exact(draft.alert_labels.len());
         for (key, value) in draft.alert_labels.iter() {
             labels.insert(key.clone(), value.clone());
         }

@@ -975,6 +975,10 @@ impl<'r, 'a> Checker<'r, 'a> {
         };
         let scope = self.scope(&vars);
         let fields = Fields::read_only_fields(record.body, &[], what, &scope, diagnostics);
+        if out.is_empty() {
+            // Kept for the whole run, once per env: no room to spare.
+            out.reserve_exact(fields.entries.len());
+        }
         for entry in &fields.entries {
             let Some(value) = field_value(entry, &scope, diagnostics) else {
                 continue;
