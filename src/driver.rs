@@ -69,10 +69,28 @@ pub fn check(paths: &[PathBuf]) -> Result<Run, InputError> {
     check_with(&inputs, &FileSystem)
 }
 
+/// `check`, for a run that only reports: every check runs, but the Model
+/// is not put together (`Run::model` is None).
+pub fn check_only(paths: &[PathBuf]) -> Result<Run, InputError> {
+    let inputs = collect_inputs(paths)?;
+    check_inputs(&inputs, &FileSystem, Goal::Diagnostics)
+}
+
 /// Checks the program made of `roots` and their imports, read by `loader`.
 /// Stops after syntax errors (resolving a broken tree would only report
 /// their consequences) and after name errors that leave nothing to type.
 pub fn check_with(roots: &[PathBuf], loader: &dyn Loader) -> Result<Run, InputError> {
+    check_inputs(roots, loader, Goal::Model)
+}
+
+/// What a run is for: its diagnostics alone, or the Model too.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Goal {
+    Diagnostics,
+    Model,
+}
+
+fn check_inputs(roots: &[PathBuf], loader: &dyn Loader, goal: Goal) -> Result<Run, InputError> {
     let mut sources = SourceMap::new();
     let mut timings = Timings::default();
     let (program, mut diagnostics) =
@@ -85,11 +103,15 @@ pub fn check_with(roots: &[PathBuf], loader: &dyn Loader) -> Result<Run, InputEr
         let resolved = timings.phase(Phase::Resolve, || {
             resolve::resolve(&program, &mut diagnostics)
         });
-        let checked = timings.phase(Phase::Check, || {
-            checker::check(&resolved, &sources, &mut diagnostics)
+        let checked = timings.phase(Phase::Check, || match goal {
+            Goal::Model => Some(checker::check(&resolved, &sources, &mut diagnostics)),
+            Goal::Diagnostics => {
+                checker::check_only(&resolved, &sources, &mut diagnostics);
+                None
+            }
         });
         if !diagnostics.iter().any(Diagnostic::is_error) {
-            model = Some(checked);
+            model = checked;
         }
     }
     dedup(&mut diagnostics);

@@ -244,9 +244,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { paths, report } => {
             let report = Report::new(report, cli.color);
-            match run_check(&paths, report) {
-                Ok((model, spent)) => {
-                    std::mem::forget(model); // freed at exit, see run_check
+            match run_check(&paths, report, false) {
+                Ok((_, spent)) => {
                     print_timings(report, &spent);
                     ExitCode::SUCCESS
                 }
@@ -276,10 +275,12 @@ fn main() -> ExitCode {
 }
 
 /// Checks the program and prints its diagnostics: the checked Model when
-/// the run may go on, else the exit code.
+/// the run may go on (and `wants_model`: `envk check` reports only), else
+/// the exit code.
 fn run_check(
     paths: &[PathBuf],
     report: Report,
+    wants_model: bool,
 ) -> Result<(Option<envk::model::Model>, Timings), ExitCode> {
     let Report {
         format,
@@ -287,7 +288,11 @@ fn run_check(
         color,
         ..
     } = report;
-    let run = match driver::check(paths) {
+    let checked = match wants_model {
+        true => driver::check(paths),
+        false => driver::check_only(paths),
+    };
+    let run = match checked {
         Ok(run) => run,
         Err(error) => {
             eprintln!("error: {error}");
@@ -353,7 +358,7 @@ fn build(
     options: emit::Options,
     report: Report,
 ) -> ExitCode {
-    let (model, mut timings) = match run_check(paths, report) {
+    let (model, mut timings) = match run_check(paths, report, true) {
         Ok((Some(model), timings)) => (model, timings),
         Ok((None, _)) => return ExitCode::from(1),
         Err(code) => return code,

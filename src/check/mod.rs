@@ -33,7 +33,17 @@ use units::Diags;
 
 /// Checks a resolved program and builds its Model.
 pub fn check(resolved: &Resolved, sources: &SourceMap, diagnostics: &mut Diags) -> Model {
-    Checker::new(resolved, sources, true).run(diagnostics)
+    let mut checker = Checker::new(resolved, sources, true);
+    checker.run(diagnostics);
+    checker.into_model()
+}
+
+/// Runs every check of `check`, without putting the Model together: for a
+/// run that only reports. The checker's data is left to the process exit.
+pub fn check_only(resolved: &Resolved, sources: &SourceMap, diagnostics: &mut Diags) {
+    let mut checker = Checker::new(resolved, sources, true);
+    checker.run(diagnostics);
+    std::mem::forget(checker);
 }
 
 impl<'r, 'a> Checker<'r, 'a> {
@@ -60,15 +70,18 @@ impl<'r, 'a> Checker<'r, 'a> {
         }
     }
 
-    fn run(mut self, diagnostics: &mut Diags) -> Model {
+    fn run(&mut self, diagnostics: &mut Diags) {
         self.clusters(diagnostics);
         self.templates(diagnostics);
         self.tiers(diagnostics);
         self.roles(diagnostics);
         self.envs(diagnostics);
-        quota::check_capacity(&self, diagnostics);
-        network::check_program(&self, diagnostics);
-        placement::check_projects(&self, diagnostics);
+        quota::check_capacity(self, diagnostics);
+        network::check_program(self, diagnostics);
+        placement::check_projects(self, diagnostics);
+    }
+
+    fn into_model(self) -> Model {
         let Checker {
             mut model, envs, ..
         } = self;
@@ -1178,7 +1191,9 @@ mod tests {
             .map(|(name, template)| (name.clone(), template.is_compiled()))
             .collect();
         compiled.sort();
-        let model = Checker::new(&resolved, &sources, compile_templates).run(&mut diagnostics);
+        let mut checker = Checker::new(&resolved, &sources, compile_templates);
+        checker.run(&mut diagnostics);
+        let model = checker.into_model();
         let rendered = diag::render_plain(&sources, &diagnostics);
         Some((model, rendered, compiled))
     }
