@@ -56,7 +56,6 @@ pub(super) struct SpecTexts<'m> {
     networks: HashMap<&'m model::Network, Option<String>>,
     /// The spec of every env's DNS policy.
     dns: HashMap<(), Option<String>>,
-    model: std::marker::PhantomData<&'m Model>,
 }
 
 type LimitShape = (LimitKind, [LimitValues; 4]);
