@@ -9,16 +9,6 @@ const SMALL: usize = 64;
 /// How many pieces each thread's share of the items is cut into.
 const PIECES_PER_THREAD: usize = 32;
 
-/// `f` over `items` on every core, the results in input order.
-pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let pieces = map_pieces(items, |piece| piece.iter().map(&f).collect::<Vec<R>>());
-    let mut results = Vec::with_capacity(items.len());
-    for piece in pieces {
-        results.extend(piece);
-    }
-    results
-}
-
 /// `f` over contiguous pieces of `items` on every core, the results in the
 /// order of the pieces. Few items make one piece, on the calling thread.
 ///
@@ -96,12 +86,19 @@ fn on_every_core<T: Sync, R: Send>(
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// Each item through `f` on every core, as the checker and the
+    /// emitters use `map_pieces`: the results joined piece after piece.
+    fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+        let pieces = super::map_pieces(items, |piece| piece.iter().map(&f).collect::<Vec<R>>());
+        pieces.into_iter().flatten().collect()
+    }
+
     #[test]
     fn results_keep_the_input_order() {
         let items: Vec<u32> = (0..1000).collect();
-        let doubled = super::map(&items, |n| n * 2);
+        let doubled = map(&items, |n| n * 2);
         assert_eq!(doubled, items.iter().map(|n| n * 2).collect::<Vec<_>>());
-        assert_eq!(super::map(&items[..3], |n| n + 1), [1, 2, 3]);
+        assert_eq!(map(&items[..3], |n| n + 1), [1, 2, 3]);
     }
 
     #[test]
@@ -109,7 +106,7 @@ mod tests {
         for len in [1, 63, 64, 65, 127, 1000, 1001, 4099] {
             let items: Vec<usize> = (0..len).collect();
             let calls = AtomicUsize::new(0);
-            let mapped = super::map(&items, |&n| {
+            let mapped = map(&items, |&n| {
                 calls.fetch_add(1, Ordering::Relaxed);
                 // Uneven work, so that pieces finish out of order.
                 if n % 7 == 0 {
