@@ -42,11 +42,10 @@ fn meta(name: &str, namespace: Option<&str>, source: &Source, options: Options) 
 /// build.
 ///
 /// A fleet has a few quota, limit range and network shapes and a role per
-/// team, and the envs that share one serialized it again each; now each env's object
-/// is its own head (name, namespace) followed by the shared text. None is
-/// kept for a spec the fast serializer could not write: its object is then
-/// serialized whole (`yaml::block_field_into` takes only that serializer's
-/// text).
+/// team: each env's object is its own head (name, namespace) followed by
+/// the text its piece's envs share. None is kept for a spec the fast
+/// serializer could not write: its object is then serialized whole
+/// (`yaml::block_field_into` takes only that serializer's text).
 #[derive(Default)]
 pub(super) struct SpecTexts<'m> {
     quotas: HashMap<ResourceList, Option<String>>,
@@ -73,7 +72,7 @@ fn shared_field<'t, K: std::hash::Hash + Eq, T: Serialize>(
         .or_insert_with(|| {
             let mut text = String::new();
             yaml::to_string_into(&value(), &mut text).ok()?;
-            let mut field_text = String::with_capacity(field.len() + 2 + text.len() * 5 / 4);
+            let mut field_text = String::new();
             yaml::block_field_into(&mut field_text, field, &text);
             Some(field_text)
         })
@@ -94,7 +93,9 @@ fn push_sharing<V, T: Serialize>(
             yaml_into(&object(None), out);
             out.push_str(field);
         }
-        None => yaml_into(&object(Some(value())), out),
+        None => {
+            yaml_into(&object(Some(value())), out);
+        }
     });
 }
 

@@ -163,13 +163,9 @@ pub(super) enum Documents<'a> {
 
 impl Documents<'_> {
     fn push<T: serde::Serialize>(&mut self, file: impl FnOnce() -> String, value: &T) {
-        match self {
-            Documents::Files(files) => files.push((file(), yaml(value))),
-            Documents::Stream(text) => {
-                next_document(text);
-                yaml_into(value, text);
-            }
-        }
+        self.push_with(file, |out| {
+            yaml_into(value, out);
+        });
     }
 
     /// One document, which `write` appends to the text it is given.
@@ -538,11 +534,15 @@ fn yaml<T: serde::Serialize>(value: &T) -> String {
     text
 }
 
-/// Appends one document to `out`.
-fn yaml_into<T: serde::Serialize>(value: &T, out: &mut String) {
-    if yaml::to_string_into(value, out).is_err() {
+/// Appends one document to `out`, and says whether the fast serializer
+/// wrote it: only its text may be moved under a key
+/// (`yaml::block_field_into`).
+fn yaml_into<T: serde::Serialize>(value: &T, out: &mut String) -> bool {
+    let fast = yaml::to_string_into(value, out).is_ok();
+    if !fast {
         out.push_str(&slow_yaml(value));
     }
+    fast
 }
 
 /// serde_yaml, then the YAML 1.1 pass: the reference the fast serializer

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Documents, Options, annotations, slow_yaml, yaml, yaml_into};
+use super::{Documents, Options, annotations, yaml, yaml_into};
 use crate::model::{AlertRule, Cluster, Env, Model, TextMap};
 
 #[derive(Serialize)]
@@ -205,10 +205,7 @@ pub(super) fn env_rules(
         groups: vec![group(env)],
     };
     let start = rule_file.len();
-    let fast = yaml::to_string_into(&file, rule_file).is_ok();
-    if !fast {
-        rule_file.push_str(&slow_yaml(&file));
-    }
+    let fast = yaml_into(&file, rule_file);
     let object = PrometheusRule {
         api_version: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
