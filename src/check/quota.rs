@@ -4,6 +4,7 @@
 //! LimitRange has min ≤ default_request ≤ default ≤ max, and max within
 //! its quota's limits; every env is within its tier's ceiling; on every
 //! cluster the envs together request no more than its capacity.
+
 use super::fields::{self, Fields, field_value};
 use super::units::{self, Diags};
 use super::{Checker, TierFacts};
@@ -385,6 +386,10 @@ impl LimitItems {
     fn take(&mut self, field: &str) -> Option<(LimitValues, LimitMap<Span>)> {
         self.0[Self::slot(field)].take()
     }
+
+    fn set(&mut self, field: &str, item: (LimitValues, LimitMap<Span>)) {
+        self.0[Self::slot(field)] = Some(item);
+    }
 }
 
 /// The items of a limit range record (`default { cpu = … }`, …), checked.
@@ -460,7 +465,7 @@ fn limit_items(
                 None => ok = false,
             }
         }
-        items.0[LimitItems::slot(&entry.key)] = Some((values, spans));
+        items.set(&entry.key, (values, spans));
     }
     ok.then_some(items)
 }
