@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Write the peer benchmark workload (shared/bench/WORKLOAD.md) as an envk program.
 
-    python3 bench/gen.py N [--form explicit|compact] [--capacity CORES] > fleet.env.k
+    python3 bench/gen.py N [--form explicit|compact] [--capacity CORES] [--explicit-dns] > fleet.env.k
 
 explicit: one role and one env family per team, written out, as a program
           produced from a generated team list would be (about 30 lines a team);
 compact:  one `for team in [...]` loop over the team names.
 
-Both forms declare the same envs and build the same objects.
+Both forms declare the same envs and build the same objects. The program says
+nothing about DNS, as the workload does not; envk generates each env's DNS
+egress. `--explicit-dns` adds `egress allow dns` to every env, which builds the
+same objects (the comparison the round's notes measure).
 """
 
 import argparse
@@ -87,8 +90,7 @@ env {family} {{
   labels {{ team = "{team}" }}
   limits = container_limits
   grant {role} to user "{team}@company.com" as {binding}
-  egress allow to any on tcp 443, tcp 80
-  egress allow dns  // the workload's policy alone would block DNS (E0603)
+  egress allow to any on tcp 443, tcp 80{dns}
   alert_group = "${{namespace}}.rules"
   alert HighPodMemoryUsage
   alert PodCrashLooping
@@ -117,14 +119,14 @@ def team_names(n):
     return [f"team-{i}" for i in range(1, n + 1)]
 
 
-def explicit(n):
+def explicit(n, dns):
     blocks = []
     for team in team_names(n):
-        blocks.append(TEAM.format(team=team, family=team, role=f"{team}-engineer", binding=f"{team}-engineer-binding"))
+        blocks.append(TEAM.format(team=team, family=team, role=f"{team}-engineer", binding=f"{team}-engineer-binding", dns=dns))
     return "\n".join(blocks)
 
 
-def compact(n):
+def compact(n, dns):
     names = team_names(n)
     lines, line = [], "  "
     for name in names:
@@ -135,7 +137,7 @@ def compact(n):
         line += item
     lines.append(line.rstrip().rstrip(","))
     body = TEAM.format(
-        team="${team}", family='"${team}"', role='"${team}-engineer"', binding='"${team}-engineer-binding"'
+        team="${team}", family='"${team}"', role='"${team}-engineer"', binding='"${team}-engineer-binding"', dns=dns
     )
     body = "\n".join(("  " + l) if l else l for l in body.splitlines())
     return "let teams = [\n" + "\n".join(lines) + "\n]\n\nfor team in teams {\n" + body + "\n}\n"
@@ -146,11 +148,13 @@ def main():
     parser.add_argument("n", type=int, help="number of teams")
     parser.add_argument("--form", choices=["explicit", "compact"], default="compact")
     parser.add_argument("--capacity", type=int, default=100000, help="cluster capacity in CPU cores")
+    parser.add_argument("--explicit-dns", action="store_true", help="write `egress allow dns` in every env")
     args = parser.parse_args()
     if args.n < 1:
         parser.error("N must be at least 1")
     out = HEADER.format(n=args.n, form=args.form, capacity=args.capacity) + "\n"
-    out += explicit(args.n) if args.form == "explicit" else compact(args.n)
+    dns = "\n  egress allow dns" if args.explicit_dns else ""
+    out += explicit(args.n, dns) if args.form == "explicit" else compact(args.n, dns)
     sys.stdout.write(out)
 
 

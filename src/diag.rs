@@ -119,9 +119,11 @@ codes! {
     E0508 => Error, "invalid grant";
     E0601 => Warning, "network selector that matches no env";
     E0602 => Error, "ingress from an environment the tier does not accept";
-    E0603 => Warning, "egress that blocks DNS";
-    E0604 => Warning, "restricted env without a network policy";
-    E0605 => Error, "env open to every namespace";
+    E0603 => Error, "DNS egress both allowed and denied";
+    E0604 => Warning, "restricted env without a network policy (retired)";
+    E0605 => Error, "env open to every namespace (retired)";
+    E0606 => Error, "network peer on another cluster";
+    E0607 => Warning, "network rule the other end does not admit";
     E0701 => Error, "invalid PromQL";
     E0702 => Error, "alert not scoped to its namespace";
     E0703 => Error, "required alert missing";
@@ -136,6 +138,14 @@ codes! {
 }
 
 impl Code {
+    /// Codes envk no longer reports: what they caught cannot happen any
+    /// more. `envk explain` still describes them, for old CI logs.
+    pub const RETIRED: &'static [Code] = &[Code::E0604, Code::E0605];
+
+    pub fn is_retired(self) -> bool {
+        Code::RETIRED.contains(&self)
+    }
+
     /// Accepts `E0101` as well as `e0101` and `0101`.
     pub fn parse(text: &str) -> Option<Code> {
         let text = text.trim();

@@ -819,16 +819,146 @@ pub struct NetworkRule {
     pub ports: Vec<Port>,
 }
 
+/// An env's network: the rules its user wrote, which make
+/// `<env>-network-policy` exactly as written, and the policies envk
+/// generates beside it, each a NetworkPolicy of its own.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Network {
     pub ingress: Vec<NetworkRule>,
     pub egress: Vec<NetworkRule>,
-    /// `egress allow dns`: its own NetworkPolicy to kube-system on 53.
-    pub allow_dns: bool,
-    /// `Ingress` in policyTypes: the env has ingress rules or is isolated.
+    /// `Ingress` in `<env>-network-policy`'s policyTypes: the env has
+    /// ingress rules or is isolated.
     pub restrict_ingress: bool,
-    /// `Egress` in policyTypes: the env has egress rules or is isolated.
+    /// `Egress` in `<env>-network-policy`'s policyTypes: the env has egress
+    /// rules (`egress allow dns` included) or is isolated.
     pub restrict_egress: bool,
+    /// `<env>-default-ingress`: for an env that wrote no ingress rule in a
+    /// tier that is not isolated, the environments its tier accepts,
+    /// admitted on every port.
+    pub default_ingress: Option<Vec<Environment>>,
+    /// `<env>-allow-dns`, UDP and TCP 53 to kube-system: the env's egress
+    /// is restricted and it did not write `egress deny dns`.
+    pub allow_dns: bool,
+}
+
+impl Network {
+    /// Whether any NetworkPolicy of the env restricts who may connect.
+    pub fn ingress_restricted(&self) -> bool {
+        self.restrict_ingress || self.default_ingress.is_some()
+    }
+
+    /// Every rule that admits traffic in: the env's own, then the
+    /// generated default's (one per accepted environment, every port).
+    pub fn admitting(&self) -> impl Iterator<Item = std::borrow::Cow<'_, NetworkRule>> {
+        let own = self.ingress.iter().map(std::borrow::Cow::Borrowed);
+        let default = self.default_ingress.iter().flatten().map(|environment| {
+            std::borrow::Cow::Owned(NetworkRule {
+                peer: Peer::Environment(*environment),
+                ports: Vec::new(),
+            })
+        });
+        own.chain(default)
+    }
+}
+
+/// Which ports traffic may use between two envs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reach {
+    None,
+    All,
+    Ports(std::collections::BTreeSet<(&'static str, u16)>),
+}
+
+impl Reach {
+    /// What a rule with these ports lets through: every port when none
+    /// is listed.
+    pub fn of_ports(ports: &[Port]) -> Reach {
+        if ports.is_empty() {
+            Reach::All
+        } else {
+            Reach::Ports(
+                ports
+                    .iter()
+                    .map(|p| (p.protocol.as_str(), p.number))
+                    .collect(),
+            )
+        }
+    }
+
+    pub fn union(self, other: Reach) -> Reach {
+        match (self, other) {
+            (Reach::All, _) | (_, Reach::All) => Reach::All,
+            (Reach::None, other) | (other, Reach::None) => other,
+            (Reach::Ports(mut a), Reach::Ports(b)) => {
+                a.extend(b);
+                Reach::Ports(a)
+            }
+        }
+    }
+
+    pub fn intersect(self, other: Reach) -> Reach {
+        match (self, other) {
+            (Reach::None, _) | (_, Reach::None) => Reach::None,
+            (Reach::All, other) | (other, Reach::All) => other,
+            (Reach::Ports(a), Reach::Ports(b)) => {
+                let both: std::collections::BTreeSet<_> = a.intersection(&b).copied().collect();
+                if both.is_empty() {
+                    Reach::None
+                } else {
+                    Reach::Ports(both)
+                }
+            }
+        }
+    }
+}
+
+impl Peer {
+    /// Whether a rule with this peer selects `env`'s namespace.
+    pub fn selects(&self, env: &Env) -> bool {
+        match self {
+            Peer::Any => true,
+            Peer::Environment(environment) => *environment == env.environment,
+            Peer::Env(name) => *name == env.name,
+        }
+    }
+}
+
+impl Network {
+    /// What this env's ingress admits from `from`'s pods, counting every
+    /// NetworkPolicy of the env.
+    pub fn admits_from(&self, from: &Env) -> Reach {
+        if !self.ingress_restricted() {
+            return Reach::All;
+        }
+        self.admitting()
+            .filter(|rule| rule.peer.selects(from))
+            .fold(Reach::None, |reach, rule| {
+                reach.union(Reach::of_ports(&rule.ports))
+            })
+    }
+
+    /// What this env's egress lets out to `to`'s pods (the DNS policy
+    /// reaches kube-system only, never an env).
+    pub fn allows_to(&self, to: &Env) -> Reach {
+        if !self.restrict_egress {
+            return Reach::All;
+        }
+        self.egress
+            .iter()
+            .filter(|rule| rule.peer.selects(to))
+            .fold(Reach::None, |reach, rule| {
+                reach.union(Reach::of_ports(&rule.ports))
+            })
+    }
+}
+
+/// What the NetworkPolicies let through from `from`'s pods to `to`'s, two
+/// envs of one cluster: the receiver's ingress and the sender's egress
+/// must both allow it.
+pub fn reach(from: &Env, to: &Env) -> Reach {
+    to.network
+        .admits_from(from)
+        .intersect(from.network.allows_to(to))
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

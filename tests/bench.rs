@@ -45,8 +45,13 @@ const CLUSTERS: [(&str, &str, &str, u64, &str, &str); 3] = [
 ];
 
 fn generate(form: &str) -> String {
+    generate_with(form, &[])
+}
+
+fn generate_with(form: &str, options: &[&str]) -> String {
     let output = Command::new("python3")
         .args(["bench/gen.py", &TEAMS.to_string(), "--form", form])
+        .args(options)
         .output()
         .expect("python3 runs bench/gen.py");
     assert!(
@@ -215,8 +220,8 @@ fn as_envk_writes(mut object: Value, environment: &str) -> Value {
     object
 }
 
-/// The one object envk adds: DNS, which the workload's egress rule blocks
-/// (E0603 warns of it, and the program fixes it with `egress allow dns`).
+/// The one object envk adds: DNS egress, which the workload's egress rule
+/// would block, generated for every env whose egress is restricted.
 fn allow_dns(ns: &str) -> Value {
     yaml(&format!(
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {ns}-allow-dns\n  namespace: {ns}\nspec:\n  podSelector: {{}}\n  policyTypes: [Egress]\n  egress:\n  - to:\n    - namespaceSelector:\n        matchLabels:\n          kubernetes.io/metadata.name: kube-system\n    ports:\n    - {{protocol: UDP, port: 53}}\n    - {{protocol: TCP, port: 53}}\n"
@@ -241,6 +246,19 @@ fn both_forms_of_the_benchmark_build_the_same_files() {
     for layout in [Layout::Tree, Layout::Stream] {
         assert_eq!(build(&explicit, layout), build(&compact, layout));
     }
+}
+
+/// The workload says nothing of DNS, and neither does the program: the DNS
+/// egress envk generates is what `egress allow dns` in every env writes.
+#[test]
+fn the_generated_dns_egress_is_what_egress_allow_dns_writes() {
+    let generated = generate("compact");
+    let written = generate_with("compact", &["--explicit-dns"]);
+    assert!(!generated.contains("dns") && written.contains("egress allow dns"));
+    assert_eq!(
+        build(&generated, Layout::Stream),
+        build(&written, Layout::Stream)
+    );
 }
 
 #[test]

@@ -224,14 +224,14 @@ fn four_mistakes_give_four_precise_diagnostics() {
 
 #[test]
 fn warnings_fail_only_under_deny_warnings() {
-    let case = "tests/ui/network/egress_blocks_dns.env.k";
+    let case = "tests/ui/network/selector_env_typo.env.k";
     let output = envk(&["--color", "never", "check", case]);
     assert_eq!(
         output.status.code(),
         Some(0),
         "a warning alone does not fail"
     );
-    assert!(stderr(&output).contains("warning[E0603]"));
+    assert!(stderr(&output).contains("warning[E0601]"));
     assert!(stderr(&output).trim_end().ends_with("warning: 1 warning"));
     let denied = envk(&["--color", "never", "check", "--deny", "warnings", case]);
     assert_eq!(denied.status.code(), Some(1));

@@ -860,7 +860,7 @@ proptest! {
     /// Exactly one violation, injected into an accepted program, is
     /// rejected with its code, pointing into the injected text.
     #[test]
-    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..9usize) {
+    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..10usize) {
         let program = generate(seed);
         let (text, snippet, code) = inject(&program, kind);
         let checked = check(&text);
@@ -953,6 +953,20 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
             (text, snippet, code)
         }
         6 => {
+            let snippet = "from environment development on tcp 8443".to_string();
+            let text = format!(
+                "{base}{clusters}{}",
+                env(
+                    "inj-prod-team",
+                    "inj-prod",
+                    "base",
+                    &format!("  ingress allow {snippet}\n")
+                )
+            );
+            (text, snippet, Code::E0602)
+        }
+        9 => {
+            // A NetworkPolicy selects namespaces of its own cluster only.
             let snippet = "from env inj-dev-team".to_string();
             let text = format!(
                 "{base}{clusters}{}{}",
@@ -964,7 +978,7 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
                     &format!("  ingress allow {snippet} on tcp 8080\n")
                 )
             );
-            (text, snippet, Code::E0602)
+            (text, snippet, Code::E0606)
         }
         7 => {
             let snippet = "expr = `up == 0`".to_string();

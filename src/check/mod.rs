@@ -237,6 +237,8 @@ pub(crate) struct EnvFacts {
     ingress: Vec<network::RuleFacts>,
     egress: Vec<network::RuleFacts>,
     project_span: Option<Span>,
+    /// The cluster's name in the env's `on CLUSTER`.
+    placement_span: Span,
 }
 
 impl<'r, 'a> Checker<'r, 'a> {
@@ -852,8 +854,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         });
         env.limits = limits.map(|l| l.into_model(self, &decl.name));
         access::env_grants(self, decl, tier, &draft.grants, &mut env, diagnostics);
-        let (ingress, egress) =
-            network::env_rules(decl, tier, &draft, &scope, &mut env, diagnostics);
+        let (ingress, egress) = network::env_rules(tier, &draft, &scope, &mut env, diagnostics);
         alerts::env_alerts(self, decl, tier, &draft, &vars, &mut env, diagnostics);
         let project_span =
             placement::env_deploy(self, decl, cluster, &draft, &mut env, diagnostics);
@@ -866,6 +867,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             ingress,
             egress,
             project_span,
+            placement_span: decl.placement.cluster.span,
         })
     }
 

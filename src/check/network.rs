@@ -1,18 +1,22 @@
 //! Network rules (E06xx).
 //!
 //! Invariant established here: traffic can only reach an env from the
-//! environments its tier accepts (by default its own). An env whose
-//! ingress is not restricted at all accepts every namespace, so that is an
-//! error unless its tier accepts every environment; an ingress rule from an
-//! environment the tier does not accept is an error. Warnings: selectors
-//! that match no env, egress that blocks DNS, a restricted-tier env with no
-//! network policy.
+//! environments its tier accepts (by default its own). The rules a user
+//! writes are checked against acceptance (E0602); an env that writes no
+//! ingress rule gets a policy of its own admitting exactly the accepted
+//! environments (`model::Network::default_ingress`), and an env whose
+//! egress is restricted gets DNS unless it opts out (`egress deny dns`).
+//! A peer env must be on the sender's cluster (E0606): a NetworkPolicy
+//! selects namespaces of its own cluster only. Warnings: selectors that
+//! match no env (E0601), and a rule naming an env whose own rules do not
+//! let the traffic through at the other end (E0607).
+
+use std::collections::HashMap;
 
 use super::units::Diags;
 use super::{Checker, EnvDraft, EnvFacts, TierFacts};
 use crate::diag::{Code, Diagnostic, Severity};
-use crate::model::{self, Environment, NetworkRule, Peer, PodSecurity};
-use crate::resolve::EnvDecl;
+use crate::model::{self, Environment, NetworkRule, Peer, Reach};
 use crate::resolve::value::{Scope, interpolate};
 use crate::source::Span;
 use crate::suggest;
@@ -93,10 +97,10 @@ fn ports(ports: &[ast::Port]) -> Vec<model::Port> {
         .collect()
 }
 
-/// Types an env's rules, fills in its `Network`, and checks what can be
-/// checked without the other envs.
+/// Types an env's rules, fills in its `Network` (the policies envk
+/// generates included), and checks what can be checked without the other
+/// envs.
 pub(crate) fn env_rules(
-    decl: &EnvDecl,
     tier: &TierFacts,
     draft: &EnvDraft,
     scope: &Scope,
@@ -133,12 +137,16 @@ pub(crate) fn env_rules(
         });
     }
     let mut egress = Vec::with_capacity(draft.egress.len());
-    let mut allow_dns = false;
-    let mut first_egress_span = None;
+    let mut allow_dns_span = None;
+    let mut deny_dns_span = None;
     for (rule, span) in &draft.egress {
-        first_egress_span.get_or_insert(*span);
         match rule {
-            ast::Egress::Dns => allow_dns = true,
+            ast::Egress::Dns => {
+                allow_dns_span.get_or_insert(*span);
+            }
+            ast::Egress::DenyDns => {
+                deny_dns_span.get_or_insert(*span);
+            }
             ast::Egress::To {
                 peer: to,
                 ports: rule_ports,
@@ -157,74 +165,28 @@ pub(crate) fn env_rules(
             }
         }
     }
+    if let (Some(deny), Some(allow)) = (deny_dns_span, allow_dns_span) {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0603,
+                deny,
+                format!("env `{}` both allows and denies DNS", env.name),
+            )
+            .label("DNS denied here")
+            .secondary(allow, "and allowed here")
+            .help("keep one of them: `egress deny dns` opts out of the DNS egress envk generates for a restricted env, `egress allow dns` asks for it"),
+        );
+    }
     let isolated = tier.model.isolated;
+    let restrict_egress = isolated || !egress.is_empty() || allow_dns_span.is_some();
     env.network = model::Network {
         ingress: ingress.iter().map(|r| r.rule.clone()).collect(),
         egress: egress.iter().map(|r| r.rule.clone()).collect(),
-        allow_dns,
         restrict_ingress: isolated || !ingress.is_empty(),
-        restrict_egress: isolated || !egress.is_empty() || allow_dns,
+        restrict_egress,
+        default_ingress: (ingress.is_empty() && !isolated).then_some(accepted),
+        allow_dns: restrict_egress && deny_dns_span.is_none(),
     };
-    let dns_open = egress.iter().any(|r| {
-        r.rule.peer == Peer::Any
-            && (r.rule.ports.is_empty()
-                || r.rule
-                    .ports
-                    .iter()
-                    .any(|p| p.number == 53 && p.protocol == model::Protocol::Udp))
-    });
-    if env.network.restrict_egress && !allow_dns && !dns_open {
-        let at = first_egress_span.unwrap_or(decl.name_span);
-        let mut diagnostic = Diagnostic::new(
-            Code::E0603,
-            at,
-            format!("egress from env `{}` blocks DNS", decl.name),
-        )
-        .label(if first_egress_span.is_some() {
-            "egress is restricted to these rules, and none allows DNS"
-        } else {
-            "the tier is isolated, so all egress is denied, DNS included"
-        })
-        .help("add `egress allow dns`: pods cannot resolve any name without it");
-        if first_egress_span.is_none() {
-            diagnostic = diagnostic.secondary(tier.name_span, "isolated tier");
-        }
-        diagnostics.push(diagnostic);
-    }
-    if !env.network.restrict_ingress {
-        let all = Environment::ALL.iter().all(|e| accepted.contains(e));
-        if !all {
-            diagnostics.push(
-                Diagnostic::new(
-                    Code::E0605,
-                    decl.name_span,
-                    format!("env `{}` accepts traffic from every namespace", decl.name),
-                )
-                .label("no ingress rule restricts who can connect")
-                .secondary(accepts(tier, &accepted).0, accepts(tier, &accepted).1)
-                .help(format!(
-                    "add `ingress allow from environment {}` (with the ports it serves), or make tier `{}` deny by default with `network = isolated`",
-                    env.environment.as_str(),
-                    tier.model.name
-                )),
-            );
-        }
-    }
-    if tier.model.pod_security == PodSecurity::Restricted
-        && !env.network.restrict_ingress
-        && !env.network.restrict_egress
-    {
-        diagnostics.push(
-            Diagnostic::new(
-                Code::E0604,
-                decl.name_span,
-                format!("env `{}` has no network policy", decl.name),
-            )
-            .label("all traffic in and out is allowed")
-            .secondary(tier.name_span, "a tier with `pod_security = restricted`")
-            .help("add ingress and egress rules, or `network = isolated` on the tier"),
-        );
-    }
     (ingress, egress)
 }
 
@@ -256,10 +218,18 @@ fn not_accepted(
     ))
 }
 
-/// The checks that need every env: `env NAME` peers and selectors that
-/// match nothing.
+/// Which way a rule lets traffic go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Ingress,
+    Egress,
+}
+
+/// The checks that need every env: `env NAME` peers (which must exist, be
+/// on the sender's cluster and let the traffic through at their end) and
+/// selectors that match nothing.
 pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
-    let by_name: std::collections::HashMap<&str, &EnvFacts> = checker
+    let by_name: HashMap<&str, &EnvFacts> = checker
         .envs
         .iter()
         .map(|env| (env.model.name.as_str(), env))
@@ -275,7 +245,10 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
     for env in &checker.envs {
         let tier = &checker.tier_facts[&env.model.tier];
         let accepted = accepted(&tier.model, env.model.environment);
-        for (rules, direction) in [(&env.ingress, "ingress"), (&env.egress, "egress")] {
+        for (rules, direction) in [
+            (&env.ingress, Direction::Ingress),
+            (&env.egress, Direction::Egress),
+        ] {
             for facts in rules {
                 match &facts.rule.peer {
                     Peer::Any => {}
@@ -293,20 +266,22 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
                         if !by_name.contains_key(name.as_str())
                             && checker.resolved.envs.get(name).is_some() => {}
                     Peer::Env(name) => match by_name.get(name.as_str()) {
-                        None => {
-                            let help = match suggest::closest(name, by_name.keys().copied()) {
-                                Some(close) => format!("did you mean `{close}`?"),
-                                None => "name a declared env (a family's stage is `FAMILY-STAGE`)"
-                                    .to_string(),
-                            };
-                            diagnostics.push(no_match(
-                                facts.peer_span,
-                                format!("no env is named `{name}`"),
-                                help,
+                        None => diagnostics.push(no_match(
+                            facts.peer_span,
+                            format!("no env is named `{name}`"),
+                            unknown_env_help(name, env, &checker.envs, &by_name),
+                        )),
+                        Some(other) if other.model.cluster != env.model.cluster => {
+                            diagnostics.push(other_cluster(
+                                facts,
+                                env,
+                                other,
+                                &checker.envs,
+                                direction,
                             ));
                         }
                         Some(other)
-                            if direction == "ingress"
+                            if direction == Direction::Ingress
                                 && !accepted.contains(&other.model.environment) =>
                         {
                             diagnostics.push(not_accepted(
@@ -319,12 +294,223 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
                                 &accepted,
                             ));
                         }
-                        Some(_) => {}
+                        Some(other) => {
+                            if let Some(diagnostic) =
+                                other_end(checker, facts, env, other, direction)
+                            {
+                                diagnostics.push(diagnostic);
+                            }
+                        }
                     },
                 }
             }
         }
     }
+}
+
+/// The help for an `env NAME` that names no env: the stages of a family
+/// of that name (the one on the sender's cluster first), else the closest
+/// name.
+fn unknown_env_help(
+    name: &str,
+    env: &EnvFacts,
+    envs: &[EnvFacts],
+    by_name: &HashMap<&str, &EnvFacts>,
+) -> String {
+    let stages: Vec<&EnvFacts> = envs
+        .iter()
+        .filter(|other| other.model.family.as_deref() == Some(name))
+        .collect();
+    if !stages.is_empty() {
+        let listed = stages
+            .iter()
+            .map(|stage| format!("`{}`", stage.model.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return match stages
+            .iter()
+            .find(|stage| stage.model.cluster == env.model.cluster)
+        {
+            Some(here) => format!(
+                "`{name}` is an env family, not an env: name one of its stages, such as `env {}` on this cluster (its envs: {listed})",
+                here.model.name
+            ),
+            None => format!(
+                "`{name}` is an env family, not an env, and none of its stages ({listed}) is on cluster `{}`",
+                env.model.cluster
+            ),
+        };
+    }
+    match suggest::closest(name, by_name.keys().copied()) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => "name a declared env (a family's stage is `FAMILY-STAGE`)".to_string(),
+    }
+}
+
+/// E0606: a NetworkPolicy only selects namespaces of its own cluster, so a
+/// peer env on another cluster matches nothing today, and whatever
+/// namespace of that name is created on this cluster later.
+fn other_cluster(
+    facts: &RuleFacts,
+    env: &EnvFacts,
+    other: &EnvFacts,
+    envs: &[EnvFacts],
+    direction: Direction,
+) -> Diagnostic {
+    let (this, that) = (&env.model, &other.model);
+    // A stage of the same family on this cluster is what was meant, most
+    // likely (`payments-us` written in an env on prod-eu).
+    let sibling = that.family.as_ref().and_then(|family| {
+        envs.iter()
+            .map(|candidate| &candidate.model)
+            .find(|candidate| {
+                candidate.family.as_ref() == Some(family) && candidate.cluster == this.cluster
+            })
+            .map(|candidate| candidate.name.as_str())
+    });
+    let verb = match direction {
+        Direction::Ingress => "receive traffic from",
+        Direction::Egress => "send traffic to",
+    };
+    Diagnostic::new(
+        Code::E0606,
+        facts.peer_span,
+        format!(
+            "env `{}` is on cluster `{}`, not on `{}` where `{}` is",
+            that.name, that.cluster, this.cluster, this.name
+        ),
+    )
+    .label(format!(
+        "a NetworkPolicy on `{}` cannot {verb} another cluster",
+        this.cluster
+    ))
+    .secondary(other.placement_span, format!("`{}` is placed here", that.name))
+    .help(match sibling {
+        Some(sibling) => format!(
+            "did you mean `{sibling}`, the stage of `{}` on `{}`? Traffic between clusters goes through an address outside the cluster (a load balancer or an ingress), which `egress allow to any on …` reaches",
+            that.family.as_deref().unwrap_or_default(),
+            this.cluster
+        ),
+        None => format!(
+            "name an env on `{}`; traffic between clusters goes through an address outside the cluster (a load balancer or an ingress), which `egress allow to any on …` reaches",
+            this.cluster
+        ),
+    })
+}
+
+/// E0607: a rule naming env `other` whose own rules do not let the
+/// traffic through at their end, on some of the rule's ports (or, for a
+/// rule on every port, on any).
+fn other_end(
+    checker: &Checker,
+    facts: &RuleFacts,
+    env: &EnvFacts,
+    other: &EnvFacts,
+    direction: Direction,
+) -> Option<Diagnostic> {
+    let (this, that) = (&env.model, &other.model);
+    let (let_through, other_rules, other_restricts) = match direction {
+        Direction::Egress => (
+            that.network.admits_from(this),
+            &other.ingress,
+            that.network.ingress_restricted(),
+        ),
+        Direction::Ingress => (
+            that.network.allows_to(this),
+            &other.egress,
+            that.network.restrict_egress,
+        ),
+    };
+    if !other_restricts {
+        return None;
+    }
+    let missing = match (Reach::of_ports(&facts.rule.ports), &let_through) {
+        (_, Reach::All) => return None,
+        (Reach::All, Reach::Ports(_)) => return None,
+        (wanted, Reach::None) => wanted,
+        (Reach::Ports(wanted), Reach::Ports(open)) => {
+            let missing: std::collections::BTreeSet<_> = wanted.difference(open).copied().collect();
+            if missing.is_empty() {
+                return None;
+            }
+            Reach::Ports(missing)
+        }
+        (Reach::None, _) => return None,
+    };
+    let on = match &missing {
+        Reach::Ports(ports) => format!(
+            " on {}",
+            ports
+                .iter()
+                .map(|(protocol, number)| format!("{} {number}", protocol.to_lowercase()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Reach::All | Reach::None => String::new(),
+    };
+    let (message, fix) = match direction {
+        Direction::Egress => (
+            format!(
+                "env `{}` admits no ingress from `{}`{on}",
+                that.name, this.name
+            ),
+            format!(
+                "add `ingress allow from env {}{on}` to `{}`",
+                this.name, that.name
+            ),
+        ),
+        Direction::Ingress => (
+            format!("env `{}` sends no egress to `{}`{on}", that.name, this.name),
+            format!(
+                "add `egress allow to env {}{on}` to `{}`",
+                this.name, that.name
+            ),
+        ),
+    };
+    let mut diagnostic = Diagnostic::new(Code::E0607, facts.span, message)
+        .label("this rule lets traffic through at this end only")
+        .help(format!(
+            "{fix}, or remove what it does not admit from this rule; until then the traffic is denied"
+        ));
+    diagnostic.severity = Severity::Warning;
+    let matching: Vec<&RuleFacts> = other_rules
+        .iter()
+        .filter(|rule| rule.rule.peer.selects(this))
+        .collect();
+    if matching.is_empty() {
+        let tier = &checker.tier_facts[&that.tier];
+        let why = match (direction, other_rules.is_empty()) {
+            (Direction::Egress, true) if tier.model.isolated => {
+                format!(
+                    "`{}` writes no ingress rule, and its tier is isolated",
+                    that.name
+                )
+            }
+            (Direction::Egress, true) => format!(
+                "`{}` writes no ingress rule: it admits only {}",
+                that.name,
+                names(that.network.default_ingress.as_deref().unwrap_or_default())
+            ),
+            (Direction::Ingress, true) => format!(
+                "`{}` writes no egress rule, and its tier is isolated",
+                that.name
+            ),
+            (Direction::Egress, false) => {
+                format!("no ingress rule of `{}` selects `{}`", that.name, this.name)
+            }
+            (Direction::Ingress, false) => {
+                format!("no egress rule of `{}` selects `{}`", that.name, this.name)
+            }
+        };
+        diagnostic = diagnostic.secondary(other.name_span, why);
+    }
+    for rule in matching {
+        diagnostic = diagnostic.secondary(
+            rule.span,
+            format!("`{}`'s rule, which does not cover{on}", that.name),
+        );
+    }
+    Some(diagnostic)
 }
 
 fn no_match(span: Span, message: String, help: String) -> Diagnostic {

@@ -8,12 +8,11 @@
 //! looked-up value: a cluster of a thousand namespaces rendered row by row
 //! in the template took as long as emitting all its manifests.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::model::{Cluster, Dimension, Env, Model, NetworkRule, Peer, Port, QuotaKey};
+use crate::model::{Cluster, Dimension, Env, Model, NetworkRule, Peer, QuotaKey, Reach, reach};
 
 const TEMPLATE: &str = include_str!("templates/cluster-readme.md.tera");
 
@@ -175,15 +174,15 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
                 rows.push_str(" | ");
                 write_rules(
                     &mut rows,
-                    network.restrict_ingress,
-                    &network.ingress,
+                    network.ingress_restricted(),
+                    network.admitting(),
                     "every namespace",
                 );
                 rows.push_str(" | ");
                 write_rules(
                     &mut rows,
                     network.restrict_egress,
-                    &network.egress,
+                    network.egress.iter(),
                     "anywhere",
                 );
                 rows.push_str(" |\n");
@@ -195,98 +194,22 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
     }
 }
 
-/// Which ports traffic may use from one env to another.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Reach {
-    None,
-    All,
-    Ports(BTreeSet<(&'static str, u16)>),
-}
-
-fn port_set(ports: &[Port]) -> Reach {
-    if ports.is_empty() {
-        Reach::All
-    } else {
-        Reach::Ports(
-            ports
-                .iter()
-                .map(|p| (p.protocol.as_str(), p.number))
-                .collect(),
-        )
-    }
-}
-
-fn union(a: Reach, b: Reach) -> Reach {
-    match (a, b) {
-        (Reach::All, _) | (_, Reach::All) => Reach::All,
-        (Reach::None, other) | (other, Reach::None) => other,
-        (Reach::Ports(mut a), Reach::Ports(b)) => {
-            a.extend(b);
-            Reach::Ports(a)
-        }
-    }
-}
-
-fn intersect(a: Reach, b: Reach) -> Reach {
-    match (a, b) {
-        (Reach::None, _) | (_, Reach::None) => Reach::None,
-        (Reach::All, other) | (other, Reach::All) => other,
-        (Reach::Ports(a), Reach::Ports(b)) => {
-            let both: BTreeSet<_> = a.intersection(&b).copied().collect();
-            if both.is_empty() {
-                Reach::None
-            } else {
-                Reach::Ports(both)
-            }
-        }
-    }
-}
-
-/// What the NetworkPolicies let through from `from`'s pods to `to`'s: the
-/// receiver's ingress and the sender's egress must both allow it.
-pub(crate) fn reach(from: &Env, to: &Env) -> Reach {
-    let matches = |peer: &Peer, other: &Env| match peer {
-        Peer::Any => true,
-        Peer::Environment(environment) => *environment == other.environment,
-        Peer::Env(name) => *name == other.name,
-    };
-    let ingress = if to.network.restrict_ingress {
-        to.network
-            .ingress
-            .iter()
-            .filter(|rule| matches(&rule.peer, from))
-            .fold(Reach::None, |reach, rule| {
-                union(reach, port_set(&rule.ports))
-            })
-    } else {
-        Reach::All
-    };
-    let egress = if from.network.restrict_egress {
-        from.network
-            .egress
-            .iter()
-            .filter(|rule| matches(&rule.peer, to))
-            .fold(Reach::None, |reach, rule| {
-                union(reach, port_set(&rule.ports))
-            })
-    } else {
-        Reach::All
-    };
-    intersect(ingress, egress)
-}
-
 /// Appends "environment production on TCP 8080; env web on all ports".
 /// Written in place: a row per namespace, two lists of rules each.
-fn write_rules(out: &mut String, restricted: bool, rules: &[NetworkRule], open: &str) {
+fn write_rules<R: std::borrow::Borrow<NetworkRule>>(
+    out: &mut String,
+    restricted: bool,
+    rules: impl Iterator<Item = R>,
+    open: &str,
+) {
     if !restricted {
         out.push_str(open);
         return;
     }
-    if rules.is_empty() {
-        out.push_str("nothing");
-        return;
-    }
-    for (index, rule) in rules.iter().enumerate() {
+    let mut none = true;
+    for (index, rule) in rules.enumerate() {
+        let rule = rule.borrow();
+        none = false;
         if index > 0 {
             out.push_str("; ");
         }
@@ -315,6 +238,9 @@ fn write_rules(out: &mut String, restricted: bool, rules: &[NetworkRule], open: 
             ports.dedup();
             write_ports(out, &ports);
         }
+    }
+    if none {
+        out.push_str("nothing");
     }
 }
 

@@ -53,6 +53,8 @@ pub(super) struct SpecTexts<'m> {
     /// By the address of the rules, which the Model keeps for `'m`.
     role_rules: HashMap<usize, Option<String>>,
     networks: HashMap<&'m model::Network, Option<String>>,
+    /// By the environments the default ingress admits.
+    default_ingress: HashMap<&'m [model::Environment], Option<String>>,
     /// The spec of every env's DNS policy.
     dns: HashMap<(), Option<String>>,
 }
@@ -278,36 +280,47 @@ pub(super) fn env_objects<'m>(
         );
     }
 
+    // The env's own rules, as written, then each policy envk generates,
+    // a NetworkPolicy of its own.
     let network = &env.network;
     if network.restrict_ingress || network.restrict_egress {
         let spec = || network_spec(network);
         let shared = shared_field(&mut specs.networks, network, "spec", spec);
-        let object = |spec: Option<NetworkPolicySpec>| NetworkPolicy {
-            metadata: meta(
-                &[&env.name, "-network-policy"].concat(),
-                Some(&env.name),
-                &env.source,
-                options,
-            ),
-            spec,
-        };
-        let file = || "networkpolicy.yaml".to_string();
-        push_sharing(objects, file, object, shared, spec);
+        let policy = ("-network-policy", "networkpolicy.yaml");
+        push_network_policy(objects, env, options, policy, shared, spec);
+    }
+    if let Some(environments) = &network.default_ingress {
+        let spec = || default_ingress_spec(environments);
+        let shared = shared_field(&mut specs.default_ingress, environments, "spec", spec);
+        let policy = ("-default-ingress", "networkpolicy-default-ingress.yaml");
+        push_network_policy(objects, env, options, policy, shared, spec);
     }
     if network.allow_dns {
         let shared = shared_field(&mut specs.dns, (), "spec", dns_spec);
-        let object = |spec: Option<NetworkPolicySpec>| NetworkPolicy {
-            metadata: meta(
-                &[&env.name, "-allow-dns"].concat(),
-                Some(&env.name),
-                &env.source,
-                options,
-            ),
-            spec,
-        };
-        let file = || "networkpolicy-allow-dns.yaml".to_string();
-        push_sharing(objects, file, object, shared, dns_spec);
+        let policy = ("-allow-dns", "networkpolicy-allow-dns.yaml");
+        push_network_policy(objects, env, options, policy, shared, dns_spec);
     }
+}
+
+/// Pushes the env's NetworkPolicy named `<env><suffix>`, in `file`.
+fn push_network_policy(
+    objects: &mut Documents,
+    env: &Env,
+    options: Options,
+    (suffix, file): (&str, &'static str),
+    shared: Option<&str>,
+    spec: impl FnOnce() -> NetworkPolicySpec,
+) {
+    let object = |spec: Option<NetworkPolicySpec>| NetworkPolicy {
+        metadata: meta(
+            &[&env.name, suffix].concat(),
+            Some(&env.name),
+            &env.source,
+            options,
+        ),
+        spec,
+    };
+    push_sharing(objects, || file.to_string(), object, shared, spec);
 }
 
 /// The spec of an env's NetworkPolicy: what its rules allow.
@@ -341,6 +354,25 @@ fn network_spec(network: &model::Network) -> NetworkPolicySpec {
         policy_types: Some(policy_types),
         ingress: (!ingress.is_empty()).then_some(ingress),
         egress: (!egress.is_empty()).then_some(egress),
+    }
+}
+
+/// An env that wrote no ingress rule admits the environments its tier
+/// accepts, on every port.
+fn default_ingress_spec(environments: &[model::Environment]) -> NetworkPolicySpec {
+    NetworkPolicySpec {
+        pod_selector: Some(LabelSelector::default()),
+        policy_types: Some(vec!["Ingress".to_string()]),
+        ingress: Some(vec![NetworkPolicyIngressRule {
+            from: Some(
+                environments
+                    .iter()
+                    .map(|environment| namespace_peer("environment", environment.as_str()))
+                    .collect(),
+            ),
+            ports: None,
+        }]),
+        egress: None,
     }
 }
 

@@ -255,11 +255,16 @@ pub struct Ingress {
     pub ports: Vec<Port>,
 }
 
-/// `egress allow to any on tcp 443` or `egress allow dns`
+/// `egress allow to any on tcp 443`, `egress allow dns` or `egress deny dns`
 #[derive(Clone, Debug, PartialEq)]
 pub enum Egress {
     Dns,
-    To { peer: Peer, ports: Vec<Port> },
+    /// The opt-out of the DNS egress envk generates for restricted envs.
+    DenyDns,
+    To {
+        peer: Peer,
+        ports: Vec<Port>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -319,10 +324,13 @@ pub struct Stage {
     pub body: Block,
 }
 
-/// `alert PodCrashLooping { for = 5m }` inside an env: use of a template.
+/// `alert PodCrashLooping { for = 5m }` inside an env: use of a template;
+/// `alert HighPodMemoryUsage as HighPodMemoryCritical { … }` names its rule.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlertUse {
     pub template: Ident,
+    /// The rule's name, when it is not the template's.
+    pub rename: Option<Name>,
     pub args: Option<Block>,
 }
 

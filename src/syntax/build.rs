@@ -336,6 +336,8 @@ impl Builder<'_> {
                 let first = next(&mut parts);
                 if first.as_rule() == Rule::kw_dns {
                     StmtKind::Egress(Egress::Dns)
+                } else if first.as_rule() == Rule::kw_deny {
+                    StmtKind::Egress(Egress::DenyDns)
                 } else {
                     let peer = self.peer(first);
                     let ports = parts
@@ -358,9 +360,15 @@ impl Builder<'_> {
             }
             Rule::alert_use => {
                 let mut parts = children(pair);
+                let template = self.name_ref(next(&mut parts));
+                let mut rest = parts.peekable();
+                let rename = rest
+                    .next_if(|part| part.as_rule() == Rule::decl_name)
+                    .map(|name| self.decl_name(name));
                 StmtKind::Alert(AlertUse {
-                    template: self.name_ref(next(&mut parts)),
-                    args: parts.next().map(|args| self.block(args)),
+                    template,
+                    rename,
+                    args: rest.next().map(|args| self.block(args)),
                 })
             }
             Rule::quota_stmt => {
@@ -642,7 +650,10 @@ impl Builder<'_> {
 
     fn ident(&mut self, pair: P) -> Ident {
         assert!(
-            matches!(pair.as_rule(), Rule::ident | Rule::label),
+            matches!(
+                pair.as_rule(),
+                Rule::ident | Rule::label | Rule::subresource
+            ),
             "grammar and AST builder disagree: {:?} is not a name",
             pair.as_rule()
         );
@@ -660,7 +671,12 @@ impl Builder<'_> {
         );
         let ident = pair
             .into_inner()
-            .find(|inner| matches!(inner.as_rule(), Rule::ident | Rule::label))
+            .find(|inner| {
+                matches!(
+                    inner.as_rule(),
+                    Rule::ident | Rule::label | Rule::subresource
+                )
+            })
             .expect("a reference holds a name");
         self.ident(ident)
     }

@@ -68,6 +68,7 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::label
         | Rule::name_ref
         | Rule::value_ref
+        | Rule::subresource
         | Rule::decl_name
         | Rule::interp_path => "a name",
         Rule::string_lit | Rule::string | Rule::raw_string => "a string",
@@ -91,6 +92,7 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_allow => "`allow`",
         Rule::kw_from => "`from`",
         Rule::kw_dns => "`dns`",
+        Rule::kw_deny => "`deny`",
         Rule::kw_any => "`any`",
         Rule::kw_environment => "`environment`",
         Rule::kw_stage => "`stage`",

@@ -401,6 +401,10 @@ impl<'t> Parser<'t> {
                 StmtKind::Ingress(Ingress { from, ports })
             }
             "egress" => {
+                if self.eat_keyword("deny") {
+                    self.keyword("dns")?;
+                    return Some(StmtKind::Egress(Egress::DenyDns));
+                }
                 self.keyword("allow")?;
                 if self.eat_keyword("dns") {
                     StmtKind::Egress(Egress::Dns)
@@ -425,12 +429,22 @@ impl<'t> Parser<'t> {
             }
             "alert" => {
                 let template = self.label()?;
+                // `as` followed by anything but a name is left to the
+                // grammar, which reads the use without it.
+                let rename = match self.eat_keyword("as") {
+                    true => Some(self.decl_name()?),
+                    false => None,
+                };
                 let args = if self.at_punct(b'{') {
                     Some(self.block()?)
                 } else {
                     None
                 };
-                StmtKind::Alert(AlertUse { template, args })
+                StmtKind::Alert(AlertUse {
+                    template,
+                    rename,
+                    args,
+                })
             }
             "quota" => {
                 if self.eat_punct(b'=') {
@@ -650,7 +664,7 @@ impl<'t> Parser<'t> {
                         body: self.block()?,
                     })
                 }
-                _ => ExprKind::Name(self.ident()?),
+                _ => ExprKind::Name(self.value_name()?),
             },
         };
         Some(Expr {
@@ -717,6 +731,20 @@ impl<'t> Parser<'t> {
     fn ident(&mut self) -> Option<Ident> {
         self.skip();
         self.ident_here()
+    }
+
+    /// A name used as a value: an identifier, or a subresource written
+    /// bare (`pods/log`), one name to the grammar's `subresource`.
+    fn value_name(&mut self) -> Option<Ident> {
+        let mut name = self.ident()?;
+        let second_starts = |b: &u8| b.is_ascii_alphabetic() || *b == b'_';
+        if self.peek() == Some(b'/') && self.bytes.get(self.pos + 1).is_some_and(second_starts) {
+            self.pos += 1;
+            let part = self.ident_here()?;
+            name.text = [name.text.as_str(), "/", &part.text].concat();
+            name.span = name.span.to(part.span);
+        }
+        Some(name)
     }
 
     /// An identifier right at the cursor.

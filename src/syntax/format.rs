@@ -368,6 +368,7 @@ impl Printer<'_> {
             }
             StmtKind::Egress(egress) => match egress {
                 Egress::Dns => self.out.push_str("egress allow dns"),
+                Egress::DenyDns => self.out.push_str("egress deny dns"),
                 Egress::To { peer, ports } => {
                     self.out.push_str("egress allow to ");
                     self.peer(peer);
@@ -384,6 +385,10 @@ impl Printer<'_> {
             StmtKind::Alert(alert) => {
                 self.out.push_str("alert ");
                 self.out.push_str(&alert.template.text);
+                if let Some(rename) = &alert.rename {
+                    self.out.push_str(" as ");
+                    self.name(rename);
+                }
                 if let Some(args) = &alert.args {
                     self.out.push(' ');
                     self.block(args);

@@ -124,7 +124,7 @@ fn block_spans(block: &mut Block, f: &mut impl FnMut(&mut Span)) {
                 ingress.ports.iter_mut().for_each(|port| f(&mut port.span));
             }
             StmtKind::Egress(egress) => match egress {
-                Egress::Dns => {}
+                Egress::Dns | Egress::DenyDns => {}
                 Egress::To { peer, ports } => {
                     peer_spans(peer, f);
                     ports.iter_mut().for_each(|port| f(&mut port.span));
@@ -137,6 +137,9 @@ fn block_spans(block: &mut Block, f: &mut impl FnMut(&mut Span)) {
             }
             StmtKind::Alert(alert) => {
                 f(&mut alert.template.span);
+                if let Some(rename) = &mut alert.rename {
+                    name_spans(rename, f);
+                }
                 if let Some(args) = &mut alert.args {
                     block_spans(args, f);
                 }

@@ -640,3 +640,67 @@ fn the_fast_parser_reads_every_item_of_the_examples_and_the_stdlib() {
         assert_eq!(ast, reference);
     }
 }
+
+#[test]
+fn subresources_are_written_bare_and_a_double_slash_is_still_a_comment() {
+    let ItemKind::Role(role) = only_item(
+        "role r {\n  allow [get] on [pods, pods/log, \"pods/exec\", deployments/scale]\n  allow [get] on [pods]// a comment\n}",
+    ) else {
+        panic!("not a role")
+    };
+    let StmtKind::Allow(allow) = &role.body.stmts[0].kind else {
+        panic!("allow")
+    };
+    let names: Vec<String> = allow
+        .resources
+        .items
+        .iter()
+        .map(|item| match &item.kind {
+            ExprKind::Name(ident) => ident.text.clone(),
+            ExprKind::Str(string) => format!("\"{}\"", text_of(string)),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["pods", "pods/log", "\"pods/exec\"", "deployments/scale"]
+    );
+    assert_eq!(role.body.stmts.len(), 2);
+}
+
+#[test]
+fn dns_can_be_denied_and_an_alert_use_can_name_its_rule() {
+    let stmts = env_stmts(
+        "env e on c tier t {
+           egress deny dns
+           egress allow dns
+           alert HighPodMemoryUsage as HighPodMemoryCritical { threshold = 95%  severity = critical }
+           alert PodCrashLooping as \"${stage}Crash\"
+           alert JobFailed
+         }",
+    );
+    assert!(matches!(stmts[0], StmtKind::Egress(Egress::DenyDns)));
+    assert!(matches!(stmts[1], StmtKind::Egress(Egress::Dns)));
+    let renames: Vec<Option<String>> = stmts[2..]
+        .iter()
+        .map(|stmt| match stmt {
+            StmtKind::Alert(alert) => alert.rename.as_ref().map(|name| match name {
+                Name::Ident(ident) => ident.text.clone(),
+                Name::Str(string) => format!("{:?}", string.parts.len()),
+            }),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        renames,
+        [
+            Some("HighPodMemoryCritical".to_string()),
+            Some("2".to_string()),
+            None
+        ]
+    );
+    let StmtKind::Alert(renamed) = &stmts[2] else {
+        panic!("alert")
+    };
+    assert!(renamed.args.is_some(), "the block after the rule's name");
+}
