@@ -495,3 +495,68 @@ fn checking_only_reports_what_a_build_s_check_reports() {
     }
     assert!(with_errors > 20, "{with_errors} programs with errors");
 }
+
+/// A use can name its rule and set its severity and labels; a stage's use
+/// replaces the family's use of the same rule name only.
+#[test]
+fn uses_name_their_rules_and_stages_replace_by_rule_name() {
+    let program = "import \"std/alerts\"\n\
+        cluster dev { server = \"https://dev.example.com\"  environment = development }\n\
+        cluster prod { server = \"https://prod.example.com\"  environment = production }\n\
+        tier t { pod_security = baseline }\n\
+        env shop {\n\
+          alert_labels { team = \"shop\" }\n\
+          alert HighPodMemoryUsage { threshold = 80% }\n\
+          alert HighPodMemoryUsage as HighPodMemoryCritical { threshold = 95%  severity = critical  labels { page = \"yes\"  team = \"sre\" } }\n\
+          stage dev on dev tier t {}\n\
+          stage prod on prod tier t { alert HighPodMemoryUsage { threshold = 90% } }\n\
+        }\n";
+    let loader = InMemory::new().with("main.env.k", program);
+    let run = driver::check_with(&[PathBuf::from("main.env.k")], &loader).expect("in memory");
+    assert!(
+        run.diagnostics.is_empty(),
+        "{}",
+        envk::diag::render_plain(&run.sources, &run.diagnostics)
+    );
+    let model = run.model.expect("no errors");
+    type Rule = (String, String, Vec<(String, String)>);
+    let rules = |env: &str| -> Vec<Rule> {
+        model.envs[env]
+            .alerts
+            .rules
+            .iter()
+            .map(|rule| {
+                let labels = rule
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                (rule.alert.clone(), rule.expr.clone(), labels)
+            })
+            .collect()
+    };
+    let label = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let dev = rules("shop-dev");
+    assert_eq!(dev.len(), 2, "{dev:?}");
+    assert_eq!(dev[0].0, "HighPodMemoryUsage");
+    assert!(dev[0].1.ends_with("> 0.8"), "{}", dev[0].1);
+    assert_eq!(
+        dev[0].2,
+        [label("severity", "warning"), label("team", "shop")]
+    );
+    assert_eq!(dev[1].0, "HighPodMemoryCritical");
+    assert!(dev[1].1.ends_with("> 0.95"), "{}", dev[1].1);
+    // The use's labels win over the env's `alert_labels`.
+    assert_eq!(
+        dev[1].2,
+        [
+            label("page", "yes"),
+            label("severity", "critical"),
+            label("team", "sre")
+        ]
+    );
+    let prod = rules("shop-prod");
+    let names: Vec<&str> = prod.iter().map(|rule| rule.0.as_str()).collect();
+    assert_eq!(names, ["HighPodMemoryCritical", "HighPodMemoryUsage"]);
+    assert!(prod[1].1.ends_with("> 0.9"), "{}", prod[1].1);
+}

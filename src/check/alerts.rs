@@ -33,6 +33,10 @@ const SEVERITIES: &[&str] = &["info", "warning", "critical"];
 const PARAM_TYPES: &[&str] = &[
     "ratio", "duration", "count", "string", "cpu", "memory", "bool",
 ];
+/// Fields every use of a template may set besides its parameters: the
+/// rule's `severity` and extra labels, so that one template can be a
+/// warning and, `as` another rule, a critical alert.
+const OVERRIDES: &[&str] = &["severity", "labels"];
 /// Variables every template body sees, besides its parameters.
 const CONTEXT: &[&str] = &["namespace", "cluster", "environment", "tier"];
 
@@ -279,6 +283,35 @@ pub(crate) fn template<'a>(
                 continue;
             }
         };
+        if OVERRIDES.contains(&param.name.text.as_str()) {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0205,
+                    param.name.span,
+                    format!(
+                        "a template parameter cannot be called `{}`",
+                        param.name.text
+                    ),
+                )
+                .label("every use of a template may set this field itself")
+                .help(format!(
+                    "rename the parameter; a use writes `alert {} {{ {} }}` to set the rule's {}",
+                    decl.name,
+                    if param.name.text == "severity" {
+                        "severity = critical"
+                    } else {
+                        "labels { page = \"yes\" }"
+                    },
+                    if param.name.text == "severity" {
+                        "severity"
+                    } else {
+                        "labels"
+                    },
+                )),
+            );
+            ok = false;
+            continue;
+        }
         if param.name.text == "for" && ty != ParamType::Duration {
             diagnostics.push(
                 Diagnostic::new(
@@ -462,51 +495,15 @@ fn instantiate(
                 }
                 None => ok = false,
             },
-            "labels" | "annotations" => {
-                let target = if entry.key == "labels" {
-                    &mut labels
-                } else {
-                    &mut annotations
-                };
-                let Some((record, vars)) =
-                    fields::record(value, &format!("a block of {}", entry.key), diagnostics)
-                else {
-                    ok = false;
-                    continue;
-                };
-                let inner = Scope::new(vars, &checker.resolved.lets);
-                let map =
-                    Fields::read_only_fields(record.body, &[], &entry.key, &inner, diagnostics);
-                for item in &map.entries {
-                    if entry.key == "labels"
-                        && (!is_label_name(&item.key) || item.key == "severity")
-                    {
-                        let why = if item.key == "severity" {
-                            "`severity` is set by the template's `severity` field"
-                        } else {
-                            "Prometheus label names are letters, digits and `_`, not starting with a digit"
-                        };
-                        diagnostics.push(
-                            Diagnostic::new(
-                                Code::E0309,
-                                item.key_span,
-                                format!("`{}` cannot be a rule label", item.key),
-                            )
-                            .label(why)
-                            .help("use a label name such as `team` or `cost_center`"),
-                        );
-                        ok = false;
-                        continue;
-                    }
-                    match field_value(item, &inner, diagnostics)
-                        .and_then(|v| units::into_string(v, diagnostics))
-                    {
-                        Some(text) => {
-                            target.insert(item.key.to_string(), text);
-                        }
-                        None => ok = false,
-                    }
-                }
+            "labels" => ok &= rule_texts(checker, value, Texts::Labels, &mut labels, diagnostics),
+            "annotations" => {
+                ok &= rule_texts(
+                    checker,
+                    value,
+                    Texts::Annotations,
+                    &mut annotations,
+                    diagnostics,
+                )
             }
             _ => {}
         }
@@ -517,6 +514,64 @@ fn instantiate(
         labels,
         annotations,
     })
+}
+
+/// Which map of a rule a block fills.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Texts {
+    Labels,
+    Annotations,
+}
+
+/// A `labels { … }` or `annotations { … }` block of a template or a use,
+/// into `target`; whether it had no error.
+fn rule_texts(
+    checker: &Checker,
+    value: Value,
+    texts: Texts,
+    target: &mut TextMap,
+    diagnostics: &mut Diags,
+) -> bool {
+    let what = match texts {
+        Texts::Labels => "labels",
+        Texts::Annotations => "annotations",
+    };
+    let Some((record, vars)) = fields::record(value, &format!("a block of {what}"), diagnostics)
+    else {
+        return false;
+    };
+    let inner = Scope::new(vars, &checker.resolved.lets);
+    let map = Fields::read_only_fields(record.body, &[], what, &inner, diagnostics);
+    let mut ok = true;
+    for item in &map.entries {
+        if texts == Texts::Labels && (!is_label_name(&item.key) || item.key == "severity") {
+            let why = if item.key == "severity" {
+                "`severity` is a field of its own: `severity = critical`"
+            } else {
+                "Prometheus label names are letters, digits and `_`, not starting with a digit"
+            };
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0309,
+                    item.key_span,
+                    format!("`{}` cannot be a rule label", item.key),
+                )
+                .label(why)
+                .help("use a label name such as `team` or `cost_center`"),
+            );
+            ok = false;
+            continue;
+        }
+        match field_value(item, &inner, diagnostics)
+            .and_then(|v| units::into_string(v, diagnostics))
+        {
+            Some(text) => {
+                target.insert(item.key.to_string(), text);
+            }
+            None => ok = false,
+        }
+    }
+    ok
 }
 
 /// The rule's `for:`, from the template's `for` parameter.
@@ -792,8 +847,56 @@ fn selector_scoped(selector: &promql::VectorSelector, namespace: &str) -> bool {
     exact(&selector.matchers.matchers)
 }
 
-/// An env's alert rules: its uses of templates, filled in, plus the check
-/// that it uses every alert its tier requires.
+/// A use of a template in one layer of an env, with its rule's name:
+/// the template's, or the name after `as`. `None` when that name is
+/// invalid (already reported): the use still satisfies `require alerts`.
+pub(crate) struct AlertDraft<'a> {
+    pub alert: &'a ast::AlertUse,
+    pub span: Span,
+    /// The layer (family body, stage body) the use is written in.
+    pub layer: usize,
+    pub rule_name: Option<String>,
+}
+
+/// The name of the rule a use makes: `as NAME`, else the template's.
+pub(crate) fn rule_name(
+    alert: &ast::AlertUse,
+    scope: &Scope,
+    diagnostics: &mut Diags,
+) -> Option<String> {
+    let (name, span) = match &alert.rename {
+        None => return Some(alert.template.text.clone()),
+        Some(ast::Name::Ident(ident)) => (ident.text.clone(), ident.span),
+        Some(ast::Name::Str(string)) => (
+            crate::resolve::value::interpolate(string, scope, diagnostics)?,
+            string.span,
+        ),
+    };
+    if !crate::resolve::is_alert_name(&name) {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0205,
+                span,
+                format!("`{name}` is not a valid alert name"),
+            )
+            .label("Prometheus alert names are letters, digits and `_`, not starting with a digit")
+            .help("alert names are usually CamelCase, such as `HighPodMemoryCritical`"),
+        );
+        return None;
+    }
+    Some(name)
+}
+
+/// What a use sets besides the template's parameters.
+#[derive(Default)]
+struct Overrides {
+    severity: Option<String>,
+    labels: TextMap,
+}
+
+/// An env's alert rules: its uses of templates, filled in, plus the checks
+/// that it uses every alert its tier requires and that no two of its rules
+/// share a name and labels (Prometheus could not tell them apart).
 pub(crate) fn env_alerts(
     checker: &Checker,
     decl: &EnvDecl,
@@ -806,8 +909,11 @@ pub(crate) fn env_alerts(
     let scope = checker.scope(vars);
     // The env's variables templates may use, gathered at the first use.
     let mut context: Option<Vec<(&str, &str)>> = None;
+    // Each rule's span, for the duplicate check.
+    let mut made: Vec<Span> = Vec::with_capacity(draft.alerts.len());
     env.alerts.rules.reserve_exact(draft.alerts.len());
-    for (alert, span, _) in &draft.alerts {
+    for used in &draft.alerts {
+        let (alert, span) = (used.alert, used.span);
         let Some(template_decl) = checker
             .resolved
             .templates
@@ -818,14 +924,18 @@ pub(crate) fn env_alerts(
         let Some(template) = checker.templates.get(&template_decl.name) else {
             continue; // the template has errors, reported at its declaration
         };
-        let Some(values) = arguments(
+        let Some((values, overrides)) = arguments(
+            checker,
             template,
             &template_decl.name,
             alert.args.as_ref(),
             &scope,
-            *span,
+            span,
             diagnostics,
         ) else {
+            continue;
+        };
+        let Some(rule_name) = &used.rule_name else {
             continue;
         };
         let context = context.get_or_insert_with(|| {
@@ -843,30 +953,58 @@ pub(crate) fn env_alerts(
             &values,
             context,
             &decl.name,
-            Some(*span),
+            Some(span),
             diagnostics,
         ) else {
             continue;
         };
         let mut labels = rule.labels;
-        labels.reserve_exact(draft.alert_labels.len());
-        for (key, value) in draft.alert_labels.iter() {
+        labels.reserve_exact(draft.alert_labels.len() + overrides.labels.len());
+        for (key, value) in draft.alert_labels.iter().chain(overrides.labels.iter()) {
             labels.insert(key.clone(), value.clone());
         }
+        if let Some(severity) = overrides.severity {
+            labels.insert("severity".to_string(), severity);
+        }
+        if let Some(first) = env
+            .alerts
+            .rules
+            .iter()
+            .position(|other| other.alert == *rule_name && other.labels == labels)
+        {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0708,
+                    span,
+                    format!(
+                        "env `{}` has two `{rule_name}` rules with the same labels",
+                        decl.name
+                    ),
+                )
+                .label("this rule")
+                .secondary(made[first], "has the name and labels of this one")
+                .help(format!(
+                    "Prometheus cannot tell the two apart: give this one its own name, `alert {} as {rule_name}Critical {{ … }}`, or its own `severity` or `labels {{ … }}`",
+                    alert.template.text
+                )),
+            );
+            continue;
+        }
+        made.push(span);
         env.alerts.rules.push(model::AlertRule {
-            alert: template_decl.name.clone(),
+            alert: rule_name.clone(),
             expr: rule.expr,
             for_: rule.for_,
             labels,
             annotations: rule.annotations,
-            source: checker.source(*span),
+            source: checker.source(span),
         });
     }
     for required in &tier.model.require_alerts {
         let used = draft
             .alerts
             .iter()
-            .any(|(alert, _, _)| &alert.template.text == required);
+            .any(|used| &used.alert.template.text == required);
         if !used {
             diagnostics.push(
                 Diagnostic::new(
@@ -882,20 +1020,23 @@ pub(crate) fn env_alerts(
     }
 }
 
-/// The values of a template's parameters at one use: the arguments given,
-/// else the defaults.
+/// The values of a template's parameters at one use (the arguments given,
+/// else the defaults), and what the use overrides.
 fn arguments(
+    checker: &Checker,
     template: &Template,
     name: &str,
     args: Option<&Block>,
     scope: &Scope,
     use_span: Span,
     diagnostics: &mut Diags,
-) -> Option<Vec<(String, ParamValue)>> {
+) -> Option<(Vec<(String, ParamValue)>, Overrides)> {
     let mut given: Vec<(String, ParamValue)> = Vec::new();
+    let mut overrides = Overrides::default();
     let mut ok = true;
     if let Some(args) = args {
         let names: Vec<&str> = template.params.iter().map(|p| p.name.as_str()).collect();
+        let mut seen: Vec<String> = Vec::new();
         for stmt in &args.stmts {
             let ast::StmtKind::Field(field) = &stmt.kind else {
                 diagnostics.push(fields::misplaced(
@@ -910,25 +1051,7 @@ fn arguments(
                 ok = false;
                 continue;
             };
-            let Some(param) = template.params.iter().find(|p| p.name == key) else {
-                let diagnostic = Diagnostic::new(
-                    Code::E0704,
-                    field.key.span(),
-                    format!("alert template `{name}` has no parameter `{key}`"),
-                )
-                .label("unknown parameter")
-                .secondary(template.name_span, "the template is declared here");
-                diagnostics.push(match suggest::closest(&key, names.iter().copied()) {
-                    Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
-                    None if names.is_empty() => {
-                        diagnostic.help(format!("`{name}` takes no parameters"))
-                    }
-                    None => diagnostic.help(format!("its parameters are {}", fields::list(&names))),
-                });
-                ok = false;
-                continue;
-            };
-            if given.iter().any(|(n, _)| *n == key) {
+            if seen.iter().any(|n| *n == key) {
                 diagnostics.push(
                     Diagnostic::new(
                         Code::E0304,
@@ -941,8 +1064,17 @@ fn arguments(
                 ok = false;
                 continue;
             }
+            seen.push(key.to_string());
             let value = match &field.value {
                 FieldValue::Expr(expr) => crate::resolve::value::eval(expr, scope, diagnostics),
+                FieldValue::Block(block) if key == "labels" => {
+                    Some(Value::Record(crate::resolve::value::Record {
+                        tag: None,
+                        body: block,
+                        vars: scope.vars.clone(),
+                        span: block.span,
+                    }))
+                }
                 FieldValue::Block(block) => {
                     diagnostics.push(
                         Diagnostic::new(
@@ -955,6 +1087,52 @@ fn arguments(
                     );
                     None
                 }
+            };
+            match key.as_ref() {
+                "severity" => {
+                    match value.and_then(|value| {
+                        units::word(&value, SEVERITIES, "a severity", diagnostics)
+                    }) {
+                        Some(severity) => overrides.severity = Some(severity),
+                        None => ok = false,
+                    }
+                    continue;
+                }
+                "labels" => {
+                    ok &= value.is_some_and(|value| {
+                        rule_texts(
+                            checker,
+                            value,
+                            Texts::Labels,
+                            &mut overrides.labels,
+                            diagnostics,
+                        )
+                    });
+                    continue;
+                }
+                _ => {}
+            }
+            let Some(param) = template.params.iter().find(|p| p.name == key) else {
+                let diagnostic = Diagnostic::new(
+                    Code::E0704,
+                    field.key.span(),
+                    format!("alert template `{name}` has no parameter `{key}`"),
+                )
+                .label("unknown parameter")
+                .secondary(template.name_span, "the template is declared here");
+                let settable = names.iter().copied().chain(OVERRIDES.iter().copied());
+                diagnostics.push(match suggest::closest(&key, settable) {
+                    Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
+                    None if names.is_empty() => diagnostic.help(format!(
+                        "`{name}` takes no parameters; a use may set only `severity` and `labels`"
+                    )),
+                    None => diagnostic.help(format!(
+                        "its parameters are {}; a use may also set `severity` and `labels`",
+                        fields::list(&names)
+                    )),
+                });
+                ok = false;
+                continue;
             };
             let Some(value) = value else {
                 ok = false;
@@ -1002,7 +1180,7 @@ fn arguments(
             },
         }
     }
-    ok.then_some(values)
+    ok.then_some((values, overrides))
 }
 
 #[cfg(test)]

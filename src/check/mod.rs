@@ -958,13 +958,21 @@ impl<'r, 'a> Checker<'r, 'a> {
                 StmtKind::Ingress(ingress) => draft.ingress.push((ingress, stmt.span)),
                 StmtKind::Egress(egress) => draft.egress.push((egress, stmt.span)),
                 StmtKind::Alert(alert) => {
-                    // A stage's use of a template replaces the family's; two
-                    // uses in one block are two rules (say, a warning and a
-                    // critical threshold).
-                    draft
-                        .alerts
-                        .retain(|(used, _, layer)| *layer == index || used.template.text != alert.template.text);
-                    draft.alerts.push((alert, stmt.span, index));
+                    // A stage's use replaces the family's use of the same
+                    // rule name; two uses in one block are two rules (a
+                    // warning, and a critical alert `as` another name).
+                    let rule_name = alerts::rule_name(alert, scope, diagnostics);
+                    if let Some(name) = &rule_name {
+                        draft.alerts.retain(|used| {
+                            used.layer == index || used.rule_name.as_ref() != Some(name)
+                        });
+                    }
+                    draft.alerts.push(alerts::AlertDraft {
+                        alert,
+                        span: stmt.span,
+                        layer: index,
+                        rule_name,
+                    });
                 }
                 StmtKind::Allow(_) => diagnostics.push(fields::misplaced(stmt, context, "a role")),
                 StmtKind::Forbid(_) | StmtKind::Require(_) | StmtKind::Accept(_) => {
@@ -1081,8 +1089,7 @@ pub(crate) struct EnvDraft<'a> {
     grants: Vec<(&'a ast::Grant, Span, Vars)>,
     ingress: Vec<(&'a ast::Ingress, Span)>,
     egress: Vec<(&'a ast::Egress, Span)>,
-    /// Each use with the index of the layer it is written in.
-    alerts: Vec<(&'a ast::AlertUse, Span, usize)>,
+    alerts: Vec<alerts::AlertDraft<'a>>,
     alert_labels: model::TextMap,
     /// `deploy` blocks of every layer, merged field by field.
     deploy: Vec<Value<'a>>,

@@ -569,7 +569,9 @@ impl<'a> Collector<'_, 'a> {
     }
 }
 
-fn is_alert_name(name: &str) -> bool {
+/// A Prometheus alert name: letters, digits and `_`, not starting with a
+/// digit.
+pub(crate) fn is_alert_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
