@@ -109,6 +109,7 @@ codes! {
     E0404 => Error, "quota above the tier's ceiling";
     E0405 => Error, "cluster over-committed";
     E0406 => Error, "env without the quota a check needs";
+    E0407 => Error, "tier raises the ceiling of the tier it extends";
     E0501 => Error, "unknown resource";
     E0502 => Error, "unknown verb";
     E0503 => Error, "grant of an unknown role";

@@ -576,9 +576,22 @@ impl<'r, 'a> Checker<'r, 'a> {
             }) {
                 Some(typed) => {
                     for (key, value) in typed.hard {
+                        // A child tier is a stricter variant: raising what
+                        // its parent caps would let an env escape the
+                        // parent's promise.
+                        if let Some(parent) = parent
+                            && let Some(&cap) = parent.model.ceiling.get(&key)
+                            && value > cap
+                        {
+                            diagnostics.push(raised_ceiling(decl, parent, key, value, cap, &typed));
+                            ok = false;
+                            continue;
+                        }
                         facts.model.ceiling.insert(key, value);
+                        if let Some(&span) = typed.key_spans.get(&key) {
+                            facts.ceiling_spans.insert(key, span);
+                        }
                     }
-                    facts.ceiling_spans.extend(typed.key_spans);
                 }
                 None => ok = false,
             }
@@ -1059,6 +1072,42 @@ impl<'r, 'a> Checker<'r, 'a> {
             out.insert(entry.key.to_string(), text);
         }
     }
+}
+
+/// E0407: a child tier's ceiling above its parent's for `key`.
+fn raised_ceiling(
+    decl: &Decl<ast::Tier>,
+    parent: &TierFacts,
+    key: model::QuotaKey,
+    value: model::Quantity,
+    cap: model::Quantity,
+    typed: &quota::TypedQuota,
+) -> Diagnostic {
+    let format = |amount| key.dimension().format(amount);
+    let at = typed.key_spans.get(&key).copied().unwrap_or(typed.span);
+    let capped_at = parent
+        .ceiling_spans
+        .get(&key)
+        .copied()
+        .unwrap_or(parent.name_span);
+    Diagnostic::new(
+        Code::E0407,
+        at,
+        format!(
+            "tier `{}` raises the `{}` ceiling of tier `{}`, which it extends",
+            decl.name,
+            key.as_str(),
+            parent.model.name
+        ),
+    )
+    .label(format!("{} here", format(value)))
+    .secondary(capped_at, format!("capped at {} here", format(cap)))
+    .help(format!(
+        "a tier can only lower what the tier it extends caps: write at most {} here, raise `{}`'s ceiling, or do not extend `{}`",
+        format(cap),
+        parent.model.name,
+        parent.model.name
+    ))
 }
 
 fn set_twice(what: &str, span: Span, first: Span) -> Diagnostic {
