@@ -76,6 +76,8 @@ impl<'r, 'a> Checker<'r, 'a> {
         self.tiers(diagnostics);
         self.roles(diagnostics);
         self.envs(diagnostics);
+        // After every use, so that only the `let`s nothing looked up are left.
+        self.unused_lets(diagnostics);
         quota::check_capacity(self, diagnostics);
         network::check_program(self, diagnostics);
         placement::check_projects(self, diagnostics);
@@ -730,6 +732,119 @@ impl<'r, 'a> Checker<'r, 'a> {
             diagnostics.extend(found);
         }
         results
+    }
+
+    /// A `let` is typed where it is used; one that nothing uses is still
+    /// checked, for what its value says it is without a use: a quota, a
+    /// limit range, a quantity with a unit, and every string in a record.
+    fn unused_lets(&self, diagnostics: &mut Diags) {
+        let unused: Vec<(&str, Span, Value<'a>)> = self
+            .resolved
+            .lets
+            .unused()
+            .map(|(name, span, value)| (name, span, value.clone()))
+            .collect();
+        for (name, _, value) in unused {
+            self.unused_value(name, value, diagnostics);
+        }
+    }
+
+    fn unused_value(&self, name: &str, value: Value<'a>, diagnostics: &mut Diags) {
+        use ast::{RecordTag, Suffix};
+        match value {
+            Value::Record(record) => match record.tag {
+                Some(RecordTag::Quota) => {
+                    let context = format!("the quota of let `{name}`");
+                    quota::resource_record(
+                        self,
+                        Value::Record(record),
+                        "a quota",
+                        &context,
+                        diagnostics,
+                    );
+                }
+                Some(RecordTag::Limits(_)) => {
+                    quota::unused_limits(self, name, Value::Record(record), diagnostics);
+                }
+                // Its schema is the field's that receives it: only its
+                // strings can be checked without one.
+                None => self.record_strings(record.body, &record.vars, diagnostics),
+            },
+            scaled @ Value::Scaled { .. } => {
+                let context = format!("the quota of let `{name}`");
+                quota::resource_record(self, scaled, "a quota", &context, diagnostics);
+            }
+            Value::List(items, _) => {
+                for item in items {
+                    self.unused_value(name, item, diagnostics);
+                }
+            }
+            Value::Number(number, _) => {
+                let _ = match number.suffix {
+                    Suffix::Kilo
+                    | Suffix::Mega
+                    | Suffix::Giga
+                    | Suffix::Tera
+                    | Suffix::Peta
+                    | Suffix::Exa
+                    | Suffix::Kibi
+                    | Suffix::Mebi
+                    | Suffix::Gibi
+                    | Suffix::Tebi
+                    | Suffix::Pebi
+                    | Suffix::Exbi => units::memory(&value, diagnostics).map(drop),
+                    Suffix::Millisecond
+                    | Suffix::Second
+                    | Suffix::Hour
+                    | Suffix::Day
+                    | Suffix::Week
+                    | Suffix::Year => units::duration(&value, diagnostics).map(drop),
+                    Suffix::Percent => units::ratio(&value, diagnostics).map(drop),
+                    // Milli-cores or minutes, a count, cores or bytes: the
+                    // field that receives it decides.
+                    Suffix::Milli | Suffix::None => None,
+                };
+            }
+            // Strings were filled in when the `let` was evaluated.
+            Value::Str(..) | Value::Bool(..) | Value::Word(..) => {}
+        }
+    }
+
+    /// Fills in every string of a record nothing types, so that an unknown
+    /// `${…}` in it is reported all the same.
+    fn record_strings(&self, block: &Block, vars: &Vars, diagnostics: &mut Diags) {
+        let scope = self.scope(vars);
+        for stmt in &block.stmts {
+            let StmtKind::Field(field) = &stmt.kind else {
+                continue;
+            };
+            if let ast::Key::Str(key) = &field.key {
+                let _ = value::interpolate(key, &scope, diagnostics);
+            }
+            match &field.value {
+                ast::FieldValue::Expr(expr) => self.expr_strings(expr, vars, diagnostics),
+                ast::FieldValue::Block(block) => self.record_strings(block, vars, diagnostics),
+            }
+        }
+    }
+
+    fn expr_strings(&self, expr: &ast::Expr, vars: &Vars, diagnostics: &mut Diags) {
+        match &expr.kind {
+            ExprKind::Str(string) => {
+                let _ = value::interpolate(string, &self.scope(vars), diagnostics);
+            }
+            ExprKind::List(list) => {
+                for item in &list.items {
+                    self.expr_strings(item, vars, diagnostics);
+                }
+            }
+            ExprKind::Record(record) => self.record_strings(&record.body, vars, diagnostics),
+            ExprKind::Mul(left, right) => {
+                self.expr_strings(left, vars, diagnostics);
+                self.expr_strings(right, vars, diagnostics);
+            }
+            ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Name(_) => {}
+        }
     }
 
     /// Roles depend on nothing but themselves.

@@ -327,6 +327,36 @@ pub(crate) fn limits_stmt(
         }
         ast::Limits::Expr(expr) => (None, crate::resolve::value::eval(expr, scope, diagnostics)?),
     };
+    let (record, kind) = limits_record(value, diagnostics)?;
+    let context = format!("the {} limit range of env `{env}`", kind.as_str());
+    let items = checker
+        .records
+        .limits
+        .typed(&record, "limits", diagnostics, |diagnostics| {
+            limit_items(checker, &record, kind, &context, diagnostics)
+        })?;
+    Some(TypedLimits {
+        name,
+        kind,
+        items,
+        span,
+    })
+}
+
+/// A limit range's items, typed where a `let` nothing uses declares it.
+pub(crate) fn unused_limits(
+    checker: &Checker,
+    name: &str,
+    value: Value,
+    diagnostics: &mut Diags,
+) -> Option<LimitItems> {
+    let (record, kind) = limits_record(value, diagnostics)?;
+    let context = format!("the {} limit range of let `{name}`", kind.as_str());
+    limit_items(checker, &record, kind, &context, diagnostics)
+}
+
+/// The record and kind of a value used as a limit range.
+fn limits_record<'a>(value: Value<'a>, diagnostics: &mut Diags) -> Option<(Record<'a>, LimitKind)> {
     let Value::Record(record) = value else {
         diagnostics.push(
             Diagnostic::new(Code::E0301, value.span(), format!("expected a limit range, found {}", value.describe()))
@@ -352,18 +382,7 @@ pub(crate) fn limits_stmt(
         ast::LimitKind::Pod => LimitKind::Pod,
         ast::LimitKind::PersistentVolumeClaim => LimitKind::PersistentVolumeClaim,
     };
-    let items = checker
-        .records
-        .limits
-        .typed(&record, "limits", diagnostics, |diagnostics| {
-            limit_items(checker, &record, kind, env, diagnostics)
-        })?;
-    Some(TypedLimits {
-        name,
-        kind,
-        items,
-        span,
-    })
+    Some((record, kind))
 }
 
 /// A limit range's items (`default`, `default_request`, `max`, `min`),
@@ -397,10 +416,9 @@ fn limit_items(
     checker: &Checker,
     record: &Record,
     kind: LimitKind,
-    env: &str,
+    context: &str,
     diagnostics: &mut Diags,
 ) -> Option<LimitItems> {
-    let context = format!("the {} limit range of env `{env}`", kind.as_str());
     let scope = checker.scope(&record.vars);
     // What Kubernetes accepts for each kind of LimitRange item.
     let (allowed_fields, allowed_resources): (&[&str], &[LimitResource]) = match kind {
@@ -423,7 +441,7 @@ fn limit_items(
         LimitKind::PersistentVolumeClaim => (&["max", "min"], &[LimitResource::Storage]),
     };
     let fields =
-        Fields::read_only_fields(record.body, allowed_fields, &context, &scope, diagnostics);
+        Fields::read_only_fields(record.body, allowed_fields, context, &scope, diagnostics);
     let resources: Vec<&str> = allowed_resources.iter().map(|r| r.as_str()).collect();
     let mut items = LimitItems::default();
     let mut ok = true;

@@ -108,6 +108,11 @@ pub fn describe_number(number: &Number) -> &'static str {
 #[derive(Default)]
 pub struct Lets<'a> {
     values: HashMap<String, Value<'a>>,
+    /// Whether each `let` was looked up, by a value, a string or another
+    /// `let`: one that never is gets its value checked where it is written.
+    used: HashMap<String, std::sync::atomic::AtomicBool>,
+    /// The names in declaration order, with where each was declared.
+    declared: Vec<(String, Span)>,
     /// `let`s whose value has an error, already reported: their uses stay
     /// silent instead of repeating it.
     failed: foldhash::HashSet<String>,
@@ -134,7 +139,12 @@ impl<'a> Lets<'a> {
         for (binding, _) in lets {
             evaluator.force(binding.name.text.as_str(), diagnostics);
         }
+        let declared = lets
+            .iter()
+            .map(|(binding, _)| (binding.name.text.clone(), binding.name.span))
+            .collect();
         let mut lets = evaluator.lets;
+        lets.declared = declared;
         lets.failed = evaluator
             .failed
             .into_iter()
@@ -145,7 +155,26 @@ impl<'a> Lets<'a> {
     }
 
     pub fn get(&self, name: &str) -> Option<&Value<'a>> {
-        self.values.get(name)
+        let value = self.values.get(name)?;
+        if let Some(used) = self.used.get(name) {
+            // Loaded first: envs on every core read the same flags, and a
+            // store to a line every core reads would bounce it between them.
+            if !used.load(std::sync::atomic::Ordering::Relaxed) {
+                used.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        Some(value)
+    }
+
+    /// The `let`s nothing looked up so far, with their values, in
+    /// declaration order.
+    pub fn unused(&self) -> impl Iterator<Item = (&str, Span, &Value<'a>)> {
+        self.declared.iter().filter_map(|(name, span)| {
+            let used = self.used.get(name)?;
+            (!used.load(std::sync::atomic::Ordering::Relaxed))
+                .then(|| Some((name.as_str(), *span, self.values.get(name)?)))
+                .flatten()
+        })
     }
 
     pub fn failed(&self, name: &str) -> bool {
@@ -211,6 +240,7 @@ impl<'a> LetEvaluator<'a> {
         match eval(&binding.value, &scope, diagnostics) {
             Some(value) => {
                 self.lets.values.insert(key.to_string(), value);
+                self.lets.used.insert(key.to_string(), Default::default());
                 true
             }
             None => {
@@ -426,6 +456,24 @@ pub fn interpolate(
                             .label("cannot be put into a string")
                             .help("only strings, names and numbers can be interpolated"),
                         );
+                    }
+                    None if path.len() > 1 && scope.lookup_text(&path[0].text).is_some() => {
+                        ok = false;
+                        let base = &path[0].text;
+                        let field = ast::path_text(&path[1..]);
+                        let diagnostic = Diagnostic::new(
+                            Code::E0208,
+                            span,
+                            format!("`{base}` has no field `{field}` a string can read"),
+                        );
+                        diagnostics.push(match scope.lookup_text(base) {
+                            Some(Err(what)) => diagnostic
+                                .label(format!("`{base}` is {what}"))
+                                .help("a string can insert text only: a string, a name or a number, not a field of a record"),
+                            _ => diagnostic
+                                .label(format!("`{base}` is text, not a record"))
+                                .help(format!("write `${{{base}}}` to insert it")),
+                        });
                     }
                     None => {
                         ok = false;
