@@ -598,6 +598,12 @@ impl PromqlCache {
 /// anywhere else (`up - team-1`, a comment, or inside a longer string or
 /// regex) gives no key either: such expressions are checked every time.
 fn cache_key(text: &str, namespace: &str) -> Option<String> {
+    // A quoted label name (`{"namespace"="…"}`) is a string literal the
+    // scope check compares with the word `namespace`: marked, it would
+    // compare differently in another env.
+    if namespace == "namespace" {
+        return None;
+    }
     const KEY_SPECIAL: [bool; 256] = {
         let mut special = [false; 256];
         let mut at = 0;
@@ -1028,6 +1034,17 @@ mod cache_tests {
         assert!(!keyed("up # team-1-dev\n"));
         assert!(keyed("up # \"\n > 0 and up{namespace=\"team-1-dev\"}"));
         assert!(keyed("up"));
+    }
+
+    #[test]
+    fn the_namespace_named_namespace_has_no_key() {
+        // `{"namespace"="namespace"}` is scoped there, and would be read
+        // as scoped from the key in an env where it is `{"team1"="team1"}`.
+        assert_eq!(
+            cache_key(r#"x{"namespace"="namespace"}"#, "namespace"),
+            None
+        );
+        assert!(cache_key(r#"x{"team1"="team1"}"#, "team1").is_some());
     }
 
     #[test]
