@@ -6,8 +6,8 @@
 //! ranges, grants, network rules, alerts and deploys), valid by
 //! construction. Every one must be accepted; its build is then parsed back
 //! from YAML, and the invariants are checked on those files with code of
-//! this test's own (a quantity parser, a NetworkPolicy evaluator), never
-//! the checker's. Then exactly one violation is injected, and the checker
+//! this test's own (a quantity parser, a NetworkPolicy evaluator, a PromQL
+//! walk in `invariants/promql_scope.rs`), never the checker's. Then exactly one violation is injected, and the checker
 //! must reject it with the matching code, pointing into the injected text.
 //!
 //! `PROPTEST_CASES=10000 cargo test --release --test invariants` for a long
@@ -22,6 +22,9 @@ use envk::emit::{self, Options, Tree};
 use envk::resolve::imports::InMemory;
 use proptest::prelude::*;
 use serde_yaml::Value;
+
+#[path = "invariants/promql_scope.rs"]
+mod promql_scope;
 
 /// A small deterministic generator, so that a failing case is one seed.
 struct Random(u64);
@@ -90,6 +93,8 @@ struct Namespace {
     egress: bool,
     alerts: bool,
     deploy: bool,
+    /// Which of `promql_scope::uses` an env with alerts adds.
+    alert_shapes: u8,
 }
 
 /// A namespace, with its stage name when its team is a family
@@ -263,6 +268,7 @@ fn generate(seed: u64) -> Program {
                 egress: r.chance(50),
                 alerts: tiers[tier].requires_alerts || r.chance(40),
                 deploy: r.chance(60),
+                alert_shapes: r.next() as u8,
             };
             stages.push((family.then(|| stage_name.to_string()), namespace));
         }
@@ -335,6 +341,7 @@ fn quota_fields(q: &Quota) -> String {
 /// below what cluster 0's envs request.
 fn render(program: &Program, capacity_cut: Option<u64>) -> String {
     let mut out = String::from("import \"std/alerts\"\n\n");
+    out.push_str(promql_scope::TEMPLATES);
     let sums = sums(program);
     for (index, (name, environment)) in program.clusters.iter().enumerate() {
         let (cpu, memory, pods) = sums[index];
@@ -485,6 +492,9 @@ fn namespace_body(program: &Program, ns: &Namespace, indent: &str) -> String {
             &mut body,
             "alert HighPodMemoryUsage { threshold = 85% }".to_string(),
         );
+        for alert in promql_scope::uses(ns.alert_shapes) {
+            line(&mut body, alert.to_string());
+        }
     }
     if ns.deploy {
         line(
@@ -750,20 +760,9 @@ fn assert_invariants(program: &Program, tree: &Tree) {
         }
     }
 
-    // 5. Every alert expression parses and selects its own namespace.
-    for (_, rule) in of_kind("PrometheusRule") {
-        let namespace = text(&rule["metadata"]["namespace"]);
-        for group in rule["spec"]["groups"].as_sequence().unwrap() {
-            for alert in group["rules"].as_sequence().unwrap() {
-                let expr = text(&alert["expr"]);
-                promql_parser::parser::parse(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
-                assert!(
-                    expr.contains(&format!("namespace=\"{namespace}\"")),
-                    "{expr}"
-                );
-            }
-        }
-    }
+    // 5. Every alert expression parses, and reads and returns only its
+    // own namespace's series.
+    promql_scope::assert_rules_scoped(tree);
 
     // 6. Applications target their env's cluster and namespace, in a
     // project that allows exactly its envs.
@@ -863,18 +862,37 @@ proptest! {
     fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..10usize) {
         let program = generate(seed);
         let (text, snippet, code) = inject(&program, kind);
-        let checked = check(&text);
-        let start = text.find(&snippet).expect("the snippet is in the text") as u32;
-        let end = start + snippet.len() as u32;
-        let base = checked.sources.files().next().map_or(0, |f| f.base());
-        let errors: Vec<&Diagnostic> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
-        prop_assert!(!errors.is_empty(), "no error for {code:?}:\n{snippet}");
-        for error in &errors {
-            prop_assert_eq!(error.code, code, "{}", render_diagnostics(&checked));
-            let (s, e) = (error.primary.span.start - base, error.primary.span.end - base);
-            prop_assert!(s >= start && e <= end, "{:?} points outside the injected text:\n{}", code, render_diagnostics(&checked));
-        }
+        rejected_where_injected(&text, &snippet, code)?;
     }
+}
+
+/// Checks `text` has errors, each with `code`, each pointing into
+/// `snippet`.
+fn rejected_where_injected(text: &str, snippet: &str, code: Code) -> Result<(), TestCaseError> {
+    let checked = check(text);
+    let start = text.find(snippet).expect("the snippet is in the text") as u32;
+    let end = start + snippet.len() as u32;
+    let base = checked.sources.files().next().map_or(0, |f| f.base());
+    let errors: Vec<&Diagnostic> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .collect();
+    prop_assert!(!errors.is_empty(), "no error for {code:?}:\n{snippet}");
+    for error in &errors {
+        prop_assert_eq!(error.code, code, "{}", render_diagnostics(&checked));
+        let (s, e) = (
+            error.primary.span.start - base,
+            error.primary.span.end - base,
+        );
+        prop_assert!(
+            s >= start && e <= end,
+            "{:?} points outside the injected text:\n{}",
+            code,
+            render_diagnostics(&checked)
+        );
+    }
+    Ok(())
 }
 
 /// A program with one violation: its text, the injected snippet, and the

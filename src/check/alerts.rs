@@ -1,14 +1,14 @@
 //! Alert templates and the rules envs make of them (E07xx).
 //!
 //! Invariants established here: every alert expression is PromQL that
-//! parses once its parameters and namespace are filled in, and selects
-//! only its own namespace; every parameter an env passes exists and has
-//! the template's type; every alert a tier requires is used by its envs.
+//! parses once its parameters and namespace are filled in, and reads
+//! only its own namespace (the rule is `scope.rs`'s); every parameter an
+//! env passes exists and has the template's type; every alert a tier
+//! requires is used by its envs.
 
 use std::sync::Arc;
 
-use promql_parser::label::MatchOp;
-use promql_parser::parser::{self as promql, Expr as PromExpr};
+use promql_parser::parser as promql;
 
 use super::fields::{self, Fields, field_value};
 use super::units::{self, Diags};
@@ -595,7 +595,7 @@ struct InstantiatedRule {
     annotations: TextMap,
 }
 
-/// Parses an alert expression and checks that it selects only `namespace`.
+/// Parses an alert expression and checks that it reads only `namespace`.
 /// Expressions already checked clean, each with its env's namespace
 /// replaced by a marker: one template used by a thousand envs is parsed
 /// once, not a thousand times.
@@ -644,8 +644,14 @@ impl PromqlCache {
 /// (`namespace="team-1"`, in `"…"`, `'…'` or `` `…` ``).
 ///
 /// Such a literal parses the same for any DNS label, as a string or as a
-/// regex, and the scope check compares matchers with the namespace: a
-/// matcher equals the namespace exactly when, replaced, it is the marker.
+/// regex. The scope check (`scope.rs`) reads a literal's text in two ways
+/// only, and the marker keeps both: whether an `=` matcher's value is the
+/// namespace (exactly when, replaced, it is the marker), and whether a
+/// label name (`{"namespace"=…}`, `by ("namespace")`, the destination of
+/// `label_replace`) is the word `namespace`. The namespace `namespace`
+/// itself has no key, so a marked literal is not that word in any env that
+/// meets the key; its other decisions (a regex or negative matcher on
+/// `namespace`, modifiers, aggregations) read no literal at all.
 /// That holds only if no escape can spell the namespace (`"\x74eam-1"` is
 /// `team-1`, but would be kept as written and meet another env's
 /// namespace in the cache), so an expression with a backslash has no key;
@@ -653,6 +659,9 @@ impl PromqlCache {
 /// anywhere else (`up - team-1`, a comment, or inside a longer string or
 /// regex) gives no key either: such expressions are checked every time.
 fn cache_key(text: &str, namespace: &str) -> Option<String> {
+    if namespace == "namespace" {
+        return None;
+    }
     const KEY_SPECIAL: [bool; 256] = {
         let mut special = [false; 256];
         let mut at = 0;
@@ -748,103 +757,21 @@ fn check_promql(
             return false;
         }
     };
-    if scoped(&parsed, namespace) {
+    let leaks = super::scope::leaks(&parsed, namespace);
+    let Some((first, further)) = leaks.split_first() else {
         return true;
-    }
-    diagnostics.push(
-        located(
-            Code::E0702,
-            "the alert expression is not scoped to its namespace",
-            format!("this can return series from outside `namespace=\"{namespace}\"`"),
-        )
-        .note(format!("the expression, filled in: {text}"))
-        .help("select the env's own series: add `namespace=\"${namespace}\"` to each metric's selector, such as `up{namespace=\"${namespace}\"}`"),
-    );
-    false
-}
-
-/// Whether every series an expression can return comes from `namespace`.
-///
-/// A selector is scoped by an exact `namespace="…"` matcher. A function or
-/// aggregation returns series built from its vector argument. Between a
-/// vector and a scalar, the vector must be scoped. Between two vectors:
-/// `a or b` needs both; `and` and `unless` keep the left side's series; the
-/// other operators return the left side's series (the right's with
-/// `group_right`), and when they match on `namespace` (no `on`/`ignoring`,
-/// `ignoring` without it, or `on` with it) either side being scoped
-/// restricts the result to that namespace.
-fn scoped(expr: &PromExpr, namespace: &str) -> bool {
-    use promql::ast::{LabelModifier, VectorMatchCardinality};
-    use promql::value::ValueType;
-    match expr {
-        PromExpr::VectorSelector(selector) => selector_scoped(selector, namespace),
-        PromExpr::MatrixSelector(matrix) => selector_scoped(&matrix.vs, namespace),
-        PromExpr::Aggregate(aggregate) => scoped(&aggregate.expr, namespace),
-        PromExpr::Unary(unary) => scoped(&unary.expr, namespace),
-        PromExpr::Paren(paren) => scoped(&paren.expr, namespace),
-        PromExpr::Subquery(subquery) => scoped(&subquery.expr, namespace),
-        PromExpr::Call(call) => {
-            call.func.return_type != ValueType::Scalar
-                && call
-                    .args
-                    .args
-                    .iter()
-                    .any(|arg| is_series(arg) && scoped(arg, namespace))
-        }
-        PromExpr::Binary(binary) => {
-            let (left_series, right_series) = (is_series(&binary.lhs), is_series(&binary.rhs));
-            match (left_series, right_series) {
-                (true, false) => return scoped(&binary.lhs, namespace),
-                (false, true) => return scoped(&binary.rhs, namespace),
-                (false, false) => return false,
-                (true, true) => {}
-            }
-            let left = scoped(&binary.lhs, namespace);
-            let right = scoped(&binary.rhs, namespace);
-            if binary.op.is_set_operator() {
-                return match binary.op.to_string().as_str() {
-                    "or" => left && right,
-                    _ => left,
-                };
-            }
-            let modifier = binary.modifier.as_ref();
-            let matches_namespace = match modifier.and_then(|m| m.matching.as_ref()) {
-                None => true,
-                Some(LabelModifier::Exclude(labels)) => {
-                    !labels.labels.iter().any(|l| l == "namespace")
-                }
-                Some(LabelModifier::Include(labels)) => {
-                    labels.labels.iter().any(|l| l == "namespace")
-                }
-            };
-            let result_side = match modifier.map(|m| &m.card) {
-                Some(VectorMatchCardinality::OneToMany(_)) => right,
-                _ => left,
-            };
-            result_side || (matches_namespace && (left || right))
-        }
-        PromExpr::NumberLiteral(_) | PromExpr::StringLiteral(_) | PromExpr::Extension(_) => false,
-    }
-}
-
-/// Whether an expression evaluates to series (a vector or a range), as
-/// opposed to a scalar or a string.
-fn is_series(expr: &PromExpr) -> bool {
-    use promql::value::ValueType;
-    matches!(expr.value_type(), ValueType::Vector | ValueType::Matrix)
-}
-
-fn selector_scoped(selector: &promql::VectorSelector, namespace: &str) -> bool {
-    let exact = |matchers: &[promql_parser::label::Matcher]| {
-        matchers.iter().any(|m| {
-            m.name == "namespace" && matches!(m.op, MatchOp::Equal) && m.value == namespace
-        })
     };
-    let or_groups = &selector.matchers.or_matchers;
-    if !or_groups.is_empty() {
-        return or_groups.iter().all(|group| exact(group));
+    let mut diagnostic = located(
+        Code::E0702,
+        "the alert expression is not scoped to its namespace",
+        first.reason.clone(),
+    )
+    .note(format!("the expression, filled in: {text}"));
+    for leak in further {
+        diagnostic = diagnostic.note(format!("also: {}", leak.reason));
     }
-    exact(&selector.matchers.matchers)
+    diagnostics.push(diagnostic.help(first.help.clone()));
+    false
 }
 
 /// A use of a template in one layer of an env, with its rule's name:
@@ -1185,7 +1112,8 @@ fn arguments(
 
 #[cfg(test)]
 mod cache_tests {
-    use super::{NAMESPACE_MARKER, cache_key};
+    use super::{NAMESPACE_MARKER, PromqlCache, cache_key, check_promql};
+    use crate::source::Span;
 
     fn keyed(text: &str) -> bool {
         cache_key(text, "team-1-dev").is_some()
@@ -1206,6 +1134,97 @@ mod cache_tests {
         assert!(!keyed("up # team-1-dev\n"));
         assert!(keyed("up # \"\n > 0 and up{namespace=\"team-1-dev\"}"));
         assert!(keyed("up"));
+    }
+
+    #[test]
+    fn the_namespace_named_namespace_has_no_key() {
+        // `{"namespace"="namespace"}` is scoped there, and would be read
+        // as scoped from the key in an env where it is `{"team1"="team1"}`.
+        assert_eq!(
+            cache_key(r#"x{"namespace"="namespace"}"#, "namespace"),
+            None
+        );
+        assert!(cache_key(r#"x{"team1"="team1"}"#, "team1").is_some());
+    }
+
+    /// The expressions of the alert UI cases and the stdlib, and some
+    /// whose verdict turns on a literal the key marks.
+    fn expressions() -> Vec<String> {
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir("tests/ui/alerts")
+            .expect("the alert UI cases")
+            .map(|entry| entry.expect("readable").path())
+            .filter(|path| path.to_string_lossy().ends_with(".env.k"))
+            .collect();
+        files.sort();
+        files.push("stdlib/alerts.env.k".into());
+        let mut found: Vec<String> = files
+            .iter()
+            .flat_map(|path| {
+                let text = std::fs::read_to_string(path).expect("readable");
+                text.lines()
+                    .filter(|line| line.trim_start().starts_with("expr"))
+                    .filter_map(|line| {
+                        let start = line.find('`')?;
+                        let end = line.rfind('`')?;
+                        (end > start).then(|| line[start + 1..end].to_string())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert!(found.len() > 20, "only {} expressions", found.len());
+        found.extend(
+            [
+                r#"x{"${namespace}"="${namespace}"}"#,
+                r#"label_replace(x{namespace="${namespace}"}, "${namespace}", "", "", "")"#,
+                r#"sum by ("${namespace}") (x{namespace="${namespace}"}) / y"#,
+                r#"x{namespace="${namespace}"} / y{namespace="team-1"}"#,
+                r#"x{namespace=~"${namespace}"}"#,
+            ]
+            .map(String::from),
+        );
+        found
+    }
+
+    /// Filled in as a use would: the namespace, and a value of the right
+    /// kind for each parameter.
+    fn filled(expr: &str, namespace: &str) -> String {
+        let mut out = expr.replace("${namespace}", namespace);
+        for (name, value) in [("${window}", "5m"), ("${job}", "api")] {
+            out = out.replace(name, value);
+        }
+        while let Some(start) = out.find("${") {
+            let end = out[start..]
+                .find('}')
+                .map_or(out.len(), |end| start + end + 1);
+            out.replace_range(start..end, "1");
+        }
+        out
+    }
+
+    /// Whichever namespace checked an expression first, the cache gives
+    /// each namespace the verdict checking it afresh gives.
+    #[test]
+    fn the_cache_agrees_with_checking_every_time() {
+        let namespaces = ["shop-prod", "team-1", "team1", "namespace", "a", "1"];
+        let span = Span::new(0, 0);
+        let mut compared = 0;
+        for expr in expressions() {
+            for first in namespaces {
+                let cache = PromqlCache::default();
+                cache.check(&filled(&expr, first), first, span, None, &mut Vec::new());
+                for namespace in namespaces {
+                    let text = filled(&expr, namespace);
+                    let mut fresh = Vec::new();
+                    let expected = check_promql(&text, namespace, span, None, &mut fresh);
+                    let mut cached = Vec::new();
+                    let verdict = cache.check(&text, namespace, span, None, &mut cached);
+                    assert_eq!(verdict, expected, "{text} after {first}");
+                    assert_eq!(cached.len(), fresh.len(), "{text} after {first}");
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 500);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod fields;
 mod network;
 mod placement;
 mod quota;
+mod scope;
 mod units;
 
 use std::collections::BTreeMap;
