@@ -13,7 +13,7 @@ use codespan_reporting::term;
 
 use crate::source::{SourceMap, Span};
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub enum Severity {
     Warning,
     Error,
@@ -177,6 +177,22 @@ pub struct Diagnostic {
     pub secondary: Vec<Label>,
     pub notes: Vec<String>,
     pub help: Option<String>,
+    /// The expansions of shared source (a `let`, a `for` body, a family, a
+    /// template) this diagnostic was reached in: one, the declaration being
+    /// checked, where the stage knew it; several once [`group`] has folded
+    /// the same mistake reached by several of them into one report.
+    pub instances: Vec<Instance>,
+}
+
+/// One expansion a diagnostic was reached in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Instance {
+    /// What was being checked: `env`, `role`, …; `None` where the stage did
+    /// not say (a name made by a `for` loop, say).
+    pub kind: Option<&'static str>,
+    pub name: Option<String>,
+    /// The message as this expansion gave it.
+    pub message: String,
 }
 
 impl Diagnostic {
@@ -194,6 +210,19 @@ impl Diagnostic {
             secondary: Vec::new(),
             notes: Vec::new(),
             help: None,
+            instances: Vec::new(),
+        }
+    }
+
+    /// Says which declaration (`kind` `name`, such as env `a-dev`) was
+    /// being checked when this was found, unless that is already said.
+    pub fn reached_in(&mut self, kind: &'static str, name: &str) {
+        if self.instances.is_empty() {
+            self.instances.push(Instance {
+                kind: Some(kind),
+                name: Some(name.to_string()),
+                message: self.message.clone(),
+            });
         }
     }
 
@@ -253,6 +282,221 @@ impl Diagnostic {
             .with_labels(labels)
             .with_notes(notes)
     }
+}
+
+/// Folds the diagnostics that one mistake in shared source gives in each
+/// of its expansions into one report.
+///
+/// A `let`, a `for` body, an env family or a template is checked once per
+/// env, role, … that uses it, and a mistake in it is found once per use.
+/// Those findings are one report when they have the same code, severity
+/// and primary span, and messages that are the same once the values
+/// quoted in them (the env's name among them) are set aside: the first's
+/// message is kept, with one note listing the instances and the values
+/// that differ. Findings of one declaration that differ are distinct
+/// mistakes and stay apart; exact repeats are dropped. Order is that of
+/// each report's first finding.
+pub fn group(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    use std::collections::HashMap;
+    let mut reports: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
+    // Every finding folded into each report, first included: (declaration,
+    // message, primary label, help).
+    let mut members: Vec<Vec<Finding>> = Vec::with_capacity(diagnostics.len());
+    let mut by_key: HashMap<(Code, Severity, Span, String), usize> = HashMap::new();
+    for mut diagnostic in diagnostics {
+        let finding = Finding::of(&diagnostic);
+        let key = (
+            diagnostic.code,
+            diagnostic.severity,
+            diagnostic.primary.span,
+            skeleton(&diagnostic.message),
+        );
+        if let Some(&at) = by_key.get(&key) {
+            let found = &mut members[at];
+            if found.iter().any(|other| other.same_as(&finding)) {
+                continue;
+            }
+            if found
+                .iter()
+                .all(|other| other.is_another_expansion(&finding))
+            {
+                found.push(finding);
+                continue;
+            }
+            // A second, different mistake of one declaration: reported on
+            // its own.
+        } else {
+            by_key.insert(key, reports.len());
+        }
+        if diagnostic.instances.is_empty() {
+            diagnostic.instances.push(Instance {
+                kind: None,
+                name: None,
+                message: diagnostic.message.clone(),
+            });
+        }
+        reports.push(diagnostic);
+        members.push(vec![finding]);
+    }
+    for (report, found) in reports.iter_mut().zip(members) {
+        if found.len() > 1 {
+            report.fold(found);
+        }
+    }
+    reports
+}
+
+/// What a finding brings to the report it is folded into.
+struct Finding {
+    declaration: Option<(&'static str, String)>,
+    message: String,
+    label: String,
+    help: Option<String>,
+}
+
+impl Finding {
+    fn of(diagnostic: &Diagnostic) -> Finding {
+        Finding {
+            declaration: diagnostic
+                .instances
+                .first()
+                .and_then(|instance| Some((instance.kind?, instance.name.clone()?))),
+            message: diagnostic.message.clone(),
+            label: diagnostic.primary.message.clone(),
+            help: diagnostic.help.clone(),
+        }
+    }
+
+    fn same_as(&self, other: &Finding) -> bool {
+        (self.declaration == other.declaration
+            || self.declaration.is_none()
+            || other.declaration.is_none())
+            && self.message == other.message
+    }
+
+    /// Whether `other` is this mistake reached in another expansion: from
+    /// another declaration, or, where no declaration is known, with other
+    /// values.
+    fn is_another_expansion(&self, other: &Finding) -> bool {
+        match (&self.declaration, &other.declaration) {
+            (Some(mine), Some(theirs)) => mine != theirs,
+            _ => self.message != other.message,
+        }
+    }
+}
+
+impl Diagnostic {
+    /// Becomes the one report of `found`, its first finding being `self`.
+    fn fold(&mut self, found: Vec<Finding>) {
+        let count = found.len();
+        let kind = found[0].declaration.as_ref().map(|(kind, _)| *kind);
+        let same_kind = found
+            .iter()
+            .all(|finding| finding.declaration.as_ref().map(|(kind, _)| *kind) == kind);
+        let mut note = match kind {
+            Some(kind) if same_kind => {
+                let names: Vec<String> = found
+                    .iter()
+                    .filter_map(|finding| finding.declaration.as_ref())
+                    .map(|(_, name)| name.clone())
+                    .collect();
+                format!("in {count} {kind}s: {}", listed(&names))
+            }
+            _ => format!("in {count} expansions"),
+        };
+        // The quoted values that differ, but for each finding's own name.
+        let messages: Vec<Vec<&str>> = found.iter().map(|f| quoted(&f.message)).collect();
+        if messages
+            .iter()
+            .all(|quotes| quotes.len() == messages[0].len())
+        {
+            for position in 0..messages[0].len() {
+                let values: Vec<&str> = messages.iter().map(|quotes| quotes[position]).collect();
+                let own_names = found.iter().zip(&values).all(|(finding, value)| {
+                    finding
+                        .declaration
+                        .as_ref()
+                        .is_some_and(|(_, name)| name == value)
+                });
+                if own_names || values.iter().all(|value| *value == values[0]) {
+                    continue;
+                }
+                let shown: Vec<String> = values.iter().map(|value| format!("`{value}`")).collect();
+                note.push_str(&format!(", where it reads {}", listed(&shown)));
+                break;
+            }
+        }
+        self.notes.push(note);
+        // A help or label that names one expansion's value is shown with
+        // that value left out: it would be wrong for the others.
+        self.primary.message = common_text(found.iter().map(|f| f.label.as_str()));
+        if let Some(help) = &self.help
+            && found
+                .iter()
+                .any(|finding| finding.help.as_ref() != Some(help))
+        {
+            let helps: Vec<&str> = found
+                .iter()
+                .map(|finding| finding.help.as_deref().unwrap_or(""))
+                .collect();
+            self.help = Some(common_text(helps.into_iter()));
+        }
+        self.instances = found
+            .into_iter()
+            .map(|finding| {
+                let (kind, name) = finding.declaration.unzip();
+                Instance {
+                    kind,
+                    name,
+                    message: finding.message,
+                }
+            })
+            .collect();
+    }
+}
+
+/// "a, b and c", or "a, b, c and 25 more".
+fn listed(items: &[String]) -> String {
+    const SHOWN: usize = 3;
+    match items.len() {
+        0 => String::new(),
+        1 => items[0].clone(),
+        n if n <= SHOWN => format!("{} and {}", items[..n - 1].join(", "), items[n - 1]),
+        n => format!("{} and {} more", items[..SHOWN].join(", "), n - SHOWN),
+    }
+}
+
+/// The backtick-quoted values of a message, in order.
+fn quoted(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+/// A message with its quoted values taken out: what findings of one
+/// mistake in several expansions have in common.
+fn skeleton(text: &str) -> String {
+    text.split('`').step_by(2).collect::<Vec<_>>().join("`…`")
+}
+
+/// The first text, with each quoted value that is not the same in all of
+/// them written `…`; the first text as it is when their shapes differ.
+fn common_text<'t>(mut texts: impl Iterator<Item = &'t str>) -> String {
+    let first = texts.next().unwrap_or_default();
+    let mut parts: Vec<&str> = first.split('`').collect();
+    for text in texts {
+        let other: Vec<&str> = text.split('`').collect();
+        if other.len() != parts.len() {
+            return first.to_string();
+        }
+        for (index, part) in parts.iter_mut().enumerate() {
+            if *part != other[index] {
+                if index % 2 == 0 {
+                    return first.to_string();
+                }
+                *part = "…";
+            }
+        }
+    }
+    parts.join("`")
 }
 
 /// rustc's look: ASCII borders, `-->` before the location.
@@ -316,6 +560,11 @@ pub fn render_json(sources: &SourceMap, diagnostics: &[Diagnostic]) -> String {
             })).collect::<Vec<_>>(),
             "notes": diagnostic.notes,
             "help": diagnostic.help,
+            "instances": diagnostic.instances.iter().map(|instance| serde_json::json!({
+                "kind": instance.kind,
+                "name": instance.name,
+                "message": instance.message,
+            })).collect::<Vec<_>>(),
         });
         writeln!(out, "{value}").expect("writing to a String cannot fail");
     }
@@ -366,6 +615,99 @@ mod tests {
                 code.as_str()
             );
         }
+    }
+
+    fn found(span: Span, message: &str, help: &str, env: Option<&str>) -> Diagnostic {
+        let mut diagnostic = Diagnostic::new(Code::E0302, span, message).help(help);
+        if let Some(env) = env {
+            diagnostic.reached_in("env", env);
+        }
+        diagnostic
+    }
+
+    #[test]
+    fn one_mistake_in_several_expansions_is_one_report() {
+        let mut sources = SourceMap::new();
+        let id = sources.add("a.env.k", "abcdefghij");
+        let (here, there) = (sources.file(id).span(0..2), sources.file(id).span(4..6));
+        let grouped = group(vec![
+            found(
+                here,
+                "unknown `x` in env `a`",
+                "did you mean `y`?",
+                Some("a"),
+            ),
+            found(there, "elsewhere", "h", Some("a")),
+            found(
+                here,
+                "unknown `x` in env `b`",
+                "did you mean `y`?",
+                Some("b"),
+            ),
+            // The same finding again, and a second mistake of `a` at the
+            // same place: dropped, and kept apart.
+            found(
+                here,
+                "unknown `x` in env `b`",
+                "did you mean `y`?",
+                Some("b"),
+            ),
+            found(
+                here,
+                "unknown `z` in env `a`",
+                "did you mean `w`?",
+                Some("a"),
+            ),
+            found(
+                here,
+                "unknown `x` in env `c`",
+                "did you mean `y`?",
+                Some("c"),
+            ),
+            found(
+                here,
+                "unknown `x` in env `d`",
+                "did you mean `y`?",
+                Some("d"),
+            ),
+        ]);
+        let messages: Vec<&str> = grouped.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "unknown `x` in env `a`",
+                "elsewhere",
+                "unknown `z` in env `a`"
+            ]
+        );
+        assert_eq!(grouped[0].notes, ["in 4 envs: a, b, c and 1 more"]);
+        assert_eq!(grouped[0].help.as_deref(), Some("did you mean `y`?"));
+        let names: Vec<&str> = grouped[0]
+            .instances
+            .iter()
+            .map(|i| i.name.as_deref().unwrap())
+            .collect();
+        assert_eq!(names, ["a", "b", "c", "d"]);
+        assert!(grouped[1].notes.is_empty() && grouped[2].notes.is_empty());
+    }
+
+    #[test]
+    fn values_that_differ_are_listed_and_left_out_of_the_help() {
+        let mut sources = SourceMap::new();
+        let id = sources.add("a.env.k", "abcdefghij");
+        let here = sources.file(id).span(0..2);
+        let grouped = group(vec![
+            found(here, "`s-x` is invalid", "write `s-y`", None),
+            found(here, "`c-x` is invalid", "write `c-y`", None),
+            found(here, "`s-x` is invalid", "write `s-y`", None),
+        ]);
+        assert_eq!(grouped.len(), 1);
+        assert_eq!(
+            grouped[0].notes,
+            ["in 2 expansions, where it reads `s-x` and `c-x`"]
+        );
+        assert_eq!(grouped[0].help.as_deref(), Some("write `…`"));
+        assert_eq!(grouped[0].instances.len(), 2);
     }
 
     #[test]

@@ -114,7 +114,7 @@ fn check_inputs(roots: &[PathBuf], loader: &dyn Loader, goal: Goal) -> Result<Ru
             model = checked;
         }
     }
-    dedup(&mut diagnostics);
+    let diagnostics = crate::diag::group(diagnostics);
     Ok(Run {
         sources,
         files: program.files,
@@ -122,13 +122,6 @@ fn check_inputs(roots: &[PathBuf], loader: &dyn Loader, goal: Goal) -> Result<Ru
         model,
         timings,
     })
-}
-
-/// The same diagnostic reached twice (a shared `let` used by two envs, say)
-/// is shown once.
-fn dedup(diagnostics: &mut Vec<Diagnostic>) {
-    let mut seen = std::collections::HashSet::new();
-    diagnostics.retain(|d| seen.insert((d.code, d.primary.span, d.message.clone())));
 }
 
 /// Files as given, and for each folder every `*.env.k` below it (hidden

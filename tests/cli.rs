@@ -19,6 +19,14 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).expect("utf-8 stderr")
 }
 
+/// `--message-format json`'s output: one object per line.
+fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    stdout(output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is a JSON object"))
+        .collect()
+}
+
 /// A scratch folder of this test's own under the target directory.
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
@@ -89,10 +97,7 @@ fn json_format_prints_one_object_per_diagnostic_on_stdout() {
     ]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(stderr(&output), "", "JSON mode keeps stderr for I/O errors");
-    let lines: Vec<serde_json::Value> = stdout(&output)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("each line is a JSON object"))
-        .collect();
+    let lines = json_lines(&output);
     assert_eq!(lines.len(), 2);
     let first = &lines[0];
     assert_eq!(first["file"], "tests/ui/syntax/two_errors.env.k");
@@ -102,6 +107,40 @@ fn json_format_prints_one_object_per_diagnostic_on_stdout() {
     assert_eq!(first["severity"], "error");
     assert!(first["byte_end"].as_u64() > first["byte_start"].as_u64());
     assert_eq!(lines[1]["code"], "E0104");
+}
+
+/// A mistake reached in ten envs is one object, whose `instances` are the
+/// ten, each with its own message.
+#[test]
+fn json_has_one_object_per_mistake_with_its_instances() {
+    let output = envk(&[
+        "check",
+        "--message-format",
+        "json",
+        "tests/ui/check/one_report_per_mistake.env.k",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let lines = json_lines(&output);
+    let codes: Vec<&str> = lines.iter().map(|l| l["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["E0302", "E0705", "E0803"]);
+    let instances = lines[0]["instances"].as_array().expect("an array");
+    assert_eq!(instances.len(), 10);
+    assert_eq!(instances[0]["kind"], "env");
+    assert_eq!(instances[0]["name"], "search-dev");
+    assert_eq!(instances[9]["name"], "billing-prod");
+    assert!(
+        instances[9]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("env `billing-prod`"),
+        "{}",
+        instances[9]
+    );
+    let note = lines[0]["notes"][0].as_str().unwrap();
+    assert_eq!(
+        note,
+        "in 10 envs: search-dev, search-prod, checkout-dev and 7 more"
+    );
 }
 
 #[test]

@@ -255,6 +255,18 @@ impl<'r, 'a> Checker<'r, 'a> {
         }
     }
 
+    /// A string value as written, where it interpolates variables (its
+    /// text between the quotes): what a help line shows in place of one
+    /// expansion's text, so that it is right in every expansion.
+    fn template_form(&self, value: &Value) -> Option<&'r str> {
+        let Value::Str(_, span) = value else {
+            return None;
+        };
+        let written = self.sources.snippet(*span);
+        let inner = written.strip_prefix(['"', '`'])?.strip_suffix(['"', '`'])?;
+        inner.contains("${").then_some(inner)
+    }
+
     fn scope(&self, vars: &Vars) -> Scope<'_, 'a> {
         Scope::new(vars.clone(), &self.resolved.lets)
     }
@@ -274,7 +286,13 @@ impl<'r, 'a> Checker<'r, 'a> {
                 Fields::read_only_fields(&decl.node.body, FIELDS, &context, &scope, diagnostics);
             let server = fields.get("server").and_then(|entry| {
                 let value = field_value(entry, &scope, diagnostics)?;
-                units::https_url(&value, Code::E0308, "a cluster's `server`", diagnostics)
+                units::https_url(
+                    &value,
+                    self.template_form(&value),
+                    Code::E0308,
+                    "a cluster's `server`",
+                    diagnostics,
+                )
             });
             fields.require(
                 "server",
@@ -379,8 +397,13 @@ impl<'r, 'a> Checker<'r, 'a> {
                 if let Some(entry) = fields.get("url")
                     && let Some(value) = field_value(entry, &scope, diagnostics)
                 {
-                    prometheus.url =
-                        units::https_url(&value, Code::E0308, "a Prometheus `url`", diagnostics);
+                    prometheus.url = units::https_url(
+                        &value,
+                        self.template_form(&value),
+                        Code::E0308,
+                        "a Prometheus `url`",
+                        diagnostics,
+                    );
                 }
             }
             // A cluster with a bad server is still a place for envs, so
@@ -852,7 +875,12 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn roles(&mut self, diagnostics: &mut Diags) {
         let decls: Vec<_> = self.resolved.roles.iter().collect();
         let checked = self.on_every_core(&decls, diagnostics, |checker, decl, found| {
-            access::role(checker, decl, found)
+            let before = found.len();
+            let role = access::role(checker, decl, found);
+            for diagnostic in &mut found[before..] {
+                diagnostic.reached_in("role", &decl.name);
+            }
+            role
         });
         for (decl, role) in decls.iter().zip(checked) {
             if let Some((role, facts)) = role {
@@ -865,7 +893,12 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn templates(&mut self, diagnostics: &mut Diags) {
         let resolved = self.resolved;
         for decl in resolved.templates.iter() {
-            if let Some(template) = alerts::template(self, decl, diagnostics) {
+            let before = diagnostics.len();
+            let template = alerts::template(self, decl, diagnostics);
+            for diagnostic in &mut diagnostics[before..] {
+                diagnostic.reached_in("alert template", &decl.name);
+            }
+            if let Some(template) = template {
                 self.templates.insert(decl.name.clone(), template);
             }
         }
@@ -876,7 +909,12 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn envs(&mut self, diagnostics: &mut Diags) {
         let decls: Vec<&EnvDecl<'a>> = self.resolved.envs.iter().collect();
         let checked = self.on_every_core(&decls, diagnostics, |checker, decl, found| {
-            checker.env(decl, found)
+            let before = found.len();
+            let facts = checker.env(decl, found);
+            for diagnostic in &mut found[before..] {
+                diagnostic.reached_in("env", &decl.name);
+            }
+            facts
         });
         // In place: an `Option<EnvFacts>` is the size of the facts, and
         // collecting from `filter_map` keeps the vector's memory, where

@@ -143,7 +143,13 @@ pub(crate) fn env_deploy(
     let deploy_span = deploy_span?;
     let mut ok = true;
     let repo = match get(&merged, "repo") {
-        Some(value) => units::https_url(value, Code::E0803, "a deploy `repo`", diagnostics),
+        Some(value) => units::https_url(
+            value,
+            checker.template_form(value),
+            Code::E0803,
+            "a deploy `repo`",
+            diagnostics,
+        ),
         None if failed.iter().any(|key| key == "repo") => None,
         None => {
             diagnostics.push(fields::missing(

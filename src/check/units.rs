@@ -322,8 +322,16 @@ pub fn word(
     None
 }
 
-/// An `https://` URL with a host.
-pub fn https_url(value: &Value, code: Code, what: &str, diagnostics: &mut Diags) -> Option<String> {
+/// An `https://` URL with a host. `template` is the string as written,
+/// where it interpolates variables: the suggestion is made from it, so
+/// that in a loop it is right for every iteration.
+pub fn https_url(
+    value: &Value,
+    template: Option<&str>,
+    code: Code,
+    what: &str,
+    diagnostics: &mut Diags,
+) -> Option<String> {
     let text = string(value, diagnostics)?;
     let host = text
         .strip_prefix("https://")
@@ -344,12 +352,13 @@ pub fn https_url(value: &Value, code: Code, what: &str, diagnostics: &mut Diags)
         "not a URL"
     };
     // `git@github.com:org/repo.git` is the SSH form of an https URL.
-    let suggestion = match text
+    let written = template.unwrap_or(&text);
+    let suggestion = match written
         .strip_prefix("git@")
         .and_then(|rest| rest.split_once(':'))
     {
         Some((host, path)) => format!("https://{host}/{path}"),
-        None => match text.strip_prefix("http://") {
+        None => match written.strip_prefix("http://") {
             Some(rest) if !rest.is_empty() => format!("https://{rest}"),
             _ => format!(
                 "https://example.com{}",
