@@ -16,8 +16,10 @@ use super::units::Diags;
 use super::{Checker, TierFacts};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Binding, PolicyRule, Subject, SubjectKind};
-use crate::resolve::value::interpolate;
-use crate::resolve::{Decl, EnvDecl, check_dns_label};
+use crate::resolve::value::{Scope, interpolate};
+use crate::resolve::{
+    Decl, EnvDecl, SUBDOMAIN_MAX, check_dns_label, check_dns_subdomain, dns_subdomain_diagnostic,
+};
 use crate::source::Span;
 use crate::suggest;
 use crate::syntax::ast::{self, StmtKind};
@@ -240,15 +242,8 @@ pub(crate) fn env_grants(
     env.bindings.reserve_exact(grants.len());
     for (grant, span, vars) in grants {
         let scope = checker.scope(vars);
-        let role = match &grant.role {
-            ast::Name::Ident(ident) => ident.clone(),
-            ast::Name::Str(string) => match interpolate(string, &scope, diagnostics) {
-                Some(text) => ast::Ident {
-                    text,
-                    span: string.span,
-                },
-                None => continue,
-            },
+        let Some(role) = written_name(&grant.role, &scope, diagnostics) else {
+            continue;
         };
         let Some(role_decl) = checker.resolved.roles.get(&role.text) else {
             diagnostics.push(checker.resolved.roles.unknown(&role, Code::E0503));
@@ -265,17 +260,22 @@ pub(crate) fn env_grants(
             continue;
         };
         let binding_name = match &grant.binding_name {
-            Some(name) => match super::quota::object_name(name, &scope, diagnostics) {
-                Some(name) => name,
-                None => continue,
-            },
+            Some(name) => {
+                let Some(name) = written_name(name, &scope, diagnostics) else {
+                    continue;
+                };
+                if let Err(why) = check_dns_subdomain(&name.text) {
+                    diagnostics.push(dns_subdomain_diagnostic(&name.text, name.span, &why));
+                    continue;
+                }
+                name.text
+            }
             None => {
                 let name = format!("{}-{}-binding", decl.name, role_decl.name);
-                if let Err(why) = check_dns_label(&name) {
-                    diagnostics.push(
-                        crate::resolve::dns_diagnostic(&name, role.span, &why)
-                            .help("name the binding yourself: `grant ROLE to … as SHORT-NAME`"),
-                    );
+                if let Err(why) = check_dns_subdomain(&name) {
+                    diagnostics.push(default_binding_name(
+                        &name, &why, decl, role_decl, role.span,
+                    ));
                     continue;
                 }
                 name
@@ -316,6 +316,59 @@ pub(crate) fn env_grants(
             }
         }
     }
+}
+
+/// A name as written (`viewer`), or the text of a string
+/// (`"${team}-engineer"`) in `scope`, at the place it was written.
+fn written_name(name: &ast::Name, scope: &Scope, diagnostics: &mut Diags) -> Option<ast::Ident> {
+    match name {
+        ast::Name::Ident(ident) => Some(ident.clone()),
+        ast::Name::Str(string) => Some(ast::Ident {
+            text: interpolate(string, scope, diagnostics)?,
+            span: string.span,
+        }),
+    }
+}
+
+/// E0205 for a grant's default binding name, `<env>-<role>-binding`. Env
+/// names are at most 63 characters and role names at most 253, so only
+/// the whole can be too long: it is shown once, in full, with the part to
+/// shorten. The message names neither the env nor its length, so the
+/// grant of a family or a loop, too long in each of its envs, is one
+/// mistake, reported once.
+fn default_binding_name(
+    name: &str,
+    why: &str,
+    env: &EnvDecl,
+    role: &Decl<ast::Role>,
+    grant_span: Span,
+) -> Diagnostic {
+    if name.len() <= SUBDOMAIN_MAX {
+        // Cannot happen from valid env and role names; reported as is.
+        return dns_subdomain_diagnostic(name, grant_span, why);
+    }
+    let diagnostic = Diagnostic::new(
+        Code::E0205,
+        grant_span,
+        format!("the default name of this binding is longer than {SUBDOMAIN_MAX} characters"),
+    )
+    .note(format!(
+        "`<env>-<role>-binding` makes `{name}`, {} characters",
+        name.len()
+    ));
+    let (diagnostic, part) = if role.name.len() >= env.name.len() {
+        let label = format!("role name of {} characters", role.name.len());
+        (diagnostic.label(label), "the role's name")
+    } else {
+        let label = format!("env name of {} characters", env.name.len());
+        let diagnostic = diagnostic
+            .label("granted here")
+            .secondary(env.name_span, label);
+        (diagnostic, "the env's name")
+    };
+    diagnostic.help(format!(
+        "name the binding yourself, `grant ROLE to … as SHORT-NAME`, or shorten {part}"
+    ))
 }
 
 fn subject(
