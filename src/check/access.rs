@@ -30,44 +30,126 @@ pub(crate) struct RoleFacts {
     pub resources: Vec<(String, Span)>,
 }
 
-/// Whether `name` is a known verb (or resource); reports it if not.
-pub(crate) fn known(verb: bool, name: &str, span: Span, diagnostics: &mut Diags) -> bool {
+/// Whether `name`, written as `item`, is a known verb (or resource);
+/// reports it if not.
+pub(crate) fn known(
+    checker: &Checker,
+    verb: bool,
+    name: &str,
+    item: &ast::Expr,
+    diagnostics: &mut Diags,
+) -> bool {
     if name == "*" {
         return true;
     }
-    if verb {
+    let (diagnostic, hint) = if verb {
         if catalog::is_verb(name) {
             return true;
         }
-        let diagnostic = Diagnostic::new(Code::E0502, span, format!("unknown verb `{name}`"))
+        let diagnostic = Diagnostic::new(Code::E0502, item.span, format!("unknown verb `{name}`"))
             .label("not an RBAC verb");
-        diagnostics.push(
-            match suggest::closest(name, catalog::VERBS.iter().copied()) {
-                Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
-                None => diagnostic.help(format!(
-                    "the verbs are {}, and `\"*\"` for all",
-                    catalog::VERBS
-                        .iter()
-                        .map(|v| format!("`{v}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            },
-        );
-        return false;
+        (diagnostic, unknown_verb(name))
+    } else {
+        if catalog::resource(name).is_some() {
+            return true;
+        }
+        let (label, hint) = unknown_resource(name);
+        let diagnostic =
+            Diagnostic::new(Code::E0501, item.span, format!("unknown resource `{name}`"))
+                .label(label);
+        (diagnostic, hint)
+    };
+    let template = template(checker, item);
+    let mut help = Vec::new();
+    if let Some(template) = template {
+        help.push(format!("`{template}` makes `{name}` here;"));
     }
-    if catalog::resource(name).is_some() {
-        return true;
+    match (hint.close, template) {
+        // The string is the same in every expansion of its loop, and the
+        // name it made this one's: "did you mean" is about what it should
+        // make, not a text to write in its place.
+        (Some(close), Some(_)) => help.push(format!("did you mean it to make `{close}`?")),
+        (Some(close), None) => help.push(format!("did you mean `{close}`?")),
+        (None, _) => {}
     }
-    let diagnostic = Diagnostic::new(Code::E0501, span, format!("unknown resource `{name}`"))
-        .label("not a Kubernetes resource envk knows");
-    let singular_plural = catalog::resource(&format!("{name}s")).map(|r| r.name);
-    diagnostics.push(match singular_plural.or_else(|| suggest::closest(name, catalog::resource_names())) {
-        Some(close) if name.contains('/') => diagnostic.help(format!("did you mean `{close}`?")),
-        Some(close) => diagnostic.help(format!("did you mean `{close}`? RBAC names resources in the plural, lowercase")),
-        None => diagnostic.help("RBAC names resources in the plural, lowercase (`deployments`), and subresources as strings (`\"pods/log\"`)"),
-    });
+    help.extend(hint.why);
+    let help = help.join(" ");
+    diagnostics.push(diagnostic.help(help));
     false
+}
+
+/// What to say about an unknown name: the known name it is closest to,
+/// and why it is not that name.
+struct Hint {
+    close: Option<&'static str>,
+    why: Option<String>,
+}
+
+fn unknown_verb(name: &str) -> Hint {
+    match suggest::closest(name, catalog::VERBS.iter().copied()) {
+        Some(close) => Hint {
+            close: Some(close),
+            why: name
+                .bytes()
+                .any(|b| b.is_ascii_uppercase())
+                .then(|| "RBAC verbs are lowercase".to_string()),
+        },
+        None => Hint {
+            close: None,
+            why: Some(format!(
+                "the verbs are {}, and `\"*\"` for all",
+                quoted(catalog::VERBS, ", ")
+            )),
+        },
+    }
+}
+
+/// E0501's label and hint: "did you mean" a close catalog name, with
+/// RBAC's spelling.
+fn unknown_resource(name: &str) -> (&'static str, Hint) {
+    let singular_plural = catalog::resource(&format!("{name}s")).map(|r| r.name);
+    let close = singular_plural.or_else(|| suggest::closest(name, catalog::resource_names()));
+    let why = match close {
+        Some(_) if name.contains('/') => None,
+        Some(_) => Some("RBAC names resources in the plural, lowercase".to_string()),
+        None => Some("RBAC names resources in the plural, lowercase (`deployments`), and subresources as strings (`\"pods/log\"`)".to_string()),
+    };
+    ("not a Kubernetes resource envk knows", Hint { close, why })
+}
+
+/// `` `a`, `b` `` and so on, the last two joined by `last` (", ", " or ",
+/// " and ").
+fn quoted(words: &[&str], last: &str) -> String {
+    let quoted: Vec<String> = words.iter().map(|word| format!("`{word}`")).collect();
+    match quoted.split_last() {
+        Some((final_word, [])) => final_word.clone(),
+        Some((final_word, rest)) => format!("{}{last}{final_word}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// The source text of a list item that reads a variable (`"${kind}s"`).
+/// A help about such an item must hold in every expansion of its loop, so
+/// it shows this text and what it made here, never only what it made.
+fn template<'c>(checker: &'c Checker, item: &ast::Expr) -> Option<&'c str> {
+    match &item.kind {
+        ast::ExprKind::Str(string) if !is_plain(string) => Some(checker.sources.snippet(item.span)),
+        ast::ExprKind::Str(_)
+        | ast::ExprKind::Name(_)
+        | ast::ExprKind::Number(_)
+        | ast::ExprKind::Bool(_)
+        | ast::ExprKind::List(_)
+        | ast::ExprKind::Record(_)
+        | ast::ExprKind::Mul(..) => None,
+    }
+}
+
+/// Whether a string is text alone, with no `${…}`.
+fn is_plain(string: &ast::StringLit) -> bool {
+    string
+        .parts
+        .iter()
+        .all(|part| matches!(part, ast::StrPart::Text(_)))
 }
 
 /// Types a role: its `allow` lines, one RBAC rule per API group.
@@ -85,7 +167,8 @@ pub(crate) fn role(
         (role, facts)
     };
     let body = &decl.node.body;
-    let type_body = |diagnostics: &mut Diags| role_body(checker, body, diagnostics);
+    let scope = checker.scope(&decl.vars);
+    let type_body = |diagnostics: &mut Diags| role_body(checker, body, &scope, diagnostics);
     if reads_variables(body) {
         type_body(diagnostics).map(named)
     } else {
@@ -114,10 +197,7 @@ fn reads_variables(body: &ast::Block) -> bool {
                 .chain(&allow.resources.items)
                 .all(|item| match &item.kind {
                     ast::ExprKind::Name(_) => true,
-                    ast::ExprKind::Str(string) => string
-                        .parts
-                        .iter()
-                        .all(|part| matches!(part, ast::StrPart::Text(_))),
+                    ast::ExprKind::Str(string) => is_plain(string),
                     _ => false,
                 })
         }
@@ -125,7 +205,12 @@ fn reads_variables(body: &ast::Block) -> bool {
     })
 }
 
-fn role_body(checker: &Checker, body: &ast::Block, diagnostics: &mut Diags) -> Option<TypedRole> {
+fn role_body(
+    checker: &Checker,
+    body: &ast::Block,
+    scope: &Scope,
+    diagnostics: &mut Diags,
+) -> Option<TypedRole> {
     let mut rules = Vec::new();
     let mut facts = RoleFacts {
         verbs: Vec::new(),
@@ -149,11 +234,11 @@ fn role_body(checker: &Checker, body: &ast::Block, diagnostics: &mut Diags) -> O
         };
         let mut verbs: Vec<String> = Vec::new();
         for item in &allow.verbs.items {
-            let Some(verb) = checker.name_in_list(item, "a verb", diagnostics) else {
+            let Some(verb) = checker.name_in_list(item, "a verb", scope, diagnostics) else {
                 ok = false;
                 continue;
             };
-            if !known(true, &verb, item.span, diagnostics) {
+            if !known(checker, true, &verb, item, diagnostics) {
                 ok = false;
                 continue;
             }
@@ -165,11 +250,12 @@ fn role_body(checker: &Checker, body: &ast::Block, diagnostics: &mut Diags) -> O
         // Resources grouped by API group, groups in order of first mention.
         let mut groups: Vec<(String, Vec<String>)> = Vec::new();
         for item in &allow.resources.items {
-            let Some(resource) = checker.name_in_list(item, "a resource", diagnostics) else {
+            let Some(resource) = checker.name_in_list(item, "a resource", scope, diagnostics)
+            else {
                 ok = false;
                 continue;
             };
-            if !known(false, &resource, item.span, diagnostics) {
+            if !known(checker, false, &resource, item, diagnostics) {
                 ok = false;
                 continue;
             }
