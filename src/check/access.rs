@@ -104,17 +104,98 @@ fn unknown_verb(name: &str) -> Hint {
     }
 }
 
-/// E0501's label and hint: "did you mean" a close catalog name, with
-/// RBAC's spelling.
+/// E0501's label and hint. A close catalog name gets "did you mean", with
+/// the slip RBAC's spelling explains (singular, uppercase). Nothing close:
+/// a plural, lowercase name is most likely a custom resource, which the
+/// catalog cannot know; an unknown subresource of a known resource gets
+/// that resource's subresources.
 fn unknown_resource(name: &str) -> (&'static str, Hint) {
-    let singular_plural = catalog::resource(&format!("{name}s")).map(|r| r.name);
-    let close = singular_plural.or_else(|| suggest::closest(name, catalog::resource_names()));
-    let why = match close {
-        Some(_) if name.contains('/') => None,
-        Some(_) => Some("RBAC names resources in the plural, lowercase".to_string()),
-        None => Some("RBAC names resources in the plural, lowercase (`deployments`), and subresources as strings (`\"pods/log\"`)".to_string()),
+    const UNKNOWN: &str = "not a Kubernetes resource envk knows";
+    let uppercase = name.bytes().any(|b| b.is_ascii_uppercase());
+    let lower = name.to_ascii_lowercase();
+    let (close, singular) = match rbac_spelling(&lower) {
+        Some((close, singular)) => (Some(close), singular),
+        None => (suggest::closest(&lower, catalog::resource_names()), false),
     };
-    ("not a Kubernetes resource envk knows", Hint { close, why })
+    if let Some(close) = close {
+        let why = match (singular, uppercase) {
+            (true, true) => Some("RBAC names resources in the plural, lowercase"),
+            (true, false) => Some("RBAC names resources in the plural"),
+            (false, true) => Some("RBAC names resources in lowercase"),
+            (false, false) => None,
+        };
+        return (
+            UNKNOWN,
+            Hint {
+                close: Some(close),
+                why: why.map(str::to_string),
+            },
+        );
+    }
+    let (parent, subresource) = match lower.split_once('/') {
+        Some((parent, subresource)) => (parent, Some(subresource)),
+        None => (lower.as_str(), None),
+    };
+    if let (Some(known), Some(subresource)) = (catalog::resource(parent), subresource) {
+        let prefix = format!("{}/", known.name);
+        let subresources: Vec<&str> = catalog::resource_names()
+            .filter(|name| name.starts_with(&prefix))
+            .collect();
+        let why = match subresources.is_empty() {
+            true => format!("`{}` has no subresources", known.name),
+            false => format!(
+                "`{}` has no subresource `{subresource}`; its subresources are {}",
+                known.name,
+                quoted(&subresources, ", ")
+            ),
+        };
+        let why = Some(why);
+        return (UNKNOWN, Hint { close: None, why });
+    }
+    let plural_lowercase =
+        !uppercase && parent.ends_with('s') && parent.bytes().all(|b| b.is_ascii_lowercase());
+    if plural_lowercase {
+        return (
+            "not a built-in Kubernetes resource",
+            Hint {
+                close: None,
+                why: Some(format!(
+                    "custom resources such as `{parent}` are not supported yet: a later version of envk will let you declare them"
+                )),
+            },
+        );
+    }
+    (
+        UNKNOWN,
+        Hint {
+            close: None,
+            why: Some("RBAC names resources in the plural, lowercase, such as `deployments` and `pods/log`; custom resources are not supported yet".to_string()),
+        },
+    )
+}
+
+/// The catalog resource `lower` (a lowercased name) means, if RBAC only
+/// spells it otherwise: the name itself, or its plural (`pod` → `pods`,
+/// `ingress` → `ingresses`, `networkpolicy` → `networkpolicies`; for a
+/// subresource, its parent's plural). True when it took the plural.
+fn rbac_spelling(lower: &str) -> Option<(&'static str, bool)> {
+    if let Some(resource) = catalog::resource(lower) {
+        return Some((resource.name, false));
+    }
+    let (parent, rest) = match lower.split_once('/') {
+        Some((parent, subresource)) => (parent, format!("/{subresource}")),
+        None => (lower, String::new()),
+    };
+    let plurals = [
+        Some(format!("{parent}s")),
+        Some(format!("{parent}es")),
+        parent.strip_suffix('y').map(|stem| format!("{stem}ies")),
+    ];
+    plurals
+        .into_iter()
+        .flatten()
+        .find_map(|plural| catalog::resource(&format!("{plural}{rest}")))
+        .map(|resource| (resource.name, true))
 }
 
 /// `` `a`, `b` `` and so on, the last two joined by `last` (", ", " or ",
