@@ -4,7 +4,8 @@
 //! namespaced Kubernetes resource (its API group inferred from the
 //! catalog), every verb is an RBAC verb, every grant names a declared role,
 //! and no env's tier forbids a verb, resource or wildcard that a role
-//! granted there contains.
+//! granted there contains. A verb a resource does not serve is only a
+//! warning (E0509): RBAC accepts it, and it grants nothing.
 
 use std::sync::Arc;
 
@@ -249,16 +250,33 @@ pub(crate) fn role(
     };
     let body = &decl.node.body;
     let scope = checker.scope(&decl.vars);
-    let type_body = |diagnostics: &mut Diags| role_body(checker, body, &scope, diagnostics);
     if reads_variables(body) {
-        type_body(diagnostics).map(named)
-    } else {
-        let cache = &checker.role_bodies;
-        cache
-            .typed_once(body, "role", diagnostics, type_body)
-            .map(named)
+        return role_body(checker, body, &scope, diagnostics).map(named);
     }
+    // The cache shares only a typing that reported nothing. A warning
+    // (E0509) names no role, so a body that only warns is shared too: its
+    // warnings are kept from the cache's sight and reported at that one
+    // typing. A body with an error is typed again at each use, and reports
+    // everything in order.
+    let mut warnings = Diags::new();
+    let typed = checker
+        .role_bodies
+        .typed_once(body, "role", diagnostics, |found| {
+            let mut own = Diags::new();
+            let typed = role_body(checker, body, &scope, &mut own);
+            if typed.is_some() && !own.iter().any(Diagnostic::is_error) {
+                warnings = own;
+            } else {
+                found.append(&mut own);
+            }
+            typed
+        });
+    diagnostics.append(&mut warnings);
+    typed.map(named)
 }
+
+/// A verb of an `allow` line, where it is first written on the line.
+type Written = (String, Span);
 
 /// A role body's rules and facts: all of the role but its name.
 pub(crate) type TypedRole = (Arc<[PolicyRule]>, Arc<RoleFacts>);
@@ -313,7 +331,7 @@ fn role_body(
             ok = false;
             continue;
         };
-        let mut verbs: Vec<String> = Vec::new();
+        let mut verbs: Vec<Written> = Vec::new();
         for item in &allow.verbs.items {
             let Some(verb) = checker.name_in_list(item, "a verb", scope, diagnostics) else {
                 ok = false;
@@ -324,36 +342,43 @@ fn role_body(
                 continue;
             }
             facts.verbs.push((verb.clone(), item.span));
-            if !verbs.contains(&verb) {
-                verbs.push(verb);
+            if !verbs.iter().any(|(v, _)| *v == verb) {
+                verbs.push((verb, item.span));
             }
         }
         // Resources grouped by API group, groups in order of first mention.
         let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        // The line's resources but `"*"`, each where it is first written.
+        let mut named: Vec<(&'static catalog::Resource, &ast::Expr)> = Vec::new();
+        let mut line_ok = true;
         for item in &allow.resources.items {
             let Some(resource) = checker.name_in_list(item, "a resource", scope, diagnostics)
             else {
-                ok = false;
+                line_ok = false;
                 continue;
             };
             if !known(checker, false, &resource, item, diagnostics) {
-                ok = false;
+                line_ok = false;
                 continue;
             }
-            let group = if resource == "*" {
-                "*".to_string()
-            } else {
-                let info = catalog::resource(&resource).expect("known() accepted it");
-                if !info.namespaced {
+            let group = match catalog::resource(&resource) {
+                // `"*"`: the one name known() accepts that the catalog lacks.
+                None => "*".to_string(),
+                Some(info) if !info.namespaced => {
                     diagnostics.push(
                         Diagnostic::new(Code::E0507, item.span, format!("`{resource}` is not namespaced"))
                             .label("a cluster-wide resource")
                             .help("an env's role is a namespaced Role, which cannot grant cluster-wide resources; those need a ClusterRole, which envk does not manage"),
                     );
-                    ok = false;
+                    line_ok = false;
                     continue;
                 }
-                info.group.to_string()
+                Some(info) => {
+                    if !named.iter().any(|(known, _)| known.name == info.name) {
+                        named.push((info, item));
+                    }
+                    info.group.to_string()
+                }
             };
             facts.resources.push((resource.clone(), item.span));
             match groups.iter_mut().find(|(g, _)| *g == group) {
@@ -365,6 +390,7 @@ fn role_body(
                 None => groups.push((group, vec![resource])),
             }
         }
+        ok &= line_ok;
         if verbs.is_empty() || groups.is_empty() {
             if ok {
                 diagnostics.push(
@@ -380,6 +406,17 @@ fn role_body(
             }
             continue;
         }
+        // A `"*"` verb gives every resource every verb it serves; the
+        // verbs written beside it add nothing to check.
+        if !verbs.iter().any(|(verb, _)| verb == "*") {
+            let alone = line_ok && groups.iter().map(|(_, r)| r.len()).sum::<usize>() == 1;
+            for (resource, item) in &named {
+                if let Some(warning) = unserved(checker, resource, item, &verbs, alone) {
+                    diagnostics.push(warning);
+                }
+            }
+        }
+        let verbs: Vec<String> = verbs.into_iter().map(|(verb, _)| verb).collect();
         for (group, resources) in groups {
             rules.push(PolicyRule {
                 api_groups: vec![group],
@@ -392,6 +429,59 @@ fn role_body(
         return None;
     }
     Some((rules.into(), Arc::new(facts)))
+}
+
+/// E0509: the verbs of an `allow` line that `resource` does not serve,
+/// once per resource and line, at the resource, with the line it needs.
+/// `alone`: the resource is all the line names.
+fn unserved(
+    checker: &Checker,
+    resource: &catalog::Resource,
+    item: &ast::Expr,
+    verbs: &[Written],
+    alone: bool,
+) -> Option<Diagnostic> {
+    let (served, unserved): (Vec<&Written>, Vec<&Written>) =
+        verbs.iter().partition(|(verb, _)| resource.supports(verb));
+    if unserved.is_empty() {
+        return None;
+    }
+    let name = resource.name;
+    fn words<'v>(verbs: &[&'v Written]) -> Vec<&'v str> {
+        verbs.iter().map(|(verb, _)| verb.as_str()).collect()
+    }
+    let mut diagnostic = Diagnostic::new(
+        Code::E0509,
+        item.span,
+        format!(
+            "`{name}` does not serve {}",
+            quoted(&words(&unserved), " or ")
+        ),
+    )
+    .label(format!("serves only {}", quoted(resource.verbs, " and ")));
+    for (_, span) in &unserved {
+        diagnostic = diagnostic.secondary(*span, format!("not served by `{name}`"));
+    }
+    let line = format!("`allow [{}] on [{name}]`", words(&served).join(", "));
+    let help = match (template(checker, item), served.is_empty(), alone) {
+        // The line is the same in every expansion, and `name` only this
+        // one's: the help cannot ask to rewrite the line for it.
+        (Some(template), false, _) => format!(
+            "`{template}` makes `{name}` here: give `{name}` a line of its own, {line}, rather than this line's verbs"
+        ),
+        (Some(template), true, _) => format!(
+            "`{template}` makes `{name}` here, which serves none of this line's verbs: leave it out of this line"
+        ),
+        (None, false, true) => format!("write {line}; the other verbs grant nothing on `{name}`"),
+        (None, false, false) => {
+            format!("write {line} on a line of its own, and remove `{name}` from this one")
+        }
+        (None, true, true) => format!("give this line verbs `{name}` serves, or remove it"),
+        (None, true, false) => format!(
+            "remove `{name}` from this line, or give it a line of its own with verbs it serves"
+        ),
+    };
+    Some(diagnostic.help(help))
 }
 
 /// An env's grants: bindings (one per binding name, subjects merged), the
@@ -689,6 +779,55 @@ fn forbids(
                     format!("remove `{resource}` from role `{}`, or grant a role without it", role.name)
                 }),
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::{Checker, Diags, role};
+    use crate::diag::Code;
+    use crate::resolve::imports::{self, InMemory};
+    use crate::source::SourceMap;
+    use crate::timings::Timings;
+
+    /// Roles a loop declares from one body that only warns share its
+    /// typing, rules included, and the warning comes from that one typing:
+    /// once, before the driver drops anything reported twice.
+    #[test]
+    fn a_body_that_only_warns_is_typed_once() {
+        let text = r#"
+for team in ["a", "b", "c"] {
+  role "${team}-log-reader" {
+    allow [get, list] on [pods/log]
+  }
+}
+"#;
+        let loader = InMemory::new().with("main.env.k", text);
+        let mut sources = SourceMap::new();
+        let (program, mut diagnostics) = imports::load_program(
+            &[PathBuf::from("main.env.k")],
+            &loader,
+            &mut sources,
+            &mut Timings::default(),
+        )
+        .expect("the root is in memory");
+        let resolved = crate::resolve::resolve(&program, &mut diagnostics);
+        assert!(diagnostics.is_empty());
+        let checker = Checker::new(&resolved, &sources, true);
+        let mut found = Diags::new();
+        let roles: Vec<_> = resolved
+            .roles
+            .iter()
+            .filter_map(|decl| role(&checker, decl, &mut found))
+            .collect();
+        assert_eq!(roles.len(), 3);
+        let codes: Vec<Code> = found.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [Code::E0509]);
+        for (typed, _) in &roles[1..] {
+            assert!(std::sync::Arc::ptr_eq(&typed.rules, &roles[0].0.rules));
         }
     }
 }
