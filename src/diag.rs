@@ -118,6 +118,7 @@ codes! {
     E0506 => Error, "wildcard forbidden by the tier";
     E0507 => Error, "cluster-wide resource in a namespaced role";
     E0508 => Error, "invalid grant";
+    E0509 => Warning, "verb the resource does not serve";
     E0601 => Warning, "network selector that matches no env";
     E0602 => Error, "ingress from an environment the tier does not accept";
     E0603 => Error, "DNS egress both allowed and denied";

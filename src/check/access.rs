@@ -4,7 +4,8 @@
 //! namespaced Kubernetes resource (its API group inferred from the
 //! catalog), every verb is an RBAC verb, every grant names a declared role,
 //! and no env's tier forbids a verb, resource or wildcard that a role
-//! granted there contains.
+//! granted there contains. A verb a resource does not serve is only a
+//! warning (E0509): RBAC accepts it, and it grants nothing.
 
 use std::sync::Arc;
 
@@ -16,8 +17,10 @@ use super::units::Diags;
 use super::{Checker, TierFacts};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Binding, PolicyRule, Subject, SubjectKind};
-use crate::resolve::value::interpolate;
-use crate::resolve::{Decl, EnvDecl, check_dns_label};
+use crate::resolve::value::{Scope, interpolate};
+use crate::resolve::{
+    Decl, EnvDecl, SUBDOMAIN_MAX, check_dns_label, check_dns_subdomain, dns_subdomain_diagnostic,
+};
 use crate::source::Span;
 use crate::suggest;
 use crate::syntax::ast::{self, StmtKind};
@@ -28,44 +31,207 @@ pub(crate) struct RoleFacts {
     pub resources: Vec<(String, Span)>,
 }
 
-/// Whether `name` is a known verb (or resource); reports it if not.
-pub(crate) fn known(verb: bool, name: &str, span: Span, diagnostics: &mut Diags) -> bool {
+/// Whether `name`, written as `item`, is a known verb (or resource);
+/// reports it if not.
+pub(crate) fn known(
+    checker: &Checker,
+    verb: bool,
+    name: &str,
+    item: &ast::Expr,
+    diagnostics: &mut Diags,
+) -> bool {
     if name == "*" {
         return true;
     }
-    if verb {
+    let (diagnostic, hint) = if verb {
         if catalog::is_verb(name) {
             return true;
         }
-        let diagnostic = Diagnostic::new(Code::E0502, span, format!("unknown verb `{name}`"))
+        let diagnostic = Diagnostic::new(Code::E0502, item.span, format!("unknown verb `{name}`"))
             .label("not an RBAC verb");
-        diagnostics.push(
-            match suggest::closest(name, catalog::VERBS.iter().copied()) {
-                Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
-                None => diagnostic.help(format!(
-                    "the verbs are {}, and `\"*\"` for all",
-                    catalog::VERBS
-                        .iter()
-                        .map(|v| format!("`{v}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+        (diagnostic, unknown_verb(name))
+    } else {
+        if catalog::resource(name).is_some() {
+            return true;
+        }
+        let (label, hint) = unknown_resource(name);
+        let diagnostic =
+            Diagnostic::new(Code::E0501, item.span, format!("unknown resource `{name}`"))
+                .label(label);
+        (diagnostic, hint)
+    };
+    let template = template(checker, item);
+    let mut help = Vec::new();
+    if let Some(template) = template {
+        help.push(format!("`{template}` makes `{name}` here;"));
+    }
+    match (hint.close, template) {
+        // The string is the same in every expansion of its loop, and the
+        // name it made this one's: "did you mean" is about what it should
+        // make, not a text to write in its place.
+        (Some(close), Some(_)) => help.push(format!("did you mean it to make `{close}`?")),
+        (Some(close), None) => help.push(format!("did you mean `{close}`?")),
+        (None, _) => {}
+    }
+    help.extend(hint.why);
+    let help = help.join(" ");
+    diagnostics.push(diagnostic.help(help));
+    false
+}
+
+/// What to say about an unknown name: the known name it is closest to,
+/// and why it is not that name.
+struct Hint {
+    close: Option<&'static str>,
+    why: Option<String>,
+}
+
+fn unknown_verb(name: &str) -> Hint {
+    match suggest::closest(name, catalog::VERBS.iter().copied()) {
+        Some(close) => Hint {
+            close: Some(close),
+            why: name
+                .bytes()
+                .any(|b| b.is_ascii_uppercase())
+                .then(|| "RBAC verbs are lowercase".to_string()),
+        },
+        None => Hint {
+            close: None,
+            why: Some(format!(
+                "the verbs are {}, and `\"*\"` for all",
+                quoted(catalog::VERBS, ", ")
+            )),
+        },
+    }
+}
+
+/// E0501's label and hint. A close catalog name gets "did you mean", with
+/// the slip RBAC's spelling explains (singular, uppercase). Nothing close:
+/// a plural, lowercase name is most likely a custom resource, which the
+/// catalog cannot know; an unknown subresource of a known resource gets
+/// that resource's subresources.
+fn unknown_resource(name: &str) -> (&'static str, Hint) {
+    const UNKNOWN: &str = "not a Kubernetes resource envk knows";
+    let uppercase = name.bytes().any(|b| b.is_ascii_uppercase());
+    let lower = name.to_ascii_lowercase();
+    let (close, singular) = match rbac_spelling(&lower) {
+        Some((close, singular)) => (Some(close), singular),
+        None => (suggest::closest(&lower, catalog::resource_names()), false),
+    };
+    if let Some(close) = close {
+        let why = match (singular, uppercase) {
+            (true, true) => Some("RBAC names resources in the plural, lowercase"),
+            (true, false) => Some("RBAC names resources in the plural"),
+            (false, true) => Some("RBAC names resources in lowercase"),
+            (false, false) => None,
+        };
+        return (
+            UNKNOWN,
+            Hint {
+                close: Some(close),
+                why: why.map(str::to_string),
+            },
+        );
+    }
+    let (parent, subresource) = match lower.split_once('/') {
+        Some((parent, subresource)) => (parent, Some(subresource)),
+        None => (lower.as_str(), None),
+    };
+    if let (Some(known), Some(subresource)) = (catalog::resource(parent), subresource) {
+        let prefix = format!("{}/", known.name);
+        let subresources: Vec<&str> = catalog::resource_names()
+            .filter(|name| name.starts_with(&prefix))
+            .collect();
+        let why = match subresources.is_empty() {
+            true => format!("`{}` has no subresources", known.name),
+            false => format!(
+                "`{}` has no subresource `{subresource}`; its subresources are {}",
+                known.name,
+                quoted(&subresources, ", ")
+            ),
+        };
+        let why = Some(why);
+        return (UNKNOWN, Hint { close: None, why });
+    }
+    let plural_lowercase =
+        !uppercase && parent.ends_with('s') && parent.bytes().all(|b| b.is_ascii_lowercase());
+    if plural_lowercase {
+        return (
+            "not a built-in Kubernetes resource",
+            Hint {
+                close: None,
+                why: Some(format!(
+                    "custom resources such as `{parent}` are not supported yet: a later version of envk will let you declare them"
                 )),
             },
         );
-        return false;
     }
-    if catalog::resource(name).is_some() {
-        return true;
+    (
+        UNKNOWN,
+        Hint {
+            close: None,
+            why: Some("RBAC names resources in the plural, lowercase, such as `deployments` and `pods/log`; custom resources are not supported yet".to_string()),
+        },
+    )
+}
+
+/// The catalog resource `lower` (a lowercased name) means, if RBAC only
+/// spells it otherwise: the name itself, or its plural (`pod` → `pods`,
+/// `ingress` → `ingresses`, `networkpolicy` → `networkpolicies`; for a
+/// subresource, its parent's plural). True when it took the plural.
+fn rbac_spelling(lower: &str) -> Option<(&'static str, bool)> {
+    if let Some(resource) = catalog::resource(lower) {
+        return Some((resource.name, false));
     }
-    let diagnostic = Diagnostic::new(Code::E0501, span, format!("unknown resource `{name}`"))
-        .label("not a Kubernetes resource envk knows");
-    let singular_plural = catalog::resource(&format!("{name}s")).map(|r| r.name);
-    diagnostics.push(match singular_plural.or_else(|| suggest::closest(name, catalog::resource_names())) {
-        Some(close) if name.contains('/') => diagnostic.help(format!("did you mean `{close}`?")),
-        Some(close) => diagnostic.help(format!("did you mean `{close}`? RBAC names resources in the plural, lowercase")),
-        None => diagnostic.help("RBAC names resources in the plural, lowercase (`deployments`), and subresources as strings (`\"pods/log\"`)"),
-    });
-    false
+    let (parent, rest) = match lower.split_once('/') {
+        Some((parent, subresource)) => (parent, format!("/{subresource}")),
+        None => (lower, String::new()),
+    };
+    let plurals = [
+        Some(format!("{parent}s")),
+        Some(format!("{parent}es")),
+        parent.strip_suffix('y').map(|stem| format!("{stem}ies")),
+    ];
+    plurals
+        .into_iter()
+        .flatten()
+        .find_map(|plural| catalog::resource(&format!("{plural}{rest}")))
+        .map(|resource| (resource.name, true))
+}
+
+/// `` `a`, `b` `` and so on, the last two joined by `last` (", ", " or ",
+/// " and ").
+fn quoted(words: &[&str], last: &str) -> String {
+    let quoted: Vec<String> = words.iter().map(|word| format!("`{word}`")).collect();
+    match quoted.split_last() {
+        Some((final_word, [])) => final_word.clone(),
+        Some((final_word, rest)) => format!("{}{last}{final_word}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// The source text of a list item that reads a variable (`"${kind}s"`).
+/// A help about such an item must hold in every expansion of its loop, so
+/// it shows this text and what it made here, never only what it made.
+fn template<'c>(checker: &'c Checker, item: &ast::Expr) -> Option<&'c str> {
+    match &item.kind {
+        ast::ExprKind::Str(string) if !is_plain(string) => Some(checker.sources.snippet(item.span)),
+        ast::ExprKind::Str(_)
+        | ast::ExprKind::Name(_)
+        | ast::ExprKind::Number(_)
+        | ast::ExprKind::Bool(_)
+        | ast::ExprKind::List(_)
+        | ast::ExprKind::Record(_)
+        | ast::ExprKind::Mul(..) => None,
+    }
+}
+
+/// Whether a string is text alone, with no `${…}`.
+fn is_plain(string: &ast::StringLit) -> bool {
+    string
+        .parts
+        .iter()
+        .all(|part| matches!(part, ast::StrPart::Text(_)))
 }
 
 /// Types a role: its `allow` lines, one RBAC rule per API group.
@@ -83,16 +249,34 @@ pub(crate) fn role(
         (role, facts)
     };
     let body = &decl.node.body;
-    let type_body = |diagnostics: &mut Diags| role_body(checker, body, diagnostics);
+    let scope = checker.scope(&decl.vars);
     if reads_variables(body) {
-        type_body(diagnostics).map(named)
-    } else {
-        let cache = &checker.role_bodies;
-        cache
-            .typed_once(body, "role", diagnostics, type_body)
-            .map(named)
+        return role_body(checker, body, &scope, diagnostics).map(named);
     }
+    // The cache shares only a typing that reported nothing. A warning
+    // (E0509) names no role, so a body that only warns is shared too: its
+    // warnings are kept from the cache's sight and reported at that one
+    // typing. A body with an error is typed again at each use, and reports
+    // everything in order.
+    let mut warnings = Diags::new();
+    let typed = checker
+        .role_bodies
+        .typed_once(body, "role", diagnostics, |found| {
+            let mut own = Diags::new();
+            let typed = role_body(checker, body, &scope, &mut own);
+            if typed.is_some() && !own.iter().any(Diagnostic::is_error) {
+                warnings = own;
+            } else {
+                found.append(&mut own);
+            }
+            typed
+        });
+    diagnostics.append(&mut warnings);
+    typed.map(named)
 }
+
+/// A verb of an `allow` line, where it is first written on the line.
+type Written = (String, Span);
 
 /// A role body's rules and facts: all of the role but its name.
 pub(crate) type TypedRole = (Arc<[PolicyRule]>, Arc<RoleFacts>);
@@ -112,10 +296,7 @@ fn reads_variables(body: &ast::Block) -> bool {
                 .chain(&allow.resources.items)
                 .all(|item| match &item.kind {
                     ast::ExprKind::Name(_) => true,
-                    ast::ExprKind::Str(string) => string
-                        .parts
-                        .iter()
-                        .all(|part| matches!(part, ast::StrPart::Text(_))),
+                    ast::ExprKind::Str(string) => is_plain(string),
                     _ => false,
                 })
         }
@@ -123,7 +304,12 @@ fn reads_variables(body: &ast::Block) -> bool {
     })
 }
 
-fn role_body(checker: &Checker, body: &ast::Block, diagnostics: &mut Diags) -> Option<TypedRole> {
+fn role_body(
+    checker: &Checker,
+    body: &ast::Block,
+    scope: &Scope,
+    diagnostics: &mut Diags,
+) -> Option<TypedRole> {
     let mut rules = Vec::new();
     let mut facts = RoleFacts {
         verbs: Vec::new(),
@@ -145,46 +331,54 @@ fn role_body(checker: &Checker, body: &ast::Block, diagnostics: &mut Diags) -> O
             ok = false;
             continue;
         };
-        let mut verbs: Vec<String> = Vec::new();
+        let mut verbs: Vec<Written> = Vec::new();
         for item in &allow.verbs.items {
-            let Some(verb) = checker.name_in_list(item, "a verb", diagnostics) else {
+            let Some(verb) = checker.name_in_list(item, "a verb", scope, diagnostics) else {
                 ok = false;
                 continue;
             };
-            if !known(true, &verb, item.span, diagnostics) {
+            if !known(checker, true, &verb, item, diagnostics) {
                 ok = false;
                 continue;
             }
             facts.verbs.push((verb.clone(), item.span));
-            if !verbs.contains(&verb) {
-                verbs.push(verb);
+            if !verbs.iter().any(|(v, _)| *v == verb) {
+                verbs.push((verb, item.span));
             }
         }
         // Resources grouped by API group, groups in order of first mention.
         let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        // The line's resources but `"*"`, each where it is first written.
+        let mut named: Vec<(&'static catalog::Resource, &ast::Expr)> = Vec::new();
+        let mut line_ok = true;
         for item in &allow.resources.items {
-            let Some(resource) = checker.name_in_list(item, "a resource", diagnostics) else {
-                ok = false;
+            let Some(resource) = checker.name_in_list(item, "a resource", scope, diagnostics)
+            else {
+                line_ok = false;
                 continue;
             };
-            if !known(false, &resource, item.span, diagnostics) {
-                ok = false;
+            if !known(checker, false, &resource, item, diagnostics) {
+                line_ok = false;
                 continue;
             }
-            let group = if resource == "*" {
-                "*".to_string()
-            } else {
-                let info = catalog::resource(&resource).expect("known() accepted it");
-                if !info.namespaced {
+            let group = match catalog::resource(&resource) {
+                // `"*"`: the one name known() accepts that the catalog lacks.
+                None => "*".to_string(),
+                Some(info) if !info.namespaced => {
                     diagnostics.push(
                         Diagnostic::new(Code::E0507, item.span, format!("`{resource}` is not namespaced"))
                             .label("a cluster-wide resource")
                             .help("an env's role is a namespaced Role, which cannot grant cluster-wide resources; those need a ClusterRole, which envk does not manage"),
                     );
-                    ok = false;
+                    line_ok = false;
                     continue;
                 }
-                info.group.to_string()
+                Some(info) => {
+                    if !named.iter().any(|(known, _)| known.name == info.name) {
+                        named.push((info, item));
+                    }
+                    info.group.to_string()
+                }
             };
             facts.resources.push((resource.clone(), item.span));
             match groups.iter_mut().find(|(g, _)| *g == group) {
@@ -196,6 +390,7 @@ fn role_body(checker: &Checker, body: &ast::Block, diagnostics: &mut Diags) -> O
                 None => groups.push((group, vec![resource])),
             }
         }
+        ok &= line_ok;
         if verbs.is_empty() || groups.is_empty() {
             if ok {
                 diagnostics.push(
@@ -211,6 +406,17 @@ fn role_body(checker: &Checker, body: &ast::Block, diagnostics: &mut Diags) -> O
             }
             continue;
         }
+        // A `"*"` verb gives every resource every verb it serves; the
+        // verbs written beside it add nothing to check.
+        if !verbs.iter().any(|(verb, _)| verb == "*") {
+            let alone = line_ok && groups.iter().map(|(_, r)| r.len()).sum::<usize>() == 1;
+            for (resource, item) in &named {
+                if let Some(warning) = unserved(checker, resource, item, &verbs, alone) {
+                    diagnostics.push(warning);
+                }
+            }
+        }
+        let verbs: Vec<String> = verbs.into_iter().map(|(verb, _)| verb).collect();
         for (group, resources) in groups {
             rules.push(PolicyRule {
                 api_groups: vec![group],
@@ -223,6 +429,59 @@ fn role_body(checker: &Checker, body: &ast::Block, diagnostics: &mut Diags) -> O
         return None;
     }
     Some((rules.into(), Arc::new(facts)))
+}
+
+/// E0509: the verbs of an `allow` line that `resource` does not serve,
+/// once per resource and line, at the resource, with the line it needs.
+/// `alone`: the resource is all the line names.
+fn unserved(
+    checker: &Checker,
+    resource: &catalog::Resource,
+    item: &ast::Expr,
+    verbs: &[Written],
+    alone: bool,
+) -> Option<Diagnostic> {
+    let (served, unserved): (Vec<&Written>, Vec<&Written>) =
+        verbs.iter().partition(|(verb, _)| resource.supports(verb));
+    if unserved.is_empty() {
+        return None;
+    }
+    let name = resource.name;
+    fn words<'v>(verbs: &[&'v Written]) -> Vec<&'v str> {
+        verbs.iter().map(|(verb, _)| verb.as_str()).collect()
+    }
+    let mut diagnostic = Diagnostic::new(
+        Code::E0509,
+        item.span,
+        format!(
+            "`{name}` does not serve {}",
+            quoted(&words(&unserved), " or ")
+        ),
+    )
+    .label(format!("serves only {}", quoted(resource.verbs, " and ")));
+    for (_, span) in &unserved {
+        diagnostic = diagnostic.secondary(*span, format!("not served by `{name}`"));
+    }
+    let line = format!("`allow [{}] on [{name}]`", words(&served).join(", "));
+    let help = match (template(checker, item), served.is_empty(), alone) {
+        // The line is the same in every expansion, and `name` only this
+        // one's: the help cannot ask to rewrite the line for it.
+        (Some(template), false, _) => format!(
+            "`{template}` makes `{name}` here: give `{name}` a line of its own, {line}, rather than this line's verbs"
+        ),
+        (Some(template), true, _) => format!(
+            "`{template}` makes `{name}` here, which serves none of this line's verbs: leave it out of this line"
+        ),
+        (None, false, true) => format!("write {line}; the other verbs grant nothing on `{name}`"),
+        (None, false, false) => {
+            format!("write {line} on a line of its own, and remove `{name}` from this one")
+        }
+        (None, true, true) => format!("give this line verbs `{name}` serves, or remove it"),
+        (None, true, false) => format!(
+            "remove `{name}` from this line, or give it a line of its own with verbs it serves"
+        ),
+    };
+    Some(diagnostic.help(help))
 }
 
 /// An env's grants: bindings (one per binding name, subjects merged), the
@@ -240,15 +499,8 @@ pub(crate) fn env_grants(
     env.bindings.reserve_exact(grants.len());
     for (grant, span, vars) in grants {
         let scope = checker.scope(vars);
-        let role = match &grant.role {
-            ast::Name::Ident(ident) => ident.clone(),
-            ast::Name::Str(string) => match interpolate(string, &scope, diagnostics) {
-                Some(text) => ast::Ident {
-                    text,
-                    span: string.span,
-                },
-                None => continue,
-            },
+        let Some(role) = written_name(&grant.role, &scope, diagnostics) else {
+            continue;
         };
         let Some(role_decl) = checker.resolved.roles.get(&role.text) else {
             diagnostics.push(checker.resolved.roles.unknown(&role, Code::E0503));
@@ -265,17 +517,22 @@ pub(crate) fn env_grants(
             continue;
         };
         let binding_name = match &grant.binding_name {
-            Some(name) => match super::quota::object_name(name, &scope, diagnostics) {
-                Some(name) => name,
-                None => continue,
-            },
+            Some(name) => {
+                let Some(name) = written_name(name, &scope, diagnostics) else {
+                    continue;
+                };
+                if let Err(why) = check_dns_subdomain(&name.text) {
+                    diagnostics.push(dns_subdomain_diagnostic(&name.text, name.span, &why));
+                    continue;
+                }
+                name.text
+            }
             None => {
                 let name = format!("{}-{}-binding", decl.name, role_decl.name);
-                if let Err(why) = check_dns_label(&name) {
-                    diagnostics.push(
-                        crate::resolve::dns_diagnostic(&name, role.span, &why)
-                            .help("name the binding yourself: `grant ROLE to … as SHORT-NAME`"),
-                    );
+                if let Err(why) = check_dns_subdomain(&name) {
+                    diagnostics.push(default_binding_name(
+                        &name, &why, decl, role_decl, role.span,
+                    ));
                     continue;
                 }
                 name
@@ -316,6 +573,59 @@ pub(crate) fn env_grants(
             }
         }
     }
+}
+
+/// A name as written (`viewer`), or the text of a string
+/// (`"${team}-engineer"`) in `scope`, at the place it was written.
+fn written_name(name: &ast::Name, scope: &Scope, diagnostics: &mut Diags) -> Option<ast::Ident> {
+    match name {
+        ast::Name::Ident(ident) => Some(ident.clone()),
+        ast::Name::Str(string) => Some(ast::Ident {
+            text: interpolate(string, scope, diagnostics)?,
+            span: string.span,
+        }),
+    }
+}
+
+/// E0205 for a grant's default binding name, `<env>-<role>-binding`. Env
+/// names are at most 63 characters and role names at most 253, so only
+/// the whole can be too long: it is shown once, in full, with the part to
+/// shorten. The message names neither the env nor its length, so the
+/// grant of a family or a loop, too long in each of its envs, is one
+/// mistake, reported once.
+fn default_binding_name(
+    name: &str,
+    why: &str,
+    env: &EnvDecl,
+    role: &Decl<ast::Role>,
+    grant_span: Span,
+) -> Diagnostic {
+    if name.len() <= SUBDOMAIN_MAX {
+        // Cannot happen from valid env and role names; reported as is.
+        return dns_subdomain_diagnostic(name, grant_span, why);
+    }
+    let diagnostic = Diagnostic::new(
+        Code::E0205,
+        grant_span,
+        format!("the default name of this binding is longer than {SUBDOMAIN_MAX} characters"),
+    )
+    .note(format!(
+        "`<env>-<role>-binding` makes `{name}`, {} characters",
+        name.len()
+    ));
+    let (diagnostic, part) = if role.name.len() >= env.name.len() {
+        let label = format!("role name of {} characters", role.name.len());
+        (diagnostic.label(label), "the role's name")
+    } else {
+        let label = format!("env name of {} characters", env.name.len());
+        let diagnostic = diagnostic
+            .label("granted here")
+            .secondary(env.name_span, label);
+        (diagnostic, "the env's name")
+    };
+    diagnostic.help(format!(
+        "name the binding yourself, `grant ROLE to … as SHORT-NAME`, or shorten {part}"
+    ))
 }
 
 fn subject(
@@ -469,6 +779,55 @@ fn forbids(
                     format!("remove `{resource}` from role `{}`, or grant a role without it", role.name)
                 }),
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::{Checker, Diags, role};
+    use crate::diag::Code;
+    use crate::resolve::imports::{self, InMemory};
+    use crate::source::SourceMap;
+    use crate::timings::Timings;
+
+    /// Roles a loop declares from one body that only warns share its
+    /// typing, rules included, and the warning comes from that one typing:
+    /// once, before the driver drops anything reported twice.
+    #[test]
+    fn a_body_that_only_warns_is_typed_once() {
+        let text = r#"
+for team in ["a", "b", "c"] {
+  role "${team}-log-reader" {
+    allow [get, list] on [pods/log]
+  }
+}
+"#;
+        let loader = InMemory::new().with("main.env.k", text);
+        let mut sources = SourceMap::new();
+        let (program, mut diagnostics) = imports::load_program(
+            &[PathBuf::from("main.env.k")],
+            &loader,
+            &mut sources,
+            &mut Timings::default(),
+        )
+        .expect("the root is in memory");
+        let resolved = crate::resolve::resolve(&program, &mut diagnostics);
+        assert!(diagnostics.is_empty());
+        let checker = Checker::new(&resolved, &sources, true);
+        let mut found = Diags::new();
+        let roles: Vec<_> = resolved
+            .roles
+            .iter()
+            .filter_map(|decl| role(&checker, decl, &mut found))
+            .collect();
+        assert_eq!(roles.len(), 3);
+        let codes: Vec<Code> = found.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [Code::E0509]);
+        for (typed, _) in &roles[1..] {
+            assert!(std::sync::Arc::ptr_eq(&typed.rules, &roles[0].0.rules));
         }
     }
 }

@@ -627,7 +627,8 @@ impl<'r, 'a> Checker<'r, 'a> {
                 StmtKind::Field(_) => {}
                 StmtKind::Require(require) => {
                     for item in &require.alerts.items {
-                        let Some(name) = self.name_in_list(item, "an alert template", diagnostics)
+                        let Some(name) =
+                            self.name_in_list(item, "an alert template", &scope, diagnostics)
                         else {
                             ok = false;
                             continue;
@@ -652,11 +653,12 @@ impl<'r, 'a> Checker<'r, 'a> {
                         let verbs = matches!(forbid, Forbid::Verbs(_));
                         for item in &list.items {
                             let what = if verbs { "a verb" } else { "a resource" };
-                            let Some(name) = self.name_in_list(item, what, diagnostics) else {
+                            let Some(name) = self.name_in_list(item, what, &scope, diagnostics)
+                            else {
                                 ok = false;
                                 continue;
                             };
-                            if !access::known(verbs, &name, item.span, diagnostics) {
+                            if !access::known(self, verbs, &name, item, diagnostics) {
                                 ok = false;
                                 continue;
                             }
@@ -708,23 +710,24 @@ impl<'r, 'a> Checker<'r, 'a> {
         Some(facts)
     }
 
-    /// A name written in a list (`[HighPodMemoryUsage, "pods/log"]`).
+    /// A name written in a list (`[HighPodMemoryUsage, pods/log, "*"]`).
+    /// A string is read in the scope of the declaration that holds the
+    /// list, so a role or tier a `for` loop declares can use its variables.
     fn name_in_list(
         &self,
         item: &ast::Expr,
         what: &str,
+        scope: &Scope,
         diagnostics: &mut Diags,
     ) -> Option<String> {
         match &item.kind {
             ExprKind::Name(ident) => Some(ident.text.clone()),
-            ExprKind::Str(string) => {
-                value::interpolate(string, &self.scope(&Arc::new(Vec::new())), diagnostics)
-            }
+            ExprKind::Str(string) => value::interpolate(string, scope, diagnostics),
             _ => {
                 diagnostics.push(
                     Diagnostic::new(Code::E0301, item.span, format!("expected {what}"))
                         .label("not a name")
-                        .help("write a name, or a string such as `\"pods/log\"`"),
+                        .help(format!("write {what} by its name, or as a string")),
                 );
                 None
             }

@@ -539,8 +539,9 @@ impl<'a> Collector<'_, 'a> {
     }
 
     /// The final text of a declared name. A name of a `kind` that becomes a
-    /// Kubernetes name is checked as a DNS-1123 label; a rejected one is
-    /// remembered so that references to it stay silent.
+    /// Kubernetes name is checked as a DNS-1123 label (a role's, as a
+    /// subdomain); a rejected one is remembered so that references to it
+    /// stay silent.
     fn name(
         &mut self,
         name: &Name,
@@ -558,12 +559,21 @@ impl<'a> Collector<'_, 'a> {
                 )
             }
         };
-        if let Some(kind) = kind
-            && let Err(why) = check_dns_label(&text)
-        {
-            diagnostics.push(dns_diagnostic(&text, span, &why));
-            self.rejected.push((kind, text));
-            return None;
+        if let Some(kind) = kind {
+            // A role's name is a Role's, a path segment; every other kind
+            // ends up where Kubernetes wants a label (a namespace, a label
+            // value).
+            type Check = fn(&str) -> Result<(), String>;
+            type Report = fn(&str, Span, &str) -> Diagnostic;
+            let (check, report): (Check, Report) = match kind {
+                "role" => (check_dns_subdomain, dns_subdomain_diagnostic),
+                _ => (check_dns_label, dns_diagnostic),
+            };
+            if let Err(why) = check(&text) {
+                diagnostics.push(report(&text, span, &why));
+                self.rejected.push((kind, text));
+                return None;
+            }
         }
         Some((text, span))
     }
@@ -576,35 +586,78 @@ pub(crate) fn is_alert_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// A DNS-1123 label: what Kubernetes accepts as a namespace or object name.
+/// The longest DNS-1123 label: what a namespace's name may be.
+const LABEL_MAX: usize = 63;
+
+/// The longest DNS-1123 subdomain: what most object names may be.
+pub const SUBDOMAIN_MAX: usize = 253;
+
+/// A DNS-1123 label: what Kubernetes accepts as a namespace's name, and
+/// what envk asks of the names it puts in labels (tiers, clusters).
 pub fn check_dns_label(name: &str) -> Result<(), String> {
+    check_dns(name, LABEL_MAX, false)
+}
+
+/// A DNS-1123 subdomain, dot-separated labels: what Kubernetes accepts as
+/// the name of an object that is only a path segment, such as a Role or a
+/// RoleBinding. Kubernetes caps the whole name, not each label, so neither
+/// does envk.
+pub fn check_dns_subdomain(name: &str) -> Result<(), String> {
+    check_dns(name, SUBDOMAIN_MAX, true)
+}
+
+fn check_dns(name: &str, max: usize, dots: bool) -> Result<(), String> {
     if name.is_empty() {
         return Err("a name cannot be empty".to_string());
     }
-    if name.len() > 63 {
+    if name.len() > max {
         return Err(format!(
-            "it is {} characters long; the limit is 63",
+            "it is {} characters long; the limit is {max}",
             name.len()
         ));
     }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
+    let allowed = if dots {
+        "lowercase letters, digits, `-` and `.`"
+    } else {
+        "lowercase letters, digits and `-`"
+    };
+    if let Some(bad) = name.chars().find(|&c| {
+        !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (dots && c == '.'))
+    }) {
         return Err(if bad.is_ascii_uppercase() {
-            "it has uppercase letters; only lowercase letters, digits and `-` are allowed"
-                .to_string()
+            format!("it has uppercase letters; only {allowed} are allowed")
         } else {
-            format!("`{bad}` is not allowed; only lowercase letters, digits and `-` are")
+            format!("`{bad}` is not allowed; only {allowed} are")
         });
     }
-    if name.starts_with('-') || name.ends_with('-') {
+    let edges = |part: &str| {
+        part.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && part.ends_with(|c: char| c.is_ascii_alphanumeric())
+    };
+    if !edges(name) {
         return Err("it must start and end with a letter or digit".to_string());
+    }
+    if !name.split('.').all(edges) {
+        return Err("each part between dots must start and end with a letter or digit".to_string());
     }
     Ok(())
 }
 
+/// E0205 for a name that is not a DNS-1123 label.
 pub fn dns_diagnostic(name: &str, span: Span, why: &str) -> Diagnostic {
+    invalid_name(name, span, why).help(
+        "Kubernetes names are DNS-1123 labels: at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit",
+    )
+}
+
+/// E0205 for a Role or RoleBinding name that is not a DNS-1123 subdomain.
+pub fn dns_subdomain_diagnostic(name: &str, span: Span, why: &str) -> Diagnostic {
+    invalid_name(name, span, why).help(
+        "Role and RoleBinding names are DNS-1123 subdomains: at most 253 lowercase letters, digits, `-` and `.`, each part between dots starting and ending with a letter or digit",
+    )
+}
+
+fn invalid_name(name: &str, span: Span, why: &str) -> Diagnostic {
     let shown: String = if name.len() > 70 {
         format!(
             "{}…",
@@ -613,7 +666,49 @@ pub fn dns_diagnostic(name: &str, span: Span, why: &str) -> Diagnostic {
     } else {
         name.to_string()
     };
-    Diagnostic::new(Code::E0205, span, format!("`{shown}` is not a valid Kubernetes name"))
-        .label(why.to_string())
-        .help("Kubernetes names are DNS-1123 labels: at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit")
+    Diagnostic::new(
+        Code::E0205,
+        span,
+        format!("`{shown}` is not a valid Kubernetes name"),
+    )
+    .label(why.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_dns_label, check_dns_subdomain};
+
+    #[test]
+    fn labels_are_63_characters_without_dots() {
+        assert!(check_dns_label(&"a".repeat(63)).is_ok());
+        assert!(check_dns_label(&"a".repeat(64)).is_err());
+        assert!(check_dns_label("shop-prod").is_ok());
+        assert!(check_dns_label("shop.prod").is_err());
+        assert!(check_dns_label("-shop").is_err());
+        assert!(check_dns_label("").is_err());
+    }
+
+    /// Kubernetes caps a subdomain at 253 characters in all; it does not
+    /// hold each part between dots to a label's 63.
+    #[test]
+    fn subdomains_are_253_characters_of_dotted_parts() {
+        assert!(check_dns_subdomain(&"a".repeat(253)).is_ok());
+        assert!(check_dns_subdomain(&"a".repeat(254)).is_err());
+        assert!(check_dns_subdomain(&format!("{}.b", "a".repeat(100))).is_ok());
+        assert!(check_dns_subdomain("viewer.v2").is_ok());
+        assert!(check_dns_subdomain("3rd-party.reader").is_ok());
+        for bad in [
+            "",
+            ".viewer",
+            "viewer.",
+            "viewer..v2",
+            "viewer.-v2",
+            "viewer-.v2",
+        ] {
+            assert!(check_dns_subdomain(bad).is_err(), "{bad:?}");
+        }
+        for bad in ["Viewer", "viewer_v2", "viewer/v2"] {
+            assert!(check_dns_subdomain(bad).is_err(), "{bad:?}");
+        }
+    }
 }
