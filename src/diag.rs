@@ -428,19 +428,27 @@ impl Diagnostic {
             }
         }
         self.notes.push(note);
-        // A help or label that names one expansion's value is shown with
-        // that value left out: it would be wrong for the others.
-        self.primary.message = common_text(found.iter().map(|f| f.label.as_str()));
-        if let Some(help) = &self.help
-            && found
-                .iter()
-                .any(|finding| finding.help.as_ref() != Some(help))
-        {
+        // A label or help that differs between expansions would be wrong
+        // for all but the first: each is said for the expansions it is
+        // right for, or, where they have no names, with the values that
+        // differ left out.
+        let named = found.iter().all(|finding| finding.declaration.is_some());
+        if found.iter().any(|finding| finding.label != found[0].label) {
+            self.primary.message = match &found[0].declaration {
+                Some((_, name)) if named => format!("{} (in {name})", found[0].label),
+                _ => common_text(found.iter().map(|f| f.label.as_str())),
+            };
+        }
+        if found.iter().any(|finding| finding.help != found[0].help) {
             let helps: Vec<&str> = found
                 .iter()
                 .map(|finding| finding.help.as_deref().unwrap_or(""))
                 .collect();
-            self.help = Some(common_text(helps.into_iter()));
+            self.help = Some(if named {
+                per_expansion(&found, &helps)
+            } else {
+                common_text(helps.into_iter())
+            });
         }
         self.instances = found
             .into_iter()
@@ -454,6 +462,38 @@ impl Diagnostic {
             })
             .collect();
     }
+}
+
+/// Each distinct text with the expansions it is said for, one a line:
+/// "in a and b: …"; past three, how many more there are.
+fn per_expansion(found: &[Finding], texts: &[&str]) -> String {
+    const SHOWN: usize = 3;
+    let mut distinct: Vec<(&str, Vec<String>)> = Vec::new();
+    for (finding, text) in found.iter().zip(texts) {
+        let name = finding
+            .declaration
+            .as_ref()
+            .map_or(String::new(), |(_, name)| name.clone());
+        match distinct.iter_mut().find(|(seen, _)| seen == text) {
+            Some((_, names)) => names.push(name),
+            None => distinct.push((text, vec![name])),
+        }
+    }
+    let mut lines: Vec<String> = distinct
+        .iter()
+        .take(SHOWN)
+        .map(|(text, names)| format!("in {}: {text}", listed(names)))
+        .collect();
+    if distinct.len() > SHOWN {
+        lines.push(format!(
+            "and alike in the {} other expansions",
+            distinct[SHOWN..]
+                .iter()
+                .map(|(_, names)| names.len())
+                .sum::<usize>()
+        ));
+    }
+    lines.join("\n")
 }
 
 /// "a, b and c", or "a, b, c and 25 more".
