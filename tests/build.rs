@@ -703,3 +703,42 @@ fn large_clusters_get_a_linear_network_summary() {
     assert!(readme.contains("pair would have 25² cells)."));
     assert!(readme.ends_with("| team-9 | environment development on TCP 8080 | anywhere |\n\n"));
 }
+
+/// A Role or RoleBinding name may be as long as Kubernetes allows (253),
+/// longer than a file name may be with its prefix: the tree layout still
+/// writes every object, and `build --check` finds it up to date.
+#[test]
+fn names_as_long_as_kubernetes_allows_build_in_the_tree_layout() {
+    let dir = scratch("long-names");
+    let role = format!("r{}", "-x".repeat(126));
+    assert_eq!(role.len(), 253);
+    let binding = format!("b{}", "-y".repeat(126));
+    let program = format!(
+        "cluster c {{\n  server = \"https://c.example.com\"\n  environment = development\n}}\n\
+         tier t {{ pod_security = baseline }}\n\
+         role {role} {{ allow [get] on [pods] }}\n\
+         env e on c tier t {{\n  grant {role} to group \"g\" as {binding}\n}}\n"
+    );
+    let source = dir.join("long.env.k");
+    std::fs::write(&source, program).unwrap();
+    let out = dir.join("out");
+    let (source, out) = (source.to_str().unwrap(), out.to_str().unwrap());
+    let built = envk(&["build", source, "-o", out]);
+    assert_eq!(
+        built.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let files = snapshot(Path::new(out));
+    let roles = files
+        .iter()
+        .filter(|(path, _)| {
+            let name = path.file_name().unwrap().to_string_lossy();
+            name.starts_with("role-") || name.starts_with("rolebinding-")
+        })
+        .count();
+    assert_eq!(roles, 2);
+    let check = envk(&["build", "--check", source, "-o", out]);
+    assert_eq!(check.status.code(), Some(0));
+}

@@ -239,7 +239,7 @@ pub(super) fn env_objects<'m>(
         };
         push_sharing(
             objects,
-            || ["role-", &role.name, ".yaml"].concat(),
+            || object_file("role-", &role.name),
             object,
             shared,
             rules,
@@ -274,10 +274,7 @@ pub(super) fn env_objects<'m>(
                 api_group: RBAC_GROUP.to_string(),
             },
         };
-        objects.push(
-            || ["rolebinding-", &binding.name, ".yaml"].concat(),
-            &object,
-        );
+        objects.push(|| object_file("rolebinding-", &binding.name), &object);
     }
 
     // The env's own rules, as written, then each policy envk generates,
@@ -300,6 +297,29 @@ pub(super) fn env_objects<'m>(
         let policy = ("-allow-dns", "networkpolicy-allow-dns.yaml");
         push_network_policy(objects, env, options, policy, shared, dns_spec);
     }
+}
+
+/// The longest file name file systems take (ext4, XFS, APFS, NTFS).
+const MAX_FILE_NAME: usize = 255;
+
+/// `<prefix><name>.yaml`, the file of an object whose name can be as long
+/// as Kubernetes allows (253): where that does not fit in a file name, the
+/// name is cut and a hash of the whole name keeps files of names that
+/// share a beginning apart.
+fn object_file(prefix: &str, name: &str) -> String {
+    const EXTENSION: &str = ".yaml";
+    if prefix.len() + name.len() + EXTENSION.len() <= MAX_FILE_NAME {
+        return [prefix, name, EXTENSION].concat();
+    }
+    // FNV-1a: the same on every machine and in every release, so that a
+    // build's files never move.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let suffix = format!("-{hash:016x}");
+    let keep = MAX_FILE_NAME - prefix.len() - suffix.len() - EXTENSION.len();
+    // Names are ASCII (DNS subdomains), so any byte is a character boundary.
+    [prefix, &name[..keep], &suffix, EXTENSION].concat()
 }
 
 /// Pushes the env's NetworkPolicy named `<env><suffix>`, in `file`.
@@ -434,6 +454,28 @@ fn ports(ports: &[model::Port]) -> Option<Vec<NetworkPolicyPort>> {
             })
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_FILE_NAME, object_file};
+
+    #[test]
+    fn file_names_of_long_object_names_fit_and_stay_apart() {
+        assert_eq!(object_file("role-", "viewer"), "role-viewer.yaml");
+        let long = "a".repeat(253);
+        let mut other = "a".repeat(252);
+        other.push('b');
+        let (one, two) = (
+            object_file("rolebinding-", &long),
+            object_file("rolebinding-", &other),
+        );
+        assert_eq!(one.len(), MAX_FILE_NAME);
+        assert_ne!(one, two);
+        assert!(one.starts_with("rolebinding-aaa") && one.ends_with(".yaml"));
+        let fits = "b".repeat(MAX_FILE_NAME - "role-.yaml".len());
+        assert_eq!(object_file("role-", &fits), format!("role-{fits}.yaml"));
+    }
 }
 
 #[derive(Serialize)]
