@@ -132,6 +132,39 @@ impl Dimension {
     }
 }
 
+impl Dimension {
+    /// An amount for a message: Kubernetes' canonical form, and for memory
+    /// that is no whole number of a unit, its bytes with the nearest
+    /// binary unit (`21474836224 bytes (about 20Gi)`), which reads where a
+    /// bare byte count does not.
+    pub fn amount(self, value: Quantity) -> String {
+        let canonical = self.format(value);
+        if self != Dimension::Memory || value < 1024 || value % 1000 == 0 || value % 1024 == 0 {
+            return match (self, value) {
+                (Dimension::Memory, 0..1024) => format!("{canonical} bytes"),
+                _ => canonical,
+            };
+        }
+        let (unit, size) = [
+            ("Ei", 1u64 << 60),
+            ("Pi", 1 << 50),
+            ("Ti", 1 << 40),
+            ("Gi", 1 << 30),
+            ("Mi", 1 << 20),
+            ("Ki", 1 << 10),
+        ]
+        .into_iter()
+        .find(|(_, size)| value >= *size)
+        .expect("at least 1Ki");
+        let tenths = (u128::from(value) * 10 + u128::from(size) / 2) / u128::from(size);
+        let about = match tenths % 10 {
+            0 => format!("{}{unit}", tenths / 10),
+            fraction => format!("{}.{fraction}{unit}", tenths / 10),
+        };
+        format!("{canonical} bytes (about {about})")
+    }
+}
+
 /// `value` in decimal, then `suffix`. Written out rather than through
 /// `format!`: a build formats every quantity of every env.
 fn with_suffix(value: u64, suffix: &str) -> String {
@@ -1085,6 +1118,23 @@ mod tests {
             (4, &"b".to_string(), None)
         );
         assert!(map.contains_key("env") && !TextMap::new().contains_key("env"));
+    }
+
+    #[test]
+    fn amounts_in_messages_read_as_sizes() {
+        assert_eq!(Dimension::Memory.amount(20 << 30), "20Gi");
+        assert_eq!(Dimension::Memory.amount(1_000_000_000), "1G");
+        assert_eq!(Dimension::Memory.amount(256), "256 bytes");
+        assert_eq!(
+            Dimension::Memory.amount((20 << 30) - 256),
+            "21474836224 bytes (about 20Gi)"
+        );
+        assert_eq!(
+            Dimension::Memory.amount(1536 + 1),
+            "1537 bytes (about 1.5Ki)"
+        );
+        assert_eq!(Dimension::Cpu.amount(2_500), "2500m");
+        assert_eq!(Dimension::Count.amount(7), "7");
     }
 
     #[test]

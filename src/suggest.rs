@@ -19,6 +19,46 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     best.map(|(_, candidate)| candidate)
 }
 
+/// `closest`, or failing that a candidate the word abbreviates: a longer
+/// one that begins like it, over at least its first four characters (three
+/// for a three-letter word), as `stage` and `prod` do `staging` and
+/// `production`. The one sharing the longest beginning wins, then the
+/// closest. For the fixed words of a field, which people shorten; among
+/// names, a shared beginning says little (`certificates`,
+/// `certificatesigningrequests`).
+pub fn closest_or_abbreviated<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str> + Clone,
+) -> Option<&'a str> {
+    if let Some(close) = closest(word, candidates.clone()) {
+        return Some(close);
+    }
+    let needed = word.chars().count().min(4);
+    if needed < 3 {
+        return None;
+    }
+    let mut best: Option<(usize, usize, &str)> = None;
+    for candidate in candidates {
+        let shared = shared_beginning(word, candidate);
+        if shared < needed || candidate.len() <= word.len() {
+            continue;
+        }
+        let distance = edit_distance(word, candidate);
+        if best.is_none_or(|(s, d, _)| shared > s || shared == s && distance < d) {
+            best = Some((shared, distance, candidate));
+        }
+    }
+    best.map(|(_, _, candidate)| candidate)
+}
+
+/// How many characters two words begin with alike, ignoring ASCII case.
+fn shared_beginning(a: &str, b: &str) -> usize {
+    a.chars()
+        .zip(b.chars())
+        .take_while(|(x, y)| x.eq_ignore_ascii_case(y))
+        .count()
+}
+
 /// Optimal string alignment distance, case-insensitive for ASCII letters.
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().map(|c| c.to_ascii_lowercase()).collect();
@@ -63,5 +103,14 @@ mod tests {
             closest("prod-clster", ["prod-cluster", "dev-cluster"]),
             Some("prod-cluster")
         );
+        let environments = ["development", "staging", "production"];
+        let abbreviated = |word| closest_or_abbreviated(word, environments);
+        assert_eq!(abbreviated("stage"), Some("staging"));
+        assert_eq!(abbreviated("prod"), Some("production"));
+        assert_eq!(abbreviated("dev"), Some("development"));
+        assert_eq!(abbreviated("productoin"), Some("production"));
+        assert_eq!(abbreviated("de"), None);
+        assert_eq!(abbreviated("stack"), None);
+        assert_eq!(closest("stage", environments), None);
     }
 }

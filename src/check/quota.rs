@@ -291,10 +291,15 @@ pub(crate) fn object_name(
         ast::Name::Ident(ident) => ident.text.clone(),
         ast::Name::Str(string) => crate::resolve::value::interpolate(string, scope, diagnostics)?,
     };
-    match crate::resolve::check_dns_label(&text) {
+    // ResourceQuota and LimitRange names are DNS subdomains.
+    match crate::resolve::check_dns_subdomain(&text) {
         Ok(()) => Some(text),
         Err(why) => {
-            diagnostics.push(crate::resolve::dns_diagnostic(&text, name.span(), &why));
+            diagnostics.push(crate::resolve::dns_subdomain_diagnostic(
+                &text,
+                name.span(),
+                &why,
+            ));
             None
         }
     }
@@ -519,8 +524,12 @@ pub(crate) fn check_env(
             )
             .label("without a quota this namespace is unbounded")
             .secondary(
-                tier.name_span,
-                "the tier's ceiling applies to every env in it",
+                // The first key the ceiling caps, where it is written.
+                ceiling
+                    .iter()
+                    .find_map(|(key, _)| tier.ceiling_spans.get(&key).copied())
+                    .unwrap_or(tier.name_span),
+                "the tier's ceiling, which applies to every env in it",
             )
             .help("give the env a `quota { … }` within the ceiling"),
         );
@@ -690,9 +699,9 @@ pub(crate) fn check_capacity(checker: &Checker, diagnostics: &mut Diags) {
         .into_iter()
         .filter_map(|(key, quota_key, capacity)| Some((key, quota_key, capacity?)))
         .collect();
-        let Some(&(first_key, _, _)) = dimensions.first() else {
+        if dimensions.is_empty() {
             continue;
-        };
+        }
         // An env that cannot be counted is reported once, with every key it
         // lacks.
         for env in &on_cluster {
@@ -713,22 +722,29 @@ pub(crate) fn check_capacity(checker: &Checker, diagnostics: &mut Diags) {
                 Some(quota) => (quota.span, format!("this quota sets no {keys}")),
                 None => (env.name_span, "this env has no quota".to_string()),
             };
-            diagnostics.push(
-                Diagnostic::new(
-                    Code::E0406,
-                    at,
-                    format!(
-                        "env `{}` cannot be counted against cluster `{name}`'s capacity",
-                        env.model.name
-                    ),
-                )
-                .label(label)
-                .secondary(
-                    facts.capacity_spans[first_key],
-                    format!("cluster `{name}` has a capacity"),
-                )
-                .help(format!("give the env a quota with {keys}")),
-            );
+            let mut diagnostic = Diagnostic::new(
+                Code::E0406,
+                at,
+                format!(
+                    "env `{}` cannot be counted against cluster `{name}`'s capacity",
+                    env.model.name
+                ),
+            )
+            .label(label)
+            .help(format!("give the env a quota with {keys}"));
+            // Each capacity the quota cannot be counted against.
+            for &(capacity_key, quota_key, _) in &dimensions {
+                if missing.contains(&quota_key) {
+                    diagnostic = diagnostic.secondary(
+                        facts.capacity_spans[capacity_key],
+                        format!(
+                            "cluster `{name}`'s `{capacity_key}`, counted from `{}`",
+                            quota_key.as_str()
+                        ),
+                    );
+                }
+            }
+            diagnostics.push(diagnostic);
         }
         for (capacity_key, quota_key, capacity) in dimensions {
             let capacity_span = facts.capacity_spans[capacity_key];
@@ -748,16 +764,26 @@ pub(crate) fn check_capacity(checker: &Checker, diagnostics: &mut Diags) {
                 b.0.cmp(&a.0)
                     .then_with(|| a.1.model.name.cmp(&b.1.model.name))
             });
+            // `memory = 256` is 256 bytes, which no one means: say so where
+            // the capacity is written.
+            let written = checker.sources.snippet(capacity_span);
+            let raw_bytes = dimension == model::Dimension::Memory
+                && written.bytes().all(|byte| byte.is_ascii_digit());
+            let label = if raw_bytes {
+                format!("{written} bytes — did you mean `{written}Gi`?")
+            } else {
+                format!("capacity {}", dimension.amount(capacity))
+            };
             let mut diagnostic = Diagnostic::new(
                 Code::E0405,
                 capacity_span,
                 format!(
                     "cluster `{name}` is over-committed: its envs request {} {capacity_key} in all, but its capacity is {}",
-                    dimension.format(u64::try_from(total).unwrap_or(u64::MAX)),
-                    dimension.format(capacity)
+                    dimension.amount(u64::try_from(total).unwrap_or(u64::MAX)),
+                    dimension.amount(capacity)
                 ),
             )
-            .label(format!("capacity {}", dimension.format(capacity)));
+            .label(label);
             let mut used_spans = Vec::new();
             for (value, env) in contributors.iter().take(3) {
                 // Envs that share a `let` quota share its span; name them
@@ -775,7 +801,7 @@ pub(crate) fn check_capacity(checker: &Checker, diagnostics: &mut Diags) {
                     format!(
                         "env `{}` requests {}",
                         env.model.name,
-                        dimension.format(*value)
+                        dimension.amount(*value)
                     ),
                 );
             }
@@ -786,8 +812,8 @@ pub(crate) fn check_capacity(checker: &Checker, diagnostics: &mut Diags) {
                 ));
             }
             diagnostics.push(diagnostic.help(format!(
-                "lower the largest requests by {} {capacity_key} in all, or raise the cluster's capacity",
-                dimension.format(u64::try_from(total - capacity as u128).unwrap_or(u64::MAX))
+                "lower the {capacity_key} the largest envs request by {} in all, or raise the cluster's capacity",
+                dimension.amount(u64::try_from(total - capacity as u128).unwrap_or(u64::MAX))
             )));
         }
     }

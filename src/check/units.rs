@@ -303,18 +303,19 @@ pub fn word(
         format!("unknown {noun} `{text}`"),
     )
     .label(format!("expected {}", choices()));
-    // `prod` for `production`, `strict` for `restricted`: a typo, or a
-    // part of the word.
-    let close = crate::suggest::closest(text, allowed.iter().copied()).or_else(|| {
-        let lower = text.to_ascii_lowercase();
-        let mut containing = allowed
-            .iter()
-            .filter(|word| word.contains(lower.as_str()) || lower.contains(**word));
-        match (containing.next(), containing.next()) {
-            (Some(only), None) if lower.len() >= 3 => Some(*only),
-            _ => None,
-        }
-    });
+    // `prod` for `production`, `stage` for `staging`, `strict` for
+    // `restricted`: a typo, an abbreviation, or a part of the word.
+    let close =
+        crate::suggest::closest_or_abbreviated(text, allowed.iter().copied()).or_else(|| {
+            let lower = text.to_ascii_lowercase();
+            let mut containing = allowed
+                .iter()
+                .filter(|word| word.contains(lower.as_str()) || lower.contains(**word));
+            match (containing.next(), containing.next()) {
+                (Some(only), None) if lower.len() >= 3 => Some(*only),
+                _ => None,
+            }
+        });
     diagnostics.push(match close {
         Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
         None => diagnostic.help(format!("{what} is one of {}", choices())),

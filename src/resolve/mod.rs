@@ -650,10 +650,11 @@ pub fn dns_diagnostic(name: &str, span: Span, why: &str) -> Diagnostic {
     )
 }
 
-/// E0205 for a Role or RoleBinding name that is not a DNS-1123 subdomain.
+/// E0205 for an object name that is not a DNS-1123 subdomain: a Role,
+/// RoleBinding, ResourceQuota or LimitRange name.
 pub fn dns_subdomain_diagnostic(name: &str, span: Span, why: &str) -> Diagnostic {
     invalid_name(name, span, why).help(
-        "Role and RoleBinding names are DNS-1123 subdomains: at most 253 lowercase letters, digits, `-` and `.`, each part between dots starting and ending with a letter or digit",
+        "the names of Roles, RoleBindings, ResourceQuotas and LimitRanges are DNS-1123 subdomains: at most 253 lowercase letters, digits, `-` and `.`, each part between dots starting and ending with a letter or digit",
     )
 }
 

@@ -621,11 +621,21 @@ impl Builder<'_> {
                         }
                     }
                     NumberError::TooLarge => {
+                        // The field is not known here: the unit written,
+                        // if any, says what the number measures.
+                        let unit =
+                            text.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+                        let help = match unit {
+                            "k" | "M" | "G" | "T" | "P" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" => {
+                                format!("write the amount in a larger unit than `{unit}`, such as `Ti` for `Mi` or `Pi` for `Ti`")
+                            }
+                            "m" => "write cpu in cores rather than milli-cores (`2` for `2000m`), or a duration in hours rather than minutes".to_string(),
+                            "ms" | "s" | "h" | "d" => format!("write the duration in a larger unit than `{unit}`, such as `d` or `w`"),
+                            _ => "no amount envk checks needs that many digits: check the number for a typo".to_string(),
+                        };
                         Diagnostic::new(Code::E0104, span, format!("number `{text}` is too large"))
                             .label("more than 38 significant digits")
-                            .help(
-                                "write the value with a larger unit, such as `Ti` instead of `Mi`",
-                            )
+                            .help(help)
                     }
                     NumberError::BadDuration { reason } => {
                         Diagnostic::new(Code::E0104, span, format!("invalid duration `{text}`"))
