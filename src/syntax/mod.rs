@@ -364,9 +364,11 @@ fn hint(text: &str, at: usize, found: &Token, expected: &[Rule]) -> Option<Strin
 /// The word that ends right before `at`, skipping spaces.
 fn previous_word(text: &str, at: usize) -> Option<&str> {
     let before = text[..at].trim_end();
+    // Trimming by characters keeps the cut on a character boundary, whatever
+    // precedes the word (`—` in a comment is three bytes).
     let start = before
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-        .map_or(0, |i| i + 1);
+        .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        .len();
     let word = &before[start..];
     (!word.is_empty()).then_some(word)
 }
