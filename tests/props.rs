@@ -2,7 +2,9 @@
 //! span it produces lies inside its file on a character boundary, one
 //! broken item costs only that item, and the hand-written parser of
 //! well-formed items changes nothing: every input parses exactly as with
-//! pest alone.
+//! pest alone. Generated inputs carry non-ASCII text next to and inside
+//! every kind of token, since error messages slice the text around the
+//! place parsing failed.
 //!
 //! Run longer with `PROPTEST_CASES=10000 cargo test --release --test props`.
 
@@ -61,8 +63,14 @@ fn assert_spans_valid(sources: &SourceMap, ast: &Ast, diagnostics: &[Diagnostic]
     let _ = envk::diag::render_plain(sources, diagnostics);
 }
 
-/// Words and symbols of the language, and near misses of them.
+/// What a generated input is made of: the language's tokens, and
+/// non-ASCII text around and inside them.
 fn token() -> impl Strategy<Value = String> {
+    prop_oneof![2 => ascii_token(), 1 => non_ascii_token()]
+}
+
+/// Words and symbols of the language, and near misses of them.
+fn ascii_token() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
             "import",
@@ -133,8 +141,6 @@ fn token() -> impl Strategy<Value = String> {
             "\\",
             "%",
             "-",
-            "é",
-            "\u{1F600}",
             "\r\n",
         ])
         .prop_map(str::to_string),
@@ -142,6 +148,59 @@ fn token() -> impl Strategy<Value = String> {
         "[0-9]{1,4}(\\.[0-9]{1,3})?(m|Mi|Gi|Gb|s|h|%|ms|1h30m|x)?",
         "\"[a-z ${}\\\\]{0,10}\"?",
         "`[a-z\n${}]{0,10}`?",
+    ]
+}
+
+/// Characters of two, three and four bytes in UTF-8, combining marks, and
+/// spaces and line breaks that are not ASCII: a byte index computed as if
+/// the text were ASCII (`i + 1` after a character) lands inside them.
+const NON_ASCII: &[&str] = &[
+    "é", "ß", "—", "€", "日本", "𝄞", "😀", "e\u{301}", "\u{301}", "\u{a0}", "\u{2028}", "\u{3000}",
+    "\u{feff}",
+];
+
+fn non_ascii() -> impl Strategy<Value = String> {
+    prop::sample::select(NON_ASCII).prop_map(str::to_string)
+}
+
+/// ASCII and non-ASCII together, as the inside of comments and strings.
+fn mixed_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            non_ascii(),
+            "[a-z ]{1,3}",
+            Just("${".to_string()),
+            Just("\\".to_string()),
+            Just("\n".to_string()),
+        ],
+        0..5,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+/// Non-ASCII text in each place the parser and its error messages look:
+/// against any token, inside names and numbers, in strings and raw strings
+/// (closed or not), and in comments, last on their line too. Errors are
+/// reported at a token and described from the text before it, so a comment
+/// is followed by the token it ends up next to.
+fn non_ascii_token() -> impl Strategy<Value = String> {
+    let maybe = || prop::option::of(non_ascii()).prop_map(Option::unwrap_or_default);
+    prop_oneof![
+        (maybe(), ascii_token(), maybe())
+            .prop_map(|(before, token, after)| before + &token + &after),
+        ("[a-z_]{0,4}", non_ascii(), "[a-z0-9-]{0,4}").prop_map(|(a, n, b)| a + &n + &b),
+        ("[0-9]{1,3}(\\.[0-9])?", non_ascii()).prop_map(|(number, suffix)| number + &suffix),
+        (
+            prop::sample::select(vec!["\"", "`"]),
+            mixed_text(),
+            any::<bool>()
+        )
+            .prop_map(|(quote, inside, closed)| {
+                let close = if closed { quote } else { "" };
+                format!("{quote}{inside}{close}")
+            }),
+        (mixed_text(), non_ascii(), ascii_token())
+            .prop_map(|(inside, last, next)| format!("//{inside}{last}\n{next}")),
     ]
 }
 
@@ -185,6 +244,14 @@ fn checker_token() -> impl Strategy<Value = String> {
             "-",
             "s",
             "e",
+            // Non-ASCII names, strings and comments, for the checker's
+            // messages and the formatter's comment handling.
+            "é",
+            "x—€",
+            "\"é — 𝄞\"",
+            "\"e\u{301}\"",
+            " // é — 𝄞\n",
+            "//—\n",
         ])
         .prop_map(str::to_string),
         "[a-z]{1,6}",

@@ -2,6 +2,7 @@
 //! the checker accepts the emitters build.
 #![no_main]
 
+use envk::emit::{Layout, Options};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,6 +14,16 @@ fuzz_target!(|data: &[u8]| {
         .expect("the file is in memory");
     let _ = envk::diag::render_plain(&run.sources, &run.diagnostics);
     if let Some(model) = &run.model {
-        let _ = envk::emit::emit(model, envk::emit::Options { provenance: true });
+        // The layouts serialize through different sinks; a program the
+        // checker accepts is rare enough that emitting it twice costs little.
+        for layout in [Layout::Tree, Layout::Stream] {
+            let _ = envk::emit::emit(
+                model,
+                Options {
+                    provenance: true,
+                    layout,
+                },
+            );
+        }
     }
 });

@@ -334,7 +334,7 @@ fn hint(text: &str, at: usize, found: &Token, expected: &[Rule]) -> Option<Strin
         return Some("separate ports with commas: `tcp 80, tcp 443`".to_string());
     }
     if expects(Rule::block) || expects(Rule::lbrace) {
-        let mut words = text[..at].split_whitespace().rev();
+        let mut words = without_trailing_trivia(text, at).split_whitespace().rev();
         if let (Some(name), Some(keyword @ ("quota" | "limits"))) = (words.next(), words.next()) {
             return Some(format!(
                 "to use a value declared with `let`, write `{keyword} = {name}`"
@@ -361,14 +361,45 @@ fn hint(text: &str, at: usize, found: &Token, expected: &[Rule]) -> Option<Strin
     None
 }
 
-/// The word that ends right before `at`, skipping spaces.
+/// The word that ends right before `at`, skipping spaces and comments.
 fn previous_word(text: &str, at: usize) -> Option<&str> {
-    let before = text[..at].trim_end();
+    let before = without_trailing_trivia(text, at);
+    // Trimming by characters keeps the cut on a character boundary, whatever
+    // precedes the word (`—` in a comment is three bytes).
     let start = before
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-        .map_or(0, |i| i + 1);
+        .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        .len();
     let word = &before[start..];
     (!word.is_empty()).then_some(word)
+}
+
+/// `text[..at]` without the spaces and `//` comments it ends with: the
+/// words of a comment are no token the parser saw, and a hint must not
+/// name them.
+fn without_trailing_trivia(text: &str, at: usize) -> &str {
+    let mut end = at;
+    loop {
+        let before = text[..end].trim_end();
+        // The line is walked as the lexer reads it rather than searched for
+        // `//`: `"http://…"` holds no comment.
+        let mut comment = None;
+        walk_delimiters(
+            text,
+            line_start(text, before.len()),
+            before.len(),
+            |event| match event {
+                Scan::Comment(start, _) => {
+                    comment = Some(start);
+                    false
+                }
+                Scan::Delimiter(..) | Scan::UnterminatedString { .. } => true,
+            },
+        );
+        match comment {
+            Some(start) => end = start,
+            None => return before,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
