@@ -3,12 +3,15 @@
 //! A generator builds random well-formed programs (clusters with
 //! capacities, tiers with ceilings, forbids, isolation and accepted
 //! environments, roles, single envs and env families with quotas, limit
-//! ranges, grants, network rules, alerts and deploys), valid by
-//! construction. Every one must be accepted; its build is then parsed back
-//! from YAML, and the invariants are checked on those files with code of
-//! this test's own (a quantity parser, a NetworkPolicy evaluator, a PromQL
-//! walk in `invariants/promql_scope.rs`), never the checker's. Then exactly one violation is injected, and the checker
-//! must reject it with the matching code, pointing into the injected text.
+//! ranges, grants, network rules or none, DNS allowed, denied or left to
+//! the default, alerts and deploys), valid by construction. Every one must
+//! be accepted; its build is then parsed back from YAML, and the
+//! invariants are checked on those files with code of this test's own (a
+//! quantity parser, a NetworkPolicy evaluator, a PromQL walk in
+//! `invariants/promql_scope.rs`), never the checker's. Then exactly one
+//! violation is injected, and the checker must reject it with the
+//! matching code, pointing into the injected text (a warning's: warn of
+//! it there, and accept the program).
 //!
 //! `PROPTEST_CASES=10000 cargo test --release --test invariants` for a long
 //! run.
@@ -16,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use envk::diag::{Code, Diagnostic};
+use envk::diag::{Code, Diagnostic, Severity};
 use envk::driver;
 use envk::emit::{self, Options, Tree};
 use envk::resolve::imports::InMemory;
@@ -80,6 +83,14 @@ struct Role {
     resources: Vec<&'static str>,
 }
 
+/// What an env says about DNS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dns {
+    Nothing,
+    Allow,
+    Deny,
+}
+
 #[derive(Clone, Debug)]
 struct Namespace {
     name: String,
@@ -88,9 +99,10 @@ struct Namespace {
     quota: Quota,
     limits: bool,
     grants: Vec<usize>,
-    ingress_from: usize,
-    ingress_port: u16,
+    /// `None`: the env writes no ingress rule, and gets its tier's default.
+    ingress: Option<(usize, u16)>,
     egress: bool,
+    dns: Dns,
     alerts: bool,
     deploy: bool,
     /// Which of `promql_scope::uses` an env with alerts adds.
@@ -263,9 +275,11 @@ fn generate(seed: u64) -> Program {
                 },
                 limits: r.chance(60),
                 grants,
-                ingress_from: *r.pick(&accepted),
-                ingress_port: *r.pick(&[80u16, 443, 8080, 9090]),
+                ingress: r
+                    .chance(70)
+                    .then(|| (*r.pick(&accepted), *r.pick(&[80u16, 443, 8080, 9090]))),
                 egress: r.chance(50),
+                dns: *r.pick(&[Dns::Nothing, Dns::Nothing, Dns::Allow, Dns::Deny]),
                 alerts: tiers[tier].requires_alerts || r.chance(40),
                 deploy: r.chance(60),
                 alert_shapes: r.next() as u8,
@@ -475,17 +489,23 @@ fn namespace_body(program: &Program, ns: &Namespace, indent: &str) -> String {
             ),
         );
     }
-    line(
-        &mut body,
-        format!(
-            "ingress allow from environment {} on tcp {}",
-            ENVIRONMENTS[ns.ingress_from], ns.ingress_port
-        ),
-    );
+    if let Some((from, port)) = ns.ingress {
+        line(
+            &mut body,
+            format!(
+                "ingress allow from environment {} on tcp {port}",
+                ENVIRONMENTS[from]
+            ),
+        );
+    }
     if ns.egress {
         line(&mut body, "egress allow to any on tcp 443".to_string());
     }
-    line(&mut body, "egress allow dns".to_string());
+    match ns.dns {
+        Dns::Nothing => {}
+        Dns::Allow => line(&mut body, "egress allow dns".to_string()),
+        Dns::Deny => line(&mut body, "egress deny dns".to_string()),
+    }
     if ns.alerts {
         line(&mut body, "alert PodCrashLooping { for = 10m }".to_string());
         line(
@@ -748,16 +768,78 @@ fn assert_invariants(program: &Program, tree: &Tree) {
                             })
                         })
                 });
+            let environment = program.clusters[from.cluster].1;
+            let accepted = program
+                .accepted(to.tier, program.clusters[to.cluster].1)
+                .contains(&environment);
             if reachable {
-                let environment = program.clusters[from.cluster].1;
-                assert!(
-                    program
-                        .accepted(to.tier, program.clusters[to.cluster].1)
-                        .contains(&environment),
-                    "{from_name} reaches {to_name}"
+                assert!(accepted, "{from_name} reaches {to_name}");
+            }
+            // An env that wrote no ingress rule admits exactly what its
+            // tier accepts: not open, and not closed either (unless its
+            // tier is isolated).
+            if to.ingress.is_none() {
+                let admits = accepted && !program.tiers[to.tier].isolated;
+                assert_eq!(
+                    reachable, admits,
+                    "{from_name} → {to_name}, which wrote no rule"
                 );
             }
         }
+        // What envk generates is a policy of its own: the user's holds
+        // exactly the ingress rules written.
+        let written = policies.iter().find(|p| {
+            text(&p["metadata"]["namespace"]) == *to_name
+                && text(&p["metadata"]["name"]) == format!("{to_name}-network-policy")
+        });
+        let written_rules = written.map_or(0, |p| {
+            p["spec"]["ingress"].as_sequence().map_or(0, Vec::len)
+        });
+        assert_eq!(
+            written_rules,
+            usize::from(to.ingress.is_some()),
+            "{to_name}"
+        );
+    }
+
+    // 4b. DNS: an env whose egress is restricted resolves names (a policy
+    // to kube-system on UDP and TCP 53) unless it wrote `egress deny dns`.
+    for (name, ns) in &expected {
+        let restricted = ns.egress || program.tiers[ns.tier].isolated || ns.dns == Dns::Allow;
+        let dns = policies.iter().any(|p| {
+            text(&p["metadata"]["namespace"]) == *name
+                && p["spec"]["egress"].as_sequence().is_some_and(|rules| {
+                    rules.iter().any(|rule| {
+                        let to_dns = rule["to"].as_sequence().is_some_and(|peers| {
+                            peers.iter().any(|peer| {
+                                peer["namespaceSelector"]["matchLabels"]
+                                    ["kubernetes.io/metadata.name"]
+                                    == "kube-system"
+                            })
+                        });
+                        let ports: BTreeSet<(String, u64)> = rule["ports"]
+                            .as_sequence()
+                            .into_iter()
+                            .flatten()
+                            .map(|port| {
+                                (
+                                    text(&port["protocol"]).to_string(),
+                                    port["port"].as_u64().unwrap_or(0),
+                                )
+                            })
+                            .collect();
+                        to_dns
+                            && ports.contains(&("UDP".to_string(), 53))
+                            && ports.contains(&("TCP".to_string(), 53))
+                    })
+                })
+        });
+        assert_eq!(
+            dns,
+            restricted && ns.dns != Dns::Deny,
+            "{name}: DNS egress (restricted {restricted}, {:?})",
+            ns.dns
+        );
     }
 
     // 5. Every alert expression parses, and reads and returns only its
@@ -859,7 +941,7 @@ proptest! {
     /// Exactly one violation, injected into an accepted program, is
     /// rejected with its code, pointing into the injected text.
     #[test]
-    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..10usize) {
+    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..17usize) {
         let program = generate(seed);
         let (text, snippet, code) = inject(&program, kind);
         rejected_where_injected(&text, &snippet, code)?;
@@ -873,20 +955,34 @@ fn rejected_where_injected(text: &str, snippet: &str, code: Code) -> Result<(), 
     let start = text.find(snippet).expect("the snippet is in the text") as u32;
     let end = start + snippet.len() as u32;
     let base = checked.sources.files().next().map_or(0, |f| f.base());
+    let inside = |d: &Diagnostic| {
+        let (s, e) = (d.primary.span.start - base, d.primary.span.end - base);
+        s >= start && e <= end
+    };
     let errors: Vec<&Diagnostic> = checked
         .diagnostics
         .iter()
         .filter(|d| d.is_error())
         .collect();
+    if code.default_severity() == Severity::Warning {
+        // The program is accepted, with the warning where it was injected
+        // (the generated program may warn of other things elsewhere).
+        prop_assert!(errors.is_empty(), "{}", render_diagnostics(&checked));
+        prop_assert!(
+            checked
+                .diagnostics
+                .iter()
+                .any(|d| d.code == code && inside(d)),
+            "no {code:?} in the injected text:\n{}",
+            render_diagnostics(&checked)
+        );
+        return Ok(());
+    }
     prop_assert!(!errors.is_empty(), "no error for {code:?}:\n{snippet}");
     for error in &errors {
         prop_assert_eq!(error.code, code, "{}", render_diagnostics(&checked));
-        let (s, e) = (
-            error.primary.span.start - base,
-            error.primary.span.end - base,
-        );
         prop_assert!(
-            s >= start && e <= end,
+            inside(error),
             "{:?} points outside the injected text:\n{}",
             code,
             render_diagnostics(&checked)
@@ -997,6 +1093,61 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
                 )
             );
             (text, snippet, Code::E0606)
+        }
+        10 => {
+            // Both ends of a path must let it through.
+            let snippet = "egress allow to env inj-b on tcp 8443".to_string();
+            let text = format!(
+                "{base}{clusters}{}tier inj-closed {{\n  pod_security = baseline\n  network = isolated\n}}\n\nenv inj-b on inj-prod tier inj-closed {{\n  ingress allow from env inj-a on tcp 8080\n}}\n",
+                env("inj-a", "inj-prod", "base", &format!("  {snippet}\n")),
+            );
+            (text, snippet, Code::E0607)
+        }
+        11 => {
+            let snippet = "ceiling { requests.cpu = 3 }".to_string();
+            let text = format!(
+                "{base}tier inj-parent {{\n  pod_security = baseline\n  ceiling {{ requests.cpu = 2 }}\n}}\n\ntier inj-child extends inj-parent {{\n  {snippet}\n}}\n"
+            );
+            (text, snippet, Code::E0407)
+        }
+        12 => {
+            // Typed where it is written, although nothing uses it.
+            let snippet = "let inj-unused = quota { requests.cpu = 1Gi }".to_string();
+            (format!("{base}{snippet}\n"), snippet, Code::E0301)
+        }
+        13 => {
+            let snippet = "let inj-dotted = \"${inj-text.name}\"".to_string();
+            (
+                format!("{base}let inj-text = \"x\"\n{snippet}\n"),
+                snippet,
+                Code::E0208,
+            )
+        }
+        14 => {
+            // `pods/log` serves `get` only.
+            let snippet = "allow [list] on [pods/log]".to_string();
+            (
+                format!("{base}role inj-reader {{ {snippet} }}\n"),
+                snippet,
+                Code::E0509,
+            )
+        }
+        15 => {
+            // Two rules of one name and labels in one group.
+            let snippet = "alert JobFailed\n  alert JobFailed { for = 1h }".to_string();
+            let text = format!(
+                "{base}{clusters}{}",
+                env("inj", "inj-dev", "base", &format!("  {snippet}\n"))
+            );
+            (text, snippet, Code::E0708)
+        }
+        16 => {
+            // Every use may set `severity`: no parameter may take the name.
+            let snippet = "severity: string".to_string();
+            let text = format!(
+                "{base}alert InjReserved({snippet} = \"x\") {{\n  expr = `up{{namespace=\"${{namespace}}\"}} == 0`\n  severity = warning\n}}\n"
+            );
+            (text, snippet, Code::E0205)
         }
         7 => {
             let snippet = "expr = `up == 0`".to_string();
