@@ -11,9 +11,13 @@
 
 use std::path::{Path, PathBuf};
 
-use envk::diag::{self, Diagnostic};
+use envk::diag;
 use envk::driver;
-use envk::source::SourceMap;
+
+#[path = "support/annotations.rs"]
+mod annotations;
+
+use annotations::{annotations, located};
 
 fn cases(folder: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)
@@ -28,54 +32,6 @@ fn cases(folder: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
-}
-
-/// `(line, "error", "E0101")` for each annotation in the case's text.
-fn annotations(text: &str) -> Vec<(usize, String, String)> {
-    let mut found = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let Some(comment) = line.rfind("// ") else {
-            continue;
-        };
-        for word in line[comment + 3..].split_whitespace() {
-            for severity in ["error", "warning"] {
-                if let Some(code) = word
-                    .strip_prefix(severity)
-                    .and_then(|rest| rest.strip_prefix('['))
-                    .and_then(|rest| rest.strip_suffix(']'))
-                {
-                    found.push((index + 1, severity.to_string(), code.to_string()));
-                }
-            }
-        }
-    }
-    found.sort();
-    found
-}
-
-/// The diagnostics whose primary span is in the case's own file; those in
-/// files it imports are checked through the `.stderr` only.
-fn located(
-    sources: &SourceMap,
-    case: &Path,
-    diagnostics: &[Diagnostic],
-) -> Vec<(usize, String, String)> {
-    let case_name = case.display().to_string();
-    let mut found: Vec<_> = diagnostics
-        .iter()
-        .filter(|d| sources.file_of(d.primary.span).name() == case_name)
-        .map(|d| {
-            let file = sources.file_of(d.primary.span);
-            let (line, _) = file.line_col(file.local(d.primary.span).start);
-            (
-                line,
-                d.severity.as_str().to_string(),
-                d.code.as_str().to_string(),
-            )
-        })
-        .collect();
-    found.sort();
-    found
 }
 
 #[test]
@@ -107,7 +63,9 @@ fn ui_cases_render_as_expected() {
         }
         let text = std::fs::read_to_string(case).expect("case was just read by the driver");
         let expected_marks = annotations(&text);
-        let actual_marks = located(&run.sources, case, &run.diagnostics);
+        // Diagnostics in files the case imports are checked through the
+        // `.stderr` only.
+        let actual_marks = located(&run.sources, &case.display().to_string(), &run.diagnostics);
         if expected_marks != actual_marks {
             failures.push(format!(
                 "{}: annotations {expected_marks:?} but diagnostics at {actual_marks:?}",
