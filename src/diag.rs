@@ -105,7 +105,7 @@ codes! {
     E0310 => Error, "label reserved by envk";
     E0401 => Error, "quota limits below requests";
     E0402 => Error, "limit range out of order";
-    E0403 => Error, "limit range max above the quota";
+    E0403 => Error, "limit range above the quota";
     E0404 => Error, "quota above the tier's ceiling";
     E0405 => Error, "cluster over-committed";
     E0406 => Error, "env without the quota a check needs";

@@ -502,8 +502,12 @@ pub(crate) fn env_grants(
         let Some(role) = written_name(&grant.role, &scope, diagnostics) else {
             continue;
         };
-        let Some(role_decl) = checker.resolved.roles.get(&role.text) else {
-            diagnostics.push(checker.resolved.roles.unknown(&role, Code::E0503));
+        // A role whose name was invalid is reported where it is declared.
+        let Some(role_decl) = checker
+            .resolved
+            .roles
+            .lookup_as(&role, Code::E0503, diagnostics)
+        else {
             continue;
         };
         let Some(facts) = checker.role_facts.get(&role_decl.name) else {

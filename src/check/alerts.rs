@@ -782,17 +782,17 @@ pub(crate) struct AlertDraft<'a> {
     pub span: Span,
     /// The layer (family body, stage body) the use is written in.
     pub layer: usize,
-    pub rule_name: Option<String>,
+    pub rule_name: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// The name of the rule a use makes: `as NAME`, else the template's.
-pub(crate) fn rule_name(
-    alert: &ast::AlertUse,
+pub(crate) fn rule_name<'a>(
+    alert: &'a ast::AlertUse,
     scope: &Scope,
     diagnostics: &mut Diags,
-) -> Option<String> {
+) -> Option<std::borrow::Cow<'a, str>> {
     let (name, span) = match &alert.rename {
-        None => return Some(alert.template.text.clone()),
+        None => return Some(std::borrow::Cow::Borrowed(&alert.template.text)),
         Some(ast::Name::Ident(ident)) => (ident.text.clone(), ident.span),
         Some(ast::Name::Str(string)) => (
             crate::resolve::value::interpolate(string, scope, diagnostics)?,
@@ -811,7 +811,7 @@ pub(crate) fn rule_name(
         );
         return None;
     }
-    Some(name)
+    Some(std::borrow::Cow::Owned(name))
 }
 
 /// What a use sets besides the template's parameters.
@@ -897,7 +897,7 @@ pub(crate) fn env_alerts(
             .alerts
             .rules
             .iter()
-            .position(|other| other.alert == *rule_name && other.labels == labels)
+            .position(|other| other.alert == **rule_name && other.labels == labels)
         {
             diagnostics.push(
                 Diagnostic::new(
@@ -919,7 +919,7 @@ pub(crate) fn env_alerts(
         }
         made.push(span);
         env.alerts.rules.push(model::AlertRule {
-            alert: rule_name.clone(),
+            alert: rule_name.to_string(),
             expr: rule.expr,
             for_: rule.for_,
             labels,

@@ -11,7 +11,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::resolve::value::{self, Record, Scope, Value, Vars};
 use crate::source::Span;
 use crate::suggest;
-use crate::syntax::ast::{Block, FieldValue, Key, Stmt, StmtKind, path_text};
+use crate::syntax::ast::{self, Block, FieldValue, Key, Stmt, StmtKind, path_text};
 
 use super::units::Diags;
 
@@ -158,11 +158,17 @@ impl<'a> Fields<'a> {
                         ),
                     )
                     .label(format!("{context} holds only fields"))
-                    .help(format!(
-                        "{} belongs in {}",
-                        statement_keyword(&stmt.kind),
-                        belongs(&stmt.kind)
-                    )),
+                    .help(match &stmt.kind {
+                        // `quota = …` and `limits = …` read as statements
+                        // wherever they are; as keys they are quoted.
+                        StmtKind::Quota(ast::Quota::Expr(_)) => {
+                            "to use `quota` as a key, quote it: `\"quota\" = …`".to_string()
+                        }
+                        StmtKind::Limits(ast::Limits::Expr(_)) => {
+                            "to use `limits` as a key, quote it: `\"limits\" = …`".to_string()
+                        }
+                        kind => format!("{} belongs in {}", statement_keyword(kind), belongs(kind)),
+                    }),
                 );
             }
         }

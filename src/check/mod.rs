@@ -288,7 +288,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 let value = field_value(entry, &scope, diagnostics)?;
                 units::https_url(
                     &value,
-                    self.template_form(&value),
+                    || self.template_form(&value),
                     Code::E0308,
                     "a cluster's `server`",
                     diagnostics,
@@ -399,7 +399,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 {
                     prometheus.url = units::https_url(
                         &value,
-                        self.template_form(&value),
+                        || self.template_form(&value),
                         Code::E0308,
                         "a Prometheus `url`",
                         diagnostics,

@@ -507,7 +507,11 @@ fn other_end(
     for rule in matching {
         diagnostic = diagnostic.secondary(
             rule.span,
-            format!("`{}`'s rule, which does not cover{on}", that.name),
+            format!(
+                "`{}`'s rule, which does not cover{}",
+                that.name,
+                &on[" on".len()..]
+            ),
         );
     }
     Some(diagnostic)

@@ -145,7 +145,7 @@ pub(crate) fn env_deploy(
     let repo = match get(&merged, "repo") {
         Some(value) => units::https_url(
             value,
-            checker.template_form(value),
+            || checker.template_form(value),
             Code::E0803,
             "a deploy `repo`",
             diagnostics,

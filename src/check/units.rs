@@ -323,12 +323,13 @@ pub fn word(
     None
 }
 
-/// An `https://` URL with a host. `template` is the string as written,
-/// where it interpolates variables: the suggestion is made from it, so
-/// that in a loop it is right for every iteration.
-pub fn https_url(
+/// An `https://` URL with a host. `template` gives the string as written,
+/// where it interpolates variables (asked only for a URL that is wrong):
+/// the suggestion is made from it, so that in a loop it is right for every
+/// iteration.
+pub fn https_url<'t>(
     value: &Value,
-    template: Option<&str>,
+    template: impl FnOnce() -> Option<&'t str>,
     code: Code,
     what: &str,
     diagnostics: &mut Diags,
@@ -353,6 +354,7 @@ pub fn https_url(
         "not a URL"
     };
     // `git@github.com:org/repo.git` is the SSH form of an https URL.
+    let template = template();
     let written = template.unwrap_or(&text);
     let suggestion = match written
         .strip_prefix("git@")

@@ -437,9 +437,9 @@ impl<'a> Collector<'_, 'a> {
                         Diagnostic::new(
                             Code::E0209,
                             other.span(),
-                            format!("cannot loop over {}", other.describe()),
+                            format!("a `for` list of text holds {}", other.describe()),
                         )
-                        .label("expected a string or a name")
+                        .label("expected a string, a name or a number")
                         .help("a loop variable is text, put into names with `${…}`"),
                     );
                     continue;
@@ -607,6 +607,24 @@ pub fn check_dns_subdomain(name: &str) -> Result<(), String> {
 }
 
 fn check_dns(name: &str, max: usize, dots: bool) -> Result<(), String> {
+    // Most names are fine: one pass over the bytes says so, and only a
+    // name that is not gets the walk that says why.
+    let bytes = name.as_bytes();
+    let alphanumeric = |byte: &u8| byte.is_ascii_lowercase() || byte.is_ascii_digit();
+    let fine = bytes.len() <= max
+        && bytes.first().is_some_and(alphanumeric)
+        && bytes.last().is_some_and(alphanumeric)
+        && bytes
+            .iter()
+            .all(|byte| alphanumeric(byte) || *byte == b'-' || (dots && *byte == b'.'))
+        && (!dots
+            || bytes.windows(2).all(|pair| {
+                (pair[0] != b'.' || alphanumeric(&pair[1]))
+                    && (pair[1] != b'.' || alphanumeric(&pair[0]))
+            }));
+    if fine {
+        return Ok(());
+    }
     if name.is_empty() {
         return Err("a name cannot be empty".to_string());
     }

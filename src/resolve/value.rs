@@ -107,10 +107,10 @@ pub fn describe_number(number: &Number) -> &'static str {
 /// The `let`s of a program, evaluated.
 #[derive(Default)]
 pub struct Lets<'a> {
-    values: HashMap<String, Value<'a>>,
-    /// Whether each `let` was looked up, by a value, a string or another
-    /// `let`: one that never is gets its value checked where it is written.
-    used: HashMap<String, std::sync::atomic::AtomicBool>,
+    /// Each value, and whether it was looked up, by a value, a string or
+    /// another `let`: one that never is gets its value checked where it is
+    /// written.
+    values: HashMap<String, (Value<'a>, std::sync::atomic::AtomicBool)>,
     /// The names in declaration order, with where each was declared.
     declared: Vec<(String, Span)>,
     /// `let`s whose value has an error, already reported: their uses stay
@@ -130,21 +130,25 @@ impl<'a> Lets<'a> {
             .iter()
             .map(|(binding, _)| (binding.name.text.as_str(), *binding))
             .collect();
+        // Declared before any is evaluated, so that "did you mean" in one
+        // `let` can name another not evaluated yet.
+        let declared = lets
+            .iter()
+            .map(|(binding, _)| (binding.name.text.clone(), binding.name.span))
+            .collect();
         let mut evaluator = LetEvaluator {
             by_name,
-            lets: Lets::default(),
+            lets: Lets {
+                declared,
+                ..Lets::default()
+            },
             in_progress: Vec::new(),
             failed: Default::default(),
         };
         for (binding, _) in lets {
             evaluator.force(binding.name.text.as_str(), diagnostics);
         }
-        let declared = lets
-            .iter()
-            .map(|(binding, _)| (binding.name.text.clone(), binding.name.span))
-            .collect();
         let mut lets = evaluator.lets;
-        lets.declared = declared;
         lets.failed = evaluator
             .failed
             .into_iter()
@@ -155,13 +159,11 @@ impl<'a> Lets<'a> {
     }
 
     pub fn get(&self, name: &str) -> Option<&Value<'a>> {
-        let value = self.values.get(name)?;
-        if let Some(used) = self.used.get(name) {
-            // Loaded first: envs on every core read the same flags, and a
-            // store to a line every core reads would bounce it between them.
-            if !used.load(std::sync::atomic::Ordering::Relaxed) {
-                used.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
+        let (value, used) = self.values.get(name)?;
+        // Loaded first: envs on every core read the same flags, and a store
+        // to a line every core reads would bounce it between them.
+        if !used.load(std::sync::atomic::Ordering::Relaxed) {
+            used.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         Some(value)
     }
@@ -170,10 +172,12 @@ impl<'a> Lets<'a> {
     /// declaration order.
     pub fn unused(&self) -> impl Iterator<Item = (&str, Span, &Value<'a>)> {
         self.declared.iter().filter_map(|(name, span)| {
-            let used = self.used.get(name)?;
-            (!used.load(std::sync::atomic::Ordering::Relaxed))
-                .then(|| Some((name.as_str(), *span, self.values.get(name)?)))
-                .flatten()
+            let (value, used) = self.values.get(name)?;
+            (!used.load(std::sync::atomic::Ordering::Relaxed)).then_some((
+                name.as_str(),
+                *span,
+                value,
+            ))
         })
     }
 
@@ -181,8 +185,10 @@ impl<'a> Lets<'a> {
         self.failed.contains(name)
     }
 
+    /// Every `let` declared, evaluated or not: what "did you mean" may
+    /// suggest anywhere, including in a `let` evaluated before another.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.values.keys().map(String::as_str)
+        self.declared.iter().map(|(name, _)| name.as_str())
     }
 }
 
@@ -227,20 +233,25 @@ impl<'a> LetEvaluator<'a> {
         self.in_progress.push(key);
         let mut mentioned = Vec::new();
         names_in(&binding.value, &mut mentioned);
+        let mut depends_on_failed = false;
         for other in mentioned {
-            if self.by_name.contains_key(other) {
-                self.force(other, diagnostics);
+            if self.by_name.contains_key(other) && !self.force(other, diagnostics) {
+                depends_on_failed = true;
             }
         }
         self.in_progress.pop();
-        if self.failed.contains(key) {
+        // A `let` made from one that failed fails too, silently: the
+        // mistake is reported once, where it is.
+        if self.failed.contains(key) || depends_on_failed {
+            self.failed.insert(key);
             return false;
         }
         let scope = Scope::new(Arc::new(Vec::new()), &self.lets);
         match eval(&binding.value, &scope, diagnostics) {
             Some(value) => {
-                self.lets.values.insert(key.to_string(), value);
-                self.lets.used.insert(key.to_string(), Default::default());
+                self.lets
+                    .values
+                    .insert(key.to_string(), (value, Default::default()));
                 true
             }
             None => {
@@ -454,9 +465,11 @@ pub fn interpolate(
                                 format!("`{name}` is {what}, not text"),
                             )
                             .label("cannot be put into a string")
-                            .help("only strings, names and numbers can be interpolated"),
+                            .help("only text can be interpolated: strings, names, numbers and booleans"),
                         );
                     }
+                    // A `let` that failed was reported where it is written.
+                    None if scope.lets.failed(&path[0].text) => ok = false,
                     None if path.len() > 1 && scope.lookup_text(&path[0].text).is_some() => {
                         ok = false;
                         let base = &path[0].text;
