@@ -348,8 +348,13 @@ fn role_body(
         }
         // Resources grouped by API group, groups in order of first mention.
         let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-        // The line's resources but `"*"`, each where it is first written.
-        let mut named: Vec<(&'static catalog::Resource, &ast::Expr)> = Vec::new();
+        // A `"*"` verb gives every resource every verb it serves; the
+        // verbs written beside it add nothing to check.
+        let every_verb = verbs.iter().any(|(verb, _)| verb == "*");
+        let verb_set = catalog::VerbSet::of(verbs.iter().map(|(verb, _)| verb.as_str()));
+        // The line's resources that do not serve all its verbs, each where
+        // it is first written (most lines have none).
+        let mut unserving: Vec<(&'static catalog::Resource, &ast::Expr)> = Vec::new();
         let mut line_ok = true;
         for item in &allow.resources.items {
             let Some(resource) = checker.name_in_list(item, "a resource", scope, diagnostics)
@@ -357,11 +362,13 @@ fn role_body(
                 line_ok = false;
                 continue;
             };
-            if !known(checker, false, &resource, item, diagnostics) {
+            // Looked up once: the catalog is a table read in order.
+            let info = catalog::resource(&resource);
+            if info.is_none() && !known(checker, false, &resource, item, diagnostics) {
                 line_ok = false;
                 continue;
             }
-            let group = match catalog::resource(&resource) {
+            let group = match info {
                 // `"*"`: the one name known() accepts that the catalog lacks.
                 None => "*".to_string(),
                 Some(info) if !info.namespaced => {
@@ -374,8 +381,11 @@ fn role_body(
                     continue;
                 }
                 Some(info) => {
-                    if !named.iter().any(|(known, _)| known.name == info.name) {
-                        named.push((info, item));
+                    if !every_verb
+                        && !info.serves_all(verb_set)
+                        && !unserving.iter().any(|(known, _)| known.name == info.name)
+                    {
+                        unserving.push((info, item));
                     }
                     info.group.to_string()
                 }
@@ -406,14 +416,10 @@ fn role_body(
             }
             continue;
         }
-        // A `"*"` verb gives every resource every verb it serves; the
-        // verbs written beside it add nothing to check.
-        if !verbs.iter().any(|(verb, _)| verb == "*") {
-            let alone = line_ok && groups.iter().map(|(_, r)| r.len()).sum::<usize>() == 1;
-            for (resource, item) in &named {
-                if let Some(warning) = unserved(checker, resource, item, &verbs, alone) {
-                    diagnostics.push(warning);
-                }
+        let alone = line_ok && groups.iter().map(|(_, r)| r.len()).sum::<usize>() == 1;
+        for (resource, item) in &unserving {
+            if let Some(warning) = unserved(checker, resource, item, &verbs, alone) {
+                diagnostics.push(warning);
             }
         }
         let verbs: Vec<String> = verbs.into_iter().map(|(verb, _)| verb).collect();

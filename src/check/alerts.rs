@@ -81,10 +81,29 @@ impl ParamValue {
     }
 }
 
+/// A parameter's value and the text it fills in, made once where the
+/// value is typed: a template used by a thousand envs formats its defaults
+/// once, not at every use.
+#[derive(Clone, Debug)]
+struct Filled {
+    value: ParamValue,
+    text: String,
+}
+
+impl Filled {
+    fn new(value: ParamValue) -> Filled {
+        let text = value.text();
+        Filled { value, text }
+    }
+}
+
+/// The value of each parameter at one use, by name.
+type Values<'v> = [(&'v str, &'v Filled)];
+
 struct Param {
     name: String,
     ty: ParamType,
-    default: Option<ParamValue>,
+    default: Option<Filled>,
 }
 
 /// A template that checked clean at its declaration.
@@ -157,7 +176,7 @@ impl<'a> Compiled<'a> {
     /// `None` where any of them cannot be.
     fn texts(
         &self,
-        values: &[(String, ParamValue)],
+        values: &Values,
         context: &[(&str, &str)],
         vars: &[(String, String)],
     ) -> Option<(String, TextMap)> {
@@ -178,7 +197,7 @@ impl<'a> Compiled<'a> {
     /// evaluator reports).
     fn fill(
         text: &ast::StringLit,
-        values: &[(String, ParamValue)],
+        values: &Values,
         context: &[(&str, &str)],
         vars: &[(String, String)],
     ) -> Option<String> {
@@ -189,7 +208,7 @@ impl<'a> Compiled<'a> {
                 ast::StrPart::Interp(path) => {
                     let name = ast::path_text(path);
                     if let Some((_, value)) = values.iter().rev().find(|(var, _)| *var == name) {
-                        out.push_str(&value.text());
+                        out.push_str(&value.text);
                     } else if let Some((_, value)) =
                         context.iter().rev().find(|(var, _)| *var == name)
                     {
@@ -332,7 +351,7 @@ pub(crate) fn template<'a>(
                     continue;
                 };
                 match typed(ty, &value, diagnostics) {
-                    Some(value) => Some(value),
+                    Some(value) => Some(Filled::new(value)),
                     None => {
                         ok = false;
                         continue;
@@ -376,15 +395,20 @@ pub(crate) fn template<'a>(
     };
     // Check the body once here, so a broken template is reported at its
     // declaration and not at every env that uses it.
-    let values: Vec<(String, ParamValue)> = template
+    let samples: Vec<Filled> = template
         .params
         .iter()
         .map(|p| {
-            (
-                p.name.clone(),
-                p.default.clone().unwrap_or_else(|| sample(p.ty)),
-            )
+            p.default
+                .clone()
+                .unwrap_or_else(|| Filled::new(sample(p.ty)))
         })
+        .collect();
+    let values: Vec<(&str, &Filled)> = template
+        .params
+        .iter()
+        .map(|p| p.name.as_str())
+        .zip(&samples)
         .collect();
     // The context stays symbolic (`${namespace}` fills in as itself), so
     // what the diagnostics quote reads like the template.
@@ -423,7 +447,7 @@ fn instantiate(
     checker: &Checker,
     name: &str,
     template: &Template,
-    values: &[(String, ParamValue)],
+    values: &Values,
     context: &[(&str, &str)],
     namespace: &str,
     use_span: Option<Span>,
@@ -449,7 +473,7 @@ fn instantiate(
             .iter()
             .map(|(name, value)| (name.to_string(), value.to_string())),
     );
-    vars.extend(values.iter().map(|(n, v)| (n.clone(), v.text())));
+    vars.extend(values.iter().map(|(n, v)| (n.to_string(), v.text.clone())));
     let scope = Scope::new(Arc::new(vars), &checker.resolved.lets);
     let context_name = format!("alert template `{name}`");
     let body_fields = Fields::read(
@@ -575,8 +599,8 @@ fn rule_texts(
 }
 
 /// The rule's `for:`, from the template's `for` parameter.
-fn for_duration(values: &[(String, ParamValue)]) -> Option<Duration> {
-    values.iter().find_map(|(n, v)| match (n.as_str(), v) {
+fn for_duration(values: &Values) -> Option<Duration> {
+    values.iter().find_map(|(n, v)| match (*n, &v.value) {
         ("for", ParamValue::Duration(d)) => Some(*d),
         _ => None,
     })
@@ -618,18 +642,29 @@ impl PromqlCache {
         use_span: Option<Span>,
         diagnostics: &mut Diags,
     ) -> bool {
-        let key = cache_key(text, namespace);
-        if let Some(key) = &key
-            && self
-                .clean
-                .read()
-                .expect("no thread panics holding it")
-                .contains(key)
-        {
+        thread_local! {
+            // Each use's key is made in the same buffer: a thousand envs'
+            // keys are looked up, and only the first is kept.
+            static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        let (keyed, known) = KEY.with_borrow_mut(|key| {
+            let keyed = cache_key_into(text, namespace, key);
+            let known = keyed
+                && self
+                    .clean
+                    .read()
+                    .expect("no thread panics holding it")
+                    .contains(key.as_str());
+            (keyed, known)
+        });
+        if known {
             return true;
         }
         let clean = check_promql(text, namespace, expr_span, use_span, diagnostics);
-        if clean && let Some(key) = key {
+        if clean && keyed {
+            // The buffer still holds this expression's key: checking it
+            // made no key.
+            let key = KEY.with_borrow(Clone::clone);
             self.clean
                 .write()
                 .expect("no thread panics holding it")
@@ -658,9 +693,17 @@ impl PromqlCache {
 /// nor has one with a NUL, which could forge the marker. A namespace
 /// anywhere else (`up - team-1`, a comment, or inside a longer string or
 /// regex) gives no key either: such expressions are checked every time.
+#[cfg(test)]
 fn cache_key(text: &str, namespace: &str) -> Option<String> {
+    let mut key = String::new();
+    cache_key_into(text, namespace, &mut key).then_some(key)
+}
+
+/// `cache_key`, made in `key` (emptied first); whether there is one.
+fn cache_key_into(text: &str, namespace: &str, key: &mut String) -> bool {
+    key.clear();
     if namespace == "namespace" {
-        return None;
+        return false;
     }
     const KEY_SPECIAL: [bool; 256] = {
         let mut special = [false; 256];
@@ -673,9 +716,11 @@ fn cache_key(text: &str, namespace: &str) -> Option<String> {
         special
     };
     let needle = namespace.as_bytes();
-    let &first = needle.first()?;
+    let Some(&first) = needle.first() else {
+        return false;
+    };
     let bytes = text.as_bytes();
-    let mut key = String::with_capacity(text.len() + 16);
+    key.reserve(text.len() + 16);
     let mut copied = 0;
     let mut quote: Option<u8> = None;
     let mut string_start = 0;
@@ -688,13 +733,13 @@ fn cache_key(text: &str, namespace: &str) -> Option<String> {
             continue;
         }
         if byte == b'\\' || byte == 0 {
-            return None;
+            return false;
         }
         if byte == first && bytes[at..].starts_with(needle) {
             let end = at + needle.len();
             let whole = quote.is_some_and(|q| at == string_start && bytes.get(end) == Some(&q));
             if !whole {
-                return None;
+                return false;
             }
             key.push_str(&text[copied..at]);
             key.push_str(NAMESPACE_MARKER);
@@ -714,7 +759,7 @@ fn cache_key(text: &str, namespace: &str) -> Option<String> {
                 while at + 1 < bytes.len() && bytes[at + 1] != b'\n' {
                     at += 1;
                     if bytes[at] == 0 || bytes[at] == first && bytes[at..].starts_with(needle) {
-                        return None;
+                        return false;
                     }
                 }
             }
@@ -723,7 +768,7 @@ fn cache_key(text: &str, namespace: &str) -> Option<String> {
         at += 1;
     }
     key.push_str(&text[copied..]);
-    Some(key)
+    true
 }
 
 fn check_promql(
@@ -814,6 +859,42 @@ pub(crate) fn rule_name<'a>(
     Some(std::borrow::Cow::Owned(name))
 }
 
+/// Where each rule of an env was made, for E0708's second label. An env
+/// has a handful of rules: they are kept on the stack, not in a vector
+/// allocated for every env.
+struct RuleSpans {
+    few: [Span; 8],
+    more: Vec<Span>,
+    len: usize,
+}
+
+impl Default for RuleSpans {
+    fn default() -> Self {
+        RuleSpans {
+            few: [Span::new(0, 0); 8],
+            more: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl RuleSpans {
+    fn push(&mut self, span: Span) {
+        match self.few.get_mut(self.len) {
+            Some(slot) => *slot = span,
+            None => self.more.push(span),
+        }
+        self.len += 1;
+    }
+
+    fn get(&self, index: usize) -> Span {
+        match self.few.get(index) {
+            Some(span) => *span,
+            None => self.more[index - self.few.len()],
+        }
+    }
+}
+
 /// What a use sets besides the template's parameters.
 #[derive(Default)]
 struct Overrides {
@@ -837,7 +918,7 @@ pub(crate) fn env_alerts(
     // The env's variables templates may use, gathered at the first use.
     let mut context: Option<Vec<(&str, &str)>> = None;
     // Each rule's span, for the duplicate check.
-    let mut made: Vec<Span> = Vec::with_capacity(draft.alerts.len());
+    let mut made = RuleSpans::default();
     env.alerts.rules.reserve_exact(draft.alerts.len());
     for used in &draft.alerts {
         let (alert, span) = (used.alert, used.span);
@@ -851,7 +932,7 @@ pub(crate) fn env_alerts(
         let Some(template) = checker.templates.get(&template_decl.name) else {
             continue; // the template has errors, reported at its declaration
         };
-        let Some((values, overrides)) = arguments(
+        let Some((given, overrides)) = arguments(
             checker,
             template,
             &template_decl.name,
@@ -865,6 +946,16 @@ pub(crate) fn env_alerts(
         let Some(rule_name) = &used.rule_name else {
             continue;
         };
+        // Every parameter has a value: `arguments` reported any without.
+        let values: Vec<(&str, &Filled)> = template
+            .params
+            .iter()
+            .filter_map(|param| {
+                let given = given.iter().find(|(name, _)| *name == param.name);
+                let value = given.map(|(_, value)| value).or(param.default.as_ref())?;
+                Some((param.name.as_str(), value))
+            })
+            .collect();
         let context = context.get_or_insert_with(|| {
             vars.iter()
                 .filter(|(name, _)| {
@@ -909,7 +1000,7 @@ pub(crate) fn env_alerts(
                     ),
                 )
                 .label("this rule")
-                .secondary(made[first], "has the name and labels of this one")
+                .secondary(made.get(first), "has the name and labels of this one")
                 .help(format!(
                     "Prometheus cannot tell the two apart: give this one its own name, `alert {} as {rule_name}Critical {{ … }}`, or its own `severity` or `labels {{ … }}`",
                     alert.template.text
@@ -919,7 +1010,7 @@ pub(crate) fn env_alerts(
         }
         made.push(span);
         env.alerts.rules.push(model::AlertRule {
-            alert: rule_name.to_string(),
+            alert: String::from(&**rule_name),
             expr: rule.expr,
             for_: rule.for_,
             labels,
@@ -957,8 +1048,8 @@ fn arguments(
     scope: &Scope,
     use_span: Span,
     diagnostics: &mut Diags,
-) -> Option<(Vec<(String, ParamValue)>, Overrides)> {
-    let mut given: Vec<(String, ParamValue)> = Vec::new();
+) -> Option<(Vec<(String, Filled)>, Overrides)> {
+    let mut given: Vec<(String, Filled)> = Vec::new();
     let mut overrides = Overrides::default();
     let mut ok = true;
     if let Some(args) = args {
@@ -1067,7 +1158,7 @@ fn arguments(
             };
             let mut found = Vec::new();
             match typed(param.ty, &value, &mut found) {
-                Some(typed_value) => given.push((key.into_owned(), typed_value)),
+                Some(typed_value) => given.push((key.into_owned(), Filled::new(typed_value))),
                 None => {
                     ok = false;
                     // A unit mismatch here is a wrong argument type.
@@ -1085,12 +1176,11 @@ fn arguments(
             }
         }
     }
-    let mut values = Vec::new();
     for param in &template.params {
         match given.iter().find(|(n, _)| *n == param.name) {
-            Some((_, value)) => values.push((param.name.clone(), value.clone())),
+            Some(_) => {}
             None => match &param.default {
-                Some(default) => values.push((param.name.clone(), default.clone())),
+                Some(_) => {}
                 None => {
                     diagnostics.push(
                         Diagnostic::new(
@@ -1107,7 +1197,7 @@ fn arguments(
             },
         }
     }
-    ok.then_some((values, overrides))
+    ok.then_some((given, overrides))
 }
 
 #[cfg(test)]

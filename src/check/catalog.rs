@@ -49,6 +49,60 @@ pub struct Resource {
     /// `impersonate` on service accounts, users and groups). Always in the
     /// order of [`VERBS`].
     pub verbs: &'static [&'static str],
+    /// `verbs` as a [`VerbSet`], made with the table: every role line
+    /// checks each of its resources against its verbs.
+    verb_set: VerbSet,
+}
+
+/// A set of [`VERBS`], a bit each in their order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VerbSet(u32);
+
+impl VerbSet {
+    /// The verbs of `verbs` that are RBAC verbs.
+    pub fn of<'v>(verbs: impl IntoIterator<Item = &'v str>) -> VerbSet {
+        VerbSet(verbs.into_iter().fold(0, |set, verb| {
+            set | VERBS
+                .iter()
+                .position(|known| *known == verb)
+                .map_or(0, |at| 1 << at)
+        }))
+    }
+
+    /// `of`, at compile time, for the table's rows.
+    const fn of_table(verbs: &[&str]) -> VerbSet {
+        let mut set = 0;
+        let mut at = 0;
+        while at < verbs.len() {
+            let mut known = 0;
+            while !same(VERBS[known], verbs[at]) {
+                known += 1;
+            }
+            set |= 1 << known;
+            at += 1;
+        }
+        VerbSet(set)
+    }
+
+    pub fn contains_all(self, other: VerbSet) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+/// String equality in a constant.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut at = 0;
+    while at < a.len() {
+        if a[at] != b[at] {
+            return false;
+        }
+        at += 1;
+    }
+    true
 }
 
 impl Resource {
@@ -56,6 +110,11 @@ impl Resource {
     /// the wildcard `"*"` is the caller's business).
     pub fn supports(&self, verb: &str) -> bool {
         self.verbs.contains(&verb)
+    }
+
+    /// Whether every verb of `verbs` means something on this resource.
+    pub fn serves_all(&self, verbs: VerbSet) -> bool {
+        self.verb_set.contains_all(verbs)
     }
 
     /// For a subresource (`pods/log`), the resource it belongs to (`pods`);
@@ -119,6 +178,7 @@ const fn namespaced(
         group,
         namespaced: true,
         verbs,
+        verb_set: VerbSet::of_table(verbs),
     }
 }
 
@@ -132,6 +192,7 @@ const fn cluster(
         group,
         namespaced: false,
         verbs,
+        verb_set: VerbSet::of_table(verbs),
     }
 }
 
@@ -441,6 +502,29 @@ pub fn resource_names() -> impl Iterator<Item = &'static str> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    /// The set made with the table is the set of the row's verbs, and
+    /// holds what `supports` says, for every row and verb.
+    #[test]
+    fn verb_sets_hold_what_supports_says() {
+        for resource in RESOURCES {
+            assert_eq!(
+                resource.verb_set,
+                VerbSet::of(resource.verbs.iter().copied()),
+                "{}",
+                resource.name
+            );
+            for verb in VERBS {
+                assert_eq!(
+                    resource.serves_all(VerbSet::of([*verb])),
+                    resource.supports(verb),
+                    "{} {verb}",
+                    resource.name
+                );
+            }
+            assert!(resource.serves_all(VerbSet::default()));
+        }
+    }
 
     #[test]
     fn names_are_unique() {

@@ -333,11 +333,13 @@ pub(crate) fn limits_stmt(
         ast::Limits::Expr(expr) => (None, crate::resolve::value::eval(expr, scope, diagnostics)?),
     };
     let (record, kind) = limits_record(value, diagnostics)?;
-    let context = format!("the {} limit range of env `{env}`", kind.as_str());
     let items = checker
         .records
         .limits
         .typed(&record, "limits", diagnostics, |diagnostics| {
+            // Made only when the record is typed, not at every use of a
+            // shared one.
+            let context = format!("the {} limit range of env `{env}`", kind.as_str());
             limit_items(checker, &record, kind, &context, diagnostics)
         })?;
     Some(TypedLimits {

@@ -18,7 +18,7 @@ const ARGOCD_NAMESPACE: &str = "argocd";
 struct Application<'a> {
     api_version: &'a str,
     kind: &'a str,
-    metadata: Metadata,
+    metadata: Metadata<'a>,
     spec: ApplicationSpec<'a>,
 }
 
@@ -27,7 +27,7 @@ struct Application<'a> {
 struct ApplicationSpec<'a> {
     project: &'a str,
     source: Source<'a>,
-    destination: Destination,
+    destination: Destination<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sync_policy: Option<SyncPolicy>,
 }
@@ -41,10 +41,11 @@ struct Source<'a> {
     path: &'a str,
 }
 
+/// Borrowed from the Model: an Application per env names one.
 #[derive(Serialize, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Destination {
-    server: String,
-    namespace: String,
+struct Destination<'a> {
+    server: &'a str,
+    namespace: &'a str,
 }
 
 #[derive(Serialize)]
@@ -52,7 +53,7 @@ struct Destination {
 struct SyncPolicy {
     automated: Automated,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    sync_options: Vec<String>,
+    sync_options: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -67,16 +68,16 @@ struct Automated {
 struct AppProject<'a> {
     api_version: &'a str,
     kind: &'a str,
-    metadata: Metadata,
-    spec: AppProjectSpec,
+    metadata: Metadata<'a>,
+    spec: AppProjectSpec<'a>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct AppProjectSpec {
+struct AppProjectSpec<'a> {
     description: String,
     source_repos: Vec<String>,
-    destinations: Vec<Destination>,
+    destinations: Vec<Destination<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     cluster_resource_whitelist: Vec<GroupKind>,
 }
@@ -88,10 +89,10 @@ struct GroupKind {
 }
 
 #[derive(Default)]
-struct Project {
+struct Project<'m> {
     environment: Option<Environment>,
     repos: BTreeSet<String>,
-    destinations: BTreeSet<Destination>,
+    destinations: BTreeSet<Destination<'m>>,
     creates_namespaces: bool,
 }
 
@@ -107,8 +108,8 @@ pub(super) fn application(
     };
     let cluster = &model.clusters[&env.cluster];
     let destination = Destination {
-        server: cluster.server.clone(),
-        namespace: env.name.clone(),
+        server: &cluster.server,
+        namespace: &env.name,
     };
     let sync_policy = deploy.sync.map(|sync| SyncPolicy {
         automated: Automated {
@@ -116,7 +117,7 @@ pub(super) fn application(
             self_heal: sync.self_heal,
         },
         sync_options: if sync.create_namespace {
-            vec!["CreateNamespace=true".to_string()]
+            vec!["CreateNamespace=true"]
         } else {
             Vec::new()
         },
@@ -126,7 +127,7 @@ pub(super) fn application(
         kind: "Application",
         metadata: Metadata {
             name: [&env.name, "-app"].concat(),
-            namespace: ARGOCD_NAMESPACE.to_string(),
+            namespace: ARGOCD_NAMESPACE,
             annotations: annotations(&TextMap::new(), &deploy.source, options),
         },
         spec: ApplicationSpec {
@@ -150,8 +151,8 @@ pub(super) fn projects(model: &Model) -> Vec<(String, String)> {
         let Some(deploy) = &env.deploy else { continue };
         let cluster = &model.clusters[&env.cluster];
         let destination = Destination {
-            server: cluster.server.clone(),
-            namespace: env.name.clone(),
+            server: &cluster.server,
+            namespace: &env.name,
         };
         let project = projects.entry(&deploy.project).or_default();
         project.environment = Some(env.environment);
@@ -167,7 +168,7 @@ pub(super) fn projects(model: &Model) -> Vec<(String, String)> {
             kind: "AppProject",
             metadata: Metadata {
                 name: name.to_string(),
-                namespace: ARGOCD_NAMESPACE.to_string(),
+                namespace: ARGOCD_NAMESPACE,
                 annotations: None,
             },
             spec: AppProjectSpec {

@@ -110,17 +110,24 @@ pub(super) fn env_objects<'m>(
     objects: &mut Documents,
     specs: &mut SpecTexts<'m>,
 ) {
-    let mut labels = env.labels.to_btree_map();
-    labels.insert(
+    // Built in one go from a list: a B-tree bulk-loads sorted entries,
+    // where inserting a namespace's eight labels one by one searches for
+    // each. envk's own labels come last and win, as the checker keeps the
+    // user's from naming them.
+    let level = env.pod_security.as_str();
+    let mut entries: Vec<(String, String)> =
+        Vec::with_capacity(env.labels.len() + 2 + 2 * model::POD_SECURITY_LABELS.len());
+    entries.extend(env.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    entries.push((
         "environment".to_string(),
         env.environment.as_str().to_string(),
-    );
-    labels.insert("tier".to_string(), env.tier.clone());
-    let level = env.pod_security.as_str();
+    ));
+    entries.push(("tier".to_string(), env.tier.clone()));
     for (mode, version) in model::POD_SECURITY_LABELS {
-        labels.insert(mode.to_string(), level.to_string());
-        labels.insert(version.to_string(), POD_SECURITY_VERSION.to_string());
+        entries.push((mode.to_string(), level.to_string()));
+        entries.push((version.to_string(), POD_SECURITY_VERSION.to_string()));
     }
+    let labels: BTreeMap<String, String> = entries.into_iter().collect();
     let namespace = Namespace {
         metadata: ObjectMeta {
             name: Some(env.name.clone()),

@@ -170,7 +170,7 @@ fn rule(rule: &AlertRule) -> Rule<'_> {
 struct PrometheusRule<'a> {
     api_version: &'a str,
     kind: &'a str,
-    metadata: Metadata,
+    metadata: Metadata<'a>,
     /// The same groups as the plain rule file. None for the head alone,
     /// which the rule file's text then follows (`prometheus_rule_into`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -178,9 +178,10 @@ struct PrometheusRule<'a> {
 }
 
 #[derive(Serialize)]
-pub(super) struct Metadata {
+pub(super) struct Metadata<'a> {
     pub name: String,
-    pub namespace: String,
+    /// Borrowed: a build writes a PrometheusRule and an Application per env.
+    pub namespace: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
 }
@@ -211,7 +212,7 @@ pub(super) fn env_rules(
         kind: "PrometheusRule",
         metadata: Metadata {
             name: [&env.name, "-rules"].concat(),
-            namespace: env.name.clone(),
+            namespace: &env.name,
             annotations: annotations(&TextMap::new(), &env.source, options),
         },
         spec: Some(&file),

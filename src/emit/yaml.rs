@@ -821,26 +821,34 @@ fn plain_word(text: &str) -> bool {
 /// where testing each again was an eighth of the build's instructions. A
 /// static string's address and length name its text for the whole run, so
 /// the remembered answer is the answer. Each thread keeps its own small
-/// table; two names sharing a slot only cost a test again.
+/// table of two ways a set: where the names' addresses fall depends on how
+/// the binary was linked, and with one way a few names sharing a set (as
+/// dozens of names among 256 sets always do) tested each other out on
+/// every object, which a change anywhere in the binary could bring about.
 fn plain_field_name(key: &'static str) -> bool {
     use std::cell::Cell;
-    const SLOTS: usize = 256;
+    const SETS: usize = 256;
+    type Way = Cell<(usize, usize, bool)>;
     thread_local! {
-        static SEEN: [Cell<(usize, usize, bool)>; SLOTS] =
-            const { [const { Cell::new((0, 0, false)) }; SLOTS] };
+        static SEEN: [[Way; 2]; SETS] =
+            const { [const { [const { Cell::new((0, 0, false)) }; 2] }; SETS] };
     }
     let address = key.as_ptr() as usize;
     // Fibonacci hashing: the product's top bits.
-    let slot = (address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOTS.ilog2());
-    let slot = slot as usize;
+    let set = (address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SETS.ilog2());
+    let set = set as usize;
     SEEN.with(|seen| {
-        let (seen_address, seen_len, plain) = seen[slot].get();
-        // No string lives at address 0, so an unused slot matches nothing.
-        if seen_address == address && seen_len == key.len() {
-            return plain;
+        let [recent, older] = &seen[set];
+        // No string lives at address 0, so an unused way matches nothing.
+        for way in [recent, older] {
+            let (seen_address, seen_len, plain) = way.get();
+            if seen_address == address && seen_len == key.len() {
+                return plain;
+            }
         }
         let plain = plain_word(key);
-        seen[slot].set((address, key.len(), plain));
+        older.set(recent.get());
+        recent.set((address, key.len(), plain));
         plain
     })
 }
