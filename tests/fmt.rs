@@ -88,6 +88,17 @@ fn layout_rules() {
     // Values are printed as written: units, escapes and raw strings.
     let literals = "let q = quota { requests.cpu = 0.50  requests.memory = 1.5Gi }\nlet s = `a\\b ${x}`\nlet t = \"tab\\there\"\n";
     assert_eq!(format_text(literals), literals);
+    // A block too long for one line is broken over lines; the comment after
+    // its `}` stays after the `}`, not after its first field.
+    let long = format!(
+        "cluster c {{\n  capacity {{ cpu = {0}  memory = {0}Gi  pods = {0}  other = {0} }}  // sized for the fleet\n}}\n",
+        "1".repeat(20)
+    );
+    let formatted = format_text(&long);
+    assert!(
+        formatted.contains("\n  }  // sized for the fleet\n"),
+        "{formatted}"
+    );
 }
 
 #[test]

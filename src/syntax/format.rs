@@ -133,12 +133,14 @@ impl Printer<'_> {
         }
     }
 
-    /// A comment on the same source line, right after `end`: printed at the
-    /// end of the current line.
+    /// A comment right after `end` on the same source line, with nothing
+    /// but spaces between: printed at the end of the current line. One
+    /// after more code (the `}` of a block the printer breaks over lines)
+    /// is that code's.
     fn trailing_comment(&mut self, end: usize) {
         if let Some(&(start, comment_end)) = self.comments.get(self.next_comment) {
             let between = &self.text[end.min(start)..start];
-            if start >= end && !between.contains('\n') {
+            if start >= end && between.trim().is_empty() && !between.contains('\n') {
                 self.next_comment += 1;
                 self.out.push_str("  ");
                 self.out.push_str(self.text[start..comment_end].trim_end());
