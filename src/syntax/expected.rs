@@ -131,6 +131,7 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::missing_on
         | Rule::stray_comma
         | Rule::value_keyword
+        | Rule::statement_word
         | Rule::str_text
         | Rule::raw_text
         | Rule::escape

@@ -599,6 +599,9 @@ impl<'t> Parser<'t> {
     fn field(&mut self) -> Option<Field> {
         let key = match self.peek()? {
             b'"' | b'`' => Key::Str(self.string_lit()?),
+            // As the grammar's `statement_word`: a bare `quota` or `limits`
+            // is never a key, so a block after it is not read twice.
+            b'q' | b'l' if self.statement_word() => return None,
             _ => {
                 // An atomic rule: no trivia around the dots.
                 let start = self.pos;
@@ -731,6 +734,14 @@ impl<'t> Parser<'t> {
     fn ident(&mut self) -> Option<Ident> {
         self.skip();
         self.ident_here()
+    }
+
+    /// Whether the word at the cursor is a bare `quota` or `limits` (not
+    /// `limits.cpu`): the grammar's `statement_word`.
+    fn statement_word(&self) -> bool {
+        ["quota", "limits"]
+            .into_iter()
+            .any(|word| self.word_is(word) && self.bytes.get(self.pos + word.len()) != Some(&b'.'))
     }
 
     /// A name used as a value: an identifier, or a subresource written
