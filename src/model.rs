@@ -130,9 +130,7 @@ impl Dimension {
             Dimension::Count => with_suffix(value, ""),
         }
     }
-}
 
-impl Dimension {
     /// An amount for a message: Kubernetes' canonical form, and for memory
     /// that is no whole number of a unit, its bytes with the nearest
     /// binary unit (`21474836224 bytes (about 20Gi)`), which reads where a
@@ -145,17 +143,10 @@ impl Dimension {
                 _ => canonical,
             };
         }
-        let (unit, size) = [
-            ("Ei", 1u64 << 60),
-            ("Pi", 1 << 50),
-            ("Ti", 1 << 40),
-            ("Gi", 1 << 30),
-            ("Mi", 1 << 20),
-            ("Ki", 1 << 10),
-        ]
-        .into_iter()
-        .find(|(_, size)| value >= *size)
-        .expect("at least 1Ki");
+        let (unit, size) = BINARY_UNITS
+            .into_iter()
+            .find(|(_, size)| value >= *size)
+            .expect("at least 1Ki");
         let tenths = (u128::from(value) * 10 + u128::from(size) / 2) / u128::from(size);
         let about = match tenths % 10 {
             0 => format!("{}{unit}", tenths / 10),
@@ -186,18 +177,20 @@ fn with_suffix(value: u64, suffix: &str) -> String {
     text
 }
 
+/// Kubernetes' binary suffixes, largest first.
+const BINARY_UNITS: [(&str, u64); 6] = [
+    ("Ei", 1 << 60),
+    ("Pi", 1 << 50),
+    ("Ti", 1 << 40),
+    ("Gi", 1 << 30),
+    ("Mi", 1 << 20),
+    ("Ki", 1 << 10),
+];
+
 fn format_bytes(bytes: u64) -> String {
     if bytes == 0 {
         return "0".to_string();
     }
-    const BINARY: [(&str, u64); 6] = [
-        ("Ei", 1 << 60),
-        ("Pi", 1 << 50),
-        ("Ti", 1 << 40),
-        ("Gi", 1 << 30),
-        ("Mi", 1 << 20),
-        ("Ki", 1 << 10),
-    ];
     const DECIMAL: [(&str, u64); 6] = [
         ("E", 1_000_000_000_000_000_000),
         ("P", 1_000_000_000_000_000),
@@ -206,7 +199,7 @@ fn format_bytes(bytes: u64) -> String {
         ("M", 1_000_000),
         ("k", 1_000),
     ];
-    for (suffix, size) in BINARY.into_iter().chain(DECIMAL) {
+    for (suffix, size) in BINARY_UNITS.into_iter().chain(DECIMAL) {
         if bytes % size == 0 {
             return with_suffix(bytes / size, suffix);
         }
@@ -892,6 +885,24 @@ impl Network {
         });
         own.chain(default)
     }
+
+    /// What this env's ingress admits from `from`'s pods, counting every
+    /// NetworkPolicy of the env.
+    pub fn admits_from(&self, from: &Env) -> Reach {
+        if !self.ingress_restricted() {
+            return Reach::All;
+        }
+        Reach::of_rules(self.admitting(), from)
+    }
+
+    /// What this env's egress lets out to `to`'s pods (the DNS policy
+    /// reaches kube-system only, never an env).
+    pub fn allows_to(&self, to: &Env) -> Reach {
+        if !self.restrict_egress {
+            return Reach::All;
+        }
+        Reach::of_rules(self.egress.iter(), to)
+    }
 }
 
 /// Which ports traffic may use between two envs.
@@ -916,6 +927,19 @@ impl Reach {
                     .collect(),
             )
         }
+    }
+
+    /// What the rules among `rules` whose peer selects `env` let through
+    /// together.
+    fn of_rules<R: std::ops::Deref<Target = NetworkRule>>(
+        rules: impl Iterator<Item = R>,
+        env: &Env,
+    ) -> Reach {
+        rules
+            .filter(|rule| rule.peer.selects(env))
+            .fold(Reach::None, |reach, rule| {
+                reach.union(Reach::of_ports(&rule.ports))
+            })
     }
 
     pub fn union(self, other: Reach) -> Reach {
@@ -953,35 +977,6 @@ impl Peer {
             Peer::Environment(environment) => *environment == env.environment,
             Peer::Env(name) => *name == env.name,
         }
-    }
-}
-
-impl Network {
-    /// What this env's ingress admits from `from`'s pods, counting every
-    /// NetworkPolicy of the env.
-    pub fn admits_from(&self, from: &Env) -> Reach {
-        if !self.ingress_restricted() {
-            return Reach::All;
-        }
-        self.admitting()
-            .filter(|rule| rule.peer.selects(from))
-            .fold(Reach::None, |reach, rule| {
-                reach.union(Reach::of_ports(&rule.ports))
-            })
-    }
-
-    /// What this env's egress lets out to `to`'s pods (the DNS policy
-    /// reaches kube-system only, never an env).
-    pub fn allows_to(&self, to: &Env) -> Reach {
-        if !self.restrict_egress {
-            return Reach::All;
-        }
-        self.egress
-            .iter()
-            .filter(|rule| rule.peer.selects(to))
-            .fold(Reach::None, |reach, rule| {
-                reach.union(Reach::of_ports(&rule.ports))
-            })
     }
 }
 
