@@ -200,6 +200,7 @@ fn not_accepted(
     tier: &TierFacts,
     accepted: &[Environment],
 ) -> Diagnostic {
+    let (accepts_span, accepts_text) = accepts(tier, accepted);
     let from = match via_env {
         Some(name) => format!("env `{name}` ({source})"),
         None => format!("environment `{source}`"),
@@ -210,7 +211,7 @@ fn not_accepted(
         format!("ingress into `{}` ({}) from {from}", env.name, env.environment.as_str()),
     )
     .label(format!("{source} may not send traffic here"))
-    .secondary(accepts(tier, accepted).0, accepts(tier, accepted).1)
+    .secondary(accepts_span, accepts_text)
     .secondary(span, "the rule")
     .help(format!(
         "remove this rule, or, if {source} really must reach this env, add it to the tier: `accept from [{}, {source}]`",
@@ -317,23 +318,20 @@ fn unknown_env_help(
     envs: &[EnvFacts],
     by_name: &HashMap<&str, &EnvFacts>,
 ) -> String {
-    let stages: Vec<&EnvFacts> = envs
-        .iter()
-        .filter(|other| other.model.family.as_deref() == Some(name))
-        .collect();
+    let stages: Vec<&model::Env> = stages_of(envs, name).collect();
     if !stages.is_empty() {
         let listed = stages
             .iter()
-            .map(|stage| format!("`{}`", stage.model.name))
+            .map(|stage| format!("`{}`", stage.name))
             .collect::<Vec<_>>()
             .join(", ");
         return match stages
             .iter()
-            .find(|stage| stage.model.cluster == env.model.cluster)
+            .find(|stage| stage.cluster == env.model.cluster)
         {
             Some(here) => format!(
                 "`{name}` is an env family, not an env: name one of its stages, such as `env {}` on this cluster (its envs: {listed})",
-                here.model.name
+                here.name
             ),
             None => format!(
                 "`{name}` is an env family, not an env, and none of its stages ({listed}) is on cluster `{}`",
@@ -345,6 +343,13 @@ fn unknown_env_help(
         Some(close) => format!("did you mean `{close}`?"),
         None => "name a declared env (a family's stage is `FAMILY-STAGE`)".to_string(),
     }
+}
+
+/// The envs a family stamped out, in declaration order.
+fn stages_of<'e>(envs: &'e [EnvFacts], family: &'e str) -> impl Iterator<Item = &'e model::Env> {
+    envs.iter()
+        .map(|candidate| &*candidate.model)
+        .filter(move |candidate| candidate.family.as_deref() == Some(family))
 }
 
 /// E0606: a NetworkPolicy only selects namespaces of its own cluster, so a
@@ -360,13 +365,10 @@ fn other_cluster(
     let (this, that) = (&env.model, &other.model);
     // A stage of the same family on this cluster is what was meant, most
     // likely (`payments-us` written in an env on prod-eu).
-    let sibling = that.family.as_ref().and_then(|family| {
-        envs.iter()
-            .map(|candidate| &candidate.model)
-            .find(|candidate| {
-                candidate.family.as_ref() == Some(family) && candidate.cluster == this.cluster
-            })
-            .map(|candidate| candidate.name.as_str())
+    let sibling = that.family.as_deref().and_then(|family| {
+        stages_of(envs, family)
+            .find(|stage| stage.cluster == this.cluster)
+            .map(|stage| stage.name.as_str())
     });
     let verb = match direction {
         Direction::Ingress => "receive traffic from",
@@ -409,21 +411,12 @@ fn other_end(
     direction: Direction,
 ) -> Option<Diagnostic> {
     let (this, that) = (&env.model, &other.model);
-    let (let_through, other_rules, other_restricts) = match direction {
-        Direction::Egress => (
-            that.network.admits_from(this),
-            &other.ingress,
-            that.network.ingress_restricted(),
-        ),
-        Direction::Ingress => (
-            that.network.allows_to(this),
-            &other.egress,
-            that.network.restrict_egress,
-        ),
+    // An end whose traffic is not restricted lets everything through:
+    // `Reach::All`, which ends the check below.
+    let (let_through, other_rules) = match direction {
+        Direction::Egress => (that.network.admits_from(this), &other.ingress),
+        Direction::Ingress => (that.network.allows_to(this), &other.egress),
     };
-    if !other_restricts {
-        return None;
-    }
     let missing = match (Reach::of_ports(&facts.rule.ports), &let_through) {
         (_, Reach::All) => return None,
         (Reach::All, Reach::Ports(_)) => return None,
@@ -437,16 +430,19 @@ fn other_end(
         }
         (Reach::None, _) => return None,
     };
-    let on = match &missing {
-        Reach::Ports(ports) => format!(
-            " on {}",
+    let missing_ports = match &missing {
+        Reach::Ports(ports) => Some(
             ports
                 .iter()
                 .map(|(protocol, number)| format!("{} {number}", protocol.to_lowercase()))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
         ),
-        Reach::All | Reach::None => String::new(),
+        Reach::All | Reach::None => None,
+    };
+    let on = match &missing_ports {
+        Some(ports) => format!(" on {ports}"),
+        None => String::new(),
     };
     let (message, fix) = match direction {
         Direction::Egress => (
@@ -508,9 +504,9 @@ fn other_end(
         diagnostic = diagnostic.secondary(
             rule.span,
             format!(
-                "`{}`'s rule, which does not cover{}",
+                "`{}`'s rule, which does not cover {}",
                 that.name,
-                &on[" on".len()..]
+                missing_ports.as_deref().unwrap_or("every port")
             ),
         );
     }
