@@ -186,6 +186,22 @@ impl<T: Clone> RecordCache<T> {
     }
 }
 
+/// Runs `check` on declaration `kind` `name`, saying in everything it
+/// finds that it was found there.
+fn checking<R>(
+    kind: &'static str,
+    name: &str,
+    diagnostics: &mut Diags,
+    check: impl FnOnce(&mut Diags) -> R,
+) -> R {
+    let before = diagnostics.len();
+    let checked = check(diagnostics);
+    for diagnostic in &mut diagnostics[before..] {
+        diagnostic.reached_in(kind, name);
+    }
+    checked
+}
+
 /// The envs' Models, by name, built in one pass from sorted entries, its
 /// nodes full, instead of by an insert per env. The facts kept beside each
 /// for the whole-program checks, thousands of small maps, are freed on a
@@ -878,12 +894,9 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn roles(&mut self, diagnostics: &mut Diags) {
         let decls: Vec<_> = self.resolved.roles.iter().collect();
         let checked = self.on_every_core(&decls, diagnostics, |checker, decl, found| {
-            let before = found.len();
-            let role = access::role(checker, decl, found);
-            for diagnostic in &mut found[before..] {
-                diagnostic.reached_in("role", &decl.name);
-            }
-            role
+            checking("role", &decl.name, found, |found| {
+                access::role(checker, decl, found)
+            })
         });
         for (decl, role) in decls.iter().zip(checked) {
             if let Some((role, facts)) = role {
@@ -896,11 +909,9 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn templates(&mut self, diagnostics: &mut Diags) {
         let resolved = self.resolved;
         for decl in resolved.templates.iter() {
-            let before = diagnostics.len();
-            let template = alerts::template(self, decl, diagnostics);
-            for diagnostic in &mut diagnostics[before..] {
-                diagnostic.reached_in("alert template", &decl.name);
-            }
+            let template = checking("alert template", &decl.name, diagnostics, |found| {
+                alerts::template(self, decl, found)
+            });
             if let Some(template) = template {
                 self.templates.insert(decl.name.clone(), template);
             }
@@ -912,12 +923,7 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn envs(&mut self, diagnostics: &mut Diags) {
         let decls: Vec<&EnvDecl<'a>> = self.resolved.envs.iter().collect();
         let checked = self.on_every_core(&decls, diagnostics, |checker, decl, found| {
-            let before = found.len();
-            let facts = checker.env(decl, found);
-            for diagnostic in &mut found[before..] {
-                diagnostic.reached_in("env", &decl.name);
-            }
-            facts
+            checking("env", &decl.name, found, |found| checker.env(decl, found))
         });
         // In place: an `Option<EnvFacts>` is the size of the facts, and
         // collecting from `filter_map` keeps the vector's memory, where
