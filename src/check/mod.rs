@@ -781,13 +781,15 @@ impl<'r, 'a> Checker<'r, 'a> {
     /// checked, for what its value says it is without a use: a quota, a
     /// limit range, a quantity with a unit, and every string in a record.
     fn unused_lets(&self, diagnostics: &mut Diags) {
-        let unused: Vec<(&str, Span, Value<'a>)> = self
+        // Taken before any is checked: checking one looks up the `let`s its
+        // strings name, which must not take them off this list.
+        let unused: Vec<(&str, Value<'a>)> = self
             .resolved
             .lets
             .unused()
-            .map(|(name, span, value)| (name, span, value.clone()))
+            .map(|(name, value)| (name, value.clone()))
             .collect();
-        for (name, _, value) in unused {
+        for (name, value) in unused {
             self.unused_value(name, value, diagnostics);
         }
     }

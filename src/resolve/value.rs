@@ -111,8 +111,8 @@ pub struct Lets<'a> {
     /// another `let`: one that never is gets its value checked where it is
     /// written.
     values: HashMap<String, (Value<'a>, std::sync::atomic::AtomicBool)>,
-    /// The names in declaration order, with where each was declared.
-    declared: Vec<(String, Span)>,
+    /// The names in declaration order.
+    declared: Vec<String>,
     /// `let`s whose value has an error, already reported: their uses stay
     /// silent instead of repeating it.
     failed: foldhash::HashSet<String>,
@@ -134,7 +134,7 @@ impl<'a> Lets<'a> {
         // `let` can name another not evaluated yet.
         let declared = lets
             .iter()
-            .map(|(binding, _)| (binding.name.text.clone(), binding.name.span))
+            .map(|(binding, _)| binding.name.text.clone())
             .collect();
         let mut evaluator = LetEvaluator {
             by_name,
@@ -170,14 +170,10 @@ impl<'a> Lets<'a> {
 
     /// The `let`s nothing looked up so far, with their values, in
     /// declaration order.
-    pub fn unused(&self) -> impl Iterator<Item = (&str, Span, &Value<'a>)> {
-        self.declared.iter().filter_map(|(name, span)| {
+    pub fn unused(&self) -> impl Iterator<Item = (&str, &Value<'a>)> {
+        self.declared.iter().filter_map(|name| {
             let (value, used) = self.values.get(name)?;
-            (!used.load(std::sync::atomic::Ordering::Relaxed)).then_some((
-                name.as_str(),
-                *span,
-                value,
-            ))
+            (!used.load(std::sync::atomic::Ordering::Relaxed)).then_some((name.as_str(), value))
         })
     }
 
@@ -188,7 +184,7 @@ impl<'a> Lets<'a> {
     /// Every `let` declared, evaluated or not: what "did you mean" may
     /// suggest anywhere, including in a `let` evaluated before another.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.declared.iter().map(|(name, _)| name.as_str())
+        self.declared.iter().map(String::as_str)
     }
 }
 
