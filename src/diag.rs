@@ -299,13 +299,10 @@ impl Diagnostic {
 /// each report's first finding.
 pub fn group(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     use std::collections::HashMap;
-    let mut reports: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
-    // Every finding folded into each report, first included: (declaration,
-    // message, primary label, help).
-    let mut members: Vec<Vec<Finding>> = Vec::with_capacity(diagnostics.len());
+    // Every finding folded into each report, its first one first.
+    let mut reports: Vec<Vec<Diagnostic>> = Vec::with_capacity(diagnostics.len());
     let mut by_key: HashMap<(Code, Severity, Span, String), usize> = HashMap::new();
-    for mut diagnostic in diagnostics {
-        let finding = Finding::of(&diagnostic);
+    for diagnostic in diagnostics {
         let key = (
             diagnostic.code,
             diagnostic.severity,
@@ -313,15 +310,15 @@ pub fn group(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
             skeleton(&diagnostic.message),
         );
         if let Some(&at) = by_key.get(&key) {
-            let found = &mut members[at];
-            if found.iter().any(|other| other.same_as(&finding)) {
+            let found = &mut reports[at];
+            if found.iter().any(|other| other.same_finding_as(&diagnostic)) {
                 continue;
             }
             if found
                 .iter()
-                .all(|other| other.is_another_expansion(&finding))
+                .all(|other| other.is_another_expansion(&diagnostic))
             {
-                found.push(finding);
+                found.push(diagnostic);
                 continue;
             }
             // A second, different mistake of one declaration: reported on
@@ -329,151 +326,147 @@ pub fn group(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
         } else {
             by_key.insert(key, reports.len());
         }
-        if diagnostic.instances.is_empty() {
-            diagnostic.instances.push(Instance {
-                kind: None,
-                name: None,
-                message: diagnostic.message.clone(),
-            });
-        }
-        reports.push(diagnostic);
-        members.push(vec![finding]);
+        reports.push(vec![diagnostic]);
     }
-    for (report, found) in reports.iter_mut().zip(members) {
-        if found.len() > 1 {
-            report.fold(found);
-        }
-    }
-    reports
+    reports.into_iter().map(fold).collect()
 }
 
-/// What a finding brings to the report it is folded into.
-struct Finding {
-    declaration: Option<(&'static str, String)>,
-    message: String,
-    label: String,
-    help: Option<String>,
-}
-
-impl Finding {
-    fn of(diagnostic: &Diagnostic) -> Finding {
-        Finding {
-            declaration: diagnostic
-                .instances
-                .first()
-                .and_then(|instance| Some((instance.kind?, instance.name.clone()?))),
-            message: diagnostic.message.clone(),
-            label: diagnostic.primary.message.clone(),
-            help: diagnostic.help.clone(),
-        }
+impl Diagnostic {
+    /// The declaration this was reached in, where the stage said.
+    fn declaration(&self) -> Option<(&'static str, &str)> {
+        let instance = self.instances.first()?;
+        Some((instance.kind?, instance.name.as_deref()?))
     }
 
-    fn same_as(&self, other: &Finding) -> bool {
-        (self.declaration == other.declaration
-            || self.declaration.is_none()
-            || other.declaration.is_none())
+    fn same_finding_as(&self, other: &Diagnostic) -> bool {
+        (self.declaration() == other.declaration()
+            || self.declaration().is_none()
+            || other.declaration().is_none())
             && self.message == other.message
     }
 
     /// Whether `other` is this mistake reached in another expansion: from
     /// another declaration, or, where no declaration is known, with other
     /// values.
-    fn is_another_expansion(&self, other: &Finding) -> bool {
-        match (&self.declaration, &other.declaration) {
+    fn is_another_expansion(&self, other: &Diagnostic) -> bool {
+        match (self.declaration(), other.declaration()) {
             (Some(mine), Some(theirs)) => mine != theirs,
             _ => self.message != other.message,
         }
     }
 }
 
-impl Diagnostic {
-    /// Becomes the one report of `found`, its first finding being `self`.
-    fn fold(&mut self, found: Vec<Finding>) {
-        let count = found.len();
-        let kind = found[0].declaration.as_ref().map(|(kind, _)| *kind);
-        let same_kind = found
-            .iter()
-            .all(|finding| finding.declaration.as_ref().map(|(kind, _)| *kind) == kind);
-        let mut note = match kind {
-            Some(kind) if same_kind => {
-                let names: Vec<String> = found
-                    .iter()
-                    .filter_map(|finding| finding.declaration.as_ref())
-                    .map(|(_, name)| name.clone())
-                    .collect();
-                format!("in {count} {kind}s: {}", listed(&names))
-            }
-            _ => format!("in {count} expansions"),
-        };
-        // The quoted values that differ, but for each finding's own name.
-        let messages: Vec<Vec<&str>> = found.iter().map(|f| quoted(&f.message)).collect();
-        if messages
-            .iter()
-            .all(|quotes| quotes.len() == messages[0].len())
-        {
-            for position in 0..messages[0].len() {
-                let values: Vec<&str> = messages.iter().map(|quotes| quotes[position]).collect();
-                let own_names = found.iter().zip(&values).all(|(finding, value)| {
-                    finding
-                        .declaration
-                        .as_ref()
-                        .is_some_and(|(_, name)| name == value)
-                });
-                if own_names || values.iter().all(|value| *value == values[0]) {
-                    continue;
-                }
-                let shown: Vec<String> = values.iter().map(|value| format!("`{value}`")).collect();
-                note.push_str(&format!(", where it reads {}", listed(&shown)));
-                break;
-            }
+/// The one report of the findings `found` of one mistake: the first of
+/// them, saying in which expansions it was reached.
+fn fold(found: Vec<Diagnostic>) -> Diagnostic {
+    if found.len() == 1 {
+        let mut report = found.into_iter().next().expect("one finding");
+        if report.instances.is_empty() {
+            report.instances.push(Instance {
+                kind: None,
+                name: None,
+                message: report.message.clone(),
+            });
         }
-        self.notes.push(note);
-        // A label or help that differs between expansions would be wrong
-        // for all but the first: each is said for the expansions it is
-        // right for, or, where they have no names, with the values that
-        // differ left out.
-        let named = found.iter().all(|finding| finding.declaration.is_some());
-        if found.iter().any(|finding| finding.label != found[0].label) {
-            self.primary.message = match &found[0].declaration {
-                Some((_, name)) if named => format!("{} (in {name})", found[0].label),
-                _ => common_text(found.iter().map(|f| f.label.as_str())),
-            };
+        return report;
+    }
+    let count = found.len();
+    let kind = found[0].declaration().map(|(kind, _)| kind);
+    let same_kind = found
+        .iter()
+        .all(|finding| finding.declaration().map(|(kind, _)| kind) == kind);
+    let mut note = match kind {
+        Some(kind) if same_kind => {
+            let names: Vec<String> = found
+                .iter()
+                .filter_map(Diagnostic::declaration)
+                .map(|(_, name)| name.to_string())
+                .collect();
+            format!("in {count} {kind}s: {}", listed(&names))
         }
-        if found.iter().any(|finding| finding.help != found[0].help) {
+        _ => format!("in {count} expansions"),
+    };
+    // The quoted values that differ, but for each finding's own name.
+    let messages: Vec<Vec<&str>> = found.iter().map(|f| quoted(&f.message)).collect();
+    if messages
+        .iter()
+        .all(|quotes| quotes.len() == messages[0].len())
+    {
+        for position in 0..messages[0].len() {
+            let values: Vec<&str> = messages.iter().map(|quotes| quotes[position]).collect();
+            let own_names = found.iter().zip(&values).all(|(finding, value)| {
+                finding
+                    .declaration()
+                    .is_some_and(|(_, name)| name == *value)
+            });
+            if own_names || values.iter().all(|value| *value == values[0]) {
+                continue;
+            }
+            let shown: Vec<String> = values.iter().map(|value| format!("`{value}`")).collect();
+            note.push_str(&format!(", where it reads {}", listed(&shown)));
+            break;
+        }
+    }
+    // A label or help that differs between expansions would be wrong for
+    // all but the first: each is said for the expansions it is right for,
+    // or, where they have no names, with the values that differ left out.
+    let named = found.iter().all(|finding| finding.declaration().is_some());
+    let label = found
+        .iter()
+        .any(|finding| finding.primary.message != found[0].primary.message)
+        .then(|| match found[0].declaration() {
+            Some((_, name)) if named => format!("{} (in {name})", found[0].primary.message),
+            _ => common_text(found.iter().map(|f| f.primary.message.as_str())),
+        });
+    let help = found
+        .iter()
+        .any(|finding| finding.help != found[0].help)
+        .then(|| {
             let helps: Vec<&str> = found
                 .iter()
                 .map(|finding| finding.help.as_deref().unwrap_or(""))
                 .collect();
-            self.help = Some(if named {
+            if named {
                 per_expansion(&found, &helps)
             } else {
                 common_text(helps.into_iter())
-            });
-        }
-        self.instances = found
-            .into_iter()
-            .map(|finding| {
-                let (kind, name) = finding.declaration.unzip();
-                Instance {
-                    kind,
-                    name,
-                    message: finding.message,
-                }
-            })
-            .collect();
+            }
+        });
+    let instances = found
+        .iter()
+        .map(|finding| {
+            let (kind, name) = finding.declaration().unzip();
+            Instance {
+                kind,
+                name: name.map(str::to_string),
+                message: finding.message.clone(),
+            }
+        })
+        .collect();
+    let mut report = found.into_iter().next().expect("several findings");
+    report.notes.push(note);
+    if let Some(label) = label {
+        report.primary.message = label;
     }
+    if help.is_some() {
+        report.help = help;
+    }
+    report.instances = instances;
+    report
 }
+
+/// How many expansions, or texts, a note or help names before it says
+/// how many more there are.
+const SHOWN: usize = 3;
 
 /// Each distinct text with the expansions it is said for, one a line:
 /// "in a and b: …"; past three, how many more there are.
-fn per_expansion(found: &[Finding], texts: &[&str]) -> String {
-    const SHOWN: usize = 3;
+fn per_expansion(found: &[Diagnostic], texts: &[&str]) -> String {
     let mut distinct: Vec<(&str, Vec<String>)> = Vec::new();
     for (finding, text) in found.iter().zip(texts) {
         let name = finding
-            .declaration
-            .as_ref()
-            .map_or(String::new(), |(_, name)| name.clone());
+            .declaration()
+            .map_or(String::new(), |(_, name)| name.to_string());
         match distinct.iter_mut().find(|(seen, _)| seen == text) {
             Some((_, names)) => names.push(name),
             None => distinct.push((text, vec![name])),
@@ -498,7 +491,6 @@ fn per_expansion(found: &[Finding], texts: &[&str]) -> String {
 
 /// "a, b and c", or "a, b, c and 25 more".
 fn listed(items: &[String]) -> String {
-    const SHOWN: usize = 3;
     match items.len() {
         0 => String::new(),
         1 => items[0].clone(),
