@@ -303,6 +303,10 @@ pub(crate) fn template<'a>(
             }
         };
         if OVERRIDES.contains(&param.name.text.as_str()) {
+            let setting = match param.name.text.as_str() {
+                "severity" => "severity = critical",
+                _ => "labels { page = \"yes\" }",
+            };
             diagnostics.push(
                 Diagnostic::new(
                     Code::E0205,
@@ -314,18 +318,8 @@ pub(crate) fn template<'a>(
                 )
                 .label("every use of a template may set this field itself")
                 .help(format!(
-                    "rename the parameter; a use writes `alert {} {{ {} }}` to set the rule's {}",
-                    decl.name,
-                    if param.name.text == "severity" {
-                        "severity = critical"
-                    } else {
-                        "labels { page = \"yes\" }"
-                    },
-                    if param.name.text == "severity" {
-                        "severity"
-                    } else {
-                        "labels"
-                    },
+                    "rename the parameter; a use writes `alert {} {{ {setting} }}` to set the rule's {}",
+                    decl.name, param.name.text,
                 )),
             );
             ok = false;
@@ -1177,24 +1171,18 @@ fn arguments(
         }
     }
     for param in &template.params {
-        match given.iter().find(|(n, _)| *n == param.name) {
-            Some(_) => {}
-            None => match &param.default {
-                Some(_) => {}
-                None => {
-                    diagnostics.push(
-                        Diagnostic::new(
-                            Code::E0706,
-                            use_span,
-                            format!("alert `{name}` needs a value for `{}`", param.name),
-                        )
-                        .label(format!("`{}` has no default", param.name))
-                        .secondary(template.name_span, "the template is declared here")
-                        .help(format!("write `alert {name} {{ {} = … }}`", param.name)),
-                    );
-                    ok = false;
-                }
-            },
+        if param.default.is_none() && !given.iter().any(|(n, _)| *n == param.name) {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0706,
+                    use_span,
+                    format!("alert `{name}` needs a value for `{}`", param.name),
+                )
+                .label(format!("`{}` has no default", param.name))
+                .secondary(template.name_span, "the template is declared here")
+                .help(format!("write `alert {name} {{ {} = … }}`", param.name)),
+            );
+            ok = false;
         }
     }
     ok.then_some((given, overrides))
