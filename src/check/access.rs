@@ -99,7 +99,7 @@ fn unknown_verb(name: &str) -> Hint {
             close: None,
             why: Some(format!(
                 "the verbs are {}, and `\"*\"` for all",
-                quoted(catalog::VERBS, ", ")
+                fields::list(catalog::VERBS)
             )),
         },
     }
@@ -147,7 +147,7 @@ fn unknown_resource(name: &str) -> (&'static str, Hint) {
             false => format!(
                 "`{}` has no subresource `{subresource}`; its subresources are {}",
                 known.name,
-                quoted(&subresources, ", ")
+                fields::list(&subresources)
             ),
         };
         let why = Some(why);
@@ -197,17 +197,6 @@ fn rbac_spelling(lower: &str) -> Option<(&'static str, bool)> {
         .flatten()
         .find_map(|plural| catalog::resource(&format!("{plural}{rest}")))
         .map(|resource| (resource.name, true))
-}
-
-/// `` `a`, `b` `` and so on, the last two joined by `last` (", ", " or ",
-/// " and ").
-fn quoted(words: &[&str], last: &str) -> String {
-    let quoted: Vec<String> = words.iter().map(|word| format!("`{word}`")).collect();
-    match quoted.split_last() {
-        Some((final_word, [])) => final_word.clone(),
-        Some((final_word, rest)) => format!("{}{last}{final_word}", rest.join(", ")),
-        None => String::new(),
-    }
 }
 
 /// The source text of a list item that reads a variable (`"${kind}s"`).
@@ -461,10 +450,13 @@ fn unserved(
         item.span,
         format!(
             "`{name}` does not serve {}",
-            quoted(&words(&unserved), " or ")
+            fields::list_ending(&words(&unserved), " or ")
         ),
     )
-    .label(format!("serves only {}", quoted(resource.verbs, " and ")));
+    .label(format!(
+        "serves only {}",
+        fields::list_ending(resource.verbs, " and ")
+    ));
     for (_, span) in &unserved {
         diagnostic = diagnostic.secondary(*span, format!("not served by `{name}`"));
     }

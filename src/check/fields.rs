@@ -199,12 +199,20 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// `` `a`, `b`, `c` ``.
 pub fn list(allowed: &[&str]) -> String {
-    allowed
-        .iter()
-        .map(|key| format!("`{key}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    list_ending(allowed, ", ")
+}
+
+/// `` `a`, `b` `` and so on, the last two joined by `last` (", ", " or ",
+/// " and ").
+pub fn list_ending(words: &[&str], last: &str) -> String {
+    let quoted: Vec<String> = words.iter().map(|word| format!("`{word}`")).collect();
+    match quoted.split_last() {
+        Some((final_word, [])) => final_word.clone(),
+        Some((final_word, rest)) => format!("{}{last}{final_word}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 pub fn unknown_field(key: &str, span: Span, allowed: &[&str], context: &str) -> Diagnostic {
