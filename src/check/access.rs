@@ -497,7 +497,7 @@ pub(crate) fn env_grants(
     env.bindings.reserve_exact(grants.len());
     for (grant, span, vars) in grants {
         let scope = checker.scope(vars);
-        let Some(role) = written_name(&grant.role, &scope, diagnostics) else {
+        let Some(role) = super::written_name(&grant.role, &scope, diagnostics) else {
             continue;
         };
         // A role whose name was invalid is reported where it is declared.
@@ -519,16 +519,10 @@ pub(crate) fn env_grants(
             continue;
         };
         let binding_name = match &grant.binding_name {
-            Some(name) => {
-                let Some(name) = written_name(name, &scope, diagnostics) else {
-                    continue;
-                };
-                if let Err(why) = check_dns_subdomain(&name.text) {
-                    diagnostics.push(dns_subdomain_diagnostic(&name.text, name.span, &why));
-                    continue;
-                }
-                name.text
-            }
+            Some(name) => match super::quota::object_name(name, &scope, diagnostics) {
+                Some(name) => name,
+                None => continue,
+            },
             None => {
                 let name = format!("{}-{}-binding", decl.name, role_decl.name);
                 if let Err(why) = check_dns_subdomain(&name) {
@@ -574,18 +568,6 @@ pub(crate) fn env_grants(
                 });
             }
         }
-    }
-}
-
-/// A name as written (`viewer`), or the text of a string
-/// (`"${team}-engineer"`) in `scope`, at the place it was written.
-fn written_name(name: &ast::Name, scope: &Scope, diagnostics: &mut Diags) -> Option<ast::Ident> {
-    match name {
-        ast::Name::Ident(ident) => Some(ident.clone()),
-        ast::Name::Str(string) => Some(ast::Ident {
-            text: interpolate(string, scope, diagnostics)?,
-            span: string.span,
-        }),
     }
 }
 

@@ -830,13 +830,9 @@ pub(crate) fn rule_name<'a>(
     scope: &Scope,
     diagnostics: &mut Diags,
 ) -> Option<std::borrow::Cow<'a, str>> {
-    let (name, span) = match &alert.rename {
+    let ast::Ident { text: name, span } = match &alert.rename {
         None => return Some(std::borrow::Cow::Borrowed(&alert.template.text)),
-        Some(ast::Name::Ident(ident)) => (ident.text.clone(), ident.span),
-        Some(ast::Name::Str(string)) => (
-            crate::resolve::value::interpolate(string, scope, diagnostics)?,
-            string.span,
-        ),
+        Some(rename) => super::written_name(rename, scope, diagnostics)?,
     };
     if !crate::resolve::is_alert_name(&name) {
         diagnostics.push(

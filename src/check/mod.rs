@@ -1321,6 +1321,22 @@ fn pod_security<'a>(
     PodSecurity::ALL.into_iter().find(|l| l.as_str() == level)
 }
 
+/// A name as written (`viewer`), or the text of a string
+/// (`"${team}-engineer"`) in `scope`, at the place it was written.
+pub(crate) fn written_name(
+    name: &ast::Name,
+    scope: &Scope,
+    diagnostics: &mut Diags,
+) -> Option<ast::Ident> {
+    match name {
+        ast::Name::Ident(ident) => Some(ident.clone()),
+        ast::Name::Str(string) => Some(ast::Ident {
+            text: value::interpolate(string, scope, diagnostics)?,
+            span: string.span,
+        }),
+    }
+}
+
 pub(crate) fn environment(value: &Value, diagnostics: &mut Diags) -> Option<Environment> {
     let names: Vec<&str> = Environment::ALL.iter().map(|e| e.as_str()).collect();
     units::word(value, &names, "an environment", diagnostics)

@@ -17,7 +17,7 @@ use super::units::Diags;
 use super::{Checker, EnvDraft, EnvFacts, TierFacts};
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::model::{self, Environment, NetworkRule, Peer, Reach};
-use crate::resolve::value::{Scope, interpolate};
+use crate::resolve::value::Scope;
 use crate::source::Span;
 use crate::suggest;
 use crate::syntax::ast::{self, PeerKind};
@@ -76,10 +76,7 @@ fn peer(peer: &ast::Peer, scope: &Scope, diagnostics: &mut Diags) -> Option<Peer
             let value = crate::resolve::value::Value::Word(ident.text.clone(), ident.span);
             Peer::Environment(super::environment(&value, diagnostics)?)
         }
-        PeerKind::Env(name) => Peer::Env(match name {
-            ast::Name::Ident(ident) => ident.text.clone(),
-            ast::Name::Str(string) => interpolate(string, scope, diagnostics)?,
-        }),
+        PeerKind::Env(name) => Peer::Env(super::written_name(name, scope, diagnostics)?.text),
     })
 }
 

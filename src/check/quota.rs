@@ -287,10 +287,7 @@ pub(crate) fn object_name(
     scope: &Scope,
     diagnostics: &mut Diags,
 ) -> Option<String> {
-    let text = match name {
-        ast::Name::Ident(ident) => ident.text.clone(),
-        ast::Name::Str(string) => crate::resolve::value::interpolate(string, scope, diagnostics)?,
-    };
+    let text = super::written_name(name, scope, diagnostics)?.text;
     // ResourceQuota and LimitRange names are DNS subdomains.
     match crate::resolve::check_dns_subdomain(&text) {
         Ok(()) => Some(text),
