@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::diag::Diagnostic;
 use crate::model::Model;
 use crate::resolve::imports::{self, FileSystem, Loader};
+use crate::resolve::refs::References;
 use crate::source::{FileId, LoadError, SourceMap};
 use crate::syntax::ast::Ast;
 use crate::timings::{Phase, Timings};
@@ -25,6 +26,9 @@ pub struct Run {
     pub files: Vec<(FileId, Ast)>,
     pub diagnostics: Vec<Diagnostic>,
     pub model: Option<Model>,
+    /// Every declaration and the names bound to it (empty when the program
+    /// did not parse: names are bound only in a whole tree).
+    pub references: References,
     pub timings: Timings,
 }
 
@@ -99,8 +103,9 @@ fn check_inputs(roots: &[PathBuf], loader: &dyn Loader, goal: Goal) -> Result<Ru
     // Files are read and parsed in turn: the memory is noted once both end.
     timings.record_resident(Phase::Parse);
     let mut model = None;
+    let mut references = References::default();
     if !diagnostics.iter().any(Diagnostic::is_error) {
-        let resolved = timings.phase(Phase::Resolve, || {
+        let mut resolved = timings.phase(Phase::Resolve, || {
             resolve::resolve(&program, &mut diagnostics)
         });
         let checked = timings.phase(Phase::Check, || match goal {
@@ -113,6 +118,7 @@ fn check_inputs(roots: &[PathBuf], loader: &dyn Loader, goal: Goal) -> Result<Ru
         if !diagnostics.iter().any(Diagnostic::is_error) {
             model = checked;
         }
+        references = std::mem::take(&mut resolved.refs);
     }
     let diagnostics = crate::diag::group(diagnostics);
     Ok(Run {
@@ -120,6 +126,7 @@ fn check_inputs(roots: &[PathBuf], loader: &dyn Loader, goal: Goal) -> Result<Ru
         files: program.files,
         diagnostics,
         model,
+        references,
         timings,
     })
 }

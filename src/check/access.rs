@@ -31,11 +31,28 @@ pub(crate) struct RoleFacts {
     pub resources: Vec<(String, Span)>,
 }
 
+/// What a name in an `allow` or `forbid` list is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RbacName {
+    Verb,
+    Resource,
+}
+
+impl RbacName {
+    /// What a list item must be, for "expected a verb".
+    pub(crate) fn what(self) -> &'static str {
+        match self {
+            RbacName::Verb => "a verb",
+            RbacName::Resource => "a resource",
+        }
+    }
+}
+
 /// Whether `name`, written as `item`, is a known verb (or resource);
 /// reports it if not.
 pub(crate) fn known(
     checker: &Checker,
-    verb: bool,
+    kind: RbacName,
     name: &str,
     item: &ast::Expr,
     diagnostics: &mut Diags,
@@ -43,22 +60,26 @@ pub(crate) fn known(
     if name == "*" {
         return true;
     }
-    let (diagnostic, hint) = if verb {
-        if catalog::is_verb(name) {
-            return true;
+    let (diagnostic, hint) = match kind {
+        RbacName::Verb => {
+            if catalog::is_verb(name) {
+                return true;
+            }
+            let diagnostic =
+                Diagnostic::new(Code::E0502, item.span, format!("unknown verb `{name}`"))
+                    .label("not an RBAC verb");
+            (diagnostic, unknown_verb(name))
         }
-        let diagnostic = Diagnostic::new(Code::E0502, item.span, format!("unknown verb `{name}`"))
-            .label("not an RBAC verb");
-        (diagnostic, unknown_verb(name))
-    } else {
-        if catalog::resource(name).is_some() {
-            return true;
+        RbacName::Resource => {
+            if catalog::resource(name).is_some() {
+                return true;
+            }
+            let (label, hint) = unknown_resource(name);
+            let diagnostic =
+                Diagnostic::new(Code::E0501, item.span, format!("unknown resource `{name}`"))
+                    .label(label);
+            (diagnostic, hint)
         }
-        let (label, hint) = unknown_resource(name);
-        let diagnostic =
-            Diagnostic::new(Code::E0501, item.span, format!("unknown resource `{name}`"))
-                .label(label);
-        (diagnostic, hint)
     };
     let template = template(checker, item);
     let mut help = Vec::new();
@@ -322,11 +343,12 @@ fn role_body(
         };
         let mut verbs: Vec<Written> = Vec::new();
         for item in &allow.verbs.items {
-            let Some(verb) = checker.name_in_list(item, "a verb", scope, diagnostics) else {
+            let Some(verb) = checker.name_in_list(item, RbacName::Verb.what(), scope, diagnostics)
+            else {
                 ok = false;
                 continue;
             };
-            if !known(checker, true, &verb, item, diagnostics) {
+            if !known(checker, RbacName::Verb, &verb, item, diagnostics) {
                 ok = false;
                 continue;
             }
@@ -346,14 +368,15 @@ fn role_body(
         let mut unserving: Vec<(&'static catalog::Resource, &ast::Expr)> = Vec::new();
         let mut line_ok = true;
         for item in &allow.resources.items {
-            let Some(resource) = checker.name_in_list(item, "a resource", scope, diagnostics)
+            let Some(resource) =
+                checker.name_in_list(item, RbacName::Resource.what(), scope, diagnostics)
             else {
                 line_ok = false;
                 continue;
             };
             // Looked up once: the catalog is a table read in order.
             let info = catalog::resource(&resource);
-            if info.is_none() && !known(checker, false, &resource, item, diagnostics) {
+            if info.is_none() && !known(checker, RbacName::Resource, &resource, item, diagnostics) {
                 line_ok = false;
                 continue;
             }
@@ -501,14 +524,15 @@ pub(crate) fn env_grants(
             continue;
         };
         // A role whose name was invalid is reported where it is declared.
-        let Some(role_decl) = checker
-            .resolved
-            .roles
-            .lookup_as(&role, Code::E0503, diagnostics)
-        else {
+        let Some(role_decl) = checker.resolved.roles.referent(
+            &checker.resolved.refs,
+            &role,
+            Code::E0503,
+            diagnostics,
+        ) else {
             continue;
         };
-        let Some(facts) = checker.role_facts.get(&role_decl.name) else {
+        let Some(facts) = checker.role_facts.get(role_decl.id) else {
             continue; // the role itself has errors, already reported
         };
         forbids(role_decl, facts, tier, *span, diagnostics);

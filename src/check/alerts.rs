@@ -15,6 +15,7 @@ use super::units::{self, Diags};
 use super::{Checker, EnvDraft, TierFacts};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Dimension, Duration, Ratio, TextMap};
+use crate::resolve::bind::{ENV_CONTEXT, STAGE_CONTEXT};
 use crate::resolve::value::{Scope, Value, Vars};
 use crate::resolve::{Decl, EnvDecl};
 use crate::source::Span;
@@ -37,8 +38,6 @@ const PARAM_TYPES: &[&str] = &[
 /// rule's `severity` and extra labels, so that one template can be a
 /// warning and, `as` another rule, a critical alert.
 const OVERRIDES: &[&str] = &["severity", "labels"];
-/// Variables every template body sees, besides its parameters.
-const CONTEXT: &[&str] = &["namespace", "cluster", "environment", "tier"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ParamType {
@@ -406,9 +405,9 @@ pub(crate) fn template<'a>(
         .collect();
     // The context stays symbolic (`${namespace}` fills in as itself), so
     // what the diagnostics quote reads like the template.
-    let symbolic: Vec<(&str, String)> = CONTEXT
+    let symbolic: Vec<(&str, String)> = ENV_CONTEXT
         .iter()
-        .chain(&["family", "stage"])
+        .chain(&STAGE_CONTEXT)
         .map(|name| (*name, format!("${{{name}}}")))
         .collect();
     let context: Vec<(&str, &str)> = decl
@@ -912,14 +911,15 @@ pub(crate) fn env_alerts(
     env.alerts.rules.reserve_exact(draft.alerts.len());
     for used in &draft.alerts {
         let (alert, span) = (used.alert, used.span);
-        let Some(template_decl) = checker
-            .resolved
-            .templates
-            .lookup(&alert.template, diagnostics)
-        else {
+        let Some(template_decl) = checker.resolved.templates.referent(
+            &checker.resolved.refs,
+            &alert.template,
+            Code::E0201,
+            diagnostics,
+        ) else {
             continue;
         };
-        let Some(template) = checker.templates.get(&template_decl.name) else {
+        let Some(template) = checker.templates.get(template_decl.id) else {
             continue; // the template has errors, reported at its declaration
         };
         let Some((given, overrides)) = arguments(
@@ -949,7 +949,7 @@ pub(crate) fn env_alerts(
         let context = context.get_or_insert_with(|| {
             vars.iter()
                 .filter(|(name, _)| {
-                    CONTEXT.contains(&name.as_str()) || name == "family" || name == "stage"
+                    ENV_CONTEXT.contains(&name.as_str()) || STAGE_CONTEXT.contains(&name.as_str())
                 })
                 .map(|(name, value)| (name.as_str(), value.as_str()))
                 .collect()

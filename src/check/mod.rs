@@ -25,6 +25,8 @@ use foldhash::{HashMap, HashMapExt};
 
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Environment, Model, PodSecurity, ResourceList, Source};
+use crate::resolve::bind::{ENV_CONTEXT, STAGE_CONTEXT};
+use crate::resolve::refs::{DeclId, DeclKind, IdMap};
 use crate::resolve::value::{self, Scope, Value, Vars};
 use crate::resolve::{Decl, EnvDecl, Resolved};
 use crate::source::{SourceMap, Span};
@@ -59,11 +61,11 @@ impl<'r, 'a> Checker<'r, 'a> {
             resolved,
             sources,
             model: Model::default(),
-            cluster_facts: HashMap::new(),
-            tier_facts: HashMap::new(),
-            role_facts: HashMap::new(),
+            cluster_facts: IdMap::default(),
+            tier_facts: IdMap::default(),
+            role_facts: IdMap::default(),
             role_bodies: Default::default(),
-            templates: HashMap::new(),
+            templates: IdMap::default(),
             promql: alerts::PromqlCache::default(),
             records: RecordCaches::default(),
             envs: Vec::new(),
@@ -97,12 +99,12 @@ pub(crate) struct Checker<'r, 'a> {
     resolved: &'r Resolved<'a>,
     sources: &'r SourceMap,
     model: Model,
-    cluster_facts: HashMap<String, ClusterFacts>,
-    tier_facts: HashMap<String, TierFacts>,
-    role_facts: HashMap<String, Arc<access::RoleFacts>>,
+    cluster_facts: IdMap<ClusterFacts>,
+    tier_facts: IdMap<TierFacts>,
+    role_facts: IdMap<Arc<access::RoleFacts>>,
     /// Typed role bodies that read no variable.
     role_bodies: RecordCache<access::TypedRole>,
-    templates: HashMap<String, alerts::Template<'a>>,
+    templates: IdMap<alerts::Template<'a>>,
     promql: alerts::PromqlCache,
     records: RecordCaches,
     envs: Vec<EnvFacts>,
@@ -189,7 +191,7 @@ impl<T: Clone> RecordCache<T> {
 /// Runs `check` on declaration `kind` `name`, saying in everything it
 /// finds that it was found there.
 fn checking<R>(
-    kind: &'static str,
+    kind: DeclKind,
     name: &str,
     diagnostics: &mut Diags,
     check: impl FnOnce(&mut Diags) -> R,
@@ -197,7 +199,7 @@ fn checking<R>(
     let before = diagnostics.len();
     let checked = check(diagnostics);
     for diagnostic in &mut diagnostics[before..] {
-        diagnostic.reached_in(kind, name);
+        diagnostic.reached_in(kind.noun(), name);
     }
     checked
 }
@@ -229,6 +231,7 @@ fn assemble(envs: Vec<EnvFacts>) -> BTreeMap<String, Box<model::Env>> {
 
 /// Spans of a cluster, for diagnostics that span several items.
 pub(crate) struct ClusterFacts {
+    model: model::Cluster,
     environment_span: Span,
     capacity_spans: BTreeMap<&'static str, Span>,
 }
@@ -258,6 +261,8 @@ pub(crate) struct EnvFacts {
     project_span: Option<Span>,
     /// The cluster's name in the env's `on CLUSTER`.
     placement_span: Span,
+    cluster: DeclId,
+    tier: DeclId,
 }
 
 impl<'r, 'a> Checker<'r, 'a> {
@@ -429,23 +434,22 @@ impl<'r, 'a> Checker<'r, 'a> {
                 continue;
             };
             let server = server.unwrap_or_default();
+            let model = model::Cluster {
+                name: decl.name.clone(),
+                server,
+                environment,
+                pod_security,
+                capacity,
+                prometheus,
+                source: self.source(decl.name_span),
+            };
+            self.model.clusters.insert(decl.name.clone(), model.clone());
             self.cluster_facts.insert(
-                decl.name.clone(),
+                decl.id,
                 ClusterFacts {
+                    model,
                     environment_span,
                     capacity_spans,
-                },
-            );
-            self.model.clusters.insert(
-                decl.name.clone(),
-                model::Cluster {
-                    name: decl.name.clone(),
-                    server,
-                    environment,
-                    pod_security,
-                    capacity,
-                    prometheus,
-                    source: self.source(decl.name_span),
                 },
             );
         }
@@ -463,7 +467,8 @@ impl<'r, 'a> Checker<'r, 'a> {
                 .node
                 .extends
                 .as_ref()
-                .and_then(|parent| self.tier_facts.get(&parent.text));
+                .and_then(|parent| self.resolved.refs.bound(parent.span))
+                .and_then(|parent| self.tier_facts.get(parent));
             if decl.node.extends.is_some() && parent.is_none() {
                 continue; // the parent failed; its error is reported
             }
@@ -471,7 +476,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 self.model
                     .tiers
                     .insert(decl.name.clone(), facts.model.clone());
-                self.tier_facts.insert(decl.name.clone(), facts);
+                self.tier_facts.insert(decl.id, facts);
             }
         }
     }
@@ -511,7 +516,11 @@ impl<'r, 'a> Checker<'r, 'a> {
         state.insert(&decl.name, false);
         path.push(&decl.name);
         if let Some(parent) = &decl.node.extends {
-            if let Some(parent_decl) = self.resolved.tiers.lookup(parent, diagnostics) {
+            if let Some(parent_decl) =
+                self.resolved
+                    .tiers
+                    .referent(&self.resolved.refs, parent, Code::E0201, diagnostics)
+            {
                 self.visit_tier(parent_decl, order, state, path, diagnostics);
             }
         }
@@ -611,7 +620,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 quota::resource_record(
                     self,
                     value,
-                    "a ceiling",
+                    quota::ResourceRecord::Ceiling,
                     &format!("the ceiling of tier `{}`", decl.name),
                     diagnostics,
                 )
@@ -666,22 +675,25 @@ impl<'r, 'a> Checker<'r, 'a> {
                 }
                 StmtKind::Forbid(forbid) => match forbid {
                     Forbid::Verbs(list) | Forbid::Resources(list) => {
-                        let verbs = matches!(forbid, Forbid::Verbs(_));
+                        let kind = if matches!(forbid, Forbid::Verbs(_)) {
+                            access::RbacName::Verb
+                        } else {
+                            access::RbacName::Resource
+                        };
                         for item in &list.items {
-                            let what = if verbs { "a verb" } else { "a resource" };
-                            let Some(name) = self.name_in_list(item, what, &scope, diagnostics)
+                            let Some(name) =
+                                self.name_in_list(item, kind.what(), &scope, diagnostics)
                             else {
                                 ok = false;
                                 continue;
                             };
-                            if !access::known(self, verbs, &name, item, diagnostics) {
+                            if !access::known(self, kind, &name, item, diagnostics) {
                                 ok = false;
                                 continue;
                             }
-                            let target = if verbs {
-                                &mut facts.model.forbid_verbs
-                            } else {
-                                &mut facts.model.forbid_resources
+                            let target = match kind {
+                                access::RbacName::Verb => &mut facts.model.forbid_verbs,
+                                access::RbacName::Resource => &mut facts.model.forbid_resources,
                             };
                             if !target.contains(&name) {
                                 target.push(name.clone());
@@ -803,7 +815,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     quota::resource_record(
                         self,
                         Value::Record(record),
-                        "a quota",
+                        quota::ResourceRecord::Quota,
                         &context,
                         diagnostics,
                     );
@@ -817,7 +829,13 @@ impl<'r, 'a> Checker<'r, 'a> {
             },
             scaled @ Value::Scaled { .. } => {
                 let context = format!("the quota of let `{name}`");
-                quota::resource_record(self, scaled, "a quota", &context, diagnostics);
+                quota::resource_record(
+                    self,
+                    scaled,
+                    quota::ResourceRecord::Quota,
+                    &context,
+                    diagnostics,
+                );
             }
             Value::List(items, _) => {
                 for item in items {
@@ -896,13 +914,13 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn roles(&mut self, diagnostics: &mut Diags) {
         let decls: Vec<_> = self.resolved.roles.iter().collect();
         let checked = self.on_every_core(&decls, diagnostics, |checker, decl, found| {
-            checking("role", &decl.name, found, |found| {
+            checking(DeclKind::Role, &decl.name, found, |found| {
                 access::role(checker, decl, found)
             })
         });
         for (decl, role) in decls.iter().zip(checked) {
             if let Some((role, facts)) = role {
-                self.role_facts.insert(decl.name.clone(), facts);
+                self.role_facts.insert(decl.id, facts);
                 self.model.roles.insert(decl.name.clone(), role);
             }
         }
@@ -911,11 +929,11 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn templates(&mut self, diagnostics: &mut Diags) {
         let resolved = self.resolved;
         for decl in resolved.templates.iter() {
-            let template = checking("alert template", &decl.name, diagnostics, |found| {
+            let template = checking(DeclKind::AlertTemplate, &decl.name, diagnostics, |found| {
                 alerts::template(self, decl, found)
             });
             if let Some(template) = template {
-                self.templates.insert(decl.name.clone(), template);
+                self.templates.insert(decl.id, template);
             }
         }
     }
@@ -925,7 +943,9 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn envs(&mut self, diagnostics: &mut Diags) {
         let decls: Vec<&EnvDecl<'a>> = self.resolved.envs.iter().collect();
         let checked = self.on_every_core(&decls, diagnostics, |checker, decl, found| {
-            checking("env", &decl.name, found, |found| checker.env(decl, found))
+            checking(DeclKind::Env, &decl.name, found, |found| {
+                checker.env(decl, found)
+            })
         });
         // In place: an `Option<EnvFacts>` is the size of the facts, and
         // collecting from `filter_map` keeps the vector's memory, where
@@ -938,29 +958,32 @@ impl<'r, 'a> Checker<'r, 'a> {
     /// Assembles one env from its layers, then runs its own checks.
     fn env(&self, decl: &EnvDecl<'a>, diagnostics: &mut Diags) -> Option<EnvFacts> {
         let placement = decl.placement;
-        let cluster_decl = self
-            .resolved
-            .clusters
-            .lookup(&placement.cluster, diagnostics);
-        let tier_decl = self.resolved.tiers.lookup(&placement.tier, diagnostics);
-        let (cluster, tier) = match (cluster_decl, tier_decl) {
-            (Some(c), Some(t)) => (
-                self.model.clusters.get(&c.name)?,
-                self.tier_facts.get(&t.name)?,
-            ),
-            _ => return None,
-        };
+        let refs = &self.resolved.refs;
+        let cluster_decl =
+            self.resolved
+                .clusters
+                .referent(refs, &placement.cluster, Code::E0201, diagnostics);
+        let tier_decl =
+            self.resolved
+                .tiers
+                .referent(refs, &placement.tier, Code::E0201, diagnostics);
+        let (cluster_id, tier_id) = (cluster_decl?.id, tier_decl?.id);
+        let (cluster_facts, tier) = (
+            self.cluster_facts.get(cluster_id)?,
+            self.tier_facts.get(tier_id)?,
+        );
+        let cluster = &cluster_facts.model;
         let mut vars = (*decl.vars).clone();
-        vars.push(("namespace".to_string(), decl.name.clone()));
-        vars.push(("cluster".to_string(), cluster.name.clone()));
-        vars.push((
-            "environment".to_string(),
+        let context = [
+            decl.name.clone(),
+            cluster.name.clone(),
             cluster.environment.as_str().to_string(),
-        ));
-        vars.push(("tier".to_string(), tier.model.name.clone()));
+            tier.model.name.clone(),
+        ];
+        vars.extend(ENV_CONTEXT.map(str::to_string).into_iter().zip(context));
         if let (Some(family), Some(stage)) = (&decl.family, &decl.stage) {
-            vars.push(("family".to_string(), family.clone()));
-            vars.push(("stage".to_string(), stage.clone()));
+            let context = [family.clone(), stage.clone()];
+            vars.extend(STAGE_CONTEXT.map(str::to_string).into_iter().zip(context));
         }
         let vars: Vars = Arc::new(vars);
         let scope = self.scope(&vars);
@@ -1016,7 +1039,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             );
         }
 
-        placement::check_placement(self, decl, cluster, tier, diagnostics);
+        placement::check_placement(decl, cluster_facts, tier, diagnostics);
         let quota = draft.quota.take();
         let limits = draft.limits.take();
         if !draft.quota_failed {
@@ -1046,6 +1069,8 @@ impl<'r, 'a> Checker<'r, 'a> {
             egress,
             project_span,
             placement_span: decl.placement.cluster.span,
+            cluster: cluster_id,
+            tier: tier_id,
         })
     }
 
@@ -1069,17 +1094,18 @@ impl<'r, 'a> Checker<'r, 'a> {
                 continue;
             };
             match entry.key.as_ref() {
-                "labels" => self.string_map(value, "labels", &mut env.labels, true, diagnostics),
+                "labels" => {
+                    self.string_map(value, TextMapKind::Labels, &mut env.labels, diagnostics)
+                }
                 "annotations" => self.string_map(
                     value,
-                    "annotations",
+                    TextMapKind::Annotations,
                     &mut env.annotations,
-                    false,
                     diagnostics,
                 ),
                 "alert_labels" => {
                     let mut labels = std::mem::take(&mut draft.alert_labels);
-                    self.string_map(value, "alert labels", &mut labels, false, diagnostics);
+                    self.string_map(value, TextMapKind::AlertLabels, &mut labels, diagnostics);
                     draft.alert_labels = labels;
                 }
                 "alert_group" => {
@@ -1164,11 +1190,11 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn string_map(
         &self,
         value: Value<'a>,
-        what: &str,
+        kind: TextMapKind,
         out: &mut model::TextMap,
-        label_rules: bool,
         diagnostics: &mut Diags,
     ) {
+        let what = kind.what();
         let Some((record, vars)) =
             fields::record(value, &format!("a block of {what}"), diagnostics)
         else {
@@ -1188,7 +1214,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             let Some(text) = units::into_string(value, diagnostics) else {
                 continue;
             };
-            if what == "alert labels" {
+            if kind == TextMapKind::AlertLabels {
                 if entry.key == "severity" {
                     diagnostics.push(
                         Diagnostic::new(Code::E0310, entry.key_span, "the `severity` label is set by each alert")
@@ -1210,13 +1236,13 @@ impl<'r, 'a> Checker<'r, 'a> {
             }
             if let Err(why) = check_label_key(&entry.key) {
                 diagnostics.push(
-                    Diagnostic::new(Code::E0309, entry.key_span, format!("`{}` is not a valid {} key", entry.key, if label_rules { "label" } else { "annotation" }))
+                    Diagnostic::new(Code::E0309, entry.key_span, format!("`{}` is not a valid {} key", entry.key, kind.key_noun()))
                         .label(why)
                         .help("keys are an optional DNS prefix and `/`, then up to 63 letters, digits, `-`, `_` and `.`, such as `app.kubernetes.io/name`"),
                 );
                 continue;
             }
-            if label_rules {
+            if kind == TextMapKind::Labels {
                 if let Err(why) = check_label_value(&text) {
                     diagnostics.push(
                         Diagnostic::new(Code::E0309, value_span, format!("`{text}` is not a valid label value"))
@@ -1225,7 +1251,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     );
                     continue;
                 }
-                if what == "labels" && reserved_label(&entry.key) {
+                if reserved_label(&entry.key) {
                     diagnostics.push(
                         Diagnostic::new(Code::E0310, entry.key_span, format!("the `{}` label is set by envk", entry.key))
                             .label("envk sets this label from the env's placement")
@@ -1235,6 +1261,37 @@ impl<'r, 'a> Checker<'r, 'a> {
                 }
             }
             out.insert(entry.key.to_string(), text);
+        }
+    }
+}
+
+/// The maps of text an env writes, each with its own rules for keys and
+/// values.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TextMapKind {
+    /// Kubernetes labels: keys and values checked, envk's own reserved.
+    Labels,
+    /// Kubernetes annotations: keys checked, any value.
+    Annotations,
+    /// Labels on every alert rule: Prometheus label names.
+    AlertLabels,
+}
+
+impl TextMapKind {
+    fn what(self) -> &'static str {
+        match self {
+            TextMapKind::Labels => "labels",
+            TextMapKind::Annotations => "annotations",
+            TextMapKind::AlertLabels => "alert labels",
+        }
+    }
+
+    /// What one key is called in a diagnostic.
+    fn key_noun(self) -> &'static str {
+        match self {
+            TextMapKind::Labels => "label",
+            TextMapKind::Annotations => "annotation",
+            TextMapKind::AlertLabels => "alert label",
         }
     }
 }
@@ -1395,6 +1452,7 @@ mod tests {
     use super::{Checker, Diags, Model};
     use crate::diag::{self, Diagnostic};
     use crate::resolve::imports::{self, FileSystem, InMemory, Loader};
+    use crate::resolve::refs::DeclKind;
     use crate::source::SourceMap;
     use crate::timings::Timings;
 
@@ -1424,10 +1482,13 @@ mod tests {
         let mut templates_only = Checker::new(&resolved, &sources, compile_templates);
         templates_only.clusters(&mut scratch);
         templates_only.templates(&mut scratch);
-        let mut compiled: Compiled = templates_only
+        let mut compiled: Compiled = resolved
             .templates
             .iter()
-            .map(|(name, template)| (name.clone(), template.is_compiled()))
+            .filter_map(|decl| {
+                let template = templates_only.templates.get(decl.id)?;
+                Some((decl.name.clone(), template.is_compiled()))
+            })
             .collect();
         compiled.sort();
         let mut checker = Checker::new(&resolved, &sources, compile_templates);
@@ -1482,6 +1543,63 @@ mod tests {
         }
         assert!(compared > 100, "only {compared} programs checked");
         assert!(compiled_somewhere);
+    }
+
+    /// The uses resolve binds where a `let`'s name is written are the
+    /// reads evaluation makes: a `let` evaluation looked up has a bound
+    /// use, and in a program that checks clean, a `let` with a bound use
+    /// was looked up. Every program of the repository, so a construct the
+    /// binder does not walk, or walks with the wrong variables in scope,
+    /// fails here.
+    #[test]
+    fn bound_let_uses_are_the_reads_evaluation_makes() {
+        let mut files = Vec::new();
+        for folder in ["examples", "stdlib", "tests/ui", "tests/fixtures"] {
+            env_k_files(Path::new(folder), &mut files);
+        }
+        let mut lets_seen = 0;
+        let mut failures = Vec::new();
+        for file in &files {
+            let mut sources = SourceMap::new();
+            let Ok((program, mut diagnostics)) = imports::load_program(
+                std::slice::from_ref(file),
+                &FileSystem,
+                &mut sources,
+                &mut Timings::default(),
+            ) else {
+                continue;
+            };
+            if diagnostics.iter().any(Diagnostic::is_error) {
+                continue;
+            }
+            let resolved = crate::resolve::resolve(&program, &mut diagnostics);
+            let mut checker = Checker::new(&resolved, &sources, true);
+            checker.run(&mut diagnostics);
+            let clean = !diagnostics.iter().any(Diagnostic::is_error);
+            let unread: Vec<&str> = resolved.lets.unused().map(|(name, _)| name).collect();
+            let refs = &resolved.refs;
+            for (id, decl) in refs.decls() {
+                // A `let` whose value failed is reported once, not read.
+                if decl.kind != DeclKind::Let || resolved.lets.failed(&decl.name) {
+                    continue;
+                }
+                lets_seen += 1;
+                let read = !unread.contains(&decl.name.as_str());
+                let bound = refs.uses_of(id).next().is_some();
+                if read && !bound || clean && bound && !read {
+                    failures.push(format!(
+                        "{}: let `{}` read by evaluation: {read}, bound uses: {:?}",
+                        file.display(),
+                        decl.name,
+                        refs.uses_of(id)
+                            .map(|span| sources.snippet(span))
+                            .collect::<Vec<_>>()
+                    ));
+                }
+            }
+        }
+        assert!(lets_seen > 40, "only {lets_seen} lets seen");
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     /// Each form a body can take, and what each name in it can be.

@@ -241,7 +241,7 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
         }
     }
     for env in &checker.envs {
-        let tier = &checker.tier_facts[&env.model.tier];
+        let tier = &checker.tier_facts[env.tier];
         let accepted = accepted(&tier.model, env.model.environment);
         for (rules, direction) in [
             (&env.ingress, Direction::Ingress),
@@ -471,7 +471,7 @@ fn other_end(
         .filter(|rule| rule.rule.peer.selects(this))
         .collect();
     if matching.is_empty() {
-        let tier = &checker.tier_facts[&that.tier];
+        let tier = &checker.tier_facts[other.tier];
         let why = match (direction, other_rules.is_empty()) {
             (Direction::Egress, true) if tier.model.isolated => {
                 format!(

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use super::fields::{self, Fields, field_value};
 use super::units::{self, Diags};
-use super::{Checker, EnvDraft, TierFacts};
+use super::{Checker, ClusterFacts, EnvDraft, TierFacts};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Environment};
 use crate::resolve::value::Value;
@@ -18,19 +18,18 @@ use crate::source::Span;
 
 /// An env's tier must allow its cluster's environment.
 pub(crate) fn check_placement(
-    checker: &Checker,
     decl: &EnvDecl,
-    cluster: &model::Cluster,
+    cluster_facts: &ClusterFacts,
     tier: &TierFacts,
     diagnostics: &mut Diags,
 ) {
+    let cluster = &cluster_facts.model;
     let Some(required) = tier.model.environment else {
         return;
     };
     if required == cluster.environment {
         return;
     }
-    let cluster_facts = &checker.cluster_facts[&cluster.name];
     diagnostics.push(
         Diagnostic::new(
             Code::E0801,

@@ -14,6 +14,7 @@ use crate::model::{
     ResourceList,
 };
 use crate::resolve::EnvDecl;
+use crate::resolve::refs::DeclId;
 use crate::resolve::value::{Record, Scope, Value};
 use crate::source::Span;
 use crate::syntax::ast::{self, Number, RecordTag};
@@ -64,14 +65,33 @@ fn quota_keys() -> Vec<&'static str> {
     QuotaKey::ALL.iter().map(|key| key.as_str()).collect()
 }
 
+/// What a record of quota keys is read as.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResourceRecord {
+    /// An env's quota: its limits must cover its requests.
+    Quota,
+    /// A tier's ceiling: each key on its own.
+    Ceiling,
+}
+
+impl ResourceRecord {
+    fn what(self) -> &'static str {
+        match self {
+            ResourceRecord::Quota => "a quota",
+            ResourceRecord::Ceiling => "a ceiling",
+        }
+    }
+}
+
 /// Types a record of quota keys (a quota or a ceiling), applying `* n`.
 pub(crate) fn resource_record(
     checker: &Checker,
     value: Value,
-    what: &'static str,
+    kind: ResourceRecord,
     context: &str,
     diagnostics: &mut Diags,
 ) -> Option<TypedQuota> {
+    let what = kind.what();
     match value {
         Value::Scaled {
             base,
@@ -79,7 +99,7 @@ pub(crate) fn resource_record(
             factor_span,
             span,
         } => {
-            let typed = resource_record(checker, *base, what, context, diagnostics)?;
+            let typed = resource_record(checker, *base, kind, context, diagnostics)?;
             scale(typed, &factor, factor_span, span, diagnostics)
         }
         Value::Record(record) => {
@@ -96,7 +116,7 @@ pub(crate) fn resource_record(
                     .records
                     .quotas
                     .typed(&record, what, diagnostics, |diagnostics| {
-                        quota_record(checker, &record, what, context, diagnostics)
+                        quota_record(checker, &record, kind, context, diagnostics)
                     })?;
             typed.span = record.span;
             Some(typed)
@@ -116,7 +136,7 @@ pub(crate) fn resource_record(
 fn quota_record(
     checker: &Checker,
     record: &Record,
-    what: &str,
+    kind: ResourceRecord,
     context: &str,
     diagnostics: &mut Diags,
 ) -> Option<TypedQuota> {
@@ -144,7 +164,7 @@ fn quota_record(
             None => ok = false,
         }
     }
-    if ok && what == "a quota" {
+    if ok && kind == ResourceRecord::Quota {
         check_limits_above_requests(&typed, diagnostics);
     }
     ok.then_some(typed)
@@ -275,7 +295,7 @@ pub(crate) fn quota_stmt(
         }
         ast::Quota::Expr(expr) => (None, crate::resolve::value::eval(expr, scope, diagnostics)?),
     };
-    let mut typed = resource_record(checker, value, "a quota", &context, diagnostics)?;
+    let mut typed = resource_record(checker, value, ResourceRecord::Quota, &context, diagnostics)?;
     typed.name = name;
     typed.span = span;
     Some(typed)
@@ -683,12 +703,21 @@ const LIMIT_ORDER: [&str; 4] = ["min", "default_request", "default", "max"];
 
 /// Per cluster: the envs' requests together within its capacity.
 pub(crate) fn check_capacity(checker: &Checker, diagnostics: &mut Diags) {
-    for (name, cluster) in &checker.model.clusters {
-        let facts = &checker.cluster_facts[name];
+    // By name, as the clusters are written out.
+    let mut clusters: Vec<(DeclId, &super::ClusterFacts)> = checker
+        .resolved
+        .clusters
+        .iter()
+        .filter_map(|decl| Some((decl.id, checker.cluster_facts.get(decl.id)?)))
+        .collect();
+    clusters.sort_unstable_by(|(_, a), (_, b)| a.model.name.cmp(&b.model.name));
+    for (id, facts) in clusters {
+        let cluster = &facts.model;
+        let name = &cluster.name;
         let on_cluster: Vec<&super::EnvFacts> = checker
             .envs
             .iter()
-            .filter(|env| &env.model.cluster == name && !env.quota_failed)
+            .filter(|env| env.cluster == id && !env.quota_failed)
             .collect();
         let dimensions: Vec<(&str, QuotaKey, u64)> = [
             ("cpu", QuotaKey::RequestsCpu, cluster.capacity.cpu),

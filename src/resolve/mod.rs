@@ -9,7 +9,9 @@
 //! Deliberately absent: types and units (`src/check`), and anything about
 //! what a field of a block means.
 
+pub mod bind;
 pub mod imports;
+pub mod refs;
 pub mod value;
 
 use std::sync::Arc;
@@ -21,11 +23,13 @@ use crate::source::{STDLIB, Span};
 use crate::suggest;
 use crate::syntax::ast::{self, Ident, Item, ItemKind, Name, StmtKind};
 use imports::Program;
+use refs::{DeclId, DeclKind, References};
 use value::{Lets, Scope, Value, Vars};
 
 /// One declaration: its final name, where that name was written, the node,
 /// and the loop variables in scope there.
 pub struct Decl<'a, T> {
+    pub id: DeclId,
     pub name: String,
     pub name_span: Span,
     pub node: &'a T,
@@ -35,6 +39,7 @@ pub struct Decl<'a, T> {
 /// A concrete env: one namespace. A family's stage is an env whose body is
 /// the family's body followed by the stage's.
 pub struct EnvDecl<'a> {
+    pub id: DeclId,
     pub name: String,
     pub name_span: Span,
     pub placement: &'a ast::Placement,
@@ -53,24 +58,31 @@ pub struct Resolved<'a> {
     pub roles: Table<Decl<'a, ast::Role>>,
     pub templates: Table<Decl<'a, ast::AlertTemplate>>,
     pub envs: Table<EnvDecl<'a>>,
+    /// Every declaration by id, and every name written as a reference.
+    pub refs: References,
 }
 
 /// Declarations of one kind, in declaration order, found by name.
 pub struct Table<T> {
     items: Vec<T>,
     index: HashMap<String, usize>,
-    kind: &'static str,
+    by_id: HashMap<DeclId, usize>,
+    kind: DeclKind,
     /// Names declared but rejected (an invalid name, already reported):
     /// references to them stay silent.
     rejected: foldhash::HashSet<String>,
 }
 
 pub trait Named {
+    fn id(&self) -> DeclId;
     fn name(&self) -> &str;
     fn name_span(&self) -> Span;
 }
 
 impl<T> Named for Decl<'_, T> {
+    fn id(&self) -> DeclId {
+        self.id
+    }
     fn name(&self) -> &str {
         &self.name
     }
@@ -80,6 +92,9 @@ impl<T> Named for Decl<'_, T> {
 }
 
 impl Named for EnvDecl<'_> {
+    fn id(&self) -> DeclId {
+        self.id
+    }
     fn name(&self) -> &str {
         &self.name
     }
@@ -89,10 +104,11 @@ impl Named for EnvDecl<'_> {
 }
 
 impl<T: Named> Table<T> {
-    fn new(kind: &'static str) -> Table<T> {
+    fn new(kind: DeclKind) -> Table<T> {
         Table {
             items: Vec::new(),
             index: HashMap::new(),
+            by_id: HashMap::new(),
             kind,
             rejected: Default::default(),
         }
@@ -107,7 +123,7 @@ impl<T: Named> Table<T> {
                     Diagnostic::new(
                         Code::E0202,
                         item.name_span(),
-                        format!("{} `{}` is declared twice by the same declaration", self.kind, item.name()),
+                        format!("{} `{}` is declared twice by the same declaration", self.kind.noun(), item.name()),
                     )
                     .label("this name comes out the same twice")
                     .help("a `for` loop over a list with a repeated value declares it once per repetition: remove the duplicate from the list"),
@@ -118,20 +134,52 @@ impl<T: Named> Table<T> {
                 Diagnostic::new(
                     Code::E0202,
                     item.name_span(),
-                    format!("{} `{}` is declared twice", self.kind, item.name()),
+                    format!("{} `{}` is declared twice", self.kind.noun(), item.name()),
                 )
                 .label("declared again here")
                 .secondary(first_span, "first declared here")
-                .help(format!("rename one of them or remove the second; each {} name is used once per program", self.kind)),
+                .help(format!("rename one of them or remove the second; each {} name is used once per program", self.kind.noun())),
             );
             return;
         }
         self.index.insert(item.name().to_string(), self.items.len());
+        self.by_id.insert(item.id(), self.items.len());
         self.items.push(item);
     }
 
     pub fn get(&self, name: &str) -> Option<&T> {
         self.index.get(name).map(|&i| &self.items[i])
+    }
+
+    /// The declaration `id` names, when it is of this table's kind and
+    /// was not a duplicate.
+    pub fn by_id(&self, id: DeclId) -> Option<&T> {
+        self.by_id.get(&id).map(|&i| &self.items[i])
+    }
+
+    /// The declaration a reference at `ident` names: the one resolve bound
+    /// it to in `refs` where it is written as a name, else (a name made by
+    /// interpolation, one text per expansion) the one its text names.
+    /// Reports a name that names none, unless it was declared and rejected
+    /// (reported where it is declared).
+    pub fn referent(
+        &self,
+        refs: &References,
+        ident: &Ident,
+        code: Code,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<&T> {
+        let found = match refs.bound(ident.span) {
+            Some(id) => self.by_id(id),
+            None => self.get(&ident.text),
+        };
+        if found.is_some() {
+            return found;
+        }
+        if !self.rejected.contains(&ident.text) {
+            diagnostics.push(self.unknown(ident, code));
+        }
+        None
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &T> {
@@ -146,36 +194,17 @@ impl<T: Named> Table<T> {
         self.items.is_empty()
     }
 
-    /// Looks a reference up; reports an unknown name with the closest
-    /// declared one, or the stdlib module that declares it.
-    pub fn lookup(&self, ident: &Ident, diagnostics: &mut Vec<Diagnostic>) -> Option<&T> {
-        self.lookup_as(ident, Code::E0201, diagnostics)
-    }
-
-    /// `lookup`, reporting an unknown name with `code`.
-    pub fn lookup_as(
-        &self,
-        ident: &Ident,
-        code: Code,
-        diagnostics: &mut Vec<Diagnostic>,
-    ) -> Option<&T> {
-        if let Some(found) = self.get(&ident.text) {
-            return Some(found);
-        }
-        if !self.rejected.contains(&ident.text) {
-            diagnostics.push(self.unknown(ident, code));
-        }
-        None
-    }
-
     /// The "unknown name" diagnostic, with the best help we can give.
     pub fn unknown(&self, ident: &Ident, code: Code) -> Diagnostic {
         let diagnostic = Diagnostic::new(
             code,
             ident.span,
-            format!("unknown {} `{}`", self.kind, ident.text),
+            format!("unknown {} `{}`", self.kind.noun(), ident.text),
         )
-        .label(format!("no {} is declared with this name", self.kind));
+        .label(format!(
+            "no {} is declared with this name",
+            self.kind.noun()
+        ));
         if let Some(module) = stdlib_module_declaring(self.kind, &ident.text) {
             return diagnostic.help(format!(
                 "`{}` is in the standard library: add `import \"{module}\"`",
@@ -184,12 +213,13 @@ impl<T: Named> Table<T> {
         }
         match suggest::closest(&ident.text, self.items.iter().map(|item| item.name())) {
             Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
-            None if self.items.is_empty() => {
-                diagnostic.help(format!("no {} is declared in this program", self.kind))
-            }
+            None if self.items.is_empty() => diagnostic.help(format!(
+                "no {} is declared in this program",
+                self.kind.noun()
+            )),
             None => diagnostic.help(format!(
                 "declared {}s: {}",
-                self.kind,
+                self.kind.noun(),
                 list_names(self.items.iter().map(|item| item.name()))
             )),
         }
@@ -208,11 +238,11 @@ fn list_names<'n>(names: impl Iterator<Item = &'n str>) -> String {
 }
 
 /// Which stdlib module declares `name` as a `kind`, for "add this import".
-fn stdlib_module_declaring(kind: &str, name: &str) -> Option<&'static str> {
+fn stdlib_module_declaring(kind: DeclKind, name: &str) -> Option<&'static str> {
     let keyword = match kind {
-        "role" => "role",
-        "alert template" => "alert",
-        _ => return None,
+        DeclKind::Role => "role",
+        DeclKind::AlertTemplate => "alert",
+        DeclKind::Let | DeclKind::Cluster | DeclKind::Tier | DeclKind::Env => return None,
     };
     STDLIB.iter().find_map(|(module, text)| {
         text.lines()
@@ -256,16 +286,24 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         }
     }
     let lets = Lets::evaluate(&unique, rejected_lets, diagnostics);
+    let mut refs = References::default();
+    let mut names = bind::Names::new();
+    for (binding, _) in &unique {
+        let id = refs.declare(DeclKind::Let, &binding.name.text, binding.name.span);
+        names.insert((DeclKind::Let, binding.name.text.as_str()), id);
+    }
     let mut resolved = Resolved {
         lets,
-        clusters: Table::new("cluster"),
-        tiers: Table::new("tier"),
-        roles: Table::new("role"),
-        templates: Table::new("alert template"),
-        envs: Table::new("env"),
+        clusters: Table::new(DeclKind::Cluster),
+        tiers: Table::new(DeclKind::Tier),
+        roles: Table::new(DeclKind::Role),
+        templates: Table::new(DeclKind::AlertTemplate),
+        envs: Table::new(DeclKind::Env),
+        refs: References::default(),
     };
     let mut collector = Collector {
         lets: &resolved.lets,
+        refs: &mut refs,
         clusters: Vec::new(),
         tiers: Vec::new(),
         roles: Vec::new(),
@@ -287,11 +325,13 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
     } = collector;
     for (kind, name) in rejected {
         let table_rejected = match kind {
-            "cluster" => &mut resolved.clusters.rejected,
-            "tier" => &mut resolved.tiers.rejected,
-            "role" => &mut resolved.roles.rejected,
-            "alert template" => &mut resolved.templates.rejected,
-            _ => &mut resolved.envs.rejected,
+            DeclKind::Cluster => &mut resolved.clusters.rejected,
+            DeclKind::Tier => &mut resolved.tiers.rejected,
+            DeclKind::Role => &mut resolved.roles.rejected,
+            DeclKind::AlertTemplate => &mut resolved.templates.rejected,
+            DeclKind::Env => &mut resolved.envs.rejected,
+            // A `let` rejected in a loop is silenced by `Lets` itself.
+            DeclKind::Let => continue,
         };
         table_rejected.insert(name);
     }
@@ -310,7 +350,24 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
     for decl in envs {
         resolved.envs.insert(decl, diagnostics);
     }
+    // Only the declarations a name finds: a duplicate binds nothing.
+    names.extend(table_names(&resolved.clusters));
+    names.extend(table_names(&resolved.tiers));
+    names.extend(table_names(&resolved.roles));
+    names.extend(table_names(&resolved.templates));
+    names.extend(table_names(&resolved.envs));
+    for (_, ast) in &program.files {
+        bind::bind_items(&ast.items, &names, &mut refs);
+    }
+    drop(names);
+    resolved.refs = refs;
     resolved
+}
+
+fn table_names<T: Named>(table: &Table<T>) -> impl Iterator<Item = ((DeclKind, &str), DeclId)> {
+    table
+        .iter()
+        .map(move |decl| ((table.kind, decl.name()), decl.id()))
 }
 
 /// The program's `let`s. A `let` inside a `for` loop is an error (E0211):
@@ -358,13 +415,14 @@ fn collect_lets<'a>(
 
 struct Collector<'l, 'a> {
     lets: &'l Lets<'a>,
+    refs: &'l mut References,
     clusters: Vec<Decl<'a, ast::Cluster>>,
     tiers: Vec<Decl<'a, ast::Tier>>,
     roles: Vec<Decl<'a, ast::Role>>,
     templates: Vec<Decl<'a, ast::AlertTemplate>>,
     envs: Vec<EnvDecl<'a>>,
     /// (kind, name) of declarations whose name was invalid.
-    rejected: Vec<(&'static str, String)>,
+    rejected: Vec<(DeclKind, String)>,
 }
 
 impl<'a> Collector<'_, 'a> {
@@ -373,15 +431,16 @@ impl<'a> Collector<'_, 'a> {
             match &item.kind {
                 ItemKind::Import(_) | ItemKind::Let(_) => {}
                 ItemKind::Cluster(cluster) => {
-                    let decl = self.decl(&cluster.name, cluster, vars, "cluster", diagnostics);
+                    let decl =
+                        self.decl(&cluster.name, cluster, vars, DeclKind::Cluster, diagnostics);
                     self.clusters.extend(decl);
                 }
                 ItemKind::Tier(tier) => {
-                    let decl = self.decl(&tier.name, tier, vars, "tier", diagnostics);
+                    let decl = self.decl(&tier.name, tier, vars, DeclKind::Tier, diagnostics);
                     self.tiers.extend(decl);
                 }
                 ItemKind::Role(role) => {
-                    let decl = self.decl(&role.name, role, vars, "role", diagnostics);
+                    let decl = self.decl(&role.name, role, vars, DeclKind::Role, diagnostics);
                     self.roles.extend(decl);
                 }
                 ItemKind::AlertTemplate(template) => {
@@ -394,9 +453,10 @@ impl<'a> Collector<'_, 'a> {
                                     .label("Prometheus alert names are letters, digits and `_`, not starting with a digit")
                                     .help("alert names are usually CamelCase, such as `HighPodMemoryUsage`"),
                             );
-                            self.rejected.push(("alert template", name));
+                            self.rejected.push((DeclKind::AlertTemplate, name));
                         } else {
                             self.templates.push(Decl {
+                                id: self.refs.declare(DeclKind::AlertTemplate, &name, name_span),
                                 name,
                                 name_span,
                                 node: template,
@@ -452,7 +512,8 @@ impl<'a> Collector<'_, 'a> {
     }
 
     fn env(&mut self, env: &'a ast::Env, vars: &Vars, diagnostics: &mut Vec<Diagnostic>) {
-        let Some((name, name_span)) = self.name(&env.name, vars, Some("env"), diagnostics) else {
+        let Some((name, name_span)) = self.name(&env.name, vars, Some(DeclKind::Env), diagnostics)
+        else {
             return;
         };
         let stages: Vec<&'a ast::Stage> = env
@@ -476,6 +537,7 @@ impl<'a> Collector<'_, 'a> {
                 );
             }
             self.envs.push(EnvDecl {
+                id: self.refs.declare(DeclKind::Env, &name, name_span),
                 name,
                 name_span,
                 placement,
@@ -504,10 +566,11 @@ impl<'a> Collector<'_, 'a> {
             let full = format!("{name}-{stage_name}");
             if let Err(why) = check_dns_label(&full) {
                 diagnostics.push(dns_diagnostic(&full, stage_span, &why));
-                self.rejected.push(("env", full));
+                self.rejected.push((DeclKind::Env, full));
                 continue;
             }
             self.envs.push(EnvDecl {
+                id: self.refs.declare(DeclKind::Env, &full, stage_span),
                 name: full,
                 name_span: stage_span,
                 placement: &stage.placement,
@@ -526,11 +589,12 @@ impl<'a> Collector<'_, 'a> {
         name: &Name,
         node: &'a T,
         vars: &Vars,
-        kind: &'static str,
+        kind: DeclKind,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Option<Decl<'a, T>> {
         let (name, name_span) = self.name(name, vars, Some(kind), diagnostics)?;
         Some(Decl {
+            id: self.refs.declare(kind, &name, name_span),
             name,
             name_span,
             node,
@@ -546,7 +610,7 @@ impl<'a> Collector<'_, 'a> {
         &mut self,
         name: &Name,
         vars: &Vars,
-        kind: Option<&'static str>,
+        kind: Option<DeclKind>,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Option<(String, Span)> {
         let (text, span) = match name {
@@ -560,14 +624,17 @@ impl<'a> Collector<'_, 'a> {
             }
         };
         if let Some(kind) = kind {
-            // A role's name is a Role's, a path segment; every other kind
-            // ends up where Kubernetes wants a label (a namespace, a label
-            // value).
+            // A role's name is a Role's, a path segment; a cluster's, a
+            // tier's and an env's end up where Kubernetes wants a label (a
+            // namespace, a label value).
             type Check = fn(&str) -> Result<(), String>;
             type Report = fn(&str, Span, &str) -> Diagnostic;
             let (check, report): (Check, Report) = match kind {
-                "role" => (check_dns_subdomain, dns_subdomain_diagnostic),
-                _ => (check_dns_label, dns_diagnostic),
+                DeclKind::Role => (check_dns_subdomain, dns_subdomain_diagnostic),
+                DeclKind::Cluster | DeclKind::Tier | DeclKind::Env => {
+                    (check_dns_label, dns_diagnostic)
+                }
+                DeclKind::Let | DeclKind::AlertTemplate => return Some((text, span)),
             };
             if let Err(why) = check(&text) {
                 diagnostics.push(report(&text, span, &why));

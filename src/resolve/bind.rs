@@ -1,0 +1,268 @@
+//! Binding: one walk over the source that records, for every name written
+//! as a reference, the declaration it refers to.
+//!
+//! Owns: which positions of the language are references of which kind,
+//! and which names a `let` is shadowed by there (a loop variable, a
+//! template's parameter, an env's context such as `${namespace}`), the
+//! same order evaluation looks names up in (`value::Scope`: variables, then
+//! `let`s). A name that binds nothing is left alone: check reports an
+//! unknown name where it needs the declaration, as before.
+//!
+//! Deliberately absent: names built by interpolation (looked up by their
+//! text per expansion, in check), and words a statement reads as text and
+//! never as a `let` (`allow get on pods`, `forbid`, `require`, `accept`,
+//! the names of quota and limit blocks, an alert's `as NAME`).
+
+use foldhash::HashMap;
+
+use super::refs::{DeclId, DeclKind, References};
+use crate::syntax::ast::{
+    Block, Egress, Expr, ExprKind, FieldValue, Forbid, Ident, Item, ItemKind, Key, Limits, Name,
+    Peer, PeerKind, Placement, Quota, StmtKind, StrPart, StringLit,
+};
+
+/// What an env's body reads as variables besides its loops': the env's own
+/// facts, which shadow a `let` of the same name.
+pub const ENV_CONTEXT: [&str; 4] = ["namespace", "cluster", "environment", "tier"];
+
+/// What a family's stages read besides [`ENV_CONTEXT`].
+pub const STAGE_CONTEXT: [&str; 2] = ["family", "stage"];
+
+/// The declarations a written name may refer to, by kind and name.
+pub(super) type Names<'n> = HashMap<(DeclKind, &'n str), DeclId>;
+
+/// Records the uses in `items` (a file's, or a loop's) into `refs`.
+pub(super) fn bind_items(items: &[Item], names: &Names, refs: &mut References) {
+    Binder {
+        names,
+        refs,
+        shadow: Vec::new(),
+    }
+    .items(items);
+}
+
+struct Binder<'b, 'n> {
+    names: &'b Names<'n>,
+    refs: &'b mut References,
+    /// Names that are variables here, innermost last.
+    shadow: Vec<&'b str>,
+}
+
+impl<'b> Binder<'b, '_> {
+    fn items(&mut self, items: &'b [Item]) {
+        for item in items {
+            match &item.kind {
+                ItemKind::Import(_) => {}
+                ItemKind::Let(binding) => self.expr(&binding.value),
+                ItemKind::Cluster(cluster) => {
+                    self.name(&cluster.name);
+                    self.block(&cluster.body);
+                }
+                ItemKind::Tier(tier) => {
+                    self.name(&tier.name);
+                    if let Some(parent) = &tier.extends {
+                        self.reference(parent, DeclKind::Tier);
+                    }
+                    self.block(&tier.body);
+                }
+                ItemKind::Role(role) => {
+                    self.name(&role.name);
+                    self.block(&role.body);
+                }
+                ItemKind::Env(env) => {
+                    self.name(&env.name);
+                    match &env.placement {
+                        Some(placement) => {
+                            self.placement(placement);
+                            self.scoped(&ENV_CONTEXT, |binder| binder.block(&env.body));
+                        }
+                        // A family's body is a layer of each stage.
+                        None => self.scoped(&ENV_CONTEXT, |binder| {
+                            binder.scoped(&STAGE_CONTEXT, |binder| binder.block(&env.body))
+                        }),
+                    }
+                }
+                ItemKind::For(for_loop) => {
+                    self.expr(&for_loop.iterable);
+                    self.scoped(&[for_loop.var.text.as_str()], |binder| {
+                        binder.items(&for_loop.items)
+                    });
+                }
+                ItemKind::AlertTemplate(template) => {
+                    self.name(&template.name);
+                    for param in &template.params {
+                        if let Some(default) = &param.default {
+                            self.expr(default);
+                        }
+                    }
+                    let params: Vec<&str> = template
+                        .params
+                        .iter()
+                        .map(|p| p.name.text.as_str())
+                        .collect();
+                    self.scoped(&params, |binder| {
+                        binder.scoped(&ENV_CONTEXT, |binder| {
+                            binder.scoped(&STAGE_CONTEXT, |binder| binder.block(&template.body))
+                        })
+                    });
+                }
+            }
+        }
+    }
+
+    /// Runs `walk` with `names` as variables.
+    fn scoped(&mut self, names: &[&'b str], walk: impl FnOnce(&mut Self)) {
+        let depth = self.shadow.len();
+        self.shadow.extend_from_slice(names);
+        walk(self);
+        self.shadow.truncate(depth);
+    }
+
+    fn placement(&mut self, placement: &'b Placement) {
+        self.reference(&placement.cluster, DeclKind::Cluster);
+        self.reference(&placement.tier, DeclKind::Tier);
+    }
+
+    /// A declared name: only its interpolations read anything.
+    fn name(&mut self, name: &'b Name) {
+        match name {
+            Name::Ident(_) => {}
+            Name::Str(string) => self.string(string),
+        }
+    }
+
+    /// A name that refers to a declaration of `kind` when written plainly.
+    fn referring_name(&mut self, name: &'b Name, kind: DeclKind) {
+        match name {
+            Name::Ident(ident) => self.reference(ident, kind),
+            Name::Str(string) => self.string(string),
+        }
+    }
+
+    fn reference(&mut self, ident: &'b Ident, kind: DeclKind) {
+        if let Some(&id) = self.names.get(&(kind, ident.text.as_str())) {
+            self.refs.bind(ident.span, id);
+        }
+    }
+
+    /// A name a value reads: a `let`, unless a variable has that name here.
+    fn value_name(&mut self, ident: &'b Ident) {
+        if !self.shadow.contains(&ident.text.as_str()) {
+            self.reference(ident, DeclKind::Let);
+        }
+    }
+
+    fn string(&mut self, string: &'b StringLit) {
+        for part in &string.parts {
+            match part {
+                StrPart::Text(_) => {}
+                // `${a.b}` reads `a`, then its field.
+                StrPart::Interp(path) => {
+                    if let Some(first) = path.first() {
+                        self.value_name(first);
+                    }
+                }
+            }
+        }
+    }
+
+    fn expr(&mut self, expr: &'b Expr) {
+        match &expr.kind {
+            ExprKind::Number(_) | ExprKind::Bool(_) => {}
+            ExprKind::Str(string) => self.string(string),
+            ExprKind::List(list) => list.items.iter().for_each(|item| self.expr(item)),
+            ExprKind::Record(record) => self.block(&record.body),
+            ExprKind::Name(ident) => self.value_name(ident),
+            ExprKind::Mul(left, right) => {
+                self.expr(left);
+                self.expr(right);
+            }
+        }
+    }
+
+    /// A list whose plain words are text: only its strings read names.
+    fn words(&mut self, items: &'b [Expr]) {
+        for item in items {
+            if let ExprKind::Str(string) = &item.kind {
+                self.string(string);
+            }
+        }
+    }
+
+    fn peer(&mut self, peer: &'b Peer) {
+        match &peer.kind {
+            PeerKind::Any | PeerKind::Environment(_) => {}
+            PeerKind::Env(name) => self.referring_name(name, DeclKind::Env),
+        }
+    }
+
+    fn block(&mut self, block: &'b Block) {
+        for stmt in &block.stmts {
+            match &stmt.kind {
+                StmtKind::Field(field) => {
+                    if let Key::Str(string) = &field.key {
+                        self.string(string);
+                    }
+                    match &field.value {
+                        FieldValue::Expr(expr) => self.expr(expr),
+                        FieldValue::Block(block) => self.block(block),
+                    }
+                }
+                StmtKind::Grant(grant) => {
+                    self.referring_name(&grant.role, DeclKind::Role);
+                    self.string(&grant.subject);
+                    if let Some(name) = &grant.binding_name {
+                        self.name(name);
+                    }
+                }
+                StmtKind::Ingress(ingress) => self.peer(&ingress.from),
+                StmtKind::Egress(egress) => match egress {
+                    Egress::Dns | Egress::DenyDns => {}
+                    Egress::To { peer, .. } => self.peer(peer),
+                },
+                StmtKind::Stage(stage) => {
+                    self.name(&stage.name);
+                    self.placement(&stage.placement);
+                    self.block(&stage.body);
+                }
+                StmtKind::Alert(alert) => {
+                    self.reference(&alert.template, DeclKind::AlertTemplate);
+                    if let Some(rename) = &alert.rename {
+                        self.name(rename);
+                    }
+                    if let Some(args) = &alert.args {
+                        self.block(args);
+                    }
+                }
+                StmtKind::Quota(quota) => match quota {
+                    Quota::Block { name, body } => {
+                        if let Some(name) = name {
+                            self.name(name);
+                        }
+                        self.block(body);
+                    }
+                    Quota::Expr(expr) => self.expr(expr),
+                },
+                StmtKind::Limits(limits) => match limits {
+                    Limits::Block { name, body, .. } => {
+                        if let Some(name) = name {
+                            self.name(name);
+                        }
+                        self.block(body);
+                    }
+                    Limits::Expr(expr) => self.expr(expr),
+                },
+                StmtKind::Allow(allow) => {
+                    self.words(&allow.verbs.items);
+                    self.words(&allow.resources.items);
+                }
+                StmtKind::Forbid(forbid) => match forbid {
+                    Forbid::Verbs(list) | Forbid::Resources(list) => self.words(&list.items),
+                    Forbid::Wildcards => {}
+                },
+                StmtKind::Require(require) => self.words(&require.alerts.items),
+                StmtKind::Accept(accept) => self.words(&accept.environments.items),
+            }
+        }
+    }
+}

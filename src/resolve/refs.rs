@@ -1,0 +1,170 @@
+//! Declarations and the names that refer to them.
+//!
+//! Owns: [`DeclKind`] (each kind is a namespace of its own), [`DeclId`]
+//! (one per declaration, including each expansion of a `for` loop and each
+//! stage of a family), and [`References`]: the declarations by id and every
+//! use of one, by the span of the name written there. `resolve` fills it;
+//! check asks it what a name binds to instead of looking the text up, and
+//! an editor asks what the name at an offset refers to and where a
+//! declaration is used.
+//!
+//! A reference written as a name (`on prod tier critical`, `extends base`,
+//! `grant viewer`, `alert HighPodMemoryUsage`, `from env web`, a `let` read
+//! by a value) binds once, when resolve walks the source: every expansion
+//! of a loop reads the same text there. A reference built by interpolation
+//! (`grant "${team}-dev"`) has a text per expansion, known where the
+//! expansion is checked; it is looked up by that text.
+
+use foldhash::HashMap;
+
+use crate::source::Span;
+
+/// What a declaration is. Each kind has its own namespace: a tier and a
+/// cluster may share a name.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub enum DeclKind {
+    Let,
+    Cluster,
+    Tier,
+    Role,
+    AlertTemplate,
+    Env,
+}
+
+impl DeclKind {
+    /// How diagnostics name the kind: "unknown alert template `X`".
+    pub fn noun(self) -> &'static str {
+        match self {
+            DeclKind::Let => "let",
+            DeclKind::Cluster => "cluster",
+            DeclKind::Tier => "tier",
+            DeclKind::Role => "role",
+            DeclKind::AlertTemplate => "alert template",
+            DeclKind::Env => "env",
+        }
+    }
+}
+
+/// One declaration of the program. Ids are dense, in the order resolve
+/// meets the declarations, so facts about them can live in a vector.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct DeclId(u32);
+
+impl DeclId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// What a declaration is, the name it declares (after interpolation), and
+/// where that name is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeclInfo {
+    pub kind: DeclKind,
+    pub name: String,
+    pub span: Span,
+}
+
+/// Every declaration, and every name that refers to one.
+#[derive(Default)]
+pub struct References {
+    decls: Vec<DeclInfo>,
+    /// Each use, in the order resolve bound them (file by file, in source
+    /// order). One span binds one declaration: its text is fixed.
+    uses: Vec<(Span, DeclId)>,
+    by_span: HashMap<Span, DeclId>,
+}
+
+impl References {
+    /// A new declaration's id.
+    pub(super) fn declare(&mut self, kind: DeclKind, name: &str, span: Span) -> DeclId {
+        let id = DeclId(u32::try_from(self.decls.len()).expect("fewer than 2^32 declarations"));
+        self.decls.push(DeclInfo {
+            kind,
+            name: name.to_string(),
+            span,
+        });
+        id
+    }
+
+    /// Records that the name written at `span` refers to `id`.
+    pub(super) fn bind(&mut self, span: Span, id: DeclId) {
+        if self.by_span.insert(span, id).is_none() {
+            self.uses.push((span, id));
+        }
+    }
+
+    pub fn decl(&self, id: DeclId) -> &DeclInfo {
+        &self.decls[id.index()]
+    }
+
+    /// Every declaration with its id, in id order.
+    pub fn decls(&self) -> impl Iterator<Item = (DeclId, &DeclInfo)> {
+        (0u32..).map(DeclId).zip(&self.decls)
+    }
+
+    /// Every use, in source order within each file.
+    pub fn uses(&self) -> &[(Span, DeclId)] {
+        &self.uses
+    }
+
+    /// The declaration the name written exactly at `span` refers to.
+    pub fn bound(&self, span: Span) -> Option<DeclId> {
+        self.by_span.get(&span).copied()
+    }
+
+    /// What the name at a global `offset` refers to: the declaration a use
+    /// there binds, or the declarations whose name is written there (a name
+    /// in a `for` loop declares one per expansion).
+    pub fn at(&self, offset: u32) -> Vec<DeclId> {
+        let contains = |span: Span| span.start <= offset && offset < span.end;
+        if let Some(&(_, id)) = self.uses.iter().find(|(span, _)| contains(*span)) {
+            return vec![id];
+        }
+        self.decls()
+            .filter(|(_, decl)| contains(decl.span))
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Where `id` is used, in source order within each file.
+    pub fn uses_of(&self, id: DeclId) -> impl Iterator<Item = Span> + '_ {
+        self.uses
+            .iter()
+            .filter(move |(_, used)| *used == id)
+            .map(|(span, _)| *span)
+    }
+}
+
+/// Facts about declarations, by id: a vector, since ids are dense.
+pub struct IdMap<T> {
+    slots: Vec<Option<T>>,
+}
+
+impl<T> Default for IdMap<T> {
+    fn default() -> Self {
+        IdMap { slots: Vec::new() }
+    }
+}
+
+impl<T> IdMap<T> {
+    pub fn insert(&mut self, id: DeclId, value: T) {
+        if self.slots.len() <= id.index() {
+            self.slots.resize_with(id.index() + 1, || None);
+        }
+        self.slots[id.index()] = Some(value);
+    }
+
+    pub fn get(&self, id: DeclId) -> Option<&T> {
+        self.slots.get(id.index())?.as_ref()
+    }
+}
+
+impl<T> std::ops::Index<DeclId> for IdMap<T> {
+    type Output = T;
+
+    fn index(&self, id: DeclId) -> &T {
+        self.get(id)
+            .expect("facts are kept for every declaration that checked")
+    }
+}
