@@ -20,7 +20,8 @@
 //!   with its decimal point and suffix: `1h30m (5400000 ms)`);
 //! - a string as written (a line break in it shown as `⏎`, a carriage
 //!   return as `␍`), then its parts as decoded: `text "…"` (escaped as Rust
-//!   writes a string) and `interp a.b`;
+//!   writes a string; the tree keeps no span for a text part) and
+//!   `interp a.b`;
 //! - a dotted path (key or interpolation) on one line, with a `segment`
 //!   line for each part when it has more than one.
 
@@ -398,8 +399,10 @@ fn number_read(number: &Number) -> String {
         let (whole, fraction) = padded.split_at(padded.len() - scale);
         format!("{whole}.{fraction}")
     };
-    match number.suffix {
-        Suffix::None => value,
-        suffix => format!("{value} {}", suffix.as_str()),
+    let suffix = number.suffix.as_str();
+    if suffix.is_empty() {
+        value
+    } else {
+        format!("{value} {suffix}")
     }
 }
