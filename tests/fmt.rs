@@ -36,6 +36,18 @@ fn cases() -> Vec<PathBuf> {
             .filter(|p| p.to_string_lossy().ends_with("_ok.env.k")),
     );
     all.push(PathBuf::from("tests/fixtures/design-example.env.k"));
+    // The parser's cases hold each construct in its every form; the ones
+    // with syntax errors have no layout to keep.
+    all.extend(
+        envk::driver::collect_inputs(&[PathBuf::from("tests/syntax")])
+            .unwrap()
+            .into_iter()
+            .filter(|path| {
+                let mut sources = SourceMap::new();
+                let id = sources.load(path).unwrap();
+                syntax::parse(sources.file(id)).1.is_empty()
+            }),
+    );
     all
 }
 
