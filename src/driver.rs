@@ -6,15 +6,16 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::diag::Diagnostic;
+use crate::load::{self, FileSystem, Loader};
 use crate::model::Model;
-use crate::resolve::imports::{self, FileSystem, Loader};
 use crate::resolve::refs::References;
 use crate::source::{FileId, LoadError, SourceMap};
 use crate::syntax::ast::Ast;
 use crate::timings::{Phase, Timings};
-use crate::{check as checker, resolve};
+use crate::{check as checker, resolve, syntax};
 
 /// The file extension envk reads when given a folder.
 pub const EXTENSION: &str = ".env.k";
@@ -73,34 +74,27 @@ pub fn check(paths: &[PathBuf]) -> Result<Run, InputError> {
     check_with(&inputs, &FileSystem)
 }
 
-/// `check`, for a run that only reports: every check runs, but the Model
-/// is not put together (`Run::model` is None).
-pub fn check_only(paths: &[PathBuf]) -> Result<Run, InputError> {
-    let inputs = collect_inputs(paths)?;
-    check_inputs(&inputs, &FileSystem, Goal::Diagnostics)
-}
-
 /// Checks the program made of `roots` and their imports, read by `loader`.
 /// Stops after syntax errors (resolving a broken tree would only report
 /// their consequences) and after name errors that leave nothing to type.
 pub fn check_with(roots: &[PathBuf], loader: &dyn Loader) -> Result<Run, InputError> {
-    check_inputs(roots, loader, Goal::Model)
-}
-
-/// What a run is for: its diagnostics alone, or the Model too.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Goal {
-    Diagnostics,
-    Model,
-}
-
-fn check_inputs(roots: &[PathBuf], loader: &dyn Loader, goal: Goal) -> Result<Run, InputError> {
     let mut sources = SourceMap::new();
     let mut timings = Timings::default();
-    let (program, mut diagnostics) =
-        imports::load_program(roots, loader, &mut sources, &mut timings)
-            .map_err(InputError::Load)?;
-    // Files are read and parsed in turn: the memory is noted once both end.
+    // Files are read and parsed in turn (a file's imports are known once it
+    // is parsed): the time parsing takes is the parse phase, the rest of
+    // loading (reading, the stdlib, the import graph) the load phase, and
+    // the memory is noted once both end.
+    let mut parsing = Duration::ZERO;
+    let started = Instant::now();
+    let loaded = load::program(roots, loader, &mut sources, &mut |file| {
+        let start = Instant::now();
+        let parsed = syntax::parse(file);
+        parsing += start.elapsed();
+        parsed
+    });
+    timings.add(Phase::Parse, parsing);
+    timings.add(Phase::Load, started.elapsed().saturating_sub(parsing));
+    let (program, mut diagnostics) = loaded.map_err(InputError::Load)?;
     timings.record_resident(Phase::Parse);
     let mut model = None;
     let mut references = References::default();
@@ -108,15 +102,11 @@ fn check_inputs(roots: &[PathBuf], loader: &dyn Loader, goal: Goal) -> Result<Ru
         let mut resolved = timings.phase(Phase::Resolve, || {
             resolve::resolve(&program, &mut diagnostics)
         });
-        let checked = timings.phase(Phase::Check, || match goal {
-            Goal::Model => Some(checker::check(&resolved, &sources, &mut diagnostics)),
-            Goal::Diagnostics => {
-                checker::check_only(&resolved, &sources, &mut diagnostics);
-                None
-            }
+        let checked = timings.phase(Phase::Check, || {
+            checker::check(&resolved, &sources, &mut diagnostics)
         });
         if !diagnostics.iter().any(Diagnostic::is_error) {
-            model = checked;
+            model = Some(checked);
         }
         references = std::mem::take(&mut resolved.refs);
     }
@@ -129,6 +119,14 @@ fn check_inputs(roots: &[PathBuf], loader: &dyn Loader, goal: Goal) -> Result<Ru
         references,
         timings,
     })
+}
+
+/// Leaves `value` to be freed when the process exits, for what the CLI
+/// holds until then (a run's sources and trees, the Model, the emitted
+/// files): the OS takes the whole heap back at once, far faster than
+/// dropping millions of small nodes one by one (bench/README.md).
+pub fn leave_to_exit<T>(value: T) {
+    std::mem::forget(value);
 }
 
 /// Files as given, and for each folder every `*.env.k` below it (hidden

@@ -5,6 +5,7 @@ pub mod check;
 pub mod diag;
 pub mod driver;
 pub mod emit;
+pub mod load;
 pub mod model;
 pub mod output;
 pub mod parallel;

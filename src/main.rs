@@ -14,83 +14,7 @@ use envk::diag::{self, Code};
 use envk::timings::{Phase, Timings};
 use envk::{driver, emit, output};
 
-// A compiler allocates many small strings and maps; mimalloc serves them
-// faster than glibc's malloc (measured in bench/README.md).
-#[global_allocator]
-static ALLOCATOR: Mimalloc = Mimalloc;
-
-/// mimalloc, asked for plain blocks where their alignment is all a layout
-/// needs. The `mimalloc` crate asks for an aligned block every time, whose
-/// path checks the alignment before reaching the same free list; nearly
-/// every allocation here is a string or a small struct, aligned to at most
-/// mimalloc's guaranteed 16 bytes.
-struct Mimalloc;
-
-/// What every block `mi_malloc` returns is aligned to (`MI_MAX_ALIGN_SIZE`).
-const MI_MALLOC_ALIGN: usize = 16;
-
-type Plain = unsafe extern "C" fn(usize) -> *mut std::ffi::c_void;
-type Aligned = unsafe extern "C" fn(usize, usize) -> *mut std::ffi::c_void;
-
-impl Mimalloc {
-    /// Whether `mi_malloc`'s own alignment serves `size` bytes at `align`.
-    fn plain(align: usize, size: usize) -> bool {
-        align <= MI_MALLOC_ALIGN && align <= size
-    }
-
-    /// A block for `layout` from `plain` where its alignment allows, else
-    /// from `aligned`.
-    ///
-    /// # Safety
-    /// As `GlobalAlloc::alloc`; `plain` and `aligned` are a pair of
-    /// mimalloc's allocation calls.
-    #[inline(always)]
-    unsafe fn allocate(layout: std::alloc::Layout, plain: Plain, aligned: Aligned) -> *mut u8 {
-        // SAFETY: plain FFI calls with a size and a power-of-two alignment.
-        unsafe {
-            if Self::plain(layout.align(), layout.size()) {
-                plain(layout.size()).cast()
-            } else {
-                aligned(layout.size(), layout.align()).cast()
-            }
-        }
-    }
-}
-
-// SAFETY: every block is allocated and freed by mimalloc, with an alignment
-// at least the layout's: `mi_malloc`'s own where that suffices, else the
-// aligned calls. `mi_free` frees blocks of either kind.
-unsafe impl std::alloc::GlobalAlloc for Mimalloc {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        use libmimalloc_sys::{mi_malloc, mi_malloc_aligned};
-        // SAFETY: GlobalAlloc's contract, passed on; a pair of mimalloc's calls.
-        unsafe { Self::allocate(layout, mi_malloc, mi_malloc_aligned) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        use libmimalloc_sys::{mi_zalloc, mi_zalloc_aligned};
-        // SAFETY: as in `alloc`.
-        unsafe { Self::allocate(layout, mi_zalloc, mi_zalloc_aligned) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, _: std::alloc::Layout) {
-        // SAFETY: `ptr` came from this allocator (GlobalAlloc's contract).
-        unsafe { libmimalloc_sys::mi_free(ptr.cast()) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        use libmimalloc_sys::{mi_realloc, mi_realloc_aligned};
-        // SAFETY: `ptr` came from this allocator with `layout`; the new
-        // block keeps the alignment the layout asks for.
-        unsafe {
-            if Self::plain(layout.align(), new_size) {
-                mi_realloc(ptr.cast(), new_size).cast()
-            } else {
-                mi_realloc_aligned(ptr.cast(), new_size, layout.align()).cast()
-            }
-        }
-    }
-}
+mod allocator;
 
 #[derive(Parser)]
 #[command(
@@ -228,24 +152,15 @@ impl Report {
     }
 }
 
-/// mimalloc's `purge_delay` (`mi_option_purge_delay` in the `mimalloc.h`
-/// of the v2 line we build, as of v3; the Rust bindings name no constant
-/// for it).
-const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
-
 fn main() -> ExitCode {
-    // envk runs for well under a second and frees little before it exits:
-    // memory handed back to the OS mid-run is only faulted in and zeroed
-    // again by the next phase (bench/README.md measures it).
-    // SAFETY: sets a process-wide allocator option; mimalloc allows it at
-    // any time and no other thread exists yet.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    allocator::keep_freed_memory();
     let cli = Cli::parse();
     match cli.command {
         Command::Check { paths, report } => {
             let report = Report::new(report, cli.color);
-            match run_check(&paths, report, false) {
-                Ok((_, spent)) => {
+            match run_check(&paths, report) {
+                Ok((model, spent)) => {
+                    driver::leave_to_exit(model);
                     print_timings(report, &spent);
                     ExitCode::SUCCESS
                 }
@@ -275,12 +190,10 @@ fn main() -> ExitCode {
 }
 
 /// Checks the program and prints its diagnostics: the checked Model when
-/// the run may go on (and `wants_model`: `envk check` reports only), else
-/// the exit code.
+/// the run may go on, else the exit code.
 fn run_check(
     paths: &[PathBuf],
     report: Report,
-    wants_model: bool,
 ) -> Result<(Option<envk::model::Model>, Timings), ExitCode> {
     let Report {
         format,
@@ -288,11 +201,7 @@ fn run_check(
         color,
         ..
     } = report;
-    let checked = match wants_model {
-        true => driver::check(paths),
-        false => driver::check_only(paths),
-    };
-    let run = match checked {
+    let run = match driver::check(paths) {
         Ok(run) => run,
         Err(error) => {
             eprintln!("error: {error}");
@@ -338,9 +247,7 @@ fn run_check(
         let mut run = run;
         let model = run.model.take();
         let timings = std::mem::take(&mut run.timings);
-        // The sources and syntax trees live until the process exits, which
-        // frees them faster than dropping them node by node.
-        std::mem::forget(run);
+        driver::leave_to_exit(run);
         Ok((model, timings))
     }
 }
@@ -358,7 +265,7 @@ fn build(
     options: emit::Options,
     report: Report,
 ) -> ExitCode {
-    let (model, mut timings) = match run_check(paths, report, true) {
+    let (model, mut timings) = match run_check(paths, report) {
         Ok((Some(model), timings)) => (model, timings),
         Ok((None, _)) => return ExitCode::from(1),
         Err(code) => return code,
@@ -392,7 +299,7 @@ fn build(
     let written = timings.phase(Phase::Write, || output::write(&tree, out));
     print_timings(report, &timings);
     let files = tree.files.len();
-    std::mem::forget(tree); // freed at exit, see run_check
+    driver::leave_to_exit(tree);
     match written {
         Ok(()) => {
             let plural = |n: usize| if n == 1 { "" } else { "s" };
@@ -405,7 +312,7 @@ fn build(
                 plural(model.clusters.len()),
                 out.display()
             );
-            std::mem::forget(model);
+            driver::leave_to_exit(model);
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -39,7 +39,25 @@ pub fn map_each<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
     on_every_core(items.chunks(1).collect(), threads, |one| f(&one[0]))
 }
 
-fn threads() -> usize {
+/// `side` on a thread of its own while the calling thread runs `main`:
+/// for one piece of work that needs none of `main`'s results.
+pub fn beside<S: Send, M>(side: impl FnOnce() -> S + Send, main: impl FnOnce() -> M) -> (S, M) {
+    std::thread::scope(|scope| {
+        let side = scope.spawn(side);
+        let main = main();
+        (side.join().expect("the side thread panicked"), main)
+    })
+}
+
+/// Drops `value` on a thread of its own that nothing waits for: freeing
+/// many small allocations is all that thread does, and the run goes on
+/// meanwhile. Where no thread can be started, `value` is dropped here.
+pub fn drop_in_background<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new().spawn(move || drop(value));
+}
+
+/// How many threads work is spread over: one per core.
+pub(crate) fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use envk::emit::{self, Layout, Options, Tree};
-use envk::resolve::imports::InMemory;
+use envk::load::InMemory;
 use serde::Deserialize;
 use serde_yaml::Value;
 

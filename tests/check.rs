@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use envk::diag::{self, Code};
 use envk::driver::{self, Run};
+use envk::load::InMemory;
 use envk::model::{Environment, LimitResource, Peer, PodSecurity, Protocol, QuotaKey, SubjectKind};
-use envk::resolve::imports::InMemory;
 
 fn run(files: &[(&str, &str)]) -> Run {
     let mut loader = InMemory::new();
@@ -455,41 +455,6 @@ fn a_thousand_teams_in_three_stages_check_clean() {
         dev.deploy.as_ref().map(|d| d.path.as_str()),
         Some("environments/development/team-7")
     );
-}
-
-/// `envk check` runs every check without putting the Model together: for
-/// every UI case and example, the same diagnostics as a run that builds it.
-#[test]
-fn checking_only_reports_what_a_build_s_check_reports() {
-    let mut programs = vec![
-        PathBuf::from("examples/enterprise.env.k"),
-        PathBuf::from("examples/multi-team"),
-    ];
-    for group in std::fs::read_dir("tests/ui").expect("the UI cases") {
-        let group = group.expect("a UI folder").path();
-        for case in std::fs::read_dir(&group).expect("a UI folder") {
-            let case = case.expect("a UI case").path();
-            if case.to_string_lossy().ends_with(".env.k") {
-                programs.push(case);
-            }
-        }
-    }
-    assert!(programs.len() > 50, "{} programs", programs.len());
-    let mut with_errors = 0;
-    for program in programs {
-        let paths = std::slice::from_ref(&program);
-        let built = driver::check(paths).expect("readable");
-        let checked = driver::check_only(paths).expect("readable");
-        assert_eq!(
-            diag::render_plain(&checked.sources, &checked.diagnostics),
-            diag::render_plain(&built.sources, &built.diagnostics),
-            "{}",
-            program.display()
-        );
-        assert!(checked.model.is_none(), "{}", program.display());
-        with_errors += usize::from(built.has_errors());
-    }
-    assert!(with_errors > 20, "{with_errors} programs with errors");
 }
 
 /// A use can name its rule and set its severity and labels; a stage's use

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use envk::diag::{self, Code, Severity};
 use envk::driver;
-use envk::resolve::imports::InMemory;
+use envk::load::InMemory;
 use envk::source::SourceMap;
 use envk::syntax::format::format;
 

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use envk::diag::{Code, Diagnostic, Severity};
 use envk::driver;
 use envk::emit::{self, Options, Tree};
-use envk::resolve::imports::InMemory;
+use envk::load::InMemory;
 use proptest::prelude::*;
 use serde_yaml::Value;
 

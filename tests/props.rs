@@ -277,7 +277,7 @@ const ALL_FORMS: &str = include_str!("fixtures/all-forms.env.k");
 /// Runs the whole pipeline (parse, imports, resolve, check) on one file
 /// held in memory, beside the files the multi-team example imports.
 fn check(text: &str) -> envk::driver::Run {
-    let loader = envk::resolve::imports::InMemory::new()
+    let loader = envk::load::InMemory::new()
         .with("input.env.k", text)
         .with(
             "clusters.env.k",

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use envk::driver;
-use envk::resolve::imports::InMemory;
+use envk::load::InMemory;
 use envk::resolve::refs::{DeclId, DeclKind};
 
 const PROGRAM: &str = r#"let owner = "platform"

@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let loader = envk::resolve::imports::InMemory::new().with("fuzz.env.k", text);
+    let loader = envk::load::InMemory::new().with("fuzz.env.k", text);
     let run = envk::driver::check_with(&[std::path::PathBuf::from("fuzz.env.k")], &loader)
         .expect("the file is in memory");
     let _ = envk::diag::render_plain(&run.sources, &run.diagnostics);

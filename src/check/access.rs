@@ -797,9 +797,8 @@ mod tests {
 
     use super::{Checker, Diags, role};
     use crate::diag::Code;
-    use crate::resolve::imports::{self, InMemory};
+    use crate::load::{self, InMemory};
     use crate::source::SourceMap;
-    use crate::timings::Timings;
 
     /// Roles a loop declares from one body that only warns share its
     /// typing, rules included, and the warning comes from that one typing:
@@ -815,11 +814,11 @@ for team in ["a", "b", "c"] {
 "#;
         let loader = InMemory::new().with("main.env.k", text);
         let mut sources = SourceMap::new();
-        let (program, mut diagnostics) = imports::load_program(
+        let (program, mut diagnostics) = load::program(
             &[PathBuf::from("main.env.k")],
             &loader,
             &mut sources,
-            &mut Timings::default(),
+            &mut crate::syntax::parse,
         )
         .expect("the root is in memory");
         let resolved = crate::resolve::resolve(&program, &mut diagnostics);

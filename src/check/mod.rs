@@ -41,14 +41,6 @@ pub fn check(resolved: &Resolved, sources: &SourceMap, diagnostics: &mut Diags) 
     checker.into_model()
 }
 
-/// Runs every check of `check`, without putting the Model together: for a
-/// run that only reports. The checker's data is left to the process exit.
-pub fn check_only(resolved: &Resolved, sources: &SourceMap, diagnostics: &mut Diags) {
-    let mut checker = Checker::new(resolved, sources, true);
-    checker.run(diagnostics);
-    std::mem::forget(checker);
-}
-
 impl<'r, 'a> Checker<'r, 'a> {
     /// A checker that fills templates in as compiled text where it can
     /// (`compile_templates`), or evaluates every use: the two must agree.
@@ -206,9 +198,8 @@ fn checking<R>(
 
 /// The envs' Models, by name, built in one pass from sorted entries, its
 /// nodes full, instead of by an insert per env. The facts kept beside each
-/// for the whole-program checks, thousands of small maps, are freed on a
-/// thread of their own that nothing waits for: freeing them is all it
-/// does, and the build goes on meanwhile.
+/// for the whole-program checks, thousands of small maps, are freed in
+/// the background.
 fn assemble(envs: Vec<EnvFacts>) -> BTreeMap<String, Box<model::Env>> {
     let mut named: Vec<(String, Box<model::Env>)> = Vec::with_capacity(envs.len());
     let mut facts = Vec::with_capacity(envs.len());
@@ -223,9 +214,7 @@ fn assemble(envs: Vec<EnvFacts>) -> BTreeMap<String, Box<model::Env>> {
         named.push((model.name.clone(), model));
         facts.push((quota, ingress, egress));
     }
-    // Where no thread can be started, the closure, and the facts with it,
-    // are dropped here instead.
-    let _ = std::thread::Builder::new().spawn(move || drop(facts));
+    crate::parallel::drop_in_background(facts);
     named.into_iter().collect()
 }
 
@@ -1451,10 +1440,9 @@ mod tests {
 
     use super::{Checker, Diags, Model};
     use crate::diag::{self, Diagnostic};
-    use crate::resolve::imports::{self, FileSystem, InMemory, Loader};
+    use crate::load::{self, FileSystem, InMemory, Loader};
     use crate::resolve::refs::DeclKind;
     use crate::source::SourceMap;
-    use crate::timings::Timings;
 
     /// Each template's name, and whether it was compiled.
     type Compiled = Vec<(String, bool)>;
@@ -1467,11 +1455,11 @@ mod tests {
         compile_templates: bool,
     ) -> Option<(Model, String, Compiled)> {
         let mut sources = SourceMap::new();
-        let (program, mut diagnostics) = imports::load_program(
+        let (program, mut diagnostics) = load::program(
             &[root.to_path_buf()],
             loader,
             &mut sources,
-            &mut Timings::default(),
+            &mut crate::syntax::parse,
         )
         .ok()?;
         if diagnostics.iter().any(Diagnostic::is_error) {
@@ -1561,11 +1549,11 @@ mod tests {
         let mut failures = Vec::new();
         for file in &files {
             let mut sources = SourceMap::new();
-            let Ok((program, mut diagnostics)) = imports::load_program(
+            let Ok((program, mut diagnostics)) = load::program(
                 std::slice::from_ref(file),
                 &FileSystem,
                 &mut sources,
-                &mut Timings::default(),
+                &mut crate::syntax::parse,
             ) else {
                 continue;
             };

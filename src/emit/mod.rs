@@ -195,14 +195,13 @@ pub fn emit(model: &Model, options: Options) -> Tree {
     let mut tree = Tree::default();
     // The READMEs and the AppProjects need only the Model, and are made
     // from all of it: they are made meanwhile, on a thread of their own.
-    let (readmes, projects) = std::thread::scope(|scope| {
-        let whole_fleet = scope.spawn(|| (docs::cluster_readmes(model), argocd::projects(model)));
-        match options.layout {
+    let ((readmes, projects), ()) = crate::parallel::beside(
+        || (docs::cluster_readmes(model), argocd::projects(model)),
+        || match options.layout {
             Layout::Tree => tree_layout(model, &envs, options, &mut tree),
             Layout::Stream => stream_layout(model, &envs, options, &mut tree),
-        }
-        whole_fleet.join().expect("the whole-fleet thread panicked")
-    });
+        },
+    );
     for (cluster, readme) in model.clusters.values().zip(readmes) {
         tree.add(format!("{}/README.md", cluster.name), readme);
     }

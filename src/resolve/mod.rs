@@ -1,16 +1,16 @@
 //! The resolve stage: from parsed files to the program's declarations.
 //!
-//! Entry points: [`imports::load_program`] (files and imports) and
-//! [`resolve`] (everything else): `let`s evaluated, `for` loops expanded,
-//! env families split into one env per stage, every declaration named
-//! (interpolated and checked as a DNS-1123 label where it becomes a
-//! Kubernetes name), duplicates reported with both places.
+//! Entry point: [`resolve`], over the files `load` read: `let`s evaluated,
+//! `for` loops expanded, env families split into one env per stage, every
+//! declaration named (interpolated and checked as a DNS-1123 label where
+//! it becomes a Kubernetes name) and given an id, duplicates reported with
+//! both places, and every name written as a reference bound to the
+//! declaration it names (`refs`, `bind`).
 //!
 //! Deliberately absent: types and units (`src/check`), and anything about
 //! what a field of a block means.
 
 pub mod bind;
-pub mod imports;
 pub mod refs;
 pub mod value;
 
@@ -19,10 +19,10 @@ use std::sync::Arc;
 use foldhash::{HashMap, HashMapExt};
 
 use crate::diag::{Code, Diagnostic};
+use crate::load::Program;
 use crate::source::{STDLIB, Span};
 use crate::suggest;
 use crate::syntax::ast::{self, Ident, Item, ItemKind, Name, StmtKind};
-use imports::Program;
 use refs::{DeclId, DeclKind, References};
 use value::{Lets, Scope, Value, Vars};
 

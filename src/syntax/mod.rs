@@ -66,7 +66,7 @@ enum Parsers {
 
 fn parse_with(file: &SourceFile, parsers: Parsers) -> (Ast, Vec<Diagnostic>) {
     let text = file.text();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = crate::parallel::threads();
     // Below this, starting threads costs more than it saves.
     const LARGE: usize = 128 * 1024;
     if threads > 1 && text.len() >= LARGE {
@@ -79,16 +79,9 @@ fn parse_with(file: &SourceFile, parsers: Parsers) -> (Ast, Vec<Diagnostic>) {
         }
         cuts.push(text.len());
         if cuts.len() > 2 {
-            let runs: Vec<(Vec<Item>, Vec<Diagnostic>)> = std::thread::scope(|scope| {
-                let handles: Vec<_> = cuts
-                    .windows(2)
-                    .map(|run| scope.spawn(move || parse_run(file, run[0], run[1], parsers)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|handle| handle.join().expect("a parser thread panicked"))
-                    .collect()
-            });
+            let bounds: Vec<&[usize]> = cuts.windows(2).collect();
+            let runs: Vec<(Vec<Item>, Vec<Diagnostic>)> =
+                crate::parallel::map_each(&bounds, |run| parse_run(file, run[0], run[1], parsers));
             let last = runs.len() - 1;
             if runs[..last]
                 .iter()

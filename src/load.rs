@@ -1,19 +1,21 @@
-//! Loading a program: the files given, and every file they import.
+//! The load stage: the files given, and every file they import.
 //!
-//! Owns the `Loader` interface (the file system in the CLI, a map in tests)
-//! and the import graph. A file reached by several paths is read once;
-//! importing it twice is harmless. A cycle of imports is an error at the
-//! import that closes it.
+//! Entry point: [`program`]. Owns the `Loader` interface (the file system
+//! in the CLI, a map in tests), the stdlib lookup and the import graph. A
+//! file reached by several paths is read once; importing it twice is
+//! harmless. A cycle of imports is an error at the import that closes it.
+//! Each file is parsed as it is read, by the parser the caller passes (its
+//! imports are only known then); the caller times the two apart.
 
 use std::path::{Component, Path, PathBuf};
 
 use foldhash::{HashMap, HashMapExt};
 
 use crate::diag::{Code, Diagnostic};
+use crate::source::SourceFile;
 use crate::source::{FileId, LoadError, STDLIB, SourceMap, Span};
 use crate::suggest;
-use crate::syntax::{self, ast};
-use crate::timings::{Phase, Timings};
+use crate::syntax::ast;
 
 /// Where source text comes from.
 pub trait Loader {
@@ -95,11 +97,11 @@ struct Edge {
 
 /// Reads `roots` and, transitively, what they import. A root that cannot be
 /// read is an invocation error; an import that cannot be is a diagnostic.
-pub fn load_program(
+pub fn program(
     roots: &[PathBuf],
     loader: &dyn Loader,
     sources: &mut SourceMap,
-    timings: &mut Timings,
+    parse: &mut dyn FnMut(&SourceFile) -> (ast::Ast, Vec<Diagnostic>),
 ) -> Result<(Program, Vec<Diagnostic>), LoadError> {
     let mut diagnostics = Vec::new();
     let mut files: Vec<(FileId, ast::Ast, Option<PathBuf>)> = Vec::new();
@@ -111,14 +113,12 @@ pub fn load_program(
         if index_of.contains_key(&identity) {
             continue;
         }
-        let bytes = timings
-            .time(Phase::Load, || loader.read(root))
-            .map_err(|error| LoadError::Io {
-                path: root.clone(),
-                error,
-            })?;
+        let bytes = loader.read(root).map_err(|error| LoadError::Io {
+            path: root.clone(),
+            error,
+        })?;
         let id = sources.add_bytes(root, bytes)?;
-        let (ast, mut found) = timings.time(Phase::Parse, || syntax::parse(sources.file(id)));
+        let (ast, mut found) = parse(sources.file(id));
         diagnostics.append(&mut found);
         index_of.insert(identity, files.len());
         files.push((id, ast, Some(root.clone())));
@@ -196,8 +196,8 @@ pub fn load_program(
                         continue;
                     }
                 },
-                Target::File(path) => timings
-                    .time(Phase::Load, || loader.read(path))
+                Target::File(path) => loader
+                    .read(path)
                     .map_err(|error| LoadError::Io {
                         path: path.clone(),
                         error,
@@ -207,8 +207,7 @@ pub fn load_program(
             };
             match loaded {
                 Ok(id) => {
-                    let (ast, mut found) =
-                        timings.time(Phase::Parse, || syntax::parse(sources.file(id)));
+                    let (ast, mut found) = parse(sources.file(id));
                     diagnostics.append(&mut found);
                     let to = files.len();
                     index_of.insert(identity, to);
