@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::check::{self as checker, Goal};
 use crate::diag::Diagnostic;
 use crate::load::{self, FileSystem, Loader};
 use crate::model::Model;
@@ -15,7 +16,7 @@ use crate::resolve::refs::References;
 use crate::source::{FileId, LoadError, SourceMap};
 use crate::syntax::ast::Ast;
 use crate::timings::{Phase, Timings};
-use crate::{check as checker, resolve, syntax};
+use crate::{resolve, syntax};
 
 /// The file extension envk reads when given a folder.
 pub const EXTENSION: &str = ".env.k";
@@ -74,10 +75,22 @@ pub fn check(paths: &[PathBuf]) -> Result<Run, InputError> {
     check_with(&inputs, &FileSystem)
 }
 
+/// `check`, for a run that only reports (`envk check`): the same
+/// diagnostics, and no Model (`Run::model` is None); what only the Model
+/// needs is not computed.
+pub fn diagnose(paths: &[PathBuf]) -> Result<Run, InputError> {
+    let inputs = collect_inputs(paths)?;
+    check_inputs(&inputs, &FileSystem, Goal::Diagnostics)
+}
+
 /// Checks the program made of `roots` and their imports, read by `loader`.
 /// Stops after syntax errors (resolving a broken tree would only report
 /// their consequences) and after name errors that leave nothing to type.
 pub fn check_with(roots: &[PathBuf], loader: &dyn Loader) -> Result<Run, InputError> {
+    check_inputs(roots, loader, Goal::Model)
+}
+
+fn check_inputs(roots: &[PathBuf], loader: &dyn Loader, goal: Goal) -> Result<Run, InputError> {
     let mut sources = SourceMap::new();
     let mut timings = Timings::default();
     // Files are read and parsed in turn (a file's imports are known once it
@@ -102,11 +115,12 @@ pub fn check_with(roots: &[PathBuf], loader: &dyn Loader) -> Result<Run, InputEr
         let mut resolved = timings.phase(Phase::Resolve, || {
             resolve::resolve(&program, &mut diagnostics)
         });
-        let checked = timings.phase(Phase::Check, || {
-            checker::check(&resolved, &sources, &mut diagnostics)
+        let (checked, facts) = timings.phase(Phase::Check, || {
+            checker::check(&resolved, &sources, goal, &mut diagnostics)
         });
+        leave_to_exit(facts);
         if !diagnostics.iter().any(Diagnostic::is_error) {
-            model = Some(checked);
+            model = checked;
         }
         references = std::mem::take(&mut resolved.refs);
     }
@@ -121,10 +135,11 @@ pub fn check_with(roots: &[PathBuf], loader: &dyn Loader) -> Result<Run, InputEr
     })
 }
 
-/// Leaves `value` to be freed when the process exits, for what the CLI
-/// holds until then (a run's sources and trees, the Model, the emitted
-/// files): the OS takes the whole heap back at once, far faster than
-/// dropping millions of small nodes one by one (bench/README.md).
+/// Leaves `value` to be freed when the process exits: the checker's facts
+/// here, and what the CLI holds until then (a run's sources and trees, the
+/// Model, the emitted files). The OS takes the whole heap back at once,
+/// far faster than dropping millions of small nodes one by one
+/// (bench/README.md).
 pub fn leave_to_exit<T>(value: T) {
     std::mem::forget(value);
 }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 
+use envk::check::Goal;
 use envk::diag::{self, Code};
 use envk::timings::{Phase, Timings};
 use envk::{driver, emit, output};
@@ -158,7 +159,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { paths, report } => {
             let report = Report::new(report, cli.color);
-            match run_check(&paths, report) {
+            match run_check(&paths, Goal::Diagnostics, report) {
                 Ok((model, spent)) => {
                     driver::leave_to_exit(model);
                     print_timings(report, &spent);
@@ -193,6 +194,7 @@ fn main() -> ExitCode {
 /// the run may go on, else the exit code.
 fn run_check(
     paths: &[PathBuf],
+    goal: Goal,
     report: Report,
 ) -> Result<(Option<envk::model::Model>, Timings), ExitCode> {
     let Report {
@@ -201,7 +203,11 @@ fn run_check(
         color,
         ..
     } = report;
-    let run = match driver::check(paths) {
+    let checked = match goal {
+        Goal::Model => driver::check(paths),
+        Goal::Diagnostics => driver::diagnose(paths),
+    };
+    let run = match checked {
         Ok(run) => run,
         Err(error) => {
             eprintln!("error: {error}");
@@ -265,7 +271,7 @@ fn build(
     options: emit::Options,
     report: Report,
 ) -> ExitCode {
-    let (model, mut timings) = match run_check(paths, report) {
+    let (model, mut timings) = match run_check(paths, Goal::Model, report) {
         Ok((Some(model), timings)) => (model, timings),
         Ok((None, _)) => return ExitCode::from(1),
         Err(code) => return code,

@@ -49,13 +49,6 @@ pub fn beside<S: Send, M>(side: impl FnOnce() -> S + Send, main: impl FnOnce() -
     })
 }
 
-/// Drops `value` on a thread of its own that nothing waits for: freeing
-/// many small allocations is all that thread does, and the run goes on
-/// meanwhile. Where no thread can be started, `value` is dropped here.
-pub fn drop_in_background<T: Send + 'static>(value: T) {
-    let _ = std::thread::Builder::new().spawn(move || drop(value));
-}
-
 /// How many threads work is spread over: one per core.
 pub(crate) fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -457,6 +457,42 @@ fn a_thousand_teams_in_three_stages_check_clean() {
     );
 }
 
+/// `envk check` (`driver::diagnose`) skips what only the Model needs (the
+/// line each object was written on, putting the Model together): for every
+/// UI case and example, it reports what a run that builds the Model does.
+#[test]
+fn diagnosing_reports_what_a_build_s_check_reports() {
+    let mut programs = vec![
+        PathBuf::from("examples/enterprise.env.k"),
+        PathBuf::from("examples/multi-team"),
+    ];
+    for group in std::fs::read_dir("tests/ui").expect("the UI cases") {
+        let group = group.expect("a UI folder").path();
+        for case in std::fs::read_dir(&group).expect("a UI folder") {
+            let case = case.expect("a UI case").path();
+            if case.to_string_lossy().ends_with(".env.k") {
+                programs.push(case);
+            }
+        }
+    }
+    assert!(programs.len() > 50, "{} programs", programs.len());
+    let mut with_errors = 0;
+    for program in programs {
+        let paths = std::slice::from_ref(&program);
+        let built = driver::check(paths).expect("readable");
+        let diagnosed = driver::diagnose(paths).expect("readable");
+        assert_eq!(
+            diag::render_plain(&diagnosed.sources, &diagnosed.diagnostics),
+            diag::render_plain(&built.sources, &built.diagnostics),
+            "{}",
+            program.display()
+        );
+        assert!(diagnosed.model.is_none(), "{}", program.display());
+        with_errors += usize::from(built.has_errors());
+    }
+    assert!(with_errors > 20, "{with_errors} programs with errors");
+}
+
 /// A use can name its rule and set its severity and labels; a stage's use
 /// replaces the family's use of the same rule name only.
 #[test]

@@ -34,12 +34,57 @@ use crate::syntax::ast::{self, Block, ExprKind, Forbid, StmtKind};
 use fields::{Fields, field_value};
 use units::Diags;
 
-/// Checks a resolved program and builds its Model.
-pub fn check(resolved: &Resolved, sources: &SourceMap, diagnostics: &mut Diags) -> Model {
-    let mut checker = Checker::new(resolved, sources, true);
-    checker.run(diagnostics);
-    checker.into_model()
+/// What a run of the checker is for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Goal {
+    /// Every diagnostic, and the Model: for `build`.
+    Model,
+    /// Every diagnostic alone: for `envk check`. What only the Model
+    /// needs is not computed (the line each object was written on) and
+    /// the Model is not put together.
+    Diagnostics,
 }
+
+/// Checks a resolved program and, for [`Goal::Model`], builds its Model.
+pub fn check<'r, 'a>(
+    resolved: &'r Resolved<'a>,
+    sources: &'r SourceMap,
+    goal: Goal,
+    diagnostics: &mut Diags,
+) -> (Option<Model>, Facts<'r, 'a>) {
+    let mut checker = Checker::new(resolved, sources, true);
+    checker.goal = goal;
+    checker.run(diagnostics);
+    match goal {
+        Goal::Model => {
+            let (model, facts) = checker.into_model();
+            (Some(model), facts)
+        }
+        Goal::Diagnostics => (
+            None,
+            Facts {
+                _checker: checker,
+                _envs: Vec::new(),
+            },
+        ),
+    }
+}
+
+/// What the checker kept to prove things about the whole program (facts
+/// per declaration and per env, caches of typed records): of no use once
+/// the Model is made, and many small allocations, so the caller decides
+/// whether to drop them or leave them to the process exit.
+pub struct Facts<'r, 'a> {
+    _checker: Checker<'r, 'a>,
+    _envs: Vec<EnvRest>,
+}
+
+/// An env's facts but its Model.
+type EnvRest = (
+    Option<quota::TypedQuota>,
+    Vec<network::RuleFacts>,
+    Vec<network::RuleFacts>,
+);
 
 impl<'r, 'a> Checker<'r, 'a> {
     /// A checker that fills templates in as compiled text where it can
@@ -62,6 +107,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             records: RecordCaches::default(),
             envs: Vec::new(),
             compile_templates,
+            goal: Goal::Model,
         }
     }
 
@@ -78,12 +124,15 @@ impl<'r, 'a> Checker<'r, 'a> {
         placement::check_projects(self, diagnostics);
     }
 
-    fn into_model(self) -> Model {
-        let Checker {
-            mut model, envs, ..
-        } = self;
-        model.envs = assemble(envs);
-        model
+    fn into_model(mut self) -> (Model, Facts<'r, 'a>) {
+        let mut model = std::mem::take(&mut self.model);
+        let (envs, rest) = assemble(std::mem::take(&mut self.envs));
+        model.envs = envs;
+        let facts = Facts {
+            _checker: self,
+            _envs: rest,
+        };
+        (model, facts)
     }
 }
 
@@ -101,6 +150,7 @@ pub(crate) struct Checker<'r, 'a> {
     records: RecordCaches,
     envs: Vec<EnvFacts>,
     compile_templates: bool,
+    goal: Goal,
 }
 
 /// Typed records of `let`s, shared by the envs that use them.
@@ -197,12 +247,11 @@ fn checking<R>(
 }
 
 /// The envs' Models, by name, built in one pass from sorted entries, its
-/// nodes full, instead of by an insert per env. The facts kept beside each
-/// for the whole-program checks, thousands of small maps, are freed in
-/// the background.
-fn assemble(envs: Vec<EnvFacts>) -> BTreeMap<String, Box<model::Env>> {
+/// nodes full, instead of by an insert per env. Each env's Model is taken
+/// out of its facts, and the rest of them returned.
+fn assemble(envs: Vec<EnvFacts>) -> (BTreeMap<String, Box<model::Env>>, Vec<EnvRest>) {
     let mut named: Vec<(String, Box<model::Env>)> = Vec::with_capacity(envs.len());
-    let mut facts = Vec::with_capacity(envs.len());
+    let mut rest = Vec::with_capacity(envs.len());
     for EnvFacts {
         model,
         quota,
@@ -212,10 +261,9 @@ fn assemble(envs: Vec<EnvFacts>) -> BTreeMap<String, Box<model::Env>> {
     } in envs
     {
         named.push((model.name.clone(), model));
-        facts.push((quota, ingress, egress));
+        rest.push((quota, ingress, egress));
     }
-    crate::parallel::drop_in_background(facts);
-    named.into_iter().collect()
+    (named.into_iter().collect(), rest)
 }
 
 /// Spans of a cluster, for diagnostics that span several items.
@@ -255,13 +303,18 @@ pub(crate) struct EnvFacts {
 }
 
 impl<'r, 'a> Checker<'r, 'a> {
+    /// Where an object of the Model was written. Only its line: counting
+    /// the column's characters was most of the cost of the six sources of
+    /// every env. Line 0 where no Model is made.
     fn source(&self, span: Span) -> Source {
         let file = self.sources.file_of(span);
-        // Only the line: counting the column's characters was most of the
-        // cost of the six sources of every env.
+        let line = match self.goal {
+            Goal::Model => file.line_index(file.local(span).start) + 1,
+            Goal::Diagnostics => 0,
+        };
         Source {
             file: file.shared_name(),
-            line: file.line_index(file.local(span).start) + 1,
+            line,
         }
     }
 
@@ -1481,7 +1534,7 @@ mod tests {
         compiled.sort();
         let mut checker = Checker::new(&resolved, &sources, compile_templates);
         checker.run(&mut diagnostics);
-        let model = checker.into_model();
+        let (model, _) = checker.into_model();
         let rendered = diag::render_plain(&sources, &diagnostics);
         Some((model, rendered, compiled))
     }

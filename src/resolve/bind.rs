@@ -13,8 +13,6 @@
 //! never as a `let` (`allow get on pods`, `forbid`, `require`, `accept`,
 //! the names of quota and limit blocks, an alert's `as NAME`).
 
-use foldhash::HashMap;
-
 use super::refs::{DeclId, DeclKind, References};
 use crate::syntax::ast::{
     Block, Egress, Expr, ExprKind, FieldValue, Forbid, Ident, Item, ItemKind, Key, Limits, Name,
@@ -28,21 +26,22 @@ pub const ENV_CONTEXT: [&str; 4] = ["namespace", "cluster", "environment", "tier
 /// What a family's stages read besides [`ENV_CONTEXT`].
 pub const STAGE_CONTEXT: [&str; 2] = ["family", "stage"];
 
-/// The declarations a written name may refer to, by kind and name.
-pub(super) type Names<'n> = HashMap<(DeclKind, &'n str), DeclId>;
+/// The declaration a name of a kind finds, if any (a duplicate's second
+/// declaration is found by no name).
+pub(super) type Find<'f> = dyn Fn(DeclKind, &str) -> Option<DeclId> + 'f;
 
-/// Records the uses in `items` (a file's, or a loop's) into `refs`.
-pub(super) fn bind_items(items: &[Item], names: &Names, refs: &mut References) {
+/// Records the uses in `items` (a file's) into `refs`.
+pub(super) fn bind_items(items: &[Item], find: &Find, refs: &mut References) {
     Binder {
-        names,
+        find,
         refs,
         shadow: Vec::new(),
     }
     .items(items);
 }
 
-struct Binder<'b, 'n> {
-    names: &'b Names<'n>,
+struct Binder<'b, 'f> {
+    find: &'b Find<'f>,
     refs: &'b mut References,
     /// Names that are variables here, innermost last.
     shadow: Vec<&'b str>,
@@ -140,7 +139,7 @@ impl<'b> Binder<'b, '_> {
     }
 
     fn reference(&mut self, ident: &'b Ident, kind: DeclKind) {
-        if let Some(&id) = self.names.get(&(kind, ident.text.as_str())) {
+        if let Some(id) = (self.find)(kind, &ident.text) {
             self.refs.bind(ident.span, id);
         }
     }

@@ -66,7 +66,6 @@ pub struct Resolved<'a> {
 pub struct Table<T> {
     items: Vec<T>,
     index: HashMap<String, usize>,
-    by_id: HashMap<DeclId, usize>,
     kind: DeclKind,
     /// Names declared but rejected (an invalid name, already reported):
     /// references to them stay silent.
@@ -108,7 +107,6 @@ impl<T: Named> Table<T> {
         Table {
             items: Vec::new(),
             index: HashMap::new(),
-            by_id: HashMap::new(),
             kind,
             rejected: Default::default(),
         }
@@ -143,7 +141,6 @@ impl<T: Named> Table<T> {
             return;
         }
         self.index.insert(item.name().to_string(), self.items.len());
-        self.by_id.insert(item.id(), self.items.len());
         self.items.push(item);
     }
 
@@ -154,7 +151,14 @@ impl<T: Named> Table<T> {
     /// The declaration `id` names, when it is of this table's kind and
     /// was not a duplicate.
     pub fn by_id(&self, id: DeclId) -> Option<&T> {
-        self.by_id.get(&id).map(|&i| &self.items[i])
+        // Declared and inserted in one order: the items are sorted by id.
+        let index = self.items.binary_search_by_key(&id, Named::id).ok()?;
+        Some(&self.items[index])
+    }
+
+    /// The id of the declaration named `name`.
+    fn id_of(&self, name: &str) -> Option<DeclId> {
+        self.get(name).map(Named::id)
     }
 
     /// The declaration a reference at `ident` names: the one resolve bound
@@ -287,10 +291,10 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
     }
     let lets = Lets::evaluate(&unique, rejected_lets, diagnostics);
     let mut refs = References::default();
-    let mut names = bind::Names::new();
+    let mut let_ids: HashMap<&str, DeclId> = HashMap::with_capacity(unique.len());
     for (binding, _) in &unique {
         let id = refs.declare(DeclKind::Let, &binding.name.text, binding.name.span);
-        names.insert((DeclKind::Let, binding.name.text.as_str()), id);
+        let_ids.insert(binding.name.text.as_str(), id);
     }
     let mut resolved = Resolved {
         lets,
@@ -350,24 +354,19 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
     for decl in envs {
         resolved.envs.insert(decl, diagnostics);
     }
-    // Only the declarations a name finds: a duplicate binds nothing.
-    names.extend(table_names(&resolved.clusters));
-    names.extend(table_names(&resolved.tiers));
-    names.extend(table_names(&resolved.roles));
-    names.extend(table_names(&resolved.templates));
-    names.extend(table_names(&resolved.envs));
+    let find = |kind: DeclKind, name: &str| match kind {
+        DeclKind::Let => let_ids.get(name).copied(),
+        DeclKind::Cluster => resolved.clusters.id_of(name),
+        DeclKind::Tier => resolved.tiers.id_of(name),
+        DeclKind::Role => resolved.roles.id_of(name),
+        DeclKind::AlertTemplate => resolved.templates.id_of(name),
+        DeclKind::Env => resolved.envs.id_of(name),
+    };
     for (_, ast) in &program.files {
-        bind::bind_items(&ast.items, &names, &mut refs);
+        bind::bind_items(&ast.items, &find, &mut refs);
     }
-    drop(names);
     resolved.refs = refs;
     resolved
-}
-
-fn table_names<T: Named>(table: &Table<T>) -> impl Iterator<Item = ((DeclKind, &str), DeclId)> {
-    table
-        .iter()
-        .map(move |decl| ((table.kind, decl.name()), decl.id()))
 }
 
 /// The program's `let`s. A `let` inside a `for` loop is an error (E0211):

@@ -15,8 +15,6 @@
 //! (`grant "${team}-dev"`) has a text per expansion, known where the
 //! expansion is checked; it is looked up by that text.
 
-use foldhash::HashMap;
-
 use crate::source::Span;
 
 /// What a declaration is. Each kind has its own namespace: a tier and a
@@ -69,10 +67,11 @@ pub struct DeclInfo {
 #[derive(Default)]
 pub struct References {
     decls: Vec<DeclInfo>,
-    /// Each use, in the order resolve bound them (file by file, in source
-    /// order). One span binds one declaration: its text is fixed.
+    /// Each use, in the order resolve bound them: file by file, in source
+    /// order, so by span. One span binds one declaration (its text is
+    /// fixed), and resolve walks each written name once, however many
+    /// expansions read it.
     uses: Vec<(Span, DeclId)>,
-    by_span: HashMap<Span, DeclId>,
 }
 
 impl References {
@@ -87,11 +86,16 @@ impl References {
         id
     }
 
-    /// Records that the name written at `span` refers to `id`.
+    /// Records that the name written at `span`, after every use recorded
+    /// so far, refers to `id`.
     pub(super) fn bind(&mut self, span: Span, id: DeclId) {
-        if self.by_span.insert(span, id).is_none() {
-            self.uses.push((span, id));
-        }
+        debug_assert!(
+            self.uses
+                .last()
+                .is_none_or(|(last, _)| last.end <= span.start),
+            "uses are bound in source order"
+        );
+        self.uses.push((span, id));
     }
 
     pub fn decl(&self, id: DeclId) -> &DeclInfo {
@@ -110,7 +114,12 @@ impl References {
 
     /// The declaration the name written exactly at `span` refers to.
     pub fn bound(&self, span: Span) -> Option<DeclId> {
-        self.by_span.get(&span).copied()
+        let index = self
+            .uses
+            .binary_search_by(|(used, _)| used.start.cmp(&span.start))
+            .ok()?;
+        let (used, id) = self.uses[index];
+        (used == span).then_some(id)
     }
 
     /// What the name at a global `offset` refers to: the declaration a use
@@ -118,7 +127,10 @@ impl References {
     /// in a `for` loop declares one per expansion).
     pub fn at(&self, offset: u32) -> Vec<DeclId> {
         let contains = |span: Span| span.start <= offset && offset < span.end;
-        if let Some(&(_, id)) = self.uses.iter().find(|(span, _)| contains(*span)) {
+        let after = self.uses.partition_point(|(span, _)| span.start <= offset);
+        if let Some(&(span, id)) = after.checked_sub(1).map(|last| &self.uses[last])
+            && contains(span)
+        {
             return vec![id];
         }
         self.decls()
