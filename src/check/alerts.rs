@@ -10,7 +10,11 @@ use std::sync::Arc;
 
 use promql_parser::parser as promql;
 
-use super::fields::{self, Fields, field_value};
+use super::fields::{self, Fields, Keys, field_value};
+use super::schema;
+
+/// A template's body, read against its table.
+const TEMPLATE_FIELDS: Keys = Keys::Table(schema::ALERT_TEMPLATE);
 use super::units::{self, Diags};
 use super::{Checker, EnvDraft, TierFacts};
 use crate::diag::{Code, Diagnostic};
@@ -22,14 +26,6 @@ use crate::source::Span;
 use crate::suggest;
 use crate::syntax::ast::{self, Block, FieldValue};
 
-const BODY_FIELDS: &[&str] = &[
-    "expr",
-    "severity",
-    "summary",
-    "description",
-    "labels",
-    "annotations",
-];
 const SEVERITIES: &[&str] = &["info", "warning", "critical"];
 const PARAM_TYPES: &[&str] = &[
     "ratio", "duration", "count", "string", "cpu", "memory", "bool",
@@ -361,20 +357,25 @@ pub(crate) fn template<'a>(
     }
     let context = format!("alert template `{}`", decl.name);
     let reported = diagnostics.len();
-    let body_fields =
-        Fields::read_only_fields(&decl.node.body, BODY_FIELDS, &context, &scope, diagnostics);
+    let body_fields = Fields::read_only_fields(
+        &decl.node.body,
+        TEMPLATE_FIELDS,
+        &context,
+        &scope,
+        diagnostics,
+    );
     if diagnostics.len() > reported {
         ok = false;
     }
-    for required in ["expr", "severity"] {
-        let example = if required == "expr" {
-            "\"up{namespace=\\\"${namespace}\\\"} == 0\""
-        } else {
-            "warning"
-        };
-        if !body_fields.require(required, decl.name_span, &context, example, diagnostics) {
-            ok = false;
-        }
+    if !schema::require_all(
+        schema::ALERT_TEMPLATE,
+        &body_fields,
+        decl.name_span,
+        &context,
+        false,
+        diagnostics,
+    ) {
+        ok = false;
     }
     if !ok {
         return None;
@@ -471,7 +472,7 @@ fn instantiate(
     let context_name = format!("alert template `{name}`");
     let body_fields = Fields::read(
         template.body,
-        BODY_FIELDS,
+        TEMPLATE_FIELDS,
         &context_name,
         &scope,
         diagnostics,
@@ -558,7 +559,7 @@ fn rule_texts(
         return false;
     };
     let inner = Scope::new(vars, &checker.resolved.lets);
-    let map = Fields::read_only_fields(record.body, &[], what, &inner, diagnostics);
+    let map = Fields::read_only_fields(record.body, Keys::Any, what, &inner, diagnostics);
     let mut ok = true;
     for item in &map.entries {
         if texts == Texts::Labels && (!is_label_name(&item.key) || item.key == "severity") {

@@ -13,7 +13,38 @@ use crate::source::Span;
 use crate::suggest;
 use crate::syntax::ast::{self, Block, FieldValue, Key, Stmt, StmtKind, path_text};
 
+use super::schema::{self, Field};
 use super::units::Diags;
+
+/// The keys a block may hold.
+#[derive(Clone, Copy)]
+pub enum Keys<'k> {
+    /// The fields of a table (`schema`).
+    Table(&'static [Field]),
+    /// These names: a quota's resources, a template's parameters.
+    Names(&'k [&'k str]),
+    /// Any key: a map such as `labels`.
+    Any,
+}
+
+impl<'k> Keys<'k> {
+    fn allows(self, key: &str) -> bool {
+        match self {
+            Keys::Table(table) => table.iter().any(|field| field.name == key),
+            Keys::Names(names) => names.contains(&key),
+            Keys::Any => true,
+        }
+    }
+
+    /// The names, for "did you mean" and "the fields of … are".
+    fn names(self) -> Vec<&'k str> {
+        match self {
+            Keys::Table(table) => schema::names(table).collect(),
+            Keys::Names(names) => names.to_vec(),
+            Keys::Any => Vec::new(),
+        }
+    }
+}
 
 /// One field as written: its key, and its value not yet typed.
 pub struct Entry<'a> {
@@ -87,12 +118,11 @@ pub fn misplaced(stmt: &Stmt, context: &str, belongs: &str) -> Diagnostic {
 
 impl<'a> Fields<'a> {
     /// Collects the fields of `block`. Keys outside `allowed` are reported
-    /// (E0302), as are duplicates (E0304); an empty `allowed` takes any key
-    /// (maps such as `labels`). Statements other than fields are left to
-    /// the caller, which knows which ones belong.
+    /// (E0302), as are duplicates (E0304). Statements other than fields are
+    /// left to the caller, which knows which ones belong.
     pub fn read(
         block: &'a Block,
-        allowed: &[&str],
+        allowed: Keys,
         context: &str,
         scope: &Scope,
         diagnostics: &mut Diags,
@@ -107,11 +137,12 @@ impl<'a> Fields<'a> {
                 continue;
             };
             let key_span = field.key.span();
-            if !allowed.is_empty() && !allowed.contains(&key.as_ref()) {
-                if let Some(close) = suggest::closest(&key, allowed.iter().copied()) {
+            if !allowed.allows(&key) {
+                let names = allowed.names();
+                if let Some(close) = suggest::closest(&key, names.iter().copied()) {
                     misspelt.push(close.to_string());
                 }
-                diagnostics.push(unknown_field(&key, key_span, allowed, context));
+                diagnostics.push(unknown_field(&key, key_span, &names, context));
                 continue;
             }
             if let Some(first) = entries.iter().find(|entry| entry.key == key) {
@@ -141,7 +172,7 @@ impl<'a> Fields<'a> {
     /// blocks that hold only fields.
     pub fn read_only_fields(
         block: &'a Block,
-        allowed: &[&str],
+        allowed: Keys,
         context: &str,
         scope: &Scope,
         diagnostics: &mut Diags,

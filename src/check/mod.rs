@@ -15,6 +15,7 @@ mod fields;
 mod network;
 mod placement;
 mod quota;
+pub mod schema;
 mod scope;
 mod units;
 
@@ -31,7 +32,8 @@ use crate::resolve::value::{self, Scope, Value, Vars};
 use crate::resolve::{Decl, EnvDecl, Resolved};
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{self, Block, ExprKind, Forbid, StmtKind};
-use fields::{Fields, field_value};
+use fields::{Fields, Keys, field_value};
+use schema::Typed;
 use units::Diags;
 
 /// What a run of the checker is for.
@@ -335,138 +337,69 @@ impl<'r, 'a> Checker<'r, 'a> {
     }
 
     fn clusters(&mut self, diagnostics: &mut Diags) {
-        const FIELDS: &[&str] = &[
-            "server",
-            "environment",
-            "pod_security",
-            "capacity",
-            "prometheus",
-        ];
         for decl in self.resolved.clusters.iter() {
             let scope = self.scope(&decl.vars);
             let context = format!("cluster `{}`", decl.name);
-            let fields =
-                Fields::read_only_fields(&decl.node.body, FIELDS, &context, &scope, diagnostics);
-            let server = fields.get("server").and_then(|entry| {
-                let value = field_value(entry, &scope, diagnostics)?;
-                units::https_url(
-                    &value,
-                    || self.template_form(&value),
-                    Code::E0308,
-                    "a cluster's `server`",
-                    diagnostics,
-                )
-            });
-            fields.require(
-                "server",
-                decl.name_span,
-                &context,
-                "\"https://api.example.com\"",
-                diagnostics,
-            );
-            let (environment, environment_span) = match fields.get("environment") {
-                Some(entry) => {
-                    let value = field_value(entry, &scope, diagnostics);
-                    let environment = value
-                        .as_ref()
-                        .and_then(|value| environment(value, diagnostics));
-                    (environment, value.map_or(entry.span, |v| v.span()))
-                }
-                None => {
-                    fields.require(
-                        "environment",
-                        decl.name_span,
-                        &context,
-                        "production",
-                        diagnostics,
-                    );
-                    (None, decl.name_span)
-                }
+            let template_form = |value: &Value| self.template_form(value);
+            let reading = schema::Reading {
+                scope: &scope,
+                context: &context,
+                at: decl.name_span,
+                inherited: false,
+                statements: schema::Statements::Reported,
+                template_form: &template_form,
             };
-            let pod_security = fields
-                .get("pod_security")
-                .and_then(|entry| pod_security(entry, &scope, diagnostics));
+            let read = schema::read(schema::CLUSTER, &decl.node.body, &reading, diagnostics);
+            let server = match read.get("server") {
+                Some(Typed::Text(server)) => Some(server.clone()),
+                _ => None,
+            };
+            let environment = match read.get("environment") {
+                Some(Typed::Environment(environment)) => Some(*environment),
+                _ => None,
+            };
+            let environment_span = read.span("environment").unwrap_or(decl.name_span);
+            let pod_security = match read.get("pod_security") {
+                Some(Typed::PodSecurity(level)) => Some(*level),
+                _ => None,
+            };
             let mut capacity = model::Capacity::default();
             let mut capacity_spans = BTreeMap::new();
-            if let Some(entry) = fields.get("capacity")
-                && let Some(value) = field_value(entry, &scope, diagnostics)
-                && let Some((record, vars)) = fields::record(value, "a capacity", diagnostics)
-            {
-                let scope = self.scope(&vars);
-                let context = format!("the capacity of cluster `{}`", decl.name);
-                let fields = Fields::read_only_fields(
-                    record.body,
-                    &["cpu", "memory", "pods"],
-                    &context,
-                    &scope,
-                    diagnostics,
-                );
-                for entry in &fields.entries {
-                    let Some(value) = field_value(entry, &scope, diagnostics) else {
+            if let Some(Typed::Block(block)) = read.get("capacity") {
+                for (field, typed, span) in &block.typed {
+                    let Some(Typed::Quantity(quantity)) = typed else {
                         continue;
                     };
-                    let parsed = match entry.key.as_ref() {
-                        "cpu" => units::cpu(&value, diagnostics).map(|v| capacity.cpu = Some(v)),
-                        "memory" => {
-                            units::memory(&value, diagnostics).map(|v| capacity.memory = Some(v))
-                        }
-                        _ => units::count(&value, diagnostics).map(|v| capacity.pods = Some(v)),
+                    let slot = match field.name {
+                        "cpu" => &mut capacity.cpu,
+                        "memory" => &mut capacity.memory,
+                        _ => &mut capacity.pods,
                     };
-                    if parsed.is_some() {
-                        let key: &'static str = match entry.key.as_ref() {
-                            "cpu" => "cpu",
-                            "memory" => "memory",
-                            _ => "pods",
-                        };
-                        capacity_spans.insert(key, value.span());
-                    }
+                    *slot = Some(*quantity);
+                    capacity_spans.insert(field.name, *span);
                 }
             }
             let mut prometheus = model::Prometheus {
                 scrape_interval: model::Duration(15_000),
                 url: None,
             };
-            if let Some(entry) = fields.get("prometheus")
-                && let Some(value) = field_value(entry, &scope, diagnostics)
-                && let Some((record, vars)) =
-                    fields::record(value, "a Prometheus block", diagnostics)
-            {
-                let scope = self.scope(&vars);
-                let context = format!("the prometheus block of cluster `{}`", decl.name);
-                let fields = Fields::read_only_fields(
-                    record.body,
-                    &["scrape_interval", "url"],
-                    &context,
-                    &scope,
-                    diagnostics,
-                );
-                if let Some(entry) = fields.get("scrape_interval")
-                    && let Some(value) = field_value(entry, &scope, diagnostics)
-                    && let Some(interval) = units::duration(&value, diagnostics)
-                {
+            if let Some(Typed::Block(block)) = read.get("prometheus") {
+                if let Some(Typed::Duration(interval)) = block.get("scrape_interval") {
                     if interval.0 < 1_000 {
                         diagnostics.push(
                             Diagnostic::new(
                                 Code::E0306,
-                                value.span(),
+                                block.span("scrape_interval").expect("typed, so written"),
                                 "scrape interval out of range",
                             )
                             .label("shorter than a second")
                             .help("Prometheus scrapes every few seconds at most; `15s` is usual"),
                         );
                     }
-                    prometheus.scrape_interval = interval;
+                    prometheus.scrape_interval = *interval;
                 }
-                if let Some(entry) = fields.get("url")
-                    && let Some(value) = field_value(entry, &scope, diagnostics)
-                {
-                    prometheus.url = units::https_url(
-                        &value,
-                        || self.template_form(&value),
-                        Code::E0308,
-                        "a Prometheus `url`",
-                        diagnostics,
-                    );
+                if let Some(Typed::Text(url)) = block.get("url") {
+                    prometheus.url = Some(url.clone());
                 }
             }
             // A cluster with a bad server is still a place for envs, so
@@ -577,10 +510,18 @@ impl<'r, 'a> Checker<'r, 'a> {
         parent: Option<&TierFacts>,
         diagnostics: &mut Diags,
     ) -> Option<TierFacts> {
-        const FIELDS: &[&str] = &["pod_security", "environment", "ceiling", "network"];
         let scope = self.scope(&decl.vars);
         let context = format!("tier `{}`", decl.name);
-        let fields = Fields::read(&decl.node.body, FIELDS, &context, &scope, diagnostics);
+        let template_form = |value: &Value| self.template_form(value);
+        let reading = schema::Reading {
+            scope: &scope,
+            context: &context,
+            at: decl.name_span,
+            inherited: parent.is_some(),
+            statements: schema::Statements::Allowed,
+            template_form: &template_form,
+        };
+        let read = schema::read(schema::TIER, &decl.node.body, &reading, diagnostics);
         let mut facts = match parent {
             Some(parent) => TierFacts {
                 model: model::Tier {
@@ -619,74 +560,39 @@ impl<'r, 'a> Checker<'r, 'a> {
                 accept_span: None,
             },
         };
-        let mut ok = true;
-        match fields.get("pod_security") {
-            Some(entry) => match pod_security(entry, &scope, diagnostics) {
-                Some(level) => facts.model.pod_security = level,
-                None => ok = false,
-            },
-            None if parent.is_none() => {
-                fields.require(
-                    "pod_security",
-                    decl.name_span,
-                    &context,
-                    "restricted",
-                    diagnostics,
-                );
-                ok = false;
-            }
-            None => {}
+        if let Some(Typed::PodSecurity(level)) = read.get("pod_security") {
+            facts.model.pod_security = *level;
         }
-        if let Some(entry) = fields.get("environment") {
-            match field_value(entry, &scope, diagnostics) {
-                Some(value) => match environment(&value, diagnostics) {
-                    Some(env) => {
-                        facts.model.environment = Some(env);
-                        facts.environment_span = Some(value.span());
-                    }
-                    None => ok = false,
-                },
-                None => ok = false,
-            }
+        if let Some(Typed::Environment(environment)) = read.get("environment") {
+            facts.model.environment = Some(*environment);
+            facts.environment_span = read.span("environment");
         }
-        if let Some(entry) = fields.get("network") {
-            match field_value(entry, &scope, diagnostics).and_then(|value| {
-                units::word(&value, &["isolated", "open"], "a network mode", diagnostics)
-            }) {
-                Some(mode) => facts.model.isolated = mode == "isolated",
-                None => ok = false,
-            }
+        if let Some(Typed::Word(mode)) = read.get("network") {
+            facts.model.isolated = mode == "isolated";
         }
-        if let Some(entry) = fields.get("ceiling") {
-            match field_value(entry, &scope, diagnostics).and_then(|value| {
-                quota::resource_record(
-                    self,
-                    value,
-                    quota::ResourceRecord::Ceiling,
-                    &format!("the ceiling of tier `{}`", decl.name),
-                    diagnostics,
-                )
-            }) {
-                Some(typed) => {
-                    for (key, value) in typed.hard {
-                        // A child tier is a stricter variant: raising what
-                        // its parent caps would let an env escape the
-                        // parent's promise.
-                        if let Some(parent) = parent
-                            && let Some(&cap) = parent.model.ceiling.get(&key)
-                            && value > cap
-                        {
-                            diagnostics.push(raised_ceiling(decl, parent, key, value, cap, &typed));
-                            ok = false;
-                            continue;
-                        }
-                        facts.model.ceiling.insert(key, value);
-                        if let Some(&span) = typed.key_spans.get(&key) {
-                            facts.ceiling_spans.insert(key, span);
-                        }
-                    }
+        if let Some(Typed::Value(value)) = read.get("ceiling")
+            && let Some(typed) = quota::resource_record(
+                self,
+                value.clone(),
+                quota::ResourceRecord::Ceiling,
+                &format!("the ceiling of tier `{}`", decl.name),
+                diagnostics,
+            )
+        {
+            for (key, value) in typed.hard {
+                // A child tier is a stricter variant: raising what its
+                // parent caps would let an env escape the parent's promise.
+                if let Some(parent) = parent
+                    && let Some(&cap) = parent.model.ceiling.get(&key)
+                    && value > cap
+                {
+                    diagnostics.push(raised_ceiling(decl, parent, key, value, cap, &typed));
+                    continue;
                 }
-                None => ok = false,
+                facts.model.ceiling.insert(key, value);
+                if let Some(&span) = typed.key_spans.get(&key) {
+                    facts.ceiling_spans.insert(key, span);
+                }
             }
         }
         for stmt in &decl.node.body.stmts {
@@ -697,7 +603,6 @@ impl<'r, 'a> Checker<'r, 'a> {
                         let Some(name) =
                             self.name_in_list(item, "an alert template", &scope, diagnostics)
                         else {
-                            ok = false;
                             continue;
                         };
                         if self.resolved.templates.get(&name).is_none() {
@@ -706,7 +611,6 @@ impl<'r, 'a> Checker<'r, 'a> {
                                 span: item.span,
                             };
                             diagnostics.push(self.resolved.templates.unknown(&ident, Code::E0201));
-                            ok = false;
                             continue;
                         }
                         if !facts.model.require_alerts.contains(&name) {
@@ -726,11 +630,9 @@ impl<'r, 'a> Checker<'r, 'a> {
                             let Some(name) =
                                 self.name_in_list(item, kind.what(), &scope, diagnostics)
                             else {
-                                ok = false;
                                 continue;
                             };
                             if !access::known(self, kind, &name, item, diagnostics) {
-                                ok = false;
                                 continue;
                             }
                             let target = match kind {
@@ -752,13 +654,12 @@ impl<'r, 'a> Checker<'r, 'a> {
                     let mut accepted = Vec::new();
                     for item in &accept.environments.items {
                         let value = value::eval(item, &scope, diagnostics);
-                        match value
+                        if let Some(env) = value
                             .as_ref()
                             .and_then(|value| environment(value, diagnostics))
+                            && !accepted.contains(&env)
                         {
-                            Some(env) if !accepted.contains(&env) => accepted.push(env),
-                            Some(_) => {}
-                            None => ok = false,
+                            accepted.push(env);
                         }
                     }
                     facts.model.accept_from = accepted;
@@ -766,17 +667,14 @@ impl<'r, 'a> Checker<'r, 'a> {
                 }
                 StmtKind::Allow(_) => {
                     diagnostics.push(fields::misplaced(stmt, "a tier", "a role"));
-                    ok = false;
                 }
                 _ => {
                     diagnostics.push(fields::misplaced(stmt, "a tier", "an env"));
-                    ok = false;
                 }
             }
         }
         // A tier with errors still describes its envs well enough to check
-        // them; its own errors are reported, and the Model is not used.
-        let _ = ok;
+        // them: its own errors are reported, and the Model is not used.
         Some(facts)
     }
 
@@ -1059,13 +957,6 @@ impl<'r, 'a> Checker<'r, 'a> {
         };
         let mut draft = EnvDraft::default();
         let context = format!("env `{}`", decl.name);
-        const FIELDS: &[&str] = &[
-            "labels",
-            "annotations",
-            "alert_group",
-            "alert_labels",
-            "deploy",
-        ];
         for (index, layer) in decl.layers.iter().enumerate() {
             let is_family_body = decl.family.is_some() && index == 0;
             self.layer(
@@ -1074,7 +965,6 @@ impl<'r, 'a> Checker<'r, 'a> {
                 is_family_body,
                 &scope,
                 &context,
-                FIELDS,
                 &mut env,
                 &mut draft,
                 diagnostics,
@@ -1125,12 +1015,11 @@ impl<'r, 'a> Checker<'r, 'a> {
         is_family_body: bool,
         scope: &Scope<'_, 'a>,
         context: &str,
-        allowed: &[&str],
         env: &mut model::Env,
         draft: &mut EnvDraft<'a>,
         diagnostics: &mut Diags,
     ) {
-        let fields = Fields::read(layer, allowed, context, scope, diagnostics);
+        let fields = Fields::read(layer, Keys::Table(schema::ENV), context, scope, diagnostics);
         for entry in &fields.entries {
             let Some(value) = field_value(entry, scope, diagnostics) else {
                 continue;
@@ -1243,7 +1132,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             return;
         };
         let scope = self.scope(&vars);
-        let fields = Fields::read_only_fields(record.body, &[], what, &scope, diagnostics);
+        let fields = Fields::read_only_fields(record.body, Keys::Any, what, &scope, diagnostics);
         if out.is_empty() {
             // Kept for the whole run, once per env: no room to spare.
             out.reserve_exact(fields.entries.len());
@@ -1409,14 +1298,9 @@ pub(crate) struct EnvDraft<'a> {
 }
 
 /// A `pod_security` field: `privileged`, `baseline` or `restricted`.
-fn pod_security<'a>(
-    entry: &fields::Entry<'a>,
-    scope: &Scope<'_, 'a>,
-    diagnostics: &mut Diags,
-) -> Option<PodSecurity> {
+fn pod_security(value: &Value, diagnostics: &mut Diags) -> Option<PodSecurity> {
     let levels: Vec<&str> = PodSecurity::ALL.iter().map(|l| l.as_str()).collect();
-    let value = field_value(entry, scope, diagnostics)?;
-    let level = units::word(&value, &levels, "a Pod Security level", diagnostics)?;
+    let level = units::word(value, &levels, "a Pod Security level", diagnostics)?;
     PodSecurity::ALL.into_iter().find(|l| l.as_str() == level)
 }
 

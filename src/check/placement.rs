@@ -5,9 +5,8 @@
 //! share one environment, so its destinations never cross environments;
 //! every deploy repo is an https URL.
 
-use std::borrow::Cow;
-
-use super::fields::{self, Fields, field_value};
+use super::fields::{self, Fields, Keys, field_value};
+use super::schema::{self, Field, Type, Typed};
 use super::units::{self, Diags};
 use super::{Checker, ClusterFacts, EnvDraft, TierFacts};
 use crate::diag::{Code, Diagnostic};
@@ -59,9 +58,6 @@ pub(crate) fn check_placement(
     );
 }
 
-const DEPLOY_FIELDS: &[&str] = &["project", "repo", "revision", "path", "sync"];
-const SYNC_FIELDS: &[&str] = &["prune", "self_heal", "create_namespace"];
-
 /// Merges the `deploy` blocks of an env's layers (later fields win) and
 /// types the result. Returns where the project was named, for E0802.
 pub(crate) fn env_deploy(
@@ -76,27 +72,26 @@ pub(crate) fn env_deploy(
         return None;
     }
     // A handful of fields each, a later layer's replacing an earlier's,
-    // kept in the order they were first written.
-    let mut merged: Vec<(Cow<str>, Value)> = Vec::new();
-    let mut sync: Vec<(Cow<str>, Value)> = Vec::new();
-    fn set<'k, 'v>(
-        fields: &mut Vec<(Cow<'k, str>, Value<'v>)>,
-        key: Cow<'k, str>,
+    // kept in the order they were first written; typed once merged, so a
+    // value a stage replaces is not judged.
+    let mut merged: Vec<(&'static Field, Value)> = Vec::new();
+    let mut sync: Vec<(&'static Field, Value)> = Vec::new();
+    fn set<'v>(
+        fields: &mut Vec<(&'static Field, Value<'v>)>,
+        field: &'static Field,
         value: Value<'v>,
     ) {
-        match fields.iter_mut().find(|(known, _)| *known == key) {
+        match fields
+            .iter_mut()
+            .find(|(known, _)| known.name == field.name)
+        {
             Some(slot) => slot.1 = value,
-            None => fields.push((key, value)),
+            None => fields.push((field, value)),
         }
     }
-    fn get<'f, 'v>(fields: &'f [(Cow<str>, Value<'v>)], key: &str) -> Option<&'f Value<'v>> {
-        fields
-            .iter()
-            .find(|(known, _)| known == key)
-            .map(|(_, value)| value)
-    }
+    let sync_fields = &schema::SYNC;
     let mut has_sync = false;
-    let mut failed: Vec<String> = Vec::new();
+    let mut failed: Vec<&str> = Vec::new();
     let mut deploy_span = None;
     for value in &draft.deploy {
         let Some((record, vars)) = fields::record(value.clone(), "a deploy block", diagnostics)
@@ -106,96 +101,108 @@ pub(crate) fn env_deploy(
         deploy_span = Some(record.span);
         let scope = checker.scope(&vars);
         let context = format!("the deploy block of env `{}`", decl.name);
-        let entries =
-            Fields::read_only_fields(record.body, DEPLOY_FIELDS, &context, &scope, diagnostics);
+        let entries = Fields::read_only_fields(
+            record.body,
+            Keys::Table(schema::DEPLOY),
+            &context,
+            &scope,
+            diagnostics,
+        );
         for entry in &entries.entries {
+            let field = schema::field(schema::DEPLOY, &entry.key);
             let Some(value) = field_value(entry, &scope, diagnostics) else {
                 // Reported already; not "missing" as well.
-                failed.push(entry.key.to_string());
+                failed.push(field.name);
                 continue;
             };
-            if entry.key == "sync" {
-                has_sync = true;
-                let Some((sync_record, sync_vars)) =
-                    fields::record(value, "a sync block", diagnostics)
-                else {
-                    continue;
-                };
-                let sync_scope = checker.scope(&sync_vars);
-                let sync_entries = Fields::read_only_fields(
-                    sync_record.body,
-                    SYNC_FIELDS,
-                    "a sync block",
-                    &sync_scope,
-                    diagnostics,
-                );
-                for sync_entry in &sync_entries.entries {
-                    if let Some(value) = field_value(sync_entry, &sync_scope, diagnostics) {
-                        set(&mut sync, sync_entry.key.clone(), value);
-                    }
+            if field.name != "sync" {
+                set(&mut merged, field, value);
+                continue;
+            }
+            has_sync = true;
+            let Some((sync_record, sync_vars)) =
+                fields::record(value, sync_fields.what, diagnostics)
+            else {
+                continue;
+            };
+            let sync_scope = checker.scope(&sync_vars);
+            let sync_entries = Fields::read_only_fields(
+                sync_record.body,
+                Keys::Table(sync_fields.fields),
+                sync_fields.what,
+                &sync_scope,
+                diagnostics,
+            );
+            for sync_entry in &sync_entries.entries {
+                if let Some(value) = field_value(sync_entry, &sync_scope, diagnostics) {
+                    set(
+                        &mut sync,
+                        schema::field(sync_fields.fields, &sync_entry.key),
+                        value,
+                    );
                 }
-            } else {
-                set(&mut merged, entry.key.clone(), value);
             }
         }
     }
     let deploy_span = deploy_span?;
-    let mut ok = true;
-    let repo = match get(&merged, "repo") {
-        Some(value) => units::https_url(
-            value,
-            || checker.template_form(value),
-            Code::E0803,
-            "a deploy `repo`",
-            diagnostics,
-        ),
-        None if failed.iter().any(|key| key == "repo") => None,
-        None => {
-            diagnostics.push(fields::missing(
-                "repo",
-                deploy_span,
-                "a deploy block",
-                "\"https://github.com/org/manifests\"",
-            ));
+    let template_form = |value: &Value| checker.template_form(value);
+    let scope = checker.scope(&decl.vars);
+    let reading = schema::Reading {
+        scope: &scope,
+        context: "a deploy block",
+        at: deploy_span,
+        inherited: false,
+        statements: schema::Statements::Reported,
+        template_form: &template_form,
+    };
+    // Each field of the table, typed, or reported missing where required.
+    let mut typed: Vec<(&str, Option<Typed>, Span)> = Vec::new();
+    for field in schema::DEPLOY {
+        if matches!(field.ty, Type::Block(_)) {
+            continue;
+        }
+        match merged.iter().find(|(known, _)| known.name == field.name) {
+            Some((_, value)) => {
+                let span = value.span();
+                let value = schema::type_value(field.ty, value.clone(), &reading, diagnostics);
+                typed.push((field.name, value, span));
+            }
+            None if failed.contains(&field.name) => {}
+            None => diagnostics.extend(schema::missing(field, deploy_span, "a deploy block")),
+        }
+    }
+    let written = |name: &str| typed.iter().find(|(known, _, _)| *known == name);
+    let text = |name: &str| match written(name) {
+        Some((_, Some(Typed::Text(text)), span)) => Some((text.clone(), *span)),
+        _ => None,
+    };
+    let repo = text("repo").map(|(repo, _)| repo);
+    let path = text("path").and_then(|(path, span)| {
+        let bad = path.is_empty() || path.starts_with('/') || path.split('/').any(|part| part == "..");
+        if bad {
+            diagnostics.push(
+                Diagnostic::new(Code::E0804, span, format!("invalid deploy path `{path}`"))
+                    .label("must be a relative path inside the repository")
+                    .help("write the folder from the repository's root, such as `\"environments/production\"`"),
+            );
+            return None;
+        }
+        Some(path)
+    });
+    let revision = match (written("revision"), text("revision")) {
+        (None, _) => Some("HEAD".to_string()),
+        (Some(_), Some((revision, span))) if revision.trim().is_empty() => {
+            diagnostics.push(
+                Diagnostic::new(Code::E0804, span, "an empty revision")
+                    .label("no branch, tag or commit")
+                    .help("write a branch, tag or commit, or leave `revision` out for `HEAD`"),
+            );
             None
         }
+        (Some(_), revision) => revision.map(|(revision, _)| revision),
     };
-    let path = match get(&merged, "path") {
-        Some(value) => units::string(value, diagnostics).and_then(|path| {
-            let bad = path.is_empty() || path.starts_with('/') || path.split('/').any(|part| part == "..");
-            if bad {
-                diagnostics.push(
-                    Diagnostic::new(Code::E0804, value.span(), format!("invalid deploy path `{path}`"))
-                        .label("must be a relative path inside the repository")
-                        .help("write the folder from the repository's root, such as `\"environments/production\"`"),
-                );
-                None
-            } else {
-                Some(path)
-            }
-        }),
-        None if failed.iter().any(|key| key == "path") => None,
-        None => {
-            diagnostics.push(fields::missing("path", deploy_span, "a deploy block", "\"environments/production\""));
-            None
-        }
-    };
-    let revision = match get(&merged, "revision") {
-        Some(value) => units::string(value, diagnostics).filter(|revision| {
-            let ok = !revision.trim().is_empty();
-            if !ok {
-                diagnostics.push(
-                    Diagnostic::new(Code::E0804, value.span(), "an empty revision")
-                        .label("no branch, tag or commit")
-                        .help("write a branch, tag or commit, or leave `revision` out for `HEAD`"),
-                );
-            }
-            ok
-        }),
-        None => Some("HEAD".to_string()),
-    };
-    let (project, project_span) = match get(&merged, "project") {
-        Some(value) => {
+    let (project, project_span) = match written("project") {
+        Some((_, Some(Typed::Value(value)), span)) => {
             let text = match value {
                 Value::Word(word, _) => Some(word.clone()),
                 other => units::string(other, diagnostics),
@@ -203,12 +210,13 @@ pub(crate) fn env_deploy(
             let text = text.and_then(|text| match check_dns_label(&text) {
                 Ok(()) => Some(text),
                 Err(why) => {
-                    diagnostics.push(dns_diagnostic(&text, value.span(), &why));
+                    diagnostics.push(dns_diagnostic(&text, *span, &why));
                     None
                 }
             });
-            (text, value.span())
+            (text, *span)
         }
+        Some((_, _, span)) => (None, *span),
         None => (Some(cluster.environment.as_str().to_string()), deploy_span),
     };
     let mut policy = model::SyncPolicy {
@@ -216,14 +224,15 @@ pub(crate) fn env_deploy(
         self_heal: false,
         create_namespace: false,
     };
-    for (key, value) in &sync {
-        match units::boolean(value, diagnostics) {
-            Some(flag) => match key.as_ref() {
+    let mut ok = true;
+    for (field, value) in &sync {
+        match schema::type_value(field.ty, value.clone(), &reading, diagnostics) {
+            Some(Typed::Bool(flag)) => match field.name {
                 "prune" => policy.prune = flag,
                 "self_heal" => policy.self_heal = flag,
                 _ => policy.create_namespace = flag,
             },
-            None => ok = false,
+            _ => ok = false,
         }
     }
     let (Some(repo), Some(path), Some(revision), Some(project)) = (repo, path, revision, project)

@@ -5,7 +5,7 @@
 //! its quota's limits; every env is within its tier's ceiling; on every
 //! cluster the envs together request no more than its capacity.
 
-use super::fields::{self, Fields, field_value};
+use super::fields::{self, Fields, Keys, field_value};
 use super::units::{self, Diags};
 use super::{Checker, TierFacts};
 use crate::diag::{Code, Diagnostic};
@@ -36,13 +36,60 @@ pub(crate) struct TypedLimits {
     span: Span,
 }
 
-const LIMIT_FIELDS: &[&str] = &["default", "default_request", "max", "min"];
+/// The items of a limit range.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum LimitItem {
+    Default,
+    DefaultRequest,
+    Max,
+    Min,
+}
+
+impl LimitItem {
+    /// In the order a container's items are listed.
+    const ALL: [LimitItem; 4] = [
+        LimitItem::Default,
+        LimitItem::DefaultRequest,
+        LimitItem::Max,
+        LimitItem::Min,
+    ];
+    /// min ≤ default_request ≤ default ≤ max.
+    const ORDER: [LimitItem; 4] = [
+        LimitItem::Min,
+        LimitItem::DefaultRequest,
+        LimitItem::Default,
+        LimitItem::Max,
+    ];
+    /// A container's items' names, and a Pod's or a claim's.
+    const CONTAINER_NAMES: [&str; 4] = [
+        LimitItem::Default.as_str(),
+        LimitItem::DefaultRequest.as_str(),
+        LimitItem::Max.as_str(),
+        LimitItem::Min.as_str(),
+    ];
+    const BOUNDS_NAMES: [&str; 2] = [LimitItem::Max.as_str(), LimitItem::Min.as_str()];
+
+    const fn as_str(self) -> &'static str {
+        match self {
+            LimitItem::Default => "default",
+            LimitItem::DefaultRequest => "default_request",
+            LimitItem::Max => "max",
+            LimitItem::Min => "min",
+        }
+    }
+
+    fn parse(name: &str) -> Option<LimitItem> {
+        LimitItem::ALL
+            .into_iter()
+            .find(|item| item.as_str() == name)
+    }
+}
 
 impl TypedLimits {
     pub fn into_model(mut self, checker: &Checker, env: &str) -> model::LimitRange {
-        let mut take = |field: &str| {
+        let mut take = |item: LimitItem| {
             self.items
-                .take(field)
+                .take(item)
                 .map(|(values, _)| values)
                 .unwrap_or_default()
         };
@@ -52,10 +99,10 @@ impl TypedLimits {
                 .take()
                 .unwrap_or_else(|| [env, "-limits"].concat()),
             kind: self.kind,
-            default: take("default"),
-            default_request: take("default_request"),
-            max: take("max"),
-            min: take("min"),
+            default: take(LimitItem::Default),
+            default_request: take(LimitItem::DefaultRequest),
+            max: take(LimitItem::Max),
+            min: take(LimitItem::Min),
             source: checker.source(self.span),
         }
     }
@@ -142,7 +189,13 @@ fn quota_record(
 ) -> Option<TypedQuota> {
     let scope = checker.scope(&record.vars);
     let keys = quota_keys();
-    let fields = Fields::read_only_fields(record.body, &keys, context, &scope, diagnostics);
+    let fields = Fields::read_only_fields(
+        record.body,
+        Keys::Names(&keys),
+        context,
+        &scope,
+        diagnostics,
+    );
     let mut typed = TypedQuota {
         name: None,
         hard: ResourceList::new(),
@@ -409,29 +462,22 @@ fn limits_record<'a>(value: Value<'a>, diagnostics: &mut Diags) -> Option<(Recor
     Some((record, kind))
 }
 
-/// A limit range's items (`default`, `default_request`, `max`, `min`),
-/// each with where its values were written, in `LIMIT_FIELDS` order.
+/// A limit range's items, each with where its values were written,
+/// indexed by `LimitItem`.
 #[derive(Clone, Default)]
-pub(crate) struct LimitItems([Option<(LimitValues, LimitMap<Span>)>; LIMIT_FIELDS.len()]);
+pub(crate) struct LimitItems([Option<(LimitValues, LimitMap<Span>)>; LimitItem::ALL.len()]);
 
 impl LimitItems {
-    fn slot(field: &str) -> usize {
-        LIMIT_FIELDS
-            .iter()
-            .position(|f| *f == field)
-            .expect("a limit range field")
+    fn get(&self, item: LimitItem) -> Option<&(LimitValues, LimitMap<Span>)> {
+        self.0[item as usize].as_ref()
     }
 
-    fn get(&self, field: &str) -> Option<&(LimitValues, LimitMap<Span>)> {
-        self.0[Self::slot(field)].as_ref()
+    fn take(&mut self, item: LimitItem) -> Option<(LimitValues, LimitMap<Span>)> {
+        self.0[item as usize].take()
     }
 
-    fn take(&mut self, field: &str) -> Option<(LimitValues, LimitMap<Span>)> {
-        self.0[Self::slot(field)].take()
-    }
-
-    fn set(&mut self, field: &str, item: (LimitValues, LimitMap<Span>)) {
-        self.0[Self::slot(field)] = Some(item);
+    fn set(&mut self, item: LimitItem, values: (LimitValues, LimitMap<Span>)) {
+        self.0[item as usize] = Some(values);
     }
 }
 
@@ -447,7 +493,7 @@ fn limit_items(
     // What Kubernetes accepts for each kind of LimitRange item.
     let (allowed_fields, allowed_resources): (&[&str], &[LimitResource]) = match kind {
         LimitKind::Container => (
-            LIMIT_FIELDS,
+            &LimitItem::CONTAINER_NAMES,
             &[
                 LimitResource::Cpu,
                 LimitResource::Memory,
@@ -455,17 +501,22 @@ fn limit_items(
             ],
         ),
         LimitKind::Pod => (
-            &["max", "min"],
+            &LimitItem::BOUNDS_NAMES,
             &[
                 LimitResource::Cpu,
                 LimitResource::Memory,
                 LimitResource::EphemeralStorage,
             ],
         ),
-        LimitKind::PersistentVolumeClaim => (&["max", "min"], &[LimitResource::Storage]),
+        LimitKind::PersistentVolumeClaim => (&LimitItem::BOUNDS_NAMES, &[LimitResource::Storage]),
     };
-    let fields =
-        Fields::read_only_fields(record.body, allowed_fields, context, &scope, diagnostics);
+    let fields = Fields::read_only_fields(
+        record.body,
+        Keys::Names(allowed_fields),
+        context,
+        &scope,
+        diagnostics,
+    );
     let resources: Vec<&str> = allowed_resources.iter().map(|r| r.as_str()).collect();
     let mut items = LimitItems::default();
     let mut ok = true;
@@ -483,7 +534,7 @@ fn limit_items(
         let inner_context = format!("`{}` of {context}", entry.key);
         let inner = Fields::read_only_fields(
             record.body,
-            &resources,
+            Keys::Names(&resources),
             &inner_context,
             &inner_scope,
             diagnostics,
@@ -507,7 +558,8 @@ fn limit_items(
                 None => ok = false,
             }
         }
-        items.set(&entry.key, (values, spans));
+        let item = LimitItem::parse(&entry.key).expect("Fields only keeps allowed keys");
+        items.set(item, (values, spans));
     }
     ok.then_some(items)
 }
@@ -616,13 +668,14 @@ pub(crate) fn check_env(
 /// what the whole namespace may use.
 fn check_limits_within_quota(limits: &TypedLimits, quota: &TypedQuota, diagnostics: &mut Diags) {
     type Bound = fn(LimitResource) -> Option<QuotaKey>;
-    let bounds: [(&str, Bound); 3] = [
-        ("max", LimitResource::quota_limit),
-        ("default", LimitResource::quota_limit),
-        ("default_request", LimitResource::quota_request),
+    let bounds: [(LimitItem, Bound); 3] = [
+        (LimitItem::Max, LimitResource::quota_limit),
+        (LimitItem::Default, LimitResource::quota_limit),
+        (LimitItem::DefaultRequest, LimitResource::quota_request),
     ];
-    for (field, bound_key) in bounds {
-        let Some((values, spans)) = limits.items.get(field) else {
+    for (item, bound_key) in bounds {
+        let field = item.as_str();
+        let Some((values, spans)) = limits.items.get(item) else {
             continue;
         };
         for (resource, &value) in values.iter() {
@@ -665,11 +718,11 @@ fn check_limits_within_quota(limits: &TypedLimits, quota: &TypedQuota, diagnosti
 /// min ≤ default_request ≤ default ≤ max, for every resource they share.
 fn check_limit_order(limits: &TypedLimits, diagnostics: &mut Diags) {
     // Each field looked up once, not once per resource.
-    let fields = LIMIT_ORDER.map(|field| (field, limits.items.get(field)));
+    let fields = LimitItem::ORDER.map(|item| (item.as_str(), limits.items.get(item)));
     for resource in LimitResource::ALL {
         // At most one value per field: kept on the stack, as this runs for
         // every resource of every env.
-        let mut present = [("", 0, Span::new(0, 0)); LIMIT_ORDER.len()];
+        let mut present = [("", 0, Span::new(0, 0)); LimitItem::ORDER.len()];
         let mut count = 0;
         for (field, item) in fields {
             if let Some((values, spans)) = item
@@ -698,8 +751,6 @@ fn check_limit_order(limits: &TypedLimits, diagnostics: &mut Diags) {
         }
     }
 }
-
-const LIMIT_ORDER: [&str; 4] = ["min", "default_request", "default", "max"];
 
 /// Per cluster: the envs' requests together within its capacity.
 pub(crate) fn check_capacity(checker: &Checker, diagnostics: &mut Diags) {

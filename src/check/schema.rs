@@ -1,0 +1,670 @@
+//! The fields of every block, as data: one table per block kind, each
+//! field with its name, its type (with its unit), whether it is required
+//! (and an example for the help line), its default, and a one-line doc.
+//!
+//! Owns: what a block may hold. [`read`] walks a table over a block as
+//! written: unknown fields (E0302, with the closest name), fields set twice
+//! (E0304), values of the wrong type (E0301 and the unit errors, through
+//! `units`), nested blocks by their own tables, and then the required
+//! fields that are missing (E0303). What a field *means* (a cluster's
+//! environment, a tier's ceiling against its parent's) stays with the
+//! check that builds the Model from the typed values. Completion and hover
+//! will read the same tables.
+//!
+//! Deliberately absent: blocks whose keys are data rather than fields
+//! (labels, annotations, a quota's resource names, an alert's arguments),
+//! which `fields::Fields` reads against a list of keys.
+
+use crate::diag::Code;
+use crate::model::{Duration, Environment, PodSecurity, Quantity};
+use crate::resolve::value::{Record, Scope, Value, Vars};
+use crate::source::Span;
+use crate::syntax::ast::Block;
+
+use super::fields::{self, Entry, Fields, Keys};
+use super::units::{self, Diags};
+
+/// One field of a block.
+pub struct Field {
+    pub name: &'static str,
+    pub ty: Type,
+    pub presence: Presence,
+    pub doc: &'static str,
+}
+
+/// Whether a block must set a field.
+#[derive(Clone, Copy)]
+pub enum Presence {
+    /// Always: the help line shows `example`.
+    Required { example: &'static str },
+    /// Unless the block inherits it (a tier that `extends` another).
+    RequiredUnlessInherited { example: &'static str },
+    /// Never; `default` says what holds without it, for the docs.
+    Optional { default: Option<&'static str> },
+}
+
+/// What a field holds, and how it is read.
+#[derive(Clone, Copy)]
+pub enum Type {
+    /// An `https://` URL with a host; a wrong one is `code`, described as
+    /// `what`.
+    HttpsUrl {
+        code: Code,
+        what: &'static str,
+    },
+    Environment,
+    PodSecurity,
+    /// One of a fixed set of words, described as `what`.
+    Word {
+        words: &'static [&'static str],
+        what: &'static str,
+    },
+    Duration,
+    Cpu,
+    Memory,
+    Count,
+    Bool,
+    Text,
+    /// A nested block of fields.
+    Block(&'static Nested),
+    /// A value the block's own check types (a quota, a map of labels, a
+    /// name that may be written bare): read as a value, not judged here.
+    Value,
+}
+
+/// A nested block: its fields, what it is called where a block was
+/// expected ("a capacity"), and how its diagnostics name it.
+pub struct Nested {
+    pub fields: &'static [Field],
+    pub what: &'static str,
+    pub context: NestedContext,
+}
+
+/// How a nested block's diagnostics name it.
+#[derive(Clone, Copy)]
+pub enum NestedContext {
+    /// Its parent's name after this: "the capacity of" cluster `prod`.
+    Of(&'static str),
+    /// Always this: "a sync block".
+    Fixed(&'static str),
+}
+
+pub const CLUSTER: &[Field] = &[
+    Field {
+        name: "server",
+        ty: Type::HttpsUrl {
+            code: Code::E0308,
+            what: "a cluster's `server`",
+        },
+        presence: Presence::Required {
+            example: "\"https://api.example.com\"",
+        },
+        doc: "The cluster's API server, an `https://` URL: where Argo CD deploys.",
+    },
+    Field {
+        name: "environment",
+        ty: Type::Environment,
+        presence: Presence::Required {
+            example: "production",
+        },
+        doc: "`development`, `staging` or `production`: what every env on the cluster belongs to.",
+    },
+    Field {
+        name: "pod_security",
+        ty: Type::PodSecurity,
+        presence: Presence::Optional { default: None },
+        doc: "A floor for the Pod Security level of every env on the cluster.",
+    },
+    Field {
+        name: "capacity",
+        ty: Type::Block(&CAPACITY),
+        presence: Presence::Optional { default: None },
+        doc: "What the cluster can hold; the envs' requests together must fit.",
+    },
+    Field {
+        name: "prometheus",
+        ty: Type::Block(&PROMETHEUS),
+        presence: Presence::Optional { default: None },
+        doc: "The cluster's Prometheus: its scrape interval and its URL for federation.",
+    },
+];
+
+pub const CAPACITY: Nested = Nested {
+    fields: &[
+        Field {
+            name: "cpu",
+            ty: Type::Cpu,
+            presence: Presence::Optional { default: None },
+            doc: "Cores the envs may request together.",
+        },
+        Field {
+            name: "memory",
+            ty: Type::Memory,
+            presence: Presence::Optional { default: None },
+            doc: "Memory the envs may request together.",
+        },
+        Field {
+            name: "pods",
+            ty: Type::Count,
+            presence: Presence::Optional { default: None },
+            doc: "Pods the envs may run together.",
+        },
+    ],
+    what: "a capacity",
+    context: NestedContext::Of("the capacity of"),
+};
+
+pub const PROMETHEUS: Nested = Nested {
+    fields: &[
+        Field {
+            name: "scrape_interval",
+            ty: Type::Duration,
+            presence: Presence::Optional {
+                default: Some("15s"),
+            },
+            doc: "How often the cluster's Prometheus scrapes; at least a second.",
+        },
+        Field {
+            name: "url",
+            ty: Type::HttpsUrl {
+                code: Code::E0308,
+                what: "a Prometheus `url`",
+            },
+            presence: Presence::Optional { default: None },
+            doc: "Where the central Prometheus federates this one from.",
+        },
+    ],
+    what: "a Prometheus block",
+    context: NestedContext::Of("the prometheus block of"),
+};
+
+pub const TIER: &[Field] = &[
+    Field {
+        name: "pod_security",
+        ty: Type::PodSecurity,
+        presence: Presence::RequiredUnlessInherited {
+            example: "restricted",
+        },
+        doc: "`privileged`, `baseline` or `restricted`: the Pod Security level of the tier's envs.",
+    },
+    Field {
+        name: "environment",
+        ty: Type::Environment,
+        presence: Presence::Optional { default: None },
+        doc: "The only environment whose clusters may hold the tier's envs.",
+    },
+    Field {
+        name: "ceiling",
+        ty: Type::Value,
+        presence: Presence::Optional { default: None },
+        doc: "The most any env of the tier may ask for, as a quota.",
+    },
+    Field {
+        name: "network",
+        ty: Type::Word {
+            words: &["isolated", "open"],
+            what: "a network mode",
+        },
+        presence: Presence::Optional {
+            default: Some("open"),
+        },
+        doc: "`isolated`: the tier's envs deny traffic in and out by default.",
+    },
+];
+
+pub const ENV: &[Field] = &[
+    Field {
+        name: "labels",
+        ty: Type::Value,
+        presence: Presence::Optional { default: None },
+        doc: "Labels on the env's Namespace.",
+    },
+    Field {
+        name: "annotations",
+        ty: Type::Value,
+        presence: Presence::Optional { default: None },
+        doc: "Annotations on the env's Namespace.",
+    },
+    Field {
+        name: "alert_group",
+        ty: Type::Value,
+        presence: Presence::Optional {
+            default: Some("the env's name"),
+        },
+        doc: "The name of the env's group of alert rules.",
+    },
+    Field {
+        name: "alert_labels",
+        ty: Type::Value,
+        presence: Presence::Optional { default: None },
+        doc: "Labels on every alert rule of the env.",
+    },
+    Field {
+        name: "deploy",
+        ty: Type::Value,
+        presence: Presence::Optional { default: None },
+        doc: "The Argo CD Application that deploys the env's manifests.",
+    },
+];
+
+/// In the order a deploy's values are typed, so its diagnostics come in
+/// the order they always have.
+pub const DEPLOY: &[Field] = &[
+    Field {
+        name: "project",
+        ty: Type::Value,
+        presence: Presence::Optional {
+            default: Some("the cluster's environment"),
+        },
+        doc: "The Argo CD project of the Application.",
+    },
+    Field {
+        name: "repo",
+        ty: Type::HttpsUrl {
+            code: Code::E0803,
+            what: "a deploy `repo`",
+        },
+        presence: Presence::Required {
+            example: "\"https://github.com/org/manifests\"",
+        },
+        doc: "The Git repository of the env's manifests.",
+    },
+    Field {
+        name: "path",
+        ty: Type::Text,
+        presence: Presence::Required {
+            example: "\"environments/production\"",
+        },
+        doc: "The folder of the manifests, relative to the repository's root.",
+    },
+    Field {
+        name: "revision",
+        ty: Type::Text,
+        presence: Presence::Optional {
+            default: Some("HEAD"),
+        },
+        doc: "The branch, tag or commit to deploy.",
+    },
+    Field {
+        name: "sync",
+        ty: Type::Block(&SYNC),
+        presence: Presence::Optional { default: None },
+        doc: "Argo CD's automated sync; without it, syncs are manual.",
+    },
+];
+
+pub const SYNC: Nested = Nested {
+    fields: &[
+        Field {
+            name: "prune",
+            ty: Type::Bool,
+            presence: Presence::Optional {
+                default: Some("false"),
+            },
+            doc: "Delete what the repository no longer holds.",
+        },
+        Field {
+            name: "self_heal",
+            ty: Type::Bool,
+            presence: Presence::Optional {
+                default: Some("false"),
+            },
+            doc: "Undo changes made in the cluster by hand.",
+        },
+        Field {
+            name: "create_namespace",
+            ty: Type::Bool,
+            presence: Presence::Optional {
+                default: Some("false"),
+            },
+            doc: "Let Argo CD create the namespace.",
+        },
+    ],
+    what: "a sync block",
+    context: NestedContext::Fixed("a sync block"),
+};
+
+pub const ALERT_TEMPLATE: &[Field] = &[
+    Field {
+        name: "expr",
+        ty: Type::Value,
+        presence: Presence::Required {
+            example: "\"up{namespace=\\\"${namespace}\\\"} == 0\"",
+        },
+        doc: "The PromQL expression; it may read only the env's namespace.",
+    },
+    Field {
+        name: "severity",
+        ty: Type::Value,
+        presence: Presence::Required { example: "warning" },
+        doc: "`info`, `warning` or `critical`.",
+    },
+    Field {
+        name: "summary",
+        ty: Type::Value,
+        presence: Presence::Optional { default: None },
+        doc: "The rule's `summary` annotation.",
+    },
+    Field {
+        name: "description",
+        ty: Type::Value,
+        presence: Presence::Optional { default: None },
+        doc: "The rule's `description` annotation.",
+    },
+    Field {
+        name: "labels",
+        ty: Type::Value,
+        presence: Presence::Optional { default: None },
+        doc: "Labels on the rule.",
+    },
+    Field {
+        name: "annotations",
+        ty: Type::Value,
+        presence: Presence::Optional { default: None },
+        doc: "More annotations on the rule.",
+    },
+];
+
+/// The field of `table` named `name`.
+pub fn field(table: &'static [Field], name: &str) -> &'static Field {
+    table
+        .iter()
+        .find(|field| field.name == name)
+        .unwrap_or_else(|| panic!("no field `{name}` in its table"))
+}
+
+/// "a deploy block has no `repo`", with the field's example, for a
+/// required field; `None` for an optional one.
+pub fn missing(field: &Field, at: Span, context: &str) -> Option<crate::diag::Diagnostic> {
+    match field.presence {
+        Presence::Required { example } | Presence::RequiredUnlessInherited { example } => {
+            Some(fields::missing(field.name, at, context, example))
+        }
+        Presence::Optional { .. } => None,
+    }
+}
+
+/// The names of a table's fields, in order.
+pub fn names(fields: &[Field]) -> impl Iterator<Item = &'static str> + '_ {
+    fields.iter().map(|field| field.name)
+}
+
+/// A field's value, typed as its table says.
+pub enum Typed<'a> {
+    Text(String),
+    Environment(Environment),
+    PodSecurity(PodSecurity),
+    Word(String),
+    Duration(Duration),
+    Quantity(Quantity),
+    Bool(bool),
+    Block(Read<'a>),
+    Value(Value<'a>),
+}
+
+/// A block read against its table: each field as written, in the order
+/// written, with its typed value (`None` where typing it reported an
+/// error) and where the value was written.
+pub struct Read<'a> {
+    pub fields: Fields<'a>,
+    pub typed: Vec<(&'static Field, Option<Typed<'a>>, Span)>,
+    /// The variables the block's values were read with.
+    pub vars: Vars,
+}
+
+/// Whether a block may hold statements besides its fields.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Statements {
+    /// Its own check reads them (a tier's `forbid`, an env's `grant`).
+    Allowed,
+    /// Each is reported where it stands.
+    Reported,
+}
+
+impl<'a> Read<'a> {
+    /// The typed value of `name`, when it was written and typed.
+    pub fn get(&self, name: &str) -> Option<&Typed<'a>> {
+        self.typed
+            .iter()
+            .find(|(field, _, _)| field.name == name)
+            .and_then(|(_, typed, _)| typed.as_ref())
+    }
+
+    /// Where the value of `name` was written.
+    pub fn span(&self, name: &str) -> Option<Span> {
+        self.typed
+            .iter()
+            .find(|(field, _, _)| field.name == name)
+            .map(|(_, _, span)| *span)
+    }
+
+    /// Whether `name` was written (typed or not).
+    pub fn written(&self, name: &str) -> bool {
+        self.fields.get(name).is_some()
+    }
+}
+
+/// How a block is read: the variables in scope, what its diagnostics call
+/// it, and where a missing field is reported.
+pub struct Reading<'s, 'c, 'a, 't> {
+    pub scope: &'s Scope<'c, 'a>,
+    pub context: &'s str,
+    pub at: Span,
+    /// Whether the block inherits its fields (a tier that extends another).
+    pub inherited: bool,
+    pub statements: Statements,
+    /// The text of a string as written, where it interpolates variables,
+    /// for help lines that must be right in every expansion.
+    pub template_form: &'s dyn Fn(&Value) -> Option<&'t str>,
+}
+
+/// Reads `block` against `table`: unknown and repeated fields, each value
+/// typed (nested blocks by their own tables, with the variables of the
+/// record that holds them), then the required fields that are missing.
+pub fn read<'a>(
+    table: &'static [Field],
+    block: &'a Block,
+    reading: &Reading<'_, '_, 'a, '_>,
+    diagnostics: &mut Diags,
+) -> Read<'a> {
+    let allowed = Keys::Table(table);
+    let fields = match reading.statements {
+        Statements::Allowed => {
+            Fields::read(block, allowed, reading.context, reading.scope, diagnostics)
+        }
+        Statements::Reported => {
+            Fields::read_only_fields(block, allowed, reading.context, reading.scope, diagnostics)
+        }
+    };
+    let mut typed = Vec::with_capacity(fields.entries.len());
+    for entry in &fields.entries {
+        let field = table
+            .iter()
+            .find(|field| field.name == entry.key)
+            .expect("Fields keeps only the table's keys");
+        let (value, span) = type_entry(field, entry, reading, diagnostics);
+        typed.push((field, value, span));
+    }
+    require_all(
+        table,
+        &fields,
+        reading.at,
+        reading.context,
+        reading.inherited,
+        diagnostics,
+    );
+    Read {
+        fields,
+        typed,
+        vars: reading.scope.vars.clone(),
+    }
+}
+
+/// Reports each required field of `table` that `fields` lacks (unless a
+/// misspelling of it was reported), at `at`; whether none was missing.
+pub fn require_all(
+    table: &'static [Field],
+    fields: &Fields,
+    at: Span,
+    context: &str,
+    inherited: bool,
+    diagnostics: &mut Diags,
+) -> bool {
+    let mut complete = true;
+    for field in table {
+        let example = match field.presence {
+            Presence::Required { example } => example,
+            Presence::RequiredUnlessInherited { example } if !inherited => example,
+            Presence::RequiredUnlessInherited { .. } | Presence::Optional { .. } => continue,
+        };
+        complete &= fields.require(field.name, at, context, example, diagnostics);
+    }
+    complete
+}
+
+/// One field's value, typed; and where it was written.
+fn type_entry<'a>(
+    field: &'static Field,
+    entry: &Entry<'a>,
+    reading: &Reading<'_, '_, 'a, '_>,
+    diagnostics: &mut Diags,
+) -> (Option<Typed<'a>>, Span) {
+    let Some(value) = fields::field_value(entry, reading.scope, diagnostics) else {
+        return (None, entry.span);
+    };
+    let span = value.span();
+    (type_value(field.ty, value, reading, diagnostics), span)
+}
+
+/// A value typed as `ty` says, for a field read outside [`read`] (a deploy
+/// block's fields, merged from an env's layers before they are typed).
+pub fn type_value<'a>(
+    ty: Type,
+    value: Value<'a>,
+    reading: &Reading<'_, '_, 'a, '_>,
+    diagnostics: &mut Diags,
+) -> Option<Typed<'a>> {
+    Some(match ty {
+        Type::HttpsUrl { code, what } => Typed::Text(units::https_url(
+            &value,
+            || (reading.template_form)(&value),
+            code,
+            what,
+            diagnostics,
+        )?),
+        Type::Environment => Typed::Environment(super::environment(&value, diagnostics)?),
+        Type::PodSecurity => Typed::PodSecurity(super::pod_security(&value, diagnostics)?),
+        Type::Word { words, what } => Typed::Word(units::word(&value, words, what, diagnostics)?),
+        Type::Duration => Typed::Duration(units::duration(&value, diagnostics)?),
+        Type::Cpu => Typed::Quantity(units::cpu(&value, diagnostics)?),
+        Type::Memory => Typed::Quantity(units::memory(&value, diagnostics)?),
+        Type::Count => Typed::Quantity(units::count(&value, diagnostics)?),
+        Type::Bool => Typed::Bool(units::boolean(&value, diagnostics)?),
+        Type::Text => Typed::Text(units::string(&value, diagnostics)?),
+        Type::Block(nested) => {
+            let (record, vars) = fields::record(value, nested.what, diagnostics)?;
+            Typed::Block(read_nested(nested, &record, vars, reading, diagnostics))
+        }
+        Type::Value => Typed::Value(value),
+    })
+}
+
+/// A nested block, read with the variables of the record that holds it.
+fn read_nested<'a>(
+    nested: &'static Nested,
+    record: &Record<'a>,
+    vars: Vars,
+    reading: &Reading<'_, '_, 'a, '_>,
+    diagnostics: &mut Diags,
+) -> Read<'a> {
+    let scope = Scope::new(vars, reading.scope.lets);
+    let context = match nested.context {
+        NestedContext::Of(prefix) => format!("{prefix} {}", reading.context),
+        NestedContext::Fixed(context) => context.to_string(),
+    };
+    let inner = Reading {
+        scope: &scope,
+        context: &context,
+        at: record.span,
+        inherited: false,
+        statements: Statements::Reported,
+        template_form: reading.template_form,
+    };
+    read(nested.fields, record.body, &inner, diagnostics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{
+        ALERT_TEMPLATE, CAPACITY, CLUSTER, DEPLOY, ENV, Field, PROMETHEUS, SYNC, TIER, Type,
+    };
+
+    /// Every table, and the nested ones through their fields.
+    fn tables() -> Vec<(&'static str, &'static [Field])> {
+        let mut all = vec![
+            ("cluster", CLUSTER),
+            ("tier", TIER),
+            ("env", ENV),
+            ("deploy", DEPLOY),
+            ("alert template", ALERT_TEMPLATE),
+        ];
+        let mut next = 0;
+        while next < all.len() {
+            for field in all[next].1 {
+                if let Type::Block(nested) = field.ty
+                    && !all
+                        .iter()
+                        .any(|(_, table)| std::ptr::eq(*table, nested.fields))
+                {
+                    all.push((field.name, nested.fields));
+                }
+            }
+            next += 1;
+        }
+        all
+    }
+
+    #[test]
+    fn nested_tables_are_reached_from_their_fields() {
+        let reached = tables();
+        for nested in [&CAPACITY, &PROMETHEUS, &SYNC] {
+            assert!(
+                reached
+                    .iter()
+                    .any(|(_, table)| std::ptr::eq(*table, nested.fields)),
+                "{} is no field's block",
+                nested.what
+            );
+        }
+    }
+
+    /// What completion and hover will show: one sentence per field, and
+    /// the language reference naming every field, so neither drifts.
+    #[test]
+    fn every_field_is_documented_here_and_in_the_reference() {
+        let reference = include_str!("../../docs/language.md");
+        for (block, table) in tables() {
+            let mut names: Vec<&str> = table.iter().map(|field| field.name).collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(
+                names.len(),
+                table.len(),
+                "a field of {block} is listed twice"
+            );
+            for field in table {
+                let doc = field.doc;
+                assert!(
+                    !doc.is_empty() && !doc.contains('\n') && doc.ends_with('.'),
+                    "the doc of `{}` in {block} is not one sentence: {doc:?}",
+                    field.name
+                );
+                assert!(
+                    reference.contains(&format!("`{}`", field.name)),
+                    "docs/language.md does not name `{}` of {block}",
+                    field.name
+                );
+            }
+        }
+    }
+}
