@@ -385,17 +385,6 @@ impl<'r, 'a> Checker<'r, 'a> {
             };
             if let Some(Typed::Block(block)) = read.get("prometheus") {
                 if let Some(Typed::Duration(interval)) = block.get("scrape_interval") {
-                    if interval.0 < 1_000 {
-                        diagnostics.push(
-                            Diagnostic::new(
-                                Code::E0306,
-                                block.span("scrape_interval").expect("typed, so written"),
-                                "scrape interval out of range",
-                            )
-                            .label("shorter than a second")
-                            .help("Prometheus scrapes every few seconds at most; `15s` is usual"),
-                        );
-                    }
                     prometheus.scrape_interval = *interval;
                 }
                 if let Some(Typed::Text(url)) = block.get("url") {

@@ -5,14 +5,13 @@
 //! share one environment, so its destinations never cross environments;
 //! every deploy repo is an https URL.
 
-use super::fields::{self, Fields, Keys, field_value};
-use super::schema::{self, Field, Type, Typed};
-use super::units::{self, Diags};
+use super::schema::{self, Typed};
+use super::units::Diags;
 use super::{Checker, ClusterFacts, EnvDraft, TierFacts};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Environment};
+use crate::resolve::EnvDecl;
 use crate::resolve::value::Value;
-use crate::resolve::{EnvDecl, check_dns_label, dns_diagnostic};
 use crate::source::Span;
 
 /// An env's tier must allow its cluster's environment.
@@ -68,189 +67,57 @@ pub(crate) fn env_deploy(
     env: &mut model::Env,
     diagnostics: &mut Diags,
 ) -> Option<Span> {
-    if draft.deploy.is_empty() {
-        return None;
-    }
-    // A handful of fields each, a later layer's replacing an earlier's,
-    // kept in the order they were first written; typed once merged, so a
-    // value a stage replaces is not judged.
-    let mut merged: Vec<(&'static Field, Value)> = Vec::new();
-    let mut sync: Vec<(&'static Field, Value)> = Vec::new();
-    fn set<'v>(
-        fields: &mut Vec<(&'static Field, Value<'v>)>,
-        field: &'static Field,
-        value: Value<'v>,
-    ) {
-        match fields
-            .iter_mut()
-            .find(|(known, _)| known.name == field.name)
-        {
-            Some(slot) => slot.1 = value,
-            None => fields.push((field, value)),
-        }
-    }
-    let sync_fields = &schema::SYNC;
-    let mut has_sync = false;
-    let mut failed: Vec<&str> = Vec::new();
-    let mut deploy_span = None;
-    for value in &draft.deploy {
-        let Some((record, vars)) = fields::record(value.clone(), "a deploy block", diagnostics)
-        else {
-            continue;
-        };
-        deploy_span = Some(record.span);
-        let scope = checker.scope(&vars);
-        let context = format!("the deploy block of env `{}`", decl.name);
-        let entries = Fields::read_only_fields(
-            record.body,
-            Keys::Table(schema::DEPLOY),
-            &context,
-            &scope,
-            diagnostics,
-        );
-        for entry in &entries.entries {
-            let field = schema::field(schema::DEPLOY, &entry.key);
-            let Some(value) = field_value(entry, &scope, diagnostics) else {
-                // Reported already; not "missing" as well.
-                failed.push(field.name);
-                continue;
-            };
-            if field.name != "sync" {
-                set(&mut merged, field, value);
-                continue;
-            }
-            has_sync = true;
-            let Some((sync_record, sync_vars)) =
-                fields::record(value, sync_fields.what, diagnostics)
-            else {
-                continue;
-            };
-            let sync_scope = checker.scope(&sync_vars);
-            let sync_entries = Fields::read_only_fields(
-                sync_record.body,
-                Keys::Table(sync_fields.fields),
-                sync_fields.what,
-                &sync_scope,
-                diagnostics,
-            );
-            for sync_entry in &sync_entries.entries {
-                if let Some(value) = field_value(sync_entry, &sync_scope, diagnostics) {
-                    set(
-                        &mut sync,
-                        schema::field(sync_fields.fields, &sync_entry.key),
-                        value,
-                    );
-                }
-            }
-        }
-    }
-    let deploy_span = deploy_span?;
+    let context = format!("the deploy block of env `{}`", decl.name);
+    let layered = schema::Layered::merge(
+        schema::DEPLOY,
+        &draft.deploy,
+        "a deploy block",
+        &context,
+        &checker.resolved.lets,
+        diagnostics,
+    )?;
     let template_form = |value: &Value| checker.template_form(value);
     let scope = checker.scope(&decl.vars);
     let reading = schema::Reading {
         scope: &scope,
-        context: "a deploy block",
-        at: deploy_span,
+        context: &context,
+        at: layered.span,
         inherited: false,
         statements: schema::Statements::Reported,
         template_form: &template_form,
     };
-    // Each field of the table, typed, or reported missing where required.
-    let mut typed: Vec<(&str, Option<Typed>, Span)> = Vec::new();
-    for field in schema::DEPLOY {
-        if matches!(field.ty, Type::Block(_)) {
-            continue;
-        }
-        match merged.iter().find(|(known, _)| known.name == field.name) {
-            Some((_, value)) => {
-                let span = value.span();
-                let value = schema::type_value(field.ty, value.clone(), &reading, diagnostics);
-                typed.push((field.name, value, span));
-            }
-            None if failed.contains(&field.name) => {}
-            None => diagnostics.extend(schema::missing(field, deploy_span, "a deploy block")),
-        }
-    }
-    let written = |name: &str| typed.iter().find(|(known, _, _)| *known == name);
-    let text = |name: &str| match written(name) {
-        Some((_, Some(Typed::Text(text)), span)) => Some((text.clone(), *span)),
+    let read = layered.read(schema::DEPLOY, "a deploy block", &reading, diagnostics);
+    let text = |name| match read.get(name) {
+        Some(Typed::Text(text)) => Some(text.clone()),
         _ => None,
     };
-    let repo = text("repo").map(|(repo, _)| repo);
-    let path = text("path").and_then(|(path, span)| {
-        let bad = path.is_empty() || path.starts_with('/') || path.split('/').any(|part| part == "..");
-        if bad {
-            diagnostics.push(
-                Diagnostic::new(Code::E0804, span, format!("invalid deploy path `{path}`"))
-                    .label("must be a relative path inside the repository")
-                    .help("write the folder from the repository's root, such as `\"environments/production\"`"),
-            );
-            return None;
-        }
-        Some(path)
-    });
-    let revision = match (written("revision"), text("revision")) {
-        (None, _) => Some("HEAD".to_string()),
-        (Some(_), Some((revision, span))) if revision.trim().is_empty() => {
-            diagnostics.push(
-                Diagnostic::new(Code::E0804, span, "an empty revision")
-                    .label("no branch, tag or commit")
-                    .help("write a branch, tag or commit, or leave `revision` out for `HEAD`"),
-            );
-            None
-        }
-        (Some(_), revision) => revision.map(|(revision, _)| revision),
+    // A flag not written is `false`; one written wrong leaves no policy.
+    let flag = |name| match read.get(name) {
+        Some(Typed::Bool(flag)) => Some(*flag),
+        _ if read.written(name) => None,
+        _ => Some(false),
     };
-    let (project, project_span) = match written("project") {
-        Some((_, Some(Typed::Value(value)), span)) => {
-            let text = match value {
-                Value::Word(word, _) => Some(word.clone()),
-                other => units::string(other, diagnostics),
-            };
-            let text = text.and_then(|text| match check_dns_label(&text) {
-                Ok(()) => Some(text),
-                Err(why) => {
-                    diagnostics.push(dns_diagnostic(&text, *span, &why));
-                    None
-                }
-            });
-            (text, *span)
-        }
-        Some((_, _, span)) => (None, *span),
-        None => (Some(cluster.environment.as_str().to_string()), deploy_span),
+    let written_or = |name, default: String| match read.written(name) {
+        true => text(name),
+        false => Some(default),
     };
-    let mut policy = model::SyncPolicy {
-        prune: false,
-        self_heal: false,
-        create_namespace: false,
+    let sync = match layered.written("sync") {
+        true => Some(model::SyncPolicy {
+            prune: flag("prune")?,
+            self_heal: flag("self_heal")?,
+            create_namespace: flag("create_namespace")?,
+        }),
+        false => None,
     };
-    let mut ok = true;
-    for (field, value) in &sync {
-        match schema::type_value(field.ty, value.clone(), &reading, diagnostics) {
-            Some(Typed::Bool(flag)) => match field.name {
-                "prune" => policy.prune = flag,
-                "self_heal" => policy.self_heal = flag,
-                _ => policy.create_namespace = flag,
-            },
-            _ => ok = false,
-        }
-    }
-    let (Some(repo), Some(path), Some(revision), Some(project)) = (repo, path, revision, project)
-    else {
-        return None;
-    };
-    if !ok {
-        return None;
-    }
     env.deploy = Some(model::Deploy {
-        project,
-        repo,
-        revision,
-        path,
-        sync: has_sync.then_some(policy),
-        source: checker.source(deploy_span),
+        project: written_or("project", cluster.environment.as_str().to_string())?,
+        repo: text("repo")?,
+        revision: written_or("revision", "HEAD".to_string())?,
+        path: text("path")?,
+        sync,
+        source: checker.source(layered.span),
     });
-    Some(project_span)
+    Some(read.span("project").unwrap_or(layered.span))
 }
 
 /// An Argo CD project's envs must all be of one environment. A project

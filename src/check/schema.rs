@@ -15,9 +15,10 @@
 //! (labels, annotations, a quota's resource names, an alert's arguments),
 //! which `fields::Fields` reads against a list of keys.
 
-use crate::diag::Code;
+use crate::diag::{Code, Diagnostic};
 use crate::model::{Duration, Environment, PodSecurity, Quantity};
-use crate::resolve::value::{Record, Scope, Value, Vars};
+use crate::resolve::value::{Lets, Record, Scope, Value, Vars};
+use crate::resolve::{check_dns_label, dns_diagnostic};
 use crate::source::Span;
 use crate::syntax::ast::Block;
 
@@ -29,8 +30,15 @@ pub struct Field {
     pub name: &'static str,
     pub ty: Type,
     pub presence: Presence,
+    /// What the value must also be, beyond its type (a path inside the
+    /// repository, an interval of a second or more): reports it and says
+    /// whether it holds.
+    pub check: Option<Check>,
     pub doc: &'static str,
 }
+
+/// A field's own rule on its typed value, written at `span`.
+pub type Check = fn(&Typed, Span, &mut Diags) -> bool;
 
 /// Whether a block must set a field.
 #[derive(Clone, Copy)]
@@ -65,6 +73,9 @@ pub enum Type {
     Count,
     Bool,
     Text,
+    /// A name written bare or as a string, a DNS-1123 label: an Argo CD
+    /// project.
+    Label,
     /// A nested block of fields.
     Block(&'static Nested),
     /// A value the block's own check types (a quota, a map of labels, a
@@ -99,6 +110,7 @@ pub const CLUSTER: &[Field] = &[
         presence: Presence::Required {
             example: "\"https://api.example.com\"",
         },
+        check: None,
         doc: "The cluster's API server, an `https://` URL: where Argo CD deploys.",
     },
     Field {
@@ -107,24 +119,28 @@ pub const CLUSTER: &[Field] = &[
         presence: Presence::Required {
             example: "production",
         },
+        check: None,
         doc: "`development`, `staging` or `production`: what every env on the cluster belongs to.",
     },
     Field {
         name: "pod_security",
         ty: Type::PodSecurity,
         presence: Presence::Optional { default: None },
+        check: None,
         doc: "A floor for the Pod Security level of every env on the cluster.",
     },
     Field {
         name: "capacity",
         ty: Type::Block(&CAPACITY),
         presence: Presence::Optional { default: None },
+        check: None,
         doc: "What the cluster can hold; the envs' requests together must fit.",
     },
     Field {
         name: "prometheus",
         ty: Type::Block(&PROMETHEUS),
         presence: Presence::Optional { default: None },
+        check: None,
         doc: "The cluster's Prometheus: its scrape interval and its URL for federation.",
     },
 ];
@@ -135,18 +151,21 @@ pub const CAPACITY: Nested = Nested {
             name: "cpu",
             ty: Type::Cpu,
             presence: Presence::Optional { default: None },
+            check: None,
             doc: "Cores the envs may request together.",
         },
         Field {
             name: "memory",
             ty: Type::Memory,
             presence: Presence::Optional { default: None },
+            check: None,
             doc: "Memory the envs may request together.",
         },
         Field {
             name: "pods",
             ty: Type::Count,
             presence: Presence::Optional { default: None },
+            check: None,
             doc: "Pods the envs may run together.",
         },
     ],
@@ -162,6 +181,7 @@ pub const PROMETHEUS: Nested = Nested {
             presence: Presence::Optional {
                 default: Some("15s"),
             },
+            check: Some(at_least_a_second),
             doc: "How often the cluster's Prometheus scrapes; at least a second.",
         },
         Field {
@@ -171,6 +191,7 @@ pub const PROMETHEUS: Nested = Nested {
                 what: "a Prometheus `url`",
             },
             presence: Presence::Optional { default: None },
+            check: None,
             doc: "Where the central Prometheus federates this one from.",
         },
     ],
@@ -185,18 +206,21 @@ pub const TIER: &[Field] = &[
         presence: Presence::RequiredUnlessInherited {
             example: "restricted",
         },
+        check: None,
         doc: "`privileged`, `baseline` or `restricted`: the Pod Security level of the tier's envs.",
     },
     Field {
         name: "environment",
         ty: Type::Environment,
         presence: Presence::Optional { default: None },
+        check: None,
         doc: "The only environment whose clusters may hold the tier's envs.",
     },
     Field {
         name: "ceiling",
         ty: Type::Value,
         presence: Presence::Optional { default: None },
+        check: None,
         doc: "The most any env of the tier may ask for, as a quota.",
     },
     Field {
@@ -208,6 +232,7 @@ pub const TIER: &[Field] = &[
         presence: Presence::Optional {
             default: Some("open"),
         },
+        check: None,
         doc: "`isolated`: the tier's envs deny traffic in and out by default.",
     },
 ];
@@ -217,12 +242,14 @@ pub const ENV: &[Field] = &[
         name: "labels",
         ty: Type::Value,
         presence: Presence::Optional { default: None },
+        check: None,
         doc: "Labels on the env's Namespace.",
     },
     Field {
         name: "annotations",
         ty: Type::Value,
         presence: Presence::Optional { default: None },
+        check: None,
         doc: "Annotations on the env's Namespace.",
     },
     Field {
@@ -231,33 +258,30 @@ pub const ENV: &[Field] = &[
         presence: Presence::Optional {
             default: Some("the env's name"),
         },
+        check: None,
         doc: "The name of the env's group of alert rules.",
     },
     Field {
         name: "alert_labels",
         ty: Type::Value,
         presence: Presence::Optional { default: None },
+        check: None,
         doc: "Labels on every alert rule of the env.",
     },
     Field {
         name: "deploy",
         ty: Type::Value,
         presence: Presence::Optional { default: None },
+        check: None,
         doc: "The Argo CD Application that deploys the env's manifests.",
     },
 ];
 
 /// In the order a deploy's values are typed, so its diagnostics come in
 /// the order they always have.
+/// In the order a deploy's values are typed, so its diagnostics come in
+/// the order they always have.
 pub const DEPLOY: &[Field] = &[
-    Field {
-        name: "project",
-        ty: Type::Value,
-        presence: Presence::Optional {
-            default: Some("the cluster's environment"),
-        },
-        doc: "The Argo CD project of the Application.",
-    },
     Field {
         name: "repo",
         ty: Type::HttpsUrl {
@@ -267,6 +291,7 @@ pub const DEPLOY: &[Field] = &[
         presence: Presence::Required {
             example: "\"https://github.com/org/manifests\"",
         },
+        check: None,
         doc: "The Git repository of the env's manifests.",
     },
     Field {
@@ -275,6 +300,7 @@ pub const DEPLOY: &[Field] = &[
         presence: Presence::Required {
             example: "\"environments/production\"",
         },
+        check: Some(inside_the_repository),
         doc: "The folder of the manifests, relative to the repository's root.",
     },
     Field {
@@ -283,12 +309,23 @@ pub const DEPLOY: &[Field] = &[
         presence: Presence::Optional {
             default: Some("HEAD"),
         },
+        check: Some(not_empty_revision),
         doc: "The branch, tag or commit to deploy.",
+    },
+    Field {
+        name: "project",
+        ty: Type::Label,
+        presence: Presence::Optional {
+            default: Some("the cluster's environment"),
+        },
+        check: None,
+        doc: "The Argo CD project of the Application.",
     },
     Field {
         name: "sync",
         ty: Type::Block(&SYNC),
         presence: Presence::Optional { default: None },
+        check: None,
         doc: "Argo CD's automated sync; without it, syncs are manual.",
     },
 ];
@@ -301,6 +338,7 @@ pub const SYNC: Nested = Nested {
             presence: Presence::Optional {
                 default: Some("false"),
             },
+            check: None,
             doc: "Delete what the repository no longer holds.",
         },
         Field {
@@ -309,6 +347,7 @@ pub const SYNC: Nested = Nested {
             presence: Presence::Optional {
                 default: Some("false"),
             },
+            check: None,
             doc: "Undo changes made in the cluster by hand.",
         },
         Field {
@@ -317,6 +356,7 @@ pub const SYNC: Nested = Nested {
             presence: Presence::Optional {
                 default: Some("false"),
             },
+            check: None,
             doc: "Let Argo CD create the namespace.",
         },
     ],
@@ -331,36 +371,42 @@ pub const ALERT_TEMPLATE: &[Field] = &[
         presence: Presence::Required {
             example: "\"up{namespace=\\\"${namespace}\\\"} == 0\"",
         },
+        check: None,
         doc: "The PromQL expression; it may read only the env's namespace.",
     },
     Field {
         name: "severity",
         ty: Type::Value,
         presence: Presence::Required { example: "warning" },
+        check: None,
         doc: "`info`, `warning` or `critical`.",
     },
     Field {
         name: "summary",
         ty: Type::Value,
         presence: Presence::Optional { default: None },
+        check: None,
         doc: "The rule's `summary` annotation.",
     },
     Field {
         name: "description",
         ty: Type::Value,
         presence: Presence::Optional { default: None },
+        check: None,
         doc: "The rule's `description` annotation.",
     },
     Field {
         name: "labels",
         ty: Type::Value,
         presence: Presence::Optional { default: None },
+        check: None,
         doc: "Labels on the rule.",
     },
     Field {
         name: "annotations",
         ty: Type::Value,
         presence: Presence::Optional { default: None },
+        check: None,
         doc: "More annotations on the rule.",
     },
 ];
@@ -406,10 +452,7 @@ pub enum Typed<'a> {
 /// written, with its typed value (`None` where typing it reported an
 /// error) and where the value was written.
 pub struct Read<'a> {
-    pub fields: Fields<'a>,
     pub typed: Vec<(&'static Field, Option<Typed<'a>>, Span)>,
-    /// The variables the block's values were read with.
-    pub vars: Vars,
 }
 
 /// Whether a block may hold statements besides its fields.
@@ -440,7 +483,7 @@ impl<'a> Read<'a> {
 
     /// Whether `name` was written (typed or not).
     pub fn written(&self, name: &str) -> bool {
-        self.fields.get(name).is_some()
+        self.typed.iter().any(|(field, _, _)| field.name == name)
     }
 }
 
@@ -493,11 +536,7 @@ pub fn read<'a>(
         reading.inherited,
         diagnostics,
     );
-    Read {
-        fields,
-        typed,
-        vars: reading.scope.vars.clone(),
-    }
+    Read { typed }
 }
 
 /// Reports each required field of `table` that `fields` lacks (unless a
@@ -533,7 +572,71 @@ fn type_entry<'a>(
         return (None, entry.span);
     };
     let span = value.span();
-    (type_value(field.ty, value, reading, diagnostics), span)
+    (type_field(field, value, reading, diagnostics), span)
+}
+
+/// A field's value typed as its table says, and held to its own rule.
+pub fn type_field<'a>(
+    field: &'static Field,
+    value: Value<'a>,
+    reading: &Reading<'_, '_, 'a, '_>,
+    diagnostics: &mut Diags,
+) -> Option<Typed<'a>> {
+    let span = value.span();
+    let typed = type_value(field.ty, value, reading, diagnostics)?;
+    match field.check {
+        Some(check) if !check(&typed, span, diagnostics) => None,
+        Some(_) | None => Some(typed),
+    }
+}
+
+/// E0306: Prometheus scrapes every few seconds at most.
+fn at_least_a_second(typed: &Typed, span: Span, diagnostics: &mut Diags) -> bool {
+    let Typed::Duration(interval) = typed else {
+        return true;
+    };
+    if interval.0 >= 1_000 {
+        return true;
+    }
+    diagnostics.push(
+        Diagnostic::new(Code::E0306, span, "scrape interval out of range")
+            .label("shorter than a second")
+            .help("Prometheus scrapes every few seconds at most; `15s` is usual"),
+    );
+    false
+}
+
+/// E0804: a deploy path is a folder inside the repository.
+fn inside_the_repository(typed: &Typed, span: Span, diagnostics: &mut Diags) -> bool {
+    let Typed::Text(path) = typed else {
+        return true;
+    };
+    let outside =
+        path.is_empty() || path.starts_with('/') || path.split('/').any(|part| part == "..");
+    if outside {
+        diagnostics.push(
+            Diagnostic::new(Code::E0804, span, format!("invalid deploy path `{path}`"))
+                .label("must be a relative path inside the repository")
+                .help("write the folder from the repository's root, such as `\"environments/production\"`"),
+        );
+    }
+    !outside
+}
+
+/// E0804: a revision names a branch, tag or commit.
+fn not_empty_revision(typed: &Typed, span: Span, diagnostics: &mut Diags) -> bool {
+    let Typed::Text(revision) = typed else {
+        return true;
+    };
+    let empty = revision.trim().is_empty();
+    if empty {
+        diagnostics.push(
+            Diagnostic::new(Code::E0804, span, "an empty revision")
+                .label("no branch, tag or commit")
+                .help("write a branch, tag or commit, or leave `revision` out for `HEAD`"),
+        );
+    }
+    !empty
 }
 
 /// A value typed as `ty` says, for a field read outside [`read`] (a deploy
@@ -561,12 +664,174 @@ pub fn type_value<'a>(
         Type::Count => Typed::Quantity(units::count(&value, diagnostics)?),
         Type::Bool => Typed::Bool(units::boolean(&value, diagnostics)?),
         Type::Text => Typed::Text(units::string(&value, diagnostics)?),
+        Type::Label => {
+            let text = match &value {
+                Value::Word(word, _) => word.clone(),
+                other => units::string(other, diagnostics)?,
+            };
+            if let Err(why) = check_dns_label(&text) {
+                diagnostics.push(dns_diagnostic(&text, value.span(), &why));
+                return None;
+            }
+            Typed::Text(text)
+        }
         Type::Block(nested) => {
             let (record, vars) = fields::record(value, nested.what, diagnostics)?;
             Typed::Block(read_nested(nested, &record, vars, reading, diagnostics))
         }
         Type::Value => Typed::Value(value),
     })
+}
+
+/// Blocks of one table from an env's layers, merged field by field: a
+/// later layer's value replaces an earlier's, a nested block's fields merge
+/// the same way, and each keeps the place it was first written. Unknown
+/// and repeated fields are reported per layer; values are typed only once
+/// merged, so a value a stage replaces is not judged.
+pub struct Layered<'a> {
+    values: Vec<(&'static Field, Layer<'a>)>,
+    /// Fields whose value could not be evaluated (reported): not "missing"
+    /// as well.
+    failed: Vec<&'static str>,
+    /// The last layer's block: where a missing field is reported.
+    pub span: Span,
+}
+
+enum Layer<'a> {
+    Value(Value<'a>),
+    Block(Layered<'a>),
+}
+
+impl<'a> Layered<'a> {
+    /// `layers`' blocks (each a record value; anything else is reported as
+    /// not being `what`) merged; `None` when none is a block.
+    pub fn merge(
+        table: &'static [Field],
+        layers: &[Value<'a>],
+        what: &str,
+        context: &str,
+        lets: &Lets<'a>,
+        diagnostics: &mut Diags,
+    ) -> Option<Layered<'a>> {
+        let mut merged: Option<Layered<'a>> = None;
+        for layer in layers {
+            let Some((record, vars)) = fields::record(layer.clone(), what, diagnostics) else {
+                continue;
+            };
+            let into = merged.get_or_insert_with(|| Layered {
+                values: Vec::new(),
+                failed: Vec::new(),
+                span: record.span,
+            });
+            into.span = record.span;
+            into.add(table, &record, vars, context, lets, diagnostics);
+        }
+        merged
+    }
+
+    fn add(
+        &mut self,
+        table: &'static [Field],
+        record: &Record<'a>,
+        vars: Vars,
+        context: &str,
+        lets: &Lets<'a>,
+        diagnostics: &mut Diags,
+    ) {
+        let scope = Scope::new(vars, lets);
+        let fields = Fields::read_only_fields(
+            record.body,
+            Keys::Table(table),
+            context,
+            &scope,
+            diagnostics,
+        );
+        for entry in &fields.entries {
+            let field = self::field(table, &entry.key);
+            let Some(value) = fields::field_value(entry, &scope, diagnostics) else {
+                self.failed.push(field.name);
+                continue;
+            };
+            let slot = self
+                .values
+                .iter()
+                .position(|(known, _)| known.name == field.name);
+            match (field.ty, slot) {
+                (Type::Block(nested), slot) => {
+                    let Some((record, vars)) = fields::record(value, nested.what, diagnostics)
+                    else {
+                        continue;
+                    };
+                    let index = slot.unwrap_or_else(|| {
+                        let empty = Layered {
+                            values: Vec::new(),
+                            failed: Vec::new(),
+                            span: record.span,
+                        };
+                        self.values.push((field, Layer::Block(empty)));
+                        self.values.len() - 1
+                    });
+                    if let Layer::Block(inner) = &mut self.values[index].1 {
+                        inner.span = record.span;
+                        // A nested block's diagnostics name it alone.
+                        let context = match nested.context {
+                            NestedContext::Fixed(context) => context.to_string(),
+                            NestedContext::Of(prefix) => format!("{prefix} {context}"),
+                        };
+                        inner.add(nested.fields, &record, vars, &context, lets, diagnostics);
+                    }
+                }
+                (_, Some(index)) => self.values[index].1 = Layer::Value(value),
+                (_, None) => self.values.push((field, Layer::Value(value))),
+            }
+        }
+    }
+
+    /// Whether `name` was written in some layer.
+    pub fn written(&self, name: &str) -> bool {
+        self.values.iter().any(|(field, _)| field.name == name)
+    }
+
+    /// Each merged value typed, in the table's order (a nested block's in
+    /// the order first written), and each required field missing from
+    /// every layer reported at the last layer's block, named `context`.
+    pub fn read(
+        &self,
+        table: &'static [Field],
+        context: &str,
+        reading: &Reading<'_, '_, 'a, '_>,
+        diagnostics: &mut Diags,
+    ) -> Read<'a> {
+        let mut typed = Vec::with_capacity(self.values.len());
+        for field in table {
+            match self
+                .values
+                .iter()
+                .find(|(known, _)| known.name == field.name)
+            {
+                Some((_, Layer::Value(value))) => {
+                    let span = value.span();
+                    typed.push((
+                        field,
+                        type_field(field, value.clone(), reading, diagnostics),
+                        span,
+                    ));
+                }
+                Some((_, Layer::Block(inner))) => {
+                    for (field, layer) in &inner.values {
+                        if let Layer::Value(value) = layer {
+                            let span = value.span();
+                            let value = type_field(field, value.clone(), reading, diagnostics);
+                            typed.push((field, value, span));
+                        }
+                    }
+                }
+                None if self.failed.contains(&field.name) => {}
+                None => diagnostics.extend(missing(field, self.span, context)),
+            }
+        }
+        Read { typed }
+    }
 }
 
 /// A nested block, read with the variables of the record that holds it.
