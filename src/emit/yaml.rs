@@ -19,6 +19,7 @@ use std::fmt::{self, Write as _};
 use serde::ser::{self, Serialize};
 
 use super::yaml11;
+use crate::by_address::ByAddress;
 
 /// The document could not be written in exactly serde_yaml's form.
 #[derive(Debug)]
@@ -828,27 +829,31 @@ fn plain_word(text: &str) -> bool {
 fn plain_field_name(key: &'static str) -> bool {
     use std::cell::Cell;
     const SETS: usize = 256;
-    type Way = Cell<(usize, usize, bool)>;
+    type Way = Cell<Option<(ByAddress<'static, str>, bool)>>;
     thread_local! {
         static SEEN: [[Way; 2]; SETS] =
-            const { [const { [const { Cell::new((0, 0, false)) }; 2] }; SETS] };
+            const { [const { [const { Cell::new(None) }; 2] }; SETS] };
     }
-    let address = key.as_ptr() as usize;
+    if key.is_empty() {
+        // No address of its own (and no field is named so).
+        return plain_word(key);
+    }
+    let name = ByAddress::new(key);
     // Fibonacci hashing: the product's top bits.
-    let set = (address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SETS.ilog2());
+    let set = (name.address() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SETS.ilog2());
     let set = set as usize;
     SEEN.with(|seen| {
         let [recent, older] = &seen[set];
-        // No string lives at address 0, so an unused way matches nothing.
         for way in [recent, older] {
-            let (seen_address, seen_len, plain) = way.get();
-            if seen_address == address && seen_len == key.len() {
+            if let Some((seen_name, plain)) = way.get()
+                && seen_name == name
+            {
                 return plain;
             }
         }
         let plain = plain_word(key);
         older.set(recent.get());
-        recent.set((address, key.len(), plain));
+        recent.set(Some((name, plain)));
         plain
     })
 }
