@@ -134,7 +134,7 @@ pub(super) fn env_objects<'m>(
     if let Some(quota) = &env.quota {
         let spec = || quota_spec(quota);
         let shared = specs.quotas.entry(quota.hard).or_default();
-        let head = ResourceQuota {
+        let head = || ResourceQuota {
             metadata: meta(&quota.name, Some(&env.name), &quota.source, options),
             ..ResourceQuota::default()
         };
@@ -156,7 +156,7 @@ pub(super) fn env_objects<'m>(
             ],
         );
         let shared = specs.limits.entry(shape).or_default();
-        let head = LimitRange {
+        let head = || LimitRange {
             metadata: meta(&limits.name, Some(&env.name), &limits.source, options),
             spec: None,
         };
@@ -179,7 +179,7 @@ pub(super) fn env_objects<'m>(
                 .get::<Role>(rules)
                 .into(),
         };
-        let head = Role {
+        let head = || Role {
             metadata: meta(&role.name, Some(&env.name), &role.source, options),
             rules: None,
         };
@@ -276,7 +276,7 @@ fn push_network_policy(
     shared: Shared,
     spec: impl FnOnce() -> NetworkPolicySpec,
 ) {
-    let head = NetworkPolicy {
+    let head = || NetworkPolicy {
         metadata: meta(
             &[&env.name, suffix].concat(),
             Some(&env.name),

@@ -216,7 +216,7 @@ pub(super) fn env_rules(
     };
     let start = rule_file.len();
     let fast = yaml_into(&file, rule_file);
-    let head = PrometheusRule {
+    let head = || PrometheusRule {
         api_version: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
         metadata: Metadata {

@@ -70,14 +70,18 @@ impl<'t> From<Option<&'t str>> for Shared<'t> {
     }
 }
 
-/// Appends the document of `head` with its field set to `value()`: the
-/// head and the `shared` text where there is one, else the whole object.
+/// Appends the document of the object `head()` makes (its field unset)
+/// with its field set to `value()`: the head and the `shared` text where
+/// there is one, else the whole object. The head is made here, where it
+/// is written: an object is large, and moving it in was 0.7% of a stream
+/// build's instructions (memcpy).
 pub(super) fn write<O: Spliced>(
-    mut head: O,
+    head: impl FnOnce() -> O,
     shared: Shared,
     value: impl FnOnce() -> O::Field,
     out: &mut String,
 ) {
+    let mut head = head();
     debug_assert!(head.field().is_none(), "a head has no {}", O::FIELD);
     match shared {
         Shared::Field(text) => {
@@ -125,7 +129,7 @@ pub(super) fn assert_splices<O: Spliced>(object: impl Fn() -> O) {
     ] {
         let (head, field) = head();
         let mut spliced = String::new();
-        write(head, shared, || field, &mut spliced);
+        write(|| head, shared, || field, &mut spliced);
         assert_eq!(spliced, whole, "{} spliced", O::FIELD);
     }
 }
