@@ -26,7 +26,7 @@ pub(crate) struct ByAddress<'a, T: ?Sized>(&'a T);
 
 impl<'a, T: ?Sized> ByAddress<'a, T> {
     /// The key of `value`, which must not be zero-sized (see the module).
-    pub(crate) fn new(value: &'a T) -> Self {
+    pub(crate) const fn new(value: &'a T) -> Self {
         debug_assert!(
             std::mem::size_of_val(value) != 0,
             "a zero-sized value has no address of its own"
