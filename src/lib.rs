@@ -1,6 +1,7 @@
 //! envk: a typed environment-description language compiled to Kubernetes,
 //! Prometheus and Argo CD manifests. See ARCHITECTURE.md for the map.
 
+pub(crate) mod by_address;
 pub mod check;
 pub mod diag;
 pub mod driver;

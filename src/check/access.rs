@@ -245,9 +245,9 @@ fn is_plain(string: &ast::StringLit) -> bool {
 }
 
 /// Types a role: its `allow` lines, one RBAC rule per API group.
-pub(crate) fn role(
-    checker: &Checker,
-    decl: &Decl<ast::Role>,
+pub(crate) fn role<'a>(
+    checker: &Checker<'_, 'a>,
+    decl: &Decl<'a, ast::Role>,
     diagnostics: &mut Diags,
 ) -> Option<(model::Role, Arc<RoleFacts>)> {
     let named = |(rules, facts): TypedRole| {

@@ -167,34 +167,40 @@ impl<'a> Compiled<'a> {
         })
     }
 
-    /// The rule's expression and annotations filled in, as `fill` does;
-    /// `None` where any of them cannot be.
+    /// The rule's expression and annotations filled in, as `fill` does,
+    /// and the expression's [`Shape`] in `shape`; `None` where any of
+    /// them cannot be.
     fn texts(
         &self,
         values: &Values,
         context: &[(&str, &str)],
         vars: &[(String, String)],
+        shape: &mut Shape,
     ) -> Option<(String, TextMap)> {
-        let fill = |text| Self::fill(text, values, context, vars);
-        let expr = fill(self.expr)?;
+        shape.start(self.expr.span, Made::Filled);
+        let expr = Self::fill(self.expr, values, context, vars, Some(shape))?;
         let mut annotations = TextMap::with_capacity(2);
         for (key, text) in [("summary", self.summary), ("description", self.description)] {
             if let Some(text) = text {
-                annotations.insert(key.to_string(), fill(text)?);
+                annotations.insert(
+                    key.to_string(),
+                    Self::fill(text, values, context, vars, None)?,
+                );
             }
         }
         Some((expr, annotations))
     }
 
     /// `text` filled in as `interpolate` would in the scope `instantiate`
-    /// builds: parameters over context over the template's own variables.
-    /// `None` when a name is none of them (a `let`, or an error the
-    /// evaluator reports).
+    /// builds: parameters over context over the template's own variables,
+    /// recording in `shape` what went where. `None` when a name is none of
+    /// them (a `let`, or an error the evaluator reports).
     fn fill(
         text: &ast::StringLit,
         values: &Values,
         context: &[(&str, &str)],
         vars: &[(String, String)],
+        mut shape: Option<&mut Shape>,
     ) -> Option<String> {
         let mut out = String::with_capacity(text.parts.len() * 16);
         for part in &text.parts {
@@ -202,15 +208,24 @@ impl<'a> Compiled<'a> {
                 ast::StrPart::Text(literal) => out.push_str(literal),
                 ast::StrPart::Interp(path) => {
                     let name = ast::path_text(path);
-                    if let Some((_, value)) = values.iter().rev().find(|(var, _)| *var == name) {
-                        out.push_str(&value.text);
+                    let (value, hole) = if let Some((_, value)) =
+                        values.iter().rev().find(|(var, _)| *var == name)
+                    {
+                        (value.text.as_str(), false)
                     } else if let Some((_, value)) =
                         context.iter().rev().find(|(var, _)| *var == name)
                     {
-                        out.push_str(value);
+                        (*value, name == "namespace")
                     } else {
-                        out.push_str(&vars.iter().rev().find(|(var, _)| *var == name)?.1);
+                        (
+                            vars.iter().rev().find(|(var, _)| *var == name)?.1.as_str(),
+                            false,
+                        )
+                    };
+                    if let Some(shape) = shape.as_deref_mut() {
+                        shape.filled(out.len(), value, hole);
                     }
+                    out.push_str(value);
                 }
             }
         }
@@ -447,13 +462,25 @@ fn instantiate(
     use_span: Option<Span>,
     diagnostics: &mut Diags,
 ) -> Option<InstantiatedRule> {
+    // Each use's shape is recorded in the same buffers: a thousand envs'
+    // keys are looked up, and only the first is kept.
+    thread_local! {
+        static SHAPE: std::cell::RefCell<Shape> = std::cell::RefCell::default();
+    }
     if let Some(compiled) = &template.compiled
-        && let Some((expr, annotations)) = compiled.texts(values, context, &template.vars)
+        && let Some((clean, expr, annotations)) = SHAPE.with_borrow_mut(|shape| {
+            let (expr, annotations) = compiled.texts(values, context, &template.vars, shape)?;
+            let clean = checker.promql.check(
+                &expr,
+                Some(shape),
+                namespace,
+                compiled.expr_span,
+                use_span,
+                diagnostics,
+            );
+            Some((clean, expr, annotations))
+        })
     {
-        let clean =
-            checker
-                .promql
-                .check(&expr, namespace, compiled.expr_span, use_span, diagnostics);
         return clean.then(|| InstantiatedRule {
             expr,
             for_: for_duration(values),
@@ -493,10 +520,17 @@ fn instantiate(
                     ok = false;
                     continue;
                 };
-                match checker
-                    .promql
-                    .check(&text, namespace, value_span, use_span, diagnostics)
-                {
+                // The declaration's check (no use) is made once.
+                let clean = SHAPE.with_borrow_mut(|shape| {
+                    let shape = use_span.map(|_| {
+                        shape.found(value_span, &text, namespace);
+                        &*shape
+                    });
+                    checker
+                        .promql
+                        .check(&text, shape, namespace, value_span, use_span, diagnostics)
+                });
+                match clean {
                     true => expr = Some(text),
                     false => ok = false,
                 }
@@ -613,156 +647,179 @@ struct InstantiatedRule {
     annotations: TextMap,
 }
 
-/// Parses an alert expression and checks that it reads only `namespace`.
-/// Expressions already checked clean, each with its env's namespace
-/// replaced by a marker: one template used by a thousand envs is parsed
-/// once, not a thousand times.
+/// What an alert expression was filled in with at one use: a key made of
+/// the expression's node and every value filled into it but the env's
+/// namespace, and where the namespace went (the holes).
 ///
-/// Replacing the namespace is sound only where it cannot change what the
-/// expression means, so [`cache_key`] gives no key in every other case.
+/// For a compiled template the holes are its `${namespace}`s, and the
+/// values the other names' (the literal text is the node's). For any
+/// other body the text is all there is: the holes are where the namespace
+/// occurs in it, and the values the text between them. Either way the key
+/// and the namespace together make the whole text, so two uses with one
+/// key differ only in the namespace at the holes. The key is
+/// length-prefixed and says which of the two it is, so no value can pass
+/// for another's or for a hole.
 #[derive(Default)]
-pub(crate) struct PromqlCache {
-    clean: std::sync::RwLock<foldhash::HashSet<String>>,
+pub(crate) struct Shape {
+    key: Vec<u8>,
+    /// Where in the text the env's namespace went.
+    holes: Vec<usize>,
 }
 
-const NAMESPACE_MARKER: &str = "\u{0}namespace\u{0}";
+/// How a [`Shape`]'s key was made.
+#[derive(Clone, Copy)]
+enum Made {
+    /// From a compiled template's interpolations.
+    Filled = 0,
+    /// From the text, split where the namespace occurs.
+    Found = 1,
+}
+
+impl Shape {
+    /// Starts the shape of the expression written at `expr`.
+    fn start(&mut self, expr: Span, made: Made) {
+        self.key.clear();
+        self.holes.clear();
+        self.key.push(made as u8);
+        self.key.extend_from_slice(&expr.start.to_le_bytes());
+        self.key.extend_from_slice(&expr.end.to_le_bytes());
+    }
+
+    /// The shape of `text`, an expression evaluated at `expr`, its holes
+    /// every place `namespace` occurs.
+    fn found(&mut self, expr: Span, text: &str, namespace: &str) {
+        self.start(expr, Made::Found);
+        let mut copied = 0;
+        for at in memchr::memmem::find_iter(text.as_bytes(), namespace) {
+            self.filled(copied, &text[copied..at], false);
+            self.filled(at, namespace, true);
+            copied = at + namespace.len();
+        }
+        self.filled(copied, &text[copied..], false);
+    }
+
+    /// `value` went into the text at `at`: the env's namespace (a hole),
+    /// or anything else, which the key holds.
+    fn filled(&mut self, at: usize, value: &str, hole: bool) {
+        if hole {
+            self.key.push(1);
+            self.holes.push(at);
+        } else {
+            self.key.push(0);
+            self.key.extend_from_slice(&value.len().to_le_bytes());
+            self.key.extend_from_slice(value.as_bytes());
+        }
+    }
+}
+
+/// Parses alert expressions and checks that they read only their
+/// namespace, remembering those that checked clean:
+/// one template used by a thousand envs is parsed once, not a thousand
+/// times.
+///
+/// An entry is the verdict for every use with its [`Shape`]'s key, each
+/// with its own namespace at the holes. That is sound when the namespace
+/// changes nothing but the holes' string values: promql-parser's own lexer
+/// (not one of ours) finds each hole to be a whole string literal, and no
+/// string literal to hold a backslash (an escape could spell a namespace:
+/// `"\x74eam-1"` is `team-1`). A DNS label inside quotes is plain text to
+/// that lexer, so every namespace then gives the same tokens, the same
+/// tree, and strings that differ only at the holes. The parser reads a
+/// string's text only as a string or a regex, the same for any DNS label,
+/// and the scope check (`scope.rs`) only asks whether it equals the
+/// namespace or the word `namespace`. The holes equal the namespace in
+/// every env; the entry keeps the other string literals, and a namespace
+/// equal to one of them is checked afresh, as is the namespace
+/// `namespace`.
+#[derive(Default)]
+pub(crate) struct PromqlCache {
+    clean: std::sync::RwLock<foldhash::HashMap<Box<[u8]>, OtherStrings>>,
+}
+
+/// The string literals of an expression but those the namespace fills.
+type OtherStrings = Box<[Box<str>]>;
 
 impl PromqlCache {
+    /// Whether `text`, filled in at `shape` where it has one, parses and
+    /// reads only `namespace`.
     fn check(
         &self,
         text: &str,
+        shape: Option<&Shape>,
         namespace: &str,
         expr_span: Span,
         use_span: Option<Span>,
         diagnostics: &mut Diags,
     ) -> bool {
-        thread_local! {
-            // Each use's key is made in the same buffer: a thousand envs'
-            // keys are looked up, and only the first is kept.
-            static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-        }
-        let (keyed, known) = KEY.with_borrow_mut(|key| {
-            let keyed = cache_key_into(text, namespace, key);
-            let known = keyed
-                && self
-                    .clean
-                    .read()
-                    .expect("no thread panics holding it")
-                    .contains(key.as_str());
-            (keyed, known)
+        // The holes must hold this namespace: the one the check is for.
+        let shape = shape.filter(|shape| {
+            namespace != "namespace"
+                && shape
+                    .holes
+                    .iter()
+                    .all(|&at| text.get(at..at + namespace.len()) == Some(namespace))
         });
-        if known {
+        if let Some(shape) = shape
+            && let Some(others) = self
+                .clean
+                .read()
+                .expect("no thread panics holding it")
+                .get(shape.key.as_slice())
+            && !others.iter().any(|other| **other == *namespace)
+        {
             return true;
         }
         let clean = check_promql(text, namespace, expr_span, use_span, diagnostics);
-        if clean && keyed {
-            // The buffer still holds this expression's key: checking it
-            // made no key.
-            let key = KEY.with_borrow(Clone::clone);
+        if clean
+            && let Some(shape) = shape
+            && let Some(others) = other_strings(text, &shape.holes, namespace)
+        {
             self.clean
                 .write()
                 .expect("no thread panics holding it")
-                .insert(key);
+                .insert(shape.key.as_slice().into(), others);
         }
         clean
     }
 }
 
-/// `text` with each occurrence of `namespace` replaced by the marker, when
-/// every occurrence is the whole content of a string literal
-/// (`namespace="team-1"`, in `"…"`, `'…'` or `` `…` ``).
-///
-/// Such a literal parses the same for any DNS label, as a string or as a
-/// regex. The scope check (`scope.rs`) reads a literal's text in two ways
-/// only, and the marker keeps both: whether an `=` matcher's value is the
-/// namespace (exactly when, replaced, it is the marker), and whether a
-/// label name (`{"namespace"=…}`, `by ("namespace")`, the destination of
-/// `label_replace`) is the word `namespace`. The namespace `namespace`
-/// itself has no key, so a marked literal is not that word in any env that
-/// meets the key; its other decisions (a regex or negative matcher on
-/// `namespace`, modifiers, aggregations) read no literal at all.
-/// That holds only if no escape can spell the namespace (`"\x74eam-1"` is
-/// `team-1`, but would be kept as written and meet another env's
-/// namespace in the cache), so an expression with a backslash has no key;
-/// nor has one with a NUL, which could forge the marker. A namespace
-/// anywhere else (`up - team-1`, a comment, or inside a longer string or
-/// regex) gives no key either: such expressions are checked every time.
-#[cfg(test)]
-fn cache_key(text: &str, namespace: &str) -> Option<String> {
-    let mut key = String::new();
-    cache_key_into(text, namespace, &mut key).then_some(key)
-}
-
-/// `cache_key`, made in `key` (emptied first); whether there is one.
-fn cache_key_into(text: &str, namespace: &str, key: &mut String) -> bool {
-    key.clear();
-    if namespace == "namespace" {
-        return false;
-    }
-    const KEY_SPECIAL: [bool; 256] = {
-        let mut special = [false; 256];
-        let mut at = 0;
-        let bytes = b"\"'`\\#\0";
-        while at < bytes.len() {
-            special[bytes[at] as usize] = true;
-            at += 1;
+/// The text of every string literal of `text` but the holes, when each
+/// hole (a `namespace` long) is a whole string literal, no string literal
+/// holds a backslash, and none of the others is `namespace`; else `None`.
+/// As promql-parser's lexer reads `text`.
+fn other_strings(text: &str, holes: &[usize], namespace: &str) -> Option<OtherStrings> {
+    use lrpar::{Lexeme, Lexer};
+    use promql_parser::parser::{lex, token};
+    let lexer = lex::lexer(text).ok()?;
+    let mut holes = holes.iter().peekable();
+    let mut others = Vec::new();
+    for lexeme in lexer.iter() {
+        let lexeme = lexeme.ok()?;
+        let span = lexeme.span();
+        if holes.peek().is_some_and(|&&hole| hole < span.start()) {
+            return None; // between lexemes: a comment
         }
-        special
-    };
-    let needle = namespace.as_bytes();
-    let Some(&first) = needle.first() else {
-        return false;
-    };
-    let bytes = text.as_bytes();
-    key.reserve(text.len() + 16);
-    let mut copied = 0;
-    let mut quote: Option<u8> = None;
-    let mut string_start = 0;
-    let mut at = 0;
-    while at < bytes.len() {
-        let byte = bytes[at];
-        // Most bytes are none of the ones the walk acts on.
-        if byte != first && !KEY_SPECIAL[usize::from(byte)] {
-            at += 1;
+        if lexeme.tok_id() != token::T_STRING {
             continue;
         }
-        if byte == b'\\' || byte == 0 {
-            return false;
+        // Without the quotes.
+        let inside = &text[span.start() + 1..span.end() - 1];
+        if inside.contains('\\') {
+            return None;
         }
-        if byte == first && bytes[at..].starts_with(needle) {
-            let end = at + needle.len();
-            let whole = quote.is_some_and(|q| at == string_start && bytes.get(end) == Some(&q));
-            if !whole {
-                return false;
+        if holes.peek().is_some_and(|&&hole| hole < span.end()) {
+            let hole = *holes.next().expect("peeked");
+            if hole != span.start() + 1 || inside.len() != namespace.len() {
+                return None;
             }
-            key.push_str(&text[copied..at]);
-            key.push_str(NAMESPACE_MARKER);
-            copied = end;
-            at = end;
             continue;
         }
-        match quote {
-            Some(q) if byte == q => quote = None,
-            Some(_) => {}
-            None if matches!(byte, b'"' | b'\'' | b'`') => {
-                quote = Some(byte);
-                string_start = at + 1;
-            }
-            // A comment runs to the end of the line; its quotes open nothing.
-            None if byte == b'#' => {
-                while at + 1 < bytes.len() && bytes[at + 1] != b'\n' {
-                    at += 1;
-                    if bytes[at] == 0 || bytes[at] == first && bytes[at..].starts_with(needle) {
-                        return false;
-                    }
-                }
-            }
-            None => {}
+        if inside == namespace {
+            return None;
         }
-        at += 1;
+        others.push(inside.into());
     }
-    key.push_str(&text[copied..]);
-    true
+    holes.next().is_none().then(|| others.into_boxed_slice())
 }
 
 fn check_promql(
@@ -1187,43 +1244,105 @@ fn arguments(
 
 #[cfg(test)]
 mod cache_tests {
-    use super::{NAMESPACE_MARKER, PromqlCache, cache_key, check_promql};
+    use super::{
+        Compiled, Filled, Made, ParamValue, PromqlCache, Shape, check_promql, other_strings,
+    };
     use crate::source::Span;
+    use crate::syntax::ast::{Ident, StrPart, StringLit};
 
-    fn keyed(text: &str) -> bool {
-        cache_key(text, "team-1-dev").is_some()
+    /// A template's `expr`, `${…}` read as interpolations.
+    fn literal(expr: &str) -> StringLit {
+        let mut parts = Vec::new();
+        let mut rest = expr;
+        while let Some(start) = rest.find("${") {
+            let end = start + rest[start..].find('}').expect("closed");
+            if start > 0 {
+                parts.push(StrPart::Text(rest[..start].to_string()));
+            }
+            parts.push(StrPart::Interp(vec![Ident {
+                text: rest[start + 2..end].to_string(),
+                span: Span::new(0, 0),
+            }]));
+            rest = &rest[end + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(StrPart::Text(rest.to_string()));
+        }
+        StringLit {
+            parts,
+            raw: true,
+            span: Span::new(0, expr.len() as u32),
+        }
     }
 
-    #[test]
-    fn only_whole_string_literals_may_stand_for_any_namespace() {
-        assert!(keyed(r#"up{namespace="team-1-dev"} == 0"#));
-        assert!(keyed(
-            r#"a{namespace='team-1-dev'} / b{namespace=`team-1-dev`}"#
-        ));
-        assert!(!keyed(r#"up{job="x\"team-1-dev"}"#));
-        assert!(!keyed(r#"up{namespace=~"team-1-dev.*"}"#));
-        assert!(!keyed(r#"up{namespace=~"[team-1-dev]"}"#));
-        assert!(!keyed("up - team-1-dev"));
-        assert!(!keyed(r#"up{a="\team-1-dev"}"#));
-        // In a comment it changes nothing, but is checked every time.
-        assert!(!keyed("up # team-1-dev\n"));
-        assert!(keyed("up # \"\n > 0 and up{namespace=\"team-1-dev\"}"));
-        assert!(keyed("up"));
+    /// `expr` filled in as a use in `namespace` would, with `given` for
+    /// parameters and a value of the right kind for the others, and its
+    /// shape.
+    fn filled(expr: &str, namespace: &str, given: &[(&str, &str)]) -> (String, Shape) {
+        let literal = literal(expr);
+        let params: Vec<(String, Filled)> = literal
+            .parts
+            .iter()
+            .filter_map(|part| match part {
+                StrPart::Interp(path) if path[0].text != "namespace" => Some(&path[0].text),
+                _ => None,
+            })
+            .map(|name| {
+                let value = match given.iter().find(|(given, _)| given == name) {
+                    Some((_, value)) => value,
+                    None if name == "window" => "5m",
+                    None if name == "job" => "api",
+                    None => "1",
+                };
+                (
+                    name.clone(),
+                    Filled::new(ParamValue::Text(value.to_string())),
+                )
+            })
+            .collect();
+        let values: Vec<(&str, &Filled)> = params.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        let mut shape = Shape::default();
+        shape.start(literal.span, Made::Filled);
+        let context = [("namespace", namespace)];
+        let text = Compiled::fill(&literal, &values, &context, &[], Some(&mut shape))
+            .expect("every name has a value");
+        (text, shape)
     }
 
-    #[test]
-    fn the_namespace_named_namespace_has_no_key() {
-        // `{"namespace"="namespace"}` is scoped there, and would be read
-        // as scoped from the key in an env where it is `{"team1"="team1"}`.
-        assert_eq!(
-            cache_key(r#"x{"namespace"="namespace"}"#, "namespace"),
-            None
-        );
-        assert!(cache_key(r#"x{"team1"="team1"}"#, "team1").is_some());
+    /// Checks `expr` in each namespace in turn through one cache, its
+    /// shape `made` as a compiled template's or found in its text; the
+    /// verdicts, once each agrees with checking afresh.
+    fn check_in_turn(
+        expr: &str,
+        given: &[(&str, &str)],
+        namespaces: &[&str],
+        made: Made,
+    ) -> Vec<bool> {
+        let cache = PromqlCache::default();
+        let span = Span::new(0, 0);
+        namespaces
+            .iter()
+            .map(|namespace| {
+                let (text, mut shape) = filled(expr, namespace, given);
+                if let Made::Found = made {
+                    shape.found(span, &text, namespace);
+                }
+                let mut fresh = Vec::new();
+                let expected = check_promql(&text, namespace, span, None, &mut fresh);
+                let mut cached = Vec::new();
+                let verdict = cache.check(&text, Some(&shape), namespace, span, None, &mut cached);
+                assert_eq!(
+                    verdict, expected,
+                    "{text} in {namespace}, after {namespaces:?}"
+                );
+                assert_eq!(cached.len(), fresh.len(), "{text} in {namespace}");
+                verdict
+            })
+            .collect()
     }
 
     /// The expressions of the alert UI cases and the stdlib, and some
-    /// whose verdict turns on a literal the key marks.
+    /// whose verdict turns on a literal the namespace fills.
     fn expressions() -> Vec<String> {
         let mut files: Vec<std::path::PathBuf> = std::fs::read_dir("tests/ui/alerts")
             .expect("the alert UI cases")
@@ -1254,140 +1373,123 @@ mod cache_tests {
                 r#"sum by ("${namespace}") (x{namespace="${namespace}"}) / y"#,
                 r#"x{namespace="${namespace}"} / y{namespace="team-1"}"#,
                 r#"x{namespace=~"${namespace}"}"#,
+                r#"x{namespace="${namespace}"} / y{namespace=~"${namespace}.*"}"#,
+                "x{namespace=\"${namespace}\"} # ${namespace}\n / y",
+                r#"x{namespace='${namespace}'} / y{namespace=`${namespace}`}"#,
             ]
             .map(String::from),
         );
         found
     }
 
-    /// Filled in as a use would: the namespace, and a value of the right
-    /// kind for each parameter.
-    fn filled(expr: &str, namespace: &str) -> String {
-        let mut out = expr.replace("${namespace}", namespace);
-        for (name, value) in [("${window}", "5m"), ("${job}", "api")] {
-            out = out.replace(name, value);
-        }
-        while let Some(start) = out.find("${") {
-            let end = out[start..]
-                .find('}')
-                .map_or(out.len(), |end| start + end + 1);
-            out.replace_range(start..end, "1");
-        }
-        out
-    }
-
     /// Whichever namespace checked an expression first, the cache gives
     /// each namespace the verdict checking it afresh gives.
     #[test]
     fn the_cache_agrees_with_checking_every_time() {
-        let namespaces = ["shop-prod", "team-1", "team1", "namespace", "a", "1"];
-        let span = Span::new(0, 0);
+        let namespaces = [
+            "shop-prod",
+            "team-1",
+            "team-1-dev",
+            "team1",
+            "namespace",
+            "a",
+            "1",
+        ];
         let mut compared = 0;
         for expr in expressions() {
-            for first in namespaces {
-                let cache = PromqlCache::default();
-                cache.check(&filled(&expr, first), first, span, None, &mut Vec::new());
-                for namespace in namespaces {
-                    let text = filled(&expr, namespace);
-                    let mut fresh = Vec::new();
-                    let expected = check_promql(&text, namespace, span, None, &mut fresh);
-                    let mut cached = Vec::new();
-                    let verdict = cache.check(&text, namespace, span, None, &mut cached);
-                    assert_eq!(verdict, expected, "{text} after {first}");
-                    assert_eq!(cached.len(), fresh.len(), "{text} after {first}");
-                    compared += 1;
-                }
+            for (first, made) in namespaces
+                .iter()
+                .flat_map(|first| [(first, Made::Filled), (first, Made::Found)])
+            {
+                let mut order = vec![*first];
+                order.extend(namespaces);
+                compared += check_in_turn(&expr, &[], &order, made).len();
             }
         }
         assert!(compared > 500);
     }
 
+    /// Two tenants whose expressions differ only where the old key, the
+    /// text with the namespace marked, could not tell them apart: an
+    /// argument that is another env's namespace, written plainly or with
+    /// an escape. Only team-1 may read team-1's series.
     #[test]
-    fn no_escape_can_spell_a_namespace_the_key_does_not_mark() {
-        // `\x74eam-1-dev` is `team-1-dev` to PromQL: kept as written, it
-        // would read the same in every env's key.
-        assert!(!keyed(r#"up{namespace="\x74eam-1-dev"}"#));
-        assert!(!keyed(r#"up{namespace=`\x74eam-1-dev`}"#));
-        assert!(!keyed("up{namespace=\"team-1-dev\"} or up{x=\"\0\"}"));
-    }
-
-    /// The walk that skips uninteresting bytes against one that looks at
-    /// every byte, over every text of up to five characters made of what
-    /// the walk reacts to.
-    #[test]
-    fn skipping_bytes_changes_no_key() {
-        fn byte_by_byte(text: &str, namespace: &str) -> Option<String> {
-            let needle = namespace.as_bytes();
-            let &first = needle.first()?;
-            let bytes = text.as_bytes();
-            let (mut key, mut copied, mut at) = (String::new(), 0, 0);
-            let (mut quote, mut string_start): (Option<u8>, usize) = (None, 0);
-            while at < bytes.len() {
-                let byte = bytes[at];
-                if byte == b'\\' || byte == 0 {
-                    return None;
-                }
-                if byte == first && bytes[at..].starts_with(needle) {
-                    let end = at + needle.len();
-                    if !quote.is_some_and(|q| at == string_start && bytes.get(end) == Some(&q)) {
-                        return None;
-                    }
-                    key.push_str(&text[copied..at]);
-                    key.push_str(NAMESPACE_MARKER);
-                    (copied, at) = (end, end);
-                    continue;
-                }
-                match quote {
-                    Some(q) if byte == q => quote = None,
-                    Some(_) => {}
-                    None if matches!(byte, b'"' | b'\'' | b'`') => {
-                        quote = Some(byte);
-                        string_start = at + 1;
-                    }
-                    None if byte == b'#' => {
-                        while at + 1 < bytes.len() && bytes[at + 1] != b'\n' {
-                            at += 1;
-                            if bytes[at] == 0
-                                || bytes[at] == first && bytes[at..].starts_with(needle)
-                            {
-                                return None;
-                            }
-                        }
-                    }
-                    None => {}
-                }
-                at += 1;
-            }
-            key.push_str(&text[copied..]);
-            Some(key)
-        }
-        let alphabet = ['"', '\'', '`', '\\', '#', '\n', 't', 'e', 'x', '\0'];
-        for text in &crate::test_inputs::every_string(&alphabet, 5) {
-            for namespace in ["te", "t", "x"] {
-                assert_eq!(
-                    cache_key(text, namespace),
-                    byte_by_byte(text, namespace),
-                    "{text:?} {namespace}"
-                );
+    fn a_literal_naming_a_namespace_is_never_shared_with_another() {
+        let expr = r#"up{namespace="${namespace}"} or up{namespace="${target}"}"#;
+        let order = ["team-1", "team-2", "team-1", "team-3"];
+        for (target, spells) in [
+            ("team-1", "team-1"),
+            (r"\x74eam-1", "team-1"),
+            (r"te\u0061m-1", "team-1"),
+            ("team-2", "team-2"),
+        ] {
+            let clean: Vec<bool> = order.iter().map(|namespace| *namespace == spells).collect();
+            for made in [Made::Filled, Made::Found] {
+                let verdicts = check_in_turn(expr, &[("target", target)], &order, made);
+                assert_eq!(verdicts, clean, "{target}");
             }
         }
     }
 
+    /// The point of the cache: one entry for every env, however the
+    /// shape was made.
     #[test]
-    fn the_key_is_the_text_with_each_namespace_marked() {
-        let key = cache_key(
-            r#"a{namespace="team-1-dev"} / b{namespace='team-1-dev'} # c"#,
-            "team-1-dev",
+    fn one_entry_serves_every_namespace() {
+        let expr = r#"rate(x{namespace="${namespace}", job="${job}"}[${window}]) > 0"#;
+        let span = Span::new(0, 0);
+        for made in [Made::Filled, Made::Found] {
+            let cache = PromqlCache::default();
+            for namespace in ["team-1-dev", "team-1", "shop-prod"] {
+                let (text, mut shape) = filled(expr, namespace, &[]);
+                if let Made::Found = made {
+                    shape.found(span, &text, namespace);
+                }
+                assert!(cache.check(&text, Some(&shape), namespace, span, None, &mut Vec::new()));
+            }
+            assert_eq!(cache.clean.read().expect("unpoisoned").len(), 1);
+        }
+    }
+
+    #[test]
+    fn only_whole_string_literals_may_hold_the_namespace() {
+        let shared = |expr: &str| {
+            let (text, shape) = filled(expr, "team-1-dev", &[("x", r"a\.b")]);
+            other_strings(&text, &shape.holes, "team-1-dev").map(|others| others.len())
+        };
+        assert_eq!(shared(r#"up{namespace="${namespace}"} == 0"#), Some(0));
+        assert_eq!(
+            shared(r#"a{namespace='${namespace}', job="j"} / b{namespace=`${namespace}`}"#),
+            Some(1)
+        );
+        assert_eq!(shared("up"), Some(0));
+        assert_eq!(shared(r#"up{job="x-${namespace}"}"#), None);
+        assert_eq!(shared(r#"up{namespace=~"${namespace}.*"}"#), None);
+        assert_eq!(shared(r#"up{namespace=~"[${namespace}]"}"#), None);
+        assert_eq!(
+            shared(r#"up{namespace="${namespace}"} - ${namespace}"#),
+            None
         );
         assert_eq!(
-            key.as_deref(),
-            Some(
-                format!(
-                    r#"a{{namespace="{NAMESPACE_MARKER}"}} / b{{namespace='{NAMESPACE_MARKER}'}} # c"#
-                )
-                .as_str()
-            )
+            shared("up{namespace=\"${namespace}\"} # ${namespace}\n"),
+            None
         );
-        assert_eq!(cache_key("up", "").as_deref(), None);
+        assert_eq!(shared(r#"up{namespace="${namespace}", job="${x}"}"#), None);
+        assert_eq!(
+            shared(r#"up{namespace="${namespace}", job="team-1-dev"}"#),
+            None
+        );
+        // The word `namespace` is never a hole's value.
+        let (text, shape) = filled(r#"x{"${namespace}"="${namespace}"}"#, "namespace", &[]);
+        let cache = PromqlCache::default();
+        let span = Span::new(0, 0);
+        assert!(cache.check(
+            &text,
+            Some(&shape),
+            "namespace",
+            span,
+            None,
+            &mut Vec::new()
+        ));
+        assert!(cache.clean.read().expect("unpoisoned").is_empty());
     }
 }

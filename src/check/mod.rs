@@ -146,10 +146,10 @@ pub(crate) struct Checker<'r, 'a> {
     tier_facts: IdMap<TierFacts>,
     role_facts: IdMap<Arc<access::RoleFacts>>,
     /// Typed role bodies that read no variable.
-    role_bodies: RecordCache<access::TypedRole>,
+    role_bodies: RecordCache<'a, access::TypedRole>,
     templates: IdMap<alerts::Template<'a>>,
     promql: alerts::PromqlCache,
-    records: RecordCaches,
+    records: RecordCaches<'a>,
     envs: Vec<EnvFacts>,
     compile_templates: bool,
     goal: Goal,
@@ -157,13 +157,14 @@ pub(crate) struct Checker<'r, 'a> {
 
 /// Typed records of `let`s, shared by the envs that use them.
 #[derive(Default)]
-pub(crate) struct RecordCaches {
-    quotas: RecordCache<quota::TypedQuota>,
-    limits: RecordCache<quota::LimitItems>,
+pub(crate) struct RecordCaches<'a> {
+    quotas: RecordCache<'a, quota::TypedQuota>,
+    limits: RecordCache<'a, quota::LimitItems>,
 }
 
 /// What a block of the program types to, for blocks that checked clean,
-/// by the block's address (and what it was read as).
+/// by which block it is (`ByAddress`), not by its text (and what it was
+/// read as).
 ///
 /// A record's meaning depends only on its block and the variables it
 /// closed over. One without variables (a top-level `let`, such as
@@ -171,11 +172,11 @@ pub(crate) struct RecordCaches {
 /// wherever it is used, so it is typed once; so is a role body that reads
 /// no variable (`access::role`). A block that reported anything is typed
 /// again at every use: its diagnostics name the env.
-pub(crate) struct RecordCache<T> {
-    typed: std::sync::RwLock<HashMap<(usize, &'static str), T>>,
+pub(crate) struct RecordCache<'a, T> {
+    typed: std::sync::RwLock<HashMap<(crate::by_address::ByAddress<'a, Block>, &'static str), T>>,
 }
 
-impl<T> Default for RecordCache<T> {
+impl<T> Default for RecordCache<'_, T> {
     fn default() -> Self {
         RecordCache {
             typed: Default::default(),
@@ -183,11 +184,11 @@ impl<T> Default for RecordCache<T> {
     }
 }
 
-impl<T: Clone> RecordCache<T> {
+impl<'a, T: Clone> RecordCache<'a, T> {
     /// `type_record`'s result for `record` read as `what`.
     pub(crate) fn typed(
         &self,
-        record: &value::Record,
+        record: &value::Record<'a>,
         what: &'static str,
         diagnostics: &mut Diags,
         type_record: impl FnOnce(&mut Diags) -> Option<T>,
@@ -201,14 +202,14 @@ impl<T: Clone> RecordCache<T> {
     /// `type_block`'s result for `block` read as `what`, typed at its first
     /// use only, when it checked clean. The caller knows the block's
     /// meaning does not depend on where it is used.
-    pub(crate) fn typed_once<B>(
+    pub(crate) fn typed_once(
         &self,
-        block: &B,
+        block: &'a Block,
         what: &'static str,
         diagnostics: &mut Diags,
         type_block: impl FnOnce(&mut Diags) -> Option<T>,
     ) -> Option<T> {
-        let key = (std::ptr::from_ref(block) as usize, what);
+        let key = (crate::by_address::ByAddress::new(block), what);
         let cached = self
             .typed
             .read()

@@ -131,9 +131,9 @@ impl ResourceRecord {
 }
 
 /// Types a record of quota keys (a quota or a ceiling), applying `* n`.
-pub(crate) fn resource_record(
-    checker: &Checker,
-    value: Value,
+pub(crate) fn resource_record<'a>(
+    checker: &Checker<'_, 'a>,
+    value: Value<'a>,
     kind: ResourceRecord,
     context: &str,
     diagnostics: &mut Diags,
@@ -323,11 +323,11 @@ fn scale(
 }
 
 /// `quota NAME { … }`, `quota { … }` or `quota = EXPR` in an env.
-pub(crate) fn quota_stmt(
-    checker: &Checker,
-    quota: &ast::Quota,
+pub(crate) fn quota_stmt<'a>(
+    checker: &Checker<'_, 'a>,
+    quota: &'a ast::Quota,
     span: Span,
-    scope: &Scope,
+    scope: &Scope<'_, 'a>,
     env: &str,
     diagnostics: &mut Diags,
 ) -> Option<TypedQuota> {
@@ -376,11 +376,11 @@ pub(crate) fn object_name(
 }
 
 /// `limits NAME KIND { … }` or `limits = EXPR` in an env.
-pub(crate) fn limits_stmt(
-    checker: &Checker,
-    limits: &ast::Limits,
+pub(crate) fn limits_stmt<'a>(
+    checker: &Checker<'_, 'a>,
+    limits: &'a ast::Limits,
     span: Span,
-    scope: &Scope,
+    scope: &Scope<'_, 'a>,
     env: &str,
     diagnostics: &mut Diags,
 ) -> Option<TypedLimits> {

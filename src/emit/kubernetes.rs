@@ -18,7 +18,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
-use super::{Documents, Options, annotations, yaml, yaml_into};
+use super::splice::{self, FieldText, Shared, Spliced};
+use super::{Documents, Options, annotations, yaml};
+use crate::by_address::ByAddress;
 use crate::model::{
     self, Env, LimitKind, LimitValues, Model, Peer, ResourceList, Source, SubjectKind, TextMap,
 };
@@ -39,66 +41,56 @@ fn meta(name: &str, namespace: Option<&str>, source: &Source, options: Options) 
 
 /// The serialized specs of quotas, limit ranges, roles' rules and network
 /// policies, by what they are made from, for the envs of one piece of a
-/// build.
-///
-/// A fleet has a few quota, limit range and network shapes and a role per
-/// team: each env's object is its own head (name, namespace) followed by
-/// the text its piece's envs share. None is kept for a spec the fast
-/// serializer could not write: its object is then serialized whole
-/// (`yaml::block_field_into` takes only that serializer's text).
+/// build: each env's object is its head (name, namespace) followed by the
+/// text its piece's envs share (`splice`).
 #[derive(Default)]
 pub(super) struct SpecTexts<'m> {
-    quotas: HashMap<ResourceList, Option<String>>,
-    limits: HashMap<LimitShape, Option<String>>,
-    /// By the address of the rules, which the Model keeps for `'m`.
-    role_rules: HashMap<usize, Option<String>>,
-    networks: HashMap<&'m model::Network, Option<String>>,
+    quotas: HashMap<ResourceList, FieldText>,
+    limits: HashMap<LimitShape, FieldText>,
+    /// By the rules themselves, not their value: the roles of one body in
+    /// a `for` loop share them in the Model, and comparing every team's
+    /// rules with every other's would cost more than serializing them.
+    role_rules: HashMap<ByAddress<'m, [model::PolicyRule]>, FieldText>,
+    networks: HashMap<&'m model::Network, FieldText>,
     /// By the environments the default ingress admits.
-    default_ingress: HashMap<&'m [model::Environment], Option<String>>,
-    /// The spec of every env's DNS policy.
-    dns: HashMap<(), Option<String>>,
+    default_ingress: HashMap<&'m [model::Environment], FieldText>,
+    /// The spec of every env's DNS policy, which is always the same.
+    dns: FieldText,
 }
 
 type LimitShape = (LimitKind, [LimitValues; 4]);
 
-/// The text of an object's last field, `field`, holding `value`, made
-/// once per `key` from what the fast serializer writes for the value.
-fn shared_field<'t, K: std::hash::Hash + Eq, T: Serialize>(
-    texts: &'t mut HashMap<K, Option<String>>,
-    key: K,
-    field: &str,
-    value: impl FnOnce() -> T,
-) -> Option<&'t str> {
-    texts
-        .entry(key)
-        .or_insert_with(|| {
-            let mut text = String::new();
-            yaml::to_string_into(&value(), &mut text).ok()?;
-            let mut field_text = String::new();
-            yaml::block_field_into(&mut field_text, field, &text);
-            Some(field_text)
-        })
-        .as_deref()
+impl Spliced for ResourceQuota {
+    // `status`, written after it, is never set.
+    const FIELD: &'static str = "spec";
+    type Field = ResourceQuotaSpec;
+    fn field(&mut self) -> &mut Option<ResourceQuotaSpec> {
+        &mut self.spec
+    }
 }
 
-/// Pushes the document `object(Some(value()))`: as `object(None)` followed
-/// by its last field's `shared` text (`shared_field`), where there is one.
-fn push_sharing<V, T: Serialize>(
-    objects: &mut Documents,
-    file: impl FnOnce() -> String,
-    object: impl Fn(Option<V>) -> T,
-    shared: Option<&str>,
-    value: impl FnOnce() -> V,
-) {
-    objects.push_with(file, |out| match shared {
-        Some(field) => {
-            yaml_into(&object(None), out);
-            out.push_str(field);
-        }
-        None => {
-            yaml_into(&object(Some(value())), out);
-        }
-    });
+impl Spliced for LimitRange {
+    const FIELD: &'static str = "spec";
+    type Field = LimitRangeSpec;
+    fn field(&mut self) -> &mut Option<LimitRangeSpec> {
+        &mut self.spec
+    }
+}
+
+impl Spliced for Role {
+    const FIELD: &'static str = "rules";
+    type Field = Vec<PolicyRule>;
+    fn field(&mut self) -> &mut Option<Vec<PolicyRule>> {
+        &mut self.rules
+    }
+}
+
+impl Spliced for NetworkPolicy {
+    const FIELD: &'static str = "spec";
+    type Field = NetworkPolicySpec;
+    fn field(&mut self) -> &mut Option<NetworkPolicySpec> {
+        &mut self.spec
+    }
 }
 
 /// Every object of one env, serialized into `objects` in the order they are
@@ -140,60 +132,20 @@ pub(super) fn env_objects<'m>(
     objects.push(|| "namespace.yaml".to_string(), &namespace);
 
     if let Some(quota) = &env.quota {
-        let spec = || ResourceQuotaSpec {
-            hard: Some(
-                quota
-                    .hard
-                    .iter()
-                    .map(|(key, value)| {
-                        (
-                            key.as_str().to_string(),
-                            Quantity(key.dimension().format(*value)),
-                        )
-                    })
-                    .collect(),
-            ),
-            ..ResourceQuotaSpec::default()
-        };
-        let shared = shared_field(&mut specs.quotas, quota.hard, "spec", spec);
-        let object = |spec: Option<ResourceQuotaSpec>| ResourceQuota {
+        let spec = || quota_spec(quota);
+        let shared = specs.quotas.entry(quota.hard).or_default();
+        let head = || ResourceQuota {
             metadata: meta(&quota.name, Some(&env.name), &quota.source, options),
-            spec,
             ..ResourceQuota::default()
         };
-        push_sharing(
-            objects,
+        objects.push_with(
             || "resourcequota.yaml".to_string(),
-            object,
-            shared,
-            spec,
+            |out| splice::write(head, shared.get::<ResourceQuota>(spec).into(), spec, out),
         );
     }
 
     if let Some(limits) = &env.limits {
-        let values = |values: &LimitValues| {
-            (!values.is_empty()).then(|| {
-                values
-                    .iter()
-                    .map(|(resource, value)| {
-                        (
-                            resource.as_str().to_string(),
-                            Quantity(resource.dimension().format(*value)),
-                        )
-                    })
-                    .collect()
-            })
-        };
-        let spec = || LimitRangeSpec {
-            limits: vec![LimitRangeItem {
-                type_: limits.kind.as_str().to_string(),
-                default: values(&limits.default),
-                default_request: values(&limits.default_request),
-                max: values(&limits.max),
-                min: values(&limits.min),
-                ..LimitRangeItem::default()
-            }],
-        };
+        let spec = || limit_range_spec(limits);
         let shape = (
             limits.kind,
             [
@@ -203,53 +155,37 @@ pub(super) fn env_objects<'m>(
                 limits.min,
             ],
         );
-        let shared = shared_field(&mut specs.limits, shape, "spec", spec);
-        let object = |spec: Option<LimitRangeSpec>| LimitRange {
+        let shared = specs.limits.entry(shape).or_default();
+        let head = || LimitRange {
             metadata: meta(&limits.name, Some(&env.name), &limits.source, options),
-            spec,
+            spec: None,
         };
-        push_sharing(
-            objects,
+        objects.push_with(
             || "limitrange.yaml".to_string(),
-            object,
-            shared,
-            spec,
+            |out| splice::write(head, shared.get::<LimitRange>(spec).into(), spec, out),
         );
     }
 
     for role_name in &env.roles {
         let role = &model.roles[role_name];
-        let rules = || -> Vec<PolicyRule> {
-            role.rules
-                .iter()
-                .map(|rule| PolicyRule {
-                    api_groups: Some(rule.api_groups.clone()),
-                    resources: Some(rule.resources.clone()),
-                    verbs: rule.verbs.clone(),
-                    ..PolicyRule::default()
-                })
-                .collect()
-        };
+        let rules = || policy_rules(&role.rules);
         // An empty list is written `rules: []`, on the key's line.
         let shared = match role.rules.is_empty() {
-            true => None,
-            false => shared_field(
-                &mut specs.role_rules,
-                role.rules.as_ptr() as usize,
-                "rules",
-                rules,
-            ),
+            true => Shared::None,
+            false => specs
+                .role_rules
+                .entry(ByAddress::new(&role.rules))
+                .or_default()
+                .get::<Role>(rules)
+                .into(),
         };
-        let object = |rules: Option<Vec<PolicyRule>>| Role {
+        let head = || Role {
             metadata: meta(&role.name, Some(&env.name), &role.source, options),
-            rules,
+            rules: None,
         };
-        push_sharing(
-            objects,
+        objects.push_with(
             || object_file("role-", &role.name),
-            object,
-            shared,
-            rules,
+            |out| splice::write(head, shared, rules, out),
         );
     }
 
@@ -289,18 +225,20 @@ pub(super) fn env_objects<'m>(
     let network = &env.network;
     if network.restrict_ingress || network.restrict_egress {
         let spec = || network_spec(network);
-        let shared = shared_field(&mut specs.networks, network, "spec", spec);
+        let shared = specs.networks.entry(network).or_default();
+        let shared = shared.get::<NetworkPolicy>(spec).into();
         let policy = ("-network-policy", "networkpolicy.yaml");
         push_network_policy(objects, env, options, policy, shared, spec);
     }
     if let Some(environments) = &network.default_ingress {
         let spec = || default_ingress_spec(environments);
-        let shared = shared_field(&mut specs.default_ingress, environments, "spec", spec);
+        let shared = specs.default_ingress.entry(environments).or_default();
+        let shared = shared.get::<NetworkPolicy>(spec).into();
         let policy = ("-default-ingress", "networkpolicy-default-ingress.yaml");
         push_network_policy(objects, env, options, policy, shared, spec);
     }
     if network.allow_dns {
-        let shared = shared_field(&mut specs.dns, (), "spec", dns_spec);
+        let shared = specs.dns.get::<NetworkPolicy>(dns_spec).into();
         let policy = ("-allow-dns", "networkpolicy-allow-dns.yaml");
         push_network_policy(objects, env, options, policy, shared, dns_spec);
     }
@@ -335,19 +273,78 @@ fn push_network_policy(
     env: &Env,
     options: Options,
     (suffix, file): (&str, &'static str),
-    shared: Option<&str>,
+    shared: Shared,
     spec: impl FnOnce() -> NetworkPolicySpec,
 ) {
-    let object = |spec: Option<NetworkPolicySpec>| NetworkPolicy {
+    let head = || NetworkPolicy {
         metadata: meta(
             &[&env.name, suffix].concat(),
             Some(&env.name),
             &env.source,
             options,
         ),
-        spec,
+        spec: None,
     };
-    push_sharing(objects, || file.to_string(), object, shared, spec);
+    objects.push_with(
+        || file.to_string(),
+        |out| splice::write(head, shared, spec, out),
+    );
+}
+
+fn quota_spec(quota: &model::Quota) -> ResourceQuotaSpec {
+    ResourceQuotaSpec {
+        hard: Some(
+            quota
+                .hard
+                .iter()
+                .map(|(key, value)| {
+                    (
+                        key.as_str().to_string(),
+                        Quantity(key.dimension().format(*value)),
+                    )
+                })
+                .collect(),
+        ),
+        ..ResourceQuotaSpec::default()
+    }
+}
+
+fn limit_range_spec(limits: &model::LimitRange) -> LimitRangeSpec {
+    let values = |values: &LimitValues| {
+        (!values.is_empty()).then(|| {
+            values
+                .iter()
+                .map(|(resource, value)| {
+                    (
+                        resource.as_str().to_string(),
+                        Quantity(resource.dimension().format(*value)),
+                    )
+                })
+                .collect()
+        })
+    };
+    LimitRangeSpec {
+        limits: vec![LimitRangeItem {
+            type_: limits.kind.as_str().to_string(),
+            default: values(&limits.default),
+            default_request: values(&limits.default_request),
+            max: values(&limits.max),
+            min: values(&limits.min),
+            ..LimitRangeItem::default()
+        }],
+    }
+}
+
+fn policy_rules(rules: &[model::PolicyRule]) -> Vec<PolicyRule> {
+    rules
+        .iter()
+        .map(|rule| PolicyRule {
+            api_groups: Some(rule.api_groups.clone()),
+            resources: Some(rule.resources.clone()),
+            verbs: rule.verbs.clone(),
+            ..PolicyRule::default()
+        })
+        .collect()
 }
 
 /// The spec of an env's NetworkPolicy: what its rules allow.
@@ -465,7 +462,95 @@ fn ports(ports: &[model::Port]) -> Option<Vec<NetworkPolicyPort>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_FILE_NAME, object_file};
+    use super::splice::assert_splices;
+    use super::*;
+
+    /// The Models of the examples, whose envs have every kind.
+    fn models() -> Vec<Model> {
+        ["examples/enterprise.env.k", "examples/multi-team"]
+            .into_iter()
+            .map(|path| {
+                let run = crate::driver::check(&[path.into()]).expect("readable");
+                run.model.expect("the example checks clean")
+            })
+            .collect()
+    }
+
+    fn options() -> Options {
+        Options {
+            provenance: true,
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn a_quota_is_its_head_then_its_shared_spec() {
+        let models = models();
+        let mut compared = 0;
+        for env in models.iter().flat_map(|model| model.envs.values()) {
+            let Some(quota) = &env.quota else { continue };
+            assert_splices(|| ResourceQuota {
+                metadata: meta(&quota.name, Some(&env.name), &quota.source, options()),
+                spec: Some(quota_spec(quota)),
+                ..ResourceQuota::default()
+            });
+            compared += 1;
+        }
+        assert!(compared > 0);
+    }
+
+    #[test]
+    fn a_limit_range_is_its_head_then_its_shared_spec() {
+        let models = models();
+        let mut compared = 0;
+        for env in models.iter().flat_map(|model| model.envs.values()) {
+            let Some(limits) = &env.limits else { continue };
+            assert_splices(|| LimitRange {
+                metadata: meta(&limits.name, Some(&env.name), &limits.source, options()),
+                spec: Some(limit_range_spec(limits)),
+            });
+            compared += 1;
+        }
+        assert!(compared > 0);
+    }
+
+    #[test]
+    fn a_role_is_its_head_then_its_shared_rules() {
+        let models = models();
+        let roles = || models.iter().flat_map(|model| model.roles.values());
+        assert!(roles().any(|role| role.rules.len() > 1));
+        for role in roles().filter(|role| !role.rules.is_empty()) {
+            assert_splices(|| Role {
+                metadata: meta(&role.name, Some("shop-prod"), &role.source, options()),
+                rules: Some(policy_rules(&role.rules)),
+            });
+        }
+    }
+
+    #[test]
+    fn a_network_policy_is_its_head_then_its_shared_spec() {
+        let models = models();
+        let (mut rules, mut defaults) = (0, 0);
+        for env in models.iter().flat_map(|model| model.envs.values()) {
+            let policy = |spec: NetworkPolicySpec| {
+                move || NetworkPolicy {
+                    metadata: meta(&env.name, Some(&env.name), &env.source, options()),
+                    spec: Some(spec.clone()),
+                }
+            };
+            let network = &env.network;
+            if network.restrict_ingress || network.restrict_egress {
+                assert_splices(policy(network_spec(network)));
+                rules += 1;
+            }
+            if let Some(environments) = &network.default_ingress {
+                assert_splices(policy(default_ingress_spec(environments)));
+                defaults += 1;
+            }
+            assert_splices(policy(dns_spec()));
+        }
+        assert!(rules > 0 && defaults > 0, "{rules} {defaults}");
+    }
 
     #[test]
     fn file_names_of_long_object_names_fit_and_stay_apart() {

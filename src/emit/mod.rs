@@ -16,6 +16,7 @@ mod argocd;
 mod docs;
 mod kubernetes;
 mod prometheus;
+mod splice;
 pub mod yaml;
 mod yaml11;
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::splice::{self, Shared, Spliced};
 use super::{Documents, Options, annotations, yaml, yaml_into};
 use crate::model::{AlertRule, Cluster, Env, Model, TextMap};
 
@@ -172,9 +173,17 @@ struct PrometheusRule<'a> {
     kind: &'a str,
     metadata: Metadata<'a>,
     /// The same groups as the plain rule file. None for the head alone,
-    /// which the rule file's text then follows (`prometheus_rule_into`).
+    /// which the rule file's text then follows (`env_rules`).
     #[serde(skip_serializing_if = "Option::is_none")]
     spec: Option<&'a RuleFile<'a>>,
+}
+
+impl<'a> Spliced for PrometheusRule<'a> {
+    const FIELD: &'static str = "spec";
+    type Field = &'a RuleFile<'a>;
+    fn field(&mut self) -> &mut Option<&'a RuleFile<'a>> {
+        &mut self.spec
+    }
 }
 
 #[derive(Serialize)]
@@ -207,7 +216,7 @@ pub(super) fn env_rules(
     };
     let start = rule_file.len();
     let fast = yaml_into(&file, rule_file);
-    let object = PrometheusRule {
+    let head = || PrometheusRule {
         api_version: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
         metadata: Metadata {
@@ -215,30 +224,21 @@ pub(super) fn env_rules(
             namespace: &env.name,
             annotations: annotations(&TextMap::new(), &env.source, options),
         },
-        spec: Some(&file),
+        spec: None,
     };
-    let file_text = fast.then(|| &rule_file[start..]);
+    // The spec is the plain rule file, two columns in: its lines are
+    // copied rather than serialized again, which was a tenth of a stream
+    // build. serde_yaml's fallback output is not reused: only the fast
+    // serializer's is known to be the same text at every column.
+    let shared = match fast {
+        true => Shared::Document(&rule_file[start..]),
+        false => Shared::None,
+    };
     prometheus_rules.push_with(
         || [&env.name, ".yaml"].concat(),
-        |out| prometheus_rule_into(object, file_text, out),
+        |out| splice::write(head, shared, || &file, out),
     );
     true
-}
-
-/// Appends the PrometheusRule `object`. Its spec is the plain rule file,
-/// two columns in: when the fast serializer wrote that file
-/// (`file_text`), its lines are copied rather than serialized again,
-/// which was a tenth of a stream build. (serde_yaml's fallback output is
-/// not reused: only the fast serializer's is known to be the same text
-/// at every column.)
-fn prometheus_rule_into(mut object: PrometheusRule, file_text: Option<&str>, out: &mut String) {
-    let Some(file_text) = file_text else {
-        yaml_into(&object, out);
-        return;
-    };
-    object.spec = None;
-    yaml_into(&object, out);
-    yaml::block_field_into(out, "spec", file_text);
 }
 
 /// `global/prometheus-federation.yaml`: a central Prometheus that pulls
@@ -286,4 +286,43 @@ pub(super) fn federation(model: &Model) -> String {
         scrape_configs,
     };
     yaml(&config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::splice::assert_splices;
+    use super::*;
+
+    #[test]
+    fn a_prometheus_rule_is_its_head_then_its_rule_file() {
+        let run = crate::driver::check(&["examples/enterprise.env.k".into()]).expect("readable");
+        let mut model = run.model.expect("the example checks clean");
+        let mut compared = 0;
+        for env in model.envs.values_mut() {
+            if let Some(rule) = env.alerts.rules.first_mut() {
+                // A literal block, whose lines move with their key and
+                // whose empty line stays empty.
+                rule.annotations
+                    .insert("runbook".to_string(), "Look.\n\nThen act.\n".to_string());
+            }
+            if env.alerts.rules.is_empty() {
+                continue;
+            }
+            let file = RuleFile {
+                groups: vec![group(env)],
+            };
+            assert_splices(|| PrometheusRule {
+                api_version: "monitoring.coreos.com/v1",
+                kind: "PrometheusRule",
+                metadata: Metadata {
+                    name: [&env.name, "-rules"].concat(),
+                    namespace: &env.name,
+                    annotations: annotations(&TextMap::new(), &env.source, Options::default()),
+                },
+                spec: Some(&file),
+            });
+            compared += 1;
+        }
+        assert!(compared > 0);
+    }
 }
