@@ -28,11 +28,12 @@ pub enum Keys<'k> {
 }
 
 impl<'k> Keys<'k> {
-    fn allows(self, key: &str) -> bool {
+    /// Whether `key` may be written, and the table's field it names.
+    fn allows(self, key: &str) -> Option<Option<&'static Field>> {
         match self {
-            Keys::Table(table) => table.iter().any(|field| field.name == key),
-            Keys::Names(names) => names.contains(&key),
-            Keys::Any => true,
+            Keys::Table(table) => table.iter().find(|field| field.name == key).map(Some),
+            Keys::Names(names) => names.contains(&key).then_some(None),
+            Keys::Any => Some(None),
         }
     }
 
@@ -49,6 +50,9 @@ impl<'k> Keys<'k> {
 /// One field as written: its key, and its value not yet typed.
 pub struct Entry<'a> {
     pub key: Cow<'a, str>,
+    /// The table's field the key names, when the block is read against a
+    /// table.
+    pub field: Option<&'static Field>,
     pub key_span: Span,
     pub value: &'a FieldValue,
     pub span: Span,
@@ -137,14 +141,14 @@ impl<'a> Fields<'a> {
                 continue;
             };
             let key_span = field.key.span();
-            if !allowed.allows(&key) {
+            let Some(table_field) = allowed.allows(&key) else {
                 let names = allowed.names();
                 if let Some(close) = suggest::closest(&key, names.iter().copied()) {
                     misspelt.push(close.to_string());
                 }
                 diagnostics.push(unknown_field(&key, key_span, &names, context));
                 continue;
-            }
+            };
             if let Some(first) = entries.iter().find(|entry| entry.key == key) {
                 diagnostics.push(
                     Diagnostic::new(
@@ -160,6 +164,7 @@ impl<'a> Fields<'a> {
             }
             entries.push(Entry {
                 key,
+                field: table_field,
                 key_span,
                 value: &field.value,
                 span: stmt.span,

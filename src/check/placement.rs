@@ -86,6 +86,7 @@ pub(crate) fn env_deploy(
         statements: schema::Statements::Reported,
         template_form: &template_form,
     };
+    let (span, has_sync) = (layered.span, layered.written("sync"));
     let read = layered.read(schema::DEPLOY, "a deploy block", &reading, diagnostics);
     let text = |name| match read.get(name) {
         Some(Typed::Text(text)) => Some(text.clone()),
@@ -101,7 +102,7 @@ pub(crate) fn env_deploy(
         true => text(name),
         false => Some(default),
     };
-    let sync = match layered.written("sync") {
+    let sync = match has_sync {
         true => Some(model::SyncPolicy {
             prune: flag("prune")?,
             self_heal: flag("self_heal")?,
@@ -115,9 +116,9 @@ pub(crate) fn env_deploy(
         revision: written_or("revision", "HEAD".to_string())?,
         path: text("path")?,
         sync,
-        source: checker.source(layered.span),
+        source: checker.source(span),
     });
-    Some(read.span("project").unwrap_or(layered.span))
+    Some(read.span("project").unwrap_or(span))
 }
 
 /// An Argo CD project's envs must all be of one environment. A project

@@ -100,6 +100,17 @@ pub enum NestedContext {
     Fixed(&'static str),
 }
 
+impl NestedContext {
+    /// What a nested block's diagnostics call it, in a parent called
+    /// `parent`.
+    fn of(self, parent: &str) -> std::borrow::Cow<'static, str> {
+        match self {
+            NestedContext::Of(prefix) => format!("{prefix} {parent}").into(),
+            NestedContext::Fixed(context) => context.into(),
+        }
+    }
+}
+
 pub const CLUSTER: &[Field] = &[
     Field {
         name: "server",
@@ -521,10 +532,7 @@ pub fn read<'a>(
     };
     let mut typed = Vec::with_capacity(fields.entries.len());
     for entry in &fields.entries {
-        let field = table
-            .iter()
-            .find(|field| field.name == entry.key)
-            .expect("Fields keeps only the table's keys");
+        let field = entry.field.expect("read against the table");
         let (value, span) = type_entry(field, entry, reading, diagnostics);
         typed.push((field, value, span));
     }
@@ -747,7 +755,7 @@ impl<'a> Layered<'a> {
             diagnostics,
         );
         for entry in &fields.entries {
-            let field = self::field(table, &entry.key);
+            let field = entry.field.expect("read against the table");
             let Some(value) = fields::field_value(entry, &scope, diagnostics) else {
                 self.failed.push(field.name);
                 continue;
@@ -755,7 +763,7 @@ impl<'a> Layered<'a> {
             let slot = self
                 .values
                 .iter()
-                .position(|(known, _)| known.name == field.name);
+                .position(|(known, _)| std::ptr::eq(*known, field));
             match (field.ty, slot) {
                 (Type::Block(nested), slot) => {
                     let Some((record, vars)) = fields::record(value, nested.what, diagnostics)
@@ -773,11 +781,7 @@ impl<'a> Layered<'a> {
                     });
                     if let Layer::Block(inner) = &mut self.values[index].1 {
                         inner.span = record.span;
-                        // A nested block's diagnostics name it alone.
-                        let context = match nested.context {
-                            NestedContext::Fixed(context) => context.to_string(),
-                            NestedContext::Of(prefix) => format!("{prefix} {context}"),
-                        };
+                        let context = nested.context.of(context);
                         inner.add(nested.fields, &record, vars, &context, lets, diagnostics);
                     }
                 }
@@ -796,33 +800,33 @@ impl<'a> Layered<'a> {
     /// the order first written), and each required field missing from
     /// every layer reported at the last layer's block, named `context`.
     pub fn read(
-        &self,
+        self,
         table: &'static [Field],
         context: &str,
         reading: &Reading<'_, '_, 'a, '_>,
         diagnostics: &mut Diags,
     ) -> Read<'a> {
         let mut typed = Vec::with_capacity(self.values.len());
+        let mut values = self.values;
         for field in table {
-            match self
-                .values
+            let written = values
                 .iter()
-                .find(|(known, _)| known.name == field.name)
-            {
-                Some((_, Layer::Value(value))) => {
+                .position(|(known, _)| std::ptr::eq(*known, field))
+                .map(|index| values.swap_remove(index).1);
+            match written {
+                Some(Layer::Value(value)) => {
                     let span = value.span();
-                    typed.push((
-                        field,
-                        type_field(field, value.clone(), reading, diagnostics),
-                        span,
-                    ));
+                    typed.push((field, type_field(field, value, reading, diagnostics), span));
                 }
-                Some((_, Layer::Block(inner))) => {
-                    for (field, layer) in &inner.values {
+                Some(Layer::Block(inner)) => {
+                    for (field, layer) in inner.values {
                         if let Layer::Value(value) = layer {
                             let span = value.span();
-                            let value = type_field(field, value.clone(), reading, diagnostics);
-                            typed.push((field, value, span));
+                            typed.push((
+                                field,
+                                type_field(field, value, reading, diagnostics),
+                                span,
+                            ));
                         }
                     }
                 }
@@ -843,10 +847,7 @@ fn read_nested<'a>(
     diagnostics: &mut Diags,
 ) -> Read<'a> {
     let scope = Scope::new(vars, reading.scope.lets);
-    let context = match nested.context {
-        NestedContext::Of(prefix) => format!("{prefix} {}", reading.context),
-        NestedContext::Fixed(context) => context.to_string(),
-    };
+    let context = nested.context.of(reading.context);
     let inner = Reading {
         scope: &scope,
         context: &context,
