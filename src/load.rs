@@ -3,7 +3,8 @@
 //! Entry point: [`program`]. Owns the `Loader` interface (the file system
 //! in the CLI, a map in tests), the stdlib lookup and the import graph. A
 //! file reached by several paths is read once; importing it twice is
-//! harmless. A cycle of imports is an error at the import that closes it.
+//! harmless. A cycle of imports is an error once, at the import that
+//! enters it from the file nearest the root.
 //! Each file is parsed as it is read, by the parser the caller passes (its
 //! imports are only known then); the caller times the two apart.
 
@@ -271,7 +272,8 @@ fn resolve_target(target: &str, importer: Option<&Path>) -> Target {
     Target::File(normalize(&folder.join(target)))
 }
 
-/// An import cycle is an error at the import that closes it.
+/// Each import cycle is an error once, at the import that enters it from
+/// the file nearest the root: the file the user is most likely looking at.
 fn report_cycles(
     sources: &SourceMap,
     files: &[(FileId, ast::Ast, Option<PathBuf>)],

@@ -215,7 +215,7 @@ fn write_all(tree: &Tree, root: &Path) -> Result<(), OutputError> {
     // Creating files and folders is most of the cost, and files in
     // different folders do not wait for one another: they are written on
     // every core, each thread making the folders of its own files. More
-    // threads than cores did not help (measured). The paths are sorted, so
+    // threads than cores did not help (bench/README.md). The paths are sorted, so
     // a folder's files follow one another and it is made once (making it
     // again, where a piece meets another, finds it there).
     let files: Vec<(&String, &Content)> = tree.files.iter().collect();

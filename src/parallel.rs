@@ -15,9 +15,8 @@ const PIECES_PER_THREAD: usize = 32;
 /// The pieces are small, and idle threads take the next one in turn: a
 /// thread slowed down (by heavier items, page faults, or another program
 /// on its core) holds the others up by one piece at most. Equal halves,
-/// as before, left the whole waiting on the slower half (measured: of two
-/// threads checking envs, one ran 40% longer than the other). The calling
-/// thread is one of the workers.
+/// as before, left the whole waiting on the slower half (bench/README.md).
+/// The calling thread is one of the workers.
 pub fn map_pieces<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
     let threads = threads();
     if threads <= 1 || items.len() < SMALL {
@@ -63,9 +62,8 @@ fn on_every_core<T: Sync, R: Send>(
 ) -> Vec<R> {
     // Taken in turn from each thread's share of the pieces, so threads
     // that start together work far apart in the items: writing a tree,
-    // two threads creating files in one folder wait on its lock (measured:
-    // 5% of a tree build's samples spinning on it, and 20-40 ms less at
-    // N=1000 taken this way).
+    // two threads creating files in one folder wait on its lock
+    // (bench/README.md).
     let share = pieces.len().div_ceil(threads);
     let order: Vec<usize> = (0..share)
         .flat_map(|step| (0..threads).map(move |thread| thread * share + step))

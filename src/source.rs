@@ -1,8 +1,11 @@
-//! Source files, their ids and spans, and the loader.
+//! Source files, their ids and spans.
 //!
 //! Owns: every byte of input text a run sees, and the mapping from a span to
-//! file, line and column. Besides writing output, this is the only module
-//! that touches the file system.
+//! file, line and column. `SourceMap::load` reads a file from disk for
+//! `fmt`; the other modules that touch the file system are `driver`
+//! (listing folders), `load` (its `FileSystem` loader), `output` and
+//! `main.rs`'s `fmt` (writing), and `timings` (reading the process's
+//! resident memory). Every stage between reads memory only.
 //!
 //! Spans are global byte offsets, as in rustc's `SourceMap`: each file gets a
 //! base offset, so a `Span` is two `u32`s and still knows its file. Line

@@ -8,9 +8,14 @@
 //! Invariants: emitters read only the Model and never report user errors
 //! (everything that can be wrong was caught by `check`); built-in
 //! Kubernetes kinds are `k8s-openapi` structs and everything else our own
-//! serde structs, serialized with serde_yaml, never YAML assembled as text;
-//! the result depends only on the Model, and the Model's maps are ordered,
-//! so the same program always gives the same bytes.
+//! serde structs, serialized through serde by `yaml`, our writer of
+//! serde_yaml's bytes. Text is put together in one way only, and
+//! deliberately: `splice` writes an object's head and then the text of its
+//! last field, serialized once and shared by the envs whose field is equal
+//! (tests hold each kind's spliced text to serializing the whole object),
+//! and a stream file is its envs' documents one after the other. The
+//! result depends only on the Model, and the Model's maps are ordered, so
+//! the same program always gives the same bytes.
 
 mod argocd;
 mod docs;
@@ -42,8 +47,8 @@ impl Tree {
 /// A file's content, kept as the parts it was made in. A stream file's
 /// envs are serialized in pieces on every core; joining the pieces would
 /// copy the whole stream once more, on one thread, and keep two copies of
-/// it resident at once (measured: 9 MiB and a tenth of the stream build's
-/// time at N=1000). The parts are written one after the other instead.
+/// it resident at once (bench/README.md, "Measurements behind the code's
+/// choices"). The parts are written one after the other instead.
 #[derive(Clone)]
 pub struct Content(Parts);
 
@@ -376,8 +381,7 @@ impl ClusterStreams {
         ] {
             // A tenth more, for names longer than the first env's. Not
             // more: room never written still costs resident memory where
-            // it lands in pages freed earlier (measured: a quarter more
-            // kept 6 MiB more resident at N=1000, twice as much 12 MiB).
+            // it lands in pages freed earlier (bench/README.md).
             stream.reserve(stream.len() * envs * 11 / 10);
         }
     }

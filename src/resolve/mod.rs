@@ -581,8 +581,8 @@ impl<'a> Collector<'_, 'a> {
         }
     }
 
-    /// The final text of a declared name; `dns` checks it as a DNS-1123 label.
-    /// A declaration whose name becomes a Kubernetes name.
+    /// A declaration of `kind` named `name`, with its id; `None` when its
+    /// name could not be made or is not a valid Kubernetes name (reported).
     fn decl<T>(
         &mut self,
         name: &Name,
