@@ -44,7 +44,8 @@ impl fmt::Display for Source {
 pub struct Model {
     pub clusters: BTreeMap<String, Cluster>,
     pub tiers: BTreeMap<String, Tier>,
-    pub roles: BTreeMap<String, Role>,
+    /// Each shared with the envs that grant it.
+    pub roles: BTreeMap<String, std::sync::Arc<Role>>,
     /// Keyed by namespace name. Each env is boxed where it was checked,
     /// on whichever core: putting the Model together then moves a pointer,
     /// not the env's several hundred bytes.
@@ -650,8 +651,9 @@ pub struct Env {
     pub annotations: TextMap,
     pub quota: Option<Quota>,
     pub limits: Option<LimitRange>,
-    /// Roles granted here, each emitted as a Role in this namespace.
-    pub roles: Vec<String>,
+    /// Roles granted here, each emitted as a Role in this namespace: the
+    /// Model's own, shared.
+    pub roles: Vec<std::sync::Arc<Role>>,
     pub bindings: Vec<Binding>,
     pub network: Network,
     pub alerts: AlertGroup,

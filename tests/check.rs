@@ -111,7 +111,7 @@ fn the_enterprise_model_reproduces_the_seed() {
     assert_eq!(binding.subjects.len(), 1);
     assert_eq!(binding.subjects[0].kind, SubjectKind::User);
     assert_eq!(binding.subjects[0].name, "devops.engineer@company.com");
-    assert!(env.roles.contains(&"devops-engineer".to_string()));
+    assert!(env.roles.iter().any(|role| role.name == "devops-engineer"));
 
     let network = &env.network;
     assert!(network.restrict_ingress && network.restrict_egress && network.allow_dns);

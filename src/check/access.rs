@@ -532,7 +532,7 @@ pub(crate) fn env_grants(
         ) else {
             continue;
         };
-        let Some(facts) = checker.role_facts.get(role_decl.id) else {
+        let Some((role_model, facts)) = checker.role_facts.get(role_decl.id) else {
             continue; // the role itself has errors, already reported
         };
         forbids(role_decl, facts, tier, *span, diagnostics);
@@ -558,8 +558,12 @@ pub(crate) fn env_grants(
                 name
             }
         };
-        if !env.roles.contains(&role_decl.name) {
-            env.roles.push(role_decl.name.clone());
+        if !env
+            .roles
+            .iter()
+            .any(|granted| Arc::ptr_eq(granted, role_model))
+        {
+            env.roles.push(Arc::clone(role_model));
         }
         match env.bindings.iter_mut().find(|b| b.name == binding_name) {
             Some(binding) if binding.role == role_decl.name => {

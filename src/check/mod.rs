@@ -144,7 +144,9 @@ pub(crate) struct Checker<'r, 'a> {
     model: Model,
     cluster_facts: IdMap<ClusterFacts>,
     tier_facts: IdMap<TierFacts>,
-    role_facts: IdMap<Arc<access::RoleFacts>>,
+    /// Each role in the Model (shared by the envs that grant it) and its
+    /// facts.
+    role_facts: IdMap<(Arc<model::Role>, Arc<access::RoleFacts>)>,
     /// Typed role bodies that read no variable.
     role_bodies: RecordCache<'a, access::TypedRole>,
     templates: IdMap<alerts::Template<'a>>,
@@ -850,8 +852,11 @@ impl<'r, 'a> Checker<'r, 'a> {
         });
         for (decl, role) in decls.iter().zip(checked) {
             if let Some((role, facts)) = role {
-                self.role_facts.insert(decl.id, facts);
-                self.model.roles.insert(decl.name.clone(), role);
+                let role = Arc::new(role);
+                self.model
+                    .roles
+                    .insert(decl.name.clone(), Arc::clone(&role));
+                self.role_facts.insert(decl.id, (role, facts));
             }
         }
     }

@@ -269,7 +269,7 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
                             format!("no env is named `{name}`"),
                             unknown_env_help(name, env, &checker.envs, &by_name),
                         )),
-                        Some(other) if other.model.cluster != env.model.cluster => {
+                        Some(other) if other.cluster != env.cluster => {
                             diagnostics.push(other_cluster(
                                 facts,
                                 env,

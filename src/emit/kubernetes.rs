@@ -22,7 +22,7 @@ use super::splice::{self, FieldText, Shared, Spliced};
 use super::{Documents, Options, annotations, yaml};
 use crate::by_address::ByAddress;
 use crate::model::{
-    self, Env, LimitKind, LimitValues, Model, Peer, ResourceList, Source, SubjectKind, TextMap,
+    self, Env, LimitKind, LimitValues, Peer, ResourceList, Source, SubjectKind, TextMap,
 };
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
@@ -96,7 +96,6 @@ impl Spliced for NetworkPolicy {
 /// Every object of one env, serialized into `objects` in the order they are
 /// applied, each with its file name in the env's folder.
 pub(super) fn env_objects<'m>(
-    model: &'m Model,
     env: &'m Env,
     options: Options,
     objects: &mut Documents,
@@ -166,8 +165,7 @@ pub(super) fn env_objects<'m>(
         );
     }
 
-    for role_name in &env.roles {
-        let role = &model.roles[role_name];
+    for role in &env.roles {
         let rules = || policy_rules(&role.rules);
         // An empty list is written `rules: []`, on the key's line.
         let shared = match role.rules.is_empty() {
@@ -466,7 +464,7 @@ mod tests {
     use super::*;
 
     /// The Models of the examples, whose envs have every kind.
-    fn models() -> Vec<Model> {
+    fn models() -> Vec<crate::model::Model> {
         ["examples/enterprise.env.k", "examples/multi-team"]
             .into_iter()
             .map(|path| {

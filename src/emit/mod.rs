@@ -293,13 +293,7 @@ fn tree_files<'m>(
     specs: &mut kubernetes::SpecTexts<'m>,
 ) -> EnvFiles<'m> {
     let mut objects = Vec::new();
-    kubernetes::env_objects(
-        model,
-        env,
-        options,
-        &mut Documents::Files(&mut objects),
-        specs,
-    );
+    kubernetes::env_objects(env, options, &mut Documents::Files(&mut objects), specs);
     let mut rule_file = String::new();
     let mut prometheus_rule = Vec::new();
     let has_rules = prometheus::env_rules(
@@ -434,7 +428,6 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree
             let part = streams.entry(env.cluster.as_str()).or_default();
             let first = part.is_empty();
             kubernetes::env_objects(
-                model,
                 env,
                 options,
                 &mut Documents::Stream(&mut part.namespaces),
