@@ -6,17 +6,20 @@
 //! statements with are exactly these, no more and no fewer. Everything that
 //! needs the words reads them here:
 //!
-//! - `fast.rs` dispatches on `ItemKeyword::from_word` and
-//!   `StatementKeyword::from_word` and matches the result exhaustively, so a
-//!   new keyword does not compile until the fast parser says how to read it
-//!   (or that it leaves it to pest);
+//! - `fast.rs` dispatches on `ItemKeyword::from_word`,
+//!   `StatementKeyword::from_word` and `ValueKeyword::from_word` and
+//!   matches the result exhaustively, so a new keyword does not compile
+//!   until the fast parser says how to read it (or that it leaves it to
+//!   pest), and reads the value keywords where the grammar keeps them from
+//!   being a key or a `let` name;
 //! - `mod.rs` recovers at lines that start with an item keyword, suggests one
 //!   for an unknown item (E0107), lists them in its help, and suggests a
 //!   statement keyword for a misspelt one read as a field name;
 //! - `expected.rs` leaves statement keywords out of "expected …" when "a
 //!   field or statement" already covers them;
 //! - `check::fields` names a misplaced statement by its keyword (through
-//!   `ast::StmtKind::keyword`).
+//!   `ast::StmtKind::keyword`);
+//! - `tests/props.rs` checks that its generated inputs draw on every one.
 //!
 //! The order is the order of suggestions: `suggest::closest` breaks ties by
 //! it.
