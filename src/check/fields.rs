@@ -76,20 +76,8 @@ pub fn key_text<'a>(key: &'a Key, scope: &Scope, diagnostics: &mut Diags) -> Opt
 
 /// The keyword a statement starts with, for "not allowed here".
 pub fn statement_keyword(kind: &StmtKind) -> &'static str {
-    match kind {
-        StmtKind::Field(_) => "a field",
-        StmtKind::Grant(_) => "`grant`",
-        StmtKind::Ingress(_) => "`ingress`",
-        StmtKind::Egress(_) => "`egress`",
-        StmtKind::Stage(_) => "`stage`",
-        StmtKind::Alert(_) => "`alert`",
-        StmtKind::Quota(_) => "`quota`",
-        StmtKind::Limits(_) => "`limits`",
-        StmtKind::Allow(_) => "`allow`",
-        StmtKind::Forbid(_) => "`forbid`",
-        StmtKind::Require(_) => "`require`",
-        StmtKind::Accept(_) => "`accept`",
-    }
+    kind.keyword()
+        .map_or("a field", crate::syntax::keywords::StatementKeyword::quoted)
 }
 
 /// Where a statement does belong.

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use super::keywords::StatementKeyword;
 use crate::source::Span;
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -192,6 +193,26 @@ pub enum StmtKind {
     Forbid(Forbid),
     Require(Require),
     Accept(Accept),
+}
+
+impl StmtKind {
+    /// The keyword the statement is written with; a field has none.
+    pub fn keyword(&self) -> Option<StatementKeyword> {
+        Some(match self {
+            StmtKind::Field(_) => return None,
+            StmtKind::Grant(_) => StatementKeyword::Grant,
+            StmtKind::Ingress(_) => StatementKeyword::Ingress,
+            StmtKind::Egress(_) => StatementKeyword::Egress,
+            StmtKind::Stage(_) => StatementKeyword::Stage,
+            StmtKind::Alert(_) => StatementKeyword::Alert,
+            StmtKind::Quota(_) => StatementKeyword::Quota,
+            StmtKind::Limits(_) => StatementKeyword::Limits,
+            StmtKind::Allow(_) => StatementKeyword::Allow,
+            StmtKind::Forbid(_) => StatementKeyword::Forbid,
+            StmtKind::Require(_) => StatementKeyword::Require,
+            StmtKind::Accept(_) => StatementKeyword::Accept,
+        })
+    }
 }
 
 /// `key = value` or `key { … }`

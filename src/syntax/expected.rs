@@ -3,24 +3,28 @@
 //! The match is exhaustive on purpose (no `_` arm): a new rule in the grammar
 //! does not compile until it says how users should read it.
 
+use super::keywords::StatementKeyword;
 use super::parser::Rule;
 
 const FIELD_OR_STATEMENT: &str = "a field or statement";
 
-/// The keywords a block statement starts with.
-const STATEMENT_KEYWORDS: &[Rule] = &[
-    Rule::kw_grant,
-    Rule::kw_ingress,
-    Rule::kw_egress,
-    Rule::kw_stage,
-    Rule::kw_alert,
-    Rule::kw_quota,
-    Rule::kw_limits,
-    Rule::kw_allow,
-    Rule::kw_forbid,
-    Rule::kw_require,
-    Rule::kw_accept,
-];
+/// The grammar's rule for each statement keyword: the keywords pest reports
+/// when a statement fails on its first token.
+pub(super) fn statement_rule(keyword: StatementKeyword) -> Rule {
+    match keyword {
+        StatementKeyword::Grant => Rule::kw_grant,
+        StatementKeyword::Ingress => Rule::kw_ingress,
+        StatementKeyword::Egress => Rule::kw_egress,
+        StatementKeyword::Stage => Rule::kw_stage,
+        StatementKeyword::Alert => Rule::kw_alert,
+        StatementKeyword::Quota => Rule::kw_quota,
+        StatementKeyword::Limits => Rule::kw_limits,
+        StatementKeyword::Allow => Rule::kw_allow,
+        StatementKeyword::Forbid => Rule::kw_forbid,
+        StatementKeyword::Require => Rule::kw_require,
+        StatementKeyword::Accept => Rule::kw_accept,
+    }
+}
 
 /// How a rule reads in "expected …", or `None` when it should not be listed
 /// (error productions and the insides of literals).
@@ -153,7 +157,12 @@ pub(super) fn list(rules: &[Rule]) -> String {
     let mut names: Vec<&str> = Vec::new();
     let listed = rules
         .iter()
-        .filter(|&&rule| !(statement_expected && STATEMENT_KEYWORDS.contains(&rule)))
+        .filter(|&&rule| {
+            !(statement_expected
+                && StatementKeyword::ALL
+                    .iter()
+                    .any(|&keyword| statement_rule(keyword) == rule))
+        })
         .filter_map(|&rule| describe(rule));
     for name in listed {
         if !names.contains(&name) {

@@ -19,6 +19,7 @@
 
 use super::MAX_NESTING;
 use super::ast::*;
+use super::keywords::{ItemKeyword, StatementKeyword, ValueKeyword};
 use super::literal;
 use crate::source::Span;
 
@@ -60,10 +61,17 @@ fn is_ident_char(byte: u8) -> bool {
     IDENT[usize::from(byte)]
 }
 
-const STATEMENT_KEYWORDS: &[&str] = &[
-    "grant", "ingress", "egress", "stage", "alert", "quota", "limits", "allow", "forbid",
-    "require", "accept",
-];
+/// The first letters of the value keywords: one byte compared before a
+/// key is tested for being one of them.
+const VALUE_KEYWORD_INITIALS: [u8; ValueKeyword::ALL.len()] = {
+    let mut initials = [0; ValueKeyword::ALL.len()];
+    let mut i = 0;
+    while i < initials.len() {
+        initials[i] = ValueKeyword::ALL[i].as_str().as_bytes()[0];
+        i += 1;
+    }
+    initials
+};
 
 impl<'t> Parser<'t> {
     fn span(&self, start: usize, end: usize) -> Span {
@@ -162,22 +170,23 @@ impl<'t> Parser<'t> {
     fn item(&mut self, top_level: bool) -> Option<Item> {
         self.skip();
         let start = self.pos;
-        let kind = match self.word() {
-            "import" if top_level => {
-                self.pos += "import".len();
+        let word = self.word();
+        let keyword = ItemKeyword::from_word(word)?;
+        self.pos += word.len();
+        let kind = match keyword {
+            ItemKeyword::Import => {
+                if !top_level {
+                    return None;
+                }
                 ItemKind::Import(Import {
                     path: self.string_lit()?,
                 })
             }
-            "cluster" => {
-                self.pos += "cluster".len();
-                ItemKind::Cluster(Cluster {
-                    name: self.decl_name()?,
-                    body: self.block()?,
-                })
-            }
-            "tier" => {
-                self.pos += "tier".len();
+            ItemKeyword::Cluster => ItemKind::Cluster(Cluster {
+                name: self.decl_name()?,
+                body: self.block()?,
+            }),
+            ItemKeyword::Tier => {
                 let name = self.decl_name()?;
                 let extends = if self.eat_keyword("extends") {
                     Some(self.label()?)
@@ -190,17 +199,13 @@ impl<'t> Parser<'t> {
                     body: self.block()?,
                 })
             }
-            "role" => {
-                self.pos += "role".len();
-                ItemKind::Role(Role {
-                    name: self.decl_name()?,
-                    body: self.block()?,
-                })
-            }
-            "let" => {
-                self.pos += "let".len();
+            ItemKeyword::Role => ItemKind::Role(Role {
+                name: self.decl_name()?,
+                body: self.block()?,
+            }),
+            ItemKeyword::Let => {
                 self.skip();
-                if matches!(self.word(), "quota" | "limits") {
+                if ValueKeyword::from_word(self.word()).is_some() {
                     return None;
                 }
                 let name = self.ident()?;
@@ -210,8 +215,7 @@ impl<'t> Parser<'t> {
                     value: self.expr()?,
                 })
             }
-            "env" => {
-                self.pos += "env".len();
+            ItemKeyword::Env => {
                 let name = self.decl_name()?;
                 let placement = if self.at_keyword("on") {
                     Some(self.placement()?)
@@ -224,8 +228,7 @@ impl<'t> Parser<'t> {
                     body: self.block()?,
                 })
             }
-            "for" => {
-                self.pos += "for".len();
+            ItemKeyword::For => {
                 let var = self.ident()?;
                 self.keyword("in")?;
                 let iterable = self.expr()?;
@@ -242,8 +245,7 @@ impl<'t> Parser<'t> {
                     items,
                 })
             }
-            "alert" => {
-                self.pos += "alert".len();
+            ItemKeyword::Alert => {
                 let name = self.decl_name()?;
                 let params = if self.at_punct(b'(') {
                     self.params()?
@@ -256,7 +258,6 @@ impl<'t> Parser<'t> {
                     body: self.block()?,
                 })
             }
-            _ => return None,
         };
         Some(Item {
             kind,
@@ -341,13 +342,10 @@ impl<'t> Parser<'t> {
         let start = self.pos;
         let word = self.word();
         let depth = self.depth;
-        let statement = STATEMENT_KEYWORDS
-            .contains(&word)
-            .then(|| {
-                self.pos += word.len();
-                self.keyword_stmt(word)
-            })
-            .flatten();
+        let statement = StatementKeyword::from_word(word).and_then(|keyword| {
+            self.pos += word.len();
+            self.keyword_stmt(keyword)
+        });
         let kind = match statement {
             Some(kind) => kind,
             None => {
@@ -364,9 +362,9 @@ impl<'t> Parser<'t> {
         })
     }
 
-    fn keyword_stmt(&mut self, keyword: &str) -> Option<StmtKind> {
+    fn keyword_stmt(&mut self, keyword: StatementKeyword) -> Option<StmtKind> {
         Some(match keyword {
-            "grant" => {
+            StatementKeyword::Grant => {
                 let role = self.decl_name()?;
                 self.keyword("to")?;
                 self.skip();
@@ -393,14 +391,14 @@ impl<'t> Parser<'t> {
                     binding_name,
                 })
             }
-            "ingress" => {
+            StatementKeyword::Ingress => {
                 self.keyword("allow")?;
                 self.keyword("from")?;
                 let from = self.peer(false)?;
                 let ports = self.ports()?;
                 StmtKind::Ingress(Ingress { from, ports })
             }
-            "egress" => {
+            StatementKeyword::Egress => {
                 if self.eat_keyword("deny") {
                     self.keyword("dns")?;
                     return Some(StmtKind::Egress(Egress::DenyDns));
@@ -415,7 +413,7 @@ impl<'t> Parser<'t> {
                     StmtKind::Egress(Egress::To { peer, ports })
                 }
             }
-            "stage" => {
+            StatementKeyword::Stage => {
                 let name = self.decl_name()?;
                 if !self.at_keyword("on") {
                     return None; // `missing_on`, reported by the builder
@@ -427,7 +425,7 @@ impl<'t> Parser<'t> {
                     body: self.block()?,
                 })
             }
-            "alert" => {
+            StatementKeyword::Alert => {
                 let template = self.label()?;
                 // `as` followed by anything but a name is left to the
                 // grammar, which reads the use without it.
@@ -446,7 +444,7 @@ impl<'t> Parser<'t> {
                     args,
                 })
             }
-            "quota" => {
+            StatementKeyword::Quota => {
                 if self.eat_punct(b'=') {
                     StmtKind::Quota(Quota::Expr(self.expr()?))
                 } else {
@@ -461,7 +459,7 @@ impl<'t> Parser<'t> {
                     })
                 }
             }
-            "limits" => {
+            StatementKeyword::Limits => {
                 if self.eat_punct(b'=') {
                     StmtKind::Limits(Limits::Expr(self.expr()?))
                 } else {
@@ -482,7 +480,7 @@ impl<'t> Parser<'t> {
                     })
                 }
             }
-            "allow" => {
+            StatementKeyword::Allow => {
                 let verbs = self.list()?;
                 self.keyword("on")?;
                 StmtKind::Allow(Allow {
@@ -490,7 +488,7 @@ impl<'t> Parser<'t> {
                     resources: self.list()?,
                 })
             }
-            "forbid" => {
+            StatementKeyword::Forbid => {
                 self.skip();
                 let forbid = match self.word() {
                     "verbs" => {
@@ -509,19 +507,18 @@ impl<'t> Parser<'t> {
                 };
                 StmtKind::Forbid(forbid)
             }
-            "require" => {
+            StatementKeyword::Require => {
                 self.keyword("alerts")?;
                 StmtKind::Require(Require {
                     alerts: self.list()?,
                 })
             }
-            "accept" => {
+            StatementKeyword::Accept => {
                 self.keyword("from")?;
                 StmtKind::Accept(Accept {
                     environments: self.list()?,
                 })
             }
-            _ => return None,
         })
     }
 
@@ -601,7 +598,7 @@ impl<'t> Parser<'t> {
             b'"' | b'`' => Key::Str(self.string_lit()?),
             // As the grammar's `statement_word`: a bare `quota` or `limits`
             // is never a key, so a block after it is not read twice.
-            b'q' | b'l' if self.statement_word() => return None,
+            b if VALUE_KEYWORD_INITIALS.contains(&b) && self.statement_word() => return None,
             _ => {
                 // An atomic rule: no trivia around the dots.
                 let start = self.pos;
@@ -652,22 +649,24 @@ impl<'t> Parser<'t> {
                     self.pos += self.word().len();
                     ExprKind::Bool(value)
                 }
-                "quota" => {
-                    self.pos += "quota".len();
-                    ExprKind::Record(Record {
-                        tag: Some(RecordTag::Quota),
-                        body: self.block()?,
-                    })
-                }
-                "limits" => {
-                    self.pos += "limits".len();
-                    let (kind, _) = self.limit_kind()?;
-                    ExprKind::Record(Record {
-                        tag: Some(RecordTag::Limits(kind)),
-                        body: self.block()?,
-                    })
-                }
-                _ => ExprKind::Name(self.value_name()?),
+                word => match ValueKeyword::from_word(word) {
+                    Some(ValueKeyword::Quota) => {
+                        self.pos += word.len();
+                        ExprKind::Record(Record {
+                            tag: Some(RecordTag::Quota),
+                            body: self.block()?,
+                        })
+                    }
+                    Some(ValueKeyword::Limits) => {
+                        self.pos += word.len();
+                        let (kind, _) = self.limit_kind()?;
+                        ExprKind::Record(Record {
+                            tag: Some(RecordTag::Limits(kind)),
+                            body: self.block()?,
+                        })
+                    }
+                    None => ExprKind::Name(self.value_name()?),
+                },
             },
         };
         Some(Expr {
@@ -739,8 +738,7 @@ impl<'t> Parser<'t> {
     /// Whether the word at the cursor is a bare `quota` or `limits` (not
     /// `limits.cpu`): the grammar's `statement_word`.
     fn statement_word(&self) -> bool {
-        ["quota", "limits"]
-            .into_iter()
+        ValueKeyword::words()
             .any(|word| self.word_is(word) && self.bytes.get(self.pos + word.len()) != Some(&b'.'))
     }
 

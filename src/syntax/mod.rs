@@ -12,6 +12,7 @@ mod build;
 mod expected;
 mod fast;
 pub mod format;
+pub mod keywords;
 mod literal;
 mod parser;
 pub mod spans;
@@ -24,12 +25,8 @@ use crate::source::SourceFile;
 use crate::suggest;
 use ast::{Ast, Item};
 use build::Builder;
+use keywords::{ItemKeyword, StatementKeyword, ValueKeyword};
 use parser::{EnvkParser, Rule};
-
-/// Keywords that start a top-level item.
-pub const ITEM_KEYWORDS: &[&str] = &[
-    "import", "cluster", "tier", "role", "let", "env", "for", "alert",
-];
 
 /// Deepest nesting of `{`, `[` and `(` accepted. Real programs stay under
 /// ten; the bound keeps the recursive descent far from the stack's end.
@@ -236,9 +233,9 @@ fn syntax_error(file: &SourceFile, item_start: usize, at: usize, expected: &[Rul
                     format!("expected an item, found {}", found.describe(text)),
                 )
                 .label("not an item keyword");
-                match suggest::closest(found.text(text), ITEM_KEYWORDS.iter().copied()) {
+                match suggest::closest(found.text(text), ItemKeyword::words()) {
                     Some(keyword) => diagnostic.help(format!("did you mean `{keyword}`?")),
-                    None => diagnostic.help(ITEMS_HELP),
+                    None => diagnostic.help(items_help()),
                 }
             }
             TokenKind::Punct if found.text(text) == "}" => {
@@ -253,8 +250,8 @@ fn syntax_error(file: &SourceFile, item_start: usize, at: usize, expected: &[Rul
             )
             .label("expected an item")
             .help(match found.text(text) {
-                "/" | "#" => COMMENTS_HELP,
-                _ => ITEMS_HELP,
+                "/" | "#" => COMMENTS_HELP.to_string(),
+                _ => items_help(),
             }),
         };
     }
@@ -296,8 +293,18 @@ fn shape_of(expected: &[Rule], wanted: &str) -> String {
 
 const COMMENTS_HELP: &str = "comments start with `//` and run to the end of the line";
 
-const ITEMS_HELP: &str =
-    "a file is made of `import`, `cluster`, `tier`, `role`, `let`, `env`, `for` and `alert` items";
+/// "a file is made of `import`, `cluster`, … and `alert` items".
+fn items_help() -> String {
+    let (last, init) = ItemKeyword::ALL
+        .split_last()
+        .expect("there are item keywords");
+    let init: Vec<&str> = init.iter().map(|keyword| keyword.quoted()).collect();
+    format!(
+        "a file is made of {} and {} items",
+        init.join(", "),
+        last.quoted()
+    )
+}
 
 /// Extra advice for the mistakes people make most.
 fn hint(text: &str, at: usize, found: &Token, expected: &[Rule]) -> Option<String> {
@@ -328,7 +335,9 @@ fn hint(text: &str, at: usize, found: &Token, expected: &[Rule]) -> Option<Strin
     }
     if expects(Rule::block) || expects(Rule::lbrace) {
         let mut words = without_trailing_trivia(text, at).split_whitespace().rev();
-        if let (Some(name), Some(keyword @ ("quota" | "limits"))) = (words.next(), words.next()) {
+        if let (Some(name), Some(keyword)) = (words.next(), words.next())
+            && ValueKeyword::from_word(keyword).is_some()
+        {
             return Some(format!(
                 "to use a value declared with `let`, write `{keyword} = {name}`"
             ));
@@ -342,11 +351,7 @@ fn hint(text: &str, at: usize, found: &Token, expected: &[Rule]) -> Option<Strin
     if expects(Rule::assign) && (expects(Rule::block) || expects(Rule::lbrace)) {
         // `grnat devops to …` parses `grnat` as a field key, then fails.
         let before = previous_word(text, at)?;
-        let statements = [
-            "grant", "ingress", "egress", "stage", "alert", "quota", "limits", "allow", "forbid",
-            "require", "accept",
-        ];
-        let keyword = suggest::closest(before, statements)?;
+        let keyword = suggest::closest(before, StatementKeyword::words())?;
         return Some(format!(
             "`{before}` is read as a field name; did you mean the statement `{keyword}`?"
         ));
@@ -486,7 +491,7 @@ fn next_item_line(text: &str, from: usize) -> usize {
 }
 
 fn starts_with_item_keyword(line: &str) -> bool {
-    ITEM_KEYWORDS.iter().any(|keyword| {
+    ItemKeyword::words().any(|keyword| {
         line.strip_prefix(keyword).is_some_and(|after| {
             let after_keyword = after.trim_start_matches([' ', '\t']);
             after.starts_with([' ', '\t'])
