@@ -75,7 +75,7 @@ impl Value<'_> {
     /// "a string", "a list", …: for "expected X, found Y".
     pub fn describe(&self) -> String {
         match self {
-            Value::Number(number, _) => describe_number(number).to_string(),
+            Value::Number(number, _) => number.looks_like().to_string(),
             Value::Bool(..) => "a boolean".to_string(),
             Value::Str(..) => "a string".to_string(),
             Value::List(..) => "a list".to_string(),
@@ -87,20 +87,6 @@ impl Value<'_> {
             Value::Word(word, _) => format!("the name `{word}`"),
             Value::Scaled { .. } => "a scaled quota".to_string(),
         }
-    }
-}
-
-/// What a number literal looks like it measures, from its suffix.
-pub fn describe_number(number: &Number) -> &'static str {
-    use ast::Suffix::*;
-    match number.suffix {
-        None => "a number",
-        Percent => "a ratio",
-        Milli => "milli-cores or minutes",
-        Kilo | Mega | Giga | Tera | Peta | Exa | Kibi | Mebi | Gibi | Tebi | Pebi | Exbi => {
-            "memory"
-        }
-        Millisecond | Second | Hour | Day | Week | Year => "a duration",
     }
 }
 
@@ -394,7 +380,7 @@ pub fn eval<'a>(
             if number.suffix != ast::Suffix::None {
                 diagnostics.push(
                     Diagnostic::new(Code::E0307, factor_span, "a scale factor has no unit")
-                        .label(format!("this is {}", describe_number(&number)))
+                        .label(format!("this is {}", number.looks_like()))
                         .help("`*` scales a quota by a plain number, as in `small * 2` or `small * 0.5`"),
                 );
                 return None;
