@@ -93,13 +93,9 @@ pub(crate) fn resource_record(
 ) -> Option<TypedQuota> {
     let what = kind.what();
     match value {
-        Value::Scaled {
-            base,
-            factor,
-            factor_span,
-            span,
-        } => {
-            let typed = resource_record(checker, *base, kind, context, diagnostics)?;
+        Value::Product { left, right, span } => {
+            let (base, factor, factor_span) = units::scaling(&left, &right, diagnostics)?;
+            let typed = resource_record(checker, base.clone(), kind, context, diagnostics)?;
             scale(typed, &factor, factor_span, span, diagnostics)
         }
         Value::Record(record) => {
@@ -293,7 +289,7 @@ pub(crate) fn quota_stmt(
             });
             (name, value)
         }
-        ast::Quota::Expr(expr) => (None, crate::resolve::value::eval(expr, scope, diagnostics)?),
+        ast::Quota::Expr(expr) => (None, units::eval(expr, scope, diagnostics)?),
     };
     let mut typed = resource_record(checker, value, ResourceRecord::Quota, &context, diagnostics)?;
     typed.name = name;
@@ -347,7 +343,7 @@ pub(crate) fn limits_stmt(
             });
             (name, value)
         }
-        ast::Limits::Expr(expr) => (None, crate::resolve::value::eval(expr, scope, diagnostics)?),
+        ast::Limits::Expr(expr) => (None, units::eval(expr, scope, diagnostics)?),
     };
     let (record, kind) = limits_record(value, diagnostics)?;
     let items = checker
