@@ -93,9 +93,9 @@ pub(crate) fn resource_record(
 ) -> Option<TypedQuota> {
     let what = kind.what();
     match value {
-        Value::Product { left, right, span } => {
-            let (base, factor, factor_span) = units::scaling(&left, &right, diagnostics)?;
-            let typed = resource_record(checker, base.clone(), kind, context, diagnostics)?;
+        Value::Product { operands, span } => {
+            let (base, factor, factor_span) = units::scaling(*operands, diagnostics)?;
+            let typed = resource_record(checker, base, kind, context, diagnostics)?;
             scale(typed, &factor, factor_span, span, diagnostics)
         }
         Value::Record(record) => {

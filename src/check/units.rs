@@ -15,19 +15,35 @@ use crate::diag::{Code, Diagnostic};
 use crate::model::{Dimension, Duration, Quantity, Ratio};
 use crate::resolve::value::{self, Lets, Scope, Value, number_text};
 use crate::source::Span;
-use crate::syntax::ast::{Expr, Number, Suffix};
+use crate::syntax::ast::{Expr, ExprKind, Number, Suffix};
 
 pub type Diags = Vec<Diagnostic>;
 
 /// Evaluates an expression for a field: `None` when it has no value, or
 /// when a product in it is no quota scaled by a plain number (E0307).
+#[inline]
 pub fn eval<'a>(
     expr: &'a Expr,
     scope: &Scope<'_, 'a>,
     diagnostics: &mut Diags,
 ) -> Option<Value<'a>> {
-    let value = value::eval(expr, scope, diagnostics)?;
-    products(&value, diagnostics).then_some(value)
+    // Every field of every env comes through here, and most can hold no
+    // product: a string, a number, a block is evaluated and returned as
+    // is. Only a product, a list or a name (a `let` may hold a product)
+    // can, and only a product or a list is walked.
+    match expr.kind {
+        ExprKind::Mul(..) | ExprKind::List(_) | ExprKind::Name(_) => {}
+        ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Str(_) | ExprKind::Record(_) => {
+            return value::eval(expr, scope, diagnostics);
+        }
+    }
+    let value = value::eval(expr, scope, diagnostics);
+    if let Some(held @ (Value::Product { .. } | Value::List(..))) = &value
+        && !products(held, diagnostics)
+    {
+        return None;
+    }
+    value
 }
 
 /// Judges the products of every `let`, where the `let` is written and
@@ -47,10 +63,11 @@ pub fn let_products(lets: &Lets, diagnostics: &mut Diags) {
 /// mistake, as evaluation order gives them.
 fn products(value: &Value, diagnostics: &mut Diags) -> bool {
     match value {
-        Value::Product { left, right, .. } => {
+        Value::Product { operands, .. } => {
+            let [left, right] = &**operands;
             products(left, diagnostics)
                 && products(right, diagnostics)
-                && scaling(left, right, diagnostics).is_some()
+                && judge(left, right, diagnostics).is_some()
         }
         Value::List(items, _) => {
             // Every item, not up to the first wrong one: a list reports
@@ -70,18 +87,25 @@ fn products(value: &Value, diagnostics: &mut Diags) -> bool {
 }
 
 /// `left * right` read as a quota scaled by a plain number, written on
-/// either side: the quota (a record, or a product already judged), the
-/// factor and where the factor is written. Otherwise E0307 at the side at
-/// fault.
-pub fn scaling<'v, 'a>(
-    left: &'v Value<'a>,
-    right: &'v Value<'a>,
+/// either side: the quota (a record, or a product), the factor and where
+/// the factor is written. Otherwise E0307 at the side at fault.
+pub fn scaling<'a>(
+    [left, right]: [Value<'a>; 2],
     diagnostics: &mut Diags,
-) -> Option<(&'v Value<'a>, Number, Span)> {
+) -> Option<(Value<'a>, Number, Span)> {
+    let (number_first, factor, factor_span) = judge(&left, &right, diagnostics)?;
+    Some((if number_first { right } else { left }, factor, factor_span))
+}
+
+/// [`scaling`] for operands the caller keeps: whether the number came
+/// first, the factor and where it is written.
+fn judge(left: &Value, right: &Value, diagnostics: &mut Diags) -> Option<(bool, Number, Span)> {
     // `2 * small` reads as well as `small * 2`.
-    let (base, factor) = match (left, right) {
-        (Value::Number(..), other) if !matches!(other, Value::Number(..)) => (right, left),
-        _ => (left, right),
+    let number_first = matches!(left, Value::Number(..)) && !matches!(right, Value::Number(..));
+    let (base, factor) = if number_first {
+        (right, left)
+    } else {
+        (left, right)
     };
     let Value::Number(number, factor_span) = factor else {
         diagnostics.push(
@@ -104,7 +128,7 @@ pub fn scaling<'v, 'a>(
         return None;
     }
     match base {
-        Value::Record(_) | Value::Product { .. } => Some((base, *number, *factor_span)),
+        Value::Record(_) | Value::Product { .. } => Some((number_first, *number, *factor_span)),
         other => {
             diagnostics.push(
                 Diagnostic::new(

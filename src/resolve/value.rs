@@ -34,8 +34,8 @@ pub enum Value<'a> {
     /// `left * right`, both sides as written, unjudged: `check` reads it
     /// as a quota scaled by a plain number, or reports why it is not one.
     Product {
-        left: Box<Value<'a>>,
-        right: Box<Value<'a>>,
+        /// Left and right, in one allocation.
+        operands: Box<[Value<'a>; 2]>,
         span: Span,
     },
 }
@@ -99,7 +99,7 @@ impl Value<'_> {
     fn scales_a_record(&self) -> bool {
         match self {
             Value::Record(_) => true,
-            Value::Product { left, right, .. } => left.scales_a_record() || right.scales_a_record(),
+            Value::Product { operands, .. } => operands.iter().any(Value::scales_a_record),
             _ => false,
         }
     }
@@ -385,8 +385,7 @@ pub fn eval<'a>(
             let left = eval(left, scope, diagnostics)?;
             let right = eval(right, scope, diagnostics)?;
             Value::Product {
-                left: Box::new(left),
-                right: Box::new(right),
+                operands: Box::new([left, right]),
                 span: expr.span,
             }
         }
