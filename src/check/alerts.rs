@@ -350,7 +350,7 @@ pub(crate) fn template<'a>(
         }
         let default = match &param.default {
             Some(expr) => {
-                let Some(value) = crate::resolve::value::eval(expr, &scope, diagnostics) else {
+                let Some(value) = super::units::eval(expr, &scope, diagnostics) else {
                     ok = false;
                     continue;
                 };
@@ -1132,7 +1132,7 @@ fn arguments(
             }
             seen.push(key.to_string());
             let value = match &field.value {
-                FieldValue::Expr(expr) => crate::resolve::value::eval(expr, scope, diagnostics),
+                FieldValue::Expr(expr) => super::units::eval(expr, scope, diagnostics),
                 FieldValue::Block(block) if key == "labels" => {
                     Some(Value::Record(crate::resolve::value::Record {
                         tag: None,

@@ -267,7 +267,7 @@ pub fn field_value<'a>(
     diagnostics: &mut Diags,
 ) -> Option<Value<'a>> {
     match entry.value {
-        FieldValue::Expr(expr) => value::eval(expr, scope, diagnostics),
+        FieldValue::Expr(expr) => super::units::eval(expr, scope, diagnostics),
         FieldValue::Block(block) => Some(Value::Record(Record {
             tag: None,
             body: block,

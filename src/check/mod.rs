@@ -114,6 +114,8 @@ impl<'r, 'a> Checker<'r, 'a> {
     }
 
     fn run(&mut self, diagnostics: &mut Diags) {
+        // Before any use, so that a `let`'s `*` is its own finding (E0307).
+        units::let_products(&self.resolved.lets, diagnostics);
         self.clusters(diagnostics);
         self.templates(diagnostics);
         self.tiers(diagnostics);
@@ -645,7 +647,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 StmtKind::Accept(accept) => {
                     let mut accepted = Vec::new();
                     for item in &accept.environments.items {
-                        let value = value::eval(item, &scope, diagnostics);
+                        let value = units::eval(item, &scope, diagnostics);
                         if let Some(env) = value
                             .as_ref()
                             .and_then(|value| environment(value, diagnostics))
@@ -759,7 +761,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 // strings can be checked without one.
                 None => self.record_strings(record.body, &record.vars, diagnostics),
             },
-            scaled @ Value::Scaled { .. } => {
+            scaled @ Value::Product { .. } => {
                 let context = format!("the quota of let `{name}`");
                 quota::resource_record(
                     self,

@@ -140,13 +140,9 @@ pub(crate) fn resource_record<'a>(
 ) -> Option<TypedQuota> {
     let what = kind.what();
     match value {
-        Value::Scaled {
-            base,
-            factor,
-            factor_span,
-            span,
-        } => {
-            let typed = resource_record(checker, *base, kind, context, diagnostics)?;
+        Value::Product { operands, span } => {
+            let (base, factor, factor_span) = units::scaling(*operands, diagnostics)?;
+            let typed = resource_record(checker, base, kind, context, diagnostics)?;
             scale(typed, &factor, factor_span, span, diagnostics)
         }
         Value::Record(record) => {
@@ -346,7 +342,7 @@ pub(crate) fn quota_stmt<'a>(
             });
             (name, value)
         }
-        ast::Quota::Expr(expr) => (None, crate::resolve::value::eval(expr, scope, diagnostics)?),
+        ast::Quota::Expr(expr) => (None, units::eval(expr, scope, diagnostics)?),
     };
     let mut typed = resource_record(checker, value, ResourceRecord::Quota, &context, diagnostics)?;
     typed.name = name;
@@ -400,7 +396,7 @@ pub(crate) fn limits_stmt<'a>(
             });
             (name, value)
         }
-        ast::Limits::Expr(expr) => (None, crate::resolve::value::eval(expr, scope, diagnostics)?),
+        ast::Limits::Expr(expr) => (None, units::eval(expr, scope, diagnostics)?),
     };
     let (record, kind) = limits_record(value, diagnostics)?;
     let items = checker

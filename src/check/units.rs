@@ -1,16 +1,148 @@
-//! Units: turning values into typed quantities, exactly.
+//! Units: turning values into typed quantities, exactly, and judging `*`.
 //!
 //! cpu is integer milli-cores, memory integer bytes, durations integer
 //! milliseconds, ratios exact decimal fractions: never floats, so `0.1 +
 //! 0.2` can never decide whether a quota passes. Every mismatch names what
 //! was expected and what was found, at the value that is wrong.
+//!
+//! Resolve keeps a product (`small * 2`) as written; here it is read as a
+//! quota scaled by a plain number, or reported (E0307). Every value the
+//! checker evaluates goes through [`eval`], so a product that is no such
+//! thing is reported once, at the operand at fault, and the field that
+//! receives it stays silent, as for any value that failed.
 
 use crate::diag::{Code, Diagnostic};
 use crate::model::{Dimension, Duration, Quantity, Ratio};
-use crate::resolve::value::{Value, number_text};
-use crate::syntax::ast::{Number, Suffix};
+use crate::resolve::value::{self, Lets, Scope, Value, number_text};
+use crate::source::Span;
+use crate::syntax::ast::{Expr, ExprKind, Number, Suffix};
 
 pub type Diags = Vec<Diagnostic>;
+
+/// Evaluates an expression for a field: `None` when it has no value, or
+/// when a product in it is no quota scaled by a plain number (E0307).
+#[inline]
+pub fn eval<'a>(
+    expr: &'a Expr,
+    scope: &Scope<'_, 'a>,
+    diagnostics: &mut Diags,
+) -> Option<Value<'a>> {
+    // Every field of every env comes through here, and most can hold no
+    // product: a string, a number, a block is evaluated and returned as
+    // is. Only a product, a list or a name (a `let` may hold a product)
+    // can, and only a product or a list is walked.
+    match expr.kind {
+        ExprKind::Mul(..) | ExprKind::List(_) | ExprKind::Name(_) => {}
+        ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Str(_) | ExprKind::Record(_) => {
+            return value::eval(expr, scope, diagnostics);
+        }
+    }
+    let value = value::eval(expr, scope, diagnostics);
+    if let Some(held @ (Value::Product { .. } | Value::List(..))) = &value
+        && !products(held, diagnostics)
+    {
+        return None;
+    }
+    value
+}
+
+/// Judges the products of every `let`, where the `let` is written and
+/// before anything uses it: a mistake there is the `let`'s, found once and
+/// in no env, as when evaluation reported it. Its uses find it again, an
+/// exact repeat, which `diag::group` drops; they stay silent otherwise.
+pub fn let_products(lets: &Lets, diagnostics: &mut Diags) {
+    for (_, value) in lets.all() {
+        products(value, diagnostics);
+    }
+}
+
+/// Whether every product in `value` (through lists and products of
+/// products) is a quota scaled by a plain number; each one that is not is
+/// reported. Sides are judged before their product, left first, and a
+/// product with a side at fault is not judged itself: one report per
+/// mistake, as evaluation order gives them.
+fn products(value: &Value, diagnostics: &mut Diags) -> bool {
+    match value {
+        Value::Product { operands, .. } => {
+            let [left, right] = &**operands;
+            products(left, diagnostics)
+                && products(right, diagnostics)
+                && judge(left, right, diagnostics).is_some()
+        }
+        Value::List(items, _) => {
+            // Every item, not up to the first wrong one: a list reports
+            // each of its items' mistakes.
+            let mut ok = true;
+            for item in items {
+                ok &= products(item, diagnostics);
+            }
+            ok
+        }
+        Value::Number(..)
+        | Value::Bool(..)
+        | Value::Str(..)
+        | Value::Record(_)
+        | Value::Word(..) => true,
+    }
+}
+
+/// `left * right` read as a quota scaled by a plain number, written on
+/// either side: the quota (a record, or a product), the factor and where
+/// the factor is written. Otherwise E0307 at the side at fault.
+pub fn scaling<'a>(
+    [left, right]: [Value<'a>; 2],
+    diagnostics: &mut Diags,
+) -> Option<(Value<'a>, Number, Span)> {
+    let (number_first, factor, factor_span) = judge(&left, &right, diagnostics)?;
+    Some((if number_first { right } else { left }, factor, factor_span))
+}
+
+/// [`scaling`] for operands the caller keeps: whether the number came
+/// first, the factor and where it is written.
+fn judge(left: &Value, right: &Value, diagnostics: &mut Diags) -> Option<(bool, Number, Span)> {
+    // `2 * small` reads as well as `small * 2`.
+    let number_first = matches!(left, Value::Number(..)) && !matches!(right, Value::Number(..));
+    let (base, factor) = if number_first {
+        (right, left)
+    } else {
+        (left, right)
+    };
+    let Value::Number(number, factor_span) = factor else {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0307,
+                factor.span(),
+                format!("cannot multiply by {}", factor.describe()),
+            )
+            .label("expected a plain number")
+            .help("`*` scales a quota by a number, as in `small * 2`"),
+        );
+        return None;
+    };
+    if number.suffix != Suffix::None {
+        diagnostics.push(
+            Diagnostic::new(Code::E0307, *factor_span, "a scale factor has no unit")
+                .label(format!("this is {}", number.looks_like()))
+                .help("`*` scales a quota by a plain number, as in `small * 2` or `small * 0.5`"),
+        );
+        return None;
+    }
+    match base {
+        Value::Record(_) | Value::Product { .. } => Some((number_first, *number, *factor_span)),
+        other => {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0307,
+                    other.span(),
+                    format!("cannot scale {}", other.describe()),
+                )
+                .label("expected a quota")
+                .help("`*` scales a quota record, as in `small * 2`; numbers are written out"),
+            );
+            None
+        }
+    }
+}
 
 fn mismatch(value: &Value, expected: &str, help: &str) -> Diagnostic {
     Diagnostic::new(
@@ -256,7 +388,7 @@ pub fn string(value: &Value, diagnostics: &mut Diags) -> Option<String> {
         Value::Number(..) => Some(number_text(value)),
         Value::Word(word, _) => Some(word.clone()),
         Value::Bool(b, _) => Some(b.to_string()),
-        Value::List(..) | Value::Record(_) | Value::Scaled { .. } => None,
+        Value::List(..) | Value::Record(_) | Value::Product { .. } => None,
     };
     diagnostics.push(match unquoted {
         Some(text) => mismatch(value, "a string", "strings are quoted")

@@ -2,7 +2,10 @@
 //! `${…}` interpolation are resolved, before any unit is checked.
 //!
 //! Records stay lazy (a block and the variables in scope where it was
-//! written): only the field that receives a record knows its schema.
+//! written): only the field that receives a record knows its schema. A
+//! product (`small * 2`) is kept as written, both sides evaluated: what may
+//! be scaled, and by what, is for `check` to say (E0307, in
+//! `check::units`), like every other unit.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -28,11 +31,11 @@ pub enum Value<'a> {
     /// A name that is no `let`: an enum value (`production`) or a reference
     /// whose meaning the receiving field decides.
     Word(String, Span),
-    /// `base * factor`: a record scaled by a number.
-    Scaled {
-        base: Box<Value<'a>>,
-        factor: Number,
-        factor_span: Span,
+    /// `left * right`, both sides as written, unjudged: `check` reads it
+    /// as a quota scaled by a plain number, or reports why it is not one.
+    Product {
+        /// Left and right, in one allocation.
+        operands: Box<[Value<'a>; 2]>,
         span: Span,
     },
 }
@@ -54,7 +57,7 @@ impl Value<'_> {
             | Value::Str(_, at)
             | Value::List(_, at)
             | Value::Word(_, at)
-            | Value::Scaled { span: at, .. } => *at = span,
+            | Value::Product { span: at, .. } => *at = span,
             Value::Record(record) => record.span = span,
         }
         self
@@ -67,7 +70,7 @@ impl Value<'_> {
             | Value::Str(_, span)
             | Value::List(_, span)
             | Value::Word(_, span)
-            | Value::Scaled { span, .. } => *span,
+            | Value::Product { span, .. } => *span,
             Value::Record(record) => record.span,
         }
     }
@@ -75,7 +78,7 @@ impl Value<'_> {
     /// "a string", "a list", …: for "expected X, found Y".
     pub fn describe(&self) -> String {
         match self {
-            Value::Number(number, _) => describe_number(number).to_string(),
+            Value::Number(number, _) => number.looks_like().to_string(),
             Value::Bool(..) => "a boolean".to_string(),
             Value::Str(..) => "a string".to_string(),
             Value::List(..) => "a list".to_string(),
@@ -85,22 +88,20 @@ impl Value<'_> {
                 None => "a record".to_string(),
             },
             Value::Word(word, _) => format!("the name `{word}`"),
-            Value::Scaled { .. } => "a scaled quota".to_string(),
+            Value::Product { .. } if self.scales_a_record() => "a scaled quota".to_string(),
+            Value::Product { .. } => "a multiplication".to_string(),
         }
     }
-}
 
-/// What a number literal looks like it measures, from its suffix.
-pub fn describe_number(number: &Number) -> &'static str {
-    use ast::Suffix::*;
-    match number.suffix {
-        None => "a number",
-        Percent => "a ratio",
-        Milli => "milli-cores or minutes",
-        Kilo | Mega | Giga | Tera | Peta | Exa | Kibi | Mebi | Gibi | Tebi | Pebi | Exbi => {
-            "memory"
+    /// Whether a record is multiplied here: what a product is meant to be
+    /// is said from its shape, for messages; whether it is a quota scaled
+    /// by a plain number is for `check` to say.
+    fn scales_a_record(&self) -> bool {
+        match self {
+            Value::Record(_) => true,
+            Value::Product { operands, .. } => operands.iter().any(Value::scales_a_record),
+            _ => false,
         }
-        Millisecond | Second | Hour | Day | Week | Year => "a duration",
     }
 }
 
@@ -174,6 +175,15 @@ impl<'a> Lets<'a> {
         self.declared.iter().filter_map(|name| {
             let (value, used) = self.values.get(name)?;
             (!used.load(std::sync::atomic::Ordering::Relaxed)).then_some((name.as_str(), value))
+        })
+    }
+
+    /// Every `let` that has a value, with it, in declaration order, without
+    /// counting as a use.
+    pub fn all(&self) -> impl Iterator<Item = (&str, &Value<'a>)> {
+        self.declared.iter().filter_map(|name| {
+            let (value, _) = self.values.get(name)?;
+            Some((name.as_str(), value))
         })
     }
 
@@ -370,56 +380,12 @@ pub fn eval<'a>(
             None => Value::Word(ident.text.clone(), ident.span),
         },
         ExprKind::Mul(left, right) => {
-            let left_value = eval(left, scope, diagnostics)?;
-            let right_value = eval(right, scope, diagnostics)?;
-            // `2 * small` reads as well as `small * 2`.
-            let (base, factor) = match (left_value, right_value) {
-                (number @ Value::Number(..), other) if !matches!(other, Value::Number(..)) => {
-                    (other, number)
-                }
-                (base, factor) => (base, factor),
-            };
-            let Value::Number(number, factor_span) = factor else {
-                diagnostics.push(
-                    Diagnostic::new(
-                        Code::E0307,
-                        factor.span(),
-                        format!("cannot multiply by {}", factor.describe()),
-                    )
-                    .label("expected a plain number")
-                    .help("`*` scales a quota by a number, as in `small * 2`"),
-                );
-                return None;
-            };
-            if number.suffix != ast::Suffix::None {
-                diagnostics.push(
-                    Diagnostic::new(Code::E0307, factor_span, "a scale factor has no unit")
-                        .label(format!("this is {}", describe_number(&number)))
-                        .help("`*` scales a quota by a plain number, as in `small * 2` or `small * 0.5`"),
-                );
-                return None;
-            }
-            match &base {
-                Value::Record(_) | Value::Scaled { .. } => {}
-                other => {
-                    diagnostics.push(
-                        Diagnostic::new(
-                            Code::E0307,
-                            other.span(),
-                            format!("cannot scale {}", other.describe()),
-                        )
-                        .label("expected a quota")
-                        .help(
-                            "`*` scales a quota record, as in `small * 2`; numbers are written out",
-                        ),
-                    );
-                    return None;
-                }
-            }
-            Value::Scaled {
-                base: Box::new(base),
-                factor: number,
-                factor_span,
+            // A side that failed was reported where it failed; the product
+            // then has no value, and the right side is not looked at.
+            let left = eval(left, scope, diagnostics)?;
+            let right = eval(right, scope, diagnostics)?;
+            Value::Product {
+                operands: Box::new([left, right]),
                 span: expr.span,
             }
         }

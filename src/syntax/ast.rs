@@ -460,6 +460,25 @@ pub struct Number {
     pub suffix: Suffix,
 }
 
+impl Number {
+    /// What the number looks like it measures, from its suffix alone: the
+    /// words of messages such as "expected cpu, found memory", shared by
+    /// every stage that describes a value. It decides nothing; the field
+    /// that receives the number does.
+    pub fn looks_like(&self) -> &'static str {
+        use Suffix::*;
+        match self.suffix {
+            None => "a number",
+            Percent => "a ratio",
+            Milli => "milli-cores or minutes",
+            Kilo | Mega | Giga | Tera | Peta | Exa | Kibi | Mebi | Gibi | Tebi | Pebi | Exbi => {
+                "memory"
+            }
+            Millisecond | Second | Hour | Day | Week | Year => "a duration",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Suffix {
     None,
