@@ -68,29 +68,49 @@ impl fmt::Display for InputError {
     }
 }
 
-/// `envk check`: reads the files and folders given, and everything they
-/// import, as one program, and checks it.
+/// Reads the files and folders given, and everything they import, as one
+/// program, and checks it.
 pub fn check(paths: &[PathBuf]) -> Result<Run, InputError> {
-    let inputs = collect_inputs(paths)?;
-    check_with(&inputs, &FileSystem)
+    run(paths, Goal::Model, Memory::Free)
 }
 
-/// `check`, for a run that only reports (`envk check`): the same
-/// diagnostics, and no Model (`Run::model` is None); what only the Model
-/// needs is not computed.
+/// `check`, for a run that only reports: the same diagnostics, and no
+/// Model (`Run::model` is None); what only the Model needs is not computed.
 pub fn diagnose(paths: &[PathBuf]) -> Result<Run, InputError> {
+    run(paths, Goal::Diagnostics, Memory::Free)
+}
+
+/// `check` or `diagnose`, with the checker's facts freed or left to the
+/// process exit: the CLI's entry.
+pub fn run(paths: &[PathBuf], goal: Goal, memory: Memory) -> Result<Run, InputError> {
     let inputs = collect_inputs(paths)?;
-    check_inputs(&inputs, &FileSystem, Goal::Diagnostics)
+    check_inputs(&inputs, &FileSystem, goal, memory)
 }
 
 /// Checks the program made of `roots` and their imports, read by `loader`.
 /// Stops after syntax errors (resolving a broken tree would only report
 /// their consequences) and after name errors that leave nothing to type.
 pub fn check_with(roots: &[PathBuf], loader: &dyn Loader) -> Result<Run, InputError> {
-    check_inputs(roots, loader, Goal::Model)
+    check_inputs(roots, loader, Goal::Model, Memory::Free)
 }
 
-fn check_inputs(roots: &[PathBuf], loader: &dyn Loader, goal: Goal) -> Result<Run, InputError> {
+/// What becomes of what a run no longer needs (the checker's facts).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Memory {
+    /// Freed: a process that goes on (tests, the fuzzer, an editor's
+    /// server), where memory left behind would pile up run after run.
+    Free,
+    /// Left to the process exit ([`leave_to_exit`]): the CLI, which exits
+    /// once it has printed or written.
+    LeaveToExit,
+}
+
+fn check_inputs(
+    roots: &[PathBuf],
+    loader: &dyn Loader,
+    goal: Goal,
+    memory: Memory,
+) -> Result<Run, InputError> {
     let mut sources = SourceMap::new();
     let mut timings = Timings::default();
     // Files are read and parsed in turn (a file's imports are known once it
@@ -118,7 +138,10 @@ fn check_inputs(roots: &[PathBuf], loader: &dyn Loader, goal: Goal) -> Result<Ru
         let (checked, facts) = timings.phase(Phase::Check, || {
             checker::check(&resolved, &sources, goal, &mut diagnostics)
         });
-        leave_to_exit(facts);
+        match memory {
+            Memory::Free => drop(facts),
+            Memory::LeaveToExit => leave_to_exit(facts),
+        }
         if !diagnostics.iter().any(Diagnostic::is_error) {
             model = checked;
         }
@@ -135,11 +158,12 @@ fn check_inputs(roots: &[PathBuf], loader: &dyn Loader, goal: Goal) -> Result<Ru
     })
 }
 
-/// Leaves `value` to be freed when the process exits: the checker's facts
-/// here, and what the CLI holds until then (a run's sources and trees, the
-/// Model, the emitted files). The OS takes the whole heap back at once,
-/// far faster than dropping millions of small nodes one by one
-/// (bench/README.md).
+/// Leaves `value` to be freed when the process exits, for a process that
+/// exits right after (the CLI: the checker's facts with
+/// [`Memory::LeaveToExit`], and what it holds until then, a run's sources
+/// and trees, the Model, the emitted files). The OS takes the whole heap
+/// back at once, far faster than dropping millions of small nodes one by
+/// one. Never for a process that goes on: it would pile up.
 pub fn leave_to_exit<T>(value: T) {
     std::mem::forget(value);
 }

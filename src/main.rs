@@ -203,11 +203,7 @@ fn run_check(
         color,
         ..
     } = report;
-    let checked = match goal {
-        Goal::Model => driver::check(paths),
-        Goal::Diagnostics => driver::diagnose(paths),
-    };
-    let run = match checked {
+    let run = match driver::run(paths, goal, driver::Memory::LeaveToExit) {
         Ok(run) => run,
         Err(error) => {
             eprintln!("error: {error}");
