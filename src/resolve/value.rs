@@ -312,7 +312,9 @@ impl<'s, 'a> Scope<'s, 'a> {
 }
 
 impl Scope<'_, '_> {
-    fn lookup_text(&self, name: &str) -> Option<Result<Cow<'_, str>, String>> {
+    /// The text `name` stands for; `Err` with what it is instead, or with
+    /// `None` for a mistake reported where the `let` is written.
+    fn lookup_text(&self, name: &str) -> Option<Result<Cow<'_, str>, Option<String>>> {
         if let Some((_, text)) = self.vars.iter().rev().find(|(var, _)| var == name) {
             return Some(Ok(Cow::Borrowed(text)));
         }
@@ -321,7 +323,10 @@ impl Scope<'_, '_> {
             Value::Str(text, _) | Value::Word(text, _) => Ok(Cow::Borrowed(text)),
             Value::Number(..) => Ok(Cow::Owned(crate::resolve::value::number_text(value))),
             Value::Bool(value, _) => Ok(Cow::Owned(value.to_string())),
-            other => Err(other.describe()),
+            // A product that scales no quota is check's E0307, at the
+            // `let`: one mistake, reported once, so its uses stay silent.
+            product @ Value::Product { .. } if !product.scales_a_record() => Err(None),
+            other => Err(Some(other.describe())),
         })
     }
 }
@@ -418,7 +423,8 @@ pub fn interpolate(
                 let span = path[0].span.to(path[path.len() - 1].span);
                 match scope.lookup_text(&name) {
                     Some(Ok(text)) => out.push_str(&text),
-                    Some(Err(what)) => {
+                    Some(Err(None)) => ok = false,
+                    Some(Err(Some(what))) => {
                         ok = false;
                         diagnostics.push(
                             Diagnostic::new(
@@ -432,6 +438,12 @@ pub fn interpolate(
                     }
                     // A `let` that failed was reported where it is written.
                     None if scope.lets.failed(&path[0].text) => ok = false,
+                    // `${a.b}` where `a` is a mistake reported at its `let`.
+                    None if path.len() > 1
+                        && matches!(scope.lookup_text(&path[0].text), Some(Err(None))) =>
+                    {
+                        ok = false
+                    }
                     None if path.len() > 1 && scope.lookup_text(&path[0].text).is_some() => {
                         ok = false;
                         let base = &path[0].text;
@@ -442,7 +454,7 @@ pub fn interpolate(
                             format!("`{base}` has no field `{field}` a string can read"),
                         );
                         diagnostics.push(match scope.lookup_text(base) {
-                            Some(Err(what)) => diagnostic
+                            Some(Err(Some(what))) => diagnostic
                                 .label(format!("`{base}` is {what}"))
                                 .help("a string can insert text only: a string, a name or a number, not a field of a record"),
                             _ => diagnostic
