@@ -325,18 +325,6 @@ impl<'r, 'a> Checker<'r, 'a> {
         }
     }
 
-    /// A string value as written, where it interpolates variables (its
-    /// text between the quotes): what a help line shows in place of one
-    /// expansion's text, so that it is right in every expansion.
-    fn template_form(&self, value: &Value) -> Option<&'r str> {
-        let Value::Str(_, span) = value else {
-            return None;
-        };
-        let written = self.sources.snippet(*span);
-        let inner = written.strip_prefix(['"', '`'])?.strip_suffix(['"', '`'])?;
-        inner.contains("${").then_some(inner)
-    }
-
     fn scope(&self, vars: &Vars) -> Scope<'_, 'a> {
         Scope::new(vars.clone(), &self.resolved.lets)
     }
@@ -345,14 +333,13 @@ impl<'r, 'a> Checker<'r, 'a> {
         for decl in self.resolved.clusters.iter() {
             let scope = self.scope(&decl.vars);
             let context = format!("cluster `{}`", decl.name);
-            let template_form = |value: &Value| self.template_form(value);
             let reading = schema::Reading {
                 scope: &scope,
                 context: &context,
                 at: decl.name_span,
                 inherited: false,
                 statements: schema::Statements::Reported,
-                template_form: &template_form,
+                sources: self.sources,
             };
             let read = schema::read(schema::CLUSTER, &decl.node.body, &reading, diagnostics);
             let server = match read.get("server") {
@@ -506,14 +493,13 @@ impl<'r, 'a> Checker<'r, 'a> {
     ) -> Option<TierFacts> {
         let scope = self.scope(&decl.vars);
         let context = format!("tier `{}`", decl.name);
-        let template_form = |value: &Value| self.template_form(value);
         let reading = schema::Reading {
             scope: &scope,
             context: &context,
             at: decl.name_span,
             inherited: parent.is_some(),
             statements: schema::Statements::Allowed,
-            template_form: &template_form,
+            sources: self.sources,
         };
         let read = schema::read(schema::TIER, &decl.node.body, &reading, diagnostics);
         let mut facts = match parent {
@@ -1315,6 +1301,18 @@ pub(crate) fn written_name(
             span: string.span,
         }),
     }
+}
+
+/// A string value as written, where it interpolates variables (its text
+/// between the quotes): what a help line shows in place of one expansion's
+/// text, so that it is right in every expansion.
+pub(crate) fn template_form<'s>(sources: &'s SourceMap, value: &Value) -> Option<&'s str> {
+    let Value::Str(_, span) = value else {
+        return None;
+    };
+    let written = sources.snippet(*span);
+    let inner = written.strip_prefix(['"', '`'])?.strip_suffix(['"', '`'])?;
+    inner.contains("${").then_some(inner)
 }
 
 pub(crate) fn environment(value: &Value, diagnostics: &mut Diags) -> Option<Environment> {

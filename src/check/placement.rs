@@ -11,7 +11,6 @@ use super::{Checker, ClusterFacts, EnvDraft, TierFacts};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Environment};
 use crate::resolve::EnvDecl;
-use crate::resolve::value::Value;
 use crate::source::Span;
 
 /// An env's tier must allow its cluster's environment.
@@ -76,7 +75,6 @@ pub(crate) fn env_deploy(
         &checker.resolved.lets,
         diagnostics,
     )?;
-    let template_form = |value: &Value| checker.template_form(value);
     let scope = checker.scope(&decl.vars);
     let reading = schema::Reading {
         scope: &scope,
@@ -84,7 +82,7 @@ pub(crate) fn env_deploy(
         at: layered.span,
         inherited: false,
         statements: schema::Statements::Reported,
-        template_form: &template_form,
+        sources: checker.sources,
     };
     let (span, has_sync) = (layered.span, layered.written("sync"));
     let read = layered.read(schema::DEPLOY, "a deploy block", &reading, diagnostics);

@@ -19,7 +19,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::model::{Duration, Environment, PodSecurity, Quantity};
 use crate::resolve::value::{Lets, Record, Scope, Value, Vars};
 use crate::resolve::{check_dns_label, dns_diagnostic};
-use crate::source::Span;
+use crate::source::{SourceMap, Span};
 use crate::syntax::ast::Block;
 
 use super::fields::{self, Entry, Fields, Keys};
@@ -49,6 +49,18 @@ pub enum Presence {
     RequiredUnlessInherited { example: &'static str },
     /// Never; `default` says what holds without it, for the docs.
     Optional { default: Option<&'static str> },
+}
+
+impl Presence {
+    /// The example a "missing field" help line shows, when the field is
+    /// required of a block that does (or does not) inherit its fields.
+    fn required_example(self, inherited: bool) -> Option<&'static str> {
+        match self {
+            Presence::Required { example } => Some(example),
+            Presence::RequiredUnlessInherited { example } => (!inherited).then_some(example),
+            Presence::Optional { .. } => None,
+        }
+    }
 }
 
 /// What a field holds, and how it is read.
@@ -422,25 +434,6 @@ pub const ALERT_TEMPLATE: &[Field] = &[
     },
 ];
 
-/// The field of `table` named `name`.
-pub fn field(table: &'static [Field], name: &str) -> &'static Field {
-    table
-        .iter()
-        .find(|field| field.name == name)
-        .unwrap_or_else(|| panic!("no field `{name}` in its table"))
-}
-
-/// "a deploy block has no `repo`", with the field's example, for a
-/// required field; `None` for an optional one.
-pub fn missing(field: &Field, at: Span, context: &str) -> Option<crate::diag::Diagnostic> {
-    match field.presence {
-        Presence::Required { example } | Presence::RequiredUnlessInherited { example } => {
-            Some(fields::missing(field.name, at, context, example))
-        }
-        Presence::Optional { .. } => None,
-    }
-}
-
 /// The names of a table's fields, in order.
 pub fn names(fields: &[Field]) -> impl Iterator<Item = &'static str> + '_ {
     fields.iter().map(|field| field.name)
@@ -507,9 +500,9 @@ pub struct Reading<'s, 'c, 'a, 't> {
     /// Whether the block inherits its fields (a tier that extends another).
     pub inherited: bool,
     pub statements: Statements,
-    /// The text of a string as written, where it interpolates variables,
-    /// for help lines that must be right in every expansion.
-    pub template_form: &'s dyn Fn(&Value) -> Option<&'t str>,
+    /// The program's text: a help line about a string that interpolates
+    /// variables shows it as written, so it is right in every expansion.
+    pub sources: &'t SourceMap,
 }
 
 /// Reads `block` against `table`: unknown and repeated fields, each value
@@ -559,12 +552,9 @@ pub fn require_all(
 ) -> bool {
     let mut complete = true;
     for field in table {
-        let example = match field.presence {
-            Presence::Required { example } => example,
-            Presence::RequiredUnlessInherited { example } if !inherited => example,
-            Presence::RequiredUnlessInherited { .. } | Presence::Optional { .. } => continue,
-        };
-        complete &= fields.require(field.name, at, context, example, diagnostics);
+        if let Some(example) = field.presence.required_example(inherited) {
+            complete &= fields.require(field.name, at, context, example, diagnostics);
+        }
     }
     complete
 }
@@ -647,9 +637,8 @@ fn not_empty_revision(typed: &Typed, span: Span, diagnostics: &mut Diags) -> boo
     !empty
 }
 
-/// A value typed as `ty` says, for a field read outside [`read`] (a deploy
-/// block's fields, merged from an env's layers before they are typed).
-pub fn type_value<'a>(
+/// A value typed as `ty` says.
+fn type_value<'a>(
     ty: Type,
     value: Value<'a>,
     reading: &Reading<'_, '_, 'a, '_>,
@@ -658,7 +647,7 @@ pub fn type_value<'a>(
     Some(match ty {
         Type::HttpsUrl { code, what } => Typed::Text(units::https_url(
             &value,
-            || (reading.template_form)(&value),
+            || super::template_form(reading.sources, &value),
             code,
             what,
             diagnostics,
@@ -831,7 +820,13 @@ impl<'a> Layered<'a> {
                     }
                 }
                 None if self.failed.contains(&field.name) => {}
-                None => diagnostics.extend(missing(field, self.span, context)),
+                None => {
+                    // A merged block inherits nothing: what no layer sets
+                    // is missing.
+                    if let Some(example) = field.presence.required_example(false) {
+                        diagnostics.push(fields::missing(field.name, self.span, context, example));
+                    }
+                }
             }
         }
         Read { typed }
@@ -854,7 +849,7 @@ fn read_nested<'a>(
         at: record.span,
         inherited: false,
         statements: Statements::Reported,
-        template_form: reading.template_form,
+        sources: reading.sources,
     };
     read(nested.fields, record.body, &inner, diagnostics)
 }
