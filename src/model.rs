@@ -42,8 +42,10 @@ impl fmt::Display for Source {
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Model {
-    pub clusters: BTreeMap<String, Cluster>,
-    pub tiers: BTreeMap<String, Tier>,
+    /// Each shared with the envs placed on it.
+    pub clusters: BTreeMap<String, std::sync::Arc<Cluster>>,
+    /// Each shared with the envs of the tier.
+    pub tiers: BTreeMap<String, std::sync::Arc<Tier>>,
     /// Each shared with the envs that grant it.
     pub roles: BTreeMap<String, std::sync::Arc<Role>>,
     /// Keyed by namespace name. Each env is boxed where it was checked,
@@ -636,8 +638,9 @@ pub struct PolicyRule {
 pub struct Env {
     /// The namespace.
     pub name: String,
-    pub cluster: String,
-    pub tier: String,
+    /// The cluster it is placed on and its tier: the Model's own, shared.
+    pub cluster: std::sync::Arc<Cluster>,
+    pub tier: std::sync::Arc<Tier>,
     /// The cluster's environment.
     pub environment: Environment,
     /// The level enforced on the namespace: the tier's, or the cluster's

@@ -40,7 +40,7 @@ fn the_enterprise_model_reproduces_the_seed() {
     let model = clean(&run);
     let env = &model.envs["enterprise-prod"];
     assert_eq!(
-        (env.cluster.as_str(), env.tier.as_str()),
+        (env.cluster.name.as_str(), env.tier.name.as_str()),
         ("prod-cluster", "critical")
     );
     assert_eq!(env.environment, Environment::Production);

@@ -275,14 +275,14 @@ fn assemble(envs: Vec<EnvFacts>) -> (BTreeMap<String, Box<model::Env>>, Vec<EnvR
 
 /// Spans of a cluster, for diagnostics that span several items.
 pub(crate) struct ClusterFacts {
-    model: model::Cluster,
+    model: Arc<model::Cluster>,
     environment_span: Span,
     capacity_spans: BTreeMap<&'static str, Span>,
 }
 
 /// A tier with where each of its rules was written (possibly in a parent).
 pub(crate) struct TierFacts {
-    model: model::Tier,
+    model: Arc<model::Tier>,
     name_span: Span,
     environment_span: Option<Span>,
     ceiling_spans: model::QuotaMap<Span>,
@@ -390,7 +390,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 continue;
             };
             let server = server.unwrap_or_default();
-            let model = model::Cluster {
+            let model = Arc::new(model::Cluster {
                 name: decl.name.clone(),
                 server,
                 environment,
@@ -398,7 +398,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 capacity,
                 prometheus,
                 source: self.source(decl.name_span),
-            };
+            });
             self.model.clusters.insert(decl.name.clone(), model.clone());
             self.cluster_facts.insert(
                 decl.id,
@@ -504,11 +504,11 @@ impl<'r, 'a> Checker<'r, 'a> {
         let read = schema::read(schema::TIER, &decl.node.body, &reading, diagnostics);
         let mut facts = match parent {
             Some(parent) => TierFacts {
-                model: model::Tier {
+                model: Arc::new(model::Tier {
                     name: decl.name.clone(),
                     source: self.source(decl.name_span),
-                    ..parent.model.clone()
-                },
+                    ..(*parent.model).clone()
+                }),
                 name_span: decl.name_span,
                 environment_span: parent.environment_span,
                 ceiling_spans: parent.ceiling_spans,
@@ -518,7 +518,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 accept_span: parent.accept_span,
             },
             None => TierFacts {
-                model: model::Tier {
+                model: Arc::new(model::Tier {
                     name: decl.name.clone(),
                     pod_security: PodSecurity::Baseline,
                     environment: None,
@@ -530,7 +530,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     isolated: false,
                     accept_from: Vec::new(),
                     source: self.source(decl.name_span),
-                },
+                }),
                 name_span: decl.name_span,
                 environment_span: None,
                 ceiling_spans: model::QuotaMap::new(),
@@ -541,14 +541,14 @@ impl<'r, 'a> Checker<'r, 'a> {
             },
         };
         if let Some(Typed::PodSecurity(level)) = read.get("pod_security") {
-            facts.model.pod_security = *level;
+            Arc::make_mut(&mut facts.model).pod_security = *level;
         }
         if let Some(Typed::Environment(environment)) = read.get("environment") {
-            facts.model.environment = Some(*environment);
+            Arc::make_mut(&mut facts.model).environment = Some(*environment);
             facts.environment_span = read.span("environment");
         }
         if let Some(Typed::Word(mode)) = read.get("network") {
-            facts.model.isolated = mode == "isolated";
+            Arc::make_mut(&mut facts.model).isolated = mode == "isolated";
         }
         if let Some(Typed::Value(value)) = read.get("ceiling")
             && let Some(typed) = quota::resource_record(
@@ -569,7 +569,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     diagnostics.push(raised_ceiling(decl, parent, key, value, cap, &typed));
                     continue;
                 }
-                facts.model.ceiling.insert(key, value);
+                Arc::make_mut(&mut facts.model).ceiling.insert(key, value);
                 if let Some(&span) = typed.key_spans.get(&key) {
                     facts.ceiling_spans.insert(key, span);
                 }
@@ -594,7 +594,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                             continue;
                         }
                         if !facts.model.require_alerts.contains(&name) {
-                            facts.model.require_alerts.push(name);
+                            Arc::make_mut(&mut facts.model).require_alerts.push(name);
                         }
                     }
                     facts.require_span = Some(stmt.span);
@@ -616,8 +616,12 @@ impl<'r, 'a> Checker<'r, 'a> {
                                 continue;
                             }
                             let target = match kind {
-                                access::RbacName::Verb => &mut facts.model.forbid_verbs,
-                                access::RbacName::Resource => &mut facts.model.forbid_resources,
+                                access::RbacName::Verb => {
+                                    &mut Arc::make_mut(&mut facts.model).forbid_verbs
+                                }
+                                access::RbacName::Resource => {
+                                    &mut Arc::make_mut(&mut facts.model).forbid_resources
+                                }
                             };
                             if !target.contains(&name) {
                                 target.push(name.clone());
@@ -626,7 +630,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                         }
                     }
                     Forbid::Wildcards => {
-                        facts.model.forbid_wildcards = true;
+                        Arc::make_mut(&mut facts.model).forbid_wildcards = true;
                         facts.wildcards_span = Some(stmt.span);
                     }
                 },
@@ -642,7 +646,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                             accepted.push(env);
                         }
                     }
-                    facts.model.accept_from = accepted;
+                    Arc::make_mut(&mut facts.model).accept_from = accepted;
                     facts.accept_span = Some(stmt.span);
                 }
                 StmtKind::Allow(_) => {
@@ -913,8 +917,8 @@ impl<'r, 'a> Checker<'r, 'a> {
 
         let mut env = model::Env {
             name: decl.name.clone(),
-            cluster: cluster.name.clone(),
-            tier: tier.model.name.clone(),
+            cluster: cluster.clone(),
+            tier: tier.model.clone(),
             environment: cluster.environment,
             // A cluster's floor tightens the tier's level, never loosens it.
             pod_security: cluster

@@ -324,7 +324,7 @@ fn unknown_env_help(
             .join(", ");
         return match stages
             .iter()
-            .find(|stage| stage.cluster == env.model.cluster)
+            .find(|stage| stage.cluster.name == env.model.cluster.name)
         {
             Some(here) => format!(
                 "`{name}` is an env family, not an env: name one of its stages, such as `env {}` on this cluster (its envs: {listed})",
@@ -332,7 +332,7 @@ fn unknown_env_help(
             ),
             None => format!(
                 "`{name}` is an env family, not an env, and none of its stages ({listed}) is on cluster `{}`",
-                env.model.cluster
+                env.model.cluster.name
             ),
         };
     }
@@ -364,7 +364,7 @@ fn other_cluster(
     // likely (`payments-us` written in an env on prod-eu).
     let sibling = that.family.as_deref().and_then(|family| {
         stages_of(envs, family)
-            .find(|stage| stage.cluster == this.cluster)
+            .find(|stage| stage.cluster.name == this.cluster.name)
             .map(|stage| stage.name.as_str())
     });
     let verb = match direction {
@@ -376,23 +376,23 @@ fn other_cluster(
         facts.peer_span,
         format!(
             "env `{}` is on cluster `{}`, not on `{}` where `{}` is",
-            that.name, that.cluster, this.cluster, this.name
+            that.name, that.cluster.name, this.cluster.name, this.name
         ),
     )
     .label(format!(
         "a NetworkPolicy on `{}` cannot {verb} another cluster",
-        this.cluster
+        this.cluster.name
     ))
     .secondary(other.placement_span, format!("`{}` is placed here", that.name))
     .help(match sibling {
         Some(sibling) => format!(
             "did you mean `{sibling}`, the stage of `{}` on `{}`? Traffic between clusters goes through an address outside the cluster (a load balancer or an ingress), which `egress allow to any on …` reaches",
             that.family.as_deref().unwrap_or_default(),
-            this.cluster
+            this.cluster.name
         ),
         None => format!(
             "name an env on `{}`; traffic between clusters goes through an address outside the cluster (a load balancer or an ingress), which `egress allow to any on …` reaches",
-            this.cluster
+            this.cluster.name
         ),
     })
 }

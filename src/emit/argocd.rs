@@ -97,18 +97,12 @@ struct Project<'m> {
 }
 
 /// An env's Application, if it deploys, pushed to `applications`.
-pub(super) fn application(
-    model: &Model,
-    env: &Env,
-    options: Options,
-    applications: &mut Documents,
-) {
+pub(super) fn application(env: &Env, options: Options, applications: &mut Documents) {
     let Some(deploy) = env.deploy.as_ref() else {
         return;
     };
-    let cluster = &model.clusters[&env.cluster];
     let destination = Destination {
-        server: &cluster.server,
+        server: &env.cluster.server,
         namespace: &env.name,
     };
     let sync_policy = deploy.sync.map(|sync| SyncPolicy {
@@ -149,7 +143,7 @@ pub(super) fn projects(model: &Model) -> Vec<(String, String)> {
     let mut projects: BTreeMap<&str, Project> = BTreeMap::new();
     for env in model.envs.values() {
         let Some(deploy) = &env.deploy else { continue };
-        let cluster = &model.clusters[&env.cluster];
+        let cluster = &env.cluster;
         let destination = Destination {
             server: &cluster.server,
             namespace: &env.name,

@@ -84,7 +84,7 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
         .envs
         .values()
         .map(Box::as_ref)
-        .filter(|env| env.cluster == cluster.name)
+        .filter(|env| env.cluster.name == cluster.name)
         .collect();
     let requested =
         |env: &Env, key: QuotaKey| env.quota.as_ref().and_then(|q| q.hard.get(&key).copied());
@@ -111,7 +111,7 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
                 rows,
                 "| {} | {} | {} | {} | {} | {} |",
                 env.name,
-                env.tier,
+                env.tier.name,
                 env.pod_security.as_str(),
                 show(Dimension::Cpu, requested(env, QuotaKey::RequestsCpu)),
                 show(Dimension::Memory, requested(env, QuotaKey::RequestsMemory)),

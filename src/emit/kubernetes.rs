@@ -113,7 +113,7 @@ pub(super) fn env_objects<'m>(
         "environment".to_string(),
         env.environment.as_str().to_string(),
     ));
-    entries.push(("tier".to_string(), env.tier.clone()));
+    entries.push(("tier".to_string(), env.tier.name.clone()));
     for (mode, version) in model::POD_SECURITY_LABELS {
         entries.push((mode.to_string(), level.to_string()));
         entries.push((version.to_string(), POD_SECURITY_VERSION.to_string()));

@@ -247,13 +247,16 @@ fn tree_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree) 
         let mut specs = kubernetes::SpecTexts::default();
         piece
             .iter()
-            .map(|env| tree_files(model, env, options, &mut specs))
+            .map(|env| tree_files(env, options, &mut specs))
             .collect::<Vec<_>>()
     });
     let files = pieces.into_iter().flatten();
     let mut by_cluster: BTreeMap<&str, Vec<EnvFiles>> = BTreeMap::new();
     for env in files {
-        by_cluster.entry(&env.env.cluster).or_default().push(env);
+        by_cluster
+            .entry(env.env.cluster.name.as_str())
+            .or_default()
+            .push(env);
     }
     // Tens of thousands of paths: sorted once and the map built from them
     // in one pass, rather than one insert each.
@@ -287,7 +290,6 @@ fn tree_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree) 
 /// One env's files in the tree layout, with what its cluster's
 /// kustomization lists.
 fn tree_files<'m>(
-    model: &'m Model,
     env: &'m Env,
     options: Options,
     specs: &mut kubernetes::SpecTexts<'m>,
@@ -303,9 +305,9 @@ fn tree_files<'m>(
         &mut Documents::Files(&mut prometheus_rule),
     );
     let mut application = Vec::new();
-    argocd::application(model, env, options, &mut Documents::Files(&mut application));
+    argocd::application(env, options, &mut Documents::Files(&mut application));
 
-    let cluster = env.cluster.as_str();
+    let cluster = env.cluster.name.as_str();
     let mut files = EnvFiles {
         env,
         files: Vec::with_capacity(objects.len() + prometheus_rule.len() + application.len() + 1),
@@ -425,7 +427,7 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree
         let mut specs = kubernetes::SpecTexts::default();
         let mut rule_file = String::new();
         for env in piece {
-            let part = streams.entry(env.cluster.as_str()).or_default();
+            let part = streams.entry(env.cluster.name.as_str()).or_default();
             let first = part.is_empty();
             kubernetes::env_objects(
                 env,
@@ -441,14 +443,9 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree
                     .expect("a rule file starts with its groups");
                 part.groups.push_str(group);
             }
-            argocd::application(
-                model,
-                env,
-                options,
-                &mut Documents::Stream(&mut part.applications),
-            );
+            argocd::application(env, options, &mut Documents::Stream(&mut part.applications));
             if first {
-                part.reserve_for(room_for[env.cluster.as_str()]);
+                part.reserve_for(room_for[env.cluster.name.as_str()]);
             }
         }
         streams
@@ -498,7 +495,7 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree
 fn envs_per_cluster<'m>(envs: &[&'m Env]) -> BTreeMap<&'m str, usize> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for env in envs {
-        *counts.entry(env.cluster.as_str()).or_default() += 1;
+        *counts.entry(env.cluster.name.as_str()).or_default() += 1;
     }
     counts
 }
