@@ -135,17 +135,19 @@ fn check_inputs(
         let mut resolved = timings.phase(Phase::Resolve, || {
             resolve::resolve(&program, &mut diagnostics)
         });
-        let (checked, facts) = timings.phase(Phase::Check, || {
+        let checked = timings.phase(Phase::Check, || {
             checker::check(&resolved, &sources, goal, &mut diagnostics)
         });
+        let expanded = checked.expanded;
         match memory {
-            Memory::Free => drop(facts),
-            Memory::LeaveToExit => leave_to_exit(facts),
+            Memory::Free => drop(checked.facts),
+            Memory::LeaveToExit => leave_to_exit(checked.facts),
         }
         if !diagnostics.iter().any(Diagnostic::is_error) {
-            model = checked;
+            model = checked.model;
         }
         references = std::mem::take(&mut resolved.refs);
+        references.expand(expanded);
     }
     let diagnostics = crate::diag::group(diagnostics);
     Ok(Run {

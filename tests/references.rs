@@ -21,8 +21,8 @@ cluster prod {
   capacity    { cpu = 100  memory = 100Gi  pods = 1000 }
 }
 
-tier base { pod_security = restricted }
-tier critical extends base { }
+tier base { pod_security = restricted  require alerts ["Down"] }
+tier critical extends base { require alerts [Down] }
 
 role reader {
   allow [get, list] on [pods]
@@ -41,7 +41,10 @@ for team in ["web", "api"] {
     grant reader to group "${team}-devs"
     alert Down
     ingress allow from env web on tcp 80
+    grant "${team}-dev" to group "${team}-devs"
+    egress allow to env "${team}" on tcp 8080
   }
+  role "${team}-dev" { allow [get] on [pods] }
 }
 "#;
 
@@ -115,6 +118,7 @@ impl Program {
         self.run
             .references
             .uses_of(id)
+            .into_iter()
             .map(|span| {
                 let text =
                     &PROGRAM[(span.start - self.base) as usize..(span.end - self.base) as usize];
@@ -137,6 +141,9 @@ fn each_kind_of_reference_finds_its_declaration() {
         (" reader to", 0, DeclKind::Role, "reader", 15),
         (" Down\n", 0, DeclKind::AlertTemplate, "Down", 19),
         (" web on", 0, DeclKind::Env, "web", 26),
+        // `require [Down]`, and the same template named by a string.
+        ("[Down]", 0, DeclKind::AlertTemplate, "Down", 19),
+        ("[\"Down\"]", 0, DeclKind::AlertTemplate, "Down", 19),
         // A value reading a `let`, bare and interpolated.
         (" small\n", 0, DeclKind::Let, "small", 2),
         ("{owner}\"  ns", 0, DeclKind::Let, "owner", 1),
@@ -161,6 +168,44 @@ fn a_name_declared_in_a_loop_is_each_of_its_expansions() {
         vec![
             (DeclKind::Env, "web".to_string(), 26),
             (DeclKind::Env, "api".to_string(), 26)
+        ]
+    );
+}
+
+#[test]
+fn an_interpolated_reference_is_each_declaration_its_expansions_named() {
+    let program = Program::new();
+    let roles = [
+        (DeclKind::Role, "web-dev".to_string(), 35),
+        (DeclKind::Role, "api-dev".to_string(), 35),
+    ];
+    let mut found = program.refers_to("\"${team}-dev\" to", 0);
+    found.sort();
+    let mut expected = roles.to_vec();
+    expected.sort();
+    assert_eq!(found, expected);
+    let mut peers = program.refers_to("\"${team}\" on tcp 8080", 0);
+    peers.sort();
+    assert_eq!(
+        peers,
+        [
+            (DeclKind::Env, "api".to_string(), 26),
+            (DeclKind::Env, "web".to_string(), 26)
+        ]
+    );
+    // Each role is used where the expansion that named it is written.
+    for role in ["web-dev", "api-dev"] {
+        assert_eq!(
+            program.uses(DeclKind::Role, role),
+            [("\"${team}-dev\"".to_string(), 32)]
+        );
+    }
+    assert_eq!(
+        program.uses(DeclKind::AlertTemplate, "Down"),
+        [
+            ("\"Down\"".to_string(), 12),
+            ("Down".to_string(), 13),
+            ("Down".to_string(), 30)
         ]
     );
 }
@@ -196,11 +241,15 @@ fn every_use_of_a_declaration_is_found_once() {
         program.uses(DeclKind::Tier, "base"),
         [("base".to_string(), 13)]
     );
+    // By name, and by the peer each expansion of `env "${team}"` named.
     assert_eq!(
         program.uses(DeclKind::Env, "web"),
-        [("web".to_string(), 31)]
+        [("web".to_string(), 31), ("\"${team}\"".to_string(), 33)]
     );
-    assert_eq!(program.uses(DeclKind::Env, "api"), []);
+    assert_eq!(
+        program.uses(DeclKind::Env, "api"),
+        [("\"${team}\"".to_string(), 33)]
+    );
     assert_eq!(
         program.uses(DeclKind::Let, "origin"),
         [("origin".to_string(), 28)]

@@ -17,6 +17,7 @@ use super::units::Diags;
 use super::{Checker, TierFacts};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Binding, PolicyRule, Subject, SubjectKind};
+use crate::resolve::refs::Expanded;
 use crate::resolve::value::{Scope, interpolate};
 use crate::resolve::{
     Decl, EnvDecl, SUBDOMAIN_MAX, check_dns_label, check_dns_subdomain, dns_subdomain_diagnostic,
@@ -513,6 +514,7 @@ pub(crate) fn env_grants(
     tier: &TierFacts,
     grants: &[(&ast::Grant, Span, crate::resolve::value::Vars)],
     env: &mut model::Env,
+    expanded: &mut Expanded,
     diagnostics: &mut Diags,
 ) {
     let mut binding_spans: HashMap<String, Span> = HashMap::new();
@@ -520,14 +522,14 @@ pub(crate) fn env_grants(
     env.bindings.reserve_exact(grants.len());
     for (grant, span, vars) in grants {
         let scope = checker.scope(vars);
-        let Some(role) = super::written_name(&grant.role, &scope, diagnostics) else {
-            continue;
-        };
         // A role whose name was invalid is reported where it is declared.
-        let Some(role_decl) = checker.resolved.roles.referent(
+        let Some(role_decl) = super::name_referent(
+            &checker.resolved.roles,
             &checker.resolved.refs,
-            &role,
+            &grant.role,
+            &scope,
             Code::E0503,
+            expanded,
             diagnostics,
         ) else {
             continue;
@@ -551,7 +553,11 @@ pub(crate) fn env_grants(
                 let name = format!("{}-{}-binding", decl.name, role_decl.name);
                 if let Err(why) = check_dns_subdomain(&name) {
                     diagnostics.push(default_binding_name(
-                        &name, &why, decl, role_decl, role.span,
+                        &name,
+                        &why,
+                        decl,
+                        role_decl,
+                        grant.role.span(),
                     ));
                     continue;
                 }

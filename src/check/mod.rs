@@ -27,7 +27,7 @@ use foldhash::{HashMap, HashMapExt};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Environment, Model, PodSecurity, ResourceList, Source};
 use crate::resolve::bind::{ENV_CONTEXT, STAGE_CONTEXT};
-use crate::resolve::refs::{DeclId, DeclKind, IdMap};
+use crate::resolve::refs::{DeclId, DeclKind, Expanded, IdMap};
 use crate::resolve::value::{self, Scope, Value, Vars};
 use crate::resolve::{Decl, EnvDecl, Resolved};
 use crate::source::{SourceMap, Span};
@@ -47,17 +47,31 @@ pub enum Goal {
     Diagnostics,
 }
 
+/// What a run of the checker gives.
+pub struct Checked<'r, 'a> {
+    /// For [`Goal::Model`].
+    pub model: Option<Model>,
+    pub facts: Facts<'r, 'a>,
+    /// What each expansion of an interpolated reference named, for
+    /// [`crate::resolve::refs::References::expand`].
+    pub expanded: Expanded,
+}
+
 /// Checks a resolved program and, for [`Goal::Model`], builds its Model.
 pub fn check<'r, 'a>(
     resolved: &'r Resolved<'a>,
     sources: &'r SourceMap,
     goal: Goal,
     diagnostics: &mut Diags,
-) -> (Option<Model>, Facts<'r, 'a>) {
+) -> Checked<'r, 'a> {
     let mut checker = Checker::new(resolved, sources, true);
     checker.goal = goal;
     checker.run(diagnostics);
-    match goal {
+    let mut expanded = std::mem::take(&mut checker.expanded);
+    for env in &mut checker.envs {
+        expanded.append(&mut env.expanded);
+    }
+    let (model, facts) = match goal {
         Goal::Model => {
             let (model, facts) = checker.into_model();
             (Some(model), facts)
@@ -69,6 +83,11 @@ pub fn check<'r, 'a>(
                 _envs: Vec::new(),
             },
         ),
+    };
+    Checked {
+        model,
+        facts,
+        expanded,
     }
 }
 
@@ -108,6 +127,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             promql: alerts::PromqlCache::default(),
             records: RecordCaches::default(),
             envs: Vec::new(),
+            expanded: Expanded::new(),
             compile_templates,
             goal: Goal::Model,
         }
@@ -155,6 +175,8 @@ pub(crate) struct Checker<'r, 'a> {
     promql: alerts::PromqlCache,
     records: RecordCaches<'a>,
     envs: Vec<EnvFacts>,
+    /// Interpolated references found outside envs (a tier's `require`).
+    expanded: Expanded,
     compile_templates: bool,
     goal: Goal,
 }
@@ -307,6 +329,8 @@ pub(crate) struct EnvFacts {
     placement_span: Span,
     cluster: DeclId,
     tier: DeclId,
+    /// The interpolated references in its body, as this env expanded them.
+    expanded: Expanded,
 }
 
 impl<'r, 'a> Checker<'r, 'a> {
@@ -428,7 +452,10 @@ impl<'r, 'a> Checker<'r, 'a> {
             if decl.node.extends.is_some() && parent.is_none() {
                 continue; // the parent failed; its error is reported
             }
-            if let Some(facts) = self.tier(decl, parent, diagnostics) {
+            let mut expanded = std::mem::take(&mut self.expanded);
+            let facts = self.tier(decl, parent, &mut expanded, diagnostics);
+            self.expanded = expanded;
+            if let Some(facts) = facts {
                 self.model
                     .tiers
                     .insert(decl.name.clone(), facts.model.clone());
@@ -489,6 +516,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         &self,
         decl: &Decl<'a, ast::Tier>,
         parent: Option<&TierFacts>,
+        expanded: &mut Expanded,
         diagnostics: &mut Diags,
     ) -> Option<TierFacts> {
         let scope = self.scope(&decl.vars);
@@ -585,13 +613,16 @@ impl<'r, 'a> Checker<'r, 'a> {
                         else {
                             continue;
                         };
-                        if self.resolved.templates.get(&name).is_none() {
+                        let Some(template) = self.resolved.templates.get(&name) else {
                             let ident = ast::Ident {
                                 text: name,
                                 span: item.span,
                             };
                             diagnostics.push(self.resolved.templates.unknown(&ident, Code::E0201));
                             continue;
+                        };
+                        if let ExprKind::Str(_) = item.kind {
+                            expanded.push((item.span, template.id));
                         }
                         if !facts.model.require_alerts.contains(&name) {
                             Arc::make_mut(&mut facts.model).require_alerts.push(name);
@@ -943,6 +974,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             source: self.source(decl.name_span),
         };
         let mut draft = EnvDraft::default();
+        let mut expanded = Expanded::new();
         let context = format!("env `{}`", decl.name);
         for (index, layer) in decl.layers.iter().enumerate() {
             let is_family_body = decl.family.is_some() && index == 0;
@@ -973,8 +1005,24 @@ impl<'r, 'a> Checker<'r, 'a> {
             source: self.source(q.span),
         });
         env.limits = limits.map(|l| l.into_model(self, &decl.name));
-        access::env_grants(self, decl, tier, &draft.grants, &mut env, diagnostics);
-        let (ingress, egress) = network::env_rules(tier, &draft, &scope, &mut env, diagnostics);
+        access::env_grants(
+            self,
+            decl,
+            tier,
+            &draft.grants,
+            &mut env,
+            &mut expanded,
+            diagnostics,
+        );
+        let (ingress, egress) = network::env_rules(
+            self,
+            tier,
+            &draft,
+            &scope,
+            &mut env,
+            &mut expanded,
+            diagnostics,
+        );
         alerts::env_alerts(self, decl, tier, &draft, &vars, &mut env, diagnostics);
         let project_span =
             placement::env_deploy(self, decl, cluster, &draft, &mut env, diagnostics);
@@ -990,6 +1038,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             placement_span: decl.placement.cluster.span,
             cluster: cluster_id,
             tier: tier_id,
+            expanded,
         })
     }
 
@@ -1291,6 +1340,28 @@ fn pod_security(value: &Value, diagnostics: &mut Diags) -> Option<PodSecurity> {
     PodSecurity::ALL.into_iter().find(|l| l.as_str() == level)
 }
 
+/// The declaration a reference written as a name (`grant viewer`) or as a
+/// string (`grant "${team}-engineer"`) refers to, found as
+/// [`crate::resolve::Table::referent`] finds it; a string's, as `scope`
+/// interpolates it, is recorded in `expanded`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn name_referent<'t, T: crate::resolve::Named>(
+    table: &'t crate::resolve::Table<T>,
+    refs: &crate::resolve::refs::References,
+    name: &ast::Name,
+    scope: &Scope,
+    code: Code,
+    expanded: &mut Expanded,
+    diagnostics: &mut Diags,
+) -> Option<&'t T> {
+    let ident = written_name(name, scope, diagnostics)?;
+    let found = table.referent(refs, &ident, code, diagnostics)?;
+    if let ast::Name::Str(_) = name {
+        expanded.push((ident.span, found.id()));
+    }
+    Some(found)
+}
+
 /// A name as written (`viewer`), or the text of a string
 /// (`"${team}-engineer"`) in `scope`, at the place it was written.
 pub(crate) fn written_name(
@@ -1509,13 +1580,14 @@ mod tests {
                 }
                 lets_seen += 1;
                 let read = !unread.contains(&decl.name.as_str());
-                let bound = refs.uses_of(id).next().is_some();
+                let bound = !refs.uses_of(id).is_empty();
                 if read && !bound || clean && bound && !read {
                     failures.push(format!(
                         "{}: let `{}` read by evaluation: {read}, bound uses: {:?}",
                         file.display(),
                         decl.name,
                         refs.uses_of(id)
+                            .into_iter()
                             .map(|span| sources.snippet(span))
                             .collect::<Vec<_>>()
                     ));

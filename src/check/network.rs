@@ -17,6 +17,7 @@ use super::units::Diags;
 use super::{Checker, EnvDraft, EnvFacts, TierFacts};
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::model::{self, Environment, NetworkRule, Peer, Reach};
+use crate::resolve::refs::Expanded;
 use crate::resolve::value::Scope;
 use crate::source::Span;
 use crate::suggest;
@@ -69,14 +70,31 @@ fn accepts(tier: &TierFacts, accepted: &[Environment]) -> (Span, String) {
     }
 }
 
-fn peer(peer: &ast::Peer, scope: &Scope, diagnostics: &mut Diags) -> Option<Peer> {
+/// A rule's peer. An `env NAME` peer is checked against the other envs
+/// once every env is (`check_program`); an interpolated one names its env
+/// in `expanded` now.
+fn peer(
+    checker: &Checker,
+    peer: &ast::Peer,
+    scope: &Scope,
+    expanded: &mut Expanded,
+    diagnostics: &mut Diags,
+) -> Option<Peer> {
     Some(match &peer.kind {
         PeerKind::Any => Peer::Any,
         PeerKind::Environment(ident) => {
             let value = crate::resolve::value::Value::Word(ident.text.clone(), ident.span);
             Peer::Environment(super::environment(&value, diagnostics)?)
         }
-        PeerKind::Env(name) => Peer::Env(super::written_name(name, scope, diagnostics)?.text),
+        PeerKind::Env(name) => {
+            let written = super::written_name(name, scope, diagnostics)?;
+            if let ast::Name::Str(_) = name
+                && let Some(decl) = checker.resolved.envs.get(&written.text)
+            {
+                expanded.push((written.span, decl.id));
+            }
+            Peer::Env(written.text)
+        }
     })
 }
 
@@ -98,17 +116,19 @@ fn ports(ports: &[ast::Port]) -> Vec<model::Port> {
 /// generates included), and checks what can be checked without the other
 /// envs.
 pub(crate) fn env_rules(
+    checker: &Checker,
     tier: &TierFacts,
     draft: &EnvDraft,
     scope: &Scope,
     env: &mut model::Env,
+    expanded: &mut Expanded,
     diagnostics: &mut Diags,
 ) -> (Vec<RuleFacts>, Vec<RuleFacts>) {
     let accepted = accepted(&tier.model, env.environment);
     // Sized exactly: a thousand envs keep these to the end of the run.
     let mut ingress = Vec::with_capacity(draft.ingress.len());
     for (rule, span) in &draft.ingress {
-        let Some(from) = peer(&rule.from, scope, diagnostics) else {
+        let Some(from) = peer(checker, &rule.from, scope, expanded, diagnostics) else {
             continue;
         };
         if let Peer::Environment(source) = &from
@@ -148,7 +168,7 @@ pub(crate) fn env_rules(
                 peer: to,
                 ports: rule_ports,
             } => {
-                let Some(to_peer) = peer(to, scope, diagnostics) else {
+                let Some(to_peer) = peer(checker, to, scope, expanded, diagnostics) else {
                     continue;
                 };
                 egress.push(RuleFacts {

@@ -9,9 +9,10 @@
 //! unknown name where it needs the declaration, as before.
 //!
 //! Deliberately absent: names built by interpolation (looked up by their
-//! text per expansion, in check), and words a statement reads as text and
-//! never as a `let` (`allow get on pods`, `forbid`, `require`, `accept`,
-//! the names of quota and limit blocks, an alert's `as NAME`).
+//! text per expansion, in check, which reports what each expansion found:
+//! `refs::Expanded`), and words a statement reads as text and never as a
+//! `let` (`allow get on pods`, `forbid`, `accept`, the names of quota and
+//! limit blocks, an alert's `as NAME`).
 
 use super::refs::{DeclId, DeclKind, References};
 use crate::syntax::ast::{
@@ -259,7 +260,17 @@ impl<'b> Binder<'b, '_> {
                     Forbid::Verbs(list) | Forbid::Resources(list) => self.words(&list.items),
                     Forbid::Wildcards => {}
                 },
-                StmtKind::Require(require) => self.words(&require.alerts.items),
+                StmtKind::Require(require) => {
+                    for item in &require.alerts.items {
+                        match &item.kind {
+                            ExprKind::Name(template) => {
+                                self.reference(template, DeclKind::AlertTemplate)
+                            }
+                            ExprKind::Str(string) => self.string(string),
+                            _ => {}
+                        }
+                    }
+                }
                 StmtKind::Accept(accept) => self.words(&accept.environments.items),
             }
         }

@@ -13,7 +13,9 @@
 //! by a value) binds once, when resolve walks the source: every expansion
 //! of a loop reads the same text there. A reference built by interpolation
 //! (`grant "${team}-dev"`) has a text per expansion, known where the
-//! expansion is checked; it is looked up by that text.
+//! expansion is checked: check looks it up by that text and reports what
+//! each expansion found ([`Expanded`]), so one such span refers to as many
+//! declarations as it had expansions that named one.
 
 use crate::source::Span;
 
@@ -63,6 +65,10 @@ pub struct DeclInfo {
     pub span: Span,
 }
 
+/// The uses of names built by interpolation, one per expansion that named
+/// a declaration, in any order: what check found, for [`References::expand`].
+pub type Expanded = Vec<(Span, DeclId)>;
+
 /// Every declaration, and every name that refers to one.
 #[derive(Default)]
 pub struct References {
@@ -72,6 +78,9 @@ pub struct References {
     /// fixed), and resolve walks each written name once, however many
     /// expansions read it.
     uses: Vec<(Span, DeclId)>,
+    /// The uses through interpolated names, sorted by span then id, each
+    /// once: a span may name a declaration per expansion.
+    expanded: Vec<(Span, DeclId)>,
 }
 
 impl References {
@@ -98,6 +107,14 @@ impl References {
         self.uses.push((span, id));
     }
 
+    /// Adds the uses check found through interpolated names.
+    pub fn expand(&mut self, mut uses: Expanded) {
+        self.expanded.append(&mut uses);
+        self.expanded
+            .sort_unstable_by_key(|&(span, id)| (span.start, span.end, id));
+        self.expanded.dedup();
+    }
+
     pub fn decl(&self, id: DeclId) -> &DeclInfo {
         &self.decls[id.index()]
     }
@@ -107,9 +124,15 @@ impl References {
         (0u32..).map(DeclId).zip(&self.decls)
     }
 
-    /// Every use, in source order within each file.
+    /// Every use of a name written as a name, in source order within each
+    /// file.
     pub fn uses(&self) -> &[(Span, DeclId)] {
         &self.uses
+    }
+
+    /// Every use through an interpolated name, by span then id.
+    pub fn expanded(&self) -> &[(Span, DeclId)] {
+        &self.expanded
     }
 
     /// The declaration the name written exactly at `span` refers to.
@@ -123,8 +146,9 @@ impl References {
     }
 
     /// What the name at a global `offset` refers to: the declaration a use
-    /// there binds, or the declarations whose name is written there (a name
-    /// in a `for` loop declares one per expansion).
+    /// there binds, the declarations an interpolated name there named (one
+    /// per expansion), or the declarations whose name is written there (a
+    /// name in a `for` loop declares one per expansion).
     pub fn at(&self, offset: u32) -> Vec<DeclId> {
         let contains = |span: Span| span.start <= offset && offset < span.end;
         let after = self.uses.partition_point(|(span, _)| span.start <= offset);
@@ -133,18 +157,38 @@ impl References {
         {
             return vec![id];
         }
+        // Interpolated names do not nest: the one that starts last before
+        // `offset` is the only one that can hold it.
+        let after = self
+            .expanded
+            .partition_point(|(span, _)| span.start <= offset);
+        if let Some(&(last, _)) = after.checked_sub(1).map(|last| &self.expanded[last])
+            && contains(last)
+        {
+            let first = self.expanded[..after].partition_point(|(span, _)| *span != last);
+            return self.expanded[first..after]
+                .iter()
+                .map(|&(_, id)| id)
+                .collect();
+        }
         self.decls()
             .filter(|(_, decl)| contains(decl.span))
             .map(|(id, _)| id)
             .collect()
     }
 
-    /// Where `id` is used, in source order within each file.
-    pub fn uses_of(&self, id: DeclId) -> impl Iterator<Item = Span> + '_ {
-        self.uses
+    /// Where `id` is used, written as a name or built by interpolation,
+    /// in source order within each file.
+    pub fn uses_of(&self, id: DeclId) -> Vec<Span> {
+        let mut spans: Vec<Span> = self
+            .uses
             .iter()
-            .filter(move |(_, used)| *used == id)
+            .chain(&self.expanded)
+            .filter(|(_, used)| *used == id)
             .map(|(span, _)| *span)
+            .collect();
+        spans.sort_unstable_by_key(|span| span.start);
+        spans
     }
 }
 
