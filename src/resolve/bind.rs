@@ -14,7 +14,8 @@
 //! `let` (`allow get on pods`, `forbid`, `accept`, the names of quota and
 //! limit blocks, an alert's `as NAME`).
 
-use super::refs::{DeclId, DeclKind, References};
+use super::refs::{DeclId, DeclKind};
+use crate::source::Span;
 use crate::syntax::ast::{
     Block, Egress, Expr, ExprKind, FieldValue, Forbid, Ident, Item, ItemKind, Key, Limits, Name,
     Peer, PeerKind, Placement, Quota, StmtKind, StrPart, StringLit,
@@ -29,21 +30,22 @@ pub const STAGE_CONTEXT: [&str; 2] = ["family", "stage"];
 
 /// The declaration a name of a kind finds, if any (a duplicate's second
 /// declaration is found by no name).
-pub(super) type Find<'f> = dyn Fn(DeclKind, &str) -> Option<DeclId> + 'f;
+pub(super) type Find<'f> = dyn Fn(DeclKind, &str) -> Option<DeclId> + Sync + 'f;
 
-/// Records the uses in `items` (a file's) into `refs`.
-pub(super) fn bind_items(items: &[Item], find: &Find, refs: &mut References) {
-    Binder {
+/// The uses in `items` (consecutive items of a file), in source order.
+pub(super) fn uses_in(items: &[Item], find: &Find) -> Vec<(Span, DeclId)> {
+    let mut binder = Binder {
         find,
-        refs,
+        uses: Vec::new(),
         shadow: Vec::new(),
-    }
-    .items(items);
+    };
+    binder.items(items);
+    binder.uses
 }
 
 struct Binder<'b, 'f> {
     find: &'b Find<'f>,
-    refs: &'b mut References,
+    uses: Vec<(Span, DeclId)>,
     /// Names that are variables here, innermost last.
     shadow: Vec<&'b str>,
 }
@@ -141,7 +143,7 @@ impl<'b> Binder<'b, '_> {
 
     fn reference(&mut self, ident: &'b Ident, kind: DeclKind) {
         if let Some(id) = (self.find)(kind, &ident.text) {
-            self.refs.bind(ident.span, id);
+            self.uses.push((ident.span, id));
         }
     }
 

@@ -363,7 +363,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         DeclKind::Env => resolved.envs.id_of(name),
     };
     for (_, ast) in &program.files {
-        bind::bind_items(&ast.items, &find, &mut refs);
+        refs.bind_all(bind::uses_in(&ast.items, &find));
     }
     resolved.refs = refs;
     resolved

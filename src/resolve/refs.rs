@@ -95,16 +95,22 @@ impl References {
         id
     }
 
-    /// Records that the name written at `span`, after every use recorded
-    /// so far, refers to `id`.
-    pub(super) fn bind(&mut self, span: Span, id: DeclId) {
+    /// Records the uses of names written after every use recorded so
+    /// far, in source order.
+    pub(super) fn bind_all(&mut self, uses: Vec<(Span, DeclId)>) {
         debug_assert!(
             self.uses
-                .last()
-                .is_none_or(|(last, _)| last.end <= span.start),
+                .iter()
+                .chain(&uses)
+                .zip(self.uses.iter().chain(&uses).skip(1))
+                .all(|((before, _), (after, _))| before.end <= after.start),
             "uses are bound in source order"
         );
-        self.uses.push((span, id));
+        if self.uses.is_empty() {
+            self.uses = uses;
+        } else {
+            self.uses.extend(uses);
+        }
     }
 
     /// Adds the uses check found through interpolated names.
