@@ -93,6 +93,8 @@ codes! {
     E0209 => Error, "for loop over something that is not a list";
     E0210 => Error, "env without a placement";
     E0211 => Error, "let inside a for loop";
+    E0212 => Error, "unknown field of a record";
+    E0213 => Error, "list elements of different shapes";
     E0301 => Error, "mismatched types";
     E0302 => Error, "unknown field";
     E0303 => Error, "missing field";

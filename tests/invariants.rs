@@ -1116,11 +1116,12 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
             (format!("{base}{snippet}\n"), snippet, Code::E0301)
         }
         13 => {
+            // Text has no fields.
             let snippet = "let inj-dotted = \"${inj-text.name}\"".to_string();
             (
                 format!("{base}let inj-text = \"x\"\n{snippet}\n"),
                 snippet,
-                Code::E0208,
+                Code::E0212,
             )
         }
         14 => {

@@ -229,6 +229,7 @@ fn template<'c>(checker: &'c Checker, item: &ast::Expr) -> Option<&'c str> {
         ast::ExprKind::Str(string) if !is_plain(string) => Some(checker.sources.snippet(item.span)),
         ast::ExprKind::Str(_)
         | ast::ExprKind::Name(_)
+        | ast::ExprKind::Field(_)
         | ast::ExprKind::Number(_)
         | ast::ExprKind::Bool(_)
         | ast::ExprKind::List(_)
@@ -508,11 +509,11 @@ fn unserved(
 
 /// An env's grants: bindings (one per binding name, subjects merged), the
 /// roles to emit in its namespace, and the tier's forbids.
-pub(crate) fn env_grants(
-    checker: &Checker,
+pub(crate) fn env_grants<'a>(
+    checker: &Checker<'_, 'a>,
     decl: &EnvDecl,
     tier: &TierFacts,
-    grants: &[(&ast::Grant, Span, crate::resolve::value::Vars)],
+    grants: &[(&ast::Grant, Span, crate::resolve::value::Vars<'a>)],
     env: &mut model::Env,
     expanded: &mut Expanded,
     diagnostics: &mut Diags,

@@ -106,7 +106,7 @@ pub(crate) struct Template<'a> {
     name_span: Span,
     params: Vec<Param>,
     body: &'a Block,
-    vars: Vars,
+    vars: Vars<'a>,
     /// The body as text to fill in, when it is only that.
     compiled: Option<Compiled<'a>>,
 }
@@ -174,7 +174,7 @@ impl<'a> Compiled<'a> {
         &self,
         values: &Values,
         context: &[(&str, &str)],
-        vars: &[(String, String)],
+        vars: &[(String, Value)],
         shape: &mut Shape,
     ) -> Option<(String, TextMap)> {
         shape.start(self.expr.span, Made::Filled);
@@ -199,7 +199,7 @@ impl<'a> Compiled<'a> {
         text: &ast::StringLit,
         values: &Values,
         context: &[(&str, &str)],
-        vars: &[(String, String)],
+        vars: &[(String, Value)],
         mut shape: Option<&mut Shape>,
     ) -> Option<String> {
         let mut out = String::with_capacity(text.parts.len() * 16);
@@ -217,8 +217,14 @@ impl<'a> Compiled<'a> {
                     {
                         (*value, name == "namespace")
                     } else {
+                        // A variable that is no text (a number, a record)
+                        // is read by evaluation.
                         (
-                            vars.iter().rev().find(|(var, _)| *var == name)?.1.as_str(),
+                            vars.iter()
+                                .rev()
+                                .find(|(var, _)| *var == name)?
+                                .1
+                                .as_text()?,
                             false,
                         )
                     };
@@ -429,7 +435,7 @@ pub(crate) fn template<'a>(
     let context: Vec<(&str, &str)> = decl
         .vars
         .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .filter_map(|(name, value)| Some((name.as_str(), value.as_text()?)))
         .chain(symbolic.iter().map(|(name, value)| (*name, value.as_str())))
         .collect();
     let sample_namespace = "${namespace}".to_string();
@@ -488,13 +494,18 @@ fn instantiate(
             annotations,
         });
     }
-    let mut vars: Vec<(String, String)> = (*template.vars).clone();
+    let mut vars: Vec<(String, Value)> = (*template.vars).clone();
+    vars.extend(context.iter().map(|(name, value)| {
+        (
+            name.to_string(),
+            Value::Word(value.to_string(), Span::default()),
+        )
+    }));
     vars.extend(
-        context
+        values
             .iter()
-            .map(|(name, value)| (name.to_string(), value.to_string())),
+            .map(|(n, v)| (n.to_string(), Value::Word(v.text.clone(), Span::default()))),
     );
-    vars.extend(values.iter().map(|(n, v)| (n.to_string(), v.text.clone())));
     let scope = Scope::new(Arc::new(vars), &checker.resolved.lets);
     let context_name = format!("alert template `{name}`");
     let body_fields = Fields::read(
@@ -952,12 +963,12 @@ struct Overrides {
 /// An env's alert rules: its uses of templates, filled in, plus the checks
 /// that it uses every alert its tier requires and that no two of its rules
 /// share a name and labels (Prometheus could not tell them apart).
-pub(crate) fn env_alerts(
-    checker: &Checker,
+pub(crate) fn env_alerts<'a>(
+    checker: &Checker<'_, 'a>,
     decl: &EnvDecl,
     tier: &TierFacts,
     draft: &EnvDraft,
-    vars: &Vars,
+    vars: &Vars<'a>,
     env: &mut model::Env,
     diagnostics: &mut Diags,
 ) {
@@ -1009,7 +1020,7 @@ pub(crate) fn env_alerts(
                 .filter(|(name, _)| {
                     ENV_CONTEXT.contains(&name.as_str()) || STAGE_CONTEXT.contains(&name.as_str())
                 })
-                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .filter_map(|(name, value)| Some((name.as_str(), value.as_text()?)))
                 .collect()
         });
         let Some(rule) = instantiate(

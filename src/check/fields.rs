@@ -282,7 +282,7 @@ pub fn record<'a>(
     value: Value<'a>,
     what: &str,
     diagnostics: &mut Diags,
-) -> Option<(Record<'a>, Vars)> {
+) -> Option<(Record<'a>, Vars<'a>)> {
     match value {
         Value::Record(record) => {
             let vars = record.vars.clone();

@@ -349,7 +349,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         }
     }
 
-    fn scope(&self, vars: &Vars) -> Scope<'_, 'a> {
+    fn scope(&self, vars: &Vars<'a>) -> Scope<'_, 'a> {
         Scope::new(vars.clone(), &self.resolved.lets)
     }
 
@@ -762,7 +762,7 @@ impl<'r, 'a> Checker<'r, 'a> {
     }
 
     fn unused_value(&self, name: &str, value: Value<'a>, diagnostics: &mut Diags) {
-        use ast::{RecordTag, Suffix};
+        use ast::{RecordTag, SuffixKind};
         match value {
             Value::Record(record) => match record.tag {
                 Some(RecordTag::Quota) => {
@@ -798,29 +798,13 @@ impl<'r, 'a> Checker<'r, 'a> {
                 }
             }
             Value::Number(number, _) => {
-                let _ = match number.suffix {
-                    Suffix::Kilo
-                    | Suffix::Mega
-                    | Suffix::Giga
-                    | Suffix::Tera
-                    | Suffix::Peta
-                    | Suffix::Exa
-                    | Suffix::Kibi
-                    | Suffix::Mebi
-                    | Suffix::Gibi
-                    | Suffix::Tebi
-                    | Suffix::Pebi
-                    | Suffix::Exbi => units::memory(&value, diagnostics).map(drop),
-                    Suffix::Millisecond
-                    | Suffix::Second
-                    | Suffix::Hour
-                    | Suffix::Day
-                    | Suffix::Week
-                    | Suffix::Year => units::duration(&value, diagnostics).map(drop),
-                    Suffix::Percent => units::ratio(&value, diagnostics).map(drop),
+                let _ = match number.suffix.kind() {
+                    SuffixKind::Bytes => units::memory(&value, diagnostics).map(drop),
+                    SuffixKind::Time => units::duration(&value, diagnostics).map(drop),
+                    SuffixKind::Percent => units::ratio(&value, diagnostics).map(drop),
                     // Milli-cores or minutes, a count, cores or bytes: the
                     // field that receives it decides.
-                    Suffix::Milli | Suffix::None => None,
+                    SuffixKind::Milli | SuffixKind::Plain => None,
                 };
             }
             // Strings were filled in when the `let` was evaluated.
@@ -830,7 +814,7 @@ impl<'r, 'a> Checker<'r, 'a> {
 
     /// Fills in every string of a record nothing types, so that an unknown
     /// `${…}` in it is reported all the same.
-    fn record_strings(&self, block: &Block, vars: &Vars, diagnostics: &mut Diags) {
+    fn record_strings(&self, block: &Block, vars: &Vars<'a>, diagnostics: &mut Diags) {
         let scope = self.scope(vars);
         for stmt in &block.stmts {
             let StmtKind::Field(field) = &stmt.kind else {
@@ -846,7 +830,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         }
     }
 
-    fn expr_strings(&self, expr: &ast::Expr, vars: &Vars, diagnostics: &mut Diags) {
+    fn expr_strings(&self, expr: &ast::Expr, vars: &Vars<'a>, diagnostics: &mut Diags) {
         match &expr.kind {
             ExprKind::Str(string) => {
                 let _ = value::interpolate(string, &self.scope(vars), diagnostics);
@@ -861,7 +845,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 self.expr_strings(left, vars, diagnostics);
                 self.expr_strings(right, vars, diagnostics);
             }
-            ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Name(_) => {}
+            ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Name(_) | ExprKind::Field(_) => {}
         }
     }
 
@@ -938,10 +922,22 @@ impl<'r, 'a> Checker<'r, 'a> {
             cluster.environment.as_str().to_string(),
             tier.model.name.clone(),
         ];
-        vars.extend(ENV_CONTEXT.map(str::to_string).into_iter().zip(context));
+        // Each a name, as if written where the env's name is.
+        let word = |text: String| Value::Word(text, decl.name_span);
+        vars.extend(
+            ENV_CONTEXT
+                .map(str::to_string)
+                .into_iter()
+                .zip(context.map(word)),
+        );
         if let (Some(family), Some(stage)) = (&decl.family, &decl.stage) {
             let context = [family.clone(), stage.clone()];
-            vars.extend(STAGE_CONTEXT.map(str::to_string).into_iter().zip(context));
+            vars.extend(
+                STAGE_CONTEXT
+                    .map(str::to_string)
+                    .into_iter()
+                    .zip(context.map(word)),
+            );
         }
         let vars: Vars = Arc::new(vars);
         let scope = self.scope(&vars);
@@ -1324,7 +1320,7 @@ pub(crate) struct EnvDraft<'a> {
     /// rather than reporting it missing.
     quota_failed: bool,
     limits: Option<quota::TypedLimits>,
-    grants: Vec<(&'a ast::Grant, Span, Vars)>,
+    grants: Vec<(&'a ast::Grant, Span, Vars<'a>)>,
     ingress: Vec<(&'a ast::Ingress, Span)>,
     egress: Vec<(&'a ast::Egress, Span)>,
     alerts: Vec<alerts::AlertDraft<'a>>,

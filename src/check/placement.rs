@@ -58,9 +58,9 @@ pub(crate) fn check_placement(
 
 /// Merges the `deploy` blocks of an env's layers (later fields win) and
 /// types the result. Returns where the project was named, for E0802.
-pub(crate) fn env_deploy(
-    checker: &Checker,
-    decl: &EnvDecl,
+pub(crate) fn env_deploy<'a>(
+    checker: &Checker<'_, 'a>,
+    decl: &EnvDecl<'a>,
     cluster: &model::Cluster,
     draft: &EnvDraft,
     env: &mut model::Env,

@@ -176,9 +176,9 @@ pub(crate) fn resource_record<'a>(
 }
 
 /// The keys of a quota record and their values, checked.
-fn quota_record(
-    checker: &Checker,
-    record: &Record,
+fn quota_record<'a>(
+    checker: &Checker<'_, 'a>,
+    record: &Record<'a>,
     kind: ResourceRecord,
     context: &str,
     diagnostics: &mut Diags,
@@ -417,10 +417,10 @@ pub(crate) fn limits_stmt<'a>(
 }
 
 /// A limit range's items, typed where a `let` nothing uses declares it.
-pub(crate) fn unused_limits(
-    checker: &Checker,
+pub(crate) fn unused_limits<'a>(
+    checker: &Checker<'_, 'a>,
     name: &str,
-    value: Value,
+    value: Value<'a>,
     diagnostics: &mut Diags,
 ) -> Option<LimitItems> {
     let (record, kind) = limits_record(value, diagnostics)?;
@@ -478,9 +478,9 @@ impl LimitItems {
 }
 
 /// The items of a limit range record (`default { cpu = … }`, …), checked.
-fn limit_items(
-    checker: &Checker,
-    record: &Record,
+fn limit_items<'a>(
+    checker: &Checker<'_, 'a>,
+    record: &Record<'a>,
     kind: LimitKind,
     context: &str,
     diagnostics: &mut Diags,

@@ -730,7 +730,7 @@ impl<'a> Layered<'a> {
         &mut self,
         table: &'static [Field],
         record: &Record<'a>,
-        vars: Vars,
+        vars: Vars<'a>,
         context: &str,
         lets: &Lets<'a>,
         diagnostics: &mut Diags,
@@ -837,7 +837,7 @@ impl<'a> Layered<'a> {
 fn read_nested<'a>(
     nested: &'static Nested,
     record: &Record<'a>,
-    vars: Vars,
+    vars: Vars<'a>,
     reading: &Reading<'_, '_, 'a, '_>,
     diagnostics: &mut Diags,
 ) -> Read<'a> {

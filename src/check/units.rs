@@ -32,7 +32,7 @@ pub fn eval<'a>(
     // is. Only a product, a list or a name (a `let` may hold a product)
     // can, and only a product or a list is walked.
     match expr.kind {
-        ExprKind::Mul(..) | ExprKind::List(_) | ExprKind::Name(_) => {}
+        ExprKind::Mul(..) | ExprKind::List(_) | ExprKind::Name(_) | ExprKind::Field(_) => {}
         ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Str(_) | ExprKind::Record(_) => {
             return value::eval(expr, scope, diagnostics);
         }

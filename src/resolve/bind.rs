@@ -175,6 +175,8 @@ impl<'b> Binder<'b, '_> {
             ExprKind::List(list) => list.items.iter().for_each(|item| self.expr(item)),
             ExprKind::Record(record) => self.block(&record.body),
             ExprKind::Name(ident) => self.value_name(ident),
+            // `team.size` reads `team`, then its field.
+            ExprKind::Field(path) => self.value_name(&path[0]),
             ExprKind::Mul(left, right) => {
                 self.expr(left);
                 self.expr(right);

@@ -1,7 +1,8 @@
 //! The resolve stage: from parsed files to the program's declarations.
 //!
 //! Entry point: [`resolve`], over the files `load` read: `let`s evaluated,
-//! `for` loops expanded, env families split into one env per stage, every
+//! `for` loops expanded (over lists whose records share one shape,
+//! `shape`), env families split into one env per stage, every
 //! declaration named (interpolated and checked as a DNS-1123 label where
 //! it becomes a Kubernetes name) and given an id, duplicates reported with
 //! both places, and every name written as a reference bound to the
@@ -12,6 +13,7 @@
 
 pub mod bind;
 pub mod refs;
+mod shape;
 pub mod value;
 
 use std::sync::Arc;
@@ -33,7 +35,7 @@ pub struct Decl<'a, T> {
     pub name: String,
     pub name_span: Span,
     pub node: &'a T,
-    pub vars: Vars,
+    pub vars: Vars<'a>,
 }
 
 /// A concrete env: one namespace. A family's stage is an env whose body is
@@ -45,7 +47,7 @@ pub struct EnvDecl<'a> {
     pub placement: &'a ast::Placement,
     /// Applied in order: later layers override scalars and extend lists.
     pub layers: Vec<&'a ast::Block>,
-    pub vars: Vars,
+    pub vars: Vars<'a>,
     pub family: Option<String>,
     pub stage: Option<String>,
 }
@@ -425,7 +427,7 @@ struct Collector<'l, 'a> {
 }
 
 impl<'a> Collector<'_, 'a> {
-    fn items(&mut self, items: &'a [Item], vars: &Vars, diagnostics: &mut Vec<Diagnostic>) {
+    fn items(&mut self, items: &'a [Item], vars: &Vars<'a>, diagnostics: &mut Vec<Diagnostic>) {
         for item in items {
             match &item.kind {
                 ItemKind::Import(_) | ItemKind::Let(_) => {}
@@ -470,7 +472,12 @@ impl<'a> Collector<'_, 'a> {
         }
     }
 
-    fn for_loop(&mut self, for_loop: &'a ast::For, vars: &Vars, diagnostics: &mut Vec<Diagnostic>) {
+    fn for_loop(
+        &mut self,
+        for_loop: &'a ast::For,
+        vars: &Vars<'a>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
         let scope = Scope::new(vars.clone(), self.lets);
         let Some(iterable) = value::eval(&for_loop.iterable, &scope, diagnostics) else {
             return;
@@ -487,30 +494,33 @@ impl<'a> Collector<'_, 'a> {
             );
             return;
         };
-        for element in elements {
-            let text = match element {
-                Value::Str(text, _) | Value::Word(text, _) => text,
-                Value::Number(..) => value::number_text(&element),
-                other => {
+        let same_shape = shape::check_list(&elements, self.lets, diagnostics);
+        for (element, fits) in elements.into_iter().zip(same_shape) {
+            match element {
+                Value::List(..) | Value::Product { .. } => {
                     diagnostics.push(
                         Diagnostic::new(
                             Code::E0209,
-                            other.span(),
-                            format!("a `for` list of text holds {}", other.describe()),
+                            element.span(),
+                            format!("a `for` list holds {}", element.describe()),
                         )
-                        .label("expected a string, a name or a number")
-                        .help("a loop variable is text, put into names with `${…}`"),
+                        .label("expected a string, a name, a number or a record")
+                        .help("a loop variable is one element: write the elements in one list"),
                     );
                     continue;
                 }
-            };
+                // Reported at the element: its expansion would only repeat
+                // what the element's shape says.
+                _ if !fits => continue,
+                _ => {}
+            }
             let mut inner = (**vars).clone();
-            inner.push((for_loop.var.text.clone(), text));
+            inner.push((for_loop.var.text.clone(), element));
             self.items(&for_loop.items, &Arc::new(inner), diagnostics);
         }
     }
 
-    fn env(&mut self, env: &'a ast::Env, vars: &Vars, diagnostics: &mut Vec<Diagnostic>) {
+    fn env(&mut self, env: &'a ast::Env, vars: &Vars<'a>, diagnostics: &mut Vec<Diagnostic>) {
         let Some((name, name_span)) = self.name(&env.name, vars, Some(DeclKind::Env), diagnostics)
         else {
             return;
@@ -587,7 +597,7 @@ impl<'a> Collector<'_, 'a> {
         &mut self,
         name: &Name,
         node: &'a T,
-        vars: &Vars,
+        vars: &Vars<'a>,
         kind: DeclKind,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Option<Decl<'a, T>> {
@@ -608,7 +618,7 @@ impl<'a> Collector<'_, 'a> {
     fn name(
         &mut self,
         name: &Name,
-        vars: &Vars,
+        vars: &Vars<'a>,
         kind: Option<DeclKind>,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Option<(String, Span)> {

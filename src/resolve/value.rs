@@ -17,9 +17,10 @@ use crate::source::Span;
 use crate::suggest;
 use crate::syntax::ast::{self, Expr, ExprKind, Number, RecordTag, StrPart, StringLit};
 
-/// Variables in scope: loop variables and context such as `namespace`,
-/// each bound to text.
-pub type Vars = Arc<Vec<(String, String)>>;
+/// Variables in scope, innermost last: loop variables, each bound to an
+/// element of its list (text, a number, a record…), and context such as
+/// `namespace`, bound to its text as a name.
+pub type Vars<'a> = Arc<Vec<(String, Value<'a>)>>;
 
 #[derive(Clone, Debug)]
 pub enum Value<'a> {
@@ -44,11 +45,68 @@ pub enum Value<'a> {
 pub struct Record<'a> {
     pub tag: Option<RecordTag>,
     pub body: &'a ast::Block,
-    pub vars: Vars,
+    pub vars: Vars<'a>,
     pub span: Span,
 }
 
+impl<'a> Record<'a> {
+    /// The expression of field `name`, as written.
+    pub fn field(&self, name: &str) -> Option<&'a Expr> {
+        self.fields()
+            .find(|field| field.name == name)
+            .map(|field| field.value)
+    }
+
+    /// Every `key = value` of the record, in the order written: in a
+    /// record literal each is a field, `quota = …` and `limits = …`
+    /// included. A key path (`requests.cpu`) or a block is no field a
+    /// path can read.
+    pub fn fields(&self) -> impl Iterator<Item = RecordField<'a>> + 'a {
+        self.body.stmts.iter().filter_map(|stmt| {
+            let (name, span, value) = match &stmt.kind {
+                ast::StmtKind::Field(ast::Field {
+                    key: ast::Key::Path(path),
+                    value: ast::FieldValue::Expr(expr),
+                }) if path.len() == 1 => (path[0].text.as_str(), path[0].span, expr),
+                ast::StmtKind::Quota(ast::Quota::Expr(expr)) => ("quota", stmt.span, expr),
+                ast::StmtKind::Limits(ast::Limits::Expr(expr)) => ("limits", stmt.span, expr),
+                _ => return None,
+            };
+            Some(RecordField { name, span, value })
+        })
+    }
+}
+
+/// One `name = value` of a record literal.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordField<'a> {
+    pub name: &'a str,
+    /// Where the name is written.
+    pub span: Span,
+    pub value: &'a Expr,
+}
+
 impl Value<'_> {
+    /// What the value puts into a string: a string's or a name's text, a
+    /// number as written, a boolean; `None` for a list, a record or a
+    /// product.
+    pub fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Value::Str(text, _) | Value::Word(text, _) => Some(Cow::Borrowed(text)),
+            Value::Number(..) => Some(Cow::Owned(number_text(self))),
+            Value::Bool(value, _) => Some(Cow::Owned(value.to_string())),
+            Value::List(..) | Value::Record(_) | Value::Product { .. } => None,
+        }
+    }
+
+    /// A string's or a name's text, borrowed.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Str(text, _) | Value::Word(text, _) => Some(text),
+            _ => None,
+        }
+    }
+
     /// The same value, located at `span`.
     pub fn at(mut self, span: Span) -> Self {
         match &mut self {
@@ -273,6 +331,7 @@ impl<'a> LetEvaluator<'a> {
 fn names_in<'a>(expr: &'a Expr, out: &mut Vec<&'a str>) {
     match &expr.kind {
         ExprKind::Name(ident) => out.push(&ident.text),
+        ExprKind::Field(path) => out.push(&path[0].text),
         ExprKind::List(list) => list.items.iter().for_each(|item| names_in(item, out)),
         ExprKind::Mul(left, right) => {
             names_in(left, out);
@@ -291,44 +350,136 @@ fn names_in<'a>(expr: &'a Expr, out: &mut Vec<&'a str>) {
 
 /// What names mean at one place: variables, then `let`s.
 pub struct Scope<'s, 'a> {
-    pub vars: Vars,
+    pub vars: Vars<'a>,
     pub lets: &'s Lets<'a>,
 }
 
 impl<'s, 'a> Scope<'s, 'a> {
-    pub fn new(vars: Vars, lets: &'s Lets<'a>) -> Scope<'s, 'a> {
+    pub fn new(vars: Vars<'a>, lets: &'s Lets<'a>) -> Scope<'s, 'a> {
         Scope { vars, lets }
     }
 
     /// This scope with one more variable.
-    pub fn with(&self, name: &str, text: String) -> Scope<'s, 'a> {
+    pub fn with(&self, name: &str, value: Value<'a>) -> Scope<'s, 'a> {
         let mut vars = (*self.vars).clone();
-        vars.push((name.to_string(), text));
+        vars.push((name.to_string(), value));
         Scope {
             vars: Arc::new(vars),
             lets: self.lets,
         }
     }
-}
 
-impl Scope<'_, '_> {
+    /// The variable `name`, the innermost one of that name.
+    pub fn var(&self, name: &str) -> Option<&Value<'a>> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(var, _)| var == name)
+            .map(|(_, value)| value)
+    }
+
+    /// What a name means here: a variable, else a `let`.
+    fn named(&self, name: &str) -> Option<&Value<'a>> {
+        self.var(name).or_else(|| self.lets.get(name))
+    }
+
+    /// Every name a path may start with here, sorted, each once: for "did
+    /// you mean".
+    fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .vars
+            .iter()
+            .map(|(var, _)| var.as_str())
+            .chain(self.lets.names())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// The text `name` stands for; `Err` with what it is instead, or with
     /// `None` for a mistake reported where the `let` is written.
     fn lookup_text(&self, name: &str) -> Option<Result<Cow<'_, str>, Option<String>>> {
-        if let Some((_, text)) = self.vars.iter().rev().find(|(var, _)| var == name) {
-            return Some(Ok(Cow::Borrowed(text)));
-        }
-        let value = self.lets.get(name)?;
-        Some(match value {
-            Value::Str(text, _) | Value::Word(text, _) => Ok(Cow::Borrowed(text)),
-            Value::Number(..) => Ok(Cow::Owned(crate::resolve::value::number_text(value))),
-            Value::Bool(value, _) => Ok(Cow::Owned(value.to_string())),
+        let value = self.named(name)?;
+        Some(match value.text() {
+            Some(text) => Ok(text),
             // A product that scales no quota is check's E0307, at the
             // `let`: one mistake, reported once, so its uses stay silent.
-            product @ Value::Product { .. } if !product.scales_a_record() => Err(None),
-            other => Err(Some(other.describe())),
+            None if matches!(value, Value::Product { .. }) && !value.scales_a_record() => Err(None),
+            None => Err(Some(value.describe())),
         })
     }
+}
+
+/// What `a.b.c` reads: `a` (a variable, else a `let`), then the field `b`
+/// of the record it holds, then that record's `c`. `None` after
+/// reporting why there is none (E0212; an unknown `a` is for the caller
+/// to report, as it differs between a value and a string), or for a
+/// mistake reported where it is written.
+fn read_path<'a>(
+    path: &[ast::Ident],
+    scope: &Scope<'_, 'a>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Value<'a>> {
+    let mut value = scope.named(&path[0].text)?.clone();
+    for (depth, field) in path.iter().enumerate().skip(1) {
+        let read = ast::path_text(&path[..depth]);
+        // A quota's or a limit range's keys are for the checker of that
+        // kind to read, never a path.
+        let Value::Record(record @ Record { tag: None, .. }) = &value else {
+            // A product that scales no quota is reported at its `let`.
+            if matches!(value, Value::Product { .. }) && !value.scales_a_record() {
+                return None;
+            }
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0212,
+                    field.span,
+                    format!("`{read}` is {}, which has no fields", value.describe()),
+                )
+                .label(format!("no field `{}` to read", field.text))
+                .help(match value.text() {
+                    Some(_) => format!(
+                        "read `{read}` whole: `{read}` in a value, `${{{read}}}` in a string"
+                    ),
+                    None if matches!(value, Value::Record(_)) => format!(
+                        "`{read}` is used whole, as in `quota = {read}`; only a plain record `{{ name = … }}` has fields"
+                    ),
+                    None => "only a record `{ name = … }` has fields".to_string(),
+                }),
+            );
+            return None;
+        };
+        let Some(expr) = record.field(&field.text) else {
+            let fields: Vec<&str> = record.fields().map(|field| field.name).collect();
+            let diagnostic = Diagnostic::new(
+                Code::E0212,
+                field.span,
+                format!("`{read}` has no field `{}`", field.text),
+            )
+            .label("no such field");
+            diagnostics.push(
+                match suggest::closest(&field.text, fields.iter().copied()) {
+                    Some(close) => diagnostic.help(format!("did you mean `{read}.{close}`?")),
+                    None if fields.is_empty() => {
+                        diagnostic.help("this record has no `name = value` fields")
+                    }
+                    None => diagnostic.help(format!(
+                        "its fields: {}",
+                        fields
+                            .iter()
+                            .map(|f| format!("`{f}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                },
+            );
+            return None;
+        };
+        let inner = Scope::new(record.vars.clone(), scope.lets);
+        value = eval(expr, &inner, diagnostics)?;
+    }
+    Some(value)
 }
 
 /// A number as text, as written: `5m`, `0.9`, `20Gi`.
@@ -378,12 +529,21 @@ pub fn eval<'a>(
             vars: scope.vars.clone(),
             span: expr.span,
         }),
-        ExprKind::Name(ident) => match scope.lets.get(&ident.text) {
+        ExprKind::Name(ident) => match scope.named(&ident.text) {
             // Where the name is used is what a type error should point at.
             Some(value) => value.clone().at(ident.span),
             None if scope.lets.failed(&ident.text) => return None,
             None => Value::Word(ident.text.clone(), ident.span),
         },
+        ExprKind::Field(path) => {
+            if scope.named(&path[0].text).is_none() {
+                if !scope.lets.failed(&path[0].text) {
+                    diagnostics.push(unknown_base(&path[0], scope));
+                }
+                return None;
+            }
+            read_path(path, scope, diagnostics)?.at(expr.span)
+        }
         ExprKind::Mul(left, right) => {
             // A side that failed was reported where it failed; the product
             // then has no value, and the right side is not looked at.
@@ -395,6 +555,51 @@ pub fn eval<'a>(
             }
         }
     })
+}
+
+/// `${name}` that holds no text.
+fn not_text(name: &str, what: &str, span: Span) -> Diagnostic {
+    Diagnostic::new(Code::E0208, span, format!("`{name}` is {what}, not text"))
+        .label("cannot be put into a string")
+        .help("only text can be interpolated: strings, names, numbers and booleans")
+}
+
+/// `team.size` where nothing is called `team`.
+fn unknown_base(base: &ast::Ident, scope: &Scope) -> Diagnostic {
+    let diagnostic = Diagnostic::new(
+        Code::E0212,
+        base.span,
+        format!("unknown variable `{}`", base.text),
+    )
+    .label("no variable or `let` has this name here");
+    with_names_help(
+        diagnostic,
+        &base.text,
+        scope,
+        "a field is read from a `for` variable or a `let` holding a record",
+    )
+}
+
+/// "did you mean", else the names in scope, else `when_none`.
+fn with_names_help(
+    diagnostic: Diagnostic,
+    name: &str,
+    scope: &Scope,
+    when_none: &'static str,
+) -> Diagnostic {
+    let names = scope.names();
+    match suggest::closest(name, names.iter().copied()) {
+        Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
+        None if names.is_empty() => diagnostic.help(when_none),
+        None => diagnostic.help(format!(
+            "in scope here: {}",
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
 
 /// The text of a string with its `${…}` parts filled in.
@@ -421,74 +626,44 @@ pub fn interpolate(
             StrPart::Interp(path) => {
                 let name = ast::path_text(path);
                 let span = path[0].span.to(path[path.len() - 1].span);
+                if path.len() > 1 && scope.named(&path[0].text).is_some() {
+                    let Some(value) = read_path(path, scope, diagnostics) else {
+                        ok = false;
+                        continue;
+                    };
+                    match value.text() {
+                        Some(text) => out.push_str(&text),
+                        None => {
+                            ok = false;
+                            diagnostics.push(not_text(&name, &value.describe(), span));
+                        }
+                    }
+                    continue;
+                }
                 match scope.lookup_text(&name) {
                     Some(Ok(text)) => out.push_str(&text),
                     Some(Err(None)) => ok = false,
                     Some(Err(Some(what))) => {
                         ok = false;
-                        diagnostics.push(
-                            Diagnostic::new(
-                                Code::E0208,
-                                span,
-                                format!("`{name}` is {what}, not text"),
-                            )
-                            .label("cannot be put into a string")
-                            .help("only text can be interpolated: strings, names, numbers and booleans"),
-                        );
+                        diagnostics.push(not_text(&name, &what, span));
                     }
                     // A `let` that failed was reported where it is written.
                     None if scope.lets.failed(&path[0].text) => ok = false,
                     // `${a.b}` where `a` is a mistake reported at its `let`.
-                    None if path.len() > 1
-                        && matches!(scope.lookup_text(&path[0].text), Some(Err(None))) =>
-                    {
-                        ok = false
-                    }
-                    None if path.len() > 1 && scope.lookup_text(&path[0].text).is_some() => {
-                        ok = false;
-                        let base = &path[0].text;
-                        let field = ast::path_text(&path[1..]);
-                        let diagnostic = Diagnostic::new(
-                            Code::E0208,
-                            span,
-                            format!("`{base}` has no field `{field}` a string can read"),
-                        );
-                        diagnostics.push(match scope.lookup_text(base) {
-                            Some(Err(Some(what))) => diagnostic
-                                .label(format!("`{base}` is {what}"))
-                                .help("a string can insert text only: a string, a name or a number, not a field of a record"),
-                            _ => diagnostic
-                                .label(format!("`{base}` is text, not a record"))
-                                .help(format!("write `${{{base}}}` to insert it")),
-                        });
-                    }
                     None => {
                         ok = false;
-                        let candidates: Vec<&str> = scope
-                            .vars
-                            .iter()
-                            .map(|(var, _)| var.as_str())
-                            .chain(scope.lets.names())
-                            .collect();
-                        let mut names = candidates.clone();
-                        names.sort_unstable();
-                        names.dedup();
                         let diagnostic = Diagnostic::new(
                             Code::E0208,
                             span,
                             format!("unknown variable `{name}`"),
                         )
                         .label("nothing by this name is in scope here");
-                        diagnostics.push(match suggest::closest(&name, names.iter().copied()) {
-                            Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
-                            None if names.is_empty() => diagnostic.help(
-                                "a string can use `for` variables, `let`s and, where they exist, `namespace`, `cluster`, `environment`, `tier`, `family`, `stage` and template parameters",
-                            ),
-                            None => diagnostic.help(format!(
-                                "in scope here: {}",
-                                names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-                            )),
-                        });
+                        diagnostics.push(with_names_help(
+                            diagnostic,
+                            &name,
+                            scope,
+                            "a string can use `for` variables, `let`s and, where they exist, `namespace`, `cluster`, `environment`, `tier`, `family`, `stage` and template parameters",
+                        ));
                     }
                 }
             }

@@ -432,6 +432,9 @@ pub enum ExprKind {
     /// A reference to a `let`, a declared item, or an enum value such as
     /// `production`; resolution decides which.
     Name(Ident),
+    /// `team.size`: a field of the record a variable or a `let` holds (two
+    /// segments or more).
+    Field(Vec<Ident>),
     /// `small * 2`
     Mul(Box<Expr>, Box<Expr>),
 }
@@ -505,7 +508,48 @@ pub enum Suffix {
     Year,
 }
 
+/// What a suffix's letters alone say a number measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SuffixKind {
+    /// No suffix: a count, cores, bytes or a ratio; the field decides.
+    Plain,
+    /// `m`: milli-cores or minutes.
+    Milli,
+    /// `%`: a ratio.
+    Percent,
+    /// `k`…`E`, `Ki`…`Ei`: bytes.
+    Bytes,
+    /// `ms`, `s`, `h`, `d`, `w`, `y`: a duration.
+    Time,
+}
+
 impl Suffix {
+    pub fn kind(self) -> SuffixKind {
+        match self {
+            Suffix::None => SuffixKind::Plain,
+            Suffix::Milli => SuffixKind::Milli,
+            Suffix::Percent => SuffixKind::Percent,
+            Suffix::Kilo
+            | Suffix::Mega
+            | Suffix::Giga
+            | Suffix::Tera
+            | Suffix::Peta
+            | Suffix::Exa
+            | Suffix::Kibi
+            | Suffix::Mebi
+            | Suffix::Gibi
+            | Suffix::Tebi
+            | Suffix::Pebi
+            | Suffix::Exbi => SuffixKind::Bytes,
+            Suffix::Millisecond
+            | Suffix::Second
+            | Suffix::Hour
+            | Suffix::Day
+            | Suffix::Week
+            | Suffix::Year => SuffixKind::Time,
+        }
+    }
+
     pub const ALL: &'static [Suffix] = &[
         Suffix::None,
         Suffix::Percent,

@@ -574,7 +574,12 @@ impl Builder<'_> {
                     body: self.block(body),
                 })
             }
-            Rule::value_ref => ExprKind::Name(self.name_ref(pair)),
+            Rule::value_ref => match pair.clone().into_inner().next() {
+                Some(path) if path.as_rule() == Rule::field_path => {
+                    ExprKind::Field(self.dotted(&path))
+                }
+                _ => ExprKind::Name(self.name_ref(pair)),
+            },
             _ => unexpected(&pair),
         };
         Expr { kind, span }

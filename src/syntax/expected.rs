@@ -73,6 +73,7 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::name_ref
         | Rule::value_ref
         | Rule::subresource
+        | Rule::field_path
         | Rule::decl_name
         | Rule::interp_path => "a name",
         Rule::string_lit | Rule::string | Rule::raw_string => "a string",

@@ -665,7 +665,7 @@ impl<'t> Parser<'t> {
                             body: self.block()?,
                         })
                     }
-                    None => ExprKind::Name(self.value_name()?),
+                    None => self.value_name()?,
                 },
             },
         };
@@ -742,9 +742,10 @@ impl<'t> Parser<'t> {
             .any(|word| self.word_is(word) && self.bytes.get(self.pos + word.len()) != Some(&b'.'))
     }
 
-    /// A name used as a value: an identifier, or a subresource written
-    /// bare (`pods/log`), one name to the grammar's `subresource`.
-    fn value_name(&mut self) -> Option<Ident> {
+    /// A name used as a value: an identifier, a subresource written bare
+    /// (`pods/log`), one name to the grammar's `subresource`, or a field
+    /// path (`team.size`), the grammar's `field_path`.
+    fn value_name(&mut self) -> Option<ExprKind> {
         let mut name = self.ident()?;
         let second_starts = |b: &u8| b.is_ascii_alphabetic() || *b == b'_';
         if self.peek() == Some(b'/') && self.bytes.get(self.pos + 1).is_some_and(second_starts) {
@@ -752,8 +753,17 @@ impl<'t> Parser<'t> {
             let part = self.ident_here()?;
             name.text = [name.text.as_str(), "/", &part.text].concat();
             name.span = name.span.to(part.span);
+            return Some(ExprKind::Name(name));
         }
-        Some(name)
+        if self.peek() != Some(b'.') || !self.bytes.get(self.pos + 1).is_some_and(second_starts) {
+            return Some(ExprKind::Name(name));
+        }
+        let mut path = vec![name];
+        while self.peek() == Some(b'.') && self.bytes.get(self.pos + 1).is_some_and(second_starts) {
+            self.pos += 1;
+            path.push(self.ident_here()?);
+        }
+        Some(ExprKind::Field(path))
     }
 
     /// An identifier right at the cursor.

@@ -491,6 +491,7 @@ impl Printer<'_> {
             }
             ExprKind::Str(string) => self.string(string),
             ExprKind::Name(ident) => self.out.push_str(&ident.text),
+            ExprKind::Field(path) => self.out.push_str(&path_text(path)),
             ExprKind::List(list) => self.list(list),
             ExprKind::Record(record) => {
                 match record.tag {

@@ -204,6 +204,7 @@ fn expr_spans(expr: &mut Expr, f: &mut impl FnMut(&mut Span)) {
         ExprKind::List(list) => list_spans(list, f),
         ExprKind::Record(record) => block_spans(&mut record.body, f),
         ExprKind::Name(ident) => f(&mut ident.span),
+        ExprKind::Field(path) => path.iter_mut().for_each(|ident| f(&mut ident.span)),
         ExprKind::Mul(left, right) => {
             expr_spans(left, f);
             expr_spans(right, f);

@@ -370,6 +370,11 @@ impl Dump<'_> {
             ExprKind::Name(ident) => {
                 self.line(depth, &format!("{label} name {}", ident.text), span)
             }
+            ExprKind::Field(path) => self.line(
+                depth,
+                &format!("{label} field {}", envk::syntax::ast::path_text(path)),
+                span,
+            ),
             ExprKind::Mul(left, right) => {
                 self.line(depth, &format!("{label} mul"), span);
                 self.expr(depth + 1, "left", left);

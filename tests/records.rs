@@ -1,0 +1,181 @@
+//! A list of records driving `for` loops builds exactly what the same
+//! program written out by hand builds: records, field access in values
+//! (`small * team.size`, `team.calls`) and in strings (`${team.owner.email}`)
+//! are only a shorter way to write it.
+
+use std::path::PathBuf;
+
+use envk::driver;
+use envk::emit::{self, Options, Tree};
+use envk::load::InMemory;
+use proptest::prelude::*;
+
+const HEAD: &str = r#"let small = quota { requests.cpu = 1  requests.memory = 1Gi  limits.cpu = 2  limits.memory = 2Gi  pods = 10 }
+
+cluster c {
+  server      = "https://c.example.com"
+  environment = production
+  capacity    { cpu = 100000  memory = 100000Gi  pods = 1000000 }
+}
+
+tier t { pod_security = baseline }
+
+role dev { allow [get, list] on [pods] }
+"#;
+
+#[derive(Clone, Debug)]
+struct Team {
+    name: String,
+    size: u32,
+    cpu: &'static str,
+    owner: String,
+    /// Indices of the teams it calls.
+    calls: Vec<usize>,
+}
+
+fn teams() -> impl Strategy<Value = Vec<Team>> {
+    (1usize..6)
+        .prop_flat_map(|count| {
+            prop::collection::vec(
+                (
+                    1u32..9,
+                    prop::sample::select(vec!["500m", "2", "1.5", "250m"]),
+                    "[a-z]{1,6}",
+                    prop::collection::vec(0..count, 0..3),
+                ),
+                count,
+            )
+        })
+        .prop_map(|rows| {
+            rows.into_iter()
+                .enumerate()
+                .map(|(index, (size, cpu, owner, mut calls))| {
+                    calls.sort_unstable();
+                    calls.dedup();
+                    Team {
+                        name: format!("team-{index}"),
+                        size,
+                        cpu,
+                        owner,
+                        calls,
+                    }
+                })
+                .collect()
+        })
+}
+
+/// The program with one list of records and one loop.
+fn with_records(teams: &[Team]) -> String {
+    let mut out = format!("{HEAD}\nlet teams = [\n");
+    for team in teams {
+        let calls: Vec<String> = team
+            .calls
+            .iter()
+            .map(|&i| format!("\"{}\"", teams[i].name))
+            .collect();
+        out += &format!(
+            "  {{ name = \"{}\"  size = {}  cpu = {}  owner = {{ email = \"{}@example.com\" }}  calls = [{}] }},\n",
+            team.name,
+            team.size,
+            team.cpu,
+            team.owner,
+            calls.join(", ")
+        );
+    }
+    out += r#"]
+
+for team in teams {
+  env "${team.name}" on c tier t {
+    quota = small * team.size
+    labels { team = "${team.name}"  cpu = "${team.cpu}" }
+    grant dev to user "${team.owner.email}"
+  }
+  for peer in team.calls {
+    env "${team.name}-to-${peer}" on c tier t {
+      quota = small
+      egress allow to env "${peer}" on tcp 8080
+    }
+  }
+}
+"#;
+    out
+}
+
+/// The same program, every env written out.
+fn by_hand(teams: &[Team]) -> String {
+    let mut out = format!("{HEAD}\n");
+    for team in teams {
+        out += &format!(
+            "env {name} on c tier t {{\n  quota = small * {size}\n  labels {{ team = \"{name}\"  cpu = \"{cpu}\" }}\n  grant dev to user \"{owner}@example.com\"\n}}\n",
+            name = team.name,
+            size = team.size,
+            cpu = team.cpu,
+            owner = team.owner,
+        );
+        for &peer in &team.calls {
+            out += &format!(
+                "env {name}-to-{peer} on c tier t {{\n  quota = small\n  egress allow to env {peer} on tcp 8080\n}}\n",
+                name = team.name,
+                peer = teams[peer].name,
+            );
+        }
+    }
+    out
+}
+
+fn build(program: &str) -> Tree {
+    let loader = InMemory::new().with("main.env.k", program);
+    let run = driver::check_with(&[PathBuf::from("main.env.k")], &loader).expect("loads");
+    let model = run.model.unwrap_or_else(|| {
+        panic!(
+            "{program}\n{}",
+            envk::diag::render_plain(&run.sources, &run.diagnostics)
+        )
+    });
+    emit::emit(&model, Options::default())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn records_build_what_the_program_written_out_builds(teams in teams()) {
+        let records = build(&with_records(&teams));
+        let written = build(&by_hand(&teams));
+        prop_assert_eq!(
+            records.files.keys().collect::<Vec<_>>(),
+            written.files.keys().collect::<Vec<_>>()
+        );
+        for (name, content) in &records.files {
+            prop_assert!(content == &written.files[name], "{} differs", name);
+        }
+    }
+}
+
+/// The negative: a field read wrong is not silently the same program.
+#[test]
+fn a_record_field_changes_what_is_built() {
+    let teams = vec![Team {
+        name: "team-0".to_string(),
+        size: 2,
+        cpu: "500m",
+        owner: "ana".to_string(),
+        calls: Vec::new(),
+    }];
+    let mut other = teams.clone();
+    other[0].size = 3;
+    let records = build(&with_records(&teams));
+    let written = build(&by_hand(&other));
+    assert_ne!(
+        records
+            .files
+            .iter()
+            .find(|(name, _)| name.contains("quota") || name.contains("resourcequota"))
+            .map(|(_, content)| content),
+        written
+            .files
+            .iter()
+            .find(|(name, _)| name.contains("quota") || name.contains("resourcequota"))
+            .map(|(_, content)| content),
+    );
+}
