@@ -92,9 +92,11 @@ codes! {
     E0208 => Error, "unknown variable in a string";
     E0209 => Error, "for loop over something that is not a list";
     E0210 => Error, "env without a placement";
-    E0211 => Error, "let inside a for loop";
+    E0211 => Error, "let inside a for loop or an if";
     E0212 => Error, "unknown field of a record";
     E0213 => Error, "list elements of different shapes";
+    E0214 => Error, "condition that does not type-check";
+    E0215 => Warning, "branch never taken";
     E0301 => Error, "mismatched types";
     E0302 => Error, "unknown field";
     E0303 => Error, "missing field";

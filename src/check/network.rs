@@ -282,7 +282,8 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
                     // Declared but dropped for its own errors: already reported.
                     Peer::Env(name)
                         if !by_name.contains_key(name.as_str())
-                            && checker.resolved.envs.get(name).is_some() => {}
+                            && (checker.resolved.envs.get(name).is_some()
+                                || checker.resolved.envs.is_rejected(name)) => {}
                     Peer::Env(name) => match by_name.get(name.as_str()) {
                         None => diagnostics.push(no_match(
                             facts.peer_span,

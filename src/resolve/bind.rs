@@ -17,8 +17,8 @@
 use super::refs::{DeclId, DeclKind};
 use crate::source::Span;
 use crate::syntax::ast::{
-    Block, Egress, Expr, ExprKind, FieldValue, Forbid, Ident, Item, ItemKind, Key, Limits, Name,
-    Peer, PeerKind, Placement, Quota, StmtKind, StrPart, StringLit,
+    Block, Cond, CondKind, Egress, ElseKind, Expr, ExprKind, FieldValue, Forbid, Ident, If, Item,
+    ItemKind, Key, Limits, Name, Peer, PeerKind, Placement, Quota, StmtKind, StrPart, StringLit,
 };
 
 /// What an env's body reads as variables besides its loops': the env's own
@@ -84,6 +84,7 @@ impl<'b> Binder<'b, '_> {
                         }),
                     }
                 }
+                ItemKind::If(if_item) => self.if_item(if_item),
                 ItemKind::For(for_loop) => {
                     self.expr(&for_loop.iterable);
                     self.scoped(&[for_loop.var.text.as_str()], |binder| {
@@ -108,6 +109,32 @@ impl<'b> Binder<'b, '_> {
                         })
                     });
                 }
+            }
+        }
+    }
+
+    fn if_item(&mut self, if_item: &'b If<Vec<Item>>) {
+        self.cond(&if_item.cond);
+        self.items(&if_item.then);
+        if let Some(otherwise) = &if_item.otherwise {
+            match &otherwise.kind {
+                ElseKind::Body(items) => self.items(items),
+                ElseKind::If(inner) => self.if_item(inner),
+            }
+        }
+    }
+
+    fn cond(&mut self, cond: &'b Cond) {
+        match &cond.kind {
+            CondKind::Value(expr) => self.expr(expr),
+            CondKind::Compare(left, _, right) => {
+                self.expr(left);
+                self.expr(right);
+            }
+            CondKind::Not(inner) | CondKind::Group(inner) => self.cond(inner),
+            CondKind::And(left, right) | CondKind::Or(left, right) => {
+                self.cond(left);
+                self.cond(right);
             }
         }
     }

@@ -12,6 +12,7 @@
 //! what a field of a block means.
 
 pub mod bind;
+mod cond;
 pub mod refs;
 mod shape;
 pub mod value;
@@ -24,7 +25,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::load::Program;
 use crate::source::{STDLIB, Span};
 use crate::suggest;
-use crate::syntax::ast::{self, Ident, Item, ItemKind, Name, StmtKind};
+use crate::syntax::ast::{self, ElseKind, Ident, Item, ItemKind, Name, StmtKind};
 use refs::{DeclId, DeclKind, References};
 use value::{Lets, Scope, Value, Vars};
 
@@ -148,6 +149,13 @@ impl<T: Named> Table<T> {
 
     pub fn get(&self, name: &str) -> Option<&T> {
         self.index.get(name).map(|&i| &self.items[i])
+    }
+
+    /// Whether `name` was declared but rejected (an invalid name, or a
+    /// branch of an `if` whose condition has an error): already reported,
+    /// so references to it stay silent.
+    pub fn is_rejected(&self, name: &str) -> bool {
+        self.rejected.contains(name)
     }
 
     /// The declaration `id` names, when it is of this table's kind and
@@ -316,6 +324,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         templates: Vec::new(),
         envs: Vec::new(),
         rejected: Vec::new(),
+        branches: cond::Branches::default(),
     };
     for (_, ast) in &program.files {
         collector.items(&ast.items, &Arc::new(Vec::new()), diagnostics);
@@ -327,8 +336,10 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         templates,
         envs,
         rejected,
+        branches,
         ..
     } = collector;
+    branches.never_taken(diagnostics);
     for (kind, name) in rejected {
         let table_rejected = match kind {
             DeclKind::Cluster => &mut resolved.clusters.rejected,
@@ -404,6 +415,38 @@ fn collect_lets<'a>(
                 rejected,
                 diagnostics,
             ),
+            ItemKind::If(if_item) => {
+                // The condition may read `let`s, which are evaluated first:
+                // a `let` inside cannot wait for it.
+                let mut branch = |items: &'a [Item], diagnostics: &mut Vec<Diagnostic>| {
+                    for item in items {
+                        if let ItemKind::Let(binding) = &item.kind {
+                            diagnostics.push(
+                                Diagnostic::new(Code::E0211, binding.name.span, "a `let` inside an `if`")
+                                    .label("a `let` is one value for the whole program")
+                                    .secondary(if_item.cond.span, "it cannot depend on this condition")
+                                    .help(format!(
+                                        "declare `{}` outside the `if`; to choose between values, give each its own `let` and choose where it is used",
+                                        binding.name.text
+                                    )),
+                            );
+                            rejected.push(binding.name.text.clone());
+                        } else {
+                            let item = std::slice::from_ref(item);
+                            collect_lets(item, in_loop, out, rejected, diagnostics);
+                        }
+                    }
+                };
+                let mut next = Some(if_item);
+                while let Some(current) = next.take() {
+                    branch(&current.then, diagnostics);
+                    match current.otherwise.as_ref().map(|otherwise| &otherwise.kind) {
+                        Some(ElseKind::Body(items)) => branch(items, diagnostics),
+                        Some(ElseKind::If(inner)) => next = Some(inner),
+                        None => {}
+                    }
+                }
+            }
             ItemKind::Import(_)
             | ItemKind::Cluster(_)
             | ItemKind::Tier(_)
@@ -424,6 +467,7 @@ struct Collector<'l, 'a> {
     envs: Vec<EnvDecl<'a>>,
     /// (kind, name) of declarations whose name was invalid.
     rejected: Vec<(DeclKind, String)>,
+    branches: cond::Branches,
 }
 
 impl<'a> Collector<'_, 'a> {
@@ -468,6 +512,7 @@ impl<'a> Collector<'_, 'a> {
                 }
                 ItemKind::Env(env) => self.env(env, vars, diagnostics),
                 ItemKind::For(for_loop) => self.for_loop(for_loop, vars, diagnostics),
+                ItemKind::If(if_item) => self.if_item(if_item, vars, diagnostics),
             }
         }
     }
@@ -517,6 +562,71 @@ impl<'a> Collector<'_, 'a> {
             let mut inner = (**vars).clone();
             inner.push((for_loop.var.text.clone(), element));
             self.items(&for_loop.items, &Arc::new(inner), diagnostics);
+        }
+    }
+
+    /// The items of the branch the condition takes here, recording which
+    /// it took for [`Branches::never_taken`].
+    fn if_item(
+        &mut self,
+        if_item: &'a ast::If<Vec<Item>>,
+        vars: &Vars<'a>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
+        let scope = Scope::new(vars.clone(), self.lets);
+        let decided = cond::decide(&if_item.cond, &scope, diagnostics);
+        self.branches.record(if_item, decided);
+        match decided {
+            Some(true) => self.items(&if_item.then, vars, diagnostics),
+            Some(false) => match if_item.otherwise.as_ref().map(|otherwise| &otherwise.kind) {
+                Some(ElseKind::Body(items)) => self.items(items, vars, diagnostics),
+                Some(ElseKind::If(inner)) => self.if_item(inner, vars, diagnostics),
+                None => {}
+            },
+            // Reported at the condition. What either branch would
+            // declare is neither declared nor reported unknown where it is
+            // named: one mistake, one error.
+            None => self.silence(if_item, vars),
+        }
+    }
+
+    /// Remembers the names `if_item`'s branches declare as rejected.
+    fn silence(&mut self, if_item: &'a ast::If<Vec<Item>>, vars: &Vars<'a>) {
+        let mut scratch = Vec::new();
+        let mut names = |items: &'a [Item], collector: &mut Self| {
+            for item in items {
+                let (name, kind) = match &item.kind {
+                    ItemKind::Cluster(cluster) => (&cluster.name, DeclKind::Cluster),
+                    ItemKind::Tier(tier) => (&tier.name, DeclKind::Tier),
+                    ItemKind::Role(role) => (&role.name, DeclKind::Role),
+                    ItemKind::AlertTemplate(template) => (&template.name, DeclKind::AlertTemplate),
+                    ItemKind::Env(env) => (&env.name, DeclKind::Env),
+                    ItemKind::Import(_) | ItemKind::Let(_) | ItemKind::For(_) | ItemKind::If(_) => {
+                        continue;
+                    }
+                };
+                if let Some((text, _)) = collector.name(name, vars, None, &mut scratch) {
+                    if let ItemKind::Env(env) = &item.kind {
+                        for stmt in &env.body.stmts {
+                            if let StmtKind::Stage(stage) = &stmt.kind
+                                && let Some((stage, _)) =
+                                    collector.name(&stage.name, vars, None, &mut scratch)
+                            {
+                                collector
+                                    .rejected
+                                    .push((DeclKind::Env, format!("{text}-{stage}")));
+                            }
+                        }
+                    }
+                    collector.rejected.push((kind, text));
+                }
+            }
+        };
+        names(&if_item.then, self);
+        match if_item.otherwise.as_ref().map(|otherwise| &otherwise.kind) {
+            Some(ElseKind::Body(items)) => names(items, self),
+            Some(ElseKind::If(inner)) => self.silence(inner, vars),
+            None => {}
         }
     }
 

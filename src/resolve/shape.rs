@@ -23,16 +23,22 @@ use super::value::{Lets, Record, Scope, Value, eval};
 
 /// The units a number may be in, as a set of bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Units(u8);
+pub(super) struct Units(u8);
 
 impl Units {
-    const COUNT: u8 = 1;
-    const CPU: u8 = 2;
-    const MEMORY: u8 = 4;
-    const DURATION: u8 = 8;
-    const RATIO: u8 = 16;
+    pub(super) const COUNT: u8 = 1;
+    pub(super) const CPU: u8 = 2;
+    pub(super) const MEMORY: u8 = 4;
+    pub(super) const DURATION: u8 = 8;
+    pub(super) const RATIO: u8 = 16;
 
-    fn of(suffix: Suffix) -> Units {
+    /// One unit both sets allow (the lowest bit), if any.
+    pub(super) fn common(self, other: Units) -> Option<u8> {
+        let both = self.0 & other.0;
+        (both != 0).then(|| 1 << both.trailing_zeros())
+    }
+
+    pub(super) fn of(suffix: Suffix) -> Units {
         Units(match suffix.kind() {
             SuffixKind::Plain => Self::COUNT | Self::CPU | Self::MEMORY | Self::RATIO,
             SuffixKind::Percent => Self::RATIO,
@@ -42,7 +48,7 @@ impl Units {
         })
     }
 
-    fn describe(self) -> String {
+    pub(super) fn describe(self) -> String {
         const NAMES: [(u8, &str); 5] = [
             (Units::COUNT, "a count"),
             (Units::CPU, "cpu"),

@@ -30,6 +30,7 @@ pub enum ItemKind {
     Let(Let),
     Env(Env),
     For(For),
+    If(If<Vec<Item>>),
     AlertTemplate(AlertTemplate),
 }
 
@@ -91,6 +92,82 @@ pub struct For {
     pub var: Ident,
     pub iterable: Expr,
     pub items: Vec<Item>,
+}
+
+/// `if COND { … } else { … }` among items (`T` = `Vec<Item>`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct If<T> {
+    pub cond: Cond,
+    pub then: T,
+    pub otherwise: Option<Else<T>>,
+}
+
+/// `else { … }` or `else if …`, spanning from `else` to the end.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Else<T> {
+    pub kind: ElseKind<T>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ElseKind<T> {
+    Body(T),
+    If(Box<If<T>>),
+}
+
+/// A condition: a boolean value, a comparison, or conditions combined.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cond {
+    pub kind: CondKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum CondKind {
+    /// `team.pci`: a value that must be a boolean.
+    Value(Expr),
+    /// `team.tier == "critical"`, `team.size > 2`
+    Compare(Box<Expr>, CompareOp, Box<Expr>),
+    Not(Box<Cond>),
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    /// `( … )`, kept so that it is written back as it was.
+    Group(Box<Cond>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CompareOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "==",
+            CompareOp::Ne => "!=",
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CompareOp> {
+        Some(match text {
+            "==" => CompareOp::Eq,
+            "!=" => CompareOp::Ne,
+            "<" => CompareOp::Lt,
+            "<=" => CompareOp::Le,
+            ">" => CompareOp::Gt,
+            ">=" => CompareOp::Ge,
+            _ => return None,
+        })
+    }
 }
 
 /// `alert HighPodMemoryUsage(threshold: ratio = 90%) { expr = `…` … }`

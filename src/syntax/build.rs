@@ -77,6 +77,10 @@ fn is_token(rule: Rule) -> bool {
             | Rule::kw_env
             | Rule::kw_for
             | Rule::kw_in
+            | Rule::kw_if
+            | Rule::kw_and
+            | Rule::kw_or
+            | Rule::kw_not
             | Rule::kw_alert
             | Rule::kw_on
             | Rule::kw_grant
@@ -215,6 +219,7 @@ impl Builder<'_> {
                     items,
                 })
             }
+            Rule::if_item => ItemKind::If(self.if_item(pair)),
             Rule::alert_template => {
                 let mut parts = children(pair);
                 let name = self.decl_name(next(&mut parts));
@@ -277,6 +282,87 @@ impl Builder<'_> {
             tier: self.name_ref(next(&mut parts)),
             span,
         })
+    }
+
+    /// `if COND { items } else …`
+    fn if_item(&mut self, pair: P) -> If<Vec<Item>> {
+        expect_rule(&pair, Rule::if_item);
+        let mut parts = children(pair).peekable();
+        let cond = self.cond(next(&mut parts));
+        let mut then = Vec::new();
+        while let Some(part) = parts.next_if(|part| part.as_rule() != Rule::kw_else) {
+            then.push(self.item_kind(part));
+        }
+        let otherwise = parts.next().map(|keyword| {
+            let rest = next(&mut parts);
+            let span = self.span(&keyword).to(self.span(&rest));
+            let kind = match rest.as_rule() {
+                Rule::if_item => ElseKind::If(Box::new(self.if_item(rest))),
+                Rule::else_items => {
+                    ElseKind::Body(children(rest).map(|item| self.item_kind(item)).collect())
+                }
+                _ => unexpected(&rest),
+            };
+            Else { kind, span }
+        });
+        If {
+            cond,
+            then,
+            otherwise,
+        }
+    }
+
+    fn cond(&mut self, pair: P) -> Cond {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            // `a or b or c`, `a and b and c`: left to right.
+            Rule::cond | Rule::cond_and => {
+                let is_or = pair.as_rule() == Rule::cond;
+                let mut parts = children(pair);
+                let first = self.cond(next(&mut parts));
+                parts.fold(first, |left, right| {
+                    let right = self.cond(right);
+                    let span = left.span.to(right.span);
+                    let kind = if is_or {
+                        CondKind::Or(Box::new(left), Box::new(right))
+                    } else {
+                        CondKind::And(Box::new(left), Box::new(right))
+                    };
+                    Cond { kind, span }
+                })
+            }
+            Rule::cond_not => {
+                let text = pair.as_str();
+                let inner = next(&mut children(pair));
+                match inner.as_rule() {
+                    Rule::cond_not => Cond {
+                        kind: CondKind::Not(Box::new(self.cond(inner))),
+                        span,
+                    },
+                    Rule::cond if text.starts_with('(') => Cond {
+                        kind: CondKind::Group(Box::new(self.cond(inner))),
+                        span,
+                    },
+                    Rule::comparison => self.cond(inner),
+                    _ => unexpected(&inner),
+                }
+            }
+            Rule::comparison => {
+                let mut parts = children(pair);
+                let left = self.expr(next(&mut parts));
+                let kind = match parts.next() {
+                    None => CondKind::Value(left),
+                    Some(op) => {
+                        let op = CompareOp::parse(op.as_str())
+                            .expect("the grammar's comparison operators");
+                        let right = self.expr(next(&mut parts));
+                        CondKind::Compare(Box::new(left), op, Box::new(right))
+                    }
+                };
+                Cond { kind, span }
+            }
+            _ => unexpected(&pair),
+        }
     }
 
     fn block(&mut self, pair: P) -> Block {

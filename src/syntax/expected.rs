@@ -40,6 +40,8 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::let_decl
         | Rule::env
         | Rule::for_item
+        | Rule::if_item
+        | Rule::else_items
         | Rule::alert_template => "an item",
         Rule::placement => "`on`",
         Rule::params => "`(`",
@@ -59,6 +61,13 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::forbid
         | Rule::require
         | Rule::accept => FIELD_OR_STATEMENT,
+        Rule::cond | Rule::cond_and | Rule::cond_not | Rule::comparison => "a condition",
+        Rule::compare_op => "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)",
+        Rule::kw_if => "`if`",
+        Rule::kw_else => "`else`",
+        Rule::kw_and => "`and`",
+        Rule::kw_or => "`or`",
+        Rule::kw_not => "`not`",
         Rule::subject_kind => "a subject kind (`user`, `group` or `serviceaccount`)",
         Rule::limit_kind => "a limit kind (`container`, `pod` or `persistentvolumeclaim`)",
         Rule::ingress_peer => "a source (`environment NAME` or `env NAME`)",

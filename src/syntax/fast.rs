@@ -174,6 +174,8 @@ impl<'t> Parser<'t> {
         let keyword = ItemKeyword::from_word(word)?;
         self.pos += word.len();
         let kind = match keyword {
+            // Conditions are left to pest: they are rare, and short.
+            ItemKeyword::If => return None,
             ItemKeyword::Import => {
                 if !top_level {
                     return None;

@@ -163,6 +163,16 @@ impl Printer<'_> {
         self.newline();
     }
 
+    /// After a body's `{` written right after `after` (a condition, a
+    /// loop's list): a comment that followed the `{` on its line stays
+    /// there.
+    fn comment_after_brace(&mut self, after: Span) {
+        let (_, end) = self.local(after);
+        if let Some(offset) = self.text[end..].find('{') {
+            self.trailing_comment(end + offset + 1);
+        }
+    }
+
     fn items(&mut self, items: &[Item], closing: Option<usize>) {
         for item in items {
             self.line(item.span, |printer| printer.item(item));
@@ -221,6 +231,7 @@ impl Printer<'_> {
                 self.out.push_str(" in ");
                 self.expr(&for_loop.iterable);
                 self.out.push_str(" {");
+                self.comment_after_brace(for_loop.iterable.span);
                 self.newline();
                 self.depth += 1;
                 let (_, end) = self.local(item.span);
@@ -228,6 +239,10 @@ impl Printer<'_> {
                 self.depth -= 1;
                 self.indent();
                 self.out.push('}');
+            }
+            ItemKind::If(if_item) => {
+                let (_, end) = self.local(item.span);
+                self.if_item(if_item, end);
             }
             ItemKind::AlertTemplate(template) => {
                 self.out.push_str("alert ");
@@ -250,6 +265,76 @@ impl Printer<'_> {
                 }
                 self.out.push(' ');
                 self.block(&template.body);
+            }
+        }
+    }
+
+    /// `if COND { items } else …`, ending at `end`: each body's own
+    /// comments stay in it.
+    fn if_item(&mut self, if_item: &If<Vec<Item>>, end: usize) {
+        self.out.push_str("if ");
+        self.cond(&if_item.cond);
+        self.out.push_str(" {");
+        self.comment_after_brace(if_item.cond.span);
+        self.newline();
+        self.depth += 1;
+        let then_end = if_item
+            .otherwise
+            .as_ref()
+            .map_or(end, |otherwise| self.local(otherwise.span).0);
+        self.items(&if_item.then, Some(then_end));
+        self.depth -= 1;
+        self.indent();
+        self.out.push('}');
+        if let Some(otherwise) = &if_item.otherwise {
+            self.out.push_str(" else ");
+            match &otherwise.kind {
+                ElseKind::If(inner) => self.if_item(inner, end),
+                ElseKind::Body(items) => {
+                    self.out.push('{');
+                    let (start, _) = self.local(otherwise.span);
+                    if let Some(offset) = self.text[start..].find('{') {
+                        self.trailing_comment(start + offset + 1);
+                    }
+                    self.newline();
+                    self.depth += 1;
+                    self.items(items, Some(end));
+                    self.depth -= 1;
+                    self.indent();
+                    self.out.push('}');
+                }
+            }
+        }
+    }
+
+    fn cond(&mut self, cond: &Cond) {
+        match &cond.kind {
+            CondKind::Value(expr) => self.expr(expr),
+            CondKind::Compare(left, op, right) => {
+                self.expr(left);
+                self.out.push(' ');
+                self.out.push_str(op.as_str());
+                self.out.push(' ');
+                self.expr(right);
+            }
+            CondKind::Not(inner) => {
+                self.out.push_str("not ");
+                self.cond(inner);
+            }
+            CondKind::Group(inner) => {
+                self.out.push('(');
+                self.cond(inner);
+                self.out.push(')');
+            }
+            CondKind::And(left, right) => {
+                self.cond(left);
+                self.out.push_str(" and ");
+                self.cond(right);
+            }
+            CondKind::Or(left, right) => {
+                self.cond(left);
+                self.out.push_str(" or ");
+                self.cond(right);
             }
         }
     }

@@ -86,6 +86,7 @@ keywords! {
         Let => "let",
         Env => "env",
         For => "for",
+        If => "if",
         Alert => "alert",
     }
 }

@@ -58,6 +58,7 @@ fn item_spans(item: &mut Item, f: &mut impl FnMut(&mut Span)) {
                 item_spans(item, f);
             }
         }
+        ItemKind::If(if_item) => if_spans(if_item, f),
         ItemKind::AlertTemplate(template) => {
             name_spans(&mut template.name, f);
             for param in &mut template.params {
@@ -194,6 +195,36 @@ fn peer_spans(peer: &mut Peer, f: &mut impl FnMut(&mut Span)) {
 fn list_spans(list: &mut List, f: &mut impl FnMut(&mut Span)) {
     f(&mut list.span);
     list.items.iter_mut().for_each(|item| expr_spans(item, f));
+}
+
+fn if_spans(if_item: &mut If<Vec<Item>>, f: &mut impl FnMut(&mut Span)) {
+    cond_spans(&mut if_item.cond, f);
+    for item in &mut if_item.then {
+        item_spans(item, f);
+    }
+    if let Some(otherwise) = &mut if_item.otherwise {
+        f(&mut otherwise.span);
+        match &mut otherwise.kind {
+            ElseKind::Body(items) => items.iter_mut().for_each(|item| item_spans(item, f)),
+            ElseKind::If(inner) => if_spans(inner, f),
+        }
+    }
+}
+
+fn cond_spans(cond: &mut Cond, f: &mut impl FnMut(&mut Span)) {
+    f(&mut cond.span);
+    match &mut cond.kind {
+        CondKind::Value(expr) => expr_spans(expr, f),
+        CondKind::Compare(left, _, right) => {
+            expr_spans(left, f);
+            expr_spans(right, f);
+        }
+        CondKind::Not(inner) | CondKind::Group(inner) => cond_spans(inner, f),
+        CondKind::And(left, right) | CondKind::Or(left, right) => {
+            cond_spans(left, f);
+            cond_spans(right, f);
+        }
+    }
 }
 
 fn expr_spans(expr: &mut Expr, f: &mut impl FnMut(&mut Span)) {

@@ -66,6 +66,60 @@ impl Dump<'_> {
         &self.file.text()[self.file.local(span)]
     }
 
+    fn if_item(&mut self, depth: usize, if_item: &If<Vec<Item>>) {
+        self.cond(depth, "cond", &if_item.cond);
+        for item in &if_item.then {
+            self.item(depth, item);
+        }
+        if let Some(otherwise) = &if_item.otherwise {
+            self.line(depth, "else", Some(otherwise.span));
+            match &otherwise.kind {
+                ElseKind::Body(items) => {
+                    for item in items {
+                        self.item(depth + 1, item);
+                    }
+                }
+                ElseKind::If(inner) => {
+                    self.line(depth + 1, "if", None);
+                    self.if_item(depth + 2, inner);
+                }
+            }
+        }
+    }
+
+    fn cond(&mut self, depth: usize, label: &str, cond: &Cond) {
+        let span = Some(cond.span);
+        match &cond.kind {
+            CondKind::Value(expr) => {
+                self.line(depth, &format!("{label} value"), span);
+                self.expr(depth + 1, "is", expr);
+            }
+            CondKind::Compare(left, op, right) => {
+                self.line(depth, &format!("{label} compare {}", op.as_str()), span);
+                self.expr(depth + 1, "left", left);
+                self.expr(depth + 1, "right", right);
+            }
+            CondKind::Not(inner) => {
+                self.line(depth, &format!("{label} not"), span);
+                self.cond(depth + 1, "of", inner);
+            }
+            CondKind::Group(inner) => {
+                self.line(depth, &format!("{label} group"), span);
+                self.cond(depth + 1, "of", inner);
+            }
+            CondKind::And(left, right) | CondKind::Or(left, right) => {
+                let op = if matches!(cond.kind, CondKind::And(..)) {
+                    "and"
+                } else {
+                    "or"
+                };
+                self.line(depth, &format!("{label} {op}"), span);
+                self.cond(depth + 1, "left", left);
+                self.cond(depth + 1, "right", right);
+            }
+        }
+    }
+
     fn item(&mut self, depth: usize, item: &Item) {
         let inner = depth + 1;
         match &item.kind {
@@ -111,6 +165,10 @@ impl Dump<'_> {
                 for item in &for_loop.items {
                     self.item(inner, item);
                 }
+            }
+            ItemKind::If(if_item) => {
+                self.line(depth, "if", Some(item.span));
+                self.if_item(inner, if_item);
             }
             ItemKind::AlertTemplate(template) => {
                 self.line(depth, "alert template", Some(item.span));
