@@ -86,12 +86,10 @@ fn index_into(out: &mut String) {
     for name in modules() {
         let module = Module::read(name).expect("a module of STDLIB is embedded");
         out.push_str(&format!("- `{name}`:"));
-        for (noun, names) in [
-            ("alert templates", module.template_names()),
-            ("roles", module.role_names()),
-        ] {
+        for kind in Kind::ALL {
+            let names = module.names(kind);
             if !names.is_empty() {
-                out.push_str(&format!(" {noun} {}.", code_list(&names)));
+                out.push_str(&format!(" {} {}.", kind.plural(), code_list(&names)));
             }
         }
         out.push('\n');
@@ -154,23 +152,12 @@ impl<'n> Module<'n> {
         found
     }
 
-    fn template_names(&self) -> Vec<&str> {
+    /// The names of the module's declarations of `kind`, in source order.
+    fn names(&self, kind: Kind) -> Vec<&str> {
         self.declarations()
             .into_iter()
-            .filter_map(|(_, declaration)| match declaration {
-                Declaration::Template(template) => Some(self.name_of(&template.name)),
-                Declaration::Role(_) => None,
-            })
-            .collect()
-    }
-
-    fn role_names(&self) -> Vec<&str> {
-        self.declarations()
-            .into_iter()
-            .filter_map(|(_, declaration)| match declaration {
-                Declaration::Role(role) => Some(self.name_of(&role.name)),
-                Declaration::Template(_) => None,
-            })
+            .filter(|(_, declaration)| declaration.kind() == kind)
+            .map(|(_, declaration)| self.name_of(declaration.name()))
             .collect()
     }
 
@@ -216,44 +203,30 @@ impl<'n> Module<'n> {
         }
         out.push_str(&format!("```envk\nimport \"{}\"\n```\n", self.name));
         let declarations = self.declarations();
-        let templates: Vec<_> = declarations
-            .iter()
-            .filter(|(_, declaration)| matches!(declaration, Declaration::Template(_)))
-            .collect();
-        if !templates.is_empty() {
-            out.push('\n');
-            heading(out, level + 1, "Alert templates");
-            out.push_str(&format!(
-                "An env uses a template with `alert NAME`, its parameters at their defaults, \
-                 or `alert NAME {{ PARAMETER = VALUE }}`. In an expression, `${{namespace}}` is \
-                 the env's namespace and `${{PARAMETER}}` a parameter's value; `{{{{ … }}}}` is \
-                 Prometheus' own templating. The module's templates: {}.\n",
-                code_list(&self.template_names())
-            ));
-        }
-        for (before, declaration) in &templates {
-            if let Declaration::Template(template) = declaration {
-                out.push('\n');
-                self.template(level + 2, before.clone(), template, out);
+        for kind in Kind::ALL {
+            let names = self.names(kind);
+            if names.is_empty() {
+                continue;
             }
-        }
-        let roles: Vec<_> = declarations
-            .iter()
-            .filter(|(_, declaration)| matches!(declaration, Declaration::Role(_)))
-            .collect();
-        if !roles.is_empty() {
             out.push('\n');
-            heading(out, level + 1, "Roles");
+            heading(out, level + 1, kind.heading());
             out.push_str(&format!(
-                "An env grants a role with `grant ROLE to user|group|serviceaccount \"NAME\"`; \
-                 each becomes a namespaced Role and RoleBinding. The module's roles: {}.\n",
-                code_list(&self.role_names())
+                "{} The module's {}: {}.\n",
+                kind.usage(),
+                kind.plural(),
+                code_list(&names)
             ));
-        }
-        for (before, declaration) in &roles {
-            if let Declaration::Role(role) = declaration {
+            let of_kind = declarations
+                .iter()
+                .filter(|(_, declaration)| declaration.kind() == kind);
+            for (before, declaration) in of_kind {
                 out.push('\n');
-                self.role(level + 2, before.clone(), role, out);
+                match declaration {
+                    Declaration::Template(template) => {
+                        self.template(level + 2, before.clone(), template, out)
+                    }
+                    Declaration::Role(role) => self.role(level + 2, before.clone(), role, out),
+                }
             }
         }
     }
@@ -367,6 +340,65 @@ impl<'n> Module<'n> {
 enum Declaration<'a> {
     Template(&'a AlertTemplate),
     Role(&'a Role),
+}
+
+impl<'a> Declaration<'a> {
+    fn kind(&self) -> Kind {
+        match self {
+            Declaration::Template(_) => Kind::Template,
+            Declaration::Role(_) => Kind::Role,
+        }
+    }
+
+    fn name(&self) -> &'a Name {
+        match self {
+            Declaration::Template(template) => &template.name,
+            Declaration::Role(role) => &role.name,
+        }
+    }
+}
+
+/// The kinds of declaration a module offers, each a section of its
+/// reference.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Template,
+    Role,
+}
+
+impl Kind {
+    /// In the order the reference shows them.
+    const ALL: [Kind; 2] = [Kind::Template, Kind::Role];
+
+    fn plural(self) -> &'static str {
+        match self {
+            Kind::Template => "alert templates",
+            Kind::Role => "roles",
+        }
+    }
+
+    fn heading(self) -> &'static str {
+        match self {
+            Kind::Template => "Alert templates",
+            Kind::Role => "Roles",
+        }
+    }
+
+    /// How a program uses one, for the section's first paragraph.
+    fn usage(self) -> &'static str {
+        match self {
+            Kind::Template => {
+                "An env uses a template with `alert NAME`, its parameters at their defaults, \
+                 or `alert NAME { PARAMETER = VALUE }`. In an expression, `${namespace}` is \
+                 the env's namespace and `${PARAMETER}` a parameter's value; `{{ … }}` is \
+                 Prometheus' own templating."
+            }
+            Kind::Role => {
+                "An env grants a role with `grant ROLE to user|group|serviceaccount \"NAME\"`; \
+                 each becomes a namespaced Role and RoleBinding."
+            }
+        }
+    }
 }
 
 fn heading(out: &mut String, level: usize, text: &str) {
