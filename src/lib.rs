@@ -12,6 +12,7 @@ pub mod output;
 pub mod parallel;
 pub mod resolve;
 pub mod source;
+pub mod stdlib_doc;
 pub mod suggest;
 pub mod syntax;
 pub mod timings;

@@ -13,7 +13,7 @@ use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use envk::check::Goal;
 use envk::diag::{self, Code};
 use envk::timings::{Phase, Timings};
-use envk::{driver, emit, output};
+use envk::{driver, emit, output, stdlib_doc};
 
 mod allocator;
 
@@ -84,10 +84,12 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Explain a diagnostic code, such as E0101, with an example and the fix.
+    /// Explain a diagnostic code, such as E0101, with an example and the
+    /// fix; or show a standard library module, such as std/alerts.
     Explain {
-        /// The code, as printed in a diagnostic (E0101).
-        code: String,
+        /// A code, as printed in a diagnostic (E0101), a standard library
+        /// module (std/alerts), or `std` for the list of modules.
+        topic: String,
     },
 }
 
@@ -186,7 +188,7 @@ fn main() -> ExitCode {
             build(&paths, &out, check, options, Report::new(report, cli.color))
         }
         Command::Fmt { paths, check } => fmt(&paths, check, cli.color),
-        Command::Explain { code } => explain(&code),
+        Command::Explain { topic } => explain(&topic),
     }
 }
 
@@ -402,15 +404,39 @@ fn write_in_place(path: &std::path::Path, content: &str) -> std::io::Result<()> 
     })
 }
 
-fn explain(code: &str) -> ExitCode {
-    match Code::parse(code) {
+/// `envk explain`: a diagnostic code's page, or a standard library
+/// module's reference (`std/alerts`; `std` alone lists the modules).
+fn explain(topic: &str) -> ExitCode {
+    if topic == "std" {
+        print!("{}", stdlib_doc::index());
+        return ExitCode::SUCCESS;
+    }
+    if topic.starts_with("std/") {
+        return match stdlib_doc::module_reference(topic) {
+            Some(reference) => {
+                print!("{reference}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("error: {}", stdlib_doc::unknown_module(topic));
+                ExitCode::from(2)
+            }
+        };
+    }
+    match Code::parse(topic) {
         Some(code) => {
             print!("{}", code.explanation());
             ExitCode::SUCCESS
         }
+        None if stdlib_doc::modules().any(|module| module.strip_prefix("std/") == Some(topic)) => {
+            eprintln!(
+                "error: `{topic}` is not an envk diagnostic code; did you mean the standard library module `std/{topic}`?"
+            );
+            ExitCode::from(2)
+        }
         None => {
             eprintln!(
-                "error: `{code}` is not an envk diagnostic code; codes look like E0101 (known: {})",
+                "error: `{topic}` is not an envk diagnostic code; codes look like E0101 (known: {})",
                 Code::ALL
                     .iter()
                     .map(|code| code.as_str())

@@ -239,6 +239,59 @@ fn explain_prints_the_long_form_of_every_code() {
 }
 
 #[test]
+fn explain_shows_a_stdlib_module() {
+    for module in envk::stdlib_doc::modules() {
+        let output = envk(&["explain", module]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert_eq!(
+            Some(stdout(&output)),
+            envk::stdlib_doc::module_reference(module)
+        );
+        assert_eq!(stderr(&output), "");
+    }
+    let alerts = stdout(&envk(&["explain", "std/alerts"]));
+    assert!(alerts.contains("### PodCrashLooping"), "{alerts}");
+    let index = envk(&["explain", "std"]);
+    assert_eq!(index.status.code(), Some(0));
+    assert!(
+        stdout(&index).contains("- `std/alerts`:"),
+        "{}",
+        stdout(&index)
+    );
+    assert!(
+        stdout(&index).contains("- `std/roles`:"),
+        "{}",
+        stdout(&index)
+    );
+}
+
+#[test]
+fn explain_of_an_unknown_stdlib_module_is_a_usage_error() {
+    let misspelt = envk(&["explain", "std/alert"]);
+    assert_eq!(misspelt.status.code(), Some(2));
+    assert_eq!(stdout(&misspelt), "");
+    assert_eq!(
+        stderr(&misspelt),
+        "error: `std/alert` is not a module of the standard library; did you mean `std/alerts`? \
+         (its modules: `std/alerts`, `std/roles`)\n"
+    );
+    let unknown = envk(&["explain", "std/metrics"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("(its modules: `std/alerts`, `std/roles`)"),
+        "{}",
+        stderr(&unknown)
+    );
+    let bare = envk(&["explain", "roles"]);
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(
+        stderr(&bare).contains("did you mean the standard library module `std/roles`?"),
+        "{}",
+        stderr(&bare)
+    );
+}
+
+#[test]
 fn four_mistakes_give_four_precise_diagnostics() {
     let output = envk(&[
         "--color",

@@ -234,17 +234,30 @@ impl<T: Named> Table<T> {
             None => diagnostic.help(format!(
                 "declared {}s: {}",
                 self.kind.noun(),
-                list_names(self.items.iter().map(|item| item.name()))
+                list_names(self.kind, self.items.iter().map(|item| item.name()))
             )),
         }
     }
 }
 
-fn list_names<'n>(names: impl Iterator<Item = &'n str>) -> String {
+/// The declared names of a help line, sorted. Alert templates and roles
+/// are listed in full: they are a catalogue the user picks from (the
+/// stdlib's dozen and a team's own), and a cut list can hide the very one
+/// that was meant. Clusters, tiers, envs and
+/// `let`s are the program's own, which `for` loops and families declare by
+/// the hundred, and the name that was meant is usually one the user wrote:
+/// eight of them say what kind of name is expected without burying the
+/// diagnostic under the whole program. (A `for` loop can declare roles by
+/// the hundred too; each is one a grant may mean, so they are kept.)
+fn list_names<'n>(kind: DeclKind, names: impl Iterator<Item = &'n str>) -> String {
     let mut names: Vec<&str> = names.collect();
     names.sort_unstable();
-    let shown: Vec<String> = names.iter().take(8).map(|n| format!("`{n}`")).collect();
-    if names.len() > 8 {
+    let most = match kind {
+        DeclKind::AlertTemplate | DeclKind::Role => names.len(),
+        DeclKind::Let | DeclKind::Cluster | DeclKind::Tier | DeclKind::Env => 8,
+    };
+    let shown: Vec<String> = names.iter().take(most).map(|n| format!("`{n}`")).collect();
+    if names.len() > most {
         format!("{}, …", shown.join(", "))
     } else {
         shown.join(", ")

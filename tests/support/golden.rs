@@ -1,7 +1,8 @@
 //! Cases as data: the `.env.k` cases of a folder, each with an expected
 //! file beside it that one helper compares (or, under `ENVK_BLESS=1`,
 //! rewrites). `tests/ui.rs` and `tests/syntax.rs` share it, so both suites
-//! bless, report and refuse leftovers alike.
+//! bless, report and refuse leftovers alike; `tests/stdlib_doc.rs` compares
+//! and blesses its one expected file, `docs/stdlib.md`, with it too.
 
 use std::path::{Path, PathBuf};
 
