@@ -141,7 +141,8 @@ impl<'n> Module<'n> {
                 | ItemKind::Tier(_)
                 | ItemKind::Let(_)
                 | ItemKind::Env(_)
-                | ItemKind::For(_) => None,
+                | ItemKind::For(_)
+                | ItemKind::If(_) => None,
             };
             let span = self.file().local(item.span);
             if let Some(declaration) = declaration {
