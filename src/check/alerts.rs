@@ -19,7 +19,7 @@ use super::units::{self, Diags};
 use super::{Checker, EnvDraft, TierFacts};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Dimension, Duration, Ratio, TextMap};
-use crate::resolve::bind::{ENV_CONTEXT, STAGE_CONTEXT};
+use crate::resolve::bind::ENV_CONTEXT;
 use crate::resolve::value::{Scope, Value, Vars};
 use crate::resolve::{Decl, EnvDecl};
 use crate::source::Span;
@@ -429,7 +429,6 @@ pub(crate) fn template<'a>(
     // what the diagnostics quote reads like the template.
     let symbolic: Vec<(&str, String)> = ENV_CONTEXT
         .iter()
-        .chain(&STAGE_CONTEXT)
         .map(|name| (*name, format!("${{{name}}}")))
         .collect();
     let context: Vec<(&str, &str)> = decl
@@ -1017,9 +1016,7 @@ pub(crate) fn env_alerts<'a>(
             .collect();
         let context = context.get_or_insert_with(|| {
             vars.iter()
-                .filter(|(name, _)| {
-                    ENV_CONTEXT.contains(&name.as_str()) || STAGE_CONTEXT.contains(&name.as_str())
-                })
+                .filter(|(name, _)| ENV_CONTEXT.contains(&name.as_str()))
                 .filter_map(|(name, value)| Some((name.as_str(), value.as_text()?)))
                 .collect()
         });

@@ -26,7 +26,7 @@ use foldhash::{HashMap, HashMapExt};
 
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Environment, Model, PodSecurity, ResourceList, Source};
-use crate::resolve::bind::{ENV_CONTEXT, STAGE_CONTEXT};
+use crate::resolve::bind::ENV_CONTEXT;
 use crate::resolve::refs::{DeclId, DeclKind, Expanded, IdMap};
 use crate::resolve::value::{self, Scope, Value, Vars};
 use crate::resolve::{Decl, EnvDecl, Resolved};
@@ -901,14 +901,27 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn env(&self, decl: &EnvDecl<'a>, diagnostics: &mut Diags) -> Option<EnvFacts> {
         let placement = decl.placement;
         let refs = &self.resolved.refs;
-        let cluster_decl =
-            self.resolved
-                .clusters
-                .referent(refs, &placement.cluster, Code::E0201, diagnostics);
-        let tier_decl =
-            self.resolved
-                .tiers
-                .referent(refs, &placement.tier, Code::E0201, diagnostics);
+        let mut expanded = Expanded::new();
+        // `on "${team.cluster}"` reads the variables of the env's loops.
+        let written_in = self.scope(&decl.vars);
+        let cluster_decl = name_referent(
+            &self.resolved.clusters,
+            refs,
+            &placement.cluster,
+            &written_in,
+            Code::E0201,
+            &mut expanded,
+            diagnostics,
+        );
+        let tier_decl = name_referent(
+            &self.resolved.tiers,
+            refs,
+            &placement.tier,
+            &written_in,
+            Code::E0201,
+            &mut expanded,
+            diagnostics,
+        );
         let (cluster_id, tier_id) = (cluster_decl?.id, tier_decl?.id);
         let (cluster_facts, tier) = (
             self.cluster_facts.get(cluster_id)?,
@@ -916,8 +929,12 @@ impl<'r, 'a> Checker<'r, 'a> {
         );
         let cluster = &cluster_facts.model;
         let mut vars = (*decl.vars).clone();
+        // In `ENV_CONTEXT`'s order.
         let context = [
             decl.name.clone(),
+            decl.name.clone(),
+            decl.family.clone().unwrap_or_else(|| decl.name.clone()),
+            decl.stage.clone().unwrap_or_default(),
             cluster.name.clone(),
             cluster.environment.as_str().to_string(),
             tier.model.name.clone(),
@@ -930,15 +947,6 @@ impl<'r, 'a> Checker<'r, 'a> {
                 .into_iter()
                 .zip(context.map(word)),
         );
-        if let (Some(family), Some(stage)) = (&decl.family, &decl.stage) {
-            let context = [family.clone(), stage.clone()];
-            vars.extend(
-                STAGE_CONTEXT
-                    .map(str::to_string)
-                    .into_iter()
-                    .zip(context.map(word)),
-            );
-        }
         let vars: Vars = Arc::new(vars);
         let scope = self.scope(&vars);
 
@@ -970,7 +978,6 @@ impl<'r, 'a> Checker<'r, 'a> {
             source: self.source(decl.name_span),
         };
         let mut draft = EnvDraft::default();
-        let mut expanded = Expanded::new();
         let context = format!("env `{}`", decl.name);
         for (index, layer) in decl.layers.iter().enumerate() {
             let is_family_body = decl.family.is_some() && index == 0;
@@ -1031,7 +1038,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             ingress,
             egress,
             project_span,
-            placement_span: decl.placement.cluster.span,
+            placement_span: decl.placement.cluster.span(),
             cluster: cluster_id,
             tier: tier_id,
             expanded,
@@ -1650,8 +1657,8 @@ env solo on c tier t {
   alert Plain { for = 10m }
 }
 "#;
-        // `solo` has no family and no stage: evaluation reports the names
-        // the compiled text could not fill in.
+        // `solo` is a plain env: its `${family}` is its own name and its
+        // `${stage}` empty, in the compiled text as in evaluation.
         let loader = InMemory::new().with("main.env.k", program);
         let root = Path::new("main.env.k");
         let (model, rendered, compiled) = checked(root, &loader, true).expect("loads");
@@ -1669,7 +1676,12 @@ env solo on c tier t {
         assert_eq!(names(true), ["Plain", "UsesLet"], "{rendered}");
         assert_eq!(names(false), ["QuotedKey", "SeverityLet", "WithLabels"]);
         let rules = &model.envs["a-prod"].alerts.rules;
-        assert_eq!(rendered.matches("error[E0208]").count(), 2, "{rendered}");
+        assert_eq!(rendered.matches("error[E0208]").count(), 0, "{rendered}");
+        let solo = &model.envs["solo"].alerts.rules[0];
+        assert_eq!(
+            solo.annotations["summary"],
+            "production solo  in solo for 10m"
+        );
         let alerts: Vec<&str> = rules.iter().map(|rule| rule.alert.as_str()).collect();
         assert_eq!(alerts.len(), 5, "{alerts:?}");
         let plain = rules

@@ -82,8 +82,9 @@ fn peer(
 ) -> Option<Peer> {
     Some(match &peer.kind {
         PeerKind::Any => Peer::Any,
-        PeerKind::Environment(ident) => {
-            let value = crate::resolve::value::Value::Word(ident.text.clone(), ident.span);
+        PeerKind::Environment(name) => {
+            let written = super::written_name(name, scope, diagnostics)?;
+            let value = crate::resolve::value::Value::Word(written.text, written.span);
             Peer::Environment(super::environment(&value, diagnostics)?)
         }
         PeerKind::Env(name) => {

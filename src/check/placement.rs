@@ -30,7 +30,7 @@ pub(crate) fn check_placement(
     diagnostics.push(
         Diagnostic::new(
             Code::E0801,
-            decl.placement.cluster.span,
+            decl.placement.cluster.span(),
             format!(
                 "tier `{}` is for {} clusters, but `{}` is a {} cluster",
                 tier.model.name,

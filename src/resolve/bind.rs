@@ -21,12 +21,20 @@ use crate::syntax::ast::{
     ItemKind, Key, Limits, Name, Peer, PeerKind, Placement, Quota, StmtKind, StrPart, StringLit,
 };
 
-/// What an env's body reads as variables besides its loops': the env's own
-/// facts, which shadow a `let` of the same name.
-pub const ENV_CONTEXT: [&str; 4] = ["namespace", "cluster", "environment", "tier"];
-
-/// What a family's stages read besides [`ENV_CONTEXT`].
-pub const STAGE_CONTEXT: [&str; 2] = ["family", "stage"];
+/// What an env's, a stage's, a family's and a template's bodies read as
+/// variables besides their loops': the env's own facts, the same names in
+/// all of them, which shadow a `let` of the same name. `namespace` and
+/// `env` are the env's namespace; `family` is the family's name (a plain
+/// env's own), `stage` the stage's (empty for a plain env).
+pub const ENV_CONTEXT: [&str; 7] = [
+    "namespace",
+    "env",
+    "family",
+    "stage",
+    "cluster",
+    "environment",
+    "tier",
+];
 
 /// The declaration a name of a kind finds, if any (a duplicate's second
 /// declaration is found by no name).
@@ -79,9 +87,7 @@ impl<'b> Binder<'b, '_> {
                             self.scoped(&ENV_CONTEXT, |binder| binder.block(&env.body));
                         }
                         // A family's body is a layer of each stage.
-                        None => self.scoped(&ENV_CONTEXT, |binder| {
-                            binder.scoped(&STAGE_CONTEXT, |binder| binder.block(&env.body))
-                        }),
+                        None => self.scoped(&ENV_CONTEXT, |binder| binder.block(&env.body)),
                     }
                 }
                 ItemKind::If(if_item) => self.if_item(if_item),
@@ -104,9 +110,7 @@ impl<'b> Binder<'b, '_> {
                         .map(|p| p.name.text.as_str())
                         .collect();
                     self.scoped(&params, |binder| {
-                        binder.scoped(&ENV_CONTEXT, |binder| {
-                            binder.scoped(&STAGE_CONTEXT, |binder| binder.block(&template.body))
-                        })
+                        binder.scoped(&ENV_CONTEXT, |binder| binder.block(&template.body))
                     });
                 }
             }
@@ -148,8 +152,8 @@ impl<'b> Binder<'b, '_> {
     }
 
     fn placement(&mut self, placement: &'b Placement) {
-        self.reference(&placement.cluster, DeclKind::Cluster);
-        self.reference(&placement.tier, DeclKind::Tier);
+        self.referring_name(&placement.cluster, DeclKind::Cluster);
+        self.referring_name(&placement.tier, DeclKind::Tier);
     }
 
     /// A declared name: only its interpolations read anything.
@@ -222,7 +226,10 @@ impl<'b> Binder<'b, '_> {
 
     fn peer(&mut self, peer: &'b Peer) {
         match &peer.kind {
-            PeerKind::Any | PeerKind::Environment(_) => {}
+            PeerKind::Any => {}
+            // An environment is a word, no declaration: only a string's
+            // interpolations read anything.
+            PeerKind::Environment(name) => self.name(name),
             PeerKind::Env(name) => self.referring_name(name, DeclKind::Env),
         }
     }

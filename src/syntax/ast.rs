@@ -78,11 +78,12 @@ pub struct Env {
     pub body: Block,
 }
 
-/// `on CLUSTER tier TIER`
+/// `on CLUSTER tier TIER`; either may be a string with interpolation
+/// (`on "${team.cluster}" tier "${team.tier}"`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Placement {
-    pub cluster: Ident,
-    pub tier: Ident,
+    pub cluster: Name,
+    pub tier: Name,
     pub span: Span,
 }
 
@@ -375,8 +376,9 @@ pub struct Peer {
 pub enum PeerKind {
     /// `any`: no restriction on the peer (egress only).
     Any,
-    /// `environment production`: namespaces labelled with that environment.
-    Environment(Ident),
+    /// `environment production`: namespaces labelled with that environment
+    /// (or `environment "${team.environment}"`).
+    Environment(Name),
     /// `env payments-prod`: one env's namespace.
     Env(Name),
 }

@@ -262,7 +262,7 @@ impl Builder<'_> {
         let first = next(&mut parts);
         if first.as_rule() == Rule::missing_on {
             let missing_span = self.span(&first);
-            let tier = self.name_ref(next(&mut children(first)));
+            let tier = next(&mut children(first)).as_str().to_string();
             self.report(
                 Diagnostic::new(
                     Code::E0111,
@@ -271,15 +271,14 @@ impl Builder<'_> {
                 )
                 .label("expected `on CLUSTER` here")
                 .help(format!(
-                    "an env lives on one cluster: write `on CLUSTER tier {}`",
-                    tier.text
+                    "an env lives on one cluster: write `on CLUSTER tier {tier}`"
                 )),
             );
             return None;
         }
         Some(Placement {
-            cluster: self.name_ref(first),
-            tier: self.name_ref(next(&mut parts)),
+            cluster: self.decl_name(first),
+            tier: self.decl_name(next(&mut parts)),
             span,
         })
     }
@@ -554,7 +553,7 @@ impl Builder<'_> {
         let keyword = next(&mut inner);
         let kind = match keyword.as_rule() {
             Rule::kw_any => PeerKind::Any,
-            Rule::kw_environment => PeerKind::Environment(self.name_ref(next(&mut inner))),
+            Rule::kw_environment => PeerKind::Environment(self.decl_name(next(&mut inner))),
             Rule::kw_env => PeerKind::Env(self.decl_name(next(&mut inner))),
             _ => unexpected(&keyword),
         };

@@ -313,11 +313,11 @@ impl<'t> Parser<'t> {
         self.skip();
         let start = self.pos;
         self.keyword("on")?;
-        let cluster = self.label()?;
+        let cluster = self.decl_name()?;
         self.keyword("tier")?;
-        let tier = self.label()?;
+        let tier = self.decl_name()?;
         Some(Placement {
-            span: Span::new(self.base + start as u32, tier.span.end),
+            span: Span::new(self.base + start as u32, tier.span().end),
             cluster,
             tier,
         })
@@ -535,8 +535,8 @@ impl<'t> Parser<'t> {
             }
             "environment" => {
                 self.pos += "environment".len();
-                let name = self.label()?;
-                let end = name.span.end;
+                let name = self.decl_name()?;
+                let end = name.span().end;
                 return Some(Peer {
                     kind: PeerKind::Environment(name),
                     span: Span::new(self.base + start as u32, end),

@@ -341,9 +341,9 @@ impl Printer<'_> {
 
     fn placement(&mut self, placement: &Placement) {
         self.out.push_str(" on ");
-        self.out.push_str(&placement.cluster.text);
+        self.name(&placement.cluster);
         self.out.push_str(" tier ");
-        self.out.push_str(&placement.tier.text);
+        self.name(&placement.tier);
     }
 
     fn name(&mut self, name: &Name) {
@@ -544,9 +544,9 @@ impl Printer<'_> {
     fn peer(&mut self, peer: &Peer) {
         match &peer.kind {
             PeerKind::Any => self.out.push_str("any"),
-            PeerKind::Environment(ident) => {
+            PeerKind::Environment(name) => {
                 self.out.push_str("environment ");
-                self.out.push_str(&ident.text);
+                self.name(name);
             }
             PeerKind::Env(name) => {
                 self.out.push_str("env ");

@@ -76,8 +76,8 @@ fn item_spans(item: &mut Item, f: &mut impl FnMut(&mut Span)) {
 
 fn placement_spans(placement: &mut Placement, f: &mut impl FnMut(&mut Span)) {
     f(&mut placement.span);
-    f(&mut placement.cluster.span);
-    f(&mut placement.tier.span);
+    name_spans(&mut placement.cluster, f);
+    name_spans(&mut placement.tier, f);
 }
 
 fn name_spans(name: &mut Name, f: &mut impl FnMut(&mut Span)) {
@@ -187,7 +187,7 @@ fn peer_spans(peer: &mut Peer, f: &mut impl FnMut(&mut Span)) {
     f(&mut peer.span);
     match &mut peer.kind {
         PeerKind::Any => {}
-        PeerKind::Environment(ident) => f(&mut ident.span),
+        PeerKind::Environment(name) => name_spans(name, f),
         PeerKind::Env(name) => name_spans(name, f),
     }
 }

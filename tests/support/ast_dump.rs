@@ -235,8 +235,8 @@ impl Dump<'_> {
 
     fn placement(&mut self, depth: usize, placement: &Placement) {
         self.line(depth, "placement", Some(placement.span));
-        self.ident(depth + 1, "cluster", &placement.cluster);
-        self.ident(depth + 1, "tier", &placement.tier);
+        self.name(depth + 1, "cluster", &placement.cluster);
+        self.name(depth + 1, "tier", &placement.tier);
     }
 
     fn block(&mut self, depth: usize, label: &str, block: &Block) {
@@ -378,7 +378,7 @@ impl Dump<'_> {
             PeerKind::Any => self.line(depth, &format!("{label} any"), Some(peer.span)),
             PeerKind::Environment(environment) => {
                 self.line(depth, &format!("{label} environment"), Some(peer.span));
-                self.ident(depth + 1, "name", environment);
+                self.name(depth + 1, "name", environment);
             }
             PeerKind::Env(name) => {
                 self.line(depth, &format!("{label} env"), Some(peer.span));
