@@ -20,7 +20,7 @@ use super::{Checker, EnvDraft, TierFacts};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Dimension, Duration, Ratio, TextMap};
 use crate::resolve::bind::ENV_CONTEXT;
-use crate::resolve::value::{Scope, Value, Vars};
+use crate::resolve::value::{Scope, Value, VarName, Vars};
 use crate::resolve::{Decl, EnvDecl};
 use crate::source::Span;
 use crate::suggest;
@@ -174,7 +174,7 @@ impl<'a> Compiled<'a> {
         &self,
         values: &Values,
         context: &[(&str, &str)],
-        vars: &[(String, Value)],
+        vars: &[(VarName, Value)],
         shape: &mut Shape,
     ) -> Option<(String, TextMap)> {
         shape.start(self.expr.span, Made::Filled);
@@ -199,7 +199,7 @@ impl<'a> Compiled<'a> {
         text: &ast::StringLit,
         values: &Values,
         context: &[(&str, &str)],
-        vars: &[(String, Value)],
+        vars: &[(VarName, Value)],
         mut shape: Option<&mut Shape>,
     ) -> Option<String> {
         let mut out = String::with_capacity(text.parts.len() * 16);
@@ -434,7 +434,7 @@ pub(crate) fn template<'a>(
     let context: Vec<(&str, &str)> = decl
         .vars
         .iter()
-        .filter_map(|(name, value)| Some((name.as_str(), value.as_text()?)))
+        .filter_map(|(name, value)| Some((name.as_ref(), value.as_text()?)))
         .chain(symbolic.iter().map(|(name, value)| (*name, value.as_str())))
         .collect();
     let sample_namespace = "${namespace}".to_string();
@@ -493,18 +493,19 @@ fn instantiate(
             annotations,
         });
     }
-    let mut vars: Vec<(String, Value)> = (*template.vars).clone();
+    let mut vars: Vec<(VarName, Value)> = (*template.vars).clone();
     vars.extend(context.iter().map(|(name, value)| {
         (
-            name.to_string(),
+            VarName::Owned(name.to_string()),
             Value::Word(value.to_string(), Span::default()),
         )
     }));
-    vars.extend(
-        values
-            .iter()
-            .map(|(n, v)| (n.to_string(), Value::Word(v.text.clone(), Span::default()))),
-    );
+    vars.extend(values.iter().map(|(n, v)| {
+        (
+            VarName::Owned(n.to_string()),
+            Value::Word(v.text.clone(), Span::default()),
+        )
+    }));
     let scope = Scope::new(Arc::new(vars), &checker.resolved.lets);
     let context_name = format!("alert template `{name}`");
     let body_fields = Fields::read(
@@ -1014,10 +1015,19 @@ pub(crate) fn env_alerts<'a>(
                 Some((param.name.as_str(), value))
             })
             .collect();
+        // The env's context is what `Checker::env` appended to its
+        // variables last, in `ENV_CONTEXT`'s order: no name is compared.
         let context = context.get_or_insert_with(|| {
-            vars.iter()
-                .filter(|(name, _)| ENV_CONTEXT.contains(&name.as_str()))
-                .filter_map(|(name, value)| Some((name.as_str(), value.as_text()?)))
+            let start = vars.len().saturating_sub(ENV_CONTEXT.len());
+            debug_assert!(
+                vars[start..]
+                    .iter()
+                    .map(|(name, _)| name.as_ref())
+                    .eq(ENV_CONTEXT)
+            );
+            vars[start..]
+                .iter()
+                .filter_map(|(name, value)| Some((name.as_ref(), value.as_text()?)))
                 .collect()
         });
         let Some(rule) = instantiate(

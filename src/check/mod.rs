@@ -97,14 +97,15 @@ pub fn check<'r, 'a>(
 /// whether to drop them or leave them to the process exit.
 pub struct Facts<'r, 'a> {
     _checker: Checker<'r, 'a>,
-    _envs: Vec<EnvRest>,
+    _envs: Vec<EnvRest<'a>>,
 }
 
 /// An env's facts but its Model.
-type EnvRest = (
+type EnvRest<'a> = (
     Option<quota::TypedQuota>,
     Vec<network::RuleFacts>,
     Vec<network::RuleFacts>,
+    Vars<'a>,
 );
 
 impl<'r, 'a> Checker<'r, 'a> {
@@ -174,7 +175,7 @@ pub(crate) struct Checker<'r, 'a> {
     templates: IdMap<alerts::Template<'a>>,
     promql: alerts::PromqlCache,
     records: RecordCaches<'a>,
-    envs: Vec<EnvFacts>,
+    envs: Vec<EnvFacts<'a>>,
     /// Interpolated references found outside envs (a tier's `require`).
     expanded: Expanded,
     compile_templates: bool,
@@ -278,7 +279,8 @@ fn checking<R>(
 /// The envs' Models, by name, built in one pass from sorted entries, its
 /// nodes full, instead of by an insert per env. Each env's Model is taken
 /// out of its facts, and the rest of them returned.
-fn assemble(envs: Vec<EnvFacts>) -> (BTreeMap<String, Box<model::Env>>, Vec<EnvRest>) {
+#[allow(clippy::type_complexity)]
+fn assemble<'a>(envs: Vec<EnvFacts<'a>>) -> (BTreeMap<String, Box<model::Env>>, Vec<EnvRest<'a>>) {
     let mut named: Vec<(String, Box<model::Env>)> = Vec::with_capacity(envs.len());
     let mut rest = Vec::with_capacity(envs.len());
     for EnvFacts {
@@ -286,11 +288,12 @@ fn assemble(envs: Vec<EnvFacts>) -> (BTreeMap<String, Box<model::Env>>, Vec<EnvR
         quota,
         ingress,
         egress,
+        vars,
         ..
     } in envs
     {
         named.push((model.name.clone(), model));
-        rest.push((quota, ingress, egress));
+        rest.push((quota, ingress, egress, vars));
     }
     (named.into_iter().collect(), rest)
 }
@@ -315,7 +318,7 @@ pub(crate) struct TierFacts {
 }
 
 /// An env as checked: its Model and the spans later checks point at.
-pub(crate) struct EnvFacts {
+pub(crate) struct EnvFacts<'a> {
     model: Box<model::Env>,
     name_span: Span,
     quota: Option<quota::TypedQuota>,
@@ -331,6 +334,9 @@ pub(crate) struct EnvFacts {
     tier: DeclId,
     /// The interpolated references in its body, as this env expanded them.
     expanded: Expanded,
+    /// Its variables (its loops' and its context), kept with the facts so
+    /// that they are freed with them, or left to the process exit.
+    vars: Vars<'a>,
 }
 
 impl<'r, 'a> Checker<'r, 'a> {
@@ -898,7 +904,7 @@ impl<'r, 'a> Checker<'r, 'a> {
     }
 
     /// Assembles one env from its layers, then runs its own checks.
-    fn env(&self, decl: &EnvDecl<'a>, diagnostics: &mut Diags) -> Option<EnvFacts> {
+    fn env(&self, decl: &EnvDecl<'a>, diagnostics: &mut Diags) -> Option<EnvFacts<'a>> {
         let placement = decl.placement;
         let refs = &self.resolved.refs;
         let mut expanded = Expanded::new();
@@ -943,7 +949,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         let word = |text: String| Value::Word(text, decl.name_span);
         vars.extend(
             ENV_CONTEXT
-                .map(str::to_string)
+                .map(std::borrow::Cow::Borrowed)
                 .into_iter()
                 .zip(context.map(word)),
         );
@@ -1042,6 +1048,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             cluster: cluster_id,
             tier: tier_id,
             expanded,
+            vars,
         })
     }
 

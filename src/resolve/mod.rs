@@ -573,7 +573,7 @@ impl<'a> Collector<'_, 'a> {
                 _ => {}
             }
             let mut inner = (**vars).clone();
-            inner.push((for_loop.var.text.clone(), element));
+            inner.push((for_loop.var.text.clone().into(), element));
             self.items(&for_loop.items, &Arc::new(inner), diagnostics);
         }
     }

@@ -20,7 +20,11 @@ use crate::syntax::ast::{self, Expr, ExprKind, Number, RecordTag, StrPart, Strin
 /// Variables in scope, innermost last: loop variables, each bound to an
 /// element of its list (text, a number, a record…), and context such as
 /// `namespace`, bound to its text as a name.
-pub type Vars<'a> = Arc<Vec<(String, Value<'a>)>>;
+pub type Vars<'a> = Arc<Vec<(VarName, Value<'a>)>>;
+
+/// A variable's name: the context's are the same words in every env, and
+/// borrowed (`ENV_CONTEXT`), so that no env allocates them.
+pub type VarName = Cow<'static, str>;
 
 #[derive(Clone, Debug)]
 pub enum Value<'a> {
@@ -362,7 +366,7 @@ impl<'s, 'a> Scope<'s, 'a> {
     /// This scope with one more variable.
     pub fn with(&self, name: &str, value: Value<'a>) -> Scope<'s, 'a> {
         let mut vars = (*self.vars).clone();
-        vars.push((name.to_string(), value));
+        vars.push((Cow::Owned(name.to_string()), value));
         Scope {
             vars: Arc::new(vars),
             lets: self.lets,
@@ -389,7 +393,7 @@ impl<'s, 'a> Scope<'s, 'a> {
         let mut names: Vec<&str> = self
             .vars
             .iter()
-            .map(|(var, _)| var.as_str())
+            .map(|(var, _)| var.as_ref())
             .chain(self.lets.names())
             .collect();
         names.sort_unstable();
