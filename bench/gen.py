@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Write the peer benchmark workload (shared/bench/WORKLOAD.md) as an envk program.
 
-    python3 bench/gen.py N [--form explicit|compact] [--capacity CORES] [--explicit-dns] > fleet.env.k
+    python3 bench/gen.py N [--form explicit|compact|records] [--capacity CORES] [--explicit-dns] > fleet.env.k
 
 explicit: one role and one env family per team, written out, as a program
           produced from a generated team list would be (about 30 lines a team);
-compact:  one `for team in [...]` loop over the team names.
+compact:  one `for team in [...]` loop over the team names;
+records:  one `for team in teams` loop over a list of team records of five
+          fields (name, owner, role, and the dev and stage quota scales), read
+          as `${team.name}` and `base * team.dev`.
 
-Both forms declare the same envs and build the same objects. The program says
+All forms declare the same envs and build the same objects. The program says
 nothing about DNS, as the workload does not; envk generates each env's DNS
 egress. `--explicit-dns` adds `egress allow dns` to every env, which builds the
 same objects (the comparison the round's notes measure).
@@ -143,10 +146,29 @@ def compact(n, dns):
     return "let teams = [\n" + "\n".join(lines) + "\n]\n\nfor team in teams {\n" + body + "\n}\n"
 
 
+RECORDS_TEAM = TEAM.replace("base * 0.25", "base * team.dev").replace("base * 0.5", "base * team.staging")
+
+
+def records(n, dns):
+    lines = [
+        f'  {{ name = "{team}"  owner = "{team}@company.com"  role = "{team}-engineer"  dev = 0.25  staging = 0.5 }},'
+        for team in team_names(n)
+    ]
+    body = RECORDS_TEAM.format(
+        team="${team.name}",
+        family='"${team.name}"',
+        role='"${team.role}"',
+        binding='"${team.role}-binding"',
+        dns=dns,
+    ).replace('user "${team.name}@company.com"', 'user "${team.owner}"')
+    body = "\n".join(("  " + l) if l else l for l in body.splitlines())
+    return "let teams = [\n" + "\n".join(lines) + "\n]\n\nfor team in teams {\n" + body + "\n}\n"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", type=int, help="number of teams")
-    parser.add_argument("--form", choices=["explicit", "compact"], default="compact")
+    parser.add_argument("--form", choices=["explicit", "compact", "records"], default="compact")
     parser.add_argument("--capacity", type=int, default=100000, help="cluster capacity in CPU cores")
     parser.add_argument("--explicit-dns", action="store_true", help="write `egress allow dns` in every env")
     args = parser.parse_args()
@@ -154,7 +176,8 @@ def main():
         parser.error("N must be at least 1")
     out = HEADER.format(n=args.n, form=args.form, capacity=args.capacity) + "\n"
     dns = "\n  egress allow dns" if args.explicit_dns else ""
-    out += explicit(args.n, dns) if args.form == "explicit" else compact(args.n, dns)
+    forms = {"explicit": explicit, "compact": compact, "records": records}
+    out += forms[args.form](args.n, dns)
     sys.stdout.write(out)
 
 

@@ -8,7 +8,9 @@
 //! be accepted; its build is then parsed back from YAML, and the
 //! invariants are checked on those files with code of this test's own (a
 //! quantity parser, a NetworkPolicy evaluator, a PromQL walk in
-//! `invariants/promql_scope.rs`), never the checker's. Then exactly one
+//! `invariants/promql_scope.rs`), never the checker's. The same program
+//! written with lists of records, nested loops and `if … else if …`
+//! (`Form::Records`) must build the same bytes. Then exactly one
 //! violation is injected, and the checker must reject it with the
 //! matching code, pointing into the injected text (a warning's: warn of
 //! it there, and accept the program).
@@ -353,7 +355,23 @@ fn quota_fields(q: &Quota) -> String {
 
 /// The program as source text; `capacity_cut` takes that much cpu (m)
 /// below what cluster 0's envs request.
+/// How `render` writes the teams of one namespace.
+#[derive(Clone, Copy, PartialEq)]
+enum Form {
+    /// Each env written out.
+    Written,
+    /// One list of records and nested loops: the envs grouped by the
+    /// statements they hold (their shape), each group a list of records
+    /// holding what differs (names, placement, quota, limits, grants,
+    /// ingress source), and an `if … else if …` choosing each group's body.
+    Records,
+}
+
 fn render(program: &Program, capacity_cut: Option<u64>) -> String {
+    render_as(program, capacity_cut, Form::Written)
+}
+
+fn render_as(program: &Program, capacity_cut: Option<u64>, form: Form) -> String {
     let mut out = String::from("import \"std/alerts\"\n\n");
     out.push_str(promql_scope::TEMPLATES);
     let sums = sums(program);
@@ -428,7 +446,17 @@ fn render(program: &Program, capacity_cut: Option<u64>) -> String {
             list(&role.resources)
         ));
     }
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     for (team, stages) in &program.teams {
+        if form == Form::Records && stages[0].0.is_none() {
+            let (_, ns) = &stages[0];
+            let (body, fields) = as_record(program, ns);
+            match groups.iter_mut().find(|(shape, _)| *shape == body) {
+                Some((_, records)) => records.push(fields),
+                None => groups.push((body, vec![fields])),
+            }
+            continue;
+        }
         let family = stages[0].0.is_some();
         if family {
             out.push_str(&format!(
@@ -452,7 +480,68 @@ fn render(program: &Program, capacity_cut: Option<u64>) -> String {
             out.push_str("}\n\n");
         }
     }
+    if !groups.is_empty() {
+        out.push_str("let groups = [\n");
+        for (index, (_, records)) in groups.iter().enumerate() {
+            out.push_str(&format!("  {{ shape = {index}  envs = [\n"));
+            for record in records {
+                out.push_str(&format!("    {{ {record} }},\n"));
+            }
+            out.push_str("  ] },\n");
+        }
+        out.push_str("]\n\nfor group in groups {\n  for e in group.envs {\n");
+        for (index, (body, _)) in groups.iter().enumerate() {
+            let keyword = if index == 0 { "    if" } else { " else if" };
+            out.push_str(&format!(
+                "{keyword} group.shape == {index} {{\n      env \"${{e.name}}\" on \"${{e.cluster}}\" tier \"${{e.tier}}\" {{\n{body}      }}\n    }}"
+            ));
+        }
+        out.push_str("\n  }\n}\n");
+    }
     out
+}
+
+/// A single namespace as a record of what differs between envs, and the
+/// body that reads it (which is the same for every env of its shape).
+fn as_record(program: &Program, ns: &Namespace) -> (String, String) {
+    let (cluster, _) = &program.clusters[ns.cluster];
+    let mut fields = vec![
+        format!("name = \"{}\"", ns.name),
+        format!("cluster = \"{cluster}\""),
+        format!("tier = \"{}\"", program.tiers[ns.tier].name),
+        format!("q = quota {{ {} }}", quota_fields(&ns.quota)),
+    ];
+    let written = namespace_body(program, ns, "        ");
+    let mut body = String::new();
+    let mut grant = 0;
+    for line in written.lines() {
+        let statement = line.trim_start();
+        let read = if statement.starts_with("quota ") {
+            "quota = e.q".to_string()
+        } else if let Some(limits) = statement.strip_prefix("limits ") {
+            fields.push(format!("lim = limits {limits}"));
+            "limits = e.lim".to_string()
+        } else if let Some(grant_text) = statement.strip_prefix("grant ") {
+            let (role, subject) = grant_text
+                .split_once(" to group ")
+                .expect("a grant to a group");
+            fields.push(format!("role{grant} = \"{role}\""));
+            fields.push(format!("subject{grant} = {subject}"));
+            let read = format!("grant \"${{e.role{grant}}}\" to group \"${{e.subject{grant}}}\"");
+            grant += 1;
+            read
+        } else if let Some(rule) = statement.strip_prefix("ingress allow from environment ") {
+            let (from, port) = rule.split_once(' ').expect("a source and a port");
+            fields.push(format!("from = \"{from}\""));
+            format!("ingress allow from environment \"${{e.from}}\" {port}")
+        } else {
+            statement.to_string()
+        };
+        body.push_str("        ");
+        body.push_str(&read);
+        body.push('\n');
+    }
+    (body, fields.join("  "))
 }
 
 fn namespace_body(program: &Program, ns: &Namespace, indent: &str) -> String {
@@ -936,6 +1025,12 @@ proptest! {
         prop_assert_eq!(tree, &shuffled);
         let in_two_files = check_files(&split(&text, cut)).tree.expect("the same program, in two files");
         prop_assert_eq!(tree, &in_two_files);
+        // The same program written with records, loops and conditions
+        // builds the same bytes, so 1–7 hold of it too.
+        let records = formatted(&render_as(&program, None, Form::Records));
+        let checked = check(&records);
+        prop_assert!(checked.diagnostics.iter().all(|d| !d.is_error()), "{}\n{records}", render_diagnostics(&checked));
+        prop_assert_eq!(tree, checked.tree.as_ref().expect("built"), "{}", records);
     }
 
     /// Exactly one violation, injected into an accepted program, is
@@ -1165,4 +1260,23 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
             (text, snippet, Code::E0801)
         }
     }
+}
+
+/// The records form is what the property compares: most programs have
+/// envs of one namespace, and they then come from records, nested loops
+/// and an `if` per shape, which a mistake in any of those would break.
+#[test]
+fn the_records_form_exercises_records_loops_and_conditions() {
+    let mut with_records = 0;
+    for seed in 0..40 {
+        let program = generate(seed);
+        let text = render_as(&program, None, Form::Records);
+        if text.contains("for group in groups") {
+            with_records += 1;
+            assert!(text.contains("if group.shape == 0"), "{text}");
+            assert!(text.contains("quota = e.q"), "{text}");
+            assert_ne!(text, render(&program, None));
+        }
+    }
+    assert!(with_records >= 20, "only {with_records} of 40 programs");
 }
