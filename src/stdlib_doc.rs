@@ -324,6 +324,8 @@ impl<'n> Module<'n> {
                 bullet(out, "", &rule);
             }
             StmtKind::Grant(_)
+            | StmtKind::If(_)
+            | StmtKind::For(_)
             | StmtKind::Ingress(_)
             | StmtKind::Egress(_)
             | StmtKind::Stage(_)

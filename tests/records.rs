@@ -1,7 +1,8 @@
 //! A list of records driving `for` loops builds exactly what the same
 //! program written out by hand builds: records, field access in values
 //! (`small * team.size`, `team.calls`) and in strings (`${team.owner.email}`)
-//! and `if … else if …` are only a shorter way to write it.
+//! and `if … else if …` among items and `if`, `for` among an env's
+//! statements are only a shorter way to write it.
 
 use std::path::PathBuf;
 
@@ -93,6 +94,8 @@ for team in teams {
     quota = small * team.size
     labels { team = "${team.name}"  cpu = "${team.cpu}" }
     grant dev to user "${team.owner.email}"
+    if team.pci { labels { pci = "true" } }
+    for peer in team.calls { egress allow to env "${peer}" on tcp 9090 }
   }
   for peer in team.calls {
     env "${team.name}-to-${peer}" on c tier t {
@@ -114,8 +117,14 @@ for team in teams {
 fn by_hand(teams: &[Team]) -> String {
     let mut out = format!("{HEAD}\n");
     for team in teams {
+        let pci = if team.pci { "  pci = \"true\"" } else { "" };
+        let calls: String = team
+            .calls
+            .iter()
+            .map(|&peer| format!("  egress allow to env {} on tcp 9090\n", teams[peer].name))
+            .collect();
         out += &format!(
-            "env {name} on c tier t {{\n  quota = small * {size}\n  labels {{ team = \"{name}\"  cpu = \"{cpu}\" }}\n  grant dev to user \"{owner}@example.com\"\n}}\n",
+            "env {name} on c tier t {{\n  quota = small * {size}\n  labels {{ team = \"{name}\"  cpu = \"{cpu}\"{pci} }}\n  grant dev to user \"{owner}@example.com\"\n{calls}}}\n",
             name = team.name,
             size = team.size,
             cpu = team.cpu,

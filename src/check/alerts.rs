@@ -887,6 +887,8 @@ fn check_promql(
 pub(crate) struct AlertDraft<'a> {
     pub alert: &'a ast::AlertUse,
     pub span: Span,
+    /// The variables its arguments are read with.
+    pub vars: Vars<'a>,
     /// The layer (family body, stage body) the use is written in.
     pub layer: usize,
     pub rule_name: Option<std::borrow::Cow<'a, str>>,
@@ -967,12 +969,11 @@ pub(crate) fn env_alerts<'a>(
     checker: &Checker<'_, 'a>,
     decl: &EnvDecl,
     tier: &TierFacts,
-    draft: &EnvDraft,
+    draft: &EnvDraft<'a>,
     vars: &Vars<'a>,
     env: &mut model::Env,
     diagnostics: &mut Diags,
 ) {
-    let scope = checker.scope(vars);
     // The env's variables templates may use, gathered at the first use.
     let mut context: Option<Vec<(&str, &str)>> = None;
     // Each rule's span, for the duplicate check.
@@ -980,6 +981,7 @@ pub(crate) fn env_alerts<'a>(
     env.alerts.rules.reserve_exact(draft.alerts.len());
     for used in &draft.alerts {
         let (alert, span) = (used.alert, used.span);
+        let scope = checker.scope(&used.vars);
         let Some(template_decl) = checker.resolved.templates.referent(
             &checker.resolved.refs,
             &alert.template,

@@ -11,6 +11,7 @@
 mod access;
 mod alerts;
 pub mod catalog;
+mod expand;
 mod fields;
 mod network;
 mod placement;
@@ -142,6 +143,14 @@ impl<'r, 'a> Checker<'r, 'a> {
         self.tiers(diagnostics);
         self.roles(diagnostics);
         self.envs(diagnostics);
+        // A branch of an env's `if` that no env took, in env order.
+        let mut branches = crate::resolve::cond::Branches::default();
+        for env in &self.envs {
+            env.decisions
+                .iter()
+                .for_each(|&decision| branches.add(decision));
+        }
+        branches.never_taken(diagnostics);
         // After every use, so that only the `let`s nothing looked up are left.
         self.unused_lets(diagnostics);
         quota::check_capacity(self, diagnostics);
@@ -337,6 +346,8 @@ pub(crate) struct EnvFacts<'a> {
     /// Its variables (its loops' and its context), kept with the facts so
     /// that they are freed with them, or left to the process exit.
     vars: Vars<'a>,
+    /// What each `if` of its blocks decided, for E0215.
+    decisions: Vec<crate::resolve::cond::Decision>,
 }
 
 impl<'r, 'a> Checker<'r, 'a> {
@@ -954,7 +965,6 @@ impl<'r, 'a> Checker<'r, 'a> {
                 .zip(context.map(word)),
         );
         let vars: Vars = Arc::new(vars);
-        let scope = self.scope(&vars);
 
         let mut env = model::Env {
             name: decl.name.clone(),
@@ -985,18 +995,35 @@ impl<'r, 'a> Checker<'r, 'a> {
         };
         let mut draft = EnvDraft::default();
         let context = format!("env `{}`", decl.name);
+        let mut decisions = Vec::new();
         for (index, layer) in decl.layers.iter().enumerate() {
             let is_family_body = decl.family.is_some() && index == 0;
-            self.layer(
+            // A layer's pieces are one block: they share what is set.
+            let pieces = expand::pieces(
                 layer,
-                index,
-                is_family_body,
-                &scope,
-                &context,
-                &mut env,
-                &mut draft,
+                &vars,
+                &self.resolved.lets,
+                &mut decisions,
                 diagnostics,
             );
+            let mut seen = LayerSeen {
+                shared: pieces.len() > 1,
+                ..LayerSeen::default()
+            };
+            for piece in pieces {
+                let piece_scope = self.scope(&piece.vars);
+                self.layer(
+                    &piece,
+                    index,
+                    is_family_body,
+                    &piece_scope,
+                    &context,
+                    &mut seen,
+                    &mut env,
+                    &mut draft,
+                    diagnostics,
+                );
+            }
         }
 
         placement::check_placement(decl, cluster_facts, tier, diagnostics);
@@ -1023,15 +1050,8 @@ impl<'r, 'a> Checker<'r, 'a> {
             &mut expanded,
             diagnostics,
         );
-        let (ingress, egress) = network::env_rules(
-            self,
-            tier,
-            &draft,
-            &scope,
-            &mut env,
-            &mut expanded,
-            diagnostics,
-        );
+        let (ingress, egress) =
+            network::env_rules(self, tier, &draft, &mut env, &mut expanded, diagnostics);
         alerts::env_alerts(self, decl, tier, &draft, &vars, &mut env, diagnostics);
         let project_span =
             placement::env_deploy(self, decl, cluster, &draft, &mut env, diagnostics);
@@ -1049,43 +1069,64 @@ impl<'r, 'a> Checker<'r, 'a> {
             tier: tier_id,
             expanded,
             vars,
+            decisions,
         })
     }
 
     /// Applies one layer (a family body or a stage body) to the env.
     #[allow(clippy::too_many_arguments)]
+    /// Applies one piece of a layer (the layer's own block, or a branch or
+    /// an iteration of one of its `if`s and `for`s): `seen` is what the
+    /// layer's pieces set so far, which another piece may not set again.
     fn layer(
         &self,
-        layer: &'a Block,
+        piece: &expand::Piece<'a>,
         index: usize,
         is_family_body: bool,
         scope: &Scope<'_, 'a>,
         context: &str,
+        seen: &mut LayerSeen<'a>,
         env: &mut model::Env,
         draft: &mut EnvDraft<'a>,
         diagnostics: &mut Diags,
     ) {
+        let layer = piece.block;
         let fields = Fields::read(layer, Keys::Table(schema::ENV), context, scope, diagnostics);
         for entry in &fields.entries {
             let Some(value) = field_value(entry, scope, diagnostics) else {
                 continue;
             };
             match entry.key.as_ref() {
-                "labels" => {
-                    self.string_map(value, TextMapKind::Labels, &mut env.labels, diagnostics)
-                }
+                "labels" => self.string_map(
+                    value,
+                    TextMapKind::Labels,
+                    &mut env.labels,
+                    seen.shared.then_some(&mut seen.keys),
+                    diagnostics,
+                ),
                 "annotations" => self.string_map(
                     value,
                     TextMapKind::Annotations,
                     &mut env.annotations,
+                    seen.shared.then_some(&mut seen.keys),
                     diagnostics,
                 ),
                 "alert_labels" => {
                     let mut labels = std::mem::take(&mut draft.alert_labels);
-                    self.string_map(value, TextMapKind::AlertLabels, &mut labels, diagnostics);
+                    self.string_map(
+                        value,
+                        TextMapKind::AlertLabels,
+                        &mut labels,
+                        seen.shared.then_some(&mut seen.keys),
+                        diagnostics,
+                    );
                     draft.alert_labels = labels;
                 }
                 "alert_group" => {
+                    if let Some(first) = seen.alert_group.replace(entry.key_span) {
+                        diagnostics.push(set_twice("`alert_group`", entry.key_span, first));
+                        continue;
+                    }
                     let span = value.span();
                     if let Some(name) = units::into_string(value, diagnostics) {
                         if name.is_empty() {
@@ -1102,13 +1143,18 @@ impl<'r, 'a> Checker<'r, 'a> {
                 _ => draft.deploy.push(value),
             }
         }
-        // One quota and one limit range per block; a stage's replace its
-        // family's.
-        let mut quota_span: Option<Span> = None;
-        let mut limits_span: Option<Span> = None;
+        // One quota and one limit range per block (a layer's pieces are
+        // one); a stage's replace its family's.
         for stmt in &layer.stmts {
             match &stmt.kind {
-                StmtKind::Field(_) => {}
+                // Expanded into pieces of their own.
+                StmtKind::Field(_) | StmtKind::If(_) | StmtKind::For(_) => {}
+                // The family declares one env per stage it holds itself.
+                StmtKind::Stage(stage) if piece.nested => diagnostics.push(
+                    Diagnostic::new(Code::E0210, stage.name.span(), "a `stage` inside an `if` or a `for`")
+                        .label("a family's stages are declared by the family's block itself")
+                        .help("declare every stage directly in the family, and put the `if` or the `for` inside the stage"),
+                ),
                 // A family's stages are its envs; a stage in a placed env is
                 // reported by resolve.
                 StmtKind::Stage(_) if is_family_body || env.family.is_none() => {}
@@ -1118,7 +1164,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                         .help("declare every stage directly in the family: `env NAME { stage a … stage b … }`"),
                 ),
                 StmtKind::Quota(quota_stmt) => {
-                    if let Some(first) = quota_span.replace(stmt.span) {
+                    if let Some(first) = seen.quota.replace(stmt.span) {
                         diagnostics.push(set_twice("quota", stmt.span, first));
                         continue;
                     }
@@ -1127,7 +1173,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     draft.quota = typed;
                 }
                 StmtKind::Limits(limits_stmt) => {
-                    if let Some(first) = limits_span.replace(stmt.span) {
+                    if let Some(first) = seen.limits.replace(stmt.span) {
                         diagnostics.push(set_twice("limit range", stmt.span, first));
                         continue;
                     }
@@ -1136,8 +1182,12 @@ impl<'r, 'a> Checker<'r, 'a> {
                     }
                 }
                 StmtKind::Grant(grant) => draft.grants.push((grant, stmt.span, scope.vars.clone())),
-                StmtKind::Ingress(ingress) => draft.ingress.push((ingress, stmt.span)),
-                StmtKind::Egress(egress) => draft.egress.push((egress, stmt.span)),
+                StmtKind::Ingress(ingress) => {
+                    draft.ingress.push((ingress, stmt.span, scope.vars.clone()))
+                }
+                StmtKind::Egress(egress) => {
+                    draft.egress.push((egress, stmt.span, scope.vars.clone()))
+                }
                 StmtKind::Alert(alert) => {
                     // A stage's use replaces the family's use of the same
                     // rule name; two uses in one block are two rules (a
@@ -1151,6 +1201,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     draft.alerts.push(alerts::AlertDraft {
                         alert,
                         span: stmt.span,
+                        vars: scope.vars.clone(),
                         layer: index,
                         rule_name,
                     });
@@ -1164,11 +1215,15 @@ impl<'r, 'a> Checker<'r, 'a> {
     }
 
     /// `labels { k = "v" }`: merged into `out`, later layers winning.
+    /// Reads a block of labels, annotations or alert labels into `out`.
+    /// `seen`, for a layer of several pieces, holds the keys its other
+    /// pieces set: one set again is set twice.
     fn string_map(
         &self,
         value: Value<'a>,
         kind: TextMapKind,
         out: &mut model::TextMap,
+        mut seen: Option<&mut MapKeys<'a>>,
         diagnostics: &mut Diags,
     ) {
         let what = kind.what();
@@ -1184,6 +1239,25 @@ impl<'r, 'a> Checker<'r, 'a> {
             out.reserve_exact(fields.entries.len());
         }
         for entry in &fields.entries {
+            if let Some(seen) = seen.as_deref_mut() {
+                if let Some((.., first)) = seen
+                    .iter()
+                    .find(|(other, key, _)| *other == kind && *key == entry.key)
+                {
+                    diagnostics.push(
+                        Diagnostic::new(
+                            Code::E0304,
+                            entry.key_span,
+                            format!("`{}` is set twice in the {what} of one block", entry.key),
+                        )
+                        .label("set again here")
+                        .secondary(*first, "first set here")
+                        .help("an `if`'s branch and a `for`'s body add to the block they are in: remove one of the two"),
+                    );
+                    continue;
+                }
+                seen.push((kind, entry.key.clone(), entry.key_span));
+            }
             let Some(value) = field_value(entry, &scope, diagnostics) else {
                 continue;
             };
@@ -1326,6 +1400,22 @@ fn reserved_label(label: &str) -> bool {
         .any(|(mode, version)| label == *mode || label == *version)
 }
 
+/// What the pieces of one layer set so far: they are one block, so a
+/// second quota, limit range, `alert_group` or map key is set twice.
+#[derive(Default)]
+struct LayerSeen<'a> {
+    /// Whether the layer has more than one piece; only then is a map's
+    /// key compared with the other pieces'.
+    shared: bool,
+    quota: Option<Span>,
+    limits: Option<Span>,
+    alert_group: Option<Span>,
+    keys: MapKeys<'a>,
+}
+
+/// The keys of labels, annotations and alert labels a layer set, and where.
+type MapKeys<'a> = Vec<(TextMapKind, std::borrow::Cow<'a, str>, Span)>;
+
 /// What the statements of an env's layers add up to, before typing.
 #[derive(Default)]
 pub(crate) struct EnvDraft<'a> {
@@ -1335,8 +1425,8 @@ pub(crate) struct EnvDraft<'a> {
     quota_failed: bool,
     limits: Option<quota::TypedLimits>,
     grants: Vec<(&'a ast::Grant, Span, Vars<'a>)>,
-    ingress: Vec<(&'a ast::Ingress, Span)>,
-    egress: Vec<(&'a ast::Egress, Span)>,
+    ingress: Vec<(&'a ast::Ingress, Span, Vars<'a>)>,
+    egress: Vec<(&'a ast::Egress, Span, Vars<'a>)>,
     alerts: Vec<alerts::AlertDraft<'a>>,
     alert_labels: model::TextMap,
     /// `deploy` blocks of every layer, merged field by field.

@@ -116,11 +116,10 @@ fn ports(ports: &[ast::Port]) -> Vec<model::Port> {
 /// Types an env's rules, fills in its `Network` (the policies envk
 /// generates included), and checks what can be checked without the other
 /// envs.
-pub(crate) fn env_rules(
-    checker: &Checker,
+pub(crate) fn env_rules<'a>(
+    checker: &Checker<'_, 'a>,
     tier: &TierFacts,
-    draft: &EnvDraft,
-    scope: &Scope,
+    draft: &EnvDraft<'a>,
     env: &mut model::Env,
     expanded: &mut Expanded,
     diagnostics: &mut Diags,
@@ -128,8 +127,9 @@ pub(crate) fn env_rules(
     let accepted = accepted(&tier.model, env.environment);
     // Sized exactly: a thousand envs keep these to the end of the run.
     let mut ingress = Vec::with_capacity(draft.ingress.len());
-    for (rule, span) in &draft.ingress {
-        let Some(from) = peer(checker, &rule.from, scope, expanded, diagnostics) else {
+    for (rule, span, vars) in &draft.ingress {
+        let scope = checker.scope(vars);
+        let Some(from) = peer(checker, &rule.from, &scope, expanded, diagnostics) else {
             continue;
         };
         if let Peer::Environment(source) = &from
@@ -157,7 +157,7 @@ pub(crate) fn env_rules(
     let mut egress = Vec::with_capacity(draft.egress.len());
     let mut allow_dns_span = None;
     let mut deny_dns_span = None;
-    for (rule, span) in &draft.egress {
+    for (rule, span, vars) in &draft.egress {
         match rule {
             ast::Egress::Dns => {
                 allow_dns_span.get_or_insert(*span);
@@ -169,7 +169,8 @@ pub(crate) fn env_rules(
                 peer: to,
                 ports: rule_ports,
             } => {
-                let Some(to_peer) = peer(checker, to, scope, expanded, diagnostics) else {
+                let scope = checker.scope(vars);
+                let Some(to_peer) = peer(checker, to, &scope, expanded, diagnostics) else {
                     continue;
                 };
                 egress.push(RuleFacts {

@@ -128,6 +128,17 @@ impl<'b> Binder<'b, '_> {
         }
     }
 
+    fn if_stmt(&mut self, if_stmt: &'b If<Block>) {
+        self.cond(&if_stmt.cond);
+        self.block(&if_stmt.then);
+        if let Some(otherwise) = &if_stmt.otherwise {
+            match &otherwise.kind {
+                ElseKind::Body(block) => self.block(block),
+                ElseKind::If(inner) => self.if_stmt(inner),
+            }
+        }
+    }
+
     fn cond(&mut self, cond: &'b Cond) {
         match &cond.kind {
             CondKind::Value(expr) => self.expr(expr),
@@ -298,6 +309,13 @@ impl<'b> Binder<'b, '_> {
                     Forbid::Verbs(list) | Forbid::Resources(list) => self.words(&list.items),
                     Forbid::Wildcards => {}
                 },
+                StmtKind::If(if_stmt) => self.if_stmt(if_stmt),
+                StmtKind::For(for_stmt) => {
+                    self.expr(&for_stmt.iterable);
+                    self.scoped(&[for_stmt.var.text.as_str()], |binder| {
+                        binder.block(&for_stmt.body)
+                    });
+                }
                 StmtKind::Require(require) => {
                     for item in &require.alerts.items {
                         match &item.kind {

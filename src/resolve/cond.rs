@@ -22,7 +22,7 @@ use super::value::{Scope, Value, eval};
 /// Which branches of each `if` were taken, over every expansion, for the
 /// warning that one never is (E0215).
 #[derive(Default)]
-pub(super) struct Branches {
+pub(crate) struct Branches {
     /// By the condition's span, in the order first met.
     seen: Vec<Taken>,
 }
@@ -36,9 +36,39 @@ struct Taken {
     undecided: bool,
 }
 
+/// One `if` decided once: where its condition and its `else` (the word)
+/// are written, and what it decided (`None`: an error, reported).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Decision {
+    pub cond: Span,
+    pub otherwise: Option<Span>,
+    pub decided: Option<bool>,
+}
+
+impl Decision {
+    pub(crate) fn of<T>(if_: &If<T>, decided: Option<bool>) -> Decision {
+        Decision {
+            cond: if_.cond.span,
+            otherwise: if_.otherwise.as_ref().map(|otherwise| {
+                let start = otherwise.span.start;
+                Span::new(start, start + "else".len() as u32)
+            }),
+            decided,
+        }
+    }
+}
+
 impl Branches {
     pub(super) fn record(&mut self, if_item: &If<Vec<Item>>, decided: Option<bool>) {
-        let cond = if_item.cond.span;
+        self.add(Decision::of(if_item, decided));
+    }
+
+    pub(crate) fn add(&mut self, decision: Decision) {
+        let Decision {
+            cond,
+            otherwise,
+            decided,
+        } = decision;
         // Most programs hold few `if`s, each met once per expansion: the
         // last one met is usually the one met again.
         let index = match self.seen.iter().rposition(|taken| taken.cond == cond) {
@@ -46,11 +76,7 @@ impl Branches {
             None => {
                 self.seen.push(Taken {
                     cond,
-                    // The word `else`.
-                    otherwise: if_item.otherwise.as_ref().map(|otherwise| {
-                        let start = otherwise.span.start;
-                        Span::new(start, start + "else".len() as u32)
-                    }),
+                    otherwise,
                     then: 0,
                     otherwise_taken: 0,
                     undecided: false,
@@ -68,7 +94,7 @@ impl Branches {
 
     /// A warning for each branch no expansion took (a condition with an
     /// error is reported as such, and not judged here).
-    pub(super) fn never_taken(self, diagnostics: &mut Vec<Diagnostic>) {
+    pub(crate) fn never_taken(self, diagnostics: &mut Vec<Diagnostic>) {
         for taken in self.seen {
             if taken.undecided {
                 continue;
@@ -102,7 +128,11 @@ impl Branches {
 
 /// Whether `cond` holds in `scope`; `None` after reporting why it cannot be
 /// decided (or where a value in it was already reported).
-pub fn decide(cond: &Cond, scope: &Scope, diagnostics: &mut Vec<Diagnostic>) -> Option<bool> {
+pub(crate) fn decide(
+    cond: &Cond,
+    scope: &Scope,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<bool> {
     match &cond.kind {
         CondKind::Value(expr) => match eval(expr, scope, diagnostics)? {
             Value::Bool(value, _) => Some(value),

@@ -12,7 +12,7 @@
 //! what a field of a block means.
 
 pub mod bind;
-mod cond;
+pub(crate) mod cond;
 pub mod refs;
 mod shape;
 pub mod value;
@@ -537,41 +537,7 @@ impl<'a> Collector<'_, 'a> {
         diagnostics: &mut Vec<Diagnostic>,
     ) {
         let scope = Scope::new(vars.clone(), self.lets);
-        let Some(iterable) = value::eval(&for_loop.iterable, &scope, diagnostics) else {
-            return;
-        };
-        let Value::List(elements, _) = iterable else {
-            diagnostics.push(
-                Diagnostic::new(
-                    Code::E0209,
-                    iterable.span(),
-                    format!("cannot loop over {}", iterable.describe()),
-                )
-                .label("expected a list")
-                .help("write the values in a list: `for team in [\"search\", \"checkout\"] { … }`"),
-            );
-            return;
-        };
-        let same_shape = shape::check_list(&elements, self.lets, diagnostics);
-        for (element, fits) in elements.into_iter().zip(same_shape) {
-            match element {
-                Value::List(..) | Value::Product { .. } => {
-                    diagnostics.push(
-                        Diagnostic::new(
-                            Code::E0209,
-                            element.span(),
-                            format!("a `for` list holds {}", element.describe()),
-                        )
-                        .label("expected a string, a name, a number or a record")
-                        .help("a loop variable is one element: write the elements in one list"),
-                    );
-                    continue;
-                }
-                // Reported at the element: its expansion would only repeat
-                // what the element's shape says.
-                _ if !fits => continue,
-                _ => {}
-            }
+        for element in loop_elements(&for_loop.iterable, &scope, diagnostics) {
             let mut inner = (**vars).clone();
             inner.push((for_loop.var.text.clone().into(), element));
             self.items(&for_loop.items, &Arc::new(inner), diagnostics);
@@ -776,6 +742,54 @@ impl<'a> Collector<'_, 'a> {
         }
         Some((text, span))
     }
+}
+
+/// The elements a `for` loop over `iterable` expands, in `scope`: a list's
+/// elements, each a string, a name, a number or a record of the list's one
+/// shape (`shape`); what is no such list, or an element that is none of
+/// those, is reported (E0209, E0213) and not expanded.
+pub(crate) fn loop_elements<'a>(
+    iterable: &'a ast::Expr,
+    scope: &Scope<'_, 'a>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Value<'a>> {
+    let Some(iterable) = value::eval(iterable, scope, diagnostics) else {
+        return Vec::new();
+    };
+    let Value::List(elements, _) = iterable else {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0209,
+                iterable.span(),
+                format!("cannot loop over {}", iterable.describe()),
+            )
+            .label("expected a list")
+            .help("write the values in a list: `for team in [\"search\", \"checkout\"] { … }`"),
+        );
+        return Vec::new();
+    };
+    let same_shape = shape::check_list(&elements, scope.lets, diagnostics);
+    let mut expanded = Vec::with_capacity(elements.len());
+    for (element, fits) in elements.into_iter().zip(same_shape) {
+        match element {
+            Value::List(..) | Value::Product { .. } => {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0209,
+                        element.span(),
+                        format!("a `for` list holds {}", element.describe()),
+                    )
+                    .label("expected a string, a name, a number or a record")
+                    .help("a loop variable is one element: write the elements in one list"),
+                );
+            }
+            // Reported at the element: its expansion would only repeat
+            // what the element's shape says.
+            _ if !fits => {}
+            _ => expanded.push(element),
+        }
+    }
+    expanded
 }
 
 /// A Prometheus alert name: letters, digits and `_`, not starting with a

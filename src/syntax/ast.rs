@@ -95,7 +95,9 @@ pub struct For {
     pub items: Vec<Item>,
 }
 
-/// `if COND { … } else { … }` among items (`T` = `Vec<Item>`).
+/// `if COND { … } else { … }`: among items (`T` = `Vec<Item>`), or among
+/// the statements of an env's, a family's or a stage's block (`T` =
+/// `Block`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct If<T> {
     pub cond: Cond,
@@ -114,6 +116,14 @@ pub struct Else<T> {
 pub enum ElseKind<T> {
     Body(T),
     If(Box<If<T>>),
+}
+
+/// `for peer in team.calls { … }` among the statements of a block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForStmt {
+    pub var: Ident,
+    pub iterable: Expr,
+    pub body: Block,
 }
 
 /// A condition: a boolean value, a comparison, or conditions combined.
@@ -271,6 +281,8 @@ pub enum StmtKind {
     Forbid(Forbid),
     Require(Require),
     Accept(Accept),
+    If(If<Block>),
+    For(ForStmt),
 }
 
 impl StmtKind {
@@ -289,6 +301,8 @@ impl StmtKind {
             StmtKind::Forbid(_) => StatementKeyword::Forbid,
             StmtKind::Require(_) => StatementKeyword::Require,
             StmtKind::Accept(_) => StatementKeyword::Accept,
+            StmtKind::If(_) => StatementKeyword::If,
+            StmtKind::For(_) => StatementKeyword::For,
         })
     }
 }

@@ -311,6 +311,29 @@ impl Builder<'_> {
         }
     }
 
+    /// `if COND { … } else …` among statements.
+    fn if_stmt(&mut self, pair: P) -> If<Block> {
+        expect_rule(&pair, Rule::if_stmt);
+        let mut parts = children(pair);
+        let cond = self.cond(next(&mut parts));
+        let then = self.block(next(&mut parts));
+        let otherwise = parts.next().map(|keyword| {
+            let rest = next(&mut parts);
+            let span = self.span(&keyword).to(self.span(&rest));
+            let kind = match rest.as_rule() {
+                Rule::if_stmt => ElseKind::If(Box::new(self.if_stmt(rest))),
+                Rule::block => ElseKind::Body(self.block(rest)),
+                _ => unexpected(&rest),
+            };
+            Else { kind, span }
+        });
+        If {
+            cond,
+            then,
+            otherwise,
+        }
+    }
+
     fn cond(&mut self, pair: P) -> Cond {
         let span = self.span(&pair);
         match pair.as_rule() {
@@ -431,6 +454,15 @@ impl Builder<'_> {
                         .unwrap_or_default();
                     StmtKind::Egress(Egress::To { peer, ports })
                 }
+            }
+            Rule::if_stmt => StmtKind::If(self.if_stmt(pair)),
+            Rule::for_stmt => {
+                let mut parts = children(pair);
+                StmtKind::For(ForStmt {
+                    var: self.ident(next(&mut parts)),
+                    iterable: self.expr(next(&mut parts)),
+                    body: self.block(next(&mut parts)),
+                })
             }
             Rule::stage => {
                 let mut parts = children(pair);

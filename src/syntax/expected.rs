@@ -23,6 +23,8 @@ pub(super) fn statement_rule(keyword: StatementKeyword) -> Rule {
         StatementKeyword::Forbid => Rule::kw_forbid,
         StatementKeyword::Require => Rule::kw_require,
         StatementKeyword::Accept => Rule::kw_accept,
+        StatementKeyword::If => Rule::kw_if,
+        StatementKeyword::For => Rule::kw_for,
     }
 }
 
@@ -60,7 +62,9 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::allow
         | Rule::forbid
         | Rule::require
-        | Rule::accept => FIELD_OR_STATEMENT,
+        | Rule::accept
+        | Rule::if_stmt
+        | Rule::for_stmt => FIELD_OR_STATEMENT,
         Rule::cond | Rule::cond_and | Rule::cond_not | Rule::comparison => "a condition",
         Rule::compare_op => "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)",
         Rule::kw_if => "`if`",

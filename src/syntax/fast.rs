@@ -366,6 +366,10 @@ impl<'t> Parser<'t> {
 
     fn keyword_stmt(&mut self, keyword: StatementKeyword) -> Option<StmtKind> {
         Some(match keyword {
+            // Left to pest, as `if` items are; a field named `for` or `if`
+            // (`for = 10m` in an alert's arguments) is then read as a
+            // field, as in the grammar.
+            StatementKeyword::If | StatementKeyword::For => return None,
             StatementKeyword::Grant => {
                 let role = self.decl_name()?;
                 self.keyword("to")?;

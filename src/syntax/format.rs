@@ -307,6 +307,22 @@ impl Printer<'_> {
         }
     }
 
+    /// `if COND { … } else …` among statements: each body a block, on one
+    /// line where it was and fits.
+    fn if_stmt(&mut self, if_stmt: &If<Block>) {
+        self.out.push_str("if ");
+        self.cond(&if_stmt.cond);
+        self.out.push(' ');
+        self.block(&if_stmt.then);
+        if let Some(otherwise) = &if_stmt.otherwise {
+            self.out.push_str(" else ");
+            match &otherwise.kind {
+                ElseKind::If(inner) => self.if_stmt(inner),
+                ElseKind::Body(block) => self.block(block),
+            }
+        }
+    }
+
     fn cond(&mut self, cond: &Cond) {
         match &cond.kind {
             CondKind::Value(expr) => self.expr(expr),
@@ -462,6 +478,15 @@ impl Printer<'_> {
                     self.ports(ports);
                 }
             },
+            StmtKind::If(if_stmt) => self.if_stmt(if_stmt),
+            StmtKind::For(for_stmt) => {
+                self.out.push_str("for ");
+                self.out.push_str(&for_stmt.var.text);
+                self.out.push_str(" in ");
+                self.expr(&for_stmt.iterable);
+                self.out.push(' ');
+                self.block(&for_stmt.body);
+            }
             StmtKind::Stage(stage) => {
                 self.out.push_str("stage ");
                 self.name(&stage.name);

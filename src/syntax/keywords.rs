@@ -106,6 +106,8 @@ keywords! {
         Forbid => "forbid",
         Require => "require",
         Accept => "accept",
+        If => "if",
+        For => "for",
     }
 }
 

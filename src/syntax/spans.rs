@@ -136,6 +136,12 @@ fn block_spans(block: &mut Block, f: &mut impl FnMut(&mut Span)) {
                 placement_spans(&mut stage.placement, f);
                 block_spans(&mut stage.body, f);
             }
+            StmtKind::If(if_stmt) => if_stmt_spans(if_stmt, f),
+            StmtKind::For(for_stmt) => {
+                f(&mut for_stmt.var.span);
+                expr_spans(&mut for_stmt.iterable, f);
+                block_spans(&mut for_stmt.body, f);
+            }
             StmtKind::Alert(alert) => {
                 f(&mut alert.template.span);
                 if let Some(rename) = &mut alert.rename {
@@ -207,6 +213,18 @@ fn if_spans(if_item: &mut If<Vec<Item>>, f: &mut impl FnMut(&mut Span)) {
         match &mut otherwise.kind {
             ElseKind::Body(items) => items.iter_mut().for_each(|item| item_spans(item, f)),
             ElseKind::If(inner) => if_spans(inner, f),
+        }
+    }
+}
+
+fn if_stmt_spans(if_stmt: &mut If<Block>, f: &mut impl FnMut(&mut Span)) {
+    cond_spans(&mut if_stmt.cond, f);
+    block_spans(&mut if_stmt.then, f);
+    if let Some(otherwise) = &mut if_stmt.otherwise {
+        f(&mut otherwise.span);
+        match &mut otherwise.kind {
+            ElseKind::Body(block) => block_spans(block, f),
+            ElseKind::If(inner) => if_stmt_spans(inner, f),
         }
     }
 }

@@ -87,6 +87,21 @@ impl Dump<'_> {
         }
     }
 
+    fn if_stmt(&mut self, depth: usize, if_stmt: &If<Block>) {
+        self.cond(depth, "cond", &if_stmt.cond);
+        self.block(depth, "then", &if_stmt.then);
+        if let Some(otherwise) = &if_stmt.otherwise {
+            self.line(depth, "else", Some(otherwise.span));
+            match &otherwise.kind {
+                ElseKind::Body(block) => self.block(depth + 1, "body", block),
+                ElseKind::If(inner) => {
+                    self.line(depth + 1, "if", None);
+                    self.if_stmt(depth + 2, inner);
+                }
+            }
+        }
+    }
+
     fn cond(&mut self, depth: usize, label: &str, cond: &Cond) {
         let span = Some(cond.span);
         match &cond.kind {
@@ -296,6 +311,16 @@ impl Dump<'_> {
                     self.ports(inner, ports);
                 }
             },
+            StmtKind::If(if_stmt) => {
+                self.line(depth, "if", span);
+                self.if_stmt(inner, if_stmt);
+            }
+            StmtKind::For(for_stmt) => {
+                self.line(depth, "for", span);
+                self.ident(inner, "var", &for_stmt.var);
+                self.expr(inner, "in", &for_stmt.iterable);
+                self.block(inner, "body", &for_stmt.body);
+            }
             StmtKind::Stage(stage) => {
                 self.line(depth, "stage", span);
                 self.name(inner, "name", &stage.name);
