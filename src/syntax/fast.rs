@@ -174,8 +174,7 @@ impl<'t> Parser<'t> {
         let keyword = ItemKeyword::from_word(word)?;
         self.pos += word.len();
         let kind = match keyword {
-            // Conditions are left to pest: they are rare, and short.
-            ItemKeyword::If => return None,
+            ItemKeyword::If => ItemKind::If(self.if_items()?),
             ItemKeyword::Import => {
                 if !top_level {
                     return None;
@@ -323,6 +322,149 @@ impl<'t> Parser<'t> {
         })
     }
 
+    // ------------------------------------------------------------ conditions
+
+    /// `if COND { items } else …`, the cursor after `if`.
+    fn if_items(&mut self) -> Option<If<Vec<Item>>> {
+        let cond = self.cond()?;
+        self.punct(b'{')?;
+        self.nest()?;
+        let mut then = Vec::new();
+        while !self.eat_punct(b'}') {
+            then.push(self.item(false)?);
+        }
+        self.unnest();
+        let otherwise = self.otherwise(|parser| {
+            if parser.eat_keyword("if") {
+                return Some(ElseKind::If(Box::new(parser.if_items()?)));
+            }
+            parser.punct(b'{')?;
+            parser.nest()?;
+            let mut items = Vec::new();
+            while !parser.eat_punct(b'}') {
+                items.push(parser.item(false)?);
+            }
+            parser.unnest();
+            Some(ElseKind::Body(items))
+        })?;
+        Some(If {
+            cond,
+            then,
+            otherwise,
+        })
+    }
+
+    /// `if COND { … } else …` among statements, the cursor after `if`.
+    fn if_block(&mut self) -> Option<If<Block>> {
+        let cond = self.cond()?;
+        let then = self.block()?;
+        let otherwise = self.otherwise(|parser| {
+            if parser.eat_keyword("if") {
+                return Some(ElseKind::If(Box::new(parser.if_block()?)));
+            }
+            Some(ElseKind::Body(parser.block()?))
+        })?;
+        Some(If {
+            cond,
+            then,
+            otherwise,
+        })
+    }
+
+    /// `else …` if it comes next: `Some(None)` when it does not, `None`
+    /// when it does and what follows is not plainly well-formed.
+    fn otherwise<T>(
+        &mut self,
+        rest: impl FnOnce(&mut Self) -> Option<ElseKind<T>>,
+    ) -> Option<Option<Else<T>>> {
+        if !self.at_keyword("else") {
+            return Some(None);
+        }
+        self.skip();
+        let start = self.pos;
+        self.keyword("else")?;
+        let kind = rest(self)?;
+        Some(Some(Else {
+            kind,
+            span: self.span(start, self.pos),
+        }))
+    }
+
+    /// `a or b`: the grammar's `cond`, left to right.
+    fn cond(&mut self) -> Option<Cond> {
+        let mut cond = self.cond_and()?;
+        while self.eat_keyword("or") {
+            let right = self.cond_and()?;
+            let span = cond.span.to(right.span);
+            cond = Cond {
+                kind: CondKind::Or(Box::new(cond), Box::new(right)),
+                span,
+            };
+        }
+        Some(cond)
+    }
+
+    fn cond_and(&mut self) -> Option<Cond> {
+        let mut cond = self.cond_not()?;
+        while self.eat_keyword("and") {
+            let right = self.cond_not()?;
+            let span = cond.span.to(right.span);
+            cond = Cond {
+                kind: CondKind::And(Box::new(cond), Box::new(right)),
+                span,
+            };
+        }
+        Some(cond)
+    }
+
+    fn cond_not(&mut self) -> Option<Cond> {
+        self.skip();
+        let start = self.pos;
+        if self.eat_keyword("not") {
+            let inner = self.cond_not()?;
+            return Some(Cond {
+                span: self.span(start, self.pos),
+                kind: CondKind::Not(Box::new(inner)),
+            });
+        }
+        if self.eat_punct(b'(') {
+            self.nest()?;
+            let inner = self.cond()?;
+            self.punct(b')')?;
+            self.unnest();
+            return Some(Cond {
+                span: self.span(start, self.pos),
+                kind: CondKind::Group(Box::new(inner)),
+            });
+        }
+        let left = self.expr()?;
+        let here = self.pos;
+        self.skip();
+        let op = [
+            ("==", CompareOp::Eq),
+            ("!=", CompareOp::Ne),
+            ("<=", CompareOp::Le),
+            (">=", CompareOp::Ge),
+            ("<", CompareOp::Lt),
+            (">", CompareOp::Gt),
+        ]
+        .into_iter()
+        .find(|(text, _)| self.bytes[self.pos..].starts_with(text.as_bytes()));
+        let Some((text, op)) = op else {
+            self.pos = here;
+            return Some(Cond {
+                span: left.span,
+                kind: CondKind::Value(left),
+            });
+        };
+        self.pos += text.len();
+        let right = self.expr()?;
+        Some(Cond {
+            span: left.span.to(right.span),
+            kind: CondKind::Compare(Box::new(left), op, Box::new(right)),
+        })
+    }
+
     // ------------------------------------------------------------ blocks
 
     fn block(&mut self) -> Option<Block> {
@@ -366,10 +508,20 @@ impl<'t> Parser<'t> {
 
     fn keyword_stmt(&mut self, keyword: StatementKeyword) -> Option<StmtKind> {
         Some(match keyword {
-            // Left to pest, as `if` items are; a field named `for` or `if`
-            // (`for = 10m` in an alert's arguments) is then read as a
-            // field, as in the grammar.
-            StatementKeyword::If | StatementKeyword::For => return None,
+            // When these do not parse, the statement may still be a field
+            // named `for` or `if` (`for = 10m` in an alert's arguments),
+            // as in the grammar.
+            StatementKeyword::If => StmtKind::If(self.if_block()?),
+            StatementKeyword::For => {
+                let var = self.ident()?;
+                self.keyword("in")?;
+                let iterable = self.expr()?;
+                StmtKind::For(ForStmt {
+                    var,
+                    iterable,
+                    body: self.block()?,
+                })
+            }
             StatementKeyword::Grant => {
                 let role = self.decl_name()?;
                 self.keyword("to")?;
