@@ -887,8 +887,9 @@ fn check_promql(
 pub(crate) struct AlertDraft<'a> {
     pub alert: &'a ast::AlertUse,
     pub span: Span,
-    /// The variables its arguments are read with.
-    pub vars: Vars<'a>,
+    /// The piece of its layer it is written in, whose variables
+    /// (`EnvDraft::scopes`) its arguments are read with.
+    pub piece: usize,
     /// The layer (family body, stage body) the use is written in.
     pub layer: usize,
     pub rule_name: Option<std::borrow::Cow<'a, str>>,
@@ -981,7 +982,7 @@ pub(crate) fn env_alerts<'a>(
     env.alerts.rules.reserve_exact(draft.alerts.len());
     for used in &draft.alerts {
         let (alert, span) = (used.alert, used.span);
-        let scope = checker.scope(&used.vars);
+        let scope = checker.scope(&draft.scopes[used.piece]);
         let Some(template_decl) = checker.resolved.templates.referent(
             &checker.resolved.refs,
             &alert.template,

@@ -29,6 +29,15 @@ pub(crate) struct Piece<'a> {
     pub nested: bool,
 }
 
+/// Whether `block` holds an `if` or a `for` among its statements: if not,
+/// it is its one piece.
+pub(crate) fn has_conditionals(block: &Block) -> bool {
+    block
+        .stmts
+        .iter()
+        .any(|stmt| matches!(stmt.kind, StmtKind::If(_) | StmtKind::For(_)))
+}
+
 /// The pieces `block` (read with `vars`) stands for, the block first.
 pub(crate) fn pieces<'a>(
     block: &'a Block,
@@ -37,21 +46,8 @@ pub(crate) fn pieces<'a>(
     decisions: &mut Vec<Decision>,
     diagnostics: &mut Diags,
 ) -> Vec<Piece<'a>> {
-    let mut out = Vec::with_capacity(1);
-    // Most blocks hold neither: their one piece is the block.
-    if block
-        .stmts
-        .iter()
-        .any(|stmt| matches!(stmt.kind, StmtKind::If(_) | StmtKind::For(_)))
-    {
-        expand(block, vars, false, lets, decisions, &mut out, diagnostics);
-    } else {
-        out.push(Piece {
-            block,
-            vars: vars.clone(),
-            nested: false,
-        });
-    }
+    let mut out = Vec::new();
+    expand(block, vars, false, lets, decisions, &mut out, diagnostics);
     out
 }
 

@@ -98,15 +98,14 @@ pub fn check<'r, 'a>(
 /// whether to drop them or leave them to the process exit.
 pub struct Facts<'r, 'a> {
     _checker: Checker<'r, 'a>,
-    _envs: Vec<EnvRest<'a>>,
+    _envs: Vec<EnvRest>,
 }
 
 /// An env's facts but its Model.
-type EnvRest<'a> = (
+type EnvRest = (
     Option<quota::TypedQuota>,
     Vec<network::RuleFacts>,
     Vec<network::RuleFacts>,
-    Vars<'a>,
 );
 
 impl<'r, 'a> Checker<'r, 'a> {
@@ -184,7 +183,7 @@ pub(crate) struct Checker<'r, 'a> {
     templates: IdMap<alerts::Template<'a>>,
     promql: alerts::PromqlCache,
     records: RecordCaches<'a>,
-    envs: Vec<EnvFacts<'a>>,
+    envs: Vec<EnvFacts>,
     /// Interpolated references found outside envs (a tier's `require`).
     expanded: Expanded,
     compile_templates: bool,
@@ -288,8 +287,7 @@ fn checking<R>(
 /// The envs' Models, by name, built in one pass from sorted entries, its
 /// nodes full, instead of by an insert per env. Each env's Model is taken
 /// out of its facts, and the rest of them returned.
-#[allow(clippy::type_complexity)]
-fn assemble<'a>(envs: Vec<EnvFacts<'a>>) -> (BTreeMap<String, Box<model::Env>>, Vec<EnvRest<'a>>) {
+fn assemble(envs: Vec<EnvFacts>) -> (BTreeMap<String, Box<model::Env>>, Vec<EnvRest>) {
     let mut named: Vec<(String, Box<model::Env>)> = Vec::with_capacity(envs.len());
     let mut rest = Vec::with_capacity(envs.len());
     for EnvFacts {
@@ -297,12 +295,11 @@ fn assemble<'a>(envs: Vec<EnvFacts<'a>>) -> (BTreeMap<String, Box<model::Env>>, 
         quota,
         ingress,
         egress,
-        vars,
         ..
     } in envs
     {
         named.push((model.name.clone(), model));
-        rest.push((quota, ingress, egress, vars));
+        rest.push((quota, ingress, egress));
     }
     (named.into_iter().collect(), rest)
 }
@@ -327,7 +324,7 @@ pub(crate) struct TierFacts {
 }
 
 /// An env as checked: its Model and the spans later checks point at.
-pub(crate) struct EnvFacts<'a> {
+pub(crate) struct EnvFacts {
     model: Box<model::Env>,
     name_span: Span,
     quota: Option<quota::TypedQuota>,
@@ -343,9 +340,6 @@ pub(crate) struct EnvFacts<'a> {
     tier: DeclId,
     /// The interpolated references in its body, as this env expanded them.
     expanded: Expanded,
-    /// Its variables (its loops' and its context), kept with the facts so
-    /// that they are freed with them, or left to the process exit.
-    vars: Vars<'a>,
     /// What each `if` of its blocks decided, for E0215.
     decisions: Vec<crate::resolve::cond::Decision>,
 }
@@ -915,7 +909,7 @@ impl<'r, 'a> Checker<'r, 'a> {
     }
 
     /// Assembles one env from its layers, then runs its own checks.
-    fn env(&self, decl: &EnvDecl<'a>, diagnostics: &mut Diags) -> Option<EnvFacts<'a>> {
+    fn env(&self, decl: &EnvDecl<'a>, diagnostics: &mut Diags) -> Option<EnvFacts> {
         let placement = decl.placement;
         let refs = &self.resolved.refs;
         let mut expanded = Expanded::new();
@@ -965,6 +959,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 .zip(context.map(word)),
         );
         let vars: Vars = Arc::new(vars);
+        let scope = self.scope(&vars);
 
         let mut env = model::Env {
             name: decl.name.clone(),
@@ -999,6 +994,25 @@ impl<'r, 'a> Checker<'r, 'a> {
         for (index, layer) in decl.layers.iter().enumerate() {
             let is_family_body = decl.family.is_some() && index == 0;
             // A layer's pieces are one block: they share what is set.
+            // Most layers hold no `if` or `for`: the layer is its one piece,
+            // read with the env's variables.
+            if !expand::has_conditionals(layer) {
+                draft.scopes.push(vars.clone());
+                self.layer(
+                    layer,
+                    false,
+                    draft.scopes.len() - 1,
+                    index,
+                    is_family_body,
+                    &scope,
+                    &context,
+                    &mut LayerSeen::default(),
+                    &mut env,
+                    &mut draft,
+                    diagnostics,
+                );
+                continue;
+            }
             let pieces = expand::pieces(
                 layer,
                 &vars,
@@ -1012,8 +1026,11 @@ impl<'r, 'a> Checker<'r, 'a> {
             };
             for piece in pieces {
                 let piece_scope = self.scope(&piece.vars);
+                draft.scopes.push(piece.vars);
                 self.layer(
-                    &piece,
+                    piece.block,
+                    piece.nested,
+                    draft.scopes.len() - 1,
                     index,
                     is_family_body,
                     &piece_scope,
@@ -1046,6 +1063,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             decl,
             tier,
             &draft.grants,
+            &draft.scopes,
             &mut env,
             &mut expanded,
             diagnostics,
@@ -1068,7 +1086,6 @@ impl<'r, 'a> Checker<'r, 'a> {
             cluster: cluster_id,
             tier: tier_id,
             expanded,
-            vars,
             decisions,
         })
     }
@@ -1076,11 +1093,14 @@ impl<'r, 'a> Checker<'r, 'a> {
     /// Applies one layer (a family body or a stage body) to the env.
     #[allow(clippy::too_many_arguments)]
     /// Applies one piece of a layer (the layer's own block, or a branch or
-    /// an iteration of one of its `if`s and `for`s): `seen` is what the
+    /// an iteration of one of its `if`s and `for`s, `nested`), read with
+    /// `scope`, the variables of `draft.scopes[piece]`: `seen` is what the
     /// layer's pieces set so far, which another piece may not set again.
     fn layer(
         &self,
-        piece: &expand::Piece<'a>,
+        layer: &'a Block,
+        nested: bool,
+        piece: usize,
         index: usize,
         is_family_body: bool,
         scope: &Scope<'_, 'a>,
@@ -1090,7 +1110,6 @@ impl<'r, 'a> Checker<'r, 'a> {
         draft: &mut EnvDraft<'a>,
         diagnostics: &mut Diags,
     ) {
-        let layer = piece.block;
         let fields = Fields::read(layer, Keys::Table(schema::ENV), context, scope, diagnostics);
         for entry in &fields.entries {
             let Some(value) = field_value(entry, scope, diagnostics) else {
@@ -1150,7 +1169,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 // Expanded into pieces of their own.
                 StmtKind::Field(_) | StmtKind::If(_) | StmtKind::For(_) => {}
                 // The family declares one env per stage it holds itself.
-                StmtKind::Stage(stage) if piece.nested => diagnostics.push(
+                StmtKind::Stage(stage) if nested => diagnostics.push(
                     Diagnostic::new(Code::E0210, stage.name.span(), "a `stage` inside an `if` or a `for`")
                         .label("a family's stages are declared by the family's block itself")
                         .help("declare every stage directly in the family, and put the `if` or the `for` inside the stage"),
@@ -1181,13 +1200,9 @@ impl<'r, 'a> Checker<'r, 'a> {
                         draft.limits = Some(typed);
                     }
                 }
-                StmtKind::Grant(grant) => draft.grants.push((grant, stmt.span, scope.vars.clone())),
-                StmtKind::Ingress(ingress) => {
-                    draft.ingress.push((ingress, stmt.span, scope.vars.clone()))
-                }
-                StmtKind::Egress(egress) => {
-                    draft.egress.push((egress, stmt.span, scope.vars.clone()))
-                }
+                StmtKind::Grant(grant) => draft.grants.push((grant, stmt.span, piece)),
+                StmtKind::Ingress(ingress) => draft.ingress.push((ingress, stmt.span, piece)),
+                StmtKind::Egress(egress) => draft.egress.push((egress, stmt.span, piece)),
                 StmtKind::Alert(alert) => {
                     // A stage's use replaces the family's use of the same
                     // rule name; two uses in one block are two rules (a
@@ -1201,7 +1216,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     draft.alerts.push(alerts::AlertDraft {
                         alert,
                         span: stmt.span,
-                        vars: scope.vars.clone(),
+                        piece,
                         layer: index,
                         rule_name,
                     });
@@ -1424,9 +1439,12 @@ pub(crate) struct EnvDraft<'a> {
     /// rather than reporting it missing.
     quota_failed: bool,
     limits: Option<quota::TypedLimits>,
-    grants: Vec<(&'a ast::Grant, Span, Vars<'a>)>,
-    ingress: Vec<(&'a ast::Ingress, Span, Vars<'a>)>,
-    egress: Vec<(&'a ast::Egress, Span, Vars<'a>)>,
+    /// The variables of each piece of the env's layers: a statement read
+    /// later keeps its piece's index.
+    scopes: Vec<Vars<'a>>,
+    grants: Vec<(&'a ast::Grant, Span, usize)>,
+    ingress: Vec<(&'a ast::Ingress, Span, usize)>,
+    egress: Vec<(&'a ast::Egress, Span, usize)>,
     alerts: Vec<alerts::AlertDraft<'a>>,
     alert_labels: model::TextMap,
     /// `deploy` blocks of every layer, merged field by field.

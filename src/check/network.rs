@@ -127,8 +127,8 @@ pub(crate) fn env_rules<'a>(
     let accepted = accepted(&tier.model, env.environment);
     // Sized exactly: a thousand envs keep these to the end of the run.
     let mut ingress = Vec::with_capacity(draft.ingress.len());
-    for (rule, span, vars) in &draft.ingress {
-        let scope = checker.scope(vars);
+    for (rule, span, piece) in &draft.ingress {
+        let scope = checker.scope(&draft.scopes[*piece]);
         let Some(from) = peer(checker, &rule.from, &scope, expanded, diagnostics) else {
             continue;
         };
@@ -157,7 +157,7 @@ pub(crate) fn env_rules<'a>(
     let mut egress = Vec::with_capacity(draft.egress.len());
     let mut allow_dns_span = None;
     let mut deny_dns_span = None;
-    for (rule, span, vars) in &draft.egress {
+    for (rule, span, piece) in &draft.egress {
         match rule {
             ast::Egress::Dns => {
                 allow_dns_span.get_or_insert(*span);
@@ -169,7 +169,7 @@ pub(crate) fn env_rules<'a>(
                 peer: to,
                 ports: rule_ports,
             } => {
-                let scope = checker.scope(vars);
+                let scope = checker.scope(&draft.scopes[*piece]);
                 let Some(to_peer) = peer(checker, to, &scope, expanded, diagnostics) else {
                     continue;
                 };
