@@ -513,17 +513,16 @@ pub(crate) fn env_grants<'a>(
     checker: &Checker<'_, 'a>,
     decl: &EnvDecl,
     tier: &TierFacts,
-    grants: &[(&ast::Grant, Span, usize)],
-    scopes: &[crate::resolve::value::Vars<'a>],
+    draft: &super::EnvDraft<'a>,
     env: &mut model::Env,
     expanded: &mut Expanded,
     diagnostics: &mut Diags,
 ) {
     let mut binding_spans: HashMap<String, Span> = HashMap::new();
     // At most one binding per grant; sized so, not doubled from four.
-    env.bindings.reserve_exact(grants.len());
-    for (grant, span, piece) in grants {
-        let scope = checker.scope(&scopes[*piece]);
+    env.bindings.reserve_exact(draft.grants.len());
+    for (grant, span, piece) in &draft.grants {
+        let scope = checker.scope(&draft.scopes[*piece]);
         // A role whose name was invalid is reported where it is declared.
         let Some(role_decl) = super::name_referent(
             &checker.resolved.roles,
