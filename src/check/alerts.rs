@@ -1160,6 +1160,7 @@ fn arguments(
                         body: block,
                         vars: scope.vars.clone(),
                         span: block.span,
+                        evaluated: None,
                     }))
                 }
                 FieldValue::Block(block) => {

@@ -276,6 +276,7 @@ pub fn field_value<'a>(
             body: block,
             vars: scope.vars.clone(),
             span: block.span,
+            evaluated: None,
         })),
     }
 }

@@ -339,6 +339,7 @@ pub(crate) fn quota_stmt<'a>(
                 body,
                 vars: scope.vars.clone(),
                 span: body.span,
+                evaluated: None,
             });
             (name, value)
         }
@@ -393,6 +394,7 @@ pub(crate) fn limits_stmt<'a>(
                 body,
                 vars: scope.vars.clone(),
                 span: body.span,
+                evaluated: None,
             });
             (name, value)
         }

@@ -768,6 +768,17 @@ pub(crate) fn loop_elements<'a>(
         );
         return Vec::new();
     };
+    // A loop's body reads its records' fields again and again: each is
+    // evaluated once, here.
+    let elements: Vec<Value<'a>> = elements
+        .into_iter()
+        .map(|element| match element {
+            Value::Record(record) if record.tag.is_none() => {
+                Value::Record(record.evaluate(scope.lets, diagnostics))
+            }
+            other => other,
+        })
+        .collect();
     let same_shape = shape::check_list(&elements, scope.lets, diagnostics);
     let mut expanded = Vec::with_capacity(elements.len());
     for (element, fits) in elements.into_iter().zip(same_shape) {

@@ -145,17 +145,27 @@ impl Kind {
 }
 
 /// Each `name = value` of a record with its kind. A value that does not
-/// evaluate is reported where the body reads it, not here.
+/// evaluate was reported where the record was evaluated, or is where the
+/// body reads it, not here.
 fn fields(record: &Record, lets: &Lets) -> Vec<(String, Span, Kind)> {
-    let scope = Scope::new(record.vars.clone(), lets);
-    record
-        .fields()
-        .map(|field| {
-            let kind = eval(field.value, &scope, &mut Vec::new())
-                .map_or(Kind::Unknown, |value| Kind::of(&value, lets));
-            (field.name.to_string(), field.span, kind)
-        })
-        .collect()
+    let kind = |value: Option<&Value>| value.map_or(Kind::Unknown, |value| Kind::of(value, lets));
+    match &record.evaluated {
+        Some(values) => record
+            .fields()
+            .zip(values.iter())
+            .map(|(field, (_, value))| (field.name.to_string(), field.span, kind(value.as_ref())))
+            .collect(),
+        None => {
+            let scope = Scope::new(record.vars.clone(), lets);
+            record
+                .fields()
+                .map(|field| {
+                    let value = eval(field.value, &scope, &mut Vec::new());
+                    (field.name.to_string(), field.span, kind(value.as_ref()))
+                })
+                .collect()
+        }
+    }
 }
 
 /// Whether each element of a `for` list fits the first element's shape;

@@ -51,9 +51,31 @@ pub struct Record<'a> {
     pub body: &'a ast::Block,
     pub vars: Vars<'a>,
     pub span: Span,
+    /// Its fields' values, for a record a loop goes over: its body reads
+    /// them again and again (`${team.name}` in every string), so they are
+    /// evaluated once, when the loop is expanded (`None`: a field whose
+    /// value has an error, reported then).
+    pub evaluated: Option<EvaluatedFields<'a>>,
 }
 
+/// The values of a record's fields, by name, in the order written.
+pub type EvaluatedFields<'a> = Arc<Vec<(&'a str, Option<Value<'a>>)>>;
+
 impl<'a> Record<'a> {
+    /// This record with its fields evaluated, once (see `evaluated`); what
+    /// a field's value has wrong is reported here.
+    pub fn evaluate(mut self, lets: &Lets<'a>, diagnostics: &mut Vec<Diagnostic>) -> Record<'a> {
+        if self.evaluated.is_none() {
+            let scope = Scope::new(self.vars.clone(), lets);
+            let fields = self
+                .fields()
+                .map(|field| (field.name, eval(field.value, &scope, diagnostics)))
+                .collect();
+            self.evaluated = Some(Arc::new(fields));
+        }
+        self
+    }
+
     /// The expression of field `name`, as written.
     pub fn field(&self, name: &str) -> Option<&'a Expr> {
         self.fields()
@@ -420,70 +442,95 @@ impl<'s, 'a> Scope<'s, 'a> {
 /// reporting why there is none (E0212; an unknown `a` is for the caller
 /// to report, as it differs between a value and a string), or for a
 /// mistake reported where it is written.
-fn read_path<'a>(
+fn read_path<'s, 'a>(
     path: &[ast::Ident],
-    scope: &Scope<'_, 'a>,
+    scope: &'s Scope<'_, 'a>,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Option<Value<'a>> {
-    let mut value = scope.named(&path[0].text)?.clone();
+) -> Option<Cow<'s, Value<'a>>> {
+    let mut value: Cow<'s, Value<'a>> = Cow::Borrowed(scope.named(&path[0].text)?);
     for (depth, field) in path.iter().enumerate().skip(1) {
-        let read = ast::path_text(&path[..depth]);
-        // A quota's or a limit range's keys are for the checker of that
-        // kind to read, never a path.
-        let Value::Record(record @ Record { tag: None, .. }) = &value else {
-            // A product that scales no quota is reported at its `let`.
-            if matches!(value, Value::Product { .. }) && !value.scales_a_record() {
-                return None;
-            }
-            diagnostics.push(
-                Diagnostic::new(
-                    Code::E0212,
-                    field.span,
-                    format!("`{read}` is {}, which has no fields", value.describe()),
-                )
-                .label(format!("no field `{}` to read", field.text))
-                .help(match value.text() {
-                    Some(_) => format!(
-                        "read `{read}` whole: `{read}` in a value, `${{{read}}}` in a string"
-                    ),
-                    None if matches!(value, Value::Record(_)) => format!(
-                        "`{read}` is used whole, as in `quota = {read}`; only a plain record `{{ name = … }}` has fields"
-                    ),
-                    None => "only a record `{ name = … }` has fields".to_string(),
-                }),
-            );
-            return None;
+        value = match value {
+            // A record a loop goes over holds its fields' values: read in
+            // place, as long as the path stays in such records.
+            Cow::Borrowed(record) => step(record, field, &path[..depth], scope.lets, diagnostics)?,
+            Cow::Owned(record) => Cow::Owned(
+                step(&record, field, &path[..depth], scope.lets, diagnostics)?.into_owned(),
+            ),
         };
-        let Some(expr) = record.field(&field.text) else {
-            let fields: Vec<&str> = record.fields().map(|field| field.name).collect();
-            let diagnostic = Diagnostic::new(
-                Code::E0212,
-                field.span,
-                format!("`{read}` has no field `{}`", field.text),
-            )
-            .label("no such field");
-            diagnostics.push(
-                match suggest::closest(&field.text, fields.iter().copied()) {
-                    Some(close) => diagnostic.help(format!("did you mean `{read}.{close}`?")),
-                    None if fields.is_empty() => {
-                        diagnostic.help("this record has no `name = value` fields")
-                    }
-                    None => diagnostic.help(format!(
-                        "its fields: {}",
-                        fields
-                            .iter()
-                            .map(|f| format!("`{f}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
-                },
-            );
-            return None;
-        };
-        let inner = Scope::new(record.vars.clone(), scope.lets);
-        value = eval(expr, &inner, diagnostics)?;
     }
     Some(value)
+}
+
+/// The field `field` of `value`, which `read` (the path so far) holds.
+fn step<'v, 'a>(
+    value: &'v Value<'a>,
+    field: &ast::Ident,
+    read: &[ast::Ident],
+    lets: &Lets<'a>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Cow<'v, Value<'a>>> {
+    // A quota's or a limit range's keys are for the checker of that kind
+    // to read, never a path.
+    let Value::Record(record @ Record { tag: None, .. }) = value else {
+        // A product that scales no quota is reported at its `let`.
+        if matches!(value, Value::Product { .. }) && !value.scales_a_record() {
+            return None;
+        }
+        let read = ast::path_text(read);
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0212,
+                field.span,
+                format!("`{read}` is {}, which has no fields", value.describe()),
+            )
+            .label(format!("no field `{}` to read", field.text))
+            .help(match value.text() {
+                Some(_) => format!(
+                    "read `{read}` whole: `{read}` in a value, `${{{read}}}` in a string"
+                ),
+                None if matches!(value, Value::Record(_)) => format!(
+                    "`{read}` is used whole, as in `quota = {read}`; only a plain record `{{ name = … }}` has fields"
+                ),
+                None => "only a record `{ name = … }` has fields".to_string(),
+            }),
+        );
+        return None;
+    };
+    if let Some(values) = &record.evaluated
+        && let Some((_, found)) = values.iter().find(|(name, _)| *name == field.text)
+    {
+        // `None`: its error was reported where the record was evaluated.
+        return found.as_ref().map(Cow::Borrowed);
+    }
+    let Some(expr) = record.field(&field.text) else {
+        let read = ast::path_text(read);
+        let fields: Vec<&str> = record.fields().map(|field| field.name).collect();
+        let diagnostic = Diagnostic::new(
+            Code::E0212,
+            field.span,
+            format!("`{read}` has no field `{}`", field.text),
+        )
+        .label("no such field");
+        diagnostics.push(
+            match suggest::closest(&field.text, fields.iter().copied()) {
+                Some(close) => diagnostic.help(format!("did you mean `{read}.{close}`?")),
+                None if fields.is_empty() => {
+                    diagnostic.help("this record has no `name = value` fields")
+                }
+                None => diagnostic.help(format!(
+                    "its fields: {}",
+                    fields
+                        .iter()
+                        .map(|f| format!("`{f}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            },
+        );
+        return None;
+    };
+    let inner = Scope::new(record.vars.clone(), lets);
+    eval(expr, &inner, diagnostics).map(Cow::Owned)
 }
 
 /// A number as text, as written: `5m`, `0.9`, `20Gi`.
@@ -532,6 +579,7 @@ pub fn eval<'a>(
             body: &record.body,
             vars: scope.vars.clone(),
             span: expr.span,
+            evaluated: None,
         }),
         ExprKind::Name(ident) => match scope.named(&ident.text) {
             // Where the name is used is what a type error should point at.
@@ -546,7 +594,9 @@ pub fn eval<'a>(
                 }
                 return None;
             }
-            read_path(path, scope, diagnostics)?.at(expr.span)
+            read_path(path, scope, diagnostics)?
+                .into_owned()
+                .at(expr.span)
         }
         ExprKind::Mul(left, right) => {
             // A side that failed was reported where it failed; the product
@@ -628,7 +678,6 @@ pub fn interpolate(
         match part {
             StrPart::Text(text) => out.push_str(text),
             StrPart::Interp(path) => {
-                let name = ast::path_text(path);
                 let span = path[0].span.to(path[path.len() - 1].span);
                 if path.len() > 1 && scope.named(&path[0].text).is_some() {
                     let Some(value) = read_path(path, scope, diagnostics) else {
@@ -639,11 +688,13 @@ pub fn interpolate(
                         Some(text) => out.push_str(&text),
                         None => {
                             ok = false;
+                            let name = ast::path_text(path);
                             diagnostics.push(not_text(&name, &value.describe(), span));
                         }
                     }
                     continue;
                 }
+                let name = ast::path_text(path);
                 match scope.lookup_text(&name) {
                     Some(Ok(text)) => out.push_str(&text),
                     Some(Err(None)) => ok = false,
