@@ -70,12 +70,12 @@ impl Units {
 
 /// What a value is written as.
 #[derive(Clone, Debug)]
-enum Kind {
+enum Kind<'a> {
     Text,
     Bool,
     Number(Units),
     List,
-    Record(Vec<(String, Span, Kind)>),
+    Record(Vec<(&'a str, Span, Kind<'a>)>),
     Quota,
     Limits(LimitKind),
     /// A value that did not evaluate: reported where it is read, and
@@ -83,8 +83,8 @@ enum Kind {
     Unknown,
 }
 
-impl Kind {
-    fn of(value: &Value, lets: &Lets) -> Kind {
+impl<'a> Kind<'a> {
+    fn of(value: &Value<'a>, lets: &Lets<'a>) -> Kind<'a> {
         match value {
             Value::Str(..) | Value::Word(..) => Kind::Text,
             Value::Bool(..) => Kind::Bool,
@@ -123,7 +123,7 @@ impl Kind {
 
     /// `self` narrowed by what `other` is, or `None` where they disagree.
     /// Records agree field by field, which [`compare`] reports one by one.
-    fn meet(&self, other: &Kind) -> Option<Kind> {
+    fn meet(&self, other: &Kind<'a>) -> Option<Kind<'a>> {
         Some(match (self, other) {
             (Kind::Unknown, other) | (other, Kind::Unknown) => other.clone(),
             (Kind::Number(a), Kind::Number(b)) => {
@@ -147,13 +147,14 @@ impl Kind {
 /// Each `name = value` of a record with its kind. A value that does not
 /// evaluate was reported where the record was evaluated, or is where the
 /// body reads it, not here.
-fn fields(record: &Record, lets: &Lets) -> Vec<(String, Span, Kind)> {
-    let kind = |value: Option<&Value>| value.map_or(Kind::Unknown, |value| Kind::of(value, lets));
+fn fields<'a>(record: &Record<'a>, lets: &Lets<'a>) -> Vec<(&'a str, Span, Kind<'a>)> {
+    let kind =
+        |value: Option<&Value<'a>>| value.map_or(Kind::Unknown, |value| Kind::of(value, lets));
     match &record.evaluated {
         Some(values) => record
             .fields()
             .zip(values.iter())
-            .map(|(field, (_, value))| (field.name.to_string(), field.span, kind(value.as_ref())))
+            .map(|(field, (_, value))| (field.name, field.span, kind(value.as_ref())))
             .collect(),
         None => {
             let scope = Scope::new(record.vars.clone(), lets);
@@ -161,7 +162,7 @@ fn fields(record: &Record, lets: &Lets) -> Vec<(String, Span, Kind)> {
                 .fields()
                 .map(|field| {
                     let value = eval(field.value, &scope, &mut Vec::new());
-                    (field.name.to_string(), field.span, kind(value.as_ref()))
+                    (field.name, field.span, kind(value.as_ref()))
                 })
                 .collect()
         }
@@ -231,9 +232,9 @@ pub(super) fn check_list(
 
 /// Holds one element's fields to the shape so far (the first element's,
 /// narrowed), reporting each difference.
-fn compare(
-    expected: &mut [(String, Span, Kind)],
-    found: &[(String, Span, Kind)],
+fn compare<'a>(
+    expected: &mut [(&'a str, Span, Kind<'a>)],
+    found: &[(&'a str, Span, Kind<'a>)],
     element: Span,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> bool {
