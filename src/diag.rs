@@ -196,6 +196,9 @@ pub struct Instance {
     /// not say (a name made by a `for` loop, say).
     pub kind: Option<&'static str>,
     pub name: Option<String>,
+    /// The elements of the `for` loops the declaration was made in, as
+    /// written there: `` `team` = { name = "search" … } ``.
+    pub element: Option<String>,
     /// The message as this expansion gave it.
     pub message: String,
 }
@@ -222,10 +225,16 @@ impl Diagnostic {
     /// Says which declaration (`kind` `name`, such as env `a-dev`) was
     /// being checked when this was found, unless that is already said.
     pub fn reached_in(&mut self, kind: &'static str, name: &str) {
+        self.reached_in_element(kind, name, None);
+    }
+
+    /// `reached_in`, for a declaration a `for` loop made from `element`.
+    pub fn reached_in_element(&mut self, kind: &'static str, name: &str, element: Option<&str>) {
         if self.instances.is_empty() {
             self.instances.push(Instance {
                 kind: Some(kind),
                 name: Some(name.to_string()),
+                element: element.map(str::to_string),
                 message: self.message.clone(),
             });
         }
@@ -365,12 +374,22 @@ impl Diagnostic {
 fn fold(found: Vec<Diagnostic>) -> Diagnostic {
     if found.len() == 1 {
         let mut report = found.into_iter().next().expect("one finding");
-        if report.instances.is_empty() {
-            report.instances.push(Instance {
+        match report.instances.first() {
+            // Reached in one expansion of a loop: which element made it.
+            Some(Instance {
+                element: Some(element),
+                ..
+            }) => {
+                let note = format!("in {element}");
+                report.notes.push(note);
+            }
+            Some(_) => {}
+            None => report.instances.push(Instance {
                 kind: None,
                 name: None,
+                element: None,
                 message: report.message.clone(),
-            });
+            }),
         }
         return report;
     }
@@ -443,6 +462,10 @@ fn fold(found: Vec<Diagnostic>) -> Diagnostic {
             Instance {
                 kind,
                 name: name.map(str::to_string),
+                element: finding
+                    .instances
+                    .first()
+                    .and_then(|instance| instance.element.clone()),
                 message: finding.message.clone(),
             }
         })

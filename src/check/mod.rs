@@ -20,6 +20,7 @@ pub mod schema;
 mod scope;
 mod units;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -276,12 +277,62 @@ fn checking<R>(
     diagnostics: &mut Diags,
     check: impl FnOnce(&mut Diags) -> R,
 ) -> R {
+    checking_element(kind, name, None, diagnostics, check)
+}
+
+/// `checking`, for a declaration a `for` loop made: the loop's `vars`
+/// name the element it was made from, which a finding reached in that one
+/// expansion says.
+fn checking_element<R>(
+    kind: DeclKind,
+    name: &str,
+    vars: Option<&Vars>,
+    diagnostics: &mut Diags,
+    check: impl FnOnce(&mut Diags) -> R,
+) -> R {
     let before = diagnostics.len();
     let checked = check(diagnostics);
-    for diagnostic in &mut diagnostics[before..] {
-        diagnostic.reached_in(kind.noun(), name);
+    if diagnostics.len() > before {
+        let element = vars.and_then(|vars| element(vars));
+        for diagnostic in &mut diagnostics[before..] {
+            diagnostic.reached_in_element(kind.noun(), name, element.as_deref());
+        }
     }
     checked
+}
+
+/// The loop elements `vars` hold, as written: `` `team` = { name =
+/// "search" … } ``; `None` outside loops.
+fn element(vars: &Vars) -> Option<String> {
+    let shown: Vec<String> = vars
+        .iter()
+        .map(|(name, value)| {
+            let written = match value {
+                Value::Record(record) => match record.fields().next() {
+                    Some(field) => {
+                        let first = record
+                            .evaluated
+                            .as_ref()
+                            .and_then(|values| values.first())
+                            .and_then(|(_, value)| value.as_ref());
+                        let shown = match first {
+                            Some(Value::Str(text, _)) => format!("{text:?}"),
+                            Some(value) => value.text().map_or("…".into(), Cow::into_owned),
+                            None => "…".to_string(),
+                        };
+                        format!("{{ {} = {shown} … }}", field.name)
+                    }
+                    None => "{ }".to_string(),
+                },
+                Value::Str(text, _) => format!("{text:?}"),
+                other => other
+                    .text()
+                    .map_or_else(|| other.describe(), |text| text.into_owned()),
+            };
+            format!("`{name}` = {written}")
+        })
+        .collect();
+    (!shown.is_empty()).then(|| shown.join(", "))
 }
 
 /// The envs' Models, by name, built in one pass from sorted entries, its
@@ -864,9 +915,13 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn roles(&mut self, diagnostics: &mut Diags) {
         let decls: Vec<_> = self.resolved.roles.iter().collect();
         let checked = self.on_every_core(&decls, diagnostics, |checker, decl, found| {
-            checking(DeclKind::Role, &decl.name, found, |found| {
-                access::role(checker, decl, found)
-            })
+            checking_element(
+                DeclKind::Role,
+                &decl.name,
+                Some(&decl.vars),
+                found,
+                |found| access::role(checker, decl, found),
+            )
         });
         for (decl, role) in decls.iter().zip(checked) {
             if let Some((role, facts)) = role {
@@ -896,9 +951,13 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn envs(&mut self, diagnostics: &mut Diags) {
         let decls: Vec<&EnvDecl<'a>> = self.resolved.envs.iter().collect();
         let checked = self.on_every_core(&decls, diagnostics, |checker, decl, found| {
-            checking(DeclKind::Env, &decl.name, found, |found| {
-                checker.env(decl, found)
-            })
+            checking_element(
+                DeclKind::Env,
+                &decl.name,
+                Some(&decl.vars),
+                found,
+                |found| checker.env(decl, found),
+            )
         });
         // In place: an `Option<EnvFacts>` is the size of the facts, and
         // collecting from `filter_map` keeps the vector's memory, where
