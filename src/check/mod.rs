@@ -501,16 +501,24 @@ impl<'r, 'a> Checker<'r, 'a> {
         // Parents first; a cycle is reported once, where it closes.
         let mut order: Vec<&Decl<'a, ast::Tier>> = Vec::new();
         let mut state: HashMap<&str, bool> = HashMap::new(); // false: in progress
+        // Each tier's parent, as its `extends` names it (`visit_tier`).
+        let mut parents: HashMap<DeclId, DeclId> = HashMap::new();
+        let mut expanded = std::mem::take(&mut self.expanded);
         for decl in self.resolved.tiers.iter() {
-            self.visit_tier(decl, &mut order, &mut state, &mut Vec::new(), diagnostics);
+            let mut visit = TierVisit {
+                order: &mut order,
+                state: &mut state,
+                path: Vec::new(),
+                parents: &mut parents,
+                expanded: &mut expanded,
+            };
+            self.visit_tier(decl, &mut visit, diagnostics);
         }
+        self.expanded = expanded;
         for decl in order {
-            let parent = decl
-                .node
-                .extends
-                .as_ref()
-                .and_then(|parent| self.resolved.refs.bound(parent.span))
-                .and_then(|parent| self.tier_facts.get(parent));
+            let parent = parents
+                .get(&decl.id)
+                .and_then(|parent| self.tier_facts.get(*parent));
             if decl.node.extends.is_some() && parent.is_none() {
                 continue; // the parent failed; its error is reported
             }
@@ -529,16 +537,15 @@ impl<'r, 'a> Checker<'r, 'a> {
     fn visit_tier<'d>(
         &self,
         decl: &'d Decl<'a, ast::Tier>,
-        order: &mut Vec<&'d Decl<'a, ast::Tier>>,
-        state: &mut HashMap<&'d str, bool>,
-        path: &mut Vec<&'d str>,
+        visit: &mut TierVisit<'_, 'd, 'a>,
         diagnostics: &mut Diags,
     ) where
         'r: 'd,
     {
-        match state.get(decl.name.as_str()) {
+        match visit.state.get(decl.name.as_str()) {
             Some(true) => return,
             Some(false) => {
+                let path = &visit.path;
                 let start = path.iter().position(|&n| n == decl.name).unwrap_or(0);
                 let mut cycle: Vec<String> =
                     path[start..].iter().map(|n| format!("`{n}`")).collect();
@@ -547,7 +554,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     .node
                     .extends
                     .as_ref()
-                    .map_or(decl.name_span, |e| e.span);
+                    .map_or(decl.name_span, |e| e.span());
                 diagnostics.push(
                     Diagnostic::new(Code::E0206, extends, format!("tier `{}` extends itself", decl.name))
                         .label("this `extends` closes a cycle")
@@ -558,20 +565,27 @@ impl<'r, 'a> Checker<'r, 'a> {
             }
             None => {}
         }
-        state.insert(&decl.name, false);
-        path.push(&decl.name);
+        visit.state.insert(&decl.name, false);
+        visit.path.push(&decl.name);
         if let Some(parent) = &decl.node.extends {
-            if let Some(parent_decl) =
-                self.resolved
-                    .tiers
-                    .referent(&self.resolved.refs, parent, Code::E0201, diagnostics)
-            {
-                self.visit_tier(parent_decl, order, state, path, diagnostics);
+            // `extends "${base}"` reads the variables of the tier's loops.
+            let scope = self.scope(&decl.vars);
+            if let Some(parent_decl) = name_referent(
+                &self.resolved.tiers,
+                &self.resolved.refs,
+                parent,
+                &scope,
+                Code::E0201,
+                visit.expanded,
+                diagnostics,
+            ) {
+                visit.parents.insert(decl.id, parent_decl.id);
+                self.visit_tier(parent_decl, visit, diagnostics);
             }
         }
-        path.pop();
-        state.insert(&decl.name, true);
-        order.push(decl);
+        visit.path.pop();
+        visit.state.insert(&decl.name, true);
+        visit.order.push(decl);
     }
 
     fn tier(
@@ -1471,6 +1485,16 @@ fn reserved_label(label: &str) -> bool {
     ) || model::POD_SECURITY_LABELS
         .iter()
         .any(|(mode, version)| label == *mode || label == *version)
+}
+
+/// The walk that orders tiers parents first (`Checker::visit_tier`).
+struct TierVisit<'v, 'd, 'a> {
+    order: &'v mut Vec<&'d Decl<'a, ast::Tier>>,
+    /// `false` while a tier's parents are being visited.
+    state: &'v mut HashMap<&'d str, bool>,
+    path: Vec<&'d str>,
+    parents: &'v mut HashMap<DeclId, DeclId>,
+    expanded: &'v mut Expanded,
 }
 
 /// What the pieces of one layer set so far: they are one block, so a

@@ -71,7 +71,7 @@ impl<'b> Binder<'b, '_> {
                 ItemKind::Tier(tier) => {
                     self.name(&tier.name);
                     if let Some(parent) = &tier.extends {
-                        self.reference(parent, DeclKind::Tier);
+                        self.referring_name(parent, DeclKind::Tier);
                     }
                     self.block(&tier.body);
                 }

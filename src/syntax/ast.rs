@@ -51,7 +51,8 @@ pub struct Cluster {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tier {
     pub name: Name,
-    pub extends: Option<Ident>,
+    /// A name, or a string such as `"${team.tier}"` in a loop.
+    pub extends: Option<Name>,
     pub body: Block,
 }
 

@@ -164,8 +164,8 @@ impl Builder<'_> {
                 let mut parts = children(pair);
                 let name = self.decl_name(next(&mut parts));
                 let mut rest = next(&mut parts);
-                let extends = if rest.as_rule() == Rule::name_ref {
-                    let parent = self.name_ref(rest);
+                let extends = if rest.as_rule() == Rule::decl_name {
+                    let parent = self.decl_name(rest);
                     rest = next(&mut parts);
                     Some(parent)
                 } else {

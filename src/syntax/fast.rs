@@ -190,7 +190,7 @@ impl<'t> Parser<'t> {
             ItemKeyword::Tier => {
                 let name = self.decl_name()?;
                 let extends = if self.eat_keyword("extends") {
-                    Some(self.label()?)
+                    Some(self.decl_name()?)
                 } else {
                     None
                 };

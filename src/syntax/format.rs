@@ -199,7 +199,7 @@ impl Printer<'_> {
                 self.name(&tier.name);
                 if let Some(parent) = &tier.extends {
                     self.out.push_str(" extends ");
-                    self.out.push_str(&parent.text);
+                    self.name(parent);
                 }
                 self.out.push(' ');
                 self.block(&tier.body);

@@ -32,7 +32,7 @@ fn item_spans(item: &mut Item, f: &mut impl FnMut(&mut Span)) {
         ItemKind::Tier(tier) => {
             name_spans(&mut tier.name, f);
             if let Some(parent) = &mut tier.extends {
-                f(&mut parent.span);
+                name_spans(parent, f);
             }
             block_spans(&mut tier.body, f);
         }

@@ -151,7 +151,7 @@ impl Dump<'_> {
                 self.line(depth, "tier", Some(item.span));
                 self.name(inner, "name", &tier.name);
                 if let Some(parent) = &tier.extends {
-                    self.ident(inner, "extends", parent);
+                    self.name(inner, "extends", parent);
                 }
                 self.block(inner, "body", &tier.body);
             }
