@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::resolve::cond::{self, Decision};
 use crate::resolve::loop_elements;
 use crate::resolve::value::{Lets, Scope, Vars};
-use crate::syntax::ast::{Block, ElseKind, If, StmtKind};
+use crate::syntax::ast::{Block, StmtKind};
 
 use super::units::Diags;
 
@@ -68,7 +68,9 @@ fn expand<'a>(
     for stmt in &block.stmts {
         match &stmt.kind {
             StmtKind::If(if_stmt) => {
-                if let Some(taken) = branch(if_stmt, vars, lets, decisions, diagnostics) {
+                let scope = Scope::new(vars.clone(), lets);
+                let record = &mut |decision| decisions.push(decision);
+                if let Ok(Some(taken)) = cond::taken(if_stmt, &scope, record, diagnostics) {
                     expand(taken, vars, true, lets, decisions, out, diagnostics);
                 }
             }
@@ -91,25 +93,5 @@ fn expand<'a>(
             }
             _ => {}
         }
-    }
-}
-
-/// The block an `if … else if … else` takes, if any.
-fn branch<'a>(
-    if_stmt: &'a If<Block>,
-    vars: &Vars<'a>,
-    lets: &Lets<'a>,
-    decisions: &mut Vec<Decision>,
-    diagnostics: &mut Diags,
-) -> Option<&'a Block> {
-    let scope = Scope::new(vars.clone(), lets);
-    let decided = cond::decide(&if_stmt.cond, &scope, diagnostics);
-    decisions.push(Decision::of(if_stmt, decided));
-    match decided? {
-        true => Some(&if_stmt.then),
-        false => match &if_stmt.otherwise.as_ref()?.kind {
-            ElseKind::Body(block) => Some(block),
-            ElseKind::If(inner) => branch(inner, vars, lets, decisions, diagnostics),
-        },
     }
 }

@@ -90,7 +90,9 @@ impl<'b> Binder<'b, '_> {
                         None => self.scoped(&ENV_CONTEXT, |binder| binder.block(&env.body)),
                     }
                 }
-                ItemKind::If(if_item) => self.if_item(if_item),
+                ItemKind::If(if_item) => {
+                    self.if_chain(if_item, |binder, items| binder.items(items))
+                }
                 ItemKind::For(for_loop) => {
                     self.expr(&for_loop.iterable);
                     self.scoped(&[for_loop.var.text.as_str()], |binder| {
@@ -117,24 +119,15 @@ impl<'b> Binder<'b, '_> {
         }
     }
 
-    fn if_item(&mut self, if_item: &'b If<Vec<Item>>) {
-        self.cond(&if_item.cond);
-        self.items(&if_item.then);
-        if let Some(otherwise) = &if_item.otherwise {
+    /// Every condition and body of an `if … else if … else` chain, its
+    /// bodies items or a block (`body`).
+    fn if_chain<T>(&mut self, if_: &'b If<T>, body: fn(&mut Self, &'b T)) {
+        self.cond(&if_.cond);
+        body(self, &if_.then);
+        if let Some(otherwise) = &if_.otherwise {
             match &otherwise.kind {
-                ElseKind::Body(items) => self.items(items),
-                ElseKind::If(inner) => self.if_item(inner),
-            }
-        }
-    }
-
-    fn if_stmt(&mut self, if_stmt: &'b If<Block>) {
-        self.cond(&if_stmt.cond);
-        self.block(&if_stmt.then);
-        if let Some(otherwise) = &if_stmt.otherwise {
-            match &otherwise.kind {
-                ElseKind::Body(block) => self.block(block),
-                ElseKind::If(inner) => self.if_stmt(inner),
+                ElseKind::Body(otherwise) => body(self, otherwise),
+                ElseKind::If(inner) => self.if_chain(inner, body),
             }
         }
     }
@@ -309,7 +302,7 @@ impl<'b> Binder<'b, '_> {
                     Forbid::Verbs(list) | Forbid::Resources(list) => self.words(&list.items),
                     Forbid::Wildcards => {}
                 },
-                StmtKind::If(if_stmt) => self.if_stmt(if_stmt),
+                StmtKind::If(if_stmt) => self.if_chain(if_stmt, Self::block),
                 StmtKind::For(for_stmt) => {
                     self.expr(&for_stmt.iterable);
                     self.scoped(&[for_stmt.var.text.as_str()], |binder| {

@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 
 use crate::diag::{Code, Diagnostic};
 use crate::source::Span;
-use crate::syntax::ast::{CompareOp, Cond, CondKind, If, Item, Number, Suffix};
+use crate::syntax::ast::{CompareOp, Cond, CondKind, ElseKind, If, Number, Suffix};
 
 use super::shape::Units;
 use super::value::{Scope, Value, eval};
@@ -59,10 +59,6 @@ impl Decision {
 }
 
 impl Branches {
-    pub(super) fn record(&mut self, if_item: &If<Vec<Item>>, decided: Option<bool>) {
-        self.add(Decision::of(if_item, decided));
-    }
-
     pub(crate) fn add(&mut self, decision: Decision) {
         let Decision {
             cond,
@@ -123,6 +119,28 @@ impl Branches {
                 );
             }
         }
+    }
+}
+
+/// The body an `if … else if … else` chain takes in `scope`: each
+/// condition decided in turn, and told to `record`. `Err` with the `if`
+/// whose condition has an error (reported): none of its branches is taken.
+pub(crate) fn taken<'t, T>(
+    if_: &'t If<T>,
+    scope: &Scope,
+    record: &mut impl FnMut(Decision),
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Option<&'t T>, &'t If<T>> {
+    let decided = decide(&if_.cond, scope, diagnostics);
+    record(Decision::of(if_, decided));
+    match decided {
+        None => Err(if_),
+        Some(true) => Ok(Some(&if_.then)),
+        Some(false) => match if_.otherwise.as_ref().map(|otherwise| &otherwise.kind) {
+            None => Ok(None),
+            Some(ElseKind::Body(body)) => Ok(Some(body)),
+            Some(ElseKind::If(inner)) => taken(inner, scope, record, diagnostics),
+        },
     }
 }
 

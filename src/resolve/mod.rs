@@ -553,19 +553,19 @@ impl<'a> Collector<'_, 'a> {
         diagnostics: &mut Vec<Diagnostic>,
     ) {
         let scope = Scope::new(vars.clone(), self.lets);
-        let decided = cond::decide(&if_item.cond, &scope, diagnostics);
-        self.branches.record(if_item, decided);
-        match decided {
-            Some(true) => self.items(&if_item.then, vars, diagnostics),
-            Some(false) => match if_item.otherwise.as_ref().map(|otherwise| &otherwise.kind) {
-                Some(ElseKind::Body(items)) => self.items(items, vars, diagnostics),
-                Some(ElseKind::If(inner)) => self.if_item(inner, vars, diagnostics),
-                None => {}
-            },
-            // Reported at the condition. What either branch would
-            // declare is neither declared nor reported unknown where it is
-            // named: one mistake, one error.
-            None => self.silence(if_item, vars),
+        let branches = &mut self.branches;
+        match cond::taken(
+            if_item,
+            &scope,
+            &mut |decision| branches.add(decision),
+            diagnostics,
+        ) {
+            Ok(Some(items)) => self.items(items, vars, diagnostics),
+            Ok(None) => {}
+            // Reported at the condition. What its branches would declare
+            // is neither declared nor reported unknown where it is named:
+            // one mistake, one error.
+            Err(undecided) => self.silence(undecided, vars),
         }
     }
 
