@@ -292,17 +292,9 @@ impl Builder<'_> {
         while let Some(part) = parts.next_if(|part| part.as_rule() != Rule::kw_else) {
             then.push(self.item_kind(part));
         }
-        let otherwise = parts.next().map(|keyword| {
-            let rest = next(&mut parts);
-            let span = self.span(&keyword).to(self.span(&rest));
-            let kind = match rest.as_rule() {
-                Rule::if_item => ElseKind::If(Box::new(self.if_item(rest))),
-                Rule::else_items => {
-                    ElseKind::Body(children(rest).map(|item| self.item_kind(item)).collect())
-                }
-                _ => unexpected(&rest),
-            };
-            Else { kind, span }
+        let otherwise = self.otherwise(parts, Rule::if_item, Self::if_item, |builder, rest| {
+            expect_rule(&rest, Rule::else_items);
+            children(rest).map(|item| builder.item_kind(item)).collect()
         });
         If {
             cond,
@@ -317,21 +309,32 @@ impl Builder<'_> {
         let mut parts = children(pair);
         let cond = self.cond(next(&mut parts));
         let then = self.block(next(&mut parts));
-        let otherwise = parts.next().map(|keyword| {
-            let rest = next(&mut parts);
-            let span = self.span(&keyword).to(self.span(&rest));
-            let kind = match rest.as_rule() {
-                Rule::if_stmt => ElseKind::If(Box::new(self.if_stmt(rest))),
-                Rule::block => ElseKind::Body(self.block(rest)),
-                _ => unexpected(&rest),
-            };
-            Else { kind, span }
-        });
+        let otherwise = self.otherwise(parts, Rule::if_stmt, Self::if_stmt, Self::block);
         If {
             cond,
             then,
             otherwise,
         }
+    }
+
+    /// What follows an `if`'s body: nothing, or `else` and either another
+    /// `if` (`nested`, a pair of rule `if_rule`) or a body.
+    fn otherwise<'i, T>(
+        &mut self,
+        mut parts: impl Iterator<Item = P<'i>>,
+        if_rule: Rule,
+        nested: fn(&mut Self, P<'i>) -> If<T>,
+        body: fn(&mut Self, P<'i>) -> T,
+    ) -> Option<Else<T>> {
+        let keyword = parts.next()?;
+        let rest = next(&mut parts);
+        let span = self.span(&keyword).to(self.span(&rest));
+        let kind = if rest.as_rule() == if_rule {
+            ElseKind::If(Box::new(nested(self, rest)))
+        } else {
+            ElseKind::Body(body(self, rest))
+        };
+        Some(Else { kind, span })
     }
 
     fn cond(&mut self, pair: P) -> Cond {
