@@ -69,7 +69,7 @@ impl Units {
 }
 
 /// What a value is written as.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 enum Kind<'a> {
     Text,
     Bool,
@@ -219,15 +219,42 @@ pub(super) fn check_list(
             fits.push(false);
             continue;
         };
-        let fit = compare(
-            &mut expected,
-            &fields(record, lets),
-            record.span,
-            diagnostics,
-        );
+        let fit = same_fields(&expected, record, lets)
+            || compare(
+                &mut expected,
+                &fields(record, lets),
+                record.span,
+                diagnostics,
+            );
         fits.push(fit);
     }
     fits
+}
+
+/// Whether `record` has exactly the fields of `expected`, in its order,
+/// each of the same kind, none a record: the usual element, which then
+/// needs neither its fields listed nor the shape narrowed. Anything else
+/// is for [`compare`] to judge.
+fn same_fields<'a>(
+    expected: &[(&'a str, Span, Kind<'a>)],
+    record: &Record<'a>,
+    lets: &Lets<'a>,
+) -> bool {
+    let Some(values) = &record.evaluated else {
+        return false;
+    };
+    values.len() == expected.len()
+        && values
+            .iter()
+            .zip(expected)
+            .all(|((name, value), (expected_name, _, kind))| {
+                name == expected_name
+                    && !matches!(kind, Kind::Record(_))
+                    && value.as_ref().is_some_and(|value| {
+                        !matches!(value, Value::Record(Record { tag: None, .. }))
+                            && Kind::of(value, lets) == *kind
+                    })
+            })
 }
 
 /// Holds one element's fields to the shape so far (the first element's,

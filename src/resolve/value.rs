@@ -72,6 +72,11 @@ impl<'a> Record<'a> {
                 .map(|field| (field.name, eval(field.value, &scope, diagnostics)))
                 .collect();
             self.evaluated = Some(Arc::new(fields));
+            // No field is evaluated again, so the scope it was written in
+            // is let go: every element of a list shares that one scope,
+            // and copies of the records in envs checked on every core
+            // would otherwise all count references on it.
+            self.vars = Arc::new(Vec::new());
         }
         self
     }
@@ -437,32 +442,62 @@ impl<'s, 'a> Scope<'s, 'a> {
     }
 }
 
-/// What `a.b.c` reads: `a` (a variable, else a `let`), then the field `b`
-/// of the record it holds, then that record's `c`. `None` after
-/// reporting why there is none (E0212; an unknown `a` is for the caller
-/// to report, as it differs between a value and a string), or for a
+/// What `a.b.c` reads, where `base` is what `a` means (a variable, else a
+/// `let`): the field `b` of the record `base` holds, then that record's
+/// `c`. `None` after reporting why there is none (E0212), or for a
 /// mistake reported where it is written.
 fn read_path<'s, 'a>(
+    base: &'s Value<'a>,
     path: &[ast::Ident],
-    scope: &'s Scope<'_, 'a>,
+    lets: &Lets<'a>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Cow<'s, Value<'a>>> {
-    let mut value: Cow<'s, Value<'a>> = Cow::Borrowed(scope.named(&path[0].text)?);
+    // `team.name`, as most paths are: one step, nothing carried over.
+    if let [_, field] = path {
+        return step(base, field, &path[..1], lets, diagnostics);
+    }
+    let mut value: Cow<'s, Value<'a>> = Cow::Borrowed(base);
     for (depth, field) in path.iter().enumerate().skip(1) {
         value = match value {
             // A record a loop goes over holds its fields' values: read in
             // place, as long as the path stays in such records.
-            Cow::Borrowed(record) => step(record, field, &path[..depth], scope.lets, diagnostics)?,
-            Cow::Owned(record) => Cow::Owned(
-                step(&record, field, &path[..depth], scope.lets, diagnostics)?.into_owned(),
-            ),
+            Cow::Borrowed(record) => step(record, field, &path[..depth], lets, diagnostics)?,
+            Cow::Owned(record) => {
+                Cow::Owned(step(&record, field, &path[..depth], lets, diagnostics)?.into_owned())
+            }
         };
     }
     Some(value)
 }
 
 /// The field `field` of `value`, which `read` (the path so far) holds.
+/// Every `${team.name}` of a loop's body comes here, so what is not a
+/// read of an evaluated record is kept out of line.
+#[inline]
 fn step<'v, 'a>(
+    value: &'v Value<'a>,
+    field: &ast::Ident,
+    read: &[ast::Ident],
+    lets: &Lets<'a>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Cow<'v, Value<'a>>> {
+    if let Value::Record(Record {
+        tag: None,
+        evaluated: Some(values),
+        ..
+    }) = value
+        && let Some((_, found)) = values.iter().find(|(name, _)| *name == field.text)
+    {
+        // `None`: its error was reported where the record was evaluated.
+        return found.as_ref().map(Cow::Borrowed);
+    }
+    step_slowly(value, field, read, lets, diagnostics)
+}
+
+/// `step` for what is not a field of an evaluated record: a field of one
+/// that is not (a `let`'s record), or a mistake.
+#[cold]
+fn step_slowly<'v, 'a>(
     value: &'v Value<'a>,
     field: &ast::Ident,
     read: &[ast::Ident],
@@ -496,13 +531,12 @@ fn step<'v, 'a>(
         );
         return None;
     };
-    if let Some(values) = &record.evaluated
-        && let Some((_, found)) = values.iter().find(|(name, _)| *name == field.text)
-    {
-        // `None`: its error was reported where the record was evaluated.
-        return found.as_ref().map(Cow::Borrowed);
-    }
-    let Some(expr) = record.field(&field.text) else {
+    let expr = match &record.evaluated {
+        // Every field is among the values: this one is not a field.
+        Some(_) => None,
+        None => record.field(&field.text),
+    };
+    let Some(expr) = expr else {
         let read = ast::path_text(read);
         let fields: Vec<&str> = record.fields().map(|field| field.name).collect();
         let diagnostic = Diagnostic::new(
@@ -588,13 +622,13 @@ pub fn eval<'a>(
             None => Value::Word(ident.text.clone(), ident.span),
         },
         ExprKind::Field(path) => {
-            if scope.named(&path[0].text).is_none() {
+            let Some(base) = scope.named(&path[0].text) else {
                 if !scope.lets.failed(&path[0].text) {
                     diagnostics.push(unknown_base(&path[0], scope));
                 }
                 return None;
-            }
-            read_path(path, scope, diagnostics)?
+            };
+            read_path(base, path, scope.lets, diagnostics)?
                 .into_owned()
                 .at(expr.span)
         }
@@ -662,6 +696,10 @@ pub fn interpolate(
     scope: &Scope,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<String> {
+    // `"${team.owner}"`: the value's text as it is, in one allocation.
+    if let [StrPart::Interp(path)] = &string.parts[..] {
+        return interpolation(path, scope, diagnostics).map(Cow::into_owned);
+    }
     // Room for the text and a name-sized value per `${…}`: most strings
     // then need no regrowth.
     let capacity = string
@@ -677,52 +715,59 @@ pub fn interpolate(
     for part in &string.parts {
         match part {
             StrPart::Text(text) => out.push_str(text),
-            StrPart::Interp(path) => {
-                let span = path[0].span.to(path[path.len() - 1].span);
-                if path.len() > 1 && scope.named(&path[0].text).is_some() {
-                    let Some(value) = read_path(path, scope, diagnostics) else {
-                        ok = false;
-                        continue;
-                    };
-                    match value.text() {
-                        Some(text) => out.push_str(&text),
-                        None => {
-                            ok = false;
-                            let name = ast::path_text(path);
-                            diagnostics.push(not_text(&name, &value.describe(), span));
-                        }
-                    }
-                    continue;
-                }
-                let name = ast::path_text(path);
-                match scope.lookup_text(&name) {
-                    Some(Ok(text)) => out.push_str(&text),
-                    Some(Err(None)) => ok = false,
-                    Some(Err(Some(what))) => {
-                        ok = false;
-                        diagnostics.push(not_text(&name, &what, span));
-                    }
-                    // A `let` that failed was reported where it is written.
-                    None if scope.lets.failed(&path[0].text) => ok = false,
-                    // `${a.b}` where `a` is a mistake reported at its `let`.
-                    None => {
-                        ok = false;
-                        let diagnostic = Diagnostic::new(
-                            Code::E0208,
-                            span,
-                            format!("unknown variable `{name}`"),
-                        )
-                        .label("nothing by this name is in scope here");
-                        diagnostics.push(with_names_help(
-                            diagnostic,
-                            &name,
-                            scope,
-                            "a string can use `for` variables, `let`s and, where they exist, `namespace`, `cluster`, `environment`, `tier`, `family`, `stage` and template parameters",
-                        ));
-                    }
-                }
-            }
+            StrPart::Interp(path) => match interpolation(path, scope, diagnostics) {
+                Some(text) => out.push_str(&text),
+                None => ok = false,
+            },
         }
     }
     ok.then_some(out)
+}
+
+/// The text `${path}` stands for; `None` after reporting why there is
+/// none, or for a mistake reported where it is written.
+fn interpolation<'s>(
+    path: &[ast::Ident],
+    scope: &'s Scope,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Cow<'s, str>> {
+    let span = path[0].span.to(path[path.len() - 1].span);
+    if path.len() > 1
+        && let Some(base) = scope.named(&path[0].text)
+    {
+        let value = read_path(base, path, scope.lets, diagnostics)?;
+        let text = match &value {
+            Cow::Borrowed(value) => value.text(),
+            Cow::Owned(value) => value.text().map(|text| Cow::Owned(text.into_owned())),
+        };
+        if text.is_none() {
+            let name = ast::path_text(path);
+            diagnostics.push(not_text(&name, &value.describe(), span));
+        }
+        return text;
+    }
+    let name = ast::path_text(path);
+    match scope.lookup_text(&name) {
+        Some(Ok(text)) => Some(text),
+        Some(Err(None)) => None,
+        Some(Err(Some(what))) => {
+            diagnostics.push(not_text(&name, &what, span));
+            None
+        }
+        // A `let` that failed was reported where it is written.
+        None if scope.lets.failed(&path[0].text) => None,
+        // `${a.b}` where `a` is a mistake reported at its `let`.
+        None => {
+            let diagnostic =
+                Diagnostic::new(Code::E0208, span, format!("unknown variable `{name}`"))
+                    .label("nothing by this name is in scope here");
+            diagnostics.push(with_names_help(
+                diagnostic,
+                &name,
+                scope,
+                "a string can use `for` variables, `let`s and, where they exist, `namespace`, `cluster`, `environment`, `tier`, `family`, `stage` and template parameters",
+            ));
+            None
+        }
+    }
 }

@@ -210,17 +210,22 @@ impl Ident {
     /// `a.b.c` written from global offset `start` (a key path or an
     /// interpolation): one ident per segment.
     pub fn dotted(path: &str, start: u32) -> Vec<Ident> {
-        let mut begin = start;
-        path.split('.')
-            .map(|segment| {
-                let ident = Ident {
-                    text: segment.to_string(),
-                    span: Span::new(begin, begin + segment.len() as u32),
-                };
-                begin += segment.len() as u32 + 1;
-                ident
-            })
-            .collect()
+        // Bytes, not `split('.')`: most paths are one short segment, and a
+        // key is read for every field of every record of a long list.
+        let mut idents = Vec::with_capacity(1 + path.bytes().filter(|&b| b == b'.').count());
+        let (mut rest, mut begin) = (path, start);
+        loop {
+            let end = rest.bytes().position(|b| b == b'.').unwrap_or(rest.len());
+            idents.push(Ident {
+                text: rest[..end].to_string(),
+                span: Span::new(begin, begin + end as u32),
+            });
+            if end == rest.len() {
+                return idents;
+            }
+            rest = &rest[end + 1..];
+            begin += end as u32 + 1;
+        }
     }
 }
 

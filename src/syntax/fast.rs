@@ -33,6 +33,7 @@ pub(super) fn item(text: &str, pos: usize, base: u32) -> Option<(Item, usize)> {
         pos,
         base,
         depth: 0,
+        stmts: Vec::new(),
     };
     let item = parser.item(true)?;
     Some((item, parser.pos))
@@ -44,6 +45,8 @@ struct Parser<'t> {
     pos: usize,
     base: u32,
     depth: usize,
+    /// The statements of the blocks being read, innermost last.
+    stmts: Vec<Stmt>,
 }
 
 fn is_ident_char(byte: u8) -> bool {
@@ -80,7 +83,19 @@ impl<'t> Parser<'t> {
 
     /// Whitespace and `//` comments, as the grammar's implicit trivia.
     fn skip(&mut self) {
-        self.pos = super::skip_trivia(self.text, self.pos);
+        // Tokens are most often apart by a space or two, on one line:
+        // those are passed here, the rest (line breaks, comments) by the
+        // shared scanner.
+        let mut pos = self.pos;
+        while self.bytes.get(pos) == Some(&b' ') {
+            pos += 1;
+        }
+        match self.bytes.get(pos) {
+            Some(b'\t' | b'\r' | b'\n' | b'/') => {
+                self.pos = super::skip_trivia(self.text, pos);
+            }
+            _ => self.pos = pos,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -149,11 +164,15 @@ impl<'t> Parser<'t> {
 
     /// Consumes `byte` if it is the next token.
     fn eat_punct(&mut self, byte: u8) -> bool {
-        let found = self.at_punct(byte);
-        if found {
-            self.punct(byte);
+        let here = self.pos;
+        self.skip();
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            true
+        } else {
+            self.pos = here;
+            false
         }
-        found
     }
 
     fn nest(&mut self) -> Option<()> {
@@ -470,10 +489,20 @@ impl<'t> Parser<'t> {
     fn block(&mut self) -> Option<Block> {
         let start = self.punct(b'{')?;
         self.nest()?;
-        let mut stmts = Vec::new();
+        // Statements gather on the parser's stack, shared by the blocks
+        // nested in this one, and leave it in one allocation of their
+        // number: a list of records is thousands of small blocks.
+        let first = self.stmts.len();
         while !self.eat_punct(b'}') {
-            stmts.push(self.stmt()?);
+            match self.stmt() {
+                Some(stmt) => self.stmts.push(stmt),
+                None => {
+                    self.stmts.truncate(first);
+                    return None;
+                }
+            }
         }
+        let stmts = self.stmts.drain(first..).collect();
         self.unnest();
         Some(Block {
             stmts,
@@ -760,10 +789,10 @@ impl<'t> Parser<'t> {
             _ => {
                 // An atomic rule: no trivia around the dots.
                 let start = self.pos;
-                self.ident_here()?;
+                self.pass_ident()?;
                 while self.peek() == Some(b'.') {
                     self.pos += 1;
-                    self.ident_here()?;
+                    self.pass_ident()?;
                 }
                 Key::Path(self.dotted(start, self.pos))
             }
@@ -926,13 +955,21 @@ impl<'t> Parser<'t> {
 
     /// An identifier right at the cursor.
     fn ident_here(&mut self) -> Option<Ident> {
-        if !self
-            .peek()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        {
-            return None;
-        }
+        self.at_ident_start().then_some(())?;
         self.name_here()
+    }
+
+    /// Moves past the identifier right at the cursor, where its text is
+    /// taken afterwards (a key path's segments, in one piece).
+    fn pass_ident(&mut self) -> Option<()> {
+        self.at_ident_start().then_some(())?;
+        self.pos += self.word().len();
+        Some(())
+    }
+
+    fn at_ident_start(&self) -> bool {
+        self.peek()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
     }
 
     /// `(ASCII_ALPHANUMERIC | "_") ~ ident_char*`, after trivia.
@@ -982,7 +1019,8 @@ impl<'t> Parser<'t> {
         };
         let quote = self.bytes[start];
         self.pos += 1;
-        let mut parts: Vec<StrPart> = Vec::new();
+        // Most strings are one piece of text.
+        let mut parts: Vec<StrPart> = Vec::with_capacity(1);
         let push_text = StrPart::push_text;
         loop {
             let rest = &self.bytes[self.pos..];
@@ -1026,15 +1064,20 @@ impl<'t> Parser<'t> {
                     // Text up to the quote, a `$` that starts `${`, and (in
                     // a quoted string) a backslash or line break.
                     let text_start = self.pos;
-                    while let Some(&b) = self.bytes.get(self.pos) {
-                        let stop = b == quote
-                            || (b == b'$' && self.bytes[self.pos..].starts_with(b"${"))
-                            || (b == b'$' && self.bytes[self.pos..].starts_with(b"$${"))
-                            || (!raw && (b == b'\\' || b == b'\n'));
-                        if stop {
+                    let special =
+                        |b: u8| b == quote || b == b'$' || (!raw && (b == b'\\' || b == b'\n'));
+                    loop {
+                        let Some(skipped) = self.bytes[self.pos..].iter().position(|&b| special(b))
+                        else {
+                            self.pos = self.bytes.len();
+                            break;
+                        };
+                        self.pos += skipped;
+                        let rest = &self.bytes[self.pos..];
+                        if rest[0] != b'$' || rest.starts_with(b"${") || rest.starts_with(b"$${") {
                             break;
                         }
-                        self.pos += 1;
+                        self.pos += 1; // a `$` that starts nothing
                     }
                     let text = &self.text[text_start..self.pos];
                     if raw {
@@ -1060,13 +1103,7 @@ impl<'t> Parser<'t> {
         }
         let path_start = self.pos;
         loop {
-            if !self
-                .peek()
-                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-            {
-                return None;
-            }
-            self.pos += self.word().len();
+            self.pass_ident()?;
             if self.peek() == Some(b'.') {
                 self.pos += 1;
             } else {

@@ -38,16 +38,19 @@ pub fn number(text: &str) -> Result<Number, NumberError> {
         }
         None => ("", rest),
     };
-    let digits = format!("{int}{frac}");
-    let digits = digits.trim_start_matches('0');
-    if digits.len() > MAX_DIGITS {
-        return Err(NumberError::TooLarge);
+    // The digits of both parts, leading zeros aside, as one integer.
+    let mut mantissa: u128 = 0;
+    let mut significant = 0;
+    for digit in int.bytes().chain(frac.bytes()) {
+        if significant == 0 && digit == b'0' {
+            continue;
+        }
+        significant += 1;
+        if significant > MAX_DIGITS {
+            return Err(NumberError::TooLarge);
+        }
+        mantissa = mantissa * 10 + u128::from(digit - b'0');
     }
-    let mantissa: u128 = if digits.is_empty() {
-        0
-    } else {
-        digits.parse().expect("at most 38 ASCII digits fit in u128")
-    };
     let scale = frac.len() as u32;
     if let Some(suffix) = suffix(rest) {
         return Ok(Number {
