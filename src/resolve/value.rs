@@ -67,10 +67,11 @@ impl<'a> Record<'a> {
     pub fn evaluate(mut self, lets: &Lets<'a>, diagnostics: &mut Vec<Diagnostic>) -> Record<'a> {
         if self.evaluated.is_none() {
             let scope = Scope::new(self.vars.clone(), lets);
-            let fields = self
-                .fields()
-                .map(|field| (field.name, eval(field.value, &scope, diagnostics)))
-                .collect();
+            let mut fields = Vec::with_capacity(self.body.stmts.len());
+            fields.extend(
+                self.fields()
+                    .map(|field| (field.name, eval(field.value, &scope, diagnostics))),
+            );
             self.evaluated = Some(Arc::new(fields));
             // No field is evaluated again, so the scope it was written in
             // is let go: every element of a list shares that one scope,

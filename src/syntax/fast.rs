@@ -64,6 +64,22 @@ fn is_ident_char(byte: u8) -> bool {
     IDENT[usize::from(byte)]
 }
 
+/// The bytes a run of a string's text stops at: its quote, a `$` that
+/// may start `${`, and in a quoted string a backslash or a line break.
+/// One load per byte, as for identifiers.
+const QUOTED_STOPS: [bool; 256] = stops(b"\"$\\\n");
+const RAW_STOPS: [bool; 256] = stops(b"`$");
+
+const fn stops(bytes: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
 /// The first letters of the value keywords: one byte compared before a
 /// key is tested for being one of them.
 const VALUE_KEYWORD_INITIALS: [u8; ValueKeyword::ALL.len()] = {
@@ -790,6 +806,13 @@ impl<'t> Parser<'t> {
                 // An atomic rule: no trivia around the dots.
                 let start = self.pos;
                 self.pass_ident()?;
+                if self.peek() != Some(b'.') {
+                    // One segment, as nearly every key is.
+                    return self.field_value(Key::Path(vec![Ident {
+                        text: self.text[start..self.pos].to_string(),
+                        span: self.span(start, self.pos),
+                    }]));
+                }
                 while self.peek() == Some(b'.') {
                     self.pos += 1;
                     self.pass_ident()?;
@@ -797,6 +820,11 @@ impl<'t> Parser<'t> {
                 Key::Path(self.dotted(start, self.pos))
             }
         };
+        self.field_value(key)
+    }
+
+    /// `= value` or `{ … }` after a field's key.
+    fn field_value(&mut self, key: Key) -> Option<Field> {
         let value = if self.eat_punct(b'=') {
             FieldValue::Expr(self.expr()?)
         } else {
@@ -1064,10 +1092,11 @@ impl<'t> Parser<'t> {
                     // Text up to the quote, a `$` that starts `${`, and (in
                     // a quoted string) a backslash or line break.
                     let text_start = self.pos;
-                    let special =
-                        |b: u8| b == quote || b == b'$' || (!raw && (b == b'\\' || b == b'\n'));
+                    let special = if raw { &RAW_STOPS } else { &QUOTED_STOPS };
                     loop {
-                        let Some(skipped) = self.bytes[self.pos..].iter().position(|&b| special(b))
+                        let Some(skipped) = self.bytes[self.pos..]
+                            .iter()
+                            .position(|&b| special[usize::from(b)])
                         else {
                             self.pos = self.bytes.len();
                             break;

@@ -25,17 +25,14 @@ pub enum NumberError {
 const MAX_DIGITS: usize = 38;
 
 pub fn number(text: &str) -> Result<Number, NumberError> {
-    let int_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (int, rest) = text.split_at(int_end);
+    let digits_end = |text: &str| {
+        text.bytes()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(text.len())
+    };
+    let (int, rest) = text.split_at(digits_end(text));
     let (frac, rest) = match rest.strip_prefix('.') {
-        Some(after) => {
-            let end = after
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(after.len());
-            after.split_at(end)
-        }
+        Some(after) => after.split_at(digits_end(after)),
         None => ("", rest),
     };
     // The digits of both parts, leading zeros aside, as one integer.
