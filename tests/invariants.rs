@@ -446,14 +446,14 @@ fn render_as(program: &Program, capacity_cut: Option<u64>, form: Form) -> String
             list(&role.resources)
         ));
     }
-    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let mut groups: Vec<(String, Vec<(String, &Namespace)>)> = Vec::new();
     for (team, stages) in &program.teams {
         if form == Form::Records && stages[0].0.is_none() {
             let (_, ns) = &stages[0];
             let (body, fields) = as_record(program, ns);
             match groups.iter_mut().find(|(shape, _)| *shape == body) {
-                Some((_, records)) => records.push(fields),
-                None => groups.push((body, vec![fields])),
+                Some((_, records)) => records.push((fields, ns)),
+                None => groups.push((body, vec![(fields, ns)])),
             }
             continue;
         }
@@ -484,13 +484,14 @@ fn render_as(program: &Program, capacity_cut: Option<u64>, form: Form) -> String
         out.push_str("let groups = [\n");
         for (index, (_, records)) in groups.iter().enumerate() {
             out.push_str(&format!("  {{ shape = {index}  envs = [\n"));
-            for record in records {
+            for (record, _) in records {
                 out.push_str(&format!("    {{ {record} }},\n"));
             }
             out.push_str("  ] },\n");
         }
         out.push_str("]\n\nfor group in groups {\n  for e in group.envs {\n");
-        for (index, (body, _)) in groups.iter().enumerate() {
+        for (index, (body, records)) in groups.iter().enumerate() {
+            let body = body.replace(NETWORK, &network_statements(records));
             let keyword = if index == 0 { "    if" } else { " else if" };
             out.push_str(&format!(
                 "{keyword} group.shape == {index} {{\n      env \"${{e.name}}\" on \"${{e.cluster}}\" tier \"${{e.tier}}\" {{\n{body}      }}\n    }}"
@@ -501,8 +502,15 @@ fn render_as(program: &Program, capacity_cut: Option<u64>, form: Form) -> String
     out
 }
 
+/// Where a shape's body says what its envs' egress and DNS rules are,
+/// which `network_statements` writes once the shape's envs are known.
+const NETWORK: &str = "        @network\n";
+
 /// A single namespace as a record of what differs between envs, and the
-/// body that reads it (which is the same for every env of its shape).
+/// body that reads it (which is the same for every env of its shape). The
+/// grants are a list of records in the record, read by a `for` in the
+/// body; the egress and DNS rules are fields read by `if`s in the body
+/// (`NETWORK`), so envs that differ only in those share a shape.
 fn as_record(program: &Program, ns: &Namespace) -> (String, String) {
     let (cluster, _) = &program.clusters[ns.cluster];
     let mut fields = vec![
@@ -510,13 +518,32 @@ fn as_record(program: &Program, ns: &Namespace) -> (String, String) {
         format!("cluster = \"{cluster}\""),
         format!("tier = \"{}\"", program.tiers[ns.tier].name),
         format!("q = quota {{ {} }}", quota_fields(&ns.quota)),
+        format!("egress = {}", ns.egress),
+        format!(
+            "dns = \"{}\"",
+            match ns.dns {
+                Dns::Nothing => "none",
+                Dns::Allow => "allow",
+                Dns::Deny => "deny",
+            }
+        ),
     ];
     let written = namespace_body(program, ns, "        ");
     let mut body = String::new();
-    let mut grant = 0;
+    let mut grants = Vec::new();
+    let mut network_written = false;
     for line in written.lines() {
         let statement = line.trim_start();
-        let read = if statement.starts_with("quota ") {
+        let is_network = statement.starts_with("egress ");
+        let network_goes_here =
+            is_network || statement.starts_with("alert ") || statement.starts_with("deploy ");
+        if network_goes_here && !network_written {
+            body.push_str(NETWORK);
+            network_written = true;
+        }
+        let read = if is_network {
+            continue;
+        } else if statement.starts_with("quota ") {
             "quota = e.q".to_string()
         } else if let Some(limits) = statement.strip_prefix("limits ") {
             fields.push(format!("lim = limits {limits}"));
@@ -525,11 +552,11 @@ fn as_record(program: &Program, ns: &Namespace) -> (String, String) {
             let (role, subject) = grant_text
                 .split_once(" to group ")
                 .expect("a grant to a group");
-            fields.push(format!("role{grant} = \"{role}\""));
-            fields.push(format!("subject{grant} = {subject}"));
-            let read = format!("grant \"${{e.role{grant}}}\" to group \"${{e.subject{grant}}}\"");
-            grant += 1;
-            read
+            grants.push(format!("{{ role = \"{role}\"  subject = {subject} }}"));
+            if grants.len() > 1 {
+                continue;
+            }
+            "for g in e.grants { grant \"${g.role}\" to group \"${g.subject}\" }".to_string()
         } else if let Some(rule) = statement.strip_prefix("ingress allow from environment ") {
             let (from, port) = rule.split_once(' ').expect("a source and a port");
             fields.push(format!("from = \"{from}\""));
@@ -541,7 +568,37 @@ fn as_record(program: &Program, ns: &Namespace) -> (String, String) {
         body.push_str(&read);
         body.push('\n');
     }
+    if !network_written {
+        body.push_str(NETWORK);
+    }
+    if !grants.is_empty() {
+        fields.push(format!("grants = [{}]", grants.join(", ")));
+    }
     (body, fields.join("  "))
+}
+
+/// The egress and DNS statements of a shape whose envs are `records`:
+/// `if`s on the env's fields, with a branch for each rule some env of
+/// the shape has, and none that no env takes (that is E0215's warning).
+fn network_statements(records: &[(String, &Namespace)]) -> String {
+    let line = |text: &str| format!("        {text}\n");
+    let mut out = String::new();
+    if records.iter().any(|(_, ns)| ns.egress) {
+        out.push_str(&line("if e.egress { egress allow to any on tcp 443 }"));
+    }
+    let has = |dns: Dns| records.iter().any(|(_, ns)| ns.dns == dns);
+    let (allow, deny) = ("egress allow dns", "egress deny dns");
+    let dns = match (has(Dns::Allow), has(Dns::Deny), has(Dns::Nothing)) {
+        (true, true, false) => format!("if e.dns == \"allow\" {{ {allow} }} else {{ {deny} }}"),
+        (true, true, true) => {
+            format!("if e.dns == \"allow\" {{ {allow} }} else if e.dns == \"deny\" {{ {deny} }}")
+        }
+        (true, false, _) => format!("if e.dns == \"allow\" {{ {allow} }}"),
+        (false, true, _) => format!("if e.dns != \"allow\" and e.dns != \"none\" {{ {deny} }}"),
+        (false, false, _) => return out,
+    };
+    out.push_str(&line(&dns));
+    out
 }
 
 fn namespace_body(program: &Program, ns: &Namespace, indent: &str) -> String {
@@ -1028,8 +1085,16 @@ proptest! {
         // The same program written with records, loops and conditions
         // builds the same bytes, so 1–7 hold of it too.
         let records = formatted(&render_as(&program, None, Form::Records));
+        let written_codes: Vec<Code> = checked.diagnostics.iter().map(|d| d.code).collect();
         let checked = check(&records);
         prop_assert!(checked.diagnostics.iter().all(|d| !d.is_error()), "{}\n{records}", render_diagnostics(&checked));
+        // Its warnings are the written program's: none from a branch no
+        // env takes.
+        let mut codes: Vec<Code> = checked.diagnostics.iter().map(|d| d.code).collect();
+        let mut expected = written_codes;
+        codes.sort_unstable_by_key(|code| code.as_str());
+        expected.sort_unstable_by_key(|code| code.as_str());
+        prop_assert_eq!(codes, expected, "{}\n{}", render_diagnostics(&checked), records);
         prop_assert_eq!(tree, checked.tree.as_ref().expect("built"), "{}", records);
     }
 
@@ -1267,7 +1332,7 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
 /// and an `if` per shape, which a mistake in any of those would break.
 #[test]
 fn the_records_form_exercises_records_loops_and_conditions() {
-    let mut with_records = 0;
+    let (mut with_records, mut body_loops, mut body_conditions) = (0, 0, 0);
     for seed in 0..40 {
         let program = generate(seed);
         let text = render_as(&program, None, Form::Records);
@@ -1277,6 +1342,16 @@ fn the_records_form_exercises_records_loops_and_conditions() {
             assert!(text.contains("quota = e.q"), "{text}");
             assert_ne!(text, render(&program, None));
         }
+        body_loops += usize::from(text.contains("for g in e.grants"));
+        body_conditions += usize::from(text.contains("if e.egress") || text.contains("if e.dns"));
     }
     assert!(with_records >= 20, "only {with_records} of 40 programs");
+    assert!(
+        body_loops >= 10,
+        "a `for` in a body in only {body_loops} of 40 programs"
+    );
+    assert!(
+        body_conditions >= 20,
+        "an `if` in a body in only {body_conditions} of 40 programs"
+    );
 }
