@@ -1,6 +1,7 @@
 //! A list of records driving `for` loops builds exactly what the same
 //! program written out by hand builds: records, field access in values
-//! (`small * team.size`, `team.calls`) and in strings (`${team.owner.email}`)
+//! (`small * team.size`, `team.calls`), in strings (`${team.owner.email}`)
+//! and in names (`alert "${team.alert}"`),
 //! and `if … else if …` among items and `if`, `for` among an env's
 //! statements are only a shorter way to write it.
 
@@ -22,6 +23,9 @@ cluster c {
 tier t { pod_security = baseline }
 
 role dev { allow [get, list] on [pods] }
+
+alert Down { expr = `up{namespace="${namespace}"} == 0`  severity = critical }
+alert Slow { expr = `rate(errors{namespace="${namespace}"}[5m]) > 1`  severity = warning }
 "#;
 
 #[derive(Clone, Debug)]
@@ -68,6 +72,15 @@ fn teams() -> impl Strategy<Value = Vec<Team>> {
         })
 }
 
+/// The alert template a team uses, named by a field of its record.
+fn alert(team: &Team) -> &'static str {
+    if team.owner.len() % 2 == 0 {
+        "Down"
+    } else {
+        "Slow"
+    }
+}
+
 /// The program with one list of records and one loop.
 fn with_records(teams: &[Team]) -> String {
     let mut out = format!("{HEAD}\nlet teams = [\n");
@@ -78,13 +91,14 @@ fn with_records(teams: &[Team]) -> String {
             .map(|&i| format!("\"{}\"", teams[i].name))
             .collect();
         out += &format!(
-            "  {{ name = \"{}\"  size = {}  cpu = {}  owner = {{ email = \"{}@example.com\" }}  pci = {}  calls = [{}] }},\n",
+            "  {{ name = \"{}\"  size = {}  cpu = {}  owner = {{ email = \"{}@example.com\" }}  pci = {}  calls = [{}]  alert = \"{}\" }},\n",
             team.name,
             team.size,
             team.cpu,
             team.owner,
             team.pci,
-            calls.join(", ")
+            calls.join(", "),
+            alert(team)
         );
     }
     out += r#"]
@@ -94,6 +108,7 @@ for team in teams {
     quota = small * team.size
     labels { team = "${team.name}"  cpu = "${team.cpu}" }
     grant dev to user "${team.owner.email}"
+    alert "${team.alert}"
     if team.pci { labels { pci = "true" } }
     for peer in team.calls { egress allow to env "${peer}" on tcp 9090 }
   }
@@ -124,11 +139,12 @@ fn by_hand(teams: &[Team]) -> String {
             .map(|&peer| format!("  egress allow to env {} on tcp 9090\n", teams[peer].name))
             .collect();
         out += &format!(
-            "env {name} on c tier t {{\n  quota = small * {size}\n  labels {{ team = \"{name}\"  cpu = \"{cpu}\"{pci} }}\n  grant dev to user \"{owner}@example.com\"\n{calls}}}\n",
+            "env {name} on c tier t {{\n  quota = small * {size}\n  labels {{ team = \"{name}\"  cpu = \"{cpu}\"{pci} }}\n  grant dev to user \"{owner}@example.com\"\n  alert {alert}\n{calls}}}\n",
             name = team.name,
             size = team.size,
             cpu = team.cpu,
             owner = team.owner,
+            alert = alert(team),
         );
         for &peer in &team.calls {
             out += &format!(

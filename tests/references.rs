@@ -43,6 +43,7 @@ for team in ["web", "api"] {
     ingress allow from env web on tcp 80
     grant "${team}-dev" to group "${team}-devs"
     egress allow to env "${team}" on tcp 8080
+    alert "Down" as DownToo
   }
   role "${team}-dev" { allow [get] on [pods] }
 }
@@ -176,8 +177,8 @@ fn a_name_declared_in_a_loop_is_each_of_its_expansions() {
 fn an_interpolated_reference_is_each_declaration_its_expansions_named() {
     let program = Program::new();
     let roles = [
-        (DeclKind::Role, "web-dev".to_string(), 35),
-        (DeclKind::Role, "api-dev".to_string(), 35),
+        (DeclKind::Role, "web-dev".to_string(), 36),
+        (DeclKind::Role, "api-dev".to_string(), 36),
     ];
     let mut found = program.refers_to("\"${team}-dev\" to", 0);
     found.sort();
@@ -200,12 +201,19 @@ fn an_interpolated_reference_is_each_declaration_its_expansions_named() {
             [("\"${team}-dev\"".to_string(), 32)]
         );
     }
+    // A template named by a string: the one declaration every expansion
+    // of its env names.
+    assert_eq!(
+        program.refers_to("\"Down\" as", 0),
+        [(DeclKind::AlertTemplate, "Down".to_string(), 19)]
+    );
     assert_eq!(
         program.uses(DeclKind::AlertTemplate, "Down"),
         [
             ("\"Down\"".to_string(), 12),
             ("Down".to_string(), 13),
-            ("Down".to_string(), 30)
+            ("Down".to_string(), 30),
+            ("\"Down\"".to_string(), 34)
         ]
     );
 }

@@ -20,6 +20,7 @@ use super::{Checker, EnvDraft, TierFacts};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Dimension, Duration, Ratio, TextMap};
 use crate::resolve::bind::ENV_CONTEXT;
+use crate::resolve::refs::Expanded;
 use crate::resolve::value::{Scope, Value, VarName, Vars};
 use crate::resolve::{Decl, EnvDecl};
 use crate::source::Span;
@@ -886,6 +887,9 @@ fn check_promql(
 /// invalid (already reported): the use still satisfies `require alerts`.
 pub(crate) struct AlertDraft<'a> {
     pub alert: &'a ast::AlertUse,
+    /// The template's name as written, or as its string reads in this
+    /// env (`alert "${team.alert}"`).
+    pub template: std::borrow::Cow<'a, ast::Ident>,
     pub span: Span,
     /// The piece of its layer it is written in, whose variables
     /// (`EnvDraft::scopes`) its arguments are read with.
@@ -895,14 +899,34 @@ pub(crate) struct AlertDraft<'a> {
     pub rule_name: Option<std::borrow::Cow<'a, str>>,
 }
 
-/// The name of the rule a use makes: `as NAME`, else the template's.
+/// The name of the template a use names: as written, or its string's
+/// text in `scope`. `None` after reporting why the string has none.
+pub(crate) fn template_name<'a>(
+    alert: &'a ast::AlertUse,
+    scope: &Scope,
+    diagnostics: &mut Diags,
+) -> Option<std::borrow::Cow<'a, ast::Ident>> {
+    match &alert.template {
+        ast::Name::Ident(ident) => Some(std::borrow::Cow::Borrowed(ident)),
+        name => super::written_name(name, scope, diagnostics).map(std::borrow::Cow::Owned),
+    }
+}
+
+/// The name of the rule a use of `template` makes: `as NAME`, else the
+/// template's.
 pub(crate) fn rule_name<'a>(
     alert: &'a ast::AlertUse,
+    template: &std::borrow::Cow<'a, ast::Ident>,
     scope: &Scope,
     diagnostics: &mut Diags,
 ) -> Option<std::borrow::Cow<'a, str>> {
     let ast::Ident { text: name, span } = match &alert.rename {
-        None => return Some(std::borrow::Cow::Borrowed(&alert.template.text)),
+        None => {
+            return Some(match template {
+                std::borrow::Cow::Borrowed(ident) => std::borrow::Cow::Borrowed(&ident.text),
+                std::borrow::Cow::Owned(ident) => std::borrow::Cow::Owned(ident.text.clone()),
+            });
+        }
         Some(rename) => super::written_name(rename, scope, diagnostics)?,
     };
     if !crate::resolve::is_alert_name(&name) {
@@ -966,6 +990,7 @@ struct Overrides {
 /// An env's alert rules: its uses of templates, filled in, plus the checks
 /// that it uses every alert its tier requires and that no two of its rules
 /// share a name and labels (Prometheus could not tell them apart).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn env_alerts<'a>(
     checker: &Checker<'_, 'a>,
     decl: &EnvDecl,
@@ -973,6 +998,7 @@ pub(crate) fn env_alerts<'a>(
     draft: &EnvDraft<'a>,
     vars: &Vars<'a>,
     env: &mut model::Env,
+    expanded: &mut Expanded,
     diagnostics: &mut Diags,
 ) {
     // The env's variables templates may use, gathered at the first use.
@@ -983,10 +1009,13 @@ pub(crate) fn env_alerts<'a>(
     for used in &draft.alerts {
         let (alert, span) = (used.alert, used.span);
         let scope = checker.scope(&draft.scopes[used.piece]);
-        let Some(template_decl) = checker.resolved.templates.referent(
+        let Some(template_decl) = super::written_referent(
+            &checker.resolved.templates,
             &checker.resolved.refs,
             &alert.template,
+            &used.template,
             Code::E0201,
+            expanded,
             diagnostics,
         ) else {
             continue;
@@ -1072,7 +1101,7 @@ pub(crate) fn env_alerts<'a>(
                 .secondary(made.get(first), "has the name and labels of this one")
                 .help(format!(
                     "Prometheus cannot tell the two apart: give this one its own name, `alert {} as {rule_name}Critical {{ … }}`, or its own `severity` or `labels {{ … }}`",
-                    alert.template.text
+                    checker.sources.snippet(alert.template.span())
                 )),
             );
             continue;
@@ -1091,7 +1120,7 @@ pub(crate) fn env_alerts<'a>(
         let used = draft
             .alerts
             .iter()
-            .any(|used| &used.alert.template.text == required);
+            .any(|used| used.template.text == *required);
         if !used {
             diagnostics.push(
                 Diagnostic::new(

@@ -1142,7 +1142,16 @@ impl<'r, 'a> Checker<'r, 'a> {
         );
         let (ingress, egress) =
             network::env_rules(self, tier, &draft, &mut env, &mut expanded, diagnostics);
-        alerts::env_alerts(self, decl, tier, &draft, &vars, &mut env, diagnostics);
+        alerts::env_alerts(
+            self,
+            decl,
+            tier,
+            &draft,
+            &vars,
+            &mut env,
+            &mut expanded,
+            diagnostics,
+        );
         let project_span =
             placement::env_deploy(self, decl, cluster, &draft, &mut env, diagnostics);
         Some(EnvFacts {
@@ -1279,7 +1288,12 @@ impl<'r, 'a> Checker<'r, 'a> {
                     // A stage's use replaces the family's use of the same
                     // rule name; two uses in one block are two rules (a
                     // warning, and a critical alert `as` another name).
-                    let rule_name = alerts::rule_name(alert, scope, diagnostics);
+                    // A template's string that reads nothing was reported:
+                    // the use makes no rule.
+                    let Some(template) = alerts::template_name(alert, scope, diagnostics) else {
+                        continue;
+                    };
+                    let rule_name = alerts::rule_name(alert, &template, scope, diagnostics);
                     if let Some(name) = &rule_name {
                         draft.alerts.retain(|used| {
                             used.layer == index || used.rule_name.as_ref() != Some(name)
@@ -1287,6 +1301,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     }
                     draft.alerts.push(alerts::AlertDraft {
                         alert,
+                        template,
                         span: stmt.span,
                         piece,
                         layer: index,
@@ -1555,7 +1570,21 @@ pub(crate) fn name_referent<'t, T: crate::resolve::Named>(
     diagnostics: &mut Diags,
 ) -> Option<&'t T> {
     let ident = written_name(name, scope, diagnostics)?;
-    let found = table.referent(refs, &ident, code, diagnostics)?;
+    written_referent(table, refs, name, &ident, code, expanded, diagnostics)
+}
+
+/// `name_referent` where the name's text in this scope, `ident`, is
+/// already known.
+pub(crate) fn written_referent<'t, T: crate::resolve::Named>(
+    table: &'t crate::resolve::Table<T>,
+    refs: &crate::resolve::refs::References,
+    name: &ast::Name,
+    ident: &ast::Ident,
+    code: Code,
+    expanded: &mut Expanded,
+    diagnostics: &mut Diags,
+) -> Option<&'t T> {
+    let found = table.referent(refs, ident, code, diagnostics)?;
     if let ast::Name::Str(_) = name {
         expanded.push((ident.span, found.id()));
     }

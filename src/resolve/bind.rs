@@ -268,7 +268,7 @@ impl<'b> Binder<'b, '_> {
                     self.block(&stage.body);
                 }
                 StmtKind::Alert(alert) => {
-                    self.reference(&alert.template, DeclKind::AlertTemplate);
+                    self.referring_name(&alert.template, DeclKind::AlertTemplate);
                     if let Some(rename) = &alert.rename {
                         self.name(rename);
                     }

@@ -448,7 +448,9 @@ pub struct Stage {
 /// `alert HighPodMemoryUsage as HighPodMemoryCritical { … }` names its rule.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlertUse {
-    pub template: Ident,
+    /// The template: a name, or a string whose text names one
+    /// (`alert "${team.alert}"`).
+    pub template: Name,
     /// The rule's name, when it is not the template's.
     pub rename: Option<Name>,
     pub args: Option<Block>,

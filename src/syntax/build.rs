@@ -480,7 +480,7 @@ impl Builder<'_> {
             }
             Rule::alert_use => {
                 let mut parts = children(pair);
-                let template = self.name_ref(next(&mut parts));
+                let template = self.decl_name(next(&mut parts));
                 let mut rest = parts.peekable();
                 let rename = rest
                     .next_if(|part| part.as_rule() == Rule::decl_name)
@@ -800,7 +800,7 @@ impl Builder<'_> {
 
     fn name_ref(&mut self, pair: P) -> Ident {
         assert!(
-            matches!(pair.as_rule(), Rule::name_ref | Rule::value_ref),
+            matches!(pair.as_rule(), Rule::value_ref),
             "grammar and AST builder disagree: {:?} is not a reference",
             pair.as_rule()
         );

@@ -83,7 +83,6 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         Rule::number => "a number",
         Rule::ident
         | Rule::label
-        | Rule::name_ref
         | Rule::value_ref
         | Rule::subresource
         | Rule::field_path

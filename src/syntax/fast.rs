@@ -629,7 +629,7 @@ impl<'t> Parser<'t> {
                 })
             }
             StatementKeyword::Alert => {
-                let template = self.label()?;
+                let template = self.decl_name()?;
                 // `as` followed by anything but a name is left to the
                 // grammar, which reads the use without it.
                 let rename = match self.eat_keyword("as") {

@@ -496,7 +496,7 @@ impl Printer<'_> {
             }
             StmtKind::Alert(alert) => {
                 self.out.push_str("alert ");
-                self.out.push_str(&alert.template.text);
+                self.name(&alert.template);
                 if let Some(rename) = &alert.rename {
                     self.out.push_str(" as ");
                     self.name(rename);

@@ -143,7 +143,7 @@ fn block_spans(block: &mut Block, f: &mut impl FnMut(&mut Span)) {
                 block_spans(&mut for_stmt.body, f);
             }
             StmtKind::Alert(alert) => {
-                f(&mut alert.template.span);
+                name_spans(&mut alert.template, f);
                 if let Some(rename) = &mut alert.rename {
                     name_spans(rename, f);
                 }

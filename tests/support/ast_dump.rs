@@ -329,7 +329,7 @@ impl Dump<'_> {
             }
             StmtKind::Alert(alert) => {
                 self.line(depth, "alert", span);
-                self.ident(inner, "template", &alert.template);
+                self.name(inner, "template", &alert.template);
                 if let Some(rename) = &alert.rename {
                     self.name(inner, "as", rename);
                 }
