@@ -406,7 +406,7 @@ impl<'s, 'a> Scope<'s, 'a> {
         self.vars
             .iter()
             .rev()
-            .find(|(var, _)| var == name)
+            .find(|(var, _)| same_name(var, name))
             .map(|(_, value)| value)
     }
 
@@ -441,6 +441,16 @@ impl<'s, 'a> Scope<'s, 'a> {
             None => Err(Some(value.describe())),
         })
     }
+}
+
+/// Whether two names are the same. Variables and fields are looked up
+/// by name wherever a body reads them: names of one length usually differ
+/// at their ends (`team` and `tier`, `name` and `role`), which are
+/// compared before calling on memory comparison.
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.first() == b.first() && a.last() == b.last() && a == b
 }
 
 /// What `a.b.c` reads, where `base` is what `a` means (a variable, else a
@@ -487,7 +497,7 @@ fn step<'v, 'a>(
         evaluated: Some(values),
         ..
     }) = value
-        && let Some((_, found)) = values.iter().find(|(name, _)| *name == field.text)
+        && let Some((_, found)) = values.iter().find(|(name, _)| same_name(name, &field.text))
     {
         // `None`: its error was reported where the record was evaluated.
         return found.as_ref().map(Cow::Borrowed);
