@@ -619,7 +619,7 @@ impl<'a> Collector<'_, 'a> {
             .stmts
             .iter()
             .filter_map(|stmt| match &stmt.kind {
-                StmtKind::Stage(stage) => Some(stage),
+                StmtKind::Stage(stage) => Some(&**stage),
                 _ => None,
             })
             .collect();

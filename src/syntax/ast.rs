@@ -276,10 +276,13 @@ pub struct Stmt {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
     Field(Field),
-    Grant(Grant),
+    // The larger kinds are boxed, so that a statement is the size of a
+    // field: a list of records is thousands of fields, moved as they are
+    // read and kept to the end.
+    Grant(Box<Grant>),
     Ingress(Ingress),
     Egress(Egress),
-    Stage(Stage),
+    Stage(Box<Stage>),
     Alert(AlertUse),
     Quota(Quota),
     Limits(Limits),
@@ -287,8 +290,8 @@ pub enum StmtKind {
     Forbid(Forbid),
     Require(Require),
     Accept(Accept),
-    If(If<Block>),
-    For(ForStmt),
+    If(Box<If<Block>>),
+    For(Box<ForStmt>),
 }
 
 impl StmtKind {

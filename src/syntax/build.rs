@@ -425,13 +425,13 @@ impl Builder<'_> {
                 };
                 let subject = self.string_lit(next(&mut parts));
                 let binding_name = parts.next().map(|name| self.decl_name(name));
-                StmtKind::Grant(Grant {
+                StmtKind::Grant(Box::new(Grant {
                     role,
                     subject_kind,
                     subject_kind_span,
                     subject,
                     binding_name,
-                })
+                }))
             }
             Rule::ingress => {
                 let mut parts = children(pair);
@@ -458,25 +458,25 @@ impl Builder<'_> {
                     StmtKind::Egress(Egress::To { peer, ports })
                 }
             }
-            Rule::if_stmt => StmtKind::If(self.if_stmt(pair)),
+            Rule::if_stmt => StmtKind::If(Box::new(self.if_stmt(pair))),
             Rule::for_stmt => {
                 let mut parts = children(pair);
-                StmtKind::For(ForStmt {
+                StmtKind::For(Box::new(ForStmt {
                     var: self.ident(next(&mut parts)),
                     iterable: self.expr(next(&mut parts)),
                     body: self.block(next(&mut parts)),
-                })
+                }))
             }
             Rule::stage => {
                 let mut parts = children(pair);
                 let name = self.decl_name(next(&mut parts));
                 let placement = self.placement(next(&mut parts));
                 let body = self.block(next(&mut parts));
-                StmtKind::Stage(Stage {
+                StmtKind::Stage(Box::new(Stage {
                     name,
                     placement: placement?,
                     body,
-                })
+                }))
             }
             Rule::alert_use => {
                 let mut parts = children(pair);

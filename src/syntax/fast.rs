@@ -34,6 +34,7 @@ pub(super) fn item(text: &str, pos: usize, base: u32) -> Option<(Item, usize)> {
         base,
         depth: 0,
         stmts: Vec::new(),
+        last_word: std::cell::Cell::new((usize::MAX, 0)),
     };
     let item = parser.item(true)?;
     Some((item, parser.pos))
@@ -47,6 +48,8 @@ struct Parser<'t> {
     depth: usize,
     /// The statements of the blocks being read, innermost last.
     stmts: Vec<Stmt>,
+    /// Where the last word `word` found starts and ends.
+    last_word: std::cell::Cell<(usize, usize)>,
 }
 
 fn is_ident_char(byte: u8) -> bool {
@@ -120,10 +123,17 @@ impl<'t> Parser<'t> {
 
     /// The run of identifier characters at the cursor (not consumed).
     fn word(&self) -> &'t str {
+        // A statement's first word is read to tell a keyword from a key,
+        // then again as the key: the last one found is kept.
+        let (at, end) = self.last_word.get();
+        if at == self.pos {
+            return &self.text[at..end];
+        }
         let end = self.bytes[self.pos..]
             .iter()
             .position(|&b| !is_ident_char(b))
             .map_or(self.bytes.len(), |n| self.pos + n);
+        self.last_word.set((self.pos, end));
         &self.text[self.pos..end]
     }
 
@@ -556,16 +566,16 @@ impl<'t> Parser<'t> {
             // When these do not parse, the statement may still be a field
             // named `for` or `if` (`for = 10m` in an alert's arguments),
             // as in the grammar.
-            StatementKeyword::If => StmtKind::If(self.if_block()?),
+            StatementKeyword::If => StmtKind::If(Box::new(self.if_block()?)),
             StatementKeyword::For => {
                 let var = self.ident()?;
                 self.keyword("in")?;
                 let iterable = self.expr()?;
-                StmtKind::For(ForStmt {
+                StmtKind::For(Box::new(ForStmt {
                     var,
                     iterable,
                     body: self.block()?,
-                })
+                }))
             }
             StatementKeyword::Grant => {
                 let role = self.decl_name()?;
@@ -586,13 +596,13 @@ impl<'t> Parser<'t> {
                 } else {
                     None
                 };
-                StmtKind::Grant(Grant {
+                StmtKind::Grant(Box::new(Grant {
                     role,
                     subject_kind,
                     subject_kind_span,
                     subject,
                     binding_name,
-                })
+                }))
             }
             StatementKeyword::Ingress => {
                 self.keyword("allow")?;
@@ -622,11 +632,11 @@ impl<'t> Parser<'t> {
                     return None; // `missing_on`, reported by the builder
                 }
                 let placement = self.placement()?;
-                StmtKind::Stage(Stage {
+                StmtKind::Stage(Box::new(Stage {
                     name,
                     placement,
                     body: self.block()?,
-                })
+                }))
             }
             StatementKeyword::Alert => {
                 let template = self.decl_name()?;
