@@ -61,6 +61,17 @@ macro_rules! keywords {
             /// The keyword a whole word is, if it is one.
             #[inline]
             pub fn from_word(word: &str) -> Option<$name> {
+                // Most words are keys and names, not keywords: a word
+                // that starts as no keyword does is told by one lookup,
+                // before any is compared whole (a record's `name = …`).
+                const STARTS: [bool; 256] = {
+                    let mut starts = [false; 256];
+                    $(starts[$word.as_bytes()[0] as usize] = true;)+
+                    starts
+                };
+                if !word.as_bytes().first().is_some_and(|&b| STARTS[usize::from(b)]) {
+                    return None;
+                }
                 match word {
                     $($word => Some($name::$variant),)+
                     _ => None,
