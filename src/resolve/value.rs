@@ -769,6 +769,11 @@ fn interpolation<'s>(
         None if scope.lets.failed(&path[0].text) => None,
         // `${a.b}` where `a` is a mistake reported at its `let`.
         None => {
+            // Of `${teem.owner}`, `teem` is what names nothing.
+            let (name, span) = match path {
+                [base, _, ..] => (Cow::Borrowed(base.text.as_str()), base.span),
+                _ => (name, span),
+            };
             let diagnostic =
                 Diagnostic::new(Code::E0208, span, format!("unknown variable `{name}`"))
                     .label("nothing by this name is in scope here");
