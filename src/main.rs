@@ -411,7 +411,9 @@ fn explain(topic: &str) -> ExitCode {
         print!("{}", stdlib_doc::index());
         return ExitCode::SUCCESS;
     }
-    if topic.starts_with("std/") {
+    // A path is a module's, whatever its case (`STD/alerts`): codes have
+    // no `/`.
+    if topic.contains('/') {
         return match stdlib_doc::module_reference(topic) {
             Some(reference) => {
                 print!("{reference}");

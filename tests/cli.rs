@@ -282,6 +282,14 @@ fn explain_of_an_unknown_stdlib_module_is_a_usage_error() {
         "{}",
         stderr(&unknown)
     );
+    // A path in another case is a module's, not a code's.
+    let shouted = envk(&["explain", "STD/alerts"]);
+    assert_eq!(shouted.status.code(), Some(2));
+    assert!(
+        stderr(&shouted).contains("did you mean `std/alerts`?"),
+        "{}",
+        stderr(&shouted)
+    );
     let bare = envk(&["explain", "roles"]);
     assert_eq!(bare.status.code(), Some(2));
     assert!(
