@@ -59,7 +59,7 @@ macro_rules! keywords {
             }
 
             /// The keyword a whole word is, if it is one.
-            #[inline]
+            #[inline(always)]
             pub fn from_word(word: &str) -> Option<$name> {
                 // Most words are keys and names, not keywords: a word
                 // that starts as no keyword does is told by one lookup,
