@@ -210,22 +210,22 @@ impl Ident {
     /// `a.b.c` written from global offset `start` (a key path or an
     /// interpolation): one ident per segment.
     pub fn dotted(path: &str, start: u32) -> Vec<Ident> {
-        // Bytes, not `split('.')`: most paths are one short segment, and a
-        // key is read for every field of every record of a long list.
-        let mut idents = Vec::with_capacity(1 + path.bytes().filter(|&b| b == b'.').count());
-        let (mut rest, mut begin) = (path, start);
-        loop {
-            let end = rest.bytes().position(|b| b == b'.').unwrap_or(rest.len());
-            idents.push(Ident {
-                text: rest[..end].to_string(),
-                span: Span::new(begin, begin + end as u32),
-            });
-            if end == rest.len() {
-                return idents;
+        // One pass over the bytes, room for one segment: most paths are
+        // one short segment, and a key is read for every field.
+        let segment = |from: usize, to: usize| Ident {
+            text: path[from..to].to_string(),
+            span: Span::new(start + from as u32, start + to as u32),
+        };
+        let mut idents = Vec::with_capacity(1);
+        let mut from = 0;
+        for (at, byte) in path.bytes().enumerate() {
+            if byte == b'.' {
+                idents.push(segment(from, at));
+                from = at + 1;
             }
-            rest = &rest[end + 1..];
-            begin += end as u32 + 1;
         }
+        idents.push(segment(from, path.len()));
+        idents
     }
 }
 

@@ -67,14 +67,6 @@ fn is_ident_char(byte: u8) -> bool {
     IDENT[usize::from(byte)]
 }
 
-/// What a block's statements are expected to be: any statement, or
-/// mostly plain fields (a record literal's).
-#[derive(Clone, Copy)]
-enum Fields {
-    Any,
-    Plain,
-}
-
 /// The bytes a run of a string's text stops at: its quote, a `$` that
 /// may start `${`, and in a quoted string a backslash or a line break.
 /// One load per byte, as for identifiers.
@@ -521,12 +513,6 @@ impl<'t> Parser<'t> {
     // ------------------------------------------------------------ blocks
 
     fn block(&mut self) -> Option<Block> {
-        self.block_of(Fields::Any)
-    }
-
-    /// A block; `Fields::Plain` for a record literal's, whose statements
-    /// are mostly plain fields (see `plain_field`).
-    fn block_of(&mut self, fields: Fields) -> Option<Block> {
         let start = self.punct(b'{')?;
         self.nest()?;
         // Statements gather on the parser's stack, shared by the blocks
@@ -534,11 +520,7 @@ impl<'t> Parser<'t> {
         // number: a list of records is thousands of small blocks.
         let first = self.stmts.len();
         while !self.eat_punct(b'}') {
-            let plain = match fields {
-                Fields::Plain => self.plain_field(),
-                Fields::Any => None,
-            };
-            match plain.or_else(|| self.stmt()) {
+            match self.stmt() {
                 Some(stmt) => self.stmts.push(stmt),
                 None => {
                     self.stmts.truncate(first);
@@ -554,109 +536,27 @@ impl<'t> Parser<'t> {
         })
     }
 
-    /// `key = value` where the key is one word that is no keyword and the
-    /// value a string of plain text, a number or a boolean that no `*`
-    /// follows: nearly every field of a list of records, read in one pass
-    /// into what `stmt` builds for it (the same nodes and spans; the
-    /// parsers' tests hold both to pest's). Anything else is `None`, the
-    /// cursor where it was, for `stmt` to read.
-    fn plain_field(&mut self) -> Option<Stmt> {
-        let here = self.pos;
-        let field = self.try_plain_field();
-        if field.is_none() {
-            self.pos = here;
-        }
-        field
-    }
-
-    fn try_plain_field(&mut self) -> Option<Stmt> {
-        self.skip();
-        let start = self.pos;
-        if !self.at_ident_start() {
-            return None;
-        }
-        let key = self.word();
-        if StatementKeyword::from_word(key).is_some() {
-            return None;
-        }
-        self.pos += key.len();
-        let key_end = self.pos;
-        self.skip();
-        if self.peek() != Some(b'=') {
-            return None;
-        }
-        self.pos += 1;
-        self.skip();
-        let value_start = self.pos;
-        let kind = match self.peek()? {
-            b'"' => {
-                let text_start = value_start + 1;
-                let len = self.bytes[text_start..]
-                    .iter()
-                    .position(|&b| QUOTED_STOPS[usize::from(b)])?;
-                if self.bytes[text_start + len] != b'"' {
-                    return None; // an escape, a `$` or a line break
-                }
-                self.pos = text_start + len + 1;
-                let text = &self.text[text_start..text_start + len];
-                let parts = match text {
-                    "" => Vec::new(),
-                    text => vec![StrPart::Text(text.to_string())],
-                };
-                ExprKind::Str(StringLit {
-                    parts,
-                    raw: false,
-                    span: self.span(value_start, self.pos),
-                })
-            }
-            b'0'..=b'9' => ExprKind::Number(literal::number(self.number_text()?).ok()?),
-            _ => {
-                let value = match self.word() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return None,
-                };
-                self.pos += self.word().len();
-                ExprKind::Bool(value)
-            }
-        };
-        let end = self.pos;
-        // As `expr` reads it, a `*` next makes the value a product.
-        if self.at_punct(b'*') {
-            return None;
-        }
-        Some(Stmt {
-            kind: StmtKind::Field(Field {
-                key: Key::Path(vec![Ident {
-                    text: key.to_string(),
-                    span: self.span(start, key_end),
-                }]),
-                value: FieldValue::Expr(Expr {
-                    kind,
-                    span: self.span(value_start, end),
-                }),
-            }),
-            span: self.span(start, end),
-        })
-    }
-
     fn stmt(&mut self) -> Option<Stmt> {
         self.skip();
         let start = self.pos;
         let word = self.word();
-        let depth = self.depth;
-        let statement = StatementKeyword::from_word(word).and_then(|keyword| {
-            self.pos += word.len();
-            self.keyword_stmt(keyword)
-        });
-        let kind = match statement {
-            Some(kind) => kind,
-            None => {
-                // As the grammar does: a keyword statement that does not
-                // parse may still be a field (`limits.cpu = 2`).
-                self.pos = start;
-                self.depth = depth;
-                StmtKind::Field(self.field()?)
+        let kind = match StatementKeyword::from_word(word) {
+            // A key: what every statement of a record literal is.
+            None => StmtKind::Field(self.field()?),
+            Some(keyword) => {
+                let depth = self.depth;
+                self.pos += word.len();
+                match self.keyword_stmt(keyword) {
+                    Some(kind) => kind,
+                    None => {
+                        // As the grammar does: a keyword statement that
+                        // does not parse may still be a field
+                        // (`limits.cpu = 2`).
+                        self.pos = start;
+                        self.depth = depth;
+                        StmtKind::Field(self.field()?)
+                    }
+                }
             }
         };
         Some(Stmt {
@@ -921,7 +821,8 @@ impl<'t> Parser<'t> {
                 let start = self.pos;
                 self.pass_ident()?;
                 if self.peek() != Some(b'.') {
-                    // One segment, as nearly every key is.
+                    // One segment, as nearly every key is: known here, so
+                    // the key is not scanned again for dots.
                     return self.field_value(Key::Path(vec![Ident {
                         text: self.text[start..self.pos].to_string(),
                         span: self.span(start, self.pos),
@@ -970,7 +871,7 @@ impl<'t> Parser<'t> {
             b'[' => ExprKind::List(self.list()?),
             b'{' => ExprKind::Record(Record {
                 tag: None,
-                body: self.block_of(Fields::Plain)?,
+                body: self.block()?,
             }),
             _ => match self.word() {
                 "true" | "false" => {
@@ -1161,7 +1062,25 @@ impl<'t> Parser<'t> {
         };
         let quote = self.bytes[start];
         self.pos += 1;
-        // Most strings are one piece of text.
+        // Most strings are one piece of plain text, found whole by one
+        // scan to the quote: no escape, no `$`, no line break.
+        if !raw
+            && let Some(len) = self.bytes[self.pos..]
+                .iter()
+                .position(|&b| QUOTED_STOPS[usize::from(b)])
+            && self.bytes[self.pos + len] == b'"'
+        {
+            let text = &self.text[self.pos..self.pos + len];
+            self.pos += len + 1;
+            return Some(StringLit {
+                parts: match text {
+                    "" => Vec::new(),
+                    text => vec![StrPart::Text(text.to_string())],
+                },
+                raw,
+                span: self.span(start, self.pos),
+            });
+        }
         let mut parts: Vec<StrPart> = Vec::with_capacity(1);
         let push_text = StrPart::push_text;
         loop {
