@@ -437,25 +437,26 @@ impl<'t> Parser<'t> {
 
     /// `a or b`: the grammar's `cond`, left to right.
     fn cond(&mut self) -> Option<Cond> {
-        let mut cond = self.cond_and()?;
-        while self.eat_keyword("or") {
-            let right = self.cond_and()?;
-            let span = cond.span.to(right.span);
-            cond = Cond {
-                kind: CondKind::Or(Box::new(cond), Box::new(right)),
-                span,
-            };
-        }
-        Some(cond)
+        self.cond_chain("or", Self::cond_and, CondKind::Or)
     }
 
     fn cond_and(&mut self) -> Option<Cond> {
-        let mut cond = self.cond_not()?;
-        while self.eat_keyword("and") {
-            let right = self.cond_not()?;
+        self.cond_chain("and", Self::cond_not, CondKind::And)
+    }
+
+    /// `operand (keyword operand)*`, joined left to right by `join`.
+    fn cond_chain(
+        &mut self,
+        keyword: &str,
+        operand: fn(&mut Self) -> Option<Cond>,
+        join: fn(Box<Cond>, Box<Cond>) -> CondKind,
+    ) -> Option<Cond> {
+        let mut cond = operand(self)?;
+        while self.eat_keyword(keyword) {
+            let right = operand(self)?;
             let span = cond.span.to(right.span);
             cond = Cond {
-                kind: CondKind::And(Box::new(cond), Box::new(right)),
+                kind: join(Box::new(cond), Box::new(right)),
                 span,
             };
         }
