@@ -331,3 +331,67 @@ fn compare<'a>(
     }
     fit
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::source::SourceMap;
+    use crate::syntax::{self, ast};
+
+    /// `same_fields`, the shortcut, against `compare`, the full check:
+    /// where the shortcut accepts an element, the full check accepts it
+    /// too, reports nothing and narrows nothing.
+    #[test]
+    fn same_fields_accepts_only_what_compare_accepts_unchanged() {
+        let lists = [
+            r#"[{ a = "x"  b = 2  c = true }, { a = "y"  b = 3  c = false }, { b = 3  a = "y"  c = false }, { a = "y"  b = 500m  c = false }, { a = 1  b = 2  c = true }, { a = "y"  b = 2 }, { a = "y"  b = 2  c = true  d = 1 }]"#,
+            r#"[{ q = quota { pods = 1 }  l = [1] }, { q = quota { pods = 2 }  l = [] }, { q = { pods = 2 }  l = [] }]"#,
+            r#"[{ r = { s = 1 } }, { r = { s = 2 } }]"#,
+        ];
+        let mut taken = 0;
+        for list in lists {
+            let mut sources = SourceMap::new();
+            let id = sources.add("t.env.k", format!("let xs = {list}\n").as_str());
+            let (ast, diagnostics) = syntax::parse(sources.file(id));
+            assert!(diagnostics.is_empty(), "{diagnostics:?}");
+            let ast::ItemKind::Let(binding) = &ast.items[0].kind else {
+                panic!("a let");
+            };
+            let lets = Lets::default();
+            let scope = Scope::new(Arc::new(Vec::new()), &lets);
+            let Some(Value::List(elements, _)) = eval(&binding.value, &scope, &mut Vec::new())
+            else {
+                panic!("a list");
+            };
+            let records: Vec<Record> = elements
+                .into_iter()
+                .map(|element| match element {
+                    Value::Record(record) => record.evaluate(&lets, &mut Vec::new()),
+                    other => panic!("not a record: {other:?}"),
+                })
+                .collect();
+            let expected = fields(&records[0], &lets);
+            for record in &records[1..] {
+                if !same_fields(&expected, record, &lets) {
+                    continue;
+                }
+                taken += 1;
+                let mut narrowed = expected.clone();
+                let mut diagnostics = Vec::new();
+                assert!(compare(
+                    &mut narrowed,
+                    &fields(record, &lets),
+                    record.span,
+                    &mut diagnostics
+                ));
+                assert!(diagnostics.is_empty(), "{diagnostics:?}");
+                assert_eq!(narrowed, expected, "{list}");
+            }
+        }
+        // The second element of the first two lists; the others differ in
+        // order, units, kind or fields, or hold a record.
+        assert_eq!(taken, 2);
+    }
+}
