@@ -278,13 +278,7 @@ impl<'t> Parser<'t> {
                 let var = self.ident()?;
                 self.keyword("in")?;
                 let iterable = self.expr()?;
-                self.punct(b'{')?;
-                self.nest()?;
-                let mut items = Vec::new();
-                while !self.eat_punct(b'}') {
-                    items.push(self.item(false)?);
-                }
-                self.unnest();
+                let items = self.item_block()?;
                 ItemKind::For(For {
                     var,
                     iterable,
@@ -369,28 +363,27 @@ impl<'t> Parser<'t> {
 
     // ------------------------------------------------------------ conditions
 
+    /// `{ items }`: the body of an item-level `for` or `if`.
+    fn item_block(&mut self) -> Option<Vec<Item>> {
+        self.punct(b'{')?;
+        self.nest()?;
+        let mut items = Vec::new();
+        while !self.eat_punct(b'}') {
+            items.push(self.item(false)?);
+        }
+        self.unnest();
+        Some(items)
+    }
+
     /// `if COND { items } else …`, the cursor after `if`.
     fn if_items(&mut self) -> Option<If<Vec<Item>>> {
         let cond = self.cond()?;
-        self.punct(b'{')?;
-        self.nest()?;
-        let mut then = Vec::new();
-        while !self.eat_punct(b'}') {
-            then.push(self.item(false)?);
-        }
-        self.unnest();
+        let then = self.item_block()?;
         let otherwise = self.otherwise(|parser| {
             if parser.eat_keyword("if") {
                 return Some(ElseKind::If(Box::new(parser.if_items()?)));
             }
-            parser.punct(b'{')?;
-            parser.nest()?;
-            let mut items = Vec::new();
-            while !parser.eat_punct(b'}') {
-                items.push(parser.item(false)?);
-            }
-            parser.unnest();
-            Some(ElseKind::Body(items))
+            Some(ElseKind::Body(parser.item_block()?))
         })?;
         Some(If {
             cond,
