@@ -226,10 +226,7 @@ impl Printer<'_> {
                 self.block(&env.body);
             }
             ItemKind::For(for_loop) => {
-                self.out.push_str("for ");
-                self.out.push_str(&for_loop.var.text);
-                self.out.push_str(" in ");
-                self.expr(&for_loop.iterable);
+                self.for_head(&for_loop.var, &for_loop.iterable);
                 self.out.push_str(" {");
                 self.comment_after_brace(for_loop.iterable.span);
                 self.newline();
@@ -309,6 +306,14 @@ impl Printer<'_> {
 
     /// `if COND { … } else …` among statements: each body a block, on one
     /// line where it was and fits.
+    /// `for VAR in ITERABLE`, of an item or a statement.
+    fn for_head(&mut self, var: &Ident, iterable: &Expr) {
+        self.out.push_str("for ");
+        self.out.push_str(&var.text);
+        self.out.push_str(" in ");
+        self.expr(iterable);
+    }
+
     fn if_stmt(&mut self, if_stmt: &If<Block>) {
         self.out.push_str("if ");
         self.cond(&if_stmt.cond);
@@ -480,10 +485,7 @@ impl Printer<'_> {
             },
             StmtKind::If(if_stmt) => self.if_stmt(if_stmt),
             StmtKind::For(for_stmt) => {
-                self.out.push_str("for ");
-                self.out.push_str(&for_stmt.var.text);
-                self.out.push_str(" in ");
-                self.expr(&for_stmt.iterable);
+                self.for_head(&for_stmt.var, &for_stmt.iterable);
                 self.out.push(' ');
                 self.block(&for_stmt.body);
             }
