@@ -219,7 +219,7 @@ impl<'t> Parser<'t> {
         let keyword = ItemKeyword::from_word(word)?;
         self.pos += word.len();
         let kind = match keyword {
-            ItemKeyword::If => ItemKind::If(self.if_items()?),
+            ItemKeyword::If => ItemKind::If(self.if_chain(Self::item_block)?),
             ItemKeyword::Import => {
                 if !top_level {
                     return None;
@@ -375,32 +375,17 @@ impl<'t> Parser<'t> {
         Some(items)
     }
 
-    /// `if COND { items } else …`, the cursor after `if`.
-    fn if_items(&mut self) -> Option<If<Vec<Item>>> {
+    /// `if COND { … } else if … else { … }`, the cursor after `if`; each
+    /// body read by `body` (items for an item-level `if`, a block among
+    /// statements).
+    fn if_chain<T>(&mut self, body: fn(&mut Self) -> Option<T>) -> Option<If<T>> {
         let cond = self.cond()?;
-        let then = self.item_block()?;
+        let then = body(self)?;
         let otherwise = self.otherwise(|parser| {
             if parser.eat_keyword("if") {
-                return Some(ElseKind::If(Box::new(parser.if_items()?)));
+                return Some(ElseKind::If(Box::new(parser.if_chain(body)?)));
             }
-            Some(ElseKind::Body(parser.item_block()?))
-        })?;
-        Some(If {
-            cond,
-            then,
-            otherwise,
-        })
-    }
-
-    /// `if COND { … } else …` among statements, the cursor after `if`.
-    fn if_block(&mut self) -> Option<If<Block>> {
-        let cond = self.cond()?;
-        let then = self.block()?;
-        let otherwise = self.otherwise(|parser| {
-            if parser.eat_keyword("if") {
-                return Some(ElseKind::If(Box::new(parser.if_block()?)));
-            }
-            Some(ElseKind::Body(parser.block()?))
+            Some(ElseKind::Body(body(parser)?))
         })?;
         Some(If {
             cond,
@@ -564,7 +549,7 @@ impl<'t> Parser<'t> {
             // When these do not parse, the statement may still be a field
             // named `for` or `if` (`for = 10m` in an alert's arguments),
             // as in the grammar.
-            StatementKeyword::If => StmtKind::If(Box::new(self.if_block()?)),
+            StatementKeyword::If => StmtKind::If(Box::new(self.if_chain(Self::block)?)),
             StatementKeyword::For => {
                 let var = self.ident()?;
                 self.keyword("in")?;
