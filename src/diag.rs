@@ -123,6 +123,7 @@ codes! {
     E0507 => Error, "cluster-wide resource in a namespaced role";
     E0508 => Error, "invalid grant";
     E0509 => Warning, "verb the resource does not serve";
+    E0510 => Error, "escalating cluster-wide grant on a production cluster";
     E0601 => Warning, "network selector that matches no env";
     E0602 => Error, "ingress from an environment the tier does not accept";
     E0603 => Error, "DNS egress both allowed and denied";
@@ -130,6 +131,8 @@ codes! {
     E0605 => Error, "env open to every namespace (retired)";
     E0606 => Error, "network peer on another cluster";
     E0607 => Warning, "network rule the other end does not admit";
+    E0608 => Error, "metrics port that is not TCP";
+    E0609 => Warning, "metrics ports no Prometheus can reach";
     E0701 => Error, "invalid PromQL";
     E0702 => Error, "alert not scoped to its namespace";
     E0703 => Error, "required alert missing";

@@ -52,6 +52,37 @@ pub struct Model {
     /// on whichever core: putting the Model together then moves a pointer,
     /// not the env's several hundred bytes.
     pub envs: BTreeMap<String, Box<Env>>,
+    /// The namespaces envk does not manage that rules may name, one per
+    /// external and cluster it is declared on, by external then cluster.
+    pub externals: Vec<std::sync::Arc<External>>,
+    /// `grant … on cluster …`: cluster-wide bindings, by cluster then in
+    /// the order written, each once per cluster and cluster role.
+    pub cluster_bindings: Vec<ClusterBinding>,
+}
+
+/// A ClusterRoleBinding of a cluster role on one cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterBinding {
+    pub name: String,
+    pub cluster: String,
+    /// The ClusterRole, shared by the clusters it is granted on.
+    pub role: std::sync::Arc<Role>,
+    pub subjects: Vec<Subject>,
+    pub source: Source,
+}
+
+/// A namespace envk does not create (an ingress controller's, Prometheus',
+/// Argo CD's) on one cluster: rules select it by its name alone, never by
+/// a label its owner could set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct External {
+    /// The external's declared name.
+    pub name: String,
+    pub namespace: String,
+    pub cluster: String,
+    /// What it counts as for `accept from`.
+    pub environment: Environment,
+    pub source: Source,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -533,6 +564,10 @@ pub struct Cluster {
     pub pod_security: Option<PodSecurity>,
     pub capacity: Capacity,
     pub prometheus: Prometheus,
+    /// `allow_cluster_admin = true`: a cluster role with `escalate`,
+    /// `bind`, `impersonate` or `*` may be granted on this production
+    /// cluster.
+    pub allow_cluster_admin: bool,
     pub source: Source,
 }
 
@@ -549,6 +584,9 @@ pub struct Prometheus {
     pub scrape_interval: Duration,
     /// Where the central Prometheus federates this cluster's from.
     pub url: Option<String>,
+    /// The namespace the cluster's Prometheus runs in, which may scrape
+    /// the metrics ports envs declare.
+    pub namespace: Option<String>,
 }
 
 /// A whole number of milliseconds, printed the way Prometheus writes
@@ -615,6 +653,9 @@ pub struct Tier {
     pub isolated: bool,
     /// Environments allowed to send traffic into this tier's envs.
     pub accept_from: Vec<Environment>,
+    /// `metrics on tcp 9090`: ports every env of the tier serves metrics
+    /// on, which the cluster's Prometheus may reach.
+    pub metrics: Vec<Port>,
     pub source: Source,
 }
 
@@ -841,6 +882,8 @@ pub enum Peer {
     Environment(Environment),
     /// One env's namespace.
     Env(String),
+    /// An external's namespace on the rule's cluster, by its name.
+    External { name: String, namespace: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -870,6 +913,17 @@ pub struct Network {
     /// `<env>-allow-dns`, UDP and TCP 53 to kube-system: the env's egress
     /// is restricted and it did not write `egress deny dns`.
     pub allow_dns: bool,
+    /// `<env>-allow-metrics`: the cluster's Prometheus namespace may reach
+    /// the env's metrics ports, whatever its tier accepts.
+    pub metrics: Option<Metrics>,
+}
+
+/// The ports an env serves metrics on (`metrics on tcp 9090`), and the
+/// namespace of the cluster's Prometheus, which scrapes them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Metrics {
+    pub prometheus: String,
+    pub ports: Vec<Port>,
 }
 
 impl Network {
@@ -894,10 +948,41 @@ impl Network {
     /// What this env's ingress admits from `from`'s pods, counting every
     /// NetworkPolicy of the env.
     pub fn admits_from(&self, from: &Env) -> Reach {
+        self.admits(Sender::Env(from))
+    }
+
+    /// What this env's ingress admits from the pods of `sender`, counting
+    /// every NetworkPolicy of the env.
+    pub fn admits(&self, sender: Sender) -> Reach {
         if !self.ingress_restricted() {
             return Reach::All;
         }
-        Reach::of_rules(self.admitting(), from)
+        let rules = self
+            .admitting()
+            .filter(|rule| rule.peer.selects_sender(sender))
+            .fold(Reach::None, |reach, rule| {
+                reach.union(Reach::of_ports(&rule.ports))
+            });
+        match &self.metrics {
+            Some(metrics) if sender.namespace() == metrics.prometheus => {
+                rules.union(Reach::of_ports(&metrics.ports))
+            }
+            _ => rules,
+        }
+    }
+
+    /// What this env's egress lets out to a namespace envk does not
+    /// manage (the DNS policy's kube-system aside).
+    pub fn allows_to_external(&self, to: &External) -> Reach {
+        if !self.restrict_egress {
+            return Reach::All;
+        }
+        self.egress
+            .iter()
+            .filter(|rule| rule.peer.selects_sender(Sender::External(to)))
+            .fold(Reach::None, |reach, rule| {
+                reach.union(Reach::of_ports(&rule.ports))
+            })
     }
 
     /// What this env's egress lets out to `to`'s pods (the DNS policy
@@ -974,13 +1059,42 @@ impl Reach {
     }
 }
 
+/// A namespace that sends traffic, on the receiver's cluster.
+#[derive(Clone, Copy, Debug)]
+pub enum Sender<'a> {
+    Env(&'a Env),
+    External(&'a External),
+    /// A namespace nothing declares, such as the cluster's Prometheus'.
+    Namespace(&'a str),
+}
+
+impl Sender<'_> {
+    pub fn namespace(&self) -> &str {
+        match self {
+            Sender::Env(env) => &env.name,
+            Sender::External(external) => &external.namespace,
+            Sender::Namespace(namespace) => namespace,
+        }
+    }
+}
+
 impl Peer {
     /// Whether a rule with this peer selects `env`'s namespace.
     pub fn selects(&self, env: &Env) -> bool {
-        match self {
-            Peer::Any => true,
-            Peer::Environment(environment) => *environment == env.environment,
-            Peer::Env(name) => *name == env.name,
+        self.selects_sender(Sender::Env(env))
+    }
+
+    /// Whether a rule with this peer selects `sender`'s namespace. envk
+    /// labels only the namespaces it creates: an `environment` selector
+    /// selects envs alone, and a namespace envk does not manage is
+    /// selected by its name only.
+    pub fn selects_sender(&self, sender: Sender) -> bool {
+        match (self, sender) {
+            (Peer::Any, _) => true,
+            (Peer::Environment(environment), Sender::Env(env)) => *environment == env.environment,
+            (Peer::Environment(_), Sender::External(_) | Sender::Namespace(_)) => false,
+            (Peer::Env(name), sender) => *name == sender.namespace(),
+            (Peer::External { namespace, .. }, sender) => *namespace == sender.namespace(),
         }
     }
 }

@@ -57,6 +57,7 @@ pub struct FileId(u32);
 pub const STDLIB: &[(&str, &str)] = &[
     ("std/alerts", include_str!("../stdlib/alerts.env.k")),
     ("std/roles", include_str!("../stdlib/roles.env.k")),
+    ("std/resources", include_str!("../stdlib/resources.env.k")),
 ];
 
 pub struct SourceFile {

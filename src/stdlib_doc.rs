@@ -18,8 +18,8 @@ use crate::source::{STDLIB, SourceFile, SourceMap, Span};
 use crate::suggest;
 use crate::syntax;
 use crate::syntax::ast::{
-    AlertTemplate, Ast, ExprKind, FieldValue, ItemKind, Key, List, Name, Role, Stmt, StmtKind,
-    path_text,
+    AlertTemplate, Ast, ExprKind, FieldValue, ItemKind, Key, List, Name, Resource, Role, Stmt,
+    StmtKind, path_text,
 };
 
 /// The modules of the standard library, as they are imported: `std/alerts`, …
@@ -134,9 +134,13 @@ impl<'n> Module<'n> {
             let declaration = match &item.kind {
                 ItemKind::AlertTemplate(template) => Some(Declaration::Template(template)),
                 ItemKind::Role(role) => Some(Declaration::Role(role)),
-                // What a module offers is its templates and roles; anything
-                // else in it only serves them.
+                ItemKind::ClusterRole(role) => Some(Declaration::ClusterRole(role)),
+                ItemKind::Resource(resource) => Some(Declaration::Resource(resource)),
+                // What a module offers is its templates, roles and
+                // resources; anything else in it only serves them.
                 ItemKind::Import(_)
+                | ItemKind::External(_)
+                | ItemKind::ClusterGrant(_)
                 | ItemKind::Cluster(_)
                 | ItemKind::Tier(_)
                 | ItemKind::Let(_)
@@ -158,7 +162,7 @@ impl<'n> Module<'n> {
         self.declarations()
             .into_iter()
             .filter(|(_, declaration)| declaration.kind() == kind)
-            .map(|(_, declaration)| self.name_of(declaration.name()))
+            .map(|(_, declaration)| declaration.name(self))
             .collect()
     }
 
@@ -220,13 +224,20 @@ impl<'n> Module<'n> {
             let of_kind = declarations
                 .iter()
                 .filter(|(_, declaration)| declaration.kind() == kind);
+            if kind == Kind::Resource {
+                self.resource_tables(of_kind, out);
+                continue;
+            }
             for (before, declaration) in of_kind {
                 out.push('\n');
                 match declaration {
                     Declaration::Template(template) => {
                         self.template(level + 2, before.clone(), template, out)
                     }
-                    Declaration::Role(role) => self.role(level + 2, before.clone(), role, out),
+                    Declaration::Role(role) | Declaration::ClusterRole(role) => {
+                        self.role(level + 2, before.clone(), role, out)
+                    }
+                    Declaration::Resource(_) => unreachable!("resources are tables"),
                 }
             }
         }
@@ -268,6 +279,44 @@ impl<'n> Module<'n> {
         self.doc_comment(before, out);
         for stmt in &role.body.stmts {
             self.statement(stmt, out);
+        }
+    }
+
+    /// Resources as tables, one row each: a resource with a doc comment
+    /// (where its project's list, and its source, begins) starts a table
+    /// of its own after that comment.
+    fn resource_tables<'d>(
+        &self,
+        resources: impl Iterator<Item = &'d (Range<usize>, Declaration<'d>)>,
+        out: &mut String,
+    ) {
+        let mut in_table = false;
+        for (before, declaration) in resources {
+            let Declaration::Resource(resource) = declaration else {
+                continue;
+            };
+            let mut comment = String::new();
+            self.doc_comment(before.clone(), &mut comment);
+            if !comment.is_empty() || !in_table {
+                out.push('\n');
+                out.push_str(&comment);
+                out.push_str("| resource | fields |\n|---|---|\n");
+                in_table = true;
+            }
+            let fields: Vec<String> = resource
+                .body
+                .stmts
+                .iter()
+                .map(|stmt| format!("`{}`", self.written(stmt.span)))
+                .collect();
+            out.push_str(&format!(
+                "| `{}` | {} |\n",
+                resource.name.text,
+                match fields.is_empty() {
+                    true => "namespaced, no subresources".to_string(),
+                    false => fields.join(", "),
+                }
+            ));
         }
     }
 
@@ -328,6 +377,7 @@ impl<'n> Module<'n> {
             | StmtKind::For(_)
             | StmtKind::Ingress(_)
             | StmtKind::Egress(_)
+            | StmtKind::Metrics(_)
             | StmtKind::Stage(_)
             | StmtKind::Alert(_)
             | StmtKind::Quota(_)
@@ -343,6 +393,8 @@ impl<'n> Module<'n> {
 enum Declaration<'a> {
     Template(&'a AlertTemplate),
     Role(&'a Role),
+    ClusterRole(&'a Role),
+    Resource(&'a Resource),
 }
 
 impl<'a> Declaration<'a> {
@@ -350,13 +402,16 @@ impl<'a> Declaration<'a> {
         match self {
             Declaration::Template(_) => Kind::Template,
             Declaration::Role(_) => Kind::Role,
+            Declaration::ClusterRole(_) => Kind::ClusterRole,
+            Declaration::Resource(_) => Kind::Resource,
         }
     }
 
-    fn name(&self) -> &'a Name {
+    fn name(&self, module: &'a Module) -> &'a str {
         match self {
-            Declaration::Template(template) => &template.name,
-            Declaration::Role(role) => &role.name,
+            Declaration::Template(template) => module.name_of(&template.name),
+            Declaration::Role(role) | Declaration::ClusterRole(role) => module.name_of(&role.name),
+            Declaration::Resource(resource) => &resource.name.text,
         }
     }
 }
@@ -367,16 +422,25 @@ impl<'a> Declaration<'a> {
 enum Kind {
     Template,
     Role,
+    ClusterRole,
+    Resource,
 }
 
 impl Kind {
     /// In the order the reference shows them.
-    const ALL: [Kind; 2] = [Kind::Template, Kind::Role];
+    const ALL: [Kind; 4] = [
+        Kind::Template,
+        Kind::Role,
+        Kind::ClusterRole,
+        Kind::Resource,
+    ];
 
     fn plural(self) -> &'static str {
         match self {
             Kind::Template => "alert templates",
             Kind::Role => "roles",
+            Kind::ClusterRole => "cluster roles",
+            Kind::Resource => "custom resources",
         }
     }
 
@@ -384,6 +448,8 @@ impl Kind {
         match self {
             Kind::Template => "Alert templates",
             Kind::Role => "Roles",
+            Kind::ClusterRole => "Cluster roles",
+            Kind::Resource => "Custom resources",
         }
     }
 
@@ -399,6 +465,16 @@ impl Kind {
             Kind::Role => {
                 "An env grants a role with `grant ROLE to user|group|serviceaccount \"NAME\"`; \
                  each becomes a namespaced Role and RoleBinding."
+            }
+            Kind::ClusterRole => {
+                "A program grants a cluster role with `grant ROLE to user|group|serviceaccount \"NAME\" \
+                 on cluster CLUSTER`; each becomes a ClusterRole and ClusterRoleBinding."
+            }
+            Kind::Resource => {
+                "A role names a custom resource by its plural (`rollouts`) where no other \
+                 resource has that plural, else with its group (`rollouts.argoproj.io`); its \
+                 subresources as `rollouts/status`. Unless a declaration says otherwise, a \
+                 resource is namespaced and serves every verb a custom resource serves."
             }
         }
     }

@@ -699,7 +699,10 @@ fn large_clusters_get_a_linear_network_summary() {
     assert!(readme.contains("| Namespaces | 25 |"));
     assert!(readme.contains("|---:|\n| team-0 | t | baseline | — | — | — |\n| team-1 |"));
     assert!(readme.contains("| team-9 | t | baseline | — | — | — |\n| **all namespaces** |"));
-    assert!(readme.contains("No role is granted on this cluster.\n\n## Who can reach whom"));
+    assert!(readme.contains(
+        "No role is granted on this cluster.\n\n## Cluster-wide access\n\n\
+         No cluster role is granted on this cluster.\n\n## Who can reach whom"
+    ));
     assert!(readme.contains("pair would have 25² cells)."));
     assert!(readme.ends_with("| team-9 | environment development on TCP 8080 | anywhere |\n\n"));
 }

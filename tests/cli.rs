@@ -273,12 +273,12 @@ fn explain_of_an_unknown_stdlib_module_is_a_usage_error() {
     assert_eq!(
         stderr(&misspelt),
         "error: `std/alert` is not a module of the standard library; did you mean `std/alerts`? \
-         (its modules: `std/alerts`, `std/roles`)\n"
+         (its modules: `std/alerts`, `std/roles`, `std/resources`)\n"
     );
     let unknown = envk(&["explain", "std/metrics"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(
-        stderr(&unknown).contains("(its modules: `std/alerts`, `std/roles`)"),
+        stderr(&unknown).contains("(its modules: `std/alerts`, `std/roles`, `std/resources`)"),
         "{}",
         stderr(&unknown)
     );

@@ -112,7 +112,22 @@ fn each_module_shows_every_template_parameter_and_role_rule_of_its_source() {
                         }
                     }
                 }
-                other => panic!("{module} declares only templates and roles: {other:?}"),
+                ast::ItemKind::Resource(resource) => {
+                    declared += 1;
+                    let row_start = format!("| `{}` | ", resource.name.text);
+                    let row = reference
+                        .lines()
+                        .find(|line| line.starts_with(&row_start))
+                        .unwrap_or_else(|| panic!("{module}: no row {row_start}"));
+                    for stmt in &resource.body.stmts {
+                        let written = sources.snippet(stmt.span);
+                        assert!(
+                            row.contains(&format!("`{written}`")),
+                            "{module}: {written} not in {row}"
+                        );
+                    }
+                }
+                other => panic!("{module} declares only templates, roles and resources: {other:?}"),
             }
         }
         assert!(declared > 0, "{module} declares something");

@@ -13,6 +13,7 @@ use foldhash::{HashMap, HashMapExt};
 
 use super::catalog;
 use super::fields;
+use super::resources;
 use super::units::Diags;
 use super::{Checker, TierFacts};
 use crate::diag::{Code, Diagnostic};
@@ -72,10 +73,11 @@ pub(crate) fn known(
             (diagnostic, unknown_verb(name))
         }
         RbacName::Resource => {
-            if catalog::resource(name).is_some() {
-                return true;
-            }
-            let (label, hint) = unknown_resource(name);
+            let missing = match checker.resources.find(name) {
+                Ok(_) => return true,
+                Err(missing) => missing,
+            };
+            let (label, hint) = unknown_resource(checker, name, missing);
             let diagnostic =
                 Diagnostic::new(Code::E0501, item.span, format!("unknown resource `{name}`"))
                     .label(label);
@@ -104,14 +106,14 @@ pub(crate) fn known(
 /// What to say about an unknown name: the known name it is closest to,
 /// and why it is not that name.
 struct Hint {
-    close: Option<&'static str>,
+    close: Option<String>,
     why: Option<String>,
 }
 
 fn unknown_verb(name: &str) -> Hint {
     match suggest::closest(name, catalog::VERBS.iter().copied()) {
         Some(close) => Hint {
-            close: Some(close),
+            close: Some(close.to_string()),
             why: name
                 .bytes()
                 .any(|b| b.is_ascii_uppercase())
@@ -127,18 +129,66 @@ fn unknown_verb(name: &str) -> Hint {
     }
 }
 
-/// E0501's label and hint. A close catalog name gets "did you mean", with
-/// the slip RBAC's spelling explains (singular, uppercase). Nothing close:
-/// a plural, lowercase name is most likely a custom resource, which the
-/// catalog cannot know; an unknown subresource of a known resource gets
-/// that resource's subresources.
-fn unknown_resource(name: &str) -> (&'static str, Hint) {
+/// E0501's label and hint. A name several declared resources have asks
+/// for their group; an unknown subresource of a known resource gets that
+/// resource's subresources; a close name gets "did you mean", with the
+/// slip RBAC's spelling explains (singular, uppercase). Nothing close: a
+/// plural, lowercase name is most likely a custom resource not declared
+/// yet, which the standard library may declare.
+fn unknown_resource(
+    checker: &Checker,
+    name: &str,
+    missing: resources::Missing,
+) -> (&'static str, Hint) {
     const UNKNOWN: &str = "not a Kubernetes resource envk knows";
+    match missing {
+        resources::Missing::Ambiguous(candidates) => {
+            return (
+                "declared by more than one resource",
+                Hint {
+                    close: None,
+                    why: Some(format!(
+                        "`{name}` is the plural of {}: name one with its group",
+                        fields::list_ending(&candidates, " and ")
+                    )),
+                },
+            );
+        }
+        resources::Missing::NoSubresource {
+            resource,
+            subresources,
+        } => {
+            let why = match subresources.is_empty() {
+                true => format!(
+                    "`{resource}` declares no subresources: add them to its declaration, `subresources = [status]`, if its CRD serves them"
+                ),
+                false => format!(
+                    "`{resource}` declares the subresources {}",
+                    fields::list(&subresources)
+                ),
+            };
+            return (
+                UNKNOWN,
+                Hint {
+                    close: None,
+                    why: Some(why),
+                },
+            );
+        }
+        resources::Missing::Unknown => {}
+    }
     let uppercase = name.bytes().any(|b| b.is_ascii_uppercase());
     let lower = name.to_ascii_lowercase();
     let (close, singular) = match rbac_spelling(&lower) {
-        Some((close, singular)) => (Some(close), singular),
-        None => (suggest::closest(&lower, catalog::resource_names()), false),
+        Some((close, singular)) => (Some(close.to_string()), singular),
+        None => {
+            let mut candidates: Vec<&str> = catalog::resource_names().collect();
+            candidates.extend(checker.resources.names());
+            (
+                suggest::closest(&lower, candidates).map(str::to_string),
+                false,
+            )
+        }
     };
     if let Some(close) = close {
         let why = match (singular, uppercase) {
@@ -175,15 +225,33 @@ fn unknown_resource(name: &str) -> (&'static str, Hint) {
         let why = Some(why);
         return (UNKNOWN, Hint { close: None, why });
     }
-    let plural_lowercase =
-        !uppercase && parent.ends_with('s') && parent.bytes().all(|b| b.is_ascii_lowercase());
+    if let Some(declared) = resources::in_stdlib(parent) {
+        return (
+            "not declared in this program",
+            Hint {
+                close: None,
+                why: Some(format!(
+                    "the standard library declares `{declared}`: add `import \"std/resources\"`"
+                )),
+            },
+        );
+    }
+    let plural_lowercase = !uppercase
+        && parent.ends_with('s')
+        && parent
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'-');
     if plural_lowercase {
+        let example = match parent.split_once('.') {
+            Some(_) => parent.to_string(),
+            None => format!("{parent}.GROUP"),
+        };
         return (
             "not a built-in Kubernetes resource",
             Hint {
                 close: None,
                 why: Some(format!(
-                    "custom resources such as `{parent}` are not supported yet: a later version of envk will let you declare them"
+                    "a custom resource is declared before roles name it: `resource {example} {{ subresources = [status] }}`, as its CustomResourceDefinition says"
                 )),
             },
         );
@@ -192,7 +260,7 @@ fn unknown_resource(name: &str) -> (&'static str, Hint) {
         UNKNOWN,
         Hint {
             close: None,
-            why: Some("RBAC names resources in the plural, lowercase, such as `deployments` and `pods/log`; custom resources are not supported yet".to_string()),
+            why: Some("RBAC names resources in the plural, lowercase, such as `deployments` and `pods/log`; a custom resource is declared first, `resource PLURAL.GROUP { }`".to_string()),
         },
     )
 }
@@ -263,7 +331,7 @@ pub(crate) fn role<'a>(
     let body = &decl.node.body;
     let scope = checker.scope(&decl.vars);
     if reads_variables(body) {
-        return role_body(checker, body, &scope, diagnostics).map(named);
+        return role_body(checker, body, RoleKind::Namespaced, &scope, diagnostics).map(named);
     }
     // The cache shares only a typing that reported nothing. A warning
     // (E0509) names no role, so a body that only warns is shared too: its
@@ -275,7 +343,7 @@ pub(crate) fn role<'a>(
         .role_bodies
         .typed_once(body, "role", diagnostics, |found| {
             let mut own = Diags::new();
-            let typed = role_body(checker, body, &scope, &mut own);
+            let typed = role_body(checker, body, RoleKind::Namespaced, &scope, &mut own);
             if typed.is_some() && !own.iter().any(Diagnostic::is_error) {
                 warnings = own;
             } else {
@@ -285,6 +353,15 @@ pub(crate) fn role<'a>(
         });
     diagnostics.append(&mut warnings);
     typed.map(named)
+}
+
+/// What a role's rules become: a namespaced Role, granted in an env, or a
+/// ClusterRole, granted on a cluster (`cluster_role`), which may name
+/// cluster-wide resources.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RoleKind {
+    Namespaced,
+    Cluster,
 }
 
 /// A verb of an `allow` line, where it is first written on the line.
@@ -316,9 +393,10 @@ fn reads_variables(body: &ast::Block) -> bool {
     })
 }
 
-fn role_body(
+pub(crate) fn role_body(
     checker: &Checker,
     body: &ast::Block,
+    kind: RoleKind,
     scope: &Scope,
     diagnostics: &mut Diags,
 ) -> Option<TypedRole> {
@@ -344,6 +422,10 @@ fn role_body(
             continue;
         };
         let mut verbs: Vec<Written> = Vec::new();
+        let mut line_verbs: Vec<Written> = Vec::new();
+        // Whether the line names a namespaced resource (or `"*"`), which a
+        // cluster role's grant reaches in every namespace.
+        let mut line_reaches_namespaces = false;
         for item in &allow.verbs.items {
             let Some(verb) = checker.name_in_list(item, RbacName::Verb.what(), scope, diagnostics)
             else {
@@ -354,7 +436,7 @@ fn role_body(
                 ok = false;
                 continue;
             }
-            facts.verbs.push((verb.clone(), item.span));
+            line_verbs.push((verb.clone(), item.span));
             if !verbs.iter().any(|(v, _)| *v == verb) {
                 verbs.push((verb, item.span));
             }
@@ -367,29 +449,29 @@ fn role_body(
         let verb_set = catalog::VerbSet::of(verbs.iter().map(|(verb, _)| verb.as_str()));
         // The line's resources that do not serve all its verbs, each where
         // it is first written (most lines have none).
-        let mut unserving: Vec<(&'static catalog::Resource, &ast::Expr)> = Vec::new();
+        let mut unserving: Vec<(catalog::Known, &ast::Expr, String)> = Vec::new();
         let mut line_ok = true;
         for item in &allow.resources.items {
-            let Some(resource) =
+            let Some(written) =
                 checker.name_in_list(item, RbacName::Resource.what(), scope, diagnostics)
             else {
                 line_ok = false;
                 continue;
             };
             // Looked up once: the catalog is a table read in order.
-            let info = catalog::resource(&resource);
-            if info.is_none() && !known(checker, RbacName::Resource, &resource, item, diagnostics) {
+            let info = checker.resources.find(&written).ok();
+            if info.is_none() && !known(checker, RbacName::Resource, &written, item, diagnostics) {
                 line_ok = false;
                 continue;
             }
-            let group = match info {
+            let (group, resource, canonical) = match info {
                 // `"*"`: the one name known() accepts that the catalog lacks.
-                None => "*".to_string(),
-                Some(info) if !info.namespaced => {
+                None => ("*".to_string(), written.clone(), written.clone()),
+                Some(info) if !info.namespaced && kind == RoleKind::Namespaced => {
                     diagnostics.push(
-                        Diagnostic::new(Code::E0507, item.span, format!("`{resource}` is not namespaced"))
+                        Diagnostic::new(Code::E0507, item.span, format!("`{written}` is not namespaced"))
                             .label("a cluster-wide resource")
-                            .help("an env's role is a namespaced Role, which cannot grant cluster-wide resources; those need a ClusterRole, which envk does not manage"),
+                            .help("an env's role is a namespaced Role, which cannot grant cluster-wide resources: declare a `cluster_role` with this line and grant it `on cluster …`"),
                     );
                     line_ok = false;
                     continue;
@@ -397,14 +479,28 @@ fn role_body(
                 Some(info) => {
                     if !every_verb
                         && !info.serves_all(verb_set)
-                        && !unserving.iter().any(|(known, _)| known.name == info.name)
+                        && !unserving
+                            .iter()
+                            .any(|(known, _, _)| known.canonical == info.canonical)
                     {
-                        unserving.push((info, item));
+                        unserving.push((info, item, written.clone()));
                     }
-                    info.group.to_string()
+                    if info.namespaced {
+                        line_reaches_namespaces = true;
+                    }
+                    (
+                        info.group.to_string(),
+                        info.rbac_name.to_string(),
+                        info.canonical.to_string(),
+                    )
                 }
             };
-            facts.resources.push((resource.clone(), item.span));
+            if written == "*" {
+                line_reaches_namespaces = true;
+            }
+            if kind == RoleKind::Namespaced || info.is_none_or(|info| info.namespaced) {
+                facts.resources.push((canonical, item.span));
+            }
             match groups.iter_mut().find(|(g, _)| *g == group) {
                 Some((_, resources)) => {
                     if !resources.contains(&resource) {
@@ -413,6 +509,9 @@ fn role_body(
                 }
                 None => groups.push((group, vec![resource])),
             }
+        }
+        if kind == RoleKind::Namespaced || line_reaches_namespaces {
+            facts.verbs.extend(line_verbs);
         }
         ok &= line_ok;
         if verbs.is_empty() || groups.is_empty() {
@@ -431,8 +530,8 @@ fn role_body(
             continue;
         }
         let alone = line_ok && groups.iter().map(|(_, r)| r.len()).sum::<usize>() == 1;
-        for (resource, item) in &unserving {
-            if let Some(warning) = unserved(checker, resource, item, &verbs, alone) {
+        for (resource, item, written) in &unserving {
+            if let Some(warning) = unserved(checker, resource, written, item, &verbs, alone) {
                 diagnostics.push(warning);
             }
         }
@@ -453,10 +552,11 @@ fn role_body(
 
 /// E0509: the verbs of an `allow` line that `resource` does not serve,
 /// once per resource and line, at the resource, with the line it needs.
-/// `alone`: the resource is all the line names.
+/// `alone`: the resource is all the line names; `name`: as the line writes it.
 fn unserved(
     checker: &Checker,
-    resource: &catalog::Resource,
+    resource: &catalog::Known,
+    name: &str,
     item: &ast::Expr,
     verbs: &[Written],
     alone: bool,
@@ -466,7 +566,6 @@ fn unserved(
     if unserved.is_empty() {
         return None;
     }
-    let name = resource.name;
     fn words<'v>(verbs: &[&'v Written]) -> Vec<&'v str> {
         verbs.iter().map(|(verb, _)| verb.as_str()).collect()
     }
@@ -538,11 +637,17 @@ pub(crate) fn env_grants<'a>(
         let Some((role_model, facts)) = checker.role_facts.get(role_decl.id) else {
             continue; // the role itself has errors, already reported
         };
-        forbids(role_decl, facts, tier, *span, diagnostics);
+        forbids(role_decl, facts, tier, *span, None, diagnostics);
         let Some(subject_text) = interpolate(&grant.subject, &scope, diagnostics) else {
             continue;
         };
-        let Some(subject) = subject(grant, &subject_text, &decl.name, diagnostics) else {
+        let Some(subject) = subject(
+            grant.subject_kind,
+            grant.subject.span,
+            &subject_text,
+            Some(&decl.name),
+            diagnostics,
+        ) else {
             continue;
         };
         let binding_name = match &grant.binding_name {
@@ -647,22 +752,22 @@ fn default_binding_name(
     ))
 }
 
-fn subject(
-    grant: &ast::Grant,
+/// The subject of a grant, written `text` at `span`; a service account's
+/// namespace is `namespace` (the env's) unless written `NAMESPACE/NAME`,
+/// which a cluster-wide grant (no `namespace`) must write.
+pub(crate) fn subject(
+    kind: ast::SubjectKind,
+    span: Span,
     text: &str,
-    namespace: &str,
+    namespace: Option<&str>,
     diagnostics: &mut Diags,
 ) -> Option<Subject> {
     let invalid = |why: &str, help: &str| {
-        Diagnostic::new(
-            Code::E0508,
-            grant.subject.span,
-            format!("invalid subject `{text}`"),
-        )
-        .label(why.to_string())
-        .help(help.to_string())
+        Diagnostic::new(Code::E0508, span, format!("invalid subject `{text}`"))
+            .label(why.to_string())
+            .help(help.to_string())
     };
-    match grant.subject_kind {
+    match kind {
         ast::SubjectKind::User | ast::SubjectKind::Group => {
             if text.trim().is_empty() || text.trim() != text {
                 diagnostics.push(invalid(
@@ -672,7 +777,7 @@ fn subject(
                 return None;
             }
             Some(Subject {
-                kind: if grant.subject_kind == ast::SubjectKind::User {
+                kind: if kind == ast::SubjectKind::User {
                     SubjectKind::User
                 } else {
                     SubjectKind::Group
@@ -682,9 +787,16 @@ fn subject(
             })
         }
         ast::SubjectKind::ServiceAccount => {
-            let (account_namespace, name) = match text.split_once('/') {
-                Some((ns, name)) => (ns, name),
-                None => (namespace, text),
+            let (account_namespace, name) = match (text.split_once('/'), namespace) {
+                (Some((ns, name)), _) => (ns, name),
+                (None, Some(namespace)) => (namespace, text),
+                (None, None) => {
+                    diagnostics.push(invalid(
+                        "a service account without its namespace",
+                        &format!("a cluster-wide grant names the account's namespace too: `\"NAMESPACE/{text}\"`"),
+                    ));
+                    return None;
+                }
             };
             for part in [account_namespace, name] {
                 if let Err(why) = check_dns_label(part) {
@@ -706,7 +818,27 @@ fn subject(
 
 /// The tier's forbidden verbs, resources and wildcards against one role
 /// granted in one of its envs.
-fn forbids(
+/// `reached`: for a cluster-wide grant, the note saying which env of the
+/// cluster the tier's.
+pub(crate) fn forbids(
+    role: &Decl<ast::Role>,
+    facts: &RoleFacts,
+    tier: &TierFacts,
+    grant_span: Span,
+    reached: Option<&str>,
+    diagnostics: &mut Diags,
+) {
+    let mut found = Diags::new();
+    forbidden(role, facts, tier, grant_span, &mut found);
+    for mut diagnostic in found {
+        if let Some(reached) = reached {
+            diagnostic = diagnostic.note(reached.to_string());
+        }
+        diagnostics.push(diagnostic);
+    }
+}
+
+fn forbidden(
     role: &Decl<ast::Role>,
     facts: &RoleFacts,
     tier: &TierFacts,

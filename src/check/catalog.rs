@@ -105,7 +105,62 @@ const fn same(a: &str, b: &str) -> bool {
     true
 }
 
+/// A resource a role may name, built in or declared (`resource …`), as the
+/// checks see it: the name RBAC writes in a rule, the name a tier's
+/// `forbid` and a role's facts know it by (`canonical`: the built-in name,
+/// or `plural.group` for a declared one, so that `rollouts` and
+/// `rollouts.argoproj.io` are one resource), its group, its scope and
+/// its verbs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Known<'c> {
+    pub rbac_name: &'c str,
+    pub canonical: &'c str,
+    pub group: &'c str,
+    pub namespaced: bool,
+    pub verbs: &'c [&'static str],
+    verb_set: VerbSet,
+}
+
+impl<'c> Known<'c> {
+    pub fn new(
+        rbac_name: &'c str,
+        canonical: &'c str,
+        group: &'c str,
+        namespaced: bool,
+        verbs: &'c [&'static str],
+    ) -> Known<'c> {
+        Known {
+            rbac_name,
+            canonical,
+            group,
+            namespaced,
+            verbs,
+            verb_set: VerbSet::of(verbs.iter().copied()),
+        }
+    }
+
+    pub fn supports(&self, verb: &str) -> bool {
+        self.verbs.contains(&verb)
+    }
+
+    pub fn serves_all(&self, verbs: VerbSet) -> bool {
+        self.verb_set.contains_all(verbs)
+    }
+}
+
 impl Resource {
+    /// The row as the checks see it.
+    pub fn known(&'static self) -> Known<'static> {
+        Known {
+            rbac_name: self.name,
+            canonical: self.name,
+            group: self.group,
+            namespaced: self.namespaced,
+            verbs: self.verbs,
+            verb_set: self.verb_set,
+        }
+    }
+
     /// Whether `verb` means something on this resource (exact, case-sensitive;
     /// the wildcard `"*"` is the caller's business).
     pub fn supports(&self, verb: &str) -> bool {
@@ -129,8 +184,9 @@ const CORE: &str = "";
 
 // Verb sets shared by many rows, in the order of `VERBS`.
 
-/// A plain object collection: everything the generic REST storage serves.
-const STANDARD: &[&str] = &[
+/// A plain object collection: everything the generic REST storage serves,
+/// and what the API server serves on every custom resource.
+pub const STANDARD: &[&str] = &[
     "get",
     "list",
     "watch",
@@ -141,7 +197,7 @@ const STANDARD: &[&str] = &[
     "deletecollection",
 ];
 /// A `/status` or `/scale` subresource (and other whole-object subresources).
-const READ_WRITE_ONE: &[&str] = &["get", "update", "patch"];
+pub const READ_WRITE_ONE: &[&str] = &["get", "update", "patch"];
 /// A streaming connection (`exec`, `attach`, `portforward`): GET or POST.
 const CONNECT: &[&str] = &["get", "create"];
 /// An HTTP proxy: every method maps to a verb (POST is `create`).

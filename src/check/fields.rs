@@ -86,6 +86,7 @@ pub fn belongs(kind: &StmtKind) -> &'static str {
         StmtKind::Allow(_) => "a role",
         StmtKind::Forbid(_) | StmtKind::Require(_) | StmtKind::Accept(_) => "a tier",
         StmtKind::Stage(_) => "an env family (`env NAME { stage … }`)",
+        StmtKind::Metrics(_) => "a tier, an env or a stage",
         StmtKind::If(_) | StmtKind::For(_) => {
             "the block of an env, a family or a stage, or among items"
         }

@@ -11,11 +11,14 @@
 mod access;
 mod alerts;
 pub mod catalog;
+mod cluster_roles;
 mod expand;
+mod externals;
 mod fields;
 mod network;
 mod placement;
 mod quota;
+mod resources;
 pub mod schema;
 mod scope;
 mod units;
@@ -122,6 +125,9 @@ impl<'r, 'a> Checker<'r, 'a> {
             sources,
             model: Model::default(),
             cluster_facts: IdMap::default(),
+            external_facts: IdMap::default(),
+            resources: resources::Resources::default(),
+            cluster_role_facts: IdMap::default(),
             tier_facts: IdMap::default(),
             role_facts: IdMap::default(),
             role_bodies: Default::default(),
@@ -139,9 +145,12 @@ impl<'r, 'a> Checker<'r, 'a> {
         // Before any use, so that a `let`'s `*` is its own finding (E0307).
         units::let_products(&self.resolved.lets, diagnostics);
         self.clusters(diagnostics);
+        self.externals(diagnostics);
+        self.resources(diagnostics);
         self.templates(diagnostics);
         self.tiers(diagnostics);
         self.roles(diagnostics);
+        self.cluster_roles(diagnostics);
         self.envs(diagnostics);
         // A branch of an env's `if` that no env took, in env order.
         let mut branches = crate::resolve::cond::Branches::default();
@@ -154,6 +163,8 @@ impl<'r, 'a> Checker<'r, 'a> {
         // After every use, so that only the `let`s nothing looked up are left.
         self.unused_lets(diagnostics);
         quota::check_capacity(self, diagnostics);
+        self.cluster_grants(diagnostics);
+        self.external_namespaces(diagnostics);
         network::check_program(self, diagnostics);
         placement::check_projects(self, diagnostics);
     }
@@ -175,6 +186,12 @@ pub(crate) struct Checker<'r, 'a> {
     sources: &'r SourceMap,
     model: Model,
     cluster_facts: IdMap<ClusterFacts>,
+    external_facts: IdMap<externals::ExternalFacts>,
+    /// The custom resources the program declares.
+    resources: resources::Resources,
+    /// Each cluster role, shared by the clusters it is granted on, and its
+    /// facts.
+    cluster_role_facts: IdMap<(Arc<model::Role>, Arc<access::RoleFacts>)>,
     tier_facts: IdMap<TierFacts>,
     /// Each role in the Model (shared by the envs that grant it) and its
     /// facts.
@@ -372,6 +389,8 @@ pub(crate) struct TierFacts {
     forbid_spans: HashMap<String, Span>,
     wildcards_span: Option<Span>,
     accept_span: Option<Span>,
+    /// Its own `metrics`, or its parent's.
+    metrics_span: Option<Span>,
 }
 
 /// An env as checked: its Model and the spans later checks point at.
@@ -415,19 +434,58 @@ impl<'r, 'a> Checker<'r, 'a> {
         Scope::new(vars.clone(), &self.resolved.lets)
     }
 
+    /// A top-level declaration's block read against its table, named in
+    /// diagnostics `what NAME`; statements do not belong there.
+    fn read_declaration<T>(
+        &self,
+        table: &'static [schema::Field],
+        what: &str,
+        decl: &Decl<'a, T>,
+        body: &'a Block,
+        diagnostics: &mut Diags,
+    ) -> schema::Read<'a> {
+        let scope = self.scope(&decl.vars);
+        let context = format!("{what} `{}`", decl.name);
+        let reading = schema::Reading {
+            scope: &scope,
+            context: &context,
+            at: decl.name_span,
+            inherited: false,
+            statements: schema::Statements::Reported,
+            sources: self.sources,
+        };
+        schema::read(table, body, &reading, diagnostics)
+    }
+
+    /// The cluster a list of clusters names (`on [prod-eu, prod-us]`),
+    /// when it checked.
+    fn listed_cluster(
+        &self,
+        name: &ast::Name,
+        scope: &Scope,
+        diagnostics: &mut Diags,
+    ) -> Option<(&Decl<'a, ast::Cluster>, &ClusterFacts)> {
+        let decl = name_referent(
+            &self.resolved.clusters,
+            &self.resolved.refs,
+            name,
+            scope,
+            Code::E0201,
+            &mut Expanded::new(),
+            diagnostics,
+        )?;
+        Some((decl, self.cluster_facts.get(decl.id)?))
+    }
+
     fn clusters(&mut self, diagnostics: &mut Diags) {
         for decl in self.resolved.clusters.iter() {
-            let scope = self.scope(&decl.vars);
-            let context = format!("cluster `{}`", decl.name);
-            let reading = schema::Reading {
-                scope: &scope,
-                context: &context,
-                at: decl.name_span,
-                inherited: false,
-                statements: schema::Statements::Reported,
-                sources: self.sources,
-            };
-            let read = schema::read(schema::CLUSTER, &decl.node.body, &reading, diagnostics);
+            let read = self.read_declaration(
+                schema::CLUSTER,
+                "cluster",
+                decl,
+                &decl.node.body,
+                diagnostics,
+            );
             let server = match read.get("server") {
                 Some(Typed::Text(server)) => Some(server.clone()),
                 _ => None,
@@ -460,6 +518,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             let mut prometheus = model::Prometheus {
                 scrape_interval: model::Duration(15_000),
                 url: None,
+                namespace: None,
             };
             if let Some(Typed::Block(block)) = read.get("prometheus") {
                 if let Some(Typed::Duration(interval)) = block.get("scrape_interval") {
@@ -467,6 +526,9 @@ impl<'r, 'a> Checker<'r, 'a> {
                 }
                 if let Some(Typed::Text(url)) = block.get("url") {
                     prometheus.url = Some(url.clone());
+                }
+                if let Some(Typed::Text(namespace)) = block.get("namespace") {
+                    prometheus.namespace = Some(namespace.clone());
                 }
             }
             // A cluster with a bad server is still a place for envs, so
@@ -483,6 +545,10 @@ impl<'r, 'a> Checker<'r, 'a> {
                 pod_security,
                 capacity,
                 prometheus,
+                allow_cluster_admin: matches!(
+                    read.get("allow_cluster_admin"),
+                    Some(Typed::Bool(true))
+                ),
                 source: self.source(decl.name_span),
             });
             self.model.clusters.insert(decl.name.clone(), model.clone());
@@ -620,6 +686,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 forbid_spans: parent.forbid_spans.clone(),
                 wildcards_span: parent.wildcards_span,
                 accept_span: parent.accept_span,
+                metrics_span: parent.metrics_span,
             },
             None => TierFacts {
                 model: Arc::new(model::Tier {
@@ -633,6 +700,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     forbid_wildcards: false,
                     isolated: false,
                     accept_from: Vec::new(),
+                    metrics: Vec::new(),
                     source: self.source(decl.name_span),
                 }),
                 name_span: decl.name_span,
@@ -642,6 +710,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 forbid_spans: HashMap::new(),
                 wildcards_span: None,
                 accept_span: None,
+                metrics_span: None,
             },
         };
         if let Some(Typed::PodSecurity(level)) = read.get("pod_security") {
@@ -722,6 +791,14 @@ impl<'r, 'a> Checker<'r, 'a> {
                             if !access::known(self, kind, &name, item, diagnostics) {
                                 continue;
                             }
+                            // A declared resource is one thing however
+                            // it is named: `rollouts.argoproj.io`.
+                            let name = match (kind, self.resources.find(&name)) {
+                                (access::RbacName::Resource, Ok(known)) => {
+                                    known.canonical.to_string()
+                                }
+                                _ => name,
+                            };
                             let target = match kind {
                                 access::RbacName::Verb => {
                                     &mut Arc::make_mut(&mut facts.model).forbid_verbs
@@ -756,6 +833,15 @@ impl<'r, 'a> Checker<'r, 'a> {
                     Arc::make_mut(&mut facts.model).accept_from = accepted;
                     facts.accept_span = Some(stmt.span);
                 }
+                StmtKind::Metrics(metrics) => {
+                    let model = Arc::make_mut(&mut facts.model);
+                    for port in network::metrics_ports(&metrics.ports, diagnostics) {
+                        if !model.metrics.contains(&port) {
+                            model.metrics.push(port);
+                        }
+                    }
+                    facts.metrics_span = Some(stmt.span);
+                }
                 StmtKind::Allow(_) => {
                     diagnostics.push(fields::misplaced(stmt, "a tier", "a role"));
                 }
@@ -782,6 +868,22 @@ impl<'r, 'a> Checker<'r, 'a> {
         match &item.kind {
             ExprKind::Name(ident) => Some(ident.text.clone()),
             ExprKind::Str(string) => value::interpolate(string, scope, diagnostics),
+            // A resource named with its group, `rollouts.argoproj.io`; a
+            // field of a loop's record is read in a string.
+            ExprKind::Field(path) if scope.var(&path[0].text).is_none() => {
+                Some(ast::path_text(path).into_owned())
+            }
+            ExprKind::Field(path) => {
+                let text = ast::path_text(path);
+                diagnostics.push(
+                    Diagnostic::new(Code::E0301, item.span, format!("expected {what}"))
+                        .label(format!("`{}` is a variable here", path[0].text))
+                        .help(format!(
+                            "to use its field, write it in a string: `\"${{{text}}}\"`"
+                        )),
+                );
+                None
+            }
             _ => {
                 diagnostics.push(
                     Diagnostic::new(Code::E0301, item.span, format!("expected {what}"))
@@ -1284,6 +1386,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 StmtKind::Grant(grant) => draft.grants.push((grant, stmt.span, piece)),
                 StmtKind::Ingress(ingress) => draft.ingress.push((ingress, stmt.span, piece)),
                 StmtKind::Egress(egress) => draft.egress.push((egress, stmt.span, piece)),
+                StmtKind::Metrics(metrics) => draft.metrics.push((metrics, stmt.span)),
                 StmtKind::Alert(alert) => {
                     // A stage's use replaces the family's use of the same
                     // rule name; two uses in one block are two rules (a
@@ -1542,6 +1645,7 @@ pub(crate) struct EnvDraft<'a> {
     grants: Vec<(&'a ast::Grant, Span, usize)>,
     ingress: Vec<(&'a ast::Ingress, Span, usize)>,
     egress: Vec<(&'a ast::Egress, Span, usize)>,
+    metrics: Vec<(&'a ast::Metrics, Span)>,
     alerts: Vec<alerts::AlertDraft<'a>>,
     alert_labels: model::TextMap,
     /// `deploy` blocks of every layer, merged field by field.

@@ -72,15 +72,77 @@ fn accepts(tier: &TierFacts, accepted: &[Environment]) -> (Span, String) {
 
 /// A rule's peer. An `env NAME` peer is checked against the other envs
 /// once every env is (`check_program`); an interpolated one names its env
-/// in `expanded` now.
+/// in `expanded` now. An `external NAME` must be declared on `env`'s
+/// cluster (E0606).
 fn peer(
     checker: &Checker,
     peer: &ast::Peer,
+    env: &model::Env,
     scope: &Scope,
     expanded: &mut Expanded,
     diagnostics: &mut Diags,
 ) -> Option<Peer> {
     Some(match &peer.kind {
+        PeerKind::External(name) => {
+            let decl = super::name_referent(
+                &checker.resolved.externals,
+                &checker.resolved.refs,
+                name,
+                scope,
+                Code::E0201,
+                expanded,
+                diagnostics,
+            )?;
+            let facts = checker.external_facts.get(decl.id)?;
+            match facts.on(&env.cluster.name) {
+                Some(external) => Peer::External {
+                    name: external.name.clone(),
+                    namespace: external.namespace.clone(),
+                },
+                None => {
+                    let clusters = facts
+                        .cluster_names()
+                        .iter()
+                        .map(|cluster| format!("`{cluster}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    diagnostics.push(
+                        Diagnostic::new(
+                            Code::E0606,
+                            peer.span,
+                            format!(
+                                "external `{}` is not declared on cluster `{}`, where `{}` is",
+                                decl.name, env.cluster.name, env.name
+                            ),
+                        )
+                        .label(format!(
+                            "a NetworkPolicy on `{}` selects namespaces of its own cluster only",
+                            env.cluster.name
+                        ))
+                        .secondary(
+                            decl.node.clusters.span,
+                            match clusters.is_empty() {
+                                true => "declared on no cluster that checked".to_string(),
+                                false => format!("declared on {clusters} only"),
+                            },
+                        )
+                        .help(format!(
+                            "if namespace `{}` runs on `{}` too, add the cluster to the external's list: `external {} on [{}]`",
+                            facts.instances.first().map_or(decl.name.as_str(), |e| e.namespace.as_str()),
+                            env.cluster.name,
+                            decl.name,
+                            facts
+                                .cluster_names()
+                                .into_iter()
+                                .chain([env.cluster.name.as_str()])
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                    );
+                    return None;
+                }
+            }
+        }
         PeerKind::Any => Peer::Any,
         PeerKind::Environment(name) => {
             let written = super::written_name(name, scope, diagnostics)?;
@@ -129,21 +191,40 @@ pub(crate) fn env_rules<'a>(
     let mut ingress = Vec::with_capacity(draft.ingress.len());
     for (rule, span, piece) in &draft.ingress {
         let scope = checker.scope(&draft.scopes[*piece]);
-        let Some(from) = peer(checker, &rule.from, &scope, expanded, diagnostics) else {
+        let Some(from) = peer(checker, &rule.from, env, &scope, expanded, diagnostics) else {
             continue;
         };
-        if let Peer::Environment(source) = &from
-            && !accepted.contains(source)
-        {
-            diagnostics.push(not_accepted(
-                *span,
-                rule.from.span,
-                source.as_str(),
-                None,
-                env,
-                tier,
-                &accepted,
-            ));
+        match &from {
+            Peer::Environment(source) if !accepted.contains(source) => {
+                diagnostics.push(not_accepted(
+                    *span,
+                    rule.from.span,
+                    source.as_str(),
+                    From::Environment,
+                    env,
+                    tier,
+                    &accepted,
+                ));
+            }
+            Peer::External { name, .. } => {
+                let external = checker.model.externals.iter().find(|external| {
+                    external.name == *name && external.cluster == env.cluster.name
+                });
+                if let Some(external) = external
+                    && !accepted.contains(&external.environment)
+                {
+                    diagnostics.push(not_accepted(
+                        *span,
+                        rule.from.span,
+                        external.environment.as_str(),
+                        From::External(name),
+                        env,
+                        tier,
+                        &accepted,
+                    ));
+                }
+            }
+            Peer::Any | Peer::Environment(_) | Peer::Env(_) => {}
         }
         ingress.push(RuleFacts {
             rule: NetworkRule {
@@ -170,7 +251,7 @@ pub(crate) fn env_rules<'a>(
                 ports: rule_ports,
             } => {
                 let scope = checker.scope(&draft.scopes[*piece]);
-                let Some(to_peer) = peer(checker, to, &scope, expanded, diagnostics) else {
+                let Some(to_peer) = peer(checker, to, env, &scope, expanded, diagnostics) else {
                     continue;
                 };
                 egress.push(RuleFacts {
@@ -198,6 +279,7 @@ pub(crate) fn env_rules<'a>(
     }
     let isolated = tier.model.isolated;
     let restrict_egress = isolated || !egress.is_empty() || allow_dns_span.is_some();
+    let metrics = env_metrics(tier, draft, env, diagnostics);
     env.network = model::Network {
         ingress: ingress.iter().map(|r| r.rule.clone()).collect(),
         egress: egress.iter().map(|r| r.rule.clone()).collect(),
@@ -205,8 +287,95 @@ pub(crate) fn env_rules<'a>(
         restrict_egress,
         default_ingress: (ingress.is_empty() && !isolated).then_some(accepted),
         allow_dns: restrict_egress && deny_dns_span.is_none(),
+        metrics,
     };
     (ingress, egress)
+}
+
+/// The ports of a `metrics` line: TCP, which Prometheus scrapes over
+/// (E0608 for any other).
+pub(crate) fn metrics_ports(ports: &[ast::Port], diagnostics: &mut Diags) -> Vec<model::Port> {
+    let mut tcp = Vec::with_capacity(ports.len());
+    for (port, written) in self::ports(ports).into_iter().zip(ports) {
+        if port.protocol != model::Protocol::Tcp {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0608,
+                    written.span,
+                    format!(
+                        "metrics on {} {}",
+                        port.protocol.as_str().to_lowercase(),
+                        port.number
+                    ),
+                )
+                .label("Prometheus scrapes over TCP only")
+                .help(format!("write `tcp {}`", port.number)),
+            );
+            continue;
+        }
+        if !tcp.contains(&port) {
+            tcp.push(port);
+        }
+    }
+    tcp
+}
+
+/// The env's metrics ports (its tier's, then its own), and the namespace
+/// of its cluster's Prometheus, which may reach them; E0609 when the
+/// cluster names no such namespace.
+fn env_metrics(
+    tier: &TierFacts,
+    draft: &EnvDraft,
+    env: &model::Env,
+    diagnostics: &mut Diags,
+) -> Option<model::Metrics> {
+    let mut ports = tier.model.metrics.clone();
+    for (metrics, _) in &draft.metrics {
+        for port in metrics_ports(&metrics.ports, diagnostics) {
+            if !ports.contains(&port) {
+                ports.push(port);
+            }
+        }
+    }
+    if ports.is_empty() {
+        return None;
+    }
+    let Some(prometheus) = &env.cluster.prometheus.namespace else {
+        let span = draft
+            .metrics
+            .first()
+            .map(|(_, span)| *span)
+            .or(tier.metrics_span)
+            .unwrap_or(tier.name_span);
+        let mut diagnostic = Diagnostic::new(
+            Code::E0609,
+            span,
+            format!(
+                "cluster `{}` does not say where its Prometheus runs",
+                env.cluster.name
+            ),
+        )
+        .label("no Prometheus may reach these ports")
+        .help(format!(
+            "name the namespace of the cluster's Prometheus: `cluster {} {{ prometheus {{ namespace = \"monitoring\" }} }}`; until then envk writes neither the policy that lets it in nor its scrape job",
+            env.cluster.name
+        ));
+        diagnostic.severity = Severity::Warning;
+        diagnostics.push(diagnostic);
+        return None;
+    };
+    Some(model::Metrics {
+        prometheus: prometheus.clone(),
+        ports,
+    })
+}
+
+/// What an ingress rule admits: an environment, or one namespace of it.
+#[derive(Clone, Copy)]
+enum From<'n> {
+    Environment,
+    Env(&'n str),
+    External(&'n str),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -214,15 +383,16 @@ fn not_accepted(
     span: Span,
     peer_span: Span,
     source: &str,
-    via_env: Option<&str>,
+    via: From,
     env: &model::Env,
     tier: &TierFacts,
     accepted: &[Environment],
 ) -> Diagnostic {
     let (accepts_span, accepts_text) = accepts(tier, accepted);
-    let from = match via_env {
-        Some(name) => format!("env `{name}` ({source})"),
-        None => format!("environment `{source}`"),
+    let from = match via {
+        From::Env(name) => format!("env `{name}` ({source})"),
+        From::External(name) => format!("external `{name}` ({source})"),
+        From::Environment => format!("environment `{source}`"),
     };
     Diagnostic::new(
         Code::E0602,
@@ -233,8 +403,15 @@ fn not_accepted(
     .secondary(accepts_span, accepts_text)
     .secondary(span, "the rule")
     .help(format!(
-        "remove this rule, or, if {source} really must reach this env, add it to the tier: `accept from [{}, {source}]`",
-        accepted.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ")
+        "remove this rule, or, if {source} really must reach this env, add it to the tier: `accept from [{}, {source}]`{}",
+        accepted.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", "),
+        match via {
+            From::External(name) => format!(
+                "; if namespace `{name}` is not {source}, give its declaration its environment: `external {name} on … {{ environment = {} }}`",
+                env.environment.as_str()
+            ),
+            From::Env(_) | From::Environment => String::new(),
+        }
     ))
 }
 
@@ -271,7 +448,9 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
         ] {
             for facts in rules {
                 match &facts.rule.peer {
-                    Peer::Any => {}
+                    // Checked where the rule was typed: externals are
+                    // declared before any env.
+                    Peer::Any | Peer::External { .. } => {}
                     Peer::Environment(wanted) => {
                         if !environments.contains(wanted) {
                             diagnostics.push(no_match(
@@ -309,7 +488,7 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
                                 facts.span,
                                 facts.peer_span,
                                 other.model.environment.as_str(),
-                                Some(name),
+                                From::Env(name),
                                 &env.model,
                                 tier,
                                 &accepted,

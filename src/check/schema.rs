@@ -164,7 +164,16 @@ pub const CLUSTER: &[Field] = &[
         ty: Type::Block(&PROMETHEUS),
         presence: Presence::Optional { default: None },
         check: None,
-        doc: "The cluster's Prometheus: its scrape interval and its URL for federation.",
+        doc: "The cluster's Prometheus: its scrape interval, its URL for federation and its namespace.",
+    },
+    Field {
+        name: "allow_cluster_admin",
+        ty: Type::Bool,
+        presence: Presence::Optional {
+            default: Some("false"),
+        },
+        check: None,
+        doc: "On a production cluster, whether a cluster role with `escalate`, `bind`, `impersonate` or `*` may be granted cluster-wide.",
     },
 ];
 
@@ -217,10 +226,68 @@ pub const PROMETHEUS: Nested = Nested {
             check: None,
             doc: "Where the central Prometheus federates this one from.",
         },
+        Field {
+            name: "namespace",
+            ty: Type::Label,
+            presence: Presence::Optional { default: None },
+            check: None,
+            doc: "The namespace the cluster's Prometheus runs in: it may reach the `metrics` ports of every env on the cluster, and is given a scrape job for them.",
+        },
     ],
     what: "a Prometheus block",
     context: NestedContext::Of("the prometheus block of"),
 };
+
+pub const EXTERNAL: &[Field] = &[
+    Field {
+        name: "namespace",
+        ty: Type::Label,
+        presence: Presence::Optional {
+            default: Some("the external's name"),
+        },
+        check: None,
+        doc: "The namespace, on each of the external's clusters, that network rules naming the external select.",
+    },
+    Field {
+        name: "environment",
+        ty: Type::Environment,
+        presence: Presence::Optional {
+            default: Some("each cluster's environment"),
+        },
+        check: None,
+        doc: "What the namespace counts as for the `accept from` of the envs it sends traffic to.",
+    },
+];
+
+pub const RESOURCE: &[Field] = &[
+    Field {
+        name: "verbs",
+        ty: Type::Value,
+        presence: Presence::Optional {
+            default: Some("every verb a custom resource serves"),
+        },
+        check: None,
+        doc: "The verbs the resource serves: by default those the API server serves on every custom resource (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`).",
+    },
+    Field {
+        name: "subresources",
+        ty: Type::Value,
+        presence: Presence::Optional {
+            default: Some("none"),
+        },
+        check: None,
+        doc: "The subresources its CRD declares: `status` and `scale` serve `get`, `update` and `patch`.",
+    },
+    Field {
+        name: "cluster_scoped",
+        ty: Type::Bool,
+        presence: Presence::Optional {
+            default: Some("false"),
+        },
+        check: None,
+        doc: "Whether the resource is cluster-wide (its CRD's `scope: Cluster`): only a cluster role can grant it.",
+    },
+];
 
 pub const TIER: &[Field] = &[
     Field {
@@ -857,7 +924,8 @@ fn read_nested<'a>(
 #[cfg(test)]
 mod tests {
     use super::{
-        ALERT_TEMPLATE, CAPACITY, CLUSTER, DEPLOY, ENV, Field, PROMETHEUS, SYNC, TIER, Type,
+        ALERT_TEMPLATE, CAPACITY, CLUSTER, DEPLOY, ENV, EXTERNAL, Field, PROMETHEUS, RESOURCE,
+        SYNC, TIER, Type,
     };
 
     /// Every table, and the nested ones through their fields.
@@ -868,6 +936,8 @@ mod tests {
             ("env", ENV),
             ("deploy", DEPLOY),
             ("alert template", ALERT_TEMPLATE),
+            ("external", EXTERNAL),
+            ("resource", RESOURCE),
         ];
         let mut next = 0;
         while next < all.len() {

@@ -12,7 +12,12 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::model::{Cluster, Dimension, Env, Model, NetworkRule, Peer, QuotaKey, Reach, reach};
+use std::sync::Arc;
+
+use crate::model::{
+    Cluster, Dimension, Env, External, Model, NetworkRule, Peer, Port, QuotaKey, Reach, Sender,
+    Subject, reach,
+};
 
 const TEMPLATE: &str = include_str!("templates/cluster-readme.md.tera");
 
@@ -25,6 +30,7 @@ struct Context {
     totals: Totals,
     capacity: Totals,
     binding_rows: String,
+    cluster_binding_rows: String,
     /// Every pair, for clusters small enough to read it.
     matrix: Matrix,
     /// Otherwise each namespace's rules, which grows linearly.
@@ -133,33 +139,52 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
             .iter()
             .flat_map(|env| env.bindings.iter().map(move |binding| (env, binding)))
             .fold(String::new(), |mut rows, (env, binding)| {
-                let subjects = binding
-                    .subjects
-                    .iter()
-                    .map(|s| match &s.namespace {
-                        Some(namespace) => format!("{} {namespace}/{}", s.kind.as_str(), s.name),
-                        None => format!("{} {}", s.kind.as_str(), s.name),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
                 let _ = writeln!(
                     rows,
-                    "| {} | {} | {} | {subjects} |",
-                    env.name, binding.name, binding.role
+                    "| {} | {} | {} | {} |",
+                    env.name,
+                    binding.name,
+                    binding.role,
+                    subjects(&binding.subjects)
+                );
+                rows
+            }),
+        cluster_binding_rows: model
+            .cluster_bindings
+            .iter()
+            .filter(|binding| binding.cluster == cluster.name)
+            .fold(String::new(), |mut rows, binding| {
+                let rules = binding
+                    .role
+                    .rules
+                    .iter()
+                    .map(|rule| {
+                        format!(
+                            "{} on {}",
+                            rule.verbs.join(", "),
+                            rule.resources
+                                .iter()
+                                .map(|resource| match rule.api_groups[0].as_str() {
+                                    "" | "*" => resource.clone(),
+                                    group => format!("{resource}.{group}"),
+                                })
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let _ = writeln!(
+                    rows,
+                    "| {} | {} | {rules} | {} |",
+                    binding.name,
+                    binding.role.name,
+                    subjects(&binding.subjects)
                 );
                 rows
             }),
         matrix: if envs.len() <= MATRIX_LIMIT {
-            Matrix {
-                names: envs.iter().map(|env| env.name.clone()).collect(),
-                rows: envs
-                    .iter()
-                    .map(|from| MatrixRow {
-                        from: from.name.clone(),
-                        cells: envs.iter().map(|to| describe(reach(from, to))).collect(),
-                    })
-                    .collect(),
-            }
+            matrix(model, cluster, &envs)
         } else {
             Matrix {
                 names: Vec::new(),
@@ -178,6 +203,10 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
                     network.admitting(),
                     "every namespace",
                 );
+                if let Some(metrics) = &network.metrics {
+                    let _ = write!(rows, "; Prometheus ({}) on ", metrics.prometheus);
+                    write_ports(&mut rows, &sorted_ports(&metrics.ports));
+                }
                 rows.push_str(" | ");
                 write_rules(
                     &mut rows,
@@ -223,26 +252,111 @@ fn write_rules<R: std::borrow::Borrow<NetworkRule>>(
                 out.push_str("env ");
                 out.push_str(name);
             }
+            Peer::External { name, .. } => {
+                out.push_str("external ");
+                out.push_str(name);
+            }
         }
         out.push_str(" on ");
         if rule.ports.is_empty() {
             out.push_str("all ports");
         } else {
-            let mut ports: Vec<(&str, u16)> = rule
-                .ports
-                .iter()
-                .map(|port| (port.protocol.as_str(), port.number))
-                .collect();
-            // In `describe`'s order, which a `Reach` set keeps.
-            ports.sort_unstable();
-            ports.dedup();
-            write_ports(out, &ports);
+            write_ports(out, &sorted_ports(&rule.ports));
         }
     }
     if none {
         out.push_str("nothing");
     }
 }
+
+/// "group sre, user ana, serviceaccount ops/deployer".
+fn subjects(subjects: &[Subject]) -> String {
+    subjects
+        .iter()
+        .map(|s| match &s.namespace {
+            Some(namespace) => format!("{} {namespace}/{}", s.kind.as_str(), s.name),
+            None => format!("{} {}", s.kind.as_str(), s.name),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Ports in `describe`'s order, which a `Reach` set keeps.
+fn sorted_ports(ports: &[Port]) -> Vec<(&'static str, u16)> {
+    let mut ports: Vec<(&str, u16)> = ports
+        .iter()
+        .map(|port| (port.protocol.as_str(), port.number))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// Every pair of the cluster's namespaces: its envs, then the externals
+/// declared on it, and its Prometheus where no env or external is its
+/// namespace. What an external sends is limited by the envs' ingress
+/// alone, and what it receives by their egress alone: its own policies
+/// are not envk's, so a cell from one namespace envk does not manage to
+/// another says so.
+fn matrix(model: &Model, cluster: &Cluster, envs: &[&Env]) -> Matrix {
+    let externals: Vec<&External> = model
+        .externals
+        .iter()
+        .map(Arc::as_ref)
+        .filter(|external| external.cluster == cluster.name)
+        .collect();
+    let prometheus = cluster.prometheus.namespace.as_deref().filter(|namespace| {
+        !envs.iter().any(|env| env.name == *namespace)
+            && !externals
+                .iter()
+                .any(|external| external.namespace == *namespace)
+    });
+    let mut names: Vec<String> = envs.iter().map(|env| env.name.clone()).collect();
+    names.extend(
+        externals
+            .iter()
+            .map(|external| format!("external {}", external.name)),
+    );
+    let mut rows: Vec<MatrixRow> = envs
+        .iter()
+        .map(|from| MatrixRow {
+            from: from.name.clone(),
+            cells: envs
+                .iter()
+                .map(|to| describe(reach(from, to)))
+                .chain(
+                    externals
+                        .iter()
+                        .map(|to| describe(from.network.allows_to_external(to))),
+                )
+                .collect(),
+        })
+        .collect();
+    let unmanaged = |from: String, sender: Sender| MatrixRow {
+        from,
+        cells: envs
+            .iter()
+            .map(|to| describe(to.network.admits(sender)))
+            .chain(externals.iter().map(|_| NOT_MANAGED.to_string()))
+            .collect(),
+    };
+    for external in &externals {
+        rows.push(unmanaged(
+            format!("external {}", external.name),
+            Sender::External(external),
+        ));
+    }
+    if let Some(namespace) = prometheus {
+        rows.push(unmanaged(
+            format!("Prometheus ({namespace})"),
+            Sender::Namespace(namespace),
+        ));
+    }
+    Matrix { names, rows }
+}
+
+/// A cell between two namespaces envk does not manage.
+const NOT_MANAGED: &str = "not envk's";
 
 fn describe(reach: Reach) -> String {
     match reach {

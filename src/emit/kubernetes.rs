@@ -12,7 +12,9 @@ use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec,
 };
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -56,6 +58,7 @@ pub(super) struct SpecTexts<'m> {
     default_ingress: HashMap<&'m [model::Environment], FieldText>,
     /// The spec of every env's DNS policy, which is always the same.
     dns: FieldText,
+    metrics: HashMap<&'m model::Metrics, FieldText>,
 }
 
 type LimitShape = (LimitKind, [LimitValues; 4]);
@@ -188,27 +191,9 @@ pub(super) fn env_objects<'m>(
     }
 
     for binding in &env.bindings {
-        let subjects = binding
-            .subjects
-            .iter()
-            .map(|subject| match subject.kind {
-                SubjectKind::User | SubjectKind::Group => Subject {
-                    kind: subject.kind.as_str().to_string(),
-                    name: subject.name.clone(),
-                    api_group: Some(RBAC_GROUP.to_string()),
-                    namespace: None,
-                },
-                SubjectKind::ServiceAccount => Subject {
-                    kind: subject.kind.as_str().to_string(),
-                    name: subject.name.clone(),
-                    api_group: None,
-                    namespace: subject.namespace.clone(),
-                },
-            })
-            .collect();
         let object = RoleBinding {
             metadata: meta(&binding.name, Some(&env.name), &binding.source, options),
-            subjects: Some(subjects),
+            subjects: Some(subjects(&binding.subjects)),
             role_ref: RoleRef {
                 kind: "Role".to_string(),
                 name: binding.role.clone(),
@@ -239,6 +224,77 @@ pub(super) fn env_objects<'m>(
         let shared = specs.dns.get::<NetworkPolicy>(dns_spec).into();
         let policy = ("-allow-dns", "networkpolicy-allow-dns.yaml");
         push_network_policy(objects, env, options, policy, shared, dns_spec);
+    }
+    if let Some(metrics) = &network.metrics {
+        let spec = || metrics_spec(metrics);
+        let shared = specs.metrics.entry(metrics).or_default();
+        let shared = shared.get::<NetworkPolicy>(spec).into();
+        let policy = ("-allow-metrics", "networkpolicy-allow-metrics.yaml");
+        push_network_policy(objects, env, options, policy, shared, spec);
+    }
+}
+
+fn subjects(subjects: &[model::Subject]) -> Vec<Subject> {
+    subjects
+        .iter()
+        .map(|subject| match subject.kind {
+            SubjectKind::User | SubjectKind::Group => Subject {
+                kind: subject.kind.as_str().to_string(),
+                name: subject.name.clone(),
+                api_group: Some(RBAC_GROUP.to_string()),
+                namespace: None,
+            },
+            SubjectKind::ServiceAccount => Subject {
+                kind: subject.kind.as_str().to_string(),
+                name: subject.name.clone(),
+                api_group: None,
+                namespace: subject.namespace.clone(),
+            },
+        })
+        .collect()
+}
+
+/// A cluster's own objects: each cluster role granted on it, once, and
+/// each of its cluster-wide bindings.
+pub(super) fn cluster_objects(
+    model: &model::Model,
+    cluster: &model::Cluster,
+    options: Options,
+    objects: &mut Documents,
+) {
+    let bindings: Vec<&model::ClusterBinding> = model
+        .cluster_bindings
+        .iter()
+        .filter(|binding| binding.cluster == cluster.name)
+        .collect();
+    let mut roles: Vec<&model::Role> = Vec::new();
+    for binding in &bindings {
+        if !roles.iter().any(|role| role.name == binding.role.name) {
+            roles.push(&binding.role);
+        }
+    }
+    for role in roles {
+        let object = ClusterRole {
+            metadata: meta(&role.name, None, &role.source, options),
+            rules: Some(policy_rules(&role.rules)),
+            aggregation_rule: None,
+        };
+        objects.push(|| object_file("clusterrole-", &role.name), &object);
+    }
+    for binding in bindings {
+        let object = ClusterRoleBinding {
+            metadata: meta(&binding.name, None, &binding.source, options),
+            subjects: Some(subjects(&binding.subjects)),
+            role_ref: RoleRef {
+                kind: "ClusterRole".to_string(),
+                name: binding.role.name.clone(),
+                api_group: RBAC_GROUP.to_string(),
+            },
+        };
+        objects.push(
+            || object_file("clusterrolebinding-", &binding.name),
+            &object,
+        );
     }
 }
 
@@ -398,6 +454,23 @@ fn default_ingress_spec(environments: &[model::Environment]) -> NetworkPolicySpe
     }
 }
 
+/// `metrics on tcp …`: the cluster's Prometheus namespace in, on exactly
+/// those ports.
+fn metrics_spec(metrics: &model::Metrics) -> NetworkPolicySpec {
+    NetworkPolicySpec {
+        pod_selector: Some(LabelSelector::default()),
+        policy_types: Some(vec!["Ingress".to_string()]),
+        ingress: Some(vec![NetworkPolicyIngressRule {
+            from: Some(vec![namespace_peer(
+                "kubernetes.io/metadata.name",
+                &metrics.prometheus,
+            )]),
+            ports: ports(&metrics.ports),
+        }]),
+        egress: None,
+    }
+}
+
 /// `egress allow dns`: to kube-system, on port 53.
 fn dns_spec() -> NetworkPolicySpec {
     NetworkPolicySpec {
@@ -440,7 +513,10 @@ fn peer(peer: &Peer) -> Option<Vec<NetworkPolicyPeer>> {
         Peer::Environment(environment) => {
             Some(vec![namespace_peer("environment", environment.as_str())])
         }
-        Peer::Env(name) => Some(vec![namespace_peer("kubernetes.io/metadata.name", name)]),
+        Peer::Env(name)
+        | Peer::External {
+            namespace: name, ..
+        } => Some(vec![namespace_peer("kubernetes.io/metadata.name", name)]),
     }
 }
 

@@ -269,9 +269,16 @@ fn tree_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree) 
             resources.extend(files.resources);
             all.extend(files.files);
         }
+        let mut objects = Vec::new();
+        kubernetes::cluster_objects(model, cluster, options, &mut Documents::Files(&mut objects));
+        for (file, document) in objects {
+            let resource = ["cluster/", &file].concat();
+            all.push(([&cluster.name, "/", &resource].concat(), document));
+            resources.push(resource);
+        }
         all.push((
             format!("{}/monitoring/prometheus.yaml", cluster.name),
-            prometheus::cluster_config(cluster, has_rules.then_some("rules/*.rules.yaml")),
+            prometheus::cluster_config(model, cluster, has_rules.then_some("rules/*.rules.yaml")),
         ));
         all.push((
             format!("{}/kustomization.yaml", cluster.name),
@@ -465,6 +472,17 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree
             tree.add(format!("{name}/namespaces.yaml"), namespaces);
             resources.push("namespaces.yaml".to_string());
         }
+        let mut cluster_objects = String::new();
+        kubernetes::cluster_objects(
+            model,
+            cluster,
+            options,
+            &mut Documents::Stream(&mut cluster_objects),
+        );
+        if !cluster_objects.is_empty() {
+            tree.add(format!("{name}/cluster.yaml"), cluster_objects);
+            resources.push("cluster.yaml".to_string());
+        }
         let has_rules = !streams.groups.is_empty();
         if has_rules {
             let mut rule_file = Vec::with_capacity(1 + streams.groups.len());
@@ -483,7 +501,7 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree
         }
         tree.add(
             format!("{name}/monitoring/prometheus.yaml"),
-            prometheus::cluster_config(cluster, has_rules.then_some("rules.yaml")),
+            prometheus::cluster_config(model, cluster, has_rules.then_some("rules.yaml")),
         );
         tree.add(
             format!("{name}/kustomization.yaml"),

@@ -47,6 +47,13 @@ struct ScrapeConfig {
 #[derive(Serialize)]
 struct KubernetesSd {
     role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespaces: Option<SdNamespaces>,
+}
+
+#[derive(Serialize)]
+struct SdNamespaces {
+    names: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -78,6 +85,7 @@ fn kubernetes_jobs() -> Vec<ScrapeConfig> {
             job_name: "kubernetes-nodes".to_string(),
             kubernetes_sd_configs: vec![KubernetesSd {
                 role: "node".to_string(),
+                namespaces: None,
             }],
             relabel_configs: vec![Relabel {
                 source_labels: vec!["__address__".to_string()],
@@ -92,6 +100,7 @@ fn kubernetes_jobs() -> Vec<ScrapeConfig> {
             job_name: "kubernetes-pods".to_string(),
             kubernetes_sd_configs: vec![KubernetesSd {
                 role: "pod".to_string(),
+                namespaces: None,
             }],
             relabel_configs: vec![Relabel {
                 source_labels: vec![
@@ -106,9 +115,66 @@ fn kubernetes_jobs() -> Vec<ScrapeConfig> {
     ]
 }
 
+/// One job per set of metrics ports (`metrics on tcp 9090`) the envs of
+/// `cluster` declare: the pods of exactly those envs' namespaces, on
+/// exactly those ports, each series labelled with its namespace and pod.
+/// A pod's port is discovered where its container declares it.
+fn metrics_jobs(model: &Model, cluster: &Cluster) -> Vec<ScrapeConfig> {
+    let mut jobs: BTreeMap<Vec<u16>, Vec<String>> = BTreeMap::new();
+    for env in model.envs.values() {
+        if env.cluster.name != cluster.name {
+            continue;
+        }
+        let Some(metrics) = &env.network.metrics else {
+            continue;
+        };
+        let mut ports: Vec<u16> = metrics.ports.iter().map(|port| port.number).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        jobs.entry(ports).or_default().push(env.name.clone());
+    }
+    let keep = |label: &str, regex: String| Relabel {
+        source_labels: vec![label.to_string()],
+        action: Some("keep".to_string()),
+        regex: Some(regex),
+        ..Relabel::default()
+    };
+    let copy = |label: &str, target: &str| Relabel {
+        source_labels: vec![label.to_string()],
+        target_label: Some(target.to_string()),
+        ..Relabel::default()
+    };
+    jobs.into_iter()
+        .map(|(ports, namespaces)| {
+            let numbers: Vec<String> = ports.iter().map(u16::to_string).collect();
+            ScrapeConfig {
+                job_name: format!("metrics-tcp-{}", numbers.join("-")),
+                kubernetes_sd_configs: vec![KubernetesSd {
+                    role: "pod".to_string(),
+                    namespaces: Some(SdNamespaces { names: namespaces }),
+                }],
+                relabel_configs: vec![
+                    keep(
+                        "__meta_kubernetes_pod_container_port_number",
+                        numbers.join("|"),
+                    ),
+                    keep(
+                        "__meta_kubernetes_pod_container_port_protocol",
+                        "TCP".to_string(),
+                    ),
+                    copy("__meta_kubernetes_namespace", "namespace"),
+                    copy("__meta_kubernetes_pod_name", "pod"),
+                ],
+                ..ScrapeConfig::default()
+            }
+        })
+        .collect()
+}
+
 /// `CLUSTER/monitoring/prometheus.yaml`, reading the rule files at
-/// `rule_files` (relative to it) if the cluster has any.
-pub(super) fn cluster_config(cluster: &Cluster, rule_files: Option<&str>) -> String {
+/// `rule_files` (relative to it) if the cluster has any: the seed's jobs,
+/// then the metrics ports' of the envs of `model` on the cluster.
+pub(super) fn cluster_config(model: &Model, cluster: &Cluster, rule_files: Option<&str>) -> String {
     let config = Config {
         global: Global {
             scrape_interval: cluster.prometheus.scrape_interval.to_string(),
@@ -121,7 +187,10 @@ pub(super) fn cluster_config(cluster: &Cluster, rule_files: Option<&str>) -> Str
             ]),
         },
         rule_files: rule_files.map(str::to_string).into_iter().collect(),
-        scrape_configs: kubernetes_jobs(),
+        scrape_configs: kubernetes_jobs()
+            .into_iter()
+            .chain(metrics_jobs(model, cluster))
+            .collect(),
     };
     yaml(&config)
 }

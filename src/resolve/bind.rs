@@ -17,8 +17,9 @@
 use super::refs::{DeclId, DeclKind};
 use crate::source::Span;
 use crate::syntax::ast::{
-    Block, Cond, CondKind, Egress, ElseKind, Expr, ExprKind, FieldValue, Forbid, Ident, If, Item,
-    ItemKind, Key, Limits, Name, Peer, PeerKind, Placement, Quota, StmtKind, StrPart, StringLit,
+    Block, ClusterList, Cond, CondKind, Egress, ElseKind, Expr, ExprKind, FieldValue, Forbid,
+    Ident, If, Item, ItemKind, Key, Limits, Name, Peer, PeerKind, Placement, Quota, StmtKind,
+    StrPart, StringLit,
 };
 
 /// What an env's, a stage's, a family's and a template's bodies read as
@@ -75,9 +76,37 @@ impl<'b> Binder<'b, '_> {
                     }
                     self.block(&tier.body);
                 }
-                ItemKind::Role(role) => {
+                ItemKind::Role(role) | ItemKind::ClusterRole(role) => {
                     self.name(&role.name);
                     self.block(&role.body);
+                }
+                // Its lists are of words (verbs, subresources), as a role's;
+                // a statement does not belong there, and check reports it.
+                ItemKind::Resource(resource) => {
+                    for stmt in &resource.body.stmts {
+                        if let StmtKind::Field(field) = &stmt.kind {
+                            match &field.value {
+                                FieldValue::Expr(Expr {
+                                    kind: ExprKind::List(list),
+                                    ..
+                                }) => self.words(&list.items),
+                                FieldValue::Expr(expr) => self.expr(expr),
+                                FieldValue::Block(block) => self.block(block),
+                            }
+                        }
+                    }
+                }
+                ItemKind::External(external) => {
+                    self.name(&external.name);
+                    self.clusters(&external.clusters);
+                    if let Some(body) = &external.body {
+                        self.block(body);
+                    }
+                }
+                ItemKind::ClusterGrant(grant) => {
+                    self.referring_name(&grant.role, DeclKind::ClusterRole);
+                    self.string(&grant.subject);
+                    self.clusters(&grant.clusters);
                 }
                 ItemKind::Env(env) => {
                     self.name(&env.name);
@@ -153,6 +182,12 @@ impl<'b> Binder<'b, '_> {
         self.shadow.extend_from_slice(names);
         walk(self);
         self.shadow.truncate(depth);
+    }
+
+    fn clusters(&mut self, list: &'b ClusterList) {
+        for name in &list.names {
+            self.referring_name(name, DeclKind::Cluster);
+        }
     }
 
     fn placement(&mut self, placement: &'b Placement) {
@@ -235,6 +270,7 @@ impl<'b> Binder<'b, '_> {
             // interpolations read anything.
             PeerKind::Environment(name) => self.name(name),
             PeerKind::Env(name) => self.referring_name(name, DeclKind::Env),
+            PeerKind::External(name) => self.referring_name(name, DeclKind::External),
         }
     }
 
@@ -258,6 +294,7 @@ impl<'b> Binder<'b, '_> {
                     }
                 }
                 StmtKind::Ingress(ingress) => self.peer(&ingress.from),
+                StmtKind::Metrics(_) => {}
                 StmtKind::Egress(egress) => match egress {
                     Egress::Dns | Egress::DenyDns => {}
                     Egress::To { peer, .. } => self.peer(peer),

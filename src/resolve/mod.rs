@@ -61,6 +61,12 @@ pub struct Resolved<'a> {
     pub roles: Table<Decl<'a, ast::Role>>,
     pub templates: Table<Decl<'a, ast::AlertTemplate>>,
     pub envs: Table<EnvDecl<'a>>,
+    pub cluster_roles: Table<Decl<'a, ast::Role>>,
+    pub resources: Table<Decl<'a, ast::Resource>>,
+    pub externals: Table<Decl<'a, ast::External>>,
+    /// `grant … on cluster …` lines, in order, with the loop variables in
+    /// scope where each is written.
+    pub cluster_grants: Vec<(&'a ast::ClusterGrant, Vars<'a>)>,
     /// Every declaration by id, and every name written as a reference.
     pub refs: References,
 }
@@ -253,7 +259,11 @@ fn list_names<'n>(kind: DeclKind, names: impl Iterator<Item = &'n str>) -> Strin
     let mut names: Vec<&str> = names.collect();
     names.sort_unstable();
     let most = match kind {
-        DeclKind::AlertTemplate | DeclKind::Role => names.len(),
+        DeclKind::AlertTemplate
+        | DeclKind::Role
+        | DeclKind::ClusterRole
+        | DeclKind::Resource
+        | DeclKind::External => names.len(),
         DeclKind::Let | DeclKind::Cluster | DeclKind::Tier | DeclKind::Env => 8,
     };
     let shown: Vec<String> = names.iter().take(most).map(|n| format!("`{n}`")).collect();
@@ -269,7 +279,11 @@ fn stdlib_module_declaring(kind: DeclKind, name: &str) -> Option<&'static str> {
     let keyword = match kind {
         DeclKind::Role => "role",
         DeclKind::AlertTemplate => "alert",
-        DeclKind::Let | DeclKind::Cluster | DeclKind::Tier | DeclKind::Env => return None,
+        DeclKind::ClusterRole => "cluster_role",
+        DeclKind::Resource => "resource",
+        DeclKind::Let | DeclKind::Cluster | DeclKind::Tier | DeclKind::Env | DeclKind::External => {
+            return None;
+        }
     };
     STDLIB.iter().find_map(|(module, text)| {
         text.lines()
@@ -326,6 +340,10 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         roles: Table::new(DeclKind::Role),
         templates: Table::new(DeclKind::AlertTemplate),
         envs: Table::new(DeclKind::Env),
+        cluster_roles: Table::new(DeclKind::ClusterRole),
+        resources: Table::new(DeclKind::Resource),
+        externals: Table::new(DeclKind::External),
+        cluster_grants: Vec::new(),
         refs: References::default(),
     };
     let mut collector = Collector {
@@ -336,6 +354,10 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         roles: Vec::new(),
         templates: Vec::new(),
         envs: Vec::new(),
+        cluster_roles: Vec::new(),
+        resources: Vec::new(),
+        externals: Vec::new(),
+        cluster_grants: Vec::new(),
         rejected: Vec::new(),
         branches: cond::Branches::default(),
     };
@@ -348,10 +370,15 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         roles,
         templates,
         envs,
+        cluster_roles,
+        resources,
+        externals,
+        cluster_grants,
         rejected,
         branches,
         ..
     } = collector;
+    resolved.cluster_grants = cluster_grants;
     branches.never_taken(diagnostics);
     for (kind, name) in rejected {
         let table_rejected = match kind {
@@ -360,6 +387,9 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
             DeclKind::Role => &mut resolved.roles.rejected,
             DeclKind::AlertTemplate => &mut resolved.templates.rejected,
             DeclKind::Env => &mut resolved.envs.rejected,
+            DeclKind::ClusterRole => &mut resolved.cluster_roles.rejected,
+            DeclKind::Resource => &mut resolved.resources.rejected,
+            DeclKind::External => &mut resolved.externals.rejected,
             // A `let` rejected in a loop is silenced by `Lets` itself.
             DeclKind::Let => continue,
         };
@@ -380,6 +410,15 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
     for decl in envs {
         resolved.envs.insert(decl, diagnostics);
     }
+    for decl in cluster_roles {
+        resolved.cluster_roles.insert(decl, diagnostics);
+    }
+    for decl in resources {
+        resolved.resources.insert(decl, diagnostics);
+    }
+    for decl in externals {
+        resolved.externals.insert(decl, diagnostics);
+    }
     let find = |kind: DeclKind, name: &str| match kind {
         DeclKind::Let => let_ids.get(name).copied(),
         DeclKind::Cluster => resolved.clusters.id_of(name),
@@ -387,6 +426,9 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         DeclKind::Role => resolved.roles.id_of(name),
         DeclKind::AlertTemplate => resolved.templates.id_of(name),
         DeclKind::Env => resolved.envs.id_of(name),
+        DeclKind::ClusterRole => resolved.cluster_roles.id_of(name),
+        DeclKind::Resource => resolved.resources.id_of(name),
+        DeclKind::External => resolved.externals.id_of(name),
     };
     for (_, ast) in &program.files {
         refs.bind_all(bind::uses_in(&ast.items, &find));
@@ -464,6 +506,10 @@ fn collect_lets<'a>(
             | ItemKind::Cluster(_)
             | ItemKind::Tier(_)
             | ItemKind::Role(_)
+            | ItemKind::ClusterRole(_)
+            | ItemKind::Resource(_)
+            | ItemKind::External(_)
+            | ItemKind::ClusterGrant(_)
             | ItemKind::Env(_)
             | ItemKind::AlertTemplate(_) => {}
         }
@@ -478,6 +524,10 @@ struct Collector<'l, 'a> {
     roles: Vec<Decl<'a, ast::Role>>,
     templates: Vec<Decl<'a, ast::AlertTemplate>>,
     envs: Vec<EnvDecl<'a>>,
+    cluster_roles: Vec<Decl<'a, ast::Role>>,
+    resources: Vec<Decl<'a, ast::Resource>>,
+    externals: Vec<Decl<'a, ast::External>>,
+    cluster_grants: Vec<(&'a ast::ClusterGrant, Vars<'a>)>,
     /// (kind, name) of declarations whose name was invalid.
     rejected: Vec<(DeclKind, String)>,
     branches: cond::Branches,
@@ -501,6 +551,23 @@ impl<'a> Collector<'_, 'a> {
                     let decl = self.decl(&role.name, role, vars, DeclKind::Role, diagnostics);
                     self.roles.extend(decl);
                 }
+                ItemKind::ClusterRole(role) => {
+                    let kind = DeclKind::ClusterRole;
+                    let decl = self.decl(&role.name, role, vars, kind, diagnostics);
+                    self.cluster_roles.extend(decl);
+                }
+                ItemKind::Resource(resource) => {
+                    let name = Name::Ident(resource.name.clone());
+                    let kind = DeclKind::Resource;
+                    let decl = self.decl(&name, resource, vars, kind, diagnostics);
+                    self.resources.extend(decl);
+                }
+                ItemKind::External(external) => {
+                    let kind = DeclKind::External;
+                    let decl = self.decl(&external.name, external, vars, kind, diagnostics);
+                    self.externals.extend(decl);
+                }
+                ItemKind::ClusterGrant(grant) => self.cluster_grants.push((grant, vars.clone())),
                 ItemKind::AlertTemplate(template) => {
                     if let Some((name, name_span)) =
                         self.name(&template.name, vars, None, diagnostics)
@@ -578,9 +645,20 @@ impl<'a> Collector<'_, 'a> {
                     ItemKind::Cluster(cluster) => (&cluster.name, DeclKind::Cluster),
                     ItemKind::Tier(tier) => (&tier.name, DeclKind::Tier),
                     ItemKind::Role(role) => (&role.name, DeclKind::Role),
+                    ItemKind::ClusterRole(role) => (&role.name, DeclKind::ClusterRole),
+                    ItemKind::External(external) => (&external.name, DeclKind::External),
                     ItemKind::AlertTemplate(template) => (&template.name, DeclKind::AlertTemplate),
                     ItemKind::Env(env) => (&env.name, DeclKind::Env),
-                    ItemKind::Import(_) | ItemKind::Let(_) | ItemKind::For(_) | ItemKind::If(_) => {
+                    ItemKind::Resource(resource) => {
+                        let text = resource.name.text.clone();
+                        collector.rejected.push((DeclKind::Resource, text));
+                        continue;
+                    }
+                    ItemKind::Import(_)
+                    | ItemKind::Let(_)
+                    | ItemKind::For(_)
+                    | ItemKind::If(_)
+                    | ItemKind::ClusterGrant(_) => {
                         continue;
                     }
                 };
@@ -728,8 +806,12 @@ impl<'a> Collector<'_, 'a> {
             type Check = fn(&str) -> Result<(), String>;
             type Report = fn(&str, Span, &str) -> Diagnostic;
             let (check, report): (Check, Report) = match kind {
-                DeclKind::Role => (check_dns_subdomain, dns_subdomain_diagnostic),
-                DeclKind::Cluster | DeclKind::Tier | DeclKind::Env => {
+                // A resource's `plural.group` is its CRD's name.
+                DeclKind::Role | DeclKind::ClusterRole | DeclKind::Resource => {
+                    (check_dns_subdomain, dns_subdomain_diagnostic)
+                }
+                // An external's name is its namespace's by default.
+                DeclKind::Cluster | DeclKind::Tier | DeclKind::Env | DeclKind::External => {
                     (check_dns_label, dns_diagnostic)
                 }
                 DeclKind::Let | DeclKind::AlertTemplate => return Some((text, span)),

@@ -29,6 +29,9 @@ pub enum DeclKind {
     Role,
     AlertTemplate,
     Env,
+    ClusterRole,
+    Resource,
+    External,
 }
 
 impl DeclKind {
@@ -41,6 +44,9 @@ impl DeclKind {
             DeclKind::Role => "role",
             DeclKind::AlertTemplate => "alert template",
             DeclKind::Env => "env",
+            DeclKind::ClusterRole => "cluster role",
+            DeclKind::Resource => "resource",
+            DeclKind::External => "external",
         }
     }
 }

@@ -27,6 +27,11 @@ pub enum ItemKind {
     Cluster(Cluster),
     Tier(Tier),
     Role(Role),
+    /// `cluster_role NAME { allow … }`: the body is a role's.
+    ClusterRole(Role),
+    Resource(Resource),
+    External(External),
+    ClusterGrant(ClusterGrant),
     Let(Let),
     Env(Env),
     For(For),
@@ -61,6 +66,44 @@ pub struct Tier {
 pub struct Role {
     pub name: Name,
     pub body: Block,
+}
+
+/// `resource rollouts.argoproj.io { subresources = [status] }`: a custom
+/// resource roles may name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource {
+    /// The plural and the API group, as written: `rollouts.argoproj.io`.
+    pub name: Ident,
+    pub body: Block,
+}
+
+/// `external ingress-nginx on [prod-eu, prod-us] { namespace = "…" }`: a
+/// namespace envk does not manage, which network rules may name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct External {
+    pub name: Name,
+    pub clusters: ClusterList,
+    pub body: Option<Block>,
+}
+
+/// `grant ROLE to KIND "…" on cluster CLUSTERS`: a cluster role bound
+/// cluster-wide.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterGrant {
+    pub role: Name,
+    pub subject_kind: SubjectKind,
+    pub subject_kind_span: Span,
+    pub subject: StringLit,
+    pub clusters: ClusterList,
+}
+
+/// `prod-eu` or `[prod-eu, prod-us]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterList {
+    pub names: Vec<Name>,
+    /// Written in brackets (a list of one stays one).
+    pub bracketed: bool,
+    pub span: Span,
 }
 
 /// `let small = quota { … }`
@@ -282,6 +325,7 @@ pub enum StmtKind {
     Grant(Box<Grant>),
     Ingress(Ingress),
     Egress(Egress),
+    Metrics(Metrics),
     Stage(Box<Stage>),
     Alert(AlertUse),
     Quota(Quota),
@@ -302,6 +346,7 @@ impl StmtKind {
             StmtKind::Grant(_) => StatementKeyword::Grant,
             StmtKind::Ingress(_) => StatementKeyword::Ingress,
             StmtKind::Egress(_) => StatementKeyword::Egress,
+            StmtKind::Metrics(_) => StatementKeyword::Metrics,
             StmtKind::Stage(_) => StatementKeyword::Stage,
             StmtKind::Alert(_) => StatementKeyword::Alert,
             StmtKind::Quota(_) => StatementKeyword::Quota,
@@ -389,6 +434,13 @@ pub enum Egress {
     },
 }
 
+/// `metrics on tcp 9090, tcp 9102`: the ports the cluster's Prometheus
+/// may scrape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metrics {
+    pub ports: Vec<Port>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Peer {
     pub kind: PeerKind,
@@ -404,6 +456,8 @@ pub enum PeerKind {
     Environment(Name),
     /// `env payments-prod`: one env's namespace.
     Env(Name),
+    /// `external ingress-nginx`: a namespace an `external` declares.
+    External(Name),
 }
 
 /// `tcp 8080`

@@ -73,6 +73,10 @@ fn is_token(rule: Rule) -> bool {
             | Rule::kw_tier
             | Rule::kw_extends
             | Rule::kw_role
+            | Rule::kw_cluster_role
+            | Rule::kw_resource
+            | Rule::kw_external
+            | Rule::kw_metrics
             | Rule::kw_let
             | Rule::kw_env
             | Rule::kw_for
@@ -184,6 +188,45 @@ impl Builder<'_> {
                     body: self.block(next(&mut parts)),
                 })
             }
+            Rule::cluster_role => {
+                let mut parts = children(pair);
+                ItemKind::ClusterRole(Role {
+                    name: self.decl_name(next(&mut parts)),
+                    body: self.block(next(&mut parts)),
+                })
+            }
+            Rule::resource => {
+                let mut parts = children(pair);
+                let name = next(&mut parts);
+                expect_rule(&name, Rule::resource_name);
+                ItemKind::Resource(Resource {
+                    name: Ident {
+                        text: name.as_str().to_string(),
+                        span: self.span(&name),
+                    },
+                    body: self.block(next(&mut parts)),
+                })
+            }
+            Rule::external => {
+                let mut parts = children(pair);
+                ItemKind::External(External {
+                    name: self.decl_name(next(&mut parts)),
+                    clusters: self.cluster_list(next(&mut parts)),
+                    body: parts.next().map(|block| self.block(block)),
+                })
+            }
+            Rule::cluster_grant => {
+                let mut parts = children(pair);
+                let role = self.decl_name(next(&mut parts));
+                let (subject_kind, subject_kind_span) = self.subject_kind(next(&mut parts));
+                ItemKind::ClusterGrant(ClusterGrant {
+                    role,
+                    subject_kind,
+                    subject_kind_span,
+                    subject: self.string_lit(next(&mut parts)),
+                    clusters: self.cluster_list(next(&mut parts)),
+                })
+            }
             Rule::let_decl => {
                 let mut parts = children(pair);
                 ItemKind::Let(Let {
@@ -250,6 +293,31 @@ impl Builder<'_> {
             name: self.ident(next(&mut parts)),
             ty: self.ident(next(&mut parts)),
             default: parts.next().map(|default| self.expr(default)),
+            span,
+        }
+    }
+
+    fn subject_kind(&mut self, pair: P) -> (SubjectKind, Span) {
+        expect_rule(&pair, Rule::subject_kind);
+        let span = self.span(&pair);
+        let keyword = next(&mut pair.into_inner());
+        let kind = match keyword.as_rule() {
+            Rule::kw_user => SubjectKind::User,
+            Rule::kw_group => SubjectKind::Group,
+            Rule::kw_serviceaccount => SubjectKind::ServiceAccount,
+            _ => unexpected(&keyword),
+        };
+        (kind, span)
+    }
+
+    /// `prod-eu` or `[prod-eu, prod-us]`.
+    fn cluster_list(&mut self, pair: P) -> ClusterList {
+        expect_rule(&pair, Rule::cluster_list);
+        let span = self.span(&pair);
+        let bracketed = pair.as_str().starts_with('[');
+        ClusterList {
+            names: children(pair).map(|name| self.decl_name(name)).collect(),
+            bracketed,
             span,
         }
     }
@@ -414,15 +482,7 @@ impl Builder<'_> {
             Rule::grant => {
                 let mut parts = children(pair);
                 let role = self.decl_name(next(&mut parts));
-                let kind = next(&mut parts);
-                let subject_kind_span = self.span(&kind);
-                let keyword = next(&mut kind.into_inner());
-                let subject_kind = match keyword.as_rule() {
-                    Rule::kw_user => SubjectKind::User,
-                    Rule::kw_group => SubjectKind::Group,
-                    Rule::kw_serviceaccount => SubjectKind::ServiceAccount,
-                    _ => unexpected(&keyword),
-                };
+                let (subject_kind, subject_kind_span) = self.subject_kind(next(&mut parts));
                 let subject = self.string_lit(next(&mut parts));
                 let binding_name = parts.next().map(|name| self.decl_name(name));
                 StmtKind::Grant(Box::new(Grant {
@@ -457,6 +517,12 @@ impl Builder<'_> {
                         .unwrap_or_default();
                     StmtKind::Egress(Egress::To { peer, ports })
                 }
+            }
+            Rule::metrics => {
+                let mut parts = children(pair);
+                StmtKind::Metrics(Metrics {
+                    ports: self.ports(next(&mut parts)),
+                })
             }
             Rule::if_stmt => StmtKind::If(Box::new(self.if_stmt(pair))),
             Rule::for_stmt => {
@@ -590,6 +656,7 @@ impl Builder<'_> {
             Rule::kw_any => PeerKind::Any,
             Rule::kw_environment => PeerKind::Environment(self.decl_name(next(&mut inner))),
             Rule::kw_env => PeerKind::Env(self.decl_name(next(&mut inner))),
+            Rule::kw_external => PeerKind::External(self.decl_name(next(&mut inner))),
             _ => unexpected(&keyword),
         };
         Peer { kind, span }

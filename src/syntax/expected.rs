@@ -15,6 +15,7 @@ pub(super) fn statement_rule(keyword: StatementKeyword) -> Rule {
         StatementKeyword::Grant => Rule::kw_grant,
         StatementKeyword::Ingress => Rule::kw_ingress,
         StatementKeyword::Egress => Rule::kw_egress,
+        StatementKeyword::Metrics => Rule::kw_metrics,
         StatementKeyword::Stage => Rule::kw_stage,
         StatementKeyword::Alert => Rule::kw_alert,
         StatementKeyword::Quota => Rule::kw_quota,
@@ -39,6 +40,10 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::cluster
         | Rule::tier
         | Rule::role
+        | Rule::cluster_role
+        | Rule::resource
+        | Rule::external
+        | Rule::cluster_grant
         | Rule::let_decl
         | Rule::env
         | Rule::for_item
@@ -46,6 +51,8 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::else_items
         | Rule::alert_template => "an item",
         Rule::placement => "`on`",
+        Rule::cluster_list => "a cluster or a list of clusters `[…]`",
+        Rule::resource_name => "a resource and its API group, such as `rollouts.argoproj.io`",
         Rule::params => "`(`",
         Rule::param => "a parameter",
         Rule::block => "`{`",
@@ -55,6 +62,7 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::grant
         | Rule::ingress
         | Rule::egress
+        | Rule::metrics
         | Rule::stage
         | Rule::alert_use
         | Rule::quota_stmt
@@ -74,8 +82,10 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_not => "`not`",
         Rule::subject_kind => "a subject kind (`user`, `group` or `serviceaccount`)",
         Rule::limit_kind => "a limit kind (`container`, `pod` or `persistentvolumeclaim`)",
-        Rule::ingress_peer => "a source (`environment NAME` or `env NAME`)",
-        Rule::egress_peer => "a destination (`any`, `environment NAME` or `env NAME`)",
+        Rule::ingress_peer => "a source (`environment NAME`, `env NAME` or `external NAME`)",
+        Rule::egress_peer => {
+            "a destination (`any`, `environment NAME`, `env NAME` or `external NAME`)"
+        }
         Rule::port_list | Rule::port => "a port such as `tcp 8080`",
         Rule::expr | Rule::record | Rule::record_tag => "a value",
         Rule::list => "a list `[…]`",
@@ -95,6 +105,10 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_tier => "`tier`",
         Rule::kw_extends => "`extends`",
         Rule::kw_role => "`role`",
+        Rule::kw_cluster_role => "`cluster_role`",
+        Rule::kw_resource => "`resource`",
+        Rule::kw_external => "`external`",
+        Rule::kw_metrics => "`metrics`",
         Rule::kw_let => "`let`",
         Rule::kw_env => "`env`",
         Rule::kw_for => "`for`",

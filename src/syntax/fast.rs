@@ -249,6 +249,44 @@ impl<'t> Parser<'t> {
                 name: self.decl_name()?,
                 body: self.block()?,
             }),
+            ItemKeyword::ClusterRole => ItemKind::ClusterRole(Role {
+                name: self.decl_name()?,
+                body: self.block()?,
+            }),
+            ItemKeyword::Resource => ItemKind::Resource(Resource {
+                name: self.resource_name()?,
+                body: self.block()?,
+            }),
+            ItemKeyword::External => {
+                let name = self.decl_name()?;
+                self.keyword("on")?;
+                let clusters = self.cluster_list()?;
+                let body = if self.at_punct(b'{') {
+                    Some(self.block()?)
+                } else {
+                    None
+                };
+                ItemKind::External(External {
+                    name,
+                    clusters,
+                    body,
+                })
+            }
+            ItemKeyword::Grant => {
+                let role = self.decl_name()?;
+                self.keyword("to")?;
+                let (subject_kind, subject_kind_span) = self.subject_kind()?;
+                let subject = self.string_lit()?;
+                self.keyword("on")?;
+                self.keyword("cluster")?;
+                ItemKind::ClusterGrant(ClusterGrant {
+                    role,
+                    subject_kind,
+                    subject_kind_span,
+                    subject,
+                    clusters: self.cluster_list()?,
+                })
+            }
             ItemKeyword::Let => {
                 self.skip();
                 if ValueKeyword::from_word(self.word()).is_some() {
@@ -344,6 +382,72 @@ impl<'t> Parser<'t> {
             default,
             span: Span::new(self.base + start as u32, end),
         })
+    }
+
+    /// `prod-eu` or `[prod-eu, prod-us]`.
+    fn cluster_list(&mut self) -> Option<ClusterList> {
+        self.skip();
+        let start = self.pos;
+        if !self.eat_punct(b'[') {
+            let name = self.decl_name()?;
+            return Some(ClusterList {
+                span: name.span(),
+                names: vec![name],
+                bracketed: false,
+            });
+        }
+        let mut names = vec![self.decl_name()?];
+        while self.eat_punct(b',') {
+            if self.at_punct(b']') {
+                break;
+            }
+            names.push(self.decl_name()?);
+        }
+        self.punct(b']')?;
+        Some(ClusterList {
+            names,
+            bracketed: true,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// `rollouts.argoproj.io`: labels joined by dots, two at least.
+    fn resource_name(&mut self) -> Option<Ident> {
+        let first = self.label()?;
+        let start = first.span.start;
+        let mut end = first.span.end;
+        let mut dots = 0;
+        while self.peek() == Some(b'.')
+            && self
+                .bytes
+                .get(self.pos + 1)
+                .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            self.pos += 1;
+            let label = self.label()?;
+            end = label.span.end;
+            dots += 1;
+        }
+        (dots > 0).then_some(())?;
+        let span = Span::new(start, end);
+        Some(Ident {
+            text: self.text[(start - self.base) as usize..(end - self.base) as usize].to_string(),
+            span,
+        })
+    }
+
+    /// `user`, `group` or `serviceaccount`.
+    fn subject_kind(&mut self) -> Option<(SubjectKind, Span)> {
+        self.skip();
+        let start = self.pos;
+        let kind = match self.word() {
+            "user" => SubjectKind::User,
+            "group" => SubjectKind::Group,
+            "serviceaccount" => SubjectKind::ServiceAccount,
+            _ => return None,
+        };
+        self.pos += self.word().len();
+        Some((kind, self.span(start, self.pos)))
     }
 
     /// `on CLUSTER tier TIER` (the cursor is at `on`).
@@ -563,16 +667,7 @@ impl<'t> Parser<'t> {
             StatementKeyword::Grant => {
                 let role = self.decl_name()?;
                 self.keyword("to")?;
-                self.skip();
-                let kind_start = self.pos;
-                let subject_kind = match self.word() {
-                    "user" => SubjectKind::User,
-                    "group" => SubjectKind::Group,
-                    "serviceaccount" => SubjectKind::ServiceAccount,
-                    _ => return None,
-                };
-                self.pos += self.word().len();
-                let subject_kind_span = self.span(kind_start, self.pos);
+                let (subject_kind, subject_kind_span) = self.subject_kind()?;
                 let subject = self.string_lit()?;
                 let binding_name = if self.eat_keyword("as") {
                     Some(self.decl_name()?)
@@ -608,6 +703,14 @@ impl<'t> Parser<'t> {
                     let ports = self.ports()?;
                     StmtKind::Egress(Egress::To { peer, ports })
                 }
+            }
+            StatementKeyword::Metrics => {
+                if !self.at_keyword("on") {
+                    return None;
+                }
+                StmtKind::Metrics(Metrics {
+                    ports: self.ports()?,
+                })
             }
             StatementKeyword::Stage => {
                 let name = self.decl_name()?;
@@ -736,12 +839,16 @@ impl<'t> Parser<'t> {
                     span: Span::new(self.base + start as u32, end),
                 });
             }
-            "env" => {
-                self.pos += "env".len();
+            word @ ("env" | "external") => {
+                self.pos += word.len();
                 let name = self.decl_name()?;
                 let end = name.span().end;
+                let kind = match word {
+                    "env" => PeerKind::Env(name),
+                    _ => PeerKind::External(name),
+                };
                 return Some(Peer {
-                    kind: PeerKind::Env(name),
+                    kind,
                     span: Span::new(self.base + start as u32, end),
                 });
             }
@@ -971,6 +1078,17 @@ impl<'t> Parser<'t> {
         while self.peek() == Some(b'.') && self.bytes.get(self.pos + 1).is_some_and(second_starts) {
             self.pos += 1;
             path.push(self.ident_here()?);
+        }
+        // `rollouts.argoproj.io/status`: a subresource of a resource named
+        // with its group, one name as the grammar's `subresource`.
+        if self.peek() == Some(b'/') && self.bytes.get(self.pos + 1).is_some_and(second_starts) {
+            self.pos += 1;
+            let part = self.ident_here()?;
+            let span = path[0].span.to(part.span);
+            let text = self.text
+                [(span.start - self.base) as usize..(span.end - self.base) as usize]
+                .to_string();
+            return Some(ExprKind::Name(Ident { text, span }));
         }
         Some(ExprKind::Field(path))
     }

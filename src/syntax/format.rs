@@ -210,6 +210,35 @@ impl Printer<'_> {
                 self.out.push(' ');
                 self.block(&role.body);
             }
+            ItemKind::ClusterRole(role) => {
+                self.out.push_str("cluster_role ");
+                self.name(&role.name);
+                self.out.push(' ');
+                self.block(&role.body);
+            }
+            ItemKind::Resource(resource) => {
+                self.out.push_str("resource ");
+                self.out.push_str(&resource.name.text);
+                self.out.push(' ');
+                self.block(&resource.body);
+            }
+            ItemKind::External(external) => {
+                self.out.push_str("external ");
+                self.name(&external.name);
+                self.out.push_str(" on");
+                self.cluster_list(&external.clusters);
+                if let Some(body) = &external.body {
+                    self.out.push(' ');
+                    self.block(body);
+                }
+            }
+            ItemKind::ClusterGrant(grant) => {
+                self.out.push_str("grant ");
+                self.name(&grant.role);
+                self.subject(grant.subject_kind, &grant.subject);
+                self.out.push_str(" on cluster");
+                self.cluster_list(&grant.clusters);
+            }
             ItemKind::Let(binding) => {
                 self.out.push_str("let ");
                 self.out.push_str(&binding.name.text);
@@ -367,6 +396,30 @@ impl Printer<'_> {
         self.name(&placement.tier);
     }
 
+    /// ` prod-eu` or ` [prod-eu, prod-us]`, after `on` or `on cluster`.
+    fn cluster_list(&mut self, list: &ClusterList) {
+        self.out.push_str(if list.bracketed { " [" } else { " " });
+        for (index, name) in list.names.iter().enumerate() {
+            if index > 0 {
+                self.out.push_str(", ");
+            }
+            self.name(name);
+        }
+        if list.bracketed {
+            self.out.push(']');
+        }
+    }
+
+    /// ` to group "sre"`.
+    fn subject(&mut self, kind: SubjectKind, subject: &StringLit) {
+        self.out.push_str(match kind {
+            SubjectKind::User => " to user ",
+            SubjectKind::Group => " to group ",
+            SubjectKind::ServiceAccount => " to serviceaccount ",
+        });
+        self.string(subject);
+    }
+
     fn name(&mut self, name: &Name) {
         match name {
             Name::Ident(ident) => self.out.push_str(&ident.text),
@@ -456,14 +509,7 @@ impl Printer<'_> {
             StmtKind::Grant(grant) => {
                 self.out.push_str("grant ");
                 self.name(&grant.role);
-                self.out.push_str(" to ");
-                self.out.push_str(match grant.subject_kind {
-                    SubjectKind::User => "user",
-                    SubjectKind::Group => "group",
-                    SubjectKind::ServiceAccount => "serviceaccount",
-                });
-                self.out.push(' ');
-                self.string(&grant.subject);
+                self.subject(grant.subject_kind, &grant.subject);
                 if let Some(name) = &grant.binding_name {
                     self.out.push_str(" as ");
                     self.name(name);
@@ -483,6 +529,10 @@ impl Printer<'_> {
                     self.ports(ports);
                 }
             },
+            StmtKind::Metrics(metrics) => {
+                self.out.push_str("metrics");
+                self.ports(&metrics.ports);
+            }
             StmtKind::If(if_stmt) => self.if_stmt(if_stmt),
             StmtKind::For(for_stmt) => {
                 self.for_head(&for_stmt.var, &for_stmt.iterable);
@@ -577,6 +627,10 @@ impl Printer<'_> {
             }
             PeerKind::Env(name) => {
                 self.out.push_str("env ");
+                self.name(name);
+            }
+            PeerKind::External(name) => {
+                self.out.push_str("external ");
                 self.name(name);
             }
         }

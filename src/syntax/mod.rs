@@ -274,9 +274,9 @@ fn shape_of(expected: &[Rule], wanted: &str) -> String {
         "a grant is written `grant ROLE to user|group|serviceaccount \"NAME\" [as BINDING]`"
             .to_string()
     } else if expects(Rule::kw_dns) || expects(Rule::egress_peer) {
-        "egress is written `egress allow to any|environment NAME|env NAME [on tcp 443, …]` or `egress allow dns`".to_string()
+        "egress is written `egress allow to any|environment NAME|env NAME|external NAME [on tcp 443, …]` or `egress allow dns`".to_string()
     } else if expects(Rule::ingress_peer) || expects(Rule::kw_from) {
-        "ingress is written `ingress allow from environment NAME|env NAME [on tcp 8080, …]`"
+        "ingress is written `ingress allow from environment NAME|env NAME|external NAME [on tcp 8080, …]`"
             .to_string()
     } else if expects(Rule::rbracket) {
         "the items of a list are separated by commas, and the list ends with `]`".to_string()

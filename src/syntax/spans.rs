@@ -40,6 +40,27 @@ fn item_spans(item: &mut Item, f: &mut impl FnMut(&mut Span)) {
             name_spans(&mut role.name, f);
             block_spans(&mut role.body, f);
         }
+        ItemKind::ClusterRole(role) => {
+            name_spans(&mut role.name, f);
+            block_spans(&mut role.body, f);
+        }
+        ItemKind::Resource(resource) => {
+            f(&mut resource.name.span);
+            block_spans(&mut resource.body, f);
+        }
+        ItemKind::External(external) => {
+            name_spans(&mut external.name, f);
+            cluster_list_spans(&mut external.clusters, f);
+            if let Some(body) = &mut external.body {
+                block_spans(body, f);
+            }
+        }
+        ItemKind::ClusterGrant(grant) => {
+            name_spans(&mut grant.role, f);
+            f(&mut grant.subject_kind_span);
+            string_spans(&mut grant.subject, f);
+            cluster_list_spans(&mut grant.clusters, f);
+        }
         ItemKind::Let(binding) => {
             f(&mut binding.name.span);
             expr_spans(&mut binding.value, f);
@@ -72,6 +93,11 @@ fn item_spans(item: &mut Item, f: &mut impl FnMut(&mut Span)) {
             block_spans(&mut template.body, f);
         }
     }
+}
+
+fn cluster_list_spans(list: &mut ClusterList, f: &mut impl FnMut(&mut Span)) {
+    f(&mut list.span);
+    list.names.iter_mut().for_each(|name| name_spans(name, f));
 }
 
 fn placement_spans(placement: &mut Placement, f: &mut impl FnMut(&mut Span)) {
@@ -131,6 +157,9 @@ fn block_spans(block: &mut Block, f: &mut impl FnMut(&mut Span)) {
                     ports.iter_mut().for_each(|port| f(&mut port.span));
                 }
             },
+            StmtKind::Metrics(metrics) => {
+                metrics.ports.iter_mut().for_each(|port| f(&mut port.span));
+            }
             StmtKind::Stage(stage) => {
                 name_spans(&mut stage.name, f);
                 placement_spans(&mut stage.placement, f);
@@ -194,7 +223,7 @@ fn peer_spans(peer: &mut Peer, f: &mut impl FnMut(&mut Span)) {
     match &mut peer.kind {
         PeerKind::Any => {}
         PeerKind::Environment(name) => name_spans(name, f),
-        PeerKind::Env(name) => name_spans(name, f),
+        PeerKind::Env(name) | PeerKind::External(name) => name_spans(name, f),
     }
 }
 

@@ -160,6 +160,32 @@ impl Dump<'_> {
                 self.name(inner, "name", &role.name);
                 self.block(inner, "body", &role.body);
             }
+            ItemKind::ClusterRole(role) => {
+                self.line(depth, "cluster_role", Some(item.span));
+                self.name(inner, "name", &role.name);
+                self.block(inner, "body", &role.body);
+            }
+            ItemKind::Resource(resource) => {
+                self.line(depth, "resource", Some(item.span));
+                self.ident(inner, "name", &resource.name);
+                self.block(inner, "body", &resource.body);
+            }
+            ItemKind::External(external) => {
+                self.line(depth, "external", Some(item.span));
+                self.name(inner, "name", &external.name);
+                self.cluster_list(inner, &external.clusters);
+                if let Some(body) = &external.body {
+                    self.block(inner, "body", body);
+                }
+            }
+            ItemKind::ClusterGrant(grant) => {
+                self.line(depth, "cluster grant", Some(item.span));
+                self.name(inner, "role", &grant.role);
+                let kind = subject_kind(grant.subject_kind);
+                self.line(inner, &format!("to {kind}"), Some(grant.subject_kind_span));
+                self.string(inner, "subject", &grant.subject);
+                self.cluster_list(inner, &grant.clusters);
+            }
             ItemKind::Let(binding) => {
                 self.line(depth, "let", Some(item.span));
                 self.ident(inner, "name", &binding.name);
@@ -286,11 +312,7 @@ impl Dump<'_> {
             StmtKind::Grant(grant) => {
                 self.line(depth, "grant", span);
                 self.name(inner, "role", &grant.role);
-                let kind = match grant.subject_kind {
-                    SubjectKind::User => "user",
-                    SubjectKind::Group => "group",
-                    SubjectKind::ServiceAccount => "serviceaccount",
-                };
+                let kind = subject_kind(grant.subject_kind);
                 self.line(inner, &format!("to {kind}"), Some(grant.subject_kind_span));
                 self.string(inner, "subject", &grant.subject);
                 if let Some(binding) = &grant.binding_name {
@@ -311,6 +333,10 @@ impl Dump<'_> {
                     self.ports(inner, ports);
                 }
             },
+            StmtKind::Metrics(metrics) => {
+                self.line(depth, "metrics", span);
+                self.ports(inner, &metrics.ports);
+            }
             StmtKind::If(if_stmt) => {
                 self.line(depth, "if", span);
                 self.if_stmt(inner, if_stmt);
@@ -409,6 +435,22 @@ impl Dump<'_> {
                 self.line(depth, &format!("{label} env"), Some(peer.span));
                 self.name(depth + 1, "name", name);
             }
+            PeerKind::External(name) => {
+                self.line(depth, &format!("{label} external"), Some(peer.span));
+                self.name(depth + 1, "name", name);
+            }
+        }
+    }
+
+    fn cluster_list(&mut self, depth: usize, list: &ClusterList) {
+        let what = if list.bracketed {
+            "on [clusters]"
+        } else {
+            "on cluster"
+        };
+        self.line(depth, what, Some(list.span));
+        for name in &list.names {
+            self.name(depth + 1, "name", name);
         }
     }
 
@@ -492,5 +534,13 @@ fn number_read(number: &Number) -> String {
         value
     } else {
         format!("{value} {suffix}")
+    }
+}
+
+fn subject_kind(kind: SubjectKind) -> &'static str {
+    match kind {
+        SubjectKind::User => "user",
+        SubjectKind::Group => "group",
+        SubjectKind::ServiceAccount => "serviceaccount",
     }
 }
