@@ -48,10 +48,11 @@ pub struct Model {
     pub tiers: BTreeMap<String, std::sync::Arc<Tier>>,
     /// Each shared with the envs that grant it.
     pub roles: BTreeMap<String, std::sync::Arc<Role>>,
-    /// Keyed by namespace name. Each env is boxed where it was checked,
-    /// on whichever core: putting the Model together then moves a pointer,
-    /// not the env's several hundred bytes.
-    pub envs: BTreeMap<String, Box<Env>>,
+    /// Keyed by namespace name, then cluster: a namespace on several
+    /// clusters is one env on each. Each env is boxed where it was
+    /// checked, on whichever core: putting the Model together then moves
+    /// a pointer, not the env's several hundred bytes.
+    pub envs: BTreeMap<EnvKey, Box<Env>>,
     /// The namespaces envk does not manage that rules may name, one per
     /// external and cluster it is declared on, by external then cluster.
     pub externals: Vec<std::sync::Arc<External>>,
@@ -69,6 +70,45 @@ pub struct ClusterBinding {
     pub role: std::sync::Arc<Role>,
     pub subjects: Vec<Subject>,
     pub source: Source,
+}
+
+/// An env's identity: its namespace's name, then its cluster's (a name
+/// is unique per cluster), in that order so that the envs of one name
+/// sit together.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EnvKey {
+    pub name: String,
+    pub cluster: String,
+}
+
+impl Model {
+    /// The env named `name`, on the first of its clusters by name.
+    pub fn env(&self, name: &str) -> Option<&Env> {
+        let from = EnvKey {
+            name: name.to_string(),
+            cluster: String::new(),
+        };
+        self.envs
+            .range(from..)
+            .next()
+            .filter(|(key, _)| key.name == name)
+            .map(|(_, env)| env.as_ref())
+    }
+
+    /// Whether the env named `name` is on more than one cluster: what
+    /// lives outside a cluster (an Argo CD Application) then carries its
+    /// cluster in its name.
+    pub fn on_several_clusters(&self, name: &str) -> bool {
+        let from = EnvKey {
+            name: name.to_string(),
+            cluster: String::new(),
+        };
+        self.envs
+            .range(from..)
+            .take_while(|(key, _)| key.name == name)
+            .nth(1)
+            .is_some()
+    }
 }
 
 /// A namespace envk does not create (an ingress controller's, Prometheus',
@@ -1126,6 +1166,9 @@ pub struct AlertRule {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Deploy {
+    /// The Argo CD Application's name: `<env>-app`, or
+    /// `<env>-<cluster>-app` for a namespace on several clusters.
+    pub application: String,
     /// The Argo CD AppProject.
     pub project: String,
     pub repo: String,

@@ -38,7 +38,7 @@ fn clean(run: &Run) -> &envk::model::Model {
 fn the_enterprise_model_reproduces_the_seed() {
     let run = driver::check(&[PathBuf::from("examples/enterprise.env.k")]).expect("readable");
     let model = clean(&run);
-    let env = &model.envs["enterprise-prod"];
+    let env = &model.env("enterprise-prod").unwrap();
     assert_eq!(
         (env.cluster.name.as_str(), env.tier.name.as_str()),
         ("prod-cluster", "critical")
@@ -176,8 +176,8 @@ fn families_merge_their_layers_and_scale_quotas() {
         .map(|env| env.name.as_str())
         .collect();
     assert_eq!(stages, ["payments-dev", "payments-prod", "payments-stage"]);
-    let dev = &model.envs["payments-dev"];
-    let prod = &model.envs["payments-prod"];
+    let dev = &model.env("payments-dev").unwrap();
+    let prod = &model.env("payments-prod").unwrap();
     assert_eq!(
         dev.labels.get("team"),
         prod.labels.get("team"),
@@ -190,7 +190,7 @@ fn families_merge_their_layers_and_scale_quotas() {
     );
     for team in ["search", "checkout", "ledger"] {
         assert!(
-            model.envs.keys().any(|name| name.starts_with(team)),
+            model.envs.keys().any(|key| key.name.starts_with(team)),
             "{team} from the for loop"
         );
     }
@@ -233,11 +233,15 @@ env e on c tier small { quota = base  limits = broken  ingress allow from env a 
             .replace("  cpu = 3", ""),
     )]);
     let model = clean(&run);
-    let cpu = |env: &str| model.envs[env].quota.as_ref().unwrap().hard[&QuotaKey::RequestsCpu];
+    let cpu =
+        |env: &str| model.env(env).unwrap().quota.as_ref().unwrap().hard[&QuotaKey::RequestsCpu];
     assert_eq!((cpu("a"), cpu("d"), cpu("e")), (2000, 1000, 2000));
-    let max = |env: &str| model.envs[env].limits.as_ref().unwrap().max[&LimitResource::Cpu];
+    let max = |env: &str| model.env(env).unwrap().limits.as_ref().unwrap().max[&LimitResource::Cpu];
     assert_eq!((max("a"), max("d")), (2000, 2000));
-    assert_eq!(model.envs["d"].limits.as_ref().unwrap().name, "d-limits");
+    assert_eq!(
+        model.env("d").unwrap().limits.as_ref().unwrap().name,
+        "d-limits"
+    );
 }
 
 /// Roles declared from one body in a loop share its typing where the body
@@ -441,7 +445,7 @@ fn a_thousand_teams_in_three_stages_check_clean() {
     let result = run(&[("fleet.env.k", &program)]);
     let model = clean(&result);
     assert_eq!(model.envs.len(), 3000);
-    let dev = &model.envs["team-7-dev"];
+    let dev = &model.env("team-7-dev").unwrap();
     assert_eq!(
         dev.quota.as_ref().map(|q| q.hard[&QuotaKey::RequestsCpu]),
         Some(2_500)
@@ -518,7 +522,9 @@ fn uses_name_their_rules_and_stages_replace_by_rule_name() {
     let model = run.model.expect("no errors");
     type Rule = (String, String, Vec<(String, String)>);
     let rules = |env: &str| -> Vec<Rule> {
-        model.envs[env]
+        model
+            .env(env)
+            .unwrap()
             .alerts
             .rules
             .iter()

@@ -167,6 +167,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         self.external_namespaces(diagnostics);
         network::check_program(self, diagnostics);
         placement::check_projects(self, diagnostics);
+        placement::name_applications(&mut self.envs, diagnostics);
     }
 
     fn into_model(mut self) -> (Model, Facts<'r, 'a>) {
@@ -355,8 +356,8 @@ fn element(vars: &Vars) -> Option<String> {
 /// The envs' Models, by name, built in one pass from sorted entries, its
 /// nodes full, instead of by an insert per env. Each env's Model is taken
 /// out of its facts, and the rest of them returned.
-fn assemble(envs: Vec<EnvFacts>) -> (BTreeMap<String, Box<model::Env>>, Vec<EnvRest>) {
-    let mut named: Vec<(String, Box<model::Env>)> = Vec::with_capacity(envs.len());
+fn assemble(envs: Vec<EnvFacts>) -> (BTreeMap<model::EnvKey, Box<model::Env>>, Vec<EnvRest>) {
+    let mut named: Vec<(model::EnvKey, Box<model::Env>)> = Vec::with_capacity(envs.len());
     let mut rest = Vec::with_capacity(envs.len());
     for EnvFacts {
         model,
@@ -366,7 +367,11 @@ fn assemble(envs: Vec<EnvFacts>) -> (BTreeMap<String, Box<model::Env>>, Vec<EnvR
         ..
     } in envs
     {
-        named.push((model.name.clone(), model));
+        let key = model::EnvKey {
+            name: model.name.clone(),
+            cluster: model.cluster.name.clone(),
+        };
+        named.push((key, model));
         rest.push((quota, ingress, egress));
     }
     (named.into_iter().collect(), rest)
@@ -1093,7 +1098,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         let cluster_decl = name_referent(
             &self.resolved.clusters,
             refs,
-            &placement.cluster,
+            decl.cluster,
             &written_in,
             Code::E0201,
             &mut expanded,
@@ -1265,7 +1270,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             ingress,
             egress,
             project_span,
-            placement_span: decl.placement.cluster.span(),
+            placement_span: decl.cluster.span(),
             cluster: cluster_id,
             tier: tier_id,
             expanded,
@@ -2005,9 +2010,9 @@ env solo on c tier t {
         };
         assert_eq!(names(true), ["Plain", "UsesLet"], "{rendered}");
         assert_eq!(names(false), ["QuotedKey", "SeverityLet", "WithLabels"]);
-        let rules = &model.envs["a-prod"].alerts.rules;
+        let rules = &model.env("a-prod").unwrap().alerts.rules;
         assert_eq!(rendered.matches("error[E0208]").count(), 0, "{rendered}");
-        let solo = &model.envs["solo"].alerts.rules[0];
+        let solo = &model.env("solo").unwrap().alerts.rules[0];
         assert_eq!(
             solo.annotations["summary"],
             "production solo  in solo for 10m"

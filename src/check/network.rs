@@ -151,8 +151,11 @@ fn peer(
         }
         PeerKind::Env(name) => {
             let written = super::written_name(name, scope, diagnostics)?;
+            let envs = &checker.resolved.envs;
             if let ast::Name::Str(_) = name
-                && let Some(decl) = checker.resolved.envs.get(&written.text)
+                && let Some(decl) = envs
+                    .get_on(&written.text, &env.cluster.name)
+                    .or_else(|| envs.get(&written.text))
             {
                 expanded.push((written.span, decl.id));
             }
@@ -426,11 +429,22 @@ enum Direction {
 /// on the sender's cluster and let the traffic through at their end) and
 /// selectors that match nothing.
 pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
-    let by_name: HashMap<&str, &EnvFacts> = checker
+    // Peers resolve on the sender's cluster; an env of that name on
+    // another cluster only is E0606.
+    let by_place: HashMap<(&str, &str), &EnvFacts> = checker
         .envs
         .iter()
-        .map(|env| (env.model.name.as_str(), env))
+        .map(|env| {
+            (
+                (env.model.cluster.name.as_str(), env.model.name.as_str()),
+                env,
+            )
+        })
         .collect();
+    let mut by_name: HashMap<&str, &EnvFacts> = HashMap::with_capacity(checker.envs.len());
+    for env in &checker.envs {
+        by_name.entry(env.model.name.as_str()).or_insert(env);
+    }
     // The environments that have envs, each once: every rule naming an
     // environment is looked up in it, so it must not grow with the envs.
     let mut environments: Vec<Environment> = Vec::with_capacity(Environment::ALL.len());
@@ -465,7 +479,10 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
                         if !by_name.contains_key(name.as_str())
                             && (checker.resolved.envs.get(name).is_some()
                                 || checker.resolved.envs.is_rejected(name)) => {}
-                    Peer::Env(name) => match by_name.get(name.as_str()) {
+                    Peer::Env(name) => match by_place
+                        .get(&(env.model.cluster.name.as_str(), name.as_str()))
+                        .or_else(|| by_name.get(name.as_str()))
+                    {
                         None => diagnostics.push(no_match(
                             facts.peer_span,
                             format!("no env is named `{name}`"),
@@ -519,9 +536,12 @@ fn unknown_env_help(
 ) -> String {
     let stages: Vec<&model::Env> = stages_of(envs, name).collect();
     if !stages.is_empty() {
-        let listed = stages
+        // A stage on several clusters is one name.
+        let mut names: Vec<&str> = stages.iter().map(|stage| stage.name.as_str()).collect();
+        names.dedup();
+        let listed = names
             .iter()
-            .map(|stage| format!("`{}`", stage.name))
+            .map(|name| format!("`{name}`"))
             .collect::<Vec<_>>()
             .join(", ");
         return match stages
@@ -573,12 +593,22 @@ fn other_cluster(
         Direction::Ingress => "receive traffic from",
         Direction::Egress => "send traffic to",
     };
+    // An env on several clusters is on each of them.
+    let clusters: Vec<String> = envs
+        .iter()
+        .filter(|env| env.model.name == that.name)
+        .map(|env| format!("`{}`", env.model.cluster.name))
+        .collect();
+    let on = match clusters.as_slice() {
+        [one] => format!("cluster {one}"),
+        several => format!("clusters {}", several.join(", ")),
+    };
     Diagnostic::new(
         Code::E0606,
         facts.peer_span,
         format!(
-            "env `{}` is on cluster `{}`, not on `{}` where `{}` is",
-            that.name, that.cluster.name, this.cluster.name, this.name
+            "env `{}` is on {on}, not on `{}` where `{}` is",
+            that.name, this.cluster.name, this.name
         ),
     )
     .label(format!(

@@ -5,6 +5,8 @@
 //! share one environment, so its destinations never cross environments;
 //! every deploy repo is an https URL.
 
+use foldhash::{HashMap, HashMapExt};
+
 use super::schema::{self, Typed};
 use super::units::Diags;
 use super::{Checker, ClusterFacts, EnvDraft, TierFacts};
@@ -30,7 +32,7 @@ pub(crate) fn check_placement(
     diagnostics.push(
         Diagnostic::new(
             Code::E0801,
-            decl.placement.cluster.span(),
+            decl.cluster.span(),
             format!(
                 "tier `{}` is for {} clusters, but `{}` is a {} cluster",
                 tier.model.name,
@@ -109,6 +111,8 @@ pub(crate) fn env_deploy<'a>(
         false => None,
     };
     env.deploy = Some(model::Deploy {
+        // Named once every env is known (`name_applications`).
+        application: String::new(),
         project: written_or("project", cluster.environment.as_str().to_string())?,
         repo: text("repo")?,
         revision: written_or("revision", "HEAD".to_string())?,
@@ -117,6 +121,56 @@ pub(crate) fn env_deploy<'a>(
         source: checker.source(span),
     });
     Some(read.span("project").unwrap_or(span))
+}
+
+/// Names each env's Argo CD Application: `<env>-app`, with the cluster
+/// in it (`<env>-<cluster>-app`) where the namespace is on several
+/// clusters, since Applications live together in Argo CD's namespace. A
+/// name two envs come to is E0202, at both.
+pub(crate) fn name_applications(envs: &mut [super::EnvFacts], diagnostics: &mut Diags) {
+    let several: Vec<bool> = {
+        let mut clusters_of: HashMap<&str, usize> = HashMap::with_capacity(envs.len());
+        for env in envs.iter() {
+            *clusters_of.entry(&env.model.name).or_default() += 1;
+        }
+        envs.iter()
+            .map(|env| clusters_of[env.model.name.as_str()] > 1)
+            .collect()
+    };
+    let mut named: HashMap<String, usize> = HashMap::with_capacity(envs.len());
+    for index in 0..envs.len() {
+        let env = &mut envs[index];
+        let several = several[index];
+        let name = match several {
+            true => format!("{}-{}-app", env.model.name, env.model.cluster.name),
+            false => format!("{}-app", env.model.name),
+        };
+        let Some(deploy) = env.model.deploy.as_mut() else {
+            continue;
+        };
+        deploy.application = name.clone();
+        if let Some(&first) = named.get(&name) {
+            let (this, other) = (&envs[index], &envs[first]);
+            let deploys_as = |env: &super::EnvFacts| {
+                format!(
+                    "env `{}` on `{}` deploys as `{name}`",
+                    env.model.name, env.model.cluster.name
+                )
+            };
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0202,
+                    this.name_span,
+                    format!("two envs deploy as the Argo CD Application `{name}`"),
+                )
+                .label(deploys_as(this))
+                .secondary(other.name_span, deploys_as(other))
+                .help("rename one of the envs: Applications share Argo CD's namespace, and a namespace on several clusters names each of its Applications `<env>-<cluster>-app`"),
+            );
+            continue;
+        }
+        named.insert(name, index);
+    }
 }
 
 /// An Argo CD project's envs must all be of one environment. A project

@@ -120,7 +120,7 @@ pub(super) fn application(env: &Env, options: Options, applications: &mut Docume
         api_version: "argoproj.io/v1alpha1",
         kind: "Application",
         metadata: Metadata {
-            name: [&env.name, "-app"].concat(),
+            name: deploy.application.clone(),
             namespace: ARGOCD_NAMESPACE,
             annotations: annotations(&TextMap::new(), &deploy.source, options),
         },
@@ -135,7 +135,11 @@ pub(super) fn application(env: &Env, options: Options, applications: &mut Docume
             sync_policy,
         },
     };
-    applications.push(|| [&env.name, ".yaml"].concat(), &application);
+    let file = deploy
+        .application
+        .strip_suffix("-app")
+        .unwrap_or(&deploy.application);
+    applications.push(|| [file, ".yaml"].concat(), &application);
 }
 
 /// The AppProjects the Applications name: (name, document).

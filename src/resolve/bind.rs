@@ -191,7 +191,7 @@ impl<'b> Binder<'b, '_> {
     }
 
     fn placement(&mut self, placement: &'b Placement) {
-        self.referring_name(&placement.cluster, DeclKind::Cluster);
+        self.clusters(&placement.clusters);
         self.referring_name(&placement.tier, DeclKind::Tier);
     }
 

@@ -46,6 +46,11 @@ pub struct EnvDecl<'a> {
     pub name: String,
     pub name_span: Span,
     pub placement: &'a ast::Placement,
+    /// The cluster of `placement`'s list this env is on, and its text: an
+    /// env on several clusters is one `EnvDecl` per cluster, one
+    /// namespace of one name on each.
+    pub cluster: &'a Name,
+    pub cluster_name: String,
     /// Applied in order: later layers override scalars and extend lists.
     pub layers: Vec<&'a ast::Block>,
     pub vars: Vars<'a>,
@@ -74,7 +79,9 @@ pub struct Resolved<'a> {
 /// Declarations of one kind, in declaration order, found by name.
 pub struct Table<T> {
     items: Vec<T>,
-    index: HashMap<String, usize>,
+    index: HashMap<TableKey, usize>,
+    /// The first declaration of each name (for an env, on any cluster).
+    first: HashMap<String, usize>,
     kind: DeclKind,
     /// Names declared but rejected (an invalid name, already reported):
     /// references to them stay silent.
@@ -85,6 +92,11 @@ pub trait Named {
     fn id(&self) -> DeclId;
     fn name(&self) -> &str;
     fn name_span(&self) -> Span;
+    /// The cluster a declaration is one of several of that name on: its
+    /// identity is then its name and this cluster.
+    fn cluster(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl<T> Named for Decl<'_, T> {
@@ -109,6 +121,26 @@ impl Named for EnvDecl<'_> {
     fn name_span(&self) -> Span {
         self.name_span
     }
+    fn cluster(&self) -> Option<&str> {
+        Some(&self.cluster_name)
+    }
+}
+
+/// What a declaration is found by in its table: its name, and for an
+/// env its cluster (names are unique per cluster).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+struct TableKey {
+    name: String,
+    cluster: Option<String>,
+}
+
+impl TableKey {
+    fn of<T: Named>(item: &T) -> TableKey {
+        TableKey {
+            name: item.name().to_string(),
+            cluster: item.cluster().map(str::to_string),
+        }
+    }
 }
 
 impl<T: Named> Table<T> {
@@ -116,6 +148,7 @@ impl<T: Named> Table<T> {
         Table {
             items: Vec::new(),
             index: HashMap::new(),
+            first: HashMap::new(),
             kind,
             rejected: Default::default(),
         }
@@ -123,14 +156,19 @@ impl<T: Named> Table<T> {
 
     /// Adds a declaration, or reports it as a duplicate of the first one.
     fn insert(&mut self, item: T, diagnostics: &mut Vec<Diagnostic>) {
-        if let Some(&first) = self.index.get(item.name()) {
+        let key = TableKey::of(&item);
+        let on = match item.cluster() {
+            Some(cluster) => format!(" on cluster `{cluster}`"),
+            None => String::new(),
+        };
+        if let Some(&first) = self.index.get(&key) {
             let first_span = self.items[first].name_span();
             if first_span == item.name_span() {
                 diagnostics.push(
                     Diagnostic::new(
                         Code::E0202,
                         item.name_span(),
-                        format!("{} `{}` is declared twice by the same declaration", self.kind.noun(), item.name()),
+                        format!("{} `{}` is declared twice{on} by the same declaration", self.kind.noun(), item.name()),
                     )
                     .label("this name comes out the same twice")
                     .help("a `for` loop over a list with a repeated value declares it once per repetition: remove the duplicate from the list"),
@@ -141,20 +179,36 @@ impl<T: Named> Table<T> {
                 Diagnostic::new(
                     Code::E0202,
                     item.name_span(),
-                    format!("{} `{}` is declared twice", self.kind.noun(), item.name()),
+                    format!("{} `{}` is declared twice{on}", self.kind.noun(), item.name()),
                 )
                 .label("declared again here")
                 .secondary(first_span, "first declared here")
-                .help(format!("rename one of them or remove the second; each {} name is used once per program", self.kind.noun())),
+                .help(match item.cluster() {
+                    Some(_) => "rename one of them or remove the second; a namespace name is used once per cluster".to_string(),
+                    None => format!("rename one of them or remove the second; each {} name is used once per program", self.kind.noun()),
+                }),
             );
             return;
         }
-        self.index.insert(item.name().to_string(), self.items.len());
+        self.first
+            .entry(item.name().to_string())
+            .or_insert(self.items.len());
+        self.index.insert(key, self.items.len());
         self.items.push(item);
     }
 
+    /// The first declaration named `name` (for an env, on any cluster).
     pub fn get(&self, name: &str) -> Option<&T> {
-        self.index.get(name).map(|&i| &self.items[i])
+        self.first.get(name).map(|&i| &self.items[i])
+    }
+
+    /// The env named `name` on `cluster`.
+    pub fn get_on(&self, name: &str, cluster: &str) -> Option<&T> {
+        let key = TableKey {
+            name: name.to_string(),
+            cluster: Some(cluster.to_string()),
+        };
+        self.index.get(&key).map(|&i| &self.items[i])
     }
 
     /// Whether `name` was declared but rejected (an invalid name, or a
@@ -712,16 +766,20 @@ impl<'a> Collector<'_, 'a> {
                         )),
                 );
             }
-            self.envs.push(EnvDecl {
-                id: self.refs.declare(DeclKind::Env, &name, name_span),
-                name,
-                name_span,
-                placement,
-                layers: vec![&env.body],
-                vars: vars.clone(),
-                family: None,
-                stage: None,
-            });
+            for (cluster, cluster_name) in self.clusters(placement, vars, diagnostics) {
+                self.envs.push(EnvDecl {
+                    id: self.refs.declare(DeclKind::Env, &name, name_span),
+                    name: name.clone(),
+                    name_span,
+                    placement,
+                    cluster,
+                    cluster_name,
+                    layers: vec![&env.body],
+                    vars: vars.clone(),
+                    family: None,
+                    stage: None,
+                });
+            }
             return;
         }
         if stages.is_empty() {
@@ -745,17 +803,51 @@ impl<'a> Collector<'_, 'a> {
                 self.rejected.push((DeclKind::Env, full));
                 continue;
             }
-            self.envs.push(EnvDecl {
-                id: self.refs.declare(DeclKind::Env, &full, stage_span),
-                name: full,
-                name_span: stage_span,
-                placement: &stage.placement,
-                layers: vec![&env.body, &stage.body],
-                vars: vars.clone(),
-                family: Some(name.clone()),
-                stage: Some(stage_name),
-            });
+            for (cluster, cluster_name) in self.clusters(&stage.placement, vars, diagnostics) {
+                self.envs.push(EnvDecl {
+                    id: self.refs.declare(DeclKind::Env, &full, stage_span),
+                    name: full.clone(),
+                    name_span: stage_span,
+                    placement: &stage.placement,
+                    cluster,
+                    cluster_name,
+                    layers: vec![&env.body, &stage.body],
+                    vars: vars.clone(),
+                    family: Some(name.clone()),
+                    stage: Some(stage_name.clone()),
+                });
+            }
         }
+    }
+
+    /// The clusters a placement lists, each with its text; one listed
+    /// twice is reported (E0202) and placed on once.
+    fn clusters(
+        &mut self,
+        placement: &'a ast::Placement,
+        vars: &Vars<'a>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Vec<(&'a Name, String)> {
+        let mut listed: Vec<(&'a Name, String)> = Vec::with_capacity(1);
+        for cluster in &placement.clusters.names {
+            let Some((text, span)) = self.name(cluster, vars, None, diagnostics) else {
+                continue;
+            };
+            match listed.iter().find(|(_, listed)| *listed == text) {
+                Some((first, _)) => diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0202,
+                        span,
+                        format!("cluster `{text}` is listed twice"),
+                    )
+                    .label("listed again here")
+                    .secondary(first.span(), "first listed here")
+                    .help("list each cluster once: the namespace is one per cluster"),
+                ),
+                None => listed.push((cluster, text)),
+            }
+        }
+        listed
     }
 
     /// A declaration of `kind` named `name`, with its id; `None` when its

@@ -122,11 +122,12 @@ pub struct Env {
     pub body: Block,
 }
 
-/// `on CLUSTER tier TIER`; either may be a string with interpolation
-/// (`on "${team.cluster}" tier "${team.tier}"`).
+/// `on CLUSTER tier TIER`, or `on [CLUSTER, …] tier TIER` for one
+/// namespace on several clusters; a name may be a string with
+/// interpolation (`on "${team.cluster}" tier "${team.tier}"`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Placement {
-    pub cluster: Name,
+    pub clusters: ClusterList,
     pub tier: Name,
     pub span: Span,
 }

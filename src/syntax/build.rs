@@ -345,7 +345,7 @@ impl Builder<'_> {
             return None;
         }
         Some(Placement {
-            cluster: self.decl_name(first),
+            clusters: self.cluster_list(first),
             tier: self.decl_name(next(&mut parts)),
             span,
         })

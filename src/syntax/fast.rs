@@ -455,12 +455,12 @@ impl<'t> Parser<'t> {
         self.skip();
         let start = self.pos;
         self.keyword("on")?;
-        let cluster = self.decl_name()?;
+        let clusters = self.cluster_list()?;
         self.keyword("tier")?;
         let tier = self.decl_name()?;
         Some(Placement {
             span: Span::new(self.base + start as u32, tier.span().end),
-            cluster,
+            clusters,
             tier,
         })
     }

@@ -390,8 +390,8 @@ impl Printer<'_> {
     }
 
     fn placement(&mut self, placement: &Placement) {
-        self.out.push_str(" on ");
-        self.name(&placement.cluster);
+        self.out.push_str(" on");
+        self.cluster_list(&placement.clusters);
         self.out.push_str(" tier ");
         self.name(&placement.tier);
     }

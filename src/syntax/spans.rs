@@ -102,7 +102,7 @@ fn cluster_list_spans(list: &mut ClusterList, f: &mut impl FnMut(&mut Span)) {
 
 fn placement_spans(placement: &mut Placement, f: &mut impl FnMut(&mut Span)) {
     f(&mut placement.span);
-    name_spans(&mut placement.cluster, f);
+    cluster_list_spans(&mut placement.clusters, f);
     name_spans(&mut placement.tier, f);
 }
 

@@ -276,7 +276,10 @@ impl Dump<'_> {
 
     fn placement(&mut self, depth: usize, placement: &Placement) {
         self.line(depth, "placement", Some(placement.span));
-        self.name(depth + 1, "cluster", &placement.cluster);
+        match placement.clusters.names.as_slice() {
+            [cluster] if !placement.clusters.bracketed => self.name(depth + 1, "cluster", cluster),
+            _ => self.cluster_list(depth + 1, &placement.clusters),
+        }
         self.name(depth + 1, "tier", &placement.tier);
     }
 
