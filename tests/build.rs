@@ -167,6 +167,12 @@ fn examples_match_their_golden_trees() {
             "tests/golden/multi-team-stream",
             stream,
         ),
+        (
+            "examples/regions",
+            "tests/golden/regions",
+            Options::default(),
+        ),
+        ("examples/regions", "tests/golden/regions-stream", stream),
     ] {
         let tree = build(program, options);
         let golden = Path::new(golden);
@@ -270,7 +276,12 @@ fn fleet(teams: usize) -> String {
 #[test]
 fn the_stream_layout_holds_the_tree_layout_s_documents() {
     let fleet = fleet(100);
-    for program in ["examples/enterprise.env.k", "examples/multi-team", &fleet] {
+    for program in [
+        "examples/enterprise.env.k",
+        "examples/multi-team",
+        "examples/regions",
+        &fleet,
+    ] {
         let tree = build(program, Options::default());
         let stream = build(
             program,
@@ -301,7 +312,13 @@ fn the_stream_layout_holds_the_tree_layout_s_documents() {
                     .flat_map(|(_, text)| documents(&text.text()))
                     .collect()
             };
-            let in_stream = |file: &str| documents(&stream.files[file].text());
+            // A cluster with no object of a group has no file for it.
+            let in_stream = |file: &str| {
+                stream
+                    .files
+                    .get(file)
+                    .map_or_else(Vec::new, |text| documents(&text.text()))
+            };
             let namespaces = format!("{cluster}/namespaces/");
             // The tree's files sorted by path are namespace by namespace; in
             // each namespace the stream keeps the emitters' order, so
@@ -344,21 +361,42 @@ fn the_stream_layout_holds_the_tree_layout_s_documents() {
                 .into_iter()
                 .flat_map(|file| file["groups"].as_sequence().unwrap().clone())
                 .collect();
-            let combined = yaml(&stream.files[&format!("{cluster}/monitoring/rules.yaml")].text());
+            let combined = stream
+                .files
+                .get(&format!("{cluster}/monitoring/rules.yaml"))
+                .map(|text| yaml(&text.text()));
             assert_eq!(
-                combined["groups"].as_sequence().unwrap(),
-                &groups,
+                combined
+                    .as_ref()
+                    .map_or(&[][..], |combined| combined["groups"]
+                        .as_sequence()
+                        .unwrap()
+                        .as_slice()),
+                groups.as_slice(),
                 "{program}: {cluster}'s rule file"
             );
+            // The cluster's API server, as its README gives it: a namespace
+            // on several clusters has an Application for each.
+            let readme = tree.files[&format!("{cluster}/README.md")].text();
+            let server = readme
+                .lines()
+                .find_map(|line| line.strip_prefix("| API server | "))
+                .and_then(|rest| rest.strip_suffix(" |"))
+                .expect("the README names the API server")
+                .to_string();
             let applications: Vec<Value> = in_tree("argocd/applications")
                 .into_iter()
-                .filter(|app| {
-                    tree.files.contains_key(&format!(
-                        "{cluster}/namespaces/{}/namespace.yaml",
-                        app["spec"]["destination"]["namespace"].as_str().unwrap()
-                    ))
-                })
+                .filter(|app| app["spec"]["destination"]["server"].as_str() == Some(&server))
                 .collect();
+            let mut cluster_objects = in_tree(&format!("{cluster}/cluster"));
+            let mut streamed_cluster_objects = in_stream(&format!("{cluster}/cluster.yaml"));
+            let text = |value: &Value| serde_yaml::to_string(value).unwrap();
+            cluster_objects.sort_by_key(text);
+            streamed_cluster_objects.sort_by_key(text);
+            assert_eq!(
+                cluster_objects, streamed_cluster_objects,
+                "{program}: {cluster}'s ClusterRoles and ClusterRoleBindings"
+            );
             assert_eq!(
                 applications,
                 in_stream(&format!("{cluster}/argocd.yaml")),

@@ -27,7 +27,11 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-const EXAMPLES: [&str; 2] = ["examples/enterprise.env.k", "examples/multi-team"];
+const EXAMPLES: [&str; 3] = [
+    "examples/enterprise.env.k",
+    "examples/multi-team",
+    "examples/regions",
+];
 
 /// apiVersion, kind, schema: every kind envk emits. An object whose
 /// apiVersion and kind are not here fails the test.
@@ -56,6 +60,16 @@ const KINDS: &[(&str, &str, &str)] = &[
         "rbac.authorization.k8s.io/v1",
         "RoleBinding",
         include_str!("schemas/kubernetes-v1.33/rolebinding-rbac-v1.json"),
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRole",
+        include_str!("schemas/kubernetes-v1.33/clusterrole-rbac-v1.json"),
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRoleBinding",
+        include_str!("schemas/kubernetes-v1.33/clusterrolebinding-rbac-v1.json"),
     ),
     (
         "networking.k8s.io/v1",
@@ -263,7 +277,10 @@ impl Report {
             ("Namespace", Some(_)) => self
                 .errors
                 .push(format!("{path}: a Namespace is not namespaced")),
-            ("Namespace", None) => {}
+            ("Namespace" | "ClusterRole" | "ClusterRoleBinding", None) => {}
+            ("ClusterRole" | "ClusterRoleBinding", Some(_)) => self
+                .errors
+                .push(format!("{path}: a {kind} is not namespaced")),
             (_, None | Some("")) => self
                 .errors
                 .push(format!("{path}: {kind} without metadata.namespace")),
@@ -819,7 +836,7 @@ fn objects_of_unknown_kinds_and_files_of_unknown_kinds_fail() {
             .any(|e| e.contains("no schema"))
     );
     let (path, mut object) = emitted("Role");
-    object["kind"] = json!("ClusterRole");
+    object["kind"] = json!("Deployment");
     assert!(
         errors_of_object(&path, &object)
             .iter()
