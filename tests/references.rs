@@ -52,11 +52,16 @@ for team in ["web", "api"] {
 struct Program {
     run: driver::Run,
     base: u32,
+    text: &'static str,
 }
 
 impl Program {
     fn new() -> Program {
-        let loader = InMemory::new().with("main.env.k", PROGRAM);
+        Program::of(PROGRAM)
+    }
+
+    fn of(text: &'static str) -> Program {
+        let loader = InMemory::new().with("main.env.k", text);
         let run =
             driver::check_with(&[PathBuf::from("main.env.k")], &loader).expect("the program loads");
         assert!(
@@ -70,13 +75,14 @@ impl Program {
             .find(|file| file.name() == "main.env.k")
             .expect("the root file is read")
             .base();
-        Program { run, base }
+        Program { run, base, text }
     }
 
     /// The global offset of the `nth` (from 0) occurrence of `needle`,
     /// `skip` bytes into it.
     fn offset(&self, needle: &str, nth: usize, skip: usize) -> u32 {
-        let local = PROGRAM
+        let local = self
+            .text
             .match_indices(needle)
             .nth(nth)
             .unwrap_or_else(|| panic!("`{needle}` occurs {} times", nth + 1))
@@ -98,7 +104,7 @@ impl Program {
     }
 
     fn line(&self, offset: u32) -> usize {
-        PROGRAM[..(offset - self.base) as usize]
+        self.text[..(offset - self.base) as usize]
             .matches('\n')
             .count()
             + 1
@@ -122,7 +128,7 @@ impl Program {
             .into_iter()
             .map(|span| {
                 let text =
-                    &PROGRAM[(span.start - self.base) as usize..(span.end - self.base) as usize];
+                    &self.text[(span.start - self.base) as usize..(span.end - self.base) as usize];
                 (text.to_string(), self.line(span.start))
             })
             .collect()
@@ -262,4 +268,56 @@ fn every_use_of_a_declaration_is_found_once() {
         program.uses(DeclKind::Let, "origin"),
         [("origin".to_string(), 28)]
     );
+}
+
+const FLEET: &str = r#"cluster eu {
+  server      = "https://eu.example.com"
+  environment = production
+}
+cluster us {
+  server      = "https://us.example.com"
+  environment = production
+}
+
+tier critical { pod_security = restricted }
+
+external ingress on [eu, us]
+
+cluster_role reader { allow [get] on [nodes] }
+
+grant reader to group "sre" on cluster [eu, us]
+
+env shop on [eu, us] tier critical {
+  ingress allow from external ingress on tcp 8080
+}
+"#;
+
+/// The fleet's names: an external named by a rule, a cluster role by a
+/// cluster-wide grant, and the clusters of every list.
+#[test]
+fn fleet_references_find_their_declarations() {
+    let program = Program::of(FLEET);
+    let cases = [
+        (" ingress on", 1, DeclKind::External, "ingress", 12),
+        (" reader to", 0, DeclKind::ClusterRole, "reader", 14),
+        ("[eu, us]", 0, DeclKind::Cluster, "eu", 1),
+        (" us]", 0, DeclKind::Cluster, "us", 5),
+        (" us] tier", 0, DeclKind::Cluster, "us", 5),
+        ("[eu, us] tier", 0, DeclKind::Cluster, "eu", 1),
+    ];
+    for (needle, nth, kind, name, line) in cases {
+        assert_eq!(
+            program.refers_to(needle, nth),
+            [(kind, name.to_string(), line)],
+            "at `{needle}`"
+        );
+    }
+    // An env on two clusters is two declarations of one name.
+    let shops = program
+        .run
+        .references
+        .decls()
+        .filter(|(_, decl)| decl.kind == DeclKind::Env && decl.name == "shop")
+        .count();
+    assert_eq!(shops, 2);
 }
