@@ -955,7 +955,7 @@ pub struct Network {
     pub allow_dns: bool,
     /// `<env>-allow-metrics`: the cluster's Prometheus namespace may reach
     /// the env's metrics ports, whatever its tier accepts.
-    pub metrics: Option<Metrics>,
+    pub metrics: Option<Box<Metrics>>,
 }
 
 /// The ports an env serves metrics on (`metrics on tcp 9090`), and the

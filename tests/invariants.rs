@@ -1,19 +1,25 @@
 //! The policy invariants of DESIGN §5, property-tested.
 //!
 //! A generator builds random well-formed programs (clusters with
-//! capacities, tiers with ceilings, forbids, isolation and accepted
-//! environments, roles, single envs and env families with quotas, limit
-//! ranges, grants, network rules or none, DNS allowed, denied or left to
-//! the default, alerts and deploys), valid by construction. Every one must
-//! be accepted; its build is then parsed back from YAML, and the
-//! invariants are checked on those files with code of this test's own (a
-//! quantity parser, a NetworkPolicy evaluator, a PromQL walk in
-//! `invariants/promql_scope.rs`), never the checker's. The same program
-//! written with lists of records, nested loops and `if … else if …`
-//! (`Form::Records`) must build the same bytes. Then exactly one
-//! violation is injected, and the checker must reject it with the
-//! matching code, pointing into the injected text (a warning's: warn of
-//! it there, and accept the program).
+//! capacities, a Prometheus namespace or none and `allow_cluster_admin`;
+//! tiers with ceilings, forbids of verbs, wildcards, secrets and custom
+//! resources, isolation, accepted environments and metrics ports; custom
+//! resources declared and imported from `std/resources`; externals on
+//! some clusters, of their cluster's environment or another; roles, some
+//! naming custom resources; cluster roles granted on clusters whose
+//! every tier allows them; single envs and env families with quotas,
+//! limit ranges, grants, network rules or none, to and from externals,
+//! DNS allowed, denied or left to the default, metrics ports, alerts and
+//! deploys), valid by construction. Every one must be accepted (warnings,
+//! such as E0509 and E0609, allowed); its build is then parsed back from
+//! YAML, and the invariants are checked on those files with code of this
+//! test's own (a quantity parser, a NetworkPolicy evaluator, a Prometheus
+//! scrape-job reader, a PromQL walk in `invariants/promql_scope.rs`),
+//! never the checker's. The same program written with lists of records,
+//! nested loops and `if … else if …` (`Form::Records`) must build the
+//! same bytes. Then exactly one violation is injected, and the checker
+//! must reject it with the matching code, pointing into the injected text
+//! (a warning's: warn of it there, and accept the program).
 //!
 //! `PROPTEST_CASES=10000 cargo test --release --test invariants` for a long
 //! run.
@@ -76,13 +82,114 @@ struct Tier {
     isolated: bool,
     accept: Vec<usize>,
     requires_alerts: bool,
+    /// `forbid resources [...]` of a custom resource, as written.
+    forbid_custom: Option<ResourceRef>,
+    /// `metrics on tcp ...`: ports every env of the tier serves metrics on.
+    metrics: Vec<u16>,
 }
 
+/// A custom resource (a CRD) a program declares or imports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Crd {
+    plural: &'static str,
+    group: &'static str,
+    subresources: &'static [&'static str],
+    cluster_scoped: bool,
+}
+
+const fn crd(
+    plural: &'static str,
+    group: &'static str,
+    subresources: &'static [&'static str],
+    cluster_scoped: bool,
+) -> Crd {
+    Crd {
+        plural,
+        group,
+        subresources,
+        cluster_scoped,
+    }
+}
+
+/// The custom resources a program may declare with `resource ...`; the
+/// second shares its plural with one of `std/resources`, so that, both
+/// declared, each must be named with its group.
+const OWN_CRDS: [Crd; 3] = [
+    crd("widgets", "example.com", &["status"], false),
+    crd("certificates", "example.com", &[], false),
+    crd("clusterwidgets", "example.com", &["status"], true),
+];
+
+/// Some of what `import "std/resources"` declares (as stdlib/resources.env.k
+/// says), the only ones of it the generator names.
+const STD_CRDS: [Crd; 5] = [
+    crd("rollouts", "argoproj.io", &["status", "scale"], false),
+    crd("applications", "argoproj.io", &[], false),
+    crd("certificates", "cert-manager.io", &["status"], false),
+    crd(
+        "servicemonitors",
+        "monitoring.coreos.com",
+        &["status"],
+        false,
+    ),
+    crd("clusterissuers", "cert-manager.io", &["status"], true),
+];
+
+/// The built-in resources that live in no namespace (group, plural), as
+/// Kubernetes serves them; what a cluster role may name beside the
+/// namespaced ones.
+const CLUSTER_SCOPED: [(&str, &str); 5] = [
+    ("", "nodes"),
+    ("", "namespaces"),
+    ("", "persistentvolumes"),
+    ("rbac.authorization.k8s.io", "clusterroles"),
+    ("", "users"),
+];
+
+/// A custom resource named in a role or a forbid: `Program::crds[crd]`,
+/// maybe a subresource of it, and whether written with its group
+/// (`rollouts.argoproj.io`) where its plural alone would do.
+#[derive(Clone, Copy, Debug)]
+struct ResourceRef {
+    crd: usize,
+    subresource: Option<&'static str>,
+    full: bool,
+}
+
+/// One `allow [VERBS] on [RESOURCES]` line: built-in resources, then
+/// custom ones.
+#[derive(Clone, Debug)]
+struct Line {
+    verbs: Vec<&'static str>,
+    resources: Vec<&'static str>,
+    custom: Vec<ResourceRef>,
+}
+
+/// A role (one line) or a cluster role (one or two).
 #[derive(Clone, Debug)]
 struct Role {
     name: String,
-    verbs: Vec<&'static str>,
-    resources: Vec<&'static str>,
+    lines: Vec<Line>,
+}
+
+/// `external NAME on [CLUSTERS] { namespace = ...  environment = ... }`.
+#[derive(Clone, Debug)]
+struct External {
+    name: String,
+    /// `None`: the namespace is the name.
+    namespace: Option<String>,
+    clusters: Vec<usize>,
+    /// `None`: each cluster's environment.
+    environment: Option<usize>,
+}
+
+/// `grant ROLE to SUBJECT on cluster CLUSTERS`, at top level.
+#[derive(Clone, Debug)]
+struct ClusterGrant {
+    role: usize,
+    /// `group "..."`, `user "..."` or `serviceaccount "NS/NAME"`.
+    subject: (&'static str, String),
+    clusters: Vec<usize>,
 }
 
 /// What an env says about DNS.
@@ -109,6 +216,15 @@ struct Namespace {
     deploy: bool,
     /// Which of `promql_scope::uses` an env with alerts adds.
     alert_shapes: u8,
+    /// `ingress allow from external NAME on tcp PORT`.
+    ingress_external: Option<(usize, u16)>,
+    /// `egress allow to external NAME on tcp PORT`.
+    egress_external: Option<(usize, u16)>,
+    /// `metrics on tcp ...` in the env's own body.
+    metrics: Vec<u16>,
+    /// `metrics on tcp ...` in its family's block (the same for every
+    /// stage of the family; none for an env of its own).
+    family_metrics: Vec<u16>,
 }
 
 /// A namespace, with its stage name when its team is a family
@@ -124,6 +240,18 @@ struct Program {
     capacity_slack: Vec<u64>,
     /// A cluster's `pod_security`: the least level of its namespaces.
     pod_security_floors: Vec<Option<&'static str>>,
+    /// A cluster's `prometheus { namespace = ... }`.
+    prometheus: Vec<Option<&'static str>>,
+    /// A cluster's `allow_cluster_admin`, when it says it.
+    allow_cluster_admin: Vec<Option<bool>>,
+    /// The custom resources roles may name: the first `declared_crds`
+    /// declared by the program, then `STD_CRDS` if it imports them.
+    crds: Vec<Crd>,
+    declared_crds: usize,
+    std_resources: bool,
+    externals: Vec<External>,
+    cluster_roles: Vec<Role>,
+    cluster_grants: Vec<ClusterGrant>,
 }
 
 const LEVELS: [&str; 3] = ["privileged", "baseline", "restricted"];
@@ -143,6 +271,132 @@ impl Program {
             accept.clone()
         }
     }
+
+    /// The environment an external counts in on `cluster`.
+    fn external_environment(&self, external: usize, cluster: usize) -> usize {
+        self.externals[external]
+            .environment
+            .unwrap_or(self.clusters[cluster].1)
+    }
+
+    fn external_namespace(&self, external: usize) -> &str {
+        let external = &self.externals[external];
+        external.namespace.as_deref().unwrap_or(&external.name)
+    }
+
+    /// The ports a namespace serves metrics on: its tier's, its family's
+    /// and its own.
+    fn metrics(&self, ns: &Namespace) -> BTreeSet<u16> {
+        self.tiers[ns.tier]
+            .metrics
+            .iter()
+            .chain(&ns.family_metrics)
+            .chain(&ns.metrics)
+            .copied()
+            .collect()
+    }
+
+    /// Whether escalating cluster roles may be granted on `cluster`.
+    fn cluster_admin(&self, cluster: usize) -> bool {
+        self.allow_cluster_admin[cluster] == Some(true)
+    }
+}
+
+/// How a role or a forbid writes a custom resource: by its plural where
+/// no other resource of the program has it (unless `full`), else with
+/// its group; then the subresource.
+fn resource_written(crds: &[Crd], reference: &ResourceRef) -> String {
+    let crd = &crds[reference.crd];
+    let shared = crds
+        .iter()
+        .filter(|other| other.plural == crd.plural)
+        .count()
+        > 1;
+    let mut name = if reference.full || shared {
+        format!("{}.{}", crd.plural, crd.group)
+    } else {
+        crd.plural.to_string()
+    };
+    if let Some(subresource) = reference.subresource {
+        name.push('/');
+        name.push_str(subresource);
+    }
+    name
+}
+
+/// Whether a line of a cluster role reaches into namespaces: it names a
+/// namespaced resource (or `"*"`). A namespaced role's always does.
+fn reaches_namespaces(crds: &[Crd], line: &Line) -> bool {
+    line.resources
+        .iter()
+        .any(|resource| !CLUSTER_SCOPED.iter().any(|(_, plural)| plural == resource))
+        || line
+            .custom
+            .iter()
+            .any(|reference| !crds[reference.crd].cluster_scoped)
+}
+
+/// Whether `tier` forbids something `line` allows.
+fn line_forbidden(tier: &Tier, line: &Line) -> bool {
+    let verbs = &line.verbs;
+    let every_resource = line.resources.contains(&"*");
+    tier.forbid_verbs && verbs.iter().any(|v| ["escalate", "bind", "*"].contains(v))
+        || tier.forbid_wildcards && (verbs.contains(&"*") || every_resource)
+        || tier.forbid_secrets && line.resources.iter().any(|r| ["secrets", "*"].contains(r))
+        || tier.forbid_custom.is_some_and(|forbidden| {
+            every_resource
+                || line
+                    .custom
+                    .iter()
+                    .any(|reference| reference.crd == forbidden.crd)
+        })
+}
+
+/// Whether a cluster role holds what a production cluster grants only
+/// with `allow_cluster_admin = true`.
+fn escalating(role: &Role) -> bool {
+    role.lines.iter().any(|line| {
+        line.verbs
+            .iter()
+            .any(|v| ["escalate", "bind", "impersonate", "*"].contains(v))
+            || line.resources.contains(&"*")
+    })
+}
+
+/// Custom resources for a line: each of `candidates` (indices into
+/// `crds`) with some chance, as itself or one of its subresources.
+fn custom_resources(r: &mut Random, crds: &[Crd], candidates: &[usize]) -> Vec<ResourceRef> {
+    let mut picked = Vec::new();
+    for &index in candidates {
+        if !r.chance(30) {
+            continue;
+        }
+        let subresources = crds[index].subresources;
+        let subresource = (!subresources.is_empty() && r.chance(30)).then(|| *r.pick(subresources));
+        picked.push(ResourceRef {
+            crd: index,
+            subresource,
+            full: r.chance(30),
+        });
+    }
+    picked
+}
+
+const METRICS_PORTS: [u16; 3] = [9090, 9102, 8081];
+
+fn metrics_ports(r: &mut Random, percent: u64) -> Vec<u16> {
+    if !r.chance(percent) {
+        return Vec::new();
+    }
+    let mut ports: Vec<u16> = METRICS_PORTS
+        .iter()
+        .copied()
+        .filter(|_| r.chance(40))
+        .collect();
+    if ports.is_empty() {
+        ports.push(*r.pick(&METRICS_PORTS));
+    }
+    ports
 }
 
 fn generate(seed: u64) -> Program {
@@ -152,6 +406,16 @@ fn generate(seed: u64) -> Program {
         let environment = r.below(3) as usize;
         clusters.push((format!("x{extra}"), environment));
     }
+    // Custom resources: some of the program's own, and std/resources'.
+    let std_resources = r.chance(50);
+    let mut crds: Vec<Crd> = OWN_CRDS.iter().copied().filter(|_| r.chance(60)).collect();
+    let declared_crds = crds.len();
+    if std_resources {
+        crds.extend(STD_CRDS);
+    }
+    let namespaced_crds: Vec<usize> = (0..crds.len())
+        .filter(|&c| !crds[c].cluster_scoped)
+        .collect();
     // Tier 0 fits every cluster and forbids nothing, so every namespace
     // has a tier it may use.
     let mut tiers = vec![Tier {
@@ -165,6 +429,8 @@ fn generate(seed: u64) -> Program {
         isolated: false,
         accept: Vec::new(),
         requires_alerts: false,
+        forbid_custom: None,
+        metrics: metrics_ports(&mut r, 20),
     }];
     for index in 0..r.below(4) {
         let environment = if r.chance(50) {
@@ -172,7 +438,7 @@ fn generate(seed: u64) -> Program {
         } else {
             None
         };
-        let accept = if r.chance(30) {
+        let accept = if r.chance(40) {
             let mut accept: Vec<usize> = (0..3).filter(|_| r.chance(60)).collect();
             if let Some(own) = environment
                 && !accept.contains(&own)
@@ -183,6 +449,11 @@ fn generate(seed: u64) -> Program {
         } else {
             Vec::new()
         };
+        let forbid_custom = (!namespaced_crds.is_empty() && r.chance(35)).then(|| ResourceRef {
+            crd: *r.pick(&namespaced_crds),
+            subresource: None,
+            full: r.chance(30),
+        });
         tiers.push(Tier {
             name: format!("t{index}"),
             level: LEVELS[r.below(3) as usize],
@@ -194,6 +465,26 @@ fn generate(seed: u64) -> Program {
             isolated: r.chance(40),
             accept,
             requires_alerts: r.chance(40),
+            forbid_custom,
+            metrics: metrics_ports(&mut r, 25),
+        });
+    }
+    // Often a tier accepting every environment, so that externals of
+    // other environments than their cluster's may send to its envs.
+    if r.chance(50) {
+        tiers.push(Tier {
+            name: "wide".to_string(),
+            level: LEVELS[r.below(3) as usize],
+            environment: None,
+            has_ceiling: false,
+            forbid_verbs: false,
+            forbid_wildcards: r.chance(30),
+            forbid_secrets: false,
+            isolated: r.chance(50),
+            accept: vec![0, 1, 2],
+            requires_alerts: false,
+            forbid_custom: None,
+            metrics: metrics_ports(&mut r, 25),
         });
     }
     let verbs = [
@@ -210,30 +501,122 @@ fn generate(seed: u64) -> Program {
         "pods/log",
         "*",
     ];
+    // A line of namespaced resources, as an env's role or a cluster role
+    // may hold.
+    let namespaced_line = |r: &mut Random| {
+        let mut line_verbs: Vec<&str> = verbs.iter().copied().filter(|_| r.chance(35)).collect();
+        if line_verbs.is_empty() {
+            line_verbs.push("get");
+        }
+        let mut line_resources: Vec<&str> =
+            resources.iter().copied().filter(|_| r.chance(35)).collect();
+        let custom = custom_resources(r, &crds, &namespaced_crds);
+        if line_resources.is_empty() && custom.is_empty() {
+            line_resources.push("pods");
+        }
+        Line {
+            verbs: line_verbs,
+            resources: line_resources,
+            custom,
+        }
+    };
     let roles: Vec<Role> = (0..1 + r.below(4))
+        .map(|index| Role {
+            name: format!("r{index}"),
+            lines: vec![namespaced_line(&mut r)],
+        })
+        .collect();
+    // Cluster roles: a line of cluster-wide resources, a line of
+    // namespaced ones, or both.
+    let cluster_scoped_crds: Vec<usize> = (0..crds.len())
+        .filter(|&c| crds[c].cluster_scoped)
+        .collect();
+    let cluster_verbs = [
+        "get",
+        "list",
+        "watch",
+        "create",
+        "delete",
+        "escalate",
+        "bind",
+        "impersonate",
+        "*",
+    ];
+    let cluster_roles: Vec<Role> = (0..r.below(4))
         .map(|index| {
-            let mut role_verbs: Vec<&str> =
-                verbs.iter().copied().filter(|_| r.chance(35)).collect();
-            if role_verbs.is_empty() {
-                role_verbs.push("get");
+            let shape = r.below(3);
+            let mut lines = Vec::new();
+            if shape != 1 {
+                let mut line_verbs: Vec<&str> = cluster_verbs
+                    .iter()
+                    .copied()
+                    .filter(|_| r.chance(35))
+                    .collect();
+                if line_verbs.is_empty() {
+                    line_verbs.push("list");
+                }
+                let mut line_resources: Vec<&str> = CLUSTER_SCOPED
+                    .iter()
+                    .map(|(_, plural)| *plural)
+                    .filter(|_| r.chance(35))
+                    .collect();
+                let custom = custom_resources(&mut r, &crds, &cluster_scoped_crds);
+                if line_resources.is_empty() && custom.is_empty() {
+                    line_resources.push("nodes");
+                }
+                lines.push(Line {
+                    verbs: line_verbs,
+                    resources: line_resources,
+                    custom,
+                });
             }
-            let mut role_resources: Vec<&str> =
-                resources.iter().copied().filter(|_| r.chance(35)).collect();
-            if role_resources.is_empty() {
-                role_resources.push("pods");
+            if shape != 0 {
+                lines.push(namespaced_line(&mut r));
             }
             Role {
-                name: format!("r{index}"),
-                verbs: role_verbs,
-                resources: role_resources,
+                name: format!("cr{index}"),
+                lines,
             }
         })
         .collect();
+    let prometheus: Vec<Option<&'static str>> = (0..clusters.len())
+        .map(|_| {
+            r.chance(60)
+                .then(|| *r.pick(&["monitoring", "prometheus", "obs"]))
+        })
+        .collect();
+    let allow_cluster_admin: Vec<Option<bool>> = (0..clusters.len())
+        .map(|_| match r.below(5) {
+            0 | 1 => Some(true),
+            2 => Some(false),
+            _ => None,
+        })
+        .collect();
+    // Externals, several on a cluster at times.
+    let all: Vec<usize> = (0..clusters.len()).collect();
+    let mut externals: Vec<External> = Vec::new();
+    for index in 0..r.below(4) {
+        let mut on: Vec<usize> = all.iter().copied().filter(|_| r.chance(40)).collect();
+        if on.is_empty() {
+            on.push(*r.pick(&all));
+        }
+        externals.push(External {
+            name: format!("ext{index}"),
+            namespace: r.chance(50).then(|| format!("ext{index}-ns")),
+            clusters: on,
+            environment: r.chance(60).then(|| r.below(3) as usize),
+        });
+    }
     let mut teams = Vec::new();
     for team in 0..1 + r.below(5) {
         let family = r.chance(50);
         let stage_names = ["dev", "stage", "prod"];
         let count = if family { 1 + r.below(3) as usize } else { 1 };
+        let family_metrics = if family {
+            metrics_ports(&mut r, 20)
+        } else {
+            Vec::new()
+        };
         let mut stages = Vec::new();
         for stage_name in stage_names.iter().take(count) {
             let cluster = r.below(clusters.len() as u64) as usize;
@@ -243,14 +626,7 @@ fn generate(seed: u64) -> Program {
                 .collect();
             let tier = *r.pick(&allowed);
             let grants: Vec<usize> = (0..roles.len())
-                .filter(|&role| {
-                    let t = &tiers[tier];
-                    let v = &roles[role].verbs;
-                    let res = &roles[role].resources;
-                    !(t.forbid_verbs && v.iter().any(|v| ["escalate", "bind", "*"].contains(v))
-                        || t.forbid_wildcards && (v.contains(&"*") || res.contains(&"*"))
-                        || t.forbid_secrets && res.iter().any(|r| ["secrets", "*"].contains(r)))
-                })
+                .filter(|&role| !line_forbidden(&tiers[tier], &roles[role].lines[0]))
                 .filter(|_| r.chance(50))
                 .collect();
             let accepted = if tiers[tier].accept.is_empty() {
@@ -258,6 +634,9 @@ fn generate(seed: u64) -> Program {
             } else {
                 tiers[tier].accept.clone()
             };
+            // The external on this cluster, if any; ingress from it only
+            // where its environment is accepted.
+            let external = (0..externals.len()).find(|&e| externals[e].clusters.contains(&cluster));
             let cpu_request = 100 * (1 + r.below(40));
             let memory_request = 128 * (1 + r.below(32));
             let namespace = Namespace {
@@ -285,10 +664,84 @@ fn generate(seed: u64) -> Program {
                 alerts: tiers[tier].requires_alerts || r.chance(40),
                 deploy: r.chance(60),
                 alert_shapes: r.next() as u8,
+                ingress_external: external
+                    .filter(|&e| {
+                        accepted.contains(&externals[e].environment.unwrap_or(environment))
+                    })
+                    .filter(|_| r.chance(75))
+                    .map(|e| (e, *r.pick(&[80u16, 443, 8080]))),
+                egress_external: external
+                    .filter(|_| r.chance(40))
+                    .map(|e| (e, *r.pick(&[443u16, 5432]))),
+                metrics: metrics_ports(&mut r, 25),
+                family_metrics: family_metrics.clone(),
             };
             stages.push((family.then(|| stage_name.to_string()), namespace));
         }
         teams.push((format!("team{team}"), stages));
+    }
+    // Cluster grants: on each cluster, maybe one or two cluster roles that
+    // every tier with an env there allows, and that are no escalation on a
+    // production cluster without `allow_cluster_admin = true`.
+    let mut granted: Vec<(usize, Vec<usize>)> = Vec::new();
+    for cluster in 0..clusters.len() {
+        if !r.chance(60) {
+            continue;
+        }
+        let tiers_here: BTreeSet<usize> = teams
+            .iter()
+            .flat_map(|(_, stages): &(String, Vec<Stage>)| stages.iter())
+            .filter(|(_, ns)| ns.cluster == cluster)
+            .map(|(_, ns)| ns.tier)
+            .collect();
+        let production = clusters[cluster].1 == 2;
+        let admissible: Vec<usize> = (0..cluster_roles.len())
+            .filter(|&role| {
+                let role = &cluster_roles[role];
+                !(production && allow_cluster_admin[cluster] != Some(true) && escalating(role))
+                    && role
+                        .lines
+                        .iter()
+                        .filter(|line| reaches_namespaces(&crds, line))
+                        .all(|line| tiers_here.iter().all(|&t| !line_forbidden(&tiers[t], line)))
+            })
+            .collect();
+        if admissible.is_empty() {
+            continue;
+        }
+        let mut picked = vec![*r.pick(&admissible)];
+        if r.chance(40) {
+            let second = *r.pick(&admissible);
+            if !picked.contains(&second) {
+                picked.push(second);
+            }
+        }
+        for role in picked {
+            match granted.iter_mut().find(|(granted, _)| *granted == role) {
+                Some((_, on)) => on.push(cluster),
+                None => granted.push((role, vec![cluster])),
+            }
+        }
+    }
+    // Each granted role to one or two subjects, a grant each.
+    let mut cluster_grants = Vec::new();
+    for (role, clusters) in granted {
+        let first = r.below(3);
+        let kinds = match r.chance(40) {
+            true => vec![first, (first + 1 + r.below(2)) % 3],
+            false => vec![first],
+        };
+        for kind in kinds {
+            cluster_grants.push(ClusterGrant {
+                role,
+                subject: match kind {
+                    0 => ("group", format!("cr{role}-admins")),
+                    1 => ("user", format!("cr{role}-owner")),
+                    _ => ("serviceaccount", format!("kube-system/cr{role}")),
+                },
+                clusters: clusters.clone(),
+            });
+        }
     }
     let capacity_slack = (0..clusters.len()).map(|_| r.below(3000)).collect();
     let pod_security_floors = (0..clusters.len())
@@ -301,6 +754,14 @@ fn generate(seed: u64) -> Program {
         teams,
         capacity_slack,
         pod_security_floors,
+        prometheus,
+        allow_cluster_admin,
+        crds,
+        declared_crds,
+        std_resources,
+        externals,
+        cluster_roles,
+        cluster_grants,
     }
 }
 
@@ -367,12 +828,53 @@ enum Form {
     Records,
 }
 
+/// A verb or resource in an `allow` or `forbid` list: quoted where it is
+/// `"*"` or a plural with its group (a subresource may stand bare, with
+/// its group or not).
+fn rbac_item(item: &str) -> String {
+    if item.contains('*') || item.contains('.') && !item.contains('/') {
+        format!("\"{item}\"")
+    } else {
+        item.to_string()
+    }
+}
+
+/// The `allow` lines of a role or a cluster role.
+fn role_body(program: &Program, role: &Role) -> String {
+    role.lines
+        .iter()
+        .map(|line| {
+            let verbs: Vec<String> = line.verbs.iter().map(|v| rbac_item(v)).collect();
+            let resources: Vec<String> = line
+                .resources
+                .iter()
+                .map(|r| rbac_item(r))
+                .chain(
+                    line.custom
+                        .iter()
+                        .map(|c| rbac_item(&resource_written(&program.crds, c))),
+                )
+                .collect();
+            format!("allow [{}] on [{}]", verbs.join(", "), resources.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
+fn metrics_statement(ports: &[u16]) -> String {
+    let ports: Vec<String> = ports.iter().map(|p| format!("tcp {p}")).collect();
+    format!("metrics on {}", ports.join(", "))
+}
+
 fn render(program: &Program, capacity_cut: Option<u64>) -> String {
     render_as(program, capacity_cut, Form::Written)
 }
 
 fn render_as(program: &Program, capacity_cut: Option<u64>, form: Form) -> String {
     let mut out = String::from("import \"std/alerts\"\n\n");
+    if program.std_resources {
+        out.push_str("import \"std/resources\"\n\n");
+    }
     out.push_str(promql_scope::TEMPLATES);
     let sums = sums(program);
     for (index, (name, environment)) in program.clusters.iter().enumerate() {
@@ -382,15 +884,61 @@ fn render_as(program: &Program, capacity_cut: Option<u64>, form: Form) -> String
             Some(cut) if index == 0 => cpu.saturating_sub(cut),
             _ => cpu + slack,
         };
+        let mut extra = String::new();
+        if let Some(level) = program.pod_security_floors[index] {
+            extra.push_str(&format!("  pod_security = {level}\n"));
+        }
+        if let Some(namespace) = program.prometheus[index] {
+            extra.push_str(&format!("  prometheus {{ namespace = \"{namespace}\" }}\n"));
+        }
+        if let Some(allow) = program.allow_cluster_admin[index] {
+            extra.push_str(&format!("  allow_cluster_admin = {allow}\n"));
+        }
         out.push_str(&format!(
-            "cluster {name} {{\n  server = \"https://{name}.example.com\"\n  environment = {}\n{}  capacity {{ cpu = {cpu_capacity}m  memory = {}Mi  pods = {} }}\n}}\n\n",
+            "cluster {name} {{\n  server = \"https://{name}.example.com\"\n  environment = {}\n{extra}  capacity {{ cpu = {cpu_capacity}m  memory = {}Mi  pods = {} }}\n}}\n\n",
             ENVIRONMENTS[*environment],
-            program.pod_security_floors[index]
-                .map(|level| format!("  pod_security = {level}\n"))
-                .unwrap_or_default(),
             memory + slack,
             pods + slack
         ));
+    }
+    for crd in &program.crds[..program.declared_crds] {
+        let mut fields = Vec::new();
+        if !crd.subresources.is_empty() {
+            fields.push(format!("subresources = [{}]", crd.subresources.join(", ")));
+        }
+        if crd.cluster_scoped {
+            fields.push("cluster_scoped = true".to_string());
+        }
+        out.push_str(&format!(
+            "resource {}.{} {{ {} }}\n\n",
+            crd.plural,
+            crd.group,
+            fields.join("  ")
+        ));
+    }
+    for external in &program.externals {
+        let names: Vec<&str> = external
+            .clusters
+            .iter()
+            .map(|&c| program.clusters[c].0.as_str())
+            .collect();
+        let on = match names.as_slice() {
+            [one] if external.environment.is_none() => one.to_string(),
+            _ => format!("[{}]", names.join(", ")),
+        };
+        let mut fields = Vec::new();
+        if let Some(namespace) = &external.namespace {
+            fields.push(format!("namespace = \"{namespace}\""));
+        }
+        if let Some(environment) = external.environment {
+            fields.push(format!("environment = {}", ENVIRONMENTS[environment]));
+        }
+        let block = if fields.is_empty() {
+            String::new()
+        } else {
+            format!(" {{ {} }}", fields.join("  "))
+        };
+        out.push_str(&format!("external {} on {on}{block}\n\n", external.name));
     }
     let ceilings = ceilings(program);
     for (index, tier) in program.tiers.iter().enumerate() {
@@ -410,8 +958,15 @@ fn render_as(program: &Program, capacity_cut: Option<u64>, form: Form) -> String
         if tier.forbid_wildcards {
             out.push_str("  forbid wildcards\n");
         }
+        let mut forbidden: Vec<String> = Vec::new();
         if tier.forbid_secrets {
-            out.push_str("  forbid resources [secrets]\n");
+            forbidden.push("secrets".to_string());
+        }
+        if let Some(custom) = &tier.forbid_custom {
+            forbidden.push(rbac_item(&resource_written(&program.crds, custom)));
+        }
+        if !forbidden.is_empty() {
+            out.push_str(&format!("  forbid resources [{}]\n", forbidden.join(", ")));
         }
         if tier.isolated {
             out.push_str("  network = isolated\n");
@@ -423,27 +978,39 @@ fn render_as(program: &Program, capacity_cut: Option<u64>, form: Form) -> String
         if tier.requires_alerts {
             out.push_str("  require alerts [PodCrashLooping]\n");
         }
+        if !tier.metrics.is_empty() {
+            out.push_str(&format!("  {}\n", metrics_statement(&tier.metrics)));
+        }
         out.push_str("}\n\n");
     }
     for role in &program.roles {
-        let list = |items: &[&str]| {
-            items
-                .iter()
-                .map(|item| {
-                    if item.contains(['*', '/']) {
-                        format!("\"{item}\"")
-                    } else {
-                        item.to_string()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         out.push_str(&format!(
-            "role {} {{ allow [{}] on [{}] }}\n\n",
+            "role {} {{ {} }}\n\n",
             role.name,
-            list(&role.verbs),
-            list(&role.resources)
+            role_body(program, role)
+        ));
+    }
+    for role in &program.cluster_roles {
+        out.push_str(&format!(
+            "cluster_role {} {{ {} }}\n\n",
+            role.name,
+            role_body(program, role)
+        ));
+    }
+    for grant in &program.cluster_grants {
+        let names: Vec<&str> = grant
+            .clusters
+            .iter()
+            .map(|&c| program.clusters[c].0.as_str())
+            .collect();
+        let on = match names.as_slice() {
+            [one] if grant.role % 2 == 0 => one.to_string(),
+            _ => format!("[{}]", names.join(", ")),
+        };
+        let (kind, subject) = &grant.subject;
+        out.push_str(&format!(
+            "grant {} to {kind} \"{subject}\" on cluster {on}\n\n",
+            program.cluster_roles[grant.role].name
         ));
     }
     let mut groups: Vec<(String, Vec<(String, &Namespace)>)> = Vec::new();
@@ -462,6 +1029,10 @@ fn render_as(program: &Program, capacity_cut: Option<u64>, form: Form) -> String
             out.push_str(&format!(
                 "env {team} {{\n  labels {{ team = \"{team}\" }}\n"
             ));
+            let family_metrics = &stages[0].1.family_metrics;
+            if !family_metrics.is_empty() {
+                out.push_str(&format!("  {}\n", metrics_statement(family_metrics)));
+            }
         }
         for (stage, ns) in stages {
             let (cluster, _) = &program.clusters[ns.cluster];
@@ -534,7 +1105,9 @@ fn as_record(program: &Program, ns: &Namespace) -> (String, String) {
     let mut network_written = false;
     for line in written.lines() {
         let statement = line.trim_start();
-        let is_network = statement.starts_with("egress ");
+        // Egress to an external is written as it is, before the others.
+        let is_network =
+            statement.starts_with("egress ") && !statement.starts_with("egress allow to external ");
         let network_goes_here =
             is_network || statement.starts_with("alert ") || statement.starts_with("deploy ");
         if network_goes_here && !network_written {
@@ -641,6 +1214,32 @@ fn namespace_body(program: &Program, ns: &Namespace, indent: &str) -> String {
             format!(
                 "ingress allow from environment {} on tcp {port}",
                 ENVIRONMENTS[from]
+            ),
+        );
+    }
+    if let Some((external, port)) = ns.ingress_external {
+        line(
+            &mut body,
+            format!(
+                "ingress allow from external {} on tcp {port}",
+                program.externals[external].name
+            ),
+        );
+    }
+    if !ns.metrics.is_empty() {
+        line(&mut body, metrics_statement(&ns.metrics));
+    }
+    // Before the rules `as_record` turns into `if`s: envk adds what an
+    // `if` or a `for` in an env's body holds after everything written in
+    // the body itself, not where the `if` stands (see the report), so
+    // an unconditional rule after an `if` would change places in the
+    // records form.
+    if let Some((external, port)) = ns.egress_external {
+        line(
+            &mut body,
+            format!(
+                "egress allow to external {} on tcp {port}",
+                program.externals[external].name
             ),
         );
     }
@@ -846,40 +1445,49 @@ fn assert_invariants(program: &Program, tree: &Tree) {
         assert_eq!(text(&labels["pod-security.kubernetes.io/enforce"]), level);
     }
     for (_, role) in of_kind("Role") {
-        let tier = &program.tiers[expected[text(&role["metadata"]["namespace"])].tier];
-        for rule in role["rules"].as_sequence().expect("rules") {
-            let items = |key: &str| -> Vec<&str> {
-                rule[key]
-                    .as_sequence()
-                    .map(|s| s.iter().map(text).collect())
-                    .unwrap_or_default()
-            };
-            if tier.forbid_verbs {
-                assert!(
-                    !items("verbs")
-                        .iter()
-                        .any(|v| ["escalate", "bind", "*"].contains(v))
-                );
-            }
-            if tier.forbid_wildcards {
-                assert!(!items("verbs").contains(&"*") && !items("resources").contains(&"*"));
-            }
-            if tier.forbid_secrets {
-                assert!(
-                    !items("resources")
-                        .iter()
-                        .any(|r| ["secrets", "*"].contains(r))
-                );
-            }
+        let namespace = text(&role["metadata"]["namespace"]);
+        let name = text(&role["metadata"]["name"]);
+        let tier = &program.tiers[expected[namespace].tier];
+        let rules = rules(role);
+        let context = format!("role {name} in {namespace}");
+        for rule in &rules {
+            assert_allowed_by(program, tier, rule, &context);
         }
+        let written = program
+            .roles
+            .iter()
+            .find(|role| role.name == name)
+            .expect("a role of the program");
+        assert_custom_resources(program, written, &rules, &context);
     }
+    // A cluster role granted on a cluster reaches every namespace there
+    // with the rules over namespaced resources: those hold nothing any
+    // tier of an env on the cluster forbids; and nothing escalating on a
+    // production cluster that does not allow it.
+    assert_cluster_roles(program, &objects);
 
     // 4. Reachability, computed from the NetworkPolicies: nothing reaches a
-    // namespace from an environment its tier does not accept.
+    // namespace from an environment its tier does not accept, whether it
+    // is an env or an external (a namespace envk does not label: its name
+    // is all a selector sees of it); the cluster's Prometheus reaches an
+    // env on exactly its metrics ports, through its `-allow-metrics`
+    // policy only.
     let policies: Vec<&Value> = of_kind("NetworkPolicy").map(|(_, o)| o).collect();
+    let env_labels = |name: &str| -> Labels {
+        let mut labels = named(name);
+        for (key, value) in namespaces[name]["metadata"]["labels"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+        {
+            labels.insert(text(key).to_string(), text(value).to_string());
+        }
+        labels
+    };
     for (to_name, to) in &expected {
-        let own: Vec<&&Value> = policies
+        let own: Vec<&Value> = policies
             .iter()
+            .copied()
             .filter(|p| text(&p["metadata"]["namespace"]) == *to_name)
             .filter(|p| {
                 p["spec"]["policyTypes"]
@@ -887,50 +1495,111 @@ fn assert_invariants(program: &Program, tree: &Tree) {
                     .is_some_and(|t| t.iter().any(|t| t == "Ingress"))
             })
             .collect();
+        let to_environment = program.clusters[to.cluster].1;
+        let accepts = program.accepted(to.tier, to_environment);
+        let wrote_ingress = to.ingress.is_some() || to.ingress_external.is_some();
+        // Every namespace a rule selects by name is one the cluster has:
+        // an env, an external, or its Prometheus.
+        for policy in &own {
+            for peer in ingress_peers(policy) {
+                let Some(name) =
+                    peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                        .as_str()
+                else {
+                    continue;
+                };
+                let known = expected
+                    .get(name)
+                    .is_some_and(|ns| ns.cluster == to.cluster)
+                    || program.prometheus[to.cluster] == Some(name)
+                    || (0..program.externals.len()).any(|e| {
+                        program.externals[e].clusters.contains(&to.cluster)
+                            && program.external_namespace(e) == name
+                    });
+                assert!(
+                    known,
+                    "{to_name} admits namespace {name}, unknown on its cluster"
+                );
+            }
+        }
         for (from_name, from) in &expected {
             if from.cluster != to.cluster {
                 continue;
             }
-            let labels = &namespaces[from_name]["metadata"]["labels"];
-            let selected = |selector: &Value| {
-                selector["matchLabels"].as_mapping().is_some_and(|wanted| {
-                    wanted.iter().all(|(key, value)| {
-                        (text(key) == "kubernetes.io/metadata.name" && text(value) == *from_name)
-                            || labels.get(text(key)) == Some(value)
-                    })
-                })
-            };
-            let reachable = own.is_empty()
-                || own.iter().any(|policy| {
-                    policy["spec"]["ingress"]
-                        .as_sequence()
-                        .is_some_and(|rules| {
-                            rules.iter().any(|rule| {
-                                rule["from"].as_sequence().is_none_or(|peers| {
-                                    peers
-                                        .iter()
-                                        .any(|peer| selected(&peer["namespaceSelector"]))
-                                })
-                            })
-                        })
-                });
+            let reachable = !admitted(&own, &env_labels(from_name), from_name == to_name).is_none();
             let environment = program.clusters[from.cluster].1;
-            let accepted = program
-                .accepted(to.tier, program.clusters[to.cluster].1)
-                .contains(&environment);
+            let accepted = accepts.contains(&environment);
             if reachable {
                 assert!(accepted, "{from_name} reaches {to_name}");
             }
             // An env that wrote no ingress rule admits exactly what its
             // tier accepts: not open, and not closed either (unless its
             // tier is isolated).
-            if to.ingress.is_none() {
+            if !wrote_ingress {
                 let admits = accepted && !program.tiers[to.tier].isolated;
                 assert_eq!(
                     reachable, admits,
                     "{from_name} → {to_name}, which wrote no rule"
                 );
             }
+        }
+        for external in 0..program.externals.len() {
+            if !program.externals[external].clusters.contains(&to.cluster) {
+                continue;
+            }
+            let namespace = program.external_namespace(external);
+            let reach = admitted(&own, &named(namespace), false);
+            let environment = program.external_environment(external, to.cluster);
+            if !reach.is_none() {
+                assert!(
+                    accepts.contains(&environment),
+                    "external {namespace} ({}) reaches {to_name}",
+                    ENVIRONMENTS[environment]
+                );
+            }
+            // Exactly the ports of the rules naming it: a rule by
+            // environment selects no external.
+            let ports: BTreeSet<(String, u64)> = to
+                .ingress_external
+                .iter()
+                .filter(|(e, _)| *e == external)
+                .map(|(_, port)| ("TCP".to_string(), u64::from(*port)))
+                .collect();
+            assert_eq!(
+                reach,
+                Ports::These(ports),
+                "external {namespace} → {to_name}"
+            );
+        }
+        let metrics = program.metrics(to);
+        let allow_metrics = format!("{to_name}-allow-metrics");
+        let is_metrics_policy = |p: &&Value| text(&p["metadata"]["name"]) == allow_metrics;
+        let has_metrics_policy = policies
+            .iter()
+            .any(|p| text(&p["metadata"]["namespace"]) == *to_name && is_metrics_policy(p));
+        match program.prometheus[to.cluster] {
+            Some(prometheus) => {
+                let ports: BTreeSet<(String, u64)> = metrics
+                    .iter()
+                    .map(|port| ("TCP".to_string(), u64::from(*port)))
+                    .collect();
+                assert_eq!(
+                    admitted(&own, &named(prometheus), false),
+                    Ports::These(ports),
+                    "Prometheus ({prometheus}) → {to_name}"
+                );
+                let others: Vec<&Value> = own
+                    .iter()
+                    .copied()
+                    .filter(|p| !is_metrics_policy(p))
+                    .collect();
+                assert!(
+                    rules_admit(&others, &named(prometheus), false).is_none(),
+                    "Prometheus reaches {to_name} through a policy not its own"
+                );
+                assert_eq!(has_metrics_policy, !metrics.is_empty(), "{allow_metrics}");
+            }
+            None => assert!(!has_metrics_policy, "{allow_metrics}, and no Prometheus"),
         }
         // What envk generates is a policy of its own: the user's holds
         // exactly the ingress rules written.
@@ -943,15 +1612,38 @@ fn assert_invariants(program: &Program, tree: &Tree) {
         });
         assert_eq!(
             written_rules,
-            usize::from(to.ingress.is_some()),
+            usize::from(to.ingress.is_some()) + usize::from(to.ingress_external.is_some()),
             "{to_name}"
         );
+    }
+
+    // 4c. Each cluster's Prometheus scrapes each distinct set of metrics
+    // ports in one job, of exactly the envs that declare that set; a
+    // cluster without a Prometheus namespace scrapes none.
+    for (index, (cluster, _)) in program.clusters.iter().enumerate() {
+        let mut wanted: BTreeMap<BTreeSet<u16>, BTreeSet<String>> = BTreeMap::new();
+        if program.prometheus[index].is_some() {
+            for ns in program.namespaces().filter(|ns| ns.cluster == index) {
+                let metrics = program.metrics(ns);
+                if !metrics.is_empty() {
+                    wanted.entry(metrics).or_default().insert(ns.name.clone());
+                }
+            }
+        }
+        let path = format!("{cluster}/monitoring/prometheus.yaml");
+        let jobs = tree.files.get(&path).map_or_else(BTreeMap::new, |content| {
+            metrics_jobs(&serde_yaml::from_str(&content.text()).expect("YAML"))
+        });
+        assert_eq!(jobs, wanted, "{path}");
     }
 
     // 4b. DNS: an env whose egress is restricted resolves names (a policy
     // to kube-system on UDP and TCP 53) unless it wrote `egress deny dns`.
     for (name, ns) in &expected {
-        let restricted = ns.egress || program.tiers[ns.tier].isolated || ns.dns == Dns::Allow;
+        let restricted = ns.egress
+            || ns.egress_external.is_some()
+            || program.tiers[ns.tier].isolated
+            || ns.dns == Dns::Allow;
         let dns = policies.iter().any(|p| {
             text(&p["metadata"]["namespace"]) == *name
                 && p["spec"]["egress"].as_sequence().is_some_and(|rules| {
@@ -1019,6 +1711,431 @@ fn assert_invariants(program: &Program, tree: &Tree) {
             "project {name} allows exactly its envs"
         );
     }
+}
+
+/// A namespace's labels as a NetworkPolicy's selectors see them, its
+/// `kubernetes.io/metadata.name` among them.
+type Labels = BTreeMap<String, String>;
+
+/// A namespace envk does not label: its name is all it has.
+fn named(name: &str) -> Labels {
+    Labels::from([("kubernetes.io/metadata.name".to_string(), name.to_string())])
+}
+
+/// Where traffic is admitted: on every port, or on these (protocol, port)
+/// pairs (none: not at all).
+#[derive(Debug, PartialEq, Eq)]
+enum Ports {
+    Every,
+    These(BTreeSet<(String, u64)>),
+}
+
+impl Ports {
+    fn is_none(&self) -> bool {
+        matches!(self, Ports::These(ports) if ports.is_empty())
+    }
+
+    fn add(&mut self, more: Ports) {
+        match (&mut *self, more) {
+            (Ports::Every, _) => {}
+            (_, Ports::Every) => *self = Ports::Every,
+            (Ports::These(ports), Ports::These(more)) => ports.extend(more),
+        }
+    }
+}
+
+/// What the ingress policies `policies` of a namespace admit from a
+/// namespace labelled `from` (`same`: the namespace itself): everything,
+/// if no policy selects its pods; else what some rule of one allows.
+fn admitted(policies: &[&Value], from: &Labels, same: bool) -> Ports {
+    if policies.is_empty() {
+        return Ports::Every;
+    }
+    rules_admit(policies, from, same)
+}
+
+/// What the ingress rules of `policies` allow from `from`, together.
+fn rules_admit(policies: &[&Value], from: &Labels, same: bool) -> Ports {
+    let mut admitted = Ports::These(BTreeSet::new());
+    for policy in policies {
+        // Every envk policy selects all of its namespace's pods.
+        assert_eq!(
+            policy["spec"]["podSelector"],
+            Value::Mapping(Default::default()),
+            "{policy:?}"
+        );
+        for rule in policy["spec"]["ingress"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            // No `from`, or an empty one, is every source.
+            let sources = rule["from"].as_sequence().filter(|peers| !peers.is_empty());
+            let selected =
+                sources.is_none_or(|peers| peers.iter().any(|peer| peer_selects(peer, from, same)));
+            if !selected {
+                continue;
+            }
+            match rule["ports"]
+                .as_sequence()
+                .filter(|ports| !ports.is_empty())
+            {
+                None => admitted.add(Ports::Every),
+                Some(ports) => admitted.add(Ports::These(
+                    ports
+                        .iter()
+                        .map(|port| {
+                            assert!(port.get("endPort").is_none(), "{port:?}");
+                            let protocol = port["protocol"].as_str().unwrap_or("TCP");
+                            let number = port["port"].as_u64().expect("a numbered port");
+                            (protocol.to_string(), number)
+                        })
+                        .collect(),
+                )),
+            }
+        }
+    }
+    admitted
+}
+
+/// Whether a peer of an ingress rule selects traffic from a namespace
+/// labelled `from`. An `ipBlock` could be any pod's address.
+fn peer_selects(peer: &Value, from: &Labels, same: bool) -> bool {
+    if peer.get("ipBlock").is_some() {
+        return true;
+    }
+    match peer.get("namespaceSelector") {
+        Some(selector) => selects(selector, from),
+        // A pod selector alone: pods of the policy's own namespace.
+        None => same,
+    }
+}
+
+/// A label selector's meaning; an empty one selects everything.
+fn selects(selector: &Value, labels: &Labels) -> bool {
+    let by_labels = selector["matchLabels"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .all(|(key, value)| labels.get(text(key)).map(String::as_str) == value.as_str());
+    let by_expressions = selector["matchExpressions"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .all(|expression| {
+            let value = labels.get(text(&expression["key"]));
+            let values: Vec<&str> = expression["values"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .map(text)
+                .collect();
+            match text(&expression["operator"]) {
+                "In" => value.is_some_and(|v| values.contains(&v.as_str())),
+                "NotIn" => value.is_none_or(|v| !values.contains(&v.as_str())),
+                "Exists" => value.is_some(),
+                "DoesNotExist" => value.is_none(),
+                other => panic!("unknown operator {other}"),
+            }
+        });
+    by_labels && by_expressions
+}
+
+fn ingress_peers(policy: &Value) -> impl Iterator<Item = &Value> {
+    policy["spec"]["ingress"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|rule| rule["from"].as_sequence().into_iter().flatten())
+}
+
+/// One rule of a Role or ClusterRole.
+#[derive(Debug)]
+struct Rule<'v> {
+    groups: Vec<&'v str>,
+    resources: Vec<&'v str>,
+    verbs: Vec<&'v str>,
+}
+
+fn rules(role: &Value) -> Vec<Rule<'_>> {
+    fn items<'v>(rule: &'v Value, key: &str) -> Vec<&'v str> {
+        rule[key]
+            .as_sequence()
+            .map(|s| s.iter().map(text).collect())
+            .unwrap_or_default()
+    }
+    role["rules"]
+        .as_sequence()
+        .expect("rules")
+        .iter()
+        .map(|rule| Rule {
+            groups: items(rule, "apiGroups"),
+            resources: items(rule, "resources"),
+            verbs: items(rule, "verbs"),
+        })
+        .collect()
+}
+
+/// Invariant 3 for one rule a tier's namespace is reached by.
+fn assert_allowed_by(program: &Program, tier: &Tier, rule: &Rule, context: &str) {
+    let (verbs, resources) = (&rule.verbs, &rule.resources);
+    if tier.forbid_verbs {
+        assert!(
+            !verbs.iter().any(|v| ["escalate", "bind", "*"].contains(v)),
+            "{context}: {rule:?} in tier {}",
+            tier.name
+        );
+    }
+    if tier.forbid_wildcards {
+        assert!(
+            !verbs.contains(&"*") && !resources.contains(&"*"),
+            "{context}: {rule:?} in tier {}",
+            tier.name
+        );
+    }
+    if tier.forbid_secrets {
+        assert!(
+            !resources.iter().any(|r| ["secrets", "*"].contains(r)),
+            "{context}: {rule:?} in tier {}",
+            tier.name
+        );
+    }
+    if let Some(forbidden) = &tier.forbid_custom {
+        // The resource or any subresource of it, in its group.
+        let crd = &program.crds[forbidden.crd];
+        let in_group = rule.groups.iter().any(|g| *g == crd.group || *g == "*");
+        let names_it = resources
+            .iter()
+            .any(|r| r.split('/').next() == Some(crd.plural));
+        assert!(
+            !(resources.contains(&"*") || in_group && names_it),
+            "{context}: {rule:?} in tier {}, which forbids {}.{}",
+            tier.name,
+            crd.plural,
+            crd.group
+        );
+    }
+}
+
+/// Each custom resource a role of the program names is in a rule of its
+/// emitted form under the CRD's group, with the line's verbs; and a rule
+/// naming a custom resource's plural names it under a group declaring it.
+fn assert_custom_resources(program: &Program, role: &Role, rules: &[Rule], context: &str) {
+    for line in &role.lines {
+        for reference in &line.custom {
+            let crd = &program.crds[reference.crd];
+            let rbac_name = match reference.subresource {
+                Some(subresource) => format!("{}/{subresource}", crd.plural),
+                None => crd.plural.to_string(),
+            };
+            assert!(
+                rules.iter().any(|rule| {
+                    rule.groups.contains(&crd.group)
+                        && rule.resources.contains(&rbac_name.as_str())
+                        && line.verbs.iter().all(|verb| rule.verbs.contains(verb))
+                }),
+                "{context}: {rbac_name} of {} with {:?}: {rules:?}",
+                crd.group,
+                line.verbs
+            );
+        }
+    }
+    for rule in rules {
+        for resource in &rule.resources {
+            let plural = resource.split('/').next().unwrap_or(resource);
+            let groups: Vec<&str> = program
+                .crds
+                .iter()
+                .filter(|crd| crd.plural == plural)
+                .map(|crd| crd.group)
+                .collect();
+            if !groups.is_empty() {
+                assert!(
+                    rule.groups.iter().all(|g| groups.contains(g)),
+                    "{context}: {rule:?}: {plural} is of {groups:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Whether a rule's resource lives in no namespace, in each of the rule's
+/// groups (a built-in one, or a custom resource declared cluster-scoped).
+fn cluster_scoped(program: &Program, groups: &[&str], resource: &str) -> bool {
+    let plural = resource.split('/').next().unwrap_or(resource);
+    resource != "*"
+        && !groups.is_empty()
+        && groups.iter().all(|group| {
+            CLUSTER_SCOPED.contains(&(*group, plural))
+                || program
+                    .crds
+                    .iter()
+                    .any(|crd| crd.cluster_scoped && crd.group == *group && crd.plural == plural)
+        })
+}
+
+/// Invariant 3 for cluster roles: every ClusterRoleBinding of a cluster
+/// folder is a grant of the program on that cluster, to its subjects, of
+/// a ClusterRole in the same folder; the rules of that role over
+/// namespaced resources hold nothing a tier of an env on the cluster
+/// forbids, and on a production cluster that does not say
+/// `allow_cluster_admin = true` no rule holds `escalate`, `bind`,
+/// `impersonate` or `"*"`.
+fn assert_cluster_roles(program: &Program, objects: &[(String, Value)]) {
+    type Subject = (String, String, String);
+    let mut wanted: BTreeMap<(String, String), (String, BTreeSet<Subject>)> = BTreeMap::new();
+    for grant in &program.cluster_grants {
+        let role = &program.cluster_roles[grant.role].name;
+        let (kind, name) = &grant.subject;
+        let subject = match *kind {
+            "group" => ("Group".to_string(), name.clone(), String::new()),
+            "user" => ("User".to_string(), name.clone(), String::new()),
+            _ => {
+                let (namespace, name) = name.split_once('/').expect("NAMESPACE/NAME");
+                (
+                    "ServiceAccount".to_string(),
+                    name.to_string(),
+                    namespace.to_string(),
+                )
+            }
+        };
+        for &cluster in &grant.clusters {
+            wanted
+                .entry((
+                    program.clusters[cluster].0.clone(),
+                    format!("{role}-binding"),
+                ))
+                .or_insert_with(|| (role.clone(), BTreeSet::new()))
+                .1
+                .insert(subject.clone());
+        }
+    }
+    let mut found: BTreeMap<(String, String), (String, BTreeSet<Subject>)> = BTreeMap::new();
+    for (path, binding) in objects {
+        if binding["kind"] != "ClusterRoleBinding" {
+            continue;
+        }
+        let (cluster_name, folder) = path.split_once('/').expect("in a cluster's folder");
+        assert!(folder.starts_with("cluster/"), "{path}");
+        let cluster = program
+            .clusters
+            .iter()
+            .position(|(name, _)| name == cluster_name)
+            .expect("a cluster of the program");
+        assert_eq!(text(&binding["roleRef"]["kind"]), "ClusterRole", "{path}");
+        let role_name = text(&binding["roleRef"]["name"]);
+        let role = objects
+            .iter()
+            .find(|(other, object)| {
+                object["kind"] == "ClusterRole"
+                    && other.starts_with(&format!("{cluster_name}/cluster/"))
+                    && text(&object["metadata"]["name"]) == role_name
+            })
+            .map(|(_, role)| role)
+            .unwrap_or_else(|| panic!("{path}: no ClusterRole {role_name} on {cluster_name}"));
+        let subjects: BTreeSet<Subject> = binding["subjects"]
+            .as_sequence()
+            .expect("subjects")
+            .iter()
+            .map(|subject| {
+                (
+                    text(&subject["kind"]).to_string(),
+                    text(&subject["name"]).to_string(),
+                    text(&subject["namespace"]).to_string(),
+                )
+            })
+            .collect();
+        found.insert(
+            (
+                cluster_name.to_string(),
+                text(&binding["metadata"]["name"]).to_string(),
+            ),
+            (role_name.to_string(), subjects),
+        );
+        let tiers_here: BTreeSet<usize> = program
+            .namespaces()
+            .filter(|ns| ns.cluster == cluster)
+            .map(|ns| ns.tier)
+            .collect();
+        let production = program.clusters[cluster].1 == 2;
+        let rules = rules(role);
+        let context = format!("cluster role {role_name} on {cluster_name}");
+        for rule in &rules {
+            let namespaced = rule
+                .resources
+                .iter()
+                .any(|resource| !cluster_scoped(program, &rule.groups, resource));
+            if namespaced {
+                for &tier in &tiers_here {
+                    assert_allowed_by(program, &program.tiers[tier], rule, &context);
+                }
+            }
+            if production && !program.cluster_admin(cluster) {
+                assert!(
+                    !rule
+                        .verbs
+                        .iter()
+                        .any(|v| ["escalate", "bind", "impersonate", "*"].contains(v))
+                        && !rule.resources.contains(&"*"),
+                    "{context}, a production cluster: {rule:?}"
+                );
+            }
+        }
+        let written = program
+            .cluster_roles
+            .iter()
+            .find(|role| role.name == role_name)
+            .expect("a cluster role of the program");
+        assert_custom_resources(program, written, &rules, &context);
+    }
+    assert_eq!(found, wanted, "the ClusterRoleBindings");
+}
+
+/// A Prometheus configuration's jobs that keep pods by container port:
+/// their ports (all kept as TCP), and the namespaces they discover pods in.
+fn metrics_jobs(config: &Value) -> BTreeMap<BTreeSet<u16>, BTreeSet<String>> {
+    let mut jobs = BTreeMap::new();
+    for job in config["scrape_configs"].as_sequence().into_iter().flatten() {
+        let relabels: Vec<&Value> = job["relabel_configs"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .collect();
+        let keep = |label: &str| {
+            relabels.iter().find_map(|relabel| {
+                let sources = relabel["source_labels"].as_sequence()?;
+                (sources.len() == 1 && sources[0] == label && text(&relabel["action"]) == "keep")
+                    .then(|| match &relabel["regex"] {
+                        Value::Number(n) => n.to_string(),
+                        other => text(other).to_string(),
+                    })
+            })
+        };
+        let Some(ports) = keep("__meta_kubernetes_pod_container_port_number") else {
+            continue;
+        };
+        assert_eq!(
+            keep("__meta_kubernetes_pod_container_port_protocol").as_deref(),
+            Some("TCP"),
+            "{job:?}"
+        );
+        let ports: BTreeSet<u16> = ports
+            .split('|')
+            .map(|port| port.parse().expect("a port number"))
+            .collect();
+        let discovery = &job["kubernetes_sd_configs"];
+        assert_eq!(discovery.as_sequence().map(Vec::len), Some(1), "{job:?}");
+        assert_eq!(text(&discovery[0]["role"]), "pod", "{job:?}");
+        let names: BTreeSet<String> = discovery[0]["namespaces"]["names"]
+            .as_sequence()
+            .expect("the job's namespaces")
+            .iter()
+            .map(|name| text(name).to_string())
+            .collect();
+        let previous = jobs.insert(ports, names);
+        assert!(previous.is_none(), "two jobs for one port set: {job:?}");
+    }
+    jobs
 }
 
 /// The program's text in the canonical layout of `envk fmt`.
@@ -1100,7 +2217,7 @@ proptest! {
     /// Exactly one violation, injected into an accepted program, is
     /// rejected with its code, pointing into the injected text.
     #[test]
-    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..17usize) {
+    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..23usize) {
         let program = generate(seed);
         let (text, snippet, code) = inject(&program, kind);
         rejected_where_injected(&text, &snippet, code)?;
@@ -1308,6 +2425,94 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
                 "{base}alert InjReserved({snippet} = \"x\") {{\n  expr = `up{{namespace=\"${{namespace}}\"}} == 0`\n  severity = warning\n}}\n"
             );
             (text, snippet, Code::E0205)
+        }
+        17 => {
+            // An external counts in its environment: one of development
+            // may not reach a production env whose tier accepts only that.
+            let snippet = "from external inj-ext on tcp 8080".to_string();
+            let text = format!(
+                "{base}{clusters}external inj-ext on inj-prod {{ environment = development }}\n\n{}",
+                env(
+                    "inj-prod-team",
+                    "inj-prod",
+                    "base",
+                    &format!("  ingress allow {snippet}\n")
+                )
+            );
+            (text, snippet, Code::E0602)
+        }
+        18 => {
+            // A NetworkPolicy selects namespaces of its own cluster only:
+            // an external named where it is not declared, as a source or
+            // a destination.
+            let snippet = if program.teams.len() % 2 == 0 {
+                "ingress allow from external inj-ext on tcp 8080"
+            } else {
+                "egress allow to external inj-ext on tcp 443"
+            }
+            .to_string();
+            let text = format!(
+                "{base}{clusters}external inj-ext on inj-dev\n\n{}",
+                env(
+                    "inj-prod-team",
+                    "inj-prod",
+                    "base",
+                    &format!("  {snippet}\n")
+                )
+            );
+            (text, snippet, Code::E0606)
+        }
+        19 => {
+            // Prometheus scrapes over TCP: a metrics port on UDP, in an
+            // env or in a tier.
+            let snippet = "udp 9102".to_string();
+            let metrics = format!("metrics on tcp 9090, {snippet}");
+            let text = if program.tiers.len() % 2 == 0 {
+                format!(
+                    "{base}{clusters}{}",
+                    env("inj", "inj-dev", "base", &format!("  {metrics}\n"))
+                )
+            } else {
+                format!(
+                    "{base}{clusters}tier inj-scraped {{\n  pod_security = baseline\n  {metrics}\n}}\n\n{}",
+                    env("inj", "inj-dev", "inj-scraped", "")
+                )
+            };
+            (text, snippet, Code::E0608)
+        }
+        20 => {
+            // A cluster-wide grant reaches every namespace of its cluster,
+            // so every tier there must allow it.
+            let snippet = "grant inj-escalator to group \"ops\" on cluster inj-dev".to_string();
+            let text = format!(
+                "{base}{clusters}cluster_role inj-escalator {{ allow [get] on [nodes]  allow [escalate] on [roles] }}\n\ntier inj-locked {{\n  pod_security = baseline\n  forbid verbs [escalate]\n}}\n\n{snippet}\n\n{}",
+                env("inj", "inj-dev", "inj-locked", "")
+            );
+            (text, snippet, Code::E0504)
+        }
+        21 => {
+            // `bind` cluster-wide on a production cluster that does not
+            // allow cluster administrators.
+            let snippet = "grant inj-binder to group \"ops\" on cluster inj-prod".to_string();
+            let text = format!(
+                "{base}{clusters}cluster_role inj-binder {{ allow [bind] on [clusterroles] }}\n\n{snippet}\n"
+            );
+            (text, snippet, Code::E0510)
+        }
+        22 => {
+            // Forbidding a custom resource forbids it however it is named,
+            // and its subresources.
+            let allowed = match program.teams.len() % 3 {
+                0 => "injwidgets",
+                1 => "\"injwidgets.inj.example.com\"",
+                _ => "injwidgets.inj.example.com/status",
+            };
+            let snippet = "grant inj-widget-reader to group \"ops\"".to_string();
+            let text = format!(
+                "{base}{clusters}resource injwidgets.inj.example.com {{ subresources = [status] }}\n\nrole inj-widget-reader {{ allow [get] on [pods, {allowed}] }}\n\ntier inj-locked {{\n  pod_security = baseline\n  forbid resources [injwidgets]\n}}\n\n{}",
+                env("inj", "inj-dev", "inj-locked", &format!("  {snippet}\n"))
+            );
+            (text, snippet, Code::E0505)
         }
         7 => {
             let snippet = "expr = `up == 0`".to_string();

@@ -128,8 +128,18 @@ impl Checker<'_, '_> {
                 }
             }
         }
-        // By cluster, each cluster's in the order written.
-        bindings.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+        // Declaration order is no order: by cluster, then binding, each
+        // binding's subjects by kind, namespace and name.
+        bindings.sort_by(|a, b| (&a.cluster, &a.name).cmp(&(&b.cluster, &b.name)));
+        for binding in &mut bindings {
+            binding.subjects.sort_by(|a, b| {
+                (a.kind.as_str(), &a.namespace, &a.name).cmp(&(
+                    b.kind.as_str(),
+                    &b.namespace,
+                    &b.name,
+                ))
+            });
+        }
         self.model.cluster_bindings = bindings;
     }
 

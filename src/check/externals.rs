@@ -107,17 +107,59 @@ impl Checker<'_, '_> {
                 },
             );
         }
+        // Declaration order is no order: each name's, then each cluster's.
+        self.model
+            .externals
+            .sort_by(|a, b| (&a.name, &a.cluster).cmp(&(&b.name, &b.cluster)));
     }
 
     /// One namespace of a cluster is one thing to a NetworkPolicy: an
-    /// external's may be no env's, and no other external's (E0202).
-    pub(super) fn external_namespaces(&self, diagnostics: &mut Diags) {
-        let mut taken: HashMap<(&str, &str), (String, Span)> = HashMap::new();
+    /// external's may be no env's and no other external's, and the
+    /// cluster's Prometheus, which reaches every env's metrics ports
+    /// whatever its tier accepts, runs in no env (E0202).
+    pub(super) fn unmanaged_namespaces(&self, diagnostics: &mut Diags) {
+        let prometheus: Vec<&super::ClusterFacts> = self
+            .resolved
+            .clusters
+            .iter()
+            .filter_map(|decl| self.cluster_facts.get(decl.id))
+            .filter(|cluster| cluster.model.prometheus.namespace.is_some())
+            .collect();
+        if self.resolved.externals.is_empty() && prometheus.is_empty() {
+            return;
+        }
+        // Who a namespace already is: an env, or an external.
+        let mut taken: HashMap<(&str, &str), (Owner, Span)> = HashMap::new();
         for env in &self.envs {
             taken.insert(
                 (env.model.cluster.name.as_str(), env.model.name.as_str()),
-                (format!("env `{}`", env.model.name), env.name_span),
+                (Owner::Env(&env.model.name), env.name_span),
             );
+        }
+        for cluster in prometheus {
+            let namespace = cluster
+                .model
+                .prometheus
+                .namespace
+                .as_deref()
+                .unwrap_or_default();
+            if let Some((Owner::Env(env), span)) =
+                taken.get(&(cluster.model.name.as_str(), namespace))
+            {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0202,
+                        cluster.prometheus_namespace_span.unwrap_or(*span),
+                        format!(
+                            "namespace `{namespace}` on cluster `{}` is its Prometheus' and env `{env}`",
+                            cluster.model.name
+                        ),
+                    )
+                    .label("the cluster's Prometheus runs here")
+                    .secondary(*span, format!("env `{env}` is namespace `{namespace}` too"))
+                    .help("Prometheus reaches the metrics ports of every env whatever their tiers accept, so it runs in a namespace envk does not manage: name that one here, and declare it `external` if rules must name it"),
+                );
+            }
         }
         for decl in self.resolved.externals.iter() {
             let Some(facts) = self.external_facts.get(decl.id) else {
@@ -126,28 +168,44 @@ impl Checker<'_, '_> {
             for (external, cluster_span) in facts.instances.iter().zip(&facts.cluster_spans) {
                 let key = (external.cluster.as_str(), external.namespace.as_str());
                 match taken.get(&key) {
-                    Some((owner, span)) => diagnostics.push(
-                        Diagnostic::new(
-                            Code::E0202,
-                            facts.namespace_span,
-                            format!(
-                                "namespace `{}` on cluster `{}` is external `{}` and {owner}",
-                                external.namespace, external.cluster, decl.name
-                            ),
-                        )
-                        .label("declared as an external here")
-                        .secondary(*span, format!("{owner} is namespace `{}` too", external.namespace))
-                        .secondary(*cluster_span, "on this cluster")
-                        .help("a namespace envk manages is named with `env`, one it does not with `external`, never both: remove one, or give the external its real namespace with `namespace = \"…\"`"),
-                    ),
-                    None => {
-                        taken.insert(
-                            key,
-                            (format!("external `{}`", decl.name), facts.namespace_span),
+                    Some((owner, span)) => {
+                        let owner = owner.to_string();
+                        diagnostics.push(
+                            Diagnostic::new(
+                                Code::E0202,
+                                facts.namespace_span,
+                                format!(
+                                    "namespace `{}` on cluster `{}` is external `{}` and {owner}",
+                                    external.namespace, external.cluster, decl.name
+                                ),
+                            )
+                            .label("declared as an external here")
+                            .secondary(*span, format!("{owner} is namespace `{}` too", external.namespace))
+                            .secondary(*cluster_span, "on this cluster")
+                            .help("a namespace envk manages is named with `env`, one it does not with `external`, never both: remove one, or give the external its real namespace with `namespace = \"…\"`"),
                         );
+                    }
+                    None => {
+                        taken.insert(key, (Owner::External(&decl.name), facts.namespace_span));
                     }
                 }
             }
+        }
+    }
+}
+
+/// What a namespace of a cluster already is.
+#[derive(Clone, Copy)]
+enum Owner<'n> {
+    Env(&'n str),
+    External(&'n str),
+}
+
+impl std::fmt::Display for Owner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Owner::Env(name) => write!(f, "env `{name}`"),
+            Owner::External(name) => write!(f, "external `{name}`"),
         }
     }
 }

@@ -164,10 +164,15 @@ impl<'r, 'a> Checker<'r, 'a> {
         self.unused_lets(diagnostics);
         quota::check_capacity(self, diagnostics);
         self.cluster_grants(diagnostics);
-        self.external_namespaces(diagnostics);
+        self.unmanaged_namespaces(diagnostics);
         network::check_program(self, diagnostics);
         placement::check_projects(self, diagnostics);
-        placement::name_applications(&mut self.envs, diagnostics);
+        placement::name_applications(
+            &mut self.envs,
+            self.resolved.envs.on_several_clusters(),
+            self.goal == Goal::Model,
+            diagnostics,
+        );
     }
 
     fn into_model(mut self) -> (Model, Facts<'r, 'a>) {
@@ -380,6 +385,8 @@ fn assemble(envs: Vec<EnvFacts>) -> (BTreeMap<model::EnvKey, Box<model::Env>>, V
 /// Spans of a cluster, for diagnostics that span several items.
 pub(crate) struct ClusterFacts {
     model: Arc<model::Cluster>,
+    /// Where `prometheus { namespace = … }` is written.
+    prometheus_namespace_span: Option<Span>,
     environment_span: Span,
     capacity_spans: BTreeMap<&'static str, Span>,
 }
@@ -525,7 +532,9 @@ impl<'r, 'a> Checker<'r, 'a> {
                 url: None,
                 namespace: None,
             };
+            let mut prometheus_namespace_span = None;
             if let Some(Typed::Block(block)) = read.get("prometheus") {
+                prometheus_namespace_span = block.span("namespace");
                 if let Some(Typed::Duration(interval)) = block.get("scrape_interval") {
                     prometheus.scrape_interval = *interval;
                 }
@@ -561,6 +570,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 decl.id,
                 ClusterFacts {
                     model,
+                    prometheus_namespace_span,
                     environment_span,
                     capacity_spans,
                 },

@@ -11,7 +11,7 @@
 //! match no env (E0601), and a rule naming an env whose own rules do not
 //! let the traffic through at the other end (E0607).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::units::Diags;
 use super::{Checker, EnvDraft, EnvFacts, TierFacts};
@@ -331,7 +331,7 @@ fn env_metrics(
     draft: &EnvDraft,
     env: &model::Env,
     diagnostics: &mut Diags,
-) -> Option<model::Metrics> {
+) -> Option<Box<model::Metrics>> {
     let mut ports = tier.model.metrics.clone();
     for (metrics, _) in &draft.metrics {
         for port in metrics_ports(&metrics.ports, diagnostics) {
@@ -367,10 +367,10 @@ fn env_metrics(
         diagnostics.push(diagnostic);
         return None;
     };
-    Some(model::Metrics {
+    Some(Box::new(model::Metrics {
         prometheus: prometheus.clone(),
         ports,
-    })
+    }))
 }
 
 /// What an ingress rule admits: an environment, or one namespace of it.
@@ -441,10 +441,9 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
             )
         })
         .collect();
-    let mut by_name: HashMap<&str, &EnvFacts> = HashMap::with_capacity(checker.envs.len());
-    for env in &checker.envs {
-        by_name.entry(env.model.name.as_str()).or_insert(env);
-    }
+    // A peer not on the sender's cluster is rare (an error): looked for
+    // among every env then.
+    let anywhere = |name: &str| checker.envs.iter().find(|env| env.model.name == name);
     // The environments that have envs, each once: every rule naming an
     // environment is looked up in it, so it must not grow with the envs.
     let mut environments: Vec<Environment> = Vec::with_capacity(Environment::ALL.len());
@@ -474,19 +473,19 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
                             ));
                         }
                     }
-                    // Declared but dropped for its own errors: already reported.
-                    Peer::Env(name)
-                        if !by_name.contains_key(name.as_str())
-                            && (checker.resolved.envs.get(name).is_some()
-                                || checker.resolved.envs.is_rejected(name)) => {}
                     Peer::Env(name) => match by_place
                         .get(&(env.model.cluster.name.as_str(), name.as_str()))
-                        .or_else(|| by_name.get(name.as_str()))
+                        .copied()
+                        .or_else(|| anywhere(name))
                     {
+                        // Declared but dropped for its own errors: already
+                        // reported.
+                        None if checker.resolved.envs.get(name).is_some()
+                            || checker.resolved.envs.is_rejected(name) => {}
                         None => diagnostics.push(no_match(
                             facts.peer_span,
                             format!("no env is named `{name}`"),
-                            unknown_env_help(name, env, &checker.envs, &by_name),
+                            unknown_env_help(name, env, &checker.envs),
                         )),
                         Some(other) if other.cluster != env.cluster => {
                             diagnostics.push(other_cluster(
@@ -528,12 +527,7 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
 /// The help for an `env NAME` that names no env: the stages of a family
 /// of that name (the one on the sender's cluster first), else the closest
 /// name.
-fn unknown_env_help(
-    name: &str,
-    env: &EnvFacts,
-    envs: &[EnvFacts],
-    by_name: &HashMap<&str, &EnvFacts>,
-) -> String {
+fn unknown_env_help(name: &str, env: &EnvFacts, envs: &[EnvFacts]) -> String {
     let stages: Vec<&model::Env> = stages_of(envs, name).collect();
     if !stages.is_empty() {
         // A stage on several clusters is one name.
@@ -558,7 +552,7 @@ fn unknown_env_help(
             ),
         };
     }
-    match suggest::closest(name, by_name.keys().copied()) {
+    match suggest::closest(name, envs.iter().map(|env| env.model.name.as_str())) {
         Some(close) => format!("did you mean `{close}`?"),
         None => "name a declared env (a family's stage is `FAMILY-STAGE`)".to_string(),
     }

@@ -125,51 +125,69 @@ pub(crate) fn env_deploy<'a>(
 
 /// Names each env's Argo CD Application: `<env>-app`, with the cluster
 /// in it (`<env>-<cluster>-app`) where the namespace is on several
-/// clusters, since Applications live together in Argo CD's namespace. A
-/// name two envs come to is E0202, at both.
-pub(crate) fn name_applications(envs: &mut [super::EnvFacts], diagnostics: &mut Diags) {
-    let several: Vec<bool> = {
-        let mut clusters_of: HashMap<&str, usize> = HashMap::with_capacity(envs.len());
-        for env in envs.iter() {
-            *clusters_of.entry(&env.model.name).or_default() += 1;
+/// clusters (`several`), since Applications live together in Argo CD's
+/// namespace. A name two envs come to is E0202, at both.
+/// With no namespace on several clusters, names are unique, and only a
+/// Model (`named`) needs them.
+pub(crate) fn name_applications<'n>(
+    envs: &mut [super::EnvFacts],
+    several: impl Iterator<Item = &'n str>,
+    named: bool,
+    diagnostics: &mut Diags,
+) {
+    let several: foldhash::HashSet<&str> = several.collect();
+    if several.is_empty() {
+        if named {
+            for env in envs.iter_mut() {
+                if let Some(deploy) = env.model.deploy.as_mut() {
+                    deploy.application = [&env.model.name, "-app"].concat();
+                }
+            }
         }
-        envs.iter()
-            .map(|env| clusters_of[env.model.name.as_str()] > 1)
-            .collect()
-    };
-    let mut named: HashMap<String, usize> = HashMap::with_capacity(envs.len());
-    for index in 0..envs.len() {
-        let env = &mut envs[index];
-        let several = several[index];
-        let name = match several {
-            true => format!("{}-{}-app", env.model.name, env.model.cluster.name),
-            false => format!("{}-app", env.model.name),
-        };
-        let Some(deploy) = env.model.deploy.as_mut() else {
+        return;
+    }
+    let names: Vec<Option<String>> = envs
+        .iter()
+        .map(|env| {
+            env.model.deploy.as_ref()?;
+            let (name, cluster) = (&env.model.name, &env.model.cluster.name);
+            Some(match several.contains(name.as_str()) {
+                true => [name, "-", cluster, "-app"].concat(),
+                false => [name, "-app"].concat(),
+            })
+        })
+        .collect();
+    let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(envs.len());
+    for (index, name) in names.iter().enumerate() {
+        let Some(name) = name else {
             continue;
         };
-        deploy.application = name.clone();
-        if let Some(&first) = named.get(&name) {
-            let (this, other) = (&envs[index], &envs[first]);
-            let deploys_as = |env: &super::EnvFacts| {
-                format!(
-                    "env `{}` on `{}` deploys as `{name}`",
-                    env.model.name, env.model.cluster.name
-                )
-            };
-            diagnostics.push(
-                Diagnostic::new(
-                    Code::E0202,
-                    this.name_span,
-                    format!("two envs deploy as the Argo CD Application `{name}`"),
-                )
-                .label(deploys_as(this))
-                .secondary(other.name_span, deploys_as(other))
-                .help("rename one of the envs: Applications share Argo CD's namespace, and a namespace on several clusters names each of its Applications `<env>-<cluster>-app`"),
-            );
+        let Some(&first) = first_of.get(name.as_str()) else {
+            first_of.insert(name, index);
             continue;
+        };
+        let (this, other) = (&envs[index], &envs[first]);
+        let deploys_as = |env: &super::EnvFacts| {
+            format!(
+                "env `{}` on `{}` deploys as `{name}`",
+                env.model.name, env.model.cluster.name
+            )
+        };
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0202,
+                this.name_span,
+                format!("two envs deploy as the Argo CD Application `{name}`"),
+            )
+            .label(deploys_as(this))
+            .secondary(other.name_span, deploys_as(other))
+            .help("rename one of the envs: Applications share Argo CD's namespace, and a namespace on several clusters names each of its Applications `<env>-<cluster>-app`"),
+        );
+    }
+    for (env, name) in envs.iter_mut().zip(names) {
+        if let (Some(deploy), Some(name)) = (env.model.deploy.as_mut(), name) {
+            deploy.application = name;
         }
-        named.insert(name, index);
     }
 }
 

@@ -50,7 +50,7 @@ pub struct EnvDecl<'a> {
     /// env on several clusters is one `EnvDecl` per cluster, one
     /// namespace of one name on each.
     pub cluster: &'a Name,
-    pub cluster_name: String,
+    pub cluster_name: std::borrow::Cow<'a, str>,
     /// Applied in order: later layers override scalars and extend lists.
     pub layers: Vec<&'a ast::Block>,
     pub vars: Vars<'a>,
@@ -79,9 +79,11 @@ pub struct Resolved<'a> {
 /// Declarations of one kind, in declaration order, found by name.
 pub struct Table<T> {
     items: Vec<T>,
-    index: HashMap<TableKey, usize>,
     /// The first declaration of each name (for an env, on any cluster).
-    first: HashMap<String, usize>,
+    index: HashMap<String, usize>,
+    /// Envs of a name already in `index`, on other clusters: by name and
+    /// cluster. Empty unless a name is on several clusters.
+    elsewhere: HashMap<(String, String), usize>,
     kind: DeclKind,
     /// Names declared but rejected (an invalid name, already reported):
     /// references to them stay silent.
@@ -126,29 +128,12 @@ impl Named for EnvDecl<'_> {
     }
 }
 
-/// What a declaration is found by in its table: its name, and for an
-/// env its cluster (names are unique per cluster).
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-struct TableKey {
-    name: String,
-    cluster: Option<String>,
-}
-
-impl TableKey {
-    fn of<T: Named>(item: &T) -> TableKey {
-        TableKey {
-            name: item.name().to_string(),
-            cluster: item.cluster().map(str::to_string),
-        }
-    }
-}
-
 impl<T: Named> Table<T> {
     fn new(kind: DeclKind) -> Table<T> {
         Table {
             items: Vec::new(),
             index: HashMap::new(),
-            first: HashMap::new(),
+            elsewhere: HashMap::new(),
             kind,
             rejected: Default::default(),
         }
@@ -156,12 +141,28 @@ impl<T: Named> Table<T> {
 
     /// Adds a declaration, or reports it as a duplicate of the first one.
     fn insert(&mut self, item: T, diagnostics: &mut Vec<Diagnostic>) {
-        let key = TableKey::of(&item);
-        let on = match item.cluster() {
-            Some(cluster) => format!(" on cluster `{cluster}`"),
-            None => String::new(),
+        // Names are unique per cluster: one on another cluster than the
+        // first of its name is kept apart, by name and cluster.
+        let same = match (self.index.get(item.name()), item.cluster()) {
+            (None, _) => None,
+            (Some(&first), Some(cluster)) if self.items[first].cluster() != Some(cluster) => {
+                let key = (item.name().to_string(), cluster.to_string());
+                match self.elsewhere.get(&key) {
+                    Some(&other) => Some(other),
+                    None => {
+                        self.elsewhere.insert(key, self.items.len());
+                        self.items.push(item);
+                        return;
+                    }
+                }
+            }
+            (Some(&first), _) => Some(first),
         };
-        if let Some(&first) = self.index.get(&key) {
+        if let Some(first) = same {
+            let on = match item.cluster() {
+                Some(cluster) => format!(" on cluster `{cluster}`"),
+                None => String::new(),
+            };
             let first_span = self.items[first].name_span();
             if first_span == item.name_span() {
                 diagnostics.push(
@@ -190,25 +191,28 @@ impl<T: Named> Table<T> {
             );
             return;
         }
-        self.first
-            .entry(item.name().to_string())
-            .or_insert(self.items.len());
-        self.index.insert(key, self.items.len());
+        self.index.insert(item.name().to_string(), self.items.len());
         self.items.push(item);
     }
 
     /// The first declaration named `name` (for an env, on any cluster).
     pub fn get(&self, name: &str) -> Option<&T> {
-        self.first.get(name).map(|&i| &self.items[i])
+        self.index.get(name).map(|&i| &self.items[i])
     }
 
     /// The env named `name` on `cluster`.
     pub fn get_on(&self, name: &str, cluster: &str) -> Option<&T> {
-        let key = TableKey {
-            name: name.to_string(),
-            cluster: Some(cluster.to_string()),
-        };
-        self.index.get(&key).map(|&i| &self.items[i])
+        let first = self.get(name)?;
+        if first.cluster() == Some(cluster) {
+            return Some(first);
+        }
+        let key = (name.to_string(), cluster.to_string());
+        self.elsewhere.get(&key).map(|&i| &self.items[i])
+    }
+
+    /// The names declared on several clusters.
+    pub fn on_several_clusters(&self) -> impl Iterator<Item = &str> {
+        self.elsewhere.keys().map(|(name, _)| name.as_str())
     }
 
     /// Whether `name` was declared but rejected (an invalid name, or a
@@ -570,6 +574,23 @@ fn collect_lets<'a>(
     }
 }
 
+/// The clusters of a placement, each with its name's text.
+enum Listed<'a> {
+    One(Option<(&'a Name, std::borrow::Cow<'a, str>)>),
+    Several(std::vec::IntoIter<(&'a Name, std::borrow::Cow<'a, str>)>),
+}
+
+impl<'a> Iterator for Listed<'a> {
+    type Item = (&'a Name, std::borrow::Cow<'a, str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Listed::One(one) => one.take(),
+            Listed::Several(several) => several.next(),
+        }
+    }
+}
+
 struct Collector<'l, 'a> {
     lets: &'l Lets<'a>,
     refs: &'l mut References,
@@ -827,8 +848,13 @@ impl<'a> Collector<'_, 'a> {
         placement: &'a ast::Placement,
         vars: &Vars<'a>,
         diagnostics: &mut Vec<Diagnostic>,
-    ) -> Vec<(&'a Name, String)> {
-        let mut listed: Vec<(&'a Name, String)> = Vec::with_capacity(1);
+    ) -> Listed<'a> {
+        // Most envs are on one cluster named plainly: its text is the
+        // tree's, and the list is that one.
+        if let [cluster @ Name::Ident(ident)] = placement.clusters.names.as_slice() {
+            return Listed::One(Some((cluster, std::borrow::Cow::Borrowed(&ident.text))));
+        }
+        let mut listed: Vec<(&'a Name, std::borrow::Cow<'a, str>)> = Vec::new();
         for cluster in &placement.clusters.names {
             let Some((text, span)) = self.name(cluster, vars, None, diagnostics) else {
                 continue;
@@ -844,10 +870,10 @@ impl<'a> Collector<'_, 'a> {
                     .secondary(first.span(), "first listed here")
                     .help("list each cluster once: the namespace is one per cluster"),
                 ),
-                None => listed.push((cluster, text)),
+                None => listed.push((cluster, std::borrow::Cow::Owned(text))),
             }
         }
-        listed
+        Listed::Several(listed.into_iter())
     }
 
     /// A declaration of `kind` named `name`, with its id; `None` when its
