@@ -97,6 +97,12 @@ fn layout_rules() {
         format_text(text),
         "cluster c {\n  server = \"https://c.example.com\"  // the API\n\n  capacity { cpu = 4  pods = 10 }\n}\n\nlet xs = [\n  a,\n  b,\n  c,\n]\n"
     );
+    // A list of clusters with a comment inside keeps it where it was.
+    let clusters = "env shop on [\n  eu,  // first\n  us\n] tier t {}\nexternal x on [eu,us]\n";
+    assert_eq!(
+        format_text(clusters),
+        "env shop on [\n  eu,  // first\n  us,\n] tier t {}\nexternal x on [eu, us]\n"
+    );
     // Values are printed as written: units, escapes and raw strings.
     let literals = "let q = quota { requests.cpu = 0.50  requests.memory = 1.5Gi }\nlet s = `a\\b ${x}`\nlet t = \"tab\\there\"\n";
     assert_eq!(format_text(literals), literals);

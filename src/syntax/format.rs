@@ -398,15 +398,10 @@ impl Printer<'_> {
 
     /// ` prod-eu` or ` [prod-eu, prod-us]`, after `on` or `on cluster`.
     fn cluster_list(&mut self, list: &ClusterList) {
-        self.out.push_str(if list.bracketed { " [" } else { " " });
-        for (index, name) in list.names.iter().enumerate() {
-            if index > 0 {
-                self.out.push_str(", ");
-            }
-            self.name(name);
-        }
-        if list.bracketed {
-            self.out.push(']');
+        self.out.push(' ');
+        match (list.bracketed, list.names.as_slice()) {
+            (false, [name]) => self.name(name),
+            _ => self.bracketed(list.span, &list.names, Name::span, Self::name),
         }
     }
 
@@ -682,15 +677,27 @@ impl Printer<'_> {
     /// `[a, b]` on one line when it was, has no comment and fits; else one
     /// item per line with a trailing comma.
     fn list(&mut self, list: &List) {
-        let source = self.source(list.span);
-        if !source.contains('\n') && !self.has_comment_in(list.span) {
+        self.bracketed(list.span, &list.items, |item| item.span, Self::expr);
+    }
+
+    /// `[a, b]` on one line when it was written on one and fits, else one
+    /// item a line with the comments between them kept in place.
+    fn bracketed<T>(
+        &mut self,
+        span: Span,
+        items: &[T],
+        item_span: fn(&T) -> Span,
+        print: fn(&mut Self, &T),
+    ) {
+        let source = self.source(span);
+        if !source.contains('\n') && !self.has_comment_in(span) {
             let start = self.out.len();
             self.out.push('[');
-            for (index, item) in list.items.iter().enumerate() {
+            for (index, item) in items.iter().enumerate() {
                 if index > 0 {
                     self.out.push_str(", ");
                 }
-                self.expr(item);
+                print(self, item);
             }
             self.out.push(']');
             if self.column() <= WIDTH && !self.out[start..].contains('\n') {
@@ -698,23 +705,23 @@ impl Printer<'_> {
             }
             self.out.truncate(start);
         }
-        if list.items.is_empty() {
+        if items.is_empty() {
             self.out.push_str("[]");
             return;
         }
         self.out.push('[');
         self.newline();
         self.depth += 1;
-        for item in &list.items {
-            let (start, end) = self.local(item.span);
+        for item in items {
+            let (start, end) = self.local(item_span(item));
             self.flush_comments(start);
             self.indent();
-            self.expr(item);
+            print(self, item);
             self.out.push(',');
             self.trailing_comment(end + usize::from(self.text[end..].starts_with(',')));
             self.newline();
         }
-        let (_, list_end) = self.local(list.span);
+        let (_, list_end) = self.local(span);
         self.flush_comments(list_end);
         self.depth -= 1;
         self.indent();
