@@ -829,7 +829,12 @@ pub(crate) fn forbids(
     diagnostics: &mut Diags,
 ) {
     let mut found = Diags::new();
-    forbidden(role, facts, tier, grant_span, &mut found);
+    // A cluster-wide grant's role is a cluster role.
+    let noun = match reached {
+        Some(_) => "cluster role",
+        None => "role",
+    };
+    forbidden(role, noun, facts, tier, grant_span, &mut found);
     for mut diagnostic in found {
         if let Some(reached) = reached {
             diagnostic = diagnostic.note(reached.to_string());
@@ -840,6 +845,7 @@ pub(crate) fn forbids(
 
 fn forbidden(
     role: &Decl<ast::Role>,
+    noun: &str,
     facts: &RoleFacts,
     tier: &TierFacts,
     grant_span: Span,
@@ -859,7 +865,7 @@ fn forbidden(
                     Code::E0506,
                     grant_span,
                     format!(
-                        "role `{}` grants every {what} (`\"*\"`), which tier `{tier_name}` forbids",
+                        "{noun} `{}` grants every {what} (`\"*\"`), which tier `{tier_name}` forbids",
                         role.name
                     ),
                 )
@@ -870,7 +876,7 @@ fn forbidden(
                     "forbidden here",
                 )
                 .help(format!(
-                    "list the {what}s the role needs instead of `\"*\"`, or grant another role"
+                    "list the {what}s the {noun} needs instead of `\"*\"`, or grant another {noun}"
                 )),
             );
         }
@@ -892,12 +898,12 @@ fn forbidden(
                 Diagnostic::new(
                     Code::E0504,
                     grant_span,
-                    format!("role `{}` grants the verb `{forbidden}`, which tier `{tier_name}` forbids", role.name),
+                    format!("{noun} `{}` grants the verb `{forbidden}`, which tier `{tier_name}` forbids", role.name),
                 )
                 .label("granted here")
                 .secondary(*span, allowed)
                 .secondary(tier.forbid_spans.get(forbidden).copied().unwrap_or(tier.name_span), "forbidden here")
-                .help(format!("list only the verbs the role needs, without `{forbidden}`, or grant a role without it")),
+                .help(format!("list only the verbs the {noun} needs, without `{forbidden}`, or grant a {noun} without it")),
             );
         }
     }
@@ -919,15 +925,15 @@ fn forbidden(
                 Diagnostic::new(
                     Code::E0505,
                     grant_span,
-                    format!("role `{}` grants access to `{forbidden}`, which tier `{tier_name}` forbids", role.name),
+                    format!("{noun} `{}` grants access to `{forbidden}`, which tier `{tier_name}` forbids", role.name),
                 )
                 .label("granted here")
                 .secondary(*span, if resource == "*" { "`\"*\"` includes it".to_string() } else { format!("`{resource}` is allowed here") })
                 .secondary(tier.forbid_spans.get(forbidden).copied().unwrap_or(tier.name_span), "forbidden here")
                 .help(if resource == "*" {
-                    format!("list the resources role `{}` needs instead of `\"*\"`, or grant a role without it", role.name)
+                    format!("list the resources {noun} `{}` needs instead of `\"*\"`, or grant a {noun} without it", role.name)
                 } else {
-                    format!("remove `{resource}` from role `{}`, or grant a role without it", role.name)
+                    format!("remove `{resource}` from {noun} `{}`, or grant a {noun} without it", role.name)
                 }),
             );
         }
