@@ -282,7 +282,12 @@ pub(crate) fn env_rules<'a>(
     }
     let isolated = tier.model.isolated;
     let restrict_egress = isolated || !egress.is_empty() || allow_dns_span.is_some();
-    let metrics = env_metrics(tier, draft, env, diagnostics);
+    let cluster_span = checker
+        .resolved
+        .clusters
+        .get(&env.cluster.name)
+        .map(|cluster| cluster.name_span);
+    let metrics = env_metrics(tier, draft, env, cluster_span, diagnostics);
     env.network = model::Network {
         ingress: ingress.iter().map(|r| r.rule.clone()).collect(),
         egress: egress.iter().map(|r| r.rule.clone()).collect(),
@@ -330,6 +335,7 @@ fn env_metrics(
     tier: &TierFacts,
     draft: &EnvDraft,
     env: &model::Env,
+    cluster_span: Option<Span>,
     diagnostics: &mut Diags,
 ) -> Option<Box<model::Metrics>> {
     let mut ports = tier.model.metrics.clone();
@@ -344,7 +350,9 @@ fn env_metrics(
         return None;
     }
     let Some(prometheus) = &env.cluster.prometheus.namespace else {
-        let span = draft
+        // The mistake is the cluster's: reported there, once for all its
+        // envs, with where each declares its ports.
+        let declared = draft
             .metrics
             .first()
             .map(|(_, span)| *span)
@@ -352,13 +360,14 @@ fn env_metrics(
             .unwrap_or(tier.name_span);
         let mut diagnostic = Diagnostic::new(
             Code::E0609,
-            span,
+            cluster_span.unwrap_or(declared),
             format!(
                 "cluster `{}` does not say where its Prometheus runs",
                 env.cluster.name
             ),
         )
-        .label("no Prometheus may reach these ports")
+        .label("no Prometheus namespace here")
+        .secondary(declared, "metrics ports no Prometheus may reach")
         .help(format!(
             "name the namespace of the cluster's Prometheus: `cluster {} {{ prometheus {{ namespace = \"monitoring\" }} }}`; until then envk writes neither the policy that lets it in nor its scrape job",
             env.cluster.name
