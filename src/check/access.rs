@@ -637,7 +637,12 @@ pub(crate) fn env_grants<'a>(
         let Some((role_model, facts)) = checker.role_facts.get(role_decl.id) else {
             continue; // the role itself has errors, already reported
         };
-        forbids(role_decl, facts, tier, *span, None, diagnostics);
+        let stdlib = checker
+            .sources
+            .file_of(role_decl.name_span)
+            .name()
+            .starts_with("<std/");
+        forbids(role_decl, stdlib, facts, tier, *span, None, diagnostics);
         let Some(subject_text) = interpolate(&grant.subject, &scope, diagnostics) else {
             continue;
         };
@@ -820,8 +825,10 @@ pub(crate) fn subject(
 /// granted in one of its envs.
 /// `reached`: for a cluster-wide grant, the note saying which env of the
 /// cluster the tier's.
+/// `stdlib`: the role is the standard library's, which a user cannot edit.
 pub(crate) fn forbids(
     role: &Decl<ast::Role>,
+    stdlib: bool,
     facts: &RoleFacts,
     tier: &TierFacts,
     grant_span: Span,
@@ -834,7 +841,7 @@ pub(crate) fn forbids(
         Some(_) => "cluster role",
         None => "role",
     };
-    forbidden(role, noun, facts, tier, grant_span, &mut found);
+    forbidden(role, noun, stdlib, facts, tier, grant_span, &mut found);
     for mut diagnostic in found {
         if let Some(reached) = reached {
             diagnostic = diagnostic.note(reached.to_string());
@@ -846,6 +853,7 @@ pub(crate) fn forbids(
 fn forbidden(
     role: &Decl<ast::Role>,
     noun: &str,
+    stdlib: bool,
     facts: &RoleFacts,
     tier: &TierFacts,
     grant_span: Span,
@@ -903,7 +911,10 @@ fn forbidden(
                 .label("granted here")
                 .secondary(*span, allowed)
                 .secondary(tier.forbid_spans.get(forbidden).copied().unwrap_or(tier.name_span), "forbidden here")
-                .help(format!("list only the verbs the {noun} needs, without `{forbidden}`, or grant a {noun} without it")),
+                .help(match stdlib {
+                    true => format!("`{}` is the standard library's: grant a {noun} of your own without `{forbidden}`", role.name),
+                    false => format!("list only the verbs the {noun} needs, without `{forbidden}`, or grant a {noun} without it"),
+                }),
             );
         }
     }
@@ -933,7 +944,10 @@ fn forbidden(
                 .help(if resource == "*" {
                     format!("list the resources {noun} `{}` needs instead of `\"*\"`, or grant a {noun} without it", role.name)
                 } else {
-                    format!("remove `{resource}` from {noun} `{}`, or grant a {noun} without it", role.name)
+                    match stdlib {
+                        true => format!("`{}` is the standard library's: grant a {noun} of your own without `{resource}`", role.name),
+                        false => format!("remove `{resource}` from {noun} `{}`, or grant a {noun} without it", role.name),
+                    }
                 }),
             );
         }

@@ -153,6 +153,20 @@ impl Checker<'_, '_> {
     ) -> Option<&'c crate::resolve::Decl<'c, ast::Role>> {
         let written = super::written_name(&grant.role, scope, diagnostics)?;
         if self.resolved.cluster_roles.get(&written.text).is_none()
+            && BUILT_IN.contains(&written.text.as_str())
+        {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0503,
+                    written.span,
+                    format!("`{}` is a ClusterRole Kubernetes ships, not a cluster role of this program", written.text),
+                )
+                .label("not declared with `cluster_role`")
+                .help("envk grants the cluster roles it declares, whose rules it can check against the tiers: declare one with the rules needed, `cluster_role NAME { allow […] on […] }`"),
+            );
+            return None;
+        }
+        if self.resolved.cluster_roles.get(&written.text).is_none()
             && self.resolved.roles.get(&written.text).is_some()
         {
             diagnostics.push(
@@ -222,7 +236,7 @@ impl Checker<'_, '_> {
             .secondary(cluster_name.span(), "a production cluster")
             .secondary(role_decl.name_span, "the cluster role")
             .help(format!(
-                "grant a cluster role without `escalate`, `bind`, `impersonate` or `\"*\"`; if the cluster's administrators are meant to hold it, say so on the cluster: `cluster {} {{ allow_cluster_admin = true }}`",
+                "grant it on clusters that are not production only, or grant a cluster role without `escalate`, `bind`, `impersonate` or `\"*\"`; if the cluster's administrators are meant to hold it, say so on the cluster: `cluster {} {{ allow_cluster_admin = true }}`",
                 cluster.name
             )),
         );
@@ -251,8 +265,14 @@ impl Checker<'_, '_> {
                 "a cluster-wide grant reaches every namespace of cluster `{cluster}`, env `{}` of tier `{}` among them",
                 env.model.name, tier.model.name
             );
+            let stdlib = self
+                .sources
+                .file_of(role_decl.name_span)
+                .name()
+                .starts_with("<std/");
             access::forbids(
                 role_decl,
+                stdlib,
                 facts,
                 tier,
                 grant_span,

@@ -172,7 +172,10 @@ impl<T: Named> Table<T> {
                         format!("{} `{}` is declared twice{on} by the same declaration", self.kind.noun(), item.name()),
                     )
                     .label("this name comes out the same twice")
-                    .help("a `for` loop over a list with a repeated value declares it once per repetition: remove the duplicate from the list"),
+                    .help(match self.kind {
+                        DeclKind::Env | DeclKind::External => "a `for` loop declares this once per element: use the loop's variable in the name (`\"${x}-…\"`) so that each element declares its own, or remove the element the list repeats; one namespace on several clusters is one declaration, `on [a, b]`",
+                        _ => "a `for` loop declares this once per element: use the loop's variable in the name (`\"${x}-…\"`) so that each element declares its own, or remove the element the list repeats",
+                    }),
                 );
                 return;
             }
@@ -289,14 +292,21 @@ impl<T: Named> Table<T> {
                 ident.text
             ));
         }
+        // What lies outside the cluster is no external: an address.
+        let outside = match self.kind {
+            DeclKind::External => {
+                "; a service outside the cluster is reached by its address, with `egress allow to any on tcp PORT`"
+            }
+            _ => "",
+        };
         match suggest::closest(&ident.text, self.items.iter().map(|item| item.name())) {
-            Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
+            Some(close) => diagnostic.help(format!("did you mean `{close}`?{outside}")),
             None if self.items.is_empty() => diagnostic.help(format!(
-                "no {} is declared in this program",
+                "no {} is declared in this program{outside}",
                 self.kind.noun()
             )),
             None => diagnostic.help(format!(
-                "declared {}s: {}",
+                "declared {}s: {}{outside}",
                 self.kind.noun(),
                 list_names(self.kind, self.items.iter().map(|item| item.name()))
             )),
