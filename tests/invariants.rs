@@ -9,17 +9,22 @@
 //! naming custom resources; cluster roles granted on clusters whose
 //! every tier allows them; single envs and env families with quotas,
 //! limit ranges, grants, network rules or none, to and from externals,
-//! DNS allowed, denied or left to the default, metrics ports, alerts and
-//! deploys), valid by construction. Every one must be accepted (warnings,
-//! such as E0509 and E0609, allowed); its build is then parsed back from
-//! YAML, and the invariants are checked on those files with code of this
-//! test's own (a quantity parser, a NetworkPolicy evaluator, a Prometheus
-//! scrape-job reader, a PromQL walk in `invariants/promql_scope.rs`),
-//! never the checker's. The same program written with lists of records,
-//! nested loops and `if … else if …` (`Form::Records`) must build the
-//! same bytes. Then exactly one violation is injected, and the checker
-//! must reject it with the matching code, pointing into the injected text
-//! (a warning's: warn of it there, and accept the program).
+//! from and to other envs, DNS allowed, denied or left to the default,
+//! metrics ports, alerts and deploys; an env or a stage on one cluster,
+//! or on two of one environment, `on [c0, x0]`), valid by construction.
+//! Every one must be accepted (warnings, such as E0509 and E0609,
+//! allowed); its build is then parsed back from YAML, and the invariants
+//! are checked on those files with code of this test's own (a quantity
+//! parser, a NetworkPolicy evaluator, a Prometheus scrape-job reader, a
+//! PromQL walk in `invariants/promql_scope.rs`), never the checker's. An
+//! env is a namespace on a cluster: the invariants are over (cluster,
+//! name), each object read on the cluster whose folder holds it. The same
+//! program written with lists of records, nested loops and `if … else
+//! if …` (`Form::Records`) must build the same bytes (a namespace on two
+//! clusters is there one record naming both, or one record per cluster).
+//! Then exactly one violation is injected, and the checker must reject it
+//! with the matching code, pointing into the injected text (a warning's:
+//! warn of it there, and accept the program).
 //!
 //! `PROPTEST_CASES=10000 cargo test --release --test invariants` for a long
 //! run.
@@ -203,7 +208,19 @@ enum Dns {
 #[derive(Clone, Debug)]
 struct Namespace {
     name: String,
-    cluster: usize,
+    /// The clusters it is placed on: one, or two of one environment
+    /// (`on [c0, x0]`), the namespace then being an env on each.
+    clusters: Vec<usize>,
+    /// A single cluster written as a list of one, `on [c0]`.
+    bracketed: bool,
+    /// In the records form, a namespace on two clusters is one record
+    /// per cluster (the same name twice, which the language reads as the
+    /// same envs), or else one record naming both (`on ["${e.cluster}",
+    /// "${e.also}"]`).
+    split_records: bool,
+    /// In the written form, a namespace on two clusters is an env (or a
+    /// stage) declared on each, not one listing both: the same envs.
+    split_written: bool,
     tier: usize,
     quota: Quota,
     limits: bool,
@@ -220,6 +237,13 @@ struct Namespace {
     ingress_external: Option<(usize, u16)>,
     /// `egress allow to external NAME on tcp PORT`.
     egress_external: Option<(usize, u16)>,
+    /// `ingress allow from env NAME on tcp PORT`: an env placed on every
+    /// cluster this one is, whose environment its tier accepts, and whose
+    /// egress lets the traffic out.
+    ingress_env: Option<(String, u16)>,
+    /// `egress allow to env NAME on tcp PORT`: the other end of a peer's
+    /// `ingress_env` naming this env, on the same clusters.
+    egress_env: Option<(String, u16)>,
     /// `metrics on tcp ...` in the env's own body.
     metrics: Vec<u16>,
     /// `metrics on tcp ...` in its family's block (the same for every
@@ -261,6 +285,26 @@ impl Program {
         self.teams
             .iter()
             .flat_map(|(_, stages)| stages.iter().map(|(_, ns)| ns))
+    }
+
+    /// Every env: a namespace on each of its clusters.
+    fn instances(&self) -> impl Iterator<Item = (usize, &Namespace)> {
+        self.namespaces()
+            .flat_map(|ns| ns.clusters.iter().map(move |&cluster| (cluster, ns)))
+    }
+
+    /// A namespace's environment, its clusters'.
+    fn environment(&self, ns: &Namespace) -> usize {
+        self.clusters[ns.clusters[0]].1
+    }
+
+    /// The cluster whose folder a path of the build lies in.
+    fn cluster_of(&self, path: &str) -> usize {
+        let folder = path.split('/').next().unwrap_or("");
+        self.clusters
+            .iter()
+            .position(|(name, _)| name == folder)
+            .unwrap_or_else(|| panic!("{path} is in no cluster's folder"))
     }
 
     fn accepted(&self, tier: usize, own: usize) -> Vec<usize> {
@@ -402,7 +446,9 @@ fn metrics_ports(r: &mut Random, percent: u64) -> Vec<u16> {
 fn generate(seed: u64) -> Program {
     let mut r = Random(seed | 1);
     let mut clusters: Vec<(String, usize)> = (0..3).map(|e| (format!("c{e}"), e)).collect();
-    for extra in 0..r.below(2) {
+    // Up to two more clusters, of any environment: a namespace may be
+    // placed on two clusters of one environment.
+    for extra in 0..r.below(3) {
         let environment = r.below(3) as usize;
         clusters.push((format!("x{extra}"), environment));
     }
@@ -621,6 +667,21 @@ fn generate(seed: u64) -> Program {
         for stage_name in stage_names.iter().take(count) {
             let cluster = r.below(clusters.len() as u64) as usize;
             let environment = clusters[cluster].1;
+            // Sometimes on a second cluster of the same environment too,
+            // listed first or second.
+            let alike: Vec<usize> = (0..clusters.len())
+                .filter(|&c| c != cluster && clusters[c].1 == environment)
+                .collect();
+            let on = if !alike.is_empty() && r.chance(35) {
+                let other = *r.pick(&alike);
+                if r.chance(50) {
+                    vec![cluster, other]
+                } else {
+                    vec![other, cluster]
+                }
+            } else {
+                vec![cluster]
+            };
             let allowed: Vec<usize> = (0..tiers.len())
                 .filter(|&t| tiers[t].environment.is_none_or(|e| e == environment))
                 .collect();
@@ -634,9 +695,10 @@ fn generate(seed: u64) -> Program {
             } else {
                 tiers[tier].accept.clone()
             };
-            // The external on this cluster, if any; ingress from it only
-            // where its environment is accepted.
-            let external = (0..externals.len()).find(|&e| externals[e].clusters.contains(&cluster));
+            // The external on each of its clusters, if any; ingress from
+            // it only where its environment is accepted.
+            let external = (0..externals.len())
+                .find(|&e| on.iter().all(|c| externals[e].clusters.contains(c)));
             let cpu_request = 100 * (1 + r.below(40));
             let memory_request = 128 * (1 + r.below(32));
             let namespace = Namespace {
@@ -645,7 +707,10 @@ fn generate(seed: u64) -> Program {
                 } else {
                     format!("team{team}")
                 },
-                cluster,
+                bracketed: on.len() == 1 && r.chance(25),
+                split_records: r.chance(50),
+                split_written: on.len() > 1 && r.chance(25),
+                clusters: on,
                 tier,
                 quota: Quota {
                     cpu_request,
@@ -673,6 +738,8 @@ fn generate(seed: u64) -> Program {
                 egress_external: external
                     .filter(|_| r.chance(40))
                     .map(|e| (e, *r.pick(&[443u16, 5432]))),
+                ingress_env: None,
+                egress_env: None,
                 metrics: metrics_ports(&mut r, 25),
                 family_metrics: family_metrics.clone(),
             };
@@ -680,6 +747,7 @@ fn generate(seed: u64) -> Program {
         }
         teams.push((format!("team{team}"), stages));
     }
+    peers(&mut r, &tiers, &clusters, &mut teams);
     // Cluster grants: on each cluster, maybe one or two cluster roles that
     // every tier with an env there allows, and that are no escalation on a
     // production cluster without `allow_cluster_admin = true`.
@@ -691,7 +759,7 @@ fn generate(seed: u64) -> Program {
         let tiers_here: BTreeSet<usize> = teams
             .iter()
             .flat_map(|(_, stages): &(String, Vec<Stage>)| stages.iter())
-            .filter(|(_, ns)| ns.cluster == cluster)
+            .filter(|(_, ns)| ns.clusters.contains(&cluster))
             .map(|(_, ns)| ns.tier)
             .collect();
         let production = clusters[cluster].1 == 2;
@@ -765,11 +833,78 @@ fn generate(seed: u64) -> Program {
     }
 }
 
-/// Per cluster: cpu (m), memory (MiB), pods requested in all.
+/// Whether a namespace's egress is restricted: by a rule of its own, by
+/// `egress allow dns`, or by its tier's isolation.
+fn restricted(tiers: &[Tier], ns: &Namespace) -> bool {
+    ns.egress
+        || ns.egress_external.is_some()
+        || ns.egress_env.is_some()
+        || tiers[ns.tier].isolated
+        || ns.dns == Dns::Allow
+}
+
+/// Network rules between envs: some namespaces admit another, placed on
+/// each of their clusters (so on each the name resolves to an env there)
+/// and of an environment their tier accepts. A sender whose egress is
+/// restricted says so at its end too (`egress allow to env`), which
+/// needs it on exactly the receiver's clusters: its rule resolves on
+/// each of its own.
+fn peers(
+    r: &mut Random,
+    tiers: &[Tier],
+    clusters: &[(String, usize)],
+    teams: &mut [(String, Vec<Stage>)],
+) {
+    let at: Vec<(usize, usize)> = teams
+        .iter()
+        .enumerate()
+        .flat_map(|(t, (_, stages))| (0..stages.len()).map(move |s| (t, s)))
+        .collect();
+    let ns = |teams: &[(String, Vec<Stage>)], (t, s): (usize, usize)| teams[t].1[s].1.clone();
+    for &to_at in &at {
+        if !r.chance(35) {
+            continue;
+        }
+        let to = ns(teams, to_at);
+        let environment = clusters[to.clusters[0]].1;
+        let accepts =
+            tiers[to.tier].accept.is_empty() || tiers[to.tier].accept.contains(&environment);
+        if !accepts {
+            continue;
+        }
+        let same_clusters = |a: &Namespace, b: &Namespace| {
+            a.clusters.iter().collect::<BTreeSet<_>>() == b.clusters.iter().collect::<BTreeSet<_>>()
+        };
+        let candidates: Vec<(usize, usize)> = at
+            .iter()
+            .copied()
+            .filter(|&from_at| from_at != to_at)
+            .filter(|&from_at| {
+                let from = ns(teams, from_at);
+                to.clusters.iter().all(|c| from.clusters.contains(c))
+                    && (!restricted(tiers, &from)
+                        || same_clusters(&from, &to) && from.egress_env.is_none())
+            })
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        let from_at = *r.pick(&candidates);
+        let port = *r.pick(&[8080u16, 8443, 9000]);
+        let from = ns(teams, from_at);
+        if restricted(tiers, &from) {
+            teams[from_at.0].1[from_at.1].1.egress_env = Some((to.name.clone(), port));
+        }
+        teams[to_at.0].1[to_at.1].1.ingress_env = Some((from.name.clone(), port));
+    }
+}
+
+/// Per cluster: cpu (m), memory (MiB), pods requested in all, each
+/// namespace on several clusters counted on each.
 fn sums(program: &Program) -> Vec<(u64, u64, u64)> {
     let mut sums = vec![(0, 0, 0); program.clusters.len()];
-    for ns in program.namespaces() {
-        let s = &mut sums[ns.cluster];
+    for (cluster, ns) in program.instances() {
+        let s = &mut sums[cluster];
         s.0 += ns.quota.cpu_request;
         s.1 += ns.quota.memory_request;
         s.2 += ns.quota.pods;
@@ -814,8 +949,6 @@ fn quota_fields(q: &Quota) -> String {
     )
 }
 
-/// The program as source text; `capacity_cut` takes that much cpu (m)
-/// below what cluster 0's envs request.
 /// How `render` writes the teams of one namespace.
 #[derive(Clone, Copy, PartialEq)]
 enum Form {
@@ -824,7 +957,12 @@ enum Form {
     /// One list of records and nested loops: the envs grouped by the
     /// statements they hold (their shape), each group a list of records
     /// holding what differs (names, placement, quota, limits, grants,
-    /// ingress source), and an `if … else if …` choosing each group's body.
+    /// ingress sources), and an `if … else if …` choosing each group's
+    /// body. A namespace on two clusters is a record for each (the same
+    /// name on two clusters, declared twice: the same envs as one
+    /// declaration listing both), or one record with a second cluster
+    /// (`also`, in the other order than the written list), read by a
+    /// shape of its own: `on ["${e.cluster}", "${e.also}"]`.
     Records,
 }
 
@@ -866,11 +1004,26 @@ fn metrics_statement(ports: &[u16]) -> String {
     format!("metrics on {}", ports.join(", "))
 }
 
-fn render(program: &Program, capacity_cut: Option<u64>) -> String {
+/// The program as source text; `capacity_cut` takes, on a cluster, that
+/// much cpu (m) below what its envs request.
+fn render(program: &Program, capacity_cut: Option<(usize, u64)>) -> String {
     render_as(program, capacity_cut, Form::Written)
 }
 
-fn render_as(program: &Program, capacity_cut: Option<u64>, form: Form) -> String {
+/// Where a namespace is placed, as written: `c0`, `[c0]` or `[c0, x0]`.
+fn placement(program: &Program, ns: &Namespace) -> String {
+    let names: Vec<&str> = ns
+        .clusters
+        .iter()
+        .map(|&c| program.clusters[c].0.as_str())
+        .collect();
+    match names.as_slice() {
+        [one] if !ns.bracketed => one.to_string(),
+        _ => format!("[{}]", names.join(", ")),
+    }
+}
+
+fn render_as(program: &Program, capacity_cut: Option<(usize, u64)>, form: Form) -> String {
     let mut out = String::from("import \"std/alerts\"\n\n");
     if program.std_resources {
         out.push_str("import \"std/resources\"\n\n");
@@ -881,7 +1034,7 @@ fn render_as(program: &Program, capacity_cut: Option<u64>, form: Form) -> String
         let (cpu, memory, pods) = sums[index];
         let slack = program.capacity_slack[index];
         let cpu_capacity = match capacity_cut {
-            Some(cut) if index == 0 => cpu.saturating_sub(cut),
+            Some((cluster, cut)) if index == cluster => cpu.saturating_sub(cut),
             _ => cpu + slack,
         };
         let mut extra = String::new();
@@ -1013,14 +1166,30 @@ fn render_as(program: &Program, capacity_cut: Option<u64>, form: Form) -> String
             program.cluster_roles[grant.role].name
         ));
     }
-    let mut groups: Vec<(String, Vec<(String, &Namespace)>)> = Vec::new();
+    // Each group's shape (its body, and whether its records name a second
+    // cluster) and records.
+    type Group<'p> = ((String, bool), Vec<(String, &'p Namespace)>);
+    let mut groups: Vec<Group> = Vec::new();
     for (team, stages) in &program.teams {
         if form == Form::Records && stages[0].0.is_none() {
             let (_, ns) = &stages[0];
             let (body, fields) = as_record(program, ns);
-            match groups.iter_mut().find(|(shape, _)| *shape == body) {
-                Some((_, records)) => records.push((fields, ns)),
-                None => groups.push((body, vec![(fields, ns)])),
+            let placements: Vec<(Vec<usize>, bool)> = match ns.clusters.as_slice() {
+                [a, b] if !ns.split_records => vec![(vec![*b, *a], true)],
+                clusters => clusters.iter().map(|&c| (vec![c], false)).collect(),
+            };
+            for (on, also) in placements {
+                let names: Vec<String> = on
+                    .iter()
+                    .zip(["cluster", "also"])
+                    .map(|(&c, field)| format!("{field} = \"{}\"", program.clusters[c].0))
+                    .collect();
+                let fields = format!("name = \"{}\"  {}  {fields}", ns.name, names.join("  "));
+                let shape = (body.clone(), also);
+                match groups.iter_mut().find(|(other, _)| *other == shape) {
+                    Some((_, records)) => records.push((fields, ns)),
+                    None => groups.push((shape, vec![(fields, ns)])),
+                }
             }
             continue;
         }
@@ -1035,17 +1204,28 @@ fn render_as(program: &Program, capacity_cut: Option<u64>, form: Form) -> String
             }
         }
         for (stage, ns) in stages {
-            let (cluster, _) = &program.clusters[ns.cluster];
+            // A namespace on two clusters, declared once for each or once
+            // listing both.
+            let placements: Vec<String> = if ns.split_written {
+                ns.clusters
+                    .iter()
+                    .map(|&c| program.clusters[c].0.clone())
+                    .collect()
+            } else {
+                vec![placement(program, ns)]
+            };
             let tier = &program.tiers[ns.tier].name;
             let indent = if family { "    " } else { "  " };
-            match stage {
-                Some(stage) => {
-                    out.push_str(&format!("  stage {stage} on {cluster} tier {tier} {{\n"))
+            for cluster in placements {
+                match stage {
+                    Some(stage) => {
+                        out.push_str(&format!("  stage {stage} on {cluster} tier {tier} {{\n"))
+                    }
+                    None => out.push_str(&format!("env {} on {cluster} tier {tier} {{\n", ns.name)),
                 }
-                None => out.push_str(&format!("env {} on {cluster} tier {tier} {{\n", ns.name)),
+                out.push_str(&namespace_body(program, ns, indent));
+                out.push_str(if family { "  }\n" } else { "}\n\n" });
             }
-            out.push_str(&namespace_body(program, ns, indent));
-            out.push_str(if family { "  }\n" } else { "}\n\n" });
         }
         if family {
             out.push_str("}\n\n");
@@ -1061,11 +1241,16 @@ fn render_as(program: &Program, capacity_cut: Option<u64>, form: Form) -> String
             out.push_str("  ] },\n");
         }
         out.push_str("]\n\nfor group in groups {\n  for e in group.envs {\n");
-        for (index, (body, records)) in groups.iter().enumerate() {
+        for (index, ((body, also), records)) in groups.iter().enumerate() {
             let body = body.replace(NETWORK, &network_statements(records));
             let keyword = if index == 0 { "    if" } else { " else if" };
+            let on = if *also {
+                "[\"${e.cluster}\", \"${e.also}\"]"
+            } else {
+                "\"${e.cluster}\""
+            };
             out.push_str(&format!(
-                "{keyword} group.shape == {index} {{\n      env \"${{e.name}}\" on \"${{e.cluster}}\" tier \"${{e.tier}}\" {{\n{body}      }}\n    }}"
+                "{keyword} group.shape == {index} {{\n      env \"${{e.name}}\" on {on} tier \"${{e.tier}}\" {{\n{body}      }}\n    }}"
             ));
         }
         out.push_str("\n  }\n}\n");
@@ -1082,11 +1267,10 @@ const NETWORK: &str = "        @network\n";
 /// grants are a list of records in the record, read by a `for` in the
 /// body; the egress and DNS rules are fields read by `if`s in the body
 /// (`NETWORK`), so envs that differ only in those share a shape.
+/// Its name and clusters are not among the fields: a namespace on two
+/// clusters may be two records.
 fn as_record(program: &Program, ns: &Namespace) -> (String, String) {
-    let (cluster, _) = &program.clusters[ns.cluster];
     let mut fields = vec![
-        format!("name = \"{}\"", ns.name),
-        format!("cluster = \"{cluster}\""),
         format!("tier = \"{}\"", program.tiers[ns.tier].name),
         format!("q = quota {{ {} }}", quota_fields(&ns.quota)),
         format!("egress = {}", ns.egress),
@@ -1105,9 +1289,11 @@ fn as_record(program: &Program, ns: &Namespace) -> (String, String) {
     let mut network_written = false;
     for line in written.lines() {
         let statement = line.trim_start();
-        // Egress to an external is written as it is, before the others.
-        let is_network =
-            statement.starts_with("egress ") && !statement.starts_with("egress allow to external ");
+        // Egress to an external or an env is written as it is, before
+        // the others.
+        let is_network = statement.starts_with("egress ")
+            && !statement.starts_with("egress allow to external ")
+            && !statement.starts_with("egress allow to env ");
         let network_goes_here =
             is_network || statement.starts_with("alert ") || statement.starts_with("deploy ");
         if network_goes_here && !network_written {
@@ -1134,6 +1320,10 @@ fn as_record(program: &Program, ns: &Namespace) -> (String, String) {
             let (from, port) = rule.split_once(' ').expect("a source and a port");
             fields.push(format!("from = \"{from}\""));
             format!("ingress allow from environment \"${{e.from}}\" {port}")
+        } else if let Some(rule) = statement.strip_prefix("ingress allow from env ") {
+            let (peer, port) = rule.split_once(' ').expect("a peer and a port");
+            fields.push(format!("peer = \"{peer}\""));
+            format!("ingress allow from env \"${{e.peer}}\" {port}")
         } else {
             statement.to_string()
         };
@@ -1226,6 +1416,12 @@ fn namespace_body(program: &Program, ns: &Namespace, indent: &str) -> String {
             ),
         );
     }
+    if let Some((peer, port)) = &ns.ingress_env {
+        line(
+            &mut body,
+            format!("ingress allow from env {peer} on tcp {port}"),
+        );
+    }
     if !ns.metrics.is_empty() {
         line(&mut body, metrics_statement(&ns.metrics));
     }
@@ -1241,6 +1437,12 @@ fn namespace_body(program: &Program, ns: &Namespace, indent: &str) -> String {
                 "egress allow to external {} on tcp {port}",
                 program.externals[external].name
             ),
+        );
+    }
+    if let Some((peer, port)) = &ns.egress_env {
+        line(
+            &mut body,
+            format!("egress allow to env {peer} on tcp {port}"),
         );
     }
     if ns.egress {
@@ -1264,7 +1466,7 @@ fn namespace_body(program: &Program, ns: &Namespace, indent: &str) -> String {
     if ns.deploy {
         line(
             &mut body,
-            "deploy { repo = \"https://git.example.com/apps\" path = \"envs/${namespace}\" sync { prune = true self_heal = true } }"
+            "deploy { repo = \"https://git.example.com/apps\" path = \"envs/${namespace}/${cluster}\" sync { prune = true self_heal = true } }"
                 .to_string(),
         );
     }
@@ -1367,21 +1569,43 @@ fn text(value: &Value) -> &str {
 }
 
 /// The eight invariants of DESIGN §5 (7 and 8 in their own properties).
+/// An env is a namespace on a cluster: the same name on two clusters is
+/// two envs, and every object is read on the cluster whose folder holds
+/// it.
 fn assert_invariants(program: &Program, tree: &Tree) {
     let objects = objects(tree);
-    let expected: BTreeMap<&str, &Namespace> = program
-        .namespaces()
-        .map(|ns| (ns.name.as_str(), ns))
-        .collect();
-    let of_kind = |kind: &'static str| objects.iter().filter(move |(_, o)| o["kind"] == kind);
-
-    // 1. One Namespace per env; every namespaced object lies in it.
-    let namespaces: BTreeMap<&str, &Value> = of_kind("Namespace")
-        .map(|(_, o)| (text(&o["metadata"]["name"]), o))
+    let expected: BTreeMap<(usize, &str), &Namespace> = program
+        .instances()
+        .map(|(cluster, ns)| ((cluster, ns.name.as_str()), ns))
         .collect();
     assert_eq!(
-        namespaces.keys().copied().collect::<BTreeSet<_>>(),
-        expected.keys().copied().collect()
+        expected.len(),
+        program.instances().count(),
+        "the generator placed a name twice on a cluster"
+    );
+    let of_kind = |kind: &'static str| objects.iter().filter(move |(_, o)| o["kind"] == kind);
+    // Objects of a kind that lives in a cluster's folder, with the cluster.
+    let on_clusters = |kind: &'static str| {
+        of_kind(kind).map(|(path, o)| (program.cluster_of(path), path.as_str(), o))
+    };
+
+    // 1. One Namespace per env, in its cluster's folder: a namespace on
+    // several clusters is one on each; every namespaced object lies in
+    // it.
+    let mut namespaces: BTreeMap<(usize, &str), &Value> = BTreeMap::new();
+    for (cluster, path, object) in on_clusters("Namespace") {
+        let name = text(&object["metadata"]["name"]);
+        assert_eq!(path.split('/').nth(2), Some(name), "{path}");
+        let previous = namespaces.insert((cluster, name), object);
+        assert!(
+            previous.is_none(),
+            "two Namespaces {name} on one cluster: {path}"
+        );
+    }
+    assert_eq!(
+        namespaces.keys().collect::<BTreeSet<_>>(),
+        expected.keys().collect(),
+        "a Namespace per env and cluster"
     );
     for (path, object) in &objects {
         let Some(folder) = path
@@ -1391,30 +1615,51 @@ fn assert_invariants(program: &Program, tree: &Tree) {
         else {
             continue;
         };
+        assert!(
+            expected.contains_key(&(program.cluster_of(path), folder)),
+            "{path}: no env {folder} on its cluster"
+        );
         if object["kind"] != "Namespace" {
             assert_eq!(text(&object["metadata"]["namespace"]), folder, "{path}");
         }
     }
-    for (_, object) in of_kind("PrometheusRule") {
-        assert!(expected.contains_key(text(&object["metadata"]["namespace"])));
+    for (cluster, path, object) in on_clusters("PrometheusRule") {
+        let namespace = text(&object["metadata"]["namespace"]);
+        assert!(
+            expected.contains_key(&(cluster, namespace)),
+            "{path}: no env {namespace} on its cluster"
+        );
     }
 
-    // 2. Quotas, limit ranges, capacity, ceilings.
+    // 2. Quotas, limit ranges, capacity, ceilings: each cluster's
+    // namespace has the quota written, and counts against that cluster.
     let ceilings = ceilings(program);
+    let sums = sums(program);
     let mut per_cluster: BTreeMap<usize, u128> = BTreeMap::new();
-    for (_, quota) in of_kind("ResourceQuota") {
-        let ns = expected[text(&quota["metadata"]["namespace"])];
+    for (cluster, path, quota) in on_clusters("ResourceQuota") {
+        let ns = expected[&(cluster, text(&quota["metadata"]["namespace"]))];
         let hard = &quota["spec"]["hard"];
         assert!(quantity(&hard["limits.cpu"]) >= quantity(&hard["requests.cpu"]));
         assert!(quantity(&hard["limits.memory"]) >= quantity(&hard["requests.memory"]));
-        *per_cluster.entry(ns.cluster).or_default() += quantity(&hard["requests.cpu"]);
+        assert_eq!(
+            quantity(&hard["requests.cpu"]),
+            u128::from(ns.quota.cpu_request),
+            "{path}"
+        );
+        *per_cluster.entry(cluster).or_default() += quantity(&hard["requests.cpu"]);
         if let Some(ceiling) = &ceilings[ns.tier] {
             assert!(quantity(&hard["requests.cpu"]) <= ceiling.cpu_request as u128);
             assert!(quantity(&hard["limits.memory"]) <= (ceiling.memory_limit as u128) << 20);
         }
     }
-    for (cluster, requested) in per_cluster {
-        let capacity = sums(program)[cluster].0 + program.capacity_slack[cluster];
+    for (cluster, (cpu, _, _)) in sums.iter().enumerate() {
+        let requested = per_cluster.get(&cluster).copied().unwrap_or(0);
+        assert_eq!(
+            requested,
+            u128::from(*cpu),
+            "cluster {cluster}: the quotas of its envs"
+        );
+        let capacity = cpu + program.capacity_slack[cluster];
         assert!(
             requested <= capacity as u128,
             "cluster {cluster} over capacity"
@@ -1433,23 +1678,30 @@ fn assert_invariants(program: &Program, tree: &Tree) {
 
     // 3. Pod Security equals the tier's, or the cluster's where that is
     // stricter; no forbidden verb, resource or wildcard in a role of a
-    // forbidding tier.
+    // forbidding tier; each cluster's namespace has the roles granted.
     let rank = |level: &str| LEVELS.iter().position(|l| *l == level).expect("a level");
-    for (name, ns) in &expected {
+    for (&(cluster, name), ns) in &expected {
         let tier = &program.tiers[ns.tier];
-        let level = match program.pod_security_floors[ns.cluster] {
+        let level = match program.pod_security_floors[cluster] {
             Some(floor) if rank(floor) > rank(tier.level) => floor,
             _ => tier.level,
         };
-        let labels = &namespaces[name]["metadata"]["labels"];
-        assert_eq!(text(&labels["pod-security.kubernetes.io/enforce"]), level);
+        let labels = &namespaces[&(cluster, name)]["metadata"]["labels"];
+        assert_eq!(
+            text(&labels["pod-security.kubernetes.io/enforce"]),
+            level,
+            "{name} on {}",
+            program.clusters[cluster].0
+        );
     }
-    for (_, role) in of_kind("Role") {
+    let mut roles_found: BTreeSet<(usize, &str, &str)> = BTreeSet::new();
+    for (cluster, path, role) in on_clusters("Role") {
         let namespace = text(&role["metadata"]["namespace"]);
         let name = text(&role["metadata"]["name"]);
-        let tier = &program.tiers[expected[namespace].tier];
+        roles_found.insert((cluster, namespace, name));
+        let tier = &program.tiers[expected[&(cluster, namespace)].tier];
         let rules = rules(role);
-        let context = format!("role {name} in {namespace}");
+        let context = format!("role {name} in {path}");
         for rule in &rules {
             assert_allowed_by(program, tier, rule, &context);
         }
@@ -1460,22 +1712,47 @@ fn assert_invariants(program: &Program, tree: &Tree) {
             .expect("a role of the program");
         assert_custom_resources(program, written, &rules, &context);
     }
+    let roles_granted: BTreeSet<(usize, &str, &str)> = expected
+        .iter()
+        .flat_map(|(&(cluster, name), ns)| {
+            ns.grants
+                .iter()
+                .map(move |&role| (cluster, name, program.roles[role].name.as_str()))
+        })
+        .collect();
+    assert_eq!(roles_found, roles_granted, "the Roles of each env");
     // A cluster role granted on a cluster reaches every namespace there
     // with the rules over namespaced resources: those hold nothing any
     // tier of an env on the cluster forbids; and nothing escalating on a
     // production cluster that does not allow it.
     assert_cluster_roles(program, &objects);
 
-    // 4. Reachability, computed from the NetworkPolicies: nothing reaches a
-    // namespace from an environment its tier does not accept, whether it
-    // is an env or an external (a namespace envk does not label: its name
-    // is all a selector sees of it); the cluster's Prometheus reaches an
-    // env on exactly its metrics ports, through its `-allow-metrics`
-    // policy only.
-    let policies: Vec<&Value> = of_kind("NetworkPolicy").map(|(_, o)| o).collect();
-    let env_labels = |name: &str| -> Labels {
+    // 4. Reachability, computed from the NetworkPolicies of each cluster:
+    // nothing reaches a namespace from an environment its tier does not
+    // accept, whether it is an env or an external (a namespace envk does
+    // not label: its name is all a selector sees of it); a policy selects
+    // only namespaces of its own cluster, and a rule naming an env admits
+    // the env of that name there; the cluster's Prometheus reaches an env
+    // on exactly its metrics ports, through its `-allow-metrics` policy
+    // only.
+    let policies: Vec<(usize, &Value)> = on_clusters("NetworkPolicy")
+        .map(|(cluster, _, o)| (cluster, o))
+        .collect();
+    let policies_of = |cluster: usize, namespace: &str, direction: &str| -> Vec<&Value> {
+        policies
+            .iter()
+            .filter(|(on, p)| *on == cluster && text(&p["metadata"]["namespace"]) == namespace)
+            .map(|(_, p)| *p)
+            .filter(|p| {
+                p["spec"]["policyTypes"]
+                    .as_sequence()
+                    .is_some_and(|t| t.iter().any(|t| t == direction))
+            })
+            .collect()
+    };
+    let env_labels = |cluster: usize, name: &str| -> Labels {
         let mut labels = named(name);
-        for (key, value) in namespaces[name]["metadata"]["labels"]
+        for (key, value) in namespaces[&(cluster, name)]["metadata"]["labels"]
             .as_mapping()
             .into_iter()
             .flatten()
@@ -1484,53 +1761,54 @@ fn assert_invariants(program: &Program, tree: &Tree) {
         }
         labels
     };
-    for (to_name, to) in &expected {
-        let own: Vec<&Value> = policies
-            .iter()
-            .copied()
-            .filter(|p| text(&p["metadata"]["namespace"]) == *to_name)
-            .filter(|p| {
-                p["spec"]["policyTypes"]
-                    .as_sequence()
-                    .is_some_and(|t| t.iter().any(|t| t == "Ingress"))
+    // A namespace a policy on `cluster` may select by name: an env
+    // there, an external declared there, its Prometheus (or, for egress,
+    // the cluster's DNS).
+    let known = |cluster: usize, name: &str| {
+        expected.contains_key(&(cluster, name))
+            || program.prometheus[cluster] == Some(name)
+            || (0..program.externals.len()).any(|e| {
+                program.externals[e].clusters.contains(&cluster)
+                    && program.external_namespace(e) == name
             })
-            .collect();
-        let to_environment = program.clusters[to.cluster].1;
+    };
+    let contains = |ports: &Ports, port: u16| match ports {
+        Ports::Every => true,
+        Ports::These(ports) => ports.contains(&("TCP".to_string(), u64::from(port))),
+    };
+    for (&(cluster, to_name), to) in &expected {
+        let on = &program.clusters[cluster].0;
+        let own = policies_of(cluster, to_name, "Ingress");
+        let to_environment = program.clusters[cluster].1;
         let accepts = program.accepted(to.tier, to_environment);
-        let wrote_ingress = to.ingress.is_some() || to.ingress_external.is_some();
-        // Every namespace a rule selects by name is one the cluster has:
-        // an env, an external, or its Prometheus.
+        let wrote_ingress =
+            to.ingress.is_some() || to.ingress_external.is_some() || to.ingress_env.is_some();
         for policy in &own {
-            for peer in ingress_peers(policy) {
-                let Some(name) =
-                    peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-                        .as_str()
-                else {
-                    continue;
-                };
-                let known = expected
-                    .get(name)
-                    .is_some_and(|ns| ns.cluster == to.cluster)
-                    || program.prometheus[to.cluster] == Some(name)
-                    || (0..program.externals.len()).any(|e| {
-                        program.externals[e].clusters.contains(&to.cluster)
-                            && program.external_namespace(e) == name
-                    });
+            for name in peer_names(policy, "ingress", "from") {
                 assert!(
-                    known,
-                    "{to_name} admits namespace {name}, unknown on its cluster"
+                    known(cluster, name),
+                    "{to_name} on {on} admits namespace {name}, unknown on its cluster"
                 );
             }
         }
-        for (from_name, from) in &expected {
-            if from.cluster != to.cluster {
+        for policy in policies_of(cluster, to_name, "Egress") {
+            for name in peer_names(policy, "egress", "to") {
+                assert!(
+                    name == "kube-system" || known(cluster, name),
+                    "{to_name} on {on} sends to namespace {name}, unknown on its cluster"
+                );
+            }
+        }
+        for (&(from_cluster, from_name), from) in &expected {
+            if from_cluster != cluster {
                 continue;
             }
-            let reachable = !admitted(&own, &env_labels(from_name), from_name == to_name).is_none();
-            let environment = program.clusters[from.cluster].1;
+            let reachable =
+                !admitted(&own, &env_labels(cluster, from_name), from_name == to_name).is_none();
+            let environment = program.environment(from);
             let accepted = accepts.contains(&environment);
             if reachable {
-                assert!(accepted, "{from_name} reaches {to_name}");
+                assert!(accepted, "{from_name} reaches {to_name} on {on}");
             }
             // An env that wrote no ingress rule admits exactly what its
             // tier accepts: not open, and not closed either (unless its
@@ -1539,21 +1817,40 @@ fn assert_invariants(program: &Program, tree: &Tree) {
                 let admits = accepted && !program.tiers[to.tier].isolated;
                 assert_eq!(
                     reachable, admits,
-                    "{from_name} → {to_name}, which wrote no rule"
+                    "{from_name} → {to_name} on {on}, which wrote no rule"
                 );
             }
         }
+        // `ingress allow from env NAME`: the env of that name on this
+        // cluster, on the port; and at the other end, its `egress allow
+        // to env` this one's namespace there.
+        if let Some((peer, port)) = &to.ingress_env {
+            assert!(expected.contains_key(&(cluster, peer.as_str())));
+            let reach = admitted(&own, &env_labels(cluster, peer), false);
+            assert!(
+                contains(&reach, *port),
+                "{peer} → {to_name} on {on}, port {port}: {reach:?}"
+            );
+        }
+        if let Some((peer, port)) = &to.egress_env {
+            let out = policies_of(cluster, to_name, "Egress");
+            let sent = rules_allow(&out, "egress", "to", &env_labels(cluster, peer), false);
+            assert!(
+                contains(&sent, *port),
+                "{to_name} → {peer} on {on}, port {port}: {sent:?}"
+            );
+        }
         for external in 0..program.externals.len() {
-            if !program.externals[external].clusters.contains(&to.cluster) {
+            if !program.externals[external].clusters.contains(&cluster) {
                 continue;
             }
             let namespace = program.external_namespace(external);
             let reach = admitted(&own, &named(namespace), false);
-            let environment = program.external_environment(external, to.cluster);
+            let environment = program.external_environment(external, cluster);
             if !reach.is_none() {
                 assert!(
                     accepts.contains(&environment),
-                    "external {namespace} ({}) reaches {to_name}",
+                    "external {namespace} ({}) reaches {to_name} on {on}",
                     ENVIRONMENTS[environment]
                 );
             }
@@ -1568,16 +1865,16 @@ fn assert_invariants(program: &Program, tree: &Tree) {
             assert_eq!(
                 reach,
                 Ports::These(ports),
-                "external {namespace} → {to_name}"
+                "external {namespace} → {to_name} on {on}"
             );
         }
         let metrics = program.metrics(to);
         let allow_metrics = format!("{to_name}-allow-metrics");
         let is_metrics_policy = |p: &&Value| text(&p["metadata"]["name"]) == allow_metrics;
-        let has_metrics_policy = policies
-            .iter()
-            .any(|p| text(&p["metadata"]["namespace"]) == *to_name && is_metrics_policy(p));
-        match program.prometheus[to.cluster] {
+        let has_metrics_policy = policies.iter().any(|(on, p)| {
+            *on == cluster && text(&p["metadata"]["namespace"]) == to_name && is_metrics_policy(p)
+        });
+        match program.prometheus[cluster] {
             Some(prometheus) => {
                 let ports: BTreeSet<(String, u64)> = metrics
                     .iter()
@@ -1586,7 +1883,7 @@ fn assert_invariants(program: &Program, tree: &Tree) {
                 assert_eq!(
                     admitted(&own, &named(prometheus), false),
                     Ports::These(ports),
-                    "Prometheus ({prometheus}) → {to_name}"
+                    "Prometheus ({prometheus}) → {to_name} on {on}"
                 );
                 let others: Vec<&Value> = own
                     .iter()
@@ -1595,35 +1892,45 @@ fn assert_invariants(program: &Program, tree: &Tree) {
                     .collect();
                 assert!(
                     rules_admit(&others, &named(prometheus), false).is_none(),
-                    "Prometheus reaches {to_name} through a policy not its own"
+                    "Prometheus reaches {to_name} on {on} through a policy not its own"
                 );
-                assert_eq!(has_metrics_policy, !metrics.is_empty(), "{allow_metrics}");
+                assert_eq!(
+                    has_metrics_policy,
+                    !metrics.is_empty(),
+                    "{allow_metrics} on {on}"
+                );
             }
-            None => assert!(!has_metrics_policy, "{allow_metrics}, and no Prometheus"),
+            None => assert!(
+                !has_metrics_policy,
+                "{allow_metrics} on {on}, and no Prometheus"
+            ),
         }
         // What envk generates is a policy of its own: the user's holds
         // exactly the ingress rules written.
-        let written = policies.iter().find(|p| {
-            text(&p["metadata"]["namespace"]) == *to_name
+        let written = policies.iter().find(|(on, p)| {
+            *on == cluster
+                && text(&p["metadata"]["namespace"]) == to_name
                 && text(&p["metadata"]["name"]) == format!("{to_name}-network-policy")
         });
-        let written_rules = written.map_or(0, |p| {
+        let written_rules = written.map_or(0, |(_, p)| {
             p["spec"]["ingress"].as_sequence().map_or(0, Vec::len)
         });
         assert_eq!(
             written_rules,
-            usize::from(to.ingress.is_some()) + usize::from(to.ingress_external.is_some()),
-            "{to_name}"
+            usize::from(to.ingress.is_some())
+                + usize::from(to.ingress_external.is_some())
+                + usize::from(to.ingress_env.is_some()),
+            "{to_name} on {on}"
         );
     }
 
     // 4c. Each cluster's Prometheus scrapes each distinct set of metrics
-    // ports in one job, of exactly the envs that declare that set; a
-    // cluster without a Prometheus namespace scrapes none.
+    // ports in one job, of exactly the envs there that declare that set;
+    // a cluster without a Prometheus namespace scrapes none.
     for (index, (cluster, _)) in program.clusters.iter().enumerate() {
         let mut wanted: BTreeMap<BTreeSet<u16>, BTreeSet<String>> = BTreeMap::new();
         if program.prometheus[index].is_some() {
-            for ns in program.namespaces().filter(|ns| ns.cluster == index) {
+            for (_, ns) in program.instances().filter(|(on, _)| *on == index) {
                 let metrics = program.metrics(ns);
                 if !metrics.is_empty() {
                     wanted.entry(metrics).or_default().insert(ns.name.clone());
@@ -1639,13 +1946,11 @@ fn assert_invariants(program: &Program, tree: &Tree) {
 
     // 4b. DNS: an env whose egress is restricted resolves names (a policy
     // to kube-system on UDP and TCP 53) unless it wrote `egress deny dns`.
-    for (name, ns) in &expected {
-        let restricted = ns.egress
-            || ns.egress_external.is_some()
-            || program.tiers[ns.tier].isolated
-            || ns.dns == Dns::Allow;
-        let dns = policies.iter().any(|p| {
-            text(&p["metadata"]["namespace"]) == *name
+    for (&(cluster, name), ns) in &expected {
+        let restricted = restricted(&program.tiers, ns);
+        let dns = policies.iter().any(|(on, p)| {
+            *on == cluster
+                && text(&p["metadata"]["namespace"]) == name
                 && p["spec"]["egress"].as_sequence().is_some_and(|rules| {
                     rules.iter().any(|rule| {
                         let to_dns = rule["to"].as_sequence().is_some_and(|peers| {
@@ -1675,7 +1980,8 @@ fn assert_invariants(program: &Program, tree: &Tree) {
         assert_eq!(
             dns,
             restricted && ns.dns != Dns::Deny,
-            "{name}: DNS egress (restricted {restricted}, {:?})",
+            "{name} on {}: DNS egress (restricted {restricted}, {:?})",
+            program.clusters[cluster].0,
             ns.dns
         );
     }
@@ -1684,18 +1990,56 @@ fn assert_invariants(program: &Program, tree: &Tree) {
     // own namespace's series.
     promql_scope::assert_rules_scoped(tree);
 
-    // 6. Applications target their env's cluster and namespace, in a
-    // project that allows exactly its envs.
+    // 6. An Application per env that deploys and cluster, targeting that
+    // cluster and namespace, named `<env>-<cluster>-app` where the name is
+    // on several clusters (`<env>-app` else), in a project that allows
+    // exactly its envs.
     let projects: BTreeMap<&str, &Value> = of_kind("AppProject")
         .map(|(_, o)| (text(&o["metadata"]["name"]), o))
         .collect();
     let mut used: BTreeMap<&str, BTreeSet<(String, String)>> = BTreeMap::new();
-    for (_, app) in of_kind("Application") {
+    let mut deployed: BTreeSet<(usize, &str)> = BTreeSet::new();
+    let mut application_names: BTreeSet<&str> = BTreeSet::new();
+    for (path, app) in of_kind("Application") {
         let spec = &app["spec"];
         let namespace = text(&spec["destination"]["namespace"]);
-        let ns = expected[namespace];
-        let server = format!("https://{}.example.com", program.clusters[ns.cluster].0);
-        assert_eq!(text(&spec["destination"]["server"]), server);
+        let server = text(&spec["destination"]["server"]).to_string();
+        let cluster = program
+            .clusters
+            .iter()
+            .position(|(name, _)| server == format!("https://{name}.example.com"))
+            .unwrap_or_else(|| panic!("{path}: the server of no cluster: {server}"));
+        let cluster_name = &program.clusters[cluster].0;
+        let ns = expected
+            .get(&(cluster, namespace))
+            .unwrap_or_else(|| panic!("{path}: no env {namespace} on {cluster_name}"));
+        assert!(ns.deploy, "{path}: {namespace} does not deploy");
+        assert!(deployed.insert((cluster, namespace)), "{path}: twice");
+        let several = program
+            .instances()
+            .filter(|(_, other)| other.name == ns.name)
+            .count()
+            > 1;
+        let (name, file) = if several {
+            (
+                format!("{namespace}-{cluster_name}-app"),
+                format!("argocd/applications/{namespace}-{cluster_name}.yaml"),
+            )
+        } else {
+            (
+                format!("{namespace}-app"),
+                format!("argocd/applications/{namespace}.yaml"),
+            )
+        };
+        assert_eq!(text(&app["metadata"]["name"]), name, "{path}");
+        assert_eq!(path, &file);
+        // `${cluster}` is each cluster's name.
+        assert_eq!(
+            text(&spec["source"]["path"]),
+            format!("envs/{namespace}/{cluster_name}"),
+            "{path}"
+        );
+        assert!(application_names.insert(text(&app["metadata"]["name"])));
         let project = projects[text(&spec["project"])];
         let destinations: BTreeSet<(String, String)> = destinations(project);
         assert!(destinations.contains(&(server.clone(), namespace.to_string())));
@@ -1703,6 +2047,12 @@ fn assert_invariants(program: &Program, tree: &Tree) {
             .or_default()
             .insert((server, namespace.to_string()));
     }
+    let deploying: BTreeSet<(usize, &str)> = expected
+        .iter()
+        .filter(|(_, ns)| ns.deploy)
+        .map(|(&key, _)| key)
+        .collect();
+    assert_eq!(deployed, deploying, "an Application per env that deploys");
     for (name, project) in &projects {
         let destinations: BTreeSet<(String, String)> = destinations(project);
         assert_eq!(
@@ -1756,6 +2106,19 @@ fn admitted(policies: &[&Value], from: &Labels, same: bool) -> Ports {
 
 /// What the ingress rules of `policies` allow from `from`, together.
 fn rules_admit(policies: &[&Value], from: &Labels, same: bool) -> Ports {
+    rules_allow(policies, "ingress", "from", from, same)
+}
+
+/// What the `direction` rules (`ingress`, or `egress`) of `policies`
+/// allow from or to (`peers`: `from` or `to`) a namespace labelled
+/// `labels`, together.
+fn rules_allow(
+    policies: &[&Value],
+    direction: &str,
+    peers: &str,
+    labels: &Labels,
+    same: bool,
+) -> Ports {
     let mut admitted = Ports::These(BTreeSet::new());
     for policy in policies {
         // Every envk policy selects all of its namespace's pods.
@@ -1764,15 +2127,15 @@ fn rules_admit(policies: &[&Value], from: &Labels, same: bool) -> Ports {
             Value::Mapping(Default::default()),
             "{policy:?}"
         );
-        for rule in policy["spec"]["ingress"]
+        for rule in policy["spec"][direction]
             .as_sequence()
             .into_iter()
             .flatten()
         {
-            // No `from`, or an empty one, is every source.
-            let sources = rule["from"].as_sequence().filter(|peers| !peers.is_empty());
-            let selected =
-                sources.is_none_or(|peers| peers.iter().any(|peer| peer_selects(peer, from, same)));
+            // No peers, or an empty list, is every namespace.
+            let sources = rule[peers].as_sequence().filter(|peers| !peers.is_empty());
+            let selected = sources
+                .is_none_or(|peers| peers.iter().any(|peer| peer_selects(peer, labels, same)));
             if !selected {
                 continue;
             }
@@ -1841,12 +2204,17 @@ fn selects(selector: &Value, labels: &Labels) -> bool {
     by_labels && by_expressions
 }
 
-fn ingress_peers(policy: &Value) -> impl Iterator<Item = &Value> {
-    policy["spec"]["ingress"]
+/// The namespaces the `direction` rules of a policy select by name.
+fn peer_names<'v>(policy: &'v Value, direction: &str, peers: &str) -> Vec<&'v str> {
+    policy["spec"][direction]
         .as_sequence()
         .into_iter()
         .flatten()
-        .flat_map(|rule| rule["from"].as_sequence().into_iter().flatten())
+        .flat_map(|rule| rule[peers].as_sequence().into_iter().flatten())
+        .filter_map(|peer| {
+            peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"].as_str()
+        })
+        .collect()
 }
 
 /// One rule of a Role or ClusterRole.
@@ -2053,9 +2421,9 @@ fn assert_cluster_roles(program: &Program, objects: &[(String, Value)]) {
             (role_name.to_string(), subjects),
         );
         let tiers_here: BTreeSet<usize> = program
-            .namespaces()
-            .filter(|ns| ns.cluster == cluster)
-            .map(|ns| ns.tier)
+            .instances()
+            .filter(|(on, _)| *on == cluster)
+            .map(|(_, ns)| ns.tier)
             .collect();
         let production = program.clusters[cluster].1 == 2;
         let rules = rules(role);
@@ -2191,6 +2559,13 @@ proptest! {
         let checked = check(&text);
         let errors: Vec<&Diagnostic> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
         prop_assert!(errors.is_empty(), "{}\n{text}", render_diagnostics(&checked));
+        // Both ends of each rule between envs agree, on each cluster of
+        // the sender's: no E0607 (a warning) either.
+        prop_assert!(
+            checked.diagnostics.iter().all(|d| d.code != Code::E0607),
+            "{}\n{text}",
+            render_diagnostics(&checked)
+        );
         let tree = checked.tree.as_ref().expect("accepted programs are built");
         assert_invariants(&program, tree);
         let again = check(&text).tree.expect("built");
@@ -2217,7 +2592,7 @@ proptest! {
     /// Exactly one violation, injected into an accepted program, is
     /// rejected with its code, pointing into the injected text.
     #[test]
-    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..23usize) {
+    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..27usize) {
         let program = generate(seed);
         let (text, snippet, code) = inject(&program, kind);
         rejected_where_injected(&text, &snippet, code)?;
@@ -2266,6 +2641,10 @@ fn rejected_where_injected(text: &str, snippet: &str, code: Code) -> Result<(), 
     }
     Ok(())
 }
+
+/// A second development cluster for `inject`, so that a namespace may be
+/// on two clusters of one environment.
+const DEV2: &str = "cluster inj-dev2 {\n  server = \"https://inj-dev2.example.com\"\n  environment = development\n}\n\n";
 
 /// A program with one violation: its text, the injected snippet, and the
 /// code the checker must report.
@@ -2320,7 +2699,7 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
                 );
                 return (text, snippet, Code::E0405);
             }
-            let text = render(program, Some(1));
+            let text = render(program, Some((0, 1)));
             let snippet = format!("capacity {{ cpu = {}m", requested - 1);
             (text, snippet, Code::E0405)
         }
@@ -2514,6 +2893,163 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
             );
             (text, snippet, Code::E0505)
         }
+        23 => {
+            // A name is unique per cluster: the same env declared twice
+            // on one cluster, however its placements come to share it.
+            let with_dev2 = format!("{clusters}{DEV2}");
+            let variant = (program.teams.len() + program.roles.len()) % 4;
+            let ns = program.namespaces().next().expect("a namespace");
+            match variant {
+                0 => {
+                    // A generated env (a stage, maybe), declared again as
+                    // it is, on its clusters.
+                    let snippet = format!(
+                        "// again\nenv {} on {} tier {} {{\n{}}}\n",
+                        ns.name,
+                        placement(program, ns),
+                        program.tiers[ns.tier].name,
+                        namespace_body(program, ns, "  ")
+                    );
+                    (format!("{base}{snippet}"), snippet, Code::E0202)
+                }
+                1 => {
+                    let snippet = "env inj-twice on inj-dev2".to_string();
+                    let text = format!(
+                        "{base}{with_dev2}{}{}",
+                        env("inj-twice", "[inj-dev, inj-dev2]", "base", ""),
+                        env("inj-twice", "inj-dev2", "base", "")
+                    );
+                    (text, snippet, Code::E0202)
+                }
+                2 => {
+                    // A stage's whole name is an env's, on one cluster of
+                    // its two.
+                    let snippet = "stage a on inj-dev2 tier base".to_string();
+                    let text = format!(
+                        "{base}{with_dev2}{}env inj-svc {{\n  {snippet} {{\n    ingress allow from environment development\n  }}\n}}\n",
+                        env("inj-svc-a", "[inj-dev, inj-dev2]", "base", ""),
+                    );
+                    (text, snippet, Code::E0202)
+                }
+                _ => {
+                    let snippet = "[inj-dev2, inj-dev, inj-dev2]".to_string();
+                    let text = format!(
+                        "{base}{with_dev2}env inj-svc {{\n  stage a on {snippet} tier base {{\n    ingress allow from environment development\n  }}\n}}\n"
+                    );
+                    (text, snippet, Code::E0202)
+                }
+            }
+        }
+        24 => {
+            // A rule's `env NAME` is the env of that name on the sender's
+            // cluster: a name that lives only on other clusters is none.
+            let with_dev2 = format!("{clusters}{DEV2}");
+            match program.tiers.len() % 3 {
+                0 => {
+                    // A generated env, on generated clusters only.
+                    let name = &program.namespaces().next().expect("a namespace").name;
+                    let snippet = format!("egress allow to env {name} on tcp 7000");
+                    let text = format!(
+                        "{base}{clusters}{}",
+                        env("inj-sender", "inj-prod", "base", &format!("  {snippet}\n"))
+                    );
+                    (text, snippet, Code::E0606)
+                }
+                1 => {
+                    // On one of the sender's two clusters, not the other.
+                    let snippet = "egress allow to env inj-target on tcp 8080".to_string();
+                    let text = format!(
+                        "{base}{with_dev2}{}{}",
+                        env(
+                            "inj-sender",
+                            "[inj-dev, inj-dev2]",
+                            "base",
+                            &format!("  {snippet}\n")
+                        ),
+                        env(
+                            "inj-target",
+                            "inj-dev",
+                            "base",
+                            "  ingress allow from env inj-sender on tcp 8080\n"
+                        )
+                    );
+                    (text, snippet, Code::E0606)
+                }
+                _ => {
+                    // And a receiver on two clusters, its sender on one.
+                    let snippet = "ingress allow from env inj-sender on tcp 8080".to_string();
+                    let text = format!(
+                        "{base}{with_dev2}{}{}",
+                        env(
+                            "inj-receiver",
+                            "[inj-dev, inj-dev2]",
+                            "base",
+                            &format!("  {snippet}\n")
+                        ),
+                        env(
+                            "inj-sender",
+                            "inj-dev2",
+                            "base",
+                            "  egress allow to env inj-receiver on tcp 8080\n"
+                        )
+                    );
+                    (text, snippet, Code::E0606)
+                }
+            }
+        }
+        25 => {
+            // A namespace on several clusters counts against each: the
+            // capacity of one of them, 1m short of what its envs request
+            // there (a generated namespace's second cluster), or a fresh
+            // namespace on a cluster that fits it and one that does not.
+            let several = program.namespaces().find(|ns| ns.clusters.len() > 1);
+            match several {
+                Some(ns) if program.roles.len() % 3 != 0 => {
+                    let cluster = ns.clusters[1];
+                    let requested = sums(program)[cluster].0;
+                    let text = render(program, Some((cluster, 1)));
+                    let start = text
+                        .find(&format!("cluster {} {{", program.clusters[cluster].0))
+                        .expect("the cluster");
+                    let capacity = format!("capacity {{ cpu = {}m", requested - 1);
+                    let end = start + text[start..].find(&capacity).expect("its capacity");
+                    let snippet = text[start..end + capacity.len()].to_string();
+                    (text, snippet, Code::E0405)
+                }
+                _ => {
+                    let snippet = "capacity { cpu = 500m }".to_string();
+                    let text = format!(
+                        "{base}cluster inj-a {{\n  server = \"https://inj-a.example.com\"\n  environment = development\n  capacity {{ cpu = 4 }}\n}}\n\ncluster inj-b {{\n  server = \"https://inj-b.example.com\"\n  environment = development\n  {snippet}\n}}\n\n{}",
+                        env("inj", "[inj-a, inj-b]", "base", "")
+                    );
+                    (text, snippet, Code::E0405)
+                }
+            }
+        }
+        26 => {
+            // A namespace on several clusters deploys as `<env>-<cluster>-app`
+            // on each: an env of that name (`<env>-<cluster>`) collides.
+            let deploy = "  deploy { repo = \"https://git.example.com/apps\" path = \"envs/${namespace}\" }\n";
+            let generated = program
+                .namespaces()
+                .find(|ns| ns.clusters.len() > 1 && ns.deploy);
+            match generated {
+                Some(ns) if program.roles.len() % 3 != 0 => {
+                    let cluster = &program.clusters[ns.clusters[0]].0;
+                    let snippet = env(&format!("{}-{cluster}", ns.name), "inj-dev", "base", deploy);
+                    (format!("{base}{clusters}{snippet}"), snippet, Code::E0202)
+                }
+                _ => {
+                    let with_dev2 = format!("{clusters}{DEV2}");
+                    let snippet = format!(
+                        "{}{}",
+                        env("inj-app", "[inj-dev, inj-dev2]", "base", deploy),
+                        env("inj-app-inj-dev2", "inj-dev", "base", deploy)
+                    );
+                    (format!("{base}{with_dev2}{snippet}"), snippet, Code::E0202)
+                }
+            }
+        }
         7 => {
             let snippet = "expr = `up == 0`".to_string();
             let text =
@@ -2540,6 +3076,7 @@ fn the_records_form_exercises_records_loops_and_conditions() {
     for seed in 0..40 {
         let program = generate(seed);
         let text = render_as(&program, None, Form::Records);
+
         if text.contains("for group in groups") {
             with_records += 1;
             assert!(text.contains("if group.shape == 0"), "{text}");
@@ -2558,4 +3095,49 @@ fn the_records_form_exercises_records_loops_and_conditions() {
         body_conditions >= 20,
         "an `if` in a body in only {body_conditions} of 40 programs"
     );
+}
+
+/// Namespaces on two clusters are common enough to matter: single envs
+/// and stages, in the records form as two records and as one naming both;
+/// and rules between envs, at one end or both.
+#[test]
+fn namespaces_on_several_clusters_and_rules_between_envs_are_generated() {
+    let (mut programs, mut envs, mut stages, mut split, mut joined) = (0, 0, 0, 0, 0);
+    let (mut bracketed, mut ingress, mut egress, mut ingress_on_two) = (0, 0, 0, 0);
+    let (mut with_also, mut split_written) = (0, 0);
+    for seed in 0..100 {
+        let program = generate(seed);
+        let mut several = false;
+        for (_, team) in &program.teams {
+            for (stage, ns) in team {
+                bracketed += usize::from(ns.bracketed);
+                ingress += usize::from(ns.ingress_env.is_some());
+                egress += usize::from(ns.egress_env.is_some());
+                if ns.clusters.len() < 2 {
+                    continue;
+                }
+                several = true;
+                ingress_on_two += usize::from(ns.ingress_env.is_some());
+                split_written += usize::from(ns.split_written);
+                match stage {
+                    Some(_) => stages += 1,
+                    None if ns.split_records => (envs, split) = (envs + 1, split + 1),
+                    None => (envs, joined) = (envs + 1, joined + 1),
+                }
+            }
+        }
+        programs += usize::from(several);
+        let records = render_as(&program, None, Form::Records);
+        with_also += usize::from(records.contains("${e.also}"));
+    }
+    eprintln!(
+        "{programs} programs; {envs} envs ({split} split, {joined} joined) and {stages} stages on two clusters; {bracketed} `[c]`; {ingress} ingress from env ({ingress_on_two} on two clusters), {egress} egress to env"
+    );
+    assert!(programs >= 30, "{programs} of 100 programs");
+    assert!(split >= 10 && joined >= 10 && stages >= 10 && with_also >= 5);
+    assert!(
+        split_written >= 5,
+        "{split_written} declared once per cluster"
+    );
+    assert!(bracketed >= 20 && ingress >= 40 && egress >= 10 && ingress_on_two >= 10);
 }
