@@ -1924,16 +1924,15 @@ fn assert_invariants(program: &Program, tree: &Tree) {
         );
     }
 
-    // 4c. Each cluster's Prometheus scrapes each distinct set of metrics
-    // ports in one job, of exactly the envs there that declare that set;
-    // a cluster without a Prometheus namespace scrapes none.
+    // 4c. Each cluster's Prometheus scrapes each metrics port in one job,
+    // of exactly the envs there that declare it; a cluster without a
+    // Prometheus namespace scrapes none.
     for (index, (cluster, _)) in program.clusters.iter().enumerate() {
-        let mut wanted: BTreeMap<BTreeSet<u16>, BTreeSet<String>> = BTreeMap::new();
+        let mut wanted: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
         if program.prometheus[index].is_some() {
             for (_, ns) in program.instances().filter(|(on, _)| *on == index) {
-                let metrics = program.metrics(ns);
-                if !metrics.is_empty() {
-                    wanted.entry(metrics).or_default().insert(ns.name.clone());
+                for port in program.metrics(ns) {
+                    wanted.entry(port).or_default().insert(ns.name.clone());
                 }
             }
         }
@@ -2460,8 +2459,8 @@ fn assert_cluster_roles(program: &Program, objects: &[(String, Value)]) {
 }
 
 /// A Prometheus configuration's jobs that keep pods by container port:
-/// their ports (all kept as TCP), and the namespaces they discover pods in.
-fn metrics_jobs(config: &Value) -> BTreeMap<BTreeSet<u16>, BTreeSet<String>> {
+/// their port (kept as TCP), and the namespaces they discover pods in.
+fn metrics_jobs(config: &Value) -> BTreeMap<u16, BTreeSet<String>> {
     let mut jobs = BTreeMap::new();
     for job in config["scrape_configs"].as_sequence().into_iter().flatten() {
         let relabels: Vec<&Value> = job["relabel_configs"]
@@ -2487,10 +2486,7 @@ fn metrics_jobs(config: &Value) -> BTreeMap<BTreeSet<u16>, BTreeSet<String>> {
             Some("TCP"),
             "{job:?}"
         );
-        let ports: BTreeSet<u16> = ports
-            .split('|')
-            .map(|port| port.parse().expect("a port number"))
-            .collect();
+        let port: u16 = ports.parse().expect("one port number");
         let discovery = &job["kubernetes_sd_configs"];
         assert_eq!(discovery.as_sequence().map(Vec::len), Some(1), "{job:?}");
         assert_eq!(text(&discovery[0]["role"]), "pod", "{job:?}");
@@ -2500,8 +2496,13 @@ fn metrics_jobs(config: &Value) -> BTreeMap<BTreeSet<u16>, BTreeSet<String>> {
             .iter()
             .map(|name| text(name).to_string())
             .collect();
-        let previous = jobs.insert(ports, names);
-        assert!(previous.is_none(), "two jobs for one port set: {job:?}");
+        assert_eq!(
+            text(&job["job_name"]),
+            format!("metrics-tcp-{port}"),
+            "{job:?}"
+        );
+        let previous = jobs.insert(port, names);
+        assert!(previous.is_none(), "two jobs for one port: {job:?}");
     }
     jobs
 }

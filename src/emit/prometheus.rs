@@ -115,12 +115,14 @@ fn kubernetes_jobs() -> Vec<ScrapeConfig> {
     ]
 }
 
-/// One job per set of metrics ports (`metrics on tcp 9090`) the envs of
-/// `cluster` declare: the pods of exactly those envs' namespaces, on
-/// exactly those ports, each series labelled with its namespace and pod.
-/// A pod's port is discovered where its container declares it.
+/// One job per metrics port (`metrics on tcp 9090`) the envs of
+/// `cluster` declare: the pods of exactly the envs' namespaces that
+/// declare it, on exactly that port, each series labelled with its
+/// namespace and pod. A port is one job, whatever other ports an env
+/// declares beside it, so its series keep their `job` when an env adds a
+/// port. A pod's port is discovered where its container declares it.
 fn metrics_jobs(model: &Model, cluster: &Cluster) -> Vec<ScrapeConfig> {
-    let mut jobs: BTreeMap<Vec<u16>, Vec<String>> = BTreeMap::new();
+    let mut jobs: BTreeMap<u16, Vec<String>> = BTreeMap::new();
     for env in model.envs.values() {
         if env.cluster.name != cluster.name {
             continue;
@@ -128,10 +130,9 @@ fn metrics_jobs(model: &Model, cluster: &Cluster) -> Vec<ScrapeConfig> {
         let Some(metrics) = &env.network.metrics else {
             continue;
         };
-        let mut ports: Vec<u16> = metrics.ports.iter().map(|port| port.number).collect();
-        ports.sort_unstable();
-        ports.dedup();
-        jobs.entry(ports).or_default().push(env.name.clone());
+        for port in &metrics.ports {
+            jobs.entry(port.number).or_default().push(env.name.clone());
+        }
     }
     let keep = |label: &str, regex: String| Relabel {
         source_labels: vec![label.to_string()],
@@ -145,19 +146,16 @@ fn metrics_jobs(model: &Model, cluster: &Cluster) -> Vec<ScrapeConfig> {
         ..Relabel::default()
     };
     jobs.into_iter()
-        .map(|(ports, namespaces)| {
-            let numbers: Vec<String> = ports.iter().map(u16::to_string).collect();
+        .map(|(port, namespaces)| {
+            let port = port.to_string();
             ScrapeConfig {
-                job_name: format!("metrics-tcp-{}", numbers.join("-")),
+                job_name: format!("metrics-tcp-{port}"),
                 kubernetes_sd_configs: vec![KubernetesSd {
                     role: "pod".to_string(),
                     namespaces: Some(SdNamespaces { names: namespaces }),
                 }],
                 relabel_configs: vec![
-                    keep(
-                        "__meta_kubernetes_pod_container_port_number",
-                        numbers.join("|"),
-                    ),
+                    keep("__meta_kubernetes_pod_container_port_number", port),
                     keep(
                         "__meta_kubernetes_pod_container_port_protocol",
                         "TCP".to_string(),
