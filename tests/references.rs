@@ -103,6 +103,18 @@ impl Program {
             .collect()
     }
 
+    /// Each case: the text just before a name, which occurrence of it,
+    /// and the kind, name and line of what the name refers to.
+    fn assert_refer(&self, cases: &[(&str, usize, DeclKind, &str, usize)]) {
+        for &(needle, nth, kind, name, line) in cases {
+            assert_eq!(
+                self.refers_to(needle, nth),
+                [(kind, name.to_string(), line)],
+                "at `{needle}`"
+            );
+        }
+    }
+
     fn line(&self, offset: u32) -> usize {
         self.text[..(offset - self.base) as usize]
             .matches('\n')
@@ -155,13 +167,7 @@ fn each_kind_of_reference_finds_its_declaration() {
         (" small\n", 0, DeclKind::Let, "small", 2),
         ("{owner}\"  ns", 0, DeclKind::Let, "owner", 1),
     ];
-    for (needle, nth, kind, name, line) in cases {
-        assert_eq!(
-            program.refers_to(needle, nth),
-            [(kind, name.to_string(), line)],
-            "at `{needle}`"
-        );
-    }
+    program.assert_refer(&cases);
     // A keyword refers to nothing.
     assert_eq!(program.refers_to("on prod", 0)[..], []);
 }
@@ -305,13 +311,7 @@ fn fleet_references_find_their_declarations() {
         (" us] tier", 0, DeclKind::Cluster, "us", 5),
         ("[eu, us] tier", 0, DeclKind::Cluster, "eu", 1),
     ];
-    for (needle, nth, kind, name, line) in cases {
-        assert_eq!(
-            program.refers_to(needle, nth),
-            [(kind, name.to_string(), line)],
-            "at `{needle}`"
-        );
-    }
+    program.assert_refer(&cases);
     // An env on two clusters is two declarations of one name.
     let shops = program
         .run
