@@ -282,12 +282,7 @@ pub(crate) fn env_rules<'a>(
     }
     let isolated = tier.model.isolated;
     let restrict_egress = isolated || !egress.is_empty() || allow_dns_span.is_some();
-    let cluster_span = checker
-        .resolved
-        .clusters
-        .get(&env.cluster.name)
-        .map(|cluster| cluster.name_span);
-    let metrics = env_metrics(tier, draft, env, cluster_span, diagnostics);
+    let metrics = env_metrics(checker, tier, draft, env, diagnostics);
     env.network = model::Network {
         ingress: ingress.iter().map(|r| r.rule.clone()).collect(),
         egress: egress.iter().map(|r| r.rule.clone()).collect(),
@@ -332,10 +327,10 @@ pub(crate) fn metrics_ports(ports: &[ast::Port], diagnostics: &mut Diags) -> Vec
 /// of its cluster's Prometheus, which may reach them; E0609 when the
 /// cluster names no such namespace.
 fn env_metrics(
+    checker: &Checker,
     tier: &TierFacts,
     draft: &EnvDraft,
     env: &model::Env,
-    cluster_span: Option<Span>,
     diagnostics: &mut Diags,
 ) -> Option<Box<model::Metrics>> {
     let mut ports = tier.model.metrics.clone();
@@ -358,9 +353,14 @@ fn env_metrics(
             .map(|(_, span)| *span)
             .or(tier.metrics_span)
             .unwrap_or(tier.name_span);
+        let cluster_span = checker
+            .resolved
+            .clusters
+            .get(&env.cluster.name)
+            .map_or(declared, |cluster| cluster.name_span);
         let mut diagnostic = Diagnostic::new(
             Code::E0609,
-            cluster_span.unwrap_or(declared),
+            cluster_span,
             format!(
                 "cluster `{}` does not say where its Prometheus runs",
                 env.cluster.name
