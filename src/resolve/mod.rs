@@ -198,6 +198,11 @@ impl<T: Named> Table<T> {
         self.items.push(item);
     }
 
+    fn reserve(&mut self, additional: usize) {
+        self.items.reserve_exact(additional);
+        self.index.reserve(additional);
+    }
+
     /// The first declaration named `name` (for an env, on any cluster).
     pub fn get(&self, name: &str) -> Option<&T> {
         self.index.get(name).map(|&i| &self.items[i])
@@ -475,6 +480,8 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
     for decl in templates {
         resolved.templates.insert(decl, diagnostics);
     }
+    // Sized once: an env is moved, not copied again as the table grows.
+    resolved.envs.reserve(envs.len());
     for decl in envs {
         resolved.envs.insert(decl, diagnostics);
     }
