@@ -23,9 +23,9 @@ use crate::source::Span;
 use crate::suggest;
 use crate::syntax::ast::{self, PeerKind};
 
-/// A rule with the places diagnostics point at.
+/// Where a rule of an env's `Network` was written, for diagnostics: one
+/// per rule, in the rules' order.
 pub(crate) struct RuleFacts {
-    pub rule: NetworkRule,
     pub span: Span,
     pub peer_span: Span,
 }
@@ -192,6 +192,7 @@ pub(crate) fn env_rules<'a>(
     let accepted = accepted(&tier.model, env.environment);
     // Sized exactly: a thousand envs keep these to the end of the run.
     let mut ingress = Vec::with_capacity(draft.ingress.len());
+    let mut ingress_rules = Vec::with_capacity(draft.ingress.len());
     for (rule, span, piece) in &draft.ingress {
         let scope = checker.scope(&draft.scopes[*piece]);
         let Some(from) = peer(checker, &rule.from, env, &scope, expanded, diagnostics) else {
@@ -229,16 +230,17 @@ pub(crate) fn env_rules<'a>(
             }
             Peer::Any | Peer::Environment(_) | Peer::Env(_) => {}
         }
+        ingress_rules.push(NetworkRule {
+            peer: from,
+            ports: ports(&rule.ports),
+        });
         ingress.push(RuleFacts {
-            rule: NetworkRule {
-                peer: from,
-                ports: ports(&rule.ports),
-            },
             span: *span,
             peer_span: rule.from.span,
         });
     }
     let mut egress = Vec::with_capacity(draft.egress.len());
+    let mut egress_rules = Vec::with_capacity(draft.egress.len());
     let mut allow_dns_span = None;
     let mut deny_dns_span = None;
     for (rule, span, piece) in &draft.egress {
@@ -257,11 +259,11 @@ pub(crate) fn env_rules<'a>(
                 let Some(to_peer) = peer(checker, to, env, &scope, expanded, diagnostics) else {
                     continue;
                 };
+                egress_rules.push(NetworkRule {
+                    peer: to_peer,
+                    ports: ports(rule_ports),
+                });
                 egress.push(RuleFacts {
-                    rule: NetworkRule {
-                        peer: to_peer,
-                        ports: ports(rule_ports),
-                    },
                     span: *span,
                     peer_span: to.span,
                 });
@@ -284,8 +286,8 @@ pub(crate) fn env_rules<'a>(
     let restrict_egress = isolated || !egress.is_empty() || allow_dns_span.is_some();
     let metrics = env_metrics(checker, tier, draft, env, diagnostics);
     env.network = model::Network {
-        ingress: ingress.iter().map(|r| r.rule.clone()).collect(),
-        egress: egress.iter().map(|r| r.rule.clone()).collect(),
+        ingress: ingress_rules,
+        egress: egress_rules,
         restrict_ingress: isolated || !ingress.is_empty(),
         restrict_egress,
         default_ingress: (ingress.is_empty() && !isolated).then_some(accepted),
@@ -464,12 +466,13 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
     for env in &checker.envs {
         let tier = &checker.tier_facts[env.tier];
         let accepted = accepted(&tier.model, env.model.environment);
-        for (rules, direction) in [
-            (&env.ingress, Direction::Ingress),
-            (&env.egress, Direction::Egress),
+        let network = &env.model.network;
+        for (rules, facts_of, direction) in [
+            (&network.ingress, &env.ingress, Direction::Ingress),
+            (&network.egress, &env.egress, Direction::Egress),
         ] {
-            for facts in rules {
-                match &facts.rule.peer {
+            for (rule, facts) in rules.iter().zip(facts_of) {
+                match &rule.peer {
                     // Checked where the rule was typed: externals are
                     // declared before any env.
                     Peer::Any | Peer::External { .. } => {}
@@ -521,7 +524,7 @@ pub(crate) fn check_program(checker: &Checker, diagnostics: &mut Diags) {
                         }
                         Some(other) => {
                             if let Some(diagnostic) =
-                                other_end(checker, facts, env, other, direction)
+                                other_end(checker, rule, facts, env, other, direction)
                             {
                                 diagnostics.push(diagnostic);
                             }
@@ -637,6 +640,7 @@ fn other_cluster(
 /// rule on every port, on any).
 fn other_end(
     checker: &Checker,
+    rule: &NetworkRule,
     facts: &RuleFacts,
     env: &EnvFacts,
     other: &EnvFacts,
@@ -645,11 +649,19 @@ fn other_end(
     let (this, that) = (&env.model, &other.model);
     // An end whose traffic is not restricted lets everything through:
     // `Reach::All`, which ends the check below.
-    let (let_through, other_rules) = match direction {
-        Direction::Egress => (that.network.admits_from(this), &other.ingress),
-        Direction::Ingress => (that.network.allows_to(this), &other.egress),
+    let (let_through, other_rules, other_facts) = match direction {
+        Direction::Egress => (
+            that.network.admits_from(this),
+            &that.network.ingress,
+            &other.ingress,
+        ),
+        Direction::Ingress => (
+            that.network.allows_to(this),
+            &that.network.egress,
+            &other.egress,
+        ),
     };
-    let missing = match (Reach::of_ports(&facts.rule.ports), &let_through) {
+    let missing = match (Reach::of_ports(&rule.ports), &let_through) {
         (_, Reach::All) => return None,
         (Reach::All, Reach::Ports(_)) => return None,
         (wanted, Reach::None) => wanted,
@@ -703,7 +715,9 @@ fn other_end(
     diagnostic.severity = Severity::Warning;
     let matching: Vec<&RuleFacts> = other_rules
         .iter()
-        .filter(|rule| rule.rule.peer.selects(this))
+        .zip(other_facts)
+        .filter(|(rule, _)| rule.peer.selects(this))
+        .map(|(_, facts)| facts)
         .collect();
     if matching.is_empty() {
         let tier = &checker.tier_facts[other.tier];
