@@ -41,7 +41,7 @@ pub fn module_reference(name: &str) -> Option<String> {
 pub fn index() -> String {
     let mut out = String::from("# The standard library\n\n");
     index_into(&mut out);
-    out.push_str("\n`envk explain std/NAME` shows a module's templates and roles.\n");
+    out.push_str("\n`envk explain std/NAME` shows a module's templates, roles and resources.\n");
     out
 }
 
