@@ -94,21 +94,6 @@ impl Model {
             .filter(|(key, _)| key.name == name)
             .map(|(_, env)| env.as_ref())
     }
-
-    /// Whether the env named `name` is on more than one cluster: what
-    /// lives outside a cluster (an Argo CD Application) then carries its
-    /// cluster in its name.
-    pub fn on_several_clusters(&self, name: &str) -> bool {
-        let from = EnvKey {
-            name: name.to_string(),
-            cluster: String::new(),
-        };
-        self.envs
-            .range(from..)
-            .take_while(|(key, _)| key.name == name)
-            .nth(1)
-            .is_some()
-    }
 }
 
 /// A namespace envk does not create (an ingress controller's, Prometheus',
@@ -988,46 +973,32 @@ impl Network {
     /// What this env's ingress admits from `from`'s pods, counting every
     /// NetworkPolicy of the env.
     pub fn admits_from(&self, from: &Env) -> Reach {
-        self.admits(Sender::Env(from))
+        self.admits(Endpoint::Env(from))
     }
 
-    /// What this env's ingress admits from the pods of `sender`, counting
+    /// What this env's ingress admits from the pods of `from`, counting
     /// every NetworkPolicy of the env.
-    pub fn admits(&self, sender: Sender) -> Reach {
+    pub fn admits(&self, from: Endpoint) -> Reach {
         if !self.ingress_restricted() {
             return Reach::All;
         }
-        let rules = self
-            .admitting()
-            .filter(|rule| rule.peer.selects_sender(sender))
-            .fold(Reach::None, |reach, rule| {
-                reach.union(Reach::of_ports(&rule.ports))
-            });
+        let rules = Reach::of_rules(self.admitting(), from);
         match &self.metrics {
-            Some(metrics) if sender.namespace() == metrics.prometheus => {
+            Some(metrics) if from.namespace() == metrics.prometheus => {
                 rules.union(Reach::of_ports(&metrics.ports))
             }
             _ => rules,
         }
     }
 
-    /// What this env's egress lets out to a namespace envk does not
-    /// manage (the DNS policy's kube-system aside).
-    pub fn allows_to_external(&self, to: &External) -> Reach {
-        if !self.restrict_egress {
-            return Reach::All;
-        }
-        self.egress
-            .iter()
-            .filter(|rule| rule.peer.selects_sender(Sender::External(to)))
-            .fold(Reach::None, |reach, rule| {
-                reach.union(Reach::of_ports(&rule.ports))
-            })
-    }
-
     /// What this env's egress lets out to `to`'s pods (the DNS policy
     /// reaches kube-system only, never an env).
     pub fn allows_to(&self, to: &Env) -> Reach {
+        self.allows(Endpoint::Env(to))
+    }
+
+    /// What this env's egress lets out to the pods of `to`.
+    pub fn allows(&self, to: Endpoint) -> Reach {
         if !self.restrict_egress {
             return Reach::All;
         }
@@ -1059,14 +1030,14 @@ impl Reach {
         }
     }
 
-    /// What the rules among `rules` whose peer selects `env` let through
+    /// What the rules among `rules` whose peer selects `end` let through
     /// together.
     fn of_rules<R: std::ops::Deref<Target = NetworkRule>>(
         rules: impl Iterator<Item = R>,
-        env: &Env,
+        end: Endpoint,
     ) -> Reach {
         rules
-            .filter(|rule| rule.peer.selects(env))
+            .filter(|rule| rule.peer.selects_endpoint(end))
             .fold(Reach::None, |reach, rule| {
                 reach.union(Reach::of_ports(&rule.ports))
             })
@@ -1099,21 +1070,21 @@ impl Reach {
     }
 }
 
-/// A namespace that sends traffic, on the receiver's cluster.
+/// One end of traffic, a namespace on the other end's cluster.
 #[derive(Clone, Copy, Debug)]
-pub enum Sender<'a> {
+pub enum Endpoint<'a> {
     Env(&'a Env),
     External(&'a External),
     /// A namespace nothing declares, such as the cluster's Prometheus'.
     Namespace(&'a str),
 }
 
-impl Sender<'_> {
+impl Endpoint<'_> {
     pub fn namespace(&self) -> &str {
         match self {
-            Sender::Env(env) => &env.name,
-            Sender::External(external) => &external.namespace,
-            Sender::Namespace(namespace) => namespace,
+            Endpoint::Env(env) => &env.name,
+            Endpoint::External(external) => &external.namespace,
+            Endpoint::Namespace(namespace) => namespace,
         }
     }
 }
@@ -1121,20 +1092,20 @@ impl Sender<'_> {
 impl Peer {
     /// Whether a rule with this peer selects `env`'s namespace.
     pub fn selects(&self, env: &Env) -> bool {
-        self.selects_sender(Sender::Env(env))
+        self.selects_endpoint(Endpoint::Env(env))
     }
 
-    /// Whether a rule with this peer selects `sender`'s namespace. envk
+    /// Whether a rule with this peer selects `end`'s namespace. envk
     /// labels only the namespaces it creates: an `environment` selector
     /// selects envs alone, and a namespace envk does not manage is
     /// selected by its name only.
-    pub fn selects_sender(&self, sender: Sender) -> bool {
-        match (self, sender) {
+    pub fn selects_endpoint(&self, end: Endpoint) -> bool {
+        match (self, end) {
             (Peer::Any, _) => true,
-            (Peer::Environment(environment), Sender::Env(env)) => *environment == env.environment,
-            (Peer::Environment(_), Sender::External(_) | Sender::Namespace(_)) => false,
-            (Peer::Env(name), sender) => *name == sender.namespace(),
-            (Peer::External { namespace, .. }, sender) => *namespace == sender.namespace(),
+            (Peer::Environment(environment), Endpoint::Env(env)) => *environment == env.environment,
+            (Peer::Environment(_), Endpoint::External(_) | Endpoint::Namespace(_)) => false,
+            (Peer::Env(name), end) => *name == end.namespace(),
+            (Peer::External { namespace, .. }, end) => *namespace == end.namespace(),
         }
     }
 }

@@ -80,6 +80,12 @@ impl SourceFile {
         &self.name
     }
 
+    /// Whether this is a module of the standard library (`<std/roles>`),
+    /// which a program cannot edit.
+    pub fn is_stdlib(&self) -> bool {
+        self.name.starts_with("<std/")
+    }
+
     /// The name, shared.
     pub fn shared_name(&self) -> std::sync::Arc<str> {
         self.name.clone()

@@ -637,11 +637,7 @@ pub(crate) fn env_grants<'a>(
         let Some((role_model, facts)) = checker.role_facts.get(role_decl.id) else {
             continue; // the role itself has errors, already reported
         };
-        let stdlib = checker
-            .sources
-            .file_of(role_decl.name_span)
-            .name()
-            .starts_with("<std/");
+        let stdlib = checker.sources.file_of(role_decl.name_span).is_stdlib();
         forbids(role_decl, stdlib, facts, tier, *span, None, diagnostics);
         let Some(subject_text) = interpolate(&grant.subject, &scope, diagnostics) else {
             continue;

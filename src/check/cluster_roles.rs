@@ -152,9 +152,8 @@ impl Checker<'_, '_> {
         diagnostics: &mut Diags,
     ) -> Option<&'c crate::resolve::Decl<'c, ast::Role>> {
         let written = super::written_name(&grant.role, scope, diagnostics)?;
-        if self.resolved.cluster_roles.get(&written.text).is_none()
-            && BUILT_IN.contains(&written.text.as_str())
-        {
+        let declared = self.resolved.cluster_roles.get(&written.text).is_some();
+        if !declared && BUILT_IN.contains(&written.text.as_str()) {
             diagnostics.push(
                 Diagnostic::new(
                     Code::E0503,
@@ -166,9 +165,7 @@ impl Checker<'_, '_> {
             );
             return None;
         }
-        if self.resolved.cluster_roles.get(&written.text).is_none()
-            && self.resolved.roles.get(&written.text).is_some()
-        {
+        if !declared && self.resolved.roles.get(&written.text).is_some() {
             diagnostics.push(
                 Diagnostic::new(
                     Code::E0503,
@@ -259,17 +256,13 @@ impl Checker<'_, '_> {
                 first_env_of_tier.entry(env.tier.index()).or_insert(env);
             }
         }
+        let stdlib = self.sources.file_of(role_decl.name_span).is_stdlib();
         for env in first_env_of_tier.values() {
             let tier = &self.tier_facts[env.tier];
             let reached = format!(
                 "a cluster-wide grant reaches every namespace of cluster `{cluster}`, env `{}` of tier `{}` among them",
                 env.model.name, tier.model.name
             );
-            let stdlib = self
-                .sources
-                .file_of(role_decl.name_span)
-                .name()
-                .starts_with("<std/");
             access::forbids(
                 role_decl,
                 stdlib,

@@ -850,11 +850,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 }
                 StmtKind::Metrics(metrics) => {
                     let model = Arc::make_mut(&mut facts.model);
-                    for port in network::metrics_ports(&metrics.ports, diagnostics) {
-                        if !model.metrics.contains(&port) {
-                            model.metrics.push(port);
-                        }
-                    }
+                    network::add_metrics_ports(&mut model.metrics, &metrics.ports, diagnostics);
                     facts.metrics_span = Some(stmt.span);
                 }
                 StmtKind::Allow(_) => {

@@ -73,7 +73,7 @@ fn accepts(tier: &TierFacts, accepted: &[Environment]) -> (Span, String) {
 /// A rule's peer. An `env NAME` peer is checked against the other envs
 /// once every env is (`check_program`); an interpolated one names its env
 /// in `expanded` now. An `external NAME` must be declared on `env`'s
-/// cluster (E0606).
+/// cluster (E0606); it comes with the environment it counts as there.
 fn peer(
     checker: &Checker,
     peer: &ast::Peer,
@@ -81,7 +81,7 @@ fn peer(
     scope: &Scope,
     expanded: &mut Expanded,
     diagnostics: &mut Diags,
-) -> Option<Peer> {
+) -> Option<(Peer, Option<Environment>)> {
     Some(match &peer.kind {
         PeerKind::External(name) => {
             let decl = super::name_referent(
@@ -95,13 +95,16 @@ fn peer(
             )?;
             let facts = checker.external_facts.get(decl.id)?;
             match facts.on(&env.cluster.name) {
-                Some(external) => Peer::External {
-                    name: external.name.clone(),
-                    namespace: external.namespace.clone(),
-                },
+                Some(external) => {
+                    let peer = Peer::External {
+                        name: external.name.clone(),
+                        namespace: external.namespace.clone(),
+                    };
+                    (peer, Some(external.environment))
+                }
                 None => {
-                    let clusters = facts
-                        .cluster_names()
+                    let declared_on = facts.cluster_names();
+                    let clusters = declared_on
                         .iter()
                         .map(|cluster| format!("`{cluster}`"))
                         .collect::<Vec<_>>()
@@ -131,9 +134,9 @@ fn peer(
                             facts.instances.first().map_or(decl.name.as_str(), |e| e.namespace.as_str()),
                             env.cluster.name,
                             decl.name,
-                            facts
-                                .cluster_names()
-                                .into_iter()
+                            declared_on
+                                .iter()
+                                .copied()
                                 .chain([env.cluster.name.as_str()])
                                 .collect::<Vec<_>>()
                                 .join(", ")
@@ -143,11 +146,14 @@ fn peer(
                 }
             }
         }
-        PeerKind::Any => Peer::Any,
+        PeerKind::Any => (Peer::Any, None),
         PeerKind::Environment(name) => {
             let written = super::written_name(name, scope, diagnostics)?;
             let value = crate::resolve::value::Value::Word(written.text, written.span);
-            Peer::Environment(super::environment(&value, diagnostics)?)
+            (
+                Peer::Environment(super::environment(&value, diagnostics)?),
+                None,
+            )
         }
         PeerKind::Env(name) => {
             let written = super::written_name(name, scope, diagnostics)?;
@@ -159,7 +165,7 @@ fn peer(
             {
                 expanded.push((written.span, decl.id));
             }
-            Peer::Env(written.text)
+            (Peer::Env(written.text), None)
         }
     })
 }
@@ -195,11 +201,13 @@ pub(crate) fn env_rules<'a>(
     let mut ingress_rules = Vec::with_capacity(draft.ingress.len());
     for (rule, span, piece) in &draft.ingress {
         let scope = checker.scope(&draft.scopes[*piece]);
-        let Some(from) = peer(checker, &rule.from, env, &scope, expanded, diagnostics) else {
+        let Some((from, external_environment)) =
+            peer(checker, &rule.from, env, &scope, expanded, diagnostics)
+        else {
             continue;
         };
-        match &from {
-            Peer::Environment(source) if !accepted.contains(source) => {
+        match (&from, external_environment) {
+            (Peer::Environment(source), _) if !accepted.contains(source) => {
                 diagnostics.push(not_accepted(
                     *span,
                     rule.from.span,
@@ -210,25 +218,18 @@ pub(crate) fn env_rules<'a>(
                     &accepted,
                 ));
             }
-            Peer::External { name, .. } => {
-                let external = checker.model.externals.iter().find(|external| {
-                    external.name == *name && external.cluster == env.cluster.name
-                });
-                if let Some(external) = external
-                    && !accepted.contains(&external.environment)
-                {
-                    diagnostics.push(not_accepted(
-                        *span,
-                        rule.from.span,
-                        external.environment.as_str(),
-                        From::External(name),
-                        env,
-                        tier,
-                        &accepted,
-                    ));
-                }
+            (Peer::External { name, .. }, Some(source)) if !accepted.contains(&source) => {
+                diagnostics.push(not_accepted(
+                    *span,
+                    rule.from.span,
+                    source.as_str(),
+                    From::External(name),
+                    env,
+                    tier,
+                    &accepted,
+                ));
             }
-            Peer::Any | Peer::Environment(_) | Peer::Env(_) => {}
+            _ => {}
         }
         ingress_rules.push(NetworkRule {
             peer: from,
@@ -256,7 +257,8 @@ pub(crate) fn env_rules<'a>(
                 ports: rule_ports,
             } => {
                 let scope = checker.scope(&draft.scopes[*piece]);
-                let Some(to_peer) = peer(checker, to, env, &scope, expanded, diagnostics) else {
+                let Some((to_peer, _)) = peer(checker, to, env, &scope, expanded, diagnostics)
+                else {
                     continue;
                 };
                 egress_rules.push(NetworkRule {
@@ -297,10 +299,13 @@ pub(crate) fn env_rules<'a>(
     (ingress, egress)
 }
 
-/// The ports of a `metrics` line: TCP, which Prometheus scrapes over
-/// (E0608 for any other).
-pub(crate) fn metrics_ports(ports: &[ast::Port], diagnostics: &mut Diags) -> Vec<model::Port> {
-    let mut tcp = Vec::with_capacity(ports.len());
+/// Adds the ports of a `metrics` line to `tcp`, each once: TCP, which
+/// Prometheus scrapes over (E0608 for any other).
+pub(crate) fn add_metrics_ports(
+    tcp: &mut Vec<model::Port>,
+    ports: &[ast::Port],
+    diagnostics: &mut Diags,
+) {
     for (port, written) in self::ports(ports).into_iter().zip(ports) {
         if port.protocol != model::Protocol::Tcp {
             diagnostics.push(
@@ -322,7 +327,6 @@ pub(crate) fn metrics_ports(ports: &[ast::Port], diagnostics: &mut Diags) -> Vec
             tcp.push(port);
         }
     }
-    tcp
 }
 
 /// The env's metrics ports (its tier's, then its own), and the namespace
@@ -337,11 +341,7 @@ fn env_metrics(
 ) -> Option<Box<model::Metrics>> {
     let mut ports = tier.model.metrics.clone();
     for (metrics, _) in &draft.metrics {
-        for port in metrics_ports(&metrics.ports, diagnostics) {
-            if !ports.contains(&port) {
-                ports.push(port);
-            }
-        }
+        add_metrics_ports(&mut ports, &metrics.ports, diagnostics);
     }
     if ports.is_empty() {
         return None;

@@ -15,7 +15,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use crate::model::{
-    Cluster, Dimension, Env, External, Model, NetworkRule, Peer, Port, QuotaKey, Reach, Sender,
+    Cluster, Dimension, Endpoint, Env, External, Model, NetworkRule, Peer, Port, QuotaKey, Reach,
     Subject, reach,
 };
 
@@ -327,12 +327,12 @@ fn matrix(model: &Model, cluster: &Cluster, envs: &[&Env]) -> Matrix {
                 .chain(
                     externals
                         .iter()
-                        .map(|to| describe(from.network.allows_to_external(to))),
+                        .map(|to| describe(from.network.allows(Endpoint::External(to)))),
                 )
                 .collect(),
         })
         .collect();
-    let unmanaged = |from: String, sender: Sender| MatrixRow {
+    let unmanaged = |from: String, sender: Endpoint| MatrixRow {
         from,
         cells: envs
             .iter()
@@ -343,13 +343,13 @@ fn matrix(model: &Model, cluster: &Cluster, envs: &[&Env]) -> Matrix {
     for external in &externals {
         rows.push(unmanaged(
             format!("external {}", external.name),
-            Sender::External(external),
+            Endpoint::External(external),
         ));
     }
     if let Some(namespace) = prometheus {
         rows.push(unmanaged(
             format!("Prometheus ({namespace})"),
-            Sender::Namespace(namespace),
+            Endpoint::Namespace(namespace),
         ));
     }
     Matrix { names, rows }
