@@ -145,6 +145,7 @@ codes! {
     E0802 => Error, "Argo CD project across environments";
     E0803 => Error, "deploy repo is not an https URL";
     E0804 => Error, "invalid deploy path or revision";
+    E0805 => Error, "Argo CD project shared by two teams";
 }
 
 impl Code {

@@ -177,7 +177,7 @@ spec:
 /// rule to anywhere is written `to: []`, which Kubernetes reads as no `to`;
 /// an Argo CD project spans one environment (E0802), so the Application's
 /// project is its environment, not `default`.
-fn as_envk_writes(mut object: Value, environment: &str) -> Value {
+fn as_envk_writes(mut object: Value) -> Value {
     let kind = object["kind"].as_str().unwrap_or_default().to_string();
     let ns = object["metadata"]["namespace"].as_str().map(str::to_string);
     let name = match (kind.as_str(), ns) {
@@ -214,7 +214,11 @@ fn as_envk_writes(mut object: Value, environment: &str) -> Value {
         "NetworkPolicy" => {
             object["spec"]["egress"][0]["to"] = Value::Sequence(Vec::new());
         }
-        "Application" => object["spec"]["project"] = environment.into(),
+        // Each env's Application is fenced in a project of its own.
+        "Application" => {
+            let ns = object["spec"]["destination"]["namespace"].clone();
+            object["spec"]["project"] = ns;
+        }
         _ => {}
     }
     object
@@ -287,7 +291,7 @@ fn every_object_of_the_benchmark_has_the_workload_s_content() {
         for team in 1..=TEAMS {
             let team = format!("team-{team}");
             for object in workload_objects(&team, index) {
-                let object = as_envk_writes(object, environment);
+                let object = as_envk_writes(object);
                 expected.insert(key(&object), object);
             }
             let dns = allow_dns(&format!("{team}-{short}"));

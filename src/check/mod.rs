@@ -166,13 +166,12 @@ impl<'r, 'a> Checker<'r, 'a> {
         self.cluster_grants(diagnostics);
         self.unmanaged_namespaces(diagnostics);
         network::check_program(self, diagnostics);
-        placement::check_projects(self, diagnostics);
-        placement::name_applications(
+        placement::name_deploys(
             &mut self.envs,
             self.resolved.envs.on_several_clusters(),
-            self.goal == Goal::Model,
             diagnostics,
         );
+        placement::check_projects(self, diagnostics);
     }
 
     fn into_model(mut self) -> (Model, Facts<'r, 'a>) {
@@ -415,7 +414,8 @@ pub(crate) struct EnvFacts {
     missing_quota_reported: bool,
     ingress: Vec<network::RuleFacts>,
     egress: Vec<network::RuleFacts>,
-    project_span: Option<Span>,
+    /// Where the env's project is named, and whether it is written.
+    project_span: Option<(Span, bool)>,
     /// The cluster's name in the env's `on CLUSTER`.
     placement_span: Span,
     cluster: DeclId,
@@ -1265,8 +1265,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             &mut expanded,
             diagnostics,
         );
-        let project_span =
-            placement::env_deploy(self, decl, cluster, &draft, &mut env, diagnostics);
+        let project_span = placement::env_deploy(self, decl, &draft, &mut env, diagnostics);
         Some(EnvFacts {
             model: Box::new(env),
             name_span: decl.name_span,

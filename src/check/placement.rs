@@ -13,6 +13,7 @@ use super::{Checker, ClusterFacts, EnvDraft, TierFacts};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, Environment};
 use crate::resolve::EnvDecl;
+use crate::resolve::refs::DeclKind;
 use crate::source::Span;
 
 /// An env's tier must allow its cluster's environment.
@@ -59,15 +60,15 @@ pub(crate) fn check_placement(
 }
 
 /// Merges the `deploy` blocks of an env's layers (later fields win) and
-/// types the result. Returns where the project was named, for E0802.
+/// types the result. Returns where the project was named (the deploy
+/// block, if nowhere) and whether it was, for E0802 and E0805.
 pub(crate) fn env_deploy<'a>(
     checker: &Checker<'_, 'a>,
     decl: &EnvDecl<'a>,
-    cluster: &model::Cluster,
     draft: &EnvDraft,
     env: &mut model::Env,
     diagnostics: &mut Diags,
-) -> Option<Span> {
+) -> Option<(Span, bool)> {
     let context = format!("the deploy block of env `{}`", decl.name);
     let layered = schema::Layered::merge(
         schema::DEPLOY,
@@ -113,47 +114,40 @@ pub(crate) fn env_deploy<'a>(
     env.deploy = Some(model::Deploy {
         // Named once every env is known (`name_applications`).
         application: String::new(),
-        project: written_or("project", cluster.environment.as_str().to_string())?,
+        // Without one, the env's own (`name_deploys`).
+        project: written_or("project", String::new())?,
         repo: text("repo")?,
         revision: written_or("revision", "HEAD".to_string())?,
         path: text("path")?,
         sync,
         source: checker.source(span),
     });
-    Some(read.span("project").unwrap_or(span))
+    Some((
+        read.span("project").unwrap_or(span),
+        read.written("project"),
+    ))
 }
 
-/// Names each env's Argo CD Application: `<env>-app`, with the cluster
-/// in it (`<env>-<cluster>-app`) where the namespace is on several
-/// clusters (`several`), since Applications live together in Argo CD's
-/// namespace. A name two envs come to is E0202, at both.
-/// With no namespace on several clusters, names are unique, and only a
-/// Model (`named`) needs them.
-pub(crate) fn name_applications<'n>(
+/// Names each env's Argo CD Application, `<env>-app`, and gives an env
+/// that names no project its own, `<env>`; both with the cluster in them
+/// (`<env>-<cluster>-app`, `<env>-<cluster>`) where the namespace is on
+/// several clusters (`several`), since Applications and AppProjects live
+/// together in Argo CD's namespace. A name two envs come to is E0202, at
+/// both.
+pub(crate) fn name_deploys<'n>(
     envs: &mut [super::EnvFacts],
     several: impl Iterator<Item = &'n str>,
-    named: bool,
     diagnostics: &mut Diags,
 ) {
     let several: foldhash::HashSet<&str> = several.collect();
-    if several.is_empty() {
-        if named {
-            for env in envs.iter_mut() {
-                if let Some(deploy) = env.model.deploy.as_mut() {
-                    deploy.application = [&env.model.name, "-app"].concat();
-                }
-            }
-        }
-        return;
-    }
     let names: Vec<Option<String>> = envs
         .iter()
         .map(|env| {
             env.model.deploy.as_ref()?;
             let (name, cluster) = (&env.model.name, &env.model.cluster.name);
             Some(match several.contains(name.as_str()) {
-                true => [name, "-", cluster, "-app"].concat(),
-                false => [name, "-app"].concat(),
+                true => [name, "-", cluster].concat(),
+                false => name.clone(),
             })
         })
         .collect();
@@ -169,7 +163,7 @@ pub(crate) fn name_applications<'n>(
         let (this, other) = (&envs[index], &envs[first]);
         let deploys_as = |env: &super::EnvFacts| {
             format!(
-                "env `{}` on `{}` deploys as `{name}`",
+                "env `{}` on `{}` deploys as `{name}-app`",
                 env.model.name, env.model.cluster.name
             )
         };
@@ -177,7 +171,7 @@ pub(crate) fn name_applications<'n>(
             Diagnostic::new(
                 Code::E0202,
                 this.name_span,
-                format!("two envs deploy as the Argo CD Application `{name}`"),
+                format!("two envs deploy as the Argo CD Application `{name}-app`"),
             )
             .label(deploys_as(this))
             .secondary(other.name_span, deploys_as(other))
@@ -186,56 +180,87 @@ pub(crate) fn name_applications<'n>(
     }
     for (env, name) in envs.iter_mut().zip(names) {
         if let (Some(deploy), Some(name)) = (env.model.deploy.as_mut(), name) {
-            deploy.application = name;
+            deploy.application = [name.as_str(), "-app"].concat();
+            if deploy.project.is_empty() {
+                deploy.project = name;
+            }
         }
     }
 }
 
-/// An Argo CD project's envs must all be of one environment. A project
-/// named after an environment belongs to it; otherwise to the environment
-/// most of its envs share. The envs outside it are the ones reported.
+/// The team an env belongs to: its `team` label, or, without one, the
+/// env alone.
+fn team(env: &model::Env) -> &str {
+    env.labels.get("team").unwrap_or(&env.name)
+}
+
+/// An Argo CD project's envs must all be of one environment (E0802) and
+/// of one team (E0805): its destinations, repositories and roles are
+/// shared by all of them. A project named after an environment belongs to
+/// it, and one that is an env's own default to that env's team; otherwise
+/// a project belongs to what most of its envs share. The envs outside it
+/// are the ones reported. Runs after `name_deploys`.
 pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
-    let mut by_project: std::collections::BTreeMap<&str, Vec<(&super::EnvFacts, Span)>> =
-        Default::default();
+    type Member<'c> = (&'c super::EnvFacts, Span);
+    let mut by_project: std::collections::BTreeMap<&str, Vec<Member>> = Default::default();
     for env in &checker.envs {
-        if let (Some(deploy), Some(span)) = (&env.model.deploy, env.project_span) {
+        if let (Some(deploy), Some((span, _))) = (&env.model.deploy, env.project_span) {
             by_project
                 .entry(&deploy.project)
                 .or_default()
                 .push((env, span));
         }
     }
-    for (project, envs) in by_project {
-        let home = Environment::parse(project).unwrap_or_else(|| {
-            let count = |environment: Environment| {
-                envs.iter()
-                    .filter(|(e, _)| e.model.environment == environment)
-                    .count()
-            };
-            let first = envs[0].0.model.environment;
-            Environment::ALL.into_iter().fold(first, |best, candidate| {
+    /// What most of `envs` share, the first of them on a tie.
+    fn most<'e, T: PartialEq + Copy>(envs: &'e [Member], of: impl Fn(&'e model::Env) -> T) -> T {
+        let count = |value: T| envs.iter().filter(|(e, _)| of(&e.model) == value).count();
+        envs.iter()
+            .map(|(e, _)| of(&e.model))
+            .fold(of(&envs[0].0.model), |best, candidate| {
                 if count(candidate) > count(best) {
                     candidate
                 } else {
                     best
                 }
             })
+    }
+    for (project, envs) in by_project {
+        // The env whose own project this is, when one is.
+        let owner = envs.iter().find(|(e, _)| {
+            let application = &e
+                .model
+                .deploy
+                .as_ref()
+                .expect("grouped by its deploy")
+                .application;
+            application.strip_suffix("-app") == Some(project)
         });
+        let home = Environment::parse(project)
+            .or(owner.map(|(e, _)| e.model.environment))
+            .unwrap_or_else(|| most(&envs, |e| e.environment));
         let home_env = envs.iter().find(|(e, _)| e.model.environment == home);
+        let mut across_environments = Vec::new();
         for (env, span) in &envs {
-            if env.model.environment == home {
+            // Two envs share a project neither named only when their
+            // Applications' names are one (E0202).
+            let written = env.project_span.is_some_and(|(_, written)| written);
+            if !written || env.model.environment == home {
                 continue;
             }
-            let mut diagnostic = Diagnostic::new(
-                Code::E0802,
-                *span,
-                format!(
+            across_environments.push(env.model.name.as_str());
+            let message = match home_env {
+                Some(_) => format!(
                     "Argo CD project `{project}` would span {} and {}",
                     home.as_str(),
                     env.model.environment.as_str()
                 ),
-            )
-            .label(format!(
+                None => format!(
+                    "Argo CD project `{project}` is named after {}, but holds a {} env",
+                    home.as_str(),
+                    env.model.environment.as_str()
+                ),
+            };
+            let mut diagnostic = Diagnostic::new(Code::E0802, *span, message).label(format!(
                 "env `{}` is {}",
                 env.model.name,
                 env.model.environment.as_str()
@@ -246,10 +271,51 @@ pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
                     format!("env `{}` is {}", other.model.name, home.as_str()),
                 );
             }
-            diagnostics.push(diagnostic.help(format!(
-                "a project's destinations stay in one environment: use `project = {}` here",
-                env.model.environment.as_str()
-            )));
+            diagnostic.reached_in(DeclKind::Env.noun(), &env.model.name);
+            diagnostics.push(diagnostic.help(
+                "a project's destinations stay in one environment: leave `project` out to give the env a project of its own",
+            ));
+        }
+        let home_team = match owner {
+            Some((env, _)) => team(&env.model),
+            None => most(&envs, team),
+        };
+        let home_team_env = envs.iter().find(|(e, _)| team(&e.model) == home_team);
+        for (env, span) in &envs {
+            // One finding per env: a project across environments is the
+            // mistake to fix first.
+            let written = env.project_span.is_some_and(|(_, written)| written);
+            if !written
+                || team(&env.model) == home_team
+                || across_environments.contains(&env.model.name.as_str())
+            {
+                continue;
+            }
+            let of_team = |env: &model::Env| match env.labels.get("team") {
+                Some(team) => format!("team `{team}`"),
+                None => format!("env `{}`, which has no `team` label", env.name),
+            };
+            let mut diagnostic = Diagnostic::new(
+                Code::E0805,
+                *span,
+                format!(
+                    "Argo CD project `{project}` would be shared by {} and {}",
+                    home_team_env
+                        .map_or_else(|| format!("team `{home_team}`"), |(e, _)| of_team(&e.model)),
+                    of_team(&env.model)
+                ),
+            )
+            .label("named by another team's env");
+            if let Some((other, other_span)) = home_team_env {
+                diagnostic = diagnostic.secondary(
+                    *other_span,
+                    format!("the project of env `{}`", other.model.name),
+                );
+            }
+            diagnostic.reached_in(DeclKind::Env.noun(), &env.model.name);
+            diagnostics.push(diagnostic.help(
+                "a project lets each of its Applications deploy into every namespace it allows: leave `project` out to give the env a project of its own, or give the envs one `team` label if one team owns both",
+            ));
         }
     }
 }

@@ -406,7 +406,7 @@ pub const DEPLOY: &[Field] = &[
         name: "project",
         ty: Type::Label,
         presence: Presence::Optional {
-            default: Some("the cluster's environment"),
+            default: Some("a project of the env's own, named after it"),
         },
         check: None,
         doc: "The Argo CD project of the Application.",

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::prometheus::Metadata;
 use super::{Documents, Options, annotations, yaml};
-use crate::model::{Env, Environment, Model, TextMap};
+use crate::model::{Env, Environment, Model, SubjectKind, TextMap};
 
 /// Where Argo CD runs, and so where its objects live.
 const ARGOCD_NAMESPACE: &str = "argocd";
@@ -76,24 +76,102 @@ struct AppProject<'a> {
 #[serde(rename_all = "camelCase")]
 struct AppProjectSpec<'a> {
     description: String,
-    source_repos: Vec<String>,
+    source_repos: Vec<&'a str>,
     destinations: Vec<Destination<'a>>,
+    /// Written even when empty: an empty list admits no cluster-scoped
+    /// kind, and a reader should see that it is meant.
+    cluster_resource_whitelist: Vec<ClusterKind<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    cluster_resource_whitelist: Vec<GroupKind>,
+    namespace_resource_whitelist: Vec<GroupKind>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    namespace_resource_blacklist: Vec<GroupKind>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    roles: Vec<ProjectRole>,
 }
 
+/// A kind in one API group.
+#[derive(Serialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct GroupKind {
+    pub group: &'static str,
+    pub kind: &'static str,
+}
+
+/// A cluster-scoped kind a project may write, and if named, only the
+/// object of that name.
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord)]
+struct ClusterKind<'a> {
+    group: &'static str,
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+/// An Argo CD project role: who may do what to which Applications.
 #[derive(Serialize)]
-struct GroupKind {
-    group: String,
-    kind: String,
+struct ProjectRole {
+    name: String,
+    description: String,
+    policies: Vec<String>,
+    groups: Vec<String>,
 }
 
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+/// The kinds envk writes into an env's namespace, PrometheusRule aside:
+/// what no team repository may write there.
+pub(crate) const ENV_KINDS: [GroupKind; 5] = [
+    GroupKind {
+        group: "",
+        kind: "ResourceQuota",
+    },
+    GroupKind {
+        group: "",
+        kind: "LimitRange",
+    },
+    GroupKind {
+        group: "networking.k8s.io",
+        kind: "NetworkPolicy",
+    },
+    GroupKind {
+        group: RBAC_GROUP,
+        kind: "Role",
+    },
+    GroupKind {
+        group: RBAC_GROUP,
+        kind: "RoleBinding",
+    },
+];
+
+/// The env's alert rules, when it has any.
+pub(crate) const PROMETHEUS_RULE: GroupKind = GroupKind {
+    group: "monitoring.coreos.com",
+    kind: "PrometheusRule",
+};
+
+/// The verbs that change objects: a group granted one of them in an env
+/// may sync its Application; a group granted only reads may look at it.
+const WRITE_VERBS: [&str; 6] = [
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "deletecollection",
+    "*",
+];
+
+/// A team's project, as its envs make it.
 #[derive(Default)]
 struct Project<'m> {
     environment: Option<Environment>,
-    repos: BTreeSet<String>,
+    team: Option<&'m str>,
+    repos: BTreeSet<&'m str>,
     destinations: BTreeSet<Destination<'m>>,
-    creates_namespaces: bool,
+    /// The namespaces its Applications create (`CreateNamespace=true`).
+    creates: BTreeSet<&'m str>,
+    writes_rules: bool,
+    /// By Application: the groups that may look at it, and those that may
+    /// sync it.
+    access: BTreeMap<&'m str, (BTreeSet<&'m str>, BTreeSet<&'m str>)>,
 }
 
 /// An env's Application, if it deploys, pushed to `applications`.
@@ -142,25 +220,59 @@ pub(super) fn application(env: &Env, options: Options, applications: &mut Docume
     applications.push(|| [file, ".yaml"].concat(), &application);
 }
 
-/// The AppProjects the Applications name: (name, document).
+/// The AppProjects the Applications name: (name, document). Each is one
+/// team's fence: its Applications may deploy into exactly their envs'
+/// namespaces, from exactly their repositories, and may write no kind
+/// envk owns there and no cluster-scoped kind but, for an Application
+/// that creates its namespace, that one Namespace.
 pub(super) fn projects(model: &Model) -> Vec<(String, String)> {
     let mut projects: BTreeMap<&str, Project> = BTreeMap::new();
     for env in model.envs.values() {
         let Some(deploy) = &env.deploy else { continue };
-        let cluster = &env.cluster;
-        let destination = Destination {
-            server: &cluster.server,
-            namespace: &env.name,
-        };
         let project = projects.entry(&deploy.project).or_default();
         project.environment = Some(env.environment);
-        project.repos.insert(deploy.repo.clone());
-        project.destinations.insert(destination);
-        project.creates_namespaces |= deploy.sync.is_some_and(|sync| sync.create_namespace);
+        project.team = Some(
+            env.labels
+                .get("team")
+                .map_or(env.name.as_str(), String::as_str),
+        );
+        project.repos.insert(&deploy.repo);
+        project.destinations.insert(Destination {
+            server: &env.cluster.server,
+            namespace: &env.name,
+        });
+        if deploy.sync.is_some_and(|sync| sync.create_namespace) {
+            project.creates.insert(&env.name);
+        }
+        project.writes_rules |= !env.alerts.rules.is_empty();
+        let (get, sync) = project.access.entry(&deploy.application).or_default();
+        for binding in &env.bindings {
+            let writes = env.roles.iter().any(|role| {
+                role.name == binding.role
+                    && role.rules.iter().any(|rule| {
+                        rule.verbs
+                            .iter()
+                            .any(|verb| WRITE_VERBS.contains(&verb.as_str()))
+                    })
+            });
+            for subject in &binding.subjects {
+                if subject.kind == SubjectKind::Group {
+                    get.insert(&subject.name);
+                    if writes {
+                        sync.insert(&subject.name);
+                    }
+                }
+            }
+        }
     }
     let mut documents = Vec::new();
     for (name, project) in projects {
         let environment = project.environment.map_or("", |e| e.as_str());
+        let team = project.team.unwrap_or(name);
+        let mut blacklist = ENV_KINDS.to_vec();
+        if project.writes_rules {
+            blacklist.push(PROMETHEUS_RULE);
+        }
         let object = AppProject {
             api_version: "argoproj.io/v1alpha1",
             kind: "AppProject",
@@ -170,21 +282,64 @@ pub(super) fn projects(model: &Model) -> Vec<(String, String)> {
                 annotations: None,
             },
             spec: AppProjectSpec {
-                description: format!("{environment} environments, generated by envk"),
+                description: format!("{environment} envs of team {team}, generated by envk"),
                 source_repos: project.repos.into_iter().collect(),
                 destinations: project.destinations.into_iter().collect(),
-                // `CreateNamespace=true` creates a cluster-scoped object.
-                cluster_resource_whitelist: if project.creates_namespaces {
-                    vec![GroupKind {
-                        group: String::new(),
-                        kind: "Namespace".to_string(),
-                    }]
-                } else {
-                    Vec::new()
-                },
+                // `CreateNamespace=true` creates a cluster-scoped object:
+                // that namespace, by name, and no other.
+                cluster_resource_whitelist: project
+                    .creates
+                    .into_iter()
+                    .map(|namespace| ClusterKind {
+                        group: "",
+                        kind: "Namespace",
+                        name: Some(namespace),
+                    })
+                    .collect(),
+                namespace_resource_whitelist: Vec::new(),
+                namespace_resource_blacklist: blacklist,
+                roles: project_roles(name, project.access),
             },
         };
         documents.push((name.to_string(), yaml(&object)));
     }
     documents
+}
+
+/// Per Application, a role that lets the groups granted anything in its
+/// env look at it (`<app>-get`), and one that lets the groups granted
+/// writes sync it too (`<app>-sync`): Argo CD's access follows the
+/// cluster's.
+fn project_roles(
+    project: &str,
+    access: BTreeMap<&str, (BTreeSet<&str>, BTreeSet<&str>)>,
+) -> Vec<ProjectRole> {
+    let mut roles = Vec::new();
+    for (application, (get, sync)) in access {
+        let policy = |role: &str, action: &str| {
+            format!(
+                "p, proj:{project}:{role}, applications, {action}, {project}/{application}, allow"
+            )
+        };
+        let readers: Vec<String> = get.difference(&sync).map(|g| g.to_string()).collect();
+        if !readers.is_empty() {
+            let role = [application, "-get"].concat();
+            roles.push(ProjectRole {
+                description: format!("groups granted read access in `{application}`'s namespace"),
+                policies: vec![policy(&role, "get")],
+                groups: readers,
+                name: role,
+            });
+        }
+        if !sync.is_empty() {
+            let role = [application, "-sync"].concat();
+            roles.push(ProjectRole {
+                description: format!("groups granted writes in `{application}`'s namespace"),
+                policies: vec![policy(&role, "get"), policy(&role, "sync")],
+                groups: sync.into_iter().map(str::to_string).collect(),
+                name: role,
+            });
+        }
+    }
+    roles
 }
