@@ -146,6 +146,7 @@ codes! {
     E0803 => Error, "deploy repo is not an https URL";
     E0804 => Error, "invalid deploy path or revision";
     E0805 => Error, "Argo CD project shared by two teams";
+    E0806 => Warning, "Application that creates its namespace beside a gitops block";
 }
 
 impl Code {

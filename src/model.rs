@@ -59,6 +59,25 @@ pub struct Model {
     /// `grant … on cluster …`: cluster-wide bindings, by cluster then in
     /// the order written, each once per cluster and cluster role.
     pub cluster_bindings: Vec<ClusterBinding>,
+    /// Where the build is committed: with it, envk writes the platform
+    /// Applications that deploy its output.
+    pub gitops: Option<GitOps>,
+}
+
+/// The Argo CD project of envk's own Applications, with a `gitops` block.
+pub const PLATFORM_PROJECT: &str = "platform";
+
+/// The `gitops` block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GitOps {
+    pub repo: String,
+    pub revision: String,
+    /// The build's folder in the repository; `<path>/<cluster>` is each
+    /// cluster's.
+    pub path: String,
+    /// The cluster that runs Argo CD.
+    pub argocd_server: String,
+    pub source: Source,
 }
 
 /// A ClusterRoleBinding of a cluster role on one cluster.

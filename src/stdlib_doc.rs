@@ -139,6 +139,7 @@ impl<'n> Module<'n> {
                 // What a module offers is its templates, roles and
                 // resources; anything else in it only serves them.
                 ItemKind::Import(_)
+                | ItemKind::GitOps(_)
                 | ItemKind::External(_)
                 | ItemKind::ClusterGrant(_)
                 | ItemKind::Cluster(_)

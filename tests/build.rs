@@ -173,6 +173,16 @@ fn examples_match_their_golden_trees() {
             Options::default(),
         ),
         ("examples/regions", "tests/golden/regions-stream", stream),
+        (
+            "tests/fixtures/enterprise-gitops.env.k",
+            "tests/golden/enterprise-gitops",
+            Options::default(),
+        ),
+        (
+            "tests/fixtures/enterprise-gitops.env.k",
+            "tests/golden/enterprise-gitops-stream",
+            stream,
+        ),
     ] {
         let tree = build(program, options);
         let golden = Path::new(golden);
@@ -280,6 +290,7 @@ fn the_stream_layout_holds_the_tree_layout_s_documents() {
         "examples/enterprise.env.k",
         "examples/multi-team",
         "examples/regions",
+        "tests/fixtures/enterprise-gitops.env.k",
         &fleet,
     ] {
         let tree = build(program, Options::default());
@@ -298,10 +309,13 @@ fn the_stream_layout_holds_the_tree_layout_s_documents() {
                 "{parts} parts: the envs were not cut in pieces"
             );
         }
+        // With a `gitops` block, `argocd/` is a kustomization of its own.
+        let gitops = tree.files.contains_key("argocd/kustomization.yaml");
         let clusters: Vec<&str> = tree
             .files
             .keys()
             .filter_map(|path| path.strip_suffix("/kustomization.yaml"))
+            .filter(|folder| *folder != "argocd")
             .collect();
         assert!(!clusters.is_empty());
         for cluster in clusters {
@@ -397,12 +411,33 @@ fn the_stream_layout_holds_the_tree_layout_s_documents() {
                 cluster_objects, streamed_cluster_objects,
                 "{program}: {cluster}'s ClusterRoles and ClusterRoleBindings"
             );
+            let streamed_applications = match gitops {
+                true => format!("argocd/applications/{cluster}.yaml"),
+                false => format!("{cluster}/argocd.yaml"),
+            };
             assert_eq!(
                 applications,
-                in_stream(&format!("{cluster}/argocd.yaml")),
+                in_stream(&streamed_applications),
                 "{program}: {cluster}'s Applications"
             );
         }
+        let platform: Vec<Value> = tree
+            .files
+            .iter()
+            .filter(|(path, _)| {
+                path.starts_with("argocd/platform/") || *path == "argocd/envk-argocd.yaml"
+            })
+            .map(|(_, text)| yaml(&text.text()))
+            .collect();
+        let streamed_platform = stream
+            .files
+            .get("argocd/platform.yaml")
+            .map_or_else(Vec::new, |text| documents(&text.text()));
+        assert_eq!(
+            platform, streamed_platform,
+            "{program}: the platform's Applications"
+        );
+        assert_eq!(platform.is_empty(), !gitops);
         assert_eq!(
             documents(&stream.files["argocd/projects.yaml"].text()),
             tree.files
@@ -739,7 +774,8 @@ fn large_clusters_get_a_linear_network_summary() {
     assert!(readme.contains("| team-9 | t | baseline | — | — | — |\n| **all namespaces** |"));
     assert!(readme.contains(
         "No role is granted on this cluster.\n\n## Cluster-wide access\n\n\
-         No cluster role is granted on this cluster.\n\n## Who can reach whom"
+         No cluster role is granted on this cluster.\n\n## Deployed by the teams\n\n\
+         No env of this cluster deploys with Argo CD.\n\n## Who can reach whom"
     ));
     assert!(readme.contains("pair would have 25² cells)."));
     assert!(readme.ends_with("| team-9 | environment development on TCP 8080 | anywhere |\n\n"));

@@ -361,8 +361,12 @@ fn the_stream_layout_and_timings_from_the_command_line() {
         "prod-cluster/namespaces.yaml",
         "prod-cluster/monitoring/prometheusrules.yaml",
         "prod-cluster/monitoring/rules.yaml",
-        "prod-cluster/argocd.yaml",
+        // The example has a `gitops` block: `envk-argocd` syncs the
+        // Applications from the `argocd` folder.
+        "argocd/applications/prod-cluster.yaml",
+        "argocd/platform.yaml",
         "argocd/projects.yaml",
+        "argocd/kustomization.yaml",
     ] {
         assert!(out.join(file).is_file(), "{file} written");
     }

@@ -73,6 +73,8 @@ fn token() -> impl Strategy<Value = String> {
 /// and statement keyword among them (`tokens_include_every_keyword`).
 const TOKENS: &[&str] = &[
     "import",
+    "gitops",
+    "argocd_server",
     "cluster",
     "tier",
     "role",

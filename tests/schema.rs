@@ -27,10 +27,11 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-const EXAMPLES: [&str; 3] = [
+const EXAMPLES: [&str; 4] = [
     "examples/enterprise.env.k",
     "examples/multi-team",
     "examples/regions",
+    "tests/fixtures/enterprise-gitops.env.k",
 ];
 
 /// apiVersion, kind, schema: every kind envk emits. An object whose

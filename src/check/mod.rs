@@ -138,12 +138,14 @@ impl<'r, 'a> Checker<'r, 'a> {
             expanded: Expanded::new(),
             compile_templates,
             goal: Goal::Model,
+            gitops_span: None,
         }
     }
 
     fn run(&mut self, diagnostics: &mut Diags) {
         // Before any use, so that a `let`'s `*` is its own finding (E0307).
         units::let_products(&self.resolved.lets, diagnostics);
+        placement::gitops(self, diagnostics);
         self.clusters(diagnostics);
         self.externals(diagnostics);
         self.resources(diagnostics);
@@ -211,6 +213,8 @@ pub(crate) struct Checker<'r, 'a> {
     expanded: Expanded,
     compile_templates: bool,
     goal: Goal,
+    /// The `gitops` keyword, when the program has the block.
+    gitops_span: Option<Span>,
 }
 
 /// Typed records of `let`s, shared by the envs that use them.

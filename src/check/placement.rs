@@ -103,11 +103,27 @@ pub(crate) fn env_deploy<'a>(
         true => text(name),
         false => Some(default),
     };
+    let mut create_namespace = flag("create_namespace")?;
+    if let (true, Some(gitops)) = (create_namespace, checker.gitops_span) {
+        // The platform Application creates every namespace, with its
+        // labels; a team's may create none.
+        create_namespace = false;
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0806,
+                read.span("create_namespace").unwrap_or(span),
+                format!("env `{}`'s Application would create its namespace, which envk's platform Application creates", decl.name),
+            )
+            .label("not written to the Application")
+            .secondary(gitops, "with a `gitops` block, envk deploys every namespace itself")
+            .help("remove `create_namespace = true`: the namespace exists, with its labels, before the env's Application syncs"),
+        );
+    }
     let sync = match has_sync {
         true => Some(model::SyncPolicy {
             prune: flag("prune")?,
             self_heal: flag("self_heal")?,
-            create_namespace: flag("create_namespace")?,
+            create_namespace,
         }),
         false => None,
     };
@@ -126,6 +142,52 @@ pub(crate) fn env_deploy<'a>(
         read.span("project").unwrap_or(span),
         read.written("project"),
     ))
+}
+
+/// The `gitops` block, typed into the Model (and where it is, for the
+/// findings it explains). A second block is E0202.
+pub(crate) fn gitops(checker: &mut Checker, diagnostics: &mut Diags) {
+    let Some(&(body, item)) = checker.resolved.gitops.first() else {
+        return;
+    };
+    // The keyword: the block may be many lines.
+    let keyword = |item: Span| Span::new(item.start, item.start + "gitops".len() as u32);
+    for &(_, other) in &checker.resolved.gitops[1..] {
+        diagnostics.push(
+            Diagnostic::new(Code::E0202, keyword(other), "a second `gitops` block")
+                .label("the build is committed to one place")
+                .secondary(keyword(item), "the first `gitops` block")
+                .help("merge the two blocks into one"),
+        );
+    }
+    let vars = std::sync::Arc::new(Vec::new());
+    let scope = checker.scope(&vars);
+    let reading = schema::Reading {
+        scope: &scope,
+        context: "the gitops block",
+        at: keyword(item),
+        inherited: false,
+        statements: schema::Statements::Reported,
+        sources: checker.sources,
+    };
+    let read = schema::read(schema::GITOPS, body, &reading, diagnostics);
+    let text = |name| match read.get(name) {
+        Some(Typed::Text(text)) => Some(text.clone()),
+        _ => None,
+    };
+    checker.gitops_span = Some(keyword(item));
+    let (Some(repo), Some(path)) = (text("repo"), text("path")) else {
+        return;
+    };
+    let gitops = model::GitOps {
+        repo,
+        path,
+        revision: text("revision").unwrap_or_else(|| "HEAD".to_string()),
+        argocd_server: text("argocd_server")
+            .unwrap_or_else(|| "https://kubernetes.default.svc".to_string()),
+        source: checker.source(keyword(item)),
+    };
+    checker.model.gitops = Some(gitops);
 }
 
 /// Names each env's Argo CD Application, `<env>-app`, and gives an env
@@ -225,6 +287,21 @@ pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
             })
     }
     for (project, envs) in by_project {
+        if let (Some(gitops), model::PLATFORM_PROJECT) = (checker.gitops_span, project) {
+            for (env, span) in &envs {
+                let mut diagnostic = Diagnostic::new(
+                    Code::E0202,
+                    *span,
+                    format!("Argo CD project `{project}` is envk's own"),
+                )
+                .label(format!("env `{}`'s project", env.model.name))
+                .secondary(gitops, "with a `gitops` block, project `platform` deploys envk's output")
+                .help("name the env's project otherwise, or leave `project` out to give the env a project of its own");
+                diagnostic.reached_in(DeclKind::Env.noun(), &env.model.name);
+                diagnostics.push(diagnostic);
+            }
+            continue;
+        }
         // The env whose own project this is, when one is.
         let owner = envs.iter().find(|(e, _)| {
             let application = &e

@@ -420,6 +420,51 @@ pub const DEPLOY: &[Field] = &[
     },
 ];
 
+/// The top-level `gitops` block: where the build's output is committed,
+/// for the Applications that deploy it.
+pub const GITOPS: &[Field] = &[
+    Field {
+        name: "repo",
+        ty: Type::HttpsUrl {
+            code: Code::E0803,
+            what: "a gitops `repo`",
+        },
+        presence: Presence::Required {
+            example: "\"https://github.com/org/platform-manifests\"",
+        },
+        check: None,
+        doc: "The Git repository the build's output is committed to.",
+    },
+    Field {
+        name: "path",
+        ty: Type::Text,
+        presence: Presence::Required { example: "\"out\"" },
+        check: Some(inside_the_repository),
+        doc: "The build's folder in that repository: `<path>/<cluster>` is each cluster's.",
+    },
+    Field {
+        name: "revision",
+        ty: Type::Text,
+        presence: Presence::Optional {
+            default: Some("HEAD"),
+        },
+        check: Some(not_empty_revision),
+        doc: "The branch, tag or commit the platform Applications follow.",
+    },
+    Field {
+        name: "argocd_server",
+        ty: Type::HttpsUrl {
+            code: Code::E0308,
+            what: "a gitops `argocd_server`",
+        },
+        presence: Presence::Optional {
+            default: Some("\"https://kubernetes.default.svc\", the cluster Argo CD runs in"),
+        },
+        check: None,
+        doc: "The API server of the cluster that runs Argo CD, where its Applications and AppProjects go.",
+    },
+];
+
 pub const SYNC: Nested = Nested {
     fields: &[
         Field {
@@ -924,8 +969,8 @@ fn read_nested<'a>(
 #[cfg(test)]
 mod tests {
     use super::{
-        ALERT_TEMPLATE, CAPACITY, CLUSTER, DEPLOY, ENV, EXTERNAL, Field, PROMETHEUS, RESOURCE,
-        SYNC, TIER, Type,
+        ALERT_TEMPLATE, CAPACITY, CLUSTER, DEPLOY, ENV, EXTERNAL, Field, GITOPS, PROMETHEUS,
+        RESOURCE, SYNC, TIER, Type,
     };
 
     /// Every table, and the nested ones through their fields.
@@ -938,6 +983,7 @@ mod tests {
             ("alert template", ALERT_TEMPLATE),
             ("external", EXTERNAL),
             ("resource", RESOURCE),
+            ("gitops", GITOPS),
         ];
         let mut next = 0;
         while next < all.len() {

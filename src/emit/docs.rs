@@ -35,6 +35,11 @@ struct Context {
     matrix: Matrix,
     /// Otherwise each namespace's rules, which grows linearly.
     rule_rows: String,
+    /// With a `gitops` block, the sentence that says what deploys this
+    /// folder; empty without.
+    platform: String,
+    /// `| namespace | Application | project | repo | path |` lines.
+    deploy_rows: String,
 }
 
 /// Above this many namespaces a cluster's README lists each one's rules
@@ -105,7 +110,25 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
             .try_fold(0u64, |sum, value| value.map(|v| sum.saturating_add(v)));
         show(key.dimension(), sum)
     };
+    let platform = model.gitops.as_ref().map_or(String::new(), |gitops| {
+        format!(
+            "Argo CD Application `envk-{}` (project `platform`) syncs this folder from {}, revision `{}`, with prune and self-heal. Namespaces are never pruned: an env removed from the program leaves its namespace and workloads, to be deleted by hand.",
+            cluster.name, gitops.repo, gitops.revision
+        )
+    });
+    let deploy_rows = envs.iter().fold(String::new(), |mut rows, env| {
+        if let Some(deploy) = &env.deploy {
+            let _ = writeln!(
+                rows,
+                "| {} | {} | {} | {} | {} |",
+                env.name, deploy.application, deploy.project, deploy.repo, deploy.path
+            );
+        }
+        rows
+    });
     Context {
+        platform,
+        deploy_rows,
         cluster: ClusterRow {
             name: cluster.name.clone(),
             server: cluster.server.clone(),

@@ -21,7 +21,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::splice::{self, FieldText, Shared, Spliced};
-use super::{Documents, Options, annotations, yaml};
+use super::{Documents, Emitting, Wave, annotations, yaml};
 use crate::by_address::ByAddress;
 use crate::model::{
     self, Env, LimitKind, LimitValues, Peer, ResourceList, Source, SubjectKind, TextMap,
@@ -32,11 +32,11 @@ const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 /// Pod Security Standards, pinned to the latest version the cluster knows.
 const POD_SECURITY_VERSION: &str = "latest";
 
-fn meta(name: &str, namespace: Option<&str>, source: &Source, options: Options) -> ObjectMeta {
+fn meta(name: &str, namespace: Option<&str>, source: &Source, options: Emitting) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()),
         namespace: namespace.map(str::to_string),
-        annotations: annotations(&TextMap::new(), source, options),
+        annotations: annotations(&TextMap::new(), source, options, Wave::Fence),
         ..ObjectMeta::default()
     }
 }
@@ -100,7 +100,7 @@ impl Spliced for NetworkPolicy {
 /// applied, each with its file name in the env's folder.
 pub(super) fn env_objects<'m>(
     env: &'m Env,
-    options: Options,
+    options: Emitting,
     objects: &mut Documents,
     specs: &mut SpecTexts<'m>,
 ) {
@@ -126,7 +126,7 @@ pub(super) fn env_objects<'m>(
         metadata: ObjectMeta {
             name: Some(env.name.clone()),
             labels: Some(labels),
-            annotations: annotations(&env.annotations, &env.source, options),
+            annotations: annotations(&env.annotations, &env.source, options, Wave::Namespace),
             ..ObjectMeta::default()
         },
         ..Namespace::default()
@@ -259,7 +259,7 @@ fn subjects(subjects: &[model::Subject]) -> Vec<Subject> {
 pub(super) fn cluster_objects(
     model: &model::Model,
     cluster: &model::Cluster,
-    options: Options,
+    options: Emitting,
     objects: &mut Documents,
 ) {
     let bindings: Vec<&model::ClusterBinding> = model
@@ -325,7 +325,7 @@ fn object_file(prefix: &str, name: &str) -> String {
 fn push_network_policy(
     objects: &mut Documents,
     env: &Env,
-    options: Options,
+    options: Emitting,
     (suffix, file): (&str, &'static str),
     shared: Shared,
     spec: impl FnOnce() -> NetworkPolicySpec,
@@ -550,10 +550,11 @@ mod tests {
             .collect()
     }
 
-    fn options() -> Options {
-        Options {
+    /// With sync waves too: the multi-team example has a `gitops` block.
+    fn options() -> Emitting {
+        Emitting {
             provenance: true,
-            ..Options::default()
+            ..Emitting::default()
         }
     }
 

@@ -146,6 +146,46 @@ pub struct Options {
     pub layout: Layout,
 }
 
+/// What the emitters go by: the caller's options, and whether envk's
+/// platform Applications deploy the output (the Model's `gitops`), which
+/// orders every object in sync waves.
+#[derive(Clone, Copy, Debug, Default)]
+struct Emitting {
+    provenance: bool,
+    layout: Layout,
+    sync_waves: bool,
+}
+
+/// Where an object comes in the sync of the Application that deploys it
+/// (`argocd.argoproj.io/sync-wave`): in a cluster's platform Application,
+/// namespaces, then what fences them, then their alert rules; in
+/// `envk-argocd`, the projects, then the platform Applications, then the
+/// teams'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wave {
+    Namespace,
+    Fence,
+    Rules,
+    Projects,
+    Platform,
+    Teams,
+}
+
+impl Wave {
+    fn as_str(self) -> &'static str {
+        match self {
+            Wave::Namespace | Wave::Projects => "0",
+            Wave::Fence | Wave::Platform => "1",
+            Wave::Rules | Wave::Teams => "2",
+        }
+    }
+}
+
+/// The annotation that orders a sync.
+pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
+/// The annotation that keeps Argo CD from deleting a namespace.
+pub const SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
+
 /// How objects are spread over files.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Layout {
@@ -197,12 +237,22 @@ impl Documents<'_> {
 /// time; the files are then put together in env order, so the bytes do not
 /// depend on the threads.
 pub fn emit(model: &Model, options: Options) -> Tree {
+    let options = Emitting {
+        provenance: options.provenance,
+        layout: options.layout,
+        sync_waves: model.gitops.is_some(),
+    };
     let envs: Vec<&Env> = model.envs.values().map(Box::as_ref).collect();
     let mut tree = Tree::default();
     // The READMEs and the AppProjects need only the Model, and are made
     // from all of it: they are made meanwhile, on a thread of their own.
     let ((readmes, projects), ()) = crate::parallel::beside(
-        || (docs::cluster_readmes(model), argocd::projects(model)),
+        || {
+            (
+                docs::cluster_readmes(model),
+                argocd::projects(model, options),
+            )
+        },
         || match options.layout {
             Layout::Tree => tree_layout(model, &envs, options, &mut tree),
             Layout::Stream => stream_layout(model, &envs, options, &mut tree),
@@ -211,10 +261,24 @@ pub fn emit(model: &Model, options: Options) -> Tree {
     for (cluster, readme) in model.clusters.values().zip(readmes) {
         tree.add(format!("{}/README.md", cluster.name), readme);
     }
+    let mut projects: Vec<(String, String)> = projects
+        .into_iter()
+        .map(|(name, document)| (["projects/", &name, ".yaml"].concat(), document))
+        .collect();
+    let mut platform = argocd::platform(model, options);
+    // The platform project among the others, in name order.
+    if let Some(at) = platform
+        .iter()
+        .position(|(file, _)| file.starts_with("projects/"))
+    {
+        let project = platform.remove(at);
+        let at = projects.partition_point(|(file, _)| file < &project.0);
+        projects.insert(at, project);
+    }
     match options.layout {
         Layout::Tree => {
-            for (name, document) in projects {
-                tree.add(format!("argocd/projects/{name}.yaml"), document);
+            for (file, document) in projects.into_iter().chain(platform) {
+                tree.add(["argocd/", &file].concat(), document);
             }
         }
         Layout::Stream => {
@@ -222,7 +286,28 @@ pub fn emit(model: &Model, options: Options) -> Tree {
                 let documents = projects.iter().map(|(_, document)| document.as_str());
                 tree.add("argocd/projects.yaml".to_string(), stream(documents));
             }
+            if !platform.is_empty() {
+                let documents = platform.iter().map(|(_, document)| document.as_str());
+                tree.add("argocd/platform.yaml".to_string(), stream(documents));
+            }
         }
+    }
+    if model.gitops.is_some() {
+        // `envk-argocd` syncs the folder: the same objects `kubectl apply
+        // -k` takes.
+        let resources = tree
+            .files
+            .range::<str, _>((
+                std::ops::Bound::Included("argocd/"),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(path, _)| path.starts_with("argocd/"))
+            .map(|(path, _)| path["argocd/".len()..].to_string())
+            .collect();
+        tree.add(
+            "argocd/kustomization.yaml".to_string(),
+            kubernetes::kustomization(resources),
+        );
     }
     tree.add(
         "global/prometheus-federation.yaml".to_string(),
@@ -242,7 +327,7 @@ struct EnvFiles<'m> {
 
 /// DESIGN §4: one file per object. Paths are made where the files are, on
 /// every core: the thread that puts the tree together only files them.
-fn tree_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree) {
+fn tree_layout(model: &Model, envs: &[&Env], options: Emitting, tree: &mut Tree) {
     let pieces = crate::parallel::map_pieces(envs, |piece| {
         let mut specs = kubernetes::SpecTexts::default();
         piece
@@ -298,7 +383,7 @@ fn tree_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree) 
 /// kustomization lists.
 fn tree_files<'m>(
     env: &'m Env,
-    options: Options,
+    options: Emitting,
     specs: &mut kubernetes::SpecTexts<'m>,
 ) -> EnvFiles<'m> {
     let mut objects = Vec::new();
@@ -427,7 +512,7 @@ impl StreamParts {
 /// with every env's group. Each thread writes its pieces of envs straight
 /// into their parts of the streams, and each file is its parts in order:
 /// no document is kept on its own, and no stream is copied to join it.
-fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree) {
+fn stream_layout(model: &Model, envs: &[&Env], options: Emitting, tree: &mut Tree) {
     let pieces = crate::parallel::map_pieces(envs, |piece| {
         let room_for = envs_per_cluster(piece);
         let mut streams: BTreeMap<&str, ClusterStreams> = BTreeMap::new();
@@ -497,7 +582,12 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Options, tree: &mut Tree
         }
         if !streams.applications.is_empty() {
             let applications = Content::from_parts(streams.applications);
-            tree.add(format!("{name}/argocd.yaml"), applications);
+            // With a `gitops` block, `envk-argocd` syncs them from its folder.
+            let path = match model.gitops {
+                Some(_) => format!("argocd/applications/{name}.yaml"),
+                None => format!("{name}/argocd.yaml"),
+            };
+            tree.add(path, applications);
         }
         tree.add(
             format!("{name}/monitoring/prometheus.yaml"),
@@ -564,15 +654,28 @@ pub fn slow_yaml<T: serde::Serialize>(value: &T) -> String {
     yaml11::quote_for_yaml_1_1(text)
 }
 
-/// The annotations of an object: the user's, plus its source when asked.
+/// The annotations of an object: the user's, plus its source when asked,
+/// and its sync wave when envk's Applications deploy it. A namespace is
+/// never pruned nor deleted by Argo CD: removing an env from the program
+/// must not delete its workloads.
 fn annotations(
     base: &TextMap,
     source: &Source,
-    options: Options,
+    options: Emitting,
+    wave: Wave,
 ) -> Option<BTreeMap<String, String>> {
     let mut annotations = base.to_btree_map();
     if options.provenance {
         annotations.insert(SOURCE_ANNOTATION.to_string(), source.to_string());
+    }
+    if options.sync_waves {
+        annotations.insert(SYNC_WAVE.to_string(), wave.as_str().to_string());
+        if wave == Wave::Namespace {
+            annotations.insert(
+                SYNC_OPTIONS.to_string(),
+                "Prune=false,Delete=false".to_string(),
+            );
+        }
     }
     (!annotations.is_empty()).then_some(annotations)
 }

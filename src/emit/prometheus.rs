@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::splice::{self, Shared, Spliced};
-use super::{Documents, Options, annotations, yaml, yaml_into};
+use super::{Documents, Emitting, Wave, annotations, yaml, yaml_into};
 use crate::model::{AlertRule, Cluster, Env, Model, TextMap};
 
 #[derive(Serialize)]
@@ -271,7 +271,7 @@ pub(super) const RULE_FILE_HEAD: &str = "groups:\n";
 /// prometheus-operator PrometheusRule, pushed to `prometheus_rules`.
 pub(super) fn env_rules(
     env: &Env,
-    options: Options,
+    options: Emitting,
     rule_file: &mut String,
     prometheus_rules: &mut Documents,
 ) -> bool {
@@ -289,7 +289,7 @@ pub(super) fn env_rules(
         metadata: Metadata {
             name: [&env.name, "-rules"].concat(),
             namespace: &env.name,
-            annotations: annotations(&TextMap::new(), &env.source, options),
+            annotations: annotations(&TextMap::new(), &env.source, options, Wave::Rules),
         },
         spec: None,
     };
@@ -384,7 +384,12 @@ mod tests {
                 metadata: Metadata {
                     name: [&env.name, "-rules"].concat(),
                     namespace: &env.name,
-                    annotations: annotations(&TextMap::new(), &env.source, Options::default()),
+                    annotations: annotations(
+                        &TextMap::new(),
+                        &env.source,
+                        Emitting::default(),
+                        Wave::Rules,
+                    ),
                 },
                 spec: Some(&file),
             });

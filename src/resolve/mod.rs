@@ -72,6 +72,8 @@ pub struct Resolved<'a> {
     /// `grant … on cluster …` lines, in order, with the loop variables in
     /// scope where each is written.
     pub cluster_grants: Vec<(&'a ast::ClusterGrant, Vars<'a>)>,
+    /// Every `gitops` block, with the item's span: one is allowed.
+    pub gitops: Vec<(&'a ast::Block, Span)>,
     /// Every declaration by id, and every name written as a reference.
     pub refs: References,
 }
@@ -417,6 +419,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         resources: Table::new(DeclKind::Resource),
         externals: Table::new(DeclKind::External),
         cluster_grants: Vec::new(),
+        gitops: Vec::new(),
         refs: References::default(),
     };
     let mut collector = Collector {
@@ -431,6 +434,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         resources: Vec::new(),
         externals: Vec::new(),
         cluster_grants: Vec::new(),
+        gitops: Vec::new(),
         rejected: Vec::new(),
         branches: cond::Branches::default(),
     };
@@ -447,11 +451,13 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         resources,
         externals,
         cluster_grants,
+        gitops,
         rejected,
         branches,
         ..
     } = collector;
     resolved.cluster_grants = cluster_grants;
+    resolved.gitops = gitops;
     branches.never_taken(diagnostics);
     for (kind, name) in rejected {
         let table_rejected = match kind {
@@ -578,6 +584,7 @@ fn collect_lets<'a>(
                 }
             }
             ItemKind::Import(_)
+            | ItemKind::GitOps(_)
             | ItemKind::Cluster(_)
             | ItemKind::Tier(_)
             | ItemKind::Role(_)
@@ -620,6 +627,7 @@ struct Collector<'l, 'a> {
     resources: Vec<Decl<'a, ast::Resource>>,
     externals: Vec<Decl<'a, ast::External>>,
     cluster_grants: Vec<(&'a ast::ClusterGrant, Vars<'a>)>,
+    gitops: Vec<(&'a ast::Block, Span)>,
     /// (kind, name) of declarations whose name was invalid.
     rejected: Vec<(DeclKind, String)>,
     branches: cond::Branches,
@@ -630,6 +638,8 @@ impl<'a> Collector<'_, 'a> {
         for item in items {
             match &item.kind {
                 ItemKind::Import(_) | ItemKind::Let(_) => {}
+                // Only at the top level: the grammar has it in no loop.
+                ItemKind::GitOps(body) => self.gitops.push((body, item.span)),
                 ItemKind::Cluster(cluster) => {
                     let decl =
                         self.decl(&cluster.name, cluster, vars, DeclKind::Cluster, diagnostics);
@@ -747,6 +757,7 @@ impl<'a> Collector<'_, 'a> {
                         continue;
                     }
                     ItemKind::Import(_)
+                    | ItemKind::GitOps(_)
                     | ItemKind::Let(_)
                     | ItemKind::For(_)
                     | ItemKind::If(_)

@@ -24,6 +24,8 @@ pub struct Item {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ItemKind {
     Import(Import),
+    /// `gitops { repo = "…" … }`: where the build is committed.
+    GitOps(Block),
     Cluster(Cluster),
     Tier(Tier),
     Role(Role),

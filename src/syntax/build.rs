@@ -75,6 +75,7 @@ fn is_token(rule: Rule) -> bool {
             | Rule::kw_role
             | Rule::kw_cluster_role
             | Rule::kw_resource
+            | Rule::kw_gitops
             | Rule::kw_external
             | Rule::kw_metrics
             | Rule::kw_let
@@ -187,6 +188,10 @@ impl Builder<'_> {
                     name: self.decl_name(next(&mut parts)),
                     body: self.block(next(&mut parts)),
                 })
+            }
+            Rule::gitops => {
+                let mut parts = children(pair);
+                ItemKind::GitOps(self.block(next(&mut parts)))
             }
             Rule::cluster_role => {
                 let mut parts = children(pair);

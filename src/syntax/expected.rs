@@ -42,6 +42,7 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::role
         | Rule::cluster_role
         | Rule::resource
+        | Rule::gitops
         | Rule::external
         | Rule::cluster_grant
         | Rule::let_decl
@@ -107,6 +108,7 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_role => "`role`",
         Rule::kw_cluster_role => "`cluster_role`",
         Rule::kw_resource => "`resource`",
+        Rule::kw_gitops => "`gitops`",
         Rule::kw_external => "`external`",
         Rule::kw_metrics => "`metrics`",
         Rule::kw_let => "`let`",

@@ -228,6 +228,12 @@ impl<'t> Parser<'t> {
                     path: self.string_lit()?,
                 })
             }
+            ItemKeyword::GitOps => {
+                if !top_level {
+                    return None;
+                }
+                ItemKind::GitOps(self.block()?)
+            }
             ItemKeyword::Cluster => ItemKind::Cluster(Cluster {
                 name: self.decl_name()?,
                 body: self.block()?,

@@ -216,6 +216,10 @@ impl Printer<'_> {
                 self.out.push(' ');
                 self.block(&role.body);
             }
+            ItemKind::GitOps(body) => {
+                self.out.push_str("gitops ");
+                self.block(body);
+            }
             ItemKind::Resource(resource) => {
                 self.out.push_str("resource ");
                 self.out.push_str(&resource.name.text);

@@ -91,6 +91,7 @@ keywords! {
     /// All but `import` also start the items of a `for` body.
     pub enum ItemKeyword {
         Import => "import",
+        GitOps => "gitops",
         Cluster => "cluster",
         Tier => "tier",
         Role => "role",
@@ -284,11 +285,11 @@ mod tests {
         );
         let words: Vec<&str> = ItemKeyword::words().collect();
         assert_same("item keywords", &keywords_of(&items), &words);
-        // `import` is the one item a `for` body cannot hold (`fast.rs`
-        // reads it at the top level only).
+        // `import` and `gitops` are the items a `for` body cannot hold
+        // (`fast.rs` reads them at the top level only).
         let nested: Vec<&str> = ItemKeyword::ALL
             .iter()
-            .filter(|&&keyword| keyword != ItemKeyword::Import)
+            .filter(|&&keyword| !matches!(keyword, ItemKeyword::Import | ItemKeyword::GitOps))
             .map(|keyword| keyword.as_str())
             .collect();
         let for_body = grammar.starting_keywords("for_body");

@@ -165,6 +165,10 @@ impl Dump<'_> {
                 self.name(inner, "name", &role.name);
                 self.block(inner, "body", &role.body);
             }
+            ItemKind::GitOps(body) => {
+                self.line(depth, "gitops", Some(item.span));
+                self.block(inner, "body", body);
+            }
             ItemKind::Resource(resource) => {
                 self.line(depth, "resource", Some(item.span));
                 self.ident(inner, "name", &resource.name);
