@@ -124,6 +124,7 @@ codes! {
     E0508 => Error, "invalid grant";
     E0509 => Warning, "verb the resource does not serve";
     E0510 => Error, "escalating cluster-wide grant on a production cluster";
+    E0511 => Error, "grant that lets people change what envk writes";
     E0601 => Warning, "network selector that matches no env";
     E0602 => Error, "ingress from an environment the tier does not accept";
     E0603 => Error, "DNS egress both allowed and denied";

@@ -700,7 +700,28 @@ pub struct Tier {
     /// `metrics on tcp 9090`: ports every env of the tier serves metrics
     /// on, which the cluster's Prometheus may reach.
     pub metrics: Vec<Port>,
+    /// `self_managed = [network, rbac]`: what the tier's envs manage
+    /// themselves, outside what envk proves.
+    pub self_managed: SelfManaged,
     pub source: Source,
+}
+
+/// What a tier's envs may manage themselves: grants may then change their
+/// NetworkPolicies (`network`) or Roles and RoleBindings (`rbac`), and
+/// their Argo CD projects do not blacklist those kinds. Such a namespace's
+/// reach or access is no longer what envk wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SelfManaged {
+    pub network: bool,
+    pub rbac: bool,
+}
+
+impl SelfManaged {
+    pub const WORDS: [&'static str; 2] = ["network", "rbac"];
+
+    pub fn any(self) -> bool {
+        self.network || self.rbac
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -114,3 +114,15 @@ mod tests {
         assert_eq!(closest("stage", environments), None);
     }
 }
+
+/// "a", "a and b", "a, b and c": a list in a sentence.
+pub fn and_list<S: AsRef<str>>(items: &[S]) -> String {
+    match items {
+        [] => String::new(),
+        [only] => only.as_ref().to_string(),
+        [head @ .., last] => {
+            let head: Vec<&str> = head.iter().map(AsRef::as_ref).collect();
+            format!("{} and {}", head.join(", "), last.as_ref())
+        }
+    }
+}

@@ -638,7 +638,17 @@ pub(crate) fn env_grants<'a>(
             continue; // the role itself has errors, already reported
         };
         let stdlib = checker.sources.file_of(role_decl.name_span).is_stdlib();
-        forbids(role_decl, stdlib, facts, tier, *span, None, diagnostics);
+        let rules = &role_model.rules;
+        forbids(
+            role_decl,
+            rules,
+            stdlib,
+            facts,
+            tier,
+            *span,
+            None,
+            diagnostics,
+        );
         let Some(subject_text) = interpolate(&grant.subject, &scope, diagnostics) else {
             continue;
         };
@@ -822,8 +832,10 @@ pub(crate) fn subject(
 /// `reached`: for a cluster-wide grant, the note saying which env of the
 /// cluster the tier's.
 /// `stdlib`: the role is the standard library's, which a user cannot edit.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn forbids(
     role: &Decl<ast::Role>,
+    rules: &[PolicyRule],
     stdlib: bool,
     facts: &RoleFacts,
     tier: &TierFacts,
@@ -838,12 +850,238 @@ pub(crate) fn forbids(
         None => "role",
     };
     forbidden(role, noun, stdlib, facts, tier, grant_span, &mut found);
+    undoes_fences(
+        role, rules, noun, stdlib, facts, tier, grant_span, &mut found,
+    );
     for mut diagnostic in found {
         if let Some(reached) = reached {
             diagnostic = diagnostic.note(reached.to_string());
         }
         diagnostics.push(diagnostic);
     }
+}
+
+/// What envk writes in a namespace that a grant must not let people
+/// change, unless the tier says its envs manage it themselves: an extra
+/// NetworkPolicy opens paths envk never checked, an extra Role or
+/// RoleBinding grants beyond the program, and a Namespace's labels decide
+/// its Pod Security and which policies select it.
+struct Fence {
+    /// The API group and resource, as a rule names them.
+    group: &'static str,
+    resource: &'static str,
+    /// What the diagnostic calls the objects.
+    objects: &'static str,
+    verbs: &'static [&'static str],
+    /// The word of `self_managed` that lets a tier's envs change them;
+    /// `None`: nothing does.
+    opt_in: Option<&'static str>,
+}
+
+const WRITES: &[&str] = &["create", "update", "patch", "delete", "deletecollection"];
+
+const FENCES: [Fence; 4] = [
+    Fence {
+        group: "networking.k8s.io",
+        resource: "networkpolicies",
+        objects: "NetworkPolicies",
+        verbs: WRITES,
+        opt_in: Some("network"),
+    },
+    Fence {
+        group: RBAC_GROUP,
+        resource: "roles",
+        objects: "Roles",
+        verbs: WRITES,
+        opt_in: Some("rbac"),
+    },
+    Fence {
+        group: RBAC_GROUP,
+        resource: "rolebindings",
+        objects: "RoleBindings",
+        verbs: WRITES,
+        opt_in: Some("rbac"),
+    },
+    Fence {
+        group: "",
+        resource: "namespaces",
+        objects: "the Namespace's labels",
+        verbs: &["update", "patch"],
+        opt_in: None,
+    },
+];
+
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+/// E0511: a role granted in a tier's env that writes what envk writes
+/// there (`FENCES`), unless the tier's envs manage it themselves: one
+/// report per grant, with a label at each rule that does.
+#[allow(clippy::too_many_arguments)]
+fn undoes_fences(
+    role: &Decl<ast::Role>,
+    rules: &[PolicyRule],
+    noun: &str,
+    stdlib: bool,
+    facts: &RoleFacts,
+    tier: &TierFacts,
+    grant_span: Span,
+    diagnostics: &mut Diags,
+) {
+    let managed = tier.model.self_managed;
+    let any = |list: &[String], wanted: &str| list.iter().any(|x| x == wanted || x == "*");
+    let mut objects: Vec<&str> = Vec::new();
+    let mut resources: Vec<&str> = Vec::new();
+    let mut labels: Vec<(Span, String)> = Vec::new();
+    let mut opt_ins: Vec<&str> = Vec::new();
+    // A fence no tier lifts was crossed: `self_managed` would not do.
+    let mut always = false;
+    for fence in &FENCES {
+        let exempt = match fence.opt_in {
+            Some("network") => managed.network,
+            Some(_) => managed.rbac,
+            None => false,
+        };
+        if exempt {
+            continue;
+        }
+        let granted = rules.iter().find_map(|rule| {
+            let verb = rule
+                .verbs
+                .iter()
+                .find(|verb| verb.as_str() == "*" || fence.verbs.contains(&verb.as_str()))?;
+            (any(&rule.api_groups, fence.group) && any(&rule.resources, fence.resource))
+                .then_some((verb, rule))
+        });
+        let Some((verb, rule)) = granted else {
+            continue;
+        };
+        objects.push(fence.objects);
+        resources.push(fence.resource);
+        match fence.opt_in {
+            Some(opt_in) if !opt_ins.contains(&opt_in) => opt_ins.push(opt_in),
+            Some(_) => {}
+            None => always = true,
+        }
+        let written = match rule.resources.iter().any(|r| r == fence.resource) {
+            true => fence.resource,
+            false => "*",
+        };
+        let verb = match verb.as_str() {
+            "*" => "`\"*\"`".to_string(),
+            verb => format!("`{verb}`"),
+        };
+        if let Some((_, span)) = facts.resources.iter().find(|(name, _)| name == written) {
+            let label = match written {
+                "*" => format!("`\"*\"` is every resource, with {verb}"),
+                _ => format!("{verb} on `{}`", fence.resource),
+            };
+            // `"*"` is one label for every fence it covers.
+            match labels.iter_mut().find(|(at, _)| at == span) {
+                Some(_) if written == "*" => {}
+                Some((_, existing)) => existing.push_str(&format!("; {label}")),
+                None => labels.push((*span, label)),
+            }
+        }
+    }
+    if objects.is_empty() {
+        return;
+    }
+    let mut diagnostic = Diagnostic::new(
+        Code::E0511,
+        grant_span,
+        format!(
+            "{noun} `{}` would let its subjects change what envk writes: {}",
+            role.name,
+            crate::suggest::and_list(&objects)
+        ),
+    )
+    .label("granted here");
+    for (span, label) in labels {
+        diagnostic = diagnostic.secondary(span, label);
+    }
+    let reads = crate::suggest::and_list(
+        &resources
+            .iter()
+            .map(|r| format!("`{r}`"))
+            .collect::<Vec<_>>(),
+    );
+    let mut help = match stdlib {
+        true => format!(
+            "`{}` is the standard library's: grant a {noun} of your own that only reads {reads}",
+            role.name
+        ),
+        false => format!(
+            "let {noun} `{}` only read {reads} (`get`, `list`, `watch`)",
+            role.name
+        ),
+    };
+    if !always {
+        let mut words: Vec<&str> = opt_ins;
+        if managed.network && !words.contains(&"network") {
+            words.insert(0, "network");
+        }
+        if managed.rbac && !words.contains(&"rbac") {
+            words.push("rbac");
+        }
+        help.push_str(&format!(
+            "; or, if tier `{}`'s envs manage this themselves, outside what envk proves, say so on the tier: `self_managed = [{}]`",
+            tier.model.name,
+            words.join(", ")
+        ));
+    }
+    diagnostics.push(diagnostic.help(help));
+}
+
+/// `self_managed = [network, rbac]`.
+pub(crate) fn self_managed(
+    value: &crate::resolve::value::Value,
+    span: Span,
+    diagnostics: &mut Diags,
+) -> Option<model::SelfManaged> {
+    use crate::resolve::value::Value;
+    let Value::List(items, _) = value else {
+        diagnostics.push(
+            Diagnostic::new(Code::E0301, span, "expected a list, such as `[network, rbac]`")
+                .label("not a list")
+                .help("write what the tier's envs manage themselves: `self_managed = [network]`, `[rbac]` or `[network, rbac]`"),
+        );
+        return None;
+    };
+    let mut managed = model::SelfManaged::default();
+    let mut ok = true;
+    for item in items {
+        let (word, at) = match item {
+            Value::Word(word, at) | Value::Str(word, at) => (word.as_str(), *at),
+            other => {
+                ok = false;
+                diagnostics.push(
+                    Diagnostic::new(Code::E0301, other.span(), "expected `network` or `rbac`")
+                        .label("not a word")
+                        .help("list `network`, `rbac` or both"),
+                );
+                continue;
+            }
+        };
+        match word {
+            "network" => managed.network = true,
+            "rbac" => managed.rbac = true,
+            _ => {
+                ok = false;
+                let mut diagnostic = Diagnostic::new(
+                    Code::E0305,
+                    at,
+                    format!("unknown value `{word}`: a tier's envs may manage `network` or `rbac`"),
+                )
+                .label("not `network` or `rbac`");
+                diagnostic = match suggest::closest(word, model::SelfManaged::WORDS) {
+                    Some(near) => diagnostic.help(format!("did you mean `{near}`?")),
+                    None => diagnostic.help("list `network`, `rbac` or both"),
+                };
+                diagnostics.push(diagnostic);
+            }
+        }
+    }
+    ok.then_some(managed)
 }
 
 fn forbidden(

@@ -108,7 +108,15 @@ impl Checker<'_, '_> {
                 };
                 let cluster = &cluster.model;
                 self.escalation(role_decl, role, cluster, grant, cluster_name, diagnostics);
-                self.tier_forbids(role_decl, facts, &cluster.name, grant_span, diagnostics);
+                let rules = &role.rules;
+                self.tier_forbids(
+                    role_decl,
+                    rules,
+                    facts,
+                    &cluster.name,
+                    grant_span,
+                    diagnostics,
+                );
                 match bindings
                     .iter_mut()
                     .find(|binding| binding.cluster == cluster.name && binding.name == name)
@@ -245,6 +253,7 @@ impl Checker<'_, '_> {
     fn tier_forbids(
         &self,
         role_decl: &crate::resolve::Decl<ast::Role>,
+        rules: &[model::PolicyRule],
         facts: &RoleFacts,
         cluster: &str,
         grant_span: crate::source::Span,
@@ -265,6 +274,7 @@ impl Checker<'_, '_> {
             );
             access::forbids(
                 role_decl,
+                rules,
                 stdlib,
                 facts,
                 tier,

@@ -406,6 +406,8 @@ pub(crate) struct TierFacts {
     accept_span: Option<Span>,
     /// Its own `metrics`, or its parent's.
     metrics_span: Option<Span>,
+    /// Its own `self_managed`, or its parent's.
+    self_managed_span: Option<Span>,
 }
 
 /// An env as checked: its Model and the spans later checks point at.
@@ -706,6 +708,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 wildcards_span: parent.wildcards_span,
                 accept_span: parent.accept_span,
                 metrics_span: parent.metrics_span,
+                self_managed_span: parent.self_managed_span,
             },
             None => TierFacts {
                 model: Arc::new(model::Tier {
@@ -720,6 +723,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     isolated: false,
                     accept_from: Vec::new(),
                     metrics: Vec::new(),
+                    self_managed: model::SelfManaged::default(),
                     source: self.source(decl.name_span),
                 }),
                 name_span: decl.name_span,
@@ -730,6 +734,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 wildcards_span: None,
                 accept_span: None,
                 metrics_span: None,
+                self_managed_span: None,
             },
         };
         if let Some(Typed::PodSecurity(level)) = read.get("pod_security") {
@@ -741,6 +746,13 @@ impl<'r, 'a> Checker<'r, 'a> {
         }
         if let Some(Typed::Word(mode)) = read.get("network") {
             Arc::make_mut(&mut facts.model).isolated = mode == "isolated";
+        }
+        if let Some(Typed::Value(value)) = read.get("self_managed") {
+            let span = read.span("self_managed").unwrap_or(decl.name_span);
+            if let Some(managed) = access::self_managed(value, span, diagnostics) {
+                Arc::make_mut(&mut facts.model).self_managed = managed;
+                facts.self_managed_span = Some(span);
+            }
         }
         if let Some(Typed::Value(value)) = read.get("ceiling")
             && let Some(typed) = quota::resource_record(

@@ -325,6 +325,13 @@ pub const TIER: &[Field] = &[
         check: None,
         doc: "`isolated`: the tier's envs deny traffic in and out by default.",
     },
+    Field {
+        name: "self_managed",
+        ty: Type::Value,
+        presence: Presence::Optional { default: None },
+        check: None,
+        doc: "`[network, rbac]`: what the tier's envs manage themselves, their own NetworkPolicies or Roles and RoleBindings, outside what envk proves.",
+    },
 ];
 
 pub const ENV: &[Field] = &[

@@ -171,6 +171,11 @@ struct Project<'m> {
     /// The namespaces its Applications create (`CreateNamespace=true`).
     creates: BTreeSet<&'m str>,
     writes_rules: bool,
+    /// Whether an env of it does not manage its own NetworkPolicies, or
+    /// Roles and RoleBindings (`self_managed`): those kinds are then
+    /// blacklisted.
+    fences_network: bool,
+    fences_rbac: bool,
     /// By Application: the groups that may look at it, and those that may
     /// sync it.
     access: BTreeMap<&'m str, (BTreeSet<&'m str>, BTreeSet<&'m str>)>,
@@ -247,6 +252,8 @@ pub(super) fn projects(model: &Model, options: Emitting) -> Vec<(String, String)
             project.creates.insert(&env.name);
         }
         project.writes_rules |= !env.alerts.rules.is_empty();
+        project.fences_network |= !env.tier.self_managed.network;
+        project.fences_rbac |= !env.tier.self_managed.rbac;
         let (get, sync) = project.access.entry(&deploy.application).or_default();
         for binding in &env.bindings {
             let writes = env.roles.iter().any(|role| {
@@ -272,6 +279,11 @@ pub(super) fn projects(model: &Model, options: Emitting) -> Vec<(String, String)
         let environment = project.environment.map_or("", |e| e.as_str());
         let team = project.team.unwrap_or(name);
         let mut blacklist = ENV_KINDS.to_vec();
+        blacklist.retain(|kind| match kind.kind {
+            "NetworkPolicy" => project.fences_network,
+            "Role" | "RoleBinding" => project.fences_rbac,
+            _ => true,
+        });
         if project.writes_rules {
             blacklist.push(PROMETHEUS_RULE);
         }

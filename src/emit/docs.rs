@@ -40,6 +40,10 @@ struct Context {
     platform: String,
     /// `| namespace | Application | project | repo | path |` lines.
     deploy_rows: String,
+    /// The namespaces that manage their own NetworkPolicies, and their
+    /// own Roles and RoleBindings (`self_managed`), listed; empty if none.
+    self_managed_network: String,
+    self_managed_rbac: String,
 }
 
 /// Above this many namespaces a cluster's README lists each one's rules
@@ -126,9 +130,19 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
         }
         rows
     });
+    let self_managed = |of: fn(crate::model::SelfManaged) -> bool| {
+        let names: Vec<&str> = envs
+            .iter()
+            .filter(|env| of(env.tier.self_managed))
+            .map(|env| env.name.as_str())
+            .collect();
+        crate::suggest::and_list(&names)
+    };
     Context {
         platform,
         deploy_rows,
+        self_managed_network: self_managed(|managed| managed.network),
+        self_managed_rbac: self_managed(|managed| managed.rbac),
         cluster: ClusterRow {
             name: cluster.name.clone(),
             server: cluster.server.clone(),
