@@ -70,6 +70,13 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Layout::Tree)]
         layout: Layout,
 
+        /// How the teams' Argo CD Applications are written: `applications`,
+        /// one per env; `applicationsets`, one ApplicationSet per
+        /// environment whose list generator gives the same Applications,
+        /// for fleets of tens of thousands of them.
+        #[arg(long, value_enum, default_value_t = ArgoCd::Applications)]
+        argocd: ArgoCd,
+
         #[command(flatten)]
         report: ReportArgs,
     },
@@ -115,6 +122,13 @@ enum Deny {
 enum Layout {
     Tree,
     Stream,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ArgoCd {
+    Applications,
+    #[value(name = "applicationsets")]
+    ApplicationSets,
 }
 
 /// The options of `check` and `build` that say how a run reports.
@@ -176,6 +190,7 @@ fn main() -> ExitCode {
             check,
             provenance,
             layout,
+            argocd,
             report,
         } => {
             let options = emit::Options {
@@ -183,6 +198,10 @@ fn main() -> ExitCode {
                 layout: match layout {
                     Layout::Tree => emit::Layout::Tree,
                     Layout::Stream => emit::Layout::Stream,
+                },
+                argocd: match argocd {
+                    ArgoCd::Applications => emit::ArgoCd::Applications,
+                    ArgoCd::ApplicationSets => emit::ArgoCd::ApplicationSets,
                 },
             };
             build(&paths, &out, check, options, Report::new(report, cli.color))

@@ -819,3 +819,139 @@ fn names_as_long_as_kubernetes_allows_build_in_the_tree_layout() {
     let check = envk(&["build", "--check", source, "-o", out]);
     assert_eq!(check.status.code(), Some(0));
 }
+
+/// `--argocd applicationsets` gives, through Argo CD's list generator and
+/// template patch, exactly the Applications of the per-env build: the
+/// test expands each element as the ApplicationSet controller does with
+/// `goTemplate` (`{{.key}}` is the element's value; the template patch,
+/// `{{ toJson .patch }}`, is the element's `patch`, merged into the
+/// rendered template).
+#[test]
+fn applicationsets_give_the_per_env_applications() {
+    let fleet = fleet(100);
+    for program in [
+        "examples/enterprise.env.k",
+        "examples/multi-team",
+        "examples/regions",
+        "tests/fixtures/enterprise-gitops.env.k",
+        fleet.as_str(),
+    ] {
+        for provenance in [false, true] {
+            let per_env = build(
+                program,
+                Options {
+                    provenance,
+                    ..Options::default()
+                },
+            );
+            let sets = build(
+                program,
+                Options {
+                    provenance,
+                    argocd: emit::ArgoCd::ApplicationSets,
+                    ..Options::default()
+                },
+            );
+            let applications: BTreeMap<String, serde_json::Value> = per_env
+                .files
+                .iter()
+                .filter(|(path, _)| path.starts_with("argocd/applications/"))
+                .map(|(_, text)| {
+                    let app = serde_json::to_value(yaml(&text.text())).unwrap();
+                    (app["metadata"]["name"].as_str().unwrap().to_string(), app)
+                })
+                .collect();
+            assert!(
+                !sets
+                    .files
+                    .keys()
+                    .any(|path| path.starts_with("argocd/applications/")),
+                "{program}: no Application file beside the ApplicationSets"
+            );
+            let mut expanded: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+            for (path, text) in &sets.files {
+                if !path.starts_with("argocd/applicationsets/") {
+                    continue;
+                }
+                let set = serde_json::to_value(yaml(&text.text())).unwrap();
+                assert_eq!(set["kind"], "ApplicationSet", "{path}");
+                let spec = &set["spec"];
+                assert_eq!(spec["goTemplate"], true, "{path}");
+                assert_eq!(spec["templatePatch"], "{{ toJson .patch }}", "{path}");
+                let environment = path
+                    .strip_prefix("argocd/applicationsets/")
+                    .and_then(|file| file.strip_suffix(".yaml"))
+                    .unwrap();
+                for element in spec["generators"][0]["list"]["elements"]
+                    .as_array()
+                    .unwrap()
+                {
+                    let mut app = render(&spec["template"], element);
+                    app["apiVersion"] = "argoproj.io/v1alpha1".into();
+                    app["kind"] = "Application".into();
+                    merge(&mut app, &element["patch"]);
+                    let name = app["metadata"]["name"].as_str().unwrap().to_string();
+                    let server = app["spec"]["destination"]["server"].as_str().unwrap();
+                    assert!(
+                        per_env.files.iter().any(|(path, text)| {
+                            path.ends_with("/README.md")
+                                && text.text().contains(&format!("| API server | {server} |"))
+                                && text
+                                    .text()
+                                    .contains(&format!("| Environment | {environment} |"))
+                        }),
+                        "{program}: {name} is in the ApplicationSet of its environment"
+                    );
+                    assert!(
+                        expanded.insert(name.clone(), app).is_none(),
+                        "{program}: {name} twice"
+                    );
+                }
+            }
+            assert_eq!(
+                expanded.keys().collect::<Vec<_>>(),
+                applications.keys().collect::<Vec<_>>(),
+                "{program}: the same Applications"
+            );
+            for (name, app) in &applications {
+                assert_eq!(&expanded[name], app, "{program}: {name}");
+            }
+        }
+    }
+}
+
+/// A template's strings with `{{.key}}` replaced by the element's value.
+fn render(template: &serde_json::Value, element: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match template {
+        Value::String(text) => match text.strip_prefix("{{.").and_then(|t| t.strip_suffix("}}")) {
+            Some(key) => element[key].clone(),
+            None => {
+                assert!(!text.contains("{{"), "unexpected template text {text:?}");
+                Value::String(text.clone())
+            }
+        },
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (key.clone(), render(value, element)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| render(v, element)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `patch` merged into `into`, maps key by key.
+fn merge(into: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (into, patch) {
+        (serde_json::Value::Object(into), serde_json::Value::Object(patch)) => {
+            for (key, value) in patch {
+                merge(
+                    into.entry(key.clone()).or_insert(serde_json::Value::Null),
+                    value,
+                );
+            }
+        }
+        (into, patch) => *into = patch.clone(),
+    }
+}

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use envk::emit::{self, Layout, Options, Tree};
+use envk::emit::{self, ArgoCd, Layout, Options, Tree};
 use jsonschema::Validator;
 use regex::Regex;
 use serde::Deserialize;
@@ -92,6 +92,11 @@ const KINDS: &[(&str, &str, &str)] = &[
         "AppProject",
         include_str!("schemas/argoproj.io_v1alpha1_AppProject.json"),
     ),
+    (
+        "argoproj.io/v1alpha1",
+        "ApplicationSet",
+        include_str!("schemas/argoproj.io_v1alpha1_ApplicationSet.json"),
+    ),
 ];
 
 const KUBERNETES_SD: &str = include_str!("schemas/prometheus_kubernetes_sd_config.json");
@@ -154,15 +159,20 @@ static DURATION: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 fn build(program: &str, provenance: bool) -> Tree {
-    build_in(program, provenance, Layout::Tree)
+    build_in(program, provenance, Layout::Tree, ArgoCd::Applications)
 }
 
-fn build_in(program: &str, provenance: bool, layout: Layout) -> Tree {
+fn build_in(program: &str, provenance: bool, layout: Layout, argocd: ArgoCd) -> Tree {
     let run = envk::driver::check(&[PathBuf::from(program)]).expect("examples are readable");
     let model = run
         .model
         .unwrap_or_else(|| panic!("{program} checks without errors"));
-    emit::emit(&model, Options { provenance, layout })
+    let options = Options {
+        provenance,
+        layout,
+        argocd,
+    };
+    emit::emit(&model, options)
 }
 
 /// Every YAML document of a file, as JSON.
@@ -684,18 +694,22 @@ fn quoted_end(text: &str, quote: char) -> usize {
 #[test]
 fn every_emitted_file_matches_its_format() {
     let mut total = Report::default();
-    let mut tree_kinds: BTreeMap<(&str, bool), BTreeMap<String, usize>> = BTreeMap::new();
+    type Key<'p> = (&'p str, bool, ArgoCd);
+    let mut tree_kinds: BTreeMap<Key, BTreeMap<String, usize>> = BTreeMap::new();
     for program in EXAMPLES {
-        for (provenance, layout) in [
-            (false, Layout::Tree),
-            (true, Layout::Tree),
-            (false, Layout::Stream),
-            (true, Layout::Stream),
+        for (provenance, layout, argocd) in [
+            (false, Layout::Tree, ArgoCd::Applications),
+            (true, Layout::Tree, ArgoCd::Applications),
+            (false, Layout::Stream, ArgoCd::Applications),
+            (true, Layout::Stream, ArgoCd::Applications),
+            (true, Layout::Tree, ArgoCd::ApplicationSets),
+            (true, Layout::Stream, ArgoCd::ApplicationSets),
         ] {
-            let tree = build_in(program, provenance, layout);
+            let tree = build_in(program, provenance, layout, argocd);
             let mut report = Report::default();
             report.check_tree(&tree);
-            let label = format!("{program} (provenance {provenance}, {layout:?} layout)");
+            let label =
+                format!("{program} (provenance {provenance}, {layout:?} layout, {argocd:?})");
             for error in report.errors {
                 total.errors.push(format!("{label}: {error}"));
             }
@@ -707,11 +721,11 @@ fn every_emitted_file_matches_its_format() {
             );
             match layout {
                 Layout::Tree => {
-                    tree_kinds.insert((program, provenance), report.kinds.clone());
+                    tree_kinds.insert((program, provenance, argocd), report.kinds.clone());
                 }
                 Layout::Stream => assert_eq!(
                     Some(&report.kinds),
-                    tree_kinds.get(&(program, provenance)),
+                    tree_kinds.get(&(program, provenance, argocd)),
                     "{label}: the stream layout holds the objects of the tree layout"
                 ),
             }

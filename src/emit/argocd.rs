@@ -181,15 +181,18 @@ struct Project<'m> {
     access: BTreeMap<&'m str, (BTreeSet<&'m str>, BTreeSet<&'m str>)>,
 }
 
-/// An env's Application, if it deploys, pushed to `applications`.
-pub(super) fn application(env: &Env, options: Emitting, applications: &mut Documents) {
-    let Some(deploy) = env.deploy.as_ref() else {
-        return;
-    };
-    let destination = Destination {
-        server: &env.cluster.server,
-        namespace: &env.name,
-    };
+/// What an env's Application says beyond its name, project and
+/// destination: the same in an Application and in an ApplicationSet's
+/// element.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Deployment<'a> {
+    source: Source<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sync_policy: Option<SyncPolicy>,
+}
+
+fn deployment(deploy: &crate::model::Deploy) -> Deployment<'_> {
     let sync_policy = deploy.sync.map(|sync| SyncPolicy {
         automated: Automated {
             prune: sync.prune,
@@ -201,6 +204,29 @@ pub(super) fn application(env: &Env, options: Emitting, applications: &mut Docum
             Vec::new()
         },
     });
+    Deployment {
+        source: Source {
+            repo_url: &deploy.repo,
+            target_revision: &deploy.revision,
+            path: &deploy.path,
+        },
+        sync_policy,
+    }
+}
+
+/// An env's Application, if it deploys, pushed to `applications`.
+pub(super) fn application(env: &Env, options: Emitting, applications: &mut Documents) {
+    let Some(deploy) = env.deploy.as_ref() else {
+        return;
+    };
+    let destination = Destination {
+        server: &env.cluster.server,
+        namespace: &env.name,
+    };
+    let Deployment {
+        source,
+        sync_policy,
+    } = deployment(deploy);
     let application = Application {
         api_version: "argoproj.io/v1alpha1",
         kind: "Application",
@@ -211,11 +237,7 @@ pub(super) fn application(env: &Env, options: Emitting, applications: &mut Docum
         },
         spec: ApplicationSpec {
             project: &deploy.project,
-            source: Source {
-                repo_url: &deploy.repo,
-                target_revision: &deploy.revision,
-                path: &deploy.path,
-            },
+            source,
             destination,
             sync_policy,
         },
@@ -484,6 +506,12 @@ fn platform_project(model: &Model, gitops: &crate::model::GitOps, options: Emitt
         namespace_kinds.push(PROMETHEUS_RULE);
     }
     namespace_kinds.extend(ARGOCD_KINDS);
+    if options.argocd == super::ArgoCd::ApplicationSets {
+        namespace_kinds.push(GroupKind {
+            group: "argoproj.io",
+            kind: "ApplicationSet",
+        });
+    }
     yaml(&AppProject {
         api_version: "argoproj.io/v1alpha1",
         kind: "AppProject",
@@ -515,3 +543,136 @@ pub(crate) const ARGOCD_KINDS: [GroupKind; 2] = [
         kind: "Application",
     },
 ];
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApplicationSet<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    metadata: Metadata<'a>,
+    spec: ApplicationSetSpec<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApplicationSetSpec<'a> {
+    go_template: bool,
+    go_template_options: [&'a str; 1],
+    generators: [Generator<'a>; 1],
+    template: Template<'a>,
+    /// Everything of an Application its element says beyond its name,
+    /// project and destination, which a template can only hold as text.
+    template_patch: &'a str,
+}
+
+#[derive(Serialize)]
+struct Generator<'a> {
+    list: ListGenerator<'a>,
+}
+
+#[derive(Serialize)]
+struct ListGenerator<'a> {
+    elements: Vec<Element<'a>>,
+}
+
+/// One env's Application, as an ApplicationSet's list generator gives it.
+#[derive(Serialize)]
+struct Element<'a> {
+    name: &'a str,
+    project: &'a str,
+    server: &'a str,
+    namespace: &'a str,
+    patch: Patch<'a>,
+}
+
+#[derive(Serialize)]
+struct Patch<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<PatchMetadata>,
+    spec: Deployment<'a>,
+}
+
+#[derive(Serialize)]
+struct PatchMetadata {
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct Template<'a> {
+    metadata: TemplateMetadata<'a>,
+    spec: TemplateSpec<'a>,
+}
+
+#[derive(Serialize)]
+struct TemplateMetadata<'a> {
+    name: &'a str,
+    namespace: &'a str,
+}
+
+#[derive(Serialize)]
+struct TemplateSpec<'a> {
+    project: &'a str,
+    destination: Destination<'a>,
+}
+
+/// `--argocd applicationsets`: per environment, one ApplicationSet whose
+/// list generator has an element per env that deploys, each giving the
+/// Application the per-env build writes (the template names it, its
+/// fenced project and its destination; the element's `patch` the rest).
+/// Each is `(environment, document)`.
+pub(super) fn application_sets(model: &Model, options: Emitting) -> Vec<(&'static str, String)> {
+    let mut by_environment: BTreeMap<Environment, Vec<Element>> = BTreeMap::new();
+    for env in model.envs.values() {
+        let Some(deploy) = &env.deploy else { continue };
+        let annotations = annotations(&TextMap::new(), &deploy.source, options, Wave::Teams);
+        by_environment
+            .entry(env.environment)
+            .or_default()
+            .push(Element {
+                name: &deploy.application,
+                project: &deploy.project,
+                server: &env.cluster.server,
+                namespace: &env.name,
+                patch: Patch {
+                    metadata: annotations.map(|annotations| PatchMetadata { annotations }),
+                    spec: deployment(deploy),
+                },
+            });
+    }
+    by_environment
+        .into_iter()
+        .map(|(environment, elements)| {
+            let set = ApplicationSet {
+                api_version: "argoproj.io/v1alpha1",
+                kind: "ApplicationSet",
+                metadata: Metadata {
+                    name: [environment.as_str(), "-apps"].concat(),
+                    namespace: ARGOCD_NAMESPACE,
+                    annotations: wave(options, Wave::Teams),
+                },
+                spec: ApplicationSetSpec {
+                    go_template: true,
+                    go_template_options: ["missingkey=error"],
+                    generators: [Generator {
+                        list: ListGenerator { elements },
+                    }],
+                    template: Template {
+                        metadata: TemplateMetadata {
+                            name: "{{.name}}",
+                            namespace: ARGOCD_NAMESPACE,
+                        },
+                        spec: TemplateSpec {
+                            project: "{{.project}}",
+                            destination: Destination {
+                                server: "{{.server}}",
+                                namespace: "{{.namespace}}",
+                            },
+                        },
+                    },
+                    template_patch: "{{ toJson .patch }}",
+                },
+            };
+            (environment.as_str(), yaml(&set))
+        })
+        .collect()
+}

@@ -144,6 +144,18 @@ pub struct Options {
     /// Annotate every object with `envk.dev/source: FILE:LINE`.
     pub provenance: bool,
     pub layout: Layout,
+    pub argocd: ArgoCd,
+}
+
+/// How the teams' Argo CD Applications are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ArgoCd {
+    /// One Application per env that deploys.
+    #[default]
+    Applications,
+    /// Per environment, one ApplicationSet that gives the same
+    /// Applications: one object for Argo CD to hold instead of thousands.
+    ApplicationSets,
 }
 
 /// What the emitters go by: the caller's options, and whether envk's
@@ -153,6 +165,7 @@ pub struct Options {
 struct Emitting {
     provenance: bool,
     layout: Layout,
+    argocd: ArgoCd,
     sync_waves: bool,
 }
 
@@ -240,6 +253,7 @@ pub fn emit(model: &Model, options: Options) -> Tree {
     let options = Emitting {
         provenance: options.provenance,
         layout: options.layout,
+        argocd: options.argocd,
         sync_waves: model.gitops.is_some(),
     };
     let envs: Vec<&Env> = model.envs.values().map(Box::as_ref).collect();
@@ -266,6 +280,10 @@ pub fn emit(model: &Model, options: Options) -> Tree {
         .map(|(name, document)| (["projects/", &name, ".yaml"].concat(), document))
         .collect();
     let mut platform = argocd::platform(model, options);
+    let application_sets = match options.argocd {
+        ArgoCd::Applications => Vec::new(),
+        ArgoCd::ApplicationSets => argocd::application_sets(model, options),
+    };
     // The platform project among the others, in name order.
     if let Some(at) = platform
         .iter()
@@ -280,6 +298,10 @@ pub fn emit(model: &Model, options: Options) -> Tree {
             for (file, document) in projects.into_iter().chain(platform) {
                 tree.add(["argocd/", &file].concat(), document);
             }
+            for (environment, document) in application_sets {
+                let file = ["argocd/applicationsets/", environment, ".yaml"].concat();
+                tree.add(file, document);
+            }
         }
         Layout::Stream => {
             if !projects.is_empty() {
@@ -289,6 +311,12 @@ pub fn emit(model: &Model, options: Options) -> Tree {
             if !platform.is_empty() {
                 let documents = platform.iter().map(|(_, document)| document.as_str());
                 tree.add("argocd/platform.yaml".to_string(), stream(documents));
+            }
+            if !application_sets.is_empty() {
+                let documents = application_sets
+                    .iter()
+                    .map(|(_, document)| document.as_str());
+                tree.add("argocd/applicationsets.yaml".to_string(), stream(documents));
             }
         }
     }
@@ -397,7 +425,9 @@ fn tree_files<'m>(
         &mut Documents::Files(&mut prometheus_rule),
     );
     let mut application = Vec::new();
-    argocd::application(env, options, &mut Documents::Files(&mut application));
+    if options.argocd == ArgoCd::Applications {
+        argocd::application(env, options, &mut Documents::Files(&mut application));
+    }
 
     let cluster = env.cluster.name.as_str();
     let mut files = EnvFiles {
@@ -535,7 +565,10 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Emitting, tree: &mut Tre
                     .expect("a rule file starts with its groups");
                 part.groups.push_str(group);
             }
-            argocd::application(env, options, &mut Documents::Stream(&mut part.applications));
+            if options.argocd == ArgoCd::Applications {
+                let applications = &mut Documents::Stream(&mut part.applications);
+                argocd::application(env, options, applications);
+            }
             if first {
                 part.reserve_for(room_for[env.cluster.name.as_str()]);
             }
