@@ -77,6 +77,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ArgoCd::Applications)]
         argocd: ArgoCd,
 
+        /// `CLUSTER/NAMESPACE`: stop naming a namespace no longer declared
+        /// (once it is deleted from the cluster). Repeatable.
+        #[arg(long, value_name = "CLUSTER/NAMESPACE")]
+        forget: Vec<String>,
+
         #[command(flatten)]
         report: ReportArgs,
     },
@@ -191,6 +196,7 @@ fn main() -> ExitCode {
             provenance,
             layout,
             argocd,
+            forget,
             report,
         } => {
             let options = emit::Options {
@@ -204,7 +210,8 @@ fn main() -> ExitCode {
                     ArgoCd::ApplicationSets => emit::ArgoCd::ApplicationSets,
                 },
             };
-            build(&paths, &out, check, options, Report::new(report, cli.color))
+            let report = Report::new(report, cli.color);
+            build(&paths, &out, check, options, &forget, report)
         }
         Command::Fmt { paths, check } => fmt(&paths, check, cli.color),
         Command::Explain { topic } => explain(&topic),
@@ -286,6 +293,7 @@ fn build(
     out: &std::path::Path,
     check_only: bool,
     options: emit::Options,
+    forget: &[String],
     report: Report,
 ) -> ExitCode {
     let (model, mut timings) = match run_check(paths, Goal::Model, report) {
@@ -293,7 +301,33 @@ fn build(
         Ok((None, _)) => return ExitCode::from(1),
         Err(code) => return code,
     };
-    let tree = timings.phase(Phase::Emit, || emit::emit(&model, options));
+    // What builds into this folder deployed: a namespace no longer
+    // declared is still in its cluster, and each build says so.
+    let mut history = match std::fs::read_to_string(out.join(emit::NAMESPACES_FILE)) {
+        Ok(text) => emit::History::parse(&text),
+        Err(_) => emit::History::default(),
+    };
+    for forgotten in forget {
+        let pair = forgotten
+            .split_once('/')
+            .map(|(cluster, namespace)| (cluster.to_string(), namespace.to_string()));
+        match pair {
+            Some(pair) if history.namespaces.remove(&pair) => {}
+            _ => {
+                eprintln!(
+                    "error: `--forget {forgotten}`: `{}` names no namespace of an earlier build as `CLUSTER/NAMESPACE`",
+                    out.join(emit::NAMESPACES_FILE).display()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    for (cluster, namespace) in history.retired(&model) {
+        eprintln!(
+            "note: namespace `{namespace}` on `{cluster}` is no longer declared; it is still in the cluster (namespaces are never deleted by a build): delete it by hand, then `envk build --forget {cluster}/{namespace}`"
+        );
+    }
+    let tree = timings.phase(Phase::Emit, || emit::emit_after(&model, options, &history));
     if check_only {
         let compared = timings.phase(Phase::Write, || output::compare(&tree, out));
         print_timings(report, &timings);

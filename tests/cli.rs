@@ -407,3 +407,81 @@ fn the_stream_layout_and_timings_from_the_command_line() {
     assert!(stderr(&check).contains("  check "), "{}", stderr(&check));
     assert!(!stderr(&check).contains("  emit "));
 }
+
+/// A namespace an earlier build deployed and the program no longer
+/// declares stays in its cluster: every build names it (`.envk/namespaces`,
+/// the cluster's README, a note), `--check` too, until it is declared
+/// again or `--forget` says it is gone.
+#[test]
+fn namespaces_no_longer_declared_are_named_until_forgotten() {
+    let dir = scratch("retired");
+    let out = dir.join("out");
+    let out_arg = out.to_str().unwrap();
+    let program = |with_legacy: bool| {
+        let mut text = String::from(
+            "cluster dev {\n  server = \"https://dev.example.com\"\n  environment = development\n}\n\
+             tier t { pod_security = baseline }\n\
+             env shop on dev tier t { }\n",
+        );
+        if with_legacy {
+            text.push_str("env legacy on dev tier t { }\n");
+        }
+        let path = dir.join("fleet.env.k");
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let namespaces = || std::fs::read_to_string(out.join(".envk/namespaces")).unwrap();
+    let first = envk(&["build", &program(true), "-o", out_arg]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(namespaces().contains("\ndev legacy\n"), "{}", namespaces());
+
+    let path = program(false);
+    let check = envk(&["build", "--check", &path, "-o", out_arg]);
+    assert_eq!(check.status.code(), Some(1));
+    let note = "note: namespace `legacy` on `dev` is no longer declared";
+    assert!(stderr(&check).contains(note), "{}", stderr(&check));
+
+    for _ in 0..2 {
+        // Building again keeps naming it: the build is its own history.
+        let again = envk(&["build", &path, "-o", out_arg]);
+        assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+        assert!(stderr(&again).contains(note), "{}", stderr(&again));
+        assert!(
+            namespaces().contains("\ndev legacy retired\n"),
+            "{}",
+            namespaces()
+        );
+        let readme = std::fs::read_to_string(out.join("dev/README.md")).unwrap();
+        assert!(
+            readme.contains("## Namespaces no longer declared"),
+            "{readme}"
+        );
+        assert!(readme.contains("`legacy`"), "{readme}");
+    }
+    let up_to_date = envk(&["build", "--check", &path, "-o", out_arg]);
+    assert_eq!(up_to_date.status.code(), Some(0), "{}", stderr(&up_to_date));
+
+    let unknown = envk(&["build", &path, "-o", out_arg, "--forget", "dev/nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("`--forget dev/nope`"),
+        "{}",
+        stderr(&unknown)
+    );
+
+    let forgotten = envk(&["build", &path, "-o", out_arg, "--forget", "dev/legacy"]);
+    assert_eq!(forgotten.status.code(), Some(0), "{}", stderr(&forgotten));
+    assert!(
+        !stderr(&forgotten).contains("note:"),
+        "{}",
+        stderr(&forgotten)
+    );
+    assert!(!namespaces().contains("legacy"), "{}", namespaces());
+    let readme = std::fs::read_to_string(out.join("dev/README.md")).unwrap();
+    assert!(!readme.contains("no longer declared"), "{readme}");
+
+    // Declared again, it is an env like the others.
+    let back = envk(&["build", &program(true), "-o", out_arg]);
+    assert_eq!(back.status.code(), Some(0), "{}", stderr(&back));
+    assert!(namespaces().contains("\ndev legacy\n"), "{}", namespaces());
+}

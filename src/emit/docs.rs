@@ -44,6 +44,9 @@ struct Context {
     /// own Roles and RoleBindings (`self_managed`), listed; empty if none.
     self_managed_network: String,
     self_managed_rbac: String,
+    /// Namespaces a previous build deployed here that are no longer
+    /// declared.
+    retired: Vec<String>,
 }
 
 /// Above this many namespaces a cluster's README lists each one's rules
@@ -77,7 +80,7 @@ struct MatrixRow {
 }
 
 /// Each cluster's README, in the Model's order. The template is parsed once.
-pub(super) fn cluster_readmes(model: &Model) -> Vec<String> {
+pub(super) fn cluster_readmes(model: &Model, retired: &[(String, String)]) -> Vec<String> {
     let mut tera = tera::Tera::default();
     tera.autoescape_on(Vec::new());
     tera.add_raw_template("cluster-readme.md", TEMPLATE)
@@ -86,8 +89,14 @@ pub(super) fn cluster_readmes(model: &Model) -> Vec<String> {
         .clusters
         .values()
         .map(|cluster| {
-            let context = tera::Context::from_serialize(cluster_context(model, cluster))
-                .expect("the context is plain data");
+            let mut context = cluster_context(model, cluster);
+            context.retired = retired
+                .iter()
+                .filter(|(of, _)| *of == cluster.name)
+                .map(|(_, namespace)| namespace.clone())
+                .collect();
+            let context =
+                tera::Context::from_serialize(context).expect("the context is plain data");
             tera.render("cluster-readme.md", &context)
                 .expect("the template is part of envk and renders")
         })
@@ -139,6 +148,7 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
         crate::suggest::and_list(&names)
     };
     Context {
+        retired: Vec::new(),
         platform,
         deploy_rows,
         self_managed_network: self_managed(|managed| managed.network),

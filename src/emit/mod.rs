@@ -26,7 +26,7 @@ pub mod yaml;
 mod yaml11;
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::model::{Env, Model, Source, TextMap};
@@ -243,6 +243,78 @@ impl Documents<'_> {
     }
 }
 
+/// The file that lists, by cluster, every namespace the builds into a
+/// folder have deployed, and which are no longer declared.
+pub const NAMESPACES_FILE: &str = ".envk/namespaces";
+
+/// What a previous build into the same folder deployed: namespaces that
+/// are no longer declared are kept in the cluster (Argo CD never prunes a
+/// namespace envk writes), so each build names them until they are
+/// declared again or forgotten (`envk build --forget`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    /// (cluster, namespace), declared then or retired before.
+    pub namespaces: BTreeSet<(String, String)>,
+}
+
+impl History {
+    /// Reads `NAMESPACES_FILE`: `CLUSTER NAMESPACE` lines, with `retired`
+    /// after the retired ones, and `#` comments. A line of another shape is
+    /// not envk's and is left out.
+    pub fn parse(text: &str) -> History {
+        let namespaces = text
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                let (cluster, namespace) = (words.next()?, words.next()?);
+                matches!(words.next(), None | Some("retired"))
+                    .then(|| (cluster.to_string(), namespace.to_string()))
+            })
+            .collect();
+        History { namespaces }
+    }
+
+    /// The namespaces of the history that `model` no longer declares.
+    pub fn retired(&self, model: &Model) -> Vec<(String, String)> {
+        self.namespaces
+            .iter()
+            .filter(|(cluster, namespace)| {
+                !model.envs.contains_key(&crate::model::EnvKey {
+                    name: namespace.clone(),
+                    cluster: cluster.clone(),
+                })
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// `NAMESPACES_FILE`'s text: the declared namespaces, then the retired.
+fn namespaces_file(model: &Model, retired: &[(String, String)]) -> String {
+    let mut lines: Vec<String> = model
+        .envs
+        .values()
+        .map(|env| format!("{} {}", env.cluster.name, env.name))
+        .chain(
+            retired
+                .iter()
+                .map(|(cluster, namespace)| format!("{cluster} {namespace} retired")),
+        )
+        .collect();
+    lines.sort();
+    let mut text = String::from(
+        "# Written by `envk build`: every namespace this folder deploys, as `CLUSTER NAMESPACE`.\n\
+         # `retired`: no longer declared, but still in the cluster (namespaces are never pruned);\n\
+         # delete it by hand, then `envk build --forget CLUSTER/NAMESPACE`.\n",
+    );
+    for line in lines {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
+}
+
 /// Emits every file of the build.
 ///
 /// Serializing is most of the work and each env's documents depend on that
@@ -250,6 +322,14 @@ impl Documents<'_> {
 /// time; the files are then put together in env order, so the bytes do not
 /// depend on the threads.
 pub fn emit(model: &Model, options: Options) -> Tree {
+    emit_after(model, options, &History::default())
+}
+
+/// `emit`, for a folder a previous build with `history` wrote: the
+/// namespaces it deployed that the program no longer declares are named
+/// in `NAMESPACES_FILE` and in their cluster's README.
+pub fn emit_after(model: &Model, options: Options, history: &History) -> Tree {
+    let retired = history.retired(model);
     let options = Emitting {
         provenance: options.provenance,
         layout: options.layout,
@@ -263,7 +343,7 @@ pub fn emit(model: &Model, options: Options) -> Tree {
     let ((readmes, projects), ()) = crate::parallel::beside(
         || {
             (
-                docs::cluster_readmes(model),
+                docs::cluster_readmes(model, &retired),
                 argocd::projects(model, options),
             )
         },
@@ -337,6 +417,10 @@ pub fn emit(model: &Model, options: Options) -> Tree {
             kubernetes::kustomization(resources),
         );
     }
+    tree.add(
+        NAMESPACES_FILE.to_string(),
+        namespaces_file(model, &retired),
+    );
     tree.add(
         "global/prometheus-federation.yaml".to_string(),
         prometheus::federation(model),
