@@ -1187,7 +1187,78 @@ pub struct Deploy {
     pub path: String,
     /// `None`: manual sync.
     pub sync: Option<SyncPolicy>,
+    /// What else the deploy block says, if anything: most say nothing.
+    pub options: Option<Box<DeployOptions>>,
     pub source: Source,
+}
+
+/// Argo CD's options of an Application beyond its source and automated
+/// sync.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeployOptions {
+    /// Each as Argo CD takes it: `ServerSideApply=true`.
+    pub sync_options: Vec<String>,
+    pub retry: Option<Retry>,
+    pub ignore_differences: Vec<IgnoreDifference>,
+    pub helm: Option<Helm>,
+    /// `kustomize { images [...] }`.
+    pub kustomize_images: Vec<String>,
+    /// Sources after the one `repo` and `path` give.
+    pub sources: Vec<ExtraSource>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Retry {
+    pub limit: Option<u64>,
+    pub backoff: Option<Duration>,
+    pub factor: Option<u64>,
+    pub max_backoff: Option<Duration>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IgnoreDifference {
+    pub group: Option<String>,
+    pub kind: String,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub json_pointers: Vec<String>,
+    pub jq_path_expressions: Vec<String>,
+    pub managed_fields_managers: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Helm {
+    pub release_name: Option<String>,
+    pub values_files: Vec<String>,
+    /// By name.
+    pub parameters: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtraSource {
+    pub repo: String,
+    pub revision: String,
+    pub path: Option<String>,
+    pub reference: Option<String>,
+}
+
+impl Duration {
+    /// As Go's `time.ParseDuration` reads it (`1h30m`, `500ms`): Argo CD's
+    /// retry backoff. Go has no unit above the hour.
+    pub fn go(self) -> String {
+        if self.0 == 0 {
+            return "0s".to_string();
+        }
+        let mut text = String::new();
+        let mut rest = self.0;
+        for (unit, size) in [("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
+            if rest >= size {
+                text.push_str(&format!("{}{unit}", rest / size));
+                rest %= size;
+            }
+        }
+        text
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,6 +12,7 @@ mod access;
 mod alerts;
 pub mod catalog;
 mod cluster_roles;
+mod deploy_options;
 mod expand;
 mod externals;
 mod fields;

@@ -88,6 +88,10 @@ pub(crate) fn env_deploy<'a>(
         sources: checker.sources,
     };
     let (span, has_sync) = (layered.span, layered.written("sync"));
+    let nested: Vec<&str> = ["retry", "helm"]
+        .into_iter()
+        .filter(|name| layered.written(name))
+        .collect();
     let read = layered.read(schema::DEPLOY, "a deploy block", &reading, diagnostics);
     let text = |name| match read.get(name) {
         Some(Typed::Text(text)) => Some(text.clone()),
@@ -119,6 +123,9 @@ pub(crate) fn env_deploy<'a>(
             .help("remove `create_namespace = true`: the namespace exists, with its labels, before the env's Application syncs"),
         );
     }
+    let options =
+        super::deploy_options::read(&read, |name| nested.contains(&name), &reading, diagnostics)
+            .ok()?;
     let sync = match has_sync {
         true => Some(model::SyncPolicy {
             prune: flag("prune")?,
@@ -136,6 +143,7 @@ pub(crate) fn env_deploy<'a>(
         revision: written_or("revision", "HEAD".to_string())?,
         path: text("path")?,
         sync,
+        options,
         source: checker.source(span),
     });
     Some((

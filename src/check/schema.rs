@@ -425,7 +425,244 @@ pub const DEPLOY: &[Field] = &[
         check: None,
         doc: "Argo CD's automated sync; without it, syncs are manual.",
     },
+    Field {
+        name: "sync_options",
+        ty: Type::Value,
+        presence: Presence::Optional { default: None },
+        check: None,
+        doc: "Argo CD sync options, such as `[ServerSideApply, PruneLast, \"PrunePropagationPolicy=background\"]`.",
+    },
+    Field {
+        name: "retry",
+        ty: Type::Block(&RETRY),
+        presence: Presence::Optional { default: None },
+        check: None,
+        doc: "How often, and after how long, Argo CD retries a failed sync.",
+    },
+    Field {
+        name: "ignore_differences",
+        ty: Type::Value,
+        presence: Presence::Optional { default: None },
+        check: None,
+        doc: "Fields of live objects Argo CD does not compare, a list of `{ kind group name namespace json_pointers jq_path_expressions managed_fields_managers }`.",
+    },
+    Field {
+        name: "helm",
+        ty: Type::Block(&HELM),
+        presence: Presence::Optional { default: None },
+        check: None,
+        doc: "Options of a Helm chart at `path`: its release name, values files and parameters.",
+    },
+    Field {
+        name: "kustomize",
+        ty: Type::Block(&KUSTOMIZE),
+        presence: Presence::Optional { default: None },
+        check: None,
+        doc: "Options of a Kustomize folder at `path`: the images it sets.",
+    },
+    Field {
+        name: "sources",
+        ty: Type::Value,
+        presence: Presence::Optional { default: None },
+        check: None,
+        doc: "More sources of the Application, a list of `{ repo path revision ref }`, after the one `repo` and `path` give.",
+    },
 ];
+
+/// `retry { … }` in a deploy block. Its fields are read with the deploy's,
+/// so their names are the deploy's too.
+pub const RETRY: Nested = Nested {
+    fields: &[
+        Field {
+            name: "limit",
+            ty: Type::Count,
+            presence: Presence::Optional {
+                default: Some("Argo CD's, no retry"),
+            },
+            check: None,
+            doc: "How many times a failed sync is retried.",
+        },
+        Field {
+            name: "backoff",
+            ty: Type::Duration,
+            presence: Presence::Optional {
+                default: Some("`5s`"),
+            },
+            check: None,
+            doc: "How long before the first retry.",
+        },
+        Field {
+            name: "factor",
+            ty: Type::Count,
+            presence: Presence::Optional { default: Some("2") },
+            check: None,
+            doc: "What each wait is multiplied by for the next retry.",
+        },
+        Field {
+            name: "max_backoff",
+            ty: Type::Duration,
+            presence: Presence::Optional {
+                default: Some("`3m`"),
+            },
+            check: None,
+            doc: "The longest wait between two retries.",
+        },
+    ],
+    what: "a retry block",
+    context: NestedContext::Fixed("a retry block"),
+};
+
+pub const HELM: Nested = Nested {
+    fields: &[
+        Field {
+            name: "release_name",
+            ty: Type::Text,
+            presence: Presence::Optional {
+                default: Some("the Application's name"),
+            },
+            check: None,
+            doc: "The Helm release's name.",
+        },
+        Field {
+            name: "values_files",
+            ty: Type::Value,
+            presence: Presence::Optional { default: None },
+            check: None,
+            doc: "Values files, relative to `path` (or `$REF/…` of a source with `ref`), applied in order.",
+        },
+        Field {
+            name: "parameters",
+            ty: Type::Value,
+            presence: Presence::Optional { default: None },
+            check: None,
+            doc: "Values set one by one, `{ \"image.tag\" = \"v1.4.2\" }`, over the values files.",
+        },
+    ],
+    what: "a helm block",
+    context: NestedContext::Fixed("a helm block"),
+};
+
+pub const KUSTOMIZE: Nested = Nested {
+    fields: &[Field {
+        name: "images",
+        ty: Type::Value,
+        presence: Presence::Optional { default: None },
+        check: None,
+        doc: "Images to set, as `kustomize edit set image` takes them: `\"ghcr.io/acme/shop:v1.4.2\"`.",
+    }],
+    what: "a kustomize block",
+    context: NestedContext::Fixed("a kustomize block"),
+};
+
+/// An element of a deploy's `ignore_differences`.
+pub const IGNORE_DIFFERENCE: Nested = Nested {
+    fields: &[
+        Field {
+            name: "kind",
+            ty: Type::Text,
+            presence: Presence::Required {
+                example: "\"Deployment\"",
+            },
+            check: None,
+            doc: "The kind of the objects, a glob.",
+        },
+        Field {
+            name: "group",
+            ty: Type::Text,
+            presence: Presence::Optional {
+                default: Some("the core group"),
+            },
+            check: None,
+            doc: "The API group of the objects, a glob.",
+        },
+        Field {
+            name: "name",
+            ty: Type::Text,
+            presence: Presence::Optional {
+                default: Some("every object"),
+            },
+            check: None,
+            doc: "The name of the one object.",
+        },
+        Field {
+            name: "namespace",
+            ty: Type::Text,
+            presence: Presence::Optional {
+                default: Some("every namespace"),
+            },
+            check: None,
+            doc: "The namespace of the objects.",
+        },
+        Field {
+            name: "json_pointers",
+            ty: Type::Value,
+            presence: Presence::Optional { default: None },
+            check: None,
+            doc: "The fields not compared, as JSON pointers: `[\"/spec/replicas\"]`.",
+        },
+        Field {
+            name: "jq_path_expressions",
+            ty: Type::Value,
+            presence: Presence::Optional { default: None },
+            check: None,
+            doc: "The fields not compared, as jq paths.",
+        },
+        Field {
+            name: "managed_fields_managers",
+            ty: Type::Value,
+            presence: Presence::Optional { default: None },
+            check: None,
+            doc: "The field managers whose fields are not compared.",
+        },
+    ],
+    what: "an ignored difference",
+    context: NestedContext::Fixed("an ignored difference"),
+};
+
+/// An element of a deploy's `sources`.
+pub const SOURCE: Nested = Nested {
+    fields: &[
+        Field {
+            name: "repo",
+            ty: Type::HttpsUrl {
+                code: Code::E0803,
+                what: "a source's `repo`",
+            },
+            presence: Presence::Required {
+                example: "\"https://github.com/org/values\"",
+            },
+            check: None,
+            doc: "The Git repository of the source.",
+        },
+        Field {
+            name: "path",
+            ty: Type::Text,
+            presence: Presence::Optional {
+                default: Some("none: the source only gives files to the others, by its `ref`"),
+            },
+            check: Some(inside_the_repository),
+            doc: "The folder of manifests in that repository.",
+        },
+        Field {
+            name: "revision",
+            ty: Type::Text,
+            presence: Presence::Optional {
+                default: Some("HEAD"),
+            },
+            check: Some(not_empty_revision),
+            doc: "The branch, tag or commit.",
+        },
+        Field {
+            name: "ref",
+            ty: Type::Label,
+            presence: Presence::Optional { default: None },
+            check: None,
+            doc: "A name other sources' Helm `values_files` use it by: `$NAME/values.yaml`.",
+        },
+    ],
+    what: "a source",
+    context: NestedContext::Fixed("a source"),
+};
 
 /// The top-level `gitops` block: where the build's output is committed,
 /// for the Applications that deploy it.
@@ -952,6 +1189,18 @@ impl<'a> Layered<'a> {
     }
 }
 
+/// A record value read against a nested table, as the elements of a list
+/// of records are (`ignore_differences`, `sources`).
+pub fn read_record<'a>(
+    nested: &'static Nested,
+    value: Value<'a>,
+    reading: &Reading<'_, '_, 'a, '_>,
+    diagnostics: &mut Diags,
+) -> Option<Read<'a>> {
+    let (record, vars) = fields::record(value, nested.what, diagnostics)?;
+    Some(read_nested(nested, &record, vars, reading, diagnostics))
+}
+
 /// A nested block, read with the variables of the record that holds it.
 fn read_nested<'a>(
     nested: &'static Nested,
@@ -976,8 +1225,8 @@ fn read_nested<'a>(
 #[cfg(test)]
 mod tests {
     use super::{
-        ALERT_TEMPLATE, CAPACITY, CLUSTER, DEPLOY, ENV, EXTERNAL, Field, GITOPS, PROMETHEUS,
-        RESOURCE, SYNC, TIER, Type,
+        ALERT_TEMPLATE, CAPACITY, CLUSTER, DEPLOY, ENV, EXTERNAL, Field, GITOPS, IGNORE_DIFFERENCE,
+        PROMETHEUS, RESOURCE, SOURCE, SYNC, TIER, Type,
     };
 
     /// Every table, and the nested ones through their fields.
@@ -991,6 +1240,8 @@ mod tests {
             ("external", EXTERNAL),
             ("resource", RESOURCE),
             ("gitops", GITOPS),
+            ("ignored difference", IGNORE_DIFFERENCE.fields),
+            ("source", SOURCE.fields),
         ];
         let mut next = 0;
         while next < all.len() {

@@ -28,10 +28,15 @@ struct Application<'a> {
 #[serde(rename_all = "camelCase")]
 struct ApplicationSpec<'a> {
     project: &'a str,
-    source: Source<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<Source<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sources: Vec<Source<'a>>,
     destination: Destination<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    sync_policy: Option<SyncPolicy>,
+    sync_policy: Option<SyncPolicy<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ignore_differences: Vec<IgnoreDifference<'a>>,
 }
 
 #[derive(Serialize)]
@@ -40,7 +45,54 @@ struct Source<'a> {
     #[serde(rename = "repoURL")]
     repo_url: &'a str,
     target_revision: &'a str,
-    path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    reference: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    helm: Option<HelmSource<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kustomize: Option<KustomizeSource<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HelmSource<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    release_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    value_files: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    parameters: Vec<HelmParameter<'a>>,
+}
+
+#[derive(Serialize)]
+struct HelmParameter<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct KustomizeSource<'a> {
+    images: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IgnoreDifference<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    json_pointers: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    jq_path_expressions: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    managed_fields_managers: &'a [String],
 }
 
 /// Borrowed from the Model: an Application per env names one.
@@ -52,10 +104,33 @@ struct Destination<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct SyncPolicy {
-    automated: Automated,
+struct SyncPolicy<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    automated: Option<Automated>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    sync_options: Vec<&'static str>,
+    sync_options: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry: Option<Retry>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Retry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backoff: Option<Backoff>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Backoff {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    factor: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_duration: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -187,30 +262,107 @@ struct Project<'m> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Deployment<'a> {
-    source: Source<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    sync_policy: Option<SyncPolicy>,
+    source: Option<Source<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sources: Vec<Source<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sync_policy: Option<SyncPolicy<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ignore_differences: Vec<IgnoreDifference<'a>>,
 }
 
 fn deployment(deploy: &crate::model::Deploy) -> Deployment<'_> {
-    let sync_policy = deploy.sync.map(|sync| SyncPolicy {
-        automated: Automated {
-            prune: sync.prune,
-            self_heal: sync.self_heal,
-        },
-        sync_options: if sync.create_namespace {
-            vec!["CreateNamespace=true"]
-        } else {
-            Vec::new()
-        },
+    let options = deploy.options.as_deref();
+    let mut sync_options: Vec<&str> = Vec::new();
+    if deploy.sync.is_some_and(|sync| sync.create_namespace) {
+        sync_options.push("CreateNamespace=true");
+    }
+    if let Some(options) = options {
+        sync_options.extend(options.sync_options.iter().map(String::as_str));
+    }
+    let retry = options
+        .and_then(|options| options.retry)
+        .map(|retry| Retry {
+            limit: retry.limit,
+            backoff: (retry.backoff.is_some()
+                || retry.factor.is_some()
+                || retry.max_backoff.is_some())
+            .then(|| Backoff {
+                duration: retry.backoff.map(|d| d.go()),
+                factor: retry.factor,
+                max_duration: retry.max_backoff.map(|d| d.go()),
+            }),
+        });
+    let sync_policy =
+        (deploy.sync.is_some() || !sync_options.is_empty() || retry.is_some()).then(|| {
+            SyncPolicy {
+                automated: deploy.sync.map(|sync| Automated {
+                    prune: sync.prune,
+                    self_heal: sync.self_heal,
+                }),
+                sync_options,
+                retry,
+            }
+        });
+    let main = Source {
+        repo_url: &deploy.repo,
+        target_revision: &deploy.revision,
+        path: Some(&deploy.path),
+        reference: None,
+        helm: options
+            .and_then(|options| options.helm.as_ref())
+            .map(|helm| HelmSource {
+                release_name: helm.release_name.as_deref(),
+                value_files: &helm.values_files,
+                parameters: helm
+                    .parameters
+                    .iter()
+                    .map(|(name, value)| HelmParameter { name, value })
+                    .collect(),
+            }),
+        kustomize: options
+            .filter(|options| !options.kustomize_images.is_empty())
+            .map(|options| KustomizeSource {
+                images: &options.kustomize_images,
+            }),
+    };
+    let extra = options.map_or(&[][..], |options| &options.sources[..]);
+    let (source, sources) = match extra.is_empty() {
+        true => (Some(main), Vec::new()),
+        false => {
+            let mut sources = vec![main];
+            sources.extend(extra.iter().map(|source| Source {
+                repo_url: &source.repo,
+                target_revision: &source.revision,
+                path: source.path.as_deref(),
+                reference: source.reference.as_deref(),
+                helm: None,
+                kustomize: None,
+            }));
+            (None, sources)
+        }
+    };
+    let ignore_differences = options.map_or_else(Vec::new, |options| {
+        options
+            .ignore_differences
+            .iter()
+            .map(|ignored| IgnoreDifference {
+                group: ignored.group.as_deref(),
+                kind: &ignored.kind,
+                name: ignored.name.as_deref(),
+                namespace: ignored.namespace.as_deref(),
+                json_pointers: &ignored.json_pointers,
+                jq_path_expressions: &ignored.jq_path_expressions,
+                managed_fields_managers: &ignored.managed_fields_managers,
+            })
+            .collect()
     });
     Deployment {
-        source: Source {
-            repo_url: &deploy.repo,
-            target_revision: &deploy.revision,
-            path: &deploy.path,
-        },
+        source,
+        sources,
         sync_policy,
+        ignore_differences,
     }
 }
 
@@ -225,7 +377,9 @@ pub(super) fn application(env: &Env, options: Emitting, applications: &mut Docum
     };
     let Deployment {
         source,
+        sources,
         sync_policy,
+        ignore_differences,
     } = deployment(deploy);
     let application = Application {
         api_version: "argoproj.io/v1alpha1",
@@ -238,8 +392,10 @@ pub(super) fn application(env: &Env, options: Emitting, applications: &mut Docum
         spec: ApplicationSpec {
             project: &deploy.project,
             source,
+            sources,
             destination,
             sync_policy,
+            ignore_differences,
         },
     };
     let file = deploy
@@ -266,6 +422,11 @@ pub(super) fn projects(model: &Model, options: Emitting) -> Vec<(String, String)
                 .map_or(env.name.as_str(), String::as_str),
         );
         project.repos.insert(&deploy.repo);
+        if let Some(options) = &deploy.options {
+            project
+                .repos
+                .extend(options.sources.iter().map(|source| source.repo.as_str()));
+        }
         project.destinations.insert(Destination {
             server: &env.cluster.server,
             namespace: &env.name,
@@ -411,11 +572,12 @@ pub(super) fn platform(model: &Model, options: Emitting) -> Vec<(String, String)
     };
     let automated = || {
         Some(SyncPolicy {
-            automated: Automated {
+            automated: Some(Automated {
                 prune: true,
                 self_heal: true,
-            },
+            }),
             sync_options: Vec::new(),
+            retry: None,
         })
     };
     let application = |name: String, folder: &str, destination: Destination<'_>| {
@@ -430,13 +592,18 @@ pub(super) fn platform(model: &Model, options: Emitting) -> Vec<(String, String)
             },
             spec: ApplicationSpec {
                 project: PLATFORM_PROJECT,
-                source: Source {
+                source: Some(Source {
                     repo_url: &gitops.repo,
                     target_revision: &gitops.revision,
-                    path: &in_repository(&gitops.path, folder),
-                },
+                    path: Some(&in_repository(&gitops.path, folder)),
+                    reference: None,
+                    helm: None,
+                    kustomize: None,
+                }),
+                sources: Vec::new(),
                 destination,
                 sync_policy: automated(),
+                ignore_differences: Vec::new(),
             },
         })
     };
