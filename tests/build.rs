@@ -955,3 +955,60 @@ fn merge(into: &mut serde_json::Value, patch: &serde_json::Value) {
         (into, patch) => *into = patch.clone(),
     }
 }
+
+/// A tier whose envs manage their own network or access: grants there may
+/// change those kinds, their projects do not blacklist them, and the
+/// README marks the namespaces as outside what envk proves.
+#[test]
+fn self_managed_namespaces_are_marked_outside_the_proof() {
+    let dir = std::env::temp_dir().join(format!("envk-self-managed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("fleet.env.k");
+    std::fs::write(
+        &path,
+        "cluster dev {\n  server = \"https://dev.example.com\"\n  environment = development\n}\n\
+         tier play { pod_security = baseline  self_managed = [network] }\n\
+         tier fenced { pod_security = baseline }\n\
+         role owner { allow [get, list, create, update, delete] on [networkpolicies] }\n\
+         env sandbox on dev tier play {\n  grant owner to group \"owners\"\n  \
+         deploy { repo = \"https://git.example.com/sandbox\"  path = \"k8s\" }\n}\n\
+         env shop on dev tier fenced {\n  \
+         deploy { repo = \"https://git.example.com/shop\"  path = \"k8s\" }\n}\n",
+    )
+    .unwrap();
+    let tree = build(path.to_str().unwrap(), Options::default());
+    let readme = tree.files["dev/README.md"].text();
+    assert!(
+        readme.contains("Outside the proof: namespace `sandbox` manages its own NetworkPolicies"),
+        "{readme}"
+    );
+    assert!(readme.contains("| sandbox (self-managed) |"), "{readme}");
+    assert!(
+        !readme.contains("RoleBindings\n(`self_managed = [rbac]`)"),
+        "{readme}"
+    );
+    let blacklist = |project: &str| -> Vec<String> {
+        let project = yaml(&tree.files[&format!("argocd/projects/{project}.yaml")].text());
+        project["spec"]["namespaceResourceBlacklist"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|kind| kind["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        blacklist("sandbox"),
+        ["ResourceQuota", "LimitRange", "Role", "RoleBinding"]
+    );
+    assert_eq!(
+        blacklist("shop"),
+        [
+            "ResourceQuota",
+            "LimitRange",
+            "NetworkPolicy",
+            "Role",
+            "RoleBinding"
+        ]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -140,12 +140,19 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
         rows
     });
     let self_managed = |of: fn(crate::model::SelfManaged) -> bool| {
-        let names: Vec<&str> = envs
+        let names: Vec<String> = envs
             .iter()
             .filter(|env| of(env.tier.self_managed))
-            .map(|env| env.name.as_str())
+            .map(|env| format!("`{}`", env.name))
             .collect();
-        crate::suggest::and_list(&names)
+        match names.len() {
+            0 => String::new(),
+            1 => format!("namespace {} manages its own", names[0]),
+            _ => format!(
+                "namespaces {} manage their own",
+                crate::suggest::and_list(&names)
+            ),
+        }
     };
     Context {
         retired: Vec::new(),
@@ -358,7 +365,13 @@ fn matrix(model: &Model, cluster: &Cluster, envs: &[&Env]) -> Matrix {
                 .iter()
                 .any(|external| external.namespace == *namespace)
     });
-    let mut names: Vec<String> = envs.iter().map(|env| env.name.clone()).collect();
+    // A namespace that manages its own NetworkPolicies is marked: its row
+    // and column are what envk wrote, not what the cluster may allow.
+    let shown = |env: &Env| match env.tier.self_managed.network {
+        true => format!("{} (self-managed)", env.name),
+        false => env.name.clone(),
+    };
+    let mut names: Vec<String> = envs.iter().map(|env| shown(env)).collect();
     names.extend(
         externals
             .iter()
@@ -367,7 +380,7 @@ fn matrix(model: &Model, cluster: &Cluster, envs: &[&Env]) -> Matrix {
     let mut rows: Vec<MatrixRow> = envs
         .iter()
         .map(|from| MatrixRow {
-            from: from.name.clone(),
+            from: shown(from),
             cells: envs
                 .iter()
                 .map(|to| describe(reach(from, to)))
