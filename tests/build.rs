@@ -10,6 +10,15 @@ use envk::emit::{self, Content, Layout, Options, Tree};
 use envk::output::{self, Difference, MANIFEST};
 use serde_yaml::Value;
 
+/// The examples, and a fixture of the enterprise example with a `gitops`
+/// block.
+const PROGRAMS: [&str; 4] = [
+    "examples/enterprise.env.k",
+    "examples/multi-team",
+    "examples/regions",
+    "tests/fixtures/enterprise-gitops.env.k",
+];
+
 fn build(program: &str, options: Options) -> Tree {
     let run = driver::check(&[PathBuf::from(program)]).expect("readable example");
     let model = run.model.unwrap_or_else(|| {
@@ -286,13 +295,7 @@ fn fleet(teams: usize) -> String {
 #[test]
 fn the_stream_layout_holds_the_tree_layout_s_documents() {
     let fleet = fleet(100);
-    for program in [
-        "examples/enterprise.env.k",
-        "examples/multi-team",
-        "examples/regions",
-        "tests/fixtures/enterprise-gitops.env.k",
-        &fleet,
-    ] {
+    for program in PROGRAMS.into_iter().chain([fleet.as_str()]) {
         let tree = build(program, Options::default());
         let stream = build(
             program,
@@ -829,13 +832,7 @@ fn names_as_long_as_kubernetes_allows_build_in_the_tree_layout() {
 #[test]
 fn applicationsets_give_the_per_env_applications() {
     let fleet = fleet(100);
-    for program in [
-        "examples/enterprise.env.k",
-        "examples/multi-team",
-        "examples/regions",
-        "tests/fixtures/enterprise-gitops.env.k",
-        fleet.as_str(),
-    ] {
+    for program in PROGRAMS.into_iter().chain([fleet.as_str()]) {
         for provenance in [false, true] {
             let per_env = build(
                 program,

@@ -849,10 +849,16 @@ pub(crate) fn forbids(
         Some(_) => "cluster role",
         None => "role",
     };
-    forbidden(role, noun, stdlib, facts, tier, grant_span, &mut found);
-    undoes_fences(
-        role, rules, noun, stdlib, facts, tier, grant_span, &mut found,
-    );
+    let granted = Granted {
+        role,
+        noun,
+        stdlib,
+        facts,
+        tier,
+        span: grant_span,
+    };
+    forbidden(&granted, &mut found);
+    undoes_fences(&granted, rules, &mut found);
     for mut diagnostic in found {
         if let Some(reached) = reached {
             diagnostic = diagnostic.note(reached.to_string());
@@ -916,17 +922,15 @@ const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 /// E0511: a role granted in a tier's env that writes what envk writes
 /// there (`FENCES`), unless the tier's envs manage it themselves: one
 /// report per grant, with a label at each rule that does.
-#[allow(clippy::too_many_arguments)]
-fn undoes_fences(
-    role: &Decl<ast::Role>,
-    rules: &[PolicyRule],
-    noun: &str,
-    stdlib: bool,
-    facts: &RoleFacts,
-    tier: &TierFacts,
-    grant_span: Span,
-    diagnostics: &mut Diags,
-) {
+fn undoes_fences(granted: &Granted, rules: &[PolicyRule], diagnostics: &mut Diags) {
+    let &Granted {
+        role,
+        noun,
+        stdlib,
+        facts,
+        tier,
+        span: grant_span,
+    } = granted;
     let managed = tier.model.self_managed;
     let any = |list: &[String], wanted: &str| list.iter().any(|x| x == wanted || x == "*");
     let mut objects: Vec<&str> = Vec::new();
@@ -1084,15 +1088,28 @@ pub(crate) fn self_managed(
     ok.then_some(managed)
 }
 
-fn forbidden(
-    role: &Decl<ast::Role>,
-    noun: &str,
+/// A role granted in an env of `tier` (or, `noun` "cluster role", on its
+/// cluster), as the tier's rules judge it.
+struct Granted<'g, 'a> {
+    role: &'g Decl<'a, ast::Role>,
+    noun: &'g str,
+    /// The role is the standard library's, which a user cannot edit.
     stdlib: bool,
-    facts: &RoleFacts,
-    tier: &TierFacts,
-    grant_span: Span,
-    diagnostics: &mut Diags,
-) {
+    facts: &'g RoleFacts,
+    tier: &'g TierFacts,
+    /// The grant.
+    span: Span,
+}
+
+fn forbidden(granted: &Granted, diagnostics: &mut Diags) {
+    let &Granted {
+        role,
+        noun,
+        stdlib,
+        facts,
+        tier,
+        span: grant_span,
+    } = granted;
     let tier_name = &tier.model.name;
     if tier.model.forbid_wildcards {
         let wildcard = facts

@@ -15,13 +15,14 @@ use crate::model::{Env, Environment, Model, PLATFORM_PROJECT, SubjectKind, TextM
 /// Where Argo CD runs, and so where its objects live.
 const ARGOCD_NAMESPACE: &str = "argocd";
 
+/// An Argo CD object: its kind, its metadata and its spec.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Application<'a> {
+struct Object<'a, Spec> {
     api_version: &'a str,
     kind: &'a str,
     metadata: Metadata<'a>,
-    spec: ApplicationSpec<'a>,
+    spec: Spec,
 }
 
 #[derive(Serialize)]
@@ -138,15 +139,6 @@ struct Backoff {
 struct Automated {
     prune: bool,
     self_heal: bool,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AppProject<'a> {
-    api_version: &'a str,
-    kind: &'a str,
-    metadata: Metadata<'a>,
-    spec: AppProjectSpec<'a>,
 }
 
 #[derive(Serialize)]
@@ -381,7 +373,7 @@ pub(super) fn application(env: &Env, options: Emitting, applications: &mut Docum
         sync_policy,
         ignore_differences,
     } = deployment(deploy);
-    let application = Application {
+    let application = Object {
         api_version: "argoproj.io/v1alpha1",
         kind: "Application",
         metadata: Metadata {
@@ -470,7 +462,7 @@ pub(super) fn projects(model: &Model, options: Emitting) -> Vec<(String, String)
         if project.writes_rules {
             blacklist.push(PROMETHEUS_RULE);
         }
-        let object = AppProject {
+        let object = Object {
             api_version: "argoproj.io/v1alpha1",
             kind: "AppProject",
             metadata: Metadata {
@@ -582,7 +574,7 @@ pub(super) fn platform(model: &Model, options: Emitting) -> Vec<(String, String)
     };
     let application = |name: String, folder: &str, destination: Destination<'_>| {
         let annotations = annotations(&TextMap::new(), &gitops.source, options, Wave::Platform);
-        yaml(&Application {
+        yaml(&Object {
             api_version: "argoproj.io/v1alpha1",
             kind: "Application",
             metadata: Metadata {
@@ -679,7 +671,7 @@ fn platform_project(model: &Model, gitops: &crate::model::GitOps, options: Emitt
             kind: "ApplicationSet",
         });
     }
-    yaml(&AppProject {
+    yaml(&Object {
         api_version: "argoproj.io/v1alpha1",
         kind: "AppProject",
         metadata: Metadata {
@@ -710,15 +702,6 @@ pub(crate) const ARGOCD_KINDS: [GroupKind; 2] = [
         kind: "Application",
     },
 ];
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ApplicationSet<'a> {
-    api_version: &'a str,
-    kind: &'a str,
-    metadata: Metadata<'a>,
-    spec: ApplicationSetSpec<'a>,
-}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -809,7 +792,7 @@ pub(super) fn application_sets(model: &Model, options: Emitting) -> Vec<(&'stati
     by_environment
         .into_iter()
         .map(|(environment, elements)| {
-            let set = ApplicationSet {
+            let set = Object {
                 api_version: "argoproj.io/v1alpha1",
                 kind: "ApplicationSet",
                 metadata: Metadata {
