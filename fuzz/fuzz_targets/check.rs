@@ -2,7 +2,7 @@
 //! the checker accepts the emitters build.
 #![no_main]
 
-use envk::emit::{Layout, Options};
+use envk::emit::{ArgoCd, Layout, Options};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,12 +16,16 @@ fuzz_target!(|data: &[u8]| {
     if let Some(model) = &run.model {
         // The layouts serialize through different sinks; a program the
         // checker accepts is rare enough that emitting it twice costs little.
-        for layout in [Layout::Tree, Layout::Stream] {
+        for (layout, argocd) in [
+            (Layout::Tree, ArgoCd::Applications),
+            (Layout::Stream, ArgoCd::ApplicationSets),
+        ] {
             let _ = envk::emit::emit(
                 model,
                 Options {
                     provenance: true,
                     layout,
+                    argocd,
                 },
             );
         }
