@@ -148,6 +148,7 @@ codes! {
     E0804 => Error, "invalid deploy path or revision";
     E0805 => Error, "Argo CD project shared by two teams";
     E0806 => Warning, "Application that creates its namespace beside a gitops block";
+    E0807 => Error, "Application that creates its namespace in a project across clusters";
 }
 
 impl Code {

@@ -64,8 +64,14 @@ pub struct Model {
     pub gitops: Option<GitOps>,
 }
 
-/// The Argo CD project of envk's own Applications, with a `gitops` block.
+/// The Argo CD project of `envk-argocd`, with a `gitops` block.
 pub const PLATFORM_PROJECT: &str = "platform";
+
+/// The Argo CD project of a cluster's platform Application,
+/// `envk-<cluster>`.
+pub fn platform_project(cluster: &str) -> String {
+    [PLATFORM_PROJECT, "-", cluster].concat()
+}
 
 /// The `gitops` block.
 #[derive(Clone, Debug, PartialEq, Eq)]

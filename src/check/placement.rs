@@ -295,7 +295,13 @@ pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
             })
     }
     for (project, envs) in by_project {
-        if let (Some(gitops), model::PLATFORM_PROJECT) = (checker.gitops_span, project) {
+        let platform = project == model::PLATFORM_PROJECT
+            || checker
+                .model
+                .clusters
+                .keys()
+                .any(|cluster| model::platform_project(cluster) == project);
+        if let (Some(gitops), true) = (checker.gitops_span, platform) {
             for (env, span) in &envs {
                 let mut diagnostic = Diagnostic::new(
                     Code::E0202,
@@ -303,7 +309,7 @@ pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
                     format!("Argo CD project `{project}` is envk's own"),
                 )
                 .label(format!("env `{}`'s project", env.model.name))
-                .secondary(gitops, "with a `gitops` block, project `platform` deploys envk's output")
+                .secondary(gitops, "with a `gitops` block, projects `platform` and `platform-<cluster>` deploy envk's output")
                 .help("name the env's project otherwise, or leave `project` out to give the env a project of its own");
                 diagnostic.reached_in(DeclKind::Env.noun(), &env.model.name);
                 diagnostics.push(diagnostic);
@@ -402,5 +408,63 @@ pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
                 "a project lets each of its Applications deploy into every namespace it allows: leave `project` out to give the env a project of its own, or give the envs one `team` label if one team owns both",
             ));
         }
+        creates_across_clusters(project, &envs, diagnostics);
+    }
+}
+
+/// E0807: an Application that creates its namespace, in a project whose
+/// envs are on several clusters where that namespace is not on every one.
+/// Argo CD whitelists a cluster-scoped kind by name for the whole project,
+/// whatever the cluster: every Application of the project could create a
+/// Namespace of that name on its own cluster, one no env of the program is.
+fn creates_across_clusters(
+    project: &str,
+    envs: &[(&super::EnvFacts, Span)],
+    diagnostics: &mut Diags,
+) {
+    let clusters: std::collections::BTreeSet<&str> = envs
+        .iter()
+        .map(|(env, _)| env.model.cluster.name.as_str())
+        .collect();
+    if clusters.len() < 2 {
+        return;
+    }
+    for (env, span) in envs {
+        let creates = env
+            .model
+            .deploy
+            .as_ref()
+            .and_then(|deploy| deploy.sync)
+            .is_some_and(|sync| sync.create_namespace);
+        let missing: Vec<&str> = clusters
+            .iter()
+            .copied()
+            .filter(|cluster| {
+                !envs.iter().any(|(other, _)| {
+                    other.model.name == env.model.name && other.model.cluster.name == *cluster
+                })
+            })
+            .collect();
+        if !creates || missing.is_empty() {
+            continue;
+        }
+        let listed: Vec<String> = missing.iter().map(|c| format!("`{c}`")).collect();
+        let mut diagnostic = Diagnostic::new(
+            Code::E0807,
+            *span,
+            format!(
+                "env `{}`'s Application creates its namespace, and project `{project}` spans clusters it is not on",
+                env.model.name
+            ),
+        )
+        .label(format!(
+            "the project's Applications on {} could create a Namespace `{}` there",
+            crate::suggest::and_list(&listed),
+            env.model.name
+        ));
+        diagnostic.reached_in(DeclKind::Env.noun(), &env.model.name);
+        diagnostics.push(diagnostic.help(
+            "Argo CD admits a Namespace by name on every cluster of a project: leave `project` out to give the env a project of its own, or let envk create the namespaces with a `gitops` block",
+        ));
     }
 }

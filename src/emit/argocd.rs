@@ -572,7 +572,7 @@ pub(super) fn platform(model: &Model, options: Emitting) -> Vec<(String, String)
             retry: None,
         })
     };
-    let application = |name: String, folder: &str, destination: Destination<'_>| {
+    let application = |name: String, project: &str, folder: &str, destination: Destination| {
         let annotations = annotations(&TextMap::new(), &gitops.source, options, Wave::Platform);
         yaml(&Object {
             api_version: "argoproj.io/v1alpha1",
@@ -583,7 +583,7 @@ pub(super) fn platform(model: &Model, options: Emitting) -> Vec<(String, String)
                 annotations,
             },
             spec: ApplicationSpec {
-                project: PLATFORM_PROJECT,
+                project,
                 source: Some(Source {
                     repo_url: &gitops.repo,
                     target_revision: &gitops.revision,
@@ -604,85 +604,161 @@ pub(super) fn platform(model: &Model, options: Emitting) -> Vec<(String, String)
         server: &gitops.argocd_server,
         namespace: ARGOCD_NAMESPACE,
     };
-    let document = application(ARGOCD_APPLICATION.to_string(), "argocd", destination);
+    let document = application(
+        ARGOCD_APPLICATION.to_string(),
+        PLATFORM_PROJECT,
+        "argocd",
+        destination,
+    );
     let mut documents = vec![([ARGOCD_APPLICATION, ".yaml"].concat(), document)];
+    let mut projects = vec![(
+        PLATFORM_PROJECT.to_string(),
+        argocd_project(gitops, options),
+    )];
     for cluster in model.clusters.values() {
         let name = ["envk-", &cluster.name].concat();
-        // No namespace: each object names its own, and Namespaces and
-        // cluster roles have none.
+        let project = crate::model::platform_project(&cluster.name);
+        let envs: Vec<&Env> = model
+            .envs
+            .values()
+            .map(Box::as_ref)
+            .filter(|env| env.cluster.name == cluster.name)
+            .collect();
+        // Every object names its own namespace; the Application's is
+        // where one without would go, an env's, so that its project need
+        // admit no other.
         let destination = Destination {
             server: &cluster.server,
-            namespace: "",
+            namespace: envs.first().map_or("", |env| env.name.as_str()),
         };
-        let document = application(name.clone(), &cluster.name, destination);
+        let document = application(name.clone(), &project, &cluster.name, destination);
         documents.push((["platform/", &name, ".yaml"].concat(), document));
+        let fence = cluster_project(model, cluster, &envs, gitops, &project, options);
+        projects.push((project, fence));
     }
-    documents.push((
-        ["projects/", PLATFORM_PROJECT, ".yaml"].concat(),
-        platform_project(model, gitops, options),
-    ));
+    for (project, document) in projects {
+        documents.push((["projects/", &project, ".yaml"].concat(), document));
+    }
     documents
 }
 
-/// The project of envk's own Applications: from the gitops repository,
-/// into every env's namespace (and, for the Application itself and the
-/// cluster-scoped objects, no namespace) and Argo CD's, exactly the kinds
-/// envk writes.
-fn platform_project(model: &Model, gitops: &crate::model::GitOps, options: Emitting) -> String {
-    let mut destinations: BTreeSet<Destination> = BTreeSet::new();
-    destinations.insert(Destination {
-        server: &gitops.argocd_server,
-        namespace: ARGOCD_NAMESPACE,
-    });
-    for cluster in model.clusters.values() {
-        destinations.insert(Destination {
+/// The project of a cluster's platform Application: from the gitops
+/// repository, into that cluster's env namespaces only, exactly the objects
+/// envk writes there: its Namespaces and cluster roles by name, the kinds
+/// it writes in namespaces. One per cluster, since Argo CD admits a
+/// cluster-scoped object by name on every cluster of a project.
+fn cluster_project(
+    model: &Model,
+    cluster: &crate::model::Cluster,
+    envs: &[&Env],
+    gitops: &crate::model::GitOps,
+    name: &str,
+    options: Emitting,
+) -> String {
+    let mut destinations: Vec<Destination> = envs
+        .iter()
+        .map(|env| Destination {
+            server: &cluster.server,
+            namespace: &env.name,
+        })
+        .collect();
+    if destinations.is_empty() {
+        // Its cluster roles alone: no namespace at all.
+        destinations.push(Destination {
             server: &cluster.server,
             namespace: "",
         });
     }
-    for env in model.envs.values() {
-        destinations.insert(Destination {
-            server: &env.cluster.server,
-            namespace: &env.name,
+    let mut cluster_kinds: Vec<ClusterKind> = envs
+        .iter()
+        .map(|env| ClusterKind {
+            group: "",
+            kind: "Namespace",
+            name: Some(&env.name),
+        })
+        .collect();
+    let bindings = model
+        .cluster_bindings
+        .iter()
+        .filter(|binding| binding.cluster == cluster.name);
+    for binding in bindings {
+        cluster_kinds.push(ClusterKind {
+            group: RBAC_GROUP,
+            kind: "ClusterRole",
+            name: Some(&binding.role.name),
+        });
+        cluster_kinds.push(ClusterKind {
+            group: RBAC_GROUP,
+            kind: "ClusterRoleBinding",
+            name: Some(&binding.name),
         });
     }
-    let mut cluster_kinds = vec![ClusterKind {
-        group: "",
-        kind: "Namespace",
-        name: None,
-    }];
-    if !model.cluster_bindings.is_empty() {
-        for kind in ["ClusterRole", "ClusterRoleBinding"] {
-            cluster_kinds.push(ClusterKind {
-                group: RBAC_GROUP,
-                kind,
-                name: None,
-            });
-        }
-    }
+    cluster_kinds.sort();
+    cluster_kinds.dedup();
     let mut namespace_kinds = ENV_KINDS.to_vec();
-    if model.envs.values().any(|env| !env.alerts.rules.is_empty()) {
+    if envs.iter().any(|env| !env.alerts.rules.is_empty()) {
         namespace_kinds.push(PROMETHEUS_RULE);
     }
-    namespace_kinds.extend(ARGOCD_KINDS);
+    platform_project_object(
+        name,
+        format!(
+            "envk's output for cluster {}, deployed by envk-{}",
+            cluster.name, cluster.name
+        ),
+        gitops,
+        destinations,
+        cluster_kinds,
+        namespace_kinds,
+        options,
+    )
+}
+
+/// The project of `envk-argocd`: the AppProjects and Applications (and
+/// ApplicationSets) of the `argocd` folder, in Argo CD's namespace.
+fn argocd_project(gitops: &crate::model::GitOps, options: Emitting) -> String {
+    let mut namespace_kinds = ARGOCD_KINDS.to_vec();
     if options.argocd == super::ArgoCd::ApplicationSets {
         namespace_kinds.push(GroupKind {
             group: "argoproj.io",
             kind: "ApplicationSet",
         });
     }
+    let destinations = vec![Destination {
+        server: &gitops.argocd_server,
+        namespace: ARGOCD_NAMESPACE,
+    }];
+    platform_project_object(
+        PLATFORM_PROJECT,
+        "envk's Argo CD objects, deployed by envk-argocd".to_string(),
+        gitops,
+        destinations,
+        Vec::new(),
+        namespace_kinds,
+        options,
+    )
+}
+
+fn platform_project_object(
+    name: &str,
+    description: String,
+    gitops: &crate::model::GitOps,
+    destinations: Vec<Destination>,
+    cluster_kinds: Vec<ClusterKind>,
+    namespace_kinds: Vec<GroupKind>,
+    options: Emitting,
+) -> String {
     yaml(&Object {
         api_version: "argoproj.io/v1alpha1",
         kind: "AppProject",
         metadata: Metadata {
-            name: PLATFORM_PROJECT.to_string(),
+            name: name.to_string(),
             namespace: ARGOCD_NAMESPACE,
             annotations: wave(options, Wave::Projects),
         },
         spec: AppProjectSpec {
-            description: "envk's output, deployed by envk's own Applications".to_string(),
+            description,
             source_repos: vec![&gitops.repo],
-            destinations: destinations.into_iter().collect(),
+            destinations,
             cluster_resource_whitelist: cluster_kinds,
             namespace_resource_whitelist: namespace_kinds,
             namespace_resource_blacklist: Vec::new(),

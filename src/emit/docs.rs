@@ -125,8 +125,8 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
     };
     let platform = model.gitops.as_ref().map_or(String::new(), |gitops| {
         format!(
-            "Argo CD Application `envk-{}` (project `platform`) syncs this folder from {}, revision `{}`, with prune and self-heal. Namespaces are never pruned: an env removed from the program leaves its namespace and workloads, to be deleted by hand.",
-            cluster.name, gitops.repo, gitops.revision
+            "Argo CD Application `envk-{}` (project `platform-{}`) syncs this folder from {}, revision `{}`, with prune and self-heal. Namespaces are never pruned: an env removed from the program leaves its namespace and workloads, to be deleted by hand.",
+            cluster.name, cluster.name, gitops.repo, gitops.revision
         )
     });
     let deploy_rows = envs.iter().fold(String::new(), |mut rows, env| {

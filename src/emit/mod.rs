@@ -359,20 +359,17 @@ pub fn emit_after(model: &Model, options: Options, history: &History) -> Tree {
         .into_iter()
         .map(|(name, document)| (["projects/", &name, ".yaml"].concat(), document))
         .collect();
-    let mut platform = argocd::platform(model, options);
+    let platform = argocd::platform(model, options);
     let application_sets = match options.argocd {
         ArgoCd::Applications => Vec::new(),
         ArgoCd::ApplicationSets => argocd::application_sets(model, options),
     };
-    // The platform project among the others, in name order.
-    if let Some(at) = platform
-        .iter()
-        .position(|(file, _)| file.starts_with("projects/"))
-    {
-        let project = platform.remove(at);
-        let at = projects.partition_point(|(file, _)| file < &project.0);
-        projects.insert(at, project);
-    }
+    // The platform's projects among the others, in name order.
+    let (platform_projects, platform): (Vec<_>, Vec<_>) = platform
+        .into_iter()
+        .partition(|(file, _)| file.starts_with("projects/"));
+    projects.extend(platform_projects);
+    projects.sort_by(|(a, _), (b, _)| a.cmp(b));
     match options.layout {
         Layout::Tree => {
             for (file, document) in projects.into_iter().chain(platform) {
