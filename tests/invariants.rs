@@ -3,20 +3,25 @@
 //! A generator builds random well-formed programs (clusters with
 //! capacities, a Prometheus namespace or none and `allow_cluster_admin`;
 //! tiers with ceilings, forbids of verbs, wildcards, secrets and custom
-//! resources, isolation, accepted environments and metrics ports; custom
+//! resources, isolation, accepted environments, metrics ports and what
+//! their envs manage themselves (`self_managed`); custom
 //! resources declared and imported from `std/resources`; externals on
 //! some clusters, of their cluster's environment or another; roles, some
 //! naming custom resources; cluster roles granted on clusters whose
 //! every tier allows them; single envs and env families with quotas,
 //! limit ranges, grants, network rules or none, to and from externals,
 //! from and to other envs, DNS allowed, denied or left to the default,
-//! metrics ports, alerts and deploys; an env or a stage on one cluster,
-//! or on two of one environment, `on [c0, x0]`), valid by construction.
+//! metrics ports, alerts and deploys (each from its own repository, some
+//! creating their namespace, a family's stages of one environment often
+//! sharing an Argo CD project); an env or a stage on one cluster, or on
+//! two of one environment, `on [c0, x0]`; a `gitops` block or none),
+//! valid by construction.
 //! Every one must be accepted (warnings, such as E0509 and E0609,
 //! allowed); its build is then parsed back from YAML, and the invariants
 //! are checked on those files with code of this test's own (a quantity
 //! parser, a NetworkPolicy evaluator, a Prometheus scrape-job reader, a
-//! PromQL walk in `invariants/promql_scope.rs`), never the checker's. An
+//! PromQL walk in `invariants/promql_scope.rs`, Argo CD's project rules
+//! in `support/argocd_rules.rs`), never the checker's. An
 //! env is a namespace on a cluster: the invariants are over (cluster,
 //! name), each object read on the cluster whose folder holds it. The same
 //! program written with lists of records, nested loops and `if … else
@@ -24,13 +29,15 @@
 //! clusters is there one record naming both, or one record per cluster).
 //! Then exactly one violation is injected, and the checker must reject it
 //! with the matching code, pointing into the injected text (a warning's:
-//! warn of it there, and accept the program).
+//! warn of it there, and accept the program); and a hole is made in a
+//! team's Argo CD project, which the fence of invariant 6 must then see.
 //!
 //! `PROPTEST_CASES=10000 cargo test --release --test invariants` for a long
 //! run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use envk::diag::{Code, Diagnostic, Severity};
 use envk::driver;
@@ -41,6 +48,11 @@ use serde_yaml::Value;
 
 #[path = "invariants/promql_scope.rs"]
 mod promql_scope;
+
+#[path = "support/argocd_rules.rs"]
+mod argocd_rules;
+
+use argocd_rules::{Cluster as ArgoCluster, Object, Project};
 
 /// A small deterministic generator, so that a failing case is one seed.
 struct Random(u64);
@@ -91,6 +103,9 @@ struct Tier {
     forbid_custom: Option<ResourceRef>,
     /// `metrics on tcp ...`: ports every env of the tier serves metrics on.
     metrics: Vec<u16>,
+    /// `self_managed = [network, rbac]`: whether its envs manage their
+    /// own NetworkPolicies, and their own Roles and RoleBindings.
+    self_managed: (bool, bool),
 }
 
 /// A custom resource (a CRD) a program declares or imports.
@@ -231,6 +246,12 @@ struct Namespace {
     dns: Dns,
     alerts: bool,
     deploy: bool,
+    /// `create_namespace = true` in the deploy block's `sync`.
+    create_namespace: bool,
+    /// `project = "…"` in the deploy block: the Argo CD project a family's
+    /// stages of one environment share (`team0-production`); `None`: the
+    /// env's own.
+    project: Option<String>,
     /// Which of `promql_scope::uses` an env with alerts adds.
     alert_shapes: u8,
     /// `ingress allow from external NAME on tcp PORT`.
@@ -276,6 +297,13 @@ struct Program {
     externals: Vec<External>,
     cluster_roles: Vec<Role>,
     cluster_grants: Vec<ClusterGrant>,
+    /// A top-level `gitops { ... }` block: envk then deploys its own
+    /// output, with a platform Application per cluster.
+    gitops: bool,
+    /// The cluster that runs Argo CD, its `argocd_server`; `None`: one
+    /// that is none of the program's (the default,
+    /// `https://kubernetes.default.svc`).
+    argocd_cluster: Option<usize>,
 }
 
 const LEVELS: [&str; 3] = ["privileged", "baseline", "restricted"];
@@ -396,6 +424,28 @@ fn line_forbidden(tier: &Tier, line: &Line) -> bool {
         })
 }
 
+/// E0511: whether a line lets people change what envk writes in a
+/// namespace of `tier`: NetworkPolicies, unless its envs manage their
+/// network; Roles and RoleBindings, unless their RBAC; the Namespace's
+/// labels, always.
+fn undoes_fences(tier: &Tier, line: &Line) -> bool {
+    let has = |verbs: &[&str]| line.verbs.iter().any(|v| verbs.contains(v));
+    let writes = has(&[
+        "create",
+        "update",
+        "patch",
+        "delete",
+        "deletecollection",
+        "*",
+    ]);
+    let relabels = has(&["update", "patch", "*"]);
+    let every = line.resources.contains(&"*");
+    let (network, rbac) = tier.self_managed;
+    writes && every && !network
+        || writes && (every || line.resources.contains(&"roles")) && !rbac
+        || relabels && (every || line.resources.contains(&"namespaces"))
+}
+
 /// Whether a cluster role holds what a production cluster grants only
 /// with `allow_cluster_admin = true`.
 fn escalating(role: &Role) -> bool {
@@ -445,6 +495,10 @@ fn metrics_ports(r: &mut Random, percent: u64) -> Vec<u16> {
 
 fn generate(seed: u64) -> Program {
     let mut r = Random(seed | 1);
+    // Later choices come from a generator of their own (the Argo CD ones,
+    // what tiers manage themselves), so that the rest of a seed's program
+    // is what it was before they were added.
+    let mut argo = Random((seed.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15) | 1);
     let mut clusters: Vec<(String, usize)> = (0..3).map(|e| (format!("c{e}"), e)).collect();
     // Up to two more clusters, of any environment: a namespace may be
     // placed on two clusters of one environment.
@@ -477,6 +531,7 @@ fn generate(seed: u64) -> Program {
         requires_alerts: false,
         forbid_custom: None,
         metrics: metrics_ports(&mut r, 20),
+        self_managed: (false, false),
     }];
     for index in 0..r.below(4) {
         let environment = if r.chance(50) {
@@ -513,6 +568,7 @@ fn generate(seed: u64) -> Program {
             requires_alerts: r.chance(40),
             forbid_custom,
             metrics: metrics_ports(&mut r, 25),
+            self_managed: (false, false),
         });
     }
     // Often a tier accepting every environment, so that externals of
@@ -531,7 +587,11 @@ fn generate(seed: u64) -> Program {
             requires_alerts: false,
             forbid_custom: None,
             metrics: metrics_ports(&mut r, 25),
+            self_managed: (false, false),
         });
+    }
+    for tier in &mut tiers {
+        tier.self_managed = (argo.chance(25), argo.chance(25));
     }
     let verbs = [
         "get", "list", "watch", "create", "update", "patch", "delete", "escalate", "bind", "*",
@@ -689,6 +749,7 @@ fn generate(seed: u64) -> Program {
             let grants: Vec<usize> = (0..roles.len())
                 .filter(|&role| !line_forbidden(&tiers[tier], &roles[role].lines[0]))
                 .filter(|_| r.chance(50))
+                .filter(|&role| !undoes_fences(&tiers[tier], &roles[role].lines[0]))
                 .collect();
             let accepted = if tiers[tier].accept.is_empty() {
                 vec![environment]
@@ -728,6 +789,8 @@ fn generate(seed: u64) -> Program {
                 dns: *r.pick(&[Dns::Nothing, Dns::Nothing, Dns::Allow, Dns::Deny]),
                 alerts: tiers[tier].requires_alerts || r.chance(40),
                 deploy: r.chance(60),
+                create_namespace: false,
+                project: None,
                 alert_shapes: r.next() as u8,
                 ingress_external: external
                     .filter(|&e| {
@@ -772,6 +835,10 @@ fn generate(seed: u64) -> Program {
                         .iter()
                         .filter(|line| reaches_namespaces(&crds, line))
                         .all(|line| tiers_here.iter().all(|&t| !line_forbidden(&tiers[t], line)))
+                    && role
+                        .lines
+                        .iter()
+                        .all(|line| tiers_here.iter().all(|&t| !undoes_fences(&tiers[t], line)))
             })
             .collect();
         if admissible.is_empty() {
@@ -815,6 +882,43 @@ fn generate(seed: u64) -> Program {
     let pod_security_floors = (0..clusters.len())
         .map(|_| (r.below(3) == 0).then(|| *r.pick(&LEVELS)))
         .collect();
+    for (team, stages) in &mut teams {
+        // A family's stages of one environment may share a project.
+        let shared = stages[0].0.is_some() && argo.chance(75);
+        for (_, ns) in stages.iter_mut() {
+            ns.create_namespace = ns.deploy && argo.chance(40);
+            if shared {
+                let environment = ENVIRONMENTS[clusters[ns.clusters[0]].1];
+                ns.project = Some(format!("{team}-{environment}"));
+            }
+        }
+        // Argo CD admits a Namespace by name on every cluster of a project
+        // (E0807): in a project over several clusters, only a namespace
+        // on all of them may be created by its Application.
+        let mut project_clusters: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+        for (_, ns) in stages.iter().filter(|(_, ns)| ns.deploy) {
+            if let Some(project) = &ns.project {
+                project_clusters
+                    .entry(project.clone())
+                    .or_default()
+                    .extend(ns.clusters.iter().copied());
+            }
+        }
+        for (_, ns) in stages.iter_mut() {
+            let spans = ns
+                .project
+                .as_ref()
+                .and_then(|project| project_clusters.get(project));
+            if let Some(spans) = spans
+                && ns.clusters.iter().copied().collect::<BTreeSet<usize>>() != *spans
+            {
+                ns.create_namespace = false;
+            }
+        }
+    }
+    let gitops = argo.chance(30);
+    let argocd_cluster =
+        (gitops && argo.chance(30)).then(|| argo.below(clusters.len() as u64) as usize);
     Program {
         clusters,
         tiers,
@@ -830,6 +934,8 @@ fn generate(seed: u64) -> Program {
         externals,
         cluster_roles,
         cluster_grants,
+        gitops,
+        argocd_cluster,
     }
 }
 
@@ -1028,6 +1134,17 @@ fn render_as(program: &Program, capacity_cut: Option<(usize, u64)>, form: Form) 
     if program.std_resources {
         out.push_str("import \"std/resources\"\n\n");
     }
+    if program.gitops {
+        let argocd_server = program.argocd_cluster.map_or(String::new(), |cluster| {
+            format!(
+                "  argocd_server = \"https://{}.example.com\"",
+                program.clusters[cluster].0
+            )
+        });
+        out.push_str(&format!(
+            "gitops {{ repo = \"{GITOPS_REPO}\"  path = \"out\"{argocd_server} }}\n\n"
+        ));
+    }
     out.push_str(promql_scope::TEMPLATES);
     let sums = sums(program);
     for (index, (name, environment)) in program.clusters.iter().enumerate() {
@@ -1123,6 +1240,16 @@ fn render_as(program: &Program, capacity_cut: Option<(usize, u64)>, form: Form) 
         }
         if tier.isolated {
             out.push_str("  network = isolated\n");
+        }
+        let managed: Vec<&str> = [
+            (tier.self_managed.0, "network"),
+            (tier.self_managed.1, "rbac"),
+        ]
+        .into_iter()
+        .filter_map(|(managed, word)| managed.then_some(word))
+        .collect();
+        if !managed.is_empty() {
+            out.push_str(&format!("  self_managed = [{}]\n", managed.join(", ")));
         }
         if !tier.accept.is_empty() {
             let names: Vec<&str> = tier.accept.iter().map(|&e| ENVIRONMENTS[e]).collect();
@@ -1464,10 +1591,20 @@ fn namespace_body(program: &Program, ns: &Namespace, indent: &str) -> String {
         }
     }
     if ns.deploy {
+        let project = ns
+            .project
+            .as_ref()
+            .map_or(String::new(), |project| format!(" project = \"{project}\""));
+        let create = if ns.create_namespace {
+            " create_namespace = true"
+        } else {
+            ""
+        };
         line(
             &mut body,
-            "deploy { repo = \"https://git.example.com/apps\" path = \"envs/${namespace}/${cluster}\" sync { prune = true self_heal = true } }"
-                .to_string(),
+            format!(
+                "deploy {{ repo = \"https://git.example.com/${{namespace}}\" path = \"envs/${{namespace}}/${{cluster}}\"{project} sync {{ prune = true self_heal = true{create} }} }}"
+            ),
         );
     }
     body
@@ -1562,6 +1699,723 @@ fn destinations(project: &Value) -> BTreeSet<(String, String)> {
             )
         })
         .collect()
+}
+
+/// The repository of a generated program's `gitops` block.
+const GITOPS_REPO: &str = "https://git.example.com/platform";
+/// With a `gitops` block, the project of envk's own Applications.
+const PLATFORM_PROJECT: &str = "platform";
+
+/// envk's Application of a cluster's output, `envk-<cluster>`.
+/// `envk-argocd` in project `platform`, `envk-<cluster>` in
+/// `platform-<cluster>`.
+fn is_platform_application(app: &Value) -> bool {
+    let name = text(&app["metadata"]["name"]);
+    let project = text(&app["spec"]["project"]);
+    match name.strip_prefix("envk-") {
+        Some("argocd") => project == PLATFORM_PROJECT,
+        Some(cluster) => project.strip_prefix("platform-") == Some(cluster),
+        None => false,
+    }
+}
+
+/// A project of envk's own Applications (with a `gitops` block).
+fn is_platform_project(program: &Program, name: &str) -> bool {
+    program.gitops
+        && (name == PLATFORM_PROJECT
+            || program
+                .clusters
+                .iter()
+                .any(|(cluster, _)| name == format!("platform-{cluster}")))
+}
+
+impl Program {
+    /// The team an env is of, as envk reads it: its family's `team`
+    /// label, or, without one, the env itself.
+    fn team_of<'a>(&'a self, ns: &'a Namespace) -> &'a str {
+        self.teams
+            .iter()
+            .find(|(_, stages)| stages.iter().any(|(_, stage)| stage.name == ns.name))
+            .filter(|(_, stages)| stages[0].0.is_some())
+            .map_or(ns.name.as_str(), |(team, _)| team.as_str())
+    }
+
+    /// Whether a namespace is an env on several clusters.
+    fn on_several(&self, ns: &Namespace) -> bool {
+        self.instances()
+            .filter(|(_, other)| other.name == ns.name)
+            .count()
+            > 1
+    }
+
+    /// The Argo CD project of an env's Application: the one its deploy
+    /// block names, or its own, `<env>` (`<env>-<cluster>` on several
+    /// clusters).
+    fn project_of(&self, cluster: usize, ns: &Namespace) -> String {
+        match &ns.project {
+            Some(project) => project.clone(),
+            None if self.on_several(ns) => format!("{}-{}", ns.name, self.clusters[cluster].0),
+            None => ns.name.clone(),
+        }
+    }
+
+    /// Each cluster as Argo CD knows it: (server, the name it is
+    /// registered under, here envk's); then, if it is none of them, the
+    /// one Argo CD runs in (`https://kubernetes.default.svc`,
+    /// `in-cluster`).
+    fn argocd_clusters(&self) -> Vec<(String, String)> {
+        let mut clusters: Vec<(String, String)> = self
+            .clusters
+            .iter()
+            .map(|(name, _)| (format!("https://{name}.example.com"), name.clone()))
+            .collect();
+        if self.argocd_cluster.is_none() {
+            clusters.push((
+                "https://kubernetes.default.svc".to_string(),
+                "in-cluster".to_string(),
+            ));
+        }
+        clusters
+    }
+
+    /// The cluster Argo CD runs in, in `argocd_clusters`.
+    fn argocd_home(&self) -> usize {
+        self.argocd_cluster.unwrap_or(self.clusters.len())
+    }
+}
+
+/// The repository an env's Application syncs (`${namespace}` in it).
+fn repo_of(ns: &Namespace) -> String {
+    format!("https://git.example.com/{}", ns.name)
+}
+
+/// An Argo CD project as the program makes it: the envs (cluster,
+/// namespace) whose Applications it holds.
+#[derive(Debug, Default)]
+struct ExpectedProject<'p> {
+    teams: BTreeSet<&'p str>,
+    envs: BTreeSet<(usize, &'p str)>,
+    repos: BTreeSet<String>,
+    /// The envs whose Application creates its namespace: none with a
+    /// `gitops` block, where the platform creates every one.
+    creates: BTreeSet<(usize, &'p str)>,
+    /// Whether an env of it has alert rules: PrometheusRules are then
+    /// envk's in its namespaces.
+    rules: bool,
+    /// Whether an env of it leaves its NetworkPolicies to envk (its tier
+    /// has no `self_managed = [network]`), and its Roles and RoleBindings:
+    /// the project then fences those kinds in every one of its envs.
+    fences_network: bool,
+    fences_rbac: bool,
+}
+
+impl ExpectedProject<'_> {
+    /// Whether the project's Applications may not write objects of a
+    /// kind envk writes in their namespaces (all but those its envs all
+    /// manage themselves).
+    fn fences(&self, group: &str, kind: &str) -> bool {
+        match (group, kind) {
+            ("networking.k8s.io", "NetworkPolicy") => self.fences_network,
+            ("rbac.authorization.k8s.io", "Role" | "RoleBinding") => self.fences_rbac,
+            ("monitoring.coreos.com", "PrometheusRule") => self.rules,
+            _ => true,
+        }
+    }
+}
+
+fn expected_projects(program: &Program) -> BTreeMap<String, ExpectedProject<'_>> {
+    let mut projects: BTreeMap<String, ExpectedProject> = BTreeMap::new();
+    for (cluster, ns) in program.instances().filter(|(_, ns)| ns.deploy) {
+        let project = projects.entry(program.project_of(cluster, ns)).or_default();
+        project.teams.insert(program.team_of(ns));
+        project.envs.insert((cluster, &ns.name));
+        project.repos.insert(repo_of(ns));
+        if ns.create_namespace && !program.gitops {
+            project.creates.insert((cluster, &ns.name));
+        }
+        project.rules |= ns.alerts;
+        let (network, rbac) = program.tiers[ns.tier].self_managed;
+        project.fences_network |= !network;
+        project.fences_rbac |= !rbac;
+    }
+    projects
+}
+
+/// One question to a project's rules: may an Application of it, syncing
+/// one of `repos`, write `object` on `cluster`? With why the answer
+/// matters.
+#[derive(Clone, Debug)]
+struct Probe<'a> {
+    cluster: usize,
+    object: Object<'a>,
+    repos: Rc<[String]>,
+    why: &'static str,
+}
+
+/// The kinds envk writes in an env's namespace, PrometheusRule aside:
+/// envk's there only where it writes alert rules.
+const ENVK_NAMESPACED: [(&str, &str); 5] = [
+    ("", "ResourceQuota"),
+    ("", "LimitRange"),
+    ("networking.k8s.io", "NetworkPolicy"),
+    ("rbac.authorization.k8s.io", "Role"),
+    ("rbac.authorization.k8s.io", "RoleBinding"),
+];
+const PROMETHEUS_RULE: (&str, &str) = ("monitoring.coreos.com", "PrometheusRule");
+/// What any Application may hold, beside envk's kinds.
+const SAMPLE_KINDS: [(&str, &str); 3] = [("apps", "Deployment"), ("", "ConfigMap"), ("", "Secret")];
+/// Argo CD's own: in its namespace, a way out of any fence.
+const ARGO_KINDS: [(&str, &str); 2] = [
+    ("argoproj.io", "Application"),
+    ("argoproj.io", "AppProject"),
+];
+/// What a team deploys in its namespace.
+const WORKLOADS: [(&str, &str); 3] = [("apps", "Deployment"), ("", "Service"), ("", "ConfigMap")];
+/// Cluster-scoped kinds no team writes (the Namespace aside).
+const CLUSTER_KINDS: [(&str, &str); 3] = [
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+];
+/// Namespaces of every cluster that no env is, and a name nothing uses.
+const OTHER_NAMESPACES: [&str; 4] = ["kube-system", "default", "argocd", "unused"];
+/// A repository of no project.
+const STRANGER_REPO: &str = "https://git.example.com/stranger";
+
+/// The objects envk wrote in the clusters' folders, each on its cluster.
+fn envk_objects<'o>(program: &Program, objects: &'o [(String, Value)]) -> Vec<(usize, Object<'o>)> {
+    objects
+        .iter()
+        .filter(|(path, _)| {
+            let folder = path.split('/').next();
+            program
+                .clusters
+                .iter()
+                .any(|(name, _)| Some(name.as_str()) == folder)
+        })
+        .map(|(path, document)| (program.cluster_of(path), Object::of_document(document)))
+        .collect()
+}
+
+/// Every namespace name: the envs', on any cluster, the Prometheus and
+/// external ones, and `OTHER_NAMESPACES`.
+fn namespace_names(program: &Program) -> BTreeSet<&str> {
+    let mut names: BTreeSet<&str> = program.namespaces().map(|ns| ns.name.as_str()).collect();
+    names.extend(program.prometheus.iter().flatten());
+    names.extend((0..program.externals.len()).map(|e| program.external_namespace(e)));
+    names.extend(OTHER_NAMESPACES);
+    names
+}
+
+/// What the fence of a team's project must keep out (`.0`) and let in
+/// (`.1`). Out: from any repository of the project, every object envk
+/// wrote (but the Namespace of an env of the project whose Application
+/// creates it), an object of a kind envk owns in its envs' namespaces,
+/// anything in any other namespace on any cluster, any other Namespace,
+/// and any other cluster-scoped object; a workload in its namespaces
+/// from a repository not of the project. In: that workload from the
+/// project's repositories.
+fn team_probes<'a>(
+    program: &'a Program,
+    project: &'a ExpectedProject<'a>,
+    envk: &[(usize, Object<'a>)],
+    all_repos: &BTreeSet<String>,
+) -> (Vec<Probe<'a>>, Vec<Probe<'a>>) {
+    let names = namespace_names(program);
+    let own: Rc<[String]> = project.repos.iter().cloned().collect();
+    let mut forbidden = Vec::new();
+    {
+        let mut no = |cluster: usize, object: Object<'a>, why: &'static str| {
+            forbidden.push(Probe {
+                cluster,
+                object,
+                repos: own.clone(),
+                why,
+            })
+        };
+        for (cluster, object) in envk {
+            let created = object.kind == "Namespace"
+                && object.group.is_empty()
+                && project.creates.contains(&(*cluster, object.name));
+            // In its envs' namespaces, what they all manage themselves
+            // (`self_managed`) is theirs to change, outside the proof.
+            let theirs = object
+                .namespace
+                .is_some_and(|namespace| project.envs.contains(&(*cluster, namespace)))
+                && !project.fences(object.group, object.kind);
+            if !created && !theirs {
+                no(*cluster, *object, "an object envk wrote");
+            }
+        }
+        for &(cluster, namespace) in &project.envs {
+            let kinds = ENVK_NAMESPACED
+                .iter()
+                .chain([&PROMETHEUS_RULE])
+                .filter(|(group, kind)| project.fences(group, kind));
+            for (group, kind) in kinds {
+                let object = Object::new(group, kind, "team-made", Some(namespace));
+                no(cluster, object, "a kind envk owns, in the team's namespace");
+            }
+        }
+        // On every cluster, and the one Argo CD runs in.
+        for cluster in 0..program.argocd_clusters().len() {
+            for &namespace in &names {
+                if !project.envs.contains(&(cluster, namespace)) {
+                    let kinds = SAMPLE_KINDS
+                        .iter()
+                        .chain(&ENVK_NAMESPACED)
+                        .chain([&PROMETHEUS_RULE])
+                        .chain(&ARGO_KINDS);
+                    for (group, kind) in kinds {
+                        let object = Object::new(group, kind, "team-made", Some(namespace));
+                        no(
+                            cluster,
+                            object,
+                            "an object in a namespace not of the project",
+                        );
+                    }
+                }
+                if !project.creates.contains(&(cluster, namespace)) {
+                    // Its Applications create the Namespaces of their envs
+                    // whose deploy says so, there and nowhere else.
+                    let why = if project.creates.iter().any(|(_, name)| *name == namespace) {
+                        "the Namespace of an env of the project, on a cluster where that env is not"
+                    } else {
+                        "a Namespace no Application of the project creates"
+                    };
+                    no(cluster, Object::new("", "Namespace", namespace, None), why);
+                }
+            }
+            for (group, kind) in CLUSTER_KINDS {
+                let object = Object::new(group, kind, "team-made", None);
+                no(cluster, object, "a cluster-scoped object");
+            }
+        }
+    }
+    let mut allowed = Vec::new();
+    let strangers: Rc<[String]> = all_repos
+        .iter()
+        .filter(|repo| !project.repos.contains(*repo))
+        .cloned()
+        .chain([STRANGER_REPO.to_string(), GITOPS_REPO.to_string()])
+        .collect();
+    for &(cluster, namespace) in &project.envs {
+        for (group, kind) in WORKLOADS {
+            let object = Object::new(group, kind, "web", Some(namespace));
+            allowed.push(Probe {
+                cluster,
+                object,
+                repos: own.clone(),
+                why: "a workload of the team's, in its namespace",
+            });
+            forbidden.push(Probe {
+                cluster,
+                object,
+                repos: strangers.clone(),
+                why: "a workload from a repository not of the project",
+            });
+        }
+    }
+    (forbidden, allowed)
+}
+
+/// The probes that `project`, for one of their repositories at least,
+/// answers `permitted` (`true`: it lets the object in), described; the
+/// first `limit` of them. (`Project::permits`, its source asked once per
+/// repository.)
+fn answered(
+    clusters: &[(String, String)],
+    project: &Project,
+    probes: &[Probe],
+    permitted: bool,
+    limit: usize,
+) -> Vec<String> {
+    let mut sources: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut found = Vec::new();
+    for probe in probes {
+        let (server, name) = &clusters[probe.cluster];
+        let cluster = ArgoCluster { server, name };
+        let mut object = None;
+        for repo in probe.repos.iter() {
+            let source = *sources
+                .entry(repo)
+                .or_insert_with(|| project.source_permitted(repo));
+            let answer = source
+                && *object.get_or_insert_with(|| project.object_permitted(&probe.object, cluster));
+            if answer == permitted {
+                found.push(format!(
+                    "{} on {} from {repo}: {}",
+                    probe.object, clusters[probe.cluster].1, probe.why
+                ));
+                break;
+            }
+        }
+        if found.len() >= limit {
+            break;
+        }
+    }
+    found
+}
+
+/// The AppProjects of the build, by name.
+fn app_projects(objects: &[(String, Value)]) -> BTreeMap<&str, &Value> {
+    objects
+        .iter()
+        .filter(|(_, o)| o["kind"] == "AppProject")
+        .map(|(_, o)| (text(&o["metadata"]["name"]), o))
+        .collect()
+}
+
+/// Invariant 6 by Argo CD's own rules (`support/argocd_rules.rs`), each
+/// project a team's fence: no Application of a team's project may
+/// create, change or delete an object envk wrote (but, without a
+/// `gitops` block, the Namespace of an env of the project whose
+/// Application creates it), an object of a kind envk owns in the
+/// project's namespaces, anything in a namespace of no env of the
+/// project, on any cluster, or any other cluster-scoped object; each may
+/// deploy workloads in its envs' namespaces from their repositories, and
+/// not from another's. A project's envs are one team's. With a `gitops`
+/// block, each cluster's platform Application may write every object
+/// envk wrote for the cluster, and nothing in a namespace envk does not
+/// manage, no workload, no custom resource definition.
+fn assert_argocd_fences(program: &Program, objects: &[(String, Value)]) {
+    let expected = expected_projects(program);
+    let projects = app_projects(objects);
+    let clusters = program.argocd_clusters();
+    let envk = envk_objects(program, objects);
+    let all_repos: BTreeSet<String> = expected
+        .values()
+        .flat_map(|project| project.repos.iter().cloned())
+        .collect();
+    let team_projects: BTreeSet<&str> = projects
+        .keys()
+        .copied()
+        .filter(|name| !is_platform_project(program, name))
+        .collect();
+    assert_eq!(
+        team_projects,
+        expected.keys().map(String::as_str).collect(),
+        "the teams' projects"
+    );
+    for (name, model) in &expected {
+        assert_eq!(model.teams.len(), 1, "project {name}: {:?}", model.teams);
+        let project = Project::from_yaml(projects[name.as_str()]);
+        let (forbidden, allowed) = team_probes(program, model, &envk, &all_repos);
+        let breaches = answered(&clusters, &project, &forbidden, true, usize::MAX);
+        assert!(
+            breaches.is_empty(),
+            "project {name} lets its Applications write what they must not:\n{}\n{}",
+            breaches.join("\n"),
+            serde_yaml::to_string(projects[name.as_str()]).expect("YAML")
+        );
+        let refused = answered(&clusters, &project, &allowed, false, usize::MAX);
+        assert!(
+            refused.is_empty(),
+            "project {name} keeps its Applications from:\n{}",
+            refused.join("\n")
+        );
+    }
+    // Each team Application may be synced: its source and destination are
+    // permitted by its project; it creates its namespace as its env says,
+    // never beside a `gitops` block.
+    for (path, app) in objects.iter().filter(|(_, o)| o["kind"] == "Application") {
+        if program.gitops && is_platform_application(app) {
+            continue;
+        }
+        let spec = &app["spec"];
+        let project = Project::from_yaml(projects[text(&spec["project"])]);
+        assert!(
+            project.source_permitted(text(&spec["source"]["repoURL"])),
+            "{path}"
+        );
+        let server = text(&spec["destination"]["server"]);
+        let (_, name) = clusters
+            .iter()
+            .find(|(s, _)| s == server)
+            .expect("a cluster's server");
+        let namespace = text(&spec["destination"]["namespace"]);
+        let cluster = ArgoCluster { server, name };
+        assert!(project.destination_permitted(cluster, namespace), "{path}");
+        let ns = program
+            .namespaces()
+            .find(|ns| ns.name == namespace)
+            .expect("an env");
+        let creates = spec["syncPolicy"]["syncOptions"]
+            .as_sequence()
+            .is_some_and(|options| options.iter().any(|o| o == "CreateNamespace=true"));
+        assert_eq!(
+            creates,
+            ns.create_namespace && !program.gitops,
+            "{path}: CreateNamespace"
+        );
+    }
+    if program.gitops {
+        assert_platform_fence(program, objects, &envk);
+    }
+}
+
+/// With a `gitops` block, the platform's fence (invariant 6): each
+/// cluster's Application `envk-<cluster>`, in the project `platform`,
+/// syncs `out/<cluster>` of the gitops repository into the cluster, and
+/// may write every object envk wrote there, but no workload or Secret in
+/// an env's namespace, nothing in a namespace envk does not manage, and
+/// no custom resource definition; `envk-argocd` may write every object
+/// of the `argocd` folder into Argo CD's namespace.
+fn assert_platform_fence(program: &Program, objects: &[(String, Value)], envk: &[(usize, Object)]) {
+    let projects = app_projects(objects);
+    let clusters = program.argocd_clusters();
+    let names = namespace_names(program);
+    let application = |name: &str| {
+        objects
+            .iter()
+            .find(|(_, o)| o["kind"] == "Application" && text(&o["metadata"]["name"]) == name)
+            .map(|(_, o)| o)
+            .unwrap_or_else(|| panic!("no Application {name}"))
+    };
+    let (argocd_server, argocd_name) = clusters[program.argocd_home()].clone();
+    for (index, (server, name)) in clusters.iter().enumerate().take(program.clusters.len()) {
+        // Each cluster's platform Application in a project of its own:
+        // Argo CD admits a Namespace by name on every cluster of a project.
+        let platform = Project::from_yaml(projects[format!("platform-{name}").as_str()]);
+        let app = application(&format!("envk-{name}"));
+        let spec = &app["spec"];
+        assert!(is_platform_application(app), "envk-{name}");
+        assert_eq!(text(&spec["source"]["repoURL"]), GITOPS_REPO);
+        assert_eq!(text(&spec["source"]["path"]), format!("out/{name}"));
+        assert_eq!(text(&spec["destination"]["server"]), server.as_str());
+        let cluster = ArgoCluster { server, name };
+        assert!(platform.source_permitted(GITOPS_REPO));
+        assert!(
+            platform.destination_permitted(cluster, text(&spec["destination"]["namespace"])),
+            "envk-{name}'s destination"
+        );
+        let refused: Vec<String> = envk
+            .iter()
+            .filter(|(on, object)| *on == index && !platform.permits(GITOPS_REPO, object, cluster))
+            .map(|(_, object)| object.to_string())
+            .collect();
+        assert!(
+            refused.is_empty(),
+            "envk-{name} may not write what envk wrote for {name}:\n{}",
+            refused.join("\n")
+        );
+        let mut breaches = Vec::new();
+        for &namespace in &names {
+            let env_here = program
+                .instances()
+                .any(|(on, ns)| on == index && ns.name == namespace);
+            let argo_here = namespace == "argocd" && *server == argocd_server;
+            let kinds: Vec<&(&str, &str)> = if env_here {
+                // A workload or a Secret.
+                SAMPLE_KINDS.iter().collect()
+            } else if argo_here {
+                SAMPLE_KINDS.iter().collect()
+            } else {
+                // Anything.
+                SAMPLE_KINDS
+                    .iter()
+                    .chain(&ENVK_NAMESPACED)
+                    .chain([&PROMETHEUS_RULE])
+                    .collect()
+            };
+            for (group, kind) in kinds {
+                let object = Object::new(group, kind, "stray", Some(namespace));
+                if platform.permits(GITOPS_REPO, &object, cluster) {
+                    breaches.push(object.to_string());
+                }
+            }
+        }
+        let definition = Object::new(
+            "apiextensions.k8s.io",
+            "CustomResourceDefinition",
+            "widgets.example.com",
+            None,
+        );
+        // No cluster-scoped object but envk's own here: not the Namespace
+        // of an env on another cluster, not a cluster role of its choosing.
+        let mut strays = vec![
+            definition,
+            Object::new("", "Namespace", "kube-system", None),
+            Object::new("rbac.authorization.k8s.io", "ClusterRole", "stray", None),
+            Object::new(
+                "rbac.authorization.k8s.io",
+                "ClusterRoleBinding",
+                "stray",
+                None,
+            ),
+        ];
+        for &namespace in &names {
+            let env_here = program
+                .instances()
+                .any(|(on, ns)| on == index && ns.name == namespace);
+            if !env_here {
+                strays.push(Object::new("", "Namespace", namespace, None));
+            }
+        }
+        for stray in strays {
+            if platform.permits(GITOPS_REPO, &stray, cluster) {
+                breaches.push(stray.to_string());
+            }
+        }
+        assert!(
+            breaches.is_empty(),
+            "envk-{name} may write on {name} what is not envk's:\n{}",
+            breaches.join("\n")
+        );
+    }
+    // `envk-argocd`: the `argocd` folder, into Argo CD's namespace, and
+    // nothing else.
+    let platform = Project::from_yaml(projects[PLATFORM_PROJECT]);
+    let app = application("envk-argocd");
+    assert!(is_platform_application(app), "envk-argocd");
+    assert_eq!(text(&app["spec"]["source"]["path"]), "out/argocd");
+    assert_eq!(text(&app["spec"]["destination"]["server"]), argocd_server);
+    let argocd = ArgoCluster {
+        server: &argocd_server,
+        name: &argocd_name,
+    };
+    for (path, document) in objects
+        .iter()
+        .filter(|(path, _)| path.starts_with("argocd/"))
+    {
+        let object = Object::of_document(document);
+        assert_eq!(object.namespace, Some("argocd"), "{path}");
+        assert!(
+            platform.permits(GITOPS_REPO, &object, argocd),
+            "envk-argocd may not write {path}"
+        );
+    }
+}
+
+/// The holes a team project could have, each made in its document: every
+/// one must let an Application of the project write something it must
+/// not. (name, the project's document with the hole)
+fn holes(program: &Program, model: &ExpectedProject, document: &Value) -> Vec<(String, Value)> {
+    let mut holes = Vec::new();
+    let mut hole = |name: String, change: &dyn Fn(&mut serde_yaml::Mapping)| {
+        let mut document = document.clone();
+        change(document["spec"].as_mapping_mut().expect("a spec"));
+        holes.push((name, document));
+    };
+    let list = |spec: &mut serde_yaml::Mapping, key: &str| -> Vec<Value> {
+        spec.get(key)
+            .and_then(Value::as_sequence)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let set = |spec: &mut serde_yaml::Mapping, key: &str, items: Vec<Value>| {
+        spec.insert(Value::from(key), Value::Sequence(items));
+    };
+    let entry = |pairs: &[(&str, &str)]| {
+        let mut mapping = serde_yaml::Mapping::new();
+        for (key, value) in pairs {
+            mapping.insert(Value::from(*key), Value::from(*value));
+        }
+        Value::Mapping(mapping)
+    };
+    // Each of envk's kinds, no longer blacklisted.
+    let blacklist = document["spec"]["namespaceResourceBlacklist"]
+        .as_sequence()
+        .cloned()
+        .unwrap_or_default();
+    for (at, kind) in blacklist.iter().enumerate() {
+        hole(
+            format!("the blacklist without {}", text(&kind["kind"])),
+            &|spec| {
+                let mut items = list(spec, "namespaceResourceBlacklist");
+                items.remove(at);
+                set(spec, "namespaceResourceBlacklist", items);
+            },
+        );
+    }
+    // A destination widened: any namespace, a glob that covers another
+    // env on its cluster, any cluster.
+    let first = &document["spec"]["destinations"][0];
+    let (server, own) = (text(&first["server"]), text(&first["namespace"]));
+    let widen = |field: &'static str, to: String| {
+        move |spec: &mut serde_yaml::Mapping| {
+            let mut items = list(spec, "destinations");
+            items[0][field] = Value::from(to.as_str());
+            set(spec, "destinations", items);
+        }
+    };
+    hole(
+        "a destination's namespace `*`".to_string(),
+        &widen("namespace", "*".to_string()),
+    );
+    let clusters = program.argocd_clusters();
+    let neighbour = program
+        .instances()
+        .find(|&(cluster, ns)| {
+            clusters[cluster].0 == server && !model.envs.contains(&(cluster, ns.name.as_str()))
+        })
+        .map(|(_, ns)| ns.name.as_str());
+    let glob = match neighbour {
+        Some(other) => {
+            let common = own
+                .chars()
+                .zip(other.chars())
+                .take_while(|(a, b)| a == b)
+                .count();
+            format!("{}*", &own[..common])
+        }
+        None => format!("{{{own},kube-system}}"),
+    };
+    hole(
+        format!("a destination's namespace `{glob}`"),
+        &widen("namespace", glob.clone()),
+    );
+    hole(
+        "a destination's server `*`".to_string(),
+        &widen("server", "*".to_string()),
+    );
+    // Another team's env among the destinations (or a namespace of none).
+    let team = model.teams.iter().next().copied().unwrap_or("");
+    let (other_server, other_namespace) = program
+        .instances()
+        .find(|&(_, ns)| program.team_of(ns) != team)
+        .map_or((server.to_string(), "default"), |(cluster, ns)| {
+            (clusters[cluster].0.clone(), ns.name.as_str())
+        });
+    hole(
+        format!("a destination {other_server} {other_namespace}"),
+        &|spec| {
+            let mut items = list(spec, "destinations");
+            items.push(entry(&[
+                ("server", &other_server),
+                ("namespace", other_namespace),
+            ]));
+            set(spec, "destinations", items);
+        },
+    );
+    // A negated server allows every other server.
+    hole(
+        "a destination `!https://nowhere.example.com` kube-system".to_string(),
+        &|spec| {
+            let mut items = list(spec, "destinations");
+            items.push(entry(&[
+                ("server", "!https://nowhere.example.com"),
+                ("namespace", "kube-system"),
+            ]));
+            set(spec, "destinations", items);
+        },
+    );
+    // Namespaces whitelisted by kind, not name.
+    hole("a Namespace whitelisted by kind".to_string(), &|spec| {
+        let mut items = list(spec, "clusterResourceWhitelist");
+        items.push(entry(&[("group", ""), ("kind", "Namespace")]));
+        set(spec, "clusterResourceWhitelist", items);
+    });
+    // Any repository of the server.
+    hole(
+        "a source `https://git.example.com/*`".to_string(),
+        &|spec| {
+            let mut items = list(spec, "sourceRepos");
+            items.push(Value::from("https://git.example.com/*"));
+            set(spec, "sourceRepos", items);
+        },
+    );
+    holes
 }
 
 fn text(value: &Value) -> &str {
@@ -1991,15 +2845,21 @@ fn assert_invariants(program: &Program, tree: &Tree) {
 
     // 6. An Application per env that deploys and cluster, targeting that
     // cluster and namespace, named `<env>-<cluster>-app` where the name is
-    // on several clusters (`<env>-app` else), in a project that allows
-    // exactly its envs.
+    // on several clusters (`<env>-app` else), in the project it names (its
+    // own, `<env>` or `<env>-<cluster>`, if none), which allows exactly
+    // its envs. (With a `gitops` block, the platform's Applications and
+    // project besides: `assert_argocd_fences`.)
     let projects: BTreeMap<&str, &Value> = of_kind("AppProject")
         .map(|(_, o)| (text(&o["metadata"]["name"]), o))
+        .filter(|(name, _)| !is_platform_project(program, name))
         .collect();
     let mut used: BTreeMap<&str, BTreeSet<(String, String)>> = BTreeMap::new();
     let mut deployed: BTreeSet<(usize, &str)> = BTreeSet::new();
     let mut application_names: BTreeSet<&str> = BTreeSet::new();
     for (path, app) in of_kind("Application") {
+        if program.gitops && is_platform_application(app) {
+            continue;
+        }
         let spec = &app["spec"];
         let namespace = text(&spec["destination"]["namespace"]);
         let server = text(&spec["destination"]["server"]).to_string();
@@ -2039,6 +2899,11 @@ fn assert_invariants(program: &Program, tree: &Tree) {
             "{path}"
         );
         assert!(application_names.insert(text(&app["metadata"]["name"])));
+        assert_eq!(
+            text(&spec["project"]),
+            program.project_of(cluster, ns),
+            "{path}"
+        );
         let project = projects[text(&spec["project"])];
         let destinations: BTreeSet<(String, String)> = destinations(project);
         assert!(destinations.contains(&(server.clone(), namespace.to_string())));
@@ -2060,6 +2925,7 @@ fn assert_invariants(program: &Program, tree: &Tree) {
             "project {name} allows exactly its envs"
         );
     }
+    assert_argocd_fences(program, &objects);
 }
 
 /// A namespace's labels as a NetworkPolicy's selectors see them, its
@@ -2592,8 +3458,52 @@ proptest! {
 
     /// Exactly one violation, injected into an accepted program, is
     /// rejected with its code, pointing into the injected text.
+    /// Invariant 6 can fail: a hole made in a team project's document
+    /// (a blacklisted kind dropped, a destination widened, another team's
+    /// destination added, Namespaces whitelisted by kind, any repository)
+    /// lets its Applications write what they must not, by Argo CD's
+    /// rules; a project that allows no namespaced kind keeps them from
+    /// their own workloads.
     #[test]
-    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..27usize) {
+    fn argocd_holes_are_caught(seed in any::<u64>(), pick in any::<usize>()) {
+        let program = generate(seed);
+        let checked = check(&render(&program, None));
+        let tree = checked.tree.as_ref().expect("accepted programs are built");
+        let objects = objects(tree);
+        let expected = expected_projects(&program);
+        let Some((name, model)) = expected.iter().nth(pick % expected.len().max(1)) else {
+            return Ok(());
+        };
+        let document = app_projects(&objects)[name.as_str()];
+        let envk = envk_objects(&program, &objects);
+        let all_repos: BTreeSet<String> =
+            expected.values().flat_map(|p| p.repos.iter().cloned()).collect();
+        let (forbidden, allowed) = team_probes(&program, model, &envk, &all_repos);
+        let clusters = program.argocd_clusters();
+        let project = Project::from_yaml(document);
+        let breaches = answered(&clusters, &project, &forbidden, true, usize::MAX);
+        prop_assert!(breaches.is_empty(), "{}", breaches.join("\n"));
+        for (hole, changed) in holes(&program, model, document) {
+            let project = Project::from_yaml(&changed);
+            prop_assert!(
+                !answered(&clusters, &project, &forbidden, true, 1).is_empty(),
+                "project {} with {}: no breach found\n{}",
+                name,
+                hole,
+                serde_yaml::to_string(&changed).expect("YAML")
+            );
+        }
+        let mut closed = document.clone();
+        closed["spec"]["namespaceResourceWhitelist"] = Value::Sequence(Vec::new());
+        let project = Project::from_yaml(&closed);
+        prop_assert_eq!(
+            answered(&clusters, &project, &allowed, false, usize::MAX).len(),
+            allowed.len()
+        );
+    }
+
+    #[test]
+    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..29usize) {
         let program = generate(seed);
         let (text, snippet, code) = inject(&program, kind);
         rejected_where_injected(&text, &snippet, code)?;
@@ -3051,6 +3961,91 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
                 }
             }
         }
+        27 => {
+            // A project holds one team's envs: an env of another team
+            // naming it, by its name or as another env's own, is E0805.
+            let deploy = |env: &str, project: &str| {
+                format!(
+                    "deploy {{ repo = \"https://git.example.com/{env}\" path = \"envs\"{project} }}"
+                )
+            };
+            let labels = |team: &str| format!("  labels {{ team = \"{team}\" }}\n");
+            if program.teams.len() % 2 == 0 {
+                let shared = " project = \"inj-shared\"";
+                let snippet = deploy("inj-b", shared);
+                let text = format!(
+                    "{base}{clusters}{}{}{}",
+                    env(
+                        "inj-a1",
+                        "inj-dev",
+                        "base",
+                        &format!("{}  {}\n", labels("inj-a"), deploy("inj-a1", shared))
+                    ),
+                    env(
+                        "inj-b",
+                        "inj-dev",
+                        "base",
+                        &format!("{}  {snippet}\n", labels("inj-b"))
+                    ),
+                    env(
+                        "inj-a2",
+                        "inj-dev",
+                        "base",
+                        &format!("{}  {}\n", labels("inj-a"), deploy("inj-a2", shared))
+                    ),
+                );
+                (text, snippet, Code::E0805)
+            } else {
+                // Without a `team` label an env is a team of its own.
+                let snippet = deploy("inj-b", " project = \"inj-a\"");
+                let text = format!(
+                    "{base}{clusters}{}{}",
+                    env(
+                        "inj-a",
+                        "inj-dev",
+                        "base",
+                        &format!("  {}\n", deploy("inj-a", ""))
+                    ),
+                    env("inj-b", "inj-dev", "base", &format!("  {snippet}\n")),
+                );
+                (text, snippet, Code::E0805)
+            }
+        }
+        28 => {
+            // Argo CD admits a Namespace by name on every cluster of a
+            // project: an Application that creates its namespace, in a
+            // project over a cluster that namespace is not on, is E0807.
+            // Without a `gitops` block: with one, no Application creates
+            // its namespace (E0806).
+            let base = match program.gitops {
+                true => render(
+                    &Program {
+                        gitops: false,
+                        ..program.clone()
+                    },
+                    None,
+                ),
+                false => base.clone(),
+            };
+            let with_dev2 = format!("{clusters}{DEV2}");
+            let deploy = |env: &str, create: &str| {
+                format!(
+                    "  labels {{ team = \"inj\" }}\n  deploy {{ repo = \"https://git.example.com/{env}\" path = \"envs\" project = \"inj-shared\"{create} }}\n"
+                )
+            };
+            let snippet = "project = \"inj-shared\" sync { create_namespace = true }".to_string();
+            let text = format!(
+                "{base}{with_dev2}{}{}",
+                env(
+                    "inj-a",
+                    "inj-dev",
+                    "base",
+                    &deploy("inj-a", " sync { create_namespace = true }")
+                ),
+                env("inj-b", "inj-dev2", "base", &deploy("inj-b", "")),
+            );
+            (text, snippet, Code::E0807)
+        }
         7 => {
             let snippet = "expr = `up == 0`".to_string();
             let text =
@@ -3141,4 +4136,55 @@ fn namespaces_on_several_clusters_and_rules_between_envs_are_generated() {
         "{split_written} declared once per cluster"
     );
     assert!(bracketed >= 20 && ingress >= 40 && egress >= 10 && ingress_on_two >= 10);
+}
+
+/// What invariant 6's fences are tried on is common enough to matter:
+/// projects shared by a family's stages, also across clusters, and with
+/// an Application that creates its namespace; teams of several
+/// projects; tiers whose envs manage their network or RBAC; `gitops`
+/// blocks, with Argo CD on a cluster of the program or not; and grants
+/// left after E0511.
+#[test]
+fn argocd_shapes_are_generated() {
+    let (mut shared, mut across, mut creating, mut across_creating) = (0, 0, 0, 0);
+    let (mut gitops, mut argocd_here, mut managed, mut projects, mut grants) = (0, 0, 0, 0, 0);
+    for seed in 0..100 {
+        let program = generate(seed);
+        gitops += usize::from(program.gitops);
+        argocd_here += usize::from(program.argocd_cluster.is_some());
+        managed += program
+            .tiers
+            .iter()
+            .filter(|tier| tier.self_managed != (false, false))
+            .count();
+        grants += program
+            .namespaces()
+            .map(|ns| ns.grants.len())
+            .sum::<usize>();
+        for project in expected_projects(&program).values() {
+            projects += 1;
+            let clusters: BTreeSet<usize> = project.envs.iter().map(|(c, _)| *c).collect();
+            let names: BTreeSet<&str> = project.envs.iter().map(|(_, n)| *n).collect();
+            shared += usize::from(names.len() > 1);
+            across += usize::from(clusters.len() > 1);
+            creating += usize::from(!project.creates.is_empty());
+            across_creating += usize::from(clusters.len() > 1 && !project.creates.is_empty());
+            // E0807: never a namespace created where the project holds
+            // no env of that name.
+            for (cluster, name) in &project.creates {
+                for other in &clusters {
+                    assert!(
+                        project.envs.contains(&(*other, *name)),
+                        "seed {seed}: {name} created on {cluster}, not on {other}"
+                    );
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{projects} projects: {shared} shared, {across} across clusters, {creating} creating a namespace ({across_creating} across clusters); {gitops} gitops ({argocd_here} with Argo CD on a cluster of the program); {managed} self-managed tiers; {grants} grants"
+    );
+    assert!(shared >= 10 && across >= 10 && creating >= 50 && across_creating >= 1);
+    assert!((20..=40).contains(&gitops) && argocd_here >= 3);
+    assert!(managed >= 30 && grants >= 100);
 }
