@@ -186,6 +186,8 @@ fn documents(path: &str, content: &str) -> Result<Vec<Value>, String> {
 /// What each kind of file is checked as.
 enum FileKind {
     Readme,
+    /// `.envk/namespaces`: `CLUSTER NAMESPACE [retired]` lines.
+    Namespaces,
     Kustomization,
     PrometheusConfig,
     RuleFile,
@@ -196,6 +198,8 @@ fn file_kind(path: &str) -> Option<FileKind> {
     let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
     Some(if name == "README.md" {
         FileKind::Readme
+    } else if path == emit::NAMESPACES_FILE {
+        FileKind::Namespaces
     } else if name == "kustomization.yaml" {
         FileKind::Kustomization
     } else if path == "global/prometheus-federation.yaml"
@@ -226,6 +230,33 @@ struct Report {
 }
 
 impl Report {
+    /// Every line a comment or `CLUSTER NAMESPACE`, sorted, each a
+    /// namespace of a cluster the build has a folder for (a fresh build
+    /// retires none).
+    fn check_namespaces(&mut self, tree: &Tree, path: &str, content: &str) {
+        let label = Regex::new("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$").unwrap();
+        let lines: Vec<&str> = content.lines().filter(|l| !l.starts_with('#')).collect();
+        if !lines.is_sorted() {
+            self.errors.push(format!("{path}: lines not sorted"));
+        }
+        for line in lines {
+            let words: Vec<&str> = line.split(' ').collect();
+            let [cluster, namespace] = words[..] else {
+                self.errors
+                    .push(format!("{path}: `{line}` is not `CLUSTER NAMESPACE`"));
+                continue;
+            };
+            if !label.is_match(namespace)
+                || !tree
+                    .files
+                    .contains_key(&format!("{cluster}/kustomization.yaml"))
+            {
+                self.errors
+                    .push(format!("{path}: `{line}` names no namespace of the build"));
+            }
+        }
+    }
+
     fn check_tree(&mut self, tree: &Tree) {
         for (path, content) in &tree.files {
             self.check_file(tree, path, &content.text());
@@ -241,6 +272,9 @@ impl Report {
         if let FileKind::Readme = kind {
             return;
         }
+        if let FileKind::Namespaces = kind {
+            return self.check_namespaces(tree, path, content);
+        }
         for problem in yaml_1_1_ambiguities(content) {
             self.errors.push(format!("{path}: {problem}"));
         }
@@ -251,7 +285,7 @@ impl Report {
         };
         for document in &documents {
             match kind {
-                FileKind::Readme => {}
+                FileKind::Readme | FileKind::Namespaces => {}
                 FileKind::Kustomization => self.check_kustomization(tree, path, document),
                 FileKind::PrometheusConfig => self.check_prometheus_config(path, document),
                 FileKind::RuleFile => self.check_rule_file(path, document),
