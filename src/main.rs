@@ -307,20 +307,29 @@ fn build(
         Ok(text) => emit::History::parse(&text),
         Err(_) => emit::History::default(),
     };
+    let retired = history.retired(&model);
     for forgotten in forget {
-        let pair = forgotten
-            .split_once('/')
-            .map(|(cluster, namespace)| (cluster.to_string(), namespace.to_string()));
-        match pair {
-            Some(pair) if history.namespaces.remove(&pair) => {}
-            _ => {
-                eprintln!(
-                    "error: `--forget {forgotten}`: `{}` names no namespace of an earlier build as `CLUSTER/NAMESPACE`",
-                    out.join(emit::NAMESPACES_FILE).display()
-                );
-                return ExitCode::from(2);
-            }
+        let Some((cluster, namespace)) = forgotten.split_once('/') else {
+            eprintln!("error: `--forget {forgotten}`: expected `CLUSTER/NAMESPACE`");
+            return ExitCode::from(2);
+        };
+        let pair = (cluster.to_string(), namespace.to_string());
+        if retired.contains(&pair) {
+            history.namespaces.remove(&pair);
+            continue;
         }
+        let declared = model.envs.contains_key(&envk::model::EnvKey {
+            name: pair.1.clone(),
+            cluster: pair.0.clone(),
+        });
+        let listed: Vec<String> = retired.iter().map(|(c, n)| format!("{c}/{n}")).collect();
+        let why = match declared {
+            true => "the program declares it".to_string(),
+            false if listed.is_empty() => "no namespace is retired".to_string(),
+            false => format!("the retired namespaces are {}", listed.join(", ")),
+        };
+        eprintln!("error: `--forget {forgotten}`: not a retired namespace of this folder: {why}");
+        return ExitCode::from(2);
     }
     for (cluster, namespace) in history.retired(&model) {
         eprintln!(

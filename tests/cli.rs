@@ -469,6 +469,14 @@ fn namespaces_no_longer_declared_are_named_until_forgotten() {
         stderr(&unknown)
     );
 
+    for (wrong, why) in [
+        ("legacy", "expected `CLUSTER/NAMESPACE`"),
+        ("dev/shop", "the program declares it"),
+    ] {
+        let refused = envk(&["build", &path, "-o", out_arg, "--forget", wrong]);
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(stderr(&refused).contains(why), "{}", stderr(&refused));
+    }
     let forgotten = envk(&["build", &path, "-o", out_arg, "--forget", "dev/legacy"]);
     assert_eq!(forgotten.status.code(), Some(0), "{}", stderr(&forgotten));
     assert!(

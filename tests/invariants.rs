@@ -440,10 +440,12 @@ fn undoes_fences(tier: &Tier, line: &Line) -> bool {
     ]);
     let relabels = has(&["update", "patch", "*"]);
     let every = line.resources.contains(&"*");
-    let (network, rbac) = tier.self_managed;
-    writes && every && !network
-        || writes && (every || line.resources.contains(&"roles")) && !rbac
-        || relabels && (every || line.resources.contains(&"namespaces"))
+    let (_, rbac) = tier.self_managed;
+    // `"*"` writes quotas, limit ranges and alert rules, which no tier
+    // lets its envs manage.
+    writes && every
+        || writes && line.resources.contains(&"roles") && !rbac
+        || relabels && line.resources.contains(&"namespaces")
 }
 
 /// Whether a cluster role holds what a production cluster grants only

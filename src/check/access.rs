@@ -870,8 +870,10 @@ pub(crate) fn forbids(
 /// What envk writes in a namespace that a grant must not let people
 /// change, unless the tier says its envs manage it themselves: an extra
 /// NetworkPolicy opens paths envk never checked, an extra Role or
-/// RoleBinding grants beyond the program, and a Namespace's labels decide
-/// its Pod Security and which policies select it.
+/// RoleBinding grants beyond the program, a quota or limit range changed
+/// by hand over-commits the cluster, a PrometheusRule deleted silences the
+/// alerts `check` required, and a Namespace's labels decide its Pod
+/// Security and which policies select it.
 struct Fence {
     /// The API group and resource, as a rule names them.
     group: &'static str,
@@ -886,7 +888,7 @@ struct Fence {
 
 const WRITES: &[&str] = &["create", "update", "patch", "delete", "deletecollection"];
 
-const FENCES: [Fence; 4] = [
+const FENCES: [Fence; 7] = [
     Fence {
         group: "networking.k8s.io",
         resource: "networkpolicies",
@@ -907,6 +909,27 @@ const FENCES: [Fence; 4] = [
         objects: "RoleBindings",
         verbs: WRITES,
         opt_in: Some("rbac"),
+    },
+    Fence {
+        group: "",
+        resource: "resourcequotas",
+        objects: "ResourceQuotas",
+        verbs: WRITES,
+        opt_in: None,
+    },
+    Fence {
+        group: "",
+        resource: "limitranges",
+        objects: "LimitRanges",
+        verbs: WRITES,
+        opt_in: None,
+    },
+    Fence {
+        group: "monitoring.coreos.com",
+        resource: "prometheusrules",
+        objects: "PrometheusRules",
+        verbs: WRITES,
+        opt_in: None,
     },
     Fence {
         group: "",
@@ -974,7 +997,14 @@ fn undoes_fences(granted: &Granted, rules: &[PolicyRule], diagnostics: &mut Diag
             "*" => "`\"*\"`".to_string(),
             verb => format!("`{verb}`"),
         };
-        if let Some((_, span)) = facts.resources.iter().find(|(name, _)| name == written) {
+        // A custom resource is written with its group, or in a module.
+        let named = |name: &str| {
+            name == written
+                || name
+                    .strip_prefix(written)
+                    .is_some_and(|rest| rest.strip_prefix('.') == Some(fence.group))
+        };
+        if let Some((_, span)) = facts.resources.iter().find(|(name, _)| named(name)) {
             let label = match written {
                 "*" => format!("`\"*\"` is every resource, with {verb}"),
                 _ => format!("{verb} on `{}`", fence.resource),

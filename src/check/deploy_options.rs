@@ -12,6 +12,7 @@ use super::units::{self, Diags};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{self, DeployOptions};
 use crate::resolve::value::{Scope, Value};
+use crate::source::Span;
 use crate::suggest;
 
 /// The application-level sync options Argo CD documents
@@ -60,10 +61,23 @@ pub(crate) fn read(
             Some(Typed::Duration(d)) => Some(*d),
             _ => None,
         };
+        let factor = count("factor");
+        if factor == Some(0) {
+            check(None);
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0306,
+                    read.span("factor").unwrap_or(reading.at),
+                    "a retry factor of 0",
+                )
+                .label("each wait would be nothing")
+                .help("write `factor = 1` for equal waits, or more for growing ones"),
+            );
+        }
         options.retry = Some(model::Retry {
             limit: count("limit"),
             backoff: duration("backoff"),
-            factor: count("factor"),
+            factor,
             max_backoff: duration("max_backoff"),
         });
     }
@@ -111,11 +125,51 @@ pub(crate) fn read(
             diagnostics,
         ));
     }
+    if options.helm.is_some() && written("kustomize") {
+        check(None);
+        let at = read.span("images").unwrap_or(reading.at);
+        let mut diagnostic = Diagnostic::new(
+            Code::E0301,
+            at,
+            "a source is a Helm chart or a Kustomize folder, not both",
+        )
+        .label("Kustomize options");
+        let helm = ["release_name", "values_files", "parameters"]
+            .into_iter()
+            .find_map(|name| read.span(name));
+        if let Some(helm) = helm {
+            diagnostic = diagnostic.secondary(helm, "Helm options, on the same source");
+        }
+        diagnostics.push(diagnostic.help(
+            "keep the options of what `path` holds; for a chart and a Kustomize folder, deploy one of them from `sources`",
+        ));
+    }
+    // `ref`s, and the `$REF/…` values files that use them.
+    let mut refs: Vec<(String, Span)> = Vec::new();
     if let Some(Typed::Value(value)) = read.get("sources") {
         let items = records(value, "sources", diagnostics);
         check(items.as_ref().map(|_| ()));
         for item in items.unwrap_or_default() {
             let read = schema::read_record(&schema::SOURCE, item, reading, diagnostics);
+            if let Some((name, at)) = read
+                .as_ref()
+                .and_then(|read| Some((text(read, "ref")?, read.span("ref")?)))
+            {
+                if let Some((_, first)) = refs.iter().find(|(known, _)| *known == name) {
+                    check(None);
+                    diagnostics.push(
+                        Diagnostic::new(
+                            Code::E0202,
+                            at,
+                            format!("two sources with `ref = {name}`"),
+                        )
+                        .label("named again")
+                        .secondary(*first, "first named here")
+                        .help("give each source a `ref` of its own"),
+                    );
+                }
+                refs.push((name, at));
+            }
             match read
                 .as_ref()
                 .and_then(|read| Some((read, text(read, "repo")?)))
@@ -128,6 +182,33 @@ pub(crate) fn read(
                 }),
                 None => check(None),
             }
+        }
+    }
+    if let Some(Typed::Value(Value::List(files, _))) = read.get("values_files") {
+        for file in files {
+            let Value::Str(text, at) = file else { continue };
+            let Some(name) = text
+                .strip_prefix('$')
+                .map(|rest| rest.split('/').next().unwrap_or(rest))
+            else {
+                continue;
+            };
+            if refs.iter().any(|(known, _)| known == name) {
+                continue;
+            }
+            check(None);
+            let known: Vec<&str> = refs.iter().map(|(known, _)| known.as_str()).collect();
+            let mut diagnostic =
+                Diagnostic::new(Code::E0201, *at, format!("no source has `ref = {name}`")).label(
+                    format!("`${name}` names the files of a source with `ref = {name}`"),
+                );
+            diagnostic = match suggest::closest(name, known.iter().copied()) {
+                Some(near) => diagnostic.help(format!("did you mean `${near}`?")),
+                None => diagnostic.help(format!(
+                    "add the source to `sources`: `{{ repo = \"https://…\"  ref = {name} }}`"
+                )),
+            };
+            diagnostics.push(diagnostic);
         }
     }
     if !ok {
@@ -172,9 +253,9 @@ fn sync_options(value: &Value, out: &mut Vec<String>, diagnostics: &mut Diags) -
         if name == "CreateNamespace" {
             ok = false;
             diagnostics.push(
-                Diagnostic::new(Code::E0305, span, "`CreateNamespace` is the sync block's")
-                    .label("not a sync option here")
-                    .help("write `sync { create_namespace = true }`"),
+                Diagnostic::new(Code::E0305, span, "`CreateNamespace` is not written in `sync_options`")
+                    .label("said with `create_namespace`")
+                    .help("write `sync { create_namespace = true }`; with a `gitops` block, leave it out: envk creates every namespace"),
             );
             continue;
         }

@@ -88,7 +88,7 @@ pub(crate) fn env_deploy<'a>(
         sources: checker.sources,
     };
     let (span, has_sync) = (layered.span, layered.written("sync"));
-    let nested: Vec<&str> = ["retry", "helm"]
+    let nested: Vec<&str> = ["retry", "helm", "kustomize"]
         .into_iter()
         .filter(|name| layered.written(name))
         .collect();

@@ -131,10 +131,15 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
     });
     let deploy_rows = envs.iter().fold(String::new(), |mut rows, env| {
         if let Some(deploy) = &env.deploy {
+            let mut repos = deploy.repo.clone();
+            for source in deploy.options.iter().flat_map(|options| &options.sources) {
+                repos.push_str(", ");
+                repos.push_str(&source.repo);
+            }
             let _ = writeln!(
                 rows,
                 "| {} | {} | {} | {} | {} |",
-                env.name, deploy.application, deploy.project, deploy.repo, deploy.path
+                env.name, deploy.application, deploy.project, repos, deploy.path
             );
         }
         rows
