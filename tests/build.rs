@@ -441,13 +441,22 @@ fn the_stream_layout_holds_the_tree_layout_s_documents() {
             "{program}: the platform's Applications"
         );
         assert_eq!(platform.is_empty(), !gitops);
+        // The envs' own projects come in env order, the others after.
+        let by_name = |mut projects: Vec<Value>| {
+            projects
+                .sort_by_key(|project| project["metadata"]["name"].as_str().map(str::to_string));
+            projects
+        };
         assert_eq!(
-            documents(&stream.files["argocd/projects.yaml"].text()),
-            tree.files
-                .iter()
-                .filter(|(path, _)| path.starts_with("argocd/projects/"))
-                .map(|(_, text)| yaml(&text.text()))
-                .collect::<Vec<_>>()
+            by_name(documents(&stream.files["argocd/projects.yaml"].text())),
+            by_name(
+                tree.files
+                    .iter()
+                    .filter(|(path, _)| path.starts_with("argocd/projects/"))
+                    .map(|(_, text)| yaml(&text.text()))
+                    .collect::<Vec<_>>()
+            ),
+            "{program}: the projects"
         );
     }
 }

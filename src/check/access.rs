@@ -31,6 +31,9 @@ use crate::syntax::ast::{self, StmtKind};
 pub(crate) struct RoleFacts {
     pub verbs: Vec<(String, Span)>,
     pub resources: Vec<(String, Span)>,
+    /// Bit `i`: the rules write what `FENCES[i]` keeps, computed once per
+    /// role so that a grant that crosses none costs a test (E0511).
+    pub crossings: u8,
 }
 
 /// What a name in an `allow` or `forbid` list is.
@@ -404,6 +407,7 @@ pub(crate) fn role_body(
     let mut facts = RoleFacts {
         verbs: Vec::new(),
         resources: Vec::new(),
+        crossings: 0,
     };
     let mut ok = true;
     for stmt in &body.stmts {
@@ -547,6 +551,7 @@ pub(crate) fn role_body(
     if !ok {
         return None;
     }
+    facts.crossings = crossings(&rules);
     Some((rules.into(), Arc::new(facts)))
 }
 
@@ -945,6 +950,37 @@ const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 /// E0511: a role granted in a tier's env that writes what envk writes
 /// there (`FENCES`), unless the tier's envs manage it themselves: one
 /// report per grant, with a label at each rule that does.
+/// The rule of `rules` that writes what `fence` keeps, and the verb.
+fn crossing<'r>(fence: &Fence, rules: &'r [PolicyRule]) -> Option<(&'r String, &'r PolicyRule)> {
+    let any = |list: &[String], wanted: &str| list.iter().any(|x| x == wanted || x == "*");
+    rules.iter().find_map(|rule| {
+        let verb = rule
+            .verbs
+            .iter()
+            .find(|verb| verb.as_str() == "*" || fence.verbs.contains(&verb.as_str()))?;
+        (any(&rule.api_groups, fence.group) && any(&rule.resources, fence.resource))
+            .then_some((verb, rule))
+    })
+}
+
+/// `RoleFacts::crossings` of `rules`.
+fn crossings(rules: &[PolicyRule]) -> u8 {
+    FENCES
+        .iter()
+        .enumerate()
+        .filter(|(_, fence)| crossing(fence, rules).is_some())
+        .fold(0, |bits, (index, _)| bits | 1 << index)
+}
+
+/// Whether a tier's envs manage what `fence` keeps themselves.
+fn exempt(fence: &Fence, managed: model::SelfManaged) -> bool {
+    match fence.opt_in {
+        Some("network") => managed.network,
+        Some(_) => managed.rbac,
+        None => false,
+    }
+}
+
 fn undoes_fences(granted: &Granted, rules: &[PolicyRule], diagnostics: &mut Diags) {
     let &Granted {
         role,
@@ -955,7 +991,11 @@ fn undoes_fences(granted: &Granted, rules: &[PolicyRule], diagnostics: &mut Diag
         span: grant_span,
     } = granted;
     let managed = tier.model.self_managed;
-    let any = |list: &[String], wanted: &str| list.iter().any(|x| x == wanted || x == "*");
+    let crossed = (0..FENCES.len())
+        .any(|index| facts.crossings & 1 << index != 0 && !exempt(&FENCES[index], managed));
+    if !crossed {
+        return;
+    }
     let mut objects: Vec<&str> = Vec::new();
     let mut resources: Vec<&str> = Vec::new();
     let mut labels: Vec<(Span, String)> = Vec::new();
@@ -963,23 +1003,10 @@ fn undoes_fences(granted: &Granted, rules: &[PolicyRule], diagnostics: &mut Diag
     // A fence no tier lifts was crossed: `self_managed` would not do.
     let mut always = false;
     for fence in &FENCES {
-        let exempt = match fence.opt_in {
-            Some("network") => managed.network,
-            Some(_) => managed.rbac,
-            None => false,
-        };
-        if exempt {
+        if exempt(fence, managed) {
             continue;
         }
-        let granted = rules.iter().find_map(|rule| {
-            let verb = rule
-                .verbs
-                .iter()
-                .find(|verb| verb.as_str() == "*" || fence.verbs.contains(&verb.as_str()))?;
-            (any(&rule.api_groups, fence.group) && any(&rule.resources, fence.resource))
-                .then_some((verb, rule))
-        });
-        let Some((verb, rule)) = granted else {
+        let Some((verb, rule)) = crossing(fence, rules) else {
             continue;
         };
         objects.push(fence.objects);

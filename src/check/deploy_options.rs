@@ -46,6 +46,26 @@ pub(crate) fn read(
     reading: &Reading<'_, '_, '_, '_>,
     diagnostics: &mut Diags,
 ) -> Result<Option<Box<DeployOptions>>, ()> {
+    // Most deploy blocks say none of it: one look at what was written.
+    let says_any = read.typed.iter().any(|(field, ..)| {
+        matches!(
+            field.name,
+            "sync_options"
+                | "limit"
+                | "backoff"
+                | "factor"
+                | "max_backoff"
+                | "ignore_differences"
+                | "release_name"
+                | "values_files"
+                | "parameters"
+                | "images"
+                | "sources"
+        )
+    });
+    if !says_any && !written("retry") && !written("helm") && !written("kustomize") {
+        return Ok(None);
+    }
     let mut options = DeployOptions::default();
     let mut ok = true;
     let mut check = |result: Option<()>| ok &= result.is_some();

@@ -172,6 +172,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         placement::name_deploys(
             &mut self.envs,
             self.resolved.envs.on_several_clusters(),
+            self.goal == Goal::Model,
             diagnostics,
         );
         placement::check_projects(self, diagnostics);

@@ -207,9 +207,15 @@ pub(crate) fn gitops(checker: &mut Checker, diagnostics: &mut Diags) {
 pub(crate) fn name_deploys<'n>(
     envs: &mut [super::EnvFacts],
     several: impl Iterator<Item = &'n str>,
+    named: bool,
     diagnostics: &mut Diags,
 ) {
     let several: foldhash::HashSet<&str> = several.collect();
+    if several.is_empty() && !named {
+        // Names are unique, and only a Model needs them written out: an
+        // env's own project is its name (`project_of`).
+        return;
+    }
     let names: Vec<Option<String>> = envs
         .iter()
         .map(|env| {
@@ -221,8 +227,13 @@ pub(crate) fn name_deploys<'n>(
             })
         })
         .collect();
-    let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(envs.len());
-    for (index, name) in names.iter().enumerate() {
+    // Without a namespace on several clusters, env names are unique, and
+    // so are the names made from them.
+    let mut first_of: HashMap<&str, usize> = match several.is_empty() {
+        true => HashMap::new(),
+        false => HashMap::with_capacity(envs.len()),
+    };
+    for (index, name) in names.iter().enumerate().filter(|_| !several.is_empty()) {
         let Some(name) = name else {
             continue;
         };
@@ -258,6 +269,17 @@ pub(crate) fn name_deploys<'n>(
     }
 }
 
+/// An env's project: as its deploy block names it, or its own, which
+/// `name_deploys` leaves unwritten where it is the env's name and no Model
+/// is made.
+fn project_of(env: &model::Env) -> Option<&str> {
+    let deploy = env.deploy.as_ref()?;
+    Some(match deploy.project.is_empty() {
+        true => &env.name,
+        false => &deploy.project,
+    })
+}
+
 /// The team an env belongs to: its `team` label, or, without one, the
 /// env alone.
 fn team(env: &model::Env) -> &str {
@@ -272,13 +294,25 @@ fn team(env: &model::Env) -> &str {
 /// are the ones reported. Runs after `name_deploys`.
 pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
     type Member<'c> = (&'c super::EnvFacts, Span);
+    // An env's own project is its alone unless another env names it (two
+    // own projects are one only when Applications' names are, E0202): only
+    // the projects a deploy block names, and envs whose own project one of
+    // them is, can break a rule. Usually none, or a few of thousands.
+    let named: foldhash::HashSet<&str> = checker
+        .envs
+        .iter()
+        .filter(|env| env.project_span.is_some_and(|(_, written)| written))
+        .filter_map(|env| project_of(&env.model))
+        .collect();
+    // With a `gitops` block, an env's own project may be named like the
+    // platform's (an env `platform`).
+    let gitops = checker.gitops_span.is_some();
     let mut by_project: std::collections::BTreeMap<&str, Vec<Member>> = Default::default();
     for env in &checker.envs {
-        if let (Some(deploy), Some((span, _))) = (&env.model.deploy, env.project_span) {
-            by_project
-                .entry(&deploy.project)
-                .or_default()
-                .push((env, span));
+        if let (Some(project), Some((span, _))) = (project_of(&env.model), env.project_span)
+            && (named.contains(project) || gitops && project.starts_with(model::PLATFORM_PROJECT))
+        {
+            by_project.entry(project).or_default().push((env, span));
         }
     }
     /// What most of `envs` share, the first of them on a tie.
@@ -295,13 +329,16 @@ pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
             })
     }
     for (project, envs) in by_project {
-        let platform = project == model::PLATFORM_PROJECT
-            || checker
-                .model
-                .clusters
-                .keys()
-                .any(|cluster| model::platform_project(cluster) == project);
-        if let (Some(gitops), true) = (checker.gitops_span, platform) {
+        let platform = |project: &str| {
+            project == model::PLATFORM_PROJECT
+                || project
+                    .strip_prefix(model::PLATFORM_PROJECT)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|cluster| checker.model.clusters.contains_key(cluster))
+        };
+        if let Some(gitops) = checker.gitops_span
+            && platform(project)
+        {
             for (env, span) in &envs {
                 let mut diagnostic = Diagnostic::new(
                     Code::E0202,
@@ -317,15 +354,10 @@ pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
             continue;
         }
         // The env whose own project this is, when one is.
-        let owner = envs.iter().find(|(e, _)| {
-            let application = &e
-                .model
-                .deploy
-                .as_ref()
-                .expect("grouped by its deploy")
-                .application;
-            application.strip_suffix("-app") == Some(project)
-        });
+        // An env in the project that does not name it: it is its own.
+        let owner = envs
+            .iter()
+            .find(|(e, _)| !e.project_span.is_some_and(|(_, written)| written));
         let home = Environment::parse(project)
             .or(owner.map(|(e, _)| e.model.environment))
             .unwrap_or_else(|| most(&envs, |e| e.environment));
@@ -366,6 +398,10 @@ pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
             diagnostics.push(diagnostic.help(
                 "a project's destinations stay in one environment: leave `project` out to give the env a project of its own",
             ));
+        }
+        // One env is one team, on one cluster.
+        if envs.len() < 2 {
+            continue;
         }
         let home_team = match owner {
             Some((env, _)) => team(&env.model),

@@ -153,9 +153,11 @@ struct AppProjectSpec<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     namespace_resource_whitelist: Vec<GroupKind>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    namespace_resource_blacklist: Vec<GroupKind>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     roles: Vec<ProjectRole>,
+    /// Last: one of a few lists, whose text a team's project is written
+    /// with rather than serialized again (`Blacklists`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    namespace_resource_blacklist: Vec<GroupKind>,
 }
 
 /// A kind in one API group.
@@ -179,7 +181,6 @@ struct ClusterKind<'a> {
 #[derive(Serialize)]
 struct ProjectRole {
     name: String,
-    description: String,
     policies: Vec<String>,
     groups: Vec<String>,
 }
@@ -402,34 +403,101 @@ pub(super) fn application(env: &Env, options: Emitting, applications: &mut Docum
 /// namespaces, from exactly their repositories, and may write no kind
 /// envk owns there and no cluster-scoped kind but, for an Application
 /// that creates its namespace, that one Namespace.
-pub(super) fn projects(model: &Model, options: Emitting) -> Vec<(String, String)> {
+pub(super) fn projects(
+    model: &Model,
+    alone: &OwnProjects,
+    options: Emitting,
+) -> Vec<(String, String)> {
     let mut projects: BTreeMap<&str, Project> = BTreeMap::new();
     for env in model.envs.values() {
         let Some(deploy) = &env.deploy else { continue };
-        let project = projects.entry(&deploy.project).or_default();
-        project.environment = Some(env.environment);
-        project.team = Some(
+        if alone.holds(env) {
+            continue;
+        }
+        projects
+            .entry(&deploy.project)
+            .or_default()
+            .add(env, deploy);
+    }
+    projects
+        .into_iter()
+        .map(|(name, project)| (name.to_string(), project.document(name, options)))
+        .collect()
+}
+
+/// The projects that are one env's own and no other env's: each is
+/// written with its env, in the env's piece of the build, since a fleet
+/// has one per env.
+pub(super) struct OwnProjects<'m> {
+    /// How many envs name each project.
+    envs_of: foldhash::HashMap<&'m str, u32>,
+}
+
+impl<'m> OwnProjects<'m> {
+    pub(super) fn new(model: &'m Model) -> OwnProjects<'m> {
+        let mut envs_of: foldhash::HashMap<&str, u32> = Default::default();
+        for env in model.envs.values() {
+            if let Some(deploy) = &env.deploy {
+                *envs_of.entry(deploy.project.as_str()).or_default() += 1;
+            }
+        }
+        OwnProjects { envs_of }
+    }
+
+    /// Whether `env`'s project is its own and holds no other env.
+    pub(super) fn holds(&self, env: &Env) -> bool {
+        env.deploy
+            .as_ref()
+            .is_some_and(|deploy| self.envs_of.get(deploy.project.as_str()) == Some(&1))
+    }
+}
+
+/// An env's project, when it holds that env alone (`OwnProjects`), pushed
+/// to `projects`.
+pub(super) fn own_project(
+    env: &Env,
+    alone: &OwnProjects,
+    options: Emitting,
+    projects: &mut Documents,
+) {
+    let Some(deploy) = &env.deploy else { return };
+    if !alone.holds(env) {
+        return;
+    }
+    let mut project = Project::default();
+    project.add(env, deploy);
+    let name = deploy.project.as_str();
+    projects.push_with(
+        || [name, ".yaml"].concat(),
+        |out| project.document_into(name, options, out),
+    );
+}
+
+impl<'m> Project<'m> {
+    /// An env that deploys in the project.
+    fn add(&mut self, env: &'m Env, deploy: &'m crate::model::Deploy) {
+        self.environment = Some(env.environment);
+        self.team = Some(
             env.labels
                 .get("team")
                 .map_or(env.name.as_str(), String::as_str),
         );
-        project.repos.insert(&deploy.repo);
+        self.repos.insert(&deploy.repo);
         if let Some(options) = &deploy.options {
-            project
-                .repos
+            self.repos
                 .extend(options.sources.iter().map(|source| source.repo.as_str()));
         }
-        project.destinations.insert(Destination {
+        self.destinations.insert(Destination {
             server: &env.cluster.server,
             namespace: &env.name,
         });
         if deploy.sync.is_some_and(|sync| sync.create_namespace) {
-            project.creates.insert(&env.name);
+            self.creates.insert(&env.name);
         }
-        project.writes_rules |= !env.alerts.rules.is_empty();
-        project.fences_network |= !env.tier.self_managed.network;
-        project.fences_rbac |= !env.tier.self_managed.rbac;
-        let (get, sync) = project.access.entry(&deploy.application).or_default();
+        self.writes_rules |= !env.alerts.rules.is_empty();
+        self.fences_network |= !env.tier.self_managed.network;
+        self.fences_rbac |= !env.tier.self_managed.rbac;
+        let (get, sync) = self.access.entry(&deploy.application).or_default();
         for binding in &env.bindings {
             let writes = env.roles.iter().any(|role| {
                 role.name == binding.role
@@ -449,20 +517,39 @@ pub(super) fn projects(model: &Model, options: Emitting) -> Vec<(String, String)
             }
         }
     }
-    let mut documents = Vec::new();
-    for (name, project) in projects {
-        let environment = project.environment.map_or("", |e| e.as_str());
-        let team = project.team.unwrap_or(name);
-        let mut blacklist = ENV_KINDS.to_vec();
-        blacklist.retain(|kind| match kind.kind {
-            "NetworkPolicy" => project.fences_network,
-            "Role" | "RoleBinding" => project.fences_rbac,
-            _ => true,
-        });
-        if project.writes_rules {
-            blacklist.push(PROMETHEUS_RULE);
+
+    /// The AppProject `name`, serialized.
+    fn document(self, name: &str, options: Emitting) -> String {
+        let mut text = String::with_capacity(1024);
+        self.document_into(name, options, &mut text);
+        text
+    }
+
+    /// The AppProject `name`, appended to `out`: its head serialized, then
+    /// its blacklist's text (`BLACKLISTS`).
+    fn document_into(self, name: &str, options: Emitting, out: &mut String) {
+        let shape = Blacklist {
+            network: self.fences_network,
+            rbac: self.fences_rbac,
+            rules: self.writes_rules,
+        };
+        let mut object = self.object(name, options);
+        let start = out.len();
+        if super::yaml_into(&object, out) {
+            out.push_str(blacklist_text(shape));
+        } else {
+            // The fallback writer's text is not known to splice.
+            out.truncate(start);
+            object.spec.namespace_resource_blacklist = shape.kinds();
+            super::yaml_into(&object, out);
         }
-        let object = Object {
+    }
+
+    /// The AppProject `name`, its blacklist left out.
+    fn object(self, name: &str, options: Emitting) -> Object<'m, AppProjectSpec<'m>> {
+        let environment = self.environment.map_or("", |e| e.as_str());
+        let team = self.team.unwrap_or(name);
+        Object {
             api_version: "argoproj.io/v1alpha1",
             kind: "AppProject",
             metadata: Metadata {
@@ -471,12 +558,12 @@ pub(super) fn projects(model: &Model, options: Emitting) -> Vec<(String, String)
                 annotations: wave(options, Wave::Projects),
             },
             spec: AppProjectSpec {
-                description: format!("{environment} envs of team {team}, generated by envk"),
-                source_repos: project.repos.into_iter().collect(),
-                destinations: project.destinations.into_iter().collect(),
+                description: [environment, " envs of team ", team].concat(),
+                source_repos: self.repos.into_iter().collect(),
+                destinations: self.destinations.into_iter().collect(),
                 // `CreateNamespace=true` creates a cluster-scoped object:
                 // that namespace, by name, and no other.
-                cluster_resource_whitelist: project
+                cluster_resource_whitelist: self
                     .creates
                     .into_iter()
                     .map(|namespace| ClusterKind {
@@ -486,13 +573,69 @@ pub(super) fn projects(model: &Model, options: Emitting) -> Vec<(String, String)
                     })
                     .collect(),
                 namespace_resource_whitelist: Vec::new(),
-                namespace_resource_blacklist: blacklist,
-                roles: project_roles(name, project.access),
+                roles: project_roles(name, self.access),
+                namespace_resource_blacklist: Vec::new(),
             },
-        };
-        documents.push((name.to_string(), yaml(&object)));
+        }
     }
-    documents
+}
+
+/// Which of envk's kinds a team's project blacklists: all but those its
+/// envs manage themselves, and PrometheusRule where envk writes one.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Blacklist {
+    network: bool,
+    rbac: bool,
+    rules: bool,
+}
+
+impl Blacklist {
+    fn kinds(self) -> Vec<GroupKind> {
+        let mut kinds = ENV_KINDS.to_vec();
+        kinds.retain(|kind| match kind.kind {
+            "NetworkPolicy" => self.network,
+            "Role" | "RoleBinding" => self.rbac,
+            _ => true,
+        });
+        if self.rules {
+            kinds.push(PROMETHEUS_RULE);
+        }
+        kinds
+    }
+
+    fn index(self) -> usize {
+        usize::from(self.network) | usize::from(self.rbac) << 1 | usize::from(self.rules) << 2
+    }
+}
+
+/// The text of each blacklist as the last field of a project's spec,
+/// serialized once: a fleet has a project per env, and these lines were a
+/// third of writing each.
+fn blacklist_text(shape: Blacklist) -> &'static str {
+    static TEXTS: std::sync::OnceLock<[String; 8]> = std::sync::OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        std::array::from_fn(|index| {
+            let shape = Blacklist {
+                network: index & 1 != 0,
+                rbac: index & 2 != 0,
+                rules: index & 4 != 0,
+            };
+            #[derive(Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Field {
+                namespace_resource_blacklist: Vec<GroupKind>,
+            }
+            let field = yaml(&Field {
+                namespace_resource_blacklist: shape.kinds(),
+            });
+            // Two columns in, under `spec`.
+            field
+                .lines()
+                .map(|line| ["  ", line, "\n"].concat())
+                .collect()
+        })
+    });
+    &texts[shape.index()]
 }
 
 /// Per Application, a role that lets the groups granted anything in its
@@ -514,7 +657,6 @@ fn project_roles(
         if !readers.is_empty() {
             let role = [application, "-get"].concat();
             roles.push(ProjectRole {
-                description: format!("groups granted read access in `{application}`'s namespace"),
                 policies: vec![policy(&role, "get")],
                 groups: readers,
                 name: role,
@@ -523,7 +665,6 @@ fn project_roles(
         if !sync.is_empty() {
             let role = [application, "-sync"].concat();
             roles.push(ProjectRole {
-                description: format!("groups granted writes in `{application}`'s namespace"),
                 policies: vec![policy(&role, "get"), policy(&role, "sync")],
                 groups: sync.into_iter().map(str::to_string).collect(),
                 name: role,
@@ -901,4 +1042,52 @@ pub(super) fn application_sets(model: &Model, options: Emitting) -> Vec<(&'stati
             (environment.as_str(), yaml(&set))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A project written as its head and its blacklist's text is the
+    /// project serialized whole, for every blacklist and project shape.
+    #[test]
+    fn a_project_is_its_head_then_its_blacklist() {
+        for path in [
+            "examples/multi-team",
+            "examples/regions",
+            "examples/enterprise.env.k",
+        ] {
+            let run = crate::driver::check(&[path.into()]).expect("readable");
+            let model = run.model.expect("the example checks clean");
+            for env in model.envs.values() {
+                let Some(deploy) = &env.deploy else { continue };
+                for index in 0..8 {
+                    let shape = Blacklist {
+                        network: index & 1 != 0,
+                        rbac: index & 2 != 0,
+                        rules: index & 4 != 0,
+                    };
+                    for sync_waves in [false, true] {
+                        let options = Emitting {
+                            sync_waves,
+                            ..Emitting::default()
+                        };
+                        let project = || {
+                            let mut project = Project::default();
+                            project.add(env, deploy);
+                            project.fences_network = shape.network;
+                            project.fences_rbac = shape.rbac;
+                            project.writes_rules = shape.rules;
+                            project
+                        };
+                        let mut spliced = String::new();
+                        project().document_into(&deploy.project, options, &mut spliced);
+                        let mut whole = project().object(&deploy.project, options);
+                        whole.spec.namespace_resource_blacklist = shape.kinds();
+                        assert_eq!(spliced, yaml(&whole), "{path}: {} {shape:?}", env.name);
+                    }
+                }
+            }
+        }
+    }
 }

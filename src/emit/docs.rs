@@ -79,6 +79,18 @@ struct MatrixRow {
     cells: Vec<String>,
 }
 
+/// `| a | b | … |` and a line break: a table row of the README, put
+/// together without the formatting machinery, as a cluster's rows are
+/// thousands.
+fn row(rows: &mut String, cells: &[&str]) {
+    for cell in cells {
+        rows.push_str("| ");
+        rows.push_str(cell);
+        rows.push(' ');
+    }
+    rows.push_str("|\n");
+}
+
 /// Each cluster's README, in the Model's order. The template is parsed once.
 pub(super) fn cluster_readmes(model: &Model, retired: &[(String, String)]) -> Vec<String> {
     let mut tera = tera::Tera::default();
@@ -131,16 +143,20 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
     });
     let deploy_rows = envs.iter().fold(String::new(), |mut rows, env| {
         if let Some(deploy) = &env.deploy {
-            let mut repos = deploy.repo.clone();
+            let mut repos = std::borrow::Cow::Borrowed(deploy.repo.as_str());
             for source in deploy.options.iter().flat_map(|options| &options.sources) {
+                let repos = repos.to_mut();
                 repos.push_str(", ");
                 repos.push_str(&source.repo);
             }
-            let _ = writeln!(
-                rows,
-                "| {} | {} | {} | {} | {} |",
-                env.name, deploy.application, deploy.project, repos, deploy.path
-            );
+            let cells = [
+                env.name.as_str(),
+                &deploy.application,
+                &deploy.project,
+                &repos,
+                &deploy.path,
+            ];
+            row(&mut rows, &cells);
         }
         rows
     });
@@ -172,16 +188,15 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
         },
         env_count: envs.len(),
         env_rows: envs.iter().fold(String::new(), |mut rows, env| {
-            let _ = writeln!(
-                rows,
-                "| {} | {} | {} | {} | {} | {} |",
-                env.name,
-                env.tier.name,
+            let cells = [
+                env.name.as_str(),
+                &env.tier.name,
                 env.pod_security.as_str(),
-                show(Dimension::Cpu, requested(env, QuotaKey::RequestsCpu)),
-                show(Dimension::Memory, requested(env, QuotaKey::RequestsMemory)),
-                show(Dimension::Count, requested(env, QuotaKey::Pods)),
-            );
+                &show(Dimension::Cpu, requested(env, QuotaKey::RequestsCpu)),
+                &show(Dimension::Memory, requested(env, QuotaKey::RequestsMemory)),
+                &show(Dimension::Count, requested(env, QuotaKey::Pods)),
+            ];
+            row(&mut rows, &cells);
             rows
         }),
         totals: Totals {
@@ -198,14 +213,9 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
             .iter()
             .flat_map(|env| env.bindings.iter().map(move |binding| (env, binding)))
             .fold(String::new(), |mut rows, (env, binding)| {
-                let _ = writeln!(
-                    rows,
-                    "| {} | {} | {} | {} |",
-                    env.name,
-                    binding.name,
-                    binding.role,
-                    subjects(&binding.subjects)
-                );
+                let subjects = subjects(&binding.subjects);
+                let cells = [env.name.as_str(), &binding.name, &binding.role, &subjects];
+                row(&mut rows, &cells);
                 rows
             }),
         cluster_binding_rows: model

@@ -338,18 +338,22 @@ pub fn emit_after(model: &Model, options: Options, history: &History) -> Tree {
     };
     let envs: Vec<&Env> = model.envs.values().map(Box::as_ref).collect();
     let mut tree = Tree::default();
-    // The READMEs and the AppProjects need only the Model, and are made
-    // from all of it: they are made meanwhile, on a thread of their own.
-    let ((readmes, projects), ()) = crate::parallel::beside(
+    // An env alone in its own project, as most are, has it written with
+    // its other objects, on every core.
+    let alone = argocd::OwnProjects::new(model);
+    // The READMEs and the AppProjects of several envs need only the Model,
+    // and are made from all of it: they are made meanwhile, on a thread of
+    // their own.
+    let ((readmes, projects), own_projects) = crate::parallel::beside(
         || {
             (
                 docs::cluster_readmes(model, &retired),
-                argocd::projects(model, options),
+                argocd::projects(model, &alone, options),
             )
         },
         || match options.layout {
-            Layout::Tree => tree_layout(model, &envs, options, &mut tree),
-            Layout::Stream => stream_layout(model, &envs, options, &mut tree),
+            Layout::Tree => tree_layout(model, &envs, &alone, options, &mut tree),
+            Layout::Stream => stream_layout(model, &envs, &alone, options, &mut tree),
         },
     );
     for (cluster, readme) in model.clusters.values().zip(readmes) {
@@ -381,9 +385,20 @@ pub fn emit_after(model: &Model, options: Options, history: &History) -> Tree {
             }
         }
         Layout::Stream => {
-            if !projects.is_empty() {
-                let documents = projects.iter().map(|(_, document)| document.as_str());
-                tree.add("argocd/projects.yaml".to_string(), stream(documents));
+            // The envs' own projects, in the order of their envs, then the
+            // others, in name order.
+            let mut parts = own_projects;
+            for (_, document) in projects {
+                if let Some(last) = parts.last_mut() {
+                    next_document(last);
+                }
+                parts.push(document);
+            }
+            if !parts.is_empty() {
+                tree.add(
+                    "argocd/projects.yaml".to_string(),
+                    Content::from_parts(parts),
+                );
             }
             if !platform.is_empty() {
                 let documents = platform.iter().map(|(_, document)| document.as_str());
@@ -436,12 +451,19 @@ struct EnvFiles<'m> {
 
 /// DESIGN §4: one file per object. Paths are made where the files are, on
 /// every core: the thread that puts the tree together only files them.
-fn tree_layout(model: &Model, envs: &[&Env], options: Emitting, tree: &mut Tree) {
+/// Returns nothing: the envs' own projects are files of the tree.
+fn tree_layout(
+    model: &Model,
+    envs: &[&Env],
+    alone: &argocd::OwnProjects,
+    options: Emitting,
+    tree: &mut Tree,
+) -> Vec<String> {
     let pieces = crate::parallel::map_pieces(envs, |piece| {
         let mut specs = kubernetes::SpecTexts::default();
         piece
             .iter()
-            .map(|env| tree_files(env, options, &mut specs))
+            .map(|env| tree_files(env, alone, options, &mut specs))
             .collect::<Vec<_>>()
     });
     let files = pieces.into_iter().flatten();
@@ -486,12 +508,14 @@ fn tree_layout(model: &Model, envs: &[&Env], options: Emitting, tree: &mut Tree)
         .map(|(path, text)| (path, Content::from(text)))
         .collect();
     debug_assert_eq!(tree.files.len(), count, "two objects were given one path");
+    Vec::new()
 }
 
 /// One env's files in the tree layout, with what its cluster's
 /// kustomization lists.
 fn tree_files<'m>(
     env: &'m Env,
+    alone: &argocd::OwnProjects,
     options: Emitting,
     specs: &mut kubernetes::SpecTexts<'m>,
 ) -> EnvFiles<'m> {
@@ -509,6 +533,8 @@ fn tree_files<'m>(
     if options.argocd == ArgoCd::Applications {
         argocd::application(env, options, &mut Documents::Files(&mut application));
     }
+    let mut project = Vec::new();
+    argocd::own_project(env, alone, options, &mut Documents::Files(&mut project));
 
     let cluster = env.cluster.name.as_str();
     let mut files = EnvFiles {
@@ -545,6 +571,11 @@ fn tree_files<'m>(
         files
             .files
             .push((["argocd/applications/", &file].concat(), document));
+    }
+    for (file, document) in project {
+        files
+            .files
+            .push((["argocd/projects/", &file].concat(), document));
     }
     files
 }
@@ -623,10 +654,19 @@ impl StreamParts {
 /// with every env's group. Each thread writes its pieces of envs straight
 /// into their parts of the streams, and each file is its parts in order:
 /// no document is kept on its own, and no stream is copied to join it.
-fn stream_layout(model: &Model, envs: &[&Env], options: Emitting, tree: &mut Tree) {
+/// Returns the envs' own projects, as parts of one YAML stream in env
+/// order, for `argocd/projects.yaml`.
+fn stream_layout(
+    model: &Model,
+    envs: &[&Env],
+    alone: &argocd::OwnProjects,
+    options: Emitting,
+    tree: &mut Tree,
+) -> Vec<String> {
     let pieces = crate::parallel::map_pieces(envs, |piece| {
         let room_for = envs_per_cluster(piece);
         let mut streams: BTreeMap<&str, ClusterStreams> = BTreeMap::new();
+        let mut projects = String::new();
         let mut specs = kubernetes::SpecTexts::default();
         let mut rule_file = String::new();
         for env in piece {
@@ -650,17 +690,26 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Emitting, tree: &mut Tre
                 let applications = &mut Documents::Stream(&mut part.applications);
                 argocd::application(env, options, applications);
             }
+            argocd::own_project(env, alone, options, &mut Documents::Stream(&mut projects));
             if first {
                 part.reserve_for(room_for[env.cluster.name.as_str()]);
             }
         }
-        streams
+        (streams, projects)
     });
     let mut streams: BTreeMap<&str, StreamParts> = BTreeMap::new();
-    for piece in pieces {
+    let mut own_projects: Vec<String> = Vec::new();
+    for (piece, projects) in pieces {
         for (cluster, part) in piece {
             streams.entry(cluster).or_default().push(part);
         }
+        if projects.is_empty() {
+            continue;
+        }
+        if let Some(last) = own_projects.last_mut() {
+            next_document(last);
+        }
+        own_projects.push(projects);
     }
     for cluster in model.clusters.values() {
         let name = &cluster.name;
@@ -712,6 +761,7 @@ fn stream_layout(model: &Model, envs: &[&Env], options: Emitting, tree: &mut Tre
             kubernetes::kustomization(resources),
         );
     }
+    own_projects
 }
 
 fn envs_per_cluster<'m>(envs: &[&'m Env]) -> BTreeMap<&'m str, usize> {
