@@ -119,6 +119,22 @@ impl Model {
             .filter(|(key, _)| key.name == name)
             .map(|(_, env)| env.as_ref())
     }
+
+    /// The envs on `cluster`, in the Model's order.
+    pub fn envs_on<'m>(&'m self, cluster: &'m str) -> impl Iterator<Item = &'m Env> {
+        self.envs
+            .values()
+            .map(Box::as_ref)
+            .filter(move |env| env.cluster.name == cluster)
+    }
+}
+
+/// The RBAC verbs that change objects; `"*"` is each of them.
+pub const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
+
+/// Whether an RBAC verb changes objects.
+pub fn writes(verb: &str) -> bool {
+    verb == "*" || WRITE_VERBS.contains(&verb)
 }
 
 /// A namespace envk does not create (an ingress controller's, Prometheus',
@@ -744,6 +760,14 @@ pub struct PolicyRule {
     pub api_groups: Vec<String>,
     pub resources: Vec<String>,
     pub verbs: Vec<String>,
+}
+
+impl Env {
+    /// The team the env belongs to: its `team` label, or, without one,
+    /// the env alone. An Argo CD project holds one team's envs.
+    pub fn team(&self) -> &str {
+        self.labels.get("team").unwrap_or(&self.name)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -891,7 +891,7 @@ struct Fence {
     opt_in: Option<&'static str>,
 }
 
-const WRITES: &[&str] = &["create", "update", "patch", "delete", "deletecollection"];
+const WRITES: &[&str] = &model::WRITE_VERBS;
 
 const FENCES: [Fence; 7] = [
     Fence {

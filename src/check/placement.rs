@@ -269,6 +269,14 @@ pub(crate) fn name_deploys<'n>(
     }
 }
 
+impl super::EnvFacts {
+    /// Whether the env's deploy block names its project; without one, the
+    /// project is the env's own.
+    fn names_project(&self) -> bool {
+        self.project_span.is_some_and(|(_, written)| written)
+    }
+}
+
 /// An env's project: as its deploy block names it, or its own, which
 /// `name_deploys` leaves unwritten where it is the env's name and no Model
 /// is made.
@@ -278,12 +286,6 @@ fn project_of(env: &model::Env) -> Option<&str> {
         true => &env.name,
         false => &deploy.project,
     })
-}
-
-/// The team an env belongs to: its `team` label, or, without one, the
-/// env alone.
-fn team(env: &model::Env) -> &str {
-    env.labels.get("team").unwrap_or(&env.name)
 }
 
 /// An Argo CD project's envs must all be of one environment (E0802) and
@@ -301,7 +303,7 @@ pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
     let named: foldhash::HashSet<&str> = checker
         .envs
         .iter()
-        .filter(|env| env.project_span.is_some_and(|(_, written)| written))
+        .filter(|env| env.names_project())
         .filter_map(|env| project_of(&env.model))
         .collect();
     // With a `gitops` block, an env's own project may be named like the
@@ -355,9 +357,7 @@ pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
         }
         // The env whose own project this is, when one is.
         // An env in the project that does not name it: it is its own.
-        let owner = envs
-            .iter()
-            .find(|(e, _)| !e.project_span.is_some_and(|(_, written)| written));
+        let owner = envs.iter().find(|(e, _)| !e.names_project());
         let home = Environment::parse(project)
             .or(owner.map(|(e, _)| e.model.environment))
             .unwrap_or_else(|| most(&envs, |e| e.environment));
@@ -366,7 +366,7 @@ pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
         for (env, span) in &envs {
             // Two envs share a project neither named only when their
             // Applications' names are one (E0202).
-            let written = env.project_span.is_some_and(|(_, written)| written);
+            let written = env.names_project();
             if !written || env.model.environment == home {
                 continue;
             }
@@ -404,16 +404,16 @@ pub(crate) fn check_projects(checker: &Checker, diagnostics: &mut Diags) {
             continue;
         }
         let home_team = match owner {
-            Some((env, _)) => team(&env.model),
-            None => most(&envs, team),
+            Some((env, _)) => env.model.team(),
+            None => most(&envs, model::Env::team),
         };
-        let home_team_env = envs.iter().find(|(e, _)| team(&e.model) == home_team);
+        let home_team_env = envs.iter().find(|(e, _)| e.model.team() == home_team);
         for (env, span) in &envs {
             // One finding per env: a project across environments is the
             // mistake to fix first.
-            let written = env.project_span.is_some_and(|(_, written)| written);
+            let written = env.names_project();
             if !written
-                || team(&env.model) == home_team
+                || env.model.team() == home_team
                 || across_environments.contains(&env.model.name.as_str())
             {
                 continue;

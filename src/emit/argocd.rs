@@ -218,17 +218,6 @@ pub(crate) const PROMETHEUS_RULE: GroupKind = GroupKind {
     kind: "PrometheusRule",
 };
 
-/// The verbs that change objects: a group granted one of them in an env
-/// may sync its Application; a group granted only reads may look at it.
-const WRITE_VERBS: [&str; 6] = [
-    "create",
-    "update",
-    "patch",
-    "delete",
-    "deletecollection",
-    "*",
-];
-
 /// A team's project, as its envs make it.
 #[derive(Default)]
 struct Project<'m> {
@@ -477,11 +466,7 @@ impl<'m> Project<'m> {
     /// An env that deploys in the project.
     fn add(&mut self, env: &'m Env, deploy: &'m crate::model::Deploy) {
         self.environment = Some(env.environment);
-        self.team = Some(
-            env.labels
-                .get("team")
-                .map_or(env.name.as_str(), String::as_str),
-        );
+        self.team = Some(env.team());
         self.repos.insert(&deploy.repo);
         if let Some(options) = &deploy.options {
             self.repos
@@ -501,11 +486,10 @@ impl<'m> Project<'m> {
         for binding in &env.bindings {
             let writes = env.roles.iter().any(|role| {
                 role.name == binding.role
-                    && role.rules.iter().any(|rule| {
-                        rule.verbs
-                            .iter()
-                            .any(|verb| WRITE_VERBS.contains(&verb.as_str()))
-                    })
+                    && role
+                        .rules
+                        .iter()
+                        .any(|rule| rule.verbs.iter().any(|verb| crate::model::writes(verb)))
             });
             for subject in &binding.subjects {
                 if subject.kind == SubjectKind::Group {
@@ -759,12 +743,7 @@ pub(super) fn platform(model: &Model, options: Emitting) -> Vec<(String, String)
     for cluster in model.clusters.values() {
         let name = ["envk-", &cluster.name].concat();
         let project = crate::model::platform_project(&cluster.name);
-        let envs: Vec<&Env> = model
-            .envs
-            .values()
-            .map(Box::as_ref)
-            .filter(|env| env.cluster.name == cluster.name)
-            .collect();
+        let envs: Vec<&Env> = model.envs_on(&cluster.name).collect();
         // Every object names its own namespace; the Application's is
         // where one without would go, an env's, so that its project need
         // admit no other.

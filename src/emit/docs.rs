@@ -116,12 +116,7 @@ pub(super) fn cluster_readmes(model: &Model, retired: &[(String, String)]) -> Ve
 }
 
 fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
-    let envs: Vec<&Env> = model
-        .envs
-        .values()
-        .map(Box::as_ref)
-        .filter(|env| env.cluster.name == cluster.name)
-        .collect();
+    let envs: Vec<&Env> = model.envs_on(&cluster.name).collect();
     let requested =
         |env: &Env, key: QuotaKey| env.quota.as_ref().and_then(|q| q.hard.get(&key).copied());
     let show = |dimension: Dimension, value: Option<u64>| {
