@@ -62,6 +62,37 @@ pub struct Model {
     /// Where the build is committed: with it, envk writes the platform
     /// Applications that deploy its output.
     pub gitops: Option<GitOps>,
+    /// What the central Prometheus pulls from each cluster's.
+    pub federation: Federation,
+}
+
+/// The central Prometheus' federation of the clusters' Prometheus
+/// servers: the series it asks each for, and how often.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Federation {
+    /// Series selectors, each a `match[]` parameter of `/federate`.
+    pub matches: Vec<String>,
+    pub scrape_interval: Duration,
+}
+
+impl Default for Federation {
+    /// The aggregates each cluster records per namespace
+    /// (`namespace:…`), and whether its targets are up: not every series
+    /// of every cluster, the overhead the seed article regrets.
+    fn default() -> Federation {
+        Federation {
+            matches: Federation::DEFAULT_MATCHES
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
+            scrape_interval: Federation::DEFAULT_SCRAPE_INTERVAL,
+        }
+    }
+}
+
+impl Federation {
+    pub const DEFAULT_MATCHES: [&'static str; 2] = ["{__name__=~\"namespace:.*\"}", "up"];
+    pub const DEFAULT_SCRAPE_INTERVAL: Duration = Duration(60_000);
 }
 
 /// The Argo CD project of `envk-argocd`, with a `gitops` block.
@@ -653,6 +684,114 @@ pub struct Prometheus {
     /// The namespace the cluster's Prometheus runs in, which may scrape
     /// the metrics ports envs declare.
     pub namespace: Option<String>,
+    /// The exporters of the cluster the Prometheus scrapes beside the
+    /// seed's two jobs.
+    pub scrape: Exporters,
+    /// The name of kube-state-metrics' Service, by which its endpoints
+    /// are found.
+    pub kube_state_metrics: String,
+}
+
+impl Prometheus {
+    pub const DEFAULT_SCRAPE_INTERVAL: Duration = Duration(15_000);
+    pub const DEFAULT_KUBE_STATE_METRICS: &'static str = "kube-state-metrics";
+}
+
+/// Where the series alerts read come from: the exporters every cluster
+/// has, each scraped by a job of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Exporter {
+    /// The kubelet's own `/metrics` (volume stats among them).
+    Kubelet,
+    /// cAdvisor, served by the kubelet at `/metrics/cadvisor`.
+    Cadvisor,
+    KubeStateMetrics,
+    /// node-exporter, the seed's `kubernetes-nodes` job: always scraped.
+    NodeExporter,
+}
+
+impl Exporter {
+    /// The exporters a cluster may choose, as `scrape` lists them.
+    pub const CHOSEN: [Exporter; 3] = [
+        Exporter::Kubelet,
+        Exporter::Cadvisor,
+        Exporter::KubeStateMetrics,
+    ];
+    pub const WORDS: [&'static str; 3] = ["kubelet", "cadvisor", "kube_state_metrics"];
+
+    /// As the language and messages write it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Exporter::Kubelet => "kubelet",
+            Exporter::Cadvisor => "cadvisor",
+            Exporter::KubeStateMetrics => "kube_state_metrics",
+            Exporter::NodeExporter => "node-exporter",
+        }
+    }
+
+    /// Its name in a sentence.
+    pub fn name(self) -> &'static str {
+        match self {
+            Exporter::Kubelet => "the kubelet's",
+            Exporter::Cadvisor => "cAdvisor's",
+            Exporter::KubeStateMetrics => "kube-state-metrics'",
+            Exporter::NodeExporter => "node-exporter's",
+        }
+    }
+
+    /// Its name.
+    pub fn title(self) -> &'static str {
+        match self {
+            Exporter::Kubelet => "the kubelet",
+            Exporter::Cadvisor => "cAdvisor",
+            Exporter::KubeStateMetrics => "kube-state-metrics",
+            Exporter::NodeExporter => "node-exporter",
+        }
+    }
+
+    /// The scrape job that reads it.
+    pub fn job(self) -> &'static str {
+        match self {
+            Exporter::Kubelet => "kubelet",
+            Exporter::Cadvisor => "cadvisor",
+            Exporter::KubeStateMetrics => "kube-state-metrics",
+            Exporter::NodeExporter => "kubernetes-nodes",
+        }
+    }
+}
+
+/// A set of [`Exporter`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Exporters(u8);
+
+impl Exporters {
+    /// What a cluster scrapes unless it says otherwise: everything.
+    pub const ALL: Exporters = Exporters(0b1111);
+    pub const NONE: Exporters = Exporters(0);
+
+    pub fn none_chosen() -> Exporters {
+        Exporters(1 << Exporter::NodeExporter as u8)
+    }
+
+    pub fn with(self, exporter: Exporter) -> Exporters {
+        Exporters(self.0 | 1 << exporter as u8)
+    }
+
+    pub fn contains(self, exporter: Exporter) -> bool {
+        self.0 & (1 << exporter as u8) != 0
+    }
+
+    /// Those of `self` that `other` lacks, in [`Exporter`]'s order.
+    pub fn missing_from(self, other: Exporters) -> impl Iterator<Item = Exporter> {
+        [
+            Exporter::Kubelet,
+            Exporter::Cadvisor,
+            Exporter::KubeStateMetrics,
+            Exporter::NodeExporter,
+        ]
+        .into_iter()
+        .filter(move |exporter| self.contains(*exporter) && !other.contains(*exporter))
+    }
 }
 
 /// A whole number of milliseconds, printed the way Prometheus writes

@@ -140,6 +140,7 @@ impl<'n> Module<'n> {
                 // resources; anything else in it only serves them.
                 ItemKind::Import(_)
                 | ItemKind::GitOps(_)
+                | ItemKind::Federation(_)
                 | ItemKind::External(_)
                 | ItemKind::ClusterGrant(_)
                 | ItemKind::Cluster(_)

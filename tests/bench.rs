@@ -321,7 +321,16 @@ fn every_object_of_the_benchmark_has_the_workload_s_content() {
             .iter()
             .map(|job| job["job_name"].as_str().unwrap())
             .collect();
-        assert_eq!(jobs, ["kubernetes-nodes", "kubernetes-pods"]);
+        assert_eq!(
+            jobs,
+            [
+                "kubernetes-nodes",
+                "kubernetes-pods",
+                "kubelet",
+                "cadvisor",
+                "kube-state-metrics"
+            ]
+        );
     }
 }
 

@@ -374,8 +374,26 @@ fn the_stream_layout_holds_the_tree_layout_s_documents() {
                 in_stream(&format!("{cluster}/monitoring/prometheusrules.yaml")),
                 "{program}: {cluster}'s PrometheusRules"
             );
-            let groups: Vec<Value> = in_tree(&format!("{cluster}/monitoring/rules"))
-                .into_iter()
+            // The cluster's own rule file is a file of its own in both.
+            let cluster_rules = format!("{cluster}/monitoring/rules/_cluster.rules.yaml");
+            assert_eq!(
+                tree.files
+                    .get(&cluster_rules)
+                    .map(|text| yaml(&text.text())),
+                stream
+                    .files
+                    .get(&format!("{cluster}/monitoring/_cluster.rules.yaml"))
+                    .map(|text| yaml(&text.text())),
+                "{program}: {cluster}'s own rule file"
+            );
+            let groups: Vec<Value> = tree
+                .files
+                .iter()
+                .filter(|(path, _)| {
+                    path.starts_with(&format!("{cluster}/monitoring/rules/"))
+                        && **path != cluster_rules
+                })
+                .flat_map(|(_, text)| documents(&text.text()))
                 .flat_map(|file| file["groups"].as_sequence().unwrap().clone())
                 .collect();
             let combined = stream
@@ -790,7 +808,11 @@ fn large_clusters_get_a_linear_network_summary() {
          No env of this cluster deploys with Argo CD.\n\n## Who can reach whom"
     ));
     assert!(readme.contains("pair would have 25² cells)."));
-    assert!(readme.ends_with("| team-9 | environment development on TCP 8080 | anywhere |\n\n"));
+    assert!(
+        readme.contains(
+            "| team-9 | environment development on TCP 8080 | anywhere |\n\n## Monitoring"
+        )
+    );
 }
 
 /// A Role or RoleBinding name may be as long as Kubernetes allows (253),

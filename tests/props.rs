@@ -75,6 +75,8 @@ const TOKENS: &[&str] = &[
     "import",
     "gitops",
     "argocd_server",
+    "federation",
+    "match",
     "cluster",
     "tier",
     "role",

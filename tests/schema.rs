@@ -207,7 +207,8 @@ fn file_kind(path: &str) -> Option<FileKind> {
     {
         FileKind::PrometheusConfig
     } else if (name.ends_with(".rules.yaml") && parent.ends_with("/monitoring/rules"))
-        || (name == "rules.yaml" && parent.ends_with("/monitoring"))
+        || ((name == "rules.yaml" || name == "_cluster.rules.yaml")
+            && parent.ends_with("/monitoring"))
     {
         FileKind::RuleFile
     } else if name.ends_with(".yaml") {

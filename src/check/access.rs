@@ -1099,50 +1099,17 @@ pub(crate) fn self_managed(
     span: Span,
     diagnostics: &mut Diags,
 ) -> Option<model::SelfManaged> {
-    use crate::resolve::value::Value;
-    let Value::List(items, _) = value else {
-        diagnostics.push(
-            Diagnostic::new(Code::E0301, span, "expected a list, such as `[network, rbac]`")
-                .label("not a list")
-                .help("write what the tier's envs manage themselves: `self_managed = [network]`, `[rbac]` or `[network, rbac]`"),
-        );
-        return None;
+    const SELF_MANAGED: super::units::WordList = super::units::WordList {
+        words: &model::SelfManaged::WORDS,
+        example: "[network, rbac]",
+        who: "a tier's envs may manage",
+        help: "write what the tier's envs manage themselves: `self_managed = [network]`, `[rbac]` or `[network, rbac]`",
     };
-    let mut managed = model::SelfManaged::default();
-    let mut ok = true;
-    for item in items {
-        let (word, at) = match item {
-            Value::Word(word, at) | Value::Str(word, at) => (word.as_str(), *at),
-            other => {
-                ok = false;
-                diagnostics.push(
-                    Diagnostic::new(Code::E0301, other.span(), "expected `network` or `rbac`")
-                        .label("not a word")
-                        .help("list `network`, `rbac` or both"),
-                );
-                continue;
-            }
-        };
-        match word {
-            "network" => managed.network = true,
-            "rbac" => managed.rbac = true,
-            _ => {
-                ok = false;
-                let mut diagnostic = Diagnostic::new(
-                    Code::E0305,
-                    at,
-                    format!("unknown value `{word}`: a tier's envs may manage `network` or `rbac`"),
-                )
-                .label("not `network` or `rbac`");
-                diagnostic = match suggest::closest(word, model::SelfManaged::WORDS) {
-                    Some(near) => diagnostic.help(format!("did you mean `{near}`?")),
-                    None => diagnostic.help("list `network`, `rbac` or both"),
-                };
-                diagnostics.push(diagnostic);
-            }
-        }
-    }
-    ok.then_some(managed)
+    let words = SELF_MANAGED.read(value, span, diagnostics)?;
+    Some(model::SelfManaged {
+        network: words.contains(&"network"),
+        rbac: words.contains(&"rbac"),
+    })
 }
 
 /// A role granted in an env of `tier` (or, `noun` "cluster role", on its

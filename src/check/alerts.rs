@@ -18,7 +18,7 @@ const TEMPLATE_FIELDS: Keys = Keys::Table(schema::ALERT_TEMPLATE);
 use super::units::{self, Diags};
 use super::{Checker, EnvDraft, TierFacts};
 use crate::diag::{Code, Diagnostic};
-use crate::model::{self, Dimension, Duration, Ratio, TextMap};
+use crate::model::{self, Dimension, Duration, Exporters, Ratio, TextMap};
 use crate::resolve::bind::ENV_CONTEXT;
 use crate::resolve::refs::Expanded;
 use crate::resolve::value::{Scope, Value, VarName, Vars};
@@ -487,8 +487,9 @@ fn instantiate(
             Some((clean, expr, annotations))
         })
     {
-        return clean.then(|| InstantiatedRule {
+        return clean.map(|reads| InstantiatedRule {
             expr,
+            reads,
             for_: for_duration(values),
             labels: TextMap::from_iter([("severity".to_string(), compiled.severity.to_string())]),
             annotations,
@@ -543,8 +544,8 @@ fn instantiate(
                         .check(&text, shape, namespace, value_span, use_span, diagnostics)
                 });
                 match clean {
-                    true => expr = Some(text),
-                    false => ok = false,
+                    Some(read) => expr = Some((text, read)),
+                    None => ok = false,
                 }
             }
             "severity" => match units::word(&value, SEVERITIES, "a severity", diagnostics) {
@@ -572,8 +573,10 @@ fn instantiate(
             _ => {}
         }
     }
-    (ok && expr.is_some()).then(|| InstantiatedRule {
-        expr: expr.expect("checked above"),
+    let (expr, reads) = expr.filter(|_| ok)?;
+    Some(InstantiatedRule {
+        expr,
+        reads,
         for_: for_duration(values),
         labels,
         annotations,
@@ -654,6 +657,8 @@ pub(crate) fn is_label_name(name: &str) -> bool {
 
 struct InstantiatedRule {
     expr: String,
+    /// The exporters whose series the expression reads.
+    reads: Exporters,
     for_: Option<Duration>,
     labels: TextMap,
     annotations: TextMap,
@@ -745,15 +750,19 @@ impl Shape {
 /// `namespace`.
 #[derive(Default)]
 pub(crate) struct PromqlCache {
-    clean: std::sync::RwLock<foldhash::HashMap<Box<[u8]>, OtherStrings>>,
+    clean: std::sync::RwLock<foldhash::HashMap<Box<[u8]>, Clean>>,
 }
+
+/// What is remembered of an expression that checked clean: its string
+/// literals but the holes, and the exporters it reads.
+type Clean = (OtherStrings, Exporters);
 
 /// The string literals of an expression but those the namespace fills.
 type OtherStrings = Box<[Box<str>]>;
 
 impl PromqlCache {
     /// Whether `text`, filled in at `shape` where it has one, parses and
-    /// reads only `namespace`.
+    /// reads only `namespace`: if so, the exporters whose series it reads.
     fn check(
         &self,
         text: &str,
@@ -762,7 +771,7 @@ impl PromqlCache {
         expr_span: Span,
         use_span: Option<Span>,
         diagnostics: &mut Diags,
-    ) -> bool {
+    ) -> Option<Exporters> {
         // The holes must hold this namespace: the one the check is for.
         let shape = shape.filter(|shape| {
             namespace != "namespace"
@@ -772,26 +781,25 @@ impl PromqlCache {
                     .all(|&at| text.get(at..at + namespace.len()) == Some(namespace))
         });
         if let Some(shape) = shape
-            && let Some(others) = self
+            && let Some((others, read)) = self
                 .clean
                 .read()
                 .expect("no thread panics holding it")
                 .get(shape.key.as_slice())
             && !others.iter().any(|other| **other == *namespace)
         {
-            return true;
+            return Some(*read);
         }
-        let clean = check_promql(text, namespace, expr_span, use_span, diagnostics);
-        if clean
-            && let Some(shape) = shape
+        let read = check_promql(text, namespace, expr_span, use_span, diagnostics)?;
+        if let Some(shape) = shape
             && let Some(others) = other_strings(text, &shape.holes, namespace)
         {
             self.clean
                 .write()
                 .expect("no thread panics holding it")
-                .insert(shape.key.as_slice().into(), others);
+                .insert(shape.key.as_slice().into(), (others, read));
         }
-        clean
+        Some(read)
     }
 }
 
@@ -834,13 +842,15 @@ fn other_strings(text: &str, holes: &[usize], namespace: &str) -> Option<OtherSt
     holes.next().is_none().then(|| others.into_boxed_slice())
 }
 
+/// Whether `text` parses and reads only `namespace`: if so, the
+/// exporters whose series it reads.
 fn check_promql(
     text: &str,
     namespace: &str,
     expr_span: Span,
     use_span: Option<Span>,
     diagnostics: &mut Diags,
-) -> bool {
+) -> Option<Exporters> {
     // At a use, the use is what is wrong (its arguments broke a template
     // that checked clean); at the declaration, the expression is.
     let located = |code: Code, message: &str, label: String| match use_span {
@@ -862,12 +872,12 @@ fn check_promql(
                 .note(format!("the expression, filled in: {text}"))
                 .help("check the expression with `promtool` or in the Prometheus UI"),
             );
-            return false;
+            return None;
         }
     };
     let leaks = super::scope::leaks(&parsed, namespace);
     let Some((first, further)) = leaks.split_first() else {
-        return true;
+        return Some(super::metrics::exporters_read(&parsed));
     };
     let mut diagnostic = located(
         Code::E0702,
@@ -879,7 +889,7 @@ fn check_promql(
         diagnostic = diagnostic.note(format!("also: {}", leak.reason));
     }
     diagnostics.push(diagnostic.help(first.help.clone()));
-    false
+    None
 }
 
 /// A use of a template in one layer of an env, with its rule's name:
@@ -1106,6 +1116,7 @@ pub(crate) fn env_alerts<'a>(
             );
             continue;
         }
+        unscraped(&env.cluster, rule.reads, rule_name, span, diagnostics);
         made.push(span);
         env.alerts.rules.push(model::AlertRule {
             alert: String::from(&**rule_name),
@@ -1133,6 +1144,38 @@ pub(crate) fn env_alerts<'a>(
                 .help(format!("add `alert {required}` to the env (with arguments in `{{ … }}` if the defaults do not fit)")),
             );
         }
+    }
+}
+
+/// A warning (E0709) for each exporter whose series the rule `alert`
+/// reads but which `cluster`'s Prometheus does not scrape: the alert
+/// could never fire.
+fn unscraped(
+    cluster: &model::Cluster,
+    reads: Exporters,
+    alert: &str,
+    span: Span,
+    diagnostics: &mut Diags,
+) {
+    for exporter in reads.missing_from(cluster.prometheus.scrape) {
+        let word = exporter.word();
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0709,
+                span,
+                format!(
+                    "alert `{alert}` reads {} series ({}), which cluster `{}`'s Prometheus does not scrape",
+                    exporter.name(),
+                    super::metrics::families_of(exporter),
+                    cluster.name
+                ),
+            )
+            .label("could never fire")
+            .help(format!(
+                "add `{word}` to `scrape` in cluster `{}`'s `prometheus` block, or use an alert that reads what it scrapes",
+                cluster.name
+            )),
+        );
     }
 }
 
@@ -1387,7 +1430,7 @@ mod cache_tests {
                     "{text} in {namespace}, after {namespaces:?}"
                 );
                 assert_eq!(cached.len(), fresh.len(), "{text} in {namespace}");
-                verdict
+                verdict.is_some()
             })
             .collect()
     }
@@ -1495,7 +1538,11 @@ mod cache_tests {
                 if let Made::Found = made {
                     shape.found(span, &text, namespace);
                 }
-                assert!(cache.check(&text, Some(&shape), namespace, span, None, &mut Vec::new()));
+                assert!(
+                    cache
+                        .check(&text, Some(&shape), namespace, span, None, &mut Vec::new())
+                        .is_some()
+                );
             }
             assert_eq!(cache.clean.read().expect("unpoisoned").len(), 1);
         }
@@ -1533,14 +1580,18 @@ mod cache_tests {
         let (text, shape) = filled(r#"x{"${namespace}"="${namespace}"}"#, "namespace", &[]);
         let cache = PromqlCache::default();
         let span = Span::new(0, 0);
-        assert!(cache.check(
-            &text,
-            Some(&shape),
-            "namespace",
-            span,
-            None,
-            &mut Vec::new()
-        ));
+        assert!(
+            cache
+                .check(
+                    &text,
+                    Some(&shape),
+                    "namespace",
+                    span,
+                    None,
+                    &mut Vec::new()
+                )
+                .is_some()
+        );
         assert!(cache.clean.read().expect("unpoisoned").is_empty());
     }
 }

@@ -16,6 +16,8 @@ mod deploy_options;
 mod expand;
 mod externals;
 mod fields;
+mod metrics;
+mod monitoring;
 mod network;
 mod placement;
 mod quota;
@@ -147,6 +149,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         // Before any use, so that a `let`'s `*` is its own finding (E0307).
         units::let_products(&self.resolved.lets, diagnostics);
         placement::gitops(self, diagnostics);
+        monitoring::federation(self, diagnostics);
         self.clusters(diagnostics);
         self.externals(diagnostics);
         self.resources(diagnostics);
@@ -498,6 +501,12 @@ impl<'r, 'a> Checker<'r, 'a> {
     }
 
     fn clusters(&mut self, diagnostics: &mut Diags) {
+        const SCRAPE: units::WordList = units::WordList {
+            words: &model::Exporter::WORDS,
+            example: "[kubelet, cadvisor, kube_state_metrics]",
+            who: "a cluster's Prometheus may scrape",
+            help: "list the exporters the cluster's Prometheus scrapes: `scrape = [kubelet, cadvisor, kube_state_metrics]`, or `[]` for none of them",
+        };
         for decl in self.resolved.clusters.iter() {
             let read = self.read_declaration(
                 schema::CLUSTER,
@@ -536,9 +545,11 @@ impl<'r, 'a> Checker<'r, 'a> {
                 }
             }
             let mut prometheus = model::Prometheus {
-                scrape_interval: model::Duration(15_000),
+                scrape_interval: model::Prometheus::DEFAULT_SCRAPE_INTERVAL,
                 url: None,
                 namespace: None,
+                scrape: model::Exporters::ALL,
+                kube_state_metrics: model::Prometheus::DEFAULT_KUBE_STATE_METRICS.to_string(),
             };
             let mut prometheus_namespace_span = None;
             if let Some(Typed::Block(block)) = read.get("prometheus") {
@@ -551,6 +562,18 @@ impl<'r, 'a> Checker<'r, 'a> {
                 }
                 if let Some(Typed::Text(namespace)) = block.get("namespace") {
                     prometheus.namespace = Some(namespace.clone());
+                }
+                if let Some(Typed::Text(service)) = block.get("kube_state_metrics") {
+                    prometheus.kube_state_metrics = service.clone();
+                }
+                if let Some(Typed::Value(value)) = block.get("scrape") {
+                    let span = block.span("scrape").unwrap_or(decl.name_span);
+                    if let Some(words) = SCRAPE.read(value, span, diagnostics) {
+                        prometheus.scrape = model::Exporter::CHOSEN
+                            .into_iter()
+                            .filter(|exporter| words.contains(&exporter.word()))
+                            .fold(model::Exporters::none_chosen(), model::Exporters::with);
+                    }
                 }
             }
             // A cluster with a bad server is still a place for envs, so
@@ -1800,6 +1823,45 @@ fn check_label_value(value: &str) -> Result<(), String> {
         return Err("it must start and end with a letter or digit".to_string());
     }
     Ok(())
+}
+
+/// A top-level block the program may have once (`gitops`, `federation`),
+/// read against `fields`, and its keyword; a second one is E0202, at its
+/// keyword, `why` saying why there is one.
+pub(crate) fn read_one_block<'s>(
+    checker: &Checker<'s, '_>,
+    blocks: &[(&'s ast::Block, Span)],
+    (keyword, why): (&str, &str),
+    fields: &'static [schema::Field],
+    diagnostics: &mut Diags,
+) -> Option<(schema::Read<'s>, Span)> {
+    let &(body, item) = blocks.first()?;
+    // The keyword: the block may be many lines.
+    let at = |item: Span| Span::new(item.start, item.start + keyword.len() as u32);
+    for &(_, other) in &blocks[1..] {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0202,
+                at(other),
+                format!("a second `{keyword}` block"),
+            )
+            .label(why.to_string())
+            .secondary(at(item), format!("the first `{keyword}` block"))
+            .help("merge the two blocks into one"),
+        );
+    }
+    let vars = Arc::new(Vec::new());
+    let scope = checker.scope(&vars);
+    let context = format!("the {keyword} block");
+    let reading = schema::Reading {
+        scope: &scope,
+        context: &context,
+        at: at(item),
+        inherited: false,
+        statements: schema::Statements::Reported,
+        sources: checker.sources,
+    };
+    Some((schema::read(fields, body, &reading, diagnostics), at(item)))
 }
 
 #[cfg(test)]

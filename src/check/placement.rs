@@ -155,35 +155,20 @@ pub(crate) fn env_deploy<'a>(
 /// The `gitops` block, typed into the Model (and where it is, for the
 /// findings it explains). A second block is E0202.
 pub(crate) fn gitops(checker: &mut Checker, diagnostics: &mut Diags) {
-    let Some(&(body, item)) = checker.resolved.gitops.first() else {
+    let Some((read, keyword)) = super::read_one_block(
+        checker,
+        &checker.resolved.gitops,
+        ("gitops", "the build is committed to one place"),
+        schema::GITOPS,
+        diagnostics,
+    ) else {
         return;
     };
-    // The keyword: the block may be many lines.
-    let keyword = |item: Span| Span::new(item.start, item.start + "gitops".len() as u32);
-    for &(_, other) in &checker.resolved.gitops[1..] {
-        diagnostics.push(
-            Diagnostic::new(Code::E0202, keyword(other), "a second `gitops` block")
-                .label("the build is committed to one place")
-                .secondary(keyword(item), "the first `gitops` block")
-                .help("merge the two blocks into one"),
-        );
-    }
-    let vars = std::sync::Arc::new(Vec::new());
-    let scope = checker.scope(&vars);
-    let reading = schema::Reading {
-        scope: &scope,
-        context: "the gitops block",
-        at: keyword(item),
-        inherited: false,
-        statements: schema::Statements::Reported,
-        sources: checker.sources,
-    };
-    let read = schema::read(schema::GITOPS, body, &reading, diagnostics);
     let text = |name| match read.get(name) {
         Some(Typed::Text(text)) => Some(text.clone()),
         _ => None,
     };
-    checker.gitops_span = Some(keyword(item));
+    checker.gitops_span = Some(keyword);
     let (Some(repo), Some(path)) = (text("repo"), text("path")) else {
         return;
     };
@@ -193,7 +178,7 @@ pub(crate) fn gitops(checker: &mut Checker, diagnostics: &mut Diags) {
         revision: text("revision").unwrap_or_else(|| "HEAD".to_string()),
         argocd_server: text("argocd_server")
             .unwrap_or_else(|| "https://kubernetes.default.svc".to_string()),
-        source: checker.source(keyword(item)),
+        source: checker.source(keyword),
     };
     checker.model.gitops = Some(gitops);
 }

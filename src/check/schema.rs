@@ -233,6 +233,24 @@ pub const PROMETHEUS: Nested = Nested {
             check: None,
             doc: "The namespace the cluster's Prometheus runs in: it may reach the `metrics` ports of every env on the cluster, and is given a scrape job for them.",
         },
+        Field {
+            name: "scrape",
+            ty: Type::Value,
+            presence: Presence::Optional {
+                default: Some("[kubelet, cadvisor, kube_state_metrics]"),
+            },
+            check: None,
+            doc: "The exporters scraped beside the seed's node-exporter and annotated pods: `kubelet` (its `/metrics`, volume stats), `cadvisor` (container usage, at the kubelet's `/metrics/cadvisor`), `kube_state_metrics` (object state). An alert that reads an exporter's metrics on a cluster that does not scrape it is warned of.",
+        },
+        Field {
+            name: "kube_state_metrics",
+            ty: Type::Label,
+            presence: Presence::Optional {
+                default: Some("\"kube-state-metrics\""),
+            },
+            check: None,
+            doc: "The name of kube-state-metrics' Service, whose endpoints are scraped (but the `telemetry` port, its own metrics).",
+        },
     ],
     what: "a Prometheus block",
     context: NestedContext::Of("the prometheus block of"),
@@ -663,6 +681,29 @@ pub const SOURCE: Nested = Nested {
     what: "a source",
     context: NestedContext::Fixed("a source"),
 };
+
+/// The top-level `federation` block: what the central Prometheus
+/// pulls from each cluster's.
+pub const FEDERATION: &[Field] = &[
+    Field {
+        name: "match",
+        ty: Type::Value,
+        presence: Presence::Optional {
+            default: Some("[\"{__name__=~\\\"namespace:.*\\\"}\", \"up\"]"),
+        },
+        check: None,
+        doc: "The series selectors the central Prometheus asks each cluster's for, each a `match[]` of `/federate`: by default the per-namespace aggregates each cluster records and `up`.",
+    },
+    Field {
+        name: "scrape_interval",
+        ty: Type::Duration,
+        presence: Presence::Optional {
+            default: Some("1m"),
+        },
+        check: Some(at_least_a_second),
+        doc: "How often the central Prometheus federates; at least a second.",
+    },
+];
 
 /// The top-level `gitops` block: where the build's output is committed,
 /// for the Applications that deploy it.
@@ -1225,8 +1266,8 @@ fn read_nested<'a>(
 #[cfg(test)]
 mod tests {
     use super::{
-        ALERT_TEMPLATE, CAPACITY, CLUSTER, DEPLOY, ENV, EXTERNAL, Field, GITOPS, IGNORE_DIFFERENCE,
-        PROMETHEUS, RESOURCE, SOURCE, SYNC, TIER, Type,
+        ALERT_TEMPLATE, CAPACITY, CLUSTER, DEPLOY, ENV, EXTERNAL, FEDERATION, Field, GITOPS,
+        IGNORE_DIFFERENCE, PROMETHEUS, RESOURCE, SOURCE, SYNC, TIER, Type,
     };
 
     /// Every table, and the nested ones through their fields.
@@ -1240,6 +1281,7 @@ mod tests {
             ("external", EXTERNAL),
             ("resource", RESOURCE),
             ("gitops", GITOPS),
+            ("federation", FEDERATION),
             ("ignored difference", IGNORE_DIFFERENCE.fields),
             ("source", SOURCE.fields),
         ];

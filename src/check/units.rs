@@ -512,3 +512,94 @@ pub fn https_url<'t>(
     );
     None
 }
+
+/// A field whose value is a set of words, such as a tier's
+/// `self_managed = [network, rbac]`: what its diagnostics say.
+pub struct WordList {
+    pub words: &'static [&'static str],
+    /// A whole value to show, `[network, rbac]`.
+    pub example: &'static str,
+    /// Who may list the words: "a tier's envs may manage".
+    pub who: &'static str,
+    /// What to write, for a value that is no list.
+    pub help: &'static str,
+}
+
+impl WordList {
+    /// The words as a choice: "`network` or `rbac`".
+    fn choices(&self) -> String {
+        let quoted: Vec<String> = self.words.iter().map(|w| format!("`{w}`")).collect();
+        match quoted.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+
+    /// The words `value` lists, each at most once, in the order of
+    /// `self.words`; `None` after reporting what is wrong with it.
+    pub fn read(
+        &self,
+        value: &Value,
+        span: Span,
+        diagnostics: &mut Diags,
+    ) -> Option<Vec<&'static str>> {
+        let Value::List(items, _) = value else {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0301,
+                    span,
+                    format!("expected a list, such as `{}`", self.example),
+                )
+                .label("not a list")
+                .help(self.help),
+            );
+            return None;
+        };
+        let mut listed = vec![false; self.words.len()];
+        let mut ok = true;
+        for item in items {
+            let (word, at) = match item {
+                Value::Word(word, at) | Value::Str(word, at) => (word.as_str(), *at),
+                other => {
+                    ok = false;
+                    diagnostics.push(
+                        Diagnostic::new(
+                            Code::E0301,
+                            other.span(),
+                            format!("expected {}", self.choices()),
+                        )
+                        .label("not a word")
+                        .help(format!("list some of {}", self.choices())),
+                    );
+                    continue;
+                }
+            };
+            match self.words.iter().position(|w| *w == word) {
+                Some(at) => listed[at] = true,
+                None => {
+                    ok = false;
+                    let diagnostic = Diagnostic::new(
+                        Code::E0305,
+                        at,
+                        format!("unknown value `{word}`: {} {}", self.who, self.choices()),
+                    )
+                    .label(format!("not {}", self.choices()));
+                    diagnostics.push(
+                        match crate::suggest::closest(word, self.words.iter().copied()) {
+                            Some(near) => diagnostic.help(format!("did you mean `{near}`?")),
+                            None => diagnostic.help(format!("list some of {}", self.choices())),
+                        },
+                    );
+                }
+            }
+        }
+        ok.then(|| {
+            self.words
+                .iter()
+                .zip(listed)
+                .filter_map(|(word, listed)| listed.then_some(*word))
+                .collect()
+        })
+    }
+}

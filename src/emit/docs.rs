@@ -15,8 +15,8 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use crate::model::{
-    Cluster, Dimension, Endpoint, Env, External, Model, NetworkRule, Peer, Port, QuotaKey, Reach,
-    Subject, reach,
+    Cluster, Dimension, Endpoint, Env, Exporter, External, Model, NetworkRule, Peer, Port,
+    QuotaKey, Reach, Subject, reach,
 };
 
 const TEMPLATE: &str = include_str!("templates/cluster-readme.md.tera");
@@ -47,6 +47,9 @@ struct Context {
     /// Namespaces a previous build deployed here that are no longer
     /// declared.
     retired: Vec<String>,
+    /// What the cluster's Prometheus scrapes and records, and what the
+    /// central one federates from it.
+    monitoring: String,
 }
 
 /// Above this many namespaces a cluster's README lists each one's rules
@@ -77,6 +80,103 @@ struct Matrix {
 struct MatrixRow {
     from: String,
     cells: Vec<String>,
+}
+
+/// The README's monitoring section: the jobs, the aggregates recorded,
+/// and an estimate of the series the central Prometheus federates from
+/// the cluster at each scrape, from the model: a series per aggregate of
+/// each of envk's namespaces (the quota's per quota key), a floor, since
+/// the namespaces envk does not manage are summed too.
+fn monitoring(model: &Model, cluster: &Cluster, envs: &[&Env]) -> String {
+    use super::prometheus;
+    let scrape = cluster.prometheus.scrape;
+    let mut jobs = vec![
+        "node-exporter (`kubernetes-nodes`)".to_string(),
+        "annotated pods (`kubernetes-pods`)".to_string(),
+    ];
+    for exporter in Exporter::CHOSEN {
+        if scrape.contains(exporter) {
+            jobs.push(format!("{} (`{}`)", exporter.title(), exporter.job()));
+        }
+    }
+    let ports: std::collections::BTreeSet<u16> = envs
+        .iter()
+        .filter_map(|env| env.network.metrics.as_ref())
+        .flat_map(|metrics| metrics.ports.iter().map(|port| port.number))
+        .collect();
+    if !ports.is_empty() {
+        jobs.push(format!("the envs' metrics ports ({})", ports.len()));
+    }
+    let mut out = format!(
+        "The cluster's Prometheus (`monitoring/prometheus.yaml`) scrapes {}.",
+        crate::suggest::and_list(&jobs)
+    );
+    let aggregates: Vec<&prometheus::Aggregate> = prometheus::cluster_aggregates(cluster).collect();
+    if aggregates.is_empty() {
+        out.push_str(" It records no per-namespace aggregate: it scrapes none of their exporters.");
+    } else {
+        let names: Vec<String> = aggregates
+            .iter()
+            .map(|a| format!("`{}`", a.record))
+            .collect();
+        let _ = write!(
+            out,
+            " It records {} per namespace, in `{}`.",
+            crate::suggest::and_list(&names),
+            prometheus::CLUSTER_RULES
+        );
+    }
+    let Some(url) = &cluster.prometheus.url else {
+        out.push_str("\n\nIt has no `url`: the central Prometheus does not federate it.");
+        return out;
+    };
+    let matches: Vec<String> = model
+        .federation
+        .matches
+        .iter()
+        .map(|m| format!("`{m}`"))
+        .collect();
+    let _ = write!(
+        out,
+        "\n\nThe central Prometheus federates {} from {url} every {}",
+        crate::suggest::and_list(&matches),
+        model.federation.scrape_interval
+    );
+    let aggregated = model
+        .federation
+        .matches
+        .iter()
+        .any(|m| m == crate::model::Federation::DEFAULT_MATCHES[0]);
+    if !aggregated {
+        out.push_str(
+            ": the series of selectors of the program's own, which envk does not estimate.",
+        );
+        return out;
+    }
+    let mut series = 0usize;
+    for aggregate in &aggregates {
+        series += match aggregate.per_quota_key {
+            false => envs.len(),
+            true => envs
+                .iter()
+                .map(|env| {
+                    env.quota
+                        .as_ref()
+                        .map_or(0, |quota| quota.hard.iter().count())
+                })
+                .sum(),
+        };
+    }
+    let up = match model.federation.matches.iter().any(|m| m == "up") {
+        true => ", and one `up` per scrape target",
+        false => "",
+    };
+    let _ = write!(
+        out,
+        ": at least **{series} series** a scrape from this cluster, its aggregates of envk's {} namespaces (more for the namespaces envk does not manage){up}.",
+        envs.len()
+    );
+    out
 }
 
 /// `| a | b | … |` and a line break: a table row of the README, put
@@ -172,6 +272,7 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
     };
     Context {
         retired: Vec::new(),
+        monitoring: monitoring(model, cluster, &envs),
         platform,
         deploy_rows,
         self_managed_network: self_managed(|managed| managed.network),

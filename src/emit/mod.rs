@@ -492,9 +492,29 @@ fn tree_layout(
             all.push(([&cluster.name, "/", &resource].concat(), document));
             resources.push(resource);
         }
+        let cluster_rules = prometheus::cluster_rules(cluster);
+        let reads_rules = has_rules || cluster_rules.is_some();
+        if let Some(rules) = cluster_rules {
+            all.push((
+                [
+                    &cluster.name,
+                    "/monitoring/rules/",
+                    prometheus::CLUSTER_RULES,
+                ]
+                .concat(),
+                rules,
+            ));
+        }
         all.push((
             format!("{}/monitoring/prometheus.yaml", cluster.name),
-            prometheus::cluster_config(model, cluster, has_rules.then_some("rules/*.rules.yaml")),
+            prometheus::cluster_config(
+                model,
+                cluster,
+                &reads_rules
+                    .then_some("rules/*.rules.yaml")
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+            ),
         ));
         all.push((
             format!("{}/kustomization.yaml", cluster.name),
@@ -752,9 +772,20 @@ fn stream_layout(
             };
             tree.add(path, applications);
         }
+        let mut rule_files = Vec::with_capacity(2);
+        if has_rules {
+            rule_files.push("rules.yaml");
+        }
+        if let Some(rules) = prometheus::cluster_rules(cluster) {
+            tree.add(
+                [name, "/monitoring/", prometheus::CLUSTER_RULES].concat(),
+                rules,
+            );
+            rule_files.push(prometheus::CLUSTER_RULES);
+        }
         tree.add(
             format!("{name}/monitoring/prometheus.yaml"),
-            prometheus::cluster_config(model, cluster, has_rules.then_some("rules.yaml")),
+            prometheus::cluster_config(model, cluster, &rule_files),
         );
         tree.add(
             format!("{name}/kustomization.yaml"),

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::splice::{self, Shared, Spliced};
 use super::{Documents, Emitting, Wave, annotations, yaml, yaml_into};
-use crate::model::{AlertRule, Cluster, Env, Model, TextMap};
+use crate::model::{AlertRule, Cluster, Env, Exporter, Model, TextMap};
 
 #[derive(Serialize)]
 struct Config {
@@ -36,6 +36,10 @@ struct ScrapeConfig {
     scheme: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     params: BTreeMap<String, Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_config: Option<TlsConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorization: Option<Authorization>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     kubernetes_sd_configs: Vec<KubernetesSd>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -43,6 +47,21 @@ struct ScrapeConfig {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     relabel_configs: Vec<Relabel>,
 }
+
+#[derive(Serialize)]
+struct TlsConfig {
+    ca_file: &'static str,
+}
+
+#[derive(Serialize)]
+struct Authorization {
+    credentials_file: &'static str,
+}
+
+/// Where Kubernetes mounts a pod's service account: the cluster's CA and
+/// the account's token, with which Prometheus reaches the kubelets.
+const SERVICE_ACCOUNT_CA: &str = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 #[derive(Serialize)]
 struct KubernetesSd {
@@ -115,6 +134,83 @@ fn kubernetes_jobs() -> Vec<ScrapeConfig> {
     ]
 }
 
+/// The jobs for the exporters the alerts read (`check::metrics` says
+/// which reads what), each as Prometheus' own Kubernetes example writes
+/// it: the kubelet and cAdvisor on every node, over HTTPS with the pod's
+/// service account; kube-state-metrics by its Service's endpoints. Their
+/// series carry `namespace`, `pod` and `container` as the exporters
+/// label them (kube-state-metrics' own labels are honoured, as they
+/// describe the object, not the exporter's pod).
+fn exporter_jobs(cluster: &Cluster) -> Vec<ScrapeConfig> {
+    let prometheus = &cluster.prometheus;
+    let kubelet = |exporter: Exporter, metrics_path: Option<&str>| ScrapeConfig {
+        job_name: exporter.job().to_string(),
+        metrics_path: metrics_path.map(str::to_string),
+        scheme: Some("https".to_string()),
+        tls_config: Some(TlsConfig {
+            ca_file: SERVICE_ACCOUNT_CA,
+        }),
+        authorization: Some(Authorization {
+            credentials_file: SERVICE_ACCOUNT_TOKEN,
+        }),
+        kubernetes_sd_configs: vec![KubernetesSd {
+            role: "node".to_string(),
+            namespaces: None,
+        }],
+        relabel_configs: vec![Relabel {
+            source_labels: vec!["__meta_kubernetes_node_name".to_string()],
+            target_label: Some("node".to_string()),
+            ..Relabel::default()
+        }],
+        ..ScrapeConfig::default()
+    };
+    let mut jobs = Vec::new();
+    if prometheus.scrape.contains(Exporter::Kubelet) {
+        jobs.push(kubelet(Exporter::Kubelet, None));
+    }
+    if prometheus.scrape.contains(Exporter::Cadvisor) {
+        jobs.push(kubelet(Exporter::Cadvisor, Some("/metrics/cadvisor")));
+    }
+    if prometheus.scrape.contains(Exporter::KubeStateMetrics) {
+        jobs.push(ScrapeConfig {
+            job_name: Exporter::KubeStateMetrics.job().to_string(),
+            honor_labels: Some(true),
+            kubernetes_sd_configs: vec![KubernetesSd {
+                role: "endpoints".to_string(),
+                namespaces: None,
+            }],
+            relabel_configs: vec![
+                Relabel {
+                    source_labels: vec!["__meta_kubernetes_service_name".to_string()],
+                    action: Some("keep".to_string()),
+                    regex: Some(regex_literal(&prometheus.kube_state_metrics)),
+                    ..Relabel::default()
+                },
+                Relabel {
+                    source_labels: vec!["__meta_kubernetes_endpoint_port_name".to_string()],
+                    action: Some("drop".to_string()),
+                    regex: Some("telemetry".to_string()),
+                    ..Relabel::default()
+                },
+            ],
+            ..ScrapeConfig::default()
+        });
+    }
+    jobs
+}
+
+/// `text` as a regular expression that matches exactly it: a Service
+/// name is a DNS label, whose only character a regex reads is none.
+fn regex_literal(text: &str) -> String {
+    text.chars().fold(String::new(), |mut out, c| {
+        if !c.is_ascii_alphanumeric() && c != '-' {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
+}
+
 /// One job per metrics port (`metrics on tcp 9090`) the envs of
 /// `cluster` declare: the pods of exactly the envs' namespaces that
 /// declare it, on exactly that port, each series labelled with its
@@ -170,9 +266,9 @@ fn metrics_jobs(model: &Model, cluster: &Cluster) -> Vec<ScrapeConfig> {
 }
 
 /// `CLUSTER/monitoring/prometheus.yaml`, reading the rule files at
-/// `rule_files` (relative to it) if the cluster has any: the seed's jobs,
-/// then the metrics ports' of the envs of `model` on the cluster.
-pub(super) fn cluster_config(model: &Model, cluster: &Cluster, rule_files: Option<&str>) -> String {
+/// `rule_files` (relative to it): the seed's jobs, the exporters', then
+/// the metrics ports' of the envs of `model` on the cluster.
+pub(super) fn cluster_config(model: &Model, cluster: &Cluster, rule_files: &[&str]) -> String {
     let config = Config {
         global: Global {
             scrape_interval: cluster.prometheus.scrape_interval.to_string(),
@@ -184,9 +280,10 @@ pub(super) fn cluster_config(model: &Model, cluster: &Cluster, rule_files: Optio
                 ),
             ]),
         },
-        rule_files: rule_files.map(str::to_string).into_iter().collect(),
+        rule_files: rule_files.iter().map(|file| file.to_string()).collect(),
         scrape_configs: kubernetes_jobs()
             .into_iter()
+            .chain(exporter_jobs(cluster))
             .chain(metrics_jobs(model, cluster))
             .collect(),
     };
@@ -308,8 +405,100 @@ pub(super) fn env_rules(
     true
 }
 
+/// A per-namespace aggregate each cluster records, for the central
+/// Prometheus to federate in place of the series it sums.
+pub(super) struct Aggregate {
+    pub record: &'static str,
+    pub expr: &'static str,
+    /// The exporter whose series it sums: a cluster that does not scrape
+    /// it does not record it.
+    pub reads: Exporter,
+    /// Whether it has a series per quota key of a namespace, rather than
+    /// one per namespace.
+    pub per_quota_key: bool,
+}
+
+/// The aggregates, named by Prometheus' `level:metric:operations`
+/// convention; `namespace:` is the level the federation selects.
+pub(super) const AGGREGATES: &[Aggregate] = &[
+    Aggregate {
+        record: "namespace:container_memory_usage_bytes:sum",
+        expr: "sum by (namespace) (container_memory_usage_bytes{container!=\"\"})",
+        reads: Exporter::Cadvisor,
+        per_quota_key: false,
+    },
+    Aggregate {
+        record: "namespace:container_cpu_usage_seconds:rate5m",
+        expr: "sum by (namespace) (rate(container_cpu_usage_seconds_total{container!=\"\"}[5m]))",
+        reads: Exporter::Cadvisor,
+        per_quota_key: false,
+    },
+    Aggregate {
+        record: "namespace:kube_pod_container_status_restarts:increase1h",
+        expr: "sum by (namespace) (increase(kube_pod_container_status_restarts_total[1h]))",
+        reads: Exporter::KubeStateMetrics,
+        per_quota_key: false,
+    },
+    Aggregate {
+        record: "namespace:kube_resourcequota:used_ratio",
+        expr: "max by (namespace, resource) (kube_resourcequota{type=\"used\"} / ignoring(type) (kube_resourcequota{type=\"hard\"} > 0))",
+        reads: Exporter::KubeStateMetrics,
+        per_quota_key: true,
+    },
+];
+
+/// The group of a cluster's own rule file.
+const AGGREGATES_GROUP: &str = "namespace-aggregates";
+
+/// The cluster's own rule file, beside the envs': no env is called
+/// `_cluster`, since a namespace starts with a letter or digit.
+pub(super) const CLUSTER_RULES: &str = "_cluster.rules.yaml";
+
+#[derive(Serialize)]
+struct Recording<'a> {
+    record: &'a str,
+    expr: &'a str,
+}
+
+/// The aggregates `cluster` records, of the exporters it scrapes.
+pub(super) fn cluster_aggregates(cluster: &Cluster) -> impl Iterator<Item = &'static Aggregate> {
+    let scrape = cluster.prometheus.scrape;
+    AGGREGATES
+        .iter()
+        .filter(move |aggregate| scrape.contains(aggregate.reads))
+}
+
+/// The cluster's own rule file (`CLUSTER_RULES`): the per-namespace
+/// aggregates it records; `None` when it scrapes none of their exporters.
+pub(super) fn cluster_rules(cluster: &Cluster) -> Option<String> {
+    #[derive(Serialize)]
+    struct Group<'a> {
+        name: &'a str,
+        rules: Vec<Recording<'a>>,
+    }
+    #[derive(Serialize)]
+    struct File<'a> {
+        groups: [Group<'a>; 1],
+    }
+    let rules: Vec<Recording> = cluster_aggregates(cluster)
+        .map(|aggregate| Recording {
+            record: aggregate.record,
+            expr: aggregate.expr,
+        })
+        .collect();
+    (!rules.is_empty()).then(|| {
+        yaml(&File {
+            groups: [Group {
+                name: AGGREGATES_GROUP,
+                rules,
+            }],
+        })
+    })
+}
+
 /// `global/prometheus-federation.yaml`: a central Prometheus that pulls
-/// every cluster's series from its `/federate` endpoint.
+/// the series `federation { match }` selects (by default the clusters'
+/// aggregates and `up`) from each cluster's `/federate` endpoint.
 pub(super) fn federation(model: &Model) -> String {
     let scrape_configs = model
         .clusters
@@ -326,10 +515,7 @@ pub(super) fn federation(model: &Model) -> String {
                 honor_labels: Some(true),
                 metrics_path: Some(format!("{path}/federate")),
                 scheme: Some("https".to_string()),
-                params: BTreeMap::from([(
-                    "match[]".to_string(),
-                    vec!["{job=~\".+\"}".to_string()],
-                )]),
+                params: BTreeMap::from([("match[]".to_string(), model.federation.matches.clone())]),
                 static_configs: vec![StaticConfig {
                     targets: vec![host.to_string()],
                     labels: BTreeMap::from([("cluster".to_string(), cluster.name.clone())]),
@@ -338,15 +524,9 @@ pub(super) fn federation(model: &Model) -> String {
             })
         })
         .collect();
-    let interval = model
-        .clusters
-        .values()
-        .map(|cluster| cluster.prometheus.scrape_interval)
-        .max()
-        .unwrap_or(crate::model::Duration(60_000));
     let config = Config {
         global: Global {
-            scrape_interval: interval.to_string(),
+            scrape_interval: model.federation.scrape_interval.to_string(),
             external_labels: BTreeMap::new(),
         },
         rule_files: Vec::new(),

@@ -64,7 +64,7 @@ impl<'b> Binder<'b, '_> {
         for item in items {
             match &item.kind {
                 ItemKind::Import(_) => {}
-                ItemKind::GitOps(body) => self.block(body),
+                ItemKind::GitOps(body) | ItemKind::Federation(body) => self.block(body),
                 ItemKind::Let(binding) => self.expr(&binding.value),
                 ItemKind::Cluster(cluster) => {
                     self.name(&cluster.name);

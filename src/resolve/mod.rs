@@ -74,6 +74,8 @@ pub struct Resolved<'a> {
     pub cluster_grants: Vec<(&'a ast::ClusterGrant, Vars<'a>)>,
     /// Every `gitops` block, with the item's span: one is allowed.
     pub gitops: Vec<(&'a ast::Block, Span)>,
+    /// Every `federation` block, with the item's span: one is allowed.
+    pub federation: Vec<(&'a ast::Block, Span)>,
     /// Every declaration by id, and every name written as a reference.
     pub refs: References,
 }
@@ -420,6 +422,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         externals: Table::new(DeclKind::External),
         cluster_grants: Vec::new(),
         gitops: Vec::new(),
+        federation: Vec::new(),
         refs: References::default(),
     };
     let mut collector = Collector {
@@ -435,6 +438,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         externals: Vec::new(),
         cluster_grants: Vec::new(),
         gitops: Vec::new(),
+        federation: Vec::new(),
         rejected: Vec::new(),
         branches: cond::Branches::default(),
     };
@@ -452,12 +456,14 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         externals,
         cluster_grants,
         gitops,
+        federation,
         rejected,
         branches,
         ..
     } = collector;
     resolved.cluster_grants = cluster_grants;
     resolved.gitops = gitops;
+    resolved.federation = federation;
     branches.never_taken(diagnostics);
     for (kind, name) in rejected {
         let table_rejected = match kind {
@@ -585,6 +591,7 @@ fn collect_lets<'a>(
             }
             ItemKind::Import(_)
             | ItemKind::GitOps(_)
+            | ItemKind::Federation(_)
             | ItemKind::Cluster(_)
             | ItemKind::Tier(_)
             | ItemKind::Role(_)
@@ -628,6 +635,7 @@ struct Collector<'l, 'a> {
     externals: Vec<Decl<'a, ast::External>>,
     cluster_grants: Vec<(&'a ast::ClusterGrant, Vars<'a>)>,
     gitops: Vec<(&'a ast::Block, Span)>,
+    federation: Vec<(&'a ast::Block, Span)>,
     /// (kind, name) of declarations whose name was invalid.
     rejected: Vec<(DeclKind, String)>,
     branches: cond::Branches,
@@ -640,6 +648,7 @@ impl<'a> Collector<'_, 'a> {
                 ItemKind::Import(_) | ItemKind::Let(_) => {}
                 // Only at the top level: the grammar has it in no loop.
                 ItemKind::GitOps(body) => self.gitops.push((body, item.span)),
+                ItemKind::Federation(body) => self.federation.push((body, item.span)),
                 ItemKind::Cluster(cluster) => {
                     let decl =
                         self.decl(&cluster.name, cluster, vars, DeclKind::Cluster, diagnostics);
@@ -758,6 +767,7 @@ impl<'a> Collector<'_, 'a> {
                     }
                     ItemKind::Import(_)
                     | ItemKind::GitOps(_)
+                    | ItemKind::Federation(_)
                     | ItemKind::Let(_)
                     | ItemKind::For(_)
                     | ItemKind::If(_)

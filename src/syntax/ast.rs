@@ -26,6 +26,9 @@ pub enum ItemKind {
     Import(Import),
     /// `gitops { repo = "…" … }`: where the build is committed.
     GitOps(Block),
+    /// `federation { match = […] … }`: what the central Prometheus
+    /// pulls from each cluster's.
+    Federation(Block),
     Cluster(Cluster),
     Tier(Tier),
     Role(Role),

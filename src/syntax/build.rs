@@ -76,6 +76,7 @@ fn is_token(rule: Rule) -> bool {
             | Rule::kw_cluster_role
             | Rule::kw_resource
             | Rule::kw_gitops
+            | Rule::kw_federation
             | Rule::kw_external
             | Rule::kw_metrics
             | Rule::kw_let
@@ -192,6 +193,10 @@ impl Builder<'_> {
             Rule::gitops => {
                 let mut parts = children(pair);
                 ItemKind::GitOps(self.block(next(&mut parts)))
+            }
+            Rule::federation => {
+                let mut parts = children(pair);
+                ItemKind::Federation(self.block(next(&mut parts)))
             }
             Rule::cluster_role => {
                 let mut parts = children(pair);

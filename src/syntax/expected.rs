@@ -43,6 +43,7 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::cluster_role
         | Rule::resource
         | Rule::gitops
+        | Rule::federation
         | Rule::external
         | Rule::cluster_grant
         | Rule::let_decl
@@ -109,6 +110,7 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_cluster_role => "`cluster_role`",
         Rule::kw_resource => "`resource`",
         Rule::kw_gitops => "`gitops`",
+        Rule::kw_federation => "`federation`",
         Rule::kw_external => "`external`",
         Rule::kw_metrics => "`metrics`",
         Rule::kw_let => "`let`",

@@ -234,6 +234,12 @@ impl<'t> Parser<'t> {
                 }
                 ItemKind::GitOps(self.block()?)
             }
+            ItemKeyword::Federation => {
+                if !top_level {
+                    return None;
+                }
+                ItemKind::Federation(self.block()?)
+            }
             ItemKeyword::Cluster => ItemKind::Cluster(Cluster {
                 name: self.decl_name()?,
                 body: self.block()?,

@@ -220,6 +220,10 @@ impl Printer<'_> {
                 self.out.push_str("gitops ");
                 self.block(body);
             }
+            ItemKind::Federation(body) => {
+                self.out.push_str("federation ");
+                self.block(body);
+            }
             ItemKind::Resource(resource) => {
                 self.out.push_str("resource ");
                 self.out.push_str(&resource.name.text);

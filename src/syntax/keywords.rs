@@ -92,6 +92,7 @@ keywords! {
     pub enum ItemKeyword {
         Import => "import",
         GitOps => "gitops",
+        Federation => "federation",
         Cluster => "cluster",
         Tier => "tier",
         Role => "role",
@@ -285,11 +286,16 @@ mod tests {
         );
         let words: Vec<&str> = ItemKeyword::words().collect();
         assert_same("item keywords", &keywords_of(&items), &words);
-        // `import` and `gitops` are the items a `for` body cannot hold
-        // (`fast.rs` reads them at the top level only).
+        // `import`, `gitops` and `federation` are the items a `for` body
+        // cannot hold (`fast.rs` reads them at the top level only).
         let nested: Vec<&str> = ItemKeyword::ALL
             .iter()
-            .filter(|&&keyword| !matches!(keyword, ItemKeyword::Import | ItemKeyword::GitOps))
+            .filter(|&&keyword| {
+                !matches!(
+                    keyword,
+                    ItemKeyword::Import | ItemKeyword::GitOps | ItemKeyword::Federation
+                )
+            })
             .map(|keyword| keyword.as_str())
             .collect();
         let for_body = grammar.starting_keywords("for_body");

@@ -25,7 +25,7 @@ fn item_spans(item: &mut Item, f: &mut impl FnMut(&mut Span)) {
     f(&mut item.span);
     match &mut item.kind {
         ItemKind::Import(import) => string_spans(&mut import.path, f),
-        ItemKind::GitOps(body) => block_spans(body, f),
+        ItemKind::GitOps(body) | ItemKind::Federation(body) => block_spans(body, f),
         ItemKind::Cluster(cluster) => {
             name_spans(&mut cluster.name, f);
             block_spans(&mut cluster.body, f);

@@ -169,6 +169,10 @@ impl Dump<'_> {
                 self.line(depth, "gitops", Some(item.span));
                 self.block(inner, "body", body);
             }
+            ItemKind::Federation(body) => {
+                self.line(depth, "federation", Some(item.span));
+                self.block(inner, "body", body);
+            }
             ItemKind::Resource(resource) => {
                 self.line(depth, "resource", Some(item.span));
                 self.ident(inner, "name", &resource.name);

@@ -1,0 +1,124 @@
+//! The fleet's monitoring beyond each env's alerts: the `federation`
+//! block, what the central Prometheus pulls from every cluster's.
+//!
+//! Invariant established here: every `match` is a PromQL series selector
+//! (what `/federate` accepts), so the central configuration cannot fail
+//! to load on one.
+
+use promql_parser::parser::{self as promql, Expr};
+
+use super::units::Diags;
+use super::{Checker, schema};
+use crate::diag::{Code, Diagnostic};
+use crate::resolve::value::Value;
+use crate::source::Span;
+
+/// `federation { match = […]  scrape_interval = … }`, once.
+pub(crate) fn federation(checker: &mut Checker, diagnostics: &mut Diags) {
+    let Some((read, keyword)) = super::read_one_block(
+        checker,
+        &checker.resolved.federation,
+        ("federation", "the central Prometheus federates one way"),
+        schema::FEDERATION,
+        diagnostics,
+    ) else {
+        return;
+    };
+    let federation = &mut checker.model.federation;
+    if let Some(schema::Typed::Duration(interval)) = read.get("scrape_interval") {
+        federation.scrape_interval = *interval;
+    }
+    if let Some(schema::Typed::Value(value)) = read.get("match") {
+        let span = read.span("match").unwrap_or(keyword);
+        if let Some(matches) = selectors(value, span, diagnostics) {
+            federation.matches = matches;
+        }
+    }
+}
+
+/// A list of series selectors, each once, in the order written; `None`
+/// after reporting what is wrong.
+fn selectors(value: &Value, span: Span, diagnostics: &mut Diags) -> Option<Vec<String>> {
+    let help = "list series selectors as strings: `match = [\"{__name__=~\\\"namespace:.*\\\"}\", \"up\"]`";
+    let Value::List(items, _) = value else {
+        diagnostics.push(
+            Diagnostic::new(Code::E0301, span, "expected a list of series selectors")
+                .label("not a list")
+                .help(help),
+        );
+        return None;
+    };
+    if items.is_empty() {
+        diagnostics.push(
+            Diagnostic::new(Code::E0306, span, "the federation matches no series")
+                .label("an empty list")
+                .help(format!(
+                    "{help}; the default federates the per-namespace aggregates and `up`"
+                )),
+        );
+        return None;
+    }
+    let mut matches: Vec<String> = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for item in items {
+        let Value::Str(text, at) = item else {
+            ok = false;
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0301,
+                    item.span(),
+                    "expected a series selector, as a string",
+                )
+                .label("not a string")
+                .help(help),
+            );
+            continue;
+        };
+        match promql::parse(text) {
+            Ok(Expr::VectorSelector(_)) => {}
+            Ok(_) => {
+                ok = false;
+                diagnostics.push(
+                    Diagnostic::new(Code::E0701, *at, "`/federate` takes series selectors, not expressions")
+                        .label("not a series selector")
+                        .help("select series by name and labels, as `up` or `{__name__=~\"namespace:.*\"}`; record what you compute with a recording rule"),
+                );
+                continue;
+            }
+            Err(error) => {
+                ok = false;
+                let first_line = error.lines().next().unwrap_or("").trim().to_string();
+                diagnostics.push(
+                    Diagnostic::new(Code::E0701, *at, "the series selector is not valid PromQL")
+                        .label(first_line)
+                        .help(help),
+                );
+                continue;
+            }
+        }
+        if matches.contains(text) {
+            ok = false;
+            diagnostics.push(
+                Diagnostic::new(Code::E0202, *at, format!("`{text}` is listed twice"))
+                    .label("listed again here")
+                    .help("list each selector once"),
+            );
+            continue;
+        }
+        matches.push(text.clone());
+    }
+    ok.then_some(matches)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_matches_are_selectors() {
+        for text in crate::model::Federation::DEFAULT_MATCHES {
+            assert!(matches!(
+                promql_parser::parser::parse(text),
+                Ok(promql_parser::parser::Expr::VectorSelector(_))
+            ));
+        }
+    }
+}
