@@ -11,6 +11,7 @@ pub mod model;
 pub mod output;
 pub mod parallel;
 pub mod resolve;
+pub mod rule_test;
 pub mod source;
 pub mod stdlib_doc;
 pub mod suggest;

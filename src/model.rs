@@ -104,6 +104,17 @@ pub fn platform_project(cluster: &str) -> String {
     [PLATFORM_PROJECT, "-", cluster].concat()
 }
 
+/// With a `gitops` block, the Application of the ConfigMaps of a
+/// cluster's Prometheus files, and its project. The dot keeps them apart
+/// from every name of a cluster's or an env's, which are DNS labels.
+pub fn monitoring_application(cluster: &str) -> String {
+    ["envk-", cluster, ".monitoring"].concat()
+}
+
+pub fn monitoring_project(cluster: &str) -> String {
+    [PLATFORM_PROJECT, "-", cluster, ".monitoring"].concat()
+}
+
 /// The `gitops` block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GitOps {
@@ -566,7 +577,7 @@ impl<K: TableKey + std::fmt::Debug, V: Copy + Default + std::fmt::Debug, const N
 /// vector rather than a `BTreeMap`: these hold a handful of entries, and a
 /// B-tree's first node alone takes 540 bytes (a thousand envs and their
 /// alert rules kept 8 MB of them).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TextMap(Vec<(String, String)>);
 
 impl TextMap {

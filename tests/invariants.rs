@@ -1716,9 +1716,79 @@ fn is_platform_application(app: &Value) -> bool {
     let project = text(&app["spec"]["project"]);
     match name.strip_prefix("envk-") {
         Some("argocd") => project == PLATFORM_PROJECT,
+        // `envk-<cluster>` and its Prometheus files', `envk-<cluster>.monitoring`.
         Some(cluster) => project.strip_prefix("platform-") == Some(cluster),
         None => false,
     }
+}
+
+/// With a `gitops` block, a cluster whose Prometheus namespace is known
+/// has `envk-<cluster>.monitoring`, which syncs the ConfigMaps of its
+/// Prometheus files (`<cluster>/monitoring`) in a project that admits
+/// ConfigMaps in that namespace and nothing else anywhere; a cluster
+/// without has neither.
+fn assert_monitoring_fence<'o>(
+    program: &Program,
+    projects: &BTreeMap<&str, &Value>,
+    names: &BTreeSet<&str>,
+    index: usize,
+    cluster: ArgoCluster,
+    application: &dyn Fn(&str) -> &'o Value,
+) {
+    let name = cluster.name;
+    let project_name = format!("platform-{name}.monitoring");
+    let Some(prometheus) = program.prometheus[index] else {
+        assert!(
+            !projects.contains_key(project_name.as_str()),
+            "{project_name}"
+        );
+        return;
+    };
+    let app = application(&format!("envk-{name}.monitoring"));
+    assert!(is_platform_application(app));
+    assert_eq!(text(&app["spec"]["source"]["repoURL"]), GITOPS_REPO);
+    assert_eq!(
+        text(&app["spec"]["source"]["path"]),
+        format!("out/{name}/monitoring")
+    );
+    assert_eq!(text(&app["spec"]["destination"]["namespace"]), prometheus);
+    let fence = Project::from_yaml(projects[project_name.as_str()]);
+    let config = Object::new("", "ConfigMap", "envk-prometheus-config", Some(prometheus));
+    assert!(
+        fence.permits(GITOPS_REPO, &config, cluster),
+        "{project_name}: its ConfigMaps"
+    );
+    assert!(!fence.permits("https://example.com/other", &config, cluster));
+    let mut breaches = Vec::new();
+    for &namespace in names {
+        for (group, kind) in SAMPLE_KINDS
+            .iter()
+            .chain(&ENVK_NAMESPACED)
+            .chain([&PROMETHEUS_RULE])
+        {
+            if namespace == prometheus && (*group, *kind) == ("", "ConfigMap") {
+                continue;
+            }
+            let object = Object::new(group, kind, "stray", Some(namespace));
+            if fence.permits(GITOPS_REPO, &object, cluster) {
+                breaches.push(object.to_string());
+            }
+        }
+    }
+    for (group, kind) in [
+        ("", "Namespace"),
+        ("rbac.authorization.k8s.io", "ClusterRole"),
+    ] {
+        let object = Object::new(group, kind, prometheus, None);
+        if fence.permits(GITOPS_REPO, &object, cluster) {
+            breaches.push(object.to_string());
+        }
+    }
+    assert!(
+        breaches.is_empty(),
+        "{project_name} admits more than the ConfigMaps of {prometheus}:\n{}",
+        breaches.join("\n")
+    );
 }
 
 /// A project of envk's own Applications (with a `gitops` block).
@@ -1728,7 +1798,12 @@ fn is_platform_project(program: &Program, name: &str) -> bool {
             || program
                 .clusters
                 .iter()
-                .any(|(cluster, _)| name == format!("platform-{cluster}")))
+                .enumerate()
+                .any(|(index, (cluster, _))| {
+                    name == format!("platform-{cluster}")
+                        || (program.prometheus[index].is_some()
+                            && name == format!("platform-{cluster}.monitoring"))
+                }))
 }
 
 impl Program {
@@ -2227,6 +2302,7 @@ fn assert_platform_fence(program: &Program, objects: &[(String, Value)], envk: &
                 }
             }
         }
+        assert_monitoring_fence(program, &projects, &names, index, cluster, &application);
         let definition = Object::new(
             "apiextensions.k8s.io",
             "CustomResourceDefinition",

@@ -191,6 +191,9 @@ enum FileKind {
     Kustomization,
     PrometheusConfig,
     RuleFile,
+    /// A `promtool test rules` file (`monitoring/tests/*.test.yaml`, or
+    /// `monitoring/rules.test.yaml` in the stream layout).
+    RuleTests,
     Objects,
 }
 
@@ -206,6 +209,10 @@ fn file_kind(path: &str) -> Option<FileKind> {
         || (name == "prometheus.yaml" && parent.ends_with("/monitoring"))
     {
         FileKind::PrometheusConfig
+    } else if (name.ends_with(".test.yaml") && parent.ends_with("/monitoring/tests"))
+        || (name == "rules.test.yaml" && parent.ends_with("/monitoring"))
+    {
+        FileKind::RuleTests
     } else if (name.ends_with(".rules.yaml") && parent.ends_with("/monitoring/rules"))
         || ((name == "rules.yaml" || name == "_cluster.rules.yaml")
             && parent.ends_with("/monitoring"))
@@ -290,6 +297,7 @@ impl Report {
                 FileKind::Kustomization => self.check_kustomization(tree, path, document),
                 FileKind::PrometheusConfig => self.check_prometheus_config(path, document),
                 FileKind::RuleFile => self.check_rule_file(path, document),
+                FileKind::RuleTests => self.check_rule_tests(tree, path, document),
                 FileKind::Objects => self.check_object(path, document),
             }
         }
@@ -356,12 +364,105 @@ impl Report {
                 "{path}: not a kustomize.config.k8s.io/v1beta1 Kustomization"
             ));
         }
+        self.unknown_fields(
+            path,
+            document,
+            &[
+                "apiVersion",
+                "kind",
+                "resources",
+                "configMapGenerator",
+                "generatorOptions",
+            ],
+        );
         let folder = path.rsplit_once('/').map_or("", |(folder, _)| folder);
         for resource in document["resources"].as_array().into_iter().flatten() {
             let target = format!("{folder}/{}", resource.as_str().unwrap_or("<not a string>"));
-            if !tree.files.contains_key(&target) {
+            // A file, or a folder with a kustomization of its own.
+            if !tree.files.contains_key(&target)
+                && !tree
+                    .files
+                    .contains_key(&format!("{target}/kustomization.yaml"))
+            {
                 self.errors
                     .push(format!("{path}: resource `{resource}` is not in the build"));
+            }
+        }
+        for generator in document["configMapGenerator"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let at = format!("{path}: configMapGenerator {}", generator["name"]);
+            self.unknown_fields(&at, generator, &["name", "namespace", "files"]);
+            let files = generator["files"].as_array().into_iter().flatten();
+            for file in files {
+                let target = format!("{folder}/{}", file.as_str().unwrap_or("<not a string>"));
+                if !tree.files.contains_key(&target) {
+                    self.errors
+                        .push(format!("{at}: file `{file}` is not in the build"));
+                }
+            }
+        }
+    }
+
+    /// A promtool test file: its fields, its rule files in the build,
+    /// and each test's, as promtool 2.42 reads them (strictly).
+    fn check_rule_tests(&mut self, tree: &Tree, path: &str, document: &Value) {
+        self.unknown_fields(
+            path,
+            document,
+            &["rule_files", "evaluation_interval", "tests"],
+        );
+        let folder = path.rsplit_once('/').map_or("", |(folder, _)| folder);
+        let rule_files = document["rule_files"].as_array().into_iter().flatten();
+        for file in rule_files {
+            let mut target: Vec<&str> = folder.split('/').collect();
+            for part in file.as_str().unwrap_or("<not a string>").split('/') {
+                match part {
+                    ".." => {
+                        target.pop();
+                    }
+                    part => target.push(part),
+                }
+            }
+            if !tree.files.contains_key(&target.join("/")) {
+                self.errors
+                    .push(format!("{path}: rule file {file} is not in the build"));
+            }
+        }
+        let Some(tests) = document["tests"].as_array() else {
+            return self.errors.push(format!("{path}: no tests list"));
+        };
+        for test in tests {
+            let at = format!("{path}: test {}", test["name"]);
+            self.unknown_fields(
+                &at,
+                test,
+                &[
+                    "name",
+                    "interval",
+                    "input_series",
+                    "alert_rule_test",
+                    "promql_expr_test",
+                    "external_labels",
+                    "external_url",
+                ],
+            );
+            for series in test["input_series"].as_array().into_iter().flatten() {
+                self.unknown_fields(&at, series, &["series", "values"]);
+            }
+            for case in test["alert_rule_test"].as_array().into_iter().flatten() {
+                self.unknown_fields(&at, case, &["eval_time", "alertname", "exp_alerts"]);
+                for alert in case["exp_alerts"].as_array().into_iter().flatten() {
+                    self.unknown_fields(&at, alert, &["exp_labels", "exp_annotations"]);
+                }
+            }
+            for case in test["promql_expr_test"].as_array().into_iter().flatten() {
+                self.unknown_fields(&at, case, &["expr", "eval_time", "exp_samples"]);
+                for sample in case["exp_samples"].as_array().into_iter().flatten() {
+                    self.unknown_fields(&at, sample, &["labels", "value"]);
+                }
             }
         }
     }

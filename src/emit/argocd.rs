@@ -755,6 +755,36 @@ pub(super) fn platform(model: &Model, options: Emitting) -> Vec<(String, String)
         documents.push((["platform/", &name, ".yaml"].concat(), document));
         let fence = cluster_project(model, cluster, &envs, gitops, &project, options);
         projects.push((project, fence));
+        // The ConfigMaps of its Prometheus files, in Prometheus' namespace:
+        // an Application of their own, since a project admits the same
+        // kinds in all its namespaces.
+        if let Some(namespace) = &cluster.prometheus.namespace {
+            let name = crate::model::monitoring_application(&cluster.name);
+            let project = crate::model::monitoring_project(&cluster.name);
+            let destination = Destination {
+                server: &cluster.server,
+                namespace,
+            };
+            let folder = [&cluster.name, "/monitoring"].concat();
+            let document = application(name.clone(), &project, &folder, destination.clone());
+            documents.push((["platform/", &name, ".yaml"].concat(), document));
+            let fence = platform_project_object(
+                &project,
+                format!(
+                    "the Prometheus files of cluster {}, deployed by {name}",
+                    cluster.name
+                ),
+                gitops,
+                vec![destination],
+                Vec::new(),
+                vec![GroupKind {
+                    group: "",
+                    kind: "ConfigMap",
+                }],
+                options,
+            );
+            projects.push((project, fence));
+        }
     }
     for (project, document) in projects {
         documents.push((["projects/", &project, ".yaml"].concat(), document));

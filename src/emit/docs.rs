@@ -126,6 +126,27 @@ fn monitoring(model: &Model, cluster: &Cluster, envs: &[&Env]) -> String {
             prometheus::CLUSTER_RULES
         );
     }
+    match &cluster.prometheus.namespace {
+        Some(namespace) => {
+            let by = match model.gitops {
+                Some(_) => format!(
+                    "Argo CD Application `{}` (project `{}`, which admits only ConfigMaps, only in `{namespace}`) syncs `monitoring/`, which",
+                    crate::model::monitoring_application(&cluster.name),
+                    crate::model::monitoring_project(&cluster.name)
+                ),
+                None => "`kubectl apply -k` takes `monitoring/` too, which".to_string(),
+            };
+            let _ = write!(
+                out,
+                " {by} makes ConfigMaps of these files in namespace `{namespace}`: `{}` (`prometheus.yaml`) and `{}` (the rule files; numbered when they need several), named the same at every build: mount them as envk's `docs/monitoring.md` shows.",
+                prometheus::CONFIG_MAP,
+                prometheus::RULES_CONFIG_MAP
+            );
+        }
+        None => out.push_str(
+            " These files are not deployed by `kubectl apply -k`: the program does not say where the cluster's Prometheus runs (`prometheus { namespace = \"…\" }`).",
+        ),
+    }
     let Some(url) = &cluster.prometheus.url else {
         out.push_str("\n\nIt has no `url`: the central Prometheus does not federate it.");
         return out;

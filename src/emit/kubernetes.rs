@@ -651,15 +651,44 @@ struct Kustomization<'a> {
     api_version: &'a str,
     kind: &'a str,
     resources: Vec<String>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    config_map_generator: &'a [ConfigMapGenerator],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generator_options: Option<GeneratorOptions>,
 }
 
-/// `kubectl apply -k out/CLUSTER`: every object of the cluster, sorted.
-pub(super) fn kustomization(mut resources: Vec<String>) -> String {
+/// A ConfigMap kustomize makes of files of the cluster's folder, each a
+/// key named after its file.
+#[derive(Serialize)]
+pub(super) struct ConfigMapGenerator {
+    pub name: String,
+    pub namespace: String,
+    pub files: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GeneratorOptions {
+    /// The ConfigMaps keep their names, which the Prometheus and
+    /// Alertmanager deployments mount, rather than a name per content.
+    disable_name_suffix_hash: bool,
+}
+
+/// `kubectl apply -k out/CLUSTER`: every object of the cluster, sorted,
+/// and the ConfigMaps made of its monitoring files.
+pub(super) fn kustomization(
+    mut resources: Vec<String>,
+    generators: &[ConfigMapGenerator],
+) -> String {
     resources.sort();
     let kustomization = Kustomization {
         api_version: "kustomize.config.k8s.io/v1beta1",
         kind: "Kustomization",
         resources,
+        config_map_generator: generators,
+        generator_options: (!generators.is_empty()).then_some(GeneratorOptions {
+            disable_name_suffix_hash: true,
+        }),
     };
     yaml(&kustomization)
 }

@@ -426,7 +426,7 @@ pub fn emit_after(model: &Model, options: Options, history: &History) -> Tree {
             .collect();
         tree.add(
             "argocd/kustomization.yaml".to_string(),
-            kubernetes::kustomization(resources),
+            kubernetes::kustomization(resources, &[]),
         );
     }
     tree.add(
@@ -461,9 +461,10 @@ fn tree_layout(
 ) -> Vec<String> {
     let pieces = crate::parallel::map_pieces(envs, |piece| {
         let mut specs = kubernetes::SpecTexts::default();
+        let mut tests = prometheus::RuleTests::default();
         piece
             .iter()
-            .map(|env| tree_files(env, alone, options, &mut specs))
+            .map(|env| tree_files(env, alone, options, &mut specs, &mut tests))
             .collect::<Vec<_>>()
     });
     let files = pieces.into_iter().flatten();
@@ -480,6 +481,7 @@ fn tree_layout(
     for cluster in model.clusters.values() {
         let mut resources = Vec::new();
         let mut has_rules = false;
+        let start = all.len();
         for files in by_cluster.remove(cluster.name.as_str()).unwrap_or_default() {
             has_rules |= files.has_rules;
             resources.extend(files.resources);
@@ -504,6 +506,18 @@ fn tree_layout(
                 .concat(),
                 rules,
             ));
+            let (mut items, mut untested) = (String::new(), String::new());
+            prometheus::cluster_tests(cluster, &mut items, &mut untested);
+            let rules = ["../rules/", prometheus::CLUSTER_RULES].concat();
+            all.push((
+                [
+                    &cluster.name,
+                    "/monitoring/tests/",
+                    prometheus::CLUSTER_TESTS,
+                ]
+                .concat(),
+                prometheus::test_file(&[&rules], &untested, &items),
+            ));
         }
         all.push((
             format!("{}/monitoring/prometheus.yaml", cluster.name),
@@ -516,9 +530,23 @@ fn tree_layout(
                     .collect::<Vec<_>>(),
             ),
         ));
+        let folder = cluster.name.len() + "/monitoring/".len();
+        let rule_files = all[start..]
+            .iter()
+            .filter(|(path, _)| path[folder..].starts_with("rules/"))
+            .map(|(path, text)| (&path[folder..], text.len()));
+        if let Some(monitoring) = prometheus::monitoring_kustomization(cluster, rule_files) {
+            all.push((
+                format!("{}/monitoring/kustomization.yaml", cluster.name),
+                monitoring,
+            ));
+            if model.gitops.is_none() {
+                resources.push("monitoring".to_string());
+            }
+        }
         all.push((
             format!("{}/kustomization.yaml", cluster.name),
-            kubernetes::kustomization(resources),
+            kubernetes::kustomization(resources, &[]),
         ));
     }
     debug_assert!(tree.files.is_empty(), "the tree layout comes first");
@@ -538,6 +566,7 @@ fn tree_files<'m>(
     alone: &argocd::OwnProjects,
     options: Emitting,
     specs: &mut kubernetes::SpecTexts<'m>,
+    tests: &mut prometheus::RuleTests,
 ) -> EnvFiles<'m> {
     let mut objects = Vec::new();
     kubernetes::env_objects(env, options, &mut Documents::Files(&mut objects), specs);
@@ -579,6 +608,13 @@ fn tree_files<'m>(
     if has_rules {
         let path = [cluster, "/monitoring/rules/", &env.name, ".rules.yaml"].concat();
         files.files.push((path, rule_file));
+        let (mut items, mut untested) = (String::new(), String::new());
+        prometheus::env_tests(env, tests, &mut items, &mut untested);
+        let rules = ["../rules/", &env.name, ".rules.yaml"].concat();
+        files.files.push((
+            [cluster, "/monitoring/tests/", &env.name, ".test.yaml"].concat(),
+            prometheus::test_file(&[&rules], &untested, &items),
+        ));
     }
     for (file, document) in prometheus_rule {
         in_cluster(
@@ -606,6 +642,10 @@ struct ClusterStreams {
     namespaces: String,
     /// Rule groups, each a `- ` item of the rule file's `groups`.
     groups: String,
+    /// Their tests, each a `- ` item of the test file's `tests`, and the
+    /// comments naming the rules left untested.
+    tests: String,
+    untested: String,
     prometheus_rules: String,
     applications: String,
 }
@@ -626,6 +666,7 @@ impl ClusterStreams {
         for stream in [
             &mut self.namespaces,
             &mut self.groups,
+            &mut self.tests,
             &mut self.prometheus_rules,
             &mut self.applications,
         ] {
@@ -642,6 +683,8 @@ impl ClusterStreams {
 struct StreamParts {
     namespaces: Vec<String>,
     groups: Vec<String>,
+    tests: Vec<String>,
+    untested: String,
     prometheus_rules: Vec<String>,
     applications: Vec<String>,
 }
@@ -665,6 +708,10 @@ impl StreamParts {
         if !piece.groups.is_empty() {
             self.groups.push(piece.groups);
         }
+        if !piece.tests.is_empty() {
+            self.tests.push(piece.tests);
+        }
+        self.untested.push_str(&piece.untested);
     }
 }
 
@@ -688,6 +735,7 @@ fn stream_layout(
         let mut streams: BTreeMap<&str, ClusterStreams> = BTreeMap::new();
         let mut projects = String::new();
         let mut specs = kubernetes::SpecTexts::default();
+        let mut tests = prometheus::RuleTests::default();
         let mut rule_file = String::new();
         for env in piece {
             let part = streams.entry(env.cluster.name.as_str()).or_default();
@@ -705,6 +753,7 @@ fn stream_layout(
                     .strip_prefix(prometheus::RULE_FILE_HEAD)
                     .expect("a rule file starts with its groups");
                 part.groups.push_str(group);
+                prometheus::env_tests(env, &mut tests, &mut part.tests, &mut part.untested);
             }
             if options.argocd == ArgoCd::Applications {
                 let applications = &mut Documents::Stream(&mut part.applications);
@@ -733,7 +782,7 @@ fn stream_layout(
     }
     for cluster in model.clusters.values() {
         let name = &cluster.name;
-        let streams = streams.remove(name.as_str()).unwrap_or_default();
+        let mut streams = streams.remove(name.as_str()).unwrap_or_default();
         let mut resources = Vec::new();
         if !streams.namespaces.is_empty() {
             let namespaces = Content::from_parts(streams.namespaces);
@@ -773,23 +822,53 @@ fn stream_layout(
             tree.add(path, applications);
         }
         let mut rule_files = Vec::with_capacity(2);
+        let mut sizes = Vec::with_capacity(2);
         if has_rules {
             rule_files.push("rules.yaml");
+            let path = [name, "/monitoring/rules.yaml"].concat();
+            sizes.push(("rules.yaml", tree.files[&path].len()));
         }
         if let Some(rules) = prometheus::cluster_rules(cluster) {
+            sizes.push((prometheus::CLUSTER_RULES, rules.len()));
             tree.add(
                 [name, "/monitoring/", prometheus::CLUSTER_RULES].concat(),
                 rules,
             );
             rule_files.push(prometheus::CLUSTER_RULES);
+            let mut items = String::new();
+            prometheus::cluster_tests(cluster, &mut items, &mut streams.untested);
+            if !items.is_empty() {
+                streams.tests.push(items);
+            }
+        }
+        if !rule_files.is_empty() {
+            // Its head, then every env's tests and the cluster's, as parts.
+            let mut parts = Vec::with_capacity(1 + streams.tests.len());
+            match streams.tests.is_empty() {
+                true => parts.push(prometheus::test_file(&rule_files, &streams.untested, "")),
+                false => {
+                    parts.push(prometheus::test_file_head(&rule_files, &streams.untested));
+                    parts.extend(std::mem::take(&mut streams.tests));
+                }
+            }
+            tree.add(
+                [name, "/monitoring/", prometheus::STREAM_TESTS].concat(),
+                Content::from_parts(parts),
+            );
         }
         tree.add(
             format!("{name}/monitoring/prometheus.yaml"),
             prometheus::cluster_config(model, cluster, &rule_files),
         );
+        if let Some(monitoring) = prometheus::monitoring_kustomization(cluster, sizes.into_iter()) {
+            tree.add(format!("{name}/monitoring/kustomization.yaml"), monitoring);
+            if model.gitops.is_none() {
+                resources.push("monitoring".to_string());
+            }
+        }
         tree.add(
             format!("{name}/kustomization.yaml"),
-            kubernetes::kustomization(resources),
+            kubernetes::kustomization(resources, &[]),
         );
     }
     own_projects

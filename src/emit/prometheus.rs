@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::kubernetes::ConfigMapGenerator;
 use super::splice::{self, Shared, Spliced};
 use super::{Documents, Emitting, Wave, annotations, yaml, yaml_into};
 use crate::model::{AlertRule, Cluster, Env, Exporter, Model, TextMap};
+use crate::rule_test::Untestable;
 
 #[derive(Serialize)]
 struct Config {
@@ -405,6 +407,318 @@ pub(super) fn env_rules(
     true
 }
 
+/// The evaluation interval the rule tests assume, and their series'
+/// step: Prometheus' default, which the generated configurations keep.
+const TEST_INTERVAL: crate::model::Duration = crate::model::Duration(60_000);
+
+/// An alert rule as its tests depend on it, with the env's namespace
+/// replaced by [`NAMESPACE_STANDIN`]: the envs that use a template alike
+/// share one generation, their namespace put back into its tests (an
+/// evaluation is tens of microseconds; a fleet has thousands of rules).
+///
+/// Sound when the namespace is nothing but an opaque string to the
+/// generator: in the expression it occurs only as whole string literals
+/// (`"team-1"`, as label values) and there is no escape that could spell
+/// it otherwise; in the annotations only in their literal text, outside
+/// `{{ … }}`, which expansion copies as it is; and neither the labels nor
+/// the rule's name hold it, nor anything the stand-in. Consistently
+/// renaming it changes no matcher's verdict (a DNS label holds no regex
+/// operator nor brace) and no value computed, so the tests are the same
+/// but for the name. `RuleTests::direct` is the plain path it is held to.
+#[derive(PartialEq, Eq, Hash)]
+struct TestKey {
+    alert: String,
+    expr: String,
+    for_: Option<crate::model::Duration>,
+    labels: TextMap,
+    annotations: TextMap,
+}
+
+/// What stands for the namespace in a [`TestKey`]: a DNS label no
+/// namespace of a rule that uses it holds.
+const NAMESPACE_STANDIN: &str = "envk-test-namespace";
+/// The stand-in as a PromQL string literal.
+const NAMESPACE_STANDIN_LITERAL: &str = "\"envk-test-namespace\"";
+
+impl TestKey {
+    fn of(rule: &AlertRule, namespace: &Namespace) -> Option<TestKey> {
+        use memchr::memmem::Finder;
+        static STANDIN: std::sync::LazyLock<Finder<'static>> =
+            std::sync::LazyLock::new(|| Finder::new(NAMESPACE_STANDIN));
+        let standin = |text: &str| STANDIN.find(text.as_bytes()).is_some();
+        let holds = |text: &str| namespace.name.find(text.as_bytes()).is_some() || standin(text);
+        let count = |finder: &Finder, text: &str| finder.find_iter(text.as_bytes()).count();
+        let expr = rule.expr.as_str();
+        let literal_only = !namespace.name.needle().is_empty()
+            && !expr.contains('\\')
+            && !standin(expr)
+            && count(&namespace.name, expr) == count(&namespace.quoted, expr);
+        let texts = |map: &TextMap| map.iter().any(|(key, value)| holds(key) || holds(value));
+        // Each `{{` starts an action; what follows its `}}` is literal.
+        let in_actions = |text: &str| {
+            text.contains('{')
+                && text.split("{{").skip(1).any(|action| {
+                    let action = action.split_once("}}").map_or(action, |(inside, _)| inside);
+                    holds(action)
+                })
+        };
+        let annotations_literal = rule
+            .annotations
+            .iter()
+            .all(|(key, value)| !holds(key) && !standin(value) && !in_actions(value));
+        if !literal_only || !annotations_literal || holds(&rule.alert) || texts(&rule.labels) {
+            return None;
+        }
+        Some(TestKey {
+            alert: rule.alert.clone(),
+            expr: replaced(&namespace.quoted, expr, NAMESPACE_STANDIN_LITERAL),
+            for_: rule.for_,
+            labels: rule.labels.clone(),
+            annotations: rule
+                .annotations
+                .iter()
+                .map(|(key, value)| {
+                    (
+                        key.clone(),
+                        replaced(&namespace.name, value, NAMESPACE_STANDIN),
+                    )
+                })
+                .collect(),
+        })
+    }
+}
+
+/// `text` with what `finder` finds replaced by `with`.
+fn replaced(finder: &memchr::memmem::Finder, text: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut from = 0;
+    for at in finder.find_iter(text.as_bytes()) {
+        out.push_str(&text[from..at]);
+        out.push_str(with);
+        from = at + finder.needle().len();
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
+/// An env's namespace as a [`TestKey`] looks for it: alone, and as a
+/// PromQL string literal; made once per env.
+pub(super) struct Namespace<'n> {
+    text: &'n str,
+    name: memchr::memmem::Finder<'n>,
+    quoted: memchr::memmem::Finder<'static>,
+    /// YAML writes it alone as it is, unquoted, as it writes the
+    /// stand-in, so that the one's tests are the other's with it replaced
+    /// (`"true"` or `"1e3"` would be quoted where a label value is the
+    /// namespace alone).
+    plain: bool,
+}
+
+impl<'n> Namespace<'n> {
+    fn new(text: &'n str) -> Namespace<'n> {
+        Namespace {
+            text,
+            name: memchr::memmem::Finder::new(text),
+            quoted: memchr::memmem::Finder::new(&["\"", text, "\""].concat()).into_owned(),
+            plain: yaml(&text).strip_suffix('\n') == Some(text),
+        }
+    }
+}
+
+/// The tests made so far in one piece of a build, by [`TestKey`], as
+/// the `- ` items of a test file's `tests`, written with the stand-in
+/// and kept as the text between its occurrences.
+#[derive(Default)]
+pub(super) struct RuleTests {
+    made: foldhash::HashMap<TestKey, Result<Vec<String>, Untestable>>,
+}
+
+impl RuleTests {
+    /// The tests of `rule` of an env of `namespace`, as `- ` items
+    /// appended to `out`.
+    fn write(
+        &mut self,
+        rule: &AlertRule,
+        namespace: &Namespace,
+        out: &mut String,
+    ) -> Result<(), Untestable> {
+        let key = namespace
+            .plain
+            .then(|| TestKey::of(rule, namespace))
+            .flatten();
+        let Some(key) = key else {
+            out.push_str(&Self::direct(rule)?);
+            return Ok(());
+        };
+        let made = self.made.entry(key).or_insert_with_key(|key| {
+            let text = Self::made(&crate::rule_test::AlertRule {
+                alert: &key.alert,
+                expr: &key.expr,
+                for_: key.for_,
+                labels: &key.labels,
+                annotations: &key.annotations,
+            })?;
+            Ok(text.split(NAMESPACE_STANDIN).map(str::to_string).collect())
+        });
+        match made {
+            Ok(pieces) => {
+                let (first, rest) = pieces.split_first().expect("split gives a piece");
+                out.push_str(first);
+                for piece in rest {
+                    out.push_str(namespace.text);
+                    out.push_str(piece);
+                }
+                Ok(())
+            }
+            Err(why) => Err(Untestable(why.0.replace(NAMESPACE_STANDIN, namespace.text))),
+        }
+    }
+
+    /// The plain path: the rule's tests made and written for it alone.
+    fn direct(rule: &AlertRule) -> Result<String, Untestable> {
+        Self::made(&crate::rule_test::AlertRule {
+            alert: &rule.alert,
+            expr: &rule.expr,
+            for_: rule.for_,
+            labels: &rule.labels,
+            annotations: &rule.annotations,
+        })
+    }
+
+    fn made(rule: &crate::rule_test::AlertRule) -> Result<String, Untestable> {
+        let tests = crate::rule_test::alert_test(rule, TEST_INTERVAL)?;
+        Ok(yaml(&[tests.fires, tests.silent]))
+    }
+}
+
+/// The tests of an env's rules, as `- ` items of a promtool test file's
+/// `tests:` appended to `items`, and, for a rule that could not be
+/// tested, a comment line saying why appended to `untested`.
+pub(super) fn env_tests(
+    env: &Env,
+    made: &mut RuleTests,
+    items: &mut String,
+    untested: &mut String,
+) {
+    let namespace = Namespace::new(&env.name);
+    for rule in &env.alerts.rules {
+        if let Err(why) = made.write(rule, &namespace, items) {
+            untested_line(untested, &env.name, &rule.alert, &why);
+        }
+    }
+}
+
+/// The tests of the aggregates a cluster records, appended to `items`
+/// as `env_tests` does.
+pub(super) fn cluster_tests(cluster: &Cluster, items: &mut String, untested: &mut String) {
+    let mut tests = Vec::new();
+    for aggregate in cluster_aggregates(cluster) {
+        let made = crate::rule_test::recording_test(
+            &crate::rule_test::RecordingRule {
+                record: aggregate.record,
+                expr: aggregate.expr,
+                labels: &TextMap::new(),
+            },
+            TEST_INTERVAL,
+        );
+        match made {
+            Ok(made) => tests.push(made),
+            Err(why) => untested_line(untested, AGGREGATES_GROUP, aggregate.record, &why),
+        }
+    }
+    if !tests.is_empty() {
+        items.push_str(&yaml(&tests));
+    }
+}
+
+fn untested_line(untested: &mut String, group: &str, rule: &str, why: &Untestable) {
+    // A comment is one line.
+    let why = why.to_string().replace('\n', " ");
+    untested.push_str(&format!("# untested: {group}/{rule}: {why}\n"));
+}
+
+/// A promtool test file of the rule files at `rule_files` (relative to
+/// it): `untested`'s comments, then the tests `items`.
+pub(super) fn test_file(rule_files: &[&str], untested: &str, items: &str) -> String {
+    match items.is_empty() {
+        // No tests: an empty list, not a null.
+        true => test_file_head(rule_files, untested).replace("\ntests:\n", "\ntests: []\n"),
+        false => test_file_head(rule_files, untested) + items,
+    }
+}
+
+/// A test file up to its tests, which follow as `- ` items.
+pub(super) fn test_file_head(rule_files: &[&str], untested: &str) -> String {
+    let mut out = String::with_capacity(untested.len() + 128);
+    out.push_str(untested);
+    out.push_str("rule_files:\n");
+    for file in rule_files {
+        out.push_str("- ");
+        out.push_str(file);
+        out.push('\n');
+    }
+    out.push_str("evaluation_interval: ");
+    out.push_str(&TEST_INTERVAL.to_string());
+    out.push_str("\ntests:\n");
+    out
+}
+
+/// `CLUSTER/monitoring/kustomization.yaml`: the ConfigMaps of the
+/// cluster's Prometheus files, in its Prometheus namespace, made by
+/// kustomize: `envk-prometheus-config` (the configuration,
+/// `prometheus.yaml`) and the rule files, `rule_files` (paths in the
+/// `monitoring` folder, with their sizes), in `envk-prometheus-rules`, or
+/// `envk-prometheus-rules-1`, `-2`, … when they are more than one
+/// ConfigMap should hold. None when the program does not say where the
+/// cluster's Prometheus runs. The cluster's kustomization lists the
+/// folder; with a `gitops` block, an Application of its own syncs it.
+pub(super) fn monitoring_kustomization<'p>(
+    cluster: &Cluster,
+    rule_files: impl Iterator<Item = (&'p str, usize)>,
+) -> Option<String> {
+    let namespace = cluster.prometheus.namespace.as_ref()?;
+    let generator = |name: String, files: Vec<String>| ConfigMapGenerator {
+        name,
+        namespace: namespace.clone(),
+        files,
+    };
+    let mut generators = vec![generator(
+        CONFIG_MAP.to_string(),
+        vec!["prometheus.yaml".to_string()],
+    )];
+    let mut chunks: Vec<Vec<String>> = Vec::new();
+    let mut filled = CONFIG_MAP_BYTES;
+    for (path, size) in rule_files {
+        if filled + size > CONFIG_MAP_BYTES {
+            chunks.push(Vec::new());
+            filled = 0;
+        }
+        filled += size;
+        chunks
+            .last_mut()
+            .expect("a chunk was started")
+            .push(path.to_string());
+    }
+    let several = chunks.len() > 1;
+    for (at, files) in chunks.into_iter().enumerate() {
+        let name = match several {
+            true => format!("{RULES_CONFIG_MAP}-{}", at + 1),
+            false => RULES_CONFIG_MAP.to_string(),
+        };
+        generators.push(generator(name, files));
+    }
+    Some(super::kubernetes::kustomization(Vec::new(), &generators))
+}
+
+/// The names of the ConfigMaps of a cluster's Prometheus files.
+pub(super) const CONFIG_MAP: &str = "envk-prometheus-config";
+pub(super) const RULES_CONFIG_MAP: &str = "envk-prometheus-rules";
+
+/// What one ConfigMap of rule files holds at most, but a file larger
+/// alone: `kubectl apply` keeps a copy of the object in an annotation,
+/// which may not exceed 256 KiB.
+const CONFIG_MAP_BYTES: usize = 200 * 1024;
+
 /// A per-namespace aggregate each cluster records, for the central
 /// Prometheus to federate in place of the series it sums.
 pub(super) struct Aggregate {
@@ -453,6 +767,13 @@ const AGGREGATES_GROUP: &str = "namespace-aggregates";
 /// The cluster's own rule file, beside the envs': no env is called
 /// `_cluster`, since a namespace starts with a letter or digit.
 pub(super) const CLUSTER_RULES: &str = "_cluster.rules.yaml";
+
+/// The tests of the cluster's own rule file, beside the envs'
+/// (`monitoring/tests/<env>.test.yaml`), in the tree layout.
+pub(super) const CLUSTER_TESTS: &str = "_cluster.test.yaml";
+
+/// Every test of a cluster's rules, in the stream layout.
+pub(super) const STREAM_TESTS: &str = "rules.test.yaml";
 
 #[derive(Serialize)]
 struct Recording<'a> {
@@ -539,6 +860,80 @@ pub(super) fn federation(model: &Model) -> String {
 mod tests {
     use super::splice::assert_splices;
     use super::*;
+
+    /// The cache of tests by rule against the plain path: every rule of
+    /// the examples, in its own namespace and moved to namespaces that
+    /// test the key's conditions (a word of the annotations, a letter of
+    /// every metric name, a label name, YAML's booleans and numbers, the
+    /// stand-in itself), each after the cache holds the rule's shape.
+    #[test]
+    fn cached_rule_tests_are_the_plain_path_s() {
+        let mut compared = 0;
+        let mut cached = 0;
+        for example in [
+            "examples/enterprise.env.k",
+            "examples/multi-team",
+            "examples/regions",
+        ] {
+            let run = crate::driver::check(&[example.into()]).expect("readable");
+            let model = run.model.expect("the example checks clean");
+            let mut made = RuleTests::default();
+            for env in model.envs.values() {
+                for rule in &env.alerts.rules {
+                    let quoted = format!("\"{}\"", env.name);
+                    for namespace in [
+                        env.name.as_str(),
+                        "production",
+                        "a",
+                        "pod",
+                        "true",
+                        "1e3",
+                        "2001-12-14",
+                        "envk-test-namespace",
+                        "other-team",
+                    ] {
+                        let moved = AlertRule {
+                            expr: rule.expr.replace(&quoted, &format!("\"{namespace}\"")),
+                            ..rule.clone()
+                        };
+                        // The namespace in an annotation's text, as
+                        // `${namespace}` puts it, and in an action.
+                        let mut named = moved.clone();
+                        named.annotations.insert(
+                            "summary".to_string(),
+                            format!("{namespace}: {{{{ $labels.pod }}}} in {namespace}"),
+                        );
+                        let mut acted = moved.clone();
+                        acted.annotations.insert(
+                            "summary".to_string(),
+                            format!("{{{{ $labels.{namespace} }}}} in {namespace}"),
+                        );
+                        for rule in [moved, named, acted] {
+                            let at = Namespace::new(namespace);
+                            cached += usize::from(at.plain && TestKey::of(&rule, &at).is_some());
+                            let mut text = String::new();
+                            assert_eq!(
+                                made.write(&rule, &at, &mut text).map(|()| text),
+                                RuleTests::direct(&rule),
+                                "{} in {namespace}: {:?}",
+                                rule.alert,
+                                rule.annotations
+                            );
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            compared > 100 && cached > compared / 5,
+            "{cached} of {compared} cached"
+        );
+        assert_eq!(
+            NAMESPACE_STANDIN_LITERAL,
+            format!("\"{NAMESPACE_STANDIN}\"")
+        );
+    }
 
     #[test]
     fn a_prometheus_rule_is_its_head_then_its_rule_file() {

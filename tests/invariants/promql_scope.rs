@@ -485,6 +485,20 @@ proptest! {
     }
 }
 
+/// The cluster's own rule file records and never alerts: an alert there
+/// would read every namespace, which invariant 5 forbids an env's.
+fn assert_only_recordings(text: &str, path: &str) {
+    let file: Value = serde_yaml::from_str(text).expect("a rule file is YAML");
+    for group in file["groups"].as_sequence().expect("rule groups") {
+        for rule in group["rules"].as_sequence().expect("rules") {
+            assert!(
+                rule.get("record").is_some() && rule.get("alert").is_none(),
+                "{path}: the cluster's rule file holds an alert: {rule:?}"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{LEAKS, TEMPLATES, scoped_in_every_group, violations, with_ancestors};
@@ -584,20 +598,6 @@ mod tests {
                 accepted,
                 "{expr}: {:#?}",
                 verdict(expr)
-            );
-        }
-    }
-}
-
-/// The cluster's own rule file records and never alerts: an alert there
-/// would read every namespace, which invariant 5 forbids an env's.
-fn assert_only_recordings(text: &str, path: &str) {
-    let file: Value = serde_yaml::from_str(text).expect("a rule file is YAML");
-    for group in file["groups"].as_sequence().expect("rule groups") {
-        for rule in group["rules"].as_sequence().expect("rules") {
-            assert!(
-                rule.get("record").is_some() && rule.get("alert").is_none(),
-                "{path}: the cluster's rule file holds an alert: {rule:?}"
             );
         }
     }
