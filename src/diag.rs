@@ -143,6 +143,7 @@ codes! {
     E0707 => Error, "unknown parameter type";
     E0708 => Error, "two alert rules with the same name and labels";
     E0709 => Warning, "alert reads series its cluster does not scrape";
+    E0710 => Warning, "alert template that envk cannot test";
     E0801 => Error, "env on a cluster of the wrong environment";
     E0802 => Error, "Argo CD project across environments";
     E0803 => Error, "deploy repo is not an https URL";

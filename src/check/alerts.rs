@@ -439,7 +439,7 @@ pub(crate) fn template<'a>(
         .chain(symbolic.iter().map(|(name, value)| (*name, value.as_str())))
         .collect();
     let sample_namespace = "${namespace}".to_string();
-    instantiate(
+    let rule = instantiate(
         checker,
         &decl.name,
         &template,
@@ -449,6 +449,34 @@ pub(crate) fn template<'a>(
         None,
         diagnostics,
     )?;
+    // Every build writes a promtool test of each rule it can.
+    if let Err(why) = crate::rule_test::testable(&rule.expr) {
+        // At the expression, which is what is to change.
+        let expr_span = decl
+            .node
+            .body
+            .stmts
+            .iter()
+            .find_map(|stmt| match &stmt.kind {
+                ast::StmtKind::Field(field)
+                    if matches!(&field.key, ast::Key::Path(key) if ast::path_text(key) == "expr") =>
+                {
+                    Some(stmt.span)
+                }
+                _ => None,
+            })
+            .unwrap_or(decl.name_span);
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0710,
+                expr_span,
+                format!("alert template `{}` cannot be tested", decl.name),
+            )
+            .label("its rules ship without a promtool test")
+            .note(why.0)
+            .help("write its expression as a comparison with a threshold, `EXPR > ${threshold}`, as every template of std/alerts is; a test then shows each rule firing above it and silent below"),
+        );
+    }
     if checker.compile_templates {
         template.compiled = Compiled::of(template.body, &scope);
     }
