@@ -15,13 +15,17 @@
 //! Where the checker walks once and lets an operator decide for its
 //! operands, this looks at each selector from its chain of ancestors.
 
+use std::collections::BTreeMap;
+
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::ast::{LabelModifier, VectorMatchCardinality};
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{BinaryExpr, Expr, VectorSelector};
 use proptest::prelude::*;
 
-use super::{Code, Tree, Value, generate, objects, rejected_where_injected, render};
+use super::{
+    Code, Tree, Value, check, formatted, generate, objects, rejected_where_injected, render,
+};
 
 /// What in `expr` reads outside `namespace`: one line per selector or
 /// function; empty when nothing does.
@@ -345,10 +349,97 @@ fn scoped_in_every_group(selector: &VectorSelector) -> bool {
 /// records over every namespace, which invariant 5 exempts.
 const CLUSTER_RULES: &str = "_cluster.rules.yaml";
 
+/// Invariant 5 on the generated rule tests (tree layout): an env's test
+/// file reads its own rule file, feeds series of its own namespace only,
+/// and expects alerts of its own rules in its namespace; each of its rules
+/// has a test that fires and one that stays silent, or is named as
+/// untested. The cluster's test file reads the cluster's rule file and
+/// tests recordings only.
+pub fn rule_tests_scoped(tree: &Tree) -> Result<(), String> {
+    for (path, content) in &tree.files {
+        let Some((cluster, file)) = path.split_once("/monitoring/tests/") else {
+            continue;
+        };
+        let text = content.text();
+        let tests: Value = serde_yaml::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+        let namespace = file
+            .strip_suffix(".test.yaml")
+            .ok_or_else(|| format!("{path}: not a test file"))?;
+        let rule_file = match namespace {
+            "_cluster" => CLUSTER_RULES.to_string(),
+            _ => format!("{namespace}.rules.yaml"),
+        };
+        let rules_path = format!("{cluster}/monitoring/rules/{rule_file}");
+        let rules: Value = serde_yaml::from_str(
+            &tree
+                .files
+                .get(&rules_path)
+                .ok_or_else(|| format!("{path}: no {rules_path}"))?
+                .text(),
+        )
+        .map_err(|e| format!("{rules_path}: {e}"))?;
+        if tests["rule_files"]
+            != serde_yaml::from_str::<Value>(&format!("['../rules/{rule_file}']")).expect("YAML")
+        {
+            return Err(format!(
+                "{path}: reads {:?}, not its own rule file",
+                tests["rule_files"]
+            ));
+        }
+        let items = tests["tests"]
+            .as_sequence()
+            .ok_or_else(|| format!("{path}: no tests"))?;
+        if namespace == "_cluster" {
+            if items
+                .iter()
+                .any(|test| test.get("alert_rule_test").is_some())
+            {
+                return Err(format!("{path}: the cluster's tests test an alert"));
+            }
+            continue;
+        }
+        let quoted = format!("namespace=\"{namespace}\"");
+        let mut tested: BTreeMap<String, usize> = BTreeMap::new();
+        for test in items {
+            for series in test["input_series"].as_sequence().into_iter().flatten() {
+                let series = series["series"].as_str().unwrap_or("");
+                if !series.contains(&quoted) || series.matches("namespace=").count() != 1 {
+                    return Err(format!("{path}: a series outside {namespace}: {series}"));
+                }
+            }
+            for case in test["alert_rule_test"].as_sequence().into_iter().flatten() {
+                for alert in case["exp_alerts"].as_sequence().into_iter().flatten() {
+                    let labels = &alert["exp_labels"];
+                    if labels.get("namespace").is_some_and(|ns| ns != namespace) {
+                        return Err(format!("{path}: an alert outside {namespace}: {labels:?}"));
+                    }
+                }
+            }
+            let name = test["name"].as_str().unwrap_or("");
+            *tested.entry(name.to_string()).or_default() += 1;
+        }
+        for group in rules["groups"].as_sequence().into_iter().flatten() {
+            for rule in group["rules"].as_sequence().into_iter().flatten() {
+                let alert = rule["alert"].as_str().unwrap_or("");
+                let named = text.contains(&format!("# untested: {namespace}/{alert}: "));
+                let fires = tested.contains_key(&format!("{alert} fires"));
+                let silent = tested.contains_key(&format!("{alert} stays silent"));
+                if !named && !(fires && silent) {
+                    return Err(format!(
+                        "{path}: no test of {alert} firing and staying silent"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Invariant 5 on a build: every rule of every PrometheusRule and rule
 /// file parses and follows the rule for the namespace it lies in, but the
 /// cluster's own rule file, which holds recording rules only.
 pub fn assert_rules_scoped(tree: &Tree) {
+    rule_tests_scoped(tree).unwrap_or_else(|e| panic!("{e}"));
     let resources: Vec<(String, Value)> = objects(tree)
         .into_iter()
         .filter(|(_, object)| object["kind"] == "PrometheusRule")
@@ -475,6 +566,38 @@ fn inject_leak(base: &str, kind: usize) -> (String, String) {
 
 proptest! {
     #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The check of the generated tests finds a series moved to another
+    /// namespace, a test file reading another env's rules, and a rule
+    /// whose tests are gone.
+    #[test]
+    fn misplaced_rule_tests_are_caught(seed in any::<u64>(), which in 0..3usize) {
+        let text = formatted(&render(&generate(seed), None));
+        let Some(mut tree) = check(&text).tree else {
+            return Err(TestCaseError::fail("a generated program is accepted"));
+        };
+        prop_assert!(rule_tests_scoped(&tree).is_ok());
+        let found = tree.files.keys().find_map(|path| {
+            let (_, file) = path.split_once("/monitoring/tests/")?;
+            let namespace = file.strip_suffix(".test.yaml").filter(|ns| *ns != "_cluster")?;
+            Some((path.clone(), namespace.to_string()))
+        });
+        // A program without an env with alerts has nothing to break.
+        prop_assume!(found.is_some());
+        let (path, namespace) = found.expect("assumed");
+        let original = tree.files[&path].text().to_string();
+        let broken = match which {
+            0 => original.replacen(&format!("namespace=\"{namespace}\""), "namespace=\"elsewhere\"", 1),
+            1 => original.replacen(&format!("../rules/{namespace}.rules.yaml"), "../rules/_cluster.rules.yaml", 1),
+            _ => {
+                let cut = original.find("\n- name: ").map_or(original.len(), |at| at + 1);
+                format!("{}tests: []\n", &original[..cut].trim_end_matches("tests:\n"))
+            }
+        };
+        prop_assume!(broken != original);
+        tree.files.insert(path, broken.into());
+        prop_assert!(rule_tests_scoped(&tree).is_err());
+    }
 
     /// Each leak shape, injected into an accepted program, is rejected
     /// with E0702 and nothing else, pointing into the injected text.
