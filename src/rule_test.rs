@@ -465,7 +465,9 @@ pub fn recording_test(rule: &RecordingRule, interval: Duration) -> Result<UnitTe
             "the rule's windows span more than 100000 samples of {interval}"
         )));
     }
-    let first = identity(&refs, &[]);
+    let grouped = grouping_labels(&expr);
+    let grouped: Vec<&str> = grouped.iter().map(String::as_str).collect();
+    let first = identity(&refs, &grouped);
     let mut second = first.clone();
     eval::set_label(&mut second, "pod", "pod-2");
     eval::set_label(&mut second, "container", "container-2");
@@ -623,6 +625,47 @@ fn top_comparison(expr: &Expr) -> Result<&BinaryExpr, Untestable> {
         ));
     }
     Ok(binary)
+}
+
+/// The labels an aggregation groups by (`by (namespace, resource)`) or an
+/// operator matches on (`on (pod)`), which the synthetic series must then
+/// carry for the test to show what the grouping keeps.
+fn grouping_labels(expr: &Expr) -> Vec<String> {
+    use promql_parser::parser::ast::LabelModifier;
+    let mut labels = Vec::new();
+    let mut stack = vec![expr];
+    while let Some(expr) = stack.pop() {
+        match expr {
+            Expr::Aggregate(aggregate) => {
+                if let Some(LabelModifier::Include(by)) = &aggregate.modifier {
+                    labels.extend(by.labels.iter().cloned());
+                }
+                stack.push(&aggregate.expr);
+            }
+            Expr::Binary(binary) => {
+                if let Some(LabelModifier::Include(on)) =
+                    binary.modifier.as_ref().and_then(|m| m.matching.as_ref())
+                {
+                    labels.extend(on.labels.iter().cloned());
+                }
+                stack.push(&binary.lhs);
+                stack.push(&binary.rhs);
+            }
+            Expr::Paren(paren) => stack.push(&paren.expr),
+            Expr::Unary(unary) => stack.push(&unary.expr),
+            Expr::Subquery(subquery) => stack.push(&subquery.expr),
+            Expr::Call(call) => stack.extend(call.args.args.iter().map(|arg| &**arg)),
+            Expr::NumberLiteral(_)
+            | Expr::StringLiteral(_)
+            | Expr::VectorSelector(_)
+            | Expr::MatrixSelector(_)
+            | Expr::Extension(_) => {}
+        }
+    }
+    labels.retain(|label| !label.starts_with("__"));
+    labels.sort();
+    labels.dedup();
+    labels
 }
 
 fn parse_templates(map: &TextMap) -> Result<Vec<(String, Template)>, Untestable> {

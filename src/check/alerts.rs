@@ -474,7 +474,7 @@ pub(crate) fn template<'a>(
             )
             .label("its rules ship without a promtool test")
             .note(why.0)
-            .help("write its expression as a comparison with a threshold, `EXPR > ${threshold}`, as every template of std/alerts is; a test then shows each rule firing above it and silent below"),
+            .help("envk tests a comparison with a threshold, `EXPR > ${threshold}`, whose left side is built from selectors, `rate`, `increase`, `irate`, `delta`, aggregations and arithmetic, as every template of std/alerts is; write it so, or its rules ship untested"),
         );
     }
     if checker.compile_templates {

@@ -996,7 +996,7 @@ fn at_least_a_second(typed: &Typed, span: Span, diagnostics: &mut Diags) -> bool
     diagnostics.push(
         Diagnostic::new(Code::E0306, span, "scrape interval out of range")
             .label("shorter than a second")
-            .help("Prometheus scrapes every few seconds at most; `15s` is usual"),
+            .help("Prometheus scrapes every second at most; `15s` is usual for a cluster, `1m` for the federation"),
     );
     false
 }
