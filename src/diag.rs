@@ -144,6 +144,7 @@ codes! {
     E0708 => Error, "two alert rules with the same name and labels";
     E0709 => Warning, "alert reads series its cluster does not scrape";
     E0710 => Warning, "alert template that envk cannot test";
+    E0711 => Error, "secret written in the program";
     E0801 => Error, "env on a cluster of the wrong environment";
     E0802 => Error, "Argo CD project across environments";
     E0803 => Error, "deploy repo is not an https URL";

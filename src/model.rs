@@ -701,6 +701,19 @@ pub struct Prometheus {
     /// The name of kube-state-metrics' Service, by which its endpoints
     /// are found.
     pub kube_state_metrics: String,
+    /// Where the Prometheus sends its alerts.
+    pub alertmanager: Option<AlertmanagerUrl>,
+}
+
+/// An Alertmanager's address: `http://alertmanager.monitoring.svc:9093`
+/// (an in-cluster Service needs no TLS), or https.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertmanagerUrl {
+    pub scheme: &'static str,
+    /// `host` or `host:port`.
+    pub host: String,
+    /// The path it serves under, without a trailing `/`; empty for none.
+    pub path: String,
 }
 
 impl Prometheus {

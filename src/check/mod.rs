@@ -550,6 +550,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 namespace: None,
                 scrape: model::Exporters::ALL,
                 kube_state_metrics: model::Prometheus::DEFAULT_KUBE_STATE_METRICS.to_string(),
+                alertmanager: None,
             };
             let mut prometheus_namespace_span = None;
             if let Some(Typed::Block(block)) = read.get("prometheus") {
@@ -562,6 +563,9 @@ impl<'r, 'a> Checker<'r, 'a> {
                 }
                 if let Some(Typed::Text(namespace)) = block.get("namespace") {
                     prometheus.namespace = Some(namespace.clone());
+                }
+                if let Some(Typed::Value(value)) = block.get("alertmanager") {
+                    prometheus.alertmanager = monitoring::alertmanager_url(value, diagnostics);
                 }
                 if let Some(Typed::Text(service)) = block.get("kube_state_metrics") {
                     prometheus.kube_state_metrics = service.clone();

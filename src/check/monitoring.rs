@@ -10,6 +10,7 @@ use promql_parser::parser::{self as promql, Expr};
 use super::units::Diags;
 use super::{Checker, schema};
 use crate::diag::{Code, Diagnostic};
+use crate::model;
 use crate::resolve::value::Value;
 use crate::source::Span;
 
@@ -34,6 +35,67 @@ pub(crate) fn federation(checker: &mut Checker, diagnostics: &mut Diags) {
             federation.matches = matches;
         }
     }
+}
+
+/// `prometheus { alertmanager = "http://alertmanager.monitoring.svc:9093" }`:
+/// http (an in-cluster Service needs no TLS) or https, a host, no
+/// credential (E0711: a secret in the program is a secret in Git).
+pub(crate) fn alertmanager_url(
+    value: &Value,
+    diagnostics: &mut Diags,
+) -> Option<model::AlertmanagerUrl> {
+    let text = super::units::string(value, diagnostics)?;
+    let example = "\"http://alertmanager.monitoring.svc:9093\"";
+    let (scheme, rest) = match text.split_once("://") {
+        Some(("http", rest)) => ("http", rest),
+        Some(("https", rest)) => ("https", rest),
+        _ => {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0308,
+                    value.span(),
+                    "an Alertmanager URL must be http or https",
+                )
+                .label("not an http:// or https:// URL")
+                .help(format!("write the Alertmanager's address, as `{example}`")),
+            );
+            return None;
+        }
+    };
+    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    if authority.contains('@') {
+        diagnostics.push(
+            Diagnostic::new(Code::E0711, value.span(), "the Alertmanager URL carries a credential")
+                .label("a user or password before `@`")
+                .help("remove it: what the program holds is committed to Git; an Alertmanager that needs one is reached through an authenticating proxy, or from a Prometheus configured outside envk"),
+        );
+        return None;
+    }
+    let host_ok = !authority.is_empty()
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if !host_ok || path.contains(['?', '#']) {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0308,
+                value.span(),
+                "the Alertmanager URL is not `scheme://host:port/path`",
+            )
+            .label(if host_ok {
+                "a query or fragment"
+            } else {
+                "no host"
+            })
+            .help(format!("write the Alertmanager's address, as `{example}`")),
+        );
+        return None;
+    }
+    Some(model::AlertmanagerUrl {
+        scheme,
+        host: authority.to_string(),
+        path: path.trim_end_matches('/').to_string(),
+    })
 }
 
 /// A list of series selectors, each once, in the order written; `None`

@@ -243,6 +243,13 @@ pub const PROMETHEUS: Nested = Nested {
             doc: "The exporters scraped beside the seed's node-exporter and annotated pods: `kubelet` (its `/metrics`, volume stats), `cadvisor` (container usage, at the kubelet's `/metrics/cadvisor`), `kube_state_metrics` (object state). An alert that reads an exporter's metrics on a cluster that does not scrape it is warned of.",
         },
         Field {
+            name: "alertmanager",
+            ty: Type::Value,
+            presence: Presence::Optional { default: None },
+            check: None,
+            doc: "The Alertmanager the cluster's Prometheus sends its alerts to: `http://` (an in-cluster Service) or `https://`, host, port and path, no credential.",
+        },
+        Field {
             name: "kube_state_metrics",
             ty: Type::Label,
             presence: Presence::Optional {

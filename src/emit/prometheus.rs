@@ -15,9 +15,24 @@ use crate::rule_test::Untestable;
 #[derive(Serialize)]
 struct Config {
     global: Global,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alerting: Option<Alerting>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     rule_files: Vec<String>,
     scrape_configs: Vec<ScrapeConfig>,
+}
+
+#[derive(Serialize)]
+struct Alerting {
+    alertmanagers: Vec<AlertmanagerConfig>,
+}
+
+#[derive(Serialize)]
+struct AlertmanagerConfig {
+    scheme: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    path_prefix: String,
+    static_configs: Vec<StaticConfig>,
 }
 
 #[derive(Serialize)]
@@ -282,6 +297,21 @@ pub(super) fn cluster_config(model: &Model, cluster: &Cluster, rule_files: &[&st
                 ),
             ]),
         },
+        // Where the alerts go: the Alertmanager the program names.
+        alerting: cluster
+            .prometheus
+            .alertmanager
+            .as_ref()
+            .map(|url| Alerting {
+                alertmanagers: vec![AlertmanagerConfig {
+                    scheme: url.scheme,
+                    path_prefix: url.path.clone(),
+                    static_configs: vec![StaticConfig {
+                        targets: vec![url.host.clone()],
+                        labels: BTreeMap::new(),
+                    }],
+                }],
+            }),
         rule_files: rule_files.iter().map(|file| file.to_string()).collect(),
         scrape_configs: kubernetes_jobs()
             .into_iter()
@@ -850,6 +880,7 @@ pub(super) fn federation(model: &Model) -> String {
             scrape_interval: model.federation.scrape_interval.to_string(),
             external_labels: BTreeMap::new(),
         },
+        alerting: None,
         rule_files: Vec::new(),
         scrape_configs,
     };
