@@ -424,7 +424,8 @@ pub fn rule_tests_scoped(tree: &Tree) -> Result<(), String> {
                 let named = text.contains(&format!("# untested: {namespace}/{alert}: "));
                 let fires = tested.contains_key(&format!("{alert} fires"));
                 let silent = tested.contains_key(&format!("{alert} stays silent"));
-                if !named && !(fires && silent) {
+                let tested = fires && silent;
+                if !(named || tested) {
                     return Err(format!(
                         "{path}: no test of {alert} firing and staying silent"
                     ));
