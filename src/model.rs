@@ -1365,6 +1365,8 @@ pub struct AlertRule {
     pub for_: Option<Duration>,
     pub labels: TextMap,
     pub annotations: TextMap,
+    /// The exporters whose series the expression reads.
+    pub reads: Exporters,
     pub source: Source,
 }
 

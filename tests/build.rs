@@ -778,6 +778,31 @@ env on on c tier t {
     );
 }
 
+/// A rule that reads an exporter its cluster does not scrape still has
+/// its tests (they pass: they feed the series themselves), and its test
+/// file says it never fires there.
+#[test]
+fn rule_tests_say_which_rules_never_fire_on_their_cluster() {
+    let dir = scratch("unscraped-tests");
+    let path = dir.join("program.env.k");
+    std::fs::write(
+        &path,
+        "import \"std/alerts\"\n\
+         cluster edge { server = \"https://edge.example.com\" environment = production  prometheus { scrape = [kubelet] } }\n\
+         tier t { pod_security = baseline }\n\
+         env shop on edge tier t { alert PodCrashLooping  alert PersistentVolumeFillingUp }\n",
+    )
+    .unwrap();
+    let tree = build(path.to_str().unwrap(), Options::default());
+    let tests = tree.files["edge/monitoring/tests/shop.test.yaml"].text();
+    assert!(tests.starts_with(
+        "# never fires on edge: shop/PodCrashLooping reads kube-state-metrics' series, which its Prometheus does not scrape\nrule_files:"
+    ), "{tests}");
+    assert!(!tests.contains("shop/PersistentVolumeFillingUp"), "{tests}");
+    assert!(tests.contains("- name: PodCrashLooping fires"));
+    assert!(tests.contains("- name: PersistentVolumeFillingUp fires"));
+}
+
 /// A cluster's README shows who can reach whom as a matrix while that is
 /// readable, and as each namespace's rules beyond, so it grows linearly.
 #[test]

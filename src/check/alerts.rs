@@ -1152,6 +1152,7 @@ pub(crate) fn env_alerts<'a>(
             for_: rule.for_,
             labels,
             annotations: rule.annotations,
+            reads: rule.reads,
             source: checker.source(span),
         });
     }

@@ -632,6 +632,17 @@ pub(super) fn env_tests(
 ) {
     let namespace = Namespace::new(&env.name);
     for rule in &env.alerts.rules {
+        // Its test passes, but the series it reads never reach this
+        // cluster's Prometheus (E0709): say so where the test is read.
+        for exporter in rule.reads.missing_from(env.cluster.prometheus.scrape) {
+            untested.push_str(&format!(
+                "# never fires on {}: {}/{} reads {} series, which its Prometheus does not scrape\n",
+                env.cluster.name,
+                env.name,
+                rule.alert,
+                exporter.name()
+            ));
+        }
         if let Err(why) = made.write(rule, &namespace, items) {
             untested_line(untested, &env.name, &rule.alert, &why);
         }
