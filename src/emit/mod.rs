@@ -459,12 +459,13 @@ fn tree_layout(
     options: Emitting,
     tree: &mut Tree,
 ) -> Vec<String> {
+    // One cache of rule tests for every piece.
+    let tests = prometheus::RuleTests::default();
     let pieces = crate::parallel::map_pieces(envs, |piece| {
         let mut specs = kubernetes::SpecTexts::default();
-        let mut tests = prometheus::RuleTests::default();
         piece
             .iter()
-            .map(|env| tree_files(env, alone, options, &mut specs, &mut tests))
+            .map(|env| tree_files(env, alone, options, &mut specs, &tests))
             .collect::<Vec<_>>()
     });
     let files = pieces.into_iter().flatten();
@@ -566,7 +567,7 @@ fn tree_files<'m>(
     alone: &argocd::OwnProjects,
     options: Emitting,
     specs: &mut kubernetes::SpecTexts<'m>,
-    tests: &mut prometheus::RuleTests,
+    tests: &prometheus::RuleTests,
 ) -> EnvFiles<'m> {
     let mut objects = Vec::new();
     kubernetes::env_objects(env, options, &mut Documents::Files(&mut objects), specs);
@@ -730,12 +731,13 @@ fn stream_layout(
     options: Emitting,
     tree: &mut Tree,
 ) -> Vec<String> {
+    // One cache of rule tests for every piece.
+    let tests = prometheus::RuleTests::default();
     let pieces = crate::parallel::map_pieces(envs, |piece| {
         let room_for = envs_per_cluster(piece);
         let mut streams: BTreeMap<&str, ClusterStreams> = BTreeMap::new();
         let mut projects = String::new();
         let mut specs = kubernetes::SpecTexts::default();
-        let mut tests = prometheus::RuleTests::default();
         let mut rule_file = String::new();
         for env in piece {
             let part = streams.entry(env.cluster.name.as_str()).or_default();
@@ -753,7 +755,7 @@ fn stream_layout(
                     .strip_prefix(prometheus::RULE_FILE_HEAD)
                     .expect("a rule file starts with its groups");
                 part.groups.push_str(group);
-                prometheus::env_tests(env, &mut tests, &mut part.tests, &mut part.untested);
+                prometheus::env_tests(env, &tests, &mut part.tests, &mut part.untested);
             }
             if options.argocd == ArgoCd::Applications {
                 let applications = &mut Documents::Stream(&mut part.applications);

@@ -471,10 +471,10 @@ const NAMESPACE_STANDIN: &str = "envk-test-namespace";
 const NAMESPACE_STANDIN_LITERAL: &str = "\"envk-test-namespace\"";
 
 impl TestKey {
-    fn of(rule: &AlertRule, namespace: &Namespace) -> Option<TestKey> {
+    /// Whether the key's renaming is sound for `rule` of an env of
+    /// `namespace` (the conditions above).
+    fn sound(rule: &AlertRule, namespace: &Namespace) -> bool {
         use memchr::memmem::Finder;
-        static STANDIN: std::sync::LazyLock<Finder<'static>> =
-            std::sync::LazyLock::new(|| Finder::new(NAMESPACE_STANDIN));
         let standin = |text: &str| STANDIN.find(text.as_bytes()).is_some();
         let holds = |text: &str| namespace.name.find(text.as_bytes()).is_some() || standin(text);
         let count = |finder: &Finder, text: &str| finder.find_iter(text.as_bytes()).count();
@@ -496,12 +496,14 @@ impl TestKey {
             .annotations
             .iter()
             .all(|(key, value)| !holds(key) && !standin(value) && !in_actions(value));
-        if !literal_only || !annotations_literal || holds(&rule.alert) || texts(&rule.labels) {
-            return None;
-        }
-        Some(TestKey {
+        literal_only && annotations_literal && !holds(&rule.alert) && !texts(&rule.labels)
+    }
+
+    /// The key of a `sound` rule.
+    fn of(rule: &AlertRule, namespace: &Namespace) -> TestKey {
+        TestKey {
             alert: rule.alert.clone(),
-            expr: replaced(&namespace.quoted, expr, NAMESPACE_STANDIN_LITERAL),
+            expr: replaced(&namespace.quoted, &rule.expr, NAMESPACE_STANDIN_LITERAL),
             for_: rule.for_,
             labels: rule.labels.clone(),
             annotations: rule
@@ -514,20 +516,99 @@ impl TestKey {
                     )
                 })
                 .collect(),
-        })
+        }
     }
+
+    /// The hash of the key `of` would make, made without making it: a
+    /// thousand envs' rules are looked up, and only the first is kept.
+    fn hash(rule: &AlertRule, namespace: &Namespace) -> u64 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut hasher = foldhash::fast::FixedState::default().build_hasher();
+        // A byte no text holds between fields, so that none runs into
+        // the next.
+        let end = |hasher: &mut foldhash::fast::FoldHasher| hasher.write_u8(0xff);
+        hasher.write(rule.alert.as_bytes());
+        end(&mut hasher);
+        replaced_parts(
+            &namespace.quoted,
+            &rule.expr,
+            NAMESPACE_STANDIN_LITERAL,
+            |part| hasher.write(part.as_bytes()),
+        );
+        end(&mut hasher);
+        rule.for_.hash(&mut hasher);
+        for (key, value) in rule.labels.iter() {
+            hasher.write(key.as_bytes());
+            end(&mut hasher);
+            hasher.write(value.as_bytes());
+            end(&mut hasher);
+        }
+        for (key, value) in rule.annotations.iter() {
+            hasher.write(key.as_bytes());
+            end(&mut hasher);
+            replaced_parts(&namespace.name, value, NAMESPACE_STANDIN, |part| {
+                hasher.write(part.as_bytes())
+            });
+            end(&mut hasher);
+        }
+        hasher.finish()
+    }
+
+    /// Whether this is the key `of` would make for `rule`, compared
+    /// without making that key.
+    fn matches(&self, rule: &AlertRule, namespace: &Namespace) -> bool {
+        self.alert == rule.alert
+            && self.for_ == rule.for_
+            && self.labels == rule.labels
+            && is_replaced(
+                &self.expr,
+                &namespace.quoted,
+                &rule.expr,
+                NAMESPACE_STANDIN_LITERAL,
+            )
+            && self.annotations.len() == rule.annotations.len()
+            && self.annotations.iter().zip(rule.annotations.iter()).all(
+                |((key, stored), (other, value))| {
+                    key == other && is_replaced(stored, &namespace.name, value, NAMESPACE_STANDIN)
+                },
+            )
+    }
+}
+
+/// What stands for the namespace, found.
+static STANDIN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(NAMESPACE_STANDIN));
+
+/// `replaced(finder, text, with)` in the pieces it is made of, each given
+/// to `part` in order, without making it.
+fn replaced_parts<'t>(
+    finder: &memchr::memmem::Finder,
+    text: &'t str,
+    with: &'t str,
+    mut part: impl FnMut(&'t str),
+) {
+    let mut from = 0;
+    for at in finder.find_iter(text.as_bytes()) {
+        part(&text[from..at]);
+        part(with);
+        from = at + finder.needle().len();
+    }
+    part(&text[from..]);
+}
+
+/// Whether `stored` is `replaced(finder, text, with)`.
+fn is_replaced(stored: &str, finder: &memchr::memmem::Finder, text: &str, with: &str) -> bool {
+    let mut rest = Some(stored);
+    replaced_parts(finder, text, with, |part| {
+        rest = rest.and_then(|rest| rest.strip_prefix(part));
+    });
+    rest == Some("")
 }
 
 /// `text` with what `finder` finds replaced by `with`.
 fn replaced(finder: &memchr::memmem::Finder, text: &str, with: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
-    let mut from = 0;
-    for at in finder.find_iter(text.as_bytes()) {
-        out.push_str(&text[from..at]);
-        out.push_str(with);
-        from = at + finder.needle().len();
-    }
-    out.push_str(&text[from..]);
+    replaced_parts(finder, text, with, |part| out.push_str(part));
     out
 }
 
@@ -558,39 +639,65 @@ impl<'n> Namespace<'n> {
 /// The tests made so far in one piece of a build, by [`TestKey`], as
 /// the `- ` items of a test file's `tests`, written with the stand-in
 /// and kept as the text between its occurrences.
+///
+/// Shared by every piece of a build: a piece holds a few dozen envs, so a
+/// cache per piece made each shape's tests dozens of times.
 #[derive(Default)]
 pub(super) struct RuleTests {
-    made: foldhash::HashMap<TestKey, Result<Vec<String>, Untestable>>,
+    /// By the key's hash: each looked up without making the key.
+    made: std::sync::RwLock<foldhash::HashMap<u64, Vec<(TestKey, Made)>>>,
 }
+
+/// A rule's tests as the pieces between the stand-ins, or why none.
+type Made = std::sync::Arc<Result<Vec<String>, Untestable>>;
 
 impl RuleTests {
     /// The tests of `rule` of an env of `namespace`, as `- ` items
     /// appended to `out`.
     fn write(
-        &mut self,
+        &self,
         rule: &AlertRule,
         namespace: &Namespace,
         out: &mut String,
     ) -> Result<(), Untestable> {
-        let key = namespace
-            .plain
-            .then(|| TestKey::of(rule, namespace))
-            .flatten();
-        let Some(key) = key else {
+        if !namespace.plain || !TestKey::sound(rule, namespace) {
             out.push_str(&Self::direct(rule)?);
             return Ok(());
+        }
+        let hash = TestKey::hash(rule, namespace);
+        let found = |made: &foldhash::HashMap<u64, Vec<(TestKey, Made)>>| {
+            let same = made.get(&hash)?;
+            let (_, made) = same.iter().find(|(key, _)| key.matches(rule, namespace))?;
+            Some(made.clone())
         };
-        let made = self.made.entry(key).or_insert_with_key(|key| {
-            let text = Self::made(&crate::rule_test::AlertRule {
-                alert: &key.alert,
-                expr: &key.expr,
-                for_: key.for_,
-                labels: &key.labels,
-                annotations: &key.annotations,
-            })?;
-            Ok(text.split(NAMESPACE_STANDIN).map(str::to_string).collect())
-        });
-        match made {
+        let known = found(&self.made.read().expect("no thread panics holding it"));
+        let made = match known {
+            Some(made) => made,
+            None => {
+                // Made outside the lock; a piece that made it meanwhile
+                // made the same.
+                let key = TestKey::of(rule, namespace);
+                let made = std::sync::Arc::new(
+                    Self::made(&crate::rule_test::AlertRule {
+                        alert: &key.alert,
+                        expr: &key.expr,
+                        for_: key.for_,
+                        labels: &key.labels,
+                        annotations: &key.annotations,
+                    })
+                    .map(|text| text.split(NAMESPACE_STANDIN).map(str::to_string).collect()),
+                );
+                let mut all = self.made.write().expect("no thread panics holding it");
+                match found(&all) {
+                    Some(made) => made,
+                    None => {
+                        all.entry(hash).or_default().push((key, made.clone()));
+                        made
+                    }
+                }
+            }
+        };
+        match &*made {
             Ok(pieces) => {
                 let (first, rest) = pieces.split_first().expect("split gives a piece");
                 out.push_str(first);
@@ -624,12 +731,7 @@ impl RuleTests {
 /// The tests of an env's rules, as `- ` items of a promtool test file's
 /// `tests:` appended to `items`, and, for a rule that could not be
 /// tested, a comment line saying why appended to `untested`.
-pub(super) fn env_tests(
-    env: &Env,
-    made: &mut RuleTests,
-    items: &mut String,
-    untested: &mut String,
-) {
+pub(super) fn env_tests(env: &Env, made: &RuleTests, items: &mut String, untested: &mut String) {
     let namespace = Namespace::new(&env.name);
     for rule in &env.alerts.rules {
         // Its test passes, but the series it reads never reach this
@@ -919,7 +1021,7 @@ mod tests {
         ] {
             let run = crate::driver::check(&[example.into()]).expect("readable");
             let model = run.model.expect("the example checks clean");
-            let mut made = RuleTests::default();
+            let made = RuleTests::default();
             for env in model.envs.values() {
                 for rule in &env.alerts.rules {
                     let quoted = format!("\"{}\"", env.name);
@@ -952,7 +1054,33 @@ mod tests {
                         );
                         for rule in [moved, named, acted] {
                             let at = Namespace::new(namespace);
-                            cached += usize::from(at.plain && TestKey::of(&rule, &at).is_some());
+                            if TestKey::sound(&rule, &at) {
+                                // The key made and the key compared agree.
+                                assert!(TestKey::of(&rule, &at).matches(&rule, &at));
+                                let other = Namespace::new("other-namespace");
+                                let elsewhere = AlertRule {
+                                    expr: rule.expr.replace(
+                                        &format!("\"{namespace}\""),
+                                        "\"other-namespace\"",
+                                    ),
+                                    annotations: rule
+                                        .annotations
+                                        .iter()
+                                        .map(|(k, v)| {
+                                            (k.clone(), v.replace(namespace, "other-namespace"))
+                                        })
+                                        .collect(),
+                                    ..rule.clone()
+                                };
+                                if TestKey::sound(&elsewhere, &other) {
+                                    assert_eq!(
+                                        TestKey::hash(&rule, &at),
+                                        TestKey::hash(&elsewhere, &other)
+                                    );
+                                    assert!(TestKey::of(&rule, &at).matches(&elsewhere, &other));
+                                }
+                            }
+                            cached += usize::from(at.plain && TestKey::sound(&rule, &at));
                             let mut text = String::new();
                             assert_eq!(
                                 made.write(&rule, &at, &mut text).map(|()| text),
