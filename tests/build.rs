@@ -803,6 +803,38 @@ fn rule_tests_say_which_rules_never_fire_on_their_cluster() {
     assert!(tests.contains("- name: PersistentVolumeFillingUp fires"));
 }
 
+/// Two rules of one group with one name are not tested: promtool tests
+/// alerts by name, so each would fire in the other's test. Their test
+/// file says so; the env's other rules are tested.
+#[test]
+fn rules_sharing_a_name_are_named_untested() {
+    let dir = scratch("same-name-tests");
+    let path = dir.join("program.env.k");
+    std::fs::write(
+        &path,
+        "import \"std/alerts\"\n\
+         cluster c { server = \"https://c.example.com\" environment = production }\n\
+         tier t { pod_security = baseline }\n\
+         env shop on c tier t {\n\
+           alert HighPodMemoryUsage { threshold = 80% }\n\
+           alert HighPodMemoryUsage { threshold = 95%  severity = critical }\n\
+           alert PodCrashLooping\n\
+         }\n",
+    )
+    .unwrap();
+    let tree = build(path.to_str().unwrap(), Options::default());
+    let tests = tree.files["c/monitoring/tests/shop.test.yaml"].text();
+    assert_eq!(
+        tests
+            .matches("# untested: shop/HighPodMemoryUsage: another rule of its group has its name")
+            .count(),
+        2,
+        "{tests}"
+    );
+    assert!(!tests.contains("- name: HighPodMemoryUsage"), "{tests}");
+    assert!(tests.contains("- name: PodCrashLooping fires"), "{tests}");
+}
+
 /// A cluster's README shows who can reach whom as a matrix while that is
 /// readable, and as each namespace's rules beyond, so it grows linearly.
 #[test]

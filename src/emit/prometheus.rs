@@ -745,6 +745,24 @@ pub(super) fn env_tests(env: &Env, made: &RuleTests, items: &mut String, unteste
                 exporter.name()
             ));
         }
+        // promtool tests alerts by name: another rule of the group with
+        // this one's name would fire beside it (or instead of it, just
+        // short of this one's threshold), which the test cannot say.
+        let named_alike = env
+            .alerts
+            .rules
+            .iter()
+            .filter(|other| other.alert == rule.alert)
+            .count()
+            > 1;
+        if named_alike {
+            let why = Untestable(
+                "another rule of its group has its name, and promtool tests alerts by name: give it a name of its own with `as`"
+                    .to_string(),
+            );
+            untested_line(untested, &env.name, &rule.alert, &why);
+            continue;
+        }
         if let Err(why) = made.write(rule, &namespace, items) {
             untested_line(untested, &env.name, &rule.alert, &why);
         }
