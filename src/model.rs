@@ -577,7 +577,7 @@ impl<K: TableKey + std::fmt::Debug, V: Copy + Default + std::fmt::Debug, const N
 /// vector rather than a `BTreeMap`: these hold a handful of entries, and a
 /// B-tree's first node alone takes 540 bytes (a thousand envs and their
 /// alert rules kept 8 MB of them).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TextMap(Vec<(String, String)>);
 
 impl TextMap {
@@ -735,6 +735,13 @@ pub enum Exporter {
 }
 
 impl Exporter {
+    pub const ALL: [Exporter; 4] = [
+        Exporter::Kubelet,
+        Exporter::Cadvisor,
+        Exporter::KubeStateMetrics,
+        Exporter::NodeExporter,
+    ];
+
     /// The exporters a cluster may choose, as `scrape` lists them.
     pub const CHOSEN: [Exporter; 3] = [
         Exporter::Kubelet,
@@ -807,14 +814,9 @@ impl Exporters {
 
     /// Those of `self` that `other` lacks, in [`Exporter`]'s order.
     pub fn missing_from(self, other: Exporters) -> impl Iterator<Item = Exporter> {
-        [
-            Exporter::Kubelet,
-            Exporter::Cadvisor,
-            Exporter::KubeStateMetrics,
-            Exporter::NodeExporter,
-        ]
-        .into_iter()
-        .filter(move |exporter| self.contains(*exporter) && !other.contains(*exporter))
+        Exporter::ALL
+            .into_iter()
+            .filter(move |exporter| self.contains(*exporter) && !other.contains(*exporter))
     }
 }
 

@@ -525,6 +525,13 @@ fn provenance_names_the_declaration_of_every_object() {
     );
 }
 
+/// The build of `text`, a program written to a scratch folder `name`.
+fn build_program(name: &str, text: &str) -> Tree {
+    let path = scratch(name).join("program.env.k");
+    std::fs::write(&path, text).expect("scratch file");
+    build(path.to_str().expect("a UTF-8 path"), Options::default())
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("build")
@@ -757,10 +764,7 @@ env on on c tier t {
   ingress allow from environment development
 }
 "#;
-    let dir = scratch("yaml11");
-    let path = dir.join("program.env.k");
-    std::fs::write(&path, program).unwrap();
-    let tree = build(path.to_str().unwrap(), Options::default());
+    let tree = build_program("yaml11", program);
     let namespace = tree.files["c/namespaces/on/namespace.yaml"].text();
     for quoted in [
         "name: 'on'",
@@ -783,17 +787,13 @@ env on on c tier t {
 /// file says it never fires there.
 #[test]
 fn rule_tests_say_which_rules_never_fire_on_their_cluster() {
-    let dir = scratch("unscraped-tests");
-    let path = dir.join("program.env.k");
-    std::fs::write(
-        &path,
+    let tree = build_program(
+        "unscraped-tests",
         "import \"std/alerts\"\n\
          cluster edge { server = \"https://edge.example.com\" environment = production  prometheus { scrape = [kubelet] } }\n\
          tier t { pod_security = baseline }\n\
          env shop on edge tier t { alert PodCrashLooping  alert PersistentVolumeFillingUp }\n",
-    )
-    .unwrap();
-    let tree = build(path.to_str().unwrap(), Options::default());
+    );
     let tests = tree.files["edge/monitoring/tests/shop.test.yaml"].text();
     assert!(tests.starts_with(
         "# never fires on edge: shop/PodCrashLooping reads kube-state-metrics' series, which its Prometheus does not scrape\nrule_files:"
@@ -808,10 +808,8 @@ fn rule_tests_say_which_rules_never_fire_on_their_cluster() {
 /// file says so; the env's other rules are tested.
 #[test]
 fn rules_sharing_a_name_are_named_untested() {
-    let dir = scratch("same-name-tests");
-    let path = dir.join("program.env.k");
-    std::fs::write(
-        &path,
+    let tree = build_program(
+        "same-name-tests",
         "import \"std/alerts\"\n\
          cluster c { server = \"https://c.example.com\" environment = production }\n\
          tier t { pod_security = baseline }\n\
@@ -820,9 +818,7 @@ fn rules_sharing_a_name_are_named_untested() {
            alert HighPodMemoryUsage { threshold = 95%  severity = critical }\n\
            alert PodCrashLooping\n\
          }\n",
-    )
-    .unwrap();
-    let tree = build(path.to_str().unwrap(), Options::default());
+    );
     let tests = tree.files["c/monitoring/tests/shop.test.yaml"].text();
     assert_eq!(
         tests
@@ -847,10 +843,7 @@ fn large_clusters_get_a_linear_network_summary() {
             "env team-{i} on c tier t {{ ingress allow from environment development on tcp 8080 }}\n"
         ));
     }
-    let dir = scratch("large-readme");
-    let path = dir.join("program.env.k");
-    std::fs::write(&path, program).unwrap();
-    let tree = build(path.to_str().unwrap(), Options::default());
+    let tree = build_program("large-readme", &program);
     let readme = tree.files["c/README.md"].text();
     assert!(readme.contains("| Namespace | Accepts traffic from | Sends traffic to |"));
     assert!(readme.contains("| team-7 | environment development on TCP 8080 | anywhere |"));

@@ -104,15 +104,10 @@ mod tests {
     fn read(text: &str) -> Vec<Exporter> {
         let expr = promql_parser::parser::parse(text).expect("valid PromQL");
         let read = exporters_read(&expr);
-        [
-            Exporter::Kubelet,
-            Exporter::Cadvisor,
-            Exporter::KubeStateMetrics,
-            Exporter::NodeExporter,
-        ]
-        .into_iter()
-        .filter(|exporter| read.contains(*exporter))
-        .collect()
+        Exporter::ALL
+            .into_iter()
+            .filter(|exporter| read.contains(*exporter))
+            .collect()
     }
 
     #[test]

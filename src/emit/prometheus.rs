@@ -455,7 +455,6 @@ const TEST_INTERVAL: crate::model::Duration = crate::model::Duration(60_000);
 /// renaming it changes no matcher's verdict (a DNS label holds no regex
 /// operator nor brace) and no value computed, so the tests are the same
 /// but for the name. `RuleTests::direct` is the plain path it is held to.
-#[derive(PartialEq, Eq, Hash)]
 struct TestKey {
     alert: String,
     expr: String,
@@ -801,15 +800,25 @@ fn untested_line(untested: &mut String, group: &str, rule: &str, why: &Untestabl
 /// A promtool test file of the rule files at `rule_files` (relative to
 /// it): `untested`'s comments, then the tests `items`.
 pub(super) fn test_file(rule_files: &[&str], untested: &str, items: &str) -> String {
+    let mut out = test_file_preamble(rule_files, untested);
     match items.is_empty() {
         // No tests: an empty list, not a null.
-        true => test_file_head(rule_files, untested).replace("\ntests:\n", "\ntests: []\n"),
-        false => test_file_head(rule_files, untested) + items,
+        true => out.push_str("tests: []\n"),
+        false => {
+            out.push_str("tests:\n");
+            out.push_str(items);
+        }
     }
+    out
 }
 
 /// A test file up to its tests, which follow as `- ` items.
 pub(super) fn test_file_head(rule_files: &[&str], untested: &str) -> String {
+    test_file_preamble(rule_files, untested) + "tests:\n"
+}
+
+/// What a test file says before its tests.
+fn test_file_preamble(rule_files: &[&str], untested: &str) -> String {
     let mut out = String::with_capacity(untested.len() + 128);
     out.push_str(untested);
     out.push_str("rule_files:\n");
@@ -820,7 +829,7 @@ pub(super) fn test_file_head(rule_files: &[&str], untested: &str) -> String {
     }
     out.push_str("evaluation_interval: ");
     out.push_str(&TEST_INTERVAL.to_string());
-    out.push_str("\ntests:\n");
+    out.push('\n');
     out
 }
 

@@ -423,10 +423,9 @@ impl<'s> Evaluation<'s> {
             // `matrixIterSlice` in 2.42: samples in [t - range, t].
             // The samples' indices in the window, found, not scanned for:
             // a long window over a long run was quadratic.
-            let first = usize::try_from(
-                mint.max(0).div_euclid(interval) + i64::from(mint.max(0).rem_euclid(interval) != 0),
-            )
-            .unwrap_or(usize::MAX);
+            // The first sample at or after `mint` (the interval is positive).
+            let first = usize::try_from((mint.max(0) as u64).div_ceil(interval as u64))
+                .unwrap_or(usize::MAX);
             let last = usize::try_from(maxt.div_euclid(interval)).unwrap_or(0);
             let points: Vec<(i64, f64)> = series
                 .values
