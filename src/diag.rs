@@ -145,6 +145,9 @@ codes! {
     E0709 => Warning, "alert reads series its cluster does not scrape";
     E0710 => Warning, "alert template that envk cannot test";
     E0711 => Error, "secret written in the program";
+    E0712 => Error, "two routes with the same matchers";
+    E0713 => Error, "alert that reaches no receiver";
+    E0714 => Error, "route matcher envk cannot route by";
     E0801 => Error, "env on a cluster of the wrong environment";
     E0802 => Error, "Argo CD project across environments";
     E0803 => Error, "deploy repo is not an https URL";

@@ -64,6 +64,145 @@ pub struct Model {
     pub gitops: Option<GitOps>,
     /// What the central Prometheus pulls from each cluster's.
     pub federation: Federation,
+    /// Where the clusters' Alertmanagers send alerts: the same receivers
+    /// and routes for every cluster whose Prometheus sends to one.
+    pub alerting: Alerting,
+}
+
+/// The program's receivers and routes: Alertmanager's route tree, one
+/// level deep, by the `team` and `severity` labels.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Alerting {
+    /// By name.
+    pub receivers: BTreeMap<String, Receiver>,
+    /// In the order Alertmanager tries them, which is not the order they
+    /// were written in: most specific first (team and severity, then team,
+    /// then severity), each kind sorted by its values. No two have the
+    /// same matchers and routes of one kind never both match an alert, so
+    /// this order decides nothing the program did not say.
+    pub routes: Vec<Route>,
+    /// `route to NAME`: where an alert no route matches goes. Without one,
+    /// such an alert reaches no one ([`Alerting::UNROUTED`]), which check
+    /// refuses for the alerts the program declares.
+    pub default: Option<String>,
+}
+
+impl Alerting {
+    /// The receiver of the route tree's root when the program names no
+    /// default: it sends nowhere. Not a DNS label, so no receiver of the
+    /// program can have its name.
+    pub const UNROUTED: &'static str = "(unrouted)";
+
+    /// The receiver an alert with `labels` reaches: the first route that
+    /// matches, else the default; `None` for no one.
+    pub fn receiver_of(&self, labels: &TextMap) -> Option<&str> {
+        match self.routes.iter().find(|route| route.matches(labels)) {
+            Some(route) => Some(&route.receiver),
+            None => self.default.as_deref(),
+        }
+    }
+}
+
+/// `route team "devops" severity critical to devops-pager`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub team: Option<String>,
+    pub severity: Option<String>,
+    pub receiver: String,
+    pub source: Source,
+}
+
+impl Route {
+    /// Whether an alert with `labels` takes this route: each matcher's
+    /// label equals its value (a label the alert lacks is empty, as in
+    /// Alertmanager, and no matcher's value is empty).
+    pub fn matches(&self, labels: &TextMap) -> bool {
+        let equal = |label: &str, value: &Option<String>| {
+            value
+                .as_deref()
+                .is_none_or(|value| labels.get(label).map(String::as_str) == Some(value))
+        };
+        equal("team", &self.team) && equal("severity", &self.severity)
+    }
+
+    /// The matchers, as Alertmanager's `matchers` list writes them.
+    pub fn matchers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [("team", &self.team), ("severity", &self.severity)]
+            .into_iter()
+            .filter_map(|(label, value)| Some((label, value.as_deref()?)))
+    }
+
+    /// The order Alertmanager tries routes in: team and severity, then
+    /// team, then severity; within each, by team, then severity.
+    pub fn order_key(&self) -> (u8, Option<&str>, Option<&str>) {
+        let kind = match (&self.team, &self.severity) {
+            (Some(_), Some(_)) => 0,
+            (Some(_), None) => 1,
+            (None, Some(_)) => 2,
+            (None, None) => 3,
+        };
+        (kind, self.team.as_deref(), self.severity.as_deref())
+    }
+}
+
+/// `receiver NAME { … }`: where Alertmanager sends what is routed to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receiver {
+    pub name: String,
+    /// One of each kind at most, in the order pagerduty, slack, email,
+    /// webhook.
+    pub integrations: Vec<Integration>,
+    pub source: Source,
+}
+
+/// One way a receiver sends: a secret is always a file Alertmanager reads
+/// (a Secret mounted into its pod), never text in the program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Integration {
+    PagerDuty {
+        routing_key_file: String,
+        send_resolved: Option<bool>,
+    },
+    Slack {
+        channel: Option<String>,
+        api_url_file: String,
+        send_resolved: Option<bool>,
+    },
+    Email {
+        to: String,
+        from: String,
+        /// `host:port`.
+        smarthost: String,
+        auth_username: Option<String>,
+        auth_password_file: Option<String>,
+        require_tls: Option<bool>,
+        send_resolved: Option<bool>,
+    },
+    Webhook {
+        url: String,
+        /// Sent as `Authorization: Bearer <the file's text>`.
+        credentials_file: Option<String>,
+        send_resolved: Option<bool>,
+    },
+}
+
+impl Integration {
+    /// The secret files it reads, for the docs of what to mount.
+    pub fn secret_files(&self) -> impl Iterator<Item = &str> {
+        let files: [Option<&String>; 2] = match self {
+            Integration::PagerDuty {
+                routing_key_file, ..
+            } => [Some(routing_key_file), None],
+            Integration::Slack { api_url_file, .. } => [Some(api_url_file), None],
+            Integration::Email {
+                auth_password_file, ..
+            } => [auth_password_file.as_ref(), None],
+            Integration::Webhook {
+                credentials_file, ..
+            } => [credentials_file.as_ref(), None],
+        };
+        files.into_iter().flatten().map(String::as_str)
+    }
 }
 
 /// The central Prometheus' federation of the clusters' Prometheus

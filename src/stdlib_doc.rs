@@ -142,6 +142,8 @@ impl<'n> Module<'n> {
                 | ItemKind::GitOps(_)
                 | ItemKind::Federation(_)
                 | ItemKind::External(_)
+                | ItemKind::Receiver(_)
+                | ItemKind::Route(_)
                 | ItemKind::ClusterGrant(_)
                 | ItemKind::Cluster(_)
                 | ItemKind::Tier(_)

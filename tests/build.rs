@@ -1090,3 +1090,88 @@ fn self_managed_namespaces_are_marked_outside_the_proof() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Alertmanager takes the first route that matches, but the routing envk
+/// writes does not depend on the order the routes were written in: every
+/// order gives the same file, in which each alert takes its most specific
+/// route (read here as Alertmanager reads the file, first match).
+#[test]
+fn routes_do_not_depend_on_the_order_they_are_written_in() {
+    let head = r##"
+cluster prod {
+  server = "https://prod.example.com"
+  environment = production
+  prometheus { alertmanager = "http://alertmanager.monitoring.svc:9093" }
+}
+receiver pager { pagerduty { routing_key_file = "/etc/alertmanager/secrets/pd" } }
+receiver a-pager { pagerduty { routing_key_file = "/etc/alertmanager/secrets/a-pd" } }
+receiver a-chat { slack { channel = "#a"  api_url_file = "/etc/alertmanager/secrets/slack" } }
+receiver b-chat { slack { channel = "#b"  api_url_file = "/etc/alertmanager/secrets/slack" } }
+receiver fallback { webhook { url = "http://hooks.monitoring.svc/alerts" } }
+"##;
+    let routes = [
+        "route team \"a\" severity critical to a-pager",
+        "route team \"a\" to a-chat",
+        "route team \"b\" to b-chat",
+        "route severity critical to pager",
+        "route severity warning to b-chat",
+        "route to fallback",
+    ];
+    // Each label set, and the receiver its most specific route names.
+    let expected = [
+        (Some("a"), Some("critical"), "a-pager"),
+        (Some("a"), Some("warning"), "a-chat"),
+        (Some("a"), None, "a-chat"),
+        (Some("b"), Some("critical"), "b-chat"),
+        (Some("c"), Some("critical"), "pager"),
+        (Some("c"), Some("warning"), "b-chat"),
+        (None, Some("info"), "fallback"),
+        (None, None, "fallback"),
+    ];
+    let mut first: Option<String> = None;
+    for rotation in 0..routes.len() {
+        for reversed in [false, true] {
+            let mut order: Vec<&str> = routes.to_vec();
+            order.rotate_left(rotation);
+            if reversed {
+                order.reverse();
+            }
+            let text = format!("{head}{}\n", order.join("\n"));
+            let tree = build_program("routes-order", &text);
+            let config = tree.files["prod/monitoring/alertmanager.yaml"]
+                .text()
+                .into_owned();
+            match &first {
+                Some(first) => assert_eq!(first, &config, "routes in the order {order:?}"),
+                None => first = Some(config),
+            }
+        }
+    }
+    let config = yaml(first.as_deref().expect("built"));
+    let children = config["route"]["routes"]
+        .as_sequence()
+        .expect("child routes");
+    for (team, severity, receiver) in expected {
+        let labels = [("team", team), ("severity", severity)];
+        let taken = children
+            .iter()
+            .find(|route| {
+                route["matchers"]
+                    .as_sequence()
+                    .expect("matchers")
+                    .iter()
+                    .all(|matcher| {
+                        let (label, value) = matcher
+                            .as_str()
+                            .and_then(|m| m.split_once('='))
+                            .expect("label=\"value\"");
+                        let value = value.trim_matches('"');
+                        labels
+                            .iter()
+                            .any(|(name, actual)| *name == label && *actual == Some(value))
+                    })
+            })
+            .map_or(&config["route"]["receiver"], |route| &route["receiver"]);
+        assert_eq!(taken, receiver, "team {team:?}, severity {severity:?}");
+    }
+}

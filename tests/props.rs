@@ -83,6 +83,11 @@ const TOKENS: &[&str] = &[
     "cluster_role",
     "resource",
     "external",
+    "receiver",
+    "route",
+    "team",
+    "severity",
+    "pagerduty",
     "metrics",
     "rollouts.argoproj.io",
     "let",
@@ -311,6 +316,10 @@ fn check(text: &str) -> envk::driver::Run {
         .with(
             "roles.env.k",
             include_str!("../examples/multi-team/roles.env.k"),
+        )
+        .with(
+            "alerting.env.k",
+            include_str!("../examples/multi-team/alerting.env.k"),
         )
         .with(
             "teams/payments.env.k",

@@ -194,6 +194,8 @@ enum FileKind {
     /// A `promtool test rules` file (`monitoring/tests/*.test.yaml`, or
     /// `monitoring/rules.test.yaml` in the stream layout).
     RuleTests,
+    /// `monitoring/alertmanager.yaml`.
+    AlertmanagerConfig,
     Objects,
 }
 
@@ -209,6 +211,8 @@ fn file_kind(path: &str) -> Option<FileKind> {
         || (name == "prometheus.yaml" && parent.ends_with("/monitoring"))
     {
         FileKind::PrometheusConfig
+    } else if name == "alertmanager.yaml" && parent.ends_with("/monitoring") {
+        FileKind::AlertmanagerConfig
     } else if (name.ends_with(".test.yaml") && parent.ends_with("/monitoring/tests"))
         || (name == "rules.test.yaml" && parent.ends_with("/monitoring"))
     {
@@ -298,6 +302,7 @@ impl Report {
                 FileKind::PrometheusConfig => self.check_prometheus_config(path, document),
                 FileKind::RuleFile => self.check_rule_file(path, document),
                 FileKind::RuleTests => self.check_rule_tests(tree, path, document),
+                FileKind::AlertmanagerConfig => self.check_alertmanager_config(path, document),
                 FileKind::Objects => self.check_object(path, document),
             }
         }
@@ -708,6 +713,113 @@ impl Report {
         self.rules += 1;
     }
 
+    /// The fields of Alertmanager 0.25's configuration envk writes, each
+    /// secret a file by its absolute path, and every receiver a route
+    /// names declared once. (`amtool check-config` checks the rest in CI.)
+    fn check_alertmanager_config(&mut self, path: &str, config: &Value) {
+        self.unknown_fields(path, config, &["route", "receivers"]);
+        let mut names = BTreeSet::new();
+        for receiver in config["receivers"].as_array().into_iter().flatten() {
+            let name = receiver["name"].as_str().unwrap_or("");
+            let at = format!("{path}: receiver {name:?}");
+            if name.is_empty() || !names.insert(name.to_string()) {
+                self.errors
+                    .push(format!("{at}: no name, or one given twice"));
+            }
+            self.unknown_fields(
+                &at,
+                receiver,
+                &[
+                    "name",
+                    "pagerduty_configs",
+                    "slack_configs",
+                    "email_configs",
+                    "webhook_configs",
+                ],
+            );
+            let integrations: [(&str, &[&str], &[&str]); 4] = [
+                (
+                    "pagerduty_configs",
+                    &["routing_key_file", "send_resolved"],
+                    &["routing_key_file"],
+                ),
+                (
+                    "slack_configs",
+                    &["api_url_file", "channel", "send_resolved"],
+                    &["api_url_file"],
+                ),
+                (
+                    "email_configs",
+                    &[
+                        "to",
+                        "from",
+                        "smarthost",
+                        "auth_username",
+                        "auth_password_file",
+                        "require_tls",
+                        "send_resolved",
+                    ],
+                    &["to", "from", "smarthost"],
+                ),
+                (
+                    "webhook_configs",
+                    &["url", "http_config", "send_resolved"],
+                    &["url"],
+                ),
+            ];
+            for (list, known, required) in integrations {
+                for config in receiver[list].as_array().into_iter().flatten() {
+                    let at = format!("{at}: {list}");
+                    self.unknown_fields(&at, config, known);
+                    for field in required {
+                        if !config[field].is_string() {
+                            self.errors.push(format!("{at}: no `{field}`"));
+                        }
+                    }
+                    let http = &config["http_config"];
+                    if !http.is_null() {
+                        self.unknown_fields(&at, http, &["authorization"]);
+                        self.unknown_fields(&at, &http["authorization"], &["credentials_file"]);
+                    }
+                    let files = known
+                        .iter()
+                        .filter(|field| field.ends_with("_file"))
+                        .map(|field| &config[*field])
+                        .chain([&http["authorization"]["credentials_file"]]);
+                    for file in files.filter(|file| !file.is_null()) {
+                        if !file.as_str().is_some_and(|file| file.starts_with('/')) {
+                            self.errors
+                                .push(format!("{at}: secret file {file} is not an absolute path"));
+                        }
+                    }
+                }
+            }
+        }
+        let route = &config["route"];
+        self.unknown_fields(path, route, &["receiver", "group_by", "routes"]);
+        if route["group_by"] != json!(["alertname", "namespace"]) {
+            self.errors
+                .push(format!("{path}: route groups by {}", route["group_by"]));
+        }
+        let matcher = Regex::new(r#"^(team|severity)="[A-Za-z0-9._-]+"$"#).expect("a regex");
+        let children = route["routes"].as_array().into_iter().flatten();
+        for route in std::iter::once(route).chain(children) {
+            let receiver = route["receiver"].as_str().unwrap_or("");
+            if !names.contains(receiver) {
+                self.errors.push(format!(
+                    "{path}: a route to {receiver:?}, which is no receiver"
+                ));
+            }
+            for item in route["matchers"].as_array().into_iter().flatten() {
+                if !item.as_str().is_some_and(|item| matcher.is_match(item)) {
+                    self.errors.push(format!(
+                        "{path}: matcher {item} is not `team=\"…\"` or `severity=\"…\"`"
+                    ));
+                }
+            }
+        }
+    }
+
     fn unknown_fields(&mut self, at: &str, value: &Value, known: &[&str]) {
         match value.as_object() {
             Some(map) => {
@@ -1091,6 +1203,99 @@ fn prometheus_checks_catch_broken_configs_and_rules() {
             report.errors
         );
     }
+}
+
+#[test]
+fn alertmanager_checks_catch_broken_configs() {
+    let good = json!({
+        "route": {"receiver": "a", "group_by": ["alertname", "namespace"],
+                  "routes": [{"receiver": "a", "matchers": ["team=\"x\""]}]},
+        "receivers": [{"name": "a", "pagerduty_configs": [{"routing_key_file": "/k"}]}],
+    });
+    let mut report = Report::default();
+    report.check_alertmanager_config("alertmanager.yaml", &good);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let broken = |pointer: &str, value: Value| {
+        let mut config = good.clone();
+        *config.pointer_mut(pointer).expect("in the good config") = value;
+        config
+    };
+    let cases = [
+        (broken("/route/receiver", json!("b")), "no receiver"),
+        (
+            broken("/route/routes/0/matchers/0", json!("tier=\"x\"")),
+            "matcher",
+        ),
+        (
+            broken(
+                "/receivers/0/pagerduty_configs/0",
+                json!({"routing_key": "k"}),
+            ),
+            "routing_key",
+        ),
+        (
+            broken(
+                "/receivers/0/pagerduty_configs/0/routing_key_file",
+                json!("k"),
+            ),
+            "absolute",
+        ),
+        (broken("/route/group_by", json!(["alertname"])), "groups by"),
+    ];
+    for (document, expected) in cases {
+        let mut report = Report::default();
+        report.check_alertmanager_config("alertmanager.yaml", &document);
+        assert!(
+            report.errors.iter().any(|e| e.contains(expected)),
+            "{document} must fail with `{expected}`, got {:?}",
+            report.errors
+        );
+    }
+}
+
+/// `amtool check-config` (Alertmanager 0.25, Debian bookworm's) on every
+/// `alertmanager.yaml` of the examples; CI installs it and fails without.
+#[test]
+fn amtool_accepts_every_alertmanager_config() {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("amtool"))
+            .find(|candidate| candidate.is_file())
+    });
+    let Some(amtool) = found else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "amtool is not on PATH, and CI must check the Alertmanager configurations with it"
+        );
+        eprintln!("note: amtool is not on PATH; the Alertmanager configurations were not checked");
+        return;
+    };
+    let folder = std::env::temp_dir().join(format!("envk-amtool-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("a temporary folder");
+    let mut checked = 0;
+    for example in EXAMPLES {
+        let tree = build(example, false);
+        for (path, content) in &tree.files {
+            if file_kind(path).is_some_and(|kind| matches!(kind, FileKind::AlertmanagerConfig)) {
+                let file = folder.join("alertmanager.yaml");
+                std::fs::write(&file, content.text().as_bytes()).expect("writable");
+                let output = std::process::Command::new(&amtool)
+                    .arg("check-config")
+                    .arg(&file)
+                    .output()
+                    .expect("amtool runs");
+                assert!(
+                    output.status.success(),
+                    "{example}: {path}: {}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                checked += 1;
+            }
+        }
+    }
+    std::fs::remove_dir_all(&folder).ok();
+    assert!(checked >= 6, "only {checked} Alertmanager configurations");
 }
 
 #[test]

@@ -27,7 +27,7 @@ use crate::source::Span;
 use crate::suggest;
 use crate::syntax::ast::{self, Block, FieldValue};
 
-const SEVERITIES: &[&str] = &["info", "warning", "critical"];
+pub(crate) const SEVERITIES: &[&str] = &["info", "warning", "critical"];
 const PARAM_TYPES: &[&str] = &[
     "ratio", "duration", "count", "string", "cpu", "memory", "bool",
 ];
@@ -1145,6 +1145,15 @@ pub(crate) fn env_alerts<'a>(
             continue;
         }
         unscraped(&env.cluster, rule.reads, rule_name, span, diagnostics);
+        super::routing::unrouted(
+            checker,
+            &env.cluster,
+            &labels,
+            rule_name,
+            &decl.name,
+            span,
+            diagnostics,
+        );
         made.push(span);
         env.alerts.rules.push(model::AlertRule {
             alert: String::from(&**rule_name),

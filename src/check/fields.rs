@@ -63,7 +63,7 @@ pub struct Fields<'a> {
     pub entries: Vec<Entry<'a>>,
     /// Known keys that an unknown key was taken for (`enviroment` →
     /// `environment`): already reported, so not "missing" as well.
-    misspelt: Vec<String>,
+    pub misspelt: Vec<String>,
 }
 
 /// The text of a key: `requests.cpu`, or a quoted key as written.

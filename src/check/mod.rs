@@ -22,6 +22,7 @@ mod network;
 mod placement;
 mod quota;
 mod resources;
+mod routing;
 pub mod schema;
 mod scope;
 mod units;
@@ -142,6 +143,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             compile_templates,
             goal: Goal::Model,
             gitops_span: None,
+            routing_incomplete: false,
         }
     }
 
@@ -151,6 +153,8 @@ impl<'r, 'a> Checker<'r, 'a> {
         placement::gitops(self, diagnostics);
         monitoring::federation(self, diagnostics);
         self.clusters(diagnostics);
+        // Before the envs, whose alerts are routed.
+        routing::alerting(self, diagnostics);
         self.externals(diagnostics);
         self.resources(diagnostics);
         self.templates(diagnostics);
@@ -220,6 +224,9 @@ pub(crate) struct Checker<'r, 'a> {
     goal: Goal,
     /// The `gitops` keyword, when the program has the block.
     gitops_span: Option<Span>,
+    /// A receiver or route had an error (reported): an alert that reaches
+    /// no receiver may have been meant for it, so E0713 stays silent.
+    routing_incomplete: bool,
 }
 
 /// Typed records of `let`s, shared by the envs that use them.

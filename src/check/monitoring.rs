@@ -44,8 +44,77 @@ pub(crate) fn alertmanager_url(
     value: &Value,
     diagnostics: &mut Diags,
 ) -> Option<model::AlertmanagerUrl> {
-    let text = super::units::string(value, diagnostics)?;
-    let example = "\"http://alertmanager.monitoring.svc:9093\"";
+    let url = service_url(
+        value,
+        Service {
+            what: "an Alertmanager URL",
+            example: "\"http://alertmanager.monitoring.svc:9093\"",
+            query: false,
+            credential: "an Alertmanager that needs one is reached through an authenticating proxy, or from a Prometheus configured outside envk",
+        },
+        diagnostics,
+    )?;
+    Some(model::AlertmanagerUrl {
+        scheme: url.scheme,
+        host: url.authority.to_string(),
+        path: url.path.trim_end_matches('/').to_string(),
+    })
+}
+
+/// What a service's URL is for, in its diagnostics.
+pub(crate) struct Service {
+    /// "an Alertmanager URL".
+    pub what: &'static str,
+    pub example: &'static str,
+    /// Whether it may carry a query (one that names a credential never).
+    pub query: bool,
+    /// How a service that needs a credential gets one, for the help line.
+    pub credential: &'static str,
+}
+
+/// An http or https URL, in pieces.
+pub(crate) struct ServiceUrl<'t> {
+    pub scheme: &'static str,
+    pub authority: &'t str,
+    /// With its query, if any.
+    pub path: &'t str,
+}
+
+/// The query parameters that carry a credential in the URLs of the
+/// services alerts go to (`?token=…`, `?api_key=…`, `?sig=…`).
+const CREDENTIAL_PARAMETERS: &[&str] = &[
+    "token",
+    "key",
+    "apikey",
+    "secret",
+    "password",
+    "passwd",
+    "auth",
+    "sig",
+    "signature",
+    "credential",
+    "credentials",
+];
+
+/// A URL the program may hold: http or https, a host, no credential (a
+/// user or password before `@`, or a query parameter that names one:
+/// E0711), E0308 for the rest.
+pub(crate) fn service_url<'t>(
+    value: &'t Value,
+    service: Service,
+    diagnostics: &mut Diags,
+) -> Option<ServiceUrl<'t>> {
+    let Service {
+        what,
+        example,
+        query,
+        credential,
+    } = service;
+    let Value::Str(text, _) = value else {
+        super::units::string(value, diagnostics)?;
+        return None;
+    };
+    let help = format!("write the address, as `{example}`");
     let (scheme, rest) = match text.split_once("://") {
         Some(("http", rest)) => ("http", rest),
         Some(("https", rest)) => ("https", rest),
@@ -54,10 +123,10 @@ pub(crate) fn alertmanager_url(
                 Diagnostic::new(
                     Code::E0308,
                     value.span(),
-                    "an Alertmanager URL must be http or https",
+                    format!("{what} must be http or https"),
                 )
                 .label("not an http:// or https:// URL")
-                .help(format!("write the Alertmanager's address, as `{example}`")),
+                .help(help),
             );
             return None;
         }
@@ -65,9 +134,38 @@ pub(crate) fn alertmanager_url(
     let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
     if authority.contains('@') {
         diagnostics.push(
-            Diagnostic::new(Code::E0711, value.span(), "the Alertmanager URL carries a credential")
-                .label("a user or password before `@`")
-                .help("remove it: what the program holds is committed to Git; an Alertmanager that needs one is reached through an authenticating proxy, or from a Prometheus configured outside envk"),
+            Diagnostic::new(
+                Code::E0711,
+                value.span(),
+                format!("{what} carries a credential"),
+            )
+            .label("a user or password before `@`")
+            .help(format!(
+                "remove it: what the program holds is committed to Git; {credential}"
+            )),
+        );
+        return None;
+    }
+    let (_, parameters) = path.split_once('?').unwrap_or((path, ""));
+    let secret = parameters.split(['&', '#']).find_map(|pair| {
+        let name = pair.split('=').next().unwrap_or("");
+        let lower = name.to_ascii_lowercase();
+        lower
+            .split(['_', '-'])
+            .any(|part| CREDENTIAL_PARAMETERS.contains(&part))
+            .then_some(name)
+    });
+    if let Some(name) = secret {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0711,
+                value.span(),
+                format!("{what} carries a credential"),
+            )
+            .label(format!("the query parameter `{name}`"))
+            .help(format!(
+                "remove it: what the program holds is committed to Git; {credential}"
+            )),
         );
         return None;
     }
@@ -75,26 +173,26 @@ pub(crate) fn alertmanager_url(
         && authority
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-    if !host_ok || path.contains(['?', '#']) {
+    if !host_ok || path.contains('#') || (!query && path.contains('?')) {
         diagnostics.push(
             Diagnostic::new(
                 Code::E0308,
                 value.span(),
-                "the Alertmanager URL is not `scheme://host:port/path`",
+                format!("{what} is not `scheme://host:port/path`"),
             )
             .label(if host_ok {
                 "a query or fragment"
             } else {
                 "no host"
             })
-            .help(format!("write the Alertmanager's address, as `{example}`")),
+            .help(help),
         );
         return None;
     }
-    Some(model::AlertmanagerUrl {
+    Some(ServiceUrl {
         scheme,
-        host: authority.to_string(),
-        path: path.trim_end_matches('/').to_string(),
+        authority,
+        path,
     })
 }
 

@@ -712,6 +712,266 @@ pub const FEDERATION: &[Field] = &[
     },
 ];
 
+/// `receiver NAME { … }`: one block per way it sends, at least one.
+pub const RECEIVER: &[Field] = &[
+    Field {
+        name: "pagerduty",
+        ty: Type::Block(&PAGERDUTY),
+        presence: Presence::Optional { default: None },
+        check: None,
+        doc: "Pages through PagerDuty's Events API v2.",
+    },
+    Field {
+        name: "slack",
+        ty: Type::Block(&SLACK),
+        presence: Presence::Optional { default: None },
+        check: None,
+        doc: "Posts to a Slack channel through an incoming webhook.",
+    },
+    Field {
+        name: "email",
+        ty: Type::Block(&EMAIL),
+        presence: Presence::Optional { default: None },
+        check: None,
+        doc: "Mails through an SMTP server.",
+    },
+    Field {
+        name: "webhook",
+        ty: Type::Block(&WEBHOOK),
+        presence: Presence::Optional { default: None },
+        check: None,
+        doc: "Posts Alertmanager's JSON payload to a URL.",
+    },
+];
+
+/// Whether a receiver sends resolved notifications: every integration has
+/// it, with Alertmanager's own default.
+const fn send_resolved(default: &'static str) -> Field {
+    Field {
+        name: "send_resolved",
+        ty: Type::Bool,
+        presence: Presence::Optional {
+            default: Some(default),
+        },
+        check: None,
+        doc: "Whether to notify when the alert stops firing too.",
+    }
+}
+
+pub const PAGERDUTY: Nested = Nested {
+    fields: &[
+        Field {
+            name: "routing_key_file",
+            ty: Type::Text,
+            // Required, unless `routing_key` was written and refused:
+            // `routing::receiver` says so itself, once.
+            presence: Presence::Optional { default: None },
+            check: Some(secret_file),
+            doc: "The file, in Alertmanager's pod, holding the integration key of a PagerDuty service (required).",
+        },
+        Field {
+            name: "routing_key",
+            ty: Type::Value,
+            presence: Presence::Optional { default: None },
+            check: Some(refuse_routing_key),
+            doc: "Refused (E0711): the key would be committed to Git; name its file with `routing_key_file`.",
+        },
+        send_resolved("true"),
+    ],
+    what: "a pagerduty block",
+    context: NestedContext::Of("the pagerduty block of"),
+};
+
+pub const SLACK: Nested = Nested {
+    fields: &[
+        Field {
+            name: "channel",
+            ty: Type::Text,
+            presence: Presence::Optional {
+                default: Some("the webhook's own channel"),
+            },
+            check: None,
+            doc: "The channel or user to post to, as `#devops` or `@oncall`.",
+        },
+        Field {
+            name: "api_url_file",
+            ty: Type::Text,
+            presence: Presence::Optional { default: None },
+            check: Some(secret_file),
+            doc: "The file, in Alertmanager's pod, holding the Slack incoming-webhook URL (required).",
+        },
+        Field {
+            name: "api_url",
+            ty: Type::Value,
+            presence: Presence::Optional { default: None },
+            check: Some(refuse_api_url),
+            doc: "Refused (E0711): a Slack webhook URL is a credential; name its file with `api_url_file`.",
+        },
+        send_resolved("false"),
+    ],
+    what: "a slack block",
+    context: NestedContext::Of("the slack block of"),
+};
+
+pub const EMAIL: Nested = Nested {
+    fields: &[
+        Field {
+            name: "to",
+            ty: Type::Text,
+            presence: Presence::Required {
+                example: "\"oncall@example.com\"",
+            },
+            check: None,
+            doc: "The address, or comma-separated addresses, to mail.",
+        },
+        Field {
+            name: "from",
+            ty: Type::Text,
+            presence: Presence::Required {
+                example: "\"alertmanager@example.com\"",
+            },
+            check: None,
+            doc: "The sender's address.",
+        },
+        Field {
+            name: "smarthost",
+            ty: Type::Text,
+            presence: Presence::Required {
+                example: "\"smtp.example.com:587\"",
+            },
+            check: Some(host_and_port),
+            doc: "The SMTP server, as `host:port`.",
+        },
+        Field {
+            name: "auth_username",
+            ty: Type::Text,
+            presence: Presence::Optional { default: None },
+            check: None,
+            doc: "The user to log in to the SMTP server as.",
+        },
+        Field {
+            name: "auth_password_file",
+            ty: Type::Text,
+            presence: Presence::Optional { default: None },
+            check: Some(secret_file),
+            doc: "The file, in Alertmanager's pod, holding that user's password (with `auth_username`).",
+        },
+        Field {
+            name: "auth_password",
+            ty: Type::Value,
+            presence: Presence::Optional { default: None },
+            check: Some(refuse_auth_password),
+            doc: "Refused (E0711): the password would be committed to Git; name its file with `auth_password_file`.",
+        },
+        Field {
+            name: "require_tls",
+            ty: Type::Bool,
+            presence: Presence::Optional {
+                default: Some("true"),
+            },
+            check: None,
+            doc: "Whether the SMTP connection must use STARTTLS.",
+        },
+        send_resolved("false"),
+    ],
+    what: "an email block",
+    context: NestedContext::Of("the email block of"),
+};
+
+pub const WEBHOOK: Nested = Nested {
+    fields: &[
+        Field {
+            name: "url",
+            ty: Type::Value,
+            presence: Presence::Required {
+                example: "\"https://hooks.example.com/alerts\"",
+            },
+            check: None,
+            doc: "Where to post: http or https, with no credential in it (E0711).",
+        },
+        Field {
+            name: "credentials_file",
+            ty: Type::Text,
+            presence: Presence::Optional { default: None },
+            check: Some(secret_file),
+            doc: "The file, in Alertmanager's pod, holding a token sent as `Authorization: Bearer …`.",
+        },
+        send_resolved("true"),
+    ],
+    what: "a webhook block",
+    context: NestedContext::Of("the webhook block of"),
+};
+
+/// E0306: Alertmanager reads a secret from a file mounted into its pod,
+/// by an absolute path (a relative one would be read from wherever its
+/// configuration happens to be).
+fn secret_file(typed: &Typed, span: Span, diagnostics: &mut Diags) -> bool {
+    let Typed::Text(path) = typed else {
+        return true;
+    };
+    let absolute = path.starts_with('/') && path.len() > 1 && !path.ends_with('/');
+    if !absolute {
+        diagnostics.push(
+            Diagnostic::new(Code::E0306, span, format!("`{path}` is not a file's absolute path"))
+                .label("Alertmanager reads the secret from this file")
+                .help("mount the Secret into Alertmanager's pod and name the file by its absolute path, as `\"/etc/alertmanager/secrets/KEY\"`"),
+        );
+    }
+    absolute
+}
+
+/// E0306: an SMTP server is `host:port`.
+fn host_and_port(typed: &Typed, span: Span, diagnostics: &mut Diags) -> bool {
+    let Typed::Text(address) = typed else {
+        return true;
+    };
+    let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && !host.contains(['/', '@', ' '])
+            && port.parse::<u16>().is_ok_and(|port| port > 0)
+    });
+    if !valid {
+        diagnostics.push(
+            Diagnostic::new(Code::E0306, span, format!("`{address}` is not `host:port`"))
+                .label("the SMTP server")
+                .help("write the server and its port, as `\"smtp.example.com:587\"`"),
+        );
+    }
+    valid
+}
+
+fn refuse_routing_key(_: &Typed, span: Span, diagnostics: &mut Diags) -> bool {
+    diagnostics.push(inline_secret(
+        span,
+        "a PagerDuty integration key",
+        "routing_key_file",
+    ));
+    false
+}
+
+fn refuse_api_url(_: &Typed, span: Span, diagnostics: &mut Diags) -> bool {
+    diagnostics.push(inline_secret(span, "a Slack webhook URL", "api_url_file"));
+    false
+}
+
+fn refuse_auth_password(_: &Typed, span: Span, diagnostics: &mut Diags) -> bool {
+    diagnostics.push(inline_secret(
+        span,
+        "an SMTP password",
+        "auth_password_file",
+    ));
+    false
+}
+
+/// E0711: a secret written in the program is a secret committed to Git.
+fn inline_secret(span: Span, what: &str, file_field: &str) -> Diagnostic {
+    Diagnostic::new(Code::E0711, span, format!("{what} written in the program"))
+        .label("committed to Git with the program")
+        .help(format!(
+            "put it in a Secret mounted into Alertmanager's pod and name the file: `{file_field} = \"/etc/alertmanager/secrets/KEY\"`"
+        ))
+}
+
 /// The top-level `gitops` block: where the build's output is committed,
 /// for the Applications that deploy it.
 pub const GITOPS: &[Field] = &[
@@ -861,6 +1121,9 @@ pub enum Typed<'a> {
 /// error) and where the value was written.
 pub struct Read<'a> {
     pub typed: Vec<(&'static Field, Option<Typed<'a>>, Span)>,
+    /// Known fields that an unknown key was taken for (reported): a
+    /// check that requires one of them stays silent.
+    pub misspelt: Vec<String>,
 }
 
 /// Whether a block may hold statements besides its fields.
@@ -889,9 +1152,11 @@ impl<'a> Read<'a> {
             .map(|(_, _, span)| *span)
     }
 
-    /// Whether `name` was written (typed or not).
+    /// Whether `name` was written (typed or not), or an unknown key was
+    /// taken for it (and reported).
     pub fn written(&self, name: &str) -> bool {
         self.typed.iter().any(|(field, _, _)| field.name == name)
+            || self.misspelt.iter().any(|misspelt| misspelt == name)
     }
 }
 
@@ -941,7 +1206,10 @@ pub fn read<'a>(
         reading.inherited,
         diagnostics,
     );
-    Read { typed }
+    Read {
+        typed,
+        misspelt: fields.misspelt,
+    }
 }
 
 /// Reports each required field of `table` that `fields` lacks (unless a
@@ -1233,7 +1501,10 @@ impl<'a> Layered<'a> {
                 }
             }
         }
-        Read { typed }
+        Read {
+            typed,
+            misspelt: Vec::new(),
+        }
     }
 }
 
@@ -1273,8 +1544,9 @@ fn read_nested<'a>(
 #[cfg(test)]
 mod tests {
     use super::{
-        ALERT_TEMPLATE, CAPACITY, CLUSTER, DEPLOY, ENV, EXTERNAL, FEDERATION, Field, GITOPS,
-        IGNORE_DIFFERENCE, PROMETHEUS, RESOURCE, SOURCE, SYNC, TIER, Type,
+        ALERT_TEMPLATE, CAPACITY, CLUSTER, DEPLOY, EMAIL, ENV, EXTERNAL, FEDERATION, Field, GITOPS,
+        IGNORE_DIFFERENCE, PAGERDUTY, PROMETHEUS, RECEIVER, RESOURCE, SLACK, SOURCE, SYNC, TIER,
+        Type, WEBHOOK,
     };
 
     /// Every table, and the nested ones through their fields.
@@ -1289,6 +1561,7 @@ mod tests {
             ("resource", RESOURCE),
             ("gitops", GITOPS),
             ("federation", FEDERATION),
+            ("receiver", RECEIVER),
             ("ignored difference", IGNORE_DIFFERENCE.fields),
             ("source", SOURCE.fields),
         ];
@@ -1311,7 +1584,15 @@ mod tests {
     #[test]
     fn nested_tables_are_reached_from_their_fields() {
         let reached = tables();
-        for nested in [&CAPACITY, &PROMETHEUS, &SYNC] {
+        for nested in [
+            &CAPACITY,
+            &PROMETHEUS,
+            &SYNC,
+            &PAGERDUTY,
+            &SLACK,
+            &EMAIL,
+            &WEBHOOK,
+        ] {
             assert!(
                 reached
                     .iter()

@@ -87,6 +87,64 @@ struct MatrixRow {
 /// the cluster at each scrape, from the model: a series per aggregate of
 /// each of envk's namespaces (the quota's per quota key), a floor, since
 /// the namespaces envk does not manage are summed too.
+/// Where the cluster's alerts go: its Alertmanager and the routing envk
+/// wrote for it, with the secret files its receivers read; or that they
+/// go nowhere.
+fn alerts_paragraph(model: &Model, cluster: &Cluster, envs: &[&Env], out: &mut String) {
+    let rules = match envs.iter().map(|env| env.alerts.rules.len()).sum::<usize>() {
+        1 => "1 alert rule".to_string(),
+        count => format!("{count} alert rules"),
+    };
+    let Some(url) = &cluster.prometheus.alertmanager else {
+        let _ = write!(
+            out,
+            "\n\nIts Prometheus sends alerts to no Alertmanager (`prometheus {{ alertmanager = \"…\" }}`): its envs' {rules} page no one."
+        );
+        return;
+    };
+    let alerting = &model.alerting;
+    let config_map = match cluster.prometheus.namespace {
+        Some(_) => format!(
+            " (ConfigMap `{}`)",
+            super::prometheus::ALERTMANAGER_CONFIG_MAP
+        ),
+        None => String::new(),
+    };
+    let default = match &alerting.default {
+        Some(default) => format!("everything else to `{default}`"),
+        None => format!(
+            "anything else to `{}`, which sends nowhere (envk checked that every alert rule of the program's envs is routed)",
+            crate::model::Alerting::UNROUTED
+        ),
+    };
+    let path = match url.path.as_str() {
+        "" => String::new(),
+        path => path.to_string(),
+    };
+    let _ = write!(
+        out,
+        "\n\nIts Prometheus sends its envs' {rules} to the Alertmanager at {}://{}{path}, configured by `monitoring/alertmanager.yaml`{config_map}: {} route{} by team and severity, {default}.",
+        url.scheme,
+        url.host,
+        alerting.routes.len(),
+        if alerting.routes.len() == 1 { "" } else { "s" },
+    );
+    let files: std::collections::BTreeSet<&str> = alerting
+        .receivers
+        .values()
+        .flat_map(|receiver| &receiver.integrations)
+        .flat_map(|integration| integration.secret_files())
+        .collect();
+    if !files.is_empty() {
+        let files: Vec<String> = files.iter().map(|file| format!("`{file}`")).collect();
+        let _ = write!(
+            out,
+            " Its receivers read their secrets from {}: mount them into Alertmanager's pod as envk's `docs/monitoring.md` shows.",
+            crate::suggest::and_list(&files)
+        );
+    }
+}
+
 fn monitoring(model: &Model, cluster: &Cluster, envs: &[&Env]) -> String {
     use super::prometheus;
     let scrape = cluster.prometheus.scrape;
@@ -147,6 +205,7 @@ fn monitoring(model: &Model, cluster: &Cluster, envs: &[&Env]) -> String {
             " These files are not deployed by `kubectl apply -k`: the program does not say where the cluster's Prometheus runs (`prometheus { namespace = \"…\" }`).",
         ),
     }
+    alerts_paragraph(model, cluster, envs, &mut out);
     let Some(url) = &cluster.prometheus.url else {
         out.push_str("\n\nIt has no `url`: the central Prometheus does not federate it.");
         return out;

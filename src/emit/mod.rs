@@ -17,6 +17,7 @@
 //! result depends only on the Model, and the Model's maps are ordered, so
 //! the same program always gives the same bytes.
 
+mod alertmanager;
 mod argocd;
 mod docs;
 mod kubernetes;
@@ -520,6 +521,12 @@ fn tree_layout(
                 prometheus::test_file(&[&rules], &untested, &items),
             ));
         }
+        if cluster.prometheus.alertmanager.is_some() {
+            all.push((
+                format!("{}/monitoring/{}", cluster.name, alertmanager::FILE),
+                alertmanager::config(&model.alerting),
+            ));
+        }
         all.push((
             format!("{}/monitoring/prometheus.yaml", cluster.name),
             prometheus::cluster_config(
@@ -862,6 +869,12 @@ fn stream_layout(
             format!("{name}/monitoring/prometheus.yaml"),
             prometheus::cluster_config(model, cluster, &rule_files),
         );
+        if cluster.prometheus.alertmanager.is_some() {
+            tree.add(
+                [name, "/monitoring/", alertmanager::FILE].concat(),
+                alertmanager::config(&model.alerting),
+            );
+        }
         if let Some(monitoring) = prometheus::monitoring_kustomization(cluster, sizes.into_iter()) {
             tree.add(format!("{name}/monitoring/kustomization.yaml"), monitoring);
             if model.gitops.is_none() {

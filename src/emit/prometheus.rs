@@ -836,7 +836,8 @@ fn test_file_preamble(rule_files: &[&str], untested: &str) -> String {
 /// `CLUSTER/monitoring/kustomization.yaml`: the ConfigMaps of the
 /// cluster's Prometheus files, in its Prometheus namespace, made by
 /// kustomize: `envk-prometheus-config` (the configuration,
-/// `prometheus.yaml`) and the rule files, `rule_files` (paths in the
+/// `prometheus.yaml`), `envk-alertmanager-config` (`alertmanager.yaml`,
+/// when the cluster's Prometheus sends to an Alertmanager) and the rule files, `rule_files` (paths in the
 /// `monitoring` folder, with their sizes), in `envk-prometheus-rules`, or
 /// `envk-prometheus-rules-1`, `-2`, … when they are more than one
 /// ConfigMap should hold. None when the program does not say where the
@@ -856,6 +857,12 @@ pub(super) fn monitoring_kustomization<'p>(
         CONFIG_MAP.to_string(),
         vec!["prometheus.yaml".to_string()],
     )];
+    if cluster.prometheus.alertmanager.is_some() {
+        generators.push(generator(
+            ALERTMANAGER_CONFIG_MAP.to_string(),
+            vec![super::alertmanager::FILE.to_string()],
+        ));
+    }
     let mut chunks: Vec<Vec<String>> = Vec::new();
     let mut filled = CONFIG_MAP_BYTES;
     for (path, size) in rule_files {
@@ -883,6 +890,7 @@ pub(super) fn monitoring_kustomization<'p>(
 /// The names of the ConfigMaps of a cluster's Prometheus files.
 pub(super) const CONFIG_MAP: &str = "envk-prometheus-config";
 pub(super) const RULES_CONFIG_MAP: &str = "envk-prometheus-rules";
+pub(super) const ALERTMANAGER_CONFIG_MAP: &str = "envk-alertmanager-config";
 
 /// What one ConfigMap of rule files holds at most, but a file larger
 /// alone: `kubectl apply` keeps a copy of the object in an annotation,

@@ -104,6 +104,16 @@ impl<'b> Binder<'b, '_> {
                         self.block(body);
                     }
                 }
+                ItemKind::Receiver(receiver) => {
+                    self.name(&receiver.name);
+                    self.block(&receiver.body);
+                }
+                ItemKind::Route(route) => {
+                    for matcher in &route.matchers {
+                        self.name(&matcher.value);
+                    }
+                    self.referring_name(&route.receiver, DeclKind::Receiver);
+                }
                 ItemKind::ClusterGrant(grant) => {
                     self.referring_name(&grant.role, DeclKind::ClusterRole);
                     self.string(&grant.subject);

@@ -69,6 +69,10 @@ pub struct Resolved<'a> {
     pub cluster_roles: Table<Decl<'a, ast::Role>>,
     pub resources: Table<Decl<'a, ast::Resource>>,
     pub externals: Table<Decl<'a, ast::External>>,
+    pub receivers: Table<Decl<'a, ast::Receiver>>,
+    /// `route … to …` lines, in order, with the loop variables in scope
+    /// where each is written.
+    pub routes: Vec<(&'a ast::Route, Vars<'a>)>,
     /// `grant … on cluster …` lines, in order, with the loop variables in
     /// scope where each is written.
     pub cluster_grants: Vec<(&'a ast::ClusterGrant, Vars<'a>)>,
@@ -340,7 +344,8 @@ fn list_names<'n>(kind: DeclKind, names: impl Iterator<Item = &'n str>) -> Strin
         | DeclKind::Role
         | DeclKind::ClusterRole
         | DeclKind::Resource
-        | DeclKind::External => names.len(),
+        | DeclKind::External
+        | DeclKind::Receiver => names.len(),
         DeclKind::Let | DeclKind::Cluster | DeclKind::Tier | DeclKind::Env => 8,
     };
     let shown: Vec<String> = names.iter().take(most).map(|n| format!("`{n}`")).collect();
@@ -358,7 +363,12 @@ fn stdlib_module_declaring(kind: DeclKind, name: &str) -> Option<&'static str> {
         DeclKind::AlertTemplate => "alert",
         DeclKind::ClusterRole => "cluster_role",
         DeclKind::Resource => "resource",
-        DeclKind::Let | DeclKind::Cluster | DeclKind::Tier | DeclKind::Env | DeclKind::External => {
+        DeclKind::Let
+        | DeclKind::Cluster
+        | DeclKind::Tier
+        | DeclKind::Env
+        | DeclKind::External
+        | DeclKind::Receiver => {
             return None;
         }
     };
@@ -420,6 +430,8 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         cluster_roles: Table::new(DeclKind::ClusterRole),
         resources: Table::new(DeclKind::Resource),
         externals: Table::new(DeclKind::External),
+        receivers: Table::new(DeclKind::Receiver),
+        routes: Vec::new(),
         cluster_grants: Vec::new(),
         gitops: Vec::new(),
         federation: Vec::new(),
@@ -436,6 +448,8 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         cluster_roles: Vec::new(),
         resources: Vec::new(),
         externals: Vec::new(),
+        receivers: Vec::new(),
+        routes: Vec::new(),
         cluster_grants: Vec::new(),
         gitops: Vec::new(),
         federation: Vec::new(),
@@ -454,6 +468,8 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         cluster_roles,
         resources,
         externals,
+        receivers,
+        routes,
         cluster_grants,
         gitops,
         federation,
@@ -461,6 +477,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         branches,
         ..
     } = collector;
+    resolved.routes = routes;
     resolved.cluster_grants = cluster_grants;
     resolved.gitops = gitops;
     resolved.federation = federation;
@@ -475,6 +492,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
             DeclKind::ClusterRole => &mut resolved.cluster_roles.rejected,
             DeclKind::Resource => &mut resolved.resources.rejected,
             DeclKind::External => &mut resolved.externals.rejected,
+            DeclKind::Receiver => &mut resolved.receivers.rejected,
             // A `let` rejected in a loop is silenced by `Lets` itself.
             DeclKind::Let => continue,
         };
@@ -506,6 +524,9 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
     for decl in externals {
         resolved.externals.insert(decl, diagnostics);
     }
+    for decl in receivers {
+        resolved.receivers.insert(decl, diagnostics);
+    }
     let find = |kind: DeclKind, name: &str| match kind {
         DeclKind::Let => let_ids.get(name).copied(),
         DeclKind::Cluster => resolved.clusters.id_of(name),
@@ -516,6 +537,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         DeclKind::ClusterRole => resolved.cluster_roles.id_of(name),
         DeclKind::Resource => resolved.resources.id_of(name),
         DeclKind::External => resolved.externals.id_of(name),
+        DeclKind::Receiver => resolved.receivers.id_of(name),
     };
     for (_, ast) in &program.files {
         refs.bind_all(bind::uses_in(&ast.items, &find));
@@ -598,6 +620,8 @@ fn collect_lets<'a>(
             | ItemKind::ClusterRole(_)
             | ItemKind::Resource(_)
             | ItemKind::External(_)
+            | ItemKind::Receiver(_)
+            | ItemKind::Route(_)
             | ItemKind::ClusterGrant(_)
             | ItemKind::Env(_)
             | ItemKind::AlertTemplate(_) => {}
@@ -633,6 +657,8 @@ struct Collector<'l, 'a> {
     cluster_roles: Vec<Decl<'a, ast::Role>>,
     resources: Vec<Decl<'a, ast::Resource>>,
     externals: Vec<Decl<'a, ast::External>>,
+    receivers: Vec<Decl<'a, ast::Receiver>>,
+    routes: Vec<(&'a ast::Route, Vars<'a>)>,
     cluster_grants: Vec<(&'a ast::ClusterGrant, Vars<'a>)>,
     gitops: Vec<(&'a ast::Block, Span)>,
     federation: Vec<(&'a ast::Block, Span)>,
@@ -678,6 +704,12 @@ impl<'a> Collector<'_, 'a> {
                     let decl = self.decl(&external.name, external, vars, kind, diagnostics);
                     self.externals.extend(decl);
                 }
+                ItemKind::Receiver(receiver) => {
+                    let kind = DeclKind::Receiver;
+                    let decl = self.decl(&receiver.name, receiver, vars, kind, diagnostics);
+                    self.receivers.extend(decl);
+                }
+                ItemKind::Route(route) => self.routes.push((route, vars.clone())),
                 ItemKind::ClusterGrant(grant) => self.cluster_grants.push((grant, vars.clone())),
                 ItemKind::AlertTemplate(template) => {
                     if let Some((name, name_span)) =
@@ -758,6 +790,7 @@ impl<'a> Collector<'_, 'a> {
                     ItemKind::Role(role) => (&role.name, DeclKind::Role),
                     ItemKind::ClusterRole(role) => (&role.name, DeclKind::ClusterRole),
                     ItemKind::External(external) => (&external.name, DeclKind::External),
+                    ItemKind::Receiver(receiver) => (&receiver.name, DeclKind::Receiver),
                     ItemKind::AlertTemplate(template) => (&template.name, DeclKind::AlertTemplate),
                     ItemKind::Env(env) => (&env.name, DeclKind::Env),
                     ItemKind::Resource(resource) => {
@@ -771,6 +804,7 @@ impl<'a> Collector<'_, 'a> {
                     | ItemKind::Let(_)
                     | ItemKind::For(_)
                     | ItemKind::If(_)
+                    | ItemKind::Route(_)
                     | ItemKind::ClusterGrant(_) => {
                         continue;
                     }
@@ -967,9 +1001,13 @@ impl<'a> Collector<'_, 'a> {
                     (check_dns_subdomain, dns_subdomain_diagnostic)
                 }
                 // An external's name is its namespace's by default.
-                DeclKind::Cluster | DeclKind::Tier | DeclKind::Env | DeclKind::External => {
-                    (check_dns_label, dns_diagnostic)
-                }
+                // A receiver's is Alertmanager's, which takes any text: a
+                // label keeps it writable bare in a route.
+                DeclKind::Cluster
+                | DeclKind::Tier
+                | DeclKind::Env
+                | DeclKind::External
+                | DeclKind::Receiver => (check_dns_label, dns_diagnostic),
                 DeclKind::Let | DeclKind::AlertTemplate => return Some((text, span)),
             };
             if let Err(why) = check(&text) {

@@ -32,6 +32,7 @@ pub enum DeclKind {
     ClusterRole,
     Resource,
     External,
+    Receiver,
 }
 
 impl DeclKind {
@@ -47,6 +48,7 @@ impl DeclKind {
             DeclKind::ClusterRole => "cluster role",
             DeclKind::Resource => "resource",
             DeclKind::External => "external",
+            DeclKind::Receiver => "receiver",
         }
     }
 }

@@ -42,6 +42,8 @@ pub enum ItemKind {
     For(For),
     If(If<Vec<Item>>),
     AlertTemplate(AlertTemplate),
+    Receiver(Receiver),
+    Route(Route),
 }
 
 /// `import "std/alerts"`, `import "./clusters.env.k"`
@@ -89,6 +91,36 @@ pub struct External {
     pub name: Name,
     pub clusters: ClusterList,
     pub body: Option<Block>,
+}
+
+/// `receiver devops-pager { pagerduty { routing_key_file = "…" } }`:
+/// where Alertmanager sends the alerts routed to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Receiver {
+    pub name: Name,
+    pub body: Block,
+}
+
+/// `route team "devops" severity critical to devops-pager`; with no
+/// matcher, `route to NAME` names the default receiver.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Route {
+    pub matchers: Vec<RouteMatcher>,
+    pub receiver: Name,
+}
+
+/// `team "devops"`, `severity critical`: a label and the value an
+/// alert's label must equal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouteMatcher {
+    pub label: Ident,
+    pub value: Name,
+}
+
+impl RouteMatcher {
+    pub fn span(&self) -> Span {
+        Span::new(self.label.span.start, self.value.span().end)
+    }
 }
 
 /// `grant ROLE to KIND "…" on cluster CLUSTERS`: a cluster role bound

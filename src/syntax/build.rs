@@ -78,6 +78,8 @@ fn is_token(rule: Rule) -> bool {
             | Rule::kw_gitops
             | Rule::kw_federation
             | Rule::kw_external
+            | Rule::kw_receiver
+            | Rule::kw_route
             | Rule::kw_metrics
             | Rule::kw_let
             | Rule::kw_env
@@ -273,6 +275,32 @@ impl Builder<'_> {
                 })
             }
             Rule::if_item => ItemKind::If(self.if_item(pair)),
+            Rule::receiver => {
+                let mut parts = children(pair);
+                ItemKind::Receiver(Receiver {
+                    name: self.decl_name(next(&mut parts)),
+                    body: self.block(next(&mut parts)),
+                })
+            }
+            Rule::route => {
+                let mut matchers = Vec::new();
+                let mut receiver = None;
+                for part in children(pair) {
+                    if part.as_rule() == Rule::route_match {
+                        let mut sides = children(part);
+                        matchers.push(RouteMatcher {
+                            label: self.ident(next(&mut sides)),
+                            value: self.decl_name(next(&mut sides)),
+                        });
+                    } else {
+                        receiver = Some(self.decl_name(part));
+                    }
+                }
+                ItemKind::Route(Route {
+                    matchers,
+                    receiver: receiver.expect("the grammar ends a route with its receiver"),
+                })
+            }
             Rule::alert_template => {
                 let mut parts = children(pair);
                 let name = self.decl_name(next(&mut parts));

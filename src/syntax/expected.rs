@@ -51,7 +51,10 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::for_item
         | Rule::if_item
         | Rule::else_items
-        | Rule::alert_template => "an item",
+        | Rule::alert_template
+        | Rule::receiver
+        | Rule::route => "an item",
+        Rule::route_match => "a label to match (`team \"NAME\"` or `severity LEVEL`) or `to`",
         Rule::placement => "`on`",
         Rule::cluster_list => "a cluster or a list of clusters `[…]`",
         Rule::resource_name => "a resource and its API group, such as `rollouts.argoproj.io`",
@@ -112,6 +115,8 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_gitops => "`gitops`",
         Rule::kw_federation => "`federation`",
         Rule::kw_external => "`external`",
+        Rule::kw_receiver => "`receiver`",
+        Rule::kw_route => "`route`",
         Rule::kw_metrics => "`metrics`",
         Rule::kw_let => "`let`",
         Rule::kw_env => "`env`",

@@ -348,6 +348,23 @@ impl<'t> Parser<'t> {
                     body: self.block()?,
                 })
             }
+            ItemKeyword::Receiver => ItemKind::Receiver(Receiver {
+                name: self.decl_name()?,
+                body: self.block()?,
+            }),
+            ItemKeyword::Route => {
+                let mut matchers = Vec::new();
+                while !self.eat_keyword("to") {
+                    matchers.push(RouteMatcher {
+                        label: self.ident()?,
+                        value: self.decl_name()?,
+                    });
+                }
+                ItemKind::Route(Route {
+                    matchers,
+                    receiver: self.decl_name()?,
+                })
+            }
         };
         Some(Item {
             kind,

@@ -224,6 +224,23 @@ impl Printer<'_> {
                 self.out.push_str("federation ");
                 self.block(body);
             }
+            ItemKind::Receiver(receiver) => {
+                self.out.push_str("receiver ");
+                self.name(&receiver.name);
+                self.out.push(' ');
+                self.block(&receiver.body);
+            }
+            ItemKind::Route(route) => {
+                self.out.push_str("route");
+                for matcher in &route.matchers {
+                    self.out.push(' ');
+                    self.out.push_str(&matcher.label.text);
+                    self.out.push(' ');
+                    self.name(&matcher.value);
+                }
+                self.out.push_str(" to ");
+                self.name(&route.receiver);
+            }
             ItemKind::Resource(resource) => {
                 self.out.push_str("resource ");
                 self.out.push_str(&resource.name.text);

@@ -105,6 +105,8 @@ keywords! {
         For => "for",
         If => "if",
         Alert => "alert",
+        Receiver => "receiver",
+        Route => "route",
     }
 }
 

@@ -45,6 +45,17 @@ fn item_spans(item: &mut Item, f: &mut impl FnMut(&mut Span)) {
             name_spans(&mut role.name, f);
             block_spans(&mut role.body, f);
         }
+        ItemKind::Receiver(receiver) => {
+            name_spans(&mut receiver.name, f);
+            block_spans(&mut receiver.body, f);
+        }
+        ItemKind::Route(route) => {
+            for matcher in &mut route.matchers {
+                f(&mut matcher.label.span);
+                name_spans(&mut matcher.value, f);
+            }
+            name_spans(&mut route.receiver, f);
+        }
         ItemKind::Resource(resource) => {
             f(&mut resource.name.span);
             block_spans(&mut resource.body, f);

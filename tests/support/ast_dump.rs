@@ -186,6 +186,20 @@ impl Dump<'_> {
                     self.block(inner, "body", body);
                 }
             }
+            ItemKind::Receiver(receiver) => {
+                self.line(depth, "receiver", Some(item.span));
+                self.name(inner, "name", &receiver.name);
+                self.block(inner, "body", &receiver.body);
+            }
+            ItemKind::Route(route) => {
+                self.line(depth, "route", Some(item.span));
+                for matcher in &route.matchers {
+                    self.line(inner, "match", Some(matcher.span()));
+                    self.ident(inner + 1, "label", &matcher.label);
+                    self.name(inner + 1, "value", &matcher.value);
+                }
+                self.name(inner, "to", &route.receiver);
+            }
             ItemKind::ClusterGrant(grant) => {
                 self.line(depth, "cluster grant", Some(item.span));
                 self.name(inner, "role", &grant.role);
