@@ -11,17 +11,21 @@
 //! every tier allows them; single envs and env families with quotas,
 //! limit ranges, grants, network rules or none, to and from externals,
 //! from and to other envs, DNS allowed, denied or left to the default,
-//! metrics ports, alerts and deploys (each from its own repository, some
-//! creating their namespace, a family's stages of one environment often
-//! sharing an Argo CD project); an env or a stage on one cluster, or on
-//! two of one environment, `on [c0, x0]`; a `gitops` block or none),
-//! valid by construction.
+//! metrics ports, alerts with their team's label and deploys (each from
+//! its own repository, some creating their namespace, a family's stages
+//! of one environment often sharing an Argo CD project); an env or a
+//! stage on one cluster, or on two of one environment, `on [c0, x0]`; a
+//! `gitops` block or none; clusters that send their alerts to an
+//! Alertmanager, receivers and routes by team and severity, written in a
+//! random order, with a default receiver or a route for every team whose
+//! alerts are sent), valid by construction.
 //! Every one must be accepted (warnings, such as E0509 and E0609,
 //! allowed); its build is then parsed back from YAML, and the invariants
 //! are checked on those files with code of this test's own (a quantity
 //! parser, a NetworkPolicy evaluator, a Prometheus scrape-job reader, a
 //! PromQL walk in `invariants/promql_scope.rs`, Argo CD's project rules
-//! in `support/argocd_rules.rs`), never the checker's. An
+//! in `support/argocd_rules.rs`, Alertmanager's first-match routing over
+//! `alertmanager.yaml`), never the checker's. An
 //! env is a namespace on a cluster: the invariants are over (cluster,
 //! name), each object read on the cluster whose folder holds it. The same
 //! program written with lists of records, nested loops and `if … else
@@ -304,6 +308,126 @@ struct Program {
     /// that is none of the program's (the default,
     /// `https://kubernetes.default.svc`).
     argocd_cluster: Option<usize>,
+    /// A cluster's `prometheus { alertmanager = … }`: whether it sends
+    /// its alerts to one.
+    alertmanager: Vec<bool>,
+    routing: Routing,
+}
+
+/// Where alerts go: receivers `rcv0`, `rcv1`, …, and routes by team and
+/// severity, no two with the same matchers; every alert on a cluster that
+/// sends to an Alertmanager is taken by one, or by the default.
+#[derive(Clone, Debug, Default)]
+struct Routing {
+    receivers: usize,
+    /// (team, severity, receiver).
+    routes: Vec<(Option<String>, Option<&'static str>, usize)>,
+    default: Option<usize>,
+}
+
+const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
+
+impl Routing {
+    /// The receiver an alert with these labels reaches, as the program
+    /// means it: its most specific route (team and severity, then team,
+    /// then severity), else the default.
+    fn receiver_of(&self, team: Option<&str>, severity: Option<&str>) -> Option<usize> {
+        let find = |want_team: bool, want_severity: bool| {
+            self.routes.iter().find(|(t, s, _)| {
+                t.is_some() == want_team
+                    && s.is_some() == want_severity
+                    && t.as_deref().is_none_or(|t| Some(t) == team)
+                    && s.is_none_or(|s| Some(s) == severity)
+            })
+        };
+        [(true, true), (true, false), (false, true)]
+            .into_iter()
+            .find_map(|(t, s)| find(t, s))
+            .map(|(_, _, receiver)| *receiver)
+            .or(self.default)
+    }
+
+    /// The items, in the order generated.
+    fn items(&self) -> String {
+        let mut out = String::new();
+        for receiver in 0..self.receivers {
+            let sends = match receiver % 2 {
+                0 => format!("pagerduty {{ routing_key_file = \"/etc/alertmanager/secrets/rcv{receiver}\" }}"),
+                _ => format!("slack {{ channel = \"#rcv{receiver}\"  api_url_file = \"/etc/alertmanager/secrets/slack\" }}"),
+            };
+            out.push_str(&format!("receiver rcv{receiver} {{\n  {sends}\n}}\n\n"));
+        }
+        for (team, severity, receiver) in &self.routes {
+            let mut route = "route".to_string();
+            if let Some(team) = team {
+                route.push_str(&format!(" team \"{team}\""));
+            }
+            if let Some(severity) = severity {
+                route.push_str(&format!(" severity {severity}"));
+            }
+            out.push_str(&format!("{route} to rcv{receiver}\n"));
+        }
+        if let Some(default) = self.default {
+            out.push_str(&format!("route to rcv{default}\n"));
+        }
+        out.push('\n');
+        out
+    }
+}
+
+/// Receivers and routes for `program`, whose `alertmanager`s are chosen:
+/// random routes, a default or none, and then a route for every team
+/// whose alerts no route would take on a cluster that sends them.
+fn routing(program: &Program, r: &mut Random) -> Routing {
+    let mut routing = Routing {
+        receivers: 1 + r.below(3) as usize,
+        ..Routing::default()
+    };
+    let mut teams: BTreeSet<String> = program
+        .namespaces()
+        .filter(|ns| ns.alerts)
+        .map(|ns| program.team_of(ns).to_string())
+        .collect();
+    teams.insert("elsewhere".to_string());
+    let mut taken: BTreeSet<(Option<String>, Option<&'static str>)> = BTreeSet::new();
+    let mut add = |routing: &mut Routing, r: &mut Random, team: Option<String>, severity| {
+        if taken.insert((team.clone(), severity)) {
+            let receiver = r.below(routing.receivers as u64) as usize;
+            routing.routes.push((team, severity, receiver));
+        }
+    };
+    for team in &teams {
+        if r.chance(40) {
+            add(&mut routing, r, Some(team.clone()), None);
+        }
+        for severity in SEVERITIES {
+            if r.chance(20) {
+                add(&mut routing, r, Some(team.clone()), Some(severity));
+            }
+        }
+    }
+    for severity in SEVERITIES {
+        if r.chance(30) {
+            add(&mut routing, r, None, Some(severity));
+        }
+    }
+    routing.default = r.chance(50).then(|| r.below(routing.receivers as u64) as usize);
+    if routing.default.is_none() {
+        let sent: Vec<String> = program
+            .instances()
+            .filter(|(cluster, ns)| ns.alerts && program.alertmanager[*cluster])
+            .map(|(_, ns)| program.team_of(ns).to_string())
+            .collect();
+        for team in sent {
+            add(&mut routing, r, Some(team), None);
+        }
+    }
+    // Written in no particular order: envk's must not depend on it.
+    for at in (1..routing.routes.len()).rev() {
+        let other = r.below(at as u64 + 1) as usize;
+        routing.routes.swap(at, other);
+    }
+    routing
 }
 
 const LEVELS: [&str; 3] = ["privileged", "baseline", "restricted"];
@@ -921,7 +1045,7 @@ fn generate(seed: u64) -> Program {
     let gitops = argo.chance(30);
     let argocd_cluster =
         (gitops && argo.chance(30)).then(|| argo.below(clusters.len() as u64) as usize);
-    Program {
+    let mut program = Program {
         clusters,
         tiers,
         roles,
@@ -938,7 +1062,17 @@ fn generate(seed: u64) -> Program {
         cluster_grants,
         gitops,
         argocd_cluster,
-    }
+        alertmanager: Vec::new(),
+        routing: Routing::default(),
+    };
+    // Of its own generator, so that the rest of the program is what it
+    // was before alerts were routed.
+    let mut routed = Random((seed.rotate_left(41) ^ 0x5851_f42d_4c95_7f2d) | 1);
+    program.alertmanager = (0..program.clusters.len())
+        .map(|_| routed.chance(50))
+        .collect();
+    program.routing = routing(&program, &mut routed);
+    program
 }
 
 /// Whether a namespace's egress is restricted: by a rule of its own, by
@@ -1148,6 +1282,7 @@ fn render_as(program: &Program, capacity_cut: Option<(usize, u64)>, form: Form) 
         ));
     }
     out.push_str(promql_scope::TEMPLATES);
+    out.push_str(&program.routing.items());
     let sums = sums(program);
     for (index, (name, environment)) in program.clusters.iter().enumerate() {
         let (cpu, memory, pods) = sums[index];
@@ -1160,8 +1295,18 @@ fn render_as(program: &Program, capacity_cut: Option<(usize, u64)>, form: Form) 
         if let Some(level) = program.pod_security_floors[index] {
             extra.push_str(&format!("  pod_security = {level}\n"));
         }
-        if let Some(namespace) = program.prometheus[index] {
-            extra.push_str(&format!("  prometheus {{ namespace = \"{namespace}\" }}\n"));
+        let alertmanager = match program.alertmanager.get(index) {
+            Some(true) => "  alertmanager = \"http://alertmanager.monitoring.svc:9093\"",
+            _ => "",
+        };
+        match program.prometheus[index] {
+            Some(namespace) => extra.push_str(&format!(
+                "  prometheus {{ namespace = \"{namespace}\"{alertmanager} }}\n"
+            )),
+            None if !alertmanager.is_empty() => {
+                extra.push_str(&format!("  prometheus {{{alertmanager} }}\n"))
+            }
+            None => {}
         }
         if let Some(allow) = program.allow_cluster_admin[index] {
             extra.push_str(&format!("  allow_cluster_admin = {allow}\n"));
@@ -1445,6 +1590,12 @@ fn as_record(program: &Program, ns: &Namespace) -> (String, String) {
                 continue;
             }
             "for g in e.grants { grant \"${g.role}\" to group \"${g.subject}\" }".to_string()
+        } else if let Some(team) = statement
+            .strip_prefix("alert_labels { team = \"")
+            .and_then(|rest| rest.strip_suffix("\" }"))
+        {
+            fields.push(format!("team = \"{team}\""));
+            "alert_labels { team = \"${e.team}\" }".to_string()
         } else if let Some(rule) = statement.strip_prefix("ingress allow from environment ") {
             let (from, port) = rule.split_once(' ').expect("a source and a port");
             fields.push(format!("from = \"{from}\""));
@@ -1583,6 +1734,10 @@ fn namespace_body(program: &Program, ns: &Namespace, indent: &str) -> String {
         Dns::Deny => line(&mut body, "egress deny dns".to_string()),
     }
     if ns.alerts {
+        line(
+            &mut body,
+            format!("alert_labels {{ team = \"{}\" }}", program.team_of(ns)),
+        );
         line(&mut body, "alert PodCrashLooping { for = 10m }".to_string());
         line(
             &mut body,
@@ -2504,6 +2659,52 @@ fn text(value: &Value) -> &str {
 /// An env is a namespace on a cluster: the same name on two clusters is
 /// two envs, and every object is read on the cluster whose folder holds
 /// it.
+/// Each cluster has `monitoring/alertmanager.yaml` exactly when it sends
+/// to an Alertmanager; there, every alert rule of its envs, read from the
+/// rule files, is taken — by Alertmanager's first match over the file —
+/// to the receiver the program means, never to `(unrouted)`.
+fn assert_alerts_routed(program: &Program, tree: &Tree) {
+    for (cluster, (name, _)) in program.clusters.iter().enumerate() {
+        let path = format!("{name}/monitoring/alertmanager.yaml");
+        let file = tree.files.get(&path);
+        assert_eq!(file.is_some(), program.alertmanager[cluster], "{path}");
+        let Some(file) = file else { continue };
+        let config: Value = serde_yaml::from_str(&file.text()).expect("YAML");
+        let root = config["route"]["receiver"].as_str().expect("a root receiver");
+        let routes = config["route"]["routes"].as_sequence().cloned().unwrap_or_default();
+        let rules_folder = format!("{name}/monitoring/rules/");
+        for (rules_path, rules) in tree.files.range(rules_folder.clone()..) {
+            if !rules_path.starts_with(&rules_folder) {
+                break;
+            }
+            let rules: Value = serde_yaml::from_str(&rules.text()).expect("YAML");
+            let groups = rules["groups"].as_sequence().into_iter().flatten();
+            for rule in groups.flat_map(|group| group["rules"].as_sequence().into_iter().flatten()) {
+                let Some(alert) = rule["alert"].as_str() else { continue };
+                let label = |key: &str| rule["labels"][key].as_str();
+                let (team, severity) = (label("team"), label("severity"));
+                let taken = routes
+                    .iter()
+                    .find(|route| {
+                        route["matchers"].as_sequence().into_iter().flatten().all(|matcher| {
+                            let (key, value) = matcher
+                                .as_str()
+                                .and_then(|m| m.split_once('='))
+                                .expect("label=\"value\"");
+                            label(key) == Some(value.trim_matches('"'))
+                        })
+                    })
+                    .map_or(root, |route| route["receiver"].as_str().expect("a receiver"));
+                let meant = program
+                    .routing
+                    .receiver_of(team, severity)
+                    .unwrap_or_else(|| panic!("{rules_path}: {alert} ({team:?}, {severity:?}) reaches no receiver, and envk accepted it"));
+                assert_eq!(taken, format!("rcv{meant}"), "{rules_path}: {alert} ({team:?}, {severity:?})");
+            }
+        }
+    }
+}
+
 fn assert_invariants(program: &Program, tree: &Tree) {
     let objects = objects(tree);
     let expected: BTreeMap<(usize, &str), &Namespace> = program
@@ -2920,6 +3121,9 @@ fn assert_invariants(program: &Program, tree: &Tree) {
     // 5. Every alert expression parses, and reads and returns only its
     // own namespace's series.
     promql_scope::assert_rules_scoped(tree);
+    // Every alert on a cluster that sends to an Alertmanager reaches the
+    // receiver the program means for it.
+    assert_alerts_routed(program, tree);
 
     // 6. An Application per env that deploys and cluster, targeting that
     // cluster and namespace, named `<env>-<cluster>-app` where the name is
@@ -3581,7 +3785,7 @@ proptest! {
     }
 
     #[test]
-    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..29usize) {
+    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..32usize) {
         let program = generate(seed);
         let (text, snippet, code) = inject(&program, kind);
         rejected_where_injected(&text, &snippet, code)?;
@@ -4123,6 +4327,49 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
                 env("inj-b", "inj-dev2", "base", &deploy("inj-b", "")),
             );
             (text, snippet, Code::E0807)
+        }
+        29 => {
+            // Two routes for the same alerts: which one Alertmanager took
+            // would depend on the order they were written in.
+            // The second names the receiver as a string: the same route,
+            // written differently, so that the snippet is only it.
+            let snippet = "route team \"inj\" to \"rcv0\"".to_string();
+            let text = format!("{base}route team \"inj\" severity critical to rcv0\nroute team \"inj\" to rcv0\n{snippet}\n");
+            (text, snippet, Code::E0712)
+        }
+        30 => {
+            // An alert that no route takes, on a cluster that sends to an
+            // Alertmanager, and no default: it would page no one. The
+            // generated clusters send nowhere here, so that only the
+            // injected alert can be unrouted.
+            let quiet = Program {
+                alertmanager: vec![false; program.clusters.len()],
+                routing: Routing {
+                    routes: program
+                        .routing
+                        .routes
+                        .iter()
+                        .filter(|(team, _, _)| team.is_some())
+                        .cloned()
+                        .collect(),
+                    default: None,
+                    ..program.routing.clone()
+                },
+                ..program.clone()
+            };
+            let base = render(&quiet, None);
+            let sending = "cluster inj-am {\n  server = \"https://inj-am.example.com\"\n  environment = development\n  prometheus { alertmanager = \"http://alertmanager.monitoring.svc:9093\" }\n}\n\n";
+            let snippet = "alert PodCrashLooping as InjUnrouted".to_string();
+            let text = format!(
+                "{base}{sending}{}",
+                env("inj", "inj-am", "base", &format!("  alert_labels {{ team = \"inj-nobody\" }}\n  {snippet}\n"))
+            );
+            (text, snippet, Code::E0713)
+        }
+        31 => {
+            let snippet = "routing_key = \"0123456789abcdef\"".to_string();
+            let text = format!("{base}receiver inj {{ pagerduty {{ {snippet} }} }}\n");
+            (text, snippet, Code::E0711)
         }
         7 => {
             let snippet = "expr = `up == 0`".to_string();
