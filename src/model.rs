@@ -1508,8 +1508,31 @@ pub struct AlertRule {
     pub annotations: TextMap,
     /// The exporters whose series the expression reads.
     pub reads: Exporters,
+    /// The template's own `test { … }`, filled in for this rule.
+    pub test: Option<std::sync::Arc<WrittenTest>>,
     pub source: Source,
 }
+
+/// A template's `test { … }`, for a rule envk cannot test by itself: the
+/// input series, one sample a minute, and the alerts firing at `at`
+/// (none at `silent_at`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenTest {
+    /// `name{label="value", …}` and promtool's expanding notation.
+    pub input: Vec<(String, String)>,
+    pub at: Duration,
+    pub silent_at: Option<Duration>,
+    /// Each firing alert's labels as the expression returns them (the
+    /// rule's own are added), and the value its annotations print.
+    pub fires: Vec<(TextMap, SampleValue)>,
+}
+
+/// A sample's value as the program writes it: a decimal, never NaN, so
+/// equal to itself.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SampleValue(pub f64);
+
+impl Eq for SampleValue {}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Deploy {

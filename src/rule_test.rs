@@ -33,7 +33,7 @@ use promql_parser::parser::token::{T_EQLC, T_GTE, T_GTR, T_LAND, T_LSS, T_LTE, T
 use promql_parser::parser::{BinaryExpr, Expr};
 use serde::Serialize;
 
-use crate::model::{Duration, TextMap};
+use crate::model::{self, Duration, TextMap, WrittenTest};
 use eval::{Evaluation, Labels, METRIC_NAME, Selector, Series, Store, Value};
 use template::Template;
 
@@ -187,6 +187,117 @@ impl std::fmt::Display for Untestable {
 }
 
 impl std::error::Error for Untestable {}
+
+/// The sample and evaluation interval of the tests a build writes: the
+/// step of a template's own `test`'s input, one value a minute.
+pub const INTERVAL: Duration = Duration(60_000);
+
+/// A template's own test of `rule` (`model::WrittenTest`), as promtool
+/// reads it: its input, one sample every [`INTERVAL`] from 0; at `at`, the
+/// alerts it expects, each with the labels the expression returns, the
+/// rule's own added, and its annotations rendered as Prometheus renders
+/// them for those labels and the value; at `silent_at`, none.
+pub fn written_test(rule: &AlertRule, test: &WrittenTest) -> Result<UnitTest, Untestable> {
+    let annotations = parse_templates(rule.annotations)?;
+    let labels = parse_templates(rule.labels)?;
+    let mut exp_alerts: Vec<ExpectedAlert> = Vec::with_capacity(test.fires.len());
+    for (returned, model::SampleValue(value)) in &test.fires {
+        let mut sample: Labels = Vec::with_capacity(returned.len());
+        for (name, text) in returned.iter() {
+            eval::set_label(&mut sample, name, text);
+        }
+        let mut alert_labels = sample.clone();
+        for (name, template) in &labels {
+            eval::set_label(&mut alert_labels, name, &template.render(&sample, *value));
+        }
+        let expected = ExpectedAlert {
+            exp_labels: alert_labels.into_iter().collect(),
+            exp_annotations: annotations
+                .iter()
+                .map(|(name, template)| (name.clone(), template.render(&sample, *value)))
+                .collect(),
+        };
+        if exp_alerts
+            .iter()
+            .any(|other| other.exp_labels == expected.exp_labels)
+        {
+            return Err(Untestable(
+                "two alerts the test expects have the same labels: Prometheus fails an evaluation that returns them"
+                    .to_string(),
+            ));
+        }
+        exp_alerts.push(expected);
+    }
+    exp_alerts.sort_by(|a, b| a.exp_labels.cmp(&b.exp_labels));
+    let at = |eval_time: Duration, exp_alerts: Vec<ExpectedAlert>| AlertRuleTest {
+        eval_time: eval_time.to_string(),
+        alertname: rule.alert.to_string(),
+        exp_alerts,
+    };
+    let mut alert_rule_test = Vec::with_capacity(2);
+    if let Some(silent) = test.silent_at {
+        alert_rule_test.push(at(silent, Vec::new()));
+    }
+    alert_rule_test.push(at(test.at, exp_alerts));
+    Ok(UnitTest {
+        name: format!("{}: test from its template", rule.alert),
+        interval: INTERVAL.to_string(),
+        input_series: test
+            .input
+            .iter()
+            .map(|(series, values)| InputSeries {
+                series: series.clone(),
+                values: values.clone(),
+            })
+            .collect(),
+        alert_rule_test,
+        promql_expr_test: Vec::new(),
+    })
+}
+
+/// Whether `values` is promtool's expanding notation (Prometheus 2.42's
+/// `promql/parser` series description): values separated by spaces, each
+/// `_` (no sample), `stale`, a number, or `a+bxN`, `a-bxN`, `axN`, `_xN`
+/// (N more values). Why not, where it is not.
+pub fn check_values(values: &str) -> Result<(), String> {
+    fn number(text: &str) -> bool {
+        let plain = text.strip_prefix(['+', '-']).unwrap_or(text);
+        !plain.is_empty()
+            && plain
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+            && plain.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+            && text.parse::<f64>().is_ok()
+    }
+    let mut any = false;
+    for token in values.split_whitespace() {
+        any = true;
+        let ok = match token.rsplit_once('x') {
+            Some((head, times)) => {
+                !times.is_empty()
+                    && times.chars().all(|c| c.is_ascii_digit())
+                    && (head == "_"
+                        || number(head)
+                        || (1..head.len()).any(|at| {
+                            let (start, step) = head.split_at(at);
+                            matches!(step.as_bytes()[0], b'+' | b'-')
+                                && !start.ends_with(['e', 'E'])
+                                && number(start)
+                                && number(&step[1..])
+                        }))
+            }
+            None => token == "_" || token == "stale" || number(token),
+        };
+        if !ok {
+            return Err(format!("`{token}` is no value"));
+        }
+    }
+    if any {
+        Ok(())
+    } else {
+        Err("no value".to_string())
+    }
+}
 
 /// Whether [`alert_test`] can make tests for a rule with this expression
 /// (at a 1m interval, whatever its `for`; annotations are judged by

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use envk::driver;
+
+#[path = "support/tools.rs"]
+mod tools;
 use envk::emit::{self, Content, Layout, Options, Tree};
 use envk::output::{self, Difference, MANIFEST};
 use serde_yaml::Value;
@@ -1173,5 +1176,60 @@ receiver fallback { webhook { url = "http://hooks.monitoring.svc/alerts" } }
             })
             .map_or(&config["route"]["receiver"], |route| &route["receiver"]);
         assert_eq!(taken, receiver, "team {team:?}, severity {severity:?}");
+    }
+}
+
+/// A template's own `test` is written beside envk's tests, filled in for
+/// each env, and promtool passes it, in both layouts (CI has promtool and
+/// fails without it).
+#[test]
+fn written_tests_pass_promtool() {
+    let Some(promtool) = tools::required("promtool") else {
+        return;
+    };
+    for layout in [Layout::Tree, Layout::Stream] {
+        let options = Options {
+            layout,
+            ..Options::default()
+        };
+        let tree = build("tests/fixtures/written-tests.env.k", options);
+        let out = scratch(&format!("written-tests-{layout:?}"));
+        let mut test_files = Vec::new();
+        for (path, content) in &tree.files {
+            let file = out.join(path);
+            std::fs::create_dir_all(file.parent().expect("a folder")).unwrap();
+            std::fs::write(&file, content.text().as_bytes()).unwrap();
+            if path.ends_with(".test.yaml") {
+                test_files.push(file);
+            }
+        }
+        let mut written = 0;
+        let mut untested = 0;
+        for file in &test_files {
+            let text = std::fs::read_to_string(file).unwrap();
+            untested += text.matches("# untested").count();
+            written += text.matches("test from its template").count();
+            let output = std::process::Command::new(&promtool)
+                .arg("test")
+                .arg("rules")
+                .arg(file.file_name().expect("a file"))
+                .current_dir(file.parent().expect("a folder"))
+                .output()
+                .expect("promtool runs");
+            assert!(
+                output.status.success(),
+                "{}: {}{}",
+                file.display(),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        // Two templates with tests, used by two envs; in one file, the
+        // rules named alike cannot be told apart.
+        let expected = match layout {
+            Layout::Tree => (4, 0),
+            Layout::Stream => (2, 2),
+        };
+        assert_eq!((written, untested), expected, "{layout:?}");
     }
 }

@@ -352,8 +352,12 @@ impl Routing {
         let mut out = String::new();
         for receiver in 0..self.receivers {
             let sends = match receiver % 2 {
-                0 => format!("pagerduty {{ routing_key_file = \"/etc/alertmanager/secrets/rcv{receiver}\" }}"),
-                _ => format!("slack {{ channel = \"#rcv{receiver}\"  api_url_file = \"/etc/alertmanager/secrets/slack\" }}"),
+                0 => format!(
+                    "pagerduty {{ routing_key_file = \"/etc/alertmanager/secrets/rcv{receiver}\" }}"
+                ),
+                _ => format!(
+                    "slack {{ channel = \"#rcv{receiver}\"  api_url_file = \"/etc/alertmanager/secrets/slack\" }}"
+                ),
             };
             out.push_str(&format!("receiver rcv{receiver} {{\n  {sends}\n}}\n\n"));
         }
@@ -411,7 +415,9 @@ fn routing(program: &Program, r: &mut Random) -> Routing {
             add(&mut routing, r, None, Some(severity));
         }
     }
-    routing.default = r.chance(50).then(|| r.below(routing.receivers as u64) as usize);
+    routing.default = r
+        .chance(50)
+        .then(|| r.below(routing.receivers as u64) as usize);
     if routing.default.is_none() {
         let sent: Vec<String> = program
             .instances()
@@ -2670,8 +2676,13 @@ fn assert_alerts_routed(program: &Program, tree: &Tree) {
         assert_eq!(file.is_some(), program.alertmanager[cluster], "{path}");
         let Some(file) = file else { continue };
         let config: Value = serde_yaml::from_str(&file.text()).expect("YAML");
-        let root = config["route"]["receiver"].as_str().expect("a root receiver");
-        let routes = config["route"]["routes"].as_sequence().cloned().unwrap_or_default();
+        let root = config["route"]["receiver"]
+            .as_str()
+            .expect("a root receiver");
+        let routes = config["route"]["routes"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default();
         let rules_folder = format!("{name}/monitoring/rules/");
         for (rules_path, rules) in tree.files.range(rules_folder.clone()..) {
             if !rules_path.starts_with(&rules_folder) {
@@ -2679,27 +2690,40 @@ fn assert_alerts_routed(program: &Program, tree: &Tree) {
             }
             let rules: Value = serde_yaml::from_str(&rules.text()).expect("YAML");
             let groups = rules["groups"].as_sequence().into_iter().flatten();
-            for rule in groups.flat_map(|group| group["rules"].as_sequence().into_iter().flatten()) {
-                let Some(alert) = rule["alert"].as_str() else { continue };
+            for rule in groups.flat_map(|group| group["rules"].as_sequence().into_iter().flatten())
+            {
+                let Some(alert) = rule["alert"].as_str() else {
+                    continue;
+                };
                 let label = |key: &str| rule["labels"][key].as_str();
                 let (team, severity) = (label("team"), label("severity"));
                 let taken = routes
                     .iter()
                     .find(|route| {
-                        route["matchers"].as_sequence().into_iter().flatten().all(|matcher| {
-                            let (key, value) = matcher
-                                .as_str()
-                                .and_then(|m| m.split_once('='))
-                                .expect("label=\"value\"");
-                            label(key) == Some(value.trim_matches('"'))
-                        })
+                        route["matchers"]
+                            .as_sequence()
+                            .into_iter()
+                            .flatten()
+                            .all(|matcher| {
+                                let (key, value) = matcher
+                                    .as_str()
+                                    .and_then(|m| m.split_once('='))
+                                    .expect("label=\"value\"");
+                                label(key) == Some(value.trim_matches('"'))
+                            })
                     })
-                    .map_or(root, |route| route["receiver"].as_str().expect("a receiver"));
+                    .map_or(root, |route| {
+                        route["receiver"].as_str().expect("a receiver")
+                    });
                 let meant = program
                     .routing
                     .receiver_of(team, severity)
                     .unwrap_or_else(|| panic!("{rules_path}: {alert} ({team:?}, {severity:?}) reaches no receiver, and envk accepted it"));
-                assert_eq!(taken, format!("rcv{meant}"), "{rules_path}: {alert} ({team:?}, {severity:?})");
+                assert_eq!(
+                    taken,
+                    format!("rcv{meant}"),
+                    "{rules_path}: {alert} ({team:?}, {severity:?})"
+                );
             }
         }
     }
@@ -4334,7 +4358,9 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
             // The second names the receiver as a string: the same route,
             // written differently, so that the snippet is only it.
             let snippet = "route team \"inj\" to \"rcv0\"".to_string();
-            let text = format!("{base}route team \"inj\" severity critical to rcv0\nroute team \"inj\" to rcv0\n{snippet}\n");
+            let text = format!(
+                "{base}route team \"inj\" severity critical to rcv0\nroute team \"inj\" to rcv0\n{snippet}\n"
+            );
             (text, snippet, Code::E0712)
         }
         30 => {
@@ -4362,7 +4388,12 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
             let snippet = "alert PodCrashLooping as InjUnrouted".to_string();
             let text = format!(
                 "{base}{sending}{}",
-                env("inj", "inj-am", "base", &format!("  alert_labels {{ team = \"inj-nobody\" }}\n  {snippet}\n"))
+                env(
+                    "inj",
+                    "inj-am",
+                    "base",
+                    &format!("  alert_labels {{ team = \"inj-nobody\" }}\n  {snippet}\n")
+                )
             );
             (text, snippet, Code::E0713)
         }

@@ -27,6 +27,9 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+#[path = "support/tools.rs"]
+mod tools;
+
 const EXAMPLES: [&str; 4] = [
     "examples/enterprise.env.k",
     "examples/multi-team",
@@ -1257,17 +1260,7 @@ fn alertmanager_checks_catch_broken_configs() {
 /// `alertmanager.yaml` of the examples; CI installs it and fails without.
 #[test]
 fn amtool_accepts_every_alertmanager_config() {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("amtool"))
-            .find(|candidate| candidate.is_file())
-    });
-    let Some(amtool) = found else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "amtool is not on PATH, and CI must check the Alertmanager configurations with it"
-        );
-        eprintln!("note: amtool is not on PATH; the Alertmanager configurations were not checked");
+    let Some(amtool) = tools::required("amtool") else {
         return;
     };
     let folder = std::env::temp_dir().join(format!("envk-amtool-{}", std::process::id()));

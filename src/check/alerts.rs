@@ -449,32 +449,59 @@ pub(crate) fn template<'a>(
         None,
         diagnostics,
     )?;
-    // Every build writes a promtool test of each rule it can.
-    if let Err(why) = crate::rule_test::testable(&rule.expr) {
-        // At the expression, which is what is to change.
-        let expr_span = decl
+    // Every build writes a promtool test of each rule it can, and the
+    // template's own where it has one.
+    let untestable = match &rule.test {
+        Some(test) => crate::rule_test::written_test(
+            &crate::rule_test::AlertRule {
+                alert: &decl.name,
+                expr: &rule.expr,
+                for_: rule.for_,
+                labels: &rule.labels,
+                annotations: &rule.annotations,
+            },
+            test,
+        )
+        .err()
+        .map(|why| (why, true)),
+        None => crate::rule_test::testable(&rule.expr)
+            .err()
+            .map(|why| (why, false)),
+    };
+    if let Some((why, written)) = untestable {
+        // At the expression, or at the test, which is what is to change.
+        let key = if written { "test" } else { "expr" };
+        let span = decl
             .node
             .body
             .stmts
             .iter()
             .find_map(|stmt| match &stmt.kind {
                 ast::StmtKind::Field(field)
-                    if matches!(&field.key, ast::Key::Path(key) if ast::path_text(key) == "expr") =>
+                    if matches!(&field.key, ast::Key::Path(path) if ast::path_text(path) == key) =>
                 {
                     Some(stmt.span)
                 }
                 _ => None,
             })
             .unwrap_or(decl.name_span);
+        let help = match written {
+            true => {
+                "envk renders the alerts the test expects as Prometheus would: their annotations may print `$labels.NAME`, `$value` and `$value | humanize` or `humanizePercentage`"
+            }
+            false => {
+                "envk tests a comparison with a threshold, `EXPR > ${threshold}`, whose left side is built from selectors, `rate`, `increase`, `irate`, `delta`, aggregations and arithmetic, as every template of std/alerts is; write it so, or give the template a `test { input = […]  at = …  fires = […] }` of its own"
+            }
+        };
         diagnostics.push(
             Diagnostic::new(
                 Code::E0710,
-                expr_span,
+                span,
                 format!("alert template `{}` cannot be tested", decl.name),
             )
             .label("its rules ship without a promtool test")
             .note(why.0)
-            .help("envk tests a comparison with a threshold, `EXPR > ${threshold}`, whose left side is built from selectors, `rate`, `increase`, `irate`, `delta`, aggregations and arithmetic, as every template of std/alerts is; write it so, or its rules ship untested"),
+            .help(help),
         );
     }
     if checker.compile_templates {
@@ -521,6 +548,7 @@ fn instantiate(
             for_: for_duration(values),
             labels: TextMap::from_iter([("severity".to_string(), compiled.severity.to_string())]),
             annotations,
+            test: None,
         });
     }
     let mut vars: Vec<(VarName, Value)> = (*template.vars).clone();
@@ -549,6 +577,7 @@ fn instantiate(
     let mut expr = None;
     let mut labels = TextMap::new();
     let mut annotations = TextMap::new();
+    let mut test = None;
     for entry in &body_fields.entries {
         let Some(value) = field_value(entry, &scope, diagnostics) else {
             ok = false;
@@ -588,6 +617,10 @@ fn instantiate(
                 }
                 None => ok = false,
             },
+            "test" => match written_test(checker, value, namespace, diagnostics) {
+                Some(written) => test = Some(written),
+                None => ok = false,
+            },
             "labels" => ok &= rule_texts(checker, value, Texts::Labels, &mut labels, diagnostics),
             "annotations" => {
                 ok &= rule_texts(
@@ -608,7 +641,216 @@ fn instantiate(
         for_: for_duration(values),
         labels,
         annotations,
+        test,
     })
+}
+
+/// A template's `test { … }`, filled in for an env of `namespace`: each
+/// input series a selector of the env's own series (E0702 else, as for
+/// the expression) with values in promtool's notation, and the alerts
+/// firing at `at`; `None` after reporting what is wrong.
+fn written_test(
+    checker: &Checker,
+    value: Value,
+    namespace: &str,
+    diagnostics: &mut Diags,
+) -> Option<model::WrittenTest> {
+    let at = value.span();
+    let scope = Scope::new(Arc::new(Vec::new()), &checker.resolved.lets);
+    let reading = schema::Reading {
+        scope: &scope,
+        context: "the test block",
+        at,
+        inherited: false,
+        statements: schema::Statements::Reported,
+        sources: checker.sources,
+    };
+    let read = schema::read_record(&schema::RULE_TEST, value, &reading, diagnostics)?;
+    let mut ok = true;
+    // Each element of a list field read by `element`; `None` when the
+    // field is no list (reported), an element `None` when it has an error.
+    let mut list = |name: &str, what: &str, help: &str, diagnostics: &mut Diags| {
+        let Some(schema::Typed::Value(list)) = read.get(name) else {
+            return Some(Vec::new());
+        };
+        let Value::List(items, _) = list else {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0301,
+                    list.span(),
+                    format!("expected a list of {what}"),
+                )
+                .label("not a list")
+                .help(help.to_string()),
+            );
+            ok = false;
+            return None;
+        };
+        Some(items.clone())
+    };
+    let inputs = list(
+        "input",
+        "input series",
+        "list the series: `input = [{ series = \"up{namespace=\\\"${namespace}\\\"}\"  values = \"1x30\" }]`",
+        diagnostics,
+    )?;
+    let alerts = list(
+        "fires",
+        "alerts",
+        "list the alerts firing at `at`: `fires = [{ labels { pod = \"a\" }  value = 1 }]`, or `[]` for none",
+        diagnostics,
+    )?;
+    let input: Vec<_> = inputs
+        .into_iter()
+        .map(|item| input_series(checker, item, namespace, diagnostics))
+        .collect();
+    let fires: Vec<_> = alerts
+        .into_iter()
+        .map(|item| expected_alert(checker, item, diagnostics))
+        .collect();
+    ok &= input.iter().all(Option::is_some) && fires.iter().all(Option::is_some);
+    let input: Vec<_> = input.into_iter().flatten().collect();
+    let fires: Vec<_> = fires.into_iter().flatten().collect();
+    let duration = |name: &str| match read.get(name) {
+        Some(schema::Typed::Duration(duration)) => Some(*duration),
+        _ => None,
+    };
+    let silent_at = duration("silent_at");
+    let at_time = duration("at")?;
+    if let Some(silent) = silent_at
+        && silent >= at_time
+    {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0306,
+                read.span("silent_at").unwrap_or(at),
+                "`silent_at` is not before `at`",
+            )
+            .label("the rule must be silent before it fires")
+            .help("give a time before `at`, or leave `silent_at` out"),
+        );
+        ok = false;
+    }
+    ok.then_some(model::WrittenTest {
+        input,
+        at: at_time,
+        silent_at,
+        fires,
+    })
+}
+
+/// `{ series = "name{…}"  values = "…" }` of a test's input.
+fn input_series(
+    checker: &Checker,
+    value: Value,
+    namespace: &str,
+    diagnostics: &mut Diags,
+) -> Option<(String, String)> {
+    let at = value.span();
+    let (record, vars) = fields::record(value, "an input series", diagnostics)?;
+    let inner = Scope::new(vars, &checker.resolved.lets);
+    let fields = Fields::read_only_fields(
+        record.body,
+        Keys::Names(&["series", "values"]),
+        "an input series",
+        &inner,
+        diagnostics,
+    );
+    let mut series = None;
+    let mut values = None;
+    for entry in &fields.entries {
+        let value = field_value(entry, &inner, diagnostics)?;
+        let span = value.span();
+        let text = units::into_string(value, diagnostics)?;
+        match entry.key.as_ref() {
+            "series" => series = Some((text, span)),
+            _ => values = Some((text, span)),
+        }
+    }
+    let (Some((series, series_span)), Some((values, values_span))) = (series, values) else {
+        let missing = if fields.entries.iter().any(|e| e.key == "series") {
+            ("values", "\"1x30\"")
+        } else {
+            ("series", "\"up{namespace=\\\"${namespace}\\\"}\"")
+        };
+        diagnostics.push(fields::missing(missing.0, at, "an input series", missing.1));
+        return None;
+    };
+    let scoped = match promql::parse(&series) {
+        Ok(promql::Expr::VectorSelector(selector)) if selector.name.is_some() => selector
+            .matchers
+            .matchers
+            .iter()
+            .any(|m| m.name == "namespace" && m.op.to_string() == "=" && m.value == namespace),
+        _ => {
+            diagnostics.push(
+                Diagnostic::new(Code::E0701, series_span, "an input series is `name{label=\"value\", …}`")
+                    .label("not a series")
+                    .help("write the series' name and every label, as `kube_pod_status_phase{namespace=\"${namespace}\", pod=\"a\", phase=\"Pending\"}`"),
+            );
+            return None;
+        }
+    };
+    if !scoped {
+        diagnostics.push(
+            Diagnostic::new(Code::E0702, series_span, "a test's input series is not the env's own")
+                .label("no `namespace=\"${namespace}\"`")
+                .help("give it the label `namespace=\"${namespace}\"`: the rule reads only its env's namespace"),
+        );
+        return None;
+    }
+    if let Err(why) = crate::rule_test::check_values(&values) {
+        diagnostics.push(
+            Diagnostic::new(Code::E0301, values_span, "not promtool's expanding notation")
+                .label(why)
+                .help("one value a minute, separated by spaces: `1 2 3`, `0+10x30` (0, 10, … 300), `5x20` (21 times 5), `_` or `_x5` for missing samples, `stale`"),
+        );
+        return None;
+    }
+    Some((series, values))
+}
+
+/// `{ labels { … }  value = N }` of a test's `fires`.
+fn expected_alert(
+    checker: &Checker,
+    value: Value,
+    diagnostics: &mut Diags,
+) -> Option<(TextMap, model::SampleValue)> {
+    let (record, vars) = fields::record(value, "an expected alert", diagnostics)?;
+    let inner = Scope::new(vars, &checker.resolved.lets);
+    let fields = Fields::read_only_fields(
+        record.body,
+        Keys::Names(&["labels", "value"]),
+        "an expected alert",
+        &inner,
+        diagnostics,
+    );
+    let mut labels = TextMap::new();
+    let mut sample = 0.0;
+    for entry in &fields.entries {
+        let value = field_value(entry, &inner, diagnostics)?;
+        match entry.key.as_ref() {
+            "labels" => {
+                if !rule_texts(checker, value, Texts::Labels, &mut labels, diagnostics) {
+                    return None;
+                }
+            }
+            _ => match value {
+                Value::Number(number, _) if number.suffix == ast::Suffix::None => {
+                    sample = number.mantissa as f64 / 10f64.powi(number.scale as i32);
+                }
+                other => {
+                    diagnostics.push(
+                        Diagnostic::new(Code::E0301, other.span(), format!("expected a plain number, found {}", other.describe()))
+                            .label("the alert's value")
+                            .help("write the value the expression returns, which `{{ $value }}` prints: `value = 0.95`"),
+                    );
+                    return None;
+                }
+            },
+        }
+    }
+    Some((labels, model::SampleValue(sample)))
 }
 
 /// Which map of a rule a block fills.
@@ -690,6 +932,7 @@ struct InstantiatedRule {
     for_: Option<Duration>,
     labels: TextMap,
     annotations: TextMap,
+    test: Option<model::WrittenTest>,
 }
 
 /// What an alert expression was filled in with at one use: a key made of
@@ -1162,6 +1405,7 @@ pub(crate) fn env_alerts<'a>(
             labels,
             annotations: rule.annotations,
             reads: rule.reads,
+            test: rule.test.map(Arc::new),
             source: checker.source(span),
         });
     }

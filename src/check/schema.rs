@@ -1096,7 +1096,54 @@ pub const ALERT_TEMPLATE: &[Field] = &[
         check: None,
         doc: "More annotations on the rule.",
     },
+    Field {
+        name: "test",
+        ty: Type::Block(&RULE_TEST),
+        presence: Presence::Optional { default: None },
+        check: None,
+        doc: "A promtool test of the rule, for an expression envk cannot test by itself: input series and the alerts they fire.",
+    },
 ];
+
+/// A template's `test { … }`.
+pub const RULE_TEST: Nested = Nested {
+    fields: &[
+        Field {
+            name: "input",
+            ty: Type::Value,
+            presence: Presence::Required {
+                example: "[{ series = \"up{namespace=\\\"${namespace}\\\"}\"  values = \"1x10 0x20\" }]",
+            },
+            check: None,
+            doc: "The input series, each `{ series = \"name{labels}\"  values = \"…\" }` in promtool's expanding notation, one sample a minute from 0.",
+        },
+        Field {
+            name: "at",
+            ty: Type::Duration,
+            presence: Presence::Required { example: "20m" },
+            check: None,
+            doc: "When the alerts of `fires` are firing.",
+        },
+        Field {
+            name: "fires",
+            ty: Type::Value,
+            presence: Presence::Optional {
+                default: Some("[], no alert"),
+            },
+            check: None,
+            doc: "The alerts firing at `at`, each `{ labels { … }  value = N }`: the labels the expression returns (the rule's own are added) and the value the annotations print.",
+        },
+        Field {
+            name: "silent_at",
+            ty: Type::Duration,
+            presence: Presence::Optional { default: None },
+            check: None,
+            doc: "A time, before `at`, when no alert of the rule fires yet.",
+        },
+    ],
+    what: "a test block",
+    context: NestedContext::Fixed("a template's test block"),
+};
 
 /// The names of a table's fields, in order.
 pub fn names(fields: &[Field]) -> impl Iterator<Item = &'static str> + '_ {
@@ -1545,8 +1592,8 @@ fn read_nested<'a>(
 mod tests {
     use super::{
         ALERT_TEMPLATE, CAPACITY, CLUSTER, DEPLOY, EMAIL, ENV, EXTERNAL, FEDERATION, Field, GITOPS,
-        IGNORE_DIFFERENCE, PAGERDUTY, PROMETHEUS, RECEIVER, RESOURCE, SLACK, SOURCE, SYNC, TIER,
-        Type, WEBHOOK,
+        IGNORE_DIFFERENCE, PAGERDUTY, PROMETHEUS, RECEIVER, RESOURCE, RULE_TEST, SLACK, SOURCE,
+        SYNC, TIER, Type, WEBHOOK,
     };
 
     /// Every table, and the nested ones through their fields.
@@ -1592,6 +1639,7 @@ mod tests {
             &SLACK,
             &EMAIL,
             &WEBHOOK,
+            &RULE_TEST,
         ] {
             assert!(
                 reached

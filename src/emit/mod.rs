@@ -617,7 +617,8 @@ fn tree_files<'m>(
         let path = [cluster, "/monitoring/rules/", &env.name, ".rules.yaml"].concat();
         files.files.push((path, rule_file));
         let (mut items, mut untested) = (String::new(), String::new());
-        prometheus::env_tests(env, tests, &mut items, &mut untested);
+        let alone = prometheus::SharedNames::default();
+        prometheus::env_tests(env, tests, &alone, &mut items, &mut untested);
         let rules = ["../rules/", &env.name, ".rules.yaml"].concat();
         files.files.push((
             [cluster, "/monitoring/tests/", &env.name, ".test.yaml"].concat(),
@@ -740,6 +741,7 @@ fn stream_layout(
 ) -> Vec<String> {
     // One cache of rule tests for every piece.
     let tests = prometheus::RuleTests::default();
+    let shared = prometheus::SharedNames::of(envs);
     let pieces = crate::parallel::map_pieces(envs, |piece| {
         let room_for = envs_per_cluster(piece);
         let mut streams: BTreeMap<&str, ClusterStreams> = BTreeMap::new();
@@ -762,7 +764,7 @@ fn stream_layout(
                     .strip_prefix(prometheus::RULE_FILE_HEAD)
                     .expect("a rule file starts with its groups");
                 part.groups.push_str(group);
-                prometheus::env_tests(env, &tests, &mut part.tests, &mut part.untested);
+                prometheus::env_tests(env, &tests, &shared, &mut part.tests, &mut part.untested);
             }
             if options.argocd == ArgoCd::Applications {
                 let applications = &mut Documents::Stream(&mut part.applications);

@@ -439,7 +439,7 @@ pub(super) fn env_rules(
 
 /// The evaluation interval the rule tests assume, and their series'
 /// step: Prometheus' default, which the generated configurations keep.
-const TEST_INTERVAL: crate::model::Duration = crate::model::Duration(60_000);
+const TEST_INTERVAL: crate::model::Duration = crate::rule_test::INTERVAL;
 
 /// An alert rule as its tests depend on it, with the env's namespace
 /// replaced by [`NAMESPACE_STANDIN`]: the envs that use a template alike
@@ -712,13 +712,7 @@ impl RuleTests {
 
     /// The plain path: the rule's tests made and written for it alone.
     fn direct(rule: &AlertRule) -> Result<String, Untestable> {
-        Self::made(&crate::rule_test::AlertRule {
-            alert: &rule.alert,
-            expr: &rule.expr,
-            for_: rule.for_,
-            labels: &rule.labels,
-            annotations: &rule.annotations,
-        })
+        Self::made(&plain(rule))
     }
 
     fn made(rule: &crate::rule_test::AlertRule) -> Result<String, Untestable> {
@@ -727,10 +721,61 @@ impl RuleTests {
     }
 }
 
+/// In the stream layout, where a cluster's rules are one file: the names
+/// of rules with a template's own test that another env of the cluster
+/// has a rule of too, by cluster. promtool tests alerts by name over every
+/// rule file it loads, and a template envk cannot evaluate (`absent`) may
+/// fire in an env without its series: the other env's rule would fire in
+/// this one's test. envk's own tests compare series the other envs' rules
+/// do not read, which then return nothing. Empty in the tree layout, where
+/// an env's test loads its own rule file.
+#[derive(Default)]
+pub(super) struct SharedNames(std::collections::HashSet<(String, String)>);
+
+impl SharedNames {
+    pub(super) fn of(envs: &[&Env]) -> SharedNames {
+        let mut written: std::collections::HashSet<(&str, &str)> = Default::default();
+        for env in envs {
+            for rule in env.alerts.rules.iter().filter(|rule| rule.test.is_some()) {
+                written.insert((&env.cluster.name, &rule.alert));
+            }
+        }
+        if written.is_empty() {
+            return SharedNames::default();
+        }
+        let mut envs_of: std::collections::HashMap<(&str, &str), usize> = Default::default();
+        for env in envs {
+            for rule in &env.alerts.rules {
+                let key = (env.cluster.name.as_str(), rule.alert.as_str());
+                if written.contains(&key) {
+                    *envs_of.entry(key).or_default() += 1;
+                }
+            }
+        }
+        SharedNames(
+            envs_of
+                .into_iter()
+                .filter(|(_, count)| *count > 1)
+                .map(|((cluster, alert), _)| (cluster.to_string(), alert.to_string()))
+                .collect(),
+        )
+    }
+
+    fn contains(&self, cluster: &str, alert: &str) -> bool {
+        !self.0.is_empty() && self.0.contains(&(cluster.to_string(), alert.to_string()))
+    }
+}
+
 /// The tests of an env's rules, as `- ` items of a promtool test file's
 /// `tests:` appended to `items`, and, for a rule that could not be
 /// tested, a comment line saying why appended to `untested`.
-pub(super) fn env_tests(env: &Env, made: &RuleTests, items: &mut String, untested: &mut String) {
+pub(super) fn env_tests(
+    env: &Env,
+    made: &RuleTests,
+    shared: &SharedNames,
+    items: &mut String,
+    untested: &mut String,
+) {
     let namespace = Namespace::new(&env.name);
     for rule in &env.alerts.rules {
         // Its test passes, but the series it reads never reach this
@@ -762,9 +807,34 @@ pub(super) fn env_tests(env: &Env, made: &RuleTests, items: &mut String, unteste
             untested_line(untested, &env.name, &rule.alert, &why);
             continue;
         }
-        if let Err(why) = made.write(rule, &namespace, items) {
-            untested_line(untested, &env.name, &rule.alert, &why);
+        let generated = made.write(rule, &namespace, items);
+        match (&rule.test, generated) {
+            // The template's own test, beside envk's where it made one.
+            (Some(_), _) if shared.contains(&env.cluster.name, &rule.alert) => {
+                let why = Untestable(format!(
+                    "its template's test cannot be run in the stream layout, where every env's rules on {} are one file and another env has a rule named {} that promtool would see fire beside it: build with `--layout tree`, or give each a name of its own with `as`",
+                    env.cluster.name, rule.alert
+                ));
+                untested_line(untested, &env.name, &rule.alert, &why);
+            }
+            (Some(test), _) => match crate::rule_test::written_test(&plain(rule), test) {
+                Ok(test) => items.push_str(&yaml(&[test])),
+                Err(why) => untested_line(untested, &env.name, &rule.alert, &why),
+            },
+            (None, Err(why)) => untested_line(untested, &env.name, &rule.alert, &why),
+            (None, Ok(())) => {}
         }
+    }
+}
+
+/// A rule as `rule_test` reads it.
+fn plain(rule: &AlertRule) -> crate::rule_test::AlertRule<'_> {
+    crate::rule_test::AlertRule {
+        alert: &rule.alert,
+        expr: &rule.expr,
+        for_: rule.for_,
+        labels: &rule.labels,
+        annotations: &rule.annotations,
     }
 }
 
