@@ -148,6 +148,7 @@ codes! {
     E0712 => Error, "two routes with the same matchers";
     E0713 => Error, "alert that reaches no receiver";
     E0714 => Error, "route matcher envk cannot route by";
+    E0715 => Warning, "route that takes no alert";
     E0801 => Error, "env on a cluster of the wrong environment";
     E0802 => Error, "Argo CD project across environments";
     E0803 => Error, "deploy repo is not an https URL";

@@ -262,6 +262,10 @@ pub fn written_test(rule: &AlertRule, test: &WrittenTest) -> Result<UnitTest, Un
 pub fn check_values(values: &str) -> Result<(), String> {
     fn number(text: &str) -> bool {
         let plain = text.strip_prefix(['+', '-']).unwrap_or(text);
+        // Go's ParseFloat, which promtool reads values with, takes these.
+        if ["inf", "infinity", "nan"].contains(&plain.to_ascii_lowercase().as_str()) {
+            return true;
+        }
         !plain.is_empty()
             && plain
                 .chars()

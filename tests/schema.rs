@@ -804,7 +804,7 @@ impl Report {
             self.errors
                 .push(format!("{path}: route groups by {}", route["group_by"]));
         }
-        let matcher = Regex::new(r#"^(team|severity)="[A-Za-z0-9._-]+"$"#).expect("a regex");
+        let matcher = Regex::new(r#"^(team|severity)="(?:[^"\\\n]|\\[\\"n])+"$"#).expect("a regex");
         let children = route["routes"].as_array().into_iter().flatten();
         for route in std::iter::once(route).chain(children) {
             let receiver = route["receiver"].as_str().unwrap_or("");

@@ -776,12 +776,20 @@ fn input_series(
         diagnostics.push(fields::missing(missing.0, at, "an input series", missing.1));
         return None;
     };
-    let scoped = match promql::parse(&series) {
-        Ok(promql::Expr::VectorSelector(selector)) if selector.name.is_some() => selector
-            .matchers
-            .matchers
-            .iter()
-            .any(|m| m.name == "namespace" && m.op.to_string() == "=" && m.value == namespace),
+    // `None` when the series is the env's; else the namespace it names.
+    let scoped: Option<Option<String>> = match promql::parse(&series) {
+        Ok(promql::Expr::VectorSelector(selector)) if selector.name.is_some() => {
+            let own = selector
+                .matchers
+                .matchers
+                .iter()
+                .find(|m| m.name == "namespace");
+            match own {
+                Some(m) if m.op.to_string() == "=" && m.value == namespace => None,
+                Some(m) => Some(Some(format!("{}{:?}", m.op, m.value))),
+                None => Some(None),
+            }
+        }
         _ => {
             diagnostics.push(
                 Diagnostic::new(Code::E0701, series_span, "an input series is `name{label=\"value\", …}`")
@@ -791,10 +799,13 @@ fn input_series(
             return None;
         }
     };
-    if !scoped {
+    if let Some(other) = scoped {
         diagnostics.push(
             Diagnostic::new(Code::E0702, series_span, "a test's input series is not the env's own")
-                .label("no `namespace=\"${namespace}\"`")
+                .label(match other {
+                    Some(other) => format!("its namespace is `{other}`, not the env's"),
+                    None => "no `namespace` label".to_string(),
+                })
                 .help("give it the label `namespace=\"${namespace}\"`: the rule reads only its env's namespace"),
         );
         return None;
@@ -831,7 +842,7 @@ fn expected_alert(
         let value = field_value(entry, &inner, diagnostics)?;
         match entry.key.as_ref() {
             "labels" => {
-                if !rule_texts(checker, value, Texts::Labels, &mut labels, diagnostics) {
+                if !rule_texts(checker, value, Texts::Returned, &mut labels, diagnostics) {
                     return None;
                 }
             }
@@ -858,6 +869,9 @@ fn expected_alert(
 enum Texts {
     Labels,
     Annotations,
+    /// The labels an expression returns, which a template's test expects:
+    /// `severity` among them, as any label.
+    Returned,
 }
 
 /// A `labels { … }` or `annotations { … }` block of a template or a use,
@@ -870,7 +884,7 @@ fn rule_texts(
     diagnostics: &mut Diags,
 ) -> bool {
     let what = match texts {
-        Texts::Labels => "labels",
+        Texts::Labels | Texts::Returned => "labels",
         Texts::Annotations => "annotations",
     };
     let Some((record, vars)) = fields::record(value, &format!("a block of {what}"), diagnostics)
@@ -881,8 +895,9 @@ fn rule_texts(
     let map = Fields::read_only_fields(record.body, Keys::Any, what, &inner, diagnostics);
     let mut ok = true;
     for item in &map.entries {
-        if texts == Texts::Labels && (!is_label_name(&item.key) || item.key == "severity") {
-            let why = if item.key == "severity" {
+        let severity = texts == Texts::Labels && item.key == "severity";
+        if texts != Texts::Annotations && (!is_label_name(&item.key) || severity) {
+            let why = if severity {
                 "`severity` is a field of its own: `severity = critical`"
             } else {
                 "Prometheus label names are letters, digits and `_`, not starting with a digit"

@@ -144,6 +144,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             goal: Goal::Model,
             gitops_span: None,
             routing_incomplete: false,
+            route_spans: Vec::new(),
         }
     }
 
@@ -170,6 +171,8 @@ impl<'r, 'a> Checker<'r, 'a> {
                 .for_each(|&decision| branches.add(decision));
         }
         branches.never_taken(diagnostics);
+        // After the envs, whose alerts carry the teams routes match.
+        routing::unused_routes(self, diagnostics);
         // After every use, so that only the `let`s nothing looked up are left.
         self.unused_lets(diagnostics);
         quota::check_capacity(self, diagnostics);
@@ -227,6 +230,9 @@ pub(crate) struct Checker<'r, 'a> {
     /// A receiver or route had an error (reported): an alert that reaches
     /// no receiver may have been meant for it, so E0713 stays silent.
     routing_incomplete: bool,
+    /// Where each route of `model.alerting.routes` was written, in its
+    /// order.
+    route_spans: Vec<Span>,
 }
 
 /// Typed records of `let`s, shared by the envs that use them.

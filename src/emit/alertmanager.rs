@@ -105,6 +105,23 @@ struct Authorization<'a> {
     credentials_file: &'a str,
 }
 
+/// A matcher's value as Alertmanager 0.25's matcher parser reads it: in
+/// double quotes, with `\\`, `"` and line breaks escaped.
+fn quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// The configuration of the Alertmanager the clusters' Prometheus servers
 /// send to.
 pub(super) fn config(alerting: &Alerting) -> String {
@@ -182,10 +199,9 @@ pub(super) fn config(alerting: &Alerting) -> String {
         .iter()
         .map(|route| ChildRoute {
             receiver: &route.receiver,
-            // Label values are checked label values: nothing to escape.
             matchers: route
                 .matchers()
-                .map(|(label, value)| format!("{label}=\"{value}\""))
+                .map(|(label, value)| format!("{label}={}", quoted(value)))
                 .collect(),
         })
         .collect();

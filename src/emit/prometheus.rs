@@ -812,7 +812,7 @@ pub(super) fn env_tests(
             // The template's own test, beside envk's where it made one.
             (Some(_), _) if shared.contains(&env.cluster.name, &rule.alert) => {
                 let why = Untestable(format!(
-                    "its template's test cannot be run in the stream layout, where every env's rules on {} are one file and another env has a rule named {} that promtool would see fire beside it: build with `--layout tree`, or give each a name of its own with `as`",
+                    "its template's test cannot be run in the stream layout, where every env's rules on {} are one file and another env has a rule named {} that promtool could see fire beside it (an `absent` does, without its series): build with `--layout tree`, or give each a name of its own with `as`",
                     env.cluster.name, rule.alert
                 ));
                 untested_line(untested, &env.name, &rule.alert, &why);
