@@ -618,7 +618,7 @@ fn instantiate(
                 None => ok = false,
             },
             "test" => match written_test(checker, value, namespace, diagnostics) {
-                Some(written) => test = Some(written),
+                Some(written) => test = Some(Box::new(written)),
                 None => ok = false,
             },
             "labels" => ok &= rule_texts(checker, value, Texts::Labels, &mut labels, diagnostics),
@@ -947,7 +947,8 @@ struct InstantiatedRule {
     for_: Option<Duration>,
     labels: TextMap,
     annotations: TextMap,
-    test: Option<model::WrittenTest>,
+    // Boxed: most rules have none, and the rest is moved per rule.
+    test: Option<Box<model::WrittenTest>>,
 }
 
 /// What an alert expression was filled in with at one use: a key made of
@@ -1420,7 +1421,7 @@ pub(crate) fn env_alerts<'a>(
             labels,
             annotations: rule.annotations,
             reads: rule.reads,
-            test: rule.test.map(Arc::new),
+            test: rule.test.map(|test| Arc::new(*test)),
             source: checker.source(span),
         });
     }

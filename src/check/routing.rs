@@ -287,7 +287,8 @@ fn twice(route: &model::Route, span: Span, first: Span) -> Diagnostic {
 /// the envs, whose rules carry the teams; silent when a route or a
 /// receiver had an error.
 pub(crate) fn unused_routes(checker: &Checker, diagnostics: &mut Diags) {
-    if checker.routing_incomplete {
+    // Most programs route nothing: their rules are not looked at.
+    if checker.routing_incomplete || checker.route_spans.is_empty() {
         return;
     }
     let alerting = &checker.model.alerting;
