@@ -282,12 +282,15 @@ pub fn check_values(values: &str) -> Result<(), String> {
                     && times.chars().all(|c| c.is_ascii_digit())
                     && (head == "_"
                         || number(head)
-                        || (1..head.len()).any(|at| {
-                            let (start, step) = head.split_at(at);
-                            matches!(step.as_bytes()[0], b'+' | b'-')
+                        || head.char_indices().skip(1).any(|(at, sign)| {
+                            // `a+bxN`, `a-bxN`: the step has no sign of
+                            // its own (promtool: "unexpected <op:->").
+                            let (start, step) = (&head[..at], &head[at + sign.len_utf8()..]);
+                            matches!(sign, '+' | '-')
                                 && !start.ends_with(['e', 'E'])
                                 && number(start)
-                                && number(&step[1..])
+                                && !step.starts_with(['+', '-'])
+                                && number(step)
                         }))
             }
             None => token == "_" || token == "stale" || number(token),
@@ -1383,6 +1386,28 @@ impl Simulation<'_> {
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    /// promtool 2.42's series notation: what it loads, and what it refuses
+    /// ("unexpected <op:->"), never a panic on any text.
+    #[test]
+    fn values_are_promtools_expanding_notation() {
+        for ok in [
+            "1 2 3",
+            "0+10x30",
+            "5x20",
+            "_ _x5 stale",
+            "-5 1e3 NaN Inf -Inf",
+            "1.5-0.5x3",
+            "1e3+1e2x2",
+        ] {
+            assert_eq!(check_values(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "", "1 to 10", "1+-2x3", "1++2x3", "x3", "1x", "1xx3", "1éx3", "é+1x3", "+x3",
+        ] {
+            assert!(check_values(bad).is_err(), "{bad}");
+        }
+    }
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     const MINUTE: Duration = Duration(60_000);

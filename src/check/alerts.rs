@@ -778,7 +778,19 @@ fn input_series(
     };
     // `None` when the series is the env's; else the namespace it names.
     let scoped: Option<Option<String>> = match promql::parse(&series) {
-        Ok(promql::Expr::VectorSelector(selector)) if selector.name.is_some() => {
+        // promtool's series notation: a name and `label="value"` pairs,
+        // nothing a query adds (`=~`, `or`, `offset`, `@`).
+        Ok(promql::Expr::VectorSelector(selector))
+            if selector.name.is_some()
+                && selector.offset.is_none()
+                && selector.at.is_none()
+                && selector.matchers.or_matchers.is_empty()
+                && selector
+                    .matchers
+                    .matchers
+                    .iter()
+                    .all(|m| m.op.to_string() == "=" && m.name != "__name__") =>
+        {
             let own = selector
                 .matchers
                 .matchers
@@ -794,7 +806,7 @@ fn input_series(
             diagnostics.push(
                 Diagnostic::new(Code::E0701, series_span, "an input series is `name{label=\"value\", …}`")
                     .label("not a series")
-                    .help("write the series' name and every label, as `kube_pod_status_phase{namespace=\"${namespace}\", pod=\"a\", phase=\"Pending\"}`"),
+                    .help("write the series' name and each label as `label=\"value\"`, as `kube_pod_status_phase{namespace=\"${namespace}\", pod=\"a\", phase=\"Pending\"}`"),
             );
             return None;
         }

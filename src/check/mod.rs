@@ -145,6 +145,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             gitops_span: None,
             routing_incomplete: false,
             route_spans: Vec::new(),
+            default_route_span: None,
         }
     }
 
@@ -233,6 +234,8 @@ pub(crate) struct Checker<'r, 'a> {
     /// Where each route of `model.alerting.routes` was written, in its
     /// order.
     route_spans: Vec<Span>,
+    /// Where `route to NAME` is written.
+    default_route_span: Option<Span>,
 }
 
 /// Typed records of `let`s, shared by the envs that use them.

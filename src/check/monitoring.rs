@@ -96,6 +96,25 @@ const CREDENTIAL_PARAMETERS: &[&str] = &[
     "credentials",
 ];
 
+/// The words of a parameter's name, lowercase: `access_token`,
+/// `access-token` and `accessToken` are `access` and `token`.
+fn words(name: &str) -> impl Iterator<Item = String> + '_ {
+    name.split(['_', '-', '.']).flat_map(|part| {
+        let mut words = Vec::new();
+        let mut word = String::new();
+        let mut previous_lower = false;
+        for c in part.chars() {
+            if c.is_uppercase() && previous_lower {
+                words.push(std::mem::take(&mut word));
+            }
+            previous_lower = c.is_lowercase() || c.is_ascii_digit();
+            word.extend(c.to_lowercase());
+        }
+        words.push(word);
+        words
+    })
+}
+
 /// A URL the program may hold: http or https, a host, no credential (a
 /// user or password before `@`, or a query parameter that names one:
 /// E0711), E0308 for the rest.
@@ -149,10 +168,8 @@ pub(crate) fn service_url<'t>(
     let (_, parameters) = path.split_once('?').unwrap_or((path, ""));
     let secret = parameters.split(['&', '#']).find_map(|pair| {
         let name = pair.split('=').next().unwrap_or("");
-        let lower = name.to_ascii_lowercase();
-        lower
-            .split(['_', '-'])
-            .any(|part| CREDENTIAL_PARAMETERS.contains(&part))
+        words(name)
+            .any(|word| CREDENTIAL_PARAMETERS.contains(&word.as_str()))
             .then_some(name)
     });
     if let Some(name) = secret {
@@ -272,6 +289,20 @@ fn selectors(value: &Value, span: Span, diagnostics: &mut Diags) -> Option<Vec<S
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parameter_names_are_split_into_words_however_written() {
+        for (name, expected) in [
+            ("access_token", vec!["access", "token"]),
+            ("accessToken", vec!["access", "token"]),
+            ("API-Key", vec!["api", "key"]),
+            ("privateKey", vec!["private", "key"]),
+            ("source", vec!["source"]),
+            ("monkey", vec!["monkey"]),
+        ] {
+            assert_eq!(super::words(name).collect::<Vec<_>>(), expected, "{name}");
+        }
+    }
+
     #[test]
     fn the_default_matches_are_selectors() {
         for text in crate::model::Federation::DEFAULT_MATCHES {

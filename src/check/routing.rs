@@ -84,6 +84,7 @@ pub(crate) fn alerting(checker: &mut Checker, diagnostics: &mut Diags) {
     }
     routes.sort_by(|(a, _), (b, _)| a.order_key().cmp(&b.order_key()));
     checker.route_spans = routes.iter().map(|(_, span)| *span).collect();
+    checker.default_route_span = default.as_ref().map(|(_, span)| *span);
     checker.model.alerting = model::Alerting {
         receivers,
         routes: routes.into_iter().map(|(route, _)| route).collect(),
@@ -288,7 +289,9 @@ fn twice(route: &model::Route, span: Span, first: Span) -> Diagnostic {
 /// receiver had an error.
 pub(crate) fn unused_routes(checker: &Checker, diagnostics: &mut Diags) {
     // Most programs route nothing: their rules are not looked at.
-    if checker.routing_incomplete || checker.route_spans.is_empty() {
+    if checker.routing_incomplete
+        || (checker.route_spans.is_empty() && checker.default_route_span.is_none())
+    {
         return;
     }
     let alerting = &checker.model.alerting;
@@ -297,16 +300,25 @@ pub(crate) fn unused_routes(checker: &Checker, diagnostics: &mut Diags) {
         .clusters
         .values()
         .any(|cluster| cluster.prometheus.alertmanager.is_some());
-    let teams: std::collections::BTreeSet<&str> = checker
+    let set_teams = checker
         .envs
         .iter()
         .map(|env| &env.model)
         .flat_map(|env| &env.alerts.rules)
-        .filter_map(|rule| rule.labels.get("team").map(String::as_str))
-        .collect();
+        .filter_map(|rule| rule.labels.get("team").map(String::as_str));
+    // A template names its team per alert: any route may take those.
+    let templated = set_teams.clone().any(|team| team.contains("{{"));
+    // Prometheus drops an empty label.
+    let teams: std::collections::BTreeSet<&str> =
+        set_teams.filter(|team| !team.is_empty()).collect();
     if !sending {
         // One mistake: reported once, at the first route written.
-        if let Some(&first) = checker.route_spans.iter().min() {
+        let first = checker
+            .route_spans
+            .iter()
+            .chain(&checker.default_route_span)
+            .min();
+        if let Some(&first) = first {
             diagnostics.push(
                 Diagnostic::new(Code::E0715, first, "the program's routes take no alert")
                     .label("no cluster sends its alerts to an Alertmanager")
@@ -326,7 +338,11 @@ pub(crate) fn unused_routes(checker: &Checker, diagnostics: &mut Diags) {
             .label(label)
             .help(help)
         };
-        let Some(team) = route.team.as_deref().filter(|team| !teams.contains(team)) else {
+        let Some(team) = route
+            .team
+            .as_deref()
+            .filter(|team| !templated && !teams.contains(team))
+        else {
             continue;
         };
         let help = match crate::suggest::closest(team, teams.iter().copied()) {
@@ -338,7 +354,7 @@ pub(crate) fn unused_routes(checker: &Checker, diagnostics: &mut Diags) {
             ),
         };
         diagnostics.push(warning(
-            format!("no alert has team {}", literal(team)),
+            format!("no alert rule of the program sets team {}", literal(team)),
             help,
         ));
     }
@@ -494,7 +510,13 @@ fn flag(block: &Read, name: &str) -> Option<bool> {
 /// E0713 for a rule of env `env` with `labels`, used at `span`, on
 /// `cluster`: its Prometheus sends to an Alertmanager, where the rule
 /// would reach no receiver. Silent when a receiver or route has an error
-/// (reported): the route it meant may be the one that failed.
+/// (reported): the route it meant may be the one that failed; and for a
+/// rule whose `team` or `severity` is a template (`{{ $labels.owner }}`),
+/// which only Prometheus renders, per alert.
+///
+/// A label the expression returns and the rule does not set (a series'
+/// own `team`) can only send an alert to a more specific route than the
+/// one found here, never to no receiver: the finding holds.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn unrouted(
     checker: &Checker,
@@ -506,13 +528,17 @@ pub(crate) fn unrouted(
     diagnostics: &mut Diags,
 ) {
     let alerting = &checker.model.alerting;
+    let templated = |label: &str| labels.get(label).is_some_and(|value| value.contains("{{"));
     if cluster.prometheus.alertmanager.is_none()
         || checker.routing_incomplete
+        || templated("team")
+        || templated("severity")
         || alerting.receiver_of(labels).is_some()
     {
         return;
     }
-    let team = labels.get("team");
+    // Prometheus drops a label whose value is empty.
+    let team = labels.get("team").filter(|team| !team.is_empty());
     let severity = labels.get("severity");
     let what = match (team, severity) {
         (Some(team), Some(severity)) => format!("team {}, severity {severity}", literal(team)),
