@@ -94,6 +94,26 @@ pub fn check_with(roots: &[PathBuf], loader: &dyn Loader) -> Result<Run, InputEr
     check_inputs(roots, loader, Goal::Model, Memory::Free)
 }
 
+/// `check_with`, for a given goal and memory policy: the language
+/// server's entry, which reads open buffers over the disk.
+pub fn run_with(
+    roots: &[PathBuf],
+    loader: &dyn Loader,
+    goal: Goal,
+    memory: Memory,
+) -> Result<Run, InputError> {
+    check_inputs(roots, loader, goal, memory)
+}
+
+/// The programs among the files and folders given (`envk check
+/// --programs`): the roots of [`load::Programs`], each of which, with
+/// what it imports, is one program, the rule the language server finds a
+/// file's program by.
+pub fn programs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
+    let inputs = collect_inputs(paths)?;
+    Ok(load::Programs::discover(&inputs, &FileSystem).roots())
+}
+
 /// What becomes of what a run no longer needs (the checker's facts).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Memory {

@@ -7,6 +7,7 @@ pub mod diag;
 pub mod driver;
 pub mod emit;
 pub mod load;
+pub mod lsp;
 pub mod model;
 pub mod output;
 pub mod parallel;

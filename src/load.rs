@@ -249,6 +249,22 @@ pub fn program(
     Ok((Program { files }, diagnostics))
 }
 
+/// What an import names: a stdlib module, or a file.
+pub enum Imported {
+    Std(String),
+    File(PathBuf),
+}
+
+/// What `import "TARGET"` in the file at `importer` names; none when the
+/// path is not one envk imports (an error the load stage reports).
+pub fn import_path(target: &str, importer: &Path) -> Option<Imported> {
+    match resolve_target(target, Some(importer)) {
+        Target::Std(module) => Some(Imported::Std(module)),
+        Target::File(path) => Some(Imported::File(path)),
+        Target::Invalid(_) => None,
+    }
+}
+
 enum Target {
     Std(String),
     File(PathBuf),
@@ -350,4 +366,158 @@ fn report_cycles(
             }
         }
     }
+}
+
+/// The programs a set of files holds, by the one rule `envk check
+/// --programs` and `envk lsp` share: a file that no other file of the set
+/// imports is a root, and its program is the root and everything it
+/// imports, transitively. Files that only import one another in a cycle
+/// are reached from no root: the first of them (in path order) is a root
+/// too, so every file of the set belongs to a program.
+#[derive(Default, Debug)]
+pub struct Programs {
+    /// Each file of the set and each file they import, by identity.
+    files: Vec<PathBuf>,
+    index_of: HashMap<PathBuf, usize>,
+    /// The files each file imports, by index; stdlib modules left out.
+    imports: Vec<Vec<usize>>,
+    /// Whether a file was given (`true`) or only reached by an import.
+    given: Vec<bool>,
+    roots: Vec<usize>,
+}
+
+impl Programs {
+    /// Reads and parses each of `files` to find what it imports. A file
+    /// that cannot be read or parsed imports nothing: its program is
+    /// checked, and the problem reported there.
+    pub fn discover(files: &[PathBuf], loader: &dyn Loader) -> Programs {
+        let mut programs = Programs::default();
+        for file in files {
+            let identity = loader.identity(file);
+            let imports = imports_of(&identity, loader);
+            programs.set_imports(&identity, imports, true);
+        }
+        programs.find_roots();
+        programs
+    }
+
+    /// Sets what `file` imports, as the text now read says; `given` adds
+    /// it to the set. Returns whether the roots changed.
+    pub fn update(&mut self, file: &Path, imports: Vec<PathBuf>, given: bool) -> bool {
+        let before = self.roots();
+        self.set_imports(file, imports, given);
+        self.find_roots();
+        before != self.roots()
+    }
+
+    fn set_imports(&mut self, file: &Path, imports: Vec<PathBuf>, given: bool) {
+        let from = self.index(file);
+        self.given[from] |= given;
+        let targets = imports.iter().map(|path| self.index(path)).collect();
+        self.imports[from] = targets;
+    }
+
+    fn index(&mut self, file: &Path) -> usize {
+        if let Some(&index) = self.index_of.get(file) {
+            return index;
+        }
+        let index = self.files.len();
+        self.files.push(file.to_path_buf());
+        self.index_of.insert(file.to_path_buf(), index);
+        self.imports.push(Vec::new());
+        self.given.push(false);
+        index
+    }
+
+    fn find_roots(&mut self) {
+        let mut imported = vec![false; self.files.len()];
+        for (from, targets) in self.imports.iter().enumerate() {
+            for &to in targets {
+                imported[to] |= to != from;
+            }
+        }
+        let mut order: Vec<usize> = (0..self.files.len()).filter(|&f| self.given[f]).collect();
+        order.sort_by(|&a, &b| self.files[a].cmp(&self.files[b]));
+        self.roots = order.iter().copied().filter(|&f| !imported[f]).collect();
+        let mut reached = vec![false; self.files.len()];
+        for &root in &self.roots.clone() {
+            self.reach(root, &mut reached);
+        }
+        for &file in &order {
+            if !reached[file] {
+                self.roots.push(file);
+                self.reach(file, &mut reached);
+            }
+        }
+        self.roots
+            .sort_by(|&a, &b| self.files[a].cmp(&self.files[b]));
+    }
+
+    fn reach(&self, from: usize, reached: &mut [bool]) {
+        let mut stack = vec![from];
+        while let Some(file) = stack.pop() {
+            if !std::mem::replace(&mut reached[file], true) {
+                stack.extend(&self.imports[file]);
+            }
+        }
+    }
+
+    /// Every root, in path order: one program each.
+    pub fn roots(&self) -> Vec<PathBuf> {
+        self.roots
+            .iter()
+            .map(|&root| self.files[root].clone())
+            .collect()
+    }
+
+    /// The roots whose programs hold `file`, in path order; none when the
+    /// set does not hold it.
+    pub fn roots_of(&self, file: &Path) -> Vec<PathBuf> {
+        let Some(&target) = self.index_of.get(file) else {
+            return Vec::new();
+        };
+        self.roots
+            .iter()
+            .filter(|&&root| {
+                let mut reached = vec![false; self.files.len()];
+                self.reach(root, &mut reached);
+                reached[target]
+            })
+            .map(|&root| self.files[root].clone())
+            .collect()
+    }
+
+    /// Whether the set holds `file`, given or imported.
+    pub fn holds(&self, file: &Path) -> bool {
+        self.index_of.contains_key(file)
+    }
+}
+
+/// The files `file` imports (by identity), read by `loader`; stdlib
+/// modules and imports that name no file are left out.
+pub fn imports_of(file: &Path, loader: &dyn Loader) -> Vec<PathBuf> {
+    let Ok(bytes) = loader.read(file) else {
+        return Vec::new();
+    };
+    let mut sources = SourceMap::new();
+    let Ok(id) = sources.add_bytes(file, bytes) else {
+        return Vec::new();
+    };
+    let (ast, _) = crate::syntax::parse(sources.file(id));
+    file_imports(file, &ast, loader)
+}
+
+/// The files a parsed file at `file` imports, by identity.
+pub fn file_imports(file: &Path, ast: &ast::Ast, loader: &dyn Loader) -> Vec<PathBuf> {
+    ast.items
+        .iter()
+        .filter_map(|item| match &item.kind {
+            ast::ItemKind::Import(import) => import.path.as_plain(),
+            _ => None,
+        })
+        .filter_map(|target| match resolve_target(&target, Some(file)) {
+            Target::File(path) => Some(loader.identity(&path)),
+            Target::Std(_) | Target::Invalid(_) => None,
+        })
+        .collect()
 }

@@ -41,9 +41,19 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
 
+        /// Check each program among the files given on its own: a file no
+        /// other imports is a root, and its program is it and what it
+        /// imports. The language server finds a file's program the same way.
+        #[arg(long)]
+        programs: bool,
+
         #[command(flatten)]
         report: ReportArgs,
     },
+    /// A language server over stdio, for editors: every diagnostic of
+    /// `check` as you type, hover, definition, references, rename,
+    /// completion, formatting, symbols, code actions and inlay hints.
+    Lsp,
     /// Check .env.k files and write the manifests they describe.
     Build {
         /// Files, or folders searched for *.env.k files.
@@ -178,7 +188,42 @@ fn main() -> ExitCode {
     allocator::keep_freed_memory();
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { paths, report } => {
+        Command::Check {
+            paths,
+            programs: true,
+            report,
+        } => {
+            let report = Report::new(report, cli.color);
+            let roots = match driver::programs(&paths) {
+                Ok(roots) => roots,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(2);
+                }
+            };
+            // Each program on its own; the worst outcome is the exit code.
+            let mut worst = ExitCode::SUCCESS;
+            for root in roots {
+                if report.format == MessageFormat::Human {
+                    eprintln!("checking the program of `{}`", root.display());
+                }
+                match run_check(&[root], Goal::Diagnostics, report) {
+                    Ok((model, spent)) => {
+                        driver::leave_to_exit(model);
+                        print_timings(report, &spent);
+                    }
+                    Err(code) if code == ExitCode::from(2) => return code,
+                    Err(code) => worst = code,
+                }
+            }
+            worst
+        }
+        Command::Lsp => envk::lsp::serve_stdio(),
+        Command::Check {
+            paths,
+            programs: false,
+            report,
+        } => {
             let report = Report::new(report, cli.color);
             match run_check(&paths, Goal::Diagnostics, report) {
                 Ok((model, spent)) => {

@@ -117,6 +117,11 @@ impl SourceFile {
         }
     }
 
+    /// How many lines the file has: one more than its line breaks.
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
     /// Local byte range of a line, without its line break.
     pub fn line_range(&self, line: usize) -> Range<usize> {
         let start = self.line_starts[line] as usize;

@@ -95,6 +95,40 @@ pub enum Type {
     Value,
 }
 
+impl Type {
+    /// What a value of the type is, for hover and completion: "cpu
+    /// (cores, or milli-cores such as `500m`)".
+    pub fn describe(self) -> String {
+        let listed = |words: &mut dyn Iterator<Item = &str>| {
+            words
+                .map(|word| format!("`{word}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Type::HttpsUrl { what, .. } => format!("{what} (an `https://` URL)"),
+            Type::Environment => format!(
+                "an environment: {}",
+                listed(&mut Environment::ALL.iter().map(|e| e.as_str()))
+            ),
+            Type::PodSecurity => format!(
+                "a Pod Security level: {}",
+                listed(&mut PodSecurity::ALL.iter().map(|level| level.as_str()))
+            ),
+            Type::Word { words, what } => format!("{what}: {}", listed(&mut words.iter().copied())),
+            Type::Duration => "a duration (`30s`, `5m`, `1h30m`)".into(),
+            Type::Cpu => "cpu (cores such as `2`, or milli-cores such as `500m`)".into(),
+            Type::Memory => "memory (bytes with a unit: `512Mi`, `8Gi`)".into(),
+            Type::Count => "a count (a whole number)".into(),
+            Type::Bool => "a boolean (`true` or `false`)".into(),
+            Type::Text => "text (a string)".into(),
+            Type::Label => "a name (a DNS-1123 label, bare or quoted)".into(),
+            Type::Block(nested) => format!("{} (a block of fields)", nested.what),
+            Type::Value => "a value its block types itself".into(),
+        }
+    }
+}
+
 /// A nested block: its fields, what it is called where a block was
 /// expected ("a capacity"), and how its diagnostics name it.
 pub struct Nested {

@@ -1,0 +1,144 @@
+//! One program, checked: what every request reads.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use lsp_types::{Position, Url};
+
+use crate::driver::Run;
+use crate::load::{self, Loader};
+use crate::resolve::refs::DeclId;
+use crate::source::{SourceFile, Span};
+use crate::syntax::ast::{Ast, ItemKind};
+
+use super::convert;
+
+/// A program's run, as of the document versions it read.
+pub struct Analysis {
+    pub run: Run,
+}
+
+impl Analysis {
+    /// The file of this program at `path` (by identity), stdlib copies
+    /// included.
+    pub fn file(&self, path: &Path) -> Option<&SourceFile> {
+        if let Some(module) = convert::stdlib_module(path) {
+            let name = format!("<{module}>");
+            return self.run.sources.files().find(|file| file.name() == name);
+        }
+        self.run
+            .sources
+            .files()
+            .find(|file| !file.is_stdlib() && super::identity(Path::new(file.name())) == path)
+    }
+
+    /// The parsed tree of a file.
+    pub fn ast(&self, file: &SourceFile) -> Option<&Ast> {
+        self.run
+            .files
+            .iter()
+            .find(|(id, _)| *id == file.id())
+            .map(|(_, ast)| ast)
+    }
+
+    /// The global offset of a position in `file`.
+    pub fn offset(&self, file: &SourceFile, position: Position) -> u32 {
+        file.base() + convert::offset(file, position) as u32
+    }
+
+    /// The declarations the name at a global offset refers to, or names.
+    /// An offset just past a name (the cursor after its last letter)
+    /// counts as in it.
+    pub fn decls_at(&self, offset: u32) -> Vec<DeclId> {
+        let found = self.run.references.at(offset);
+        if found.is_empty() && offset > 0 {
+            return self.run.references.at(offset - 1);
+        }
+        found
+    }
+
+    /// Every file of the program that is not a stdlib module, by path.
+    pub fn user_files(&self) -> impl Iterator<Item = (PathBuf, &SourceFile)> {
+        self.run
+            .sources
+            .files()
+            .filter(|file| !file.is_stdlib())
+            .map(|file| (super::identity(Path::new(file.name())), file))
+    }
+
+    /// The source text of a global span.
+    pub fn text(&self, span: Span) -> &str {
+        self.run.sources.snippet(span)
+    }
+}
+
+impl Analysis {
+    /// The program's diagnostics as the protocol's, by file; every file
+    /// it reads has an entry, empty when it has none.
+    pub fn diagnostics(&self) -> BTreeMap<Url, Vec<lsp_types::Diagnostic>> {
+        let sources = &self.run.sources;
+        let mut by_file: BTreeMap<Url, Vec<lsp_types::Diagnostic>> = self
+            .run
+            .sources
+            .files()
+            .filter(|file| !file.is_stdlib())
+            .filter_map(convert::uri)
+            .map(|url| (url, Vec::new()))
+            .collect();
+        for diagnostic in &self.run.diagnostics {
+            let Some(url) = convert::uri(sources.file_of(diagnostic.primary.span)) else {
+                continue;
+            };
+            by_file
+                .entry(url)
+                .or_default()
+                .push(convert::diagnostic(sources, diagnostic));
+        }
+        by_file
+    }
+
+    /// What each file of the program imports now, by identity.
+    pub fn imports(&self, loader: &dyn Loader) -> Vec<(PathBuf, Vec<PathBuf>)> {
+        self.run
+            .files
+            .iter()
+            .map(|(id, ast)| (self.run.sources.file(*id), ast))
+            .filter(|(file, _)| !file.is_stdlib())
+            .map(|(file, ast)| {
+                let path = super::identity(Path::new(file.name()));
+                let imports = load::file_imports(&path, ast, loader);
+                (path, imports)
+            })
+            .collect()
+    }
+}
+
+impl Analysis {
+    /// The file an `import` at a global offset names, as a location at its
+    /// start.
+    pub fn import_at(&self, file: &SourceFile, offset: u32) -> Option<lsp_types::Location> {
+        let ast = self.ast(file)?;
+        let import = ast.items.iter().find_map(|item| match &item.kind {
+            ItemKind::Import(import)
+                if import.path.span.start <= offset && offset <= import.path.span.end =>
+            {
+                Some(import)
+            }
+            _ => None,
+        })?;
+        let target = import.path.as_plain()?;
+        let imported = load::import_path(&target, Path::new(file.name()))?;
+        let path = match imported {
+            load::Imported::File(path) => path,
+            load::Imported::Std(module) => {
+                let name = format!("<{module}>");
+                convert::path(self.run.sources.files().find(|file| file.name() == name)?)?
+            }
+        };
+        let start = lsp_types::Position::new(0, 0);
+        Some(lsp_types::Location::new(
+            Url::from_file_path(path).ok()?,
+            lsp_types::Range::new(start, start),
+        ))
+    }
+}

@@ -1,0 +1,317 @@
+//! The language server, driven in memory: what it publishes equals what
+//! `envk check` reports, on every UI case and example, as documents are
+//! opened and edited; each kind of request answers as recorded in
+//! `tests/lsp/*.request.json` (`ENVK_BLESS=1` rewrites the `.expected.json`
+//! beside each).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+// Its `orphans` pairs `.env.k` cases; requests are `.request.json`, whose
+// leftovers `requests_answer_as_recorded` finds itself.
+#[allow(dead_code)]
+#[path = "support/golden.rs"]
+mod golden;
+#[path = "support/lsp_client.rs"]
+mod lsp_client;
+
+use lsp_client::{Client, expected, published, repo};
+
+/// Every UI case, opened in a server whose workspace is `tests/ui`:
+/// the diagnostics published for it are those `envk check` gives the
+/// programs that hold it, by the rule `envk check --programs` uses (a
+/// case imported by another is checked in its importer's program).
+#[test]
+fn diagnostics_equal_check_on_every_ui_case() {
+    let folder = repo("tests/ui");
+    let cases = golden::cases(&folder);
+    let programs = envk::load::Programs::discover(&cases, &envk::load::FileSystem);
+    let mut client = Client::start(&folder);
+    let mut failures = Vec::new();
+    for case in &cases {
+        let text = std::fs::read_to_string(case).expect("a readable case");
+        client.open(case, &text, 1);
+        let actual = published(&client.diagnostics(case, Some(1)));
+        let mut wanted = Vec::new();
+        for root in programs.roots_of(&identity(case)) {
+            let run = envk::driver::check(&[root]).expect("a readable program");
+            for diagnostic in expected(&run, &case.display().to_string()) {
+                if !wanted.contains(&diagnostic) {
+                    wanted.push(diagnostic);
+                }
+            }
+        }
+        if actual != wanted {
+            failures.push(format!(
+                "{}:\n  published {}\n  check     {}",
+                case.display(),
+                Value::from(actual),
+                Value::from(wanted)
+            ));
+        }
+        client.close(case);
+    }
+    client.stop();
+    assert!(cases.len() > 300, "the UI suite: {} cases", cases.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn identity(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).expect("an existing file")
+}
+
+/// A file of each example, opened: what is published for it is what
+/// `envk check` reports of it in its program (nothing: they check clean).
+#[test]
+fn examples_publish_what_check_reports() {
+    let folder = repo("examples");
+    let mut client = Client::start(&folder);
+    for (program, opened) in [
+        (
+            "examples/multi-team/main.env.k",
+            "examples/multi-team/tiers.env.k",
+        ),
+        ("examples/regions/main.env.k", "examples/regions/apps.env.k"),
+    ] {
+        let opened = repo(opened);
+        client.open(
+            &opened,
+            &std::fs::read_to_string(&opened).expect("readable"),
+            1,
+        );
+        let run = envk::driver::check(&[repo(program)]).expect("readable");
+        assert_eq!(
+            published(&client.diagnostics(&opened, Some(1))),
+            expected(&run, &opened.display().to_string()),
+        );
+    }
+    client.stop();
+}
+
+/// A workspace of two programs sharing a file: opening the shared file
+/// reports, for it, both programs' findings, and for the files it does
+/// not have open, each program's own; mending the open file clears what
+/// came from it, and closing it clears what only it kept shown.
+#[test]
+fn programs_are_found_by_their_roots() {
+    let folder = std::env::temp_dir().join(format!("envk-lsp-programs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).expect("a temporary folder");
+    let write = |name: &str, text: &str| {
+        let path = folder.join(name);
+        std::fs::write(&path, text).expect("written");
+        std::fs::canonicalize(path).expect("exists")
+    };
+    let shared = write(
+        "shared.env.k",
+        "cluster dev {\n  server = \"https://dev.example.com\"\n  environment = development\n}\n\
+         tier standard { pod_security = baseline }\n",
+    );
+    let first = write(
+        "first.env.k",
+        "import \"./shared.env.k\"\nenv web on dev tier standrd { }\n",
+    );
+    let second = write(
+        "second.env.k",
+        "import \"./shared.env.k\"\nenv api on dve tier standard { }\n",
+    );
+    let mut client = Client::start(&folder);
+    let text = std::fs::read_to_string(&shared).expect("readable");
+    client.open(&shared, &text, 1);
+    assert_eq!(client.diagnostics(&shared, Some(1)), Vec::<Value>::new());
+    let codes = |diagnostics: Vec<Value>| -> Vec<String> {
+        diagnostics
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {}",
+                    d["code"].as_str().unwrap_or(""),
+                    d["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        codes(client.diagnostics(&first, None)),
+        ["E0201 unknown tier `standrd`"]
+    );
+    assert_eq!(
+        codes(client.diagnostics(&second, None)),
+        ["E0201 unknown cluster `dve`"]
+    );
+    // The shared file's tier renamed: both programs report it, in the
+    // files that use it.
+    client.edit(&shared, 2, [4, 5, 4, 13], "basic");
+    assert_eq!(client.diagnostics(&shared, Some(2)), Vec::<Value>::new());
+    assert_eq!(
+        codes(client.diagnostics(&second, None)),
+        [
+            "E0201 unknown cluster `dve`",
+            "E0201 unknown tier `standard`"
+        ]
+    );
+    client.close(&shared);
+    // Closed, the shared file is read from disk again: `standard` is back,
+    // and what no open document's program reads is cleared.
+    assert_eq!(client.diagnostics(&second, None), Vec::<Value>::new());
+    client.stop();
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+/// An edit that breaks a file is reported at its new version, with the
+/// code's page linked and the help in the message; the edit that mends
+/// it clears the report.
+#[test]
+fn edits_are_reported_and_cleared() {
+    let file = repo("examples/multi-team/tiers.env.k");
+    let text = std::fs::read_to_string(&file).expect("readable");
+    let mut client = Client::start(&repo("examples"));
+    client.open(&file, &text, 1);
+    assert_eq!(client.diagnostics(&file, Some(1)), Vec::<Value>::new());
+    let line = text
+        .lines()
+        .position(|line| line.contains("pod_security = restricted"))
+        .expect("a tier with restricted pods") as u32;
+    // `pod_security` becomes `pod_secrity`.
+    client.edit(&file, 2, [line, 9, line, 10], "");
+    let broken = client.diagnostics(&file, Some(2));
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert_eq!(broken[0]["code"], "E0302");
+    assert!(
+        broken[0]["message"]
+            .as_str()
+            .expect("text")
+            .ends_with("help: did you mean `pod_security`?"),
+        "{broken:?}"
+    );
+    let page = broken[0]["codeDescription"]["href"]
+        .as_str()
+        .expect("a link");
+    let page = lsp_types::Url::parse(page)
+        .expect("a URL")
+        .to_file_path()
+        .expect("a file");
+    assert_eq!(
+        std::fs::read_to_string(page).expect("the page is written"),
+        envk::diag::Code::E0302.explanation()
+    );
+    client.edit(&file, 3, [line, 9, line, 9], "u");
+    assert_eq!(client.diagnostics(&file, Some(3)), Vec::<Value>::new());
+    client.stop();
+}
+
+/// A request the server cannot read is answered with an error, and the
+/// server goes on.
+#[test]
+fn bad_requests_are_answered_with_errors() {
+    let mut client = Client::start(&repo("examples"));
+    let answer = client.request("textDocument/hover", json!({ "nonsense": true }));
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    let answer = client.request("envk/unknown", json!({}));
+    assert_eq!(answer["error"]["code"], -32601, "{answer}");
+    let file = repo("examples/enterprise.env.k");
+    client.open(&file, &std::fs::read_to_string(&file).expect("readable"), 1);
+    assert_eq!(client.diagnostics(&file, Some(1)), Vec::<Value>::new());
+    client.stop();
+}
+
+/// Each `tests/lsp/NAME.request.json` names a file of the repository, a
+/// method, where the cursor is (the first occurrence of `find`, at the
+/// `|` in it) and any other parameters; the answer, with paths made
+/// relative to the repository, equals `NAME.expected.json`.
+#[test]
+fn requests_answer_as_recorded() {
+    let folder = repo("tests/lsp");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .expect("tests/lsp")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.to_string_lossy().ends_with(".request.json"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 6, "request cases: {}", cases.len());
+    let mut client = Client::start(&repo("examples"));
+    let mut failures = Vec::new();
+    for case in &cases {
+        let request: Value =
+            serde_json::from_str(&std::fs::read_to_string(case).expect("readable")).expect("JSON");
+        let file = repo(request["file"].as_str().expect("a file"));
+        let text = std::fs::read_to_string(&file).expect("readable");
+        client.open(&file, &text, 1);
+        client.diagnostics(&file, Some(1));
+        let mut params = request["params"].clone();
+        if params.is_null() {
+            params = json!({});
+        }
+        params["textDocument"] = json!({ "uri": lsp_client::uri(&file) });
+        if let Some(find) = request["find"].as_str() {
+            params["position"] = cursor(&text, find);
+        }
+        let method = request["method"].as_str().expect("a method");
+        let answer = client.request(method, params);
+        let shown = serde_json::to_string_pretty(&relative(answer)).expect("JSON") + "\n";
+        let expected = PathBuf::from(
+            case.to_string_lossy()
+                .replace(".request.json", ".expected.json"),
+        );
+        golden::compare(case, &expected, &shown, &mut failures);
+        client.close(&file);
+    }
+    for entry in std::fs::read_dir(&folder).expect("tests/lsp") {
+        let path = entry.expect("an entry").path();
+        let name = path.to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".expected.json")
+            && !Path::new(&format!("{stem}.request.json")).exists()
+        {
+            failures.push(format!("{name}: no request beside it (remove it)"));
+        }
+    }
+    client.stop();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The position of the `|` in the first occurrence of `find` (with the
+/// `|` taken out) in `text`.
+fn cursor(text: &str, find: &str) -> Value {
+    let bar = find.find('|').expect("a `|` marks the cursor");
+    let needle = find.replace('|', "");
+    let at = text
+        .find(&needle)
+        .unwrap_or_else(|| panic!("`{needle}` is in the file"))
+        + bar;
+    let before = &text[..at];
+    let line = before.matches('\n').count();
+    let start = before.rfind('\n').map_or(0, |at| at + 1);
+    let character: usize = before[start..].chars().map(char::len_utf16).sum();
+    json!({ "line": line, "character": character })
+}
+
+/// URIs made relative: `file:///…/repository/` becomes `repo:/`, and the
+/// stdlib's copies `std:/`.
+fn relative(value: Value) -> Value {
+    match value {
+        Value::String(text) => {
+            let root = lsp_client::uri(&repo("")).trim_end_matches('/').to_string();
+            let text = text.replace(&format!("{root}/"), "repo:/");
+            let std = lsp_types::Url::from_file_path(
+                std::env::temp_dir().join(format!("envk-{}", env!("CARGO_PKG_VERSION"))),
+            )
+            .expect("absolute")
+            .to_string();
+            Value::String(text.replace(&format!("{std}/"), "std:/"))
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(relative).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, value)| (key, relative(value)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
