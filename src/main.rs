@@ -204,10 +204,12 @@ fn main() -> ExitCode {
             // Each program on its own; the worst outcome is the exit code.
             let mut worst = ExitCode::SUCCESS;
             for root in roots {
-                if report.format == MessageFormat::Human {
-                    eprintln!("checking the program of `{}`", root.display());
-                }
-                match run_check(&[root], Goal::Diagnostics, report) {
+                match run_check_program(
+                    std::slice::from_ref(&root),
+                    Some(&root),
+                    Goal::Diagnostics,
+                    report,
+                ) {
                     Ok((model, spent)) => {
                         driver::leave_to_exit(model);
                         print_timings(report, &spent);
@@ -270,6 +272,17 @@ fn run_check(
     goal: Goal,
     report: Report,
 ) -> Result<(Option<envk::model::Model>, Timings), ExitCode> {
+    run_check_program(paths, None, goal, report)
+}
+
+/// `run_check`, for the program of `root` among several (`check
+/// --programs`): its diagnostics, if any, come after a line naming it.
+fn run_check_program(
+    paths: &[PathBuf],
+    root: Option<&std::path::Path>,
+    goal: Goal,
+    report: Report,
+) -> Result<(Option<envk::model::Model>, Timings), ExitCode> {
     let Report {
         format,
         deny,
@@ -293,19 +306,27 @@ fn run_check(
         }
         MessageFormat::Human => {
             let mut stderr = StandardStream::stderr(color_choice(color));
-            diag::render_human(&mut stderr, &run.sources, &run.diagnostics).and_then(|()| {
-                if run.diagnostics.is_empty() {
-                    Ok(())
-                } else if failed {
-                    writeln!(
-                        stderr,
-                        "error: could not check: {}",
-                        diag::summary(&run.diagnostics)
-                    )
-                } else {
-                    writeln!(stderr, "warning: {}", diag::summary(&run.diagnostics))
+            let named = match root {
+                Some(root) if !run.diagnostics.is_empty() => {
+                    writeln!(stderr, "in the program of `{}`:", root.display())
                 }
-            })
+                _ => Ok(()),
+            };
+            named
+                .and_then(|()| diag::render_human(&mut stderr, &run.sources, &run.diagnostics))
+                .and_then(|()| {
+                    if run.diagnostics.is_empty() {
+                        Ok(())
+                    } else if failed {
+                        writeln!(
+                            stderr,
+                            "error: could not check: {}",
+                            diag::summary(&run.diagnostics)
+                        )
+                    } else {
+                        writeln!(stderr, "warning: {}", diag::summary(&run.diagnostics))
+                    }
+                })
         }
     };
     if let Err(error) = printed {

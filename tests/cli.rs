@@ -493,3 +493,73 @@ fn namespaces_no_longer_declared_are_named_until_forgotten() {
     assert_eq!(back.status.code(), Some(0), "{}", stderr(&back));
     assert!(namespaces().contains("\ndev legacy\n"), "{}", namespaces());
 }
+
+/// `--programs`: each file no other imports is a root, checked with what
+/// it imports, on its own; the diagnostics of each come after its name,
+/// and a clean program prints nothing.
+#[test]
+fn programs_are_checked_each_on_its_own() {
+    let output = envk(&["check", "--programs", "examples"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+    let roots = envk::driver::programs(&[PathBuf::from("examples")]).expect("readable");
+    let roots: Vec<String> = roots
+        .iter()
+        .map(|root| root.display().to_string())
+        .collect();
+    assert_eq!(
+        roots
+            .iter()
+            .map(|root| root.rsplit("examples/").next().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        [
+            "enterprise.env.k",
+            "multi-team/main.env.k",
+            "regions/main.env.k"
+        ]
+    );
+
+    let dir = scratch("programs");
+    std::fs::write(
+        dir.join("shared.env.k"),
+        "cluster dev {\n  server = \"https://dev.example.com\"\n  environment = development\n}\n\
+         tier standard { pod_security = baseline }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("a.env.k"),
+        "import \"./shared.env.k\"\nenv web on dev tier standard { }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("b.env.k"),
+        "import \"./shared.env.k\"\nenv web on dev tier standrd { }\n",
+    )
+    .unwrap();
+    // As one program, the two files' `web` would be one namespace twice.
+    let together = envk(&["--color", "never", "check", dir.to_str().unwrap()]);
+    assert!(
+        stderr(&together).contains("error[E0202]"),
+        "{}",
+        stderr(&together)
+    );
+    let output = envk(&[
+        "--color",
+        "never",
+        "check",
+        "--programs",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert_eq!(text.matches("error[").count(), 1, "{text}");
+    assert!(
+        text.contains("error[E0201]: unknown tier `standrd`"),
+        "{text}"
+    );
+    assert!(text.starts_with("in the program of `"), "{text}");
+    assert!(
+        text.lines().next().unwrap_or("").ends_with("b.env.k`:"),
+        "{text}"
+    );
+}

@@ -4,7 +4,8 @@
 //! well-formed items changes nothing: every input parses exactly as with
 //! pest alone. Generated inputs carry non-ASCII text next to and inside
 //! every kind of token, since error messages slice the text around the
-//! place parsing failed.
+//! place parsing failed. The language server, fed mutations as edits,
+//! publishes after each what a cold check of the text reports.
 //!
 //! Run longer with `PROPTEST_CASES=10000 cargo test --release --test props`.
 
@@ -13,6 +14,9 @@ use proptest::prelude::*;
 use envk::diag::Diagnostic;
 use envk::source::{SourceMap, Span};
 use envk::syntax::{self, ast::Ast, spans};
+
+#[path = "support/lsp_client.rs"]
+mod lsp_client;
 
 fn parse(text: &str) -> (SourceMap, Ast, Vec<Diagnostic>) {
     let mut sources = SourceMap::new();
@@ -537,6 +541,57 @@ proptest! {
         prop_assert_eq!(tree_of(&once), Some(original));
         let comments = |t: &str| t.matches("//").count();
         prop_assert_eq!(comments(&once), comments(&text));
+    }
+}
+
+/// The line and UTF-16 column of a byte offset, for a didChange range.
+fn utf16_position(text: &str, offset: usize) -> (u32, u32) {
+    let before = &text[..offset];
+    let line = before.matches('\n').count();
+    let start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column: usize = before[start..].chars().map(char::len_utf16).sum();
+    (line as u32, column as u32)
+}
+
+proptest! {
+    // Each case starts a server and checks the program once per edit.
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The language server under random edits (the mutation generator's,
+    /// each sent as a didChange of a range): it never crashes, and after
+    /// each edit what it publishes equals a cold `envk check` of the text.
+    #[test]
+    fn the_language_server_publishes_what_check_reports_after_every_edit(
+        edits in prop::collection::vec((0..8000usize, 0usize..12, checker_token()), 1..5),
+    ) {
+        let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("lsp-edits-{:?}", std::thread::current().id()));
+        std::fs::create_dir_all(&folder).expect("a scratch folder");
+        let path = std::fs::canonicalize(&folder).expect("exists").join("program.env.k");
+        std::fs::write(&path, ENTERPRISE).expect("written");
+        let mut client = lsp_client::Client::start(&folder);
+        client.open(&path, ENTERPRISE, 1);
+        client.diagnostics(&path, Some(1));
+        let mut text = ENTERPRISE.to_string();
+        for (version, (at, delete, insert)) in (2..).zip(&edits) {
+            let mut start = (*at).min(text.len());
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut end = (start + delete).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let (from, to) = (utf16_position(&text, start), utf16_position(&text, end));
+            client.edit(&path, version, [from.0, from.1, to.0, to.1], insert);
+            text.replace_range(start..end, insert);
+            let published = lsp_client::published(&client.diagnostics(&path, Some(version)));
+            let loader = envk::load::InMemory::new().with(&path, text.as_str());
+            let cold = envk::driver::check_with(std::slice::from_ref(&path), &loader)
+                .expect("in memory");
+            prop_assert_eq!(published, lsp_client::expected(&cold, &path.display().to_string()));
+        }
+        client.stop();
     }
 }
 
