@@ -223,7 +223,8 @@ fn bad_requests_are_answered_with_errors() {
 
 /// Each `tests/lsp/NAME.request.json` names a file of the repository, a
 /// method, where the cursor is (the first occurrence of `find`, at the
-/// `|` in it) and any other parameters; the answer, with paths made
+/// `|` in it), a range (`range_at`, empty at such a cursor, or
+/// `whole_file`) and any other parameters; the answer, with paths made
 /// relative to the repository, equals `NAME.expected.json`.
 #[test]
 fn requests_answer_as_recorded() {
@@ -251,6 +252,15 @@ fn requests_answer_as_recorded() {
         params["textDocument"] = json!({ "uri": lsp_client::uri(&file) });
         if let Some(find) = request["find"].as_str() {
             params["position"] = cursor(&text, find);
+        }
+        // A range: the cursor's (code actions), or the whole file (hints).
+        if let Some(find) = request["range_at"].as_str() {
+            let at = cursor(&text, find);
+            params["range"] = json!({ "start": at, "end": at });
+        }
+        if request["whole_file"] == json!(true) {
+            params["range"] = json!({ "start": { "line": 0, "character": 0 },
+                                      "end": { "line": text.lines().count(), "character": 0 } });
         }
         let method = request["method"].as_str().expect("a method");
         let answer = client.request(method, params);
@@ -295,23 +305,26 @@ fn cursor(text: &str, find: &str) -> Value {
 /// stdlib's copies `std:/`.
 fn relative(value: Value) -> Value {
     match value {
-        Value::String(text) => {
-            let root = lsp_client::uri(&repo("")).trim_end_matches('/').to_string();
-            let text = text.replace(&format!("{root}/"), "repo:/");
-            let std = lsp_types::Url::from_file_path(
-                std::env::temp_dir().join(format!("envk-{}", env!("CARGO_PKG_VERSION"))),
-            )
-            .expect("absolute")
-            .to_string();
-            Value::String(text.replace(&format!("{std}/"), "std:/"))
-        }
+        Value::String(text) => Value::String(relative_text(&text)),
         Value::Array(items) => Value::Array(items.into_iter().map(relative).collect()),
+        // A workspace edit's files are its keys.
         Value::Object(fields) => Value::Object(
             fields
                 .into_iter()
-                .map(|(key, value)| (key, relative(value)))
+                .map(|(key, value)| (relative_text(&key), relative(value)))
                 .collect(),
         ),
         other => other,
     }
+}
+
+fn relative_text(text: &str) -> String {
+    let root = lsp_client::uri(&repo("")).trim_end_matches('/').to_string();
+    let text = text.replace(&format!("{root}/"), "repo:/");
+    let std = lsp_types::Url::from_file_path(
+        std::env::temp_dir().join(format!("envk-{}", env!("CARGO_PKG_VERSION"))),
+    )
+    .expect("absolute")
+    .to_string();
+    text.replace(&format!("{std}/"), "std:/")
 }

@@ -109,6 +109,16 @@ fn stdlib_copy(module: &str) -> Option<PathBuf> {
     Some(shown_folder()?.join(format!("{module}.env.k")))
 }
 
+/// How a message names a file: its name without the folders (a stdlib
+/// module as `<std/alerts>`).
+pub fn short_name(file: &SourceFile) -> String {
+    Path::new(file.name())
+        .file_name()
+        .map_or(file.name().to_string(), |name| {
+            name.to_string_lossy().into_owned()
+        })
+}
+
 /// The stdlib module a path is the copy of: `std/alerts`.
 pub fn stdlib_module(path: &Path) -> Option<&'static str> {
     let folder = shown_folder()?;

@@ -61,11 +61,7 @@ fn describe_decl(analysis: &Analysis, id: DeclId, all: &[DeclId]) -> String {
     let sources = &analysis.run.sources;
     let file = sources.file_of(decl.span);
     let (line, _) = file.line_col(file.local(decl.span).start);
-    let shown = Path::new(file.name())
-        .file_name()
-        .map_or(file.name().to_string(), |name| {
-            name.to_string_lossy().into_owned()
-        });
+    let shown = convert::short_name(file);
     let declared = match convert::uri(file) {
         Some(uri) => format!("[{shown}:{line}]({uri}#L{line})"),
         None => format!("`{shown}:{line}`"),

@@ -16,9 +16,11 @@
 //! Owns: the protocol. What the answers say is in the feature modules
 //! (`hover`, `navigate`, `symbols`), which read an [`Analysis`].
 
+mod actions;
 mod analysis;
 mod complete;
 mod convert;
+mod hints;
 mod hover;
 mod navigate;
 mod state;
@@ -394,6 +396,43 @@ impl Worker<'_> {
                     answer.map(lsp_types::DocumentSymbolResponse::Nested),
                 ))
             }
+            req::PrepareRenameRequest::METHOD => {
+                let at: lsp_types::TextDocumentPositionParams = params(request)?;
+                let (analysis, path) = self.analysis(&at.text_document.uri).ok_or((
+                    ErrorCode::InvalidParams,
+                    "not a file of a program".to_string(),
+                ))?;
+                let (range, placeholder) = navigate::prepare_rename(&analysis, &path, at.position)
+                    .map_err(|why| (ErrorCode::InvalidRequest, why))?;
+                json(serde_json::to_value(
+                    lsp_types::PrepareRenameResponse::RangeWithPlaceholder { range, placeholder },
+                ))
+            }
+            req::Rename::METHOD => {
+                let params: lsp_types::RenameParams = params(request)?;
+                let at = params.text_document_position;
+                let (analysis, path) = self.analysis(&at.text_document.uri).ok_or((
+                    ErrorCode::InvalidParams,
+                    "not a file of a program".to_string(),
+                ))?;
+                let edit = navigate::rename(&analysis, &path, at.position, &params.new_name)
+                    .map_err(|why| (ErrorCode::InvalidRequest, why))?;
+                json(serde_json::to_value(edit))
+            }
+            req::CodeActionRequest::METHOD => {
+                let params: lsp_types::CodeActionParams = params(request)?;
+                let answer = self
+                    .analysis(&params.text_document.uri)
+                    .map(|(analysis, path)| actions::actions(&analysis, &path, params.range));
+                json(serde_json::to_value(answer))
+            }
+            req::InlayHintRequest::METHOD => {
+                let params: lsp_types::InlayHintParams = params(request)?;
+                let answer = self
+                    .analysis(&params.text_document.uri)
+                    .map(|(analysis, path)| hints::hints(&analysis, &path, params.range));
+                json(serde_json::to_value(answer))
+            }
             req::Completion::METHOD => {
                 let params: lsp_types::CompletionParams = params(request)?;
                 let at = params.text_document_position;
@@ -470,6 +509,12 @@ fn capabilities() -> ServerCapabilities {
         references_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
+        rename_provider: Some(OneOf::Right(lsp_types::RenameOptions {
+            prepare_provider: Some(true),
+            work_done_progress_options: Default::default(),
+        })),
+        code_action_provider: Some(lsp_types::CodeActionProviderCapability::Simple(true)),
+        inlay_hint_provider: Some(OneOf::Left(true)),
         completion_provider: Some(lsp_types::CompletionOptions {
             trigger_characters: Some(vec![" ".to_string(), "[".to_string()]),
             ..Default::default()

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use lsp_types::{Location, Position};
 
+use crate::resolve::refs::DeclKind;
+
 use super::analysis::Analysis;
 use super::convert;
 
@@ -69,4 +71,155 @@ fn dedup(locations: &mut Vec<Location>) {
         ))
     });
     locations.dedup();
+}
+
+/// Why a name cannot be renamed here, for the editor to show.
+pub type Refusal = String;
+
+/// The name at `position`, if it can be renamed: its range and text.
+pub fn prepare_rename(
+    analysis: &Analysis,
+    path: &Path,
+    position: Position,
+) -> Result<(lsp_types::Range, String), Refusal> {
+    let target = rename_target(analysis, path, position)?;
+    Ok((
+        convert::range(&analysis.run.sources, target.at),
+        target.name,
+    ))
+}
+
+/// Every edit that renames the declaration at `position` to `new_name`:
+/// the declaration and every use, across the program's files.
+pub fn rename(
+    analysis: &Analysis,
+    path: &Path,
+    position: Position,
+    new_name: &str,
+) -> Result<lsp_types::WorkspaceEdit, Refusal> {
+    let target = rename_target(analysis, path, position)?;
+    let references = &analysis.run.references;
+    let kind = references.decl(target.ids[0]).kind;
+    let valid = match kind {
+        // Names that are not Kubernetes objects' are identifiers.
+        DeclKind::Let | DeclKind::AlertTemplate => is_identifier(new_name),
+        _ => crate::resolve::check_dns_label(new_name).is_ok(),
+    };
+    if !valid {
+        return Err(match kind {
+            DeclKind::Let | DeclKind::AlertTemplate => format!(
+                "`{new_name}` is not a name: a letter or `_`, then letters, digits, `_` or `-`"
+            ),
+            _ => format!(
+                "`{new_name}` is not a DNS-1123 label: at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit"
+            ),
+        });
+    }
+    if new_name != target.name
+        && let Some((_, taken)) = references
+            .decls()
+            .find(|(_, decl)| decl.kind == kind && decl.name == new_name)
+    {
+        let file = analysis.run.sources.file_of(taken.span);
+        let (line, _) = file.line_col(file.local(taken.span).start);
+        return Err(format!(
+            "a {} named `{new_name}` is already declared, at {}:{line}",
+            kind.noun(),
+            convert::short_name(file)
+        ));
+    }
+    let mut spans: Vec<crate::source::Span> = Vec::new();
+    for &id in &target.ids {
+        spans.push(references.decl(id).span);
+        spans.extend(references.uses_of(id));
+    }
+    spans.sort_by_key(|span| (span.start, span.end));
+    spans.dedup();
+    let mut changes: std::collections::HashMap<lsp_types::Url, Vec<lsp_types::TextEdit>> =
+        std::collections::HashMap::new();
+    for span in spans {
+        let file = analysis.run.sources.file_of(span);
+        if file.is_stdlib() {
+            return Err(format!(
+                "`{}` is used in the stdlib, which cannot be edited",
+                target.name
+            ));
+        }
+        let written = analysis.text(span);
+        let replacement = if written == target.name {
+            new_name.to_string()
+        } else if written == format!("\"{}\"", target.name) {
+            format!("\"{new_name}\"")
+        } else {
+            let (line, _) = file.line_col(file.local(span).start);
+            return Err(format!(
+                "`{}` is also named by interpolation, `{written}` at {}:{line}: rename that by hand",
+                target.name,
+                convert::short_name(file)
+            ));
+        };
+        let uri = convert::uri(file).ok_or("a file without a path")?;
+        changes
+            .entry(uri)
+            .or_default()
+            .push(lsp_types::TextEdit::new(
+                convert::range(&analysis.run.sources, span),
+                replacement,
+            ));
+    }
+    Ok(lsp_types::WorkspaceEdit::new(changes))
+}
+
+struct Target {
+    ids: Vec<crate::resolve::refs::DeclId>,
+    name: String,
+    /// The name at the cursor.
+    at: crate::source::Span,
+}
+
+/// The declaration the name at `position` refers to, when it can be
+/// renamed: declared once under one name written as is (not built by
+/// interpolation, not a family's stage, whose namespace joins two names),
+/// outside the stdlib.
+fn rename_target(analysis: &Analysis, path: &Path, position: Position) -> Result<Target, Refusal> {
+    let file = analysis.file(path).ok_or("not a file of the program")?;
+    let offset = analysis.offset(file, position);
+    let ids = analysis.decls_at(offset);
+    let references = &analysis.run.references;
+    let first = *ids.first().ok_or("no declared name here")?;
+    let decl = references.decl(first);
+    if ids.iter().any(|&id| references.decl(id).name != decl.name) {
+        return Err("this name is built by interpolation: each expansion names another".into());
+    }
+    if decl.kind == DeclKind::Resource {
+        return Err("a resource's name is its API's plural and group: it cannot be renamed".into());
+    }
+    let declared = analysis.text(decl.span);
+    if declared != decl.name && declared != format!("\"{}\"", decl.name) {
+        return Err(format!(
+            "`{}` is made from `{declared}` where it is declared: rename that",
+            decl.name
+        ));
+    }
+    if analysis.run.sources.file_of(decl.span).is_stdlib() {
+        return Err(format!("`{}` is declared in the stdlib", decl.name));
+    }
+    let contains = |span: crate::source::Span| span.start <= offset && offset <= span.end;
+    let at = std::iter::once(decl.span)
+        .chain(references.uses_of(first))
+        .find(|&span| contains(span))
+        .unwrap_or(decl.span);
+    Ok(Target {
+        ids,
+        name: decl.name.clone(),
+        at,
+    })
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
