@@ -26,7 +26,7 @@ fn programs(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn every_program_in_the_repository_parses_as_pest_alone_parses_it() {
     let mut paths = Vec::new();
-    for dir in ["examples", "stdlib", "tests", "fuzz/corpus"] {
+    for dir in ["examples", "stdlib", "tests", "fuzz/corpus", "editors"] {
         programs(Path::new(dir), &mut paths);
     }
     assert!(paths.len() > 200, "found only {} programs", paths.len());

@@ -25,7 +25,7 @@ mod resources;
 mod routing;
 pub mod schema;
 mod scope;
-mod units;
+pub(crate) mod units;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

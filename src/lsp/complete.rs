@@ -122,14 +122,20 @@ pub fn complete(analysis: &Analysis, text: &str, offset: usize) -> Vec<Completio
     items
 }
 
-/// The units a number may take where it is written.
-fn units(context: &Context, block: Block, items: &mut Vec<CompletionItem>) {
-    let words = &context.words;
-    let key = match words.as_slice() {
+/// What the value written at local byte `offset` of `text` is read as:
+/// the type of the field (or of the quota's resource) it is assigned to.
+pub fn value_type(analysis: &Analysis, text: &str, offset: usize) -> Option<Type> {
+    let context = Context::read(&text[..offset.min(text.len())])?;
+    let block = context.block(analysis);
+    assigned_type(&context, &block)
+}
+
+fn assigned_type(context: &Context, block: &Block) -> Option<Type> {
+    let key = match context.words.as_slice() {
         [.., key, equals] if equals == "=" => key.as_str(),
-        _ => return,
+        _ => return None,
     };
-    let ty = block.field(key).map(|field| field.ty).or_else(|| {
+    block.field(key).map(|field| field.ty).or_else(|| {
         QuotaKey::ALL
             .iter()
             .find(|quota| quota.as_str() == key)
@@ -138,7 +144,12 @@ fn units(context: &Context, block: Block, items: &mut Vec<CompletionItem>) {
                 crate::model::Dimension::Memory => Type::Memory,
                 crate::model::Dimension::Count => Type::Count,
             })
-    });
+    })
+}
+
+/// The units a number may take where it is written.
+fn units(context: &Context, block: Block, items: &mut Vec<CompletionItem>) {
+    let ty = assigned_type(context, &block);
     let suffixes: &[(&str, &str)] = match ty {
         Some(Type::Cpu) => &[("m", "milli-cores: `500m` is half a core")],
         Some(Type::Memory) => &[

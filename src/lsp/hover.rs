@@ -12,9 +12,9 @@ use std::path::Path;
 use lsp_types::{Hover, HoverContents, MarkupContent, MarkupKind, Position};
 
 use crate::check::schema::{self, Field, Type};
-use crate::model::{Model, QuotaKey, ResourceList};
+use crate::model::{Dimension, Model, QuotaKey, ResourceList};
 use crate::resolve::refs::{DeclId, DeclKind};
-use crate::source::Span;
+use crate::source::{SourceFile, Span};
 use crate::syntax::ast::{Block, ElseKind, FieldValue, Item, ItemKind, Key, StmtKind};
 
 use super::analysis::Analysis;
@@ -30,6 +30,8 @@ pub fn hover(analysis: &Analysis, path: &Path, position: Position) -> Option<Hov
             describe_decl(analysis, first, &decls),
             name_span(analysis, offset, first),
         )
+    } else if let Some(quantity) = quantity(analysis, file, offset) {
+        quantity
     } else {
         let ast = analysis.ast(file)?;
         let (field, span) = field_at(&ast.items, offset)?;
@@ -300,6 +302,62 @@ fn item_declaring(items: &[Item], span: Span) -> Option<&Item> {
         _ => None,
     };
     Some(inner.unwrap_or(item))
+}
+
+/// A number written at `offset`, in its canonical form for the field it
+/// is assigned to: `0.5` of cpu is `500m`, `1.5Gi` is `1536Mi`.
+fn quantity(analysis: &Analysis, file: &SourceFile, offset: u32) -> Option<(String, Span)> {
+    let text = file.text();
+    let local = (offset - file.base()) as usize;
+    let is_part = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '%';
+    let start = text[..local]
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| is_part(c))
+        .last()
+        .map_or(local, |(at, _)| at);
+    let end = local
+        + text[local..]
+            .char_indices()
+            .find(|&(_, c)| !is_part(c))
+            .map_or(text.len() - local, |(at, _)| at);
+    let written = &text[start..end];
+    if !written.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let number = crate::syntax::literal::number(written).ok()?;
+    let span = Span::new(file.base() + start as u32, file.base() + end as u32);
+    let value = crate::resolve::value::Value::Number(number, span);
+    let mut ignored = Vec::new();
+    let shown = match super::complete::value_type(analysis, text, start)? {
+        Type::Cpu => {
+            let millis = crate::check::units::cpu(&value, &mut ignored)?;
+            format!(
+                "**cpu** `{written}` = `{}` ({millis} milli-cores)",
+                Dimension::Cpu.format(millis)
+            )
+        }
+        Type::Memory => {
+            let bytes = crate::check::units::memory(&value, &mut ignored)?;
+            format!(
+                "**memory** `{written}` = `{}` ({bytes} bytes)",
+                Dimension::Memory.format(bytes)
+            )
+        }
+        Type::Count => {
+            let count = crate::check::units::count(&value, &mut ignored)?;
+            format!("**count** `{written}` = `{count}`")
+        }
+        Type::Duration => {
+            let duration = crate::check::units::duration(&value, &mut ignored)?;
+            format!(
+                "**duration** `{written}` = `{duration}` ({} ms)",
+                duration.0
+            )
+        }
+        _ => return None,
+    };
+    Some((shown, span))
 }
 
 fn describe_field(field: &Field) -> String {

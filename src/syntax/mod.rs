@@ -13,7 +13,7 @@ mod expected;
 mod fast;
 pub mod format;
 pub mod keywords;
-mod literal;
+pub(crate) mod literal;
 mod parser;
 pub mod spans;
 
