@@ -328,3 +328,117 @@ fn relative_text(text: &str) -> String {
     .to_string();
     text.replace(&format!("{std}/"), "std:/")
 }
+
+/// A rename's edits, applied, leave a program that checks as before: a
+/// tier, a record field, a role and a family, each renamed across the
+/// files of a copy of the multi-team example.
+#[test]
+fn renames_keep_the_program_checking() {
+    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lsp-renames");
+    let _ = std::fs::remove_dir_all(&folder);
+    copy_folder(&repo("examples/multi-team"), &folder);
+    std::fs::copy(repo("tests/lsp/family.env.k"), folder.join("family.env.k")).expect("copied");
+    let folder = std::fs::canonicalize(&folder).expect("exists");
+    let mut client = Client::start(&folder);
+    for (file, find, new_name) in [
+        ("teams/payments.env.k", "tier crit|ical {", "vital"),
+        ("main.env.k", "team.si|ze", "scale"),
+        (
+            "teams/payments.env.k",
+            "grant oncall-resp|onder",
+            "first-responder",
+        ),
+        ("family.env.k", "env sh|op {", "store"),
+    ] {
+        let path = folder.join(file);
+        let text = std::fs::read_to_string(&path).expect("readable");
+        client.open(&path, &text, 1);
+        client.diagnostics(&path, Some(1));
+        let answer = client.request(
+            "textDocument/rename",
+            json!({ "textDocument": { "uri": lsp_client::uri(&path) },
+                    "position": cursor(&text, find), "newName": new_name }),
+        );
+        let changes = answer["changes"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{answer}"));
+        assert!(!changes.is_empty());
+        for (uri, edits) in changes {
+            let target = lsp_types::Url::parse(uri)
+                .expect("a URI")
+                .to_file_path()
+                .expect("a file");
+            let text = std::fs::read_to_string(&target).expect("readable");
+            std::fs::write(&target, apply(&text, edits.as_array().expect("edits")))
+                .expect("written");
+        }
+        client.close(&path);
+        let root = if file == "family.env.k" {
+            "family.env.k"
+        } else {
+            "main.env.k"
+        };
+        let run = envk::driver::check(&[folder.join(root)]).expect("readable");
+        assert!(
+            !run.has_errors(),
+            "after renaming to `{new_name}`:\n{}",
+            envk::diag::render_plain(&run.sources, &run.diagnostics)
+        );
+        let renamed = std::fs::read_to_string(folder.join(file)).expect("readable");
+        assert!(
+            renamed.contains(new_name),
+            "{file} does not name `{new_name}`"
+        );
+    }
+    client.stop();
+}
+
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("a folder");
+    for entry in std::fs::read_dir(from).expect("readable") {
+        let path = entry.expect("an entry").path();
+        let target = to.join(path.file_name().expect("a name"));
+        if path.is_dir() {
+            copy_folder(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copied");
+        }
+    }
+}
+
+/// `edits` (the protocol's, on one file, not overlapping) applied to
+/// `text`, last first so that positions stay right.
+fn apply(text: &str, edits: &[Value]) -> String {
+    let offset = |position: &Value| {
+        let line = position["line"].as_u64().expect("a line") as usize;
+        let character = position["character"].as_u64().expect("a column") as usize;
+        let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+        let mut units = 0;
+        let line_text = &text[start..];
+        start
+            + line_text
+                .char_indices()
+                .find(|&(_, c)| {
+                    let reached = units >= character;
+                    units += c.len_utf16();
+                    reached
+                })
+                .map_or(line_text.len(), |(at, _)| at)
+    };
+    let mut ranges: Vec<(usize, usize, &str)> = edits
+        .iter()
+        .map(|edit| {
+            (
+                offset(&edit["range"]["start"]),
+                offset(&edit["range"]["end"]),
+                edit["newText"].as_str().expect("text"),
+            )
+        })
+        .collect();
+    ranges.sort_by_key(|&(start, _, _)| std::cmp::Reverse(start));
+    let mut text = text.to_string();
+    for (start, end, new) in ranges {
+        text.replace_range(start..end, new);
+    }
+    text
+}

@@ -8,8 +8,9 @@ use lsp_types::{Position, Url};
 use crate::driver::Run;
 use crate::load::{self, Loader};
 use crate::resolve::refs::DeclId;
+use crate::resolve::refs::DeclKind;
 use crate::source::{SourceFile, Span};
-use crate::syntax::ast::{Ast, ItemKind};
+use crate::syntax::ast::{Ast, ElseKind, Item, ItemKind, Name, StmtKind};
 
 use super::convert;
 
@@ -141,4 +142,85 @@ impl Analysis {
             lsp_types::Range::new(start, start),
         ))
     }
+}
+
+/// An env family (`env payments { stage dev … }`): a name that declares
+/// no namespace itself, but one per stage, `payments-dev`, ….
+pub struct Family {
+    pub name: String,
+    /// Where its name is written.
+    pub span: Span,
+    /// Its stages' envs, in the order written, one per cluster of each.
+    pub stages: Vec<(DeclId, String)>,
+}
+
+impl Analysis {
+    /// The family whose name is written at a global offset.
+    pub fn family_at(&self, file: &SourceFile, offset: u32) -> Option<Family> {
+        let ast = self.ast(file)?;
+        let env = family_named_at(&ast.items, offset)?;
+        let name = match &env.name {
+            Name::Ident(ident) => ident.text.clone(),
+            Name::Str(string) => string.as_plain()?,
+        };
+        let stage_spans: Vec<(Span, String)> = env
+            .body
+            .stmts
+            .iter()
+            .filter_map(|stmt| match &stmt.kind {
+                StmtKind::Stage(stage) => {
+                    Some((stage.name.span(), self.text(stage.name.span()).to_string()))
+                }
+                _ => None,
+            })
+            .collect();
+        let stages = self
+            .run
+            .references
+            .decls()
+            .filter(|(_, decl)| decl.kind == DeclKind::Env)
+            .filter_map(|(id, decl)| {
+                let (_, stage) = stage_spans.iter().find(|(span, _)| *span == decl.span)?;
+                Some((id, stage.clone()))
+            })
+            .collect();
+        Some(Family {
+            name,
+            span: env.name.span(),
+            stages,
+        })
+    }
+}
+
+fn family_named_at(items: &[Item], offset: u32) -> Option<&crate::syntax::ast::Env> {
+    items.iter().find_map(|item| match &item.kind {
+        ItemKind::Env(env)
+            if env.placement.is_none()
+                && env.name.span().start <= offset
+                && offset <= env.name.span().end =>
+        {
+            Some(env)
+        }
+        ItemKind::For(each) => family_named_at(&each.items, offset),
+        ItemKind::If(chain) => {
+            let mut found = family_named_at(&chain.then, offset);
+            let mut otherwise = chain.otherwise.as_ref();
+            while found.is_none()
+                && let Some(branch) = otherwise
+            {
+                match &branch.kind {
+                    ElseKind::Body(body) => {
+                        found = family_named_at(body, offset);
+                        otherwise = None;
+                    }
+                    ElseKind::If(next) => {
+                        found = family_named_at(&next.then, offset);
+                        otherwise = next.otherwise.as_ref();
+                    }
+                }
+            }
+            found
+        }
+        _ => None,
+    })
 }

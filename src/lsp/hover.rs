@@ -30,6 +30,21 @@ pub fn hover(analysis: &Analysis, path: &Path, position: Position) -> Option<Hov
             describe_decl(analysis, first, &decls),
             name_span(analysis, offset, first),
         )
+    } else if let Some(field) = super::fields::at(analysis, file, offset) {
+        let values: Vec<String> = field
+            .declared
+            .iter()
+            .map(|(_, value)| format!("`{value}`"))
+            .collect();
+        let text = format!(
+            "**record field** `{}` of each record of `{}`: {}",
+            field.field,
+            field.list,
+            values.join(", ")
+        );
+        (text, field.at)
+    } else if let Some(family) = analysis.family_at(file, offset) {
+        (describe_family(analysis, &family), family.span)
     } else if let Some(quantity) = quantity(analysis, file, offset) {
         quantity
     } else {
@@ -102,6 +117,33 @@ fn describe_decl(analysis: &Analysis, id: DeclId, all: &[DeclId]) -> String {
                 text.push_str(
                     "\n\nWhat the checker computes for it is shown once the program checks clean.",
                 );
+            }
+        }
+    }
+    text
+}
+
+/// A family: its stages' envs, each as its own hover shows it.
+fn describe_family(analysis: &Analysis, family: &super::analysis::Family) -> String {
+    let mut text = format!("**env family** `{}`", family.name);
+    let references = &analysis.run.references;
+    let mut seen = Vec::new();
+    for (id, stage) in &family.stages {
+        let name = &references.decl(*id).name;
+        if seen.contains(name) {
+            continue;
+        }
+        seen.push(name.clone());
+        let _ = write!(text, "\n\n---\n\nstage `{stage}`: ");
+        match analysis
+            .run
+            .model
+            .as_ref()
+            .and_then(|model| resolved(model, DeclKind::Env, name))
+        {
+            Some(details) => text.push_str(&details),
+            None => {
+                let _ = write!(text, "env `{name}`");
             }
         }
     }

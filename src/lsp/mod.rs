@@ -20,6 +20,7 @@ mod actions;
 mod analysis;
 mod complete;
 mod convert;
+mod fields;
 mod hints;
 mod hover;
 mod navigate;

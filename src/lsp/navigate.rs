@@ -22,6 +22,18 @@ pub fn definition(analysis: &Analysis, path: &Path, position: Position) -> Vec<L
     if let Some(imported) = analysis.import_at(file, offset) {
         return vec![imported];
     }
+    if let Some(family) = analysis.family_at(file, offset) {
+        return convert::location(&analysis.run.sources, family.span)
+            .into_iter()
+            .collect();
+    }
+    if let Some(field) = super::fields::at(analysis, file, offset) {
+        return field
+            .declared
+            .iter()
+            .filter_map(|(span, _)| convert::location(&analysis.run.sources, *span))
+            .collect();
+    }
     let mut locations: Vec<Location> = analysis
         .decls_at(offset)
         .into_iter()
@@ -45,8 +57,23 @@ pub fn references(
         return Vec::new();
     };
     let references = &analysis.run.references;
+    let offset = analysis.offset(file, position);
     let mut spans = Vec::new();
-    for id in analysis.decls_at(analysis.offset(file, position)) {
+    let mut ids = analysis.decls_at(offset);
+    if let Some(field) = super::fields::at(analysis, file, offset) {
+        if include_declaration {
+            spans.extend(field.declared.iter().map(|(span, _)| *span));
+        }
+        spans.extend(field.uses);
+    }
+    // A family's references are its stages' envs'.
+    if let Some(family) = analysis.family_at(file, offset) {
+        if include_declaration {
+            spans.push(family.span);
+        }
+        ids = family.stages.iter().map(|&(id, _)| id).collect();
+    }
+    for id in ids {
         if include_declaration {
             spans.push(references.decl(id).span);
         }
@@ -82,6 +109,17 @@ pub fn prepare_rename(
     path: &Path,
     position: Position,
 ) -> Result<(lsp_types::Range, String), Refusal> {
+    let file = analysis.file(path).ok_or("not a file of the program")?;
+    let offset = analysis.offset(file, position);
+    if let Some(family) = analysis.family_at(file, offset) {
+        return Ok((
+            convert::range(&analysis.run.sources, family.span),
+            family.name,
+        ));
+    }
+    if let Some(field) = super::fields::at(analysis, file, offset) {
+        return Ok((convert::range(&analysis.run.sources, field.at), field.field));
+    }
     let target = rename_target(analysis, path, position)?;
     Ok((
         convert::range(&analysis.run.sources, target.at),
@@ -97,6 +135,25 @@ pub fn rename(
     position: Position,
     new_name: &str,
 ) -> Result<lsp_types::WorkspaceEdit, Refusal> {
+    let file = analysis.file(path).ok_or("not a file of the program")?;
+    let offset = analysis.offset(file, position);
+    if let Some(family) = analysis.family_at(file, offset) {
+        return rename_family(analysis, &family, new_name);
+    }
+    if let Some(field) = super::fields::at(analysis, file, offset) {
+        if !is_identifier(new_name) {
+            return Err(format!(
+                "`{new_name}` is not a field name: a letter or `_`, then letters, digits, `_` or `-`"
+            ));
+        }
+        let spans = field
+            .declared
+            .iter()
+            .map(|(span, _)| *span)
+            .chain(field.uses);
+        let edits = spans.map(|span| (span, new_name.to_string())).collect();
+        return workspace_edit(analysis, edits);
+    }
     let target = rename_target(analysis, path, position)?;
     let references = &analysis.run.references;
     let kind = references.decl(target.ids[0]).kind;
@@ -135,8 +192,7 @@ pub fn rename(
     }
     spans.sort_by_key(|span| (span.start, span.end));
     spans.dedup();
-    let mut changes: std::collections::HashMap<lsp_types::Url, Vec<lsp_types::TextEdit>> =
-        std::collections::HashMap::new();
+    let mut edits = Vec::new();
     for span in spans {
         let file = analysis.run.sources.file_of(span);
         if file.is_stdlib() {
@@ -158,13 +214,78 @@ pub fn rename(
                 convert::short_name(file)
             ));
         };
+        edits.push((span, replacement));
+    }
+    workspace_edit(analysis, edits)
+}
+
+/// A family renamed: its name, and every use of its stages' envs, whose
+/// namespaces are `FAMILY-STAGE`.
+fn rename_family(
+    analysis: &Analysis,
+    family: &super::analysis::Family,
+    new_name: &str,
+) -> Result<lsp_types::WorkspaceEdit, Refusal> {
+    let references = &analysis.run.references;
+    let mut edits: Vec<(crate::source::Span, String)> = vec![(family.span, new_name.to_string())];
+    for (id, stage) in &family.stages {
+        let old = &references.decl(*id).name;
+        let new = format!("{new_name}-{stage}");
+        if let Err(why) = crate::resolve::check_dns_label(&new) {
+            return Err(format!(
+                "`{new}`, the namespace of stage `{stage}`, would not be a DNS-1123 label: {why}"
+            ));
+        }
+        if new != *old
+            && references
+                .decls()
+                .any(|(_, decl)| decl.kind == DeclKind::Env && decl.name == new)
+        {
+            return Err(format!("an env named `{new}` is already declared"));
+        }
+        for span in references.uses_of(*id) {
+            let written = analysis.text(span);
+            let replacement = if written == old {
+                new.clone()
+            } else if *written == format!("\"{old}\"") {
+                format!("\"{new}\"")
+            } else {
+                let file = analysis.run.sources.file_of(span);
+                let (line, _) = file.line_col(file.local(span).start);
+                return Err(format!(
+                    "`{old}` is named by interpolation, `{written}` at {}:{line}: rename that by hand",
+                    convert::short_name(file)
+                ));
+            };
+            edits.push((span, replacement));
+        }
+    }
+    if crate::resolve::check_dns_label(new_name).is_err() {
+        return Err(format!(
+            "`{new_name}` is not a DNS-1123 label: at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit"
+        ));
+    }
+    workspace_edit(analysis, edits)
+}
+
+/// Edits by span, each once, grouped by file.
+fn workspace_edit(
+    analysis: &Analysis,
+    mut edits: Vec<(crate::source::Span, String)>,
+) -> Result<lsp_types::WorkspaceEdit, Refusal> {
+    edits.sort_by_key(|(span, _)| (span.start, span.end));
+    edits.dedup_by_key(|(span, _)| *span);
+    let mut changes: std::collections::HashMap<lsp_types::Url, Vec<lsp_types::TextEdit>> =
+        std::collections::HashMap::new();
+    for (span, text) in edits {
+        let file = analysis.run.sources.file_of(span);
         let uri = convert::uri(file).ok_or("a file without a path")?;
         changes
             .entry(uri)
             .or_default()
             .push(lsp_types::TextEdit::new(
                 convert::range(&analysis.run.sources, span),
-                replacement,
+                text,
             ));
     }
     Ok(lsp_types::WorkspaceEdit::new(changes))
