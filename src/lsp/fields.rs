@@ -257,9 +257,10 @@ fn accesses(file: &SourceFile, body: Span, var: &str, field: &str, out: &mut Vec
                 }
             }
             State::Text(quote) => {
-                if byte == b'\\' && quote == b'"' {
-                    at += 1;
-                } else if byte == b'$' && bytes.get(at + 1) == Some(&b'$') {
+                // An escape, or `$${`, which is text: skip the next byte.
+                if (byte == b'\\' && quote == b'"')
+                    || (byte == b'$' && bytes.get(at + 1) == Some(&b'$'))
+                {
                     at += 1;
                 } else if byte == b'$' && bytes.get(at + 1) == Some(&b'{') {
                     state = State::Interpolation(quote);
