@@ -366,17 +366,23 @@ fn assert_run_spans_valid(run: &envk::driver::Run) {
 fn mutate(text: &str, edits: &[(usize, usize, String)]) -> String {
     let mut text = text.to_string();
     for (at, delete, insert) in edits {
-        let mut at = (*at).min(text.len());
-        while !text.is_char_boundary(at) {
-            at -= 1;
-        }
-        let mut end = (at + delete).min(text.len());
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.replace_range(at..end, insert);
+        text.replace_range(cut(&text, *at, *delete), insert);
     }
     text
+}
+
+/// The bytes an edit at `at` deleting `delete` bytes replaces, moved back
+/// to character boundaries and kept inside `text`.
+fn cut(text: &str, at: usize, delete: usize) -> std::ops::Range<usize> {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let mut end = (at + delete).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    at..end
 }
 
 /// A simple, valid, single-line item of each kind, without strings.
@@ -574,14 +580,7 @@ proptest! {
         client.diagnostics(&path, Some(1));
         let mut text = ENTERPRISE.to_string();
         for (version, (at, delete, insert)) in (2..).zip(&edits) {
-            let mut start = (*at).min(text.len());
-            while !text.is_char_boundary(start) {
-                start -= 1;
-            }
-            let mut end = (start + delete).min(text.len());
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
+            let std::ops::Range { start, end } = cut(&text, *at, *delete);
             let (from, to) = (utf16_position(&text, start), utf16_position(&text, end));
             client.edit(&path, version, [from.0, from.1, to.0, to.1], insert);
             text.replace_range(start..end, insert);

@@ -16,7 +16,7 @@ use lsp_types::{CodeAction, CodeActionKind, Range, TextEdit, Url, WorkspaceEdit}
 use crate::diag::Diagnostic;
 use crate::resolve::refs::DeclKind;
 use crate::source::{SourceMap, Span};
-use crate::syntax::ast::{Block, ElseKind, Item, ItemKind, StmtKind};
+use crate::syntax::ast::{Block, Item, ItemKind, StmtKind};
 use crate::syntax::keywords::StatementKeyword;
 
 use super::analysis::Analysis;
@@ -165,7 +165,7 @@ fn body_named(items: &[Item], name: Span) -> Option<&Block> {
             _ => None,
         }),
         ItemKind::For(each) => body_named(&each.items, name),
-        ItemKind::If(chain) => branches(chain).find_map(|items| body_named(items, name)),
+        ItemKind::If(chain) => chain.branches().find_map(|items| body_named(items, name)),
         _ => None,
     })
 }
@@ -204,24 +204,7 @@ fn body_around(items: &[Item], span: Span) -> Option<&Block> {
         ItemKind::AlertTemplate(template) => Some(&template.body),
         ItemKind::GitOps(block) | ItemKind::Federation(block) => Some(block),
         ItemKind::For(each) => body_around(&each.items, span),
-        ItemKind::If(chain) => branches(chain).find_map(|items| body_around(items, span)),
+        ItemKind::If(chain) => chain.branches().find_map(|items| body_around(items, span)),
         _ => None,
     }
-}
-
-/// The item lists of an item-level `if`'s branches.
-fn branches(chain: &crate::syntax::ast::If<Vec<Item>>) -> impl Iterator<Item = &Vec<Item>> {
-    let mut next = Some(chain);
-    let mut last: Option<&Vec<Item>> = None;
-    std::iter::from_fn(move || {
-        if let Some(chain) = next.take() {
-            match chain.otherwise.as_ref().map(|branch| &branch.kind) {
-                Some(ElseKind::If(inner)) => next = Some(inner),
-                Some(ElseKind::Body(body)) => last = Some(body),
-                None => {}
-            }
-            return Some(&chain.then);
-        }
-        last.take()
-    })
 }

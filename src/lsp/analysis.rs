@@ -10,7 +10,7 @@ use crate::load::{self, Loader};
 use crate::resolve::refs::DeclId;
 use crate::resolve::refs::DeclKind;
 use crate::source::{SourceFile, Span};
-use crate::syntax::ast::{Ast, ElseKind, Item, ItemKind, Name, StmtKind};
+use crate::syntax::ast::{Ast, Item, ItemKind, Name, StmtKind};
 
 use super::convert;
 
@@ -144,6 +144,28 @@ impl Analysis {
     }
 }
 
+/// The run of characters around local byte `at` of `text`: those before
+/// it for which `before` holds, and those from it for which `after` does.
+pub fn run_around(
+    text: &str,
+    at: usize,
+    before: impl Fn(char) -> bool,
+    after: impl Fn(char) -> bool,
+) -> std::ops::Range<usize> {
+    let start = text[..at]
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| before(c))
+        .last()
+        .map_or(at, |(index, _)| index);
+    let end = at
+        + text[at..]
+            .char_indices()
+            .find(|&(_, c)| !after(c))
+            .map_or(text.len() - at, |(index, _)| index);
+    start..end
+}
+
 /// An env family (`env payments { stage dev … }`): a name that declares
 /// no namespace itself, but one per stage, `payments-dev`, ….
 pub struct Family {
@@ -202,25 +224,9 @@ fn family_named_at(items: &[Item], offset: u32) -> Option<&crate::syntax::ast::E
             Some(env)
         }
         ItemKind::For(each) => family_named_at(&each.items, offset),
-        ItemKind::If(chain) => {
-            let mut found = family_named_at(&chain.then, offset);
-            let mut otherwise = chain.otherwise.as_ref();
-            while found.is_none()
-                && let Some(branch) = otherwise
-            {
-                match &branch.kind {
-                    ElseKind::Body(body) => {
-                        found = family_named_at(body, offset);
-                        otherwise = None;
-                    }
-                    ElseKind::If(next) => {
-                        found = family_named_at(&next.then, offset);
-                        otherwise = next.otherwise.as_ref();
-                    }
-                }
-            }
-            found
-        }
+        ItemKind::If(chain) => chain
+            .branches()
+            .find_map(|items| family_named_at(items, offset)),
         _ => None,
     })
 }

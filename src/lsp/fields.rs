@@ -9,7 +9,7 @@
 //! list (comments and string text skipped).
 
 use crate::source::{SourceFile, Span};
-use crate::syntax::ast::{Block, ElseKind, Expr, ExprKind, Item, ItemKind, Key, StmtKind};
+use crate::syntax::ast::{Block, Expr, ExprKind, Item, ItemKind, Key, StmtKind};
 
 use super::analysis::Analysis;
 
@@ -34,17 +34,8 @@ pub fn at(analysis: &Analysis, file: &SourceFile, offset: u32) -> Option<RecordF
     let local = (offset - file.base()) as usize;
     // `VAR.FIELD` around the cursor.
     let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    let start = text[..local]
-        .char_indices()
-        .rev()
-        .take_while(|&(_, c)| is_name(c) || c == '.')
-        .last()
-        .map_or(local, |(at, _)| at);
-    let end = local
-        + text[local..]
-            .char_indices()
-            .find(|&(_, c)| !is_name(c))
-            .map_or(text.len() - local, |(at, _)| at);
+    let around = super::analysis::run_around(text, local, |c| is_name(c) || c == '.', is_name);
+    let (start, end) = (around.start, around.end);
     let path: Vec<&str> = text[start..end].split('.').collect();
     let [var, field] = path.as_slice() else {
         return None;
@@ -182,19 +173,8 @@ fn every_loop<'a>(items: &'a [Item], out: &mut Vec<(&'a str, &'a Expr, Span)>) {
                 every_loop(&each.items, out);
             }
             ItemKind::If(chain) => {
-                every_loop(&chain.then, out);
-                let mut otherwise = chain.otherwise.as_ref();
-                while let Some(branch) = otherwise {
-                    match &branch.kind {
-                        ElseKind::Body(body) => {
-                            every_loop(body, out);
-                            otherwise = None;
-                        }
-                        ElseKind::If(next) => {
-                            every_loop(&next.then, out);
-                            otherwise = next.otherwise.as_ref();
-                        }
-                    }
+                for items in chain.branches() {
+                    every_loop(items, out);
                 }
             }
             ItemKind::Env(env) => statement_loops(&env.body, out),
@@ -212,19 +192,8 @@ fn statement_loops<'a>(block: &'a Block, out: &mut Vec<(&'a str, &'a Expr, Span)
             }
             StmtKind::Stage(stage) => statement_loops(&stage.body, out),
             StmtKind::If(chain) => {
-                statement_loops(&chain.then, out);
-                let mut otherwise = chain.otherwise.as_ref();
-                while let Some(branch) = otherwise {
-                    match &branch.kind {
-                        ElseKind::Body(body) => {
-                            statement_loops(body, out);
-                            otherwise = None;
-                        }
-                        ElseKind::If(next) => {
-                            statement_loops(&next.then, out);
-                            otherwise = next.otherwise.as_ref();
-                        }
-                    }
+                for body in chain.branches() {
+                    statement_loops(body, out);
                 }
             }
             _ => {}

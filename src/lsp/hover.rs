@@ -15,7 +15,7 @@ use crate::check::schema::{self, Field, Type};
 use crate::model::{Dimension, Model, QuotaKey, ResourceList};
 use crate::resolve::refs::{DeclId, DeclKind};
 use crate::source::{SourceFile, Span};
-use crate::syntax::ast::{Block, ElseKind, FieldValue, Item, ItemKind, Key, StmtKind};
+use crate::syntax::ast::{Block, FieldValue, Item, ItemKind, Key, StmtKind};
 
 use super::analysis::Analysis;
 use super::convert;
@@ -322,25 +322,9 @@ fn item_declaring(items: &[Item], span: Span) -> Option<&Item> {
         .find(|item| item.span.start <= span.start && span.end <= item.span.end)?;
     let inner = match &item.kind {
         ItemKind::For(each) => item_declaring(&each.items, span),
-        ItemKind::If(chain) => {
-            let mut found = item_declaring(&chain.then, span);
-            let mut otherwise = chain.otherwise.as_ref();
-            while found.is_none()
-                && let Some(branch) = otherwise
-            {
-                match &branch.kind {
-                    ElseKind::Body(body) => {
-                        found = item_declaring(body, span);
-                        otherwise = None;
-                    }
-                    ElseKind::If(next) => {
-                        found = item_declaring(&next.then, span);
-                        otherwise = next.otherwise.as_ref();
-                    }
-                }
-            }
-            found
-        }
+        ItemKind::If(chain) => chain
+            .branches()
+            .find_map(|items| item_declaring(items, span)),
         _ => None,
     };
     Some(inner.unwrap_or(item))
@@ -352,17 +336,8 @@ fn quantity(analysis: &Analysis, file: &SourceFile, offset: u32) -> Option<(Stri
     let text = file.text();
     let local = (offset - file.base()) as usize;
     let is_part = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '%';
-    let start = text[..local]
-        .char_indices()
-        .rev()
-        .take_while(|&(_, c)| is_part(c))
-        .last()
-        .map_or(local, |(at, _)| at);
-    let end = local
-        + text[local..]
-            .char_indices()
-            .find(|&(_, c)| !is_part(c))
-            .map_or(text.len() - local, |(at, _)| at);
+    let around = super::analysis::run_around(text, local, is_part, is_part);
+    let (start, end) = (around.start, around.end);
     let written = &text[start..end];
     if !written.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
@@ -432,23 +407,7 @@ pub fn field_at(items: &[Item], offset: u32) -> Option<(&'static Field, Span)> {
     let (table, block): (&'static [Field], &Block) = match &item.kind {
         ItemKind::For(each) => return field_at(&each.items, offset),
         ItemKind::If(chain) => {
-            let mut found = field_at(&chain.then, offset);
-            let mut otherwise = chain.otherwise.as_ref();
-            while found.is_none()
-                && let Some(branch) = otherwise
-            {
-                match &branch.kind {
-                    ElseKind::Body(body) => {
-                        found = field_at(body, offset);
-                        otherwise = None;
-                    }
-                    ElseKind::If(next) => {
-                        found = field_at(&next.then, offset);
-                        otherwise = next.otherwise.as_ref();
-                    }
-                }
-            }
-            return found;
+            return chain.branches().find_map(|items| field_at(items, offset));
         }
         ItemKind::Cluster(cluster) => (schema::CLUSTER, &cluster.body),
         ItemKind::Tier(tier) => (schema::TIER, &tier.body),
@@ -493,25 +452,9 @@ fn field_in(table: &'static [Field], block: &Block, offset: u32) -> Option<(&'st
             field_in(nested, inner, offset)
         }
         StmtKind::Stage(stage) => field_in(table, &stage.body, offset),
-        StmtKind::If(chain) => {
-            let mut found = field_in(table, &chain.then, offset);
-            let mut otherwise = chain.otherwise.as_ref();
-            while found.is_none()
-                && let Some(branch) = otherwise
-            {
-                match &branch.kind {
-                    ElseKind::Body(body) => {
-                        found = field_in(table, body, offset);
-                        otherwise = None;
-                    }
-                    ElseKind::If(next) => {
-                        found = field_in(table, &next.then, offset);
-                        otherwise = next.otherwise.as_ref();
-                    }
-                }
-            }
-            found
-        }
+        StmtKind::If(chain) => chain
+            .branches()
+            .find_map(|body| field_in(table, body, offset)),
         StmtKind::For(each) => field_in(table, &each.body, offset),
         _ => None,
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use lsp_types::{DocumentSymbol, SymbolKind};
 
 use crate::source::{SourceMap, Span};
-use crate::syntax::ast::{self, ElseKind, Item, ItemKind, Name, StmtKind};
+use crate::syntax::ast::{self, Item, ItemKind, Name, StmtKind};
 
 use super::analysis::Analysis;
 use super::convert;
@@ -146,20 +146,10 @@ fn symbol(sources: &SourceMap, item: &Item) -> Option<DocumentSymbol> {
             items(sources, &each.items),
         ),
         ItemKind::If(chain) => {
-            let mut children = items(sources, &chain.then);
-            let mut otherwise = chain.otherwise.as_ref();
-            while let Some(branch) = otherwise {
-                match &branch.kind {
-                    ElseKind::Body(body) => {
-                        children.extend(items(sources, body));
-                        otherwise = None;
-                    }
-                    ElseKind::If(next) => {
-                        children.extend(items(sources, &next.then));
-                        otherwise = next.otherwise.as_ref();
-                    }
-                }
-            }
+            let children = chain
+                .branches()
+                .flat_map(|branch| items(sources, branch))
+                .collect();
             (
                 format!("if {}", first_line(&text(chain.cond.span))),
                 None,

@@ -187,6 +187,26 @@ pub struct If<T> {
     pub otherwise: Option<Else<T>>,
 }
 
+impl<T> If<T> {
+    /// The bodies of the chain's branches, in the order written: `then`,
+    /// each `else if`'s, and the final `else`'s.
+    pub fn branches(&self) -> impl Iterator<Item = &T> {
+        let mut next = Some(self);
+        let mut last: Option<&T> = None;
+        std::iter::from_fn(move || {
+            if let Some(chain) = next.take() {
+                match chain.otherwise.as_ref().map(|branch| &branch.kind) {
+                    Some(ElseKind::If(inner)) => next = Some(inner),
+                    Some(ElseKind::Body(body)) => last = Some(body),
+                    None => {}
+                }
+                return Some(&chain.then);
+            }
+            last.take()
+        })
+    }
+}
+
 /// `else { … }` or `else if …`, spanning from `else` to the end.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Else<T> {

@@ -63,6 +63,24 @@ def open_document(client: LanguageClient, path: pathlib.Path, version: int = 1) 
     return text
 
 
+def edit(client, path, version, line, start, end, text):
+    """Replaces columns `start`..`end` of `line` by `text`."""
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=path.as_uri(), version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(
+                        start=types.Position(line=line, character=start),
+                        end=types.Position(line=line, character=end),
+                    ),
+                    text=text,
+                )
+            ],
+        )
+    )
+
+
 async def diagnostics_for(client: LanguageClient, path: pathlib.Path, version: int):
     """Waits for the diagnostics of `path` at `version`."""
     while True:
@@ -113,38 +131,12 @@ async def test_an_editor_session(client: LanguageClient):
     # An edit that breaks the file is reported, with its code and help;
     # the edit that mends it clears the report.
     line = text[: text.index("pod_security = restricted")].count("\n")
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=TIERS.as_uri(), version=2),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(
-                        start=types.Position(line=line, character=9),
-                        end=types.Position(line=line, character=10),
-                    ),
-                    text="",
-                )
-            ],
-        )
-    )
+    edit(client, TIERS, 2, line, 9, 10, "")  # `pod_security` → `pod_secrity`
     broken = await diagnostics_for(client, TIERS, 2)
     assert [d.code for d in broken] == ["E0302"]
     assert broken[0].severity == types.DiagnosticSeverity.Error
     assert "did you mean `pod_security`?" in broken[0].message
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=TIERS.as_uri(), version=3),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(
-                        start=types.Position(line=line, character=9),
-                        end=types.Position(line=line, character=9),
-                    ),
-                    text="u",
-                )
-            ],
-        )
-    )
+    edit(client, TIERS, 3, line, 9, 9, "u")
     assert await diagnostics_for(client, TIERS, 3) == []
 
     # Formatting gives the text `envk fmt` writes.
