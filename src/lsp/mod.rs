@@ -161,6 +161,7 @@ fn work(folders: &[PathBuf], inbox: &Receiver<Event>, out: &Sender<Message>, edi
         out,
         edits,
         applied: 0,
+        retired: Vec::new(),
     };
     let mut first_change: Option<Instant> = None;
     loop {
@@ -200,6 +201,9 @@ struct Worker<'a> {
     /// The edits applied so far: fewer than the reader counted means one
     /// waits in the channel, and what a check finds now is outdated.
     applied: u64,
+    /// Checks replaced by newer ones, dropped once the newer ones'
+    /// diagnostics are published.
+    retired: Vec<std::sync::Arc<Analysis>>,
 }
 
 impl Worker<'_> {
@@ -288,7 +292,11 @@ impl Worker<'_> {
     fn check(&mut self, root: &Path) {
         let checked = catch_unwind(AssertUnwindSafe(|| self.state.check(root)));
         match checked {
-            Ok(analysis) => self.state.keep(root, analysis),
+            Ok(analysis) => {
+                if let Some(replaced) = self.state.keep(root, analysis) {
+                    self.retired.push(replaced);
+                }
+            }
             Err(_) => {
                 eprintln!(
                     "envk lsp: a panic while checking the program of `{}`",
@@ -300,9 +308,13 @@ impl Worker<'_> {
     }
 
     fn publish(&mut self) {
-        if self.edits.load(Ordering::SeqCst) != self.applied {
-            return;
+        if self.edits.load(Ordering::SeqCst) == self.applied {
+            self.send_diagnostics();
         }
+        self.retired.clear();
+    }
+
+    fn send_diagnostics(&mut self) {
         for (uri, version, diagnostics) in self.state.publish() {
             let params = PublishDiagnosticsParams {
                 uri,

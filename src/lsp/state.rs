@@ -189,18 +189,21 @@ impl State {
     /// had, and what its files import now updates the workspace's
     /// programs.
     /// A root that cannot be read (deleted since) has no diagnostics.
-    pub fn keep(&mut self, root: &Path, analysis: Result<Analysis, driver::InputError>) {
-        let Some(program) = self.programs.get_mut(root) else {
-            return;
-        };
+    /// Returns the check this one replaces, for the caller to drop once
+    /// it has published: freeing a large program's tree takes time.
+    pub fn keep(
+        &mut self,
+        root: &Path,
+        analysis: Result<Analysis, driver::InputError>,
+    ) -> Option<Arc<Analysis>> {
+        let program = self.programs.get_mut(root)?;
         let analysis = match analysis {
             Ok(analysis) => analysis,
             Err(error) => {
                 eprintln!("envk lsp: cannot check `{}`: {error}", root.display());
                 program.diagnostics.clear();
-                program.analysis = None;
                 program.stale = false;
-                return;
+                return program.analysis.take();
             }
         };
         let mut diagnostics = analysis.diagnostics();
@@ -212,7 +215,7 @@ impl State {
         let imports = analysis.imports(&Overlay {
             documents: &self.documents,
         });
-        program.analysis = Some(Arc::new(analysis));
+        let replaced = program.analysis.replace(Arc::new(analysis));
         let mut roots_changed = false;
         for (file, imports) in imports {
             let given = self.documents.contains_key(&file);
@@ -221,6 +224,7 @@ impl State {
         if roots_changed {
             self.track();
         }
+        replaced
     }
 
     /// What to publish for the editor to show what the programs now say:
