@@ -442,3 +442,38 @@ fn apply(text: &str, edits: &[Value]) -> String {
     }
     text
 }
+
+/// A file changed on disk, not open (a checkout, another tool), is read
+/// anew when the editor says so (`workspace/didChangeWatchedFiles`): the
+/// open file's program reports what the new text means.
+#[test]
+fn files_changed_on_disk_are_read_anew() {
+    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lsp-watched");
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).expect("a folder");
+    let folder = std::fs::canonicalize(&folder).expect("exists");
+    let shared = folder.join("shared.env.k");
+    std::fs::write(
+        &shared,
+        "cluster dev {\n  server = \"https://dev.example.com\"\n  environment = development\n}\n",
+    )
+    .expect("written");
+    let main = folder.join("main.env.k");
+    let text = "import \"./shared.env.k\"\nenv web on dev tier basic { }\n";
+    std::fs::write(&main, text).expect("written");
+    let mut client = Client::start(&folder);
+    client.open(&main, text, 1);
+    let before = client.diagnostics(&main, Some(1));
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!(before[0]["code"], "E0201");
+    let mut declared = std::fs::read_to_string(&shared).expect("readable");
+    declared.push_str("tier basic { pod_security = baseline }\n");
+    std::fs::write(&shared, declared).expect("written");
+    client.take_pending();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": lsp_client::uri(&shared), "type": 2 }] }),
+    );
+    assert_eq!(client.diagnostics(&main, Some(1)), Vec::<Value>::new());
+    client.stop();
+}

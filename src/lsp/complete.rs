@@ -25,7 +25,8 @@ use super::analysis::Analysis;
 /// What may be written at local byte `offset` of `text`, a file of the
 /// program `analysis` checked (its names are the program's).
 pub fn complete(analysis: &Analysis, text: &str, offset: usize) -> Vec<CompletionItem> {
-    let Some(context) = Context::read(&text[..offset.min(text.len())]) else {
+    let offset = offset.min(text.len());
+    let Some(context) = Context::read(&text[item_start(text, offset)..offset]) else {
         return Vec::new();
     };
     let mut items = Vec::new();
@@ -125,7 +126,8 @@ pub fn complete(analysis: &Analysis, text: &str, offset: usize) -> Vec<Completio
 /// What the value written at local byte `offset` of `text` is read as:
 /// the type of the field (or of the quota's resource) it is assigned to.
 pub fn value_type(analysis: &Analysis, text: &str, offset: usize) -> Option<Type> {
-    let context = Context::read(&text[..offset.min(text.len())])?;
+    let offset = offset.min(text.len());
+    let context = Context::read(&text[item_start(text, offset)..offset])?;
     let block = context.block(analysis);
     assigned_type(&context, &block)
 }
@@ -145,6 +147,30 @@ fn assigned_type(context: &Context, block: &Block) -> Option<Type> {
                 crate::model::Dimension::Count => Type::Count,
             })
     })
+}
+
+/// Where the top-level item the cursor is in starts: the last line before
+/// it that starts, in column 0, with an item keyword (the parser's own
+/// rule for where an item begins, when it recovers). The context is read
+/// from there, not from the top of a file of thousands of items.
+fn item_start(text: &str, offset: usize) -> usize {
+    let mut end = offset;
+    while let Some(newline) = text[..end].rfind('\n') {
+        let line = &text[newline + 1..];
+        if starts_an_item(line) && newline + 1 <= offset {
+            return newline + 1;
+        }
+        end = newline;
+    }
+    0
+}
+
+fn starts_an_item(line: &str) -> bool {
+    let word_end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(line.len());
+    ItemKeyword::from_word(&line[..word_end]).is_some()
+        && line[word_end..].starts_with([' ', '{', '"', '\t'])
 }
 
 /// The units a number may take where it is written.
@@ -488,6 +514,70 @@ fn find_template(
             }
             ItemKind::For(each) => find_template(&each.items, name, found),
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The context read from the start of the cursor's item is the one
+    //! read from the top of the file, everywhere in the examples.
+
+    use super::*;
+
+    fn shown(context: &Context, analysis: &Analysis) -> String {
+        let block = match context.block(analysis) {
+            Block::Top => "top".to_string(),
+            Block::Fields(fields, _) => format!("fields {:p}", fields.as_ptr()),
+            Block::Keys(keys) => format!("keys {keys:?}"),
+            Block::Params(params) => format!(
+                "params {:?}",
+                params.iter().map(|p| p.label.clone()).collect::<Vec<_>>()
+            ),
+            Block::Free => "free".to_string(),
+        };
+        format!("{block} {:?} {:?}", context.words, context.partial)
+    }
+
+    #[test]
+    fn reading_from_the_item_is_reading_from_the_top() {
+        for root in [
+            "examples/enterprise.env.k",
+            "examples/multi-team/main.env.k",
+            "examples/regions/main.env.k",
+        ] {
+            let run = crate::driver::check(&[std::path::PathBuf::from(root)]).expect("readable");
+            let analysis = Analysis { run };
+            let mut compared = 0;
+            for file in analysis.run.sources.files() {
+                let text = file.text();
+                for offset in (0..text.len())
+                    .step_by(7)
+                    .filter(|&at| text.is_char_boundary(at))
+                {
+                    let whole = Context::read(&text[..offset]);
+                    let from_item = Context::read(&text[item_start(text, offset)..offset]);
+                    match (whole, from_item) {
+                        (None, None) => {}
+                        (Some(whole), Some(from_item)) => {
+                            assert_eq!(
+                                shown(&whole, &analysis),
+                                shown(&from_item, &analysis),
+                                "{} at {offset}",
+                                file.name()
+                            );
+                            compared += 1;
+                        }
+                        (whole, from_item) => panic!(
+                            "{} at {offset}: in a string or comment read whole: {}, from the item: {}",
+                            file.name(),
+                            whole.is_none(),
+                            from_item.is_none()
+                        ),
+                    }
+                }
+            }
+            assert!(compared > 1000, "{root}: {compared} places compared");
         }
     }
 }

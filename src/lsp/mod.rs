@@ -1,10 +1,12 @@
 //! `envk lsp`: a language server over stdio.
 //!
 //! Entry points: [`serve_stdio`] for the binary, [`serve`] over any
-//! connection (tests use `Connection::memory()`). Two threads: one reads
+//! connection (tests use `Connection::memory()`). Three threads: one reads
 //! the client's messages and hands them on, so that `shutdown` and `exit`
 //! are answered even while a check runs; the worker owns the [`State`]
-//! and does everything else in the order the messages came. A change is
+//! and does everything else in the order the messages came; the third
+//! frees the checks newer ones replaced, off the way from an edit to its
+//! diagnostics. A change is
 //! checked once no message has come for [`DEBOUNCE`] (at most
 //! [`DEBOUNCE_MAX`] after the first); a request is answered from a check
 //! of the documents as they were when it was sent, made first if the
@@ -95,13 +97,50 @@ pub fn serve(connection: Connection) -> Result<bool, String> {
     connection
         .initialize_finish(id, initialized)
         .map_err(|error| error.to_string())?;
+    if watches_files(&params) {
+        // Files changed outside the editor (a checkout) are checked anew.
+        let watch = lsp_types::RegistrationParams {
+            registrations: vec![lsp_types::Registration {
+                id: "envk-files".to_string(),
+                method: notify::DidChangeWatchedFiles::METHOD.to_string(),
+                register_options: serde_json::to_value(
+                    lsp_types::DidChangeWatchedFilesRegistrationOptions {
+                        watchers: vec![lsp_types::FileSystemWatcher {
+                            glob_pattern: lsp_types::GlobPattern::String(format!(
+                                "**/*{}",
+                                crate::driver::EXTENSION
+                            )),
+                            kind: None,
+                        }],
+                    },
+                )
+                .ok(),
+            }],
+        };
+        let _ = connection.sender.send(
+            Request::new(
+                RequestId::from("envk-watch".to_string()),
+                req::RegisterCapability::METHOD.to_string(),
+                watch,
+            )
+            .into(),
+        );
+    }
 
     let (to_worker, inbox) = crossbeam_channel::unbounded();
     let edits = AtomicU64::new(0);
     let sender = connection.sender.clone();
-    let (_, shut_down) = crate::parallel::beside(
-        || work(&folders, &inbox, &sender, &edits),
-        || read(&connection, to_worker, &edits),
+    // Freeing a large program's check takes milliseconds: a thread of its
+    // own does it, off the way from an edit to its diagnostics.
+    let (retire, retired) = crossbeam_channel::unbounded::<std::sync::Arc<Analysis>>();
+    let ((), (_, shut_down)) = crate::parallel::beside(
+        || retired.into_iter().for_each(drop),
+        || {
+            crate::parallel::beside(
+                || work(&folders, &inbox, &sender, &edits, retire),
+                || read(&connection, to_worker, &edits),
+            )
+        },
     );
     Ok(shut_down)
 }
@@ -150,18 +189,26 @@ fn changes_a_document(method: &str) -> bool {
         notify::DidChangeTextDocument::METHOD,
         notify::DidCloseTextDocument::METHOD,
         notify::DidSaveTextDocument::METHOD,
+        notify::DidChangeWatchedFiles::METHOD,
     ]
     .contains(&method)
 }
 
 /// The worker: applies edits, checks after the debounce, answers requests.
-fn work(folders: &[PathBuf], inbox: &Receiver<Event>, out: &Sender<Message>, edits: &AtomicU64) {
+fn work(
+    folders: &[PathBuf],
+    inbox: &Receiver<Event>,
+    out: &Sender<Message>,
+    edits: &AtomicU64,
+    retire: Sender<std::sync::Arc<Analysis>>,
+) {
     let mut worker = Worker {
         state: State::new(folders),
         out,
         edits,
         applied: 0,
         retired: Vec::new(),
+        retire,
     };
     let mut first_change: Option<Instant> = None;
     loop {
@@ -201,9 +248,11 @@ struct Worker<'a> {
     /// The edits applied so far: fewer than the reader counted means one
     /// waits in the channel, and what a check finds now is outdated.
     applied: u64,
-    /// Checks replaced by newer ones, dropped once the newer ones'
-    /// diagnostics are published.
+    /// Checks replaced by newer ones, handed to `retire` once the newer
+    /// ones' diagnostics are published.
     retired: Vec<std::sync::Arc<Analysis>>,
+    /// The thread that frees them.
+    retire: Sender<std::sync::Arc<Analysis>>,
 }
 
 impl Worker<'_> {
@@ -245,6 +294,15 @@ impl Worker<'_> {
                     notify::DidSaveTextDocument::METHOD,
                 ) {
                     self.state.saved(&params.text_document.uri);
+                }
+            }
+            notify::DidChangeWatchedFiles::METHOD => {
+                if let Ok(params) = notification.extract::<lsp_types::DidChangeWatchedFilesParams>(
+                    notify::DidChangeWatchedFiles::METHOD,
+                ) {
+                    for change in params.changes {
+                        self.state.changed_on_disk(&change.uri);
+                    }
                 }
             }
             _ => {}
@@ -311,7 +369,9 @@ impl Worker<'_> {
         if self.edits.load(Ordering::SeqCst) == self.applied {
             self.send_diagnostics();
         }
-        self.retired.clear();
+        for replaced in self.retired.drain(..) {
+            let _ = self.retire.send(replaced);
+        }
     }
 
     fn send_diagnostics(&mut self) {
@@ -534,6 +594,17 @@ fn capabilities() -> ServerCapabilities {
         }),
         ..Default::default()
     }
+}
+
+/// Whether the client lets the server ask it to watch files.
+fn watches_files(params: &InitializeParams) -> bool {
+    params
+        .capabilities
+        .workspace
+        .as_ref()
+        .and_then(|workspace| workspace.did_change_watched_files.as_ref())
+        .and_then(|watched| watched.dynamic_registration)
+        .unwrap_or(false)
 }
 
 /// The folders of the workspace: its folders, or the root the client

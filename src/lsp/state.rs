@@ -130,6 +130,24 @@ impl State {
         self.touch(&path);
     }
 
+    /// A file created, changed or deleted on disk (a checkout, another
+    /// tool): unless it is open, programs read it anew, and what it
+    /// imports now may change the programs. A file deleted imports
+    /// nothing.
+    pub fn changed_on_disk(&mut self, uri: &Url) {
+        let Some(path) = path_of(uri) else { return };
+        if self.documents.contains_key(&path) {
+            return;
+        }
+        let imports = load::imports_of(&path, &self.overlay());
+        let given = path.exists();
+        let roots_changed = self.workspace.update(&path, imports, given);
+        self.touch(&path);
+        if roots_changed {
+            self.track();
+        }
+    }
+
     /// Marks stale every program that reads `path` (or has not been
     /// checked yet).
     fn touch(&mut self, path: &Path) {
