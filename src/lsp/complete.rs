@@ -157,7 +157,7 @@ fn item_start(text: &str, offset: usize) -> usize {
     let mut end = offset;
     while let Some(newline) = text[..end].rfind('\n') {
         let line = &text[newline + 1..];
-        if starts_an_item(line) && newline + 1 <= offset {
+        if starts_an_item(line) {
             return newline + 1;
         }
         end = newline;
