@@ -477,3 +477,80 @@ fn files_changed_on_disk_are_read_anew() {
     assert_eq!(client.diagnostics(&main, Some(1)), Vec::<Value>::new());
     client.stop();
 }
+
+/// A file two programs share is renamed in both, and its references are
+/// both programs'; a stdlib module opened from a definition is the
+/// programs' that import it (hover and definition work in it).
+#[test]
+fn shared_files_and_stdlib_modules_answer_for_every_program() {
+    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lsp-shared");
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).expect("a folder");
+    let folder = std::fs::canonicalize(&folder).expect("exists");
+    let shared = folder.join("shared.env.k");
+    let text = "import \"std/alerts\"\ncluster dev {\n  server = \"https://dev.example.com\"\n  environment = development\n}\ntier standard { pod_security = baseline }\n";
+    std::fs::write(&shared, text).expect("written");
+    for name in ["a", "b"] {
+        std::fs::write(
+            folder.join(format!("{name}.env.k")),
+            format!("import \"./shared.env.k\"\nenv {name} on dev tier standard {{\n  alert PodCrashLooping\n}}\n"),
+        )
+        .expect("written");
+    }
+    let mut client = Client::start(&folder);
+    client.open(&shared, text, 1);
+    client.diagnostics(&shared, Some(1));
+    let at = json!({ "textDocument": { "uri": lsp_client::uri(&shared) },
+                     "position": cursor(text, "tier stand|ard") });
+    let mut with_name = at.clone();
+    with_name["newName"] = json!("basic");
+    let renamed = client.request("textDocument/rename", with_name);
+    let mut files: Vec<String> = renamed["changes"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{renamed}"))
+        .keys()
+        .map(|uri| uri.rsplit('/').next().unwrap_or("").to_string())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["a.env.k", "b.env.k", "shared.env.k"]);
+    let mut with_context = at;
+    with_context["context"] = json!({ "includeDeclaration": false });
+    let references = client.request("textDocument/references", with_context);
+    assert_eq!(references.as_array().map(Vec::len), Some(2), "{references}");
+
+    // Into the stdlib, and on from there.
+    let a = folder.join("a.env.k");
+    let a_text = std::fs::read_to_string(&a).expect("readable");
+    client.open(&a, &a_text, 1);
+    client.diagnostics(&a, Some(1));
+    let definition = client.request(
+        "textDocument/definition",
+        json!({ "textDocument": { "uri": lsp_client::uri(&a) },
+                "position": cursor(&a_text, "alert PodCrash|Looping") }),
+    );
+    let module = definition[0]["uri"]
+        .as_str()
+        .expect("a location")
+        .to_string();
+    let module_path = lsp_types::Url::parse(&module)
+        .expect("a URI")
+        .to_file_path()
+        .expect("a file");
+    let module_text = std::fs::read_to_string(&module_path).expect("the copy is written");
+    client.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": module, "languageId": "envk", "version": 1, "text": module_text } }),
+    );
+    let hover = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": module },
+                "position": cursor(&module_text, "alert PodCrash|Looping(") }),
+    );
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .is_some_and(|text| text.starts_with("**alert template** `PodCrashLooping`")),
+        "{hover}"
+    );
+    client.stop();
+}

@@ -341,20 +341,28 @@ impl Worker<'_> {
     /// Checks every stale program and publishes what changed, unless an
     /// edit came meanwhile.
     fn check_stale(&mut self) {
-        for root in self.state.stale() {
-            self.check(&root);
+        // A check can make another program stale or new (an import
+        // removed makes a file a root): check until none is, a few rounds
+        // at most, each of which only finds programs the last one made.
+        for _ in 0..8 {
+            let stale = self.state.stale();
+            if stale.is_empty() {
+                break;
+            }
+            for root in stale {
+                self.check(&root);
+            }
         }
         self.publish();
     }
 
     fn check(&mut self, root: &Path) {
-        let checked = catch_unwind(AssertUnwindSafe(|| self.state.check(root)));
+        let checked = catch_unwind(AssertUnwindSafe(|| {
+            let analysis = self.state.check(root);
+            self.state.keep(root, analysis)
+        }));
         match checked {
-            Ok(analysis) => {
-                if let Some(replaced) = self.state.keep(root, analysis) {
-                    self.retired.push(replaced);
-                }
-            }
+            Ok(replaced) => self.retired.extend(replaced),
             Err(_) => {
                 eprintln!(
                     "envk lsp: a panic while checking the program of `{}`",
@@ -389,14 +397,30 @@ impl Worker<'_> {
 
     /// The check of the program of the document at `uri`, made now if the
     /// last one is stale.
+    /// Its diagnostics are published when the debounce ends, with those of
+    /// every other program an edit made stale.
     fn analysis(&mut self, uri: &lsp_types::Url) -> Option<(std::sync::Arc<Analysis>, PathBuf)> {
         let path = state::path_of(uri)?;
         if self.state.analysis(&path).is_none() {
             let root = self.state.root_of(&path)?;
             self.check(&root);
-            self.publish();
         }
         Some((self.state.analysis(&path)?, path))
+    }
+
+    /// The checks of every program that reads the document at `uri`, each
+    /// made now if stale: what references and rename read, since a file
+    /// shared by two programs is named in both.
+    fn analyses(&mut self, uri: &lsp_types::Url) -> (Vec<std::sync::Arc<Analysis>>, PathBuf) {
+        let Some(path) = state::path_of(uri) else {
+            return (Vec::new(), PathBuf::new());
+        };
+        for root in self.state.roots_of(&path) {
+            if self.state.stale().contains(&root) {
+                self.check(&root);
+            }
+        }
+        (self.state.analyses(&path), path)
     }
 
     fn request(&mut self, request: Request) {
@@ -448,16 +472,17 @@ impl Worker<'_> {
             req::References::METHOD => {
                 let params: lsp_types::ReferenceParams = params(request)?;
                 let at = params.text_document_position;
-                let answer = self
-                    .analysis(&at.text_document.uri)
-                    .map(|(analysis, path)| {
-                        navigate::references(
-                            &analysis,
-                            &path,
-                            at.position,
-                            params.context.include_declaration,
-                        )
-                    });
+                let (analyses, path) = self.analyses(&at.text_document.uri);
+                let mut answer: Vec<lsp_types::Location> = Vec::new();
+                for analysis in &analyses {
+                    answer.extend(navigate::references(
+                        analysis,
+                        &path,
+                        at.position,
+                        params.context.include_declaration,
+                    ));
+                }
+                navigate::dedup(&mut answer);
                 json(serde_json::to_value(answer))
             }
             req::DocumentSymbolRequest::METHOD => {
@@ -484,12 +509,21 @@ impl Worker<'_> {
             req::Rename::METHOD => {
                 let params: lsp_types::RenameParams = params(request)?;
                 let at = params.text_document_position;
-                let (analysis, path) = self.analysis(&at.text_document.uri).ok_or((
-                    ErrorCode::InvalidParams,
-                    "not a file of a program".to_string(),
-                ))?;
-                let edit = navigate::rename(&analysis, &path, at.position, &params.new_name)
-                    .map_err(|why| (ErrorCode::InvalidRequest, why))?;
+                let (analyses, path) = self.analyses(&at.text_document.uri);
+                if analyses.is_empty() {
+                    return Err((
+                        ErrorCode::InvalidParams,
+                        "not a file of a program".to_string(),
+                    ));
+                }
+                // Each program that reads the file renames in its files;
+                // a refusal in any is the answer.
+                let mut edit = lsp_types::WorkspaceEdit::default();
+                for analysis in &analyses {
+                    let more = navigate::rename(analysis, &path, at.position, &params.new_name)
+                        .map_err(|why| (ErrorCode::InvalidRequest, why))?;
+                    navigate::merge(&mut edit, more);
+                }
                 json(serde_json::to_value(edit))
             }
             req::CodeActionRequest::METHOD => {

@@ -89,7 +89,7 @@ pub fn references(
 
 /// Sorted by file and position, each once: a loop's declarations share
 /// the span of the name written once.
-fn dedup(locations: &mut Vec<Location>) {
+pub fn dedup(locations: &mut Vec<Location>) {
     locations.sort_by(|a, b| {
         (a.uri.as_str(), a.range.start.line, a.range.start.character).cmp(&(
             b.uri.as_str(),
@@ -227,7 +227,13 @@ fn rename_family(
     new_name: &str,
 ) -> Result<lsp_types::WorkspaceEdit, Refusal> {
     let references = &analysis.run.references;
-    let mut edits: Vec<(crate::source::Span, String)> = vec![(family.span, new_name.to_string())];
+    // A name written as a string stays one: `env "2fa" { … }`.
+    let written = if analysis.text(family.span).starts_with('"') {
+        format!("\"{new_name}\"")
+    } else {
+        new_name.to_string()
+    };
+    let mut edits: Vec<(crate::source::Span, String)> = vec![(family.span, written)];
     for (id, stage) in &family.stages {
         let old = &references.decl(*id).name;
         let new = format!("{new_name}-{stage}");
@@ -266,6 +272,20 @@ fn rename_family(
         ));
     }
     workspace_edit(analysis, edits)
+}
+
+/// Adds `more`'s edits to `edit`, each once: two programs that share a
+/// file rename it alike.
+pub fn merge(edit: &mut lsp_types::WorkspaceEdit, more: lsp_types::WorkspaceEdit) {
+    let changes = edit.changes.get_or_insert_with(Default::default);
+    for (uri, edits) in more.changes.unwrap_or_default() {
+        let into = changes.entry(uri).or_default();
+        for text_edit in edits {
+            if !into.contains(&text_edit) {
+                into.push(text_edit);
+            }
+        }
+    }
 }
 
 /// Edits by span, each once, grouped by file.

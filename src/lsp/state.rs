@@ -90,6 +90,11 @@ impl State {
 
     pub fn open(&mut self, uri: Url, version: i32, text: String) {
         let Some(path) = path_of(&uri) else { return };
+        // A stdlib module's copy, opened by going to a definition, is
+        // read-only and belongs to the programs that import the module.
+        if convert::stdlib_module(&path).is_some() {
+            return;
+        }
         self.documents
             .insert(path.clone(), Document { version, text });
         self.add_to_workspace(&path);
@@ -151,12 +156,15 @@ impl State {
     /// Marks stale every program that reads `path` (or has not been
     /// checked yet).
     fn touch(&mut self, path: &Path) {
-        for program in self.programs.values_mut() {
+        // A file the program imports but could not read is in no check,
+        // only in the import graph.
+        let roots = self.workspace.roots_of(path);
+        for (root, program) in self.programs.iter_mut() {
             let reads = program
                 .analysis
                 .as_ref()
                 .is_none_or(|analysis| analysis.user_files().any(|(file, _)| file == path));
-            program.stale |= reads;
+            program.stale |= reads || roots.contains(root);
         }
     }
 
@@ -300,16 +308,40 @@ impl State {
             .find_map(|(_, program)| program.analysis.clone().filter(|_| !program.stale))
     }
 
+    /// The roots of the programs an open document is in that read `path`.
+    pub fn roots_of(&self, path: &Path) -> Vec<PathBuf> {
+        self.programs_of(path)
+            .map(|(root, _)| root.clone())
+            .collect()
+    }
+
+    /// The latest checks of every program that reads `path`.
+    pub fn analyses(&self, path: &Path) -> Vec<Arc<Analysis>> {
+        self.programs_of(path)
+            .filter_map(|(_, program)| program.analysis.clone())
+            .collect()
+    }
+
     /// The root of the first program that reads `path`.
     pub fn root_of(&self, path: &Path) -> Option<PathBuf> {
         self.programs_of(path).map(|(root, _)| root.clone()).next()
     }
 
+    /// The programs that read `path`: by the import graph, or for a stdlib
+    /// module's copy, those whose check holds the module.
     fn programs_of<'s>(&'s self, path: &Path) -> impl Iterator<Item = (&'s PathBuf, &'s Program)> {
+        let stdlib = convert::stdlib_module(path).is_some();
         let roots = self.workspace.roots_of(path);
-        self.programs
-            .iter()
-            .filter(move |(root, _)| roots.contains(root))
+        self.programs.iter().filter(move |(root, program)| {
+            if stdlib {
+                program
+                    .analysis
+                    .as_ref()
+                    .is_some_and(|analysis| analysis.file(path).is_some())
+            } else {
+                roots.contains(root)
+            }
+        })
     }
 }
 
