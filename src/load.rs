@@ -410,6 +410,20 @@ impl Programs {
         before != self.roots()
     }
 
+    /// Takes a file out of the set (deleted): it imports nothing and is no
+    /// root, though a file that still imports it reaches it. Returns
+    /// whether the roots changed.
+    pub fn forget(&mut self, file: &Path) -> bool {
+        let Some(&index) = self.index_of.get(file) else {
+            return false;
+        };
+        let before = self.roots();
+        self.given[index] = false;
+        self.imports[index].clear();
+        self.find_roots();
+        before != self.roots()
+    }
+
     fn set_imports(&mut self, file: &Path, imports: Vec<PathBuf>, given: bool) {
         let from = self.index(file);
         self.given[from] |= given;
@@ -439,6 +453,7 @@ impl Programs {
         let mut order: Vec<usize> = (0..self.files.len()).filter(|&f| self.given[f]).collect();
         order.sort_by(|&a, &b| self.files[a].cmp(&self.files[b]));
         self.roots = order.iter().copied().filter(|&f| !imported[f]).collect();
+        let natural = self.roots.len();
         let mut reached = vec![false; self.files.len()];
         for &root in &self.roots.clone() {
             self.reach(root, &mut reached);
@@ -449,6 +464,28 @@ impl Programs {
                 self.reach(file, &mut reached);
             }
         }
+        // A file taken as a cycle's root before the cycle was reached (it
+        // sorts first, and the cycle imports it) is the cycle's, not a
+        // program of its own.
+        let reaches = |from: usize, to: usize| {
+            let mut seen = vec![false; self.files.len()];
+            self.reach(from, &mut seen);
+            seen[to]
+        };
+        // (A root nothing imports is reached from no other: only the
+        // cycles' are looked at.)
+        let fallbacks = self.roots[natural..].to_vec();
+        let kept: Vec<usize> = fallbacks
+            .iter()
+            .copied()
+            .filter(|&root| {
+                !fallbacks
+                    .iter()
+                    .any(|&other| other != root && reaches(other, root))
+            })
+            .collect();
+        self.roots.truncate(natural);
+        self.roots.extend(kept);
         self.roots
             .sort_by(|&a, &b| self.files[a].cmp(&self.files[b]));
     }
@@ -520,4 +557,94 @@ pub fn file_imports(file: &Path, ast: &ast::Ast, loader: &dyn Loader) -> Vec<Pat
             Target::Std(_) | Target::Invalid(_) => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(names: &[&str]) -> Vec<PathBuf> {
+        names.iter().map(PathBuf::from).collect()
+    }
+
+    /// `a` imports `shared`, `b` imports `shared`; `c` and `d` import
+    /// each other, and `d` imports `e`: `a`, `b` and the first of the
+    /// cycle are roots.
+    fn workspace() -> (InMemory, Vec<PathBuf>) {
+        let loader = InMemory::new()
+            .with("ws/a.env.k", "import \"./shared.env.k\"\n")
+            .with(
+                "ws/b.env.k",
+                "import \"./shared.env.k\"\nimport \"std/alerts\"\n",
+            )
+            .with("ws/shared.env.k", "tier t { pod_security = baseline }\n")
+            .with("ws/c.env.k", "import \"./d.env.k\"\n")
+            .with("ws/d.env.k", "import \"./c.env.k\"\nimport \"./e.env.k\"\n")
+            .with("ws/e.env.k", "");
+        let files = paths(&[
+            "ws/a.env.k",
+            "ws/b.env.k",
+            "ws/c.env.k",
+            "ws/d.env.k",
+            "ws/e.env.k",
+            "ws/shared.env.k",
+        ]);
+        (loader, files)
+    }
+
+    #[test]
+    fn roots_are_the_files_nothing_imports_and_one_per_cycle() {
+        let (loader, files) = workspace();
+        let programs = Programs::discover(&files, &loader);
+        assert_eq!(
+            programs.roots(),
+            paths(&["ws/a.env.k", "ws/b.env.k", "ws/c.env.k"])
+        );
+        assert_eq!(
+            programs.roots_of(Path::new("ws/shared.env.k")),
+            paths(&["ws/a.env.k", "ws/b.env.k"])
+        );
+        assert_eq!(
+            programs.roots_of(Path::new("ws/e.env.k")),
+            paths(&["ws/c.env.k"])
+        );
+        assert!(
+            programs
+                .roots_of(Path::new("ws/elsewhere.env.k"))
+                .is_empty()
+        );
+    }
+
+    /// `b` and `c` import each other and `b` imports `a`, which sorts
+    /// first: the cycle's root is `b`, and `a` is in its program only.
+    #[test]
+    fn a_file_a_cycle_imports_is_not_a_root() {
+        let loader = InMemory::new()
+            .with("ws/a.env.k", "")
+            .with("ws/b.env.k", "import \"./c.env.k\"\nimport \"./a.env.k\"\n")
+            .with("ws/c.env.k", "import \"./b.env.k\"\n");
+        let files = paths(&["ws/a.env.k", "ws/b.env.k", "ws/c.env.k"]);
+        let programs = Programs::discover(&files, &loader);
+        assert_eq!(programs.roots(), paths(&["ws/b.env.k"]));
+        assert_eq!(
+            programs.roots_of(Path::new("ws/a.env.k")),
+            paths(&["ws/b.env.k"])
+        );
+    }
+
+    #[test]
+    fn an_import_removed_or_a_file_forgotten_changes_the_roots() {
+        let (loader, files) = workspace();
+        let mut programs = Programs::discover(&files, &loader);
+        // `b` no longer imports `shared`: roots do not change (`shared` is
+        // still imported by `a`).
+        assert!(!programs.update(Path::new("ws/b.env.k"), Vec::new(), true));
+        // `a` neither: `shared` is a root of its own now.
+        assert!(programs.update(Path::new("ws/a.env.k"), Vec::new(), true));
+        assert!(programs.roots().contains(&PathBuf::from("ws/shared.env.k")));
+        // `c` deleted: `d` is no longer imported by anything.
+        assert!(programs.forget(Path::new("ws/c.env.k")));
+        assert!(programs.roots().contains(&PathBuf::from("ws/d.env.k")));
+        assert!(!programs.roots().contains(&PathBuf::from("ws/c.env.k")));
+    }
 }

@@ -144,9 +144,12 @@ impl State {
         if self.documents.contains_key(&path) {
             return;
         }
-        let imports = load::imports_of(&path, &self.overlay());
-        let given = path.exists();
-        let roots_changed = self.workspace.update(&path, imports, given);
+        let roots_changed = if path.exists() {
+            let imports = load::imports_of(&path, &self.overlay());
+            self.workspace.update(&path, imports, true)
+        } else {
+            self.workspace.forget(&path)
+        };
         self.touch(&path);
         if roots_changed {
             self.track();

@@ -25,6 +25,15 @@ UNFORMATTED = ROOT / "tests" / "lsp" / "unformatted.env.k"
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=[ENVK, "lsp"]))
 async def client(lsp_client: LanguageClient):
+    # VS Code's capabilities let the server register a file watcher; pygls
+    # does not answer that request itself, so the test does, and keeps
+    # what was asked.
+    lsp_client.registrations = []
+
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register(params: types.RegistrationParams):
+        lsp_client.registrations.extend(params.registrations)
+
     await lsp_client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities("visual-studio-code"),
@@ -95,6 +104,8 @@ async def diagnostics_for(client: LanguageClient, path: pathlib.Path, version: i
 async def test_an_editor_session(client: LanguageClient):
     text = open_document(client, TIERS)
     assert await diagnostics_for(client, TIERS, 1) == []
+    # The server asked to hear of `.env.k` files changed outside the editor.
+    assert [r.method for r in client.registrations] == ["workspace/didChangeWatchedFiles"]
 
     # Hover on a tier shows what the checker made of it.
     hover = await client.text_document_hover_async(
