@@ -403,7 +403,11 @@ impl Worker<'_> {
         let path = state::path_of(uri)?;
         if self.state.analysis(&path).is_none() {
             let root = self.state.root_of(&path)?;
-            self.check(&root);
+            // A program whose check failed is not checked again until a
+            // file it reads changes: not once per request.
+            if self.state.stale().contains(&root) {
+                self.check(&root);
+            }
         }
         Some((self.state.analysis(&path)?, path))
     }
