@@ -554,3 +554,36 @@ fn shared_files_and_stdlib_modules_answer_for_every_program() {
     );
     client.stop();
 }
+
+/// Diagnostics come from a check that stops at them; what hover shows
+/// from the Model is made when asked, and is the edited text's.
+#[test]
+fn hover_after_an_edit_shows_the_edited_program() {
+    let file = repo("examples/multi-team/tiers.env.k");
+    let text = std::fs::read_to_string(&file).expect("readable");
+    let mut client = Client::start(&repo("examples"));
+    client.open(&file, &text, 1);
+    client.diagnostics(&file, Some(1));
+    let hover = |client: &mut Client| {
+        let answer = client.request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": lsp_client::uri(&file) },
+                    "position": cursor(&text, "tier crit|ical {") }),
+        );
+        answer["contents"]["value"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(hover(&mut client).contains("| `requests.cpu` | `16` |"));
+    // The critical tier's cpu ceiling, 16 → 17.
+    let at = cursor(&text, "requests.cpu = 1|6");
+    let (line, column) = (
+        at["line"].as_u64().expect("a line") as u32,
+        at["character"].as_u64().expect("a column") as u32,
+    );
+    client.edit(&file, 2, [line, column, line, column + 1], "7");
+    assert_eq!(client.diagnostics(&file, Some(2)), Vec::<Value>::new());
+    assert!(hover(&mut client).contains("| `requests.cpu` | `17` |"));
+    client.stop();
+}

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use lsp_types::{Position, Url};
 
+use crate::check::Goal;
 use crate::driver::Run;
 use crate::load::{self, Loader};
 use crate::resolve::refs::DeclId;
@@ -17,6 +18,9 @@ use super::convert;
 /// A program's run, as of the document versions it read.
 pub struct Analysis {
     pub run: Run,
+    /// What the check made: diagnostics only (what publishing needs), or
+    /// the Model too (what hover and inlay hints read).
+    pub goal: Goal,
 }
 
 impl Analysis {

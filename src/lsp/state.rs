@@ -203,15 +203,10 @@ impl State {
         }
     }
 
-    /// Checks the program of `root` as the documents now are.
-    pub fn check(&self, root: &Path) -> Result<Analysis, driver::InputError> {
-        driver::run_with(
-            &[root.to_path_buf()],
-            &self.overlay(),
-            Goal::Model,
-            Memory::Free,
-        )
-        .map(|run| Analysis { run })
+    /// Checks the program of `root` as the documents now are, for `goal`.
+    pub fn check(&self, root: &Path, goal: Goal) -> Result<Analysis, driver::InputError> {
+        driver::run_with(&[root.to_path_buf()], &self.overlay(), goal, Memory::Free)
+            .map(|run| Analysis { run, goal })
     }
 
     /// Keeps a program's new check: its diagnostics replace the ones it
