@@ -547,7 +547,10 @@ mod tests {
             "examples/regions/main.env.k",
         ] {
             let run = crate::driver::check(&[std::path::PathBuf::from(root)]).expect("readable");
-            let analysis = Analysis { run };
+            let analysis = Analysis {
+                run,
+                goal: crate::check::Goal::Model,
+            };
             let mut compared = 0;
             for file in analysis.run.sources.files() {
                 let text = file.text();
