@@ -95,9 +95,7 @@ fn examples_publish_what_check_reports() {
 /// came from it, and closing it clears what only it kept shown.
 #[test]
 fn programs_are_found_by_their_roots() {
-    let folder = std::env::temp_dir().join(format!("envk-lsp-programs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(&folder).expect("a temporary folder");
+    let folder = lsp_client::scratch("lsp-programs");
     let write = |name: &str, text: &str| {
         let path = folder.join(name);
         std::fs::write(&path, text).expect("written");
@@ -161,7 +159,6 @@ fn programs_are_found_by_their_roots() {
     // and what no open document's program reads is cleared.
     assert_eq!(client.diagnostics(&second, None), Vec::<Value>::new());
     client.stop();
-    let _ = std::fs::remove_dir_all(&folder);
 }
 
 /// An edit that breaks a file is reported at its new version, with the
@@ -294,10 +291,7 @@ fn cursor(text: &str, find: &str) -> Value {
         .find(&needle)
         .unwrap_or_else(|| panic!("`{needle}` is in the file"))
         + bar;
-    let before = &text[..at];
-    let line = before.matches('\n').count();
-    let start = before.rfind('\n').map_or(0, |at| at + 1);
-    let character: usize = before[start..].chars().map(char::len_utf16).sum();
+    let (line, character) = lsp_client::utf16_position(text, at);
     json!({ "line": line, "character": character })
 }
 
@@ -334,11 +328,9 @@ fn relative_text(text: &str) -> String {
 /// files of a copy of the multi-team example.
 #[test]
 fn renames_keep_the_program_checking() {
-    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lsp-renames");
-    let _ = std::fs::remove_dir_all(&folder);
+    let folder = lsp_client::scratch("lsp-renames");
     copy_folder(&repo("examples/multi-team"), &folder);
     std::fs::copy(repo("tests/lsp/family.env.k"), folder.join("family.env.k")).expect("copied");
-    let folder = std::fs::canonicalize(&folder).expect("exists");
     let mut client = Client::start(&folder);
     for (file, find, new_name) in [
         ("teams/payments.env.k", "tier crit|ical {", "vital"),
@@ -448,10 +440,7 @@ fn apply(text: &str, edits: &[Value]) -> String {
 /// open file's program reports what the new text means.
 #[test]
 fn files_changed_on_disk_are_read_anew() {
-    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lsp-watched");
-    let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(&folder).expect("a folder");
-    let folder = std::fs::canonicalize(&folder).expect("exists");
+    let folder = lsp_client::scratch("lsp-watched");
     let shared = folder.join("shared.env.k");
     std::fs::write(
         &shared,
@@ -483,10 +472,7 @@ fn files_changed_on_disk_are_read_anew() {
 /// programs' that import it (hover and definition work in it).
 #[test]
 fn shared_files_and_stdlib_modules_answer_for_every_program() {
-    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lsp-shared");
-    let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(&folder).expect("a folder");
-    let folder = std::fs::canonicalize(&folder).expect("exists");
+    let folder = lsp_client::scratch("lsp-shared");
     let shared = folder.join("shared.env.k");
     let text = "import \"std/alerts\"\ncluster dev {\n  server = \"https://dev.example.com\"\n  environment = development\n}\ntier standard { pod_security = baseline }\n";
     std::fs::write(&shared, text).expect("written");

@@ -550,15 +550,6 @@ proptest! {
     }
 }
 
-/// The line and UTF-16 column of a byte offset, for a didChange range.
-fn utf16_position(text: &str, offset: usize) -> (u32, u32) {
-    let before = &text[..offset];
-    let line = before.matches('\n').count();
-    let start = before.rfind('\n').map_or(0, |at| at + 1);
-    let column: usize = before[start..].chars().map(char::len_utf16).sum();
-    (line as u32, column as u32)
-}
-
 proptest! {
     // Each case starts a server and checks the program once per edit.
     #![proptest_config(ProptestConfig::with_cases(24))]
@@ -570,10 +561,8 @@ proptest! {
     fn the_language_server_publishes_what_check_reports_after_every_edit(
         edits in prop::collection::vec((0..8000usize, 0usize..12, checker_token()), 1..5),
     ) {
-        let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("lsp-edits-{:?}", std::thread::current().id()));
-        std::fs::create_dir_all(&folder).expect("a scratch folder");
-        let path = std::fs::canonicalize(&folder).expect("exists").join("program.env.k");
+        let folder = lsp_client::scratch(&format!("lsp-edits-{:?}", std::thread::current().id()));
+        let path = folder.join("program.env.k");
         std::fs::write(&path, ENTERPRISE).expect("written");
         let mut client = lsp_client::Client::start(&folder);
         client.open(&path, ENTERPRISE, 1);
@@ -581,7 +570,7 @@ proptest! {
         let mut text = ENTERPRISE.to_string();
         for (version, (at, delete, insert)) in (2..).zip(&edits) {
             let std::ops::Range { start, end } = cut(&text, *at, *delete);
-            let (from, to) = (utf16_position(&text, start), utf16_position(&text, end));
+            let (from, to) = (lsp_client::utf16_position(&text, start), lsp_client::utf16_position(&text, end));
             client.edit(&path, version, [from.0, from.1, to.0, to.1], insert);
             text.replace_range(start..end, insert);
             let published = lsp_client::published(&client.diagnostics(&path, Some(version)));

@@ -143,7 +143,7 @@ pub fn rename(
     if let Some(field) = super::fields::at(analysis, file, offset) {
         if !is_identifier(new_name) {
             return Err(format!(
-                "`{new_name}` is not a field name: a letter or `_`, then letters, digits, `_` or `-`"
+                "`{new_name}` is not a field name: {IDENTIFIER_RULE}"
             ));
         }
         let spans = field
@@ -164,11 +164,12 @@ pub fn rename(
     };
     if !valid {
         return Err(match kind {
-            DeclKind::Let | DeclKind::AlertTemplate => format!(
-                "`{new_name}` is not a name: a letter or `_`, then letters, digits, `_` or `-`"
-            ),
+            DeclKind::Let | DeclKind::AlertTemplate => {
+                format!("`{new_name}` is not a name: {IDENTIFIER_RULE}")
+            }
             _ => format!(
-                "`{new_name}` is not a DNS-1123 label: at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit"
+                "`{new_name}` is not a DNS-1123 label: {}",
+                crate::resolve::DNS_LABEL_RULE
             ),
         });
     }
@@ -201,22 +202,32 @@ pub fn rename(
                 target.name
             ));
         }
-        let written = analysis.text(span);
-        let replacement = if written == target.name {
-            new_name.to_string()
-        } else if written == format!("\"{}\"", target.name) {
-            format!("\"{new_name}\"")
-        } else {
-            let (line, _) = file.line_col(file.local(span).start);
-            return Err(format!(
-                "`{}` is also named by interpolation, `{written}` at {}:{line}: rename that by hand",
-                target.name,
-                convert::short_name(file)
-            ));
-        };
-        edits.push((span, replacement));
+        edits.push((span, renamed_use(analysis, span, &target.name, new_name)?));
     }
     workspace_edit(analysis, edits)
+}
+
+/// What replaces the name `old` written at `span` (bare or quoted) when
+/// it becomes `new`; a name built by interpolation there is refused.
+fn renamed_use(
+    analysis: &Analysis,
+    span: crate::source::Span,
+    old: &str,
+    new: &str,
+) -> Result<String, Refusal> {
+    let written = analysis.text(span);
+    if written == old {
+        Ok(new.to_string())
+    } else if written == format!("\"{old}\"") {
+        Ok(format!("\"{new}\""))
+    } else {
+        let file = analysis.run.sources.file_of(span);
+        let (line, _) = file.line_col(file.local(span).start);
+        Err(format!(
+            "`{old}` is named by interpolation, `{written}` at {}:{line}: rename that by hand",
+            convert::short_name(file)
+        ))
+    }
 }
 
 /// A family renamed: its name, and every use of its stages' envs, whose
@@ -250,25 +261,13 @@ fn rename_family(
             return Err(format!("an env named `{new}` is already declared"));
         }
         for span in references.uses_of(*id) {
-            let written = analysis.text(span);
-            let replacement = if written == old {
-                new.clone()
-            } else if *written == format!("\"{old}\"") {
-                format!("\"{new}\"")
-            } else {
-                let file = analysis.run.sources.file_of(span);
-                let (line, _) = file.line_col(file.local(span).start);
-                return Err(format!(
-                    "`{old}` is named by interpolation, `{written}` at {}:{line}: rename that by hand",
-                    convert::short_name(file)
-                ));
-            };
-            edits.push((span, replacement));
+            edits.push((span, renamed_use(analysis, span, old, &new)?));
         }
     }
     if crate::resolve::check_dns_label(new_name).is_err() {
         return Err(format!(
-            "`{new_name}` is not a DNS-1123 label: at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit"
+            "`{new_name}` is not a DNS-1123 label: {}",
+            crate::resolve::DNS_LABEL_RULE
         ));
     }
     workspace_edit(analysis, edits)
@@ -356,6 +355,9 @@ fn rename_target(analysis: &Analysis, path: &Path, position: Position) -> Result
         at,
     })
 }
+
+/// What `is_identifier` accepts, as messages say it.
+const IDENTIFIER_RULE: &str = "a letter or `_`, then letters, digits, `_` or `-`";
 
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();

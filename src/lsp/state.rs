@@ -103,9 +103,10 @@ impl State {
     }
 
     /// Makes an open file one the workspace's programs are found among.
-    fn add_to_workspace(&mut self, path: &Path) {
+    /// Returns whether the roots changed.
+    fn add_to_workspace(&mut self, path: &Path) -> bool {
         let imports = load::imports_of(path, &self.overlay());
-        self.workspace.update(path, imports, true);
+        self.workspace.update(path, imports, true)
     }
 
     /// A new text for an open document.
@@ -145,8 +146,7 @@ impl State {
             return;
         }
         let roots_changed = if path.exists() {
-            let imports = load::imports_of(&path, &self.overlay());
-            self.workspace.update(&path, imports, true)
+            self.add_to_workspace(&path)
         } else {
             self.workspace.forget(&path)
         };

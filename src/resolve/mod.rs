@@ -1205,10 +1205,14 @@ fn dns_name_problem(name: &str, max: usize, dots: bool) -> Result<(), String> {
 
 /// E0205 for a name that is not a DNS-1123 label.
 pub fn dns_diagnostic(name: &str, span: Span, why: &str) -> Diagnostic {
-    invalid_name(name, span, why).help(
-        "Kubernetes names are DNS-1123 labels: at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit",
-    )
+    invalid_name(name, span, why).help(format!(
+        "Kubernetes names are DNS-1123 labels: {DNS_LABEL_RULE}"
+    ))
 }
+
+/// What a DNS-1123 label is, as messages say it.
+pub const DNS_LABEL_RULE: &str =
+    "at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit";
 
 /// E0205 for an object name that is not a DNS-1123 subdomain: a Role,
 /// RoleBinding, ResourceQuota or LimitRange name.

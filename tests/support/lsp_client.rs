@@ -226,11 +226,27 @@ pub fn published(diagnostics: &[Value]) -> Vec<Value> {
 
 /// Line and UTF-16 column of a byte offset, counted afresh.
 fn position(text: &str, offset: usize) -> Value {
+    let (line, column) = utf16_position(text, offset);
+    json!([line, column])
+}
+
+/// The line and UTF-16 column of byte `offset` of `text`, counted afresh
+/// (not with the server's conversion).
+pub fn utf16_position(text: &str, offset: usize) -> (u32, u32) {
     let before = &text[..offset];
     let line = before.matches('\n').count();
     let start = before.rfind('\n').map_or(0, |at| at + 1);
     let column: usize = before[start..].chars().map(char::len_utf16).sum();
-    json!([line, column])
+    (line as u32, column as u32)
+}
+
+/// A new, empty folder of the test's own under the target directory, by
+/// its canonical path (the server names files so).
+pub fn scratch(name: &str) -> PathBuf {
+    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).expect("a scratch folder");
+    std::fs::canonicalize(&folder).expect("exists")
 }
 
 /// The absolute path of a repository file.
