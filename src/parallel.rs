@@ -1,7 +1,11 @@
 //! Work spread over the machine's cores, with results in input order, so
 //! that nothing a run produces depends on how threads were scheduled.
 
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crossbeam_channel::{Receiver, Sender};
 
 /// Below this many items, starting threads costs more than it saves.
 const SMALL: usize = 64;
@@ -79,16 +83,95 @@ fn on_every_core<T: Sync, R: Send>(
             done.push((index, f(pieces[index])));
         }
     };
-    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mut done = work();
-        for helper in helpers {
-            done.extend(helper.join().expect("a worker thread panicked"));
+    let helpers = helpers();
+    let (finished, results) = crossbeam_channel::bounded(threads);
+    for _ in 1..threads {
+        let finished = finished.clone();
+        let work = &work;
+        let job: Box<dyn FnOnce() + Send + '_> = Box::new(move || {
+            let _ = finished.send(catch_unwind(AssertUnwindSafe(work)));
+        });
+        // SAFETY: the job borrows `work` (and through it `order`, `next`,
+        // `pieces` and `f`), which live until this function returns; it
+        // returns only once every job it queued has sent its result, the
+        // last thing a job does with what it borrows. Nothing between
+        // queueing and waiting can unwind: the calling thread's own share
+        // runs under `catch_unwind`.
+        let job: Job = unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + '_>, Job>(job) };
+        helpers
+            .jobs
+            .send(job)
+            .expect("the queue's receiver lives as long as the process");
+    }
+    let own = catch_unwind(AssertUnwindSafe(work));
+    let mut done: Vec<(usize, R)> = Vec::new();
+    let mut panicked = None;
+    for result in std::iter::once(own).chain(helpers.wait(&results, threads - 1)) {
+        match result {
+            Ok(results) => done.extend(results),
+            Err(panic) => {
+                panicked.get_or_insert(panic);
+            }
         }
-        done
-    });
+    }
+    if let Some(panic) = panicked {
+        resume_unwind(panic);
+    }
     done.sort_unstable_by_key(|(index, _)| *index);
     done.into_iter().map(|(_, result)| result).collect()
+}
+
+/// A share of some work, queued for a helper.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// The threads that take the other cores' shares: started once, the first
+/// time work is spread, and kept for the process's life. A thread started
+/// for each run leaves its allocator's memory behind when it ends, for the
+/// next run's threads to reclaim page by page: in the language server,
+/// which checks again at every edit, that made a check at N = 1000 a third
+/// slower than a cold `envk check` (bench/README.md).
+struct Helpers {
+    jobs: Sender<Job>,
+    /// The queue, for a thread that waits on its jobs to take others
+    /// meanwhile: work spread from within a job is never left waiting for
+    /// a helper that is waiting on it.
+    queue: Receiver<Job>,
+}
+
+fn helpers() -> &'static Helpers {
+    static HELPERS: OnceLock<Helpers> = OnceLock::new();
+    HELPERS.get_or_init(|| {
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        for _ in 1..threads() {
+            let queue = queue.clone();
+            // A helper that cannot be started leaves its jobs to the
+            // threads that wait on them.
+            let _ = std::thread::Builder::new()
+                .name("envk-helper".to_string())
+                .spawn(move || queue.into_iter().for_each(|job| job()));
+        }
+        Helpers { jobs, queue }
+    })
+}
+
+impl Helpers {
+    /// The results of `count` queued jobs, running queued jobs meanwhile.
+    fn wait<R>(&self, results: &Receiver<R>, count: usize) -> Vec<R> {
+        let mut received = Vec::with_capacity(count);
+        while received.len() < count {
+            crossbeam_channel::select! {
+                recv(results) -> result => {
+                    received.push(result.expect("the waiting thread holds a sender"));
+                }
+                recv(self.queue) -> job => {
+                    if let Ok(job) = job {
+                        job();
+                    }
+                }
+            }
+        }
+        received
+    }
 }
 
 #[cfg(test)]
@@ -133,5 +216,34 @@ mod tests {
             let each = super::map_each(&items, |&n| n * 3);
             assert_eq!(each, items.iter().map(|n| n * 3).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn a_panic_in_a_piece_reaches_the_caller_and_the_helpers_go_on() {
+        let items: Vec<usize> = (0..1000).collect();
+        let caught = std::panic::catch_unwind(|| {
+            super::map_pieces(&items, |piece| {
+                assert!(!piece.contains(&777), "piece with 777");
+                piece.len()
+            })
+        });
+        let message = caught.expect_err("the panic reaches the caller");
+        assert_eq!(message.downcast_ref::<&str>(), Some(&"piece with 777"));
+        let lengths = super::map_pieces(&items, <[usize]>::len);
+        assert_eq!(lengths.iter().sum::<usize>(), items.len());
+    }
+
+    /// Work spread from within a piece, while every helper may be busy
+    /// with the outer pieces: the threads waiting take queued work.
+    #[test]
+    fn work_spread_within_a_piece_completes() {
+        let items: Vec<usize> = (0..200).collect();
+        let sums = map(&items, |&n| {
+            let inner: Vec<usize> = (0..100).map(|m| m * n).collect();
+            super::map_pieces(&inner, |piece| piece.iter().sum::<usize>())
+                .into_iter()
+                .sum::<usize>()
+        });
+        assert_eq!(sums, items.iter().map(|n| n * 4950).collect::<Vec<_>>());
     }
 }
