@@ -486,6 +486,78 @@ proptest! {
     }
 }
 
+/// `reparse` (the language server's, at each edit) against `parse`: a file
+/// edited once and again, each edit re-parsed from the last clean tree, at
+/// a base the files before it moved, gives `parse`'s tree and diagnostics.
+fn assert_reparse_is_parse(base: &str, edits: &[(usize, usize, String)], moved: usize) {
+    let (mut sources, mut ast, diagnostics) = parse(base);
+    assert!(diagnostics.is_empty(), "the base parses clean");
+    let mut id = sources.files().last().expect("input.env.k").id();
+    for (step, (at, delete, insert)) in edits.iter().enumerate() {
+        let old = sources.file(id);
+        let mut text = old.text().to_string();
+        text.replace_range(cut(&text, *at, *delete), insert);
+        let mut now = SourceMap::new();
+        now.add("first.env.k", "x".repeat(moved * step));
+        let new_id = now.add("input.env.k", text.as_str());
+        let earlier = syntax::Earlier {
+            text: old.text(),
+            base: old.base(),
+            ast: ast.clone(),
+        };
+        let (reparsed, reparse_diagnostics) = syntax::reparse(earlier, now.file(new_id));
+        let (parsed, parse_diagnostics) = syntax::parse(now.file(new_id));
+        assert_eq!(reparsed, parsed, "reparse and parse disagree on {text:?}");
+        assert_eq!(reparse_diagnostics, parse_diagnostics, "on {text:?}");
+        if !parse_diagnostics.is_empty() {
+            return;
+        }
+        (sources, ast, id) = (now, parsed, new_id);
+    }
+}
+
+proptest! {
+    #[test]
+    fn reparsing_edits_gives_what_parsing_gives(
+        edits in prop::collection::vec((0..8000usize, 0usize..40, token()), 1..6),
+        which in 0..3usize,
+        moved in 0..3usize,
+    ) {
+        let base = [ALL_FORMS, ENTERPRISE, MULTI_TEAM_MAIN][which];
+        let edits: Vec<_> = edits.into_iter().map(|(at, delete, insert)| (at % base.len(), delete, insert)).collect();
+        assert_reparse_is_parse(base, &edits, moved);
+    }
+}
+
+/// Edits where items meet: an `else` after an `if` that ended, a `}` that
+/// closes an item early, text before the first item and after the last,
+/// a whole item deleted, everything replaced.
+#[test]
+fn reparsing_edits_at_item_boundaries_gives_what_parsing_gives() {
+    let base = "if x == 1 {\n  env a on c tier t { }\n}\n\nenv b on c tier t { }\n// end\nenv c on c tier t { }\n";
+    let at = |needle: &str| base.find(needle).expect("in the base");
+    let edits = [
+        (
+            at("\n\nenv b"),
+            0,
+            " else { env z on c tier t { } }".to_string(),
+        ),
+        (at("env b"), 0, "}".to_string()),
+        (at("env b"), 0, "else ".to_string()),
+        (0, 0, "// first\n".to_string()),
+        (base.len(), 0, "env d on c tier t { }\n".to_string()),
+        (at("env b"), at("// end") - at("env b"), String::new()),
+        (0, base.len(), "env only on c tier t { }".to_string()),
+        (at("{ }\n// end") + 1, 0, "\n".to_string()),
+        (at("/ end"), 1, String::new()),
+    ];
+    for edit in edits {
+        for moved in [0, 5] {
+            assert_reparse_is_parse(base, std::slice::from_ref(&edit), moved);
+        }
+    }
+}
+
 /// The mutation property starts from programs the checker accepts, so that
 /// what it reports comes from the mutations.
 #[test]

@@ -105,11 +105,27 @@ fn parse_run(
     end: usize,
     parsers: Parsers,
 ) -> (Vec<Item>, Vec<Diagnostic>) {
+    let (items, diagnostics, _) = parse_items(file, start, end, parsers, |_| false);
+    (items, diagnostics)
+}
+
+/// Parses the items of `file` from byte offset `start`, until `end` or an
+/// item's start where `stop` says to stop. Returns where it stopped.
+///
+/// What it finds from an item's start on depends only on the text from
+/// there on: parsing reads forward, one item after the other.
+fn parse_items(
+    file: &SourceFile,
+    start: usize,
+    end: usize,
+    parsers: Parsers,
+    mut stop: impl FnMut(usize) -> bool,
+) -> (Vec<Item>, Vec<Diagnostic>, usize) {
     let text = &file.text()[..end];
     let mut items = Vec::new();
     let mut diagnostics = Vec::new();
     let mut pos = skip_trivia(text, start);
-    while pos < text.len() {
+    while pos < text.len() && !stop(pos) {
         // The fast parser bounds nesting as `too_deep` does, counting the
         // same delimiters, so the scans pest needs come after it.
         if parsers == Parsers::FastThenPest
@@ -171,7 +187,140 @@ fn parse_run(
         }
         pos = skip_trivia(text, pos);
     }
-    (items, diagnostics)
+    (items, diagnostics, pos)
+}
+
+/// A file's tree from an earlier parse that gave no diagnostics, with the
+/// text and the base offset it was parsed at: what [`reparse`] starts from.
+pub struct Earlier<'a> {
+    pub text: &'a str,
+    pub base: u32,
+    pub ast: Ast,
+}
+
+/// `parse`, for a file that is an edit of an earlier one: only the items
+/// the edit may have changed are parsed again; the others are moved over
+/// from the earlier tree, their spans shifted to where they are now. The
+/// tree and diagnostics are `parse`'s (the tests compare the two).
+///
+/// The text before the edit and the text after it are the earlier text's.
+/// An item is parsed from its start reading forward, looking past its end
+/// at most to the next token (an `if` looks for `else`): the items that end
+/// well before the edit, one item's margin kept, are as they were; so are
+/// those that start after it, once parsing the edited text reaches the
+/// start of one of them.
+pub fn reparse(earlier: Earlier<'_>, file: &SourceFile) -> (Ast, Vec<Diagnostic>) {
+    let (old, new) = (earlier.text, file.text());
+    let prefix = common_prefix(old.as_bytes(), new.as_bytes());
+    let suffix = common_suffix(&old.as_bytes()[prefix..], &new.as_bytes()[prefix..]);
+    let mut items = earlier.ast.items;
+    let local = |offset: u32| (offset - earlier.base) as usize;
+    // The first item that ends within a byte of the edit, and the item
+    // before it: the margin its look past the end may reach into.
+    let touched = items
+        .iter()
+        .position(|item| local(item.span.end) + 1 >= prefix)
+        .unwrap_or(items.len());
+    let kept = touched.saturating_sub(1);
+    let start = if touched == 0 {
+        0
+    } else {
+        local(items[kept].span.start)
+    };
+    // Items that start in the unchanged end, a byte past its start, so that
+    // nothing they read (the line's start included) was edited.
+    let unchanged_end = old.len() - suffix;
+    let first_after = items[kept..]
+        .iter()
+        .position(|item| local(item.span.start) > unchanged_end)
+        .map_or(items.len(), |index| kept + index);
+    let moved = new.len() as i64 - old.len() as i64;
+    let mut next_after = first_after;
+    let (middle, diagnostics, stopped) =
+        parse_items(file, start, new.len(), Parsers::FastThenPest, |pos| {
+            while let Some(item) = items.get(next_after) {
+                let now = local(item.span.start) as i64 + moved;
+                if now >= pos as i64 {
+                    return now == pos as i64;
+                }
+                next_after += 1;
+            }
+            false
+        });
+    let mut after = if stopped < new.len() {
+        items.split_off(next_after)
+    } else {
+        Vec::new()
+    };
+    items.truncate(kept);
+    let rebased = i64::from(file.base()) - i64::from(earlier.base);
+    shift(&mut items, rebased);
+    shift(&mut after, rebased + moved);
+    items.extend(middle);
+    items.extend(after);
+    (Ast { items }, diagnostics)
+}
+
+/// Moves every span of `items` by `by` bytes.
+fn shift(items: &mut [Item], by: i64) {
+    if by == 0 {
+        return;
+    }
+    let moved =
+        |offset: u32| u32::try_from(i64::from(offset) + by).expect("a span inside the sources");
+    for item in items {
+        spans::for_each_item_span_mut(item, &mut |span| {
+            *span = crate::source::Span::new(moved(span.start), moved(span.end));
+        });
+    }
+}
+
+/// The bytes `common_prefix` and `common_suffix` compare at a time.
+const BLOCK: usize = 256;
+
+/// How many bytes `a` and `b` start with in common, ending on a character
+/// boundary of both.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let shorter = a.len().min(b.len());
+    // Whole blocks first, compared as slices (a `memcmp`).
+    let mut length = 0;
+    while length + BLOCK <= shorter && a[length..length + BLOCK] == b[length..length + BLOCK] {
+        length += BLOCK;
+    }
+    length += a[length..]
+        .iter()
+        .zip(&b[length..])
+        .take_while(|(x, y)| x == y)
+        .count();
+    // Within a character, its first bytes matched: back up to its start.
+    while length > 0 && length < a.len().min(b.len()) && (a[length] & 0xC0) == 0x80 {
+        length -= 1;
+    }
+    length
+}
+
+/// How many bytes `a` and `b` end with in common, starting on a character
+/// boundary of both.
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    let shorter = a.len().min(b.len());
+    let mut length = 0;
+    while length + BLOCK <= shorter
+        && a[a.len() - length - BLOCK..a.len() - length]
+            == b[b.len() - length - BLOCK..b.len() - length]
+    {
+        length += BLOCK;
+    }
+    length += a[..a.len() - length]
+        .iter()
+        .rev()
+        .zip(b[..b.len() - length].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    // Starting within a character: go on to the next one.
+    while length > 0 && (a[a.len() - length] & 0xC0) == 0x80 {
+        length -= 1;
+    }
+    length
 }
 
 /// Turns a pest failure into the most specific diagnostic we can give.

@@ -13,6 +13,11 @@ pub fn for_each_span_mut(ast: &mut Ast, f: &mut impl FnMut(&mut Span)) {
     }
 }
 
+/// Calls `f` on every span of one item.
+pub fn for_each_item_span_mut(item: &mut Item, f: &mut impl FnMut(&mut Span)) {
+    item_spans(item, f);
+}
+
 /// Every span in the tree, copied out.
 pub fn all_spans(ast: &Ast) -> Vec<Span> {
     let mut ast = ast.clone();

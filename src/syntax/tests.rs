@@ -157,3 +157,26 @@ fn the_fast_parser_reads_every_item_of_the_examples_and_the_stdlib() {
         assert_eq!(ast, reference);
     }
 }
+
+/// What `reparse` keeps of the text before and after an edit ends and
+/// starts on character boundaries, past the blocks it compares at once.
+#[test]
+fn common_ends_stop_at_character_boundaries() {
+    let long = "x".repeat(2 * BLOCK + 3);
+    for (a, b, prefix, suffix) in [
+        ("aé", "aè", 1, 0),
+        ("Éa", "ɉa", 0, 1),
+        ("éa", "éb", 2, 0),
+        ("", "a", 0, 0),
+    ] {
+        let (a, b) = (format!("{long}{a}{long}"), format!("{long}{b}{long}"));
+        assert_eq!(
+            common_prefix(a.as_bytes(), b.as_bytes()),
+            long.len() + prefix
+        );
+        assert_eq!(
+            common_suffix(a.as_bytes(), b.as_bytes()),
+            long.len() + suffix
+        );
+    }
+}
