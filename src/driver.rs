@@ -6,6 +6,8 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use foldhash::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::check::{self as checker, Goal};
@@ -13,7 +15,7 @@ use crate::diag::Diagnostic;
 use crate::load::{self, FileSystem, Loader};
 use crate::model::Model;
 use crate::resolve::refs::References;
-use crate::source::{FileId, LoadError, SourceMap};
+use crate::source::{FileId, LoadError, SourceFile, SourceMap};
 use crate::syntax::ast::Ast;
 use crate::timings::{Phase, Timings};
 use crate::{resolve, syntax};
@@ -26,6 +28,8 @@ pub const EXTENSION: &str = ".env.k";
 pub struct Run {
     pub sources: SourceMap,
     pub files: Vec<(FileId, Ast)>,
+    /// The files whose parse gave diagnostics.
+    pub unparsed: Vec<FileId>,
     pub diagnostics: Vec<Diagnostic>,
     pub model: Option<Model>,
     /// Every declaration and the names bound to it (empty when the program
@@ -84,25 +88,72 @@ pub fn diagnose(paths: &[PathBuf]) -> Result<Run, InputError> {
 /// process exit: the CLI's entry.
 pub fn run(paths: &[PathBuf], goal: Goal, memory: Memory) -> Result<Run, InputError> {
     let inputs = collect_inputs(paths)?;
-    check_inputs(&inputs, &FileSystem, goal, memory)
+    check_inputs(&inputs, &FileSystem, goal, memory, Parses::default())
 }
 
 /// Checks the program made of `roots` and their imports, read by `loader`.
 /// Stops after syntax errors (resolving a broken tree would only report
 /// their consequences) and after name errors that leave nothing to type.
 pub fn check_with(roots: &[PathBuf], loader: &dyn Loader) -> Result<Run, InputError> {
-    check_inputs(roots, loader, Goal::Model, Memory::Free)
+    check_inputs(roots, loader, Goal::Model, Memory::Free, Parses::default())
 }
 
-/// `check_with`, for a given goal and memory policy: the language
-/// server's entry, which reads open buffers over the disk.
+/// `check_with`, for a given goal and memory policy, re-parsing only what
+/// changed since `parses` were made: the language server's entry, which
+/// reads open buffers over the disk.
 pub fn run_with(
     roots: &[PathBuf],
     loader: &dyn Loader,
     goal: Goal,
     memory: Memory,
+    parses: Parses,
 ) -> Result<Run, InputError> {
-    check_inputs(roots, loader, goal, memory)
+    check_inputs(roots, loader, goal, memory, parses)
+}
+
+/// The trees of an earlier run of a program, for the next run of it to
+/// parse again only the items an edit changed ([`syntax::reparse`]).
+/// The language server's, at each edit: at N = 1000 a whole parse is a
+/// third of a check.
+#[derive(Default)]
+pub struct Parses {
+    sources: SourceMap,
+    trees: HashMap<LoadedAs, (FileId, Ast)>,
+}
+
+/// The name a file was loaded under (its path as given or imported, or
+/// `<std/…>`): the same in two runs of one program.
+#[derive(PartialEq, Eq, Hash)]
+struct LoadedAs(String);
+
+impl Parses {
+    /// Takes the sources and trees of `run`, leaving it fit only to be
+    /// dropped; a tree whose parse gave diagnostics is not kept.
+    pub fn take(run: &mut Run) -> Parses {
+        let sources = std::mem::take(&mut run.sources);
+        let trees = std::mem::take(&mut run.files)
+            .into_iter()
+            .filter(|(id, _)| !run.unparsed.contains(id))
+            .map(|(id, ast)| (LoadedAs(sources.file(id).name().to_string()), (id, ast)))
+            .collect();
+        Parses { sources, trees }
+    }
+
+    /// `file` parsed, from its earlier tree where there is one.
+    fn parse(&mut self, file: &SourceFile) -> (Ast, Vec<Diagnostic>) {
+        match self.trees.remove(&LoadedAs(file.name().to_string())) {
+            Some((id, ast)) => {
+                let old = self.sources.file(id);
+                let earlier = syntax::Earlier {
+                    text: old.text(),
+                    base: old.base(),
+                    ast,
+                };
+                syntax::reparse(earlier, file)
+            }
+            None => syntax::parse(file),
+        }
+    }
 }
 
 /// The programs among the files and folders given (`envk check
@@ -130,6 +181,7 @@ fn check_inputs(
     loader: &dyn Loader,
     goal: Goal,
     memory: Memory,
+    mut parses: Parses,
 ) -> Result<Run, InputError> {
     let mut sources = SourceMap::new();
     let mut timings = Timings::default();
@@ -139,12 +191,19 @@ fn check_inputs(
     // the memory is noted once both end.
     let mut parsing = Duration::ZERO;
     let started = Instant::now();
+    let mut unparsed = Vec::new();
     let loaded = load::program(roots, loader, &mut sources, &mut |file| {
         let start = Instant::now();
-        let parsed = syntax::parse(file);
+        let parsed = parses.parse(file);
         parsing += start.elapsed();
+        if !parsed.1.is_empty() {
+            unparsed.push(file.id());
+        }
         parsed
     });
+    // The earlier trees no file of this run took: the files they were of
+    // left the program.
+    drop(parses);
     timings.add(Phase::Parse, parsing);
     timings.add(Phase::Load, started.elapsed().saturating_sub(parsing));
     let (program, mut diagnostics) = loaded.map_err(InputError::Load)?;
@@ -173,6 +232,7 @@ fn check_inputs(
     Ok(Run {
         sources,
         files: program.files,
+        unparsed,
         diagnostics,
         model,
         references,

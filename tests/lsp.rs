@@ -385,6 +385,91 @@ fn renames_keep_the_program_checking() {
     client.stop();
 }
 
+/// Edits in two files of one program, each re-parsed from the tree of the
+/// check before (the root's moving every file after it, and items of the
+/// other with a diagnostic): what is published, ranges and all, equals a
+/// cold check of the same texts.
+#[test]
+fn edits_across_files_publish_what_check_reports() {
+    let folder = lsp_client::scratch("lsp-edits-across-files");
+    copy_folder(&repo("examples/multi-team"), &folder);
+    let cold = lsp_client::scratch("lsp-edits-across-files-cold");
+    copy_folder(&folder, &cold);
+    let main = folder.join("main.env.k");
+    let team = folder.join("teams/payments.env.k");
+    let mut texts = [
+        std::fs::read_to_string(&main).expect("readable"),
+        std::fs::read_to_string(&team).expect("readable"),
+    ];
+    let mut client = Client::start(&folder);
+    client.open(&main, &texts[0], 1);
+    client.open(&team, &texts[1], 1);
+    client.diagnostics(&team, Some(1));
+    // What the editor shows, by file: the last diagnostics published.
+    let mut shown: std::collections::HashMap<String, Vec<Value>> = Default::default();
+    // In the root (0) or the team's file (1), at the first match of a
+    // text (or the start), so many bytes replaced by another text.
+    let edits = [
+        (1, "std/roles", 9, "std/rolez"),
+        (0, "", 0, "// one more line\n"),
+        (0, "", 17, ""),
+        (1, "std/rolez", 9, "std/roles"),
+        (1, "small * 2", 5, "smal"),
+        (0, "", 0, "// one more line\n"),
+        (1, "smal * 2", 4, "small"),
+    ];
+    let mut versions = [1, 1];
+    for (which, at, delete, insert) in edits {
+        let path = [&main, &team][which];
+        versions[which] += 1;
+        let version = versions[which];
+        let text = &mut texts[which];
+        let start = text.find(at).expect("in the text");
+        let (from, to) = (
+            lsp_client::utf16_position(text, start),
+            lsp_client::utf16_position(text, start + delete),
+        );
+        text.replace_range(start..start + delete, insert);
+        client.edit(path, version, [from.0, from.1, to.0, to.1], insert);
+        let now = client.diagnostics(path, Some(version));
+        // Whatever else the check published came before the answer to a
+        // request sent after it.
+        client.request(
+            "textDocument/documentSymbol",
+            json!({ "textDocument": { "uri": lsp_client::uri(path) } }),
+        );
+        for notification in client.take_pending() {
+            if notification.method == "textDocument/publishDiagnostics" {
+                let uri = notification.params["uri"]
+                    .as_str()
+                    .expect("a uri")
+                    .to_string();
+                let diagnostics = notification.params["diagnostics"].as_array().cloned();
+                shown.insert(uri, diagnostics.unwrap_or_default());
+            }
+        }
+        shown.insert(lsp_client::uri(path), now);
+        let mut shown_in = |path: &Path| published(shown.entry(lsp_client::uri(path)).or_default());
+        let (now, other) = (shown_in(path), [&main, &team][1 - which]);
+        let other_now = shown_in(other);
+        std::fs::write(cold.join("main.env.k"), &texts[0]).expect("written");
+        std::fs::write(cold.join("teams/payments.env.k"), &texts[1]).expect("written");
+        let run = envk::driver::check(&[cold.join("main.env.k")]).expect("readable");
+        let name = |path: &Path| {
+            cold.join(path.strip_prefix(&folder).expect("in the folder"))
+                .display()
+                .to_string()
+        };
+        assert_eq!(now, expected(&run, &name(path)), "after edit {version}");
+        assert_eq!(
+            other_now,
+            expected(&run, &name(other)),
+            "after edit {version}"
+        );
+    }
+    client.stop();
+}
+
 fn copy_folder(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("a folder");
     for entry in std::fs::read_dir(from).expect("readable") {

@@ -1,14 +1,14 @@
 //! `envk lsp`: a language server over stdio.
 //!
 //! Entry points: [`serve_stdio`] for the binary, [`serve`] over any
-//! connection (tests use `Connection::memory()`). Three threads: one reads
+//! connection (tests use `Connection::memory()`). Two threads: one reads
 //! the client's messages and hands them on, so that `shutdown` and `exit`
 //! are answered even while a check runs; the worker owns the [`State`]
-//! and does everything else in the order the messages came; the third
-//! frees the checks newer ones replaced, off the way from an edit to its
-//! diagnostics. A change is
+//! and does everything else in the order the messages came. A change is
 //! checked once no message has come for [`DEBOUNCE`] (at most
-//! [`DEBOUNCE_MAX`] after the first); a request is answered from a check
+//! [`DEBOUNCE_MAX`] after the first), counted from when the reader got
+//! them; a check parses again only the items an edit changed
+//! ([`crate::syntax::reparse`]); a request is answered from a check
 //! of the documents as they were when it was sent, made first if the
 //! last one is stale. Edits are checked for their diagnostics only;
 //! hover and inlay hints, which read the Model, have the program checked
@@ -78,7 +78,8 @@ pub fn serve_stdio() -> ExitCode {
 
 /// What the reader hands the worker.
 enum Event {
-    Message(Message),
+    /// A message, and when it came.
+    Message(Message, Instant),
     Shutdown(RequestId),
 }
 
@@ -134,17 +135,9 @@ pub fn serve(connection: Connection) -> Result<bool, String> {
     let (to_worker, inbox) = crossbeam_channel::unbounded();
     let edits = AtomicU64::new(0);
     let sender = connection.sender.clone();
-    // Freeing a large program's check takes milliseconds: a thread of its
-    // own does it, off the way from an edit to its diagnostics.
-    let (retire, retired) = crossbeam_channel::unbounded::<std::sync::Arc<Analysis>>();
-    let ((), (_, shut_down)) = crate::parallel::beside(
-        || retired.into_iter().for_each(drop),
-        || {
-            crate::parallel::beside(
-                || work(&folders, &inbox, &sender, &edits, retire),
-                || read(&connection, to_worker, &edits),
-            )
-        },
+    let ((), shut_down) = crate::parallel::beside(
+        || work(&folders, &inbox, &sender, &edits),
+        || read(&connection, to_worker, &edits),
     );
     Ok(shut_down)
 }
@@ -178,7 +171,7 @@ fn read(connection: &Connection, to_worker: Sender<Event>, edits: &AtomicU64) ->
                 {
                     edits.fetch_add(1, Ordering::SeqCst);
                 }
-                let _ = to_worker.send(Event::Message(message));
+                let _ = to_worker.send(Event::Message(message, Instant::now()));
             }
         }
     }
@@ -199,40 +192,36 @@ fn changes_a_document(method: &str) -> bool {
 }
 
 /// The worker: applies edits, checks after the debounce, answers requests.
-fn work(
-    folders: &[PathBuf],
-    inbox: &Receiver<Event>,
-    out: &Sender<Message>,
-    edits: &AtomicU64,
-    retire: Sender<std::sync::Arc<Analysis>>,
-) {
+fn work(folders: &[PathBuf], inbox: &Receiver<Event>, out: &Sender<Message>, edits: &AtomicU64) {
     let mut worker = Worker {
         state: State::new(folders),
         out,
         edits,
         applied: 0,
         retired: Vec::new(),
-        retire,
     };
+    // When the first change since the last check came, and the last
+    // message: the check waits for a pause after the last.
     let mut first_change: Option<Instant> = None;
+    let mut last_message = Instant::now();
     loop {
         let event = match first_change {
-            Some(first) => {
-                let left = DEBOUNCE_MAX.saturating_sub(first.elapsed());
-                inbox.recv_timeout(DEBOUNCE.min(left))
-            }
+            Some(first) => inbox.recv_deadline((last_message + DEBOUNCE).min(first + DEBOUNCE_MAX)),
             None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
+        if let Ok(Event::Message(_, came)) = &event {
+            last_message = *came;
+        }
         match event {
-            Ok(Event::Message(Message::Notification(notification))) => {
+            Ok(Event::Message(Message::Notification(notification), came)) => {
                 if changes_a_document(&notification.method) {
                     worker.applied += 1;
-                    first_change.get_or_insert_with(Instant::now);
+                    first_change.get_or_insert(came);
                 }
                 worker.notification(notification);
             }
-            Ok(Event::Message(Message::Request(request))) => worker.request(request),
-            Ok(Event::Message(Message::Response(_))) => {}
+            Ok(Event::Message(Message::Request(request), _)) => worker.request(request),
+            Ok(Event::Message(Message::Response(_), _)) => {}
             Ok(Event::Shutdown(id)) => {
                 let _ = out.send(Response::new_ok(id, ()).into());
             }
@@ -252,11 +241,14 @@ struct Worker<'a> {
     /// The edits applied so far: fewer than the reader counted means one
     /// waits in the channel, and what a check finds now is outdated.
     applied: u64,
-    /// Checks replaced by newer ones, handed to `retire` once the newer
-    /// ones' diagnostics are published.
+    /// What is left of checks newer ones replaced, freed once the newer
+    /// ones' diagnostics are published: off the way from an edit to its
+    /// diagnostics, and within the debounce of the next edit, which counts
+    /// from when it came. Freed here, on the thread that made them, and not
+    /// on one of their own: memory freed by another thread is handed back
+    /// to this one's allocator at its next allocations, which made the
+    /// check after it a third slower (bench/README.md).
     retired: Vec<std::sync::Arc<Analysis>>,
-    /// The thread that frees them.
-    retire: Sender<std::sync::Arc<Analysis>>,
 }
 
 impl Worker<'_> {
@@ -368,7 +360,8 @@ impl Worker<'_> {
 
     fn check_for(&mut self, root: &Path, goal: Goal) {
         let checked = catch_unwind(AssertUnwindSafe(|| {
-            let analysis = self.state.check(root, goal);
+            let (analysis, left) = self.state.check(root, goal);
+            self.retired.extend(left);
             self.state.keep(root, analysis)
         }));
         match checked {
@@ -387,9 +380,7 @@ impl Worker<'_> {
         if self.edits.load(Ordering::SeqCst) == self.applied {
             self.send_diagnostics();
         }
-        for replaced in self.retired.drain(..) {
-            let _ = self.retire.send(replaced);
-        }
+        self.retired.clear();
     }
 
     fn send_diagnostics(&mut self) {

@@ -14,7 +14,7 @@ use foldhash::HashMap;
 use lsp_types::Url;
 
 use crate::check::Goal;
-use crate::driver::{self, Memory};
+use crate::driver::{self, Memory, Parses};
 use crate::load::{self, FileSystem, Loader};
 
 use super::analysis::Analysis;
@@ -203,10 +203,42 @@ impl State {
         }
     }
 
-    /// Checks the program of `root` as the documents now are, for `goal`.
-    pub fn check(&self, root: &Path, goal: Goal) -> Result<Analysis, driver::InputError> {
-        driver::run_with(&[root.to_path_buf()], &self.overlay(), goal, Memory::Free)
-            .map(|run| Analysis { run, goal })
+    /// Checks the program of `root` as the documents now are, for `goal`,
+    /// parsing again only what changed since its last check, whose trees
+    /// it takes. Returns the check, and what is left of the last one, for
+    /// the caller to drop once it has published.
+    pub fn check(
+        &mut self,
+        root: &Path,
+        goal: Goal,
+    ) -> (Result<Analysis, driver::InputError>, Option<Arc<Analysis>>) {
+        let (parses, left) = self.take_parses(root);
+        let analysis = driver::run_with(
+            &[root.to_path_buf()],
+            &self.overlay(),
+            goal,
+            Memory::Free,
+            parses,
+        )
+        .map(|run| Analysis { run, goal });
+        (analysis, left)
+    }
+
+    /// The trees of the last check of `root`'s program, and what is left
+    /// of that check. A check a request still holds is left whole.
+    fn take_parses(&mut self, root: &Path) -> (Parses, Option<Arc<Analysis>>) {
+        let last = self
+            .programs
+            .get_mut(root)
+            .and_then(|program| program.analysis.take());
+        match last.map(Arc::try_unwrap) {
+            Some(Ok(mut analysis)) => {
+                let parses = Parses::take(&mut analysis.run);
+                (parses, Some(Arc::new(analysis)))
+            }
+            Some(Err(shared)) => (Parses::default(), Some(shared)),
+            None => (Parses::default(), None),
+        }
     }
 
     /// Keeps a program's new check: its diagnostics replace the ones it
