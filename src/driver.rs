@@ -6,9 +6,9 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use foldhash::HashMap;
-use std::time::{Duration, Instant};
 
 use crate::check::{self as checker, Goal};
 use crate::diag::Diagnostic;
