@@ -359,13 +359,9 @@ impl Worker<'_> {
     }
 
     fn check_for(&mut self, root: &Path, goal: Goal) {
-        let checked = catch_unwind(AssertUnwindSafe(|| {
-            let (analysis, left) = self.state.check(root, goal);
-            self.retired.extend(left);
-            self.state.keep(root, analysis)
-        }));
+        let checked = catch_unwind(AssertUnwindSafe(|| self.state.check(root, goal)));
         match checked {
-            Ok(replaced) => self.retired.extend(replaced),
+            Ok(left) => self.retired.extend(left),
             Err(_) => {
                 eprintln!(
                     "envk lsp: a panic while checking the program of `{}`",

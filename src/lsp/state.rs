@@ -205,13 +205,9 @@ impl State {
 
     /// Checks the program of `root` as the documents now are, for `goal`,
     /// parsing again only what changed since its last check, whose trees
-    /// it takes. Returns the check, and what is left of the last one, for
-    /// the caller to drop once it has published.
-    pub fn check(
-        &mut self,
-        root: &Path,
-        goal: Goal,
-    ) -> (Result<Analysis, driver::InputError>, Option<Arc<Analysis>>) {
+    /// it takes, and keeps the new check ([`State::keep`]). Returns what is
+    /// left of the last one, for the caller to drop once it has published.
+    pub fn check(&mut self, root: &Path, goal: Goal) -> Option<Arc<Analysis>> {
         let (parses, left) = self.take_parses(root);
         let analysis = driver::run_with(
             &[root.to_path_buf()],
@@ -221,7 +217,8 @@ impl State {
             parses,
         )
         .map(|run| Analysis { run, goal });
-        (analysis, left)
+        self.keep(root, analysis);
+        left
     }
 
     /// The trees of the last check of `root`'s program, and what is left
@@ -245,21 +242,18 @@ impl State {
     /// had, and what its files import now updates the workspace's
     /// programs.
     /// A root that cannot be read (deleted since) has no diagnostics.
-    /// Returns the check this one replaces, for the caller to drop once
-    /// it has published: freeing a large program's tree takes time.
-    pub fn keep(
-        &mut self,
-        root: &Path,
-        analysis: Result<Analysis, driver::InputError>,
-    ) -> Option<Arc<Analysis>> {
-        let program = self.programs.get_mut(root)?;
+    /// The program's last check was taken by [`State::check`].
+    fn keep(&mut self, root: &Path, analysis: Result<Analysis, driver::InputError>) {
+        let Some(program) = self.programs.get_mut(root) else {
+            return;
+        };
         let analysis = match analysis {
             Ok(analysis) => analysis,
             Err(error) => {
                 eprintln!("envk lsp: cannot check `{}`: {error}", root.display());
                 program.diagnostics.clear();
                 program.stale = false;
-                return program.analysis.take();
+                return;
             }
         };
         let mut diagnostics = analysis.diagnostics();
@@ -271,7 +265,7 @@ impl State {
         let imports = analysis.imports(&Overlay {
             documents: &self.documents,
         });
-        let replaced = program.analysis.replace(Arc::new(analysis));
+        program.analysis = Some(Arc::new(analysis));
         let mut roots_changed = false;
         for (file, imports) in imports {
             let given = self.documents.contains_key(&file);
@@ -280,7 +274,6 @@ impl State {
         if roots_changed {
             self.track();
         }
-        replaced
     }
 
     /// What to publish for the editor to show what the programs now say:
