@@ -156,6 +156,12 @@ codes! {
     E0805 => Error, "Argo CD project shared by two teams";
     E0806 => Warning, "Application that creates its namespace beside a gitops block";
     E0807 => Error, "Application that creates its namespace in a project across clusters";
+    E0901 => Error, "policy violated";
+    E0902 => Error, "unknown name or field in a policy";
+    E0903 => Error, "policy that does not type-check";
+    E0904 => Error, "invalid pattern in a policy";
+    E0905 => Warning, "waiver that matches no violation";
+    E0906 => Error, "waiver for a kind of object the policy never reports on";
 }
 
 impl Code {
@@ -328,31 +334,48 @@ pub fn group(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     use std::collections::HashMap;
     // Every finding folded into each report, its first one first.
     let mut reports: Vec<Vec<Diagnostic>> = Vec::with_capacity(diagnostics.len());
-    let mut by_key: HashMap<(Code, Severity, Span, String), usize> = HashMap::new();
-    for diagnostic in diagnostics {
+    // The reports of each key: several when one declaration made
+    // different mistakes there (two policies broken at one line), each of
+    // which other expansions may repeat.
+    let mut by_key: HashMap<(Code, Severity, Span, String), Vec<usize>> = HashMap::new();
+    'findings: for diagnostic in diagnostics {
         let key = (
             diagnostic.code,
             diagnostic.severity,
             diagnostic.primary.span,
             skeleton(&diagnostic.message),
         );
-        if let Some(&at) = by_key.get(&key) {
+        let candidates = by_key.entry(key).or_default();
+        for &at in candidates.iter() {
             let found = &mut reports[at];
             if found.iter().any(|other| other.same_finding_as(&diagnostic)) {
-                continue;
+                continue 'findings;
             }
-            if found
-                .iter()
-                .all(|other| other.is_another_expansion(&diagnostic))
-            {
-                found.push(diagnostic);
-                continue;
-            }
-            // A second, different mistake of one declaration: reported on
-            // its own.
-        } else {
-            by_key.insert(key, reports.len());
         }
+        // The same mistake reached in another expansion: no finding of the
+        // report is from its declaration; of several such reports, the one
+        // whose message is this one's but for the expansion's name.
+        let open: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&at| {
+                reports[at]
+                    .iter()
+                    .all(|other| other.is_another_expansion(&diagnostic))
+            })
+            .collect();
+        let chosen = open
+            .iter()
+            .copied()
+            .find(|&at| reports[at][0].is_same_mistake_as(&diagnostic))
+            .or(open.first().copied());
+        if let Some(at) = chosen {
+            reports[at].push(diagnostic);
+            continue 'findings;
+        }
+        // A second, different mistake of one declaration: reported on
+        // its own.
+        candidates.push(reports.len());
         reports.push(vec![diagnostic]);
     }
     reports.into_iter().map(fold).collect()
@@ -370,6 +393,16 @@ impl Diagnostic {
             || self.declaration().is_none()
             || other.declaration().is_none())
             && self.message == other.message
+    }
+
+    /// Whether two findings from different expansions can be one mistake:
+    /// with several reports for a key, the one whose message differs from
+    /// this one's in no more values than its instances' names.
+    fn is_same_mistake_as(&self, other: &Diagnostic) -> bool {
+        let (Some((_, mine)), Some((_, theirs))) = (self.declaration(), other.declaration()) else {
+            return true;
+        };
+        self.message.replace(mine, "\u{0}") == other.message.replace(theirs, "\u{0}")
     }
 
     /// Whether `other` is this mistake reached in another expansion: from
