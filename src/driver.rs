@@ -32,6 +32,8 @@ pub struct Run {
     pub unparsed: Vec<FileId>,
     pub diagnostics: Vec<Diagnostic>,
     pub model: Option<Model>,
+    /// How each policy fared, also when a violation leaves no Model.
+    pub policies: Vec<crate::model::PolicyOutcome>,
     /// Every declaration and the names bound to it (empty when the program
     /// did not parse: names are bound only in a whole tree).
     pub references: References,
@@ -209,6 +211,7 @@ fn check_inputs(
     let (program, mut diagnostics) = loaded.map_err(InputError::Load)?;
     timings.record_resident(Phase::Parse);
     let mut model = None;
+    let mut policies = Vec::new();
     let mut references = References::default();
     if !diagnostics.iter().any(Diagnostic::is_error) {
         let mut resolved = timings.phase(Phase::Resolve, || {
@@ -218,6 +221,7 @@ fn check_inputs(
             checker::check(&resolved, &sources, goal, &mut diagnostics)
         });
         let expanded = checked.expanded;
+        policies = checked.policies;
         match memory {
             Memory::Free => drop(checked.facts),
             Memory::LeaveToExit => leave_to_exit(checked.facts),
@@ -235,6 +239,7 @@ fn check_inputs(
         unparsed,
         diagnostics,
         model,
+        policies,
         references,
         timings,
     })

@@ -67,6 +67,40 @@ pub struct Model {
     /// Where the clusters' Alertmanagers send alerts: the same receivers
     /// and routes for every cluster whose Prometheus sends to one.
     pub alerting: Alerting,
+    /// The program's policies, by name, as they held.
+    pub policies: Vec<PolicyOutcome>,
+    /// `waive …` lines, in the order written.
+    pub waivers: Vec<Waiver>,
+}
+
+/// A policy and how the program fared against it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyOutcome {
+    pub name: String,
+    pub description: Option<String>,
+    /// `error` or `warning`.
+    pub severity: &'static str,
+    /// The objects it checked (its outermost quantifier's elements; one,
+    /// the program, for a policy without one).
+    pub covers: usize,
+    /// Of those, the ones with no violation.
+    pub passes: usize,
+    /// Violations waived.
+    pub waived: usize,
+    pub source: Source,
+}
+
+/// `waive POLICY for KIND NAME because "…"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiver {
+    pub policy: String,
+    /// `env`, `cluster`, …
+    pub kind: &'static str,
+    pub target: String,
+    pub reason: String,
+    /// The violations it waived.
+    pub waived: usize,
+    pub source: Source,
 }
 
 /// The program's receivers and routes: Alertmanager's route tree, one

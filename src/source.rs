@@ -58,6 +58,7 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("std/alerts", include_str!("../stdlib/alerts.env.k")),
     ("std/roles", include_str!("../stdlib/roles.env.k")),
     ("std/resources", include_str!("../stdlib/resources.env.k")),
+    ("std/policies", include_str!("../stdlib/policies.env.k")),
 ];
 
 pub struct SourceFile {

@@ -18,8 +18,8 @@ use crate::source::{STDLIB, SourceFile, SourceMap, Span};
 use crate::suggest;
 use crate::syntax;
 use crate::syntax::ast::{
-    AlertTemplate, Ast, ExprKind, FieldValue, ItemKind, Key, List, Name, Resource, Role, Stmt,
-    StmtKind, path_text,
+    AlertTemplate, Ast, ExprKind, FieldValue, ItemKind, Key, List, Name, Policy, Resource, Role,
+    Stmt, StmtKind, path_text,
 };
 
 /// The modules of the standard library, as they are imported: `std/alerts`, …
@@ -41,7 +41,9 @@ pub fn module_reference(name: &str) -> Option<String> {
 pub fn index() -> String {
     let mut out = String::from("# The standard library\n\n");
     index_into(&mut out);
-    out.push_str("\n`envk explain std/NAME` shows a module's templates, roles and resources.\n");
+    out.push_str(
+        "\n`envk explain std/NAME` shows a module's templates, roles, resources and policies.\n",
+    );
     out
 }
 
@@ -136,6 +138,7 @@ impl<'n> Module<'n> {
                 ItemKind::Role(role) => Some(Declaration::Role(role)),
                 ItemKind::ClusterRole(role) => Some(Declaration::ClusterRole(role)),
                 ItemKind::Resource(resource) => Some(Declaration::Resource(resource)),
+                ItemKind::Policy(policy) => Some(Declaration::Policy(policy)),
                 // What a module offers is its templates, roles and
                 // resources; anything else in it only serves them.
                 ItemKind::Import(_)
@@ -144,6 +147,7 @@ impl<'n> Module<'n> {
                 | ItemKind::External(_)
                 | ItemKind::Receiver(_)
                 | ItemKind::Route(_)
+                | ItemKind::Waive(_)
                 | ItemKind::ClusterGrant(_)
                 | ItemKind::Cluster(_)
                 | ItemKind::Tier(_)
@@ -242,6 +246,9 @@ impl<'n> Module<'n> {
                         self.role(level + 2, before.clone(), role, out)
                     }
                     Declaration::Resource(_) => unreachable!("resources are tables"),
+                    Declaration::Policy(policy) => {
+                        self.policy(level + 2, before.clone(), policy, out)
+                    }
                 }
             }
         }
@@ -276,6 +283,18 @@ impl<'n> Module<'n> {
         for stmt in &template.body.stmts {
             self.statement(stmt, out);
         }
+    }
+
+    /// A policy: its doc comment, then its description and its rule as
+    /// written.
+    fn policy(&self, level: usize, before: Range<usize>, policy: &Policy, out: &mut String) {
+        heading(out, level, self.name_of(&policy.name));
+        if let Some(description) = &policy.description {
+            let text = self.written(description.span);
+            out.push_str(&format!("*{}*\n\n", &text[1..text.len() - 1]));
+        }
+        self.doc_comment(before, out);
+        out.push_str(&fenced("envk", &self.written_lines(policy.rule.span)));
     }
 
     fn role(&self, level: usize, before: Range<usize>, role: &Role, out: &mut String) {
@@ -399,6 +418,7 @@ enum Declaration<'a> {
     Role(&'a Role),
     ClusterRole(&'a Role),
     Resource(&'a Resource),
+    Policy(&'a Policy),
 }
 
 impl<'a> Declaration<'a> {
@@ -408,6 +428,7 @@ impl<'a> Declaration<'a> {
             Declaration::Role(_) => Kind::Role,
             Declaration::ClusterRole(_) => Kind::ClusterRole,
             Declaration::Resource(_) => Kind::Resource,
+            Declaration::Policy(_) => Kind::Policy,
         }
     }
 
@@ -416,6 +437,7 @@ impl<'a> Declaration<'a> {
             Declaration::Template(template) => module.name_of(&template.name),
             Declaration::Role(role) | Declaration::ClusterRole(role) => module.name_of(&role.name),
             Declaration::Resource(resource) => &resource.name.text,
+            Declaration::Policy(policy) => module.name_of(&policy.name),
         }
     }
 }
@@ -428,15 +450,17 @@ enum Kind {
     Role,
     ClusterRole,
     Resource,
+    Policy,
 }
 
 impl Kind {
     /// In the order the reference shows them.
-    const ALL: [Kind; 4] = [
+    const ALL: [Kind; 5] = [
         Kind::Template,
         Kind::Role,
         Kind::ClusterRole,
         Kind::Resource,
+        Kind::Policy,
     ];
 
     fn plural(self) -> &'static str {
@@ -445,6 +469,7 @@ impl Kind {
             Kind::Role => "roles",
             Kind::ClusterRole => "cluster roles",
             Kind::Resource => "custom resources",
+            Kind::Policy => "policies",
         }
     }
 
@@ -454,6 +479,7 @@ impl Kind {
             Kind::Role => "Roles",
             Kind::ClusterRole => "Cluster roles",
             Kind::Resource => "Custom resources",
+            Kind::Policy => "Policies",
         }
     }
 
@@ -473,6 +499,12 @@ impl Kind {
             Kind::ClusterRole => {
                 "A program grants a cluster role with `grant ROLE to user|group|serviceaccount \"NAME\" \
                  on cluster CLUSTER`; each becomes a ClusterRole and ClusterRoleBinding."
+            }
+            Kind::Policy => {
+                "Importing the module puts each policy in force over the whole program: a \
+                 violation is an error at the object that breaks it (see \
+                 [Policies](language.md#policies)). `waive NAME for env ENV because \"…\"` \
+                 excuses a deliberate exception."
             }
             Kind::Resource => {
                 "A role names a custom resource by its plural (`rollouts`) where no other \

@@ -273,12 +273,13 @@ fn explain_of_an_unknown_stdlib_module_is_a_usage_error() {
     assert_eq!(
         stderr(&misspelt),
         "error: `std/alert` is not a module of the standard library; did you mean `std/alerts`? \
-         (its modules: `std/alerts`, `std/roles`, `std/resources`)\n"
+         (its modules: `std/alerts`, `std/roles`, `std/resources`, `std/policies`)\n"
     );
     let unknown = envk(&["explain", "std/metrics"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(
-        stderr(&unknown).contains("(its modules: `std/alerts`, `std/roles`, `std/resources`)"),
+        stderr(&unknown)
+            .contains("(its modules: `std/alerts`, `std/roles`, `std/resources`, `std/policies`)"),
         "{}",
         stderr(&unknown)
     );
@@ -562,4 +563,43 @@ fn programs_are_checked_each_on_its_own() {
         text.lines().next().unwrap_or("").ends_with("b.env.k`:"),
         "{text}"
     );
+}
+
+/// A policy violation in JSON: at the line that breaks it, with the
+/// policy's line beside it, as a warning for a `severity = warning`
+/// policy; the twin just inside the policies checks clean.
+#[test]
+fn json_reports_policy_violations_at_the_offending_line() {
+    let output = envk(&[
+        "check",
+        "--message-format",
+        "json",
+        "tests/ui/policies/violations.env.k",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let lines = json_lines(&output);
+    let found: Vec<(u64, &str)> = lines
+        .iter()
+        .map(|l| (l["line"].as_u64().unwrap(), l["severity"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        found,
+        [(34, "error"), (44, "error"), (41, "warning"), (46, "error")]
+    );
+    assert!(lines.iter().all(|l| l["code"] == "E0901"));
+    let first = &lines[0];
+    assert_eq!(first["message"], "no dev env asks for more than 4 cpu");
+    assert_eq!(
+        first["label"],
+        "`env.quota.requests.cpu` is `6`, the policy allows at most `4`"
+    );
+    let policy_line = first["secondary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|label| label["label"] == "policy `small-dev`")
+        .expect("the policy beside it");
+    assert_eq!(policy_line["line"], 19);
+    let warned = envk(&["check", "tests/ui/policies/violations_ok.env.k"]);
+    assert_eq!(warned.status.code(), Some(0), "{}", stderr(&warned));
 }

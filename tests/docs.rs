@@ -370,3 +370,28 @@ fn every_code_page_shows_its_code_and_its_fix() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// The reference's tables of what a policy reads are the shape typing
+/// checks policies against, generated from it (`ENVK_BLESS=1` rewrites
+/// them).
+#[test]
+fn the_policy_reference_is_the_shape_policies_are_typed_against() {
+    const START: &str = "<!-- policy-reference: generated from src/check/policy/shape.rs; a test holds them equal -->\n";
+    const END: &str = "<!-- end policy-reference -->";
+    let doc = read(Path::new(LANGUAGE));
+    let start = doc
+        .find(START)
+        .expect("the reference has the generated block")
+        + START.len();
+    let end = start + doc[start..].find(END).expect("the generated block ends");
+    let expected = format!("\n{}\n", envk::check::policy::shape::reference());
+    if std::env::var_os("ENVK_BLESS").is_some_and(|v| v == "1") {
+        let blessed = format!("{}{expected}{}", &doc[..start], &doc[end..]);
+        std::fs::write(LANGUAGE, blessed).expect("the reference is writable");
+        return;
+    }
+    assert!(
+        doc[start..end] == expected,
+        "the policy reference in {LANGUAGE} differs from the shape (run ENVK_BLESS=1 cargo test --test docs the_policy_reference and review the diff)"
+    );
+}

@@ -89,6 +89,21 @@ const TOKENS: &[&str] = &[
     "external",
     "receiver",
     "route",
+    "policy",
+    "waive",
+    "because",
+    "all",
+    "none",
+    "where",
+    "implies",
+    "matches",
+    "starts_with",
+    "has",
+    "count",
+    "unique",
+    "per",
+    "envs",
+    "env.labels",
     "team",
     "severity",
     "pagerduty",
@@ -328,6 +343,10 @@ fn check(text: &str) -> envk::driver::Run {
         .with(
             "teams/payments.env.k",
             include_str!("../examples/multi-team/teams/payments.env.k"),
+        )
+        .with(
+            "policies.env.k",
+            include_str!("../examples/multi-team/policies.env.k"),
         );
     envk::driver::check_with(&[std::path::PathBuf::from("input.env.k")], &loader)
         .expect("the input is in memory")

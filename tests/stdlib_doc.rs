@@ -127,7 +127,26 @@ fn each_module_shows_every_template_parameter_and_role_rule_of_its_source() {
                         );
                     }
                 }
-                other => panic!("{module} declares only templates, roles and resources: {other:?}"),
+                ast::ItemKind::Policy(policy) => {
+                    declared += 1;
+                    let name = sources.snippet(policy.name.span());
+                    let shown = section(&reference, name);
+                    let rule = sources.snippet(policy.rule.span);
+                    assert!(
+                        shown.contains(rule),
+                        "{module} {name}: {rule} not in\n{shown}"
+                    );
+                    if let Some(description) = &policy.description {
+                        let text = description.as_plain().expect("plain");
+                        assert!(
+                            shown.contains(&text),
+                            "{module} {name}: no {text} in\n{shown}"
+                        );
+                    }
+                }
+                other => panic!(
+                    "{module} declares only templates, roles, resources and policies: {other:?}"
+                ),
             }
         }
         assert!(declared > 0, "{module} declares something");

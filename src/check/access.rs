@@ -621,8 +621,10 @@ pub(crate) fn env_grants<'a>(
     env: &mut model::Env,
     expanded: &mut Expanded,
     diagnostics: &mut Diags,
-) {
+) -> Vec<Vec<Span>> {
     let mut binding_spans: HashMap<String, Span> = HashMap::new();
+    // Where each subject of each binding was granted, in their order.
+    let mut grant_spans: Vec<Vec<Span>> = Vec::with_capacity(draft.grants.len());
     // At most one binding per grant; sized so, not doubled from four.
     env.bindings.reserve_exact(draft.grants.len());
     for (grant, span, piece) in &draft.grants {
@@ -693,13 +695,15 @@ pub(crate) fn env_grants<'a>(
         {
             env.roles.push(Arc::clone(role_model));
         }
-        match env.bindings.iter_mut().find(|b| b.name == binding_name) {
-            Some(binding) if binding.role == role_decl.name => {
+        let found = env.bindings.iter().position(|b| b.name == binding_name);
+        match found.map(|at| (at, &mut env.bindings[at])) {
+            Some((at, binding)) if binding.role == role_decl.name => {
                 if !binding.subjects.contains(&subject) {
                     binding.subjects.push(subject);
+                    grant_spans[at].push(*span);
                 }
             }
-            Some(binding) => diagnostics.push(
+            Some((_, binding)) => diagnostics.push(
                 Diagnostic::new(
                     Code::E0508,
                     grant.binding_name.as_ref().map_or(*span, |n| n.span()),
@@ -722,9 +726,11 @@ pub(crate) fn env_grants<'a>(
                     subjects: vec![subject],
                     source: checker.source(*span),
                 });
+                grant_spans.push(vec![*span]);
             }
         }
     }
+    grant_spans
 }
 
 /// E0205 for a grant's default binding name, `<env>-<role>-binding`. Env

@@ -73,6 +73,8 @@ impl Checker<'_, '_> {
     /// known.
     pub(super) fn cluster_grants(&mut self, diagnostics: &mut Diags) {
         let mut bindings: Vec<ClusterBinding> = Vec::new();
+        // Where each binding was first granted, for policies.
+        let mut spans: Vec<crate::source::Span> = Vec::new();
         for (grant, vars) in &self.resolved.cluster_grants {
             let scope = self.scope(vars);
             let Some(role_decl) = self.cluster_role_referent(grant, &scope, diagnostics) else {
@@ -126,19 +128,27 @@ impl Checker<'_, '_> {
                             binding.subjects.push(subject.clone());
                         }
                     }
-                    None => bindings.push(ClusterBinding {
-                        name: name.clone(),
-                        cluster: cluster.name.clone(),
-                        role: Arc::clone(role),
-                        subjects: vec![subject.clone()],
-                        source: self.source(grant_span),
-                    }),
+                    None => {
+                        bindings.push(ClusterBinding {
+                            name: name.clone(),
+                            cluster: cluster.name.clone(),
+                            role: Arc::clone(role),
+                            subjects: vec![subject.clone()],
+                            source: self.source(grant_span),
+                        });
+                        spans.push(grant_span);
+                    }
                 }
             }
         }
         // Declaration order is no order: by cluster, then binding, each
         // binding's subjects by kind, namespace and name.
-        bindings.sort_by(|a, b| (&a.cluster, &a.name).cmp(&(&b.cluster, &b.name)));
+        let mut spanned: Vec<(ClusterBinding, crate::source::Span)> =
+            bindings.into_iter().zip(spans).collect();
+        spanned.sort_by(|(a, _), (b, _)| (&a.cluster, &a.name).cmp(&(&b.cluster, &b.name)));
+        let (mut bindings, spans): (Vec<ClusterBinding>, Vec<crate::source::Span>) =
+            spanned.into_iter().unzip();
+        self.cluster_binding_spans = spans;
         for binding in &mut bindings {
             binding.subjects.sort_by(|a, b| {
                 (a.kind.as_str(), &a.namespace, &a.name).cmp(&(

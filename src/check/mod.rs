@@ -20,6 +20,7 @@ mod metrics;
 mod monitoring;
 mod network;
 mod placement;
+pub mod policy;
 mod quota;
 mod resources;
 mod routing;
@@ -64,6 +65,10 @@ pub struct Checked<'r, 'a> {
     /// What each expansion of an interpolated reference named, for
     /// [`crate::resolve::refs::References::expand`].
     pub expanded: Expanded,
+    /// How each policy fared, for either goal (empty where the policies
+    /// were not evaluated): the language server's hover reads it even when
+    /// a violation leaves no Model.
+    pub policies: Vec<model::PolicyOutcome>,
 }
 
 /// Checks a resolved program and, for [`Goal::Model`], builds its Model.
@@ -76,6 +81,7 @@ pub fn check<'r, 'a>(
     let mut checker = Checker::new(resolved, sources, true);
     checker.goal = goal;
     checker.run(diagnostics);
+    let policies = checker.model.policies.clone();
     let mut expanded = std::mem::take(&mut checker.expanded);
     for env in &mut checker.envs {
         expanded.append(&mut env.expanded);
@@ -97,6 +103,7 @@ pub fn check<'r, 'a>(
         model,
         facts,
         expanded,
+        policies,
     }
 }
 
@@ -146,6 +153,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             routing_incomplete: false,
             route_spans: Vec::new(),
             default_route_span: None,
+            cluster_binding_spans: Vec::new(),
         }
     }
 
@@ -183,10 +191,13 @@ impl<'r, 'a> Checker<'r, 'a> {
         placement::name_deploys(
             &mut self.envs,
             self.resolved.envs.on_several_clusters(),
-            self.goal == Goal::Model,
+            // Policies read apps' names (`a.name`) whatever the goal.
+            self.goal == Goal::Model || !self.resolved.policies.is_empty(),
             diagnostics,
         );
         placement::check_projects(self, diagnostics);
+        // Last: a policy reads the whole checked program.
+        policy::check(self, diagnostics);
     }
 
     fn into_model(mut self) -> (Model, Facts<'r, 'a>) {
@@ -236,6 +247,8 @@ pub(crate) struct Checker<'r, 'a> {
     route_spans: Vec<Span>,
     /// Where `route to NAME` is written.
     default_route_span: Option<Span>,
+    /// Where each of `model.cluster_bindings` was granted, in its order.
+    cluster_binding_spans: Vec<Span>,
 }
 
 /// Typed records of `let`s, shared by the envs that use them.
@@ -441,6 +454,8 @@ pub(crate) struct EnvFacts {
     missing_quota_reported: bool,
     ingress: Vec<network::RuleFacts>,
     egress: Vec<network::RuleFacts>,
+    /// Where each subject of each of `model.bindings` was granted.
+    grant_spans: Vec<Vec<Span>>,
     /// Where the env's project is named, and whether it is written.
     project_span: Option<(Span, bool)>,
     /// The cluster's name in the env's `on CLUSTER`.
@@ -1305,7 +1320,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             source: self.source(q.span),
         });
         env.limits = limits.map(|l| l.into_model(self, &decl.name));
-        access::env_grants(
+        let grant_spans = access::env_grants(
             self,
             decl,
             tier,
@@ -1335,6 +1350,7 @@ impl<'r, 'a> Checker<'r, 'a> {
             quota_failed: draft.quota_failed,
             ingress,
             egress,
+            grant_spans,
             project_span,
             placement_span: decl.cluster.span(),
             cluster: cluster_id,

@@ -1008,6 +1008,20 @@ fn inline_secret(span: Span, what: &str, file_field: &str) -> Diagnostic {
 
 /// The top-level `gitops` block: where the build's output is committed,
 /// for the Applications that deploy it.
+/// The settings of a `policy`, before its predicate.
+pub const POLICY: &[Field] = &[Field {
+    name: "severity",
+    ty: Type::Word {
+        words: &["error", "warning"],
+        what: "a severity",
+    },
+    presence: Presence::Optional {
+        default: Some("error"),
+    },
+    check: None,
+    doc: "`warning`: a violation is reported and the build goes on.",
+}];
+
 pub const GITOPS: &[Field] = &[
     Field {
         name: "repo",
@@ -1626,14 +1640,15 @@ fn read_nested<'a>(
 mod tests {
     use super::{
         ALERT_TEMPLATE, CAPACITY, CLUSTER, DEPLOY, EMAIL, ENV, EXTERNAL, FEDERATION, Field, GITOPS,
-        IGNORE_DIFFERENCE, PAGERDUTY, PROMETHEUS, RECEIVER, RESOURCE, RULE_TEST, SLACK, SOURCE,
-        SYNC, TIER, Type, WEBHOOK,
+        IGNORE_DIFFERENCE, PAGERDUTY, POLICY, PROMETHEUS, RECEIVER, RESOURCE, RULE_TEST, SLACK,
+        SOURCE, SYNC, TIER, Type, WEBHOOK,
     };
 
     /// Every table, and the nested ones through their fields.
     fn tables() -> Vec<(&'static str, &'static [Field])> {
         let mut all = vec![
             ("cluster", CLUSTER),
+            ("policy", POLICY),
             ("tier", TIER),
             ("env", ENV),
             ("deploy", DEPLOY),

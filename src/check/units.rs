@@ -218,13 +218,10 @@ pub fn cpu(value: &Value, diagnostics: &mut Diags) -> Option<Quantity> {
     }
 }
 
-pub fn memory(value: &Value, diagnostics: &mut Diags) -> Option<Quantity> {
-    let Value::Number(number, _) = value else {
-        diagnostics.push(mismatch(value, "memory", MEMORY_HELP));
-        return None;
-    };
-    let multiplier: u128 = match number.suffix {
-        Suffix::None => 1,
+/// The bytes a memory unit stands for (`Ki` is 1024); `None` for a
+/// suffix that is no memory unit.
+pub(crate) fn bytes_per(suffix: Suffix) -> Option<u128> {
+    Some(match suffix {
         Suffix::Kilo => 1_000,
         Suffix::Mega => 1_000_000,
         Suffix::Giga => 1_000_000_000,
@@ -237,7 +234,19 @@ pub fn memory(value: &Value, diagnostics: &mut Diags) -> Option<Quantity> {
         Suffix::Tebi => 1 << 40,
         Suffix::Pebi => 1 << 50,
         Suffix::Exbi => 1 << 60,
-        Suffix::Milli => {
+        _ => return None,
+    })
+}
+
+pub fn memory(value: &Value, diagnostics: &mut Diags) -> Option<Quantity> {
+    let Value::Number(number, _) = value else {
+        diagnostics.push(mismatch(value, "memory", MEMORY_HELP));
+        return None;
+    };
+    let multiplier: u128 = match (number.suffix, bytes_per(number.suffix)) {
+        (Suffix::None, _) => 1,
+        (_, Some(bytes)) => bytes,
+        (Suffix::Milli, None) => {
             let written = number_text(value);
             let digits = written.trim_end_matches('m');
             diagnostics.push(mismatch(value, "memory", MEMORY_HELP).help(format!(

@@ -50,6 +50,8 @@ struct Context {
     /// What the cluster's Prometheus scrapes and records, and what the
     /// central one federates from it.
     monitoring: String,
+    /// The program's policies and waivers; empty without any.
+    policies: String,
 }
 
 /// Above this many namespaces a cluster's README lists each one's rules
@@ -295,6 +297,49 @@ pub(super) fn cluster_readmes(model: &Model, retired: &[(String, String)]) -> Ve
         .collect()
 }
 
+/// The program's policies, what each covered and how many passed, and the
+/// waivers with their reasons: the same section in every README, since a
+/// policy is about the whole program.
+fn policies(model: &Model) -> String {
+    if model.policies.is_empty() && model.waivers.is_empty() {
+        return String::new();
+    }
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::from(
+        "Checked over the whole program, not this cluster alone: the objects each \
+         policy covered, how many met it, and how many violations were waived.\n\n\
+         | Policy | Rule | Severity | Objects | Passing | Waived |\n\
+         |---|---|---|---:|---:|---:|\n",
+    );
+    for policy in &model.policies {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            policy.name,
+            cell(policy.description.as_deref().unwrap_or("")),
+            policy.severity,
+            policy.covers,
+            policy.passes,
+            policy.waived
+        );
+    }
+    if !model.waivers.is_empty() {
+        out.push_str("\n| Waiver of | For | Because | Violations waived |\n|---|---|---|---:|\n");
+        for waiver in &model.waivers {
+            let _ = writeln!(
+                out,
+                "| {} | {} {} | {} | {} |",
+                waiver.policy,
+                waiver.kind,
+                waiver.target,
+                cell(&waiver.reason),
+                waiver.waived
+            );
+        }
+    }
+    out
+}
+
 fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
     let envs: Vec<&Env> = model.envs_on(&cluster.name).collect();
     let requested =
@@ -353,6 +398,7 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
     Context {
         retired: Vec::new(),
         monitoring: monitoring(model, cluster, &envs),
+        policies: policies(model),
         platform,
         deploy_rows,
         self_managed_network: self_managed(|managed| managed.network),

@@ -101,6 +101,7 @@ fn describe_decl(analysis: &Analysis, id: DeclId, all: &[DeclId]) -> String {
         );
     }
     let details = match &analysis.run.model {
+        _ if decl.kind == DeclKind::Policy => policy(&analysis.run.policies, &decl.name),
         Some(model) => resolved(model, decl.kind, &decl.name),
         None => None,
     };
@@ -113,7 +114,11 @@ fn describe_decl(analysis: &Analysis, id: DeclId, all: &[DeclId]) -> String {
             if let Some(written) = declaration_text(analysis, decl.span) {
                 let _ = write!(text, "\n\n```envk\n{written}\n```");
             }
-            if analysis.run.model.is_none() && computed(decl.kind) {
+            if decl.kind == DeclKind::Policy {
+                text.push_str(
+                    "\n\nWhat it covers is shown once the rest of the program checks clean.",
+                );
+            } else if analysis.run.model.is_none() && computed(decl.kind) {
                 text.push_str(
                     "\n\nWhat the checker computes for it is shown once the program checks clean.",
                 );
@@ -148,6 +153,25 @@ fn describe_family(analysis: &Analysis, family: &super::analysis::Family) -> Str
         }
     }
     text
+}
+
+/// How a policy fared: what it covers, and how much of that passes.
+fn policy(outcomes: &[crate::model::PolicyOutcome], name: &str) -> Option<String> {
+    let outcome = outcomes.iter().find(|outcome| outcome.name == name)?;
+    let mut text = String::new();
+    if let Some(description) = &outcome.description {
+        let _ = writeln!(text, "{description}\n");
+    }
+    let _ = writeln!(text, "- severity: `{}`", outcome.severity);
+    let _ = writeln!(
+        text,
+        "- covers {} objects; {} pass",
+        outcome.covers, outcome.passes
+    );
+    if outcome.waived > 0 {
+        let _ = writeln!(text, "- violations waived: {}", outcome.waived);
+    }
+    Some(text)
 }
 
 /// Whether hover shows more than the source for a kind, from the Model.
@@ -276,7 +300,8 @@ fn resolved(model: &Model, kind: DeclKind, name: &str) -> Option<String> {
         | DeclKind::ClusterRole
         | DeclKind::Resource
         | DeclKind::External
-        | DeclKind::Receiver => return None,
+        | DeclKind::Receiver
+        | DeclKind::Policy => return None,
     }
     Some(text)
 }
@@ -415,6 +440,7 @@ pub fn field_at(items: &[Item], offset: u32) -> Option<(&'static Field, Span)> {
         ItemKind::External(external) => (schema::EXTERNAL, external.body.as_ref()?),
         ItemKind::Resource(resource) => (schema::RESOURCE, &resource.body),
         ItemKind::Receiver(receiver) => (schema::RECEIVER, &receiver.body),
+        ItemKind::Policy(policy) => (schema::POLICY, &policy.settings),
         ItemKind::GitOps(block) => (schema::GITOPS, block),
         ItemKind::Federation(block) => (schema::FEDERATION, block),
         ItemKind::AlertTemplate(template) => (schema::ALERT_TEMPLATE, &template.body),

@@ -179,6 +179,27 @@ fn symbol(sources: &SourceMap, item: &Item) -> Option<DocumentSymbol> {
             route.receiver.span(),
             Vec::new(),
         ),
+        ItemKind::Policy(policy) => (
+            name(&policy.name),
+            Some(match &policy.description {
+                Some(description) => format!("policy {}", text(description.span)),
+                None => "policy".to_string(),
+            }),
+            SymbolKind::BOOLEAN,
+            policy.name.span(),
+            Vec::new(),
+        ),
+        ItemKind::Waive(waive) => (
+            format!("waive {}", name(&waive.policy)),
+            Some(format!(
+                "for {} {}",
+                waive.kind.as_str(),
+                name(&waive.target)
+            )),
+            SymbolKind::KEY,
+            waive.policy.span(),
+            Vec::new(),
+        ),
     };
     Some(new_symbol(
         sources, label, detail, kind, item.span, selection, children,

@@ -19,7 +19,7 @@ use crate::source::Span;
 use crate::syntax::ast::{
     Block, ClusterList, Cond, CondKind, Egress, ElseKind, Expr, ExprKind, FieldValue, Forbid,
     Ident, If, Item, ItemKind, Key, Limits, Name, Peer, PeerKind, Placement, Quota, StmtKind,
-    StrPart, StringLit,
+    StrPart, StringLit, WaiveKind,
 };
 
 /// What an env's, a stage's, a family's and a template's bodies read as
@@ -107,6 +107,22 @@ impl<'b> Binder<'b, '_> {
                 ItemKind::Receiver(receiver) => {
                     self.name(&receiver.name);
                     self.block(&receiver.body);
+                }
+                // A policy's names are its quantifiers' variables and the
+                // program's collections, not declarations.
+                ItemKind::Policy(policy) => self.name(&policy.name),
+                ItemKind::Waive(waive) => {
+                    self.referring_name(&waive.policy, DeclKind::Policy);
+                    let kind = match waive.kind {
+                        WaiveKind::Env => DeclKind::Env,
+                        WaiveKind::Cluster => DeclKind::Cluster,
+                        WaiveKind::Tier => DeclKind::Tier,
+                        WaiveKind::Role => DeclKind::Role,
+                        WaiveKind::ClusterRole => DeclKind::ClusterRole,
+                        WaiveKind::External => DeclKind::External,
+                        WaiveKind::Receiver => DeclKind::Receiver,
+                    };
+                    self.referring_name(&waive.target, kind);
                 }
                 ItemKind::Route(route) => {
                     for matcher in &route.matchers {

@@ -70,6 +70,10 @@ pub struct Resolved<'a> {
     pub resources: Table<Decl<'a, ast::Resource>>,
     pub externals: Table<Decl<'a, ast::External>>,
     pub receivers: Table<Decl<'a, ast::Receiver>>,
+    /// `policy NAME { … }` items (top level only: no variables).
+    pub policies: Table<Decl<'a, ast::Policy>>,
+    /// `waive POLICY for KIND NAME because "…"` lines, in order.
+    pub waivers: Vec<&'a ast::Waive>,
     /// `route … to …` lines, in order, with the loop variables in scope
     /// where each is written.
     pub routes: Vec<(&'a ast::Route, Vars<'a>)>,
@@ -345,7 +349,8 @@ fn list_names<'n>(kind: DeclKind, names: impl Iterator<Item = &'n str>) -> Strin
         | DeclKind::ClusterRole
         | DeclKind::Resource
         | DeclKind::External
-        | DeclKind::Receiver => names.len(),
+        | DeclKind::Receiver
+        | DeclKind::Policy => names.len(),
         DeclKind::Let | DeclKind::Cluster | DeclKind::Tier | DeclKind::Env => 8,
     };
     let shown: Vec<String> = names.iter().take(most).map(|n| format!("`{n}`")).collect();
@@ -368,7 +373,8 @@ fn stdlib_module_declaring(kind: DeclKind, name: &str) -> Option<&'static str> {
         | DeclKind::Tier
         | DeclKind::Env
         | DeclKind::External
-        | DeclKind::Receiver => {
+        | DeclKind::Receiver
+        | DeclKind::Policy => {
             return None;
         }
     };
@@ -431,6 +437,8 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         resources: Table::new(DeclKind::Resource),
         externals: Table::new(DeclKind::External),
         receivers: Table::new(DeclKind::Receiver),
+        policies: Table::new(DeclKind::Policy),
+        waivers: Vec::new(),
         routes: Vec::new(),
         cluster_grants: Vec::new(),
         gitops: Vec::new(),
@@ -449,6 +457,8 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         resources: Vec::new(),
         externals: Vec::new(),
         receivers: Vec::new(),
+        policies: Vec::new(),
+        waivers: Vec::new(),
         routes: Vec::new(),
         cluster_grants: Vec::new(),
         gitops: Vec::new(),
@@ -469,6 +479,8 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         resources,
         externals,
         receivers,
+        policies,
+        waivers,
         routes,
         cluster_grants,
         gitops,
@@ -478,6 +490,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         ..
     } = collector;
     resolved.routes = routes;
+    resolved.waivers = waivers;
     resolved.cluster_grants = cluster_grants;
     resolved.gitops = gitops;
     resolved.federation = federation;
@@ -493,6 +506,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
             DeclKind::Resource => &mut resolved.resources.rejected,
             DeclKind::External => &mut resolved.externals.rejected,
             DeclKind::Receiver => &mut resolved.receivers.rejected,
+            DeclKind::Policy => &mut resolved.policies.rejected,
             // A `let` rejected in a loop is silenced by `Lets` itself.
             DeclKind::Let => continue,
         };
@@ -527,6 +541,9 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
     for decl in receivers {
         resolved.receivers.insert(decl, diagnostics);
     }
+    for decl in policies {
+        resolved.policies.insert(decl, diagnostics);
+    }
     let find = |kind: DeclKind, name: &str| match kind {
         DeclKind::Let => let_ids.get(name).copied(),
         DeclKind::Cluster => resolved.clusters.id_of(name),
@@ -538,6 +555,7 @@ pub fn resolve<'a>(program: &'a Program, diagnostics: &mut Vec<Diagnostic>) -> R
         DeclKind::Resource => resolved.resources.id_of(name),
         DeclKind::External => resolved.externals.id_of(name),
         DeclKind::Receiver => resolved.receivers.id_of(name),
+        DeclKind::Policy => resolved.policies.id_of(name),
     };
     for (_, ast) in &program.files {
         refs.bind_all(bind::uses_in(&ast.items, &find));
@@ -622,6 +640,8 @@ fn collect_lets<'a>(
             | ItemKind::External(_)
             | ItemKind::Receiver(_)
             | ItemKind::Route(_)
+            | ItemKind::Policy(_)
+            | ItemKind::Waive(_)
             | ItemKind::ClusterGrant(_)
             | ItemKind::Env(_)
             | ItemKind::AlertTemplate(_) => {}
@@ -658,6 +678,8 @@ struct Collector<'l, 'a> {
     resources: Vec<Decl<'a, ast::Resource>>,
     externals: Vec<Decl<'a, ast::External>>,
     receivers: Vec<Decl<'a, ast::Receiver>>,
+    policies: Vec<Decl<'a, ast::Policy>>,
+    waivers: Vec<&'a ast::Waive>,
     routes: Vec<(&'a ast::Route, Vars<'a>)>,
     cluster_grants: Vec<(&'a ast::ClusterGrant, Vars<'a>)>,
     gitops: Vec<(&'a ast::Block, Span)>,
@@ -710,6 +732,12 @@ impl<'a> Collector<'_, 'a> {
                     self.receivers.extend(decl);
                 }
                 ItemKind::Route(route) => self.routes.push((route, vars.clone())),
+                ItemKind::Policy(policy) => {
+                    let kind = DeclKind::Policy;
+                    let decl = self.decl(&policy.name, policy, vars, kind, diagnostics);
+                    self.policies.extend(decl);
+                }
+                ItemKind::Waive(waive) => self.waivers.push(waive),
                 ItemKind::ClusterGrant(grant) => self.cluster_grants.push((grant, vars.clone())),
                 ItemKind::AlertTemplate(template) => {
                     if let Some((name, name_span)) =
@@ -805,6 +833,8 @@ impl<'a> Collector<'_, 'a> {
                     | ItemKind::For(_)
                     | ItemKind::If(_)
                     | ItemKind::Route(_)
+                    | ItemKind::Policy(_)
+                    | ItemKind::Waive(_)
                     | ItemKind::ClusterGrant(_) => {
                         continue;
                     }
@@ -1007,7 +1037,8 @@ impl<'a> Collector<'_, 'a> {
                 | DeclKind::Tier
                 | DeclKind::Env
                 | DeclKind::External
-                | DeclKind::Receiver => (check_dns_label, dns_diagnostic),
+                | DeclKind::Receiver
+                | DeclKind::Policy => (check_dns_label, dns_diagnostic),
                 DeclKind::Let | DeclKind::AlertTemplate => return Some((text, span)),
             };
             if let Err(why) = check(&text) {

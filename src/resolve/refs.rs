@@ -33,6 +33,7 @@ pub enum DeclKind {
     Resource,
     External,
     Receiver,
+    Policy,
 }
 
 impl DeclKind {
@@ -49,6 +50,7 @@ impl DeclKind {
             DeclKind::Resource => "resource",
             DeclKind::External => "external",
             DeclKind::Receiver => "receiver",
+            DeclKind::Policy => "policy",
         }
     }
 }

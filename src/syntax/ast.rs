@@ -44,6 +44,8 @@ pub enum ItemKind {
     AlertTemplate(AlertTemplate),
     Receiver(Receiver),
     Route(Route),
+    Policy(Policy),
+    Waive(Waive),
 }
 
 /// `import "std/alerts"`, `import "./clusters.env.k"`
@@ -121,6 +123,176 @@ impl RouteMatcher {
     pub fn span(&self) -> Span {
         Span::new(self.label.span.start, self.value.span().end)
     }
+}
+
+/// `policy NAME "description" { severity = warning  PREDICATE }`: a rule
+/// of the company's own, checked over the whole program.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    pub name: Name,
+    pub description: Option<StringLit>,
+    /// The `key = value` settings before the predicate (`severity`), as a
+    /// block so that they are read like any other.
+    pub settings: Block,
+    pub rule: Pred,
+}
+
+/// `waive POLICY for env NAME because "reason"`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Waive {
+    pub policy: Name,
+    pub kind: WaiveKind,
+    pub kind_span: Span,
+    pub target: Name,
+    pub reason: StringLit,
+}
+
+/// What a waiver names: the kinds of declaration a violation is reported
+/// on, or belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WaiveKind {
+    Env,
+    Cluster,
+    Tier,
+    Role,
+    ClusterRole,
+    External,
+    Receiver,
+}
+
+impl WaiveKind {
+    pub const ALL: [WaiveKind; 7] = [
+        WaiveKind::Env,
+        WaiveKind::Cluster,
+        WaiveKind::Tier,
+        WaiveKind::Role,
+        WaiveKind::ClusterRole,
+        WaiveKind::External,
+        WaiveKind::Receiver,
+    ];
+
+    /// The keyword as written after `for`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaiveKind::Env => "env",
+            WaiveKind::Cluster => "cluster",
+            WaiveKind::Tier => "tier",
+            WaiveKind::Role => "role",
+            WaiveKind::ClusterRole => "cluster_role",
+            WaiveKind::External => "external",
+            WaiveKind::Receiver => "receiver",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<WaiveKind> {
+        WaiveKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == word)
+    }
+}
+
+/// A policy's predicate: true or false of the checked program.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pred {
+    pub kind: PredKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PredKind {
+    /// `all env in envs where … : …`, `any …`, `none …`
+    Quantified(Box<Quantified>),
+    Not(Box<Pred>),
+    And(Box<Pred>, Box<Pred>),
+    Or(Box<Pred>, Box<Pred>),
+    Implies(Box<Pred>, Box<Pred>),
+    /// `( … )`, kept so that it is written back as it was.
+    Group(Box<Pred>),
+    /// `env.quota.requests.cpu <= 4`
+    Compare(Term, CompareOp, Term),
+    /// `env.name matches "^[a-z]+-(dev|prod)$"`
+    Matches(Term, StringLit),
+    /// `env.name starts_with "team-"`
+    StartsWith(Term, Term),
+    /// `env.labels has "cost-center"`, `role.verbs has "*"`, `env has quota`
+    Has(Term, Term),
+    /// `env.environment in [staging, production]`
+    In(Term, Term),
+    /// A term that must be a boolean: `tier.isolated`, `unique(…)`.
+    Value(Term),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantifier {
+    All,
+    Any,
+    None,
+}
+
+impl Quantifier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Quantifier::All => "all",
+            Quantifier::Any => "any",
+            Quantifier::None => "none",
+        }
+    }
+}
+
+/// `all VAR in COLLECTION where FILTER : BODY`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quantified {
+    pub quantifier: Quantifier,
+    pub var: Ident,
+    pub collection: Path,
+    pub filter: Option<Pred>,
+    pub body: Pred,
+}
+
+/// A value in a predicate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Term {
+    pub kind: TermKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TermKind {
+    Number(Number),
+    Bool(bool),
+    Str(StringLit),
+    List(Vec<Term>),
+    Path(Path),
+    /// `count(VAR in COLLECTION where FILTER)`
+    Count(Box<Count>),
+    /// `unique(VAR in COLLECTION where FILTER : KEY per GROUP)`
+    Unique(Box<Unique>),
+    /// `2 * env.quota.requests.memory`
+    Mul(Box<Term>, Box<Term>),
+}
+
+/// `env.quota.requests.cpu`, `env.labels["cost-center"]`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Path {
+    pub segments: Vec<Ident>,
+    pub index: Option<StringLit>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Count {
+    pub var: Ident,
+    pub collection: Path,
+    pub filter: Option<Pred>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unique {
+    pub var: Ident,
+    pub collection: Path,
+    pub filter: Option<Pred>,
+    pub key: Term,
+    pub per: Option<Term>,
 }
 
 /// `grant ROLE to KIND "…" on cluster CLUSTERS`: a cluster role bound

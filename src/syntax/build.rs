@@ -80,6 +80,14 @@ fn is_token(rule: Rule) -> bool {
             | Rule::kw_external
             | Rule::kw_receiver
             | Rule::kw_route
+            | Rule::kw_policy
+            | Rule::kw_waive
+            | Rule::kw_because
+            | Rule::kw_where
+            | Rule::kw_implies
+            | Rule::kw_count
+            | Rule::kw_unique
+            | Rule::kw_per
             | Rule::kw_metrics
             | Rule::kw_let
             | Rule::kw_env
@@ -275,6 +283,22 @@ impl Builder<'_> {
                 })
             }
             Rule::if_item => ItemKind::If(self.if_item(pair)),
+            Rule::policy => ItemKind::Policy(self.policy(pair)),
+            Rule::waive => {
+                let mut parts = children(pair);
+                let policy = self.decl_name(next(&mut parts));
+                let kind_pair = next(&mut parts);
+                let kind_span = self.span(&kind_pair);
+                let kind = WaiveKind::parse(kind_pair.as_str())
+                    .expect("the grammar's waivable kinds are WaiveKind's");
+                ItemKind::Waive(Waive {
+                    policy,
+                    kind,
+                    kind_span,
+                    target: self.decl_name(next(&mut parts)),
+                    reason: self.string_lit(next(&mut parts)),
+                })
+            }
             Rule::receiver => {
                 let mut parts = children(pair);
                 ItemKind::Receiver(Receiver {
@@ -493,6 +517,200 @@ impl Builder<'_> {
                 Cond { kind, span }
             }
             _ => unexpected(&pair),
+        }
+    }
+
+    fn policy(&mut self, pair: P) -> Policy {
+        let mut name = None;
+        let mut description = None;
+        let mut stmts = Vec::new();
+        let mut rule = None;
+        let (mut open, mut close) = (0, 0);
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::kw_policy => {}
+                Rule::decl_name => name = Some(self.decl_name(part)),
+                Rule::string_lit => description = Some(self.string_lit(part)),
+                Rule::lbrace => open = self.span(&part).start,
+                Rule::rbrace => close = self.span(&part).end,
+                Rule::field => stmts.extend(self.stmt(part)),
+                Rule::pred => rule = Some(self.pred(part)),
+                _ => unexpected(&part),
+            }
+        }
+        Policy {
+            name: name.expect("the grammar names a policy"),
+            description,
+            settings: Block {
+                stmts,
+                span: Span::new(open, close),
+            },
+            rule: rule.expect("the grammar gives a policy its predicate"),
+        }
+    }
+
+    fn pred(&mut self, pair: P) -> Pred {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            Rule::pred => {
+                let mut parts = children(pair);
+                let left = self.pred(next(&mut parts));
+                match parts.next() {
+                    None => left,
+                    Some(right) => Pred {
+                        kind: PredKind::Implies(Box::new(left), Box::new(self.pred(right))),
+                        span,
+                    },
+                }
+            }
+            // `a or b or c`, `a and b and c`: left to right.
+            Rule::pred_or | Rule::pred_and => {
+                let is_or = pair.as_rule() == Rule::pred_or;
+                let mut parts = children(pair);
+                let first = self.pred(next(&mut parts));
+                parts.fold(first, |left, right| {
+                    let right = self.pred(right);
+                    let span = left.span.to(right.span);
+                    let kind = if is_or {
+                        PredKind::Or(Box::new(left), Box::new(right))
+                    } else {
+                        PredKind::And(Box::new(left), Box::new(right))
+                    };
+                    Pred { kind, span }
+                })
+            }
+            Rule::pred_not => {
+                let text = pair.as_str();
+                let inner = next(&mut children(pair));
+                match inner.as_rule() {
+                    Rule::pred_not => Pred {
+                        kind: PredKind::Not(Box::new(self.pred(inner))),
+                        span,
+                    },
+                    Rule::pred if text.starts_with('(') => Pred {
+                        kind: PredKind::Group(Box::new(self.pred(inner))),
+                        span,
+                    },
+                    Rule::quantified | Rule::pred_atom => self.pred(inner),
+                    _ => unexpected(&inner),
+                }
+            }
+            Rule::quantified => {
+                let mut parts = children(pair);
+                let quantifier = match next(&mut parts).as_str() {
+                    "all" => Quantifier::All,
+                    "any" => Quantifier::Any,
+                    _ => Quantifier::None,
+                };
+                let var = self.ident(next(&mut parts));
+                let collection = self.ppath(next(&mut parts));
+                let first = self.pred(next(&mut parts));
+                let (filter, body) = match parts.next() {
+                    Some(body) => (Some(first), self.pred(body)),
+                    None => (None, first),
+                };
+                Pred {
+                    kind: PredKind::Quantified(Box::new(Quantified {
+                        quantifier,
+                        var,
+                        collection,
+                        filter,
+                        body,
+                    })),
+                    span,
+                }
+            }
+            Rule::pred_atom => {
+                let mut parts = pair.into_inner();
+                let left = self.term(next(&mut parts));
+                let kind = match parts.next() {
+                    None => PredKind::Value(left),
+                    Some(op) => {
+                        let right = next(&mut parts);
+                        match op.as_rule() {
+                            Rule::compare_op => {
+                                let op = CompareOp::parse(op.as_str())
+                                    .expect("the grammar's comparison operators");
+                                PredKind::Compare(left, op, self.term(right))
+                            }
+                            Rule::kw_matches => PredKind::Matches(left, self.string_lit(right)),
+                            Rule::kw_starts_with => PredKind::StartsWith(left, self.term(right)),
+                            Rule::kw_has => PredKind::Has(left, self.term(right)),
+                            Rule::kw_in => PredKind::In(left, self.term(right)),
+                            _ => unexpected(&op),
+                        }
+                    }
+                };
+                Pred { kind, span }
+            }
+            _ => unexpected(&pair),
+        }
+    }
+
+    fn term(&mut self, pair: P) -> Term {
+        expect_rule(&pair, Rule::pterm);
+        let mut factors = children(pair).map(|factor| self.factor(factor));
+        let first = factors
+            .next()
+            .expect("grammar and AST builder disagree: a term has a factor");
+        factors.fold(first, |left, right| Term {
+            span: left.span.to(right.span),
+            kind: TermKind::Mul(Box::new(left), Box::new(right)),
+        })
+    }
+
+    fn factor(&mut self, pair: P) -> Term {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::number => TermKind::Number(self.number(&pair)),
+            Rule::bool => TermKind::Bool(pair.as_str() == "true"),
+            Rule::string_lit => TermKind::Str(self.string_lit(pair)),
+            Rule::plist => TermKind::List(children(pair).map(|item| self.term(item)).collect()),
+            Rule::ppath => TermKind::Path(self.ppath(pair)),
+            Rule::pcount => {
+                let mut parts = children(pair);
+                let var = self.ident(next(&mut parts));
+                let collection = self.ppath(next(&mut parts));
+                let filter = parts.next().map(|filter| self.pred(filter));
+                TermKind::Count(Box::new(Count {
+                    var,
+                    collection,
+                    filter,
+                }))
+            }
+            Rule::punique => {
+                let mut parts = children(pair).peekable();
+                let var = self.ident(next(&mut parts));
+                let collection = self.ppath(next(&mut parts));
+                let filter = match parts.peek().map(|part| part.as_rule()) {
+                    Some(Rule::pred_or) => Some(self.pred(next(&mut parts))),
+                    _ => None,
+                };
+                let key = self.term(next(&mut parts));
+                let per = parts.next().map(|per| self.term(per));
+                TermKind::Unique(Box::new(Unique {
+                    var,
+                    collection,
+                    filter,
+                    key,
+                    per,
+                }))
+            }
+            _ => unexpected(&pair),
+        };
+        Term { kind, span }
+    }
+
+    fn ppath(&mut self, pair: P) -> Path {
+        expect_rule(&pair, Rule::ppath);
+        let span = self.span(&pair);
+        let mut parts = children(pair);
+        let segments = self.dotted(&next(&mut parts));
+        let index = parts.next().map(|index| self.string_lit(index));
+        Path {
+            segments,
+            index,
+            span,
         }
     }
 

@@ -53,7 +53,30 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::else_items
         | Rule::alert_template
         | Rule::receiver
-        | Rule::route => "an item",
+        | Rule::route
+        | Rule::policy
+        | Rule::waive => "an item",
+        Rule::waive_kind => {
+            "what the waiver is for (`env`, `cluster`, `tier`, `role`, `cluster_role`, `external` or `receiver`)"
+        }
+        Rule::pred | Rule::pred_or | Rule::pred_and | Rule::pred_not | Rule::pred_atom => {
+            "a predicate"
+        }
+        Rule::quantified | Rule::quantifier => "a quantifier (`all`, `any` or `none`)",
+        Rule::pterm | Rule::plist | Rule::pcount | Rule::punique | Rule::ppath => "a value",
+        Rule::kw_policy => "`policy`",
+        Rule::kw_waive => "`waive`",
+        Rule::kw_because => "`because`",
+        Rule::kw_all => "`all`",
+        Rule::kw_none => "`none`",
+        Rule::kw_where => "`where`",
+        Rule::kw_implies => "`implies`",
+        Rule::kw_matches => "`matches`",
+        Rule::kw_starts_with => "`starts_with`",
+        Rule::kw_has => "`has`",
+        Rule::kw_count => "`count`",
+        Rule::kw_unique => "`unique`",
+        Rule::kw_per => "`per`",
         Rule::route_match => "a label to match (`team \"NAME\"` or `severity LEVEL`) or `to`",
         Rule::placement => "`on`",
         Rule::cluster_list => "a cluster or a list of clusters `[…]`",
@@ -167,6 +190,7 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::for_body
         | Rule::stmt
         | Rule::operand
+        | Rule::pfactor
         | Rule::ident_char
         | Rule::missing_on
         | Rule::stray_comma

@@ -365,6 +365,8 @@ impl<'t> Parser<'t> {
                     receiver: self.decl_name()?,
                 })
             }
+            // A few per program: pest reads them.
+            ItemKeyword::Policy | ItemKeyword::Waive => return None,
         };
         Some(Item {
             kind,
@@ -578,7 +580,11 @@ impl<'t> Parser<'t> {
         self.skip();
         let start = self.pos;
         if self.eat_keyword("not") {
+            // A `not` nests as a `(` does (`syntax::too_deep` counts a run
+            // of them): `not not … x` cannot overflow the stack.
+            self.nest()?;
             let inner = self.cond_not()?;
+            self.unnest();
             return Some(Cond {
                 span: self.span(start, self.pos),
                 kind: CondKind::Not(Box::new(inner)),

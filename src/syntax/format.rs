@@ -224,6 +224,17 @@ impl Printer<'_> {
                 self.out.push_str("federation ");
                 self.block(body);
             }
+            ItemKind::Policy(policy) => self.policy(policy),
+            ItemKind::Waive(waive) => {
+                self.out.push_str("waive ");
+                self.name(&waive.policy);
+                self.out.push_str(" for ");
+                self.out.push_str(waive.kind.as_str());
+                self.out.push(' ');
+                self.name(&waive.target);
+                self.out.push_str(" because ");
+                self.string(&waive.reason);
+            }
             ItemKind::Receiver(receiver) => {
                 self.out.push_str("receiver ");
                 self.name(&receiver.name);
@@ -412,6 +423,56 @@ impl Printer<'_> {
                 self.cond(right);
             }
         }
+    }
+
+    /// `policy NAME "…" {`, its settings one a line, then its predicate as
+    /// written: its line breaks and comments are the author's layout of a
+    /// long formula, so only its indentation moves with the block's.
+    fn policy(&mut self, policy: &Policy) {
+        self.out.push_str("policy ");
+        self.name(&policy.name);
+        if let Some(description) = &policy.description {
+            self.out.push(' ');
+            self.string(description);
+        }
+        self.out.push_str(" {");
+        self.newline();
+        self.depth += 1;
+        for stmt in &policy.settings.stmts {
+            self.line(stmt.span, |printer| printer.stmt(stmt));
+        }
+        let (start, end) = self.local(policy.rule.span);
+        self.line(policy.rule.span, |printer| {
+            let line_start = printer.text[..start].rfind('\n').map_or(0, |at| at + 1);
+            let written_indent = start - line_start;
+            let indent = printer.depth * INDENT.len();
+            for (index, line) in printer.text[start..end].split('\n').enumerate() {
+                if index > 0 {
+                    printer.newline();
+                    let spaces = line.len() - line.trim_start_matches(' ').len();
+                    let kept = (spaces + indent).saturating_sub(written_indent);
+                    printer.out.extend(std::iter::repeat_n(' ', kept));
+                    printer
+                        .out
+                        .push_str(line.trim_start_matches(' ').trim_end());
+                } else {
+                    printer.out.push_str(line.trim_end());
+                }
+            }
+            // The comments inside were printed with it.
+            while printer
+                .comments
+                .get(printer.next_comment)
+                .is_some_and(|&(comment, _)| comment < end)
+            {
+                printer.next_comment += 1;
+            }
+        });
+        let (_, block_end) = self.local(policy.settings.span);
+        self.flush_comments(block_end);
+        self.depth -= 1;
+        self.indent();
+        self.out.push('}');
     }
 
     fn placement(&mut self, placement: &Placement) {

@@ -88,7 +88,8 @@ macro_rules! keywords {
 
 keywords! {
     /// The keywords a top-level item starts with (the grammar's `item`).
-    /// All but `import` also start the items of a `for` body.
+    /// All but `import`, `gitops`, `federation`, `policy` and `waive` also
+    /// start the items of a `for` body.
     pub enum ItemKeyword {
         Import => "import",
         GitOps => "gitops",
@@ -107,6 +108,8 @@ keywords! {
         Alert => "alert",
         Receiver => "receiver",
         Route => "route",
+        Policy => "policy",
+        Waive => "waive",
     }
 }
 
@@ -288,14 +291,19 @@ mod tests {
         );
         let words: Vec<&str> = ItemKeyword::words().collect();
         assert_same("item keywords", &keywords_of(&items), &words);
-        // `import`, `gitops` and `federation` are the items a `for` body
-        // cannot hold (`fast.rs` reads them at the top level only).
+        // `import`, `gitops`, `federation`, `policy` and `waive` are the
+        // items a `for` body cannot hold (`fast.rs` reads the first three
+        // at the top level only, and leaves the last two to pest).
         let nested: Vec<&str> = ItemKeyword::ALL
             .iter()
             .filter(|&&keyword| {
                 !matches!(
                     keyword,
-                    ItemKeyword::Import | ItemKeyword::GitOps | ItemKeyword::Federation
+                    ItemKeyword::Import
+                        | ItemKeyword::GitOps
+                        | ItemKeyword::Federation
+                        | ItemKeyword::Policy
+                        | ItemKeyword::Waive
                 )
             })
             .map(|keyword| keyword.as_str())

@@ -32,6 +32,11 @@ use parser::{EnvkParser, Rule};
 /// ten; the bound keeps the recursive descent far from the stack's end.
 pub const MAX_NESTING: usize = 64;
 
+/// How many `not`s, quantifiers and `implies` a policy may hold: each
+/// recurses through several of the grammar's rules, so the bound is lower
+/// than [`MAX_NESTING`]. Real policies nest two or three.
+pub const MAX_POLICY_NESTING: usize = 32;
+
 /// Parses one file. Spans in the AST and diagnostics are global (see
 /// `source::Span`).
 ///
@@ -137,15 +142,30 @@ fn parse_items(
         }
         let resume = next_item_line(text, pos);
         if let Some(deep) = too_deep(text, pos, resume) {
-            diagnostics.push(
+            let delimiter = matches!(text.as_bytes()[deep], b'{' | b'[' | b'(');
+            let diagnostic = if delimiter {
                 Diagnostic::new(
                     Code::E0110,
                     file.span(deep..deep + 1),
                     format!("nesting deeper than {MAX_NESTING} levels"),
                 )
                 .label("this delimiter is too deeply nested")
-                .help("flatten the structure with `let` bindings"),
-            );
+                .help("flatten the structure with `let` bindings")
+            } else {
+                let word = words(text, deep, resume)
+                    .next()
+                    .map_or(deep + 1, |(at, w)| at + w.len());
+                Diagnostic::new(
+                    Code::E0110,
+                    file.span(deep..word),
+                    format!("nesting deeper than {MAX_NESTING} levels"),
+                )
+                .label("this `not`, quantifier or `implies` is too deeply nested")
+                .help(
+                    "simplify the condition (`not not x` is `x`), or split the policy into several",
+                )
+            };
+            diagnostics.push(diagnostic);
             pos = skip_trivia(text, resume);
             continue;
         }
@@ -786,18 +806,58 @@ fn unterminated_string(text: &str, from: usize, to: usize) -> Option<(usize, usi
 }
 
 /// The first opening delimiter in `text[from..to]` nested deeper than
-/// `MAX_NESTING`, counted from `from`.
+/// `MAX_NESTING`, counted from `from`; or the first word that nests deeper
+/// without one: a run of `not`s (`not not … x`) is as deep as it is long,
+/// and in a policy every `not`, quantifier and `implies` nests what
+/// follows it (at most `MAX_POLICY_NESTING` of them).
 fn too_deep(text: &str, from: usize, to: usize) -> Option<usize> {
     let mut depth = 0usize;
+    // The `not`s since the last token that is neither `not` nor `(`.
+    let mut nots = 0usize;
+    let policy = text[from..].starts_with("policy");
+    let mut policy_words = 0usize;
     let mut found = None;
+    let mut last = from;
+    // The first word of `text[from..to]` too deeply nested, counting on.
+    let mut too_deep_word = |from: usize, to: usize, depth: usize, nots: &mut usize| {
+        words(text, from, to).find_map(|(at, word)| {
+            match word {
+                "not" => *nots += 1,
+                _ => *nots = 0,
+            }
+            if policy && matches!(word, "not" | "all" | "any" | "none" | "implies") {
+                policy_words += 1;
+            }
+            (depth + *nots > MAX_NESTING || policy_words > MAX_POLICY_NESTING).then_some(at)
+        })
+    };
     walk_delimiters(text, from, to, |event| {
+        // What lies between two events: words and operators.
+        let between_end = match &event {
+            Scan::Delimiter(at, _) => *at,
+            Scan::Comment(start, _) => *start,
+            Scan::UnterminatedString { quote, .. } => *quote,
+        };
+        if let Some(at) = too_deep_word(last, between_end, depth, &mut nots) {
+            found = Some(at);
+            return false;
+        }
+        last = match &event {
+            Scan::Delimiter(at, _) => at + 1,
+            Scan::Comment(_, end) => *end,
+            Scan::UnterminatedString { end, .. } => *end,
+        };
         let Scan::Delimiter(at, byte) = event else {
             return true;
         };
         match byte {
+            b'(' => {}
+            _ => nots = 0,
+        }
+        match byte {
             b'{' | b'[' | b'(' => {
                 depth += 1;
-                if depth > MAX_NESTING {
+                if depth + nots > MAX_NESTING {
                     found = Some(at);
                     return false;
                 }
@@ -806,7 +866,35 @@ fn too_deep(text: &str, from: usize, to: usize) -> Option<usize> {
         }
         true
     });
-    found
+    found.or_else(|| too_deep_word(last, to, depth, &mut nots))
+}
+
+/// The tokens of `text[from..to]`, which holds no string, comment or
+/// delimiter: each word (a name, a number, a keyword) and each run of
+/// other characters (`==`, `:`, `*`) with where it starts.
+fn words(text: &str, from: usize, to: usize) -> impl Iterator<Item = (usize, &str)> {
+    let bytes = text.as_bytes();
+    let is_word =
+        |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' || byte == b'.';
+    let mut at = from;
+    std::iter::from_fn(move || {
+        while at < to && bytes[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        if at >= to {
+            return None;
+        }
+        let start = at;
+        let word = is_word(bytes[at]);
+        while at < to && !bytes[at].is_ascii_whitespace() && is_word(bytes[at]) == word {
+            at += 1;
+        }
+        // A character that is neither (a multi-byte one) is a token alone.
+        if at == start {
+            at += text[at..].chars().next().map_or(1, char::len_utf8);
+        }
+        Some((start, &text[start..at]))
+    })
 }
 
 struct Unclosed {

@@ -54,6 +54,20 @@ fn item_spans(item: &mut Item, f: &mut impl FnMut(&mut Span)) {
             name_spans(&mut receiver.name, f);
             block_spans(&mut receiver.body, f);
         }
+        ItemKind::Policy(policy) => {
+            name_spans(&mut policy.name, f);
+            if let Some(description) = &mut policy.description {
+                string_spans(description, f);
+            }
+            block_spans(&mut policy.settings, f);
+            pred_spans(&mut policy.rule, f);
+        }
+        ItemKind::Waive(waive) => {
+            name_spans(&mut waive.policy, f);
+            f(&mut waive.kind_span);
+            name_spans(&mut waive.target, f);
+            string_spans(&mut waive.reason, f);
+        }
         ItemKind::Route(route) => {
             for matcher in &mut route.matchers {
                 f(&mut matcher.label.span);
@@ -288,6 +302,79 @@ fn cond_spans(cond: &mut Cond, f: &mut impl FnMut(&mut Span)) {
             cond_spans(left, f);
             cond_spans(right, f);
         }
+    }
+}
+
+fn pred_spans(pred: &mut Pred, f: &mut impl FnMut(&mut Span)) {
+    f(&mut pred.span);
+    match &mut pred.kind {
+        PredKind::Quantified(quantified) => {
+            f(&mut quantified.var.span);
+            path_spans(&mut quantified.collection, f);
+            if let Some(filter) = &mut quantified.filter {
+                pred_spans(filter, f);
+            }
+            pred_spans(&mut quantified.body, f);
+        }
+        PredKind::Not(inner) | PredKind::Group(inner) => pred_spans(inner, f),
+        PredKind::And(left, right) | PredKind::Or(left, right) | PredKind::Implies(left, right) => {
+            pred_spans(left, f);
+            pred_spans(right, f);
+        }
+        PredKind::Compare(left, _, right)
+        | PredKind::StartsWith(left, right)
+        | PredKind::Has(left, right)
+        | PredKind::In(left, right) => {
+            term_spans(left, f);
+            term_spans(right, f);
+        }
+        PredKind::Matches(left, pattern) => {
+            term_spans(left, f);
+            string_spans(pattern, f);
+        }
+        PredKind::Value(term) => term_spans(term, f),
+    }
+}
+
+fn term_spans(term: &mut Term, f: &mut impl FnMut(&mut Span)) {
+    f(&mut term.span);
+    match &mut term.kind {
+        TermKind::Number(_) | TermKind::Bool(_) => {}
+        TermKind::Str(string) => string_spans(string, f),
+        TermKind::List(items) => items.iter_mut().for_each(|item| term_spans(item, f)),
+        TermKind::Path(path) => path_spans(path, f),
+        TermKind::Count(count) => {
+            f(&mut count.var.span);
+            path_spans(&mut count.collection, f);
+            if let Some(filter) = &mut count.filter {
+                pred_spans(filter, f);
+            }
+        }
+        TermKind::Unique(unique) => {
+            f(&mut unique.var.span);
+            path_spans(&mut unique.collection, f);
+            if let Some(filter) = &mut unique.filter {
+                pred_spans(filter, f);
+            }
+            term_spans(&mut unique.key, f);
+            if let Some(per) = &mut unique.per {
+                term_spans(per, f);
+            }
+        }
+        TermKind::Mul(left, right) => {
+            term_spans(left, f);
+            term_spans(right, f);
+        }
+    }
+}
+
+fn path_spans(path: &mut Path, f: &mut impl FnMut(&mut Span)) {
+    f(&mut path.span);
+    path.segments
+        .iter_mut()
+        .for_each(|ident| f(&mut ident.span));
+    if let Some(index) = &mut path.index {
+        string_spans(index, f);
     }
 }
 

@@ -135,6 +135,128 @@ impl Dump<'_> {
         }
     }
 
+    fn pred(&mut self, depth: usize, label: &str, pred: &Pred) {
+        let span = Some(pred.span);
+        match &pred.kind {
+            PredKind::Quantified(quantified) => {
+                let word = quantified.quantifier.as_str();
+                self.line(depth, &format!("{label} {word}"), span);
+                self.ident(depth + 1, "var", &quantified.var);
+                self.pred_path(depth + 1, "in", &quantified.collection);
+                if let Some(filter) = &quantified.filter {
+                    self.pred(depth + 1, "where", filter);
+                }
+                self.pred(depth + 1, "body", &quantified.body);
+            }
+            PredKind::Not(inner) => {
+                self.line(depth, &format!("{label} not"), span);
+                self.pred(depth + 1, "of", inner);
+            }
+            PredKind::Group(inner) => {
+                self.line(depth, &format!("{label} group"), span);
+                self.pred(depth + 1, "of", inner);
+            }
+            PredKind::And(left, right)
+            | PredKind::Or(left, right)
+            | PredKind::Implies(left, right) => {
+                let op = match pred.kind {
+                    PredKind::And(..) => "and",
+                    PredKind::Or(..) => "or",
+                    _ => "implies",
+                };
+                self.line(depth, &format!("{label} {op}"), span);
+                self.pred(depth + 1, "left", left);
+                self.pred(depth + 1, "right", right);
+            }
+            PredKind::Compare(left, op, right) => {
+                self.line(depth, &format!("{label} compare {}", op.as_str()), span);
+                self.term(depth + 1, "left", left);
+                self.term(depth + 1, "right", right);
+            }
+            PredKind::Matches(left, pattern) => {
+                self.line(depth, &format!("{label} matches"), span);
+                self.term(depth + 1, "left", left);
+                self.string(depth + 1, "pattern", pattern);
+            }
+            PredKind::StartsWith(left, right)
+            | PredKind::Has(left, right)
+            | PredKind::In(left, right) => {
+                let op = match pred.kind {
+                    PredKind::StartsWith(..) => "starts_with",
+                    PredKind::Has(..) => "has",
+                    _ => "in",
+                };
+                self.line(depth, &format!("{label} {op}"), span);
+                self.term(depth + 1, "left", left);
+                self.term(depth + 1, "right", right);
+            }
+            PredKind::Value(term) => {
+                self.line(depth, &format!("{label} value"), span);
+                self.term(depth + 1, "is", term);
+            }
+        }
+    }
+
+    fn term(&mut self, depth: usize, label: &str, term: &Term) {
+        let span = Some(term.span);
+        match &term.kind {
+            TermKind::Number(number) => self.line(
+                depth,
+                &format!("{label} number {}", number_read(number)),
+                span,
+            ),
+            TermKind::Bool(value) => self.line(depth, &format!("{label} bool {value}"), span),
+            TermKind::Str(string) => self.string(depth, label, string),
+            TermKind::List(items) => {
+                self.line(depth, &format!("{label} list"), span);
+                for item in items {
+                    self.term(depth + 1, "item", item);
+                }
+            }
+            TermKind::Path(path) => self.pred_path(depth, label, path),
+            TermKind::Count(count) => {
+                self.line(depth, &format!("{label} count"), span);
+                self.ident(depth + 1, "var", &count.var);
+                self.pred_path(depth + 1, "in", &count.collection);
+                if let Some(filter) = &count.filter {
+                    self.pred(depth + 1, "where", filter);
+                }
+            }
+            TermKind::Unique(unique) => {
+                self.line(depth, &format!("{label} unique"), span);
+                self.ident(depth + 1, "var", &unique.var);
+                self.pred_path(depth + 1, "in", &unique.collection);
+                if let Some(filter) = &unique.filter {
+                    self.pred(depth + 1, "where", filter);
+                }
+                self.term(depth + 1, "key", &unique.key);
+                if let Some(per) = &unique.per {
+                    self.term(depth + 1, "per", per);
+                }
+            }
+            TermKind::Mul(left, right) => {
+                self.line(depth, &format!("{label} mul"), span);
+                self.term(depth + 1, "left", left);
+                self.term(depth + 1, "right", right);
+            }
+        }
+    }
+
+    fn pred_path(&mut self, depth: usize, label: &str, path: &Path) {
+        let text: Vec<&str> = path.segments.iter().map(|s| s.text.as_str()).collect();
+        self.line(
+            depth,
+            &format!("{label} path {}", text.join(".")),
+            Some(path.span),
+        );
+        for segment in &path.segments {
+            self.ident(depth + 1, "segment", segment);
+        }
+        if let Some(index) = &path.index {
+            self.string(depth + 1, "index", index);
+        }
+    }
+
     fn item(&mut self, depth: usize, item: &Item) {
         let inner = depth + 1;
         match &item.kind {
@@ -190,6 +312,26 @@ impl Dump<'_> {
                 self.line(depth, "receiver", Some(item.span));
                 self.name(inner, "name", &receiver.name);
                 self.block(inner, "body", &receiver.body);
+            }
+            ItemKind::Policy(policy) => {
+                self.line(depth, "policy", Some(item.span));
+                self.name(inner, "name", &policy.name);
+                if let Some(description) = &policy.description {
+                    self.string(inner, "description", description);
+                }
+                self.block(inner, "settings", &policy.settings);
+                self.pred(inner, "rule", &policy.rule);
+            }
+            ItemKind::Waive(waive) => {
+                self.line(depth, "waive", Some(item.span));
+                self.name(inner, "policy", &waive.policy);
+                self.line(
+                    inner,
+                    &format!("for {}", waive.kind.as_str()),
+                    Some(waive.kind_span),
+                );
+                self.name(inner, "target", &waive.target);
+                self.string(inner, "because", &waive.reason);
             }
             ItemKind::Route(route) => {
                 self.line(depth, "route", Some(item.span));
