@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the peer benchmark workload (shared/bench/WORKLOAD.md) as an envk program.
 
-    python3 bench/gen.py N [--form explicit|compact|records] [--capacity CORES] [--explicit-dns] > fleet.env.k
+    python3 bench/gen.py N [--form explicit|compact|records] [--capacity CORES] [--explicit-dns] [--policies K] > fleet.env.k
 
 explicit: one role and one env family per team, written out, as a program
           produced from a generated team list would be (about 30 lines a team);
@@ -13,7 +13,9 @@ records:  one `for team in teams` loop over a list of team records of five
 All forms declare the same envs and build the same objects. The program says
 nothing about DNS, as the workload does not; envk generates each env's DNS
 egress. `--explicit-dns` adds `egress allow dns` to every env, which builds the
-same objects (the comparison the round's notes measure).
+same objects (the comparison the round's notes measure). `--policies K` adds
+the first K of ten policies over every env, grant and app (the cost of policies
+in `envk check`; the program meets them all).
 """
 
 import argparse
@@ -165,12 +167,29 @@ def records(n, dns):
     return "let teams = [\n" + "\n".join(lines) + "\n]\n\nfor team in teams {\n" + body + "\n}\n"
 
 
+# Ten policies a platform team might hold a fleet to: each quantifies over
+# every env, grant or app of the program, and the workload meets them all.
+POLICIES = [
+    'policy p-quota "every namespace has a quota" {\n  all env in envs : env has quota\n}\n',
+    'policy p-dev-cpu "dev envs ask for at most 64 cpu" {\n  all env in envs where env.environment == development : env.quota.requests.cpu <= 64\n}\n',
+    'policy p-memory "limits cover requests" {\n  all env in envs where env has quota : env.quota.limits.memory >= env.quota.requests.memory\n}\n',
+    'policy p-no-wildcards "no `*` verbs in production" {\n  all g in grants where g.cluster.environment == production : not (g.verbs has "*")\n}\n',
+    'policy p-users "grants go to people" {\n  all env in envs : all g in env.grants : g.kind in [user, group, serviceaccount]\n}\n',
+    'policy p-names "env names are lower case" {\n  all env in envs : env.name matches "[a-z0-9-]+"\n}\n',
+    'policy p-network "every namespace restricts its ingress" {\n  all env in envs : env.ingress_restricted\n}\n',
+    'policy p-pods "at most a million pods an env" {\n  all env in envs : not (env has quota) or env.quota.pods <= 1000000\n}\n',
+    'policy p-apps "one Application name an app" {\n  unique(a in apps : a.name)\n}\n',
+    'policy p-clusters "at most eight clusters" {\n  count(c in clusters) <= 8\n}\n',
+]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", type=int, help="number of teams")
     parser.add_argument("--form", choices=["explicit", "compact", "records"], default="compact")
     parser.add_argument("--capacity", type=int, default=100000, help="cluster capacity in CPU cores")
     parser.add_argument("--explicit-dns", action="store_true", help="write `egress allow dns` in every env")
+    parser.add_argument("--policies", type=int, default=0, choices=range(0, len(POLICIES) + 1), help="how many policies to add")
     args = parser.parse_args()
     if args.n < 1:
         parser.error("N must be at least 1")
@@ -178,6 +197,8 @@ def main():
     dns = "\n  egress allow dns" if args.explicit_dns else ""
     forms = {"explicit": explicit, "compact": compact, "records": records}
     out += forms[args.form](args.n, dns)
+    if args.policies:
+        out += "\n" + "\n".join(POLICIES[: args.policies])
     sys.stdout.write(out)
 
 
