@@ -52,16 +52,11 @@ fn words_that_nest_are_bounded_too() {
     let result = std::thread::Builder::new()
         .stack_size(2 * 1024 * 1024)
         .spawn(|| {
-            let condition = |nots: usize| {
-                format!("if {}true {{ tier t {{ }} }}", "not ".repeat(nots))
-            };
+            let condition =
+                |nots: usize| format!("if {}true {{ tier t {{ }} }}", "not ".repeat(nots));
             let policy = |nots: usize| format!("policy p {{ {}true }}", "not ".repeat(nots));
-            let quantifiers = |depth: usize| {
-                format!(
-                    "policy p {{ {}true }}",
-                    "all e in envs : ".repeat(depth)
-                )
-            };
+            let quantifiers =
+                |depth: usize| format!("policy p {{ {}true }}", "all e in envs : ".repeat(depth));
             let mut at_limit = parse_text(&condition(MAX_NESTING)).1;
             at_limit.extend(parse_text(&policy(MAX_POLICY_NESTING)).1);
             at_limit.extend(parse_text(&quantifiers(MAX_POLICY_NESTING)).1);
