@@ -26,7 +26,11 @@ use super::analysis::Analysis;
 /// program `analysis` checked (its names are the program's).
 pub fn complete(analysis: &Analysis, text: &str, offset: usize) -> Vec<CompletionItem> {
     let offset = offset.min(text.len());
-    let Some(context) = Context::read(&text[item_start(text, offset)..offset]) else {
+    let start = item_start(text, offset);
+    if text[start..].starts_with("policy") && text[start..offset].contains('{') {
+        return policy_completion(&text[start..offset]);
+    }
+    let Some(context) = Context::read(&text[start..offset]) else {
         return Vec::new();
     };
     let mut items = Vec::new();
@@ -516,6 +520,101 @@ fn find_template(
             _ => {}
         }
     }
+}
+
+/// Completion inside a `policy` item, from its text up to the cursor:
+/// after `x.`, the fields of what `x.` is (through the quantifiers'
+/// variables, typed by their collections); elsewhere the variables in
+/// scope, the collections and the predicate's words.
+fn policy_completion(text: &str) -> Vec<CompletionItem> {
+    use crate::check::policy::shape::{self, Ty};
+    let partial_start = text
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        .map_or(0, |at| at + 1);
+    let partial = &text[partial_start..];
+    // Strings cannot hold what is completed; their text is left out so
+    // that a word in one is not read as a variable.
+    let mut code = String::with_capacity(partial_start);
+    let mut quote = None;
+    for c in text[..partial_start].chars() {
+        match quote {
+            Some(open) if c == open => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '`' => quote = Some(c),
+            None => code.push(c),
+        }
+    }
+    let words: Vec<&str> = code
+        .split(|c: char| {
+            c.is_whitespace() || matches!(c, '(' | ')' | '{' | '}' | '[' | ']' | ':' | ',')
+        })
+        .filter(|word| !word.is_empty())
+        .collect();
+    let mut vars: Vec<(String, shape::Kind)> = Vec::new();
+    for window in words.windows(4) {
+        if let [quantifier, var, "in", collection] = window
+            && matches!(*quantifier, "all" | "any" | "none" | "count" | "unique")
+            && let Some(Ty::List(kind)) = shape::path_type(collection, &vars)
+        {
+            vars.push((var.to_string(), kind));
+        }
+    }
+    if let Some((prefix, _)) = partial.rsplit_once('.') {
+        let Some(Ty::Object(kind)) = shape::path_type(prefix, &vars) else {
+            return Vec::new();
+        };
+        return shape::fields(kind)
+            .iter()
+            .map(|field| {
+                let detail = match field.optional {
+                    true => format!("{}, may be unset", field.ty.describe()),
+                    false => field.ty.describe(),
+                };
+                let doc = (!field.doc.is_empty()).then_some(field.doc);
+                item(field.name, CompletionItemKind::FIELD, Some(&detail), doc)
+            })
+            .collect();
+    }
+    // `severity = |`: the field's values.
+    if code.trim_end().ends_with('=') && !code.trim_end().ends_with("==") {
+        return schema::POLICY.iter().flat_map(values).collect();
+    }
+    let mut items: Vec<CompletionItem> = schema::POLICY.iter().map(field_item).collect();
+    for (name, kind) in vars.iter().rev() {
+        if !items.iter().any(|item| item.label == *name) {
+            items.push(item(
+                name,
+                CompletionItemKind::VARIABLE,
+                Some(kind.noun()),
+                None,
+            ));
+        }
+    }
+    items.extend(shape::COLLECTIONS.iter().map(|(name, kind, doc)| {
+        let detail = format!("the {}", kind.plural());
+        item(name, CompletionItemKind::MODULE, Some(&detail), Some(doc))
+    }));
+    items.extend(
+        [
+            "all",
+            "any",
+            "none",
+            "where",
+            "count",
+            "unique",
+            "per",
+            "not",
+            "and",
+            "or",
+            "implies",
+            "has",
+            "in",
+            "matches",
+            "starts_with",
+        ]
+        .map(|word| item(word, CompletionItemKind::KEYWORD, None, None)),
+    );
+    items
 }
 
 #[cfg(test)]

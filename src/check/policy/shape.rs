@@ -787,6 +787,26 @@ fn quota_fields(prefix: &'static str) -> Vec<Field> {
     found
 }
 
+/// The type of a dotted path (`env.quota.requests`) whose first segment is
+/// one of `vars` (innermost last) or a collection: for the language
+/// server, which completes what follows it. `None` for a path that does
+/// not type (typing says why).
+pub fn path_type(path: &str, vars: &[(String, Kind)]) -> Option<Ty> {
+    let mut segments = path.split('.');
+    let first = segments.next()?;
+    let mut ty = match vars.iter().rev().find(|(name, _)| name == first) {
+        Some(&(_, kind)) => Ty::Object(kind),
+        None => Ty::List(collection(first)?),
+    };
+    for segment in segments {
+        let Ty::Object(kind) = ty else {
+            return None;
+        };
+        ty = field_of(kind, segment)?.ty;
+    }
+    Some(ty)
+}
+
 /// The reference of what a policy reads, as `docs/language.md` shows it
 /// (a test holds the two equal).
 pub fn reference() -> String {
