@@ -436,6 +436,11 @@ impl Printer<'_> {
             self.string(description);
         }
         self.out.push_str(" {");
+        let before_brace = policy
+            .description
+            .as_ref()
+            .map_or(policy.name.span(), |description| description.span);
+        self.comment_after_brace(before_brace);
         self.newline();
         self.depth += 1;
         for stmt in &policy.settings.stmts {
