@@ -279,11 +279,14 @@ pub(super) fn cluster_readmes(model: &Model, retired: &[(String, String)]) -> Ve
     tera.autoescape_on(Vec::new());
     tera.add_raw_template("cluster-readme.md", TEMPLATE)
         .expect("the template is part of envk and parses");
+    // The same section in every README: written once.
+    let policies = policies(model);
     model
         .clusters
         .values()
         .map(|cluster| {
             let mut context = cluster_context(model, cluster);
+            context.policies = policies.clone();
             context.retired = retired
                 .iter()
                 .filter(|(of, _)| *of == cluster.name)
@@ -398,7 +401,8 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
     Context {
         retired: Vec::new(),
         monitoring: monitoring(model, cluster, &envs),
-        policies: policies(model),
+        // Filled in by `cluster_readmes`, as `retired` is.
+        policies: String::new(),
         platform,
         deploy_rows,
         self_managed_network: self_managed(|managed| managed.network),

@@ -19,7 +19,7 @@ use crate::source::Span;
 use crate::syntax::ast::{
     Block, ClusterList, Cond, CondKind, Egress, ElseKind, Expr, ExprKind, FieldValue, Forbid,
     Ident, If, Item, ItemKind, Key, Limits, Name, Peer, PeerKind, Placement, Quota, StmtKind,
-    StrPart, StringLit, WaiveKind,
+    StrPart, StringLit,
 };
 
 /// What an env's, a stage's, a family's and a template's bodies read as
@@ -113,16 +113,7 @@ impl<'b> Binder<'b, '_> {
                 ItemKind::Policy(policy) => self.name(&policy.name),
                 ItemKind::Waive(waive) => {
                     self.referring_name(&waive.policy, DeclKind::Policy);
-                    let kind = match waive.kind {
-                        WaiveKind::Env => DeclKind::Env,
-                        WaiveKind::Cluster => DeclKind::Cluster,
-                        WaiveKind::Tier => DeclKind::Tier,
-                        WaiveKind::Role => DeclKind::Role,
-                        WaiveKind::ClusterRole => DeclKind::ClusterRole,
-                        WaiveKind::External => DeclKind::External,
-                        WaiveKind::Receiver => DeclKind::Receiver,
-                    };
-                    self.referring_name(&waive.target, kind);
+                    self.referring_name(&waive.target, DeclKind::waived(waive.kind));
                 }
                 ItemKind::Route(route) => {
                     for matcher in &route.matchers {

@@ -37,6 +37,20 @@ pub enum DeclKind {
 }
 
 impl DeclKind {
+    /// The kind of declaration a `waive … for KIND NAME` names.
+    pub fn waived(kind: crate::syntax::ast::WaiveKind) -> DeclKind {
+        use crate::syntax::ast::WaiveKind;
+        match kind {
+            WaiveKind::Env => DeclKind::Env,
+            WaiveKind::Cluster => DeclKind::Cluster,
+            WaiveKind::Tier => DeclKind::Tier,
+            WaiveKind::Role => DeclKind::Role,
+            WaiveKind::ClusterRole => DeclKind::ClusterRole,
+            WaiveKind::External => DeclKind::External,
+            WaiveKind::Receiver => DeclKind::Receiver,
+        }
+    }
+
     /// How diagnostics name the kind: "unknown alert template `X`".
     pub fn noun(self) -> &'static str {
         match self {

@@ -22,6 +22,9 @@ pub(crate) struct World<'m> {
     pub model: &'m Model,
     pub roles: Vec<&'m model::Role>,
     pub cluster_roles: Vec<&'m model::Role>,
+    /// The names of the envs on several clusters, which messages name
+    /// with their cluster.
+    pub several_clusters: foldhash::HashSet<&'m str>,
 }
 
 /// An object of the program a variable can hold.
@@ -179,24 +182,21 @@ impl<'w, 'm> Eval<'w, 'm> {
                     },
                 }
             }
-            Cond::Value(value) => match &value.kind {
-                ValKind::Unique(counted, key, per) => {
-                    self.first_repeat(counted, key, per.as_deref()).is_none()
-                }
-                _ => matches!(self.value(value), V::Bool(true)),
-            },
+            Cond::Value(value) => matches!(self.value(value), V::Bool(true)),
         }
     }
 
-    /// The first element whose key an earlier one has (with another group,
-    /// under `per`), and that earlier one.
+    /// How many elements `unique`'s filter keeps, and each whose key an
+    /// earlier one has (with another group, under `per`), with that
+    /// earlier one and the key as text.
     pub fn repeats(
         &mut self,
         counted: &'m Counted,
         key: &'m Val,
         per: Option<&'m Val>,
-    ) -> Vec<(Obj<'m>, Obj<'m>, String)> {
+    ) -> (usize, Vec<(Obj<'m>, Obj<'m>, String)>) {
         let elements = self.kept(counted.slot, &counted.collection, counted.filter.as_ref());
+        let kept = elements.len();
         let mut seen: foldhash::HashMap<String, (Obj<'m>, Option<String>)> = Default::default();
         let mut found = Vec::new();
         for element in elements {
@@ -216,16 +216,7 @@ impl<'w, 'm> Eval<'w, 'm> {
                 }
             }
         }
-        found
-    }
-
-    fn first_repeat(
-        &mut self,
-        counted: &'m Counted,
-        key: &'m Val,
-        per: Option<&'m Val>,
-    ) -> Option<(Obj<'m>, Obj<'m>, String)> {
-        self.repeats(counted, key, per).into_iter().next()
+        (kept, found)
     }
 
     pub fn value(&mut self, value: &'m Val) -> V<'m> {
@@ -263,7 +254,7 @@ impl<'w, 'm> Eval<'w, 'm> {
                 V::Num(kept.len() as u128 * ONE)
             }
             ValKind::Unique(counted, key, per) => {
-                V::Bool(self.first_repeat(counted, key, per.as_deref()).is_none())
+                V::Bool(self.repeats(counted, key, per.as_deref()).1.is_empty())
             }
             ValKind::Mul(left, right) => match (self.value(left), self.value(right)) {
                 (V::Num(left), V::Num(right)) => V::Num(left.saturating_mul(right) / ONE),
@@ -319,6 +310,16 @@ impl<'w, 'm> Eval<'w, 'm> {
                 Vec::new()
             }
         }
+    }
+
+    /// The envs `keep` keeps, as a list.
+    fn envs_where(&self, keep: impl Fn(&model::Env) -> bool) -> V<'m> {
+        V::List(
+            (0..self.world.envs.len() as u32)
+                .filter(|&env| keep(self.env(env)))
+                .map(Obj::Env)
+                .collect(),
+        )
     }
 
     fn env_grants(&self, env: u32) -> Vec<Obj<'m>> {
@@ -461,12 +462,7 @@ impl<'w, 'm> Eval<'w, 'm> {
                 F::PodSecurity => word(cluster.pod_security.map(|level| level.as_str())),
                 F::Capacity => V::Obj(Obj::Capacity(&cluster.capacity)),
                 F::AllowClusterAdmin => V::Bool(cluster.allow_cluster_admin),
-                F::ClusterEnvs => V::List(
-                    (0..self.world.envs.len() as u32)
-                        .filter(|&env| self.env(env).cluster.name == cluster.name)
-                        .map(Obj::Env)
-                        .collect(),
-                ),
+                F::ClusterEnvs => self.envs_where(|env| env.cluster.name == cluster.name),
                 _ => V::Absent(name),
             },
             (Obj::Capacity(capacity), field) => match field {
@@ -485,12 +481,7 @@ impl<'w, 'm> Eval<'w, 'm> {
                 F::ForbidVerbs => strs(&tier.forbid_verbs),
                 F::ForbidResources => strs(&tier.forbid_resources),
                 F::RequireAlerts => strs(&tier.require_alerts),
-                F::TierEnvs => V::List(
-                    (0..self.world.envs.len() as u32)
-                        .filter(|&env| self.env(env).tier.name == tier.name)
-                        .map(Obj::Env)
-                        .collect(),
-                ),
+                F::TierEnvs => self.envs_where(|env| env.tier.name == tier.name),
                 _ => V::Absent(name),
             },
             (Obj::Role(role, _), field) => match field {
@@ -627,14 +618,7 @@ impl<'w, 'm> Eval<'w, 'm> {
         match object {
             Obj::Env(env) => {
                 let model = self.env(env);
-                if self
-                    .world
-                    .envs
-                    .iter()
-                    .filter(|other| other.model.name == model.name)
-                    .count()
-                    > 1
-                {
+                if self.world.several_clusters.contains(model.name.as_str()) {
                     format!("env `{}` on `{}`", model.name, model.cluster.name)
                 } else {
                     format!("env `{}`", model.name)

@@ -20,8 +20,10 @@ use super::units::Diags;
 use super::{Checker, Expanded, name_referent};
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::model::{self, PolicyOutcome, Waiver};
-use crate::resolve::Named;
-use crate::resolve::refs::DeclId;
+use std::sync::Arc;
+
+use crate::resolve::refs::{DeclId, DeclKind, IdMap};
+use crate::resolve::{Decl, Named, Table};
 use crate::source::Span;
 use crate::syntax::ast::{self, WaiveKind};
 use eval::{Eval, GrantAt, Obj, World};
@@ -136,18 +138,9 @@ pub(super) fn check(checker: &mut Checker, diagnostics: &mut Diags) {
         let world = World {
             envs: &checker.envs,
             model: &checker.model,
-            roles: resolved
-                .roles
-                .iter()
-                .filter_map(|decl| checker.role_facts.get(decl.id))
-                .map(|(role, _)| role.as_ref())
-                .collect(),
-            cluster_roles: resolved
-                .cluster_roles
-                .iter()
-                .filter_map(|decl| checker.cluster_role_facts.get(decl.id))
-                .map(|(role, _)| role.as_ref())
-                .collect(),
+            roles: role_models(&resolved.roles, &checker.role_facts),
+            cluster_roles: role_models(&resolved.cluster_roles, &checker.cluster_role_facts),
+            several_clusters: resolved.envs.on_several_clusters().collect(),
         };
         for policy in &typed {
             let mut eval = Eval::new(&world, policy.slots);
@@ -221,6 +214,18 @@ pub(super) fn check(checker: &mut Checker, diagnostics: &mut Diags) {
             source: checker.source(waiver.node.target.span()),
         })
         .collect();
+}
+
+/// The Model of each role (or cluster role) of `decls` that checked.
+fn role_models<'m>(
+    decls: &Table<Decl<'_, ast::Role>>,
+    facts: &'m IdMap<(Arc<model::Role>, Arc<super::access::RoleFacts>)>,
+) -> Vec<&'m model::Role> {
+    decls
+        .iter()
+        .filter_map(|decl| facts.get(decl.id))
+        .map(|(role, _)| role.as_ref())
+        .collect()
 }
 
 /// Each waiver's policy and target, found by name (E0201 when not).
@@ -341,7 +346,7 @@ fn waive_keys(eval: &Eval, object: Option<Obj>) -> Vec<(WaiveKind, String)> {
 }
 
 /// Where an object was written.
-fn span_of(checker: &Checker, eval: &Eval, object: Obj) -> Option<Span> {
+fn span_of(checker: &Checker, object: Obj) -> Option<Span> {
     let resolved = checker.resolved;
     let envs = &checker.envs;
     Some(match object {
@@ -372,10 +377,7 @@ fn span_of(checker: &Checker, eval: &Eval, object: Obj) -> Option<Span> {
         Obj::Role(role, true) => resolved.cluster_roles.get(&role.name)?.name_span,
         Obj::Receiver(receiver) => resolved.receivers.get(&receiver.name)?.name_span,
         Obj::External(external) => resolved.externals.get(&external.name)?.name_span,
-        Obj::Capacity(_) | Obj::Quota(_) | Obj::Limits(_) | Obj::LimitValues(_) => {
-            let _ = eval;
-            return None;
-        }
+        Obj::Capacity(_) | Obj::Quota(_) | Obj::Limits(_) | Obj::LimitValues(_) => return None,
     })
 }
 
@@ -386,9 +388,7 @@ fn violation_diagnostic(
     violation: &Found,
     keys: &[(WaiveKind, String)],
 ) -> Diagnostic {
-    let object_span = violation
-        .object
-        .and_then(|object| span_of(checker, eval, object));
+    let object_span = violation.object.and_then(|object| span_of(checker, object));
     // A quota key's value decided it: point at the line that sets it.
     let key_span = match (violation.object, violation.quota_key) {
         (Some(Obj::Env(env)), Some(key)) => checker.envs[env as usize]
@@ -414,7 +414,7 @@ fn violation_diagnostic(
     diagnostic = diagnostic.secondary(policy.name_span, format!("policy `{}`", policy.name));
     diagnostic.severity = policy.severity;
     if let Some(other) = violation.other
-        && let Some(other_span) = span_of(checker, eval, other)
+        && let Some(other_span) = span_of(checker, other)
     {
         diagnostic =
             diagnostic.secondary(other_span, format!("{} is the first", eval.describe(other)));
@@ -429,27 +429,11 @@ fn violation_diagnostic(
     };
     // Where it was found, which `diag::group` tells expansions apart by:
     // one env's violations of two policies at one line are two reports,
-    // one policy's at a line a loop's envs share one.
-    match violation.object {
-        Some(
-            Obj::Env(env)
-            | Obj::Rule { env, .. }
-            | Obj::Alert { env, .. }
-            | Obj::App(env)
-            | Obj::Grant(GrantAt::Env { env, .. }),
-        ) => diagnostic.reached_in("env", &eval.env(env).name),
-        Some(Obj::Grant(at @ GrantAt::Cluster { .. })) => {
-            diagnostic.reached_in("cluster", &eval.grant(at).cluster.name)
-        }
-        Some(Obj::Cluster(cluster)) => diagnostic.reached_in("cluster", &cluster.name),
-        Some(Obj::Tier(tier)) => diagnostic.reached_in("tier", &tier.name),
-        Some(Obj::Role(role, false)) => diagnostic.reached_in("role", &role.name),
-        Some(Obj::Role(role, true)) => diagnostic.reached_in("cluster role", &role.name),
-        Some(Obj::Receiver(receiver)) => diagnostic.reached_in("receiver", &receiver.name),
-        Some(Obj::External(external)) => diagnostic.reached_in("external", &external.name),
-        Some(Obj::Capacity(_) | Obj::Quota(_) | Obj::Limits(_) | Obj::LimitValues(_)) | None => {
-            diagnostic.reached_in("policy", policy.name)
-        }
+    // one policy's at a line a loop's envs share one. That is what the
+    // most specific waiver would name, or the policy for the program.
+    match keys.first() {
+        Some((kind, name)) => diagnostic.reached_in(DeclKind::waived(*kind).noun(), name),
+        None => diagnostic.reached_in("policy", policy.name),
     }
     diagnostic
 }

@@ -84,12 +84,10 @@ impl<'m> Eval<'_, 'm> {
                 kind: ValKind::Unique(counted, key, per),
                 ..
             }) => {
-                let elements =
-                    self.kept(counted.slot, &counted.collection, counted.filter.as_ref());
-                let repeats = self.repeats(counted, key, per.as_deref());
+                let (kept, repeats) = self.repeats(counted, key, per.as_deref());
                 if let Some(coverage) = coverage {
-                    coverage.covers += elements.len();
-                    coverage.passes += elements.len() - repeats.len();
+                    coverage.covers += kept;
+                    coverage.passes += kept - repeats.len();
                 }
                 for (element, first, shown) in repeats {
                     let why = match per {
@@ -356,6 +354,7 @@ impl<'m> Eval<'_, 'm> {
                     if wanted
                         && let Some((element, first, shown)) = self
                             .repeats(counted, key, per.as_deref())
+                            .1
                             .into_iter()
                             .next()
                     {

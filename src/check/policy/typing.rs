@@ -454,9 +454,8 @@ impl<'d> Typer<'d> {
                 (ValKind::Str(plain), Ty::Str)
             }
             TermKind::Number(number) => self.number(number, term.span, expect)?,
-            TermKind::List(items) => {
-                // A list stands alone only after `in`, which types it.
-                let _ = items;
+            // A list stands alone only after `in`, which types it.
+            TermKind::List(_) => {
                 self.error(
                     Code::E0903,
                     term.span,
@@ -797,12 +796,20 @@ impl<'d> Typer<'d> {
         let names: Vec<&str> = fields.iter().map(|field| field.name).collect();
         let help = match crate::suggest::closest(&segment.text, names.iter().copied()) {
             Some(close) => format!("did you mean `{close}`?"),
-            None => format!("{} fields: {}", article_noun(kind), quoted_list(&names)),
+            None => format!(
+                "{} fields: {}",
+                Ty::Object(kind).describe(),
+                quoted_list(&names)
+            ),
         };
         self.error(
             Code::E0902,
             segment.span,
-            format!("{} has no field `{}`", article_noun(kind), segment.text),
+            format!(
+                "{} has no field `{}`",
+                Ty::Object(kind).describe(),
+                segment.text
+            ),
             "unknown field",
             help,
         );
@@ -827,15 +834,6 @@ impl<'d> Typer<'d> {
     }
 }
 
-fn article_noun(kind: Kind) -> String {
-    let noun = kind.noun();
-    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        format!("an {noun}")
-    } else {
-        format!("a {noun}")
-    }
-}
-
 fn optional_fields(kind: Kind) -> String {
     let names: Vec<&str> = shape::fields(kind)
         .iter()
@@ -843,7 +841,10 @@ fn optional_fields(kind: Kind) -> String {
         .map(|field| field.name)
         .collect();
     if names.is_empty() {
-        format!("every field of {} is always set", article_noun(kind))
+        format!(
+            "every field of {} is always set",
+            Ty::Object(kind).describe()
+        )
     } else {
         quoted_list(&names)
     }
