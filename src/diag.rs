@@ -113,7 +113,8 @@ codes! {
     E0404 => Error, "quota above the tier's ceiling";
     E0405 => Error, "cluster over-committed";
     E0406 => Error, "env without the quota a check needs";
-    E0407 => Error, "tier raises the ceiling of the tier it extends";
+    E0407 => Error, "tier raises the ceiling or budget of the tier it extends";
+    E0408 => Error, "env over its tier's budget";
     E0501 => Error, "unknown resource";
     E0502 => Error, "unknown verb";
     E0503 => Error, "grant of an unknown role";

@@ -3,7 +3,9 @@
 
 pub(crate) mod by_address;
 pub mod check;
+pub mod cost;
 pub mod diag;
+pub mod diff;
 pub mod driver;
 pub mod emit;
 pub mod load;
@@ -16,6 +18,7 @@ pub mod rule_test;
 pub mod source;
 pub mod stdlib_doc;
 pub mod suggest;
+pub mod summary;
 pub mod syntax;
 pub mod timings;
 

@@ -95,6 +95,54 @@ enum Command {
         #[command(flatten)]
         report: ReportArgs,
     },
+    /// What changes between two builds: objects added, removed and
+    /// changed, and what the change means (paths, grants, quotas, alerts,
+    /// policies, cost). Exit 0: no change; 1: changes; 2: an error.
+    Diff {
+        /// Two build folders, OLD then NEW; with `--base`, the program's
+        /// files or folders, built as they are and as they were at REV.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+
+        /// A git revision: build the program as it was there (read from
+        /// git, the work tree untouched) and compare it with the program
+        /// as it is.
+        #[arg(long, value_name = "REV")]
+        base: Option<String>,
+
+        /// `terminal`, `markdown` (for a pull-request comment) or `json`.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Terminal)]
+        format: DiffFormat,
+
+        /// With `--format markdown`: write each part of the comment to
+        /// DIR/comment-N.md (each under GitHub's 65,536 characters)
+        /// instead of printing them.
+        #[arg(long, value_name = "DIR")]
+        parts_dir: Option<PathBuf>,
+
+        /// With `--base`: how Applications are built, as `build --argocd`.
+        #[arg(long, value_enum, default_value_t = ArgoCd::Applications)]
+        argocd: ArgoCd,
+    },
+    /// What the envs' quotas cost a month at list prices: per env, per
+    /// team (or another label), per tier and per cluster.
+    Cost {
+        /// Files, or folders searched for *.env.k files.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+
+        /// The namespace label envs are grouped by. `team` falls back to
+        /// the env's own name where it has no `team` label.
+        #[arg(long, value_name = "LABEL", default_value = "team")]
+        by: String,
+
+        /// `table` (aligned text), `csv`, `json` or `markdown`.
+        #[arg(long, value_enum, default_value_t = CostFormat::Table)]
+        format: CostFormat,
+
+        #[command(flatten)]
+        report: ReportArgs,
+    },
     /// Rewrite .env.k files in the canonical layout, comments kept.
     Fmt {
         /// Files, or folders searched for *.env.k files.
@@ -137,6 +185,21 @@ enum Deny {
 enum Layout {
     Tree,
     Stream,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum DiffFormat {
+    Terminal,
+    Markdown,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CostFormat {
+    Table,
+    Csv,
+    Json,
+    Markdown,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -260,6 +323,46 @@ fn main() -> ExitCode {
             let report = Report::new(report, cli.color);
             build(&paths, &out, check, options, &forget, report)
         }
+        Command::Diff {
+            paths,
+            base,
+            format,
+            parts_dir,
+            argocd,
+        } => {
+            let argocd = match argocd {
+                ArgoCd::Applications => emit::ArgoCd::Applications,
+                ArgoCd::ApplicationSets => emit::ArgoCd::ApplicationSets,
+            };
+            let colour = match cli.color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => std::io::stdout().is_terminal(),
+            };
+            diff(
+                &paths,
+                base.as_deref(),
+                format,
+                parts_dir.as_deref(),
+                argocd,
+                colour,
+            )
+        }
+        Command::Cost {
+            paths,
+            by,
+            format,
+            report,
+        } => {
+            let report = Report::new(report, cli.color);
+            let format = match format {
+                CostFormat::Table => envk::cost::table::Format::Table,
+                CostFormat::Csv => envk::cost::table::Format::Csv,
+                CostFormat::Json => envk::cost::table::Format::Json,
+                CostFormat::Markdown => envk::cost::table::Format::Markdown,
+            };
+            cost(&paths, &by, format, report)
+        }
         Command::Fmt { paths, check } => fmt(&paths, check, cli.color),
         Command::Explain { topic } => explain(&topic),
     }
@@ -345,6 +448,143 @@ fn run_check_program(
         let timings = std::mem::take(&mut run.timings);
         driver::leave_to_exit(run);
         Ok((model, timings))
+    }
+}
+
+/// `envk diff`: reads or builds both sides, prints what changed.
+fn diff(
+    paths: &[PathBuf],
+    base: Option<&str>,
+    format: DiffFormat,
+    parts_dir: Option<&std::path::Path>,
+    argocd: emit::ArgoCd,
+    colour: bool,
+) -> ExitCode {
+    use envk::diff::{self, Side};
+    let sides = match base {
+        None => match paths {
+            [old, new] => Side::read(old).and_then(|old| Ok((old, Side::read(new)?))),
+            _ => {
+                eprintln!(
+                    "error: `envk diff` takes two build folders, OLD and NEW (or `--base REV` and the program's paths); {} given",
+                    paths.len()
+                );
+                return ExitCode::from(2);
+            }
+        }
+        .map_err(|error| error.to_string()),
+        Some(revision) => diff_base(paths, revision, argocd),
+    };
+    let (old, new) = match sides {
+        Ok(sides) => sides,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let diff = diff::diff(&old, &new);
+    let changed = !diff.is_empty();
+    let printed = match format {
+        DiffFormat::Terminal => print_stdout(&diff::render::terminal(&diff, colour)),
+        DiffFormat::Json => print_stdout(&diff::render::json(&diff)),
+        DiffFormat::Markdown => {
+            let parts = diff::render::markdown(&diff, diff::render::COMMENT_LIMIT);
+            match parts_dir {
+                None => print_stdout(&parts.join("\n")),
+                Some(dir) => write_parts(dir, &parts),
+            }
+        }
+    };
+    match (printed == ExitCode::SUCCESS, changed) {
+        (false, _) => printed,
+        (true, true) => ExitCode::from(1),
+        (true, false) => ExitCode::SUCCESS,
+    }
+}
+
+/// Each part of a comment as DIR/comment-N.md, the folder made if need be.
+fn write_parts(dir: &std::path::Path, parts: &[String]) -> ExitCode {
+    let written = std::fs::create_dir_all(dir).and_then(|()| {
+        parts.iter().enumerate().try_for_each(|(index, part)| {
+            std::fs::write(dir.join(format!("comment-{}.md", index + 1)), part)
+        })
+    });
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: cannot write to `{}`: {error}", dir.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `envk diff --base REV PATHS`: the program at REV and as it is, each
+/// built in memory.
+fn diff_base(
+    paths: &[PathBuf],
+    revision: &str,
+    argocd: emit::ArgoCd,
+) -> Result<(envk::diff::Side, envk::diff::Side), String> {
+    let at_base = envk::diff::git::Revision::read(revision, paths)?;
+    let options = emit::Options {
+        provenance: false,
+        layout: emit::Layout::Tree,
+        argocd,
+    };
+    let build_side = |run: Result<driver::Run, driver::InputError>, what: &str| {
+        let run = run.map_err(|error| error.to_string())?;
+        if run.has_errors() {
+            let mut stderr = StandardStream::stderr(ColorChoice::Auto);
+            let _ = diag::render_human(&mut stderr, &run.sources, &run.diagnostics);
+            return Err(format!(
+                "{what} does not build: {}",
+                diag::summary(&run.diagnostics)
+            ));
+        }
+        let model = run.model.as_ref().ok_or(format!("{what} does not build"))?;
+        let tree = emit::emit(model, options);
+        Ok(envk::diff::Side::of_tree(&tree, envk::summary::of(model)))
+    };
+    let old = build_side(
+        driver::check_with(&at_base.roots, &at_base.loader),
+        &format!("the program at `{revision}`"),
+    )?;
+    let new = build_side(
+        driver::run(paths, Goal::Model, driver::Memory::Free),
+        "the program",
+    )?;
+    Ok((old, new))
+}
+
+fn cost(
+    paths: &[PathBuf],
+    by: &str,
+    format: envk::cost::table::Format,
+    report: Report,
+) -> ExitCode {
+    let model = match run_check(paths, Goal::Model, report) {
+        Ok((Some(model), _)) => model,
+        Ok((None, _)) => return ExitCode::from(1),
+        Err(code) => return code,
+    };
+    let summary = envk::summary::of(&model);
+    let text = envk::cost::table::table(&summary, by).render(format);
+    print_stdout(&text)
+}
+
+/// Prints `text` on stdout; a closed pipe is not an error.
+fn print_stdout(text: &str) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: cannot print: {error}");
+            ExitCode::from(2)
+        }
     }
 }
 

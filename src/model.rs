@@ -366,7 +366,10 @@ pub struct External {
     pub source: Source,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Environment {
     Development,
     Staging,
@@ -393,7 +396,10 @@ impl Environment {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum PodSecurity {
     Privileged,
     Baseline,
@@ -844,6 +850,8 @@ pub struct Cluster {
     /// The least Pod Security level of every namespace on the cluster.
     pub pod_security: Option<PodSecurity>,
     pub capacity: Capacity,
+    /// What its envs' quota requests cost (`envk cost`, budgets).
+    pub price: crate::cost::Price,
     pub prometheus: Prometheus,
     /// `allow_cluster_admin = true`: a cluster role with `escalate`,
     /// `bind`, `impersonate` or `*` may be granted on this production
@@ -1049,6 +1057,8 @@ pub struct Tier {
     /// The only environment whose clusters this tier's envs may live on.
     pub environment: Option<Environment>,
     pub ceiling: ResourceList,
+    /// The most an env's quota requests may cost a month.
+    pub budget: Option<crate::cost::Money>,
     pub require_alerts: Vec<String>,
     pub forbid_verbs: Vec<String>,
     pub forbid_resources: Vec<String>,
@@ -1101,6 +1111,22 @@ pub struct PolicyRule {
 }
 
 impl Env {
+    /// The env's namespace as the other end of traffic sees it.
+    pub fn endpoint(&self) -> Endpoint<'_> {
+        Endpoint::Env {
+            namespace: &self.name,
+            environment: self.environment,
+        }
+    }
+
+    /// The env's namespace with its network.
+    pub fn node(&self) -> Node<'_> {
+        Node {
+            endpoint: self.endpoint(),
+            network: Some(&self.network),
+        }
+    }
+
     /// The team the env belongs to: its `team` label, or, without one,
     /// the env alone. An Argo CD project holds one team's envs.
     pub fn team(&self) -> &str {
@@ -1275,6 +1301,16 @@ pub struct Subject {
     pub namespace: Option<String>,
 }
 
+/// `Group payments-devs`, `ServiceAccount ci/deployer`.
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(namespace) => write!(f, "{} {namespace}/{}", self.kind.as_str(), self.name),
+            None => write!(f, "{} {}", self.kind.as_str(), self.name),
+        }
+    }
+}
+
 /// A RoleBinding: every `grant` of one role under one binding name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Binding {
@@ -1284,7 +1320,10 @@ pub struct Binding {
     pub source: Source,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Protocol {
     Tcp,
     Udp,
@@ -1301,13 +1340,14 @@ impl Protocol {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Port {
     pub protocol: Protocol,
     pub number: u16,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Peer {
     /// No restriction (egress only).
     Any,
@@ -1319,7 +1359,7 @@ pub enum Peer {
     External { name: String, namespace: String },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct NetworkRule {
     pub peer: Peer,
     /// Empty: every port.
@@ -1329,7 +1369,7 @@ pub struct NetworkRule {
 /// An env's network: the rules its user wrote, which make
 /// `<env>-network-policy` exactly as written, and the policies envk
 /// generates beside it, each a NetworkPolicy of its own.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Network {
     pub ingress: Vec<NetworkRule>,
     pub egress: Vec<NetworkRule>,
@@ -1353,7 +1393,7 @@ pub struct Network {
 
 /// The ports an env serves metrics on (`metrics on tcp 9090`), and the
 /// namespace of the cluster's Prometheus, which scrapes them.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Metrics {
     pub prometheus: String,
     pub ports: Vec<Port>,
@@ -1381,7 +1421,7 @@ impl Network {
     /// What this env's ingress admits from `from`'s pods, counting every
     /// NetworkPolicy of the env.
     pub fn admits_from(&self, from: &Env) -> Reach {
-        self.admits(Endpoint::Env(from))
+        self.admits(from.endpoint())
     }
 
     /// What this env's ingress admits from the pods of `from`, counting
@@ -1402,7 +1442,7 @@ impl Network {
     /// What this env's egress lets out to `to`'s pods (the DNS policy
     /// reaches kube-system only, never an env).
     pub fn allows_to(&self, to: &Env) -> Reach {
-        self.allows(Endpoint::Env(to))
+        self.allows(to.endpoint())
     }
 
     /// What this env's egress lets out to the pods of `to`.
@@ -1420,6 +1460,25 @@ pub enum Reach {
     None,
     All,
     Ports(std::collections::BTreeSet<(&'static str, u16)>),
+}
+
+/// `—` (none), `all ports`, or `TCP 80, TCP 443`.
+impl fmt::Display for Reach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reach::None => f.write_str("—"),
+            Reach::All => f.write_str("all ports"),
+            Reach::Ports(ports) => {
+                for (index, (protocol, number)) in ports.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{protocol} {number}")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Reach {
@@ -1478,29 +1537,85 @@ impl Reach {
     }
 }
 
-/// One end of traffic, a namespace on the other end's cluster.
+/// One end of traffic, a namespace on the other end's cluster: all a
+/// NetworkPolicy's peer can tell of it.
 #[derive(Clone, Copy, Debug)]
 pub enum Endpoint<'a> {
-    Env(&'a Env),
-    External(&'a External),
-    /// A namespace nothing declares, such as the cluster's Prometheus'.
+    /// An env's namespace, which envk labels with its environment.
+    Env {
+        namespace: &'a str,
+        environment: Environment,
+    },
+    /// A namespace envk does not label: an external's, or the cluster's
+    /// Prometheus'.
     Namespace(&'a str),
 }
 
 impl Endpoint<'_> {
     pub fn namespace(&self) -> &str {
         match self {
-            Endpoint::Env(env) => &env.name,
-            Endpoint::External(external) => &external.namespace,
-            Endpoint::Namespace(namespace) => namespace,
+            Endpoint::Env { namespace, .. } | Endpoint::Namespace(namespace) => namespace,
         }
     }
+}
+
+/// A namespace of one cluster, as its NetworkPolicies see it: an env's,
+/// with its network, or one envk writes no policy of.
+#[derive(Clone, Copy, Debug)]
+pub struct Node<'a> {
+    pub endpoint: Endpoint<'a>,
+    /// `None`: envk does not manage the namespace (an external, the
+    /// cluster's Prometheus).
+    pub network: Option<&'a Network>,
+}
+
+impl Node<'_> {
+    /// What the NetworkPolicies let through from `self`'s pods to `to`'s:
+    /// the receiver's ingress and the sender's egress must both allow it,
+    /// and a namespace envk does not manage is limited only by the other
+    /// end's. `None` between two such namespaces, whose policies are not
+    /// envk's.
+    pub fn reach(&self, to: &Node) -> Option<Reach> {
+        match (self.network, to.network) {
+            (Some(from), Some(into)) => Some(
+                into.admits(self.endpoint)
+                    .intersect(from.allows(to.endpoint)),
+            ),
+            (Some(from), None) => Some(from.allows(to.endpoint)),
+            (None, Some(into)) => Some(into.admits(self.endpoint)),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The namespaces of `cluster` that envk does not manage but its
+/// NetworkPolicies name: the externals declared on it, and its Prometheus'
+/// where no env or external is that namespace. What the READMEs, the
+/// summary and so the diffs and the report show paths to and from.
+pub fn unmanaged_namespaces<'m>(
+    model: &'m Model,
+    cluster: &'m Cluster,
+    envs: &[&Env],
+) -> (Vec<&'m External>, Option<&'m str>) {
+    let externals: Vec<&External> = model
+        .externals
+        .iter()
+        .map(std::sync::Arc::as_ref)
+        .filter(|external| external.cluster == cluster.name)
+        .collect();
+    let prometheus = cluster.prometheus.namespace.as_deref().filter(|namespace| {
+        !envs.iter().any(|env| env.name == *namespace)
+            && !externals
+                .iter()
+                .any(|external| external.namespace == *namespace)
+    });
+    (externals, prometheus)
 }
 
 impl Peer {
     /// Whether a rule with this peer selects `env`'s namespace.
     pub fn selects(&self, env: &Env) -> bool {
-        self.selects_endpoint(Endpoint::Env(env))
+        self.selects_endpoint(env.endpoint())
     }
 
     /// Whether a rule with this peer selects `end`'s namespace. envk
@@ -1510,8 +1625,13 @@ impl Peer {
     pub fn selects_endpoint(&self, end: Endpoint) -> bool {
         match (self, end) {
             (Peer::Any, _) => true,
-            (Peer::Environment(environment), Endpoint::Env(env)) => *environment == env.environment,
-            (Peer::Environment(_), Endpoint::External(_) | Endpoint::Namespace(_)) => false,
+            (
+                Peer::Environment(environment),
+                Endpoint::Env {
+                    environment: its, ..
+                },
+            ) => *environment == its,
+            (Peer::Environment(_), Endpoint::Namespace(_)) => false,
             (Peer::Env(name), end) => *name == end.namespace(),
             (Peer::External { namespace, .. }, end) => *namespace == end.namespace(),
         }
@@ -1522,9 +1642,7 @@ impl Peer {
 /// envs of one cluster: the receiver's ingress and the sender's egress
 /// must both allow it.
 pub fn reach(from: &Env, to: &Env) -> Reach {
-    to.network
-        .admits_from(from)
-        .intersect(from.network.allows_to(to))
+    from.node().reach(&to.node()).expect("envs are managed")
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -853,8 +853,8 @@ fn large_clusters_get_a_linear_network_summary() {
     assert!(!readme.contains("from \\ to"), "no matrix of 25² cells");
     // The rows the template is given whole sit where its loops put them.
     assert!(readme.contains("| Namespaces | 25 |"));
-    assert!(readme.contains("|---:|\n| team-0 | t | baseline | — | — | — |\n| team-1 |"));
-    assert!(readme.contains("| team-9 | t | baseline | — | — | — |\n| **all namespaces** |"));
+    assert!(readme.contains("|---:|\n| team-0 | t | baseline | — | — | — | — |\n| team-1 |"));
+    assert!(readme.contains("| team-9 | t | baseline | — | — | — | — |\n| **all namespaces** |"));
     assert!(readme.contains(
         "No role is granted on this cluster.\n\n## Cluster-wide access\n\n\
          No cluster role is granted on this cluster.\n\n## Deployed by the teams\n\n\

@@ -215,9 +215,13 @@ fn a_record_field_changes_what_is_built() {
         .filter(|(name, content)| written.files.get(*name) != Some(content))
         .map(|(name, _)| name)
         .collect();
-    // The quota, and the README's table of quotas.
+    // The quota, and the README's table of quotas and the summary.
     assert_eq!(
         differing,
-        ["c/README.md", "c/namespaces/team-0/resourcequota.yaml"]
+        [
+            ".envk/model.json",
+            "c/README.md",
+            "c/namespaces/team-0/resourcequota.yaml"
+        ]
     );
 }

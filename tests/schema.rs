@@ -133,6 +133,8 @@ const RELABEL_ACTIONS: &[&str] = &[
 struct Schemas {
     kinds: BTreeMap<(&'static str, &'static str), Validator>,
     kubernetes_sd: Validator,
+    /// docs/model.schema.json, `.envk/model.json`'s published schema.
+    model: Validator,
 }
 
 static SCHEMAS: LazyLock<Schemas> = LazyLock::new(|| Schemas {
@@ -141,6 +143,7 @@ static SCHEMAS: LazyLock<Schemas> = LazyLock::new(|| Schemas {
         .map(|&(api_version, kind, text)| ((api_version, kind), compile(kind, text)))
         .collect(),
     kubernetes_sd: compile("kubernetes_sd_config", KUBERNETES_SD),
+    model: compile("model.json", include_str!("../docs/model.schema.json")),
 });
 
 fn compile(name: &str, text: &str) -> Validator {
@@ -199,6 +202,8 @@ enum FileKind {
     RuleTests,
     /// `monitoring/alertmanager.yaml`.
     AlertmanagerConfig,
+    /// `.envk/model.json`, the build's summary.
+    Model,
     Objects,
 }
 
@@ -208,6 +213,8 @@ fn file_kind(path: &str) -> Option<FileKind> {
         FileKind::Readme
     } else if path == emit::NAMESPACES_FILE {
         FileKind::Namespaces
+    } else if path == envk::summary::PATH {
+        FileKind::Model
     } else if name == "kustomization.yaml" {
         FileKind::Kustomization
     } else if path == "global/prometheus-federation.yaml"
@@ -272,6 +279,26 @@ impl Report {
         }
     }
 
+    /// The summary against its published schema, and read back by the
+    /// reader `envk diff` uses, to the same value.
+    fn check_model(&mut self, path: &str, content: &str) {
+        let value: Value = match serde_json::from_str(content) {
+            Ok(value) => value,
+            Err(error) => return self.errors.push(format!("{path}: {error}")),
+        };
+        for error in SCHEMAS.model.iter_errors(&value) {
+            self.errors
+                .push(format!("{path}: {error} at {}", error.instance_path()));
+        }
+        match envk::summary::Summary::from_json(content) {
+            Ok(summary) if summary.to_json() == content => {}
+            Ok(_) => self
+                .errors
+                .push(format!("{path}: read back, it writes other text")),
+            Err(error) => self.errors.push(format!("{path}: {error}")),
+        }
+    }
+
     fn check_tree(&mut self, tree: &Tree) {
         for (path, content) in &tree.files {
             self.check_file(tree, path, &content.text());
@@ -290,6 +317,9 @@ impl Report {
         if let FileKind::Namespaces = kind {
             return self.check_namespaces(tree, path, content);
         }
+        if let FileKind::Model = kind {
+            return self.check_model(path, content);
+        }
         for problem in yaml_1_1_ambiguities(content) {
             self.errors.push(format!("{path}: {problem}"));
         }
@@ -300,7 +330,7 @@ impl Report {
         };
         for document in &documents {
             match kind {
-                FileKind::Readme | FileKind::Namespaces => {}
+                FileKind::Readme | FileKind::Namespaces | FileKind::Model => {}
                 FileKind::Kustomization => self.check_kustomization(tree, path, document),
                 FileKind::PrometheusConfig => self.check_prometheus_config(path, document),
                 FileKind::RuleFile => self.check_rule_file(path, document),

@@ -426,6 +426,8 @@ pub(crate) struct ClusterFacts {
     prometheus_namespace_span: Option<Span>,
     environment_span: Span,
     capacity_spans: BTreeMap<&'static str, Span>,
+    /// Where `price { … }` is written; `None` at the default prices.
+    price_span: Option<Span>,
 }
 
 /// A tier with where each of its rules was written (possibly in a parent).
@@ -434,6 +436,8 @@ pub(crate) struct TierFacts {
     name_span: Span,
     environment_span: Option<Span>,
     ceiling_spans: model::QuotaMap<Span>,
+    /// Its own `budget`, or its parent's.
+    budget_span: Option<Span>,
     require_span: Option<Span>,
     forbid_spans: HashMap<String, Span>,
     wildcards_span: Option<Span>,
@@ -442,6 +446,14 @@ pub(crate) struct TierFacts {
     metrics_span: Option<Span>,
     /// Its own `self_managed`, or its parent's.
     self_managed_span: Option<Span>,
+}
+
+impl TierFacts {
+    /// Whether the tier's envs must have a quota: it caps them with a
+    /// ceiling or a budget.
+    fn needs_quota(&self) -> bool {
+        !self.model.ceiling.is_empty() || self.model.budget.is_some()
+    }
 }
 
 /// An env as checked: its Model and the spans later checks point at.
@@ -575,6 +587,17 @@ impl<'r, 'a> Checker<'r, 'a> {
                     capacity_spans.insert(field.name, *span);
                 }
             }
+            let mut price = crate::cost::Price::DEFAULT;
+            let price_span = read.span("price");
+            if let Some(Typed::Block(block)) = read.get("price") {
+                price.written = true;
+                if let Some(Typed::Money(cpu)) = block.get("cpu") {
+                    price.cpu = *cpu;
+                }
+                if let Some(Typed::Money(memory)) = block.get("memory") {
+                    price.memory = *memory;
+                }
+            }
             let mut prometheus = model::Prometheus {
                 scrape_interval: model::Prometheus::DEFAULT_SCRAPE_INTERVAL,
                 url: None,
@@ -624,6 +647,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 environment,
                 pod_security,
                 capacity,
+                price,
                 prometheus,
                 allow_cluster_admin: matches!(
                     read.get("allow_cluster_admin"),
@@ -639,6 +663,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     prometheus_namespace_span,
                     environment_span,
                     capacity_spans,
+                    price_span,
                 },
             );
         }
@@ -763,6 +788,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 name_span: decl.name_span,
                 environment_span: parent.environment_span,
                 ceiling_spans: parent.ceiling_spans,
+                budget_span: parent.budget_span,
                 require_span: parent.require_span,
                 forbid_spans: parent.forbid_spans.clone(),
                 wildcards_span: parent.wildcards_span,
@@ -776,6 +802,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                     pod_security: PodSecurity::Baseline,
                     environment: None,
                     ceiling: ResourceList::new(),
+                    budget: None,
                     require_alerts: Vec::new(),
                     forbid_verbs: Vec::new(),
                     forbid_resources: Vec::new(),
@@ -789,6 +816,7 @@ impl<'r, 'a> Checker<'r, 'a> {
                 name_span: decl.name_span,
                 environment_span: None,
                 ceiling_spans: model::QuotaMap::new(),
+                budget_span: None,
                 require_span: None,
                 forbid_spans: HashMap::new(),
                 wildcards_span: None,
@@ -836,6 +864,20 @@ impl<'r, 'a> Checker<'r, 'a> {
                 Arc::make_mut(&mut facts.model).ceiling.insert(key, value);
                 if let Some(&span) = typed.key_spans.get(&key) {
                     facts.ceiling_spans.insert(key, span);
+                }
+            }
+        }
+        if let Some(Typed::Money(budget)) = read.get("budget") {
+            let span = read.span("budget").unwrap_or(decl.name_span);
+            match parent.and_then(|parent| Some((parent, parent.model.budget?))) {
+                // Like a ceiling: a child tier only lowers what its
+                // parent promises.
+                Some((parent, cap)) if *budget > cap => {
+                    diagnostics.push(raised_budget(decl, parent, *budget, cap, span));
+                }
+                _ => {
+                    Arc::make_mut(&mut facts.model).budget = Some(*budget);
+                    facts.budget_span = Some(span);
                 }
             }
         }
@@ -1309,7 +1351,14 @@ impl<'r, 'a> Checker<'r, 'a> {
         let quota = draft.quota.take();
         let limits = draft.limits.take();
         if !draft.quota_failed {
-            quota::check_env(decl, tier, quota.as_ref(), limits.as_ref(), diagnostics);
+            quota::check_env(
+                decl,
+                tier,
+                cluster_facts,
+                quota.as_ref(),
+                limits.as_ref(),
+                diagnostics,
+            );
         }
         env.quota = quota.as_ref().map(|q| model::Quota {
             name: q
@@ -1345,7 +1394,7 @@ impl<'r, 'a> Checker<'r, 'a> {
         Some(EnvFacts {
             model: Box::new(env),
             name_span: decl.name_span,
-            missing_quota_reported: quota.is_none() && !tier.model.ceiling.is_empty(),
+            missing_quota_reported: quota.is_none() && tier.needs_quota(),
             quota,
             quota_failed: draft.quota_failed,
             ingress,
@@ -1670,6 +1719,35 @@ fn raised_ceiling(
     .help(format!(
         "a tier can only lower what the tier it extends caps: write at most {} here, raise `{}`'s ceiling, or do not extend `{}`",
         format(cap),
+        parent.model.name,
+        parent.model.name
+    ))
+}
+
+/// E0407: a child tier's budget above its parent's.
+fn raised_budget(
+    decl: &Decl<ast::Tier>,
+    parent: &TierFacts,
+    value: crate::cost::Money,
+    cap: crate::cost::Money,
+    at: Span,
+) -> Diagnostic {
+    Diagnostic::new(
+        Code::E0407,
+        at,
+        format!(
+            "tier `{}` raises the budget of tier `{}`, which it extends",
+            decl.name, parent.model.name
+        ),
+    )
+    .label(format!("{} a month here", value))
+    .secondary(
+        parent.budget_span.unwrap_or(parent.name_span),
+        format!("capped at {} a month here", cap),
+    )
+    .help(format!(
+        "a tier can only lower what the tier it extends caps: write at most {} here, raise `{}`'s budget, or do not extend `{}`",
+        cap.price(),
         parent.model.name,
         parent.model.name
     ))

@@ -7,7 +7,8 @@
 
 use super::fields::{self, Fields, Keys, field_value};
 use super::units::{self, Diags};
-use super::{Checker, TierFacts};
+use super::{Checker, ClusterFacts, TierFacts};
+use crate::cost::{self, Money};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{
     self, Dimension, LimitKind, LimitMap, LimitResource, LimitValues, QuotaKey, QuotaMap,
@@ -567,6 +568,7 @@ fn limit_items<'a>(
 pub(crate) fn check_env(
     decl: &EnvDecl,
     tier: &TierFacts,
+    cluster: &ClusterFacts,
     quota: Option<&TypedQuota>,
     limits: Option<&TypedLimits>,
     diagnostics: &mut Diags,
@@ -578,32 +580,48 @@ pub(crate) fn check_env(
         }
     }
     let ceiling = &tier.model.ceiling;
-    if ceiling.is_empty() {
+    if !tier.needs_quota() {
         return;
     }
     let Some(quota) = quota else {
+        let (what, at) = match ceiling.is_empty() {
+            // The first key the ceiling caps, where it is written.
+            false => (
+                "a ceiling",
+                ceiling
+                    .iter()
+                    .find_map(|(key, _)| tier.ceiling_spans.get(&key).copied())
+                    .unwrap_or(tier.name_span),
+            ),
+            true => ("a budget", tier.budget_span.unwrap_or(tier.name_span)),
+        };
         diagnostics.push(
             Diagnostic::new(
                 Code::E0406,
                 decl.name_span,
                 format!(
-                    "env `{}` has no quota, but tier `{}` has a ceiling",
+                    "env `{}` has no quota, but tier `{}` has {what}",
                     decl.name, tier.model.name
                 ),
             )
             .label("without a quota this namespace is unbounded")
             .secondary(
-                // The first key the ceiling caps, where it is written.
-                ceiling
-                    .iter()
-                    .find_map(|(key, _)| tier.ceiling_spans.get(&key).copied())
-                    .unwrap_or(tier.name_span),
-                "the tier's ceiling, which applies to every env in it",
+                at,
+                format!(
+                    "the tier's {}, which applies to every env in it",
+                    &what[2..]
+                ),
             )
-            .help("give the env a `quota { … }` within the ceiling"),
+            .help(format!(
+                "give the env a `quota {{ … }}` within the {}",
+                &what[2..]
+            )),
         );
         return;
     };
+    if let Some(budget) = tier.model.budget {
+        check_budget(decl, tier, cluster, quota, budget, diagnostics);
+    }
     for (key, &bound) in ceiling.iter() {
         let ceiling_span = tier
             .ceiling_spans
@@ -660,6 +678,139 @@ pub(crate) fn check_env(
             ),
         }
     }
+}
+
+/// E0406 and E0408: an env of a tier with a budget must request cpu and
+/// memory in its quota, and their cost a month at its cluster's prices
+/// must be within the budget.
+fn check_budget(
+    decl: &EnvDecl,
+    tier: &TierFacts,
+    cluster: &ClusterFacts,
+    quota: &TypedQuota,
+    budget: Money,
+    diagnostics: &mut Diags,
+) {
+    let budget_span = tier.budget_span.unwrap_or(tier.name_span);
+    let unset: Vec<QuotaKey> = [QuotaKey::RequestsCpu, QuotaKey::RequestsMemory]
+        .into_iter()
+        .filter(|key| !quota.hard.contains_key(key))
+        .collect();
+    if let Some(&key) = unset.first() {
+        let keys = unset
+            .iter()
+            .map(|key| format!("`{}`", key.as_str()))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0406,
+                quota.span,
+                format!(
+                    "the quota of env `{}` sets no {keys}, but tier `{}` has a budget",
+                    decl.name, tier.model.name
+                ),
+            )
+            .label(format!(
+                "no {keys} here, so what the env costs is unbounded"
+            ))
+            .secondary(budget_span, format!("a budget of {budget} a month per env"))
+            .help(format!(
+                "add `{} = …` to the quota: the budget is charged on requests",
+                key.as_str()
+            )),
+        );
+        return;
+    }
+    let price = &cluster.model.price;
+    let cpu = quota.hard[&QuotaKey::RequestsCpu];
+    let memory = quota.hard[&QuotaKey::RequestsMemory];
+    let cost = cost::of_quota(&quota.hard, price);
+    let total = cost.requests;
+    if total <= budget {
+        return;
+    }
+    let prices = match cluster.price_span {
+        Some(_) => format!("cluster `{}`'s prices", cluster.model.name),
+        None => "the default prices".to_string(),
+    };
+    let mut diagnostic = Diagnostic::new(
+        Code::E0408,
+        quota.span,
+        format!(
+            "env `{}` costs `{total}` a month, `{}` over the budget of tier `{}`",
+            decl.name,
+            total.saturating_sub(budget),
+            tier.model.name
+        ),
+    )
+    .label(format!(
+        "requests {} cpu ({}) and {} of memory ({}) a month at {prices}",
+        Dimension::Cpu.format(cpu),
+        cost.cpu,
+        Dimension::Memory.format(memory),
+        cost.memory
+    ))
+    .secondary(budget_span, format!("a budget of {budget} a month per env"));
+    if let Some(span) = cluster.price_span {
+        diagnostic = diagnostic.secondary(span, "the prices");
+    }
+    diagnostics.push(diagnostic.help(within_budget(price, budget, cpu, memory, &cost, tier)));
+}
+
+/// How to bring a quota's requests within `budget`: the one request whose
+/// lowering alone suffices, cpu first, with the most it may be.
+fn within_budget(
+    price: &cost::Price,
+    budget: Money,
+    cpu: u64,
+    memory: u64,
+    cost: &cost::Cost,
+    tier: &TierFacts,
+) -> String {
+    let over = cost.requests.saturating_sub(budget);
+    // The largest amount whose month at `unit_price` (per `per` units an
+    // hour) fits in `allowed`, rounded down to `step`.
+    let most = |allowed: Money, unit_price: Money, per: u128, step: u64| -> u64 {
+        let month = u128::from(unit_price.0) * u128::from(cost::HOURS_PER_MONTH);
+        let amount = u128::from(allowed.0) * per / month.max(1);
+        let amount = u64::try_from(amount).unwrap_or(u64::MAX);
+        amount - amount % step
+    };
+    let lower = if price.cpu.0 > 0 && cost.cpu >= over {
+        let at_most = most(budget.saturating_sub(cost.memory), price.cpu, 1000, 1);
+        (at_most < cpu).then(|| {
+            format!(
+                "lower `requests.cpu` to at most {}",
+                Dimension::Cpu.format(at_most)
+            )
+        })
+    } else {
+        None
+    };
+    let lower = lower.or_else(|| {
+        (price.memory.0 > 0 && cost.memory >= over)
+            .then(|| {
+                let at_most = most(
+                    budget.saturating_sub(cost.cpu),
+                    price.memory,
+                    1 << 30,
+                    1 << 20,
+                );
+                (at_most < memory).then(|| {
+                    format!(
+                        "lower `requests.memory` to at most {}",
+                        Dimension::Memory.format(at_most)
+                    )
+                })
+            })
+            .flatten()
+    });
+    let lower = lower.unwrap_or_else(|| "lower both `requests.cpu` and `requests.memory`".into());
+    format!(
+        "{lower}, raise the budget of tier `{}`, or place the env in another tier",
+        tier.model.name
+    )
 }
 
 /// A container's max, default limit and default request must each fit in

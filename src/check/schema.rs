@@ -15,6 +15,7 @@
 //! (labels, annotations, a quota's resource names, an alert's arguments),
 //! which `fields::Fields` reads against a list of keys.
 
+use crate::cost::Money;
 use crate::diag::{Code, Diagnostic};
 use crate::model::{Duration, Environment, PodSecurity, Quantity};
 use crate::resolve::value::{Lets, Record, Scope, Value, Vars};
@@ -83,6 +84,8 @@ pub enum Type {
     Cpu,
     Memory,
     Count,
+    /// Dollars, with up to nine decimals: a price or a budget.
+    Money,
     Bool,
     Text,
     /// A name written bare or as a string, a DNS-1123 label: an Argo CD
@@ -120,6 +123,7 @@ impl Type {
             Type::Cpu => "cpu (cores such as `2`, or milli-cores such as `500m`)".into(),
             Type::Memory => "memory (bytes with a unit: `512Mi`, `8Gi`)".into(),
             Type::Count => "a count (a whole number)".into(),
+            Type::Money => "an amount of dollars (`150`, `0.031611`)".into(),
             Type::Bool => "a boolean (`true` or `false`)".into(),
             Type::Text => "text (a string)".into(),
             Type::Label => "a name (a DNS-1123 label, bare or quoted)".into(),
@@ -194,6 +198,15 @@ pub const CLUSTER: &[Field] = &[
         doc: "What the cluster can hold; the envs' requests together must fit.",
     },
     Field {
+        name: "price",
+        ty: Type::Block(&PRICE),
+        presence: Presence::Optional {
+            default: Some("OpenCost's default prices"),
+        },
+        check: None,
+        doc: "The cluster's list prices, in dollars: `cpu` per core-hour and `memory` per GiB-hour. What `envk cost`, the READMEs and tier budgets charge the envs' quota requests at.",
+    },
+    Field {
         name: "prometheus",
         ty: Type::Block(&PROMETHEUS),
         presence: Presence::Optional { default: None },
@@ -237,6 +250,31 @@ pub const CAPACITY: Nested = Nested {
     ],
     what: "a capacity",
     context: NestedContext::Of("the capacity of"),
+};
+
+pub const PRICE: Nested = Nested {
+    fields: &[
+        Field {
+            name: "cpu",
+            ty: Type::Money,
+            presence: Presence::Optional {
+                default: Some("0.031611"),
+            },
+            check: None,
+            doc: "Dollars per core-hour.",
+        },
+        Field {
+            name: "memory",
+            ty: Type::Money,
+            presence: Presence::Optional {
+                default: Some("0.004237"),
+            },
+            check: None,
+            doc: "Dollars per GiB-hour of memory.",
+        },
+    ],
+    what: "a price block",
+    context: NestedContext::Of("the price of"),
 };
 
 pub const PROMETHEUS: Nested = Nested {
@@ -371,6 +409,13 @@ pub const TIER: &[Field] = &[
         presence: Presence::Optional { default: None },
         check: None,
         doc: "The most any env of the tier may ask for, as a quota.",
+    },
+    Field {
+        name: "budget",
+        ty: Type::Money,
+        presence: Presence::Optional { default: None },
+        check: None,
+        doc: "The most, in dollars a month, that the quota requests of any env of the tier may cost at its cluster's prices.",
     },
     Field {
         name: "network",
@@ -1206,6 +1251,7 @@ pub enum Typed<'a> {
     Word(String),
     Duration(Duration),
     Quantity(Quantity),
+    Money(Money),
     Bool(bool),
     Block(Read<'a>),
     Value(Value<'a>),
@@ -1426,6 +1472,7 @@ fn type_value<'a>(
         Type::Cpu => Typed::Quantity(units::cpu(&value, diagnostics)?),
         Type::Memory => Typed::Quantity(units::memory(&value, diagnostics)?),
         Type::Count => Typed::Quantity(units::count(&value, diagnostics)?),
+        Type::Money => Typed::Money(units::money(&value, diagnostics)?),
         Type::Bool => Typed::Bool(units::boolean(&value, diagnostics)?),
         Type::Text => Typed::Text(units::string(&value, diagnostics)?),
         Type::Label => {
@@ -1640,8 +1687,8 @@ fn read_nested<'a>(
 mod tests {
     use super::{
         ALERT_TEMPLATE, CAPACITY, CLUSTER, DEPLOY, EMAIL, ENV, EXTERNAL, FEDERATION, Field, GITOPS,
-        IGNORE_DIFFERENCE, PAGERDUTY, POLICY, PROMETHEUS, RECEIVER, RESOURCE, RULE_TEST, SLACK,
-        SOURCE, SYNC, TIER, Type, WEBHOOK,
+        IGNORE_DIFFERENCE, PAGERDUTY, POLICY, PRICE, PROMETHEUS, RECEIVER, RESOURCE, RULE_TEST,
+        SLACK, SOURCE, SYNC, TIER, Type, WEBHOOK,
     };
 
     /// Every table, and the nested ones through their fields.
@@ -1682,6 +1729,7 @@ mod tests {
         let reached = tables();
         for nested in [
             &CAPACITY,
+            &PRICE,
             &PROMETHEUS,
             &SYNC,
             &PAGERDUTY,

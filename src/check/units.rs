@@ -11,6 +11,7 @@
 //! thing is reported once, at the operand at fault, and the field that
 //! receives it stays silent, as for any value that failed.
 
+use crate::cost::Money;
 use crate::diag::{Code, Diagnostic};
 use crate::model::{Dimension, Duration, Quantity, Ratio};
 use crate::resolve::value::{self, Lets, Scope, Value, number_text};
@@ -157,6 +158,7 @@ fn mismatch(value: &Value, expected: &str, help: &str) -> Diagnostic {
 const CPU_HELP: &str = "cpu is written in cores (`2`, `0.5`) or milli-cores (`500m`)";
 const MEMORY_HELP: &str =
     "memory is written with a unit: `512Mi`, `20Gi` (powers of 1024) or `1G` (powers of 1000)";
+const MONEY_HELP: &str = "an amount is dollars, written as a plain number: `150`, `0.031611`";
 const COUNT_HELP: &str = "a count is a whole number, such as `50`";
 const DURATION_HELP: &str = "a duration is written with a unit: `30s`, `5m`, `1h`, `1h30m`";
 const RATIO_HELP: &str = "a ratio is written as a percentage (`90%`) or a fraction (`0.9`)";
@@ -271,6 +273,34 @@ pub fn memory(value: &Value, diagnostics: &mut Diags) -> Option<Quantity> {
                 "memory",
                 "memory cannot be finer than one byte",
                 "write a whole number of bytes, or a larger unit such as `1536Mi` for `1.5Gi`",
+            ));
+            None
+        }
+    }
+}
+
+/// Dollars with up to nine decimals, in nano-dollars.
+pub fn money(value: &Value, diagnostics: &mut Diags) -> Option<Money> {
+    let Value::Number(number, _) = value else {
+        diagnostics.push(mismatch(value, "an amount of dollars", MONEY_HELP));
+        return None;
+    };
+    if number.suffix != Suffix::None {
+        diagnostics.push(mismatch(value, "an amount of dollars", MONEY_HELP));
+        return None;
+    }
+    match exact(number, u128::from(Money::NANOS_PER_DOLLAR)).map(u64::try_from) {
+        Ok(Ok(nanos)) => Some(Money(nanos)),
+        Ok(Err(_)) | Err("too large") => {
+            diagnostics.push(out_of_range(value, "amount", "too large", MONEY_HELP));
+            None
+        }
+        Err(_) => {
+            diagnostics.push(out_of_range(
+                value,
+                "amount",
+                "an amount cannot be finer than a billionth of a dollar",
+                "round to at most nine decimals",
             ));
             None
         }

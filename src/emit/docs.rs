@@ -12,11 +12,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use std::sync::Arc;
-
+use crate::cost;
 use crate::model::{
-    Cluster, Dimension, Endpoint, Env, Exporter, External, Model, NetworkRule, Peer, Port,
-    QuotaKey, Reach, Subject, reach,
+    Cluster, Dimension, Endpoint, Env, Exporter, Model, NetworkRule, Peer, Port, QuotaKey, Reach,
+    Subject, reach,
 };
 
 const TEMPLATE: &str = include_str!("templates/cluster-readme.md.tera");
@@ -29,6 +28,8 @@ struct Context {
     env_rows: String,
     totals: Totals,
     capacity: Totals,
+    /// The cluster's prices and where they come from.
+    price: String,
     binding_rows: String,
     cluster_binding_rows: String,
     /// Every pair, for clusters small enough to read it.
@@ -70,6 +71,8 @@ struct Totals {
     cpu: String,
     memory: String,
     pods: String,
+    /// What the requests cost a month.
+    cost: String,
 }
 
 #[derive(Serialize)]
@@ -421,6 +424,7 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
                 &show(Dimension::Cpu, requested(env, QuotaKey::RequestsCpu)),
                 &show(Dimension::Memory, requested(env, QuotaKey::RequestsMemory)),
                 &show(Dimension::Count, requested(env, QuotaKey::Pods)),
+                &cost::of_env(env).show_requests(),
             ];
             row(&mut rows, &cells);
             rows
@@ -429,11 +433,30 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
             cpu: total(QuotaKey::RequestsCpu),
             memory: total(QuotaKey::RequestsMemory),
             pods: total(QuotaKey::Pods),
+            cost: envs
+                .iter()
+                .map(|env| cost::of_env(env))
+                .fold(cost::Cost::default(), cost::Cost::plus)
+                .show_requests(),
         },
+        price: format!(
+            "${} per core-hour and ${} per GiB-hour of memory, {}",
+            cluster.price.cpu.price(),
+            cluster.price.memory.price(),
+            cluster.price.origin()
+        ),
         capacity: Totals {
             cpu: show(Dimension::Cpu, cluster.capacity.cpu),
             memory: show(Dimension::Memory, cluster.capacity.memory),
             pods: show(Dimension::Count, cluster.capacity.pods),
+            cost: match (cluster.capacity.cpu, cluster.capacity.memory) {
+                (Some(cpu), Some(memory)) => cluster
+                    .price
+                    .cpu_monthly(cpu)
+                    .saturating_add(cluster.price.memory_monthly(memory))
+                    .to_string(),
+                _ => "—".to_string(),
+            },
         },
         binding_rows: envs
             .iter()
@@ -568,10 +591,7 @@ fn write_rules<R: std::borrow::Borrow<NetworkRule>>(
 fn subjects(subjects: &[Subject]) -> String {
     subjects
         .iter()
-        .map(|s| match &s.namespace {
-            Some(namespace) => format!("{} {namespace}/{}", s.kind.as_str(), s.name),
-            None => format!("{} {}", s.kind.as_str(), s.name),
-        })
+        .map(Subject::to_string)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -594,18 +614,7 @@ fn sorted_ports(ports: &[Port]) -> Vec<(&'static str, u16)> {
 /// are not envk's, so a cell from one namespace envk does not manage to
 /// another says so.
 fn matrix(model: &Model, cluster: &Cluster, envs: &[&Env]) -> Matrix {
-    let externals: Vec<&External> = model
-        .externals
-        .iter()
-        .map(Arc::as_ref)
-        .filter(|external| external.cluster == cluster.name)
-        .collect();
-    let prometheus = cluster.prometheus.namespace.as_deref().filter(|namespace| {
-        !envs.iter().any(|env| env.name == *namespace)
-            && !externals
-                .iter()
-                .any(|external| external.namespace == *namespace)
-    });
+    let (externals, prometheus) = crate::model::unmanaged_namespaces(model, cluster, envs);
     // A namespace that manages its own NetworkPolicies is marked: its row
     // and column are what envk wrote, not what the cluster may allow.
     let shown = |env: &Env| match env.tier.self_managed.network {
@@ -618,21 +627,19 @@ fn matrix(model: &Model, cluster: &Cluster, envs: &[&Env]) -> Matrix {
             .iter()
             .map(|external| format!("external {}", external.name)),
     );
-    let mut rows: Vec<MatrixRow> = envs
-        .iter()
-        .map(|from| MatrixRow {
-            from: shown(from),
-            cells: envs
-                .iter()
-                .map(|to| describe(reach(from, to)))
-                .chain(
-                    externals
-                        .iter()
-                        .map(|to| describe(from.network.allows(Endpoint::External(to)))),
-                )
-                .collect(),
-        })
-        .collect();
+    let mut rows: Vec<MatrixRow> =
+        envs.iter()
+            .map(|from| MatrixRow {
+                from: shown(from),
+                cells: envs
+                    .iter()
+                    .map(|to| describe(reach(from, to)))
+                    .chain(externals.iter().map(|to| {
+                        describe(from.network.allows(Endpoint::Namespace(&to.namespace)))
+                    }))
+                    .collect(),
+            })
+            .collect();
     let unmanaged = |from: String, sender: Endpoint| MatrixRow {
         from,
         cells: envs
@@ -644,7 +651,7 @@ fn matrix(model: &Model, cluster: &Cluster, envs: &[&Env]) -> Matrix {
     for external in &externals {
         rows.push(unmanaged(
             format!("external {}", external.name),
-            Endpoint::External(external),
+            Endpoint::Namespace(&external.namespace),
         ));
     }
     if let Some(namespace) = prometheus {
@@ -660,15 +667,7 @@ fn matrix(model: &Model, cluster: &Cluster, envs: &[&Env]) -> Matrix {
 const NOT_MANAGED: &str = "not envk's";
 
 fn describe(reach: Reach) -> String {
-    match reach {
-        Reach::None => "—".to_string(),
-        Reach::All => "all ports".to_string(),
-        Reach::Ports(ports) => {
-            let mut text = String::new();
-            write_ports(&mut text, &ports.into_iter().collect::<Vec<_>>());
-            text
-        }
-    }
+    reach.to_string()
 }
 
 /// Appends "TCP 80, TCP 443".

@@ -345,11 +345,12 @@ pub fn emit_after(model: &Model, options: Options, history: &History) -> Tree {
     // The READMEs and the AppProjects of several envs need only the Model,
     // and are made from all of it: they are made meanwhile, on a thread of
     // their own.
-    let ((readmes, projects), own_projects) = crate::parallel::beside(
+    let ((readmes, projects, summary), own_projects) = crate::parallel::beside(
         || {
             (
                 docs::cluster_readmes(model, &retired),
                 argocd::projects(model, &alone, options),
+                crate::summary::of(model).to_json(),
             )
         },
         || match options.layout {
@@ -434,6 +435,7 @@ pub fn emit_after(model: &Model, options: Options, history: &History) -> Tree {
         NAMESPACES_FILE.to_string(),
         namespaces_file(model, &retired),
     );
+    tree.add(crate::summary::PATH.to_string(), summary);
     tree.add(
         "global/prometheus-federation.yaml".to_string(),
         prometheus::federation(model),

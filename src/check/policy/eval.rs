@@ -427,6 +427,14 @@ impl<'w, 'm> Eval<'w, 'm> {
                         Some(quota) => V::Obj(Obj::Quota(&quota.hard)),
                         None => V::Absent(name),
                     },
+                    F::EnvCost => {
+                        let cost = crate::cost::of_env(model);
+                        match cost.requests_bounded {
+                            // Nano-dollars, in cents: millionths exactly.
+                            true => V::Num(u128::from(cost.requests.0) / 1000),
+                            false => V::Absent(name),
+                        }
+                    }
                     F::EnvLimits => match &model.limits {
                         Some(limits) => V::Obj(Obj::Limits(limits)),
                         None => V::Absent(name),

@@ -385,6 +385,8 @@ fn quota_key(value: &Val) -> Option<QuotaKey> {
     match &value.kind {
         ValKind::Field(_, fields) => match fields.last() {
             Some((F::QuotaKey(key), _)) => Some(*key),
+            // What the requests cost: shown at the first of them.
+            Some((F::EnvCost, _)) => Some(QuotaKey::RequestsCpu),
             _ => None,
         },
         ValKind::Mul(left, right) => quota_key(left).or_else(|| quota_key(right)),

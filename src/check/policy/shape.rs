@@ -150,6 +150,7 @@ pub enum F {
     Labels,
     Annotations,
     EnvQuota,
+    EnvCost,
     EnvLimits,
     EnvGrants,
     Ingress,
@@ -286,6 +287,12 @@ const ENV: &[Field] = &[
         F::EnvQuota,
         Ty::Object(Kind::Quota("")),
         "its ResourceQuota",
+    ),
+    maybe(
+        "cost",
+        F::EnvCost,
+        Ty::Scalar,
+        "dollars a month its quota's requests cost at its cluster's prices (`envk cost`); not set when its quota does not set both `requests.cpu` and `requests.memory`",
     ),
     maybe(
         "limits",

@@ -1,0 +1,587 @@
+//! What a build means, as data: `.envk/model.json`.
+//!
+//! `build` writes it beside the manifests so that a build folder carries
+//! its meaning: `envk diff` compares two of them (it never reads meaning
+//! back out of YAML), and the HTML report is drawn from one. It is the
+//! Model reduced to what a reviewer asks about (who reaches whom, who may
+//! do what, quotas against capacity and what they cost, alerts and where
+//! they go, policies and waivers), in plain values: no spans, and no
+//! secret (a receiver is named with the kinds of its integrations only).
+//! Deterministic: maps are sorted, lists in the Model's order, which the
+//! program's declaration order does not change. `docs/model-json.md`
+//! documents every field; `FORMAT` changes when a field changes meaning.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cost::{self, Money};
+use crate::model::{self, Endpoint, Environment, Model, Network, Node, QuotaKey, Reach};
+
+/// The version of the file's layout.
+pub const FORMAT: u32 = 1;
+
+/// Where `build` writes the summary, relative to the output folder.
+pub const PATH: &str = ".envk/model.json";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    pub format: u32,
+    pub clusters: BTreeMap<String, ClusterSummary>,
+    /// Alertmanager routes, in the order they are matched.
+    pub routes: Vec<RouteSummary>,
+    /// The receiver of an alert no route matches.
+    pub default_receiver: Option<String>,
+    /// Receiver name → the kinds of its integrations (`pagerduty`,
+    /// `slack`, `email`, `webhook`).
+    pub receivers: BTreeMap<String, Vec<String>>,
+    pub policies: Vec<PolicySummary>,
+    pub waivers: Vec<WaiverSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSummary {
+    pub environment: Environment,
+    pub server: String,
+    /// Quantities in base units: cpu in millicores, memory in bytes.
+    pub capacity: Resources,
+    pub price: PriceSummary,
+    pub envs: BTreeMap<String, EnvSummary>,
+    /// Namespaces the envs' NetworkPolicies name that envk does not
+    /// manage: external name → its namespace.
+    pub externals: BTreeMap<String, String>,
+    /// The cluster's Prometheus namespace, when no env or external is it.
+    pub prometheus: Option<String>,
+    /// Cluster-wide grants (ClusterRoleBindings).
+    pub cluster_grants: Vec<GrantSummary>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    pub cpu: Option<u64>,
+    pub memory: Option<u64>,
+    pub pods: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceSummary {
+    /// Dollars per core-hour, as written (`0.031611`).
+    pub cpu: String,
+    /// Dollars per GiB-hour.
+    pub memory: String,
+    /// Where they come from.
+    pub origin: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSummary {
+    pub tier: String,
+    pub environment: Environment,
+    pub pod_security: String,
+    /// The `team` label, or else the env's name: what `envk
+    /// cost --by team` groups by by default.
+    pub team: String,
+    pub labels: BTreeMap<String, String>,
+    /// Quota key → value in base units (cpu in millicores, memory in
+    /// bytes); empty without a quota.
+    pub quota: BTreeMap<String, u64>,
+    pub has_quota: bool,
+    pub cost: CostSummary,
+    /// The tier's budget, per env and month, in dollars.
+    pub budget: Option<Dollars>,
+    pub grants: Vec<GrantSummary>,
+    pub network: Network,
+    /// What the env manages itself (`self_managed`): `network`, `rbac`.
+    pub self_managed: Vec<String>,
+    pub alerts: Vec<AlertSummary>,
+    pub deploy: Option<DeploySummary>,
+}
+
+/// A month of an env's quota at its cluster's prices (`cost::Cost`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostSummary {
+    pub requests: Dollars,
+    pub limits: Dollars,
+    pub requests_bounded: bool,
+    pub limits_bounded: bool,
+}
+
+impl CostSummary {
+    pub fn of(cost: &cost::Cost) -> CostSummary {
+        CostSummary {
+            requests: Dollars::of(cost.requests),
+            limits: Dollars::of(cost.limits),
+            requests_bounded: cost.requests_bounded,
+            limits_bounded: cost.limits_bounded,
+        }
+    }
+}
+
+/// An amount rounded to the cent, written as a decimal string
+/// (`"146.80"`): exact in JSON, where a float would not be.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dollars(pub u64);
+
+impl Dollars {
+    pub fn of(money: Money) -> Dollars {
+        Dollars(money.cents())
+    }
+
+    pub fn money(self) -> Money {
+        Money(self.0.saturating_mul(Money::NANOS_PER_DOLLAR / 100))
+    }
+}
+
+impl Serialize for Dollars {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.money().decimal())
+    }
+}
+
+impl<'de> Deserialize<'de> for Dollars {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Dollars, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let invalid = || serde::de::Error::custom(format!("`{text}` is not dollars and cents"));
+        let (whole, cents) = text.split_once('.').ok_or_else(invalid)?;
+        let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole) || cents.len() != 2 || !digits(cents) {
+            return Err(invalid());
+        }
+        let whole: u64 = whole.parse().map_err(|_| invalid())?;
+        let cents: u64 = cents.parse().map_err(|_| invalid())?;
+        whole
+            .checked_mul(100)
+            .and_then(|c| c.checked_add(cents))
+            .map(Dollars)
+            .ok_or_else(invalid)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantSummary {
+    /// The RoleBinding's (or ClusterRoleBinding's) name.
+    pub binding: String,
+    pub role: String,
+    /// `Group payments-devs`, `ServiceAccount ci/deployer`.
+    pub subjects: Vec<String>,
+    pub rules: Vec<RuleSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSummary {
+    pub api_groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub verbs: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSummary {
+    pub alert: String,
+    pub severity: Option<String>,
+    pub expr: String,
+    /// `for`, as written (`5m`).
+    pub wait: Option<String>,
+    /// Where Alertmanager sends it; `None` when the cluster's Prometheus
+    /// sends to no Alertmanager or nothing routes it.
+    pub receiver: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySummary {
+    pub application: String,
+    pub project: String,
+    pub repo: String,
+    pub revision: String,
+    pub path: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSummary {
+    pub team: Option<String>,
+    pub severity: Option<String>,
+    pub receiver: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySummary {
+    pub name: String,
+    pub description: Option<String>,
+    pub severity: String,
+    pub covers: usize,
+    pub passes: usize,
+    pub waived: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverSummary {
+    pub policy: String,
+    pub kind: String,
+    pub target: String,
+    pub reason: String,
+    pub waived: usize,
+}
+
+/// The summary of a checked program.
+pub fn of(model: &Model) -> Summary {
+    let clusters = model
+        .clusters
+        .values()
+        .map(|cluster| (cluster.name.clone(), cluster_summary(model, cluster)))
+        .collect();
+    Summary {
+        format: FORMAT,
+        clusters,
+        routes: model
+            .alerting
+            .routes
+            .iter()
+            .map(|route| RouteSummary {
+                team: route.team.clone(),
+                severity: route.severity.clone(),
+                receiver: route.receiver.clone(),
+            })
+            .collect(),
+        default_receiver: model.alerting.default.clone(),
+        receivers: model
+            .alerting
+            .receivers
+            .values()
+            .map(|receiver| {
+                let kinds = receiver
+                    .integrations
+                    .iter()
+                    .map(|integration| integration_kind(integration).to_string())
+                    .collect();
+                (receiver.name.clone(), kinds)
+            })
+            .collect(),
+        policies: model
+            .policies
+            .iter()
+            .map(|policy| PolicySummary {
+                name: policy.name.clone(),
+                description: policy.description.clone(),
+                severity: policy.severity.to_string(),
+                covers: policy.covers,
+                passes: policy.passes,
+                waived: policy.waived,
+            })
+            .collect(),
+        waivers: model
+            .waivers
+            .iter()
+            .map(|waiver| WaiverSummary {
+                policy: waiver.policy.clone(),
+                kind: waiver.kind.to_string(),
+                target: waiver.target.clone(),
+                reason: waiver.reason.clone(),
+                waived: waiver.waived,
+            })
+            .collect(),
+    }
+}
+
+fn integration_kind(integration: &model::Integration) -> &'static str {
+    match integration {
+        model::Integration::PagerDuty { .. } => "pagerduty",
+        model::Integration::Slack { .. } => "slack",
+        model::Integration::Email { .. } => "email",
+        model::Integration::Webhook { .. } => "webhook",
+    }
+}
+
+fn cluster_summary(model: &Model, cluster: &model::Cluster) -> ClusterSummary {
+    let envs: Vec<&model::Env> = model.envs_on(&cluster.name).collect();
+    let (externals, prometheus) = model::unmanaged_namespaces(model, cluster, &envs);
+    let sends_alerts = cluster.prometheus.alertmanager.is_some();
+    ClusterSummary {
+        environment: cluster.environment,
+        server: cluster.server.clone(),
+        capacity: Resources {
+            cpu: cluster.capacity.cpu,
+            memory: cluster.capacity.memory,
+            pods: cluster.capacity.pods,
+        },
+        price: PriceSummary {
+            cpu: cluster.price.cpu.price(),
+            memory: cluster.price.memory.price(),
+            origin: cluster.price.origin().to_string(),
+        },
+        envs: envs
+            .iter()
+            .map(|env| (env.name.clone(), env_summary(model, env, sends_alerts)))
+            .collect(),
+        externals: externals
+            .iter()
+            .map(|external| (external.name.clone(), external.namespace.clone()))
+            .collect(),
+        prometheus: prometheus.map(str::to_string),
+        cluster_grants: model
+            .cluster_bindings
+            .iter()
+            .filter(|binding| binding.cluster == cluster.name)
+            .map(|binding| grant(&binding.name, &binding.role, &binding.subjects))
+            .collect(),
+    }
+}
+
+fn grant(binding: &str, role: &model::Role, subjects: &[model::Subject]) -> GrantSummary {
+    GrantSummary {
+        binding: binding.to_string(),
+        role: role.name.clone(),
+        subjects: subjects.iter().map(model::Subject::to_string).collect(),
+        rules: role
+            .rules
+            .iter()
+            .map(|rule| RuleSummary {
+                api_groups: rule.api_groups.clone(),
+                resources: rule.resources.clone(),
+                verbs: rule.verbs.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn env_summary(model: &Model, env: &model::Env, sends_alerts: bool) -> EnvSummary {
+    let role = |name: &str| env.roles.iter().find(|role| role.name == name);
+    EnvSummary {
+        tier: env.tier.name.clone(),
+        environment: env.environment,
+        pod_security: env.pod_security.as_str().to_string(),
+        team: env.team().to_string(),
+        labels: env.labels.to_btree_map(),
+        quota: env
+            .quota
+            .iter()
+            .flat_map(|quota| quota.hard.iter())
+            .map(|(key, value)| (key.as_str().to_string(), *value))
+            .collect(),
+        has_quota: env.quota.is_some(),
+        cost: CostSummary::of(&cost::of_env(env)),
+        budget: env.tier.budget.map(Dollars::of),
+        grants: env
+            .bindings
+            .iter()
+            .filter_map(|binding| {
+                Some(grant(
+                    &binding.name,
+                    role(&binding.role)?,
+                    &binding.subjects,
+                ))
+            })
+            .collect(),
+        network: env.network.clone(),
+        self_managed: [
+            ("network", env.tier.self_managed.network),
+            ("rbac", env.tier.self_managed.rbac),
+        ]
+        .into_iter()
+        .filter(|(_, managed)| *managed)
+        .map(|(what, _)| what.to_string())
+        .collect(),
+        alerts: env
+            .alerts
+            .rules
+            .iter()
+            .map(|rule| AlertSummary {
+                alert: rule.alert.clone(),
+                severity: rule.labels.get("severity").cloned(),
+                expr: rule.expr.clone(),
+                wait: rule.for_.map(|wait| wait.to_string()),
+                receiver: sends_alerts
+                    .then(|| model.alerting.receiver_of(&rule.labels))
+                    .flatten()
+                    .map(str::to_string),
+            })
+            .collect(),
+        deploy: env.deploy.as_ref().map(|deploy| DeploySummary {
+            application: deploy.application.clone(),
+            project: deploy.project.clone(),
+            repo: deploy.repo.clone(),
+            revision: deploy.revision.clone(),
+            path: deploy.path.clone(),
+        }),
+    }
+}
+
+impl Summary {
+    /// The file `build` writes: pretty, so that it diffs line by line too.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("a summary serializes");
+        text.push('\n');
+        text
+    }
+
+    /// A summary read back; an error says what is wrong with it.
+    pub fn from_json(text: &str) -> Result<Summary, String> {
+        let summary: Summary = serde_json::from_str(text).map_err(|error| error.to_string())?;
+        if summary.format != FORMAT {
+            return Err(format!(
+                "it is in format {}, and this envk reads format {FORMAT}: build both sides with one envk",
+                summary.format
+            ));
+        }
+        Ok(summary)
+    }
+}
+
+/// A namespace of a cluster summary, as traffic sees it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Place {
+    Env(String),
+    External(String),
+    Prometheus(String),
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Env(name) => f.write_str(name),
+            Place::External(name) => write!(f, "external {name}"),
+            Place::Prometheus(namespace) => write!(f, "Prometheus ({namespace})"),
+        }
+    }
+}
+
+impl ClusterSummary {
+    /// A cluster with nothing on it: the other side of a cluster added or
+    /// removed.
+    pub fn empty() -> ClusterSummary {
+        ClusterSummary {
+            environment: Environment::Development,
+            server: String::new(),
+            capacity: Resources::default(),
+            price: PriceSummary {
+                cpu: String::new(),
+                memory: String::new(),
+                origin: String::new(),
+            },
+            envs: BTreeMap::new(),
+            externals: BTreeMap::new(),
+            prometheus: None,
+            cluster_grants: Vec::new(),
+        }
+    }
+
+    /// Every namespace traffic is shown between: the envs, the externals,
+    /// the Prometheus.
+    pub fn places(&self) -> Vec<(Place, Node<'_>)> {
+        let envs = self.envs.iter().map(|(name, env)| {
+            let endpoint = Endpoint::Env {
+                namespace: name,
+                environment: env.environment,
+            };
+            let node = Node {
+                endpoint,
+                network: Some(&env.network),
+            };
+            (Place::Env(name.clone()), node)
+        });
+        fn unmanaged(place: Place, namespace: &str) -> (Place, Node<'_>) {
+            let node = Node {
+                endpoint: Endpoint::Namespace(namespace),
+                network: None,
+            };
+            (place, node)
+        }
+        let externals = self
+            .externals
+            .iter()
+            .map(|(name, namespace)| unmanaged(Place::External(name.clone()), namespace));
+        let prometheus = self
+            .prometheus
+            .iter()
+            .map(|namespace| unmanaged(Place::Prometheus(namespace.clone()), namespace));
+        envs.chain(externals).chain(prometheus).collect()
+    }
+
+    /// Every path traffic may take between two places of the cluster, and
+    /// on which ports: the evaluated matrix without its empty cells.
+    pub fn paths(&self) -> BTreeMap<(Place, Place), Reach> {
+        let places = self.places();
+        let mut paths = BTreeMap::new();
+        for (from, from_node) in &places {
+            for (to, to_node) in &places {
+                if from == to {
+                    continue;
+                }
+                match from_node.reach(to_node) {
+                    None | Some(Reach::None) => {}
+                    Some(reach) => {
+                        paths.insert((from.clone(), to.clone()), reach);
+                    }
+                }
+            }
+        }
+        paths
+    }
+
+    /// What the envs request in all, per quota key; a key some env does
+    /// not set is unbounded (`None`).
+    pub fn requested(&self, key: QuotaKey) -> Option<u64> {
+        self.envs.values().try_fold(0u64, |sum, env| {
+            Some(sum.saturating_add(*env.quota.get(key.as_str())?))
+        })
+    }
+
+    /// What the envs' requests cost a month in all.
+    pub fn cost(&self) -> Money {
+        self.envs.values().fold(Money::ZERO, |sum, env| {
+            sum.saturating_add(env.cost.requests.money())
+        })
+    }
+}
+
+impl EnvSummary {
+    /// Every (subject, api group, resource, verb) the env's grants give.
+    pub fn grant_atoms(&self) -> BTreeSet<GrantAtom> {
+        atoms(&self.grants)
+    }
+}
+
+/// One thing a subject may do: a verb on a resource of an API group.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct GrantAtom {
+    pub subject: String,
+    pub api_group: String,
+    pub resource: String,
+    pub verb: String,
+}
+
+/// The atoms of some grants.
+pub fn atoms(grants: &[GrantSummary]) -> BTreeSet<GrantAtom> {
+    let mut atoms = BTreeSet::new();
+    for grant in grants {
+        for rule in &grant.rules {
+            for subject in &grant.subjects {
+                for api_group in &rule.api_groups {
+                    for resource in &rule.resources {
+                        for verb in &rule.verbs {
+                            atoms.insert(GrantAtom {
+                                subject: subject.clone(),
+                                api_group: api_group.clone(),
+                                resource: resource.clone(),
+                                verb: verb.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    atoms
+}
