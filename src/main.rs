@@ -87,6 +87,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ArgoCd::Applications)]
         argocd: ArgoCd,
 
+        /// Also write report/index.html: the build drawn for people (quota
+        /// bars, who reaches whom, who may do what, alerts, policies,
+        /// cost), one self-contained page.
+        #[arg(long = "report")]
+        html_report: bool,
+
         /// `CLUSTER/NAMESPACE`: stop naming a namespace no longer declared
         /// (once it is deleted from the cluster). Repeatable.
         #[arg(long, value_name = "CLUSTER/NAMESPACE")]
@@ -306,11 +312,13 @@ fn main() -> ExitCode {
             provenance,
             layout,
             argocd,
+            html_report,
             forget,
             report,
         } => {
             let options = emit::Options {
                 provenance,
+                report: html_report,
                 layout: match layout {
                     Layout::Tree => emit::Layout::Tree,
                     Layout::Stream => emit::Layout::Stream,
@@ -530,6 +538,7 @@ fn diff_base(
         provenance: false,
         layout: emit::Layout::Tree,
         argocd,
+        report: false,
     };
     let build_side = |run: Result<driver::Run, driver::InputError>, what: &str| {
         let run = run.map_err(|error| error.to_string())?;

@@ -1340,10 +1340,33 @@ impl Protocol {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Port {
     pub protocol: Protocol,
     pub number: u16,
+}
+
+/// `"TCP 8080"`, as the READMEs and diffs write a port (`.envk/model.json`).
+impl serde::Serialize for Port {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{} {}", self.protocol.as_str(), self.number))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Port {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Port, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let port = text.split_once(' ').and_then(|(protocol, number)| {
+            let protocol = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
+                .into_iter()
+                .find(|candidate| candidate.as_str() == protocol)?;
+            let number = number.parse().ok().filter(|number| *number > 0)?;
+            Some(Port { protocol, number })
+        });
+        port.ok_or_else(|| {
+            serde::de::Error::custom(format!("`{text}` is not a port such as `TCP 8080`"))
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -1371,7 +1394,9 @@ pub struct NetworkRule {
 /// generates beside it, each a NetworkPolicy of its own.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Network {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ingress: Vec<NetworkRule>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub egress: Vec<NetworkRule>,
     /// `Ingress` in `<env>-network-policy`'s policyTypes: the env has
     /// ingress rules or is isolated.
@@ -1382,12 +1407,14 @@ pub struct Network {
     /// `<env>-default-ingress`: for an env that wrote no ingress rule in a
     /// tier that is not isolated, the environments its tier accepts,
     /// admitted on every port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_ingress: Option<Vec<Environment>>,
     /// `<env>-allow-dns`, UDP and TCP 53 to kube-system: the env's egress
     /// is restricted and it did not write `egress deny dns`.
     pub allow_dns: bool,
     /// `<env>-allow-metrics`: the cluster's Prometheus namespace may reach
     /// the env's metrics ports, whatever its tier accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Box<Metrics>>,
 }
 

@@ -38,6 +38,11 @@ pub struct Summary {
     pub receivers: BTreeMap<String, Vec<String>>,
     pub policies: Vec<PolicySummary>,
     pub waivers: Vec<WaiverSummary>,
+    /// Every role granted in a namespace, by name, with its rules; grants
+    /// name them.
+    pub roles: BTreeMap<String, Vec<RuleSummary>>,
+    /// Every cluster role granted cluster-wide, likewise.
+    pub cluster_roles: BTreeMap<String, Vec<RuleSummary>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,19 +91,26 @@ pub struct EnvSummary {
     /// The `team` label, or else the env's name: what `envk
     /// cost --by team` groups by by default.
     pub team: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// Quota key → value in base units (cpu in millicores, memory in
     /// bytes); empty without a quota.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub quota: BTreeMap<String, u64>,
     pub has_quota: bool,
     pub cost: CostSummary,
     /// The tier's budget, per env and month, in dollars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<Dollars>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<GrantSummary>,
     pub network: Network,
     /// What the env manages itself (`self_managed`): `network`, `rbac`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub self_managed: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<AlertSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<DeploySummary>,
 }
 
@@ -171,7 +183,6 @@ pub struct GrantSummary {
     pub role: String,
     /// `Group payments-devs`, `ServiceAccount ci/deployer`.
     pub subjects: Vec<String>,
-    pub rules: Vec<RuleSummary>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,12 +197,18 @@ pub struct RuleSummary {
 #[serde(deny_unknown_fields)]
 pub struct AlertSummary {
     pub alert: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<String>,
+    /// A fingerprint of the rule's PromQL expression (`Digest`): whether
+    /// it changed, without the expression itself, which the rule files
+    /// hold.
     pub expr: String,
     /// `for`, as written (`5m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait: Option<String>,
     /// Where Alertmanager sends it; `None` when the cluster's Prometheus
     /// sends to no Alertmanager or nothing routes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receiver: Option<String>,
 }
 
@@ -291,7 +308,33 @@ pub fn of(model: &Model) -> Summary {
                 waived: waiver.waived,
             })
             .collect(),
+        roles: model
+            .envs
+            .values()
+            .flat_map(|env| env.roles.iter())
+            .map(|role| (role.name.clone(), role))
+            .collect::<BTreeMap<_, _>>()
+            .into_iter()
+            .map(|(name, role)| (name, rules(role)))
+            .collect(),
+        cluster_roles: model
+            .cluster_bindings
+            .iter()
+            .map(|binding| (binding.role.name.clone(), &binding.role))
+            .collect::<BTreeMap<_, _>>()
+            .into_iter()
+            .map(|(name, role)| (name, rules(role)))
+            .collect(),
     }
+}
+
+/// A fingerprint of a text that stays the same across envk versions and
+/// machines: 64-bit FNV-1a, in hex.
+fn digest(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 fn integration_kind(integration: &model::Integration) -> &'static str {
@@ -333,30 +376,31 @@ fn cluster_summary(model: &Model, cluster: &model::Cluster) -> ClusterSummary {
             .cluster_bindings
             .iter()
             .filter(|binding| binding.cluster == cluster.name)
-            .map(|binding| grant(&binding.name, &binding.role, &binding.subjects))
+            .map(|binding| grant(&binding.name, &binding.role.name, &binding.subjects))
             .collect(),
     }
 }
 
-fn grant(binding: &str, role: &model::Role, subjects: &[model::Subject]) -> GrantSummary {
+fn grant(binding: &str, role: &str, subjects: &[model::Subject]) -> GrantSummary {
     GrantSummary {
         binding: binding.to_string(),
-        role: role.name.clone(),
+        role: role.to_string(),
         subjects: subjects.iter().map(model::Subject::to_string).collect(),
-        rules: role
-            .rules
-            .iter()
-            .map(|rule| RuleSummary {
-                api_groups: rule.api_groups.clone(),
-                resources: rule.resources.clone(),
-                verbs: rule.verbs.clone(),
-            })
-            .collect(),
     }
+}
+
+fn rules(role: &model::Role) -> Vec<RuleSummary> {
+    role.rules
+        .iter()
+        .map(|rule| RuleSummary {
+            api_groups: rule.api_groups.clone(),
+            resources: rule.resources.clone(),
+            verbs: rule.verbs.clone(),
+        })
+        .collect()
 }
 
 fn env_summary(model: &Model, env: &model::Env, sends_alerts: bool) -> EnvSummary {
-    let role = |name: &str| env.roles.iter().find(|role| role.name == name);
     EnvSummary {
         tier: env.tier.name.clone(),
         environment: env.environment,
@@ -375,13 +419,7 @@ fn env_summary(model: &Model, env: &model::Env, sends_alerts: bool) -> EnvSummar
         grants: env
             .bindings
             .iter()
-            .filter_map(|binding| {
-                Some(grant(
-                    &binding.name,
-                    role(&binding.role)?,
-                    &binding.subjects,
-                ))
-            })
+            .map(|binding| grant(&binding.name, &binding.role, &binding.subjects))
             .collect(),
         network: env.network.clone(),
         self_managed: [
@@ -399,7 +437,7 @@ fn env_summary(model: &Model, env: &model::Env, sends_alerts: bool) -> EnvSummar
             .map(|rule| AlertSummary {
                 alert: rule.alert.clone(),
                 severity: rule.labels.get("severity").cloned(),
-                expr: rule.expr.clone(),
+                expr: digest(&rule.expr),
                 wait: rule.for_.map(|wait| wait.to_string()),
                 receiver: sends_alerts
                     .then(|| model.alerting.receiver_of(&rule.labels))
@@ -418,11 +456,21 @@ fn env_summary(model: &Model, env: &model::Env, sends_alerts: bool) -> EnvSummar
 }
 
 impl Summary {
-    /// The file `build` writes: pretty, so that it diffs line by line too.
+    /// The file `build` writes: one line of compact JSON (`jq .` shows it
+    /// indented), since at thousands of namespaces it is megabytes.
     pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).expect("a summary serializes");
-        text.push('\n');
-        text
+        // Sized for a typical namespace at once: growing a buffer of
+        // megabytes by doubling copied it, and the kernel cleared each
+        // new block's pages.
+        let envs: usize = self
+            .clusters
+            .values()
+            .map(|cluster| cluster.envs.len())
+            .sum();
+        let mut bytes = Vec::with_capacity(16 * 1024 + envs * 1024);
+        serde_json::to_writer(&mut bytes, self).expect("a summary serializes");
+        bytes.push(b'\n');
+        String::from_utf8(bytes).expect("JSON is UTF-8")
     }
 
     /// A summary read back; an error says what is wrong with it.
@@ -546,13 +594,6 @@ impl ClusterSummary {
     }
 }
 
-impl EnvSummary {
-    /// Every (subject, api group, resource, verb) the env's grants give.
-    pub fn grant_atoms(&self) -> BTreeSet<GrantAtom> {
-        atoms(&self.grants)
-    }
-}
-
 /// One thing a subject may do: a verb on a resource of an API group.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct GrantAtom {
@@ -562,11 +603,14 @@ pub struct GrantAtom {
     pub verb: String,
 }
 
-/// The atoms of some grants.
-pub fn atoms(grants: &[GrantSummary]) -> BTreeSet<GrantAtom> {
+/// The atoms of some grants, whose roles' rules `roles` holds.
+pub fn atoms(
+    grants: &[GrantSummary],
+    roles: &BTreeMap<String, Vec<RuleSummary>>,
+) -> BTreeSet<GrantAtom> {
     let mut atoms = BTreeSet::new();
     for grant in grants {
-        for rule in &grant.rules {
+        for rule in roles.get(&grant.role).into_iter().flatten() {
             for subject in &grant.subjects {
                 for api_group in &rule.api_groups {
                     for resource in &rule.resources {
@@ -584,4 +628,17 @@ pub fn atoms(grants: &[GrantSummary]) -> BTreeSet<GrantAtom> {
         }
     }
     atoms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digest;
+
+    #[test]
+    fn the_digest_is_fnv_1a() {
+        // The published test vectors of 64-bit FNV-1a.
+        assert_eq!(digest(""), "cbf29ce484222325");
+        assert_eq!(digest("a"), "af63dc4c8601ec8c");
+        assert_eq!(digest("foobar"), "85944171f73967e8");
+    }
 }

@@ -603,3 +603,248 @@ fn json_reports_policy_violations_at_the_offending_line() {
     let warned = envk(&["check", "tests/ui/policies/violations_ok.env.k"]);
     assert_eq!(warned.status.code(), Some(0), "{}", stderr(&warned));
 }
+
+/// `envk cost` against figures computed by hand: at the default prices a
+/// core costs 0.031611 × 730 = $23.07603 a month and a GiB 0.004237 × 730
+/// = $3.09301; on cluster `b`, 0.05 × 730 = $36.50 and 0.01 × 730 = $7.30.
+#[test]
+fn cost_figures_are_the_hand_computed_ones() {
+    let dir = scratch("cost");
+    let program = dir.join("fleet.env.k");
+    std::fs::write(
+        &program,
+        r#"cluster a { server = "https://a.example.com"  environment = development }
+cluster b {
+  server = "https://b.example.com"
+  environment = development
+  price { cpu = 0.05  memory = 0.01 }
+}
+tier t { pod_security = baseline }
+env x on a tier t {
+  labels { team = "red"  cost-center = "cc-1" }
+  quota { requests.cpu = 2  requests.memory = 4Gi  limits.cpu = 4  limits.memory = 8Gi }
+}
+env y on b tier t {
+  labels { team = "red" }
+  quota { requests.cpu = 3  requests.memory = 10Gi }
+}
+env z on b tier t {
+  labels { team = "blue"  cost-center = "cc-1" }
+  quota { requests.cpu = 500m  requests.memory = 512Mi }
+}
+"#,
+    )
+    .unwrap();
+    let path = program.to_str().unwrap();
+    let output = envk(&["cost", "--format", "json", path]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let env = |name: &str| {
+        json["envs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|env| env["namespace"] == name)
+            .unwrap()
+            .clone()
+    };
+    // x: 2 × 23.07603 + 4 × 3.09301 = 58.5241; limits 117.0482.
+    assert_eq!(env("x")["requests"], "58.52");
+    assert_eq!(env("x")["limits"], "117.05");
+    // y: 3 × 36.50 + 10 × 7.30 = 182.50; no limits: not bounded.
+    assert_eq!(env("y")["requests"], "182.50");
+    assert_eq!(env("y")["limits_bounded"], false);
+    // z: 0.5 × 36.50 + 0.5 × 7.30 = 21.90.
+    assert_eq!(env("z")["requests"], "21.90");
+    let group = |list: &str, name: &str| {
+        json[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|line| line["name"] == name)
+            .unwrap()["requests"]
+            .clone()
+    };
+    assert_eq!(group("groups", "red"), "241.02");
+    assert_eq!(group("groups", "blue"), "21.90");
+    assert_eq!(group("clusters", "b"), "204.40");
+    assert_eq!(json["total"]["requests"], "262.92");
+    assert_eq!(json["hours_per_month"], 730);
+
+    let csv = stdout(&envk(&[
+        "cost",
+        "--by",
+        "cost-center",
+        "--format",
+        "csv",
+        path,
+    ]));
+    assert!(
+        csv.starts_with("scope,name,cluster,namespace,tier,group,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\nby:cost-center,cc-1,,,,,,,2,80.42,117.05,,true,false\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\nby:cost-center,(none),,,,,,,1,182.50,0.00,,true,false\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("\ntotal,all envs,,,,,,,3,262.92,"), "{csv}");
+
+    let table = stdout(&envk(&["cost", path]));
+    assert!(table.contains("OpenCost's default prices"), "{table}");
+    assert!(table.contains("$262.92"), "{table}");
+    assert!(
+        table.contains("a list-price estimate from quota requests"),
+        "{table}"
+    );
+    let markdown = stdout(&envk(&["cost", "--format", "markdown", path]));
+    assert!(markdown.contains("| red | 2 | $241.02 |"), "{markdown}");
+}
+
+fn build_into(program: &Path, out: &Path) {
+    let output = envk(&[
+        "build",
+        program.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
+fn diff_exits_0_without_change_1_with_and_2_on_error() {
+    let dir = scratch("diff-exit");
+    let program = dir.join("p.env.k");
+    let text = "cluster c { server = \"https://c.example.com\"  environment = development }\ntier t { pod_security = baseline }\nenv a on c tier t { quota { requests.cpu = 1  requests.memory = 1Gi } }\n";
+    std::fs::write(&program, text).unwrap();
+    build_into(&program, &dir.join("old"));
+    build_into(&program, &dir.join("same"));
+    std::fs::write(
+        &program,
+        text.replace("requests.cpu = 1 ", "requests.cpu = 2 "),
+    )
+    .unwrap();
+    build_into(&program, &dir.join("new"));
+    let folder = |name: &str| dir.join(name).to_str().unwrap().to_string();
+
+    let same = envk(&["diff", &folder("old"), &folder("same")]);
+    assert_eq!(same.status.code(), Some(0));
+    assert_eq!(stdout(&same), "no changes\n");
+
+    let changed = envk(&["diff", "--color", "never", &folder("old"), &folder("new")]);
+    assert_eq!(changed.status.code(), Some(1), "{}", stderr(&changed));
+    let text = stdout(&changed);
+    assert!(
+        text.contains("quota of `a`: `requests.cpu` 1 → 2 (+1)"),
+        "{text}"
+    );
+    assert!(text.contains("-    requests.cpu: '1'"), "{text}");
+
+    let json = envk(&["diff", "--format", "json", &folder("old"), &folder("new")]);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(value["changed"], true);
+
+    let parts = dir.join("comment");
+    let markdown = envk(&[
+        "diff",
+        "--format",
+        "markdown",
+        "--parts-dir",
+        parts.to_str().unwrap(),
+        &folder("old"),
+        &folder("new"),
+    ]);
+    assert_eq!(markdown.status.code(), Some(1));
+    let comment = std::fs::read_to_string(parts.join("comment-1.md")).unwrap();
+    assert!(
+        comment.starts_with("<!-- envk diff -->\n## envk diff\n"),
+        "{comment}"
+    );
+
+    let not_a_build = envk(&["diff", &folder("old"), dir.to_str().unwrap()]);
+    assert_eq!(not_a_build.status.code(), Some(2));
+    assert!(
+        stderr(&not_a_build).contains("is not a build folder"),
+        "{}",
+        stderr(&not_a_build)
+    );
+    let one_side = envk(&["diff", &folder("old")]);
+    assert_eq!(one_side.status.code(), Some(2));
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {}", stderr(&output));
+    stdout(&output)
+}
+
+/// `--base REV` builds the program as it was at REV from git's objects:
+/// imports resolve there too, and the work tree and index stay as they
+/// were, uncommitted changes included.
+#[test]
+fn diff_base_reads_the_revision_from_git_and_leaves_the_work_tree_alone() {
+    let repo = scratch("diff-base");
+    git(&repo, &["init", "-q"]);
+    std::fs::create_dir_all(repo.join("envs")).unwrap();
+    let clusters = "cluster c { server = \"https://c.example.com\"  environment = development }\ntier t { pod_security = baseline }\n";
+    std::fs::write(repo.join("envs/clusters.env.k"), clusters).unwrap();
+    let team = |extra: &str| {
+        format!(
+            "import \"./clusters.env.k\"\nenv a on c tier t {{\n  ingress allow from environment development on tcp 8080\n}}\n{extra}"
+        )
+    };
+    std::fs::write(repo.join("envs/team.env.k"), team("")).unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "base"]);
+    // Uncommitted: a second namespace.
+    let changed = team("env b on c tier t { egress allow to env a on tcp 8080 }\n");
+    std::fs::write(repo.join("envs/team.env.k"), &changed).unwrap();
+    let status = git(&repo, &["status", "--porcelain"]);
+
+    let output = Command::new(env!("CARGO_BIN_EXE_envk"))
+        .current_dir(&repo)
+        .args(["diff", "--color", "never", "--base", "HEAD", "envs"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("adds namespace `b`"), "{text}");
+    assert!(
+        text.contains("opens the path from `b` to `a` on TCP 8080"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.join("envs/team.env.k")).unwrap(),
+        changed
+    );
+    assert_eq!(git(&repo, &["status", "--porcelain"]), status);
+
+    // The same revision against itself: nothing, once the change is stashed.
+    git(&repo, &["stash", "-q"]);
+    let same = Command::new(env!("CARGO_BIN_EXE_envk"))
+        .current_dir(repo.join("envs"))
+        .args(["diff", "--base", "HEAD", "."])
+        .output()
+        .unwrap();
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+
+    let unknown = Command::new(env!("CARGO_BIN_EXE_envk"))
+        .current_dir(&repo)
+        .args(["diff", "--base", "no-such-branch", "envs"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("is not a commit"),
+        "{}",
+        stderr(&unknown)
+    );
+}

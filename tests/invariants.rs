@@ -1173,6 +1173,42 @@ fn ceilings(program: &Program) -> Vec<Option<Quota>> {
         .collect()
 }
 
+/// What a quota's requests cost a month at OpenCost's default prices
+/// ($0.031611 per core-hour, $0.004237 per GiB-hour, 730 hours), in cents:
+/// each part to the nearest nano-dollar, the sum to the nearest cent.
+/// Computed apart from envk's `cost` module, from milli-cores and bytes.
+fn monthly_cents(cpu_millis: u128, memory_bytes: u128) -> u128 {
+    let cpu = (cpu_millis * 31_611_000 * 730 + 500) / 1000;
+    let memory = (memory_bytes * 4_237_000 * 730 + (1 << 29)) >> 30;
+    (cpu + memory + 5_000_000) / 10_000_000
+}
+
+/// Per tier with a ceiling, a budget too: what its dearest namespace costs
+/// a month, in cents, so that every one is within it (and one exactly at
+/// it, which the budget allows).
+fn budgets(program: &Program) -> Vec<Option<u128>> {
+    program
+        .tiers
+        .iter()
+        .enumerate()
+        .map(|(index, tier)| {
+            tier.has_ceiling.then(|| {
+                program
+                    .namespaces()
+                    .filter(|ns| ns.tier == index)
+                    .map(|ns| {
+                        monthly_cents(
+                            u128::from(ns.quota.cpu_request),
+                            u128::from(ns.quota.memory_request) << 20,
+                        )
+                    })
+                    .max()
+                    .unwrap_or(100)
+            })
+        })
+        .collect()
+}
+
 fn quota_fields(q: &Quota) -> String {
     format!(
         "requests.cpu = {}m  limits.cpu = {}m  requests.memory = {}Mi  limits.memory = {}Mi  pods = {}",
@@ -1347,6 +1383,7 @@ fn render_as(program: &Program, capacity_cut: Option<(usize, u64)>, form: Form) 
         out.push_str(&format!("external {} on {on}{block}\n\n", external.name));
     }
     let ceilings = ceilings(program);
+    let budgets = budgets(program);
     for (index, tier) in program.tiers.iter().enumerate() {
         out.push_str(&format!(
             "tier {} {{\n  pod_security = {}\n",
@@ -1357,6 +1394,9 @@ fn render_as(program: &Program, capacity_cut: Option<(usize, u64)>, form: Form) 
         }
         if let Some(ceiling) = &ceilings[index] {
             out.push_str(&format!("  ceiling {{ {} }}\n", quota_fields(ceiling)));
+        }
+        if let Some(cents) = budgets[index] {
+            out.push_str(&format!("  budget = {}.{:02}\n", cents / 100, cents % 100));
         }
         if tier.forbid_verbs {
             out.push_str("  forbid verbs [escalate, bind]\n");
@@ -2774,6 +2814,7 @@ fn assert_invariants(program: &Program, tree: &Tree) {
     // 2. Quotas, limit ranges, capacity, ceilings: each cluster's
     // namespace has the quota written, and counts against that cluster.
     let ceilings = ceilings(program);
+    let budgets = budgets(program);
     let sums = sums(program);
     let mut per_cluster: BTreeMap<usize, u128> = BTreeMap::new();
     for (cluster, path, quota) in on_clusters("ResourceQuota") {
@@ -2790,6 +2831,16 @@ fn assert_invariants(program: &Program, tree: &Tree) {
         if let Some(ceiling) = &ceilings[ns.tier] {
             assert!(quantity(&hard["requests.cpu"]) <= ceiling.cpu_request as u128);
             assert!(quantity(&hard["limits.memory"]) <= (ceiling.memory_limit as u128) << 20);
+        }
+        if let Some(budget) = budgets[ns.tier] {
+            let cost = monthly_cents(
+                quantity(&hard["requests.cpu"]),
+                quantity(&hard["requests.memory"]),
+            );
+            assert!(
+                cost <= budget,
+                "{path}: {cost} cents a month, budget {budget}"
+            );
         }
     }
     for (cluster, (cpu, _, _)) in sums.iter().enumerate() {
@@ -3792,7 +3843,7 @@ proptest! {
     }
 
     #[test]
-    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..32usize) {
+    fn injected_violations_are_rejected_where_they_are(seed in any::<u64>(), kind in 0..33usize) {
         let program = generate(seed);
         let (text, snippet, code) = inject(&program, kind);
         rejected_where_injected(&text, &snippet, code)?;
@@ -4379,6 +4430,18 @@ fn inject(program: &Program, kind: usize) -> (String, String, Code) {
                 )
             );
             (text, snippet, Code::E0713)
+        }
+        32 => {
+            // One cent over the budget: 1 core and 1Gi cost $26.17 a month
+            // at the default prices.
+            let cost = monthly_cents(1000, 1 << 30);
+            let snippet = "quota { requests.cpu = 1  requests.memory = 1Gi }".to_string();
+            let text = format!(
+                "{base}{clusters}tier thrifty {{\n  pod_security = baseline\n  budget = {}.{:02}\n}}\n\nenv inj on inj-dev tier thrifty {{\n  {snippet}\n  ingress allow from environment development\n}}\n",
+                (cost - 1) / 100,
+                (cost - 1) % 100
+            );
+            (text, snippet, Code::E0408)
         }
         31 => {
             let snippet = "routing_key = \"0123456789abcdef\"".to_string();

@@ -177,6 +177,7 @@ fn build_in(program: &str, provenance: bool, layout: Layout, argocd: ArgoCd) -> 
         provenance,
         layout,
         argocd,
+        report: true,
     };
     emit::emit(&model, options)
 }
@@ -204,6 +205,8 @@ enum FileKind {
     AlertmanagerConfig,
     /// `.envk/model.json`, the build's summary.
     Model,
+    /// `report/index.html`, which `tests/report.rs` checks.
+    Report,
     Objects,
 }
 
@@ -215,6 +218,8 @@ fn file_kind(path: &str) -> Option<FileKind> {
         FileKind::Namespaces
     } else if path == envk::summary::PATH {
         FileKind::Model
+    } else if path == envk::emit::report::PATH {
+        FileKind::Report
     } else if name == "kustomization.yaml" {
         FileKind::Kustomization
     } else if path == "global/prometheus-federation.yaml"
@@ -311,7 +316,7 @@ impl Report {
                 .push(format!("{path}: a file of a kind this test does not know"));
             return;
         };
-        if let FileKind::Readme = kind {
+        if let FileKind::Readme | FileKind::Report = kind {
             return;
         }
         if let FileKind::Namespaces = kind {
@@ -330,7 +335,7 @@ impl Report {
         };
         for document in &documents {
             match kind {
-                FileKind::Readme | FileKind::Namespaces | FileKind::Model => {}
+                FileKind::Readme | FileKind::Namespaces | FileKind::Model | FileKind::Report => {}
                 FileKind::Kustomization => self.check_kustomization(tree, path, document),
                 FileKind::PrometheusConfig => self.check_prometheus_config(path, document),
                 FileKind::RuleFile => self.check_rule_file(path, document),

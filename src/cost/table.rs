@@ -282,7 +282,7 @@ impl CostTable {
     /// `scope` column saying which.
     fn csv(&self) -> String {
         let mut out = String::from(
-            "scope,name,cluster,namespace,tier,group,requests.cpu,requests.memory,envs,requests_usd,limits_usd,budget_usd,bounded\n",
+            "scope,name,cluster,namespace,tier,group,requests.cpu,requests.memory,envs,requests_usd,limits_usd,budget_usd,requests_bounded,limits_bounded\n",
         );
         let field = |text: &str| -> String {
             if text.contains([',', '"', '\n']) {
@@ -307,6 +307,7 @@ impl CostTable {
                 env.budget
                     .map_or(String::new(), |budget| budget.money().decimal()),
                 env.requests_bounded.to_string(),
+                env.limits_bounded.to_string(),
             ];
             out.push_str(&cells.join(","));
             out.push('\n');
@@ -333,6 +334,7 @@ impl CostTable {
                     line.limits.money().decimal(),
                     String::new(),
                     line.requests_bounded.to_string(),
+                    line.limits_bounded.to_string(),
                 ];
                 out.push_str(&cells.join(","));
                 out.push('\n');

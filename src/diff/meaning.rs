@@ -159,13 +159,19 @@ pub fn meaning(old: &Summary, new: &Summary) -> (BTreeMap<String, ClusterMeaning
         .map(|name| {
             let before = old.clusters.get(name).unwrap_or(&empty);
             let after = new.clusters.get(name).unwrap_or(&empty);
-            (name.clone(), cluster_meaning(name, before, after))
+            let roles = (Roles::of(old), Roles::of(new));
+            (name.clone(), cluster_meaning(name, before, after, roles))
         })
         .collect();
     (clusters, fleet_meaning(old, new))
 }
 
-fn cluster_meaning(name: &str, old: &ClusterSummary, new: &ClusterSummary) -> ClusterMeaning {
+fn cluster_meaning(
+    name: &str,
+    old: &ClusterSummary,
+    new: &ClusterSummary,
+    roles: (Roles, Roles),
+) -> ClusterMeaning {
     let mut meaning = ClusterMeaning {
         namespaces_added: new
             .envs
@@ -187,7 +193,7 @@ fn cluster_meaning(name: &str, old: &ClusterSummary, new: &ClusterSummary) -> Cl
         ..ClusterMeaning::default()
     };
     paths(old, new, &mut meaning);
-    grants(old, new, &mut meaning);
+    grants(old, new, roles, &mut meaning);
     quotas(old, new, &mut meaning);
     alerts(old, new, &mut meaning);
     let price = |cluster: &ClusterSummary| {
@@ -258,11 +264,37 @@ fn paths(old: &ClusterSummary, new: &ClusterSummary, meaning: &mut ClusterMeanin
 /// Where a grant holds: a namespace, or the cluster (`None`).
 type Scope = Option<String>;
 
-/// Every role granted on a cluster, by scope and subject, with its rules.
-fn role_grants(
+/// The rules of the roles a side's grants name: namespaced roles and
+/// cluster roles, which may share a name.
+#[derive(Clone, Copy)]
+struct Roles<'a> {
+    namespaced: &'a BTreeMap<String, Vec<summary::RuleSummary>>,
+    cluster: &'a BTreeMap<String, Vec<summary::RuleSummary>>,
+}
+
+impl<'a> Roles<'a> {
+    fn of(summary: &'a Summary) -> Roles<'a> {
+        Roles {
+            namespaced: &summary.roles,
+            cluster: &summary.cluster_roles,
+        }
+    }
+
+    /// The roles a grant in `scope` names: a namespace's, or the
+    /// cluster's (`None`).
+    fn for_scope(&self, scope: &Scope) -> &'a BTreeMap<String, Vec<summary::RuleSummary>> {
+        match scope {
+            Some(_) => self.namespaced,
+            None => self.cluster,
+        }
+    }
+}
+
+/// Every grant of a cluster with its scope.
+fn scoped_grants(
     cluster: &ClusterSummary,
-) -> BTreeMap<(Scope, String, String), &[summary::RuleSummary]> {
-    let scoped = cluster
+) -> impl Iterator<Item = (Scope, &summary::GrantSummary)> {
+    cluster
         .envs
         .iter()
         .flat_map(|(name, env)| {
@@ -270,35 +302,31 @@ fn role_grants(
                 .iter()
                 .map(move |grant| (Some(name.clone()), grant))
         })
-        .chain(cluster.cluster_grants.iter().map(|grant| (None, grant)));
-    let mut roles = BTreeMap::new();
-    for (scope, grant) in scoped {
+        .chain(cluster.cluster_grants.iter().map(|grant| (None, grant)))
+}
+
+/// Every role granted on a cluster, by scope, subject and role name.
+fn role_grants(cluster: &ClusterSummary) -> BTreeSet<(Scope, String, String)> {
+    let mut roles = BTreeSet::new();
+    for (scope, grant) in scoped_grants(cluster) {
         for subject in &grant.subjects {
-            roles.insert(
-                (scope.clone(), subject.clone(), grant.role.clone()),
-                &grant.rules[..],
-            );
+            roles.insert((scope.clone(), subject.clone(), grant.role.clone()));
         }
     }
     roles
 }
 
 /// Every (scope, atom) a cluster's grants give.
-fn all_atoms(cluster: &ClusterSummary) -> BTreeSet<(Scope, GrantAtom)> {
-    let mut atoms: BTreeSet<(Scope, GrantAtom)> = cluster
-        .envs
-        .iter()
-        .flat_map(|(name, env)| {
-            env.grant_atoms()
+fn all_atoms(cluster: &ClusterSummary, roles: Roles) -> BTreeSet<(Scope, GrantAtom)> {
+    let mut atoms = BTreeSet::new();
+    for (scope, grant) in scoped_grants(cluster) {
+        let rules = roles.for_scope(&scope);
+        atoms.extend(
+            summary::atoms(std::slice::from_ref(grant), rules)
                 .into_iter()
-                .map(move |atom| (Some(name.clone()), atom))
-        })
-        .collect();
-    atoms.extend(
-        summary::atoms(&cluster.cluster_grants)
-            .into_iter()
-            .map(|atom| (None, atom)),
-    );
+                .map(|atom| (scope.clone(), atom)),
+        );
+    }
     atoms
 }
 
@@ -306,34 +334,39 @@ fn all_atoms(cluster: &ClusterSummary) -> BTreeSet<(Scope, GrantAtom)> {
 /// change naming the role; what else changed (a role's rules, a subject
 /// that keeps other roles) is verbs per resource, from the difference of
 /// the two sets of (subject, resource, verb) the grants give.
-fn grants(old: &ClusterSummary, new: &ClusterSummary, meaning: &mut ClusterMeaning) {
+fn grants(
+    old: &ClusterSummary,
+    new: &ClusterSummary,
+    roles: (Roles, Roles),
+    meaning: &mut ClusterMeaning,
+) {
     let (roles_before, roles_after) = (role_grants(old), role_grants(new));
-    let (before, after) = (all_atoms(old), all_atoms(new));
-    meaning.grants_added = changes(&roles_after, &roles_before, &after, &before);
-    meaning.grants_removed = changes(&roles_before, &roles_after, &before, &after);
+    let (before, after) = (all_atoms(old, roles.0), all_atoms(new, roles.1));
+    meaning.grants_added = changes(&roles_after, &roles_before, roles.1, &after, &before);
+    meaning.grants_removed = changes(&roles_before, &roles_after, roles.0, &before, &after);
 }
 
 /// What `side` grants that `other` does not: whole roles, then the atoms
 /// no whole role accounts for.
 fn changes(
-    side_roles: &BTreeMap<(Scope, String, String), &[summary::RuleSummary]>,
-    other_roles: &BTreeMap<(Scope, String, String), &[summary::RuleSummary]>,
+    side_roles: &BTreeSet<(Scope, String, String)>,
+    other_roles: &BTreeSet<(Scope, String, String)>,
+    rules: Roles,
     side_atoms: &BTreeSet<(Scope, GrantAtom)>,
     other_atoms: &BTreeSet<(Scope, GrantAtom)>,
 ) -> Vec<GrantChange> {
     let mut changes = Vec::new();
     let mut covered: BTreeSet<(Scope, GrantAtom)> = BTreeSet::new();
-    for ((scope, subject, role), rules) in side_roles {
-        if other_roles.contains_key(&(scope.clone(), subject.clone(), role.clone())) {
+    for granted @ (scope, subject, role) in side_roles {
+        if other_roles.contains(granted) {
             continue;
         }
         let grant = summary::GrantSummary {
             binding: String::new(),
             role: role.clone(),
             subjects: vec![subject.clone()],
-            rules: rules.to_vec(),
         };
-        let atoms = summary::atoms(std::slice::from_ref(&grant));
+        let atoms = summary::atoms(std::slice::from_ref(&grant), rules.for_scope(scope));
         let mut writes: BTreeSet<String> = BTreeSet::new();
         let mut verbs: BTreeSet<String> = BTreeSet::new();
         for atom in &atoms {

@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::cost;
 use crate::model::{
-    Cluster, Dimension, Endpoint, Env, Exporter, Model, NetworkRule, Peer, Port, QuotaKey, Reach,
-    Subject, reach,
+    Cluster, Dimension, Endpoint, Env, Exporter, Model, Network, NetworkRule, Peer, Port, QuotaKey,
+    Reach, Subject, reach,
 };
 
 const TEMPLATE: &str = include_str!("templates/cluster-readme.md.tera");
@@ -511,27 +511,12 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
         },
         rule_rows: if envs.len() > MATRIX_LIMIT {
             envs.iter().fold(String::new(), |mut rows, env| {
-                let network = &env.network;
                 rows.push_str("| ");
                 rows.push_str(&env.name);
                 rows.push_str(" | ");
-                write_rules(
-                    &mut rows,
-                    network.ingress_restricted(),
-                    network.admitting(),
-                    "every namespace",
-                );
-                if let Some(metrics) = &network.metrics {
-                    let _ = write!(rows, "; Prometheus ({}) on ", metrics.prometheus);
-                    write_ports(&mut rows, &sorted_ports(&metrics.ports));
-                }
+                write_accepts(&mut rows, &env.network);
                 rows.push_str(" | ");
-                write_rules(
-                    &mut rows,
-                    network.restrict_egress,
-                    network.egress.iter(),
-                    "anywhere",
-                );
+                write_sends(&mut rows, &env.network);
                 rows.push_str(" |\n");
                 rows
             })
@@ -539,6 +524,40 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
             String::new()
         },
     }
+}
+
+/// What a namespace's NetworkPolicies let in: "environment production on
+/// TCP 8080; env web on all ports", and the Prometheus' metrics ports.
+fn write_accepts(out: &mut String, network: &Network) {
+    write_rules(
+        out,
+        network.ingress_restricted(),
+        network.admitting(),
+        "every namespace",
+    );
+    if let Some(metrics) = &network.metrics {
+        let _ = write!(out, "; Prometheus ({}) on ", metrics.prometheus);
+        write_ports(out, &sorted_ports(&metrics.ports));
+    }
+}
+
+/// What a namespace's NetworkPolicies let out.
+fn write_sends(out: &mut String, network: &Network) {
+    write_rules(
+        out,
+        network.restrict_egress,
+        network.egress.iter(),
+        "anywhere",
+    );
+}
+
+/// What a namespace accepts and sends, in words: the README's rows for a
+/// large cluster, and the report's.
+pub(super) fn accepts_and_sends(network: &Network) -> (String, String) {
+    let (mut accepts, mut sends) = (String::new(), String::new());
+    write_accepts(&mut accepts, network);
+    write_sends(&mut sends, network);
+    (accepts, sends)
 }
 
 /// Appends "environment production on TCP 8080; env web on all ports".

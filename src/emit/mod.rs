@@ -22,6 +22,7 @@ mod argocd;
 mod docs;
 mod kubernetes;
 mod prometheus;
+pub mod report;
 mod splice;
 pub mod yaml;
 mod yaml11;
@@ -146,6 +147,8 @@ pub struct Options {
     pub provenance: bool,
     pub layout: Layout,
     pub argocd: ArgoCd,
+    /// Write `report/index.html` (`build --report`).
+    pub report: bool,
 }
 
 /// How the teams' Argo CD Applications are written.
@@ -316,6 +319,13 @@ fn namespaces_file(model: &Model, retired: &[(String, String)]) -> String {
     text
 }
 
+/// `.envk/model.json`, and the report drawn from it when asked for.
+fn summary_and_report(model: &Model, report: bool) -> (String, Option<String>) {
+    let summary = crate::summary::of(model);
+    let drawn = report.then(|| report::report(&summary));
+    (summary.to_json(), drawn)
+}
+
 /// Emits every file of the build.
 ///
 /// Serializing is most of the work and each env's documents depend on that
@@ -331,6 +341,7 @@ pub fn emit(model: &Model, options: Options) -> Tree {
 /// in `NAMESPACES_FILE` and in their cluster's README.
 pub fn emit_after(model: &Model, options: Options, history: &History) -> Tree {
     let retired = history.retired(model);
+    let report = options.report;
     let options = Emitting {
         provenance: options.provenance,
         layout: options.layout,
@@ -350,7 +361,7 @@ pub fn emit_after(model: &Model, options: Options, history: &History) -> Tree {
             (
                 docs::cluster_readmes(model, &retired),
                 argocd::projects(model, &alone, options),
-                crate::summary::of(model).to_json(),
+                summary_and_report(model, report),
             )
         },
         || match options.layout {
@@ -435,7 +446,11 @@ pub fn emit_after(model: &Model, options: Options, history: &History) -> Tree {
         NAMESPACES_FILE.to_string(),
         namespaces_file(model, &retired),
     );
+    let (summary, report) = summary;
     tree.add(crate::summary::PATH.to_string(), summary);
+    if let Some(report) = report {
+        tree.add(report::PATH.to_string(), report);
+    }
     tree.add(
         "global/prometheus-federation.yaml".to_string(),
         prometheus::federation(model),
