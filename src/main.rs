@@ -552,7 +552,7 @@ fn diff_base(
         }
         let model = run.model.as_ref().ok_or(format!("{what} does not build"))?;
         let tree = emit::emit(model, options);
-        Ok(envk::diff::Side::of_tree(&tree, envk::summary::of(model)))
+        Ok(envk::diff::Side::of_tree(&tree))
     };
     let old = build_side(
         driver::check_with(&at_base.roots, &at_base.loader),

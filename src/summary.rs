@@ -11,6 +11,7 @@
 //! program's declaration order does not change. `docs/model-json.md`
 //! documents every field; `FORMAT` changes when a field changes meaning.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -24,11 +25,16 @@ pub const FORMAT: u32 = 1;
 /// Where `build` writes the summary, relative to the output folder.
 pub const PATH: &str = ".envk/model.json";
 
+/// Text of the summary: borrowed from the Model when the summary is made
+/// from one (a build makes it for thousands of envs, and copying each
+/// name was most of its cost), owned when it is read back.
+pub type Text<'a> = Cow<'a, str>;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Summary {
+pub struct Summary<'a> {
     pub format: u32,
-    pub clusters: BTreeMap<String, ClusterSummary>,
+    pub clusters: BTreeMap<String, ClusterSummary<'a>>,
     /// Alertmanager routes, in the order they are matched.
     pub routes: Vec<RouteSummary>,
     /// The receiver of an alert no route matches.
@@ -47,20 +53,20 @@ pub struct Summary {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ClusterSummary {
+pub struct ClusterSummary<'a> {
     pub environment: Environment,
     pub server: String,
     /// Quantities in base units: cpu in millicores, memory in bytes.
     pub capacity: Resources,
     pub price: PriceSummary,
-    pub envs: BTreeMap<String, EnvSummary>,
+    pub envs: BTreeMap<Text<'a>, EnvSummary<'a>>,
     /// Namespaces the envs' NetworkPolicies name that envk does not
     /// manage: external name → its namespace.
     pub externals: BTreeMap<String, String>,
     /// The cluster's Prometheus namespace, when no env or external is it.
     pub prometheus: Option<String>,
     /// Cluster-wide grants (ClusterRoleBindings).
-    pub cluster_grants: Vec<GrantSummary>,
+    pub cluster_grants: Vec<GrantSummary<'a>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,34 +90,34 @@ pub struct PriceSummary {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EnvSummary {
-    pub tier: String,
+pub struct EnvSummary<'a> {
+    pub tier: Text<'a>,
     pub environment: Environment,
-    pub pod_security: String,
+    pub pod_security: Text<'a>,
     /// The `team` label, or else the env's name: what `envk
     /// cost --by team` groups by by default.
-    pub team: String,
+    pub team: Text<'a>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    pub labels: BTreeMap<Text<'a>, Text<'a>>,
     /// Quota key → value in base units (cpu in millicores, memory in
     /// bytes); empty without a quota.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub quota: BTreeMap<String, u64>,
+    pub quota: BTreeMap<Text<'a>, u64>,
     pub has_quota: bool,
     pub cost: CostSummary,
     /// The tier's budget, per env and month, in dollars.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<Dollars>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub grants: Vec<GrantSummary>,
-    pub network: Network,
+    pub grants: Vec<GrantSummary<'a>>,
+    pub network: Cow<'a, Network>,
     /// What the env manages itself (`self_managed`): `network`, `rbac`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub self_managed: Vec<String>,
+    pub self_managed: Vec<Text<'a>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub alerts: Vec<AlertSummary>,
+    pub alerts: Vec<AlertSummary<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deploy: Option<DeploySummary>,
+    pub deploy: Option<DeploySummary<'a>>,
 }
 
 /// A month of an env's quota at its cluster's prices (`cost::Cost`).
@@ -177,10 +183,10 @@ impl<'de> Deserialize<'de> for Dollars {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GrantSummary {
+pub struct GrantSummary<'a> {
     /// The RoleBinding's (or ClusterRoleBinding's) name.
-    pub binding: String,
-    pub role: String,
+    pub binding: Text<'a>,
+    pub role: Text<'a>,
     /// `Group payments-devs`, `ServiceAccount ci/deployer`.
     pub subjects: Vec<String>,
 }
@@ -195,31 +201,31 @@ pub struct RuleSummary {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AlertSummary {
-    pub alert: String,
+pub struct AlertSummary<'a> {
+    pub alert: Text<'a>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<String>,
+    pub severity: Option<Text<'a>>,
     /// A fingerprint of the rule's PromQL expression (`Digest`): whether
     /// it changed, without the expression itself, which the rule files
     /// hold.
-    pub expr: String,
+    pub expr: Digest,
     /// `for`, as written (`5m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait: Option<String>,
     /// Where Alertmanager sends it; `None` when the cluster's Prometheus
     /// sends to no Alertmanager or nothing routes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receiver: Option<String>,
+    pub receiver: Option<Text<'a>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DeploySummary {
-    pub application: String,
-    pub project: String,
-    pub repo: String,
-    pub revision: String,
-    pub path: String,
+pub struct DeploySummary<'a> {
+    pub application: Text<'a>,
+    pub project: Text<'a>,
+    pub repo: Text<'a>,
+    pub revision: Text<'a>,
+    pub path: Text<'a>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,7 +258,7 @@ pub struct WaiverSummary {
 }
 
 /// The summary of a checked program.
-pub fn of(model: &Model) -> Summary {
+pub fn of(model: &Model) -> Summary<'_> {
     let clusters = model
         .clusters
         .values()
@@ -329,12 +335,34 @@ pub fn of(model: &Model) -> Summary {
 }
 
 /// A fingerprint of a text that stays the same across envk versions and
-/// machines: 64-bit FNV-1a, in hex.
-fn digest(text: &str) -> String {
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("{hash:016x}")
+/// machines: 64-bit FNV-1a, written as 16 hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Digest(pub u64);
+
+impl Digest {
+    pub fn of(text: &str) -> Digest {
+        Digest(text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        }))
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{:016x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Digest, D::Error> {
+        let text = Text::deserialize(deserializer)?;
+        match (text.len(), u64::from_str_radix(&text, 16)) {
+            (16, Ok(hash)) => Ok(Digest(hash)),
+            _ => Err(serde::de::Error::custom(format!(
+                "`{text}` is not a fingerprint of 16 hex digits"
+            ))),
+        }
+    }
 }
 
 fn integration_kind(integration: &model::Integration) -> &'static str {
@@ -346,7 +374,7 @@ fn integration_kind(integration: &model::Integration) -> &'static str {
     }
 }
 
-fn cluster_summary(model: &Model, cluster: &model::Cluster) -> ClusterSummary {
+fn cluster_summary<'m>(model: &'m Model, cluster: &'m model::Cluster) -> ClusterSummary<'m> {
     let envs: Vec<&model::Env> = model.envs_on(&cluster.name).collect();
     let (externals, prometheus) = model::unmanaged_namespaces(model, cluster, &envs);
     let sends_alerts = cluster.prometheus.alertmanager.is_some();
@@ -365,7 +393,7 @@ fn cluster_summary(model: &Model, cluster: &model::Cluster) -> ClusterSummary {
         },
         envs: envs
             .iter()
-            .map(|env| (env.name.clone(), env_summary(model, env, sends_alerts)))
+            .map(|env| (Text::from(&env.name), env_summary(model, env, sends_alerts)))
             .collect(),
         externals: externals
             .iter()
@@ -381,10 +409,10 @@ fn cluster_summary(model: &Model, cluster: &model::Cluster) -> ClusterSummary {
     }
 }
 
-fn grant(binding: &str, role: &str, subjects: &[model::Subject]) -> GrantSummary {
+fn grant<'m>(binding: &'m str, role: &'m str, subjects: &[model::Subject]) -> GrantSummary<'m> {
     GrantSummary {
-        binding: binding.to_string(),
-        role: role.to_string(),
+        binding: Text::from(binding),
+        role: Text::from(role),
         subjects: subjects.iter().map(model::Subject::to_string).collect(),
     }
 }
@@ -400,18 +428,22 @@ fn rules(role: &model::Role) -> Vec<RuleSummary> {
         .collect()
 }
 
-fn env_summary(model: &Model, env: &model::Env, sends_alerts: bool) -> EnvSummary {
+fn env_summary<'m>(model: &'m Model, env: &'m model::Env, sends_alerts: bool) -> EnvSummary<'m> {
     EnvSummary {
-        tier: env.tier.name.clone(),
+        tier: Text::from(&env.tier.name),
         environment: env.environment,
-        pod_security: env.pod_security.as_str().to_string(),
-        team: env.team().to_string(),
-        labels: env.labels.to_btree_map(),
+        pod_security: Text::from(env.pod_security.as_str()),
+        team: Text::from(env.team()),
+        labels: env
+            .labels
+            .iter()
+            .map(|(key, value)| (Text::from(key), Text::from(value)))
+            .collect(),
         quota: env
             .quota
             .iter()
             .flat_map(|quota| quota.hard.iter())
-            .map(|(key, value)| (key.as_str().to_string(), *value))
+            .map(|(key, value)| (Text::from(key.as_str()), *value))
             .collect(),
         has_quota: env.quota.is_some(),
         cost: CostSummary::of(&cost::of_env(env)),
@@ -421,41 +453,41 @@ fn env_summary(model: &Model, env: &model::Env, sends_alerts: bool) -> EnvSummar
             .iter()
             .map(|binding| grant(&binding.name, &binding.role, &binding.subjects))
             .collect(),
-        network: env.network.clone(),
+        network: Cow::Borrowed(&env.network),
         self_managed: [
             ("network", env.tier.self_managed.network),
             ("rbac", env.tier.self_managed.rbac),
         ]
         .into_iter()
         .filter(|(_, managed)| *managed)
-        .map(|(what, _)| what.to_string())
+        .map(|(what, _)| Text::from(what))
         .collect(),
         alerts: env
             .alerts
             .rules
             .iter()
             .map(|rule| AlertSummary {
-                alert: rule.alert.clone(),
-                severity: rule.labels.get("severity").cloned(),
-                expr: digest(&rule.expr),
+                alert: Text::from(&rule.alert),
+                severity: rule.labels.get("severity").map(Text::from),
+                expr: Digest::of(&rule.expr),
                 wait: rule.for_.map(|wait| wait.to_string()),
                 receiver: sends_alerts
                     .then(|| model.alerting.receiver_of(&rule.labels))
                     .flatten()
-                    .map(str::to_string),
+                    .map(Text::from),
             })
             .collect(),
         deploy: env.deploy.as_ref().map(|deploy| DeploySummary {
-            application: deploy.application.clone(),
-            project: deploy.project.clone(),
-            repo: deploy.repo.clone(),
-            revision: deploy.revision.clone(),
-            path: deploy.path.clone(),
+            application: Text::from(&deploy.application),
+            project: Text::from(&deploy.project),
+            repo: Text::from(&deploy.repo),
+            revision: Text::from(&deploy.revision),
+            path: Text::from(&deploy.path),
         }),
     }
 }
 
-impl Summary {
+impl Summary<'_> {
     /// The file `build` writes: one line of compact JSON (`jq .` shows it
     /// indented), since at thousands of namespaces it is megabytes.
     pub fn to_json(&self) -> String {
@@ -474,8 +506,9 @@ impl Summary {
     }
 
     /// A summary read back; an error says what is wrong with it.
-    pub fn from_json(text: &str) -> Result<Summary, String> {
-        let summary: Summary = serde_json::from_str(text).map_err(|error| error.to_string())?;
+    pub fn from_json(text: &str) -> Result<Summary<'static>, String> {
+        let summary: Summary<'static> =
+            serde_json::from_str(text).map_err(|error| error.to_string())?;
         if summary.format != FORMAT {
             return Err(format!(
                 "it is in format {}, and this envk reads format {FORMAT}: build both sides with one envk",
@@ -505,10 +538,10 @@ impl std::fmt::Display for Place {
     }
 }
 
-impl ClusterSummary {
+impl<'a> ClusterSummary<'a> {
     /// A cluster with nothing on it: the other side of a cluster added or
     /// removed.
-    pub fn empty() -> ClusterSummary {
+    pub fn empty() -> ClusterSummary<'static> {
         ClusterSummary {
             environment: Environment::Development,
             server: String::new(),
@@ -537,7 +570,7 @@ impl ClusterSummary {
                 endpoint,
                 network: Some(&env.network),
             };
-            (Place::Env(name.clone()), node)
+            (Place::Env(name.to_string()), node)
         });
         fn unmanaged(place: Place, namespace: &str) -> (Place, Node<'_>) {
             let node = Node {
@@ -610,7 +643,7 @@ pub fn atoms(
 ) -> BTreeSet<GrantAtom> {
     let mut atoms = BTreeSet::new();
     for grant in grants {
-        for rule in roles.get(&grant.role).into_iter().flatten() {
+        for rule in roles.get(grant.role.as_ref()).into_iter().flatten() {
             for subject in &grant.subjects {
                 for api_group in &rule.api_groups {
                     for resource in &rule.resources {
@@ -632,13 +665,17 @@ pub fn atoms(
 
 #[cfg(test)]
 mod tests {
-    use super::digest;
+    use super::Digest;
 
     #[test]
     fn the_digest_is_fnv_1a() {
         // The published test vectors of 64-bit FNV-1a.
-        assert_eq!(digest(""), "cbf29ce484222325");
-        assert_eq!(digest("a"), "af63dc4c8601ec8c");
-        assert_eq!(digest("foobar"), "85944171f73967e8");
+        let hex = |text: &str| serde_json::to_string(&Digest::of(text)).unwrap();
+        assert_eq!(hex(""), "\"cbf29ce484222325\"");
+        assert_eq!(hex("a"), "\"af63dc4c8601ec8c\"");
+        assert_eq!(hex("foobar"), "\"85944171f73967e8\"");
+        let back: Digest = serde_json::from_str("\"85944171f73967e8\"").unwrap();
+        assert_eq!(back, Digest::of("foobar"));
+        assert!(serde_json::from_str::<Digest>("\"8594\"").is_err());
     }
 }

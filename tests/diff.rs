@@ -59,8 +59,8 @@ impl Program {
     }
 
     fn side(&self, label: &str) -> Side {
-        let (model, tree) = self.model(label);
-        Side::of_tree(&tree, envk::summary::of(&model))
+        let (_, tree) = self.model(label);
+        Side::of_tree(&tree)
     }
 }
 
@@ -200,9 +200,8 @@ fn a_build_diffed_with_itself_is_no_change() {
                 ..emit::Options::default()
             },
         );
-        let summary = envk::summary::of(&model);
-        let a = Side::of_tree(&tree, summary.clone());
-        let b = Side::of_tree(&stream, summary);
+        let a = Side::of_tree(&tree);
+        let b = Side::of_tree(&stream);
         let same = diff::diff(&a, &a);
         assert!(same.is_empty(), "{label}: {same:?}");
         assert_eq!(diff::render::terminal(&same, false), "no changes\n");
@@ -380,14 +379,10 @@ fn the_reachability_delta_is_the_difference_of_the_matrices() {
             continue;
         };
         compared += 1;
-        let old = Side::of_tree(&old_tree, envk::summary::of(&old_model));
-        let new = Side::of_tree(&new_tree, envk::summary::of(&new_model));
-        // Through JSON, as two build folders would be read.
-        let reread = |side: Side| Side {
-            summary: envk::summary::Summary::from_json(&side.summary.to_json()).unwrap(),
-            files: side.files,
-        };
-        let (old, new) = (reread(old), reread(new));
+        // Each summary read back from the build's model.json, as from a
+        // build folder.
+        let old = Side::of_tree(&old_tree);
+        let new = Side::of_tree(&new_tree);
         let diff = diff::diff(&old, &new);
         let (before, after) = (matrices(&old_model), matrices(&new_model));
         let names: std::collections::BTreeSet<&String> =

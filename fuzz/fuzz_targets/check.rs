@@ -1,5 +1,6 @@
 //! Any text as a whole program: every stage reports, none panics, and what
-//! the checker accepts the emitters build.
+//! the checker accepts the emitters build, its summary reads back as the
+//! same build for `envk diff`, and its report draws.
 #![no_main]
 
 use envk::emit::{ArgoCd, Layout, Options};
@@ -20,14 +21,19 @@ fuzz_target!(|data: &[u8]| {
             (Layout::Tree, ArgoCd::Applications),
             (Layout::Stream, ArgoCd::ApplicationSets),
         ] {
-            let _ = envk::emit::emit(
+            let tree = envk::emit::emit(
                 model,
                 Options {
                     provenance: true,
                     layout,
                     argocd,
+                    report: true,
                 },
             );
+            // `Side::of_tree` reads the summary back; a build diffed with
+            // itself is no change.
+            let side = envk::diff::Side::of_tree(&tree);
+            assert!(envk::diff::diff(&side, &side).is_empty());
         }
     }
 });

@@ -91,8 +91,8 @@ pub fn table(summary: &Summary, by: &str) -> CostTable {
     for (cluster_name, cluster) in &summary.clusters {
         for (name, env) in &cluster.envs {
             let group = match (by, env.labels.get(by)) {
-                (_, Some(value)) => value.clone(),
-                ("team", None) => env.team.clone(),
+                (_, Some(value)) => value.to_string(),
+                ("team", None) => env.team.to_string(),
                 (_, None) => "(none)".to_string(),
             };
             let shown = |key: QuotaKey, dimension: Dimension| {
@@ -102,8 +102,8 @@ pub fn table(summary: &Summary, by: &str) -> CostTable {
             };
             envs.push(EnvLine {
                 cluster: cluster_name.clone(),
-                namespace: name.clone(),
-                tier: env.tier.clone(),
+                namespace: name.to_string(),
+                tier: env.tier.to_string(),
                 group,
                 cpu: shown(QuotaKey::RequestsCpu, Dimension::Cpu),
                 memory: shown(QuotaKey::RequestsMemory, Dimension::Memory),

@@ -178,9 +178,9 @@ fn cluster_meaning(
             .iter()
             .filter(|(name, _)| !old.envs.contains_key(*name))
             .map(|(name, env)| NamespaceAdded {
-                name: name.clone(),
-                tier: env.tier.clone(),
-                team: env.team.clone(),
+                name: name.to_string(),
+                tier: env.tier.to_string(),
+                team: env.team.to_string(),
                 cost: crate::cost::shown(env.cost.requests.money(), env.cost.requests_bounded),
             })
             .collect(),
@@ -188,7 +188,7 @@ fn cluster_meaning(
             .envs
             .keys()
             .filter(|env| !new.envs.contains_key(*env))
-            .cloned()
+            .map(|env| env.to_string())
             .collect(),
         ..ClusterMeaning::default()
     };
@@ -212,7 +212,12 @@ fn cluster_meaning(
     }
     let no_env =
         |env: Option<&EnvSummary>| env.map_or(Money::ZERO, |env| env.cost.requests.money());
-    let envs: BTreeSet<&String> = old.envs.keys().chain(new.envs.keys()).collect();
+    let envs: BTreeSet<&str> = old
+        .envs
+        .keys()
+        .chain(new.envs.keys())
+        .map(|env| env.as_ref())
+        .collect();
     for env in envs {
         let (before, after) = (no_env(old.envs.get(env)), no_env(new.envs.get(env)));
         if before != after {
@@ -291,16 +296,16 @@ impl<'a> Roles<'a> {
 }
 
 /// Every grant of a cluster with its scope.
-fn scoped_grants(
-    cluster: &ClusterSummary,
-) -> impl Iterator<Item = (Scope, &summary::GrantSummary)> {
+fn scoped_grants<'c>(
+    cluster: &'c ClusterSummary,
+) -> impl Iterator<Item = (Scope, &'c summary::GrantSummary<'c>)> {
     cluster
         .envs
         .iter()
         .flat_map(|(name, env)| {
             env.grants
                 .iter()
-                .map(move |grant| (Some(name.clone()), grant))
+                .map(move |grant| (Some(name.to_string()), grant))
         })
         .chain(cluster.cluster_grants.iter().map(|grant| (None, grant)))
 }
@@ -310,7 +315,7 @@ fn role_grants(cluster: &ClusterSummary) -> BTreeSet<(Scope, String, String)> {
     let mut roles = BTreeSet::new();
     for (scope, grant) in scoped_grants(cluster) {
         for subject in &grant.subjects {
-            roles.insert((scope.clone(), subject.clone(), grant.role.clone()));
+            roles.insert((scope.clone(), subject.clone(), grant.role.to_string()));
         }
     }
     roles
@@ -362,8 +367,8 @@ fn changes(
             continue;
         }
         let grant = summary::GrantSummary {
-            binding: String::new(),
-            role: role.clone(),
+            binding: Default::default(),
+            role: role.into(),
             subjects: vec![subject.clone()],
         };
         let atoms = summary::atoms(std::slice::from_ref(&grant), rules.for_scope(scope));
@@ -423,7 +428,12 @@ fn quotas(old: &ClusterSummary, new: &ClusterSummary, meaning: &mut ClusterMeani
         let Some(was) = old.envs.get(name) else {
             continue;
         };
-        let keys: BTreeSet<&String> = was.quota.keys().chain(env.quota.keys()).collect();
+        let keys: BTreeSet<&str> = was
+            .quota
+            .keys()
+            .chain(env.quota.keys())
+            .map(|key| key.as_ref())
+            .collect();
         for key in keys {
             let (before, after) = (was.quota.get(key), env.quota.get(key));
             if before == after {
@@ -431,8 +441,8 @@ fn quotas(old: &ClusterSummary, new: &ClusterSummary, meaning: &mut ClusterMeani
             }
             let dimension = QuotaKey::parse(key).map_or(Dimension::Count, QuotaKey::dimension);
             meaning.quotas.push(QuotaChange {
-                namespace: name.clone(),
-                key: key.clone(),
+                namespace: name.to_string(),
+                key: key.to_string(),
                 old: before.map(|value| dimension.format(*value)),
                 new: after.map(|value| dimension.format(*value)),
                 delta: before
@@ -480,26 +490,28 @@ fn signed(dimension: Dimension, old: u64, new: u64) -> String {
 }
 
 fn alerts(old: &ClusterSummary, new: &ClusterSummary, meaning: &mut ClusterMeaning) {
-    let names: BTreeSet<&String> = old.envs.keys().chain(new.envs.keys()).collect();
+    let names: BTreeSet<&str> = old
+        .envs
+        .keys()
+        .chain(new.envs.keys())
+        .map(|name| name.as_ref())
+        .collect();
     for name in names {
-        let by_name = |env: Option<&EnvSummary>| -> BTreeMap<String, summary::AlertSummary> {
-            env.map(|env| {
-                env.alerts
-                    .iter()
-                    .map(|alert| (alert.alert.clone(), alert.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
-        };
+        fn by_name<'e>(env: &'e EnvSummary) -> BTreeMap<&'e str, &'e summary::AlertSummary<'e>> {
+            env.alerts
+                .iter()
+                .map(|alert| (alert.alert.as_ref(), alert))
+                .collect()
+        }
         // A namespace added or removed says so itself; its alerts are not
         // listed one by one.
         let (Some(was), Some(is)) = (old.envs.get(name), new.envs.get(name)) else {
             continue;
         };
-        let (before, after) = (by_name(Some(was)), by_name(Some(is)));
-        let alerts: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+        let (before, after) = (by_name(was), by_name(is));
+        let alerts: BTreeSet<&str> = before.keys().chain(after.keys()).copied().collect();
         for alert in alerts {
-            let (old_alert, new_alert) = (before.get(alert), after.get(alert));
+            let (old_alert, new_alert) = (before.get(alert).copied(), after.get(alert).copied());
             let (change, fields) = match (old_alert, new_alert) {
                 (None, Some(_)) => ("added", Vec::new()),
                 (Some(_), None) => ("removed", Vec::new()),
@@ -522,12 +534,14 @@ fn alerts(old: &ClusterSummary, new: &ClusterSummary, meaning: &mut ClusterMeani
                 (None, None) => continue,
             };
             meaning.alerts.push(AlertChange {
-                namespace: name.clone(),
-                alert: alert.clone(),
+                namespace: name.to_string(),
+                alert: alert.to_string(),
                 change,
                 fields,
-                old_receiver: old_alert.and_then(|alert| alert.receiver.clone()),
-                new_receiver: new_alert.and_then(|alert| alert.receiver.clone()),
+                old_receiver: old_alert
+                    .and_then(|alert| alert.receiver.as_deref().map(str::to_string)),
+                new_receiver: new_alert
+                    .and_then(|alert| alert.receiver.as_deref().map(str::to_string)),
             });
         }
     }
@@ -561,7 +575,7 @@ fn fleet_meaning(old: &Summary, new: &Summary) -> FleetMeaning {
             .map(|(name, kinds)| format!("{name} ({})", kinds.join(", ")))
             .collect::<BTreeSet<_>>()
     };
-    fn policies(summary: &Summary) -> BTreeMap<String, &summary::PolicySummary> {
+    fn policies<'s>(summary: &'s Summary) -> BTreeMap<String, &'s summary::PolicySummary> {
         summary
             .policies
             .iter()

@@ -29,7 +29,7 @@ pub use objects::{ObjectChanges, ObjectId};
 /// One side of a diff: a build's files and its summary.
 pub struct Side {
     pub files: BTreeMap<String, String>,
-    pub summary: Summary,
+    pub summary: Summary<'static>,
 }
 
 /// Why a side could not be read.
@@ -92,16 +92,17 @@ impl Side {
         Ok(Side { files, summary })
     }
 
-    /// A build made in memory.
-    pub fn of_tree(tree: &Tree, summary: Summary) -> Side {
-        Side {
-            files: tree
-                .files
-                .iter()
-                .map(|(path, content)| (path.clone(), content.text().into_owned()))
-                .collect(),
-            summary,
-        }
+    /// A build made in memory, with its summary read back from its
+    /// `.envk/model.json` as from a folder.
+    pub fn of_tree(tree: &Tree) -> Side {
+        let files: BTreeMap<String, String> = tree
+            .files
+            .iter()
+            .map(|(path, content)| (path.clone(), content.text().into_owned()))
+            .collect();
+        let summary =
+            Summary::from_json(&files[summary::PATH]).expect("a build's summary reads back");
+        Side { files, summary }
     }
 }
 

@@ -288,7 +288,7 @@ fn env_rows(name: &str, cluster: &ClusterSummary, costs: &CostTable) -> String {
                 .get(key.as_str())
                 .map_or("—".to_string(), |value| key.dimension().format(*value))
         };
-        let (cost, budget, over) = match lines.get(env_name.as_str()) {
+        let (cost, budget, over) = match lines.get(env_name.as_ref()) {
             Some(line) => {
                 let cost = crate::cost::shown(line.requests.money(), line.requests_bounded);
                 let budget = line
@@ -472,7 +472,7 @@ fn rule_table(cluster: &ClusterSummary) -> String {
 /// of subjects against namespaces.
 fn access(cluster: &ClusterSummary, roles: &Roles) -> String {
     let mut out = String::new();
-    let bindings: Vec<(&String, &crate::summary::GrantSummary)> = cluster
+    let bindings: Vec<(&crate::summary::Text, &crate::summary::GrantSummary)> = cluster
         .envs
         .iter()
         .flat_map(|(name, env)| env.grants.iter().map(move |grant| (name, grant)))
@@ -502,7 +502,7 @@ fn access(cluster: &ClusterSummary, roles: &Roles) -> String {
             let _ = write!(out, "<tr><th>{}</th>", escape(subject));
             for namespace in cluster.envs.keys() {
                 let cell = roles
-                    .get(namespace.as_str())
+                    .get(namespace.as_ref())
                     .map_or(String::new(), |roles| escape(&roles.join(", ")));
                 let _ = write!(out, "<td>{cell}</td>");
             }
@@ -533,7 +533,7 @@ fn access(cluster: &ClusterSummary, roles: &Roles) -> String {
 /// The resources a grant's role may write, `*` counting as every verb.
 fn writes(grant: &crate::summary::GrantSummary, roles: &Roles) -> String {
     let mut resources: Vec<&str> = roles
-        .get(&grant.role)
+        .get(grant.role.as_ref())
         .into_iter()
         .flatten()
         .filter(|rule| {
