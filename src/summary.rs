@@ -318,18 +318,18 @@ pub fn of(model: &Model) -> Summary<'_> {
             .envs
             .values()
             .flat_map(|env| env.roles.iter())
-            .map(|role| (role.name.clone(), role))
+            .map(|role| (role.name.as_str(), role))
             .collect::<BTreeMap<_, _>>()
             .into_iter()
-            .map(|(name, role)| (name, rules(role)))
+            .map(|(name, role)| (name.to_string(), rules(role)))
             .collect(),
         cluster_roles: model
             .cluster_bindings
             .iter()
-            .map(|binding| (binding.role.name.clone(), &binding.role))
+            .map(|binding| (binding.role.name.as_str(), &binding.role))
             .collect::<BTreeMap<_, _>>()
             .into_iter()
-            .map(|(name, role)| (name, rules(role)))
+            .map(|(name, role)| (name.to_string(), rules(role)))
             .collect(),
     }
 }

@@ -779,7 +779,9 @@ fn within_budget(
     };
     let lower = if price.cpu.0 > 0 && cost.cpu >= over {
         let at_most = most(budget.saturating_sub(cost.memory), price.cpu, 1000, 1);
-        (at_most < cpu).then(|| {
+        // Lowering to nothing is no advice: the other request is then
+        // what to lower.
+        (at_most < cpu && at_most > 0).then(|| {
             format!(
                 "lower `requests.cpu` to at most {}",
                 Dimension::Cpu.format(at_most)
@@ -797,7 +799,7 @@ fn within_budget(
                     1 << 30,
                     1 << 20,
                 );
-                (at_most < memory).then(|| {
+                (at_most < memory && at_most > 0).then(|| {
                     format!(
                         "lower `requests.memory` to at most {}",
                         Dimension::Memory.format(at_most)

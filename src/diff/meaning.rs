@@ -89,6 +89,8 @@ pub struct CostChange {
     pub old: String,
     pub new: String,
     pub delta: String,
+    /// An env's budget after the change, where its tier has one.
+    pub budget: Option<String>,
     #[serde(skip)]
     pub old_money: Money,
     #[serde(skip)]
@@ -112,9 +114,9 @@ pub struct ClusterMeaning {
     pub alerts: Vec<AlertChange>,
     pub cost: Option<CostChange>,
     pub env_costs: Vec<CostChange>,
-    /// The cluster's prices, before and after, where they changed:
-    /// `$0.031611 per core-hour, $0.004237 per GiB-hour`.
-    pub price: Option<(String, String)>,
+    /// The cluster's prices that changed, before and after: `cpu
+    /// $0.031611 → $0.035 per core-hour`.
+    pub price: Vec<String>,
 }
 
 impl ClusterMeaning {
@@ -196,15 +198,17 @@ fn cluster_meaning(
     grants(old, new, roles, &mut meaning);
     quotas(old, new, &mut meaning);
     alerts(old, new, &mut meaning);
-    let price = |cluster: &ClusterSummary| {
-        format!(
-            "${} per core-hour, ${} per GiB-hour",
-            cluster.price.cpu, cluster.price.memory
-        )
-    };
     // A cluster added or removed has no price on its other side.
-    if !old.price.cpu.is_empty() && !new.price.cpu.is_empty() && price(old) != price(new) {
-        meaning.price = Some((price(old), price(new)));
+    if !old.price.cpu.is_empty() && !new.price.cpu.is_empty() {
+        let prices = [
+            ("cpu", &old.price.cpu, &new.price.cpu, "core-hour"),
+            ("memory", &old.price.memory, &new.price.memory, "GiB-hour"),
+        ];
+        meaning.price = prices
+            .into_iter()
+            .filter(|(_, before, after, _)| before != after)
+            .map(|(what, before, after, per)| format!("{what} ${before} → ${after} per {per}"))
+            .collect();
     }
     let (old_cost, new_cost) = (old.cost(), new.cost());
     if old_cost != new_cost {
@@ -221,7 +225,13 @@ fn cluster_meaning(
     for env in envs {
         let (before, after) = (no_env(old.envs.get(env)), no_env(new.envs.get(env)));
         if before != after {
-            meaning.env_costs.push(cost_change(env, before, after));
+            let mut change = cost_change(env, before, after);
+            change.budget = new
+                .envs
+                .get(env)
+                .and_then(|env| env.budget)
+                .map(|budget| budget.money().to_string());
+            meaning.env_costs.push(change);
         }
     }
     meaning
@@ -233,6 +243,7 @@ fn cost_change(name: &str, old: Money, new: Money) -> CostChange {
         old: old.to_string(),
         new: new.to_string(),
         delta: crate::cost::delta(old, new),
+        budget: None,
         old_money: old,
         new_money: new,
     }

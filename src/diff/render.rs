@@ -310,8 +310,39 @@ pub fn meaning_lines(meaning: &ClusterMeaning) -> Vec<Line> {
         };
         lines.push(line(weight, text));
     }
-    if let Some((old, new)) = &meaning.price {
-        lines.push(line(Weight::Plain, format!("prices change: {old} → {new}")));
+    if !meaning.price.is_empty() {
+        lines.push(line(
+            Weight::Plain,
+            format!("prices change: {}", meaning.price.join(", ")),
+        ));
+    }
+    // Each env that stays, whose cost moved: by its quota, or by prices.
+    let added_or_removed = |name: &str| {
+        meaning
+            .namespaces_added
+            .iter()
+            .any(|added| added.name == name)
+            || meaning
+                .namespaces_removed
+                .iter()
+                .any(|removed| removed == name)
+    };
+    for cost in meaning
+        .env_costs
+        .iter()
+        .filter(|cost| !added_or_removed(&cost.name))
+    {
+        let budget = cost
+            .budget
+            .as_ref()
+            .map_or(String::new(), |budget| format!(", of a budget of {budget}"));
+        lines.push(line(
+            Weight::Plain,
+            format!(
+                "cost of `{}`: {} → {} ({}/month){budget}",
+                cost.name, cost.old, cost.new, cost.delta
+            ),
+        ));
     }
     if let Some(cost) = &meaning.cost {
         lines.push(line(

@@ -180,7 +180,7 @@ fn cluster_view(
         cost: crate::cost::shown(total.requests.money(), total.requests_bounded),
         cost_decimal: total.requests.money().decimal(),
         price: format!(
-            "${} per core-hour and ${} per GiB-hour ({})",
+            "${} per core-hour and ${} per GiB-hour, {}",
             cluster.price.cpu, cluster.price.memory, cluster.price.origin
         ),
         bars: bars(cluster),
