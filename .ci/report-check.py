@@ -155,7 +155,7 @@ def check_dom(dom_text, model, require_paths=False):
         where = f"cluster {name}"
         attr = section.attrs
         envs = len(cluster["envs"])
-        bindings = sum(len(env["grants"]) for env in cluster["envs"].values()) + len(cluster["cluster_grants"])
+        bindings = sum(len(env.get("grants", [])) for env in cluster["envs"].values()) + len(cluster["cluster_grants"])
         rows = section.rows
         found["clusters"] += 1
         found["envs"] += rows["env"]
@@ -402,7 +402,7 @@ def encode_png(width, height, bpp, rows, filters):
 SELF_TEST_MODEL = {
     "clusters": {
         "a": {
-            "envs": {"x": {"grants": [{}]}, "y": {"grants": []}},
+            "envs": {"x": {"grants": [{}]}, "y": {}},
             "externals": {},
             "prometheus": None,
             "cluster_grants": [{}],
