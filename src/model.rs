@@ -1596,7 +1596,15 @@ pub struct Node<'a> {
     pub network: Option<&'a Network>,
 }
 
-impl Node<'_> {
+impl<'a> Node<'a> {
+    /// A namespace envk writes no policy of.
+    pub fn unmanaged(namespace: &'a str) -> Node<'a> {
+        Node {
+            endpoint: Endpoint::Namespace(namespace),
+            network: None,
+        }
+    }
+
     /// What the NetworkPolicies let through from `self`'s pods to `to`'s:
     /// the receiver's ingress and the sender's egress must both allow it,
     /// and a namespace envk does not manage is limited only by the other

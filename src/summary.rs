@@ -572,21 +572,16 @@ impl<'a> ClusterSummary<'a> {
             };
             (Place::Env(name.to_string()), node)
         });
-        fn unmanaged(place: Place, namespace: &str) -> (Place, Node<'_>) {
-            let node = Node {
-                endpoint: Endpoint::Namespace(namespace),
-                network: None,
-            };
-            (place, node)
-        }
         let externals = self
             .externals
             .iter()
-            .map(|(name, namespace)| unmanaged(Place::External(name.clone()), namespace));
-        let prometheus = self
-            .prometheus
-            .iter()
-            .map(|namespace| unmanaged(Place::Prometheus(namespace.clone()), namespace));
+            .map(|(name, namespace)| (Place::External(name.clone()), Node::unmanaged(namespace)));
+        let prometheus = self.prometheus.iter().map(|namespace| {
+            (
+                Place::Prometheus(namespace.clone()),
+                Node::unmanaged(namespace),
+            )
+        });
         envs.chain(externals).chain(prometheus).collect()
     }
 

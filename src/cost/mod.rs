@@ -102,6 +102,12 @@ pub fn delta(old: Money, new: Money) -> String {
     }
 }
 
+/// A cluster's prices in words, as every output says them: `$0.031611 per
+/// core-hour and $0.004237 per GiB-hour of memory, ORIGIN`.
+pub fn describe_prices(cpu: &str, memory: &str, origin: &str) -> String {
+    format!("${cpu} per core-hour and ${memory} per GiB-hour of memory, {origin}")
+}
+
 /// A cluster's list prices: per core-hour of cpu and per GiB-hour of
 /// memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -72,7 +72,7 @@ impl GroupLine {
 pub struct CostTable {
     pub currency: &'static str,
     pub hours_per_month: u64,
-    /// Cluster → `$X per core-hour, $Y per GiB-hour (origin)`.
+    /// Cluster → its prices in words (`describe_prices`).
     pub prices: BTreeMap<String, String>,
     /// The label envs are grouped by.
     pub by: String,
@@ -145,9 +145,10 @@ pub fn table(summary: &Summary, by: &str) -> CostTable {
             .clusters
             .iter()
             .map(|(name, cluster)| {
-                let price = format!(
-                    "${} per core-hour, ${} per GiB-hour, {}",
-                    cluster.price.cpu, cluster.price.memory, cluster.price.origin
+                let price = super::describe_prices(
+                    &cluster.price.cpu,
+                    &cluster.price.memory,
+                    &cluster.price.origin,
                 );
                 (name.clone(), price)
             })

@@ -8,6 +8,8 @@
 
 use std::fmt::Write as _;
 
+use crate::suggest::and_list;
+
 use super::meaning::{ClusterMeaning, FleetMeaning, GrantChange, PathChange};
 use super::{ClusterDiff, Diff};
 
@@ -49,15 +51,6 @@ fn line(weight: Weight, text: String) -> Line {
 /// The utilisation at and above which a capacity change is flagged.
 const NEAR_CAPACITY: u64 = 90;
 
-/// `a`, `a and b`, `a, b and c`.
-fn listed(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
-}
-
 fn quoted(items: &[String]) -> Vec<String> {
     items.iter().map(|item| format!("`{item}`")).collect()
 }
@@ -72,7 +65,7 @@ const NAMES_IN_A_LINE: usize = 6;
 /// `a`, `b` and 3 more.
 fn some_of(items: &[String]) -> String {
     match items.len() > NAMES_IN_A_LINE {
-        false => listed(items),
+        false => and_list(items),
         true => format!(
             "{} and {} more",
             items[..NAMES_IN_A_LINE - 1].join(", "),
@@ -140,12 +133,12 @@ fn grant_text(verb: &str, preposition: &str, grant: &GrantChange) -> String {
         Some(role) => format!(
             "{verb} role `{role}` {preposition} {} {place}, which may {} {}",
             grant.subject,
-            listed(&quoted(&grant.verbs)),
+            and_list(&quoted(&grant.verbs)),
             some_of(&quoted(&grant.resources))
         ),
         None => format!(
             "{verb} {} on {} {preposition} {} {place}",
-            listed(&quoted(&grant.verbs)),
+            and_list(&quoted(&grant.verbs)),
             some_of(&quoted(&grant.resources)),
             grant.subject
         ),
@@ -294,7 +287,7 @@ pub fn meaning_lines(meaning: &ClusterMeaning) -> Vec<Line> {
                 "alert `{}` in `{}` changes its {}",
                 alert.alert,
                 alert.namespace,
-                listed(
+                and_list(
                     &alert
                         .fields
                         .iter()
@@ -363,7 +356,7 @@ fn others(fields: &[&str]) -> String {
         .collect();
     match rest.is_empty() {
         true => String::new(),
-        false => format!(", and its {} change", listed(&rest)),
+        false => format!(", and its {} change", and_list(&rest)),
     }
 }
 
@@ -511,7 +504,7 @@ fn headline(diff: &Diff) -> String {
         })
         .collect();
     if !near.is_empty() {
-        parts.push(format!("⚠️ near capacity: {}", listed(&near)));
+        parts.push(format!("⚠️ near capacity: {}", and_list(&near)));
     }
     let granted = sum(|m| m.grants_added.len());
     if granted > 0 {

@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::cost;
 use crate::model::{
-    Cluster, Dimension, Endpoint, Env, Exporter, Model, Network, NetworkRule, Peer, Port, QuotaKey,
-    Reach, Subject, reach,
+    Cluster, Dimension, Env, Exporter, Model, Network, NetworkRule, Node, Peer, Port, QuotaKey,
+    Reach, Subject,
 };
 
 const TEMPLATE: &str = include_str!("templates/cluster-readme.md.tera");
@@ -401,6 +401,8 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
             ),
         }
     };
+    // Each env's month, for its row and the total.
+    let costs: Vec<cost::Cost> = envs.iter().map(|env| cost::of_env(env)).collect();
     Context {
         retired: Vec::new(),
         monitoring: monitoring(model, cluster, &envs),
@@ -416,34 +418,36 @@ fn cluster_context(model: &Model, cluster: &Cluster) -> Context {
             environment: cluster.environment.as_str().to_string(),
         },
         env_count: envs.len(),
-        env_rows: envs.iter().fold(String::new(), |mut rows, env| {
-            let cells = [
-                env.name.as_str(),
-                &env.tier.name,
-                env.pod_security.as_str(),
-                &show(Dimension::Cpu, requested(env, QuotaKey::RequestsCpu)),
-                &show(Dimension::Memory, requested(env, QuotaKey::RequestsMemory)),
-                &show(Dimension::Count, requested(env, QuotaKey::Pods)),
-                &cost::of_env(env).show_requests(),
-            ];
-            row(&mut rows, &cells);
-            rows
-        }),
+        env_rows: envs
+            .iter()
+            .zip(&costs)
+            .fold(String::new(), |mut rows, (env, cost)| {
+                let cells = [
+                    env.name.as_str(),
+                    &env.tier.name,
+                    env.pod_security.as_str(),
+                    &show(Dimension::Cpu, requested(env, QuotaKey::RequestsCpu)),
+                    &show(Dimension::Memory, requested(env, QuotaKey::RequestsMemory)),
+                    &show(Dimension::Count, requested(env, QuotaKey::Pods)),
+                    &cost.show_requests(),
+                ];
+                row(&mut rows, &cells);
+                rows
+            }),
         totals: Totals {
             cpu: total(QuotaKey::RequestsCpu),
             memory: total(QuotaKey::RequestsMemory),
             pods: total(QuotaKey::Pods),
-            cost: envs
+            cost: costs
                 .iter()
-                .map(|env| cost::of_env(env))
+                .copied()
                 .fold(cost::Cost::default(), cost::Cost::plus)
                 .show_requests(),
         },
-        price: format!(
-            "${} per core-hour and ${} per GiB-hour of memory, {}",
-            cluster.price.cpu.price(),
-            cluster.price.memory.price(),
-            cluster.price.origin()
+        price: cost::describe_prices(
+            &cluster.price.cpu.price(),
+            &cluster.price.memory.price(),
+            cluster.price.origin(),
         ),
         capacity: Totals {
             cpu: show(Dimension::Cpu, cluster.capacity.cpu),
@@ -646,39 +650,43 @@ fn matrix(model: &Model, cluster: &Cluster, envs: &[&Env]) -> Matrix {
             .iter()
             .map(|external| format!("external {}", external.name)),
     );
-    let mut rows: Vec<MatrixRow> =
-        envs.iter()
-            .map(|from| MatrixRow {
-                from: shown(from),
-                cells: envs
-                    .iter()
-                    .map(|to| describe(reach(from, to)))
-                    .chain(externals.iter().map(|to| {
-                        describe(from.network.allows(Endpoint::Namespace(&to.namespace)))
-                    }))
-                    .collect(),
-            })
-            .collect();
-    let unmanaged = |from: String, sender: Endpoint| MatrixRow {
-        from,
-        cells: envs
-            .iter()
-            .map(|to| describe(to.network.admits(sender)))
-            .chain(externals.iter().map(|_| NOT_MANAGED.to_string()))
-            .collect(),
-    };
-    for external in &externals {
-        rows.push(unmanaged(
-            format!("external {}", external.name),
-            Endpoint::Namespace(&external.namespace),
-        ));
-    }
-    if let Some(namespace) = prometheus {
-        rows.push(unmanaged(
-            format!("Prometheus ({namespace})"),
-            Endpoint::Namespace(namespace),
-        ));
-    }
+    // Receivers are the columns: the envs, then the externals. Senders
+    // are the rows: the same, then the cluster's Prometheus.
+    let unmanaged = Node::unmanaged;
+    let columns: Vec<Node> = envs
+        .iter()
+        .map(|env| env.node())
+        .chain(
+            externals
+                .iter()
+                .map(|external| unmanaged(&external.namespace)),
+        )
+        .collect();
+    let senders = envs
+        .iter()
+        .map(|env| (shown(env), env.node()))
+        .chain(externals.iter().map(|external| {
+            (
+                format!("external {}", external.name),
+                unmanaged(&external.namespace),
+            )
+        }))
+        .chain(
+            prometheus.map(|namespace| (format!("Prometheus ({namespace})"), unmanaged(namespace))),
+        );
+    let rows = senders
+        .map(|(from, sender)| MatrixRow {
+            from,
+            cells: columns
+                .iter()
+                .map(|to| {
+                    sender
+                        .reach(to)
+                        .map_or_else(|| NOT_MANAGED.to_string(), describe)
+                })
+                .collect(),
+        })
+        .collect();
     Matrix { names, rows }
 }
 

@@ -179,9 +179,10 @@ fn cluster_view(
         path_count,
         cost: crate::cost::shown(total.requests.money(), total.requests_bounded),
         cost_decimal: total.requests.money().decimal(),
-        price: format!(
-            "${} per core-hour and ${} per GiB-hour, {}",
-            cluster.price.cpu, cluster.price.memory, cluster.price.origin
+        price: crate::cost::describe_prices(
+            &cluster.price.cpu,
+            &cluster.price.memory,
+            &cluster.price.origin,
         ),
         bars: bars(cluster),
         env_rows: env_rows(name, cluster, costs),
