@@ -86,13 +86,11 @@ pub fn objects(files: &BTreeMap<String, String>) -> BTreeMap<ObjectId, String> {
     objects
 }
 
-/// Whether a file's objects are diffed.
+/// Whether a file's objects are diffed: YAML, but kustomizations and
+/// what is under a hidden folder (`.envk/`).
 fn shown(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
-    path.ends_with(".yaml")
-        && !path.starts_with(".envk")
-        && name != "kustomization.yaml"
-        && !path.starts_with('.')
+    path.ends_with(".yaml") && name != "kustomization.yaml" && !path.starts_with('.')
 }
 
 /// The documents of a YAML stream as written: split at `---` lines.
